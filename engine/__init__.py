@@ -1,0 +1,1 @@
+"""Model backends (installed as ``v4agent.engine``): remote client, local vLLM launcher, capacity planner."""

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT, run_cli
+from v4agent import __version__
+from v4agent.state import state_dir
+
+
+def test_version_and_help() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"v4agent {__version__}"
+    result = run_cli("--help")
+    assert result.returncode == 0 and "config" in result.stdout
+
+
+def test_default_install_does_not_import_heavy_local_engine() -> None:
+    code = "import sys, v4agent.cli; bad = {'torch', 'vllm'} & set(sys.modules); print(sorted(bad))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_state_dir_is_ignored_by_git(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    directory = state_dir(tmp_path)
+    (directory / "ledger.jsonl").write_text("{}\n")
+    status = subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain"], capture_output=True, text=True)
+    assert status.stdout.strip() == ""
+
+
+def test_repo_layout_has_no_top_level_engine_or_tools_package() -> None:
+    import tomllib
+
+    meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    packages = meta["tool"]["setuptools"]["packages"]
+    assert "engine" not in packages and "tools" not in packages
+    assert {"v4agent.engine", "v4agent.tools", "v4agent.prompts"} <= set(packages)

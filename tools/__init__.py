@@ -1,0 +1,1 @@
+"""The agent's tools (installed as ``v4agent.tools``)."""

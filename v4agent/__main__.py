@@ -1,0 +1,3 @@
+from v4agent.cli import main
+
+main()

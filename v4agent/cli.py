@@ -1,0 +1,37 @@
+"""The `v4agent` command line. Each command group lives in ``v4agent.commands``."""
+
+from __future__ import annotations
+
+import typer
+
+from v4agent import __version__
+from v4agent.commands import config_cmd
+
+app = typer.Typer(
+    name="v4agent",
+    help="A coding agent built around DeepSeek V4's 1M-token context window.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"v4agent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Pack a repository into one cache-friendly context and let DeepSeek V4 work on it."""
+
+
+for _module in (config_cmd,):
+    _module.register(app)
+
+
+def main() -> None:
+    app()

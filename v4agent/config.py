@@ -1,0 +1,240 @@
+"""Layered configuration: defaults < user file < project file < environment < CLI flags.
+
+Every setting is declared once in ``SETTINGS`` with its type, default and help. Each resolved value
+remembers where it came from, so ``v4agent config show`` can say so. A bad file is reported with the
+file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+USER_CONFIG_NAME = "config.toml"
+PROJECT_CONFIG_NAME = ".v4agent.toml"
+
+
+class ConfigError(Exception):
+    """A configuration value or file is invalid; the message names the source and the key."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: type  # str, int, float, bool or list
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+    nullable: bool = False  # accepts "none" (and TOML has no null, so the string) as None
+    extra_env: tuple[str, ...] = ()  # other environment variables that set it, e.g. DEEPSEEK_API_KEY
+
+    @property
+    def env_var(self) -> str:
+        return "V4AGENT_" + self.key.replace(".", "_").upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("engine", str, "deepseek", "Engine preset: deepseek, vllm, sglang, nim, openai-compatible, local."),
+    Setting("model", str, "", "Model name; empty means the preset's default model."),
+    Setting("base_url", str, "", "Base URL of an OpenAI-compatible endpoint; empty means the preset's."),
+    Setting("api_key_env", str, "", "Name of the environment variable holding the key; empty means the preset's."),
+    Setting("api_key", str, "", "API key (normally taken from DEEPSEEK_API_KEY).", secret=True,
+            extra_env=("DEEPSEEK_API_KEY",)),
+    Setting("think", str, "high", "Thinking effort.", choices=("off", "low", "high", "max")),
+    Setting("max_cost", float, None, "Stop before a call would push the session past this many USD.", nullable=True),
+    Setting("max_turns", int, 60, "Stop after this many model calls in one task."),
+    Setting("approve", str, "ask", "Approval policy for shell commands and edits.", choices=("ask", "edits", "yes")),
+    Setting("test_cmd", str, "", "Test command; empty means detect it from the project."),
+    Setting("prices_file", str, "", "A TOML price table that overrides the shipped one."),
+    Setting("gpu_hour_usd", float, 0.0, "Price of one GPU hour, to cost local-engine sessions."),
+    Setting("pack.budget", int, None, "Token budget of the packed repository; none = the model window less a reserve.",
+            nullable=True),
+    Setting("pack.reserve", int, 131_072, "Tokens kept free for the conversation when the budget is the default."),
+    Setting("pack.tokenizer", str, "deepseek-v4", "Tokenizer used for counting.",
+            choices=("deepseek-v4", "o200k", "cl100k")),
+    Setting("pack.max_file_bytes", int, 1_000_000, "Files larger than this are skipped."),
+    Setting("pack.include", list, [], "Globs forced into the pack even if classed generated/vendored."),
+    Setting("pack.exclude", list, [], "Globs left out of the pack."),
+    Setting("pack.secrets", str, "redact", "What to do with a file that has a flagged line.",
+            choices=("redact", "skip")),
+)
+
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: Any
+    source: str  # "default", a file path, "env NAME" or "flag --name"
+
+
+@dataclass
+class Config:
+    """The merged configuration. ``get`` returns values; ``sources`` tells where each came from."""
+
+    values: dict[str, Resolved] = field(default_factory=dict)
+
+    def get(self, key: str) -> Any:
+        return self.values[key].value
+
+    def source(self, key: str) -> str:
+        return self.values[key].source
+
+    def __getitem__(self, key: str) -> Any:
+        return self.get(key)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(key, display value with secrets masked, source) for every setting, in declaration order."""
+        out = []
+        for setting in SETTINGS:
+            resolved = self.values[setting.key]
+            shown = mask_secret(resolved.value) if setting.secret else _display(resolved.value)
+            out.append((setting.key, shown, resolved.source))
+        return out
+
+
+def mask_secret(value: Any) -> str:
+    if not value:
+        return "(not set)"
+    text = str(value)
+    return "****" if len(text) < 12 else f"{text[:3]}…{text[-4:]} (masked)"
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "[]"
+    return str(value) if value != "" else '""'
+
+
+def coerce(setting: Setting, raw: Any, where: str) -> Any:
+    """Turn a raw value (TOML value or environment string) into the setting's type, or raise."""
+
+    def fail(problem: str) -> ConfigError:
+        return ConfigError(f"{where}: key '{setting.key}': {problem}")
+
+    if setting.nullable and (raw is None or (isinstance(raw, str) and raw.strip().lower() in {"none", "null"})):
+        return None
+    kind = setting.kind
+    value: Any
+    if kind is bool:
+        if isinstance(raw, bool):
+            value = raw
+        elif isinstance(raw, str) and raw.strip().lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            value = raw.strip().lower() in {"1", "true", "yes", "on"}
+        else:
+            raise fail(f"expected true or false, got {raw!r}")
+    elif kind is int:
+        if isinstance(raw, bool):
+            raise fail(f"expected an integer, got {raw!r}")
+        try:
+            value = int(str(raw).replace("_", "")) if isinstance(raw, str) else int(raw)
+        except (TypeError, ValueError):
+            raise fail(f"expected an integer, got {raw!r}") from None
+        if isinstance(raw, float) and raw != int(raw):
+            raise fail(f"expected an integer, got {raw!r}")
+        if value < 0:
+            raise fail(f"must not be negative, got {value}")
+    elif kind is float:
+        if isinstance(raw, bool):
+            raise fail(f"expected a number, got {raw!r}")
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise fail(f"expected a number, got {raw!r}") from None
+        if value < 0:
+            raise fail(f"must not be negative, got {value}")
+    elif kind is list:
+        if isinstance(raw, str):
+            value = [part.strip() for part in raw.split(",") if part.strip()]
+        elif isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+            value = list(raw)
+        else:
+            raise fail(f"expected a list of strings, got {raw!r}")
+    else:
+        if not isinstance(raw, str):
+            raise fail(f"expected a string, got {raw!r}")
+        value = raw
+    if setting.choices and value not in setting.choices:
+        raise fail(f"must be one of {', '.join(setting.choices)}; got {value!r}")
+    return value
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and dotted not in _BY_KEY:
+            flat.update(_flatten(value, prefix=dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse and validate one TOML file into {key: typed value}; raise ConfigError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid UTF-8") from None
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    out: dict[str, Any] = {}
+    for key, raw in _flatten(table).items():
+        setting = _BY_KEY.get(key)
+        if setting is None:
+            known = ", ".join(sorted(_BY_KEY))
+            raise ConfigError(f"{path}: unknown key '{key}' (known keys: {known})")
+        out[key] = coerce(setting, raw, str(path))
+    return out
+
+
+def user_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
+    return Path(base) / "v4agent" / USER_CONFIG_NAME
+
+
+def load_config(
+    project_root: Path | None = None,
+    *,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Merge every layer. ``flags`` maps setting keys to CLI values; ``None`` values mean 'not given'."""
+    env = os.environ if environ is None else environ
+    config = Config({s.key: Resolved(s.default, "default") for s in SETTINGS})
+
+    files = [user_config_path(env)]
+    if project_root is not None:
+        files.append(Path(project_root) / PROJECT_CONFIG_NAME)
+    for path in files:
+        if path.is_file():
+            for key, value in read_config_file(path).items():
+                config.values[key] = Resolved(value, str(path))
+
+    for setting in SETTINGS:
+        for name in (*setting.extra_env, setting.env_var):
+            raw = env.get(name)
+            if raw is not None and raw != "":
+                config.values[setting.key] = Resolved(coerce(setting, raw, f"environment {name}"), f"env {name}")
+
+    for key, raw in (flags or {}).items():
+        if raw is None:
+            continue
+        flagged = _BY_KEY.get(key)
+        if flagged is None:
+            raise ConfigError(f"unknown setting '{key}'")
+        flag = "--" + key.split(".")[-1].replace("_", "-")
+        config.values[key] = Resolved(coerce(flagged, raw, f"flag {flag}"), f"flag {flag}")
+    return config
