@@ -31,9 +31,9 @@ class ChatCompleter(Completer):
         text = document.text_before_cursor
         words = text.split(" ")
         if len(words) == 1 and text.startswith("/"):
-            for spec in COMMANDS:
-                if spec.name.startswith(text):
-                    yield Completion(spec.name, start_position=-len(text), display_meta=spec.help)
+            for command in COMMANDS:
+                if command.name.startswith(text):
+                    yield Completion(command.name, start_position=-len(text), display_meta=command.help)
             return
         word = words[-1]
         head = words[0] if text.startswith("/") else ""
