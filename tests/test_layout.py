@@ -1,0 +1,69 @@
+"""The request layout: byte-stable, append-only, priming prefix, compaction plan."""
+
+from __future__ import annotations
+
+import pytest
+
+from v4agent.layout import (
+    Conversation,
+    LayoutError,
+    compacted_messages,
+    describe_message,
+    initial_messages,
+    plan_compaction,
+    prefix_hash,
+    priming_messages,
+    tool_message,
+)
+
+TOOLS = [{"type": "function", "function": {"name": "read_file", "description": "d", "parameters": {}}}]
+
+
+def test_priming_request_is_exactly_the_prefix_ending_at_the_pack() -> None:
+    primed = priming_messages("SYS", "PACK")
+    first = initial_messages("SYS", "PACK", "do it")
+    assert first[: len(primed)] == primed
+    assert [m["role"] for m in first] == ["system", "user", "user"]
+    assert "PACK" in first[1]["content"] and "do it" in first[2]["content"]
+
+
+def test_conversation_only_appends_and_never_exposes_its_messages_for_mutation() -> None:
+    conv = Conversation.start("SYS", "PACK", "rename foo")
+    before = conv.messages
+    conv.messages[0]["content"] = "tampered"
+    conv.append({"role": "assistant", "content": "", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": "{}"}},
+        {"id": "c2", "type": "function", "function": {"name": "grep", "arguments": "{}"}},
+    ]})
+    conv.append(tool_message("c1", "ok"))
+    after = conv.messages
+    assert after[: len(before)] == before
+    assert after[0]["content"] == "SYS"
+    assert conv.dangling_tool_calls() == ["c2"]
+    assert conv.pack_text() == "PACK" and conv.task() == "rename foo"
+    with pytest.raises(LayoutError):
+        conv.append({"role": "system", "content": "new rules"})
+
+
+def test_prefix_hash_changes_with_any_cache_key_part() -> None:
+    base = prefix_hash(priming_messages("S", "P"), TOOLS, "m", "high")
+    assert base == prefix_hash(priming_messages("S", "P"), TOOLS, "m", "high")
+    assert base != prefix_hash(priming_messages("S", "P2"), TOOLS, "m", "high")
+    assert base != prefix_hash(priming_messages("S", "P"), [], "m", "high")
+    assert base != prefix_hash(priming_messages("S", "P"), TOOLS, "m", "max")
+
+
+def test_describe_message_names_turns() -> None:
+    msgs = [*initial_messages("S", "P", "T"), {"role": "assistant", "content": "a"}, tool_message("x", "r"),
+            {"role": "assistant", "content": "b"}]
+    assert [describe_message(msgs, i) for i in range(6)] == [
+        "system prompt", "pack", "task", "turn 1 (assistant)", "turn 1 (tool)", "turn 2 (assistant)"]
+
+
+def test_compaction_plan_keeps_room_for_a_reply() -> None:
+    assert not plan_compaction(500_000, window=1_000_000, max_output=32_000, turns=10).needed
+    plan = plan_compaction(830_000, window=1_000_000, max_output=32_000, turns=10)
+    assert plan.needed and plan.limit_tokens == 818_000
+    assert not plan_compaction(830_000, window=1_000_000, max_output=32_000, turns=1).needed
+    new = compacted_messages("S", "P2", "T", "did X")
+    assert new[:3] == initial_messages("S", "P2", "T") and "did X" in new[3]["content"]
