@@ -1,0 +1,1 @@
+"""`v4agent review`: review a pull request with DeepSeek V4 and post line comments GitHub accepts."""
