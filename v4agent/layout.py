@@ -38,7 +38,10 @@ COMPACTION_REQUEST = (
     "every change already made, test results, and what remains to be done. Do not call tools; answer with "
     "the summary only."
 )
-INTERRUPTED_TOOL_RESULT = "error: interrupted before this tool call ran; call it again if it is still needed."
+INTERRUPTED_TOOL_RESULT = (
+    "error: the session was interrupted while this tool call was pending; it may not have run. "
+    "Check the current state and call it again if it is still needed."
+)
 
 
 def system_message(system_prompt: str) -> Message:

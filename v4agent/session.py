@@ -63,8 +63,8 @@ class SessionWriter:
         writer.write("start", id=sid, **start)
         return writer
 
-    def write(self, kind: str, **fields: Any) -> None:
-        record = {"type": kind, "ts": _now(), **fields}
+    def write(self, record_type: str, /, **fields: Any) -> None:
+        record = {"type": record_type, "ts": _now(), **fields}
         append_line_durably(self.path, canonical_json(record))
 
     def message(self, index: int, message: Message) -> None:
