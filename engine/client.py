@@ -1,0 +1,217 @@
+"""The remote engine: chat completions against any OpenAI-compatible server, through the ``openai`` SDK.
+
+The SDK builds and sends the request and maps HTTP errors; the stream body is read as raw SSE lines and
+assembled by ``v4agent.engine.stream`` (pure and fast). Retries are ours (``v4agent.engine.retry``), so the
+SDK's own are off. The read timeout is long because DeepSeek may queue a request for minutes, sending
+keep-alive comments meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import httpx2
+import openai
+
+from v4agent.config import Config
+from v4agent.engine.presets import Preset, UnknownPreset, api_key_for, get_preset, model_info
+from v4agent.engine.retry import Failure, RetryPolicy, run_with_retry
+from v4agent.engine.stream import StreamAssembler, iter_sse_data, reply_from_completion
+from v4agent.engine.types import (
+    ChatReply,
+    Delta,
+    EngineError,
+    EngineUnreachable,
+    Message,
+    RequestSettings,
+    ThinkLevel,
+    ToolSchema,
+)
+
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 900.0  # between bytes; keep-alive comments reset it
+_TRANSPORT_ERRORS = (httpx2.TransportError, httpx.TransportError, ConnectionError)
+
+
+class StreamCut(EngineError):
+    """The stream ended before its finish; retryable only if nothing final was shown yet."""
+
+    kind = "stream_cut"
+
+
+def think_params(style: str, think: ThinkLevel) -> dict[str, Any]:
+    """The request fields that select thinking for an engine style (sent via ``extra_body``)."""
+    if style == "deepseek":
+        if think == "off":
+            return {"thinking": {"type": "disabled"}}
+        return {"thinking": {"type": "enabled"}, "reasoning_effort": think}
+    if style == "chat_template_kwargs":
+        return {"chat_template_kwargs": {"thinking": think != "off"}}
+    return {}
+
+
+class RemoteEngine:
+    """``engine.types.Engine`` over HTTP. One instance per session: its settings are the cache key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        settings: RequestSettings,
+        preset: Preset,
+        *,
+        retry: RetryPolicy | None = None,
+        on_retry: Callable[[Failure, float], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        read_timeout_s: float = READ_TIMEOUT_S,
+    ) -> None:
+        self.name = preset.name
+        self.preset = preset
+        self.settings = settings
+        self.base_url = base_url
+        self.retry = retry or RetryPolicy()
+        self.on_retry = on_retry
+        self._sleep = sleep
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or "not-needed",  # local servers often take none; the SDK insists on one
+            max_retries=0,
+            timeout=openai.Timeout(connect=CONNECT_TIMEOUT_S, read=read_timeout_s, write=60.0, pool=60.0),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def build_request(
+        self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, max_tokens: int | None = None
+    ) -> dict[str, Any]:
+        """The keyword arguments for ``chat.completions.create`` (pure; tests read it)."""
+        s = self.settings
+        request: dict[str, Any] = {
+            "model": s.model,
+            "messages": list(messages),
+            "max_tokens": max_tokens if max_tokens is not None else s.max_tokens,
+            "stream": s.stream,
+        }
+        if s.stream:
+            request["stream_options"] = {"include_usage": True}
+        if tools:
+            request["tools"] = list(tools)
+        if s.temperature is not None:
+            request["temperature"] = s.temperature
+        extra = think_params(self.preset.think_style, s.think)
+        if extra:
+            request["extra_body"] = extra
+        return request
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSchema] = (),
+        *,
+        on_delta: Callable[[Delta], None] | None = None,
+        max_tokens: int | None = None,
+    ) -> ChatReply:
+        request = self.build_request(messages, tools, max_tokens=max_tokens)
+        once = self._stream_once if self.settings.stream else self._whole_once
+
+        def attempt(number: int) -> ChatReply:
+            reply = once(request, on_delta)
+            return replace(reply, timings={**reply.timings, "attempts": float(number)})
+
+        return run_with_retry(attempt, self.retry, sleep=self._sleep, on_retry=self.on_retry,
+                              what=f"{self.name} {self.settings.model} request")
+
+    def _whole_once(self, request: dict[str, Any], on_delta: Callable[[Delta], None] | None) -> ChatReply:
+        started = time.perf_counter()
+        with self._client.chat.completions.with_streaming_response.create(**request) as response:
+            try:
+                body = response.json()
+            except _TRANSPORT_ERRORS as exc:
+                raise StreamCut(f"connection lost while reading the reply ({type(exc).__name__})",
+                                retryable=True) from exc
+            except ValueError as exc:
+                raise EngineError("the server's reply is not JSON", retryable=True) from exc
+        reply = reply_from_completion(body, {"total_s": time.perf_counter() - started})
+        if on_delta is not None:
+            if reply.reasoning:
+                on_delta(Delta("reasoning", reply.reasoning))
+            if reply.content:
+                on_delta(Delta("content", reply.content))
+        return reply
+
+    def _stream_once(self, request: dict[str, Any], on_delta: Callable[[Delta], None] | None) -> ChatReply:
+        started = time.perf_counter()
+        assembler = StreamAssembler()
+        shown_final = False  # content or tool calls already passed on: a retry would show them twice
+        first_byte: float | None = None
+        with self._client.chat.completions.with_streaming_response.create(**request) as response:
+            try:
+                for payload in iter_sse_data(response.iter_lines()):
+                    if first_byte is None:
+                        first_byte = time.perf_counter() - started
+                    for delta in assembler.feed_json(payload):
+                        if on_delta is not None:
+                            on_delta(delta)
+                            shown_final = shown_final or delta.kind != "reasoning"
+            except _TRANSPORT_ERRORS as exc:
+                raise self._cut(f"the stream was cut ({type(exc).__name__})", shown_final) from exc
+        if not assembler.finished:
+            raise self._cut("the stream ended before the reply finished", shown_final)
+        timings = {"total_s": time.perf_counter() - started, "first_byte_s": first_byte or 0.0}
+        return assembler.reply(timings)
+
+    @staticmethod
+    def _cut(message: str, shown_final: bool) -> StreamCut:
+        if shown_final:
+            return StreamCut(message + " after part of the answer was shown; not retried",
+                             hint="run the request again", retryable=False)
+        return StreamCut(message, retryable=True)
+
+
+def open_engine(config: Config | None, *, overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> RemoteEngine:
+    """A RemoteEngine from the preset named by config/overrides (keys: engine, model, base_url, think,
+    max_tokens, stream, temperature, api_key). Raises EngineUnreachable with a hint when no key is set."""
+    over = dict(overrides or {})
+    env = os.environ if environ is None else environ
+
+    def pick(key: str, default: Any = "") -> Any:
+        if over.get(key) not in (None, ""):
+            return over[key]
+        if config is not None and key in config.values and config.get(key) not in (None, ""):
+            return config.get(key)
+        return default
+
+    engine_name = str(pick("engine", "deepseek"))
+    try:
+        preset = get_preset(engine_name)
+    except UnknownPreset as exc:
+        raise EngineError(str(exc), hint="pick one with --engine") from None
+    base_url = str(pick("base_url", preset.base_url))
+    if not base_url:
+        raise EngineUnreachable(f"engine '{preset.name}' needs a base URL",
+                                hint="pass --base-url or set base_url in .v4agent.toml")
+    api_key = str(over.get("api_key") or api_key_for(preset, config, env))
+    if preset.key_required and not api_key:
+        raise EngineUnreachable(
+            f"no API key for engine '{preset.name}'",
+            hint=f"export {preset.key_env}=<your key> (or set api_key_env to the variable that holds it)",
+        )
+    model = str(pick("model", preset.default_model))
+    if not model:
+        raise EngineError(f"engine '{preset.name}' has no default model", hint="pass --model")
+    limit = model_info(model).max_output
+    settings = RequestSettings(
+        model=model,
+        max_tokens=min(int(pick("max_tokens", RequestSettings.max_tokens)), limit),
+        think=pick("think", "high"),
+        stream=bool(over.get("stream", True)),
+        temperature=over.get("temperature"),
+    )
+    return RemoteEngine(base_url, api_key, settings, preset)
