@@ -1,0 +1,1 @@
+"""The packer: one cache-friendly, token-exact text of a whole repository (issue 4)."""
