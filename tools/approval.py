@@ -1,0 +1,53 @@
+"""The approval policy for shell commands and edits: ``ask`` (default), ``edits``, ``yes``.
+
+- ``yes``: everything runs without asking.
+- ``edits``: file edits run without asking; shell commands ask.
+- ``ask``: shell commands and edits ask. With no way to ask (no TTY, so no ``ask`` callback), shell commands
+  are refused and edits go ahead: they are confined to the repository and ``v4agent undo`` reverts them.
+An answer of ``always`` approves that kind of action for the rest of the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Answer", "ApprovalRequest", "Asker", "Policy", "decide"]
+
+Policy = Literal["ask", "edits", "yes"]
+Answer = Literal["yes", "no", "always"]
+Kind = Literal["shell", "edit"]
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    kind: Kind  # "shell" or "edit"
+    tool: str  # the tool asking: "shell", "run_tests", "edit_file", ...
+    summary: str  # one line: the command, or "edit_file src/x.py"
+    detail: str = ""  # the diff of an edit, when there is one
+
+
+Asker = Callable[[ApprovalRequest], Answer]
+
+
+def decide(policy: str, request: ApprovalRequest, ask: Asker | None, always: set[str]) -> tuple[bool, str]:
+    """(allowed, reason when refused). ``always`` is the session's set of kinds approved for good."""
+    if policy == "yes" or request.kind in always:
+        return True, ""
+    if request.kind == "edit" and policy == "edits":
+        return True, ""
+    if ask is None:
+        if request.kind == "edit":
+            return True, ""
+        return False, (
+            f"refused: {request.tool} needs approval ({request.summary!r}) and there is no terminal to ask; "
+            "the user can allow shell commands with --yes (or --approve yes)"
+        )
+    answer = ask(request)
+    if answer == "always":
+        always.add(request.kind)
+        return True, ""
+    if answer == "yes":
+        return True, ""
+    return False, f"refused: the user declined {request.tool} ({request.summary!r})"

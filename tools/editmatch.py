@@ -1,0 +1,425 @@
+"""Find where a model's ``old_text`` sits in a file and splice in ``new_text``, or refuse with candidates.
+
+Tiers, tried in order: exact substring; whitespace-tolerant (trailing blanks, tabs vs spaces, CRLF, blank
+lines dropped or added, a first line copied from its middle); indentation-relative (the block shifted as a
+whole); a bounded fuzzy match (difflib over windows of about the same number of lines, with a high threshold
+and a margin over the runner-up). Whatever the tier, an edit is applied only where exactly one place fits:
+two places that differ only in indentation make the edit ambiguous, because applying it in the wrong place
+is worse than asking the model to retry.
+
+Outside the exact tier, lines the model did not change are copied from the file, not from ``old_text``, so
+the model's whitespace noise never leaks into unchanged lines. Pure: strings in, strings out.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["Candidate", "EditOutcome", "apply_edit"]
+
+TABSIZE = 4
+FUZZY_THRESHOLD = 0.90
+FUZZY_MARGIN = 0.05
+FUZZY_MIN_LINES = 3
+_FUZZY_MAX_WINDOWS = 12  # windows that get the expensive score, after a cheap line-overlap prefilter
+_PREVIEW_CHARS = 100
+
+
+@dataclass(frozen=True)
+class Candidate:
+    line: int  # 1-based first line of the candidate region
+    score: float  # 0..1 similarity to old_text (1.0 for an exact or whitespace match)
+    preview: str  # the region's first line, shortened
+
+
+@dataclass(frozen=True)
+class EditOutcome:
+    ok: bool
+    content: str  # the new file content (the unchanged content when refused or a no-op)
+    tier: str  # "exact" | "whitespace" | "indent" | "fuzzy" | "noop" | "" when refused
+    message: str
+    count: int = 0  # places replaced
+    lines: tuple[int, ...] = ()  # 1-based first lines of the replaced places
+    candidates: tuple[Candidate, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Match:
+    start: int  # region [start, end) in file line indices
+    end: int
+    mapping: tuple[int | None, ...]  # per old line: the file line it corresponds to
+    delta: int  # indentation width to add to the model's lines
+    partial_prefix: str | None  # what the model left off the first line, when it copied it from its middle
+    tier: str
+    score: float = 1.0
+
+
+# --- line helpers --------------------------------------------------------------------------------------------
+
+
+def _split(text: str) -> tuple[list[str], bool]:
+    if text == "":
+        return [], False
+    if text.endswith("\n"):
+        return text[:-1].split("\n"), True
+    return text.split("\n"), False
+
+
+def _join(lines: Sequence[str], trailing_newline: bool) -> str:
+    if not lines:
+        return ""
+    return "\n".join(lines) + ("\n" if trailing_newline else "")
+
+
+def _body(line: str) -> str:
+    return line.strip()
+
+
+def _width(line: str) -> int:
+    stripped = line.lstrip()
+    return len(line[: len(line) - len(stripped)].expandtabs(TABSIZE))
+
+
+def _preview(line: str) -> str:
+    text = line.strip()
+    return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
+
+
+def _uses_tabs(lines: Sequence[str]) -> bool:
+    indented = [ln for ln in lines if ln[:1] in (" ", "\t") and ln.strip()]
+    return bool(indented) and sum(ln.startswith("\t") for ln in indented) * 2 >= len(indented)
+
+
+def _indent(width: int, tabs: bool) -> str:
+    width = max(width, 0)
+    if tabs:
+        return "\t" * (width // TABSIZE) + " " * (width % TABSIZE)
+    return " " * width
+
+
+# --- structural matching (whitespace and indentation tiers) ------------------------------------------------
+
+
+def _structural_matches(file_lines: Sequence[str], old_lines: Sequence[str]) -> list[_Match]:
+    """Every place whose non-blank lines equal the old text's, line by line, after stripping.
+
+    The first old line may be a suffix of the file line (a model copying from the middle of a line). The
+    indentation difference must be the same on every compared line.
+    """
+    old_nb = [i for i, ln in enumerate(old_lines) if ln.strip()]
+    if not old_nb:
+        return []
+    file_nb = [i for i, ln in enumerate(file_lines) if ln.strip()]
+    file_bodies = [_body(file_lines[i]) for i in file_nb]
+    old_bodies = [_body(old_lines[i]) for i in old_nb]
+    n = len(old_nb)
+    # Anchor on the longest old line other than the first (which may be partial) to find starting points.
+    anchor = max(range(1, n), key=lambda t: len(old_bodies[t])) if n > 1 else 0
+    matches: list[_Match] = []
+    for k in range(len(file_nb) - n + 1):
+        if anchor and file_bodies[k + anchor] != old_bodies[anchor]:
+            continue
+        match = _check_window(file_lines, old_lines, file_nb, file_bodies, old_nb, old_bodies, k)
+        if match is not None:
+            matches.append(match)
+    return matches
+
+
+def _check_window(
+    file_lines: Sequence[str],
+    old_lines: Sequence[str],
+    file_nb: Sequence[int],
+    file_bodies: Sequence[str],
+    old_nb: Sequence[int],
+    old_bodies: Sequence[str],
+    k: int,
+) -> _Match | None:
+    n = len(old_nb)
+    partial_prefix: str | None = None
+    deltas: set[int] = set()
+    for t in range(n):
+        fb, ob = file_bodies[k + t], old_bodies[t]
+        if fb == ob:
+            deltas.add(_width(file_lines[file_nb[k + t]]) - _width(old_lines[old_nb[t]]))
+        elif t == 0 and fb.endswith(ob) and n > 1:
+            file_line = file_lines[file_nb[k]].rstrip()
+            partial_prefix = file_line[: len(file_line) - len(ob)]
+        else:
+            return None
+    if len(deltas) > 1:
+        return None
+    delta = deltas.pop() if deltas else 0
+    mapping: list[int | None] = [None] * len(old_lines)
+    for t in range(n):
+        mapping[old_nb[t]] = file_nb[k + t]
+    # Blank lines: map one-to-one where the old text and the file have the same number of them.
+    for t in range(n - 1):
+        old_gap = range(old_nb[t] + 1, old_nb[t + 1])
+        file_gap = range(file_nb[k + t] + 1, file_nb[k + t + 1])
+        if len(old_gap) == len(file_gap):
+            for oi, fi in zip(old_gap, file_gap, strict=True):
+                mapping[oi] = fi
+    lead = old_nb[0]
+    first = file_nb[k]
+    if lead and first - lead >= 0 and all(not file_lines[first - j].strip() for j in range(1, lead + 1)):
+        for j in range(lead):
+            mapping[j] = first - lead + j
+    trail = len(old_lines) - 1 - old_nb[-1]
+    last = file_nb[k + n - 1]
+    if trail and last + trail < len(file_lines) and all(
+        not file_lines[last + j].strip() for j in range(1, trail + 1)
+    ):
+        for j in range(1, trail + 1):
+            mapping[old_nb[-1] + j] = last + j
+    mapped = [m for m in mapping if m is not None]
+    return _Match(
+        start=min(mapped),
+        end=max(mapped) + 1,
+        mapping=tuple(mapping),
+        delta=delta,
+        partial_prefix=partial_prefix,
+        tier="whitespace" if delta == 0 else "indent",
+    )
+
+
+# --- fuzzy matching ------------------------------------------------------------------------------------------
+
+
+def _fuzzy_scores(file_lines: Sequence[str], old_lines: Sequence[str]) -> list[_Match]:
+    """Scored windows over the file's non-blank lines, best first (bounded work: a cheap prefilter first)."""
+    old_nb = [i for i, ln in enumerate(old_lines) if ln.strip()]
+    file_nb = [i for i, ln in enumerate(file_lines) if ln.strip()]
+    if not old_nb or not file_nb:
+        return []
+    old_bodies = [_body(old_lines[i]) for i in old_nb]
+    file_bodies = [_body(file_lines[i]) for i in file_nb]
+    old_set = set(old_bodies)
+    n = len(old_nb)
+    hits = [1 if b in old_set else 0 for b in file_bodies]
+    prefix = [0]
+    for h in hits:
+        prefix.append(prefix[-1] + h)
+    windows: list[tuple[float, int, int]] = []
+    for size in {max(1, n - 1), n, n + 1}:
+        for k in range(len(file_nb) - size + 1):
+            overlap = prefix[k + size] - prefix[k]
+            windows.append((overlap / max(size, n), k, size))
+    windows.sort(key=lambda w: (-w[0], w[1], w[2]))
+    old_text = "\n".join(old_bodies)
+    scorer = difflib.SequenceMatcher(autojunk=False)
+    scorer.set_seq2(old_text)
+    scored: list[_Match] = []
+    seen: set[tuple[int, int]] = set()
+    for _, k, size in windows[: _FUZZY_MAX_WINDOWS * 3]:
+        if (k, size) in seen:
+            continue
+        seen.add((k, size))
+        scorer.set_seq1("\n".join(file_bodies[k : k + size]))
+        if scorer.real_quick_ratio() < 0.5:
+            continue
+        score = scorer.ratio()
+        scored.append(_fuzzy_match(file_lines, old_lines, file_nb[k : k + size], old_nb, score))
+        if len(scored) >= _FUZZY_MAX_WINDOWS:
+            break
+    scored.sort(key=lambda m: (-m.score, m.start))
+    return scored
+
+
+def _fuzzy_match(
+    file_lines: Sequence[str], old_lines: Sequence[str], window: Sequence[int], old_nb: Sequence[int], score: float
+) -> _Match:
+    old_bodies = [_body(old_lines[i]) for i in old_nb]
+    win_bodies = [_body(file_lines[i]) for i in window]
+    mapping: list[int | None] = [None] * len(old_lines)
+    deltas: list[int] = []
+    sm = difflib.SequenceMatcher(None, old_bodies, win_bodies, autojunk=False)
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            for oi, fi in zip(range(i1, i2), range(j1, j2), strict=True):
+                mapping[old_nb[oi]] = window[fi]
+                if tag == "equal":
+                    deltas.append(_width(file_lines[window[fi]]) - _width(old_lines[old_nb[oi]]))
+    deltas.sort()
+    delta = deltas[len(deltas) // 2] if deltas else 0
+    return _Match(window[0], window[-1] + 1, tuple(mapping), delta, None, "fuzzy", score)
+
+
+def _overlaps(a: _Match, b: _Match) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+# --- splicing ------------------------------------------------------------------------------------------------
+
+
+def _key(line: str) -> tuple[int, str]:
+    return (_width(line), _body(line)) if line.strip() else (0, "")
+
+
+def _render_new(
+    file_lines: Sequence[str], match: _Match, old_lines: Sequence[str], new_lines: Sequence[str]
+) -> list[str]:
+    """The lines that replace ``match``'s region: unchanged lines from the file, changed ones re-indented."""
+    region = file_lines[match.start : match.end]
+    tabs = _uses_tabs(region) if any(ln[:1] in (" ", "\t") for ln in region) else _uses_tabs(file_lines)
+    keep_trailing = any(ln != ln.rstrip() for ln in region)
+    out: list[str] = []
+    cursor = match.start
+    ops = difflib.SequenceMatcher(
+        None, [_key(x) for x in old_lines], [_key(x) for x in new_lines], autojunk=False
+    ).get_opcodes()
+    for tag, i1, i2, j1, j2 in ops:
+        mapped = [m for m in match.mapping[i1:i2] if m is not None]
+        if tag == "equal":
+            if mapped:
+                out.extend(file_lines[cursor : max(mapped) + 1])
+                cursor = max(mapped) + 1
+            continue
+        if mapped:
+            out.extend(file_lines[cursor : min(mapped)])
+            cursor = max(mapped) + 1
+        for j in range(j1, j2):
+            line = new_lines[j]
+            if not line.strip():
+                out.append("")
+            elif j == 0 and i1 == 0 and match.partial_prefix is not None:
+                out.append(match.partial_prefix + line.strip())
+            else:
+                text = line.rstrip() if not keep_trailing else line.rstrip("\r")
+                out.append(_indent(_width(line) + match.delta, tabs) + text.lstrip())
+    out.extend(file_lines[cursor : match.end])
+    return out
+
+
+def _splice(
+    content: str, matches: Sequence[_Match], old_lines: Sequence[str], new_lines: Sequence[str]
+) -> str:
+    file_lines, trailing = _split(content)
+    result = list(file_lines)
+    for match in sorted(matches, key=lambda m: -m.start):  # bottom-up keeps earlier indices valid
+        result[match.start : match.end] = _render_new(file_lines, match, old_lines, new_lines)
+    if not result:
+        return ""
+    return _join(result, trailing or not file_lines)
+
+
+# --- the entry point -----------------------------------------------------------------------------------------
+
+
+def _line_of(content: str, offset: int) -> int:
+    return content.count("\n", 0, offset)
+
+
+def _candidates_from(file_lines: Sequence[str], matches: Sequence[_Match]) -> tuple[Candidate, ...]:
+    return tuple(Candidate(m.start + 1, round(m.score, 3), _preview(file_lines[m.start])) for m in matches)
+
+
+def _describe(cands: Sequence[Candidate]) -> str:
+    return "\n".join(f"  line {c.line} (similarity {c.score:.2f}): {c.preview}" for c in cands)
+
+
+def _closest(file_lines: Sequence[str], old_lines: Sequence[str], limit: int = 3) -> tuple[Candidate, ...]:
+    picked: list[_Match] = []
+    for m in _fuzzy_scores(file_lines, old_lines):
+        if m.score >= 0.4 and not any(_overlaps(m, p) for p in picked):
+            picked.append(m)
+        if len(picked) == limit:
+            break
+    return _candidates_from(file_lines, picked)
+
+
+def _ambiguous(content: str, places: Sequence[Candidate], how: str) -> EditOutcome:
+    lines = ", ".join(str(c.line) for c in places)
+    message = (
+        f"old_text matches {len(places)} places ({how}) at lines {lines}; include more surrounding lines so "
+        f"it matches exactly one place, or set replace_all to change every one.\n{_describe(places)}"
+    )
+    return EditOutcome(False, content, "", message, candidates=tuple(places))
+
+
+def _crlf(content: str) -> bool:
+    return "\r\n" in content and content.count("\r\n") == content.count("\n")
+
+
+def apply_edit(content: str, old_text: str, new_text: str, *, replace_all: bool = False) -> EditOutcome:
+    """Replace ``old_text`` with ``new_text`` in ``content``; see the module docstring for the tiers."""
+    if old_text == new_text:
+        return EditOutcome(True, content, "noop", "no change: old_text and new_text are identical")
+    if not old_text.strip():
+        return EditOutcome(
+            False, content, "", "old_text is empty or blank; give the exact text to replace (use write_file to "
+            "replace a whole file)"
+        )
+    crlf = _crlf(content)
+    work = content.replace("\r\n", "\n") if crlf else content
+    old = old_text.replace("\r\n", "\n")
+    new = new_text.replace("\r\n", "\n")
+    outcome = _apply_lf(work, old, new, replace_all)
+    if crlf and outcome.ok:
+        outcome = EditOutcome(
+            True, outcome.content.replace("\n", "\r\n"), outcome.tier, outcome.message, outcome.count,
+            outcome.lines, outcome.candidates,
+        )
+    elif not outcome.ok:
+        outcome = EditOutcome(False, content, "", outcome.message, candidates=outcome.candidates)
+    return outcome
+
+
+def _apply_lf(work: str, old: str, new: str, replace_all: bool) -> EditOutcome:
+    file_lines, _ = _split(work)
+    old_lines, _ = _split(old)
+    new_lines, _ = _split(new)
+    structural = _structural_matches(file_lines, old_lines)
+    exact_count = work.count(old)
+
+    if exact_count:
+        offsets: list[int] = []
+        pos = work.find(old)
+        while pos >= 0:
+            offsets.append(pos)
+            pos = work.find(old, pos + len(old))
+        exact_lines = [_line_of(work, p) for p in offsets]
+        if len(offsets) > 1 and not replace_all:
+            exact_cands = [Candidate(ln + 1, 1.0, _preview(file_lines[ln])) for ln in exact_lines]
+            return _ambiguous(work, exact_cands, "exactly")
+        # A unique exact match still loses to an indentation-shifted twin: the model may have shifted it.
+        if len(offsets) == 1 and not replace_all and (
+            len(structural) > 1
+            or (len(structural) == 1 and not structural[0].start <= exact_lines[0] < structural[0].end)
+        ):
+            return _ambiguous(work, _candidates_from(file_lines, structural), "ignoring indentation")
+        result = work.replace(old, new) if replace_all else work.replace(old, new, 1)
+        starts = tuple(ln + 1 for ln in exact_lines)
+        return EditOutcome(True, result, "exact", f"replaced {len(offsets)} exact match(es)", len(offsets), starts)
+
+    if structural:
+        if len(structural) > 1 and not replace_all:
+            return _ambiguous(work, _candidates_from(file_lines, structural), "ignoring whitespace and indentation")
+        tier = "indent" if any(m.tier == "indent" for m in structural) else "whitespace"
+        result = _splice(work, structural, old_lines, new_lines)
+        starts = tuple(m.start + 1 for m in structural)
+        how = "shifting indentation" if tier == "indent" else "ignoring whitespace differences"
+        return EditOutcome(True, result, tier, f"replaced {len(structural)} match(es) {how}", len(structural), starts)
+
+    nonblank = sum(1 for ln in old_lines if ln.strip())
+    scored = _fuzzy_scores(file_lines, old_lines)
+    if nonblank >= FUZZY_MIN_LINES and scored and not replace_all:
+        best = scored[0]
+        runner = next((m.score for m in scored[1:] if not _overlaps(m, best)), 0.0)
+        if best.score >= FUZZY_THRESHOLD and best.score - runner >= FUZZY_MARGIN:
+            result = _splice(work, [best], old_lines, new_lines)
+            return EditOutcome(
+                True, result, "fuzzy", f"replaced a close match (similarity {best.score:.2f}) at line {best.start + 1}",
+                1, (best.start + 1,),
+            )
+    cands = _closest(file_lines, old_lines)
+    if cands:
+        message = (
+            "old_text was not found (not exactly, nor ignoring whitespace or indentation, nor as a close enough "
+            f"unique match). Closest candidates:\n{_describe(cands)}\nRead those lines again and retry with the "
+            "exact text."
+        )
+    else:
+        message = "old_text was not found and nothing in the file resembles it; read the file again and retry."
+    return EditOutcome(False, work, "", message, candidates=cands)

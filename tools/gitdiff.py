@@ -1,0 +1,70 @@
+"""The working tree against the session's starting commit, untracked files included, secrets left out.
+
+Nothing here touches git's index or the working tree: tracked changes come from ``git diff <start>`` and
+untracked files from ``git diff --no-index /dev/null FILE``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from v4agent.tools.paths import is_refused_rel, resolve_repo_path
+
+__all__ = ["EMPTY_TREE", "changed_paths", "git_diff", "head_commit"]
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: the base of a repo with no commits
+_GIT = ["git", "-c", "core.quotepath=off", "-c", "diff.noprefix=false", "--no-pager"]
+
+
+def _git(root: Path, *args: str, ok: tuple[int, ...] = (0,)) -> str:
+    proc = subprocess.run([*_GIT, "-C", str(root), *args], capture_output=True, timeout=120, check=False)
+    if proc.returncode not in ok:
+        raise RuntimeError(f"git {' '.join(args[:2])} failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def head_commit(repo_root: Path) -> str | None:
+    """The current HEAD commit, or None in a repository without commits (or outside git)."""
+    try:
+        return _git(Path(repo_root), "rev-parse", "--verify", "-q", "HEAD^{commit}").strip() or None
+    except (RuntimeError, OSError):
+        return None
+
+
+def _base(root: Path, start_commit: str | None) -> str:
+    return start_commit or head_commit(root) or EMPTY_TREE
+
+
+def _untracked(root: Path, rel: str) -> list[str]:
+    spec = [] if rel == "." else ["--", rel]
+    out = _git(root, "ls-files", "-z", "--others", "--exclude-standard", *spec)
+    return sorted(n for n in out.split("\0") if n and not n.startswith(".v4agent/"))
+
+
+def changed_paths(repo_root: Path, start_commit: str | None = None) -> list[str]:
+    """Paths changed since ``start_commit`` (tracked changes, deletions and untracked files), sorted."""
+    root = Path(repo_root).resolve()
+    tracked = _git(root, "diff", "--name-only", "-z", "--no-renames", _base(root, start_commit))
+    names = {n for n in tracked.split("\0") if n} | set(_untracked(root, "."))
+    return sorted(n for n in names if is_refused_rel(n) is None)
+
+
+def git_diff(repo_root: Path, start_commit: str | None = None, path: str | None = None) -> str:
+    """A unified diff of the working tree against ``start_commit`` (default HEAD), for all files or ``path``."""
+    root = Path(repo_root).resolve()
+    rel = resolve_repo_path(root, path, allow_root=True).rel if path else "."
+    base = _base(root, start_commit)
+    names = [n for n in changed_paths(root, base) if rel == "." or n == rel or n.startswith(rel.rstrip("/") + "/")]
+    if not names:
+        return ""
+    untracked = set(_untracked(root, rel))
+    tracked = [n for n in names if n not in untracked]
+    parts: list[str] = []
+    if tracked:
+        parts.append(_git(root, "diff", "--no-color", "--no-ext-diff", "--no-renames", base, "--", *tracked))
+    for name in names:
+        if name in untracked:
+            parts.append(_git(root, "diff", "--no-color", "--no-ext-diff", "--no-index", "--", "/dev/null", name,
+                              ok=(0, 1)))
+    return "".join(parts)

@@ -1,0 +1,120 @@
+"""Run a command in its own process group with a timeout; on timeout or Ctrl-C the whole group dies.
+
+Output goes to a temporary file rather than a pipe, so a grandchild that keeps the pipe open cannot make us
+wait past the timeout. ``clip_output`` keeps the head, the tail and the first failure section.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ProcResult", "clip_output", "kill_group", "run_command"]
+
+TERM_GRACE_S = 2.0
+HEAD_CHARS = 3_000
+TAIL_CHARS = 6_000
+FAILURE_CHARS = 5_000
+
+_FAILURE = re.compile(
+    r"^(=+ (FAILURES|ERRORS) =+|_{3,} .* _{3,}|FAILED |ERROR |Traceback \(most recent call last\)|--- FAIL|"
+    r"FAIL[: ]|thread '.*' panicked|npm ERR!|error(\[E\d+\])?:|.*AssertionError)",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class ProcResult:
+    command: str
+    returncode: int  # -signal when killed; 124 when it ran past its timeout
+    output: str  # stdout and stderr interleaved, not clipped
+    timed_out: bool
+    duration_s: float
+
+
+def kill_group(pgid: int) -> None:
+    """SIGTERM the group, give it a moment, then SIGKILL whatever is left (children that ignore SIGTERM)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + TERM_GRACE_S
+    while time.monotonic() < deadline:
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_command(
+    command: str | list[str], cwd: Path, *, timeout_s: float, env: dict[str, str] | None = None
+) -> ProcResult:
+    """Run ``command`` (a shell string or an argv list); never waits longer than ``timeout_s`` (+ grace)."""
+    shell = isinstance(command, str)
+    shown = command if isinstance(command, str) else " ".join(command)
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(
+            command, shell=shell, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, executable="/bin/bash" if shell else None,
+        )
+        timed_out = False
+        try:
+            returncode = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            kill_group(proc.pid)
+            proc.wait()
+            returncode = 124
+        except BaseException:  # KeyboardInterrupt above all: nothing of the command may outlive us
+            kill_group(proc.pid)
+            proc.wait()
+            raise
+        # The leader exited: anything it left behind in its group goes too.
+        if _group_alive(proc.pid):
+            kill_group(proc.pid)
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    return ProcResult(shown, returncode, text, timed_out, time.monotonic() - started)
+
+
+def clip_output(text: str, *, head: int = HEAD_CHARS, tail: int = TAIL_CHARS, failure: int = FAILURE_CHARS) -> str:
+    """Head + the first failure section + tail, each cut at line boundaries, with notes of what was cut."""
+    if len(text) <= head + tail + failure:
+        return text
+    head_end = text.rfind("\n", 0, head) + 1 or head
+    tail_start = text.find("\n", len(text) - tail) + 1 or len(text) - tail
+    pieces = [(0, head_end)]
+    match = _FAILURE.search(text, head_end, tail_start)
+    if match:
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = min(tail_start, start + failure)
+        end = text.rfind("\n", start, end) + 1 or end
+        if end > start:
+            pieces.append((start, end))
+    pieces.append((tail_start, len(text)))
+    out: list[str] = []
+    cursor = 0
+    for start, end in pieces:
+        if start > cursor:
+            cut = text[cursor:start]
+            out.append(f"[... {cut.count(chr(10))} lines ({len(cut)} characters) cut ...]\n")
+        out.append(text[max(start, cursor) : end])
+        cursor = max(cursor, end)
+    return "".join(out)
