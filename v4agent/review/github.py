@@ -1,0 +1,224 @@
+"""A small GitHub REST client for the review bot: the few pull-request endpoints it needs.
+
+It follows GitHub's rules for integrators: a User-Agent, ``Authorization: Bearer``, ``Link``-header pagination,
+waiting on ``Retry-After`` and on ``x-ratelimit-remaining: 0`` until ``x-ratelimit-reset``, backing off on
+secondary limits, and spacing out writes. Errors quote GitHub's own message. The token lives only in the
+request header: never in a message, a log line or an exception.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from v4agent import __version__
+
+API_VERSION = "2022-11-28"
+DEFAULT_API_URL = "https://api.github.com"
+
+
+class GitHubError(Exception):
+    """A request failed; the message says what GitHub said and what to do."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PullRef:
+    owner: str
+    repo: str
+    number: int
+
+    @property
+    def path(self) -> str:
+        return f"/repos/{self.owner}/{self.repo}/pulls/{self.number}"
+
+
+def _github_message(response: httpx.Response) -> str:
+    """GitHub's error message plus its ``errors[]`` details, from the JSON body when there is one."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    if not isinstance(data, dict):
+        return str(data)[:300]
+    message = str(data.get("message") or response.reason_phrase)
+    details: list[str] = []
+    for err in data.get("errors") or []:
+        if isinstance(err, str):
+            details.append(err)
+        elif isinstance(err, dict):
+            details.append(str(err.get("message") or ", ".join(f"{k}={v}" for k, v in err.items())))
+    return f"{message} ({'; '.join(details)})" if details else message
+
+
+_HINTS = {
+    401: "check that GITHUB_TOKEN is set to a valid token",
+    403: "the token lacks permission; a workflow needs `permissions: pull-requests: write` "
+         "(and `contents: read`)",
+    404: "check the repository and pull request number, and that the token can see the repository",
+    422: "GitHub rejected the request's content",
+}
+
+
+class GitHubClient:
+    """Synchronous client; ``sleep`` and ``clock`` are injectable so waits are observable in tests."""
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        timeout_s: float = 30.0,
+        max_wait_s: float = 900.0,
+        max_retries: int = 4,
+        write_interval_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not token:
+            raise GitHubError("no GitHub token: set GITHUB_TOKEN (in a workflow: `${{ secrets.GITHUB_TOKEN }}`)")
+        self._http = httpx.Client(
+            base_url=api_url.rstrip("/"),
+            timeout=timeout_s,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": f"v4agent-review/{__version__}",
+            },
+        )
+        self._max_wait = max_wait_s
+        self._max_retries = max_retries
+        self._write_interval = write_interval_s
+        self._sleep = sleep
+        self._clock = clock
+        self._last_write: float | None = None
+        self._exhausted_until: float | None = None  # primary limit hit: wait before the next request
+        self.waits: list[float] = []  # every wait taken, for the summary and tests
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GitHubClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- transport --------------------------------------------------------------------------------
+
+    def _wait(self, seconds: float, why: str) -> None:
+        if seconds > self._max_wait:
+            raise GitHubError(f"GitHub {why}: would have to wait {seconds:.0f} s (more than {self._max_wait:.0f} s); "
+                              "try again later", status=403)
+        if seconds > 0:
+            self.waits.append(seconds)
+            self._sleep(seconds)
+
+    def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before retrying, or None if the response is not a rate limit."""
+        if response.status_code not in (403, 429):
+            return None
+        retry_after = response.headers.get("retry-after")
+        if retry_after is not None:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                return 60.0
+        if response.headers.get("x-ratelimit-remaining") == "0":
+            reset: str | None = response.headers.get("x-ratelimit-reset")
+            try:
+                until: float = float(reset) if reset else self._clock() + 59.0
+                return max(0.0, until - self._clock()) + 1.0
+            except ValueError:
+                return 60.0
+        text = response.text.lower()
+        if "secondary rate limit" in text or "abuse" in text or response.status_code == 429:
+            # GitHub: wait at least a minute, then back off exponentially.
+            return 60.0 * (1 << attempt)
+        return None
+
+    def request(self, method: str, path: str, *, json_body: Any = None, params: dict[str, Any] | None = None,
+                accept: str | None = None) -> httpx.Response:
+        """One API call with rate-limit handling; raises GitHubError for any non-2xx answer."""
+        writing = method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+        if self._exhausted_until is not None:
+            self._wait(self._exhausted_until - self._clock(), "rate limit exhausted")
+            self._exhausted_until = None
+        if writing and self._last_write is not None:
+            # GitHub asks integrators to space out content-creating requests.
+            self._wait(self._write_interval - (self._clock() - self._last_write), "write spacing")
+        headers = {"Accept": accept} if accept else None
+        for attempt in range(self._max_retries + 1):
+            try:
+                response = self._http.request(method, path, json=json_body, params=params, headers=headers)
+            except httpx.HTTPError as exc:
+                raise GitHubError(f"cannot reach GitHub at {self._http.base_url}: {type(exc).__name__}") from None
+            if writing:
+                self._last_write = self._clock()
+            if response.headers.get("x-ratelimit-remaining") == "0" and response.is_success:
+                reset = response.headers.get("x-ratelimit-reset")
+                if reset and reset.isdigit():
+                    self._exhausted_until = float(reset) + 1.0
+            wait = self._rate_limit_wait(response, attempt)
+            if wait is not None and attempt < self._max_retries:
+                self._wait(wait, f"rate limit ({_github_message(response)})")
+                continue
+            if response.is_success:
+                return response
+            raise self._error(method, path, response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _error(self, method: str, path: str, response: httpx.Response) -> GitHubError:
+        status = response.status_code
+        hint = _HINTS.get(status, "")
+        if status in (403, 429) and self._rate_limit_wait(response, 0) is not None:
+            hint = "rate limit still exceeded after retrying; try again later"
+        text = f"GitHub answered {status} to {method} {path}: {_github_message(response)}"
+        return GitHubError(f"{text}; {hint}" if hint else text, status=status)
+
+    def paginate(self, path: str, *, per_page: int = 100) -> list[Any]:
+        """Every item of a listing, following ``Link: <...>; rel="next"``."""
+        items: list[Any] = []
+        response = self.request("GET", path, params={"per_page": per_page})
+        while True:
+            page = response.json()
+            if not isinstance(page, list):
+                raise GitHubError(f"GitHub returned a {type(page).__name__} for the listing {path}")
+            items.extend(page)
+            next_url = response.links.get("next", {}).get("url")
+            if not next_url:
+                return items
+            response = self.request("GET", next_url)
+
+    # ---- endpoints ----------------------------------------------------------------------------------
+
+    def get_pull(self, pull: PullRef) -> dict[str, Any]:
+        data: dict[str, Any] = self.request("GET", pull.path).json()
+        return data
+
+    def get_pull_diff(self, pull: PullRef) -> str:
+        return self.request("GET", pull.path, accept="application/vnd.github.diff").text
+
+    def list_review_comments(self, pull: PullRef) -> list[dict[str, Any]]:
+        return self.paginate(f"{pull.path}/comments")
+
+    def list_reviews(self, pull: PullRef) -> list[dict[str, Any]]:
+        return self.paginate(f"{pull.path}/reviews")
+
+    def create_review(self, pull: PullRef, *, commit_id: str, event: str, body: str,
+                      comments: list[dict[str, Any]]) -> dict[str, Any]:
+        payload = {"commit_id": commit_id, "event": event, "body": body, "comments": comments}
+        data: dict[str, Any] = self.request("POST", f"{pull.path}/reviews", json_body=payload).json()
+        return data
+
+    def update_review(self, pull: PullRef, review_id: int, body: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.request("PUT", f"{pull.path}/reviews/{review_id}", json_body={"body": body}).json()
+        return data
