@@ -104,6 +104,7 @@ _QUERIES: dict[str, str] = {
     "python": """
 (function_definition name: (identifier) @def)
 (class_definition name: (identifier) @def)
+(module (assignment left: (identifier) @def))
 (module (expression_statement (assignment left: (identifier) @def)))
 (call function: (identifier) @ref)
 (attribute attribute: (identifier) @ref)
