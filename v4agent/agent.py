@@ -38,12 +38,20 @@ _NUDGE = "You replied without calling a tool. Continue the task with tools, or c
 
 
 class ToolOutcome(Protocol):
-    content: str
-    ok: bool
-    changed_paths: tuple[str, ...]
-    finished: bool
-    summary: str
-    diff: str
+    """What the loop reads from a tool result (``v4agent.tools.registry.ToolResult``)."""
+
+    @property
+    def content(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def changed_paths(self) -> tuple[str, ...]: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def diff(self) -> str: ...
 
 
 ToolRunner = Callable[[str, str], ToolOutcome]
@@ -52,7 +60,8 @@ ToolRunner = Callable[[str, str], ToolOutcome]
 class DeltaSource(Protocol):
     """What the loop needs from the packer's Snapshot: changes since the render, and a fresh render."""
 
-    text: str
+    @property
+    def text(self) -> str: ...
 
     def delta(self) -> Any: ...  # DeltaBlock(text, tokens, paths)
 
@@ -169,7 +178,8 @@ class Agent:
     def _emit(self, event: Event) -> None:
         self.observer(event)
 
-    def _append(self, message: Message) -> None:
+    def append(self, message: Message) -> None:
+        """Append one message to the conversation and the session file."""
         index = self.conversation.append(message)
         self.writer.message(index, message)
 
@@ -238,7 +248,7 @@ class Agent:
     def close_dangling(self) -> None:
         """After an interrupted session: answer tool calls that never got a result (the API requires one)."""
         for call_id in self.conversation.dangling_tool_calls():
-            self._append(tool_message(call_id, INTERRUPTED_TOOL_RESULT))
+            self.append(tool_message(call_id, INTERRUPTED_TOOL_RESULT))
 
     def run(self) -> Outcome:
         try:
@@ -270,19 +280,19 @@ class Agent:
             calls_this_run += 1
             reply = self._call("turn", self.conversation.messages)
             assert reply is not None
-            self._append(reply.as_message())
+            self.append(reply.as_message())
             if not reply.tool_calls:
                 text_only += 1
                 if text_only >= 2:
                     return self._outcome("finished", "the model ended without calling finish", reply.content)
-                self._append({"role": "user", "content": _NUDGE})
+                self.append({"role": "user", "content": _NUDGE})
                 continue
             text_only = 0
             finished: str | None = None
             stop: str | None = None
             for call in reply.tool_calls:
                 result = self._run_one(call.name, call.arguments)
-                self._append(tool_message(call.id, result.content))
+                self.append(tool_message(call.id, result.content))
                 if result.finished:
                     finished = result.summary or result.content
                 stop = stop or self._check_loop(call.name, call.arguments, result.ok)
@@ -327,7 +337,7 @@ class Agent:
         if not block.text or not paths or paths <= self._reported_delta:
             return
         self._reported_delta = self._reported_delta | paths
-        self._append(delta_message(block.text))
+        self.append(delta_message(block.text))
         self._emit(Notice(f"appended the packer's delta block ({block.tokens} tokens, {len(block.paths)} files)"))
 
     def _maybe_compact(self) -> None:

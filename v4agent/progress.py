@@ -7,14 +7,20 @@ at the bottom in a rich Live region; elsewhere (CI, pipes) it is printed once pe
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.syntax import Syntax
+from rich.table import Table
 from rich.text import Text
 
-from v4agent.agent import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
+from v4agent.accounting import Estimate
+from v4agent.agent import CallDone, Event, Notice, Outcome, Streamed, ToolDone, ToolStarted
+from v4agent.console import stdout
+from v4agent.session import SessionData
 
 _ARG_WIDTH = 110
 _DIFF_LINES = 60
@@ -115,3 +121,86 @@ class RefactorProgress:
             shown = "\n".join(lines[:_DIFF_LINES]) + (f"\n… {len(lines) - _DIFF_LINES} more lines"
                                                       if len(lines) > _DIFF_LINES else "")
             self._print(Syntax(shown, "diff", theme="ansi_dark", background_color="default"))
+
+
+# -- the final report ---------------------------------------------------------------------------------------
+
+def cost_rows(session: SessionData) -> list[dict[str, Any]]:
+    """Token and cost totals per call kind (prime, turn, compact) and overall."""
+    rows: dict[str, dict[str, Any]] = {}
+    for call in session.calls:
+        for key in (str(call.get("kind", "turn")), "total"):
+            row = rows.setdefault(key, {"kind": key, "calls": 0, "prompt": 0, "hit": 0, "miss": 0, "output": 0,
+                                        "reasoning": 0, "cost_usd": 0.0, "saved_usd": 0.0})
+            row["calls"] += 1
+            row["prompt"] += int(call.get("prompt_tokens") or 0)
+            row["hit"] += int(call.get("cache_hit") or 0)
+            row["miss"] += int(call.get("cache_miss") or 0)
+            row["output"] += int(call.get("output_tokens") or 0)
+            row["reasoning"] += int(call.get("reasoning_tokens") or 0)
+            row["cost_usd"] = round(row["cost_usd"] + float(call.get("cost_usd") or 0.0), 10)
+            row["saved_usd"] = round(row["saved_usd"] + float(call.get("saved_usd") or 0.0), 10)
+    order = ["prime", "turn", "compact", "total"]
+    return [rows[k] for k in order if k in rows]
+
+
+def cost_table(session: SessionData) -> Table:
+    table = Table(title="cost", title_justify="left")
+    for column in ("calls", "prompt", "hit", "miss", "output", "reasoning", "hit %", "$", "$ saved"):
+        table.add_column(column, justify="right")
+    table.add_column("", justify="left")
+    for row in cost_rows(session):
+        ratio = f"{100 * row['hit'] / row['prompt']:.1f}" if row["prompt"] else "-"
+        table.add_row(f"{row['calls']}", f"{row['prompt']:,}", f"{row['hit']:,}", f"{row['miss']:,}",
+                      f"{row['output']:,}", f"{row['reasoning']:,}", ratio, f"{row['cost_usd']:.6f}",
+                      f"{row['saved_usd']:.6f}", row["kind"], style="bold" if row["kind"] == "total" else None)
+    entries = sorted({str(c.get("price_entry", "")) for c in session.calls if c.get("price_entry")})
+    if entries:
+        table.caption = "priced by: " + "; ".join(entries)
+    return table
+
+
+def estimate_table(estimates: Sequence[Estimate]) -> Table:
+    table = Table(title="pre-flight estimate for this pack", title_justify="left")
+    for column in ("model", "hours", "first call (all misses) $", "cached follow-up $", "price entry"):
+        table.add_column(column)
+    for e in estimates:
+        hours = "all day" if e.all_day else ("peak" if e.peak else "off-peak")
+        table.add_row(e.model, hours, f"{e.first_call_usd:.4f}", f"{e.cached_followup_usd:.4f}", e.price_entry)
+    return table
+
+
+def report_json(session: SessionData, outcome: Outcome, tests: dict[str, Any], diff: str,
+                exit_code: int) -> dict[str, Any]:
+    totals = cost_rows(session)
+    return {
+        "session_id": session.session_id, "status": outcome.status, "reason": outcome.reason,
+        "summary": outcome.summary, "turns": session.turns, "tests": tests, "diff": diff,
+        "changed_files": outcome.changed_paths, "cost": totals[-1] if totals else {}, "cost_by_kind": totals,
+        "hit_ratio": session.hit_ratio,
+        "price_entries": sorted({str(c.get("price_entry", "")) for c in session.calls}),
+        "cache_breaks": [b for c in session.calls for b in (c.get("diag") or {}).get("breaks", [])],
+        "exit_code": exit_code,
+    }
+
+
+def render_report(session: SessionData, outcome: Outcome, tests: dict[str, Any], diff: str, exit_code: int,
+                  *, as_json: bool) -> None:
+    """The end of a refactor run: the diff, the model's summary, the tests, the cost table (or JSON)."""
+    if as_json:
+        print(json.dumps(report_json(session, outcome, tests, diff, exit_code), indent=2))
+        return
+    out = stdout
+    if diff.strip():
+        out.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+    else:
+        out.print("no changes")
+    out.print(Text.assemble(("status: ", "bold"), f"{outcome.status} ({outcome.reason})"))
+    if outcome.summary:
+        out.print(Text.assemble(("summary: ", "bold"), outcome.summary))
+    tests_line = {"pass": ("tests pass", "green"), "fail": ("tests FAIL", "red")}.get(
+        str(tests["status"]), (f"tests: {tests['status']}", "yellow"))
+    out.print(Text(f"{tests_line[0]} ({tests.get('command') or tests.get('ran', '')})", style=tests_line[1]))
+    out.print(cost_table(session))
+    out.print(f"session {session.session_id}; `v4agent sessions show {session.session_id}` for the per-call "
+              "cache table, `v4agent undo` to restore the starting state", markup=False, highlight=False)

@@ -101,6 +101,7 @@ class SessionData:
     tools_run: list[dict[str, Any]] = field(default_factory=list)
     ends: list[dict[str, Any]] = field(default_factory=list)
     resets: int = 0
+    undone: bool = False
 
     @property
     def task(self) -> str:
@@ -174,6 +175,8 @@ def read_session(path: Path) -> SessionData:
             data.tools_run.append(record)
         elif kind == "end":
             data.ends.append(record)
+        elif kind == "undo":
+            data.undone = True
     if data is None:
         raise SessionError(f"{path}: empty session file")
     return data

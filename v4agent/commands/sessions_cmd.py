@@ -1,0 +1,116 @@
+"""`v4agent sessions`: list the agent sessions of a repository; `sessions show ID`: the per-call cache table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from v4agent.console import error, stdout
+from v4agent.exitcodes import ExitCode
+from v4agent.progress import cost_table
+from v4agent.session import SessionData, SessionError, find_session, list_sessions
+
+sessions_app = typer.Typer(help="List agent sessions and show their per-call cache diagnostics.",
+                           invoke_without_command=True)
+
+
+def _root(path: Path) -> Path:
+    if not path.is_dir():
+        error(f"{path} is not a directory")
+        raise typer.Exit(ExitCode.USAGE)
+    return path.resolve()
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _summary_json(s: SessionData) -> dict[str, Any]:
+    return {"id": s.session_id, "task": s.task, "status": s.status, "turns": s.turns, "cost_usd": s.cost_usd,
+            "saved_usd": s.saved_usd, "hit_ratio": s.hit_ratio, "model": s.start.get("model"),
+            "started": s.start.get("ts"), "undone": s.undone}
+
+
+@sessions_app.callback()
+def sessions(
+    ctx: typer.Context,
+    path: Path = typer.Option(Path("."), "--path", "-C", help="The repository."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List sessions: task, status, turns, cost and cache-hit ratio (latest last)."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {"path": path, "json": as_json}
+        return
+    found = list_sessions(_root(path))
+    if as_json:
+        print(json.dumps([_summary_json(s) for s in found], indent=2))
+        return
+    if not found:
+        stdout.print("no sessions yet")
+        return
+    table = Table(title="sessions")
+    for column in ("id", "task", "status", "turns", "$", "cache hit"):
+        table.add_column(column, justify="right" if column in ("turns", "$", "cache hit") else "left")
+    for s in found:
+        task = s.task if len(s.task) <= 60 else s.task[:59] + "…"
+        status = s.status + (" (undone)" if s.undone else "")
+        table.add_row(s.session_id, task, status, str(s.turns), f"{s.cost_usd:.4f}", _ratio(s.hit_ratio))
+    stdout.print(table)
+
+
+def call_rows(session: SessionData) -> list[dict[str, Any]]:
+    rows = []
+    for number, call in enumerate(session.calls, 1):
+        diag = call.get("diag") or {}
+        rows.append({
+            "call": number, "kind": call.get("kind"), "turn": call.get("turn"),
+            "prompt_tokens": call.get("prompt_tokens"), "expected_hit": diag.get("expected_billed"),
+            "billed_hit": call.get("cache_hit") if call.get("usage_known", True) else None,
+            "output_tokens": call.get("output_tokens"), "cost_usd": call.get("cost_usd"),
+            "breaks": [b.get("cause", "") for b in diag.get("breaks", [])],
+        })
+    return rows
+
+
+@sessions_app.command("show")
+def show(
+    ctx: typer.Context,
+    session_id: str = typer.Argument(..., help="Session id (or a unique prefix)."),
+    path: Path | None = typer.Option(None, "--path", "-C", help="The repository."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Per-call table: expected vs billed cache hits, cost, and each cache break with its cause."""
+    parent = ctx.obj or {}
+    root = _root(path or parent.get("path") or Path("."))
+    try:
+        session = find_session(root, session_id)
+    except SessionError as exc:
+        error(str(exc))
+        raise typer.Exit(ExitCode.USAGE) from None
+    rows = call_rows(session)
+    if as_json or parent.get("json"):
+        print(json.dumps({**_summary_json(session), "calls": rows}, indent=2))
+        return
+    stdout.print(Text.assemble(("task: ", "bold"), session.task))
+    stdout.print(f"status: {session.status}; model {session.start.get('model')}; "
+                 f"cache hit {_ratio(session.hit_ratio)}", markup=False, highlight=False)
+    table = Table(title="calls")
+    for column in ("#", "kind", "turn", "prompt", "expected hit", "billed hit", "output", "$", "cache break"):
+        table.add_column(column, justify="left" if column in ("kind", "cache break") else "right")
+    for row in rows:
+        billed = "?" if row["billed_hit"] is None else f"{row['billed_hit']:,}"
+        expected = "-" if row["expected_hit"] is None else f"{row['expected_hit']:,}"
+        table.add_row(str(row["call"]), str(row["kind"]), str(row["turn"]), f"{row['prompt_tokens'] or 0:,}",
+                      expected, billed, f"{row['output_tokens'] or 0:,}", f"{row['cost_usd'] or 0:.6f}",
+                      "; ".join(row["breaks"]), style="yellow" if row["breaks"] else None)
+    stdout.print(table)
+    stdout.print(cost_table(session))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sessions_app, name="sessions")
