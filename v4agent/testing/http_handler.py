@@ -1,0 +1,221 @@
+"""The HTTP side of the stand-in: routes, auth, faults, whole replies and SSE streams on HTTP/1.1."""
+
+from __future__ import annotations
+
+import json
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any, cast
+
+from v4agent.testing.records import ApiError, CallRecord, Fault
+from v4agent.testing.wire import (
+    SSE_DONE,
+    SSE_KEEPALIVE,
+    ReplyFrame,
+    ReplyUsage,
+    ScriptedReply,
+    error_body,
+    sse_event,
+    stream_chunks,
+    whole_reply,
+)
+
+if TYPE_CHECKING:
+    from v4agent.testing.standin import ModelCache, StandIn
+
+_WRITE_BYTES = 8192
+
+
+class _ClientGone(Exception):
+    pass
+
+
+class ChatHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, delayed ACKs add ~40 ms per reply.
+    disable_nagle_algorithm = True
+    server_version = "v4agent-standin/1"
+
+    @property
+    def standin(self) -> StandIn:
+        return cast("StandIn", self.server.standin)  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        return
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _send_error(self, err: ApiError, headers: dict[str, str] | None = None) -> None:
+        self._send_json(err.status, error_body(err.message, err.type_, err.code), headers)
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _authorized(self) -> bool:
+        key = self.standin.api_key
+        return key is None or self.headers.get("Authorization", "") == f"Bearer {key}"
+
+    def _auth_error(self) -> ApiError:
+        return ApiError(401, "Authentication Fails, Your api key is invalid", "authentication_error",
+                         "invalid_request_error")
+
+    def _write_chunk(self, data: bytes, *, last: bool = False) -> None:
+        """One chunk of the chunked body; empty data writes nothing unless ``last`` (the terminator)."""
+        if not data and not last:
+            return
+        try:
+            self.wfile.write((b"%x\r\n%s\r\n" % (len(data), data) if data else b"")
+                             + (b"0\r\n\r\n" if last else b""))
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+            raise _ClientGone from exc
+
+    # -- routes -----------------------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path not in ("/models", "/v1/models"):
+            self._send_error(ApiError(404, f"no route for GET {path}", "not_found", None))
+            return
+        if not self._authorized():
+            self._send_error(self._auth_error())
+            return
+        owner = "deepseek" if self.standin.mode == "deepseek" else "vllm"
+        data = [{"id": m, "object": "model", "owned_by": owner} for m in self.standin.models]
+        self._send_json(200, {"object": "list", "data": data})
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        raw = self._read_body()
+        if path not in ("/chat/completions", "/v1/chat/completions"):
+            self._send_error(ApiError(404, f"no route for POST {path}", "not_found", None))
+            return
+        standin = self.standin
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError as exc:
+            body = None
+            parse_error = f"Failed to deserialize the JSON body into the target type: {exc}"
+        else:
+            parse_error = "" if isinstance(body, dict) else "the request body must be a JSON object"
+        record = CallRecord(request=body if isinstance(body, dict) else {}, path=path,
+                            stream=isinstance(body, dict) and bool(body.get("stream")))
+        standin.add_call(record)
+        fault = standin.next_fault()
+        record.fault = fault.kind if fault else None
+        try:
+            self._chat(record, fault, parse_error)
+        except ApiError as err:
+            record.status, record.error = err.status, err.message
+            self._send_error(err)
+        except _ClientGone:
+            record.cancelled = True
+            self.close_connection = True
+
+    def _chat(self, record: CallRecord, fault: Fault | None, parse_error: str) -> None:
+        standin = self.standin
+        if not self._authorized() or (fault and fault.kind == "401"):
+            raise self._auth_error()
+        if fault and fault.kind == "429":
+            record.status = 429
+            retry = fault.retry_after if fault.retry_after is not None else 1.0
+            shown = str(int(retry)) if float(retry).is_integer() else f"{retry:g}"
+            err = ApiError(429, "Rate limit reached for requests", "rate_limit_error", "rate_limit_exceeded")
+            record.error = err.message
+            self._send_error(err, {"Retry-After": shown, "retry-after-ms": str(int(retry * 1000))})
+            return
+        if fault and fault.kind == "500":
+            raise ApiError(500, "Internal server error (injected)", "server_error", "internal_error")
+        if fault and fault.kind == "402":
+            raise ApiError(402, "Insufficient Balance", "unknown_error", "invalid_request_error")
+        if parse_error:
+            raise ApiError(400, parse_error)
+        frame, reply, usage, tokens, output, cache = standin.prepare_reply(record.request, record)
+        if fault and fault.kind == "slow_first_byte":
+            time.sleep(fault.delay)
+        keepalives = fault.count if fault and fault.kind == "keepalive" else 0
+        gap = fault.delay if fault else 0.0
+        cut_after = fault.after if fault and fault.kind == "cut_stream" else None
+        record.status = 200
+        if record.stream:
+            self._stream(record, frame, reply, usage, tokens, output, cache, keepalives, gap, cut_after)
+        else:
+            self._whole(record, frame, reply, usage, tokens, output, cache, keepalives, gap, cut_after)
+
+    def _whole(self, record: CallRecord, frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage,
+               tokens: list[int], output: list[int], cache: ModelCache, keepalives: int, gap: float,
+               cut_after: int | None) -> None:
+        data = json.dumps(whole_reply(frame, reply, usage), ensure_ascii=False).encode("utf-8")
+        # DeepSeek keeps a queued non-streaming request alive with blank lines before the JSON body.
+        padding = b"\n" * keepalives
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(padding) + len(data)))
+        self.end_headers()
+        try:
+            for _ in range(keepalives):
+                self.wfile.write(b"\n")
+                self.wfile.flush()
+                time.sleep(gap)
+            if cut_after is not None:
+                self.standin.store_units(cache, tokens, [])
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.standin.store_units(cache, tokens, output)
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+            raise _ClientGone from exc
+
+    def _stream(self, record: CallRecord, frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage,
+                tokens: list[int], output: list[int], cache: ModelCache, keepalives: int, gap: float,
+                cut_after: int | None) -> None:
+        standin = self.standin
+        options = record.request.get("stream_options")
+        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        chunks = stream_chunks(frame, reply, usage, chunk_chars=standin.chunk_chars,
+                               include_usage=include_usage)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        stored = False
+        try:
+            for _ in range(keepalives):
+                self._write_chunk(SSE_KEEPALIVE)
+                time.sleep(gap)
+            pending = bytearray()  # with no delay asked for, events are coalesced into fewer writes
+            for number, payload in enumerate(chunks):
+                if cut_after is not None and number >= cut_after:
+                    self._write_chunk(bytes(pending))
+                    standin.store_units(cache, tokens, [])
+                    stored = True
+                    self.close_connection = True  # no terminating chunk: the client sees a cut stream
+                    return
+                if number == len(chunks) - 1:
+                    # Bill before the last bytes go out, so a client that has read [DONE] sees the record.
+                    standin.store_units(cache, tokens, output)
+                    stored = True
+                pending += sse_event(payload)
+                if standin.chunk_delay or len(pending) >= _WRITE_BYTES:
+                    self._write_chunk(bytes(pending))
+                    pending.clear()
+                    time.sleep(standin.chunk_delay)
+            self._write_chunk(bytes(pending) + SSE_DONE, last=True)
+        except _ClientGone:
+            if not stored:
+                standin.store_units(cache, tokens, [])
+            raise
