@@ -110,7 +110,7 @@ _QUERIES: dict[str, str] = {
 (attribute attribute: (identifier) @ref)
 (import_from_statement name: (dotted_name (identifier) @ref))
 (import_from_statement name: (aliased_import name: (dotted_name (identifier) @ref)))
-(argument_list (identifier) @ref)
+((argument_list (identifier) @ref) (#match? @ref "^[A-Z]"))
 (decorator (identifier) @ref)
 (type (identifier) @ref)
 (except_clause (identifier) @ref)
@@ -235,7 +235,7 @@ _NOISE: frozenset[str] = frozenset(
         "self", "cls", "this", "super", "init", "main", "new", "get", "set", "add", "map", "len",
         "string", "String", "Object", "Array", "Promise", "Error", "console", "log", "push", "require",
         "undefined", "null", "nil", "true", "false", "args", "kwargs", "err", "ctx", "Ok", "Err", "Some",
-        "None", "Vec", "Box", "Option", "Result", "Self", "size_t", "uint8_t", "int32_t", "int64_t",
+        "None", "Vec", "Box", "Self", "size_t", "uint8_t", "int32_t", "int64_t",
         "uint32_t", "uint64_t", "std", "printf", "malloc", "free", "memcpy", "strlen", "var", "val",
         "append", "format", "join", "split", "items", "keys", "values", "update", "copy", "pop",
     }
