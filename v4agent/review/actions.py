@@ -1,0 +1,84 @@
+"""The pull request a GitHub Actions run is about, read from the runner's environment.
+
+Actions sets ``GITHUB_EVENT_PATH`` (the webhook payload as JSON), ``GITHUB_REPOSITORY`` (``owner/name``) and
+``GITHUB_API_URL``; the workflow passes ``GITHUB_TOKEN``. The token is returned to the caller and nothing else:
+it is never part of a message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from v4agent.review.github import DEFAULT_API_URL, PullRef
+
+
+class ActionsError(Exception):
+    """The environment does not describe a pull request; the message says which variable is wrong."""
+
+
+@dataclass(frozen=True)
+class PullRequestEvent:
+    pull: PullRef
+    head_sha: str
+    base_sha: str
+    base_ref: str
+    title: str
+    description: str
+    api_url: str
+    token: str = field(repr=False)  # kept out of repr so it never lands in a log by accident
+
+
+def _get(data: Mapping[str, Any], *keys: str) -> Any:
+    value: Any = data
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def read_event(environ: Mapping[str, str] | None = None) -> PullRequestEvent:
+    """Parse the Actions environment; raise ActionsError with a clear message when something is missing."""
+    env = os.environ if environ is None else environ
+    event_path = env.get("GITHUB_EVENT_PATH", "")
+    if not event_path:
+        raise ActionsError("GITHUB_EVENT_PATH is not set: --github works inside a GitHub Actions run "
+                           "(on: pull_request); locally use `v4agent review PATH --base REF`")
+    try:
+        payload = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ActionsError(f"cannot read GITHUB_EVENT_PATH {event_path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ActionsError(f"GITHUB_EVENT_PATH {event_path} is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("pull_request"), dict):
+        raise ActionsError("the event has no pull_request: run the workflow on `pull_request` "
+                           "(or `pull_request_target`) events")
+    repository = env.get("GITHUB_REPOSITORY", "") or str(_get(payload, "repository", "full_name") or "")
+    owner, _, name = repository.partition("/")
+    if not owner or not name or "/" in name:
+        raise ActionsError(f"GITHUB_REPOSITORY must be owner/name, got {repository!r}")
+    pr = payload["pull_request"]
+    number = pr.get("number", payload.get("number"))
+    head_sha = _get(pr, "head", "sha")
+    base_sha = _get(pr, "base", "sha")
+    if not isinstance(number, int) or not isinstance(head_sha, str) or not isinstance(base_sha, str):
+        raise ActionsError("the pull_request event lacks number, head.sha or base.sha")
+    token = env.get("GITHUB_TOKEN", "")
+    if not token:
+        raise ActionsError("GITHUB_TOKEN is not set: add `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` "
+                           "to the step")
+    return PullRequestEvent(
+        pull=PullRef(owner, name, number),
+        head_sha=head_sha,
+        base_sha=base_sha,
+        base_ref=str(_get(pr, "base", "ref") or ""),
+        title=str(pr.get("title") or ""),
+        description=str(pr.get("body") or ""),
+        api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+        token=token,
+    )

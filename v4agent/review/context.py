@@ -1,0 +1,143 @@
+"""The review request's layout, built for V4's prefix cache.
+
+    [system] [tools: report_findings] [user: the repository packed at BASE]   <- the stable block
+    [user: title, description, diff, touched files at HEAD]                  <- this pull request
+
+The first request of a run ends exactly at the pack message (the priming request), so the stable block is
+stored as its own cache unit; every later pull request on the same base fully matches it. Everything here is
+pure. Secrets are redacted from the diff and the head files, as the packer does for the pack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from v4agent.engine.types import Message, ToolSchema
+from v4agent.pack.secrets import is_secret_path, redact_secrets, scan_secrets
+from v4agent.review.findings import CATEGORIES, SEVERITIES, TOOL_NAME, findings_tool_schema
+
+SYSTEM_PROMPT = f"""\
+You are v4agent's pull-request reviewer. You receive a whole repository as it is at the base of a pull \
+request, then the pull request itself: its title, description, unified diff, and the changed files as they \
+are at the head.
+
+Review the change for real problems: bugs, security holes, data loss, races, broken error handling, \
+API misuse, performance traps, missing tests for risky logic. Judge the change against the rest of the \
+repository (callers, conventions, invariants). Do not report style nits a formatter would fix, and do not \
+praise.
+
+Report every finding in ONE call to the `{TOOL_NAME}` tool, then stop. For each finding give:
+- path: as in the diff; start_line and end_line: the lines the finding is about;
+- side: RIGHT for line numbers of the new file (added or unchanged lines), LEFT only for removed lines \
+(line numbers of the old file);
+- severity: one of {", ".join(SEVERITIES)}; category: one of {", ".join(CATEGORIES)};
+- title (one line) and body (why it is wrong, what to do);
+- suggestion (optional): the exact replacement text for lines start_line..end_line of the new file, only \
+when you are sure of it.
+Prefer lines inside the diff's hunks; a finding elsewhere is listed in the review's summary. Call the tool \
+with an empty list when the change has no problems.
+"""
+
+_SECRET_OMITTED = "(content omitted: the file is a secret file)"
+
+
+@dataclass(frozen=True)
+class PullRequestContent:
+    title: str
+    description: str
+    diff: str
+    head_files: Mapping[str, str]  # path -> text at head, for the files the diff touches
+    omitted: Sequence[str] = ()  # "path (reason)" for touched files not included
+
+
+@dataclass(frozen=True)
+class ReviewLayout:
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSchema, ...]
+    prime_count: int  # the priming request is messages[:prime_count]: it ends exactly at the pack
+
+    @property
+    def priming_messages(self) -> tuple[Message, ...]:
+        return self.messages[: self.prime_count]
+
+
+def redact(text: str, rel_path: str) -> str:
+    """The text with secret values replaced, as the packer does."""
+    findings = scan_secrets(text, rel_path)
+    return redact_secrets(text, findings) if findings else text
+
+
+def redact_diff(diff_text: str) -> str:
+    """Redact per file section, so each file is scanned with its own path's rules; secret files are cut."""
+    sections: list[str] = []
+    current: list[str] = []
+    for line in diff_text.splitlines(keepends=True):
+        if line.startswith("diff --git ") and current:
+            sections.append("".join(current))
+            current = []
+        current.append(line)
+    if current:
+        sections.append("".join(current))
+    out: list[str] = []
+    for section in sections:
+        first = section.split("\n", 1)[0]
+        path = first.rsplit(" b/", 1)[-1] if first.startswith("diff --git ") else "diff"
+        if is_secret_path(path):
+            out.append(f"{first}\n{_SECRET_OMITTED}\n")
+        else:
+            out.append(redact(section, path))
+    return "".join(out)
+
+
+def _fence(text: str) -> str:
+    longest = 0
+    run = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)
+
+
+def pack_message(pack_text: str) -> Message:
+    """The stable block's user message: byte-identical for every pull request on the same base."""
+    return {"role": "user", "content": "The repository at the base of the pull request:\n\n" + pack_text}
+
+
+def pull_request_message(pr: PullRequestContent) -> Message:
+    diff = redact_diff(pr.diff)
+    fence = _fence(diff)
+    parts = [
+        "# Pull request to review",
+        "",
+        f"Title: {pr.title.strip() or '(none)'}",
+        "",
+        "Description:",
+        pr.description.strip() or "(none)",
+        "",
+        "## Diff",
+        "",
+        f"{fence}diff",
+        diff.rstrip("\n"),
+        fence,
+        "",
+        "## Changed files at the head of the pull request",
+        "",
+    ]
+    for path in sorted(pr.head_files):
+        text = _SECRET_OMITTED if is_secret_path(path) else redact(pr.head_files[path], path)
+        file_fence = _fence(text)
+        parts += [f"### {path}", "", file_fence, text.rstrip("\n"), file_fence, ""]
+    if pr.omitted:
+        parts += ["Not included: " + "; ".join(pr.omitted), ""]
+    parts += [f"Now review the pull request and report your findings with one `{TOOL_NAME}` call."]
+    return {"role": "user", "content": "\n".join(parts)}
+
+
+def build_layout(pack_text: str, pr: PullRequestContent) -> ReviewLayout:
+    messages = (
+        {"role": "system", "content": SYSTEM_PROMPT},
+        pack_message(pack_text),
+        pull_request_message(pr),
+    )
+    return ReviewLayout(messages=messages, tools=(findings_tool_schema(),), prime_count=2)

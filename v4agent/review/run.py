@@ -1,0 +1,310 @@
+"""Running a review: git facts in, one model call (after a priming call) out, one GitHub review posted.
+
+I/O lives here; the decisions (layout, validation, placement, rendering) are the pure modules' job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from v4agent.engine.types import ChatReply, Engine, Usage
+from v4agent.review.context import PullRequestContent, ReviewLayout, build_layout
+from v4agent.review.findings import (
+    SUMMARY_MARKER,
+    TOOL_NAME,
+    Finding,
+    at_or_above,
+    markers_in,
+    parse_findings_call,
+)
+from v4agent.review.github import GitHubClient, GitHubError, PullRef
+from v4agent.review.hunks import parse_diff
+from v4agent.review.render import comment_body, summary_body
+from v4agent.review.report import PlacedFinding, ReviewReport, ReviewStats, place_findings
+
+MAX_HEAD_FILE_BYTES = 400_000
+PackFn = Callable[[Path], tuple[str, int]]  # directory -> (pack text, its token count)
+
+
+class ReviewError(Exception):
+    """Bad input for a review (unknown ref, not a git repository...); the message says what to fix."""
+
+
+# ---- git ----------------------------------------------------------------------------------------------
+
+def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
+    if check and result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ReviewError(f"git {' '.join(args[:2])} failed: {message[-1] if message else 'unknown error'}")
+    return result
+
+
+def repo_root_of(path: Path) -> Path:
+    result = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"], capture_output=True,
+                            check=False)
+    if result.returncode != 0:
+        raise ReviewError(f"{path} is not inside a git repository")
+    return Path(result.stdout.decode().strip())
+
+
+def resolve_commit(repo: Path, ref: str) -> str:
+    result = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    if result.returncode != 0:
+        raise ReviewError(f"unknown revision {ref!r} (in a GitHub workflow, check out with `fetch-depth: 0`)")
+    return result.stdout.decode().strip()
+
+
+def git_diff(repo: Path, base: str, head: str) -> str:
+    """The pull request's diff as GitHub computes it: from the merge base to head, renames detected."""
+    out = _git(repo, "diff", "--no-color", "--no-ext-diff", "-M", f"{base}...{head}").stdout
+    return out.decode("utf-8", "replace")
+
+
+def file_at(repo: Path, commit: str, path: str) -> str | None:
+    """The text of ``path`` at ``commit``; None when absent, binary or too large."""
+    size = _git(repo, "cat-file", "-s", f"{commit}:{path}", check=False)
+    if size.returncode != 0 or int(size.stdout or b"0") > MAX_HEAD_FILE_BYTES:
+        return None
+    data = _git(repo, "show", f"{commit}:{path}", check=False).stdout
+    if b"\0" in data[:8192]:
+        return None
+    return data.decode("utf-8", "replace")
+
+
+def commit_messages(repo: Path, base: str, head: str) -> tuple[str, str]:
+    """(title, description) for a local change: the head commit's subject, and every commit's message."""
+    title = _git(repo, "log", "-1", "--format=%s", head).stdout.decode("utf-8", "replace").strip()
+    log = _git(repo, "log", "--format=- %s%n%b", f"{base}..{head}").stdout.decode("utf-8", "replace").strip()
+    return title, log
+
+
+@contextlib.contextmanager
+def base_tree(repo: Path, commit: str) -> Iterator[Path]:
+    """A detached worktree of ``commit`` under a temp dir, named like the repository (packs may show it)."""
+    tmp = Path(tempfile.mkdtemp(prefix="v4agent-review-"))
+    tree = tmp / repo.name
+    try:
+        _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+        yield tree
+    finally:
+        _git(repo, "worktree", "remove", "--force", str(tree), check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+        _git(repo, "worktree", "prune", check=False)
+
+
+def default_pack(options: Any = None) -> PackFn:
+    """The real packer over a directory (``v4agent.pack.Snapshot``)."""
+
+    def pack(directory: Path) -> tuple[str, int]:
+        from v4agent.pack import PackOptions, Snapshot  # type: ignore[attr-defined]
+
+        snapshot = Snapshot.build(directory, options if options is not None else PackOptions())
+        return snapshot.text, snapshot.token_count
+
+    return pack
+
+
+# ---- the model ------------------------------------------------------------------------------------------
+
+@dataclass
+class ModelRun:
+    findings: list[Finding] = field(default_factory=list)
+    summary: str = ""
+    warnings: list[str] = field(default_factory=list)
+    usages: list[Usage] = field(default_factory=list)
+
+
+def _collect(reply: ChatReply, run: ModelRun) -> None:
+    calls = [c for c in reply.tool_calls if c.name == TOOL_NAME]
+    for other in reply.tool_calls:
+        if other.name != TOOL_NAME:
+            run.warnings.append(f"the model called an unknown tool {other.name!r}; ignored")
+    if not calls:
+        run.warnings.append(f"the model did not call {TOOL_NAME} (finish reason {reply.finish_reason!r}); "
+                            "no findings were reported")
+    for call in calls:
+        parsed = parse_findings_call(call.arguments)
+        run.findings.extend(parsed.findings)
+        run.warnings.extend(parsed.warnings)
+        run.summary = run.summary or parsed.summary
+
+
+def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> ModelRun:
+    """The priming call (ends exactly at the pack, 1 output token), then the review call."""
+    run = ModelRun()
+    if prime:
+        primed = engine.complete(layout.priming_messages, layout.tools, max_tokens=1)
+        if primed.usage is not None:
+            run.usages.append(primed.usage)
+    reply = engine.complete(layout.messages, layout.tools)
+    if reply.usage is not None:
+        run.usages.append(reply.usage)
+    _collect(reply, run)
+    return run
+
+
+def _stats(engine: Engine, run: ModelRun, pack_tokens: int, price: Callable[[str, Usage], Any] | None) -> ReviewStats:
+    hits = [u.cache_hit for u in run.usages]
+    cost: float | None = None
+    entries: list[str] = []
+    if price is not None:
+        cost = 0.0
+        for usage in run.usages:
+            priced = price(engine.settings.model, usage)
+            cost += float(priced.total_usd)
+            if priced.price_entry not in entries:
+                entries.append(str(priced.price_entry))
+    return ReviewStats(
+        model=engine.settings.model,
+        calls=len(run.usages),
+        prompt_tokens=sum(u.prompt_tokens for u in run.usages),
+        output_tokens=sum(u.output_tokens for u in run.usages),
+        cache_hit_tokens=None if any(h is None for h in hits) or not hits else sum(h or 0 for h in hits),
+        pack_tokens=pack_tokens,
+        cost_usd=cost,
+        price_entry=", ".join(entries),
+    )
+
+
+def accounting_pricer(engine: Engine, at: datetime | None = None) -> Callable[[str, Usage], Any] | None:
+    """Prices calls with the shipped (or configured) price table; None if it cannot be loaded."""
+    from v4agent.accounting import PriceTableError, load_price_table, price_call
+
+    try:
+        table = load_price_table()
+    except PriceTableError:
+        return None
+    when = at or datetime.now(UTC)
+    engine_name = "deepseek" if getattr(engine, "name", "deepseek") == "deepseek" else str(engine.name)
+    return lambda model, usage: price_call(table, model, usage, when, engine=engine_name)
+
+
+@dataclass(frozen=True)
+class ReviewInput:
+    repo: Path
+    base_sha: str
+    head_sha: str
+    title: str
+    description: str
+    diff_text: str
+
+
+def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True,
+           price: Callable[[str, Usage], Any] | None = None) -> ReviewReport:
+    """Review one change end to end (no posting)."""
+    diff = parse_diff(inp.diff_text)
+    head_files: dict[str, str] = {}
+    base_files: dict[str, str] = {}
+    omitted: list[str] = []
+    for changed in diff:
+        if changed.status != "deleted":
+            text = None if changed.binary else file_at(inp.repo, inp.head_sha, changed.path)
+            if text is None:
+                omitted.append(f"{changed.path} (binary, too large or missing at head)")
+            else:
+                head_files[changed.path] = text
+        old = changed.old_path or changed.path
+        if changed.status != "added":
+            base_text = file_at(inp.repo, inp.base_sha, old)
+            if base_text is not None:
+                base_files[old] = base_text
+    with base_tree(inp.repo, inp.base_sha) as tree:
+        pack_text, pack_tokens = pack(tree)
+    layout = build_layout(pack_text, PullRequestContent(inp.title, inp.description, inp.diff_text, head_files,
+                                                        tuple(omitted)))
+    run = ask_model(engine, layout, prime=prime)
+    placed = place_findings(run.findings, diff, head_files, base_files)
+    return ReviewReport(inp.base_sha, inp.head_sha, placed, run.summary, _stats(engine, run, pack_tokens, price),
+                        tuple(run.warnings))
+
+
+# ---- posting ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PostOutcome:
+    review_id: int | None  # the review created this run (None if nothing new was posted)
+    summary_review_id: int | None
+    new_comments: int
+    already_posted: int
+    summary_updated: bool
+    event: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+def _comment_payload(placed: PlacedFinding) -> dict[str, Any]:
+    f = placed.finding
+    payload: dict[str, Any] = {"path": f.path, "line": f.end_line, "side": f.side, "body": comment_body(placed)}
+    if f.start_line < f.end_line:
+        payload.update(start_line=f.start_line, start_side=f.side)
+    return payload
+
+
+def choose_event(findings: Sequence[PlacedFinding], request_changes_at: str | None) -> str:
+    """REQUEST_CHANGES when a new finding reaches the policy's severity, else COMMENT."""
+    if request_changes_at and any(at_or_above(p.finding.severity, request_changes_at) for p in findings):
+        return "REQUEST_CHANGES"
+    return "COMMENT"
+
+
+def post_review(client: GitHubClient, pull: PullRef, commit_id: str, report: ReviewReport, *,
+                request_changes_at: str | None = "high") -> PostOutcome:
+    """Post one review with the new line comments; edit the earlier summary instead of adding another."""
+    posted: set[str] = set()
+    for comment in client.list_review_comments(pull):
+        posted |= markers_in(str(comment.get("body") or ""))
+    summary_review = None
+    for earlier in client.list_reviews(pull):
+        body = str(earlier.get("body") or "")
+        if SUMMARY_MARKER in body:
+            summary_review = earlier  # the latest one wins
+            posted |= markers_in(body)
+    new_inline = [p for p in report.inline if p.fingerprint not in posted]
+    new_any = [p for p in report.placed if p.fingerprint not in posted]
+    already = len(report.placed) - len(new_any)
+    event = choose_event(new_any, request_changes_at)
+    summary = summary_body(report, new_inline=len(new_inline))
+    warnings: list[str] = []
+    if summary_review is None:
+        created = _create(client, pull, commit_id, event, summary, new_inline, report, warnings)
+        return PostOutcome(created, created, len(new_inline), already, False, event, tuple(warnings))
+    review_id: int | None = None
+    if new_inline or (new_any and event == "REQUEST_CHANGES"):
+        note = (f"v4agent review of `{commit_id[:12]}`: {len(new_inline)} new line comment(s); "
+                "the summary review above is updated.")
+        review_id = _create(client, pull, commit_id, event, note, new_inline, report, warnings)
+    updated = False
+    if str(summary_review.get("body") or "") != summary:
+        client.update_review(pull, int(summary_review["id"]), summary)
+        updated = True
+    return PostOutcome(review_id, int(summary_review["id"]), len(new_inline), already, updated,
+                       event if review_id else "", tuple(warnings))
+
+
+def _create(client: GitHubClient, pull: PullRef, commit_id: str, event: str, body: str,
+            inline: Sequence[PlacedFinding], report: ReviewReport, warnings: list[str]) -> int:
+    try:
+        review_id = client.create_review(pull, commit_id=commit_id, event=event, body=body,
+                                         comments=[_comment_payload(p) for p in inline])["id"]
+        return int(review_id)
+    except GitHubError as exc:
+        if exc.status != 422 or not inline:
+            raise
+    # GitHub disagreed with our reading of the diff (e.g. a local diff that differs from the PR's):
+    # post nothing blind; move the line comments into the body and post once more.
+    warnings.append("GitHub rejected the line comments (422); they are listed in the review body instead")
+    moved = tuple(p if p not in inline else PlacedFinding(p.finding, p.fingerprint, False, False,
+                                                          "GitHub rejected the line") for p in report.placed)
+    fallback = summary_body(ReviewReport(report.base, report.head, moved, report.summary, report.stats,
+                                         report.warnings))
+    if SUMMARY_MARKER not in body:
+        fallback = fallback.replace(SUMMARY_MARKER + "\n", "", 1)
+    return int(client.create_review(pull, commit_id=commit_id, event=event, body=fallback, comments=[])["id"])
