@@ -49,11 +49,12 @@ class EditOutcome:
 class _Match:
     start: int  # region [start, end) in file line indices
     end: int
-    mapping: tuple[int | None, ...]  # per old line: the file line it corresponds to
+    mapping: tuple[tuple[int, int] | None, ...]  # per old line: the file lines (first, last) it stands for
     delta: int  # indentation width to add to the model's lines
     partial_prefix: str | None  # what the model left off the first line, when it copied it from its middle
     tier: str
     score: float = 1.0
+    blanks_exact: bool = True  # blank lines of old_text and of the region correspond one to one
 
 
 # --- line helpers --------------------------------------------------------------------------------------------
@@ -151,36 +152,50 @@ def _check_window(
     if len(deltas) > 1:
         return None
     delta = deltas.pop() if deltas else 0
-    mapping: list[int | None] = [None] * len(old_lines)
+    mapping: list[tuple[int, int] | None] = [None] * len(old_lines)
     for t in range(n):
-        mapping[old_nb[t]] = file_nb[k + t]
-    # Blank lines: map one-to-one where the old text and the file have the same number of them.
+        mapping[old_nb[t]] = (file_nb[k + t], file_nb[k + t])
+    blanks_exact = True
+    # Blank lines between two matched lines: one to one while both sides have some; the old text's last
+    # blank stands for the rest of the file's run (a model that dropped or added a blank line).
     for t in range(n - 1):
-        old_gap = range(old_nb[t] + 1, old_nb[t + 1])
-        file_gap = range(file_nb[k + t] + 1, file_nb[k + t + 1])
-        if len(old_gap) == len(file_gap):
-            for oi, fi in zip(old_gap, file_gap, strict=True):
-                mapping[oi] = fi
+        old_gap = list(range(old_nb[t] + 1, old_nb[t + 1]))
+        file_gap = list(range(file_nb[k + t] + 1, file_nb[k + t + 1]))
+        if len(old_gap) != len(file_gap):
+            blanks_exact = False
+        if not old_gap or not file_gap:
+            continue
+        # Surplus blanks in old_text (a model's extra blank line) stand for nothing.
+        old_gap = old_gap[max(0, len(old_gap) - len(file_gap)) :]
+        common = len(old_gap) - 1
+        for x in range(common):
+            mapping[old_gap[x]] = (file_gap[x], file_gap[x])
+        mapping[old_gap[-1]] = (file_gap[common], file_gap[-1])
     lead = old_nb[0]
     first = file_nb[k]
-    if lead and first - lead >= 0 and all(not file_lines[first - j].strip() for j in range(1, lead + 1)):
-        for j in range(lead):
-            mapping[j] = first - lead + j
+    if lead:
+        if first - lead >= 0 and all(not file_lines[first - j].strip() for j in range(1, lead + 1)):
+            for j in range(lead):
+                mapping[j] = (first - lead + j, first - lead + j)
+        else:
+            blanks_exact = False
     trail = len(old_lines) - 1 - old_nb[-1]
     last = file_nb[k + n - 1]
-    if trail and last + trail < len(file_lines) and all(
-        not file_lines[last + j].strip() for j in range(1, trail + 1)
-    ):
-        for j in range(1, trail + 1):
-            mapping[old_nb[-1] + j] = last + j
+    if trail:
+        if last + trail < len(file_lines) and all(not file_lines[last + j].strip() for j in range(1, trail + 1)):
+            for j in range(1, trail + 1):
+                mapping[old_nb[-1] + j] = (last + j, last + j)
+        else:
+            blanks_exact = False
     mapped = [m for m in mapping if m is not None]
     return _Match(
-        start=min(mapped),
-        end=max(mapped) + 1,
+        start=min(a for a, _ in mapped),
+        end=max(b for _, b in mapped) + 1,
         mapping=tuple(mapping),
         delta=delta,
         partial_prefix=partial_prefix,
         tier="whitespace" if delta == 0 else "indent",
+        blanks_exact=blanks_exact,
     )
 
 
@@ -232,13 +247,13 @@ def _fuzzy_match(
 ) -> _Match:
     old_bodies = [_body(old_lines[i]) for i in old_nb]
     win_bodies = [_body(file_lines[i]) for i in window]
-    mapping: list[int | None] = [None] * len(old_lines)
+    mapping: list[tuple[int, int] | None] = [None] * len(old_lines)
     deltas: list[int] = []
     sm = difflib.SequenceMatcher(None, old_bodies, win_bodies, autojunk=False)
     for tag, i1, i2, j1, j2 in sm.get_opcodes():
         if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
             for oi, fi in zip(range(i1, i2), range(j1, j2), strict=True):
-                mapping[old_nb[oi]] = window[fi]
+                mapping[old_nb[oi]] = (window[fi], window[fi])
                 if tag == "equal":
                     deltas.append(_width(file_lines[window[fi]]) - _width(old_lines[old_nb[oi]]))
     deltas.sort()
@@ -257,6 +272,32 @@ def _key(line: str) -> tuple[int, str]:
     return (_width(line), _body(line)) if line.strip() else (0, "")
 
 
+Opcode = tuple[str, int, int, int, int]
+
+
+def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, str]]) -> list[Opcode]:
+    """Slide each insertion down past blank lines, so blank lines end an inserted block (as git's diff does).
+
+    Either placement is the same diff of old and new, but not of the file when the model dropped a blank
+    line: keeping the blank lines of the old text with the text before the insertion keeps the file's own.
+    """
+    out = [list(op) for op in ops]
+    for k in range(1, len(out) - 1):
+        prev, ins, nxt = out[k - 1], out[k], out[k + 1]
+        if ins[0] != "insert" or prev[0] != "equal" or nxt[0] != "equal":
+            continue
+        while nxt[2] > nxt[1] and new_keys[ins[3]] == (0, "") and new_keys[ins[3]] == new_keys[nxt[3]]:
+            prev[2] += 1
+            prev[4] += 1
+            ins[1] += 1
+            ins[2] += 1
+            ins[3] += 1
+            ins[4] += 1
+            nxt[1] += 1
+            nxt[3] += 1
+    return [(str(o[0]), int(o[1]), int(o[2]), int(o[3]), int(o[4])) for o in out if o[0] != "equal" or o[2] > o[1]]
+
+
 def _render_new(
     file_lines: Sequence[str], match: _Match, old_lines: Sequence[str], new_lines: Sequence[str]
 ) -> list[str]:
@@ -266,19 +307,19 @@ def _render_new(
     keep_trailing = any(ln != ln.rstrip() for ln in region)
     out: list[str] = []
     cursor = match.start
-    ops = difflib.SequenceMatcher(
-        None, [_key(x) for x in old_lines], [_key(x) for x in new_lines], autojunk=False
-    ).get_opcodes()
-    for tag, i1, i2, j1, j2 in ops:
+    new_keys = [_key(x) for x in new_lines]
+    ops = difflib.SequenceMatcher(None, [_key(x) for x in old_lines], new_keys, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in _slide_blank_inserts(ops, new_keys):
         mapped = [m for m in match.mapping[i1:i2] if m is not None]
         if tag == "equal":
             if mapped:
-                out.extend(file_lines[cursor : max(mapped) + 1])
-                cursor = max(mapped) + 1
+                top = max(b for _, b in mapped) + 1
+                out.extend(file_lines[cursor:top])
+                cursor = max(cursor, top)
             continue
         if mapped:
-            out.extend(file_lines[cursor : min(mapped)])
-            cursor = max(mapped) + 1
+            out.extend(file_lines[cursor : min(a for a, _ in mapped)])
+            cursor = max(cursor, max(b for _, b in mapped) + 1)
         for j in range(j1, j2):
             line = new_lines[j]
             if not line.strip():
@@ -338,6 +379,13 @@ def _ambiguous(content: str, places: Sequence[Candidate], how: str) -> EditOutco
     return EditOutcome(False, content, "", message, candidates=tuple(places))
 
 
+def _drop_added_trailing_ws(file_lines: Sequence[str], new: str) -> str:
+    """Trailing blanks in new_text are a model's noise when the file has none anywhere."""
+    if any(ln != ln.rstrip() for ln in file_lines):
+        return new
+    return "\n".join(ln.rstrip() for ln in new.split("\n"))
+
+
 def _crlf(content: str) -> bool:
     return "\r\n" in content and content.count("\r\n") == content.count("\n")
 
@@ -384,11 +432,13 @@ def _apply_lf(work: str, old: str, new: str, replace_all: bool) -> EditOutcome:
             exact_cands = [Candidate(ln + 1, 1.0, _preview(file_lines[ln])) for ln in exact_lines]
             return _ambiguous(work, exact_cands, "exactly")
         # A unique exact match still loses to an indentation-shifted twin: the model may have shifted it.
+        # Blank lines are not evidence enough either: a model drops and adds them.
+        twins = structural
         if len(offsets) == 1 and not replace_all and (
-            len(structural) > 1
-            or (len(structural) == 1 and not structural[0].start <= exact_lines[0] < structural[0].end)
+            len(twins) > 1 or (len(twins) == 1 and not twins[0].start <= exact_lines[0] < twins[0].end)
         ):
-            return _ambiguous(work, _candidates_from(file_lines, structural), "ignoring indentation")
+            return _ambiguous(work, _candidates_from(file_lines, twins), "ignoring indentation")
+        new = _drop_added_trailing_ws(file_lines, new)
         result = work.replace(old, new) if replace_all else work.replace(old, new, 1)
         starts = tuple(ln + 1 for ln in exact_lines)
         return EditOutcome(True, result, "exact", f"replaced {len(offsets)} exact match(es)", len(offsets), starts)
