@@ -37,7 +37,7 @@ from types import TracebackType
 from typing import Any
 
 from v4agent.cacheunits import BlockStore, UnitStore, common_prefix_len, theoretical_max_hit
-from v4agent.chatrender import content_text, render_output, render_request
+from v4agent.chatrender import render_output, render_request
 from v4agent.testing.http_handler import ChatHandler
 from v4agent.testing.records import ApiError, CallRecord, Fault
 from v4agent.testing.wire import (
@@ -93,7 +93,7 @@ class StandIn:
                  mode: Mode = "deepseek", api_key: str | None = "sk-test", unit_interval: int | None = 4096,
                  chunk_chars: int = 7, chunk_delay: float = 0.0, block_size: int = 16,
                  models: Sequence[str] = DEFAULT_MODELS, context_window: int = CONTEXT_WINDOW,
-                 tokenizer: Tokenizer | None = None) -> None:
+                 tokenizer: Tokenizer | None = None, port: int = 0) -> None:
         if mode not in ("deepseek", "vllm"):
             raise ValueError("mode must be 'deepseek' or 'vllm'")
         self.replies: list[ScriptedReply] = list(replies or [])
@@ -112,12 +112,13 @@ class StandIn:
         self._caches: dict[tuple[str, bool, str], ModelCache] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> StandIn:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), ChatHandler)
+        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), ChatHandler)
         httpd.daemon_threads = True
         httpd.standin = self  # type: ignore[attr-defined]
         self._httpd = httpd
@@ -250,11 +251,7 @@ class StandIn:
         record.cache_hit, record.cache_miss = hit, len(tokens) - hit
         record.output_tokens, record.reasoning_tokens, record.theoretical_max_hit = (
             len(output), reasoning_tokens, best)
-        record.reply = {k: v for k, v in message.items() if k != "tool_calls"}
-        if reply.tool_calls:
-            record.reply["tool_calls"] = [{k: v for k, v in c.items() if k != "index"}
-                                          for c in message["tool_calls"]]
-        record.reply["content"] = content_text(message.get("content"))
+        record.reply = dict(message)
         return frame, reply, usage, tokens, output, cache
 
     def store_units(self, cache: ModelCache, tokens: list[int], output: list[int]) -> None:

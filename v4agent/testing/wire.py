@@ -80,7 +80,7 @@ def reply_message(reply: ScriptedReply, ids: Sequence[str], *, thinking: bool) -
         message["reasoning_content"] = reply.reasoning
     if reply.tool_calls:
         message["tool_calls"] = [
-            {"index": i, "id": ids[i], "type": "function",
+            {"id": ids[i], "type": "function",
              "function": {"name": c.name, "arguments": c.arguments}}
             for i, c in enumerate(reply.tool_calls)
         ]
