@@ -281,21 +281,20 @@ def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, st
     Either placement is the same diff of old and new, but not of the file when the model dropped a blank
     line: keeping the blank lines of the old text with the text before the insertion keeps the file's own.
     """
-    out = [list(op) for op in ops]
-    for k in range(1, len(out) - 1):
-        prev, ins, nxt = out[k - 1], out[k], out[k + 1]
-        if ins[0] != "insert" or prev[0] != "equal" or nxt[0] != "equal":
+    tags = [op[0] for op in ops]
+    spans = [[op[1], op[2], op[3], op[4]] for op in ops]
+    for k in range(1, len(ops) - 1):
+        if tags[k] != "insert" or tags[k - 1] != "equal" or tags[k + 1] != "equal":
             continue
-        while nxt[2] > nxt[1] and new_keys[ins[3]] == (0, "") and new_keys[ins[3]] == new_keys[nxt[3]]:
-            prev[2] += 1
-            prev[4] += 1
-            ins[1] += 1
-            ins[2] += 1
-            ins[3] += 1
-            ins[4] += 1
-            nxt[1] += 1
-            nxt[3] += 1
-    return [(str(o[0]), int(o[1]), int(o[2]), int(o[3]), int(o[4])) for o in out if o[0] != "equal" or o[2] > o[1]]
+        prev, ins, nxt = spans[k - 1], spans[k], spans[k + 1]
+        while nxt[1] > nxt[0] and new_keys[ins[2]] == (0, "") and new_keys[ins[2]] == new_keys[nxt[2]]:
+            prev[1] += 1
+            prev[3] += 1
+            for i in range(4):
+                ins[i] += 1
+            nxt[0] += 1
+            nxt[2] += 1
+    return [(t, sp[0], sp[1], sp[2], sp[3]) for t, sp in zip(tags, spans, strict=True) if t != "equal" or sp[1] > sp[0]]
 
 
 def _render_new(
