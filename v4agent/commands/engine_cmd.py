@@ -8,7 +8,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import typer
 from rich.table import Table
 
@@ -26,6 +25,8 @@ def _probe(base_url: str, key: str) -> str:
     """'yes (N models)' or why not, from GET {base_url}/models with a short timeout."""
     if not base_url:
         return "no base_url"
+    import httpx  # lazily: keeps CLI start-up fast for every other command
+
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         response = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=PROBE_TIMEOUT_S)
