@@ -23,6 +23,7 @@ TABSIZE = 4
 FUZZY_THRESHOLD = 0.90
 FUZZY_MARGIN = 0.05
 FUZZY_MIN_LINES = 3
+FUZZY_MIN_AGREE = 0.6  # most lines must match outright: a few similar-looking lines are not the same code
 _FUZZY_MAX_WINDOWS = 12  # windows that get the expensive score, after a cheap line-overlap prefilter
 _PREVIEW_CHARS = 100
 
@@ -55,6 +56,7 @@ class _Match:
     tier: str
     score: float = 1.0
     blanks_exact: bool = True  # blank lines of old_text and of the region correspond one to one
+    agree: float = 1.0  # share of old_text's non-blank lines found unchanged in the region
 
 
 # --- line helpers --------------------------------------------------------------------------------------------
@@ -258,7 +260,8 @@ def _fuzzy_match(
                     deltas.append(_width(file_lines[window[fi]]) - _width(old_lines[old_nb[oi]]))
     deltas.sort()
     delta = deltas[len(deltas) // 2] if deltas else 0
-    return _Match(window[0], window[-1] + 1, tuple(mapping), delta, None, "fuzzy", score)
+    agree = len(deltas) / max(len(old_nb), len(window))
+    return _Match(window[0], window[-1] + 1, tuple(mapping), delta, None, "fuzzy", score, agree=agree)
 
 
 def _overlaps(a: _Match, b: _Match) -> bool:
@@ -456,7 +459,7 @@ def _apply_lf(work: str, old: str, new: str, replace_all: bool) -> EditOutcome:
     if nonblank >= FUZZY_MIN_LINES and scored and not replace_all:
         best = scored[0]
         runner = next((m.score for m in scored[1:] if not _overlaps(m, best)), 0.0)
-        if best.score >= FUZZY_THRESHOLD and best.score - runner >= FUZZY_MARGIN:
+        if best.score >= FUZZY_THRESHOLD and best.agree >= FUZZY_MIN_AGREE and best.score - runner >= FUZZY_MARGIN:
             result = _splice(work, [best], old_lines, new_lines)
             return EditOutcome(
                 True, result, "fuzzy", f"replaced a close match (similarity {best.score:.2f}) at line {best.start + 1}",
