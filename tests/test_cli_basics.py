@@ -37,3 +37,21 @@ def test_repo_layout_has_no_top_level_engine_or_tools_package() -> None:
     packages = meta["tool"]["setuptools"]["packages"]
     assert "engine" not in packages and "tools" not in packages
     assert {"v4agent.engine", "v4agent.tools", "v4agent.prompts"} <= set(packages)
+
+
+def test_every_package_directory_is_installed() -> None:
+    """A subpackage missing from pyproject's explicit list would import in dev and vanish from the wheel."""
+    import tomllib
+
+    meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    listed = set(meta["tool"]["setuptools"]["packages"])
+    mapped = {"engine": "v4agent.engine", "tools": "v4agent.tools", "prompts": "v4agent.prompts"}
+    found = set()
+    for init in REPO_ROOT.glob("**/__init__.py"):
+        rel = init.parent.relative_to(REPO_ROOT)
+        top = rel.parts[0]
+        if top in mapped:
+            found.add(".".join((mapped[top], *rel.parts[1:])))
+        elif top == "v4agent" and not (len(rel.parts) > 1 and rel.parts[1] in mapped):
+            found.add(".".join(rel.parts))
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
