@@ -39,8 +39,10 @@ def _fail(message: str, code: ExitCode) -> typer.Exit:
 
 
 def _pack_options(config: object) -> object:
-    from v4agent.pack import PackOptions  # type: ignore[attr-defined]
-
+    try:
+        from v4agent.pack import PackOptions  # type: ignore[attr-defined]
+    except ImportError:
+        return None  # default_pack reports the missing packer
     get = config.get  # type: ignore[attr-defined]
     return PackOptions(
         tokenizer=get("pack.tokenizer"),
