@@ -29,7 +29,7 @@ CALC_BASE = [
     "def mean(values):", "    return sum(values) / len(values)", "",
 ]
 # Head: two lines added inside div (new lines 9-10); mean() stays far from the hunk.
-CALC_HEAD = CALC_BASE[:8] + ["    if b == 0:", "        return 0"] + CALC_BASE[8:]
+CALC_HEAD = [*CALC_BASE[:8], "    if b == 0:", "        return 0", *CALC_BASE[8:]]
 MEAN_LINE = CALC_HEAD.index("def mean(values):") + 1
 IO_BASE = ['"""File helpers."""', "", "", "def read(path):", "    with open(path) as handle:",
            "        return handle.read()", ""]

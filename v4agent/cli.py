@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from v4agent import __version__
-from v4agent.commands import config_cmd, cost_cmd, engine_cmd, review_cmd, refactor_cmd, sessions_cmd, undo_cmd
+from v4agent.commands import config_cmd, cost_cmd, engine_cmd, refactor_cmd, review_cmd, sessions_cmd, undo_cmd
 
 app = typer.Typer(
     name="v4agent",
@@ -29,7 +29,7 @@ def _root(
     """Pack a repository into one cache-friendly context and let DeepSeek V4 work on it."""
 
 
-for _module in (config_cmd, engine_cmd, cost_cmd, sessions_cmd, undo_cmd, review_cmd):
+for _module in (config_cmd, engine_cmd, cost_cmd, refactor_cmd, sessions_cmd, undo_cmd, review_cmd):
     _module.register(app)
 
 
