@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from v4agent import __version__
-from v4agent.commands import config_cmd, cost_cmd, engine_cmd, refactor_cmd, review_cmd, sessions_cmd, undo_cmd
+from v4agent.commands import (
+    config_cmd,
+    cost_cmd,
+    engine_cmd,
+    refactor_cmd,
+    review_cmd,
+    sessions_cmd,
+    undo_cmd,
+)
 
 app = typer.Typer(
     name="v4agent",
