@@ -116,3 +116,16 @@ def test_render_memoizes_segments_by_content() -> None:
     msgs.append({"role": "user", "content": "q1 unique 91823"})
     render_request(msgs, [], tok)
     assert memo_misses() - before == 2  # only the two new messages were tokenized
+
+
+def test_common_prefix_len_matches_a_plain_loop() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(200):
+        n = rng.randrange(0, 3000)
+        a = [rng.randrange(3) for _ in range(n)]
+        b = a[: rng.randrange(0, n + 1)] + [rng.randrange(3) for _ in range(rng.randrange(0, 50))]
+        expected = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+        assert common_prefix_len(a, b) == expected
+        assert common_prefix_len(tuple(a), b) == expected

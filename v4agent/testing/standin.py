@@ -36,7 +36,7 @@ from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from v4agent.cacheunits import BlockStore, UnitStore, common_prefix_len, theoretical_max_hit
+from v4agent.cacheunits import BlockStore, PrefixHistory, UnitStore
 from v4agent.chatrender import render_output, render_request
 from v4agent.testing.http_handler import ChatHandler
 from v4agent.testing.records import ApiError, CallRecord, Fault
@@ -67,22 +67,20 @@ class ModelCache:
 
     units: UnitStore | None
     blocks: BlockStore | None
-    history: list[list[int]] = field(default_factory=list)
+    history: PrefixHistory = field(default_factory=PrefixHistory)
 
     def lookup(self, tokens: list[int]) -> tuple[int, int]:
         hit = self.units.lookup(tokens) if self.units is not None else 0
         if self.blocks is not None:
             hit = self.blocks.lookup(tokens)
-        return hit, theoretical_max_hit(self.history, tokens)
+        return hit, self.history.longest_prefix(tokens)
 
     def store(self, input_tokens: list[int], output_tokens: list[int]) -> None:
         if self.units is not None:
             self.units.store(input_tokens, output_tokens)
         if self.blocks is not None:
             self.blocks.store(input_tokens, output_tokens)
-        full = [*input_tokens, *output_tokens]
-        self.history = [h for h in self.history if common_prefix_len(h, full) < len(h)]
-        self.history.append(full)
+        self.history.add(input_tokens, output_tokens)
 
 
 class StandIn:
