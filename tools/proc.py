@@ -39,12 +39,14 @@ class ProcResult:
     duration_s: float
 
 
-def kill_group(pgid: int) -> None:
+def kill_group(pgid: int, leader: subprocess.Popen[bytes] | None = None) -> None:
     """SIGTERM the group, give it a moment, then SIGKILL whatever is left (children that ignore SIGTERM)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + TERM_GRACE_S
     while time.monotonic() < deadline:
+        if leader is not None:
+            leader.poll()  # reap it: a zombie leader keeps the group "alive"
         if not _group_alive(pgid):
             return
         time.sleep(0.05)
@@ -79,16 +81,16 @@ def run_command(
             returncode = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-            kill_group(proc.pid)
+            kill_group(proc.pid, proc)
             proc.wait()
             returncode = 124
         except BaseException:  # KeyboardInterrupt above all: nothing of the command may outlive us
-            kill_group(proc.pid)
+            kill_group(proc.pid, proc)
             proc.wait()
             raise
         # The leader exited: anything it left behind in its group goes too.
         if _group_alive(proc.pid):
-            kill_group(proc.pid)
+            kill_group(proc.pid, proc)
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
     return ProcResult(shown, returncode, text, timed_out, time.monotonic() - started)
