@@ -1,6 +1,8 @@
 """The remote engine: chat completions against any OpenAI-compatible server, through the ``openai`` SDK.
 
-The SDK builds and sends the request and maps HTTP errors; the stream body is read as raw SSE lines and
+The SDK sends the request (base URL, auth, headers) and maps HTTP errors to its exception types. The body is
+our own JSON, posted through the SDK's low-level ``post`` (its typed ``create`` re-walks every message on
+every call, which costs more than the rest of the client), and the stream is read as raw SSE lines and
 assembled by ``v4agent.engine.stream`` (pure and fast). Retries are ours (``v4agent.engine.retry``), so the
 SDK's own are off. The read timeout is long because DeepSeek may queue a request for minutes, sending
 keep-alive comments meanwhile.
@@ -8,6 +10,8 @@ keep-alive comments meanwhile.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +49,7 @@ class StreamCut(EngineError):
 
 
 def think_params(style: str, think: ThinkLevel) -> dict[str, Any]:
-    """The request fields that select thinking for an engine style (sent via ``extra_body``)."""
+    """The request fields that select thinking for an engine style (merged into the body)."""
     if style == "deepseek":
         if think == "off":
             return {"thinking": {"type": "disabled"}}
@@ -90,7 +94,7 @@ class RemoteEngine:
     def build_request(
         self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, max_tokens: int | None = None
     ) -> dict[str, Any]:
-        """The keyword arguments for ``chat.completions.create`` (pure; tests read it)."""
+        """The JSON body sent to ``/chat/completions`` (pure; tests read it)."""
         s = self.settings
         request: dict[str, Any] = {
             "model": s.model,
@@ -104,10 +108,18 @@ class RemoteEngine:
             request["tools"] = list(tools)
         if s.temperature is not None:
             request["temperature"] = s.temperature
-        extra = think_params(self.preset.think_style, s.think)
-        if extra:
-            request["extra_body"] = extra
+        request.update(think_params(self.preset.think_style, s.think))
         return request
+
+    def _post(self, request: dict[str, Any]) -> httpx2.Response:
+        """Send the body; the response is open (read it, then close it). HTTP errors raise openai errors."""
+        return self._client.post(
+            "/chat/completions",
+            cast_to=httpx2.Response,
+            content=json.dumps(request, ensure_ascii=False).encode("utf-8"),
+            options={"headers": {"Content-Type": "application/json"}},
+            stream=True,
+        )
 
     def complete(
         self,
@@ -129,9 +141,9 @@ class RemoteEngine:
 
     def _whole_once(self, request: dict[str, Any], on_delta: Callable[[Delta], None] | None) -> ChatReply:
         started = time.perf_counter()
-        with self._client.chat.completions.with_streaming_response.create(**request) as response:
+        with contextlib.closing(self._post(request)) as response:
             try:
-                body = response.json()
+                body = json.loads(response.read())
             except _TRANSPORT_ERRORS as exc:
                 raise StreamCut(f"connection lost while reading the reply ({type(exc).__name__})",
                                 retryable=True) from exc
@@ -150,13 +162,14 @@ class RemoteEngine:
         assembler = StreamAssembler()
         shown_final = False  # content or tool calls already passed on: a retry would show them twice
         first_byte: float | None = None
-        with self._client.chat.completions.with_streaming_response.create(**request) as response:
+        with contextlib.closing(self._post(request)) as response:
             try:
                 for payload in iter_sse_data(response.iter_lines()):
                     if first_byte is None:
                         first_byte = time.perf_counter() - started
-                    for delta in assembler.feed_json(payload):
-                        if on_delta is not None:
+                    deltas = assembler.feed_json(payload, emit=on_delta is not None)
+                    if on_delta is not None:
+                        for delta in deltas:
                             on_delta(delta)
                             shown_final = shown_final or delta.kind != "reasoning"
             except _TRANSPORT_ERRORS as exc:

@@ -15,6 +15,7 @@ from v4agent.engine.types import ChatReply, Delta, EngineError, ToolCall
 from v4agent.engine.usage import normalize_usage
 
 DONE = "[DONE]"
+_decode = json.JSONDecoder().decode  # skips json.loads' per-call argument checks on the hot path
 
 
 class StreamProtocolError(EngineError):
@@ -23,25 +24,21 @@ class StreamProtocolError(EngineError):
 
 def iter_sse_data(lines: Iterable[str]) -> Iterator[str]:
     """The ``data`` payloads of an SSE stream, stopping at ``[DONE]``. Comments (keep-alives) are skipped."""
-    buffer: list[str] = []
+    pending: str | None = None  # the usual event has one data line; several are joined with newlines
     for line in lines:
-        line = line.rstrip("\r\n")
+        if line.endswith(("\n", "\r")):
+            line = line.rstrip("\r\n")
         if not line:
-            if buffer:
-                payload = "\n".join(buffer)
-                buffer = []
-                if payload == DONE:
+            if pending is not None:
+                if pending == DONE:
                     return
-                yield payload
-            continue
-        if line.startswith(":"):
-            continue
-        if line.startswith("data:"):
-            buffer.append(line[5:].removeprefix(" "))
-    if buffer:
-        payload = "\n".join(buffer)
-        if payload != DONE:
-            yield payload
+                yield pending
+                pending = None
+        elif line.startswith("data:"):
+            data = line[6:] if line.startswith("data: ") else line[5:]
+            pending = data if pending is None else pending + "\n" + data
+    if pending is not None and pending != DONE:
+        yield pending
 
 
 @dataclass
@@ -64,9 +61,9 @@ class StreamAssembler:
     raw_id: str = ""
     chunks: int = 0
 
-    def feed_json(self, payload: str) -> list[Delta]:
+    def feed_json(self, payload: str, *, emit: bool = True) -> list[Delta]:
         try:
-            chunk = json.loads(payload)
+            chunk = _decode(payload)
         except ValueError:
             raise StreamProtocolError(f"the server sent a stream chunk that is not JSON: {payload[:80]!r}") from None
         if not isinstance(chunk, dict):
@@ -75,16 +72,18 @@ class StreamAssembler:
             error = chunk["error"]
             message = error.get("message", error) if isinstance(error, dict) else error
             raise EngineError(f"the server reported an error mid-stream: {message}", retryable=True)
-        return self.feed(chunk)
+        return self.feed(chunk, emit=emit)
 
-    def feed(self, chunk: Mapping[str, Any]) -> list[Delta]:
+    def feed(self, chunk: Mapping[str, Any], *, emit: bool = True) -> list[Delta]:
+        """Take one chunk; return its deltas (an empty list when ``emit`` is False: nobody is listening)."""
         self.chunks += 1
         if not self.raw_id and chunk.get("id"):
             self.raw_id = str(chunk["id"])
         if not self.model and chunk.get("model"):
             self.model = str(chunk["model"])
-        if chunk.get("usage"):
-            self.usage_raw = chunk["usage"]
+        usage = chunk.get("usage")
+        if usage:
+            self.usage_raw = usage
         deltas: list[Delta] = []
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
@@ -93,13 +92,17 @@ class StreamAssembler:
             text = delta.get("reasoning_content")
             if text:
                 self.reasoning.append(text)
-                deltas.append(Delta("reasoning", text))
+                if emit:
+                    deltas.append(Delta("reasoning", text))
             text = delta.get("content")
             if text:
                 self.content.append(text)
-                deltas.append(Delta("content", text))
+                if emit:
+                    deltas.append(Delta("content", text))
             for call in delta.get("tool_calls") or ():
-                deltas.append(self._feed_call(call))
+                made = self._feed_call(call)
+                if emit:
+                    deltas.append(made)
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
         return deltas

@@ -1,0 +1,106 @@
+"""Client benchmarks (issue 5): overhead per streamed call against the stand-in, and stream parse throughput.
+
+    python bench/bench_client.py [--calls 200] [--tokens 200000]
+
+Overhead = median time of ``RemoteEngine.complete`` (openai SDK + our SSE assembly + retry wrapper) minus the
+median time of the same request sent with a bare ``http.client`` connection that reads the whole SSE body
+(the server's own time). Throughput = SSE lines -> deltas -> ChatReply through ``iter_sse_data`` and
+``StreamAssembler``, one token per chunk as DeepSeek streams them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import statistics
+import time
+from urllib.parse import urlparse
+
+from v4agent.engine.client import RemoteEngine
+from v4agent.engine.presets import get_preset
+from v4agent.engine.stream import StreamAssembler, iter_sse_data
+from v4agent.engine.types import RequestSettings
+from v4agent.testing import ScriptedReply, StandIn
+
+TARGET_OVERHEAD_MS = 2.0
+TARGET_TOKENS_PER_S = 50_000
+MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hi."}]
+ANSWER = "Hello there, this is a short streamed answer of some forty tokens or so, " * 2
+
+
+def _raw_call(base_url: str, body: bytes) -> float:
+    url = urlparse(base_url)
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.request("POST", "/chat/completions", body, {"Content-Type": "application/json",
+                                                     "Authorization": "Bearer sk-test"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return time.perf_counter() - started
+
+
+def bench_overhead(calls: int) -> tuple[float, float, float]:
+    with StandIn(handler=lambda body: ScriptedReply(content=ANSWER)) as server:
+        engine = RemoteEngine(server.base_url, "sk-test", RequestSettings(model="deepseek-v4-flash", think="off"),
+                              get_preset("deepseek"))
+        body = json.dumps(engine.build_request(MESSAGES)).encode()
+        for _ in range(10):  # warm up the tokenizer, caches and connection pool
+            engine.complete(MESSAGES)
+            _raw_call(server.base_url, body)
+        client_times, raw_times = [], []
+        for _ in range(calls):  # interleave so both see the same server state
+            started = time.perf_counter()
+            engine.complete(MESSAGES, on_delta=lambda d: None)
+            client_times.append(time.perf_counter() - started)
+            raw_times.append(_raw_call(server.base_url, body))
+        engine.close()
+    client_ms = statistics.median(client_times) * 1000
+    raw_ms = statistics.median(raw_times) * 1000
+    return client_ms, raw_ms, client_ms - raw_ms
+
+
+def _synthetic_stream(tokens: int) -> list[str]:
+    lines = []
+    for i in range(tokens):
+        kind = "reasoning_content" if i < tokens // 4 else "content"
+        chunk = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "deepseek-v4-flash",
+                 "choices": [{"index": 0, "delta": {kind: f" tok{i % 97}"}, "finish_reason": None}]}
+        lines += ["data: " + json.dumps(chunk), ""]
+    final = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+             "usage": {"prompt_tokens": 10, "completion_tokens": tokens}}
+    lines += ["data: " + json.dumps(final), "", "data: [DONE]", ""]
+    return lines
+
+
+def bench_parse(tokens: int) -> float:
+    lines = _synthetic_stream(tokens)
+    best = float("inf")
+    for _ in range(3):
+        assembler = StreamAssembler()
+        started = time.perf_counter()
+        for payload in iter_sse_data(lines):
+            assembler.feed_json(payload)
+        reply = assembler.reply()
+        best = min(best, time.perf_counter() - started)
+        assert reply.finish_reason == "stop"
+    return tokens / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--tokens", type=int, default=200_000)
+    args = parser.parse_args()
+    client_ms, raw_ms, overhead = bench_overhead(args.calls)
+    rate = bench_parse(args.tokens)
+    print(f"{'figure':<44}{'measured':>14}{'target':>14}")
+    print(f"{'streamed call via RemoteEngine (median)':<44}{client_ms:>11.2f} ms{'':>14}")
+    print(f"{'same request, bare http.client (median)':<44}{raw_ms:>11.2f} ms{'':>14}")
+    print(f"{'client overhead per streamed call':<44}{overhead:>11.2f} ms{'< ' + str(TARGET_OVERHEAD_MS) + ' ms':>14}")
+    print(f"{'stream parse throughput':<44}{rate:>10,.0f} t/s{'> 50,000 t/s':>14}")
+
+
+if __name__ == "__main__":
+    main()
