@@ -118,6 +118,7 @@ class AgentConfig:
     max_output: int = 32_768
     loop_limit: int = 3
     prime_mode: Literal["cancel", "short"] = "cancel"
+    text_ends_turn: bool = False  # chat: a reply without tool calls answers the user and ends the run
 
 
 @dataclass
@@ -282,6 +283,8 @@ class Agent:
             assert reply is not None
             self.append(reply.as_message())
             if not reply.tool_calls:
+                if self.config.text_ends_turn:
+                    return self._outcome("finished", "answered", reply.content)
                 text_only += 1
                 if text_only >= 2:
                     return self._outcome("finished", "the model ended without calling finish", reply.content)
@@ -343,9 +346,13 @@ class Agent:
     def _maybe_compact(self) -> None:
         plan = plan_compaction(self.context_tokens, window=self.config.window, max_output=self.config.max_output,
                                turns=self.turn)
-        if not plan.needed:
-            return
-        self._emit(Notice(f"compacting: {plan.reason}"))
+        if plan.needed:
+            self.compact(plan.reason)
+
+    def compact(self, reason: str) -> None:
+        """Summarize the conversation so far and restart from [system, pack, task, summary] (also on demand)."""
+        self._emit(Notice(f"compacting: {reason}"))
+        context_before = self.context_tokens
         # The summary request appends to the conversation, so it hits the whole cached prefix.
         request = [*self.conversation.messages, {"role": "user", "content": COMPACTION_REQUEST}]
         reply = self._call("compact", request)
@@ -357,7 +364,7 @@ class Agent:
             pack_text = self.conversation.pack_text()
         messages = compacted_messages(self.system_prompt, pack_text, self.conversation.task(), summary)
         self.conversation = Conversation(messages)
-        self.writer.write("reset", reason="compaction", context_tokens=plan.context_tokens)
+        self.writer.write("reset", reason="compaction", context_tokens=context_before)
         for index, message in enumerate(messages):
             self.writer.message(index, message)
         self.context_tokens = 0
