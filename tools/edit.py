@@ -91,7 +91,7 @@ def edit_file(
     before, encoding = _read(target.abs, target.rel)
     outcome = apply_edit(before, old_text, new_text, replace_all=replace_all)
     if not outcome.ok:
-        raise ToolFailure(f"edit_file {target.rel}: {outcome.message}")
+        raise ToolFailure(f"{target.rel}: {outcome.message}")
     if outcome.content == before:
         return EditResult(target.rel, f"{target.rel}: {outcome.message}; the file is unchanged", "", False)
     diff = short_diff(target.rel, before, outcome.content)
