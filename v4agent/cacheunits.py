@@ -23,9 +23,20 @@ _LINEAR = 64
 _W = 4  # bytes per packed token
 
 
-def pack_tokens(tokens: Sequence[int]) -> bytes:
-    """Token ids as int32 bytes, the form the stores keep and compare."""
+# Every function here takes tokens as a sequence of ids or, already packed, as int32 ``bytes`` (what
+# ``RenderedRequest.packed`` holds): packing a 1M-token list costs tens of ms, so callers pack once.
+Tokens = Sequence[int] | bytes
+
+
+def pack_tokens(tokens: Tokens) -> bytes:
+    """Token ids as int32 bytes, the form the stores keep and compare (bytes pass through)."""
+    if isinstance(tokens, bytes):
+        return tokens
     return array("i", tokens).tobytes()
+
+
+def _count(tokens: Tokens) -> int:
+    return len(tokens) // _W if isinstance(tokens, bytes) else len(tokens)
 
 
 def _lcp_packed(a: bytes, b: bytes) -> int:
@@ -45,7 +56,7 @@ def _lcp_packed(a: bytes, b: bytes) -> int:
     return hi
 
 
-def common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix_len(a: Tokens, b: Tokens) -> int:
     """Length of the longest common prefix of two token sequences."""
     return _lcp_packed(pack_tokens(a), pack_tokens(b))
 
@@ -71,7 +82,7 @@ class UnitStore:
         self.interval = interval
         self._seqs: list[_Sequence] = []
 
-    def lookup(self, tokens: Sequence[int]) -> int:
+    def lookup(self, tokens: Tokens) -> int:
         """Length of the longest stored unit that ``tokens`` fully matches (0 if none)."""
         packed = pack_tokens(tokens)
         best = 0
@@ -86,14 +97,14 @@ class UnitStore:
         """All stored unit lengths, sorted (for tests and diagnostics)."""
         return sorted({u for seq in self._seqs for u in seq.units})
 
-    def store(self, input_tokens: Sequence[int], output_tokens: Sequence[int] = ()) -> None:
+    def store(self, input_tokens: Tokens, output_tokens: Tokens = ()) -> None:
         """Record one served request: units at the end of input, of input+output, at each interval, and at
         the common prefix with each earlier request."""
         full = pack_tokens(input_tokens) + pack_tokens(output_tokens)
         length = len(full) // _W
         units: set[int] = set()
-        if input_tokens:
-            units.add(len(input_tokens))
+        if _count(input_tokens):
+            units.add(_count(input_tokens))
         if length:
             units.add(length)
         if self.interval is not None:
@@ -119,13 +130,13 @@ class PrefixHistory:
     def __init__(self) -> None:
         self._seqs: list[bytes] = []
 
-    def add(self, input_tokens: Sequence[int], output_tokens: Sequence[int] = ()) -> None:
+    def add(self, input_tokens: Tokens, output_tokens: Tokens = ()) -> None:
         full = pack_tokens(input_tokens) + pack_tokens(output_tokens)
         # Drop sequences the new one extends: every prefix of theirs is a prefix of it.
         self._seqs = [s for s in self._seqs if _lcp_packed(s, full) < len(s) // _W]
         self._seqs.append(full)
 
-    def longest_prefix(self, tokens: Sequence[int]) -> int:
+    def longest_prefix(self, tokens: Tokens) -> int:
         packed = pack_tokens(tokens)
         return max((_lcp_packed(s, packed) for s in self._seqs), default=0)
 
@@ -142,17 +153,17 @@ class BlockStore:
         self.block_size = block_size
         self._history = PrefixHistory()
 
-    def lookup(self, tokens: Sequence[int]) -> int:
-        if not tokens:
+    def lookup(self, tokens: Tokens) -> int:
+        if not _count(tokens):
             return 0
-        lcp = min(self._history.longest_prefix(tokens), len(tokens) - 1)
+        lcp = min(self._history.longest_prefix(tokens), _count(tokens) - 1)
         return lcp - lcp % self.block_size
 
-    def store(self, input_tokens: Sequence[int], output_tokens: Sequence[int] = ()) -> None:
+    def store(self, input_tokens: Tokens, output_tokens: Tokens = ()) -> None:
         self._history.add(input_tokens, output_tokens)
 
 
-def theoretical_max_hit(history: Sequence[Sequence[int]], tokens: Sequence[int]) -> int:
+def theoretical_max_hit(history: Sequence[Tokens], tokens: Tokens) -> int:
     """Longest common prefix of ``tokens`` with any earlier request (input or input+output)."""
     packed = pack_tokens(tokens)
     return max((_lcp_packed(pack_tokens(h), packed) for h in history), default=0)

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from v4agent.cacheunits import common_prefix_len
+from v4agent.cacheunits import common_prefix_len, pack_tokens
 from v4agent.tokenizer import Tokenizer
 
 BOS = "<｜begin▁of▁sentence｜>"
@@ -56,6 +56,7 @@ class Segment:
 class RenderedRequest:
     tokens: list[int]
     segments: list[Segment]
+    packed: bytes = b""  # the same tokens as int32 bytes (``cacheunits.pack_tokens``), for fast compares
 
     def segment_at(self, offset: int) -> Segment | None:
         for seg in self.segments:
@@ -69,18 +70,20 @@ class _Memo:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._data: OrderedDict[tuple[str, bytes], tuple[int, ...]] = OrderedDict()
+        self._data: OrderedDict[tuple[str, bytes], tuple[tuple[int, ...], bytes]] = OrderedDict()
         self._lock = threading.Lock()
         self.misses = 0
 
-    def tokens(self, tokenizer: Tokenizer, text: str) -> tuple[int, ...]:
+    def tokens(self, tokenizer: Tokenizer, text: str) -> tuple[tuple[int, ...], bytes]:
+        """The text's tokens, and the same packed as int32 bytes."""
         key = (tokenizer.name, hashlib.blake2b(text.encode("utf-8"), digest_size=20).digest())
         with self._lock:
             found = self._data.get(key)
             if found is not None:
                 self._data.move_to_end(key)
                 return found
-        encoded = tuple(tokenizer.encode(text))
+        ids = tokenizer.encode(text)
+        encoded = (tuple(ids), pack_tokens(ids))
         with self._lock:
             self.misses += 1
             self._data[key] = encoded
@@ -176,17 +179,20 @@ def render_request(messages: Sequence[Mapping[str, Any]], tools: Sequence[Mappin
     else:
         texts.append(("bos", BOS))
     tokens: list[int] = []
+    packed: list[bytes] = []
     segments: list[Segment] = []
     for label, text in texts:
         start = len(tokens)
-        tokens.extend(_MEMO.tokens(tokenizer, text))
+        ids, raw = _MEMO.tokens(tokenizer, text)
+        tokens.extend(ids)
+        packed.append(raw)
         segments.append(Segment(label, start, len(tokens)))
-    return RenderedRequest(tokens, segments)
+    return RenderedRequest(tokens, segments, b"".join(packed))
 
 
 def render_output(reply_message: Mapping[str, Any], tokenizer: Tokenizer) -> list[int]:
     """Tokens the model generated for ``reply_message``; equal to that message's segment when sent back."""
-    return list(_MEMO.tokens(tokenizer, assistant_text(reply_message)))
+    return list(_MEMO.tokens(tokenizer, assistant_text(reply_message))[0])
 
 
 def first_divergence(prev: RenderedRequest, cur: RenderedRequest) -> tuple[str, int] | None:
@@ -195,7 +201,7 @@ def first_divergence(prev: RenderedRequest, cur: RenderedRequest) -> tuple[str, 
     The label names the segment of ``cur`` at the offset; when ``cur`` is a strict prefix of ``prev`` the
     label names the segment of ``prev`` that was dropped.
     """
-    lcp = common_prefix_len(prev.tokens, cur.tokens)
+    lcp = common_prefix_len(prev.packed or prev.tokens, cur.packed or cur.tokens)
     if lcp == len(prev.tokens):
         return None
     seg = cur.segment_at(lcp) or prev.segment_at(lcp)

@@ -153,7 +153,7 @@ class ChatHandler(BaseHTTPRequestHandler):
             self._whole(record, frame, reply, usage, tokens, output, cache, keepalives, gap, cut_after)
 
     def _whole(self, record: CallRecord, frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage,
-               tokens: list[int], output: list[int], cache: ModelCache, keepalives: int, gap: float,
+               tokens: bytes, output: bytes, cache: ModelCache, keepalives: int, gap: float,
                cut_after: int | None) -> None:
         data = json.dumps(whole_reply(frame, reply, usage), ensure_ascii=False).encode("utf-8")
         # DeepSeek keeps a queued non-streaming request alive with blank lines before the JSON body.
@@ -168,7 +168,7 @@ class ChatHandler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(gap)
             if cut_after is not None:
-                self.standin.store_units(cache, tokens, [])
+                self.standin.store_units(cache, tokens, b"")
                 self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
                 self.close_connection = True
@@ -180,7 +180,7 @@ class ChatHandler(BaseHTTPRequestHandler):
             raise _ClientGone from exc
 
     def _stream(self, record: CallRecord, frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage,
-                tokens: list[int], output: list[int], cache: ModelCache, keepalives: int, gap: float,
+                tokens: bytes, output: bytes, cache: ModelCache, keepalives: int, gap: float,
                 cut_after: int | None) -> None:
         standin = self.standin
         options = record.request.get("stream_options")
@@ -201,7 +201,7 @@ class ChatHandler(BaseHTTPRequestHandler):
             for number, payload in enumerate(chunks):
                 if cut_after is not None and number >= cut_after:
                     self._write_chunk(bytes(pending))
-                    standin.store_units(cache, tokens, [])
+                    standin.store_units(cache, tokens, b"")
                     stored = True
                     self.close_connection = True  # no terminating chunk: the client sees a cut stream
                     return
@@ -217,5 +217,5 @@ class ChatHandler(BaseHTTPRequestHandler):
             self._write_chunk(bytes(pending) + SSE_DONE, last=True)
         except _ClientGone:
             if not stored:
-                standin.store_units(cache, tokens, [])
+                standin.store_units(cache, tokens, b"")
             raise

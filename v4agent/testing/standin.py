@@ -36,7 +36,7 @@ from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from v4agent.cacheunits import BlockStore, PrefixHistory, UnitStore
+from v4agent.cacheunits import BlockStore, PrefixHistory, Tokens, UnitStore, pack_tokens
 from v4agent.chatrender import render_output, render_request
 from v4agent.testing.http_handler import ChatHandler
 from v4agent.testing.records import ApiError, CallRecord, Fault
@@ -69,13 +69,13 @@ class ModelCache:
     blocks: BlockStore | None
     history: PrefixHistory = field(default_factory=PrefixHistory)
 
-    def lookup(self, tokens: list[int]) -> tuple[int, int]:
+    def lookup(self, tokens: Tokens) -> tuple[int, int]:
         hit = self.units.lookup(tokens) if self.units is not None else 0
         if self.blocks is not None:
             hit = self.blocks.lookup(tokens)
         return hit, self.history.longest_prefix(tokens)
 
-    def store(self, input_tokens: list[int], output_tokens: list[int]) -> None:
+    def store(self, input_tokens: Tokens, output_tokens: Tokens) -> None:
         if self.units is not None:
             self.units.store(input_tokens, output_tokens)
         if self.blocks is not None:
@@ -224,15 +224,15 @@ class StandIn:
             raise ApiError(400, f"Invalid max_tokens value, the valid range of max_tokens is [1, {MAX_OUTPUT}]")
 
     def prepare_reply(self, body: dict[str, Any], record: CallRecord) -> tuple[ReplyFrame, ScriptedReply,
-                                                                          ReplyUsage, list[int], list[int], ModelCache]:
+                                                                          ReplyUsage, bytes, bytes, ModelCache]:
         thinking = self._thinking(body)
         self._validate(body, thinking)
         rendered = render_request(body["messages"], body.get("tools") or [], self.tokenizer)
-        tokens = rendered.tokens
-        record.prompt_tokens = len(tokens)
-        if len(tokens) > self.context_window:
+        count = len(rendered.tokens)
+        record.prompt_tokens = count
+        if count > self.context_window:
             raise ApiError(400, f"This model's maximum context length is {self.context_window} tokens. "
-                                 f"However, you requested {len(tokens)} tokens in the messages. "
+                                 f"However, you requested {count} tokens in the messages. "
                                  f"Please reduce the length of the messages.")
         reply = self._next_reply(body)
         number = next(self._ids)
@@ -244,14 +244,15 @@ class StandIn:
         reasoning_tokens = self.tokenizer.count(reply.reasoning) if reply.reasoning else 0
         with self._lock:
             cache = self._cache_for((frame.model, thinking, effort))
-            hit, best = cache.lookup(tokens)
-        usage = ReplyUsage(len(tokens), len(output), reasoning_tokens, hit, best)
-        record.cache_hit, record.cache_miss = hit, len(tokens) - hit
+            hit, best = cache.lookup(rendered.packed)
+        usage = ReplyUsage(count, len(output), reasoning_tokens, hit, best)
+        record.cache_hit, record.cache_miss = hit, count - hit
         record.output_tokens, record.reasoning_tokens, record.theoretical_max_hit = (
             len(output), reasoning_tokens, best)
         record.reply = dict(message)
-        return frame, reply, usage, tokens, output, cache
+        return frame, reply, usage, rendered.packed, pack_tokens(output), cache
 
-    def store_units(self, cache: ModelCache, tokens: list[int], output: list[int]) -> None:
+    def store_units(self, cache: ModelCache, tokens: bytes, output: bytes) -> None:
+        """Bill-side effect of a served request: store its units (``output`` empty when cut or cancelled)."""
         with self._lock:
             cache.store(tokens, output)
