@@ -122,7 +122,7 @@ def _structural_matches(file_lines: Sequence[str], old_lines: Sequence[str]) -> 
     anchor = max(range(1, n), key=lambda t: len(old_bodies[t])) if n > 1 else 0
     matches: list[_Match] = []
     for k in range(len(file_nb) - n + 1):
-        if anchor and file_bodies[k + anchor] != old_bodies[anchor]:
+        if file_bodies[k + anchor] != old_bodies[anchor] and (anchor or n == 1):
             continue
         match = _check_window(file_lines, old_lines, file_nb, file_bodies, old_nb, old_bodies, k)
         if match is not None:
