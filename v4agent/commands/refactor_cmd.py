@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.prompt import Prompt
@@ -28,7 +28,6 @@ from v4agent.engine.presets import model_info
 from v4agent.engine.types import EngineError, EngineUnreachable
 from v4agent.exitcodes import ExitCode
 from v4agent.layout import Conversation, prefix_hash, resume_message, task_message
-from v4agent.pack import PackOptions, Snapshot
 from v4agent.progress import RefactorProgress, render_report
 from v4agent.prompts import load_prompt
 from v4agent.session import SessionData, SessionError, SessionWriter, find_session, recent_prefix_seen
@@ -36,6 +35,9 @@ from v4agent.tokenizer import get_tokenizer
 from v4agent.tools.approval import Answer, ApprovalRequest
 from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
 from v4agent.tools.testrun import detect_test_command, run_test_command
+
+if TYPE_CHECKING:
+    from v4agent.pack import PackOptions, Snapshot
 
 
 @dataclass
@@ -61,6 +63,8 @@ def _ask(request: ApprovalRequest) -> Answer:
 
 
 def _pack_options(config: Config, budget: int | None, model: str) -> PackOptions:
+    from v4agent.pack import PackOptions  # imported when used: keeps the CLI's start-up light
+
     if budget is None:
         budget = config.get("pack.budget")
     if budget is None:
@@ -75,6 +79,8 @@ def _pack_options(config: Config, budget: int | None, model: str) -> PackOptions
 def _offline(root: Path, config: Config, budget: int | None, exc: EngineError, table: PriceTable,
              as_json: bool) -> typer.Exit:
     """No engine: still pack, show what a run would cost per model, and say exactly what to set."""
+    from v4agent.pack import Snapshot
+
     model = str(config.get("model") or "deepseek-v4-flash")
     snapshot = Snapshot.build(root, _pack_options(config, budget, model))
     estimates = estimate_pack_cost(table, snapshot.token_count, datetime.now(UTC))
@@ -217,6 +223,8 @@ def refactor(
         shown = ", ".join(dirty[:8]) + (f" and {len(dirty) - 8} more" if len(dirty) > 8 else "")
         raise _fail(f"the working tree has uncommitted changes ({shown}); commit or stash them, or pass "
                     "--allow-dirty", ExitCode.USAGE)
+    from v4agent.pack import Snapshot
+
     try:
         stderr.print("packing the repository…", style="dim")
         snapshot = Snapshot.build(root, _pack_options(config, budget, eng.settings.model))
