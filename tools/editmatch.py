@@ -307,6 +307,7 @@ def _render_new(
     region = file_lines[match.start : match.end]
     tabs = _uses_tabs(region) if any(ln[:1] in (" ", "\t") for ln in region) else _uses_tabs(file_lines)
     keep_trailing = any(ln != ln.rstrip() for ln in region)
+    covered = {i for m in match.mapping if m is not None for i in range(m[0], m[1] + 1)}
     out: list[str] = []
     cursor = match.start
     new_keys = [_key(x) for x in new_lines]
@@ -316,6 +317,9 @@ def _render_new(
         if tag == "equal":
             if mapped:
                 top = max(b for _, b in mapped) + 1
+                # Blank lines the model left out of old_text stay with the text above them.
+                while top < match.end and top not in covered and not file_lines[top].strip():
+                    top += 1
                 out.extend(file_lines[cursor:top])
                 cursor = max(cursor, top)
             continue
