@@ -15,7 +15,7 @@ run only on those, which keeps a 40 MB tree to a fraction of a second. Plugins a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -62,7 +62,7 @@ def is_secret_path(rel_path: str) -> bool:
         return True
     if lower in _SECRET_NAMES or lower.endswith(_SECRET_SUFFIXES):
         return True
-    if re.fullmatch(r"id_(rsa|dsa|ecdsa|ed25519)(_\w+)?", lower) or re.fullmatch(r"credentials(\.\w+)?", lower):
+    if re.fullmatch(r"id_(rsa|dsa|ecdsa|ed25519)(_\w+)?", lower) or re.fullmatch(r"credentials(\.(json|ya?ml|xml|ini|toml|csv|txt|db|conf))?", lower):
         return True
     if re.fullmatch(r"(client_secret|service[-_]account)[-_\w.]*\.json", lower):
         return True
@@ -75,48 +75,39 @@ _CONFIG_EXTENSIONS = (
     ".ini", ".cfg", ".conf", ".config", ".properties", ".yaml", ".yml", ".toml", ".env", ".npmrc", ".yarnrc",
     ".pypirc", ".netrc", ".sh", ".bash", ".zsh", ".envrc", ".tfvars", ".json",
 )  # fmt: skip
-_KEYWORD_HINT = re.compile(
-    r"api_?key|auth_?key|service_?key|account_?key|db_?key|database_?key|priv_?key|private_?key|client_?key"
-    r"|db_?pass|database_?pass|key_?pass|password|passwd|pwd|secret|contrase",
-    re.IGNORECASE,
-)
 # Unquoted assignments in config-like files (the keyword plugin wants quotes in most languages).
 _CONFIG_ASSIGN = re.compile(
     r"(?:password|passwd|pwd|secret|token|api_?key|apikey|access_?key|secret_?key|private_?key|client_?secret"
     r"|auth_?token|_auth|credentials?)[\w.-]*[\"']?\s*[:=]\s*[\"']?(?P<v>[^\s\"'#;,]{4,})",
     re.IGNORECASE,
 )
-_OWN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("api-key", re.compile(r"(?<![\w-])(?P<v>sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,})")),
-    ("github-token", re.compile(r"(?P<v>(?:gh[pousr]_[A-Za-z0-9_]{30,}|github_pat_[A-Za-z0-9_]{22,}))")),
-    ("slack-token", re.compile(r"(?P<v>xox[abposr]-[A-Za-z0-9-]{10,})")),
-    ("slack-webhook", re.compile(r"(?P<v>https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,})")),
-    ("aws-access-key", re.compile(r"(?P<v>(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16})")),
-    ("aws-secret-key", re.compile(r"(?i)aws.{0,20}?(?:secret|key).{0,20}?[:=]\s*[\"']?(?P<v>[0-9a-zA-Z/+]{40})")),
-    ("jwt", re.compile(r"(?P<v>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)")),
-    ("npm-token", re.compile(r"(?:_authToken|_auth|_password)\s*=\s*(?P<v>\S+)")),
-    ("npm-token", re.compile(r"(?P<v>npm_[A-Za-z0-9]{30,})")),
-    ("google-api-key", re.compile(r"(?P<v>AIza[0-9A-Za-z_-]{35})")),
-    ("url-credentials", re.compile(r"[a-z][a-z0-9+.-]*://[^\s:/@\"']+:(?P<v>[^\s:/@\"']{3,})@", re.IGNORECASE)),
-)
+_CONFIG_LITERALS = ("pass", "pwd", "secret", "token", "key", "_auth", "credential")
+# Our own patterns, for formats detect-secrets misses or matches only in part: (kind, pattern, literals).
+# (The literals only document the hint in _HINTS that covers the pattern.)
+_OWN_PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
+    ("api-key", re.compile(r"(?<![\w-])(?P<v>sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,})"), ("sk-",)),
+    ("github-token", re.compile(r"(?P<v>(?:gh[pousr]_[A-Za-z0-9_]{30,}|github_pat_[A-Za-z0-9_]{22,}))"),
+     ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    ("slack-token", re.compile(r"(?P<v>xox[abposr]-[A-Za-z0-9-]{10,})"), ("xox",)),
+    ("slack-webhook", re.compile(r"(?P<v>https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,})"),
+     ("hooks.slack.com",)),
+    ("aws-secret-key", re.compile(r"(?i)aws.{0,20}?(?:secret|key).{0,20}?[:=]\s*[\"']?(?P<v>[0-9a-zA-Z/+]{40})"),
+     ("aws",)),
+    ("jwt", re.compile(r"(?P<v>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"), ("eyj",)),
+    ("npm-token", re.compile(r"(?:_authToken|_auth|_password)\s*=\s*(?P<v>\S+)"), ("_auth", "_password")),
+    ("npm-token", re.compile(r"(?P<v>npm_[A-Za-z0-9]{30,})"), ("npm_",)),
+    ("google-api-key", re.compile(r"(?P<v>AIza[0-9A-Za-z_-]{35})"), ("aiza",)),
+    ("url-credentials", re.compile(r"[a-z][a-z0-9+.-]*://[^\s:/@\"']+:(?P<v>[^\s:/@\"']{3,})@", re.IGNORECASE),
+     ("://",)),
+)  # fmt: skip
 _KEY_BEGIN = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-\d")
 _KEY_END = re.compile(r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _WORDS = re.compile(r"[^A-Za-z0-9]+")
 
-
-@dataclass(frozen=True)
-class _Plugin:
-    kind: str
-    impl: Any
-    hints: tuple[re.Pattern[str], ...]  # whole-text prefilter: a line can be flagged only if one of these hits it
-    keyword: bool = False
-
-
-def _slug(secret_type: str) -> str:
-    return _WORDS.sub("-", secret_type.lower()).strip("-")
-
-
-_PLUGIN_CLASSES = (
+# detect-secrets' regex plugins. Left out on purpose: public IPs are not credentials; high-entropy strings flag
+# every hash and test fixture in real code (the keyword plugin and our patterns catch assigned secrets); private
+# keys are handled as whole blocks by _scan_key_blocks.
+_PLUGIN_CLASSES: tuple[tuple[str, str], ...] = (
     ("artifactory", "ArtifactoryDetector"), ("aws", "AWSKeyDetector"),
     ("azure_storage_key", "AzureStorageKeyDetector"), ("basic_auth", "BasicAuthDetector"),
     ("cloudant", "CloudantDetector"), ("discord", "DiscordBotTokenDetector"), ("github_token", "GitHubTokenDetector"),
@@ -127,9 +118,61 @@ _PLUGIN_CLASSES = (
     ("square_oauth", "SquareOAuthDetector"), ("stripe", "StripeDetector"), ("telegram_token", "TelegramBotTokenDetector"),
     ("twilio", "TwilioKeyDetector"),
 )  # fmt: skip
-# Left out on purpose: public IPs are not credentials; high-entropy strings flag every hash and test fixture
-# in real code (the keyword plugin and the patterns above catch assigned secrets); private keys are handled as
-# whole blocks by _scan_key_blocks.
+
+# Python's ``re`` crawls (over a minute on a 40 MB tree) through patterns that open with lookbehinds or
+# case-insensitive alternations, so one RE2 pass per file (UTF-8 bytes, a DFA) first picks the candidate lines
+# and only those see the real patterns. Each hint below is a SUPERSET of what the patterns it stands for can
+# match on one line (RE2 has no lookarounds, so those are dropped; bounded repeats are shortened; Python's
+# Unicode \s, \w and \d are widened to non-ASCII bytes). None of them can match a newline, so a match marks
+# exactly one line. Keep them in step when a pattern is added above.
+_DENY = (
+    r"api_?key|auth_?key|service_?key|account_?key|db_?key|database_?key|priv_?key|private_?key|client_?key"
+    r"|db_?pass|database_?pass|key_?pass|password|passwd|pwd|secret|contrase"
+)
+_WS = r"(?:[\t\x0b\x0c\r \x1c-\x1f]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80)*"
+_AFFIX = r"[0-9A-Za-z_\x80-\xff]*"
+_TOKEN = r"[a-zA-Z0-9_\-\x80-\xff]"
+_HINTS = (
+    # keyword plugin: a deny word followed by an assignment, call or quote, or preceded by == / !=
+    rf"(?i:(?:{_DENY})[^\n]*[=:('\"`])",
+    rf"[!=][!=][^\n]*(?i:{_DENY})",
+    # our unquoted config assignments
+    r"(?i:(?:password|passwd|pwd|secret|token|api_?key|apikey|access_?key|secret_?key|private_?key"
+    rf"|client_?secret|auth_?token|_auth|credentials?)[0-9A-Za-z_.\-\x80-\xff]*['\"]?{_WS}[:=])",
+    # cloudant / IBM IAM / softlayer key assignments; their URL forms
+    rf"(?i:(?:key|pwd|pw|password|pass|token)[\]'\"]*{_WS}[=:>]*{_WS}['\"]?[a-z0-9_\-]{{24}})",
+    r"(?i:\.cloudant\.com|api\.softlayer\.com)",
+    r"(?i:secret[-_]?(?:access)?[-_]?key[^\n]*[a-f0-9]{48})",  # IBM COS HMAC
+    r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}",  # AWS key id
+    r"(?i:aws[^\n]{0,20}(?:key|pwd|pw|pass|token|secret))",  # AWS secret (plugin and ours)
+    r"AKC[a-zA-Z0-9]{10}|AP[0-9A-F\x80-\xff][a-zA-Z0-9]{8}",  # artifactory
+    r"AccountKey=",  # azure
+    r"://[^/@\n]*:[^/@\n]*@",  # basic auth, url credentials
+    rf"\.{_TOKEN}{{6,}}\.{_TOKEN}{{27}}",  # discord
+    r"gh[pousr]_[A-Za-z0-9_]{30}|github_pat_",
+    r"(?:glpat|gldt|glft|glsoat|glrt|glcbt|glimt|glptt|glagent|gloas)-|GR1348941",  # gitlab
+    r"eyJ",  # JWT
+    r"[0-9a-z]{32}-us[0-9]",  # mailchimp
+    r"(?:_authToken|_auth|_password)[^\n]*=|npm_[A-Za-z0-9]{30}",  # npm
+    r"T3BlbkFJ|pypi-AgE|SG\.[a-zA-Z0-9_\-]{22}\.|sq0csp-|[rs]k_live_",  # openai, pypi, sendgrid, square, stripe
+    r"(?i:xox[abposr]-|hooks\.slack\.com)",  # slack
+    r"[0-9\x80-\xff]{8}:[0-9A-Za-z_\-]{35}",  # telegram
+    r"(?:AC|SK)[a-z0-9]{32}",  # twilio
+    r"sk-[A-Za-z0-9_\-]{20}|AIza[0-9A-Za-z_\-]{35}",  # our api-key, google
+    r"PRIVATE KEY|PuTTY-User-Key-File",
+)
+
+
+@dataclass(frozen=True)
+class _Plugin:
+    kind: str
+    patterns: tuple[re.Pattern[str], ...]
+    keyword: Any = None  # the KeywordDetector, run through its own analyze_string
+    config_only: bool = False  # only in config-like files
+
+
+def _slug(secret_type: str) -> str:
+    return _WORDS.sub("-", secret_type.lower()).strip("-")
 
 
 @cache
@@ -144,10 +187,20 @@ def _plugins() -> tuple[_Plugin, ...]:
         cls = getattr(module, class_name, None)
         if cls is None:  # a plugin renamed in a later detect-secrets: our own patterns still run
             continue
-        impl = cls()
-        found.append(_Plugin(_slug(cls.secret_type), impl, tuple(impl.denylist)))
-    found.append(_Plugin("secret-keyword", KeywordDetector(), (_KEYWORD_HINT,), keyword=True))
+        found.append(_Plugin(_slug(cls.secret_type), tuple(cls().denylist)))
+    found.append(_Plugin("secret-keyword", (), keyword=KeywordDetector()))
+    for kind, pattern, _lits in _OWN_PATTERNS:
+        found.append(_Plugin(kind, (pattern,)))
+    found.append(_Plugin("password", (_CONFIG_ASSIGN,), config_only=True))
     return tuple(found)
+
+
+@cache
+def _prefilter() -> Any:
+    """One RE2 pattern (over UTF-8 bytes) whose matches mark every line that some plugin could flag."""
+    import re2
+
+    return re2.compile("|".join(f"(?:{hint})" for hint in _HINTS).encode("latin-1"))
 
 
 def _keyword_regexes(rel_path: str) -> Any:
@@ -157,31 +210,27 @@ def _keyword_regexes(rel_path: str) -> Any:
     return REGEX_BY_FILETYPE.get(determine_file_type(rel_path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
 
 
-def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    find = text.find
-    pos = find("\n")
-    while pos != -1:
-        starts.append(pos + 1)
-        pos = find("\n", pos + 1)
-    return starts
-
-
-def _candidate_lines(text: str, pattern: re.Pattern[str], starts: list[int]) -> Iterator[int]:
-    """0-based indices of lines on which ``pattern`` starts a match (one search per hit line, so a match that
-    spans lines cannot hide a later one)."""
-    from bisect import bisect_right
-
+def _candidate_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(0-based index, line) for each line the prefilter hits, in order."""
+    data = text.encode("utf-8", "surrogatepass")
+    prefilter = _prefilter()
+    index = counted_to = 0
     pos = 0
     while True:
-        match = pattern.search(text, pos)
+        match = prefilter.search(data, pos)
         if match is None:
             return
-        index = bisect_right(starts, match.start()) - 1
-        yield index
-        if index + 1 >= len(starts):
+        start = match.start()
+        index += data.count(b"\n", counted_to, start)
+        line_start = data.rfind(b"\n", 0, start) + 1
+        line_end = data.find(b"\n", start)
+        if line_end == -1:
+            line_end = len(data)
+        yield index, data[line_start:line_end].decode("utf-8", "surrogatepass")
+        index += 1  # the newline at line_end
+        counted_to = pos = line_end + 1
+        if pos > len(data):
             return
-        pos = starts[index + 1]
 
 
 def _spans(line: str, value: str) -> Iterator[tuple[int, int]]:
@@ -199,65 +248,60 @@ def _value_span(match: re.Match[str]) -> tuple[int, int]:
     for group in range(1, (match.re.groups or 0) + 1):
         start, end = match.span(group)
         if start != -1 and end - start > longest:
-            longest, span = end - start, (start, end)
-    if longest >= 8:
-        best = span
+            longest = end - start
+            if longest >= 8:
+                best = (start, end)
     return best
 
 
 def scan_secrets(text: str, rel_path: str) -> list[SecretFinding]:
     """Every secret value in ``text``, sorted by position; ``rel_path`` picks the file-type rules."""
-    starts = _line_starts(text)
-    lines = text.split("\n")
     found: set[SecretFinding] = set()
 
     def add(index: int, start: int, end: int, kind: str) -> None:
         if end > start:
             found.add(SecretFinding(index + 1, kind, start, end))
 
-    for plugin in _plugins():
-        candidates = sorted({i for hint in plugin.hints for i in _candidate_lines(text, hint, starts)})
-        if not candidates:
-            continue
-        if plugin.keyword:
-            regexes = _keyword_regexes(rel_path)
-            for index in candidates:
-                line = lines[index]
-                for value in plugin.impl.analyze_string(line, regexes):
+    name = rel_path.rsplit("/", 1)[-1].lower()
+    is_config = name.endswith(_CONFIG_EXTENSIONS) or "." not in name.lstrip(".") or name.startswith(".")
+    plugins = [p for p in _plugins() if is_config or not p.config_only]
+    key_block = False
+    keyword_regexes = None
+    for index, line in _candidate_lines(text):
+        key_block = key_block or "PRIVATE KEY" in line or "PuTTY-User-Key-File" in line
+        for plugin in plugins:
+            if plugin.keyword is not None:
+                keyword_regexes = keyword_regexes or _keyword_regexes(rel_path)
+                for value in plugin.keyword.analyze_string(line, keyword_regexes):
                     if isinstance(value, str) and value.strip():
                         for start, end in _spans(line, value):
                             add(index, start, end, plugin.kind)
-            continue
-        for index in candidates:
-            for pattern in plugin.hints:
-                for match in pattern.finditer(lines[index]):
+                continue
+            for pattern in plugin.patterns:
+                for match in pattern.finditer(line):
                     add(index, *_value_span(match), plugin.kind)
-
-    patterns = list(_OWN_PATTERNS)
-    if rel_path.lower().endswith(_CONFIG_EXTENSIONS) or "." not in rel_path.rsplit("/", 1)[-1]:
-        patterns.append(("password", _CONFIG_ASSIGN))
-    for kind, pattern in patterns:
-        for index in sorted(set(_candidate_lines(text, pattern, starts))):
-            for match in pattern.finditer(lines[index]):
-                add(index, match.start("v"), match.end("v"), kind)
-
-    _scan_key_blocks(text, lines, starts, add)
+    if key_block:
+        _scan_key_blocks(text.split("\n"), add)
     return sorted(found, key=lambda f: (f.line, f.start, f.end, f.kind))
 
 
-def _scan_key_blocks(text: str, lines: list[str], starts: list[int], add: Any) -> None:
+def _scan_key_blocks(lines: list[str], add: Callable[[int, int, int, str], None]) -> None:
     """Redact the body of every private-key block; an unterminated block is redacted to the end of the text."""
-    for begin in sorted(set(_candidate_lines(text, _KEY_BEGIN, starts))):
-        line = lines[begin]
-        marker = _KEY_BEGIN.search(line)
-        tail_start = marker.end() if marker else 0
-        # Body on the same line (a key pasted into a string literal or a one-line PEM).
-        end_match = _KEY_END.search(line, tail_start)
-        if end_match is not None:
-            add(begin, tail_start, end_match.start(), "private-key")
+    index = 0
+    while index < len(lines):
+        marker = _KEY_BEGIN.search(lines[index])
+        if marker is None:
+            index += 1
             continue
-        add(begin, tail_start, len(line), "private-key")
-        index = begin + 1
+        line = lines[index]
+        # Body on the same line (a key pasted into a string literal or a one-line PEM).
+        end_match = _KEY_END.search(line, marker.end())
+        if end_match is not None:
+            add(index, marker.end(), end_match.start(), "private-key")
+            index += 1
+            continue
+        add(index, marker.end(), len(line), "private-key")
+        index += 1
         while index < len(lines):
             end_match = _KEY_END.search(lines[index])
             if end_match is not None:
@@ -265,6 +309,7 @@ def _scan_key_blocks(text: str, lines: list[str], starts: list[int], add: Any) -
                 break
             add(index, 0, len(lines[index]), "private-key")
             index += 1
+        index += 1
 
 
 def redact_secrets(text: str, findings: Sequence[SecretFinding]) -> str:

@@ -1,0 +1,87 @@
+"""Secret detection: a dozen kinds of secrets are found and redacted; secret files are known by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from v4agent.pack.secrets import REDACTED_PREFIX, SecretFinding, is_secret_path, redact_secrets, scan_secrets
+
+# Built from parts so that this test file itself does not look like it leaks credentials.
+AWS_ID = "AKIA" + "IOSFODNN7EXAMPLQ"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY"
+GITHUB = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+SLACK = "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + "eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+DEEPSEEK = "sk-" + "0123456789abcdef0123456789abcdef"
+PASSWORD = "correct-horse-battery-staple"
+NPM = "npm_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+KEY_BODY = "MIIEowIBAAKCAQEAv1aRaNdOmKeYbOdYthatIsNotReal0123456789"
+
+CASES = [
+    ("settings.py", f'AWS_ACCESS_KEY_ID = "{AWS_ID}"\n', AWS_ID),
+    ("settings.py", f'aws_secret_access_key = "{AWS_SECRET}"\n', AWS_SECRET),
+    ("ci.yml", f"token: {GITHUB}\n", GITHUB),
+    ("notify.js", f'const slack = "{SLACK}";\n', SLACK),
+    ("auth.ts", f'const header = "Bearer {JWT}";\n', JWT),
+    ("client.py", f'DEEPSEEK_API_KEY = "{DEEPSEEK}"\n', DEEPSEEK),
+    ("config.ini", f"[db]\npassword = {PASSWORD}\n", PASSWORD),
+    ("app.yaml", f"database:\n  password: {PASSWORD}\n", PASSWORD),
+    ("db.py", f'connect(password="{PASSWORD}")\n', PASSWORD),
+    (".npmrc", f"//registry.npmjs.org/:_authToken={NPM}\n", NPM),
+    ("deploy.sh", f"curl https://admin:{PASSWORD}@example.com/\n", PASSWORD),
+    ("key.txt", f"-----BEGIN RSA PRIVATE KEY-----\n{KEY_BODY}\n-----END RSA PRIVATE KEY-----\n", KEY_BODY),
+    ("embedded.py", f'KEY = "-----BEGIN PRIVATE KEY-----{KEY_BODY}-----END PRIVATE KEY-----"\n', KEY_BODY),
+]
+
+
+@pytest.mark.parametrize(("path", "text", "secret"), CASES, ids=[c[0] + ":" + c[2][:6] for c in CASES])
+def test_each_kind_is_found_and_redacted(path: str, text: str, secret: str) -> None:
+    findings = scan_secrets(text, path)
+    assert findings, f"nothing found in {path}"
+    redacted = redact_secrets(text, findings)
+    assert secret not in redacted
+    assert REDACTED_PREFIX in redacted
+    # Only the value goes: the structure of the file (line count, the key name) stays.
+    assert redacted.count("\n") == text.count("\n")
+
+
+def test_finding_positions_are_line_and_character_offsets() -> None:
+    text = f'x = 1\ntoken = "{GITHUB}"  # ü\n'
+    findings = [f for f in scan_secrets(text, "a.py") if f.kind == "github-token"]
+    assert findings
+    finding = findings[0]
+    line = text.split("\n")[finding.line - 1]
+    assert finding.line == 2
+    assert line[finding.start : finding.end] == GITHUB
+
+
+def test_clean_code_has_no_findings() -> None:
+    text = "def add(a, b):\n    return a + b\n\nclass Password:\n    '''Just a word.'''\n"
+    assert scan_secrets(text, "math.py") == []
+
+
+def test_non_ascii_text_keeps_offsets() -> None:
+    text = f'naïve = "é"\npassword = "{PASSWORD}"  # contraseña\n'
+    redacted = redact_secrets(text, scan_secrets(text, "x.py"))
+    assert PASSWORD not in redacted
+    assert "naïve" in redacted and "contraseña" in redacted
+
+
+def test_overlapping_findings_merge() -> None:
+    text = "abcdefghij"
+    out = redact_secrets(text, [SecretFinding(1, "a", 2, 6), SecretFinding(1, "b", 4, 8)])
+    assert out == "ab«REDACTED:a»ij"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".env", "app/.env.local", ".env.production", "id_rsa", "home/.ssh/id_ed25519", "certs/server.pem",
+     "tls.key", "credentials.json", ".aws/credentials", ".pypirc", ".netrc", "store.p12", "client_secret_123.json"],
+)  # fmt: skip
+def test_secret_paths(path: str) -> None:
+    assert is_secret_path(path)
+
+
+@pytest.mark.parametrize("path", ["id_rsa.pub", "src/env.py", "README.md", "keyboard.py", "docs/credentials.md"])
+def test_ordinary_paths(path: str) -> None:
+    assert not is_secret_path(path)
