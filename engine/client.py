@@ -164,7 +164,8 @@ class RemoteEngine:
         first_byte: float | None = None
         with contextlib.closing(self._post(request)) as response:
             try:
-                for payload in iter_sse_data(response.iter_lines()):
+                lines = response.iter_lines()
+                for payload in iter_sse_data(lines):
                     if first_byte is None:
                         first_byte = time.perf_counter() - started
                     deltas = assembler.feed_json(payload, emit=on_delta is not None)
@@ -172,6 +173,8 @@ class RemoteEngine:
                         for delta in deltas:
                             on_delta(delta)
                             shown_final = shown_final or delta.kind != "reasoning"
+                for _ in lines:  # drain the tail after [DONE] so the connection goes back to the pool
+                    pass
             except _TRANSPORT_ERRORS as exc:
                 raise self._cut(f"the stream was cut ({type(exc).__name__})", shown_final) from exc
         if not assembler.finished:
