@@ -85,3 +85,57 @@ def test_secret_paths(path: str) -> None:
 @pytest.mark.parametrize("path", ["id_rsa.pub", "src/env.py", "README.md", "keyboard.py", "docs/credentials.md"])
 def test_ordinary_paths(path: str) -> None:
     assert not is_secret_path(path)
+
+
+def _reference_scan(text: str, rel_path: str) -> set[tuple[int, str, int, int]]:
+    """Every plugin on every line, no prefilter: the fast scan must find exactly the same."""
+    from v4agent.pack import secrets as s
+
+    found: set[tuple[int, str, int, int]] = set()
+    name = rel_path.rsplit("/", 1)[-1].lower()
+    is_config = name.endswith(s._CONFIG_EXTENSIONS) or "." not in name.lstrip(".") or name.startswith(".")
+    for index, line in enumerate(text.split("\n")):
+        for plugin in s._plugins():
+            if plugin.config_only and not is_config:
+                continue
+            if plugin.keyword is not None:
+                for value in plugin.keyword.analyze_string(line, s._keyword_regexes(rel_path)):
+                    if value.strip():
+                        found.update((index + 1, plugin.kind, a, b) for a, b in s._spans(line, value))
+                continue
+            for pattern in plugin.patterns:
+                for match in pattern.finditer(line):
+                    a, b = s._value_span(match)
+                    if b > a:
+                        found.add((index + 1, plugin.kind, a, b))
+    return found
+
+
+def test_prefilter_loses_nothing() -> None:
+    # Every case above plus lines built to hit each detect-secrets plugin, with non-ASCII and odd whitespace.
+    extra = "\n".join(
+        [
+            'cloudant_password = "' + "a" * 24 + '"',
+            "ibm_cloud_iam_key: " + "A" * 44,
+            'softlayer_api_key = "' + "b" * 64 + '"',
+            'ibm_cos_secret_access_key = "' + "c" * 48 + '"',
+            "artifactory = AKC" + "x" * 12,
+            "AccountKey=" + "k" * 88,
+            "MTIzNDU2Nzg5MDEyMzQ1Njc4.AbCdEf." + "g" * 27,
+            "glpat-" + "z" * 20,
+            "0123456789abcdef0123456789abcdef-us12",
+            "sq0csp-" + "q" * 43,
+            "sk_live_" + "s" * 24,
+            "123456789:" + "T" * 35,
+            "AC" + "a" * 32,
+            "SG." + "s" * 22 + "." + "g" * 43,
+            "pypi-AgEIcHlwaS5vcmc" + "p" * 70,
+            "if 'hunter2hunter2' == user_password:",
+            "contraseña\u00a0= 'pässwörd'",
+            "db_pass: x",
+        ]
+    )
+    for path, text, _ in [*CASES, ("x.yaml", extra, ""), ("x.py", extra, "")]:
+        fast = {(f.line, f.kind, f.start, f.end) for f in scan_secrets(text, path)}
+        reference = _reference_scan(text, path)
+        assert reference <= fast, (path, reference - fast)

@@ -93,7 +93,7 @@ _OWN_PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
      ("hooks.slack.com",)),
     ("aws-secret-key", re.compile(r"(?i)aws.{0,20}?(?:secret|key).{0,20}?[:=]\s*[\"']?(?P<v>[0-9a-zA-Z/+]{40})"),
      ("aws",)),
-    ("jwt", re.compile(r"(?P<v>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"), ("eyj",)),
+    ("json-web-token", re.compile(r"(?P<v>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"), ("eyj",)),
     ("npm-token", re.compile(r"(?:_authToken|_auth|_password)\s*=\s*(?P<v>\S+)"), ("_auth", "_password")),
     ("npm-token", re.compile(r"(?P<v>npm_[A-Za-z0-9]{30,})"), ("npm_",)),
     ("google-api-key", re.compile(r"(?P<v>AIza[0-9A-Za-z_-]{35})"), ("aiza",)),
@@ -132,39 +132,48 @@ _DENY = (
 _WS = r"(?:[\t\x0b\x0c\r \x1c-\x1f]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80)*"
 _AFFIX = r"[0-9A-Za-z_\x80-\xff]*"
 _TOKEN = r"[a-zA-Z0-9_\-\x80-\xff]"
-_HINTS = (
+_HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # (hint, the plugins it stands for: detect-secrets module names, our pattern kinds, "keyword", "config",
+    # "key-block"; our kinds must not equal a module name)
     # keyword plugin: a deny word followed by an assignment, call or quote, or preceded by == / !=
-    rf"(?i:(?:{_DENY})[^\n]*[=:('\"`])",
-    rf"[!=][!=][^\n]*(?i:{_DENY})",
+    (rf"(?i:(?:{_DENY})[^\n]*[=:('\"`])", ("keyword",)),
+    (rf"[!=][!=][^\n]*(?i:{_DENY})", ("keyword",)),
     # our unquoted config assignments
-    r"(?i:(?:password|passwd|pwd|secret|token|api_?key|apikey|access_?key|secret_?key|private_?key"
-    rf"|client_?secret|auth_?token|_auth|credentials?)[0-9A-Za-z_.\-\x80-\xff]*['\"]?{_WS}[:=])",
+    (r"(?i:(?:password|passwd|pwd|secret|token|api_?key|apikey|access_?key|secret_?key|private_?key"
+     rf"|client_?secret|auth_?token|_auth|credentials?)[0-9A-Za-z_.\-\x80-\xff]*['\"]?{_WS}[:=])", ("config",)),
     # cloudant / IBM IAM / softlayer key assignments; their URL forms
-    rf"(?i:(?:key|pwd|pw|password|pass|token)[\]'\"]*{_WS}[=:>]*{_WS}['\"]?[a-z0-9_\-]{{24}})",
-    r"(?i:\.cloudant\.com|api\.softlayer\.com)",
-    r"(?i:secret[-_]?(?:access)?[-_]?key[^\n]*[a-f0-9]{48})",  # IBM COS HMAC
-    r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}",  # AWS key id
-    r"(?i:aws[^\n]{0,20}(?:key|pwd|pw|pass|token|secret))",  # AWS secret (plugin and ours)
-    r"AKC[a-zA-Z0-9]{10}|AP[0-9A-F\x80-\xff][a-zA-Z0-9]{8}",  # artifactory
-    r"AccountKey=",  # azure
-    r"://[^/@\n]*:[^/@\n]*@",  # basic auth, url credentials
-    rf"\.{_TOKEN}{{6,}}\.{_TOKEN}{{27}}",  # discord
-    r"gh[pousr]_[A-Za-z0-9_]{30}|github_pat_",
-    r"(?:glpat|gldt|glft|glsoat|glrt|glcbt|glimt|glptt|glagent|gloas)-|GR1348941",  # gitlab
-    r"eyJ",  # JWT
-    r"[0-9a-z]{32}-us[0-9]",  # mailchimp
-    r"(?:_authToken|_auth|_password)[^\n]*=|npm_[A-Za-z0-9]{30}",  # npm
-    r"T3BlbkFJ|pypi-AgE|SG\.[a-zA-Z0-9_\-]{22}\.|sq0csp-|[rs]k_live_",  # openai, pypi, sendgrid, square, stripe
-    r"(?i:xox[abposr]-|hooks\.slack\.com)",  # slack
-    r"[0-9\x80-\xff]{8}:[0-9A-Za-z_\-]{35}",  # telegram
-    r"(?:AC|SK)[a-z0-9]{32}",  # twilio
-    r"sk-[A-Za-z0-9_\-]{20}|AIza[0-9A-Za-z_\-]{35}",  # our api-key, google
-    r"PRIVATE KEY|PuTTY-User-Key-File",
+    (rf"(?i:(?:key|pwd|pw|password|pass|token)[\]'\"]*{_WS}[=:>]*{_WS}['\"]?[a-z0-9_\-]{{24}})",
+     ("cloudant", "ibm_cloud_iam", "softlayer")),
+    (r"(?i:\.cloudant\.com|api\.softlayer\.com)", ("cloudant", "softlayer")),
+    (r"(?i:secret[-_]?(?:access)?[-_]?key[^\n]*[a-f0-9]{48})", ("ibm_cos_hmac",)),
+    (r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}", ("aws",)),
+    (r"(?i:aws[^\n]{0,20}(?:key|pwd|pw|pass|token|secret))", ("aws", "aws-secret-key")),
+    (r"AKC[a-zA-Z0-9]{10}|AP[0-9A-F\x80-\xff][a-zA-Z0-9]{8}", ("artifactory",)),
+    (r"AccountKey=", ("azure_storage_key",)),
+    (r"://[^/@\n]*:[^/@\n]*@", ("basic_auth", "url-credentials")),
+    (rf"\.{_TOKEN}{{6,}}\.{_TOKEN}{{27}}", ("discord",)),
+    (r"gh[pousr]_[A-Za-z0-9_]{30}|github_pat_", ("github_token", "github-token")),
+    (r"(?:glpat|gldt|glft|glsoat|glrt|glcbt|glimt|glptt|glagent|gloas)-|GR1348941", ("gitlab_token",)),
+    (r"eyJ", ("jwt", "json-web-token")),
+    (r"[0-9a-z]{32}-us[0-9]", ("mailchimp",)),
+    (r"(?:_authToken|_auth|_password)[^\n]*=|npm_[A-Za-z0-9]{30}", ("npm", "npm-token")),
+    (r"T3BlbkFJ", ("openai",)),
+    (r"pypi-AgE", ("pypi_token",)),
+    (r"SG\.[a-zA-Z0-9_\-]{22}\.", ("sendgrid",)),
+    (r"sq0csp-", ("square_oauth",)),
+    (r"[rs]k_live_", ("stripe",)),
+    (r"(?i:xox[abposr]-|hooks\.slack\.com)", ("slack", "slack-token", "slack-webhook")),
+    (r"[0-9\x80-\xff]{8}:[0-9A-Za-z_\-]{35}", ("telegram_token",)),
+    (r"(?:AC|SK)[a-z0-9]{32}", ("twilio",)),
+    (r"sk-[A-Za-z0-9_\-]{20}", ("api-key",)),
+    (r"AIza[0-9A-Za-z_\-]{35}", ("google-api-key",)),
+    (r"PRIVATE KEY|PuTTY-User-Key-File", ("key-block",)),
 )
 
 
 @dataclass(frozen=True)
 class _Plugin:
+    name: str  # as named in _HINTS
     kind: str
     patterns: tuple[re.Pattern[str], ...]
     keyword: Any = None  # the KeywordDetector, run through its own analyze_string
@@ -187,12 +196,24 @@ def _plugins() -> tuple[_Plugin, ...]:
         cls = getattr(module, class_name, None)
         if cls is None:  # a plugin renamed in a later detect-secrets: our own patterns still run
             continue
-        found.append(_Plugin(_slug(cls.secret_type), tuple(cls().denylist)))
-    found.append(_Plugin("secret-keyword", (), keyword=KeywordDetector()))
+        found.append(_Plugin(module_name, _slug(cls.secret_type), tuple(cls().denylist)))
+    found.append(_Plugin("keyword", "secret-keyword", (), keyword=KeywordDetector()))
+    own: dict[str, tuple[re.Pattern[str], ...]] = {}
     for kind, pattern, _lits in _OWN_PATTERNS:
-        found.append(_Plugin(kind, (pattern,)))
-    found.append(_Plugin("password", (_CONFIG_ASSIGN,), config_only=True))
+        own[kind] = (*own.get(kind, ()), pattern)
+    found.extend(_Plugin(kind, kind, patterns) for kind, patterns in own.items())
+    found.append(_Plugin("config", "password", (_CONFIG_ASSIGN,), config_only=True))
     return tuple(found)
+
+
+def _re2_options() -> Any:
+    import re2
+
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1  # match bytes; the hints spell UTF-8 sequences themselves
+    # The union's DFA outgrows RE2's default 8 MiB and falls back to a 4x slower engine.
+    options.max_mem = 64 << 20
+    return options
 
 
 @cache
@@ -200,7 +221,19 @@ def _prefilter() -> Any:
     """One RE2 pattern (over UTF-8 bytes) whose matches mark every line that some plugin could flag."""
     import re2
 
-    return re2.compile("|".join(f"(?:{hint})" for hint in _HINTS).encode("latin-1"))
+    return re2.compile("|".join(f"(?:{hint})" for hint, _ in _HINTS).encode("latin-1"), options=_re2_options())
+
+
+@cache
+def _hint_set() -> tuple[Any, tuple[tuple[str, ...], ...]]:
+    """An RE2 set that tells, for one candidate line, which hints (so which plugins) apply."""
+    import re2
+
+    hint_set = re2.Set.SearchSet(_re2_options())
+    for hint, _ in _HINTS:
+        hint_set.Add(hint.encode("latin-1"))
+    hint_set.Compile()
+    return hint_set, tuple(names for _, names in _HINTS)
 
 
 def _keyword_regexes(rel_path: str) -> Any:
@@ -210,8 +243,8 @@ def _keyword_regexes(rel_path: str) -> Any:
     return REGEX_BY_FILETYPE.get(determine_file_type(rel_path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
 
 
-def _candidate_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(0-based index, line) for each line the prefilter hits, in order."""
+def _candidate_lines(text: str) -> Iterator[tuple[int, bytes]]:
+    """(0-based index, UTF-8 line) for each line the prefilter hits, in order."""
     data = text.encode("utf-8", "surrogatepass")
     prefilter = _prefilter()
     index = counted_to = 0
@@ -226,7 +259,7 @@ def _candidate_lines(text: str) -> Iterator[tuple[int, str]]:
         line_end = data.find(b"\n", start)
         if line_end == -1:
             line_end = len(data)
-        yield index, data[line_start:line_end].decode("utf-8", "surrogatepass")
+        yield index, data[line_start:line_end]
         index += 1  # the newline at line_end
         counted_to = pos = line_end + 1
         if pos > len(data):
@@ -264,12 +297,15 @@ def scan_secrets(text: str, rel_path: str) -> list[SecretFinding]:
 
     name = rel_path.rsplit("/", 1)[-1].lower()
     is_config = name.endswith(_CONFIG_EXTENSIONS) or "." not in name.lstrip(".") or name.startswith(".")
-    plugins = [p for p in _plugins() if is_config or not p.config_only]
+    by_name = {p.name: p for p in _plugins() if is_config or not p.config_only}
+    hint_set, hint_names = _hint_set()
     key_block = False
     keyword_regexes = None
-    for index, line in _candidate_lines(text):
-        key_block = key_block or "PRIVATE KEY" in line or "PuTTY-User-Key-File" in line
-        for plugin in plugins:
+    for index, raw in _candidate_lines(text):
+        names = {name for hint in hint_set.Match(raw) for name in hint_names[hint]}
+        key_block = key_block or "key-block" in names
+        line = raw.decode("utf-8", "surrogatepass")
+        for plugin in (by_name[name] for name in sorted(names) if name in by_name):
             if plugin.keyword is not None:
                 keyword_regexes = keyword_regexes or _keyword_regexes(rel_path)
                 for value in plugin.keyword.analyze_string(line, keyword_regexes):
