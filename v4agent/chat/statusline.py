@@ -41,3 +41,40 @@ def format_status(figures: StatusFigures) -> str:
     if figures.max_cost_usd is not None:
         parts.append(f"budget left ${max(figures.max_cost_usd - figures.cost_usd, 0.0):.4f}")
     return "  │  ".join(parts)
+
+
+@dataclass
+class SessionFigures:
+    """Running totals for the status line, fed one model call at a time."""
+
+    engine: str
+    model: str
+    context_window: int
+    max_cost_usd: float | None = None
+    context_tokens: int = 0
+    cost_usd: float = 0.0
+    prompt_tokens: int = 0
+    hit_tokens: int = 0
+    hits_known: bool = False
+    last_hit_ratio: float | None = None
+
+    def record(self, prompt_tokens: int, cache_hit: int | None, context_tokens: int, spent_usd: float) -> None:
+        self.context_tokens = context_tokens
+        self.cost_usd = spent_usd
+        if cache_hit is None:
+            self.last_hit_ratio = None
+            return
+        self.hits_known = True
+        self.prompt_tokens += prompt_tokens
+        self.hit_tokens += cache_hit
+        self.last_hit_ratio = cache_hit / prompt_tokens if prompt_tokens else None
+
+    @property
+    def session_hit_ratio(self) -> float | None:
+        if not self.hits_known or not self.prompt_tokens:
+            return None
+        return self.hit_tokens / self.prompt_tokens
+
+    def status(self) -> StatusFigures:
+        return StatusFigures(self.engine, self.model, self.context_tokens, self.context_window,
+                             self.last_hit_ratio, self.session_hit_ratio, self.cost_usd, self.max_cost_usd)

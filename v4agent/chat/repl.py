@@ -1,0 +1,158 @@
+"""The chat's input side: a prompt-toolkit prompt on a terminal, one turn per line from a pipe.
+
+Keys (also in /help): Enter sends; Alt+Enter (or Esc then Enter) inserts a newline; Tab completes commands
+and repository paths; Up/Down walk the history, kept across sessions in ``.v4agent/chat_history``. Ctrl-C
+while the model works cancels that turn (the session stays); Ctrl-C at the prompt clears the line and a
+second one in a row exits, as does Ctrl-D. The session is saved as it goes either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.formatted_text import HTML
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.text import Text
+
+from v4agent.agent import Outcome
+from v4agent.chat.actions import ChatApp
+from v4agent.chat.completer import ChatCompleter
+from v4agent.chat.render import ChatRenderer
+from v4agent.chat.slash import is_slash
+from v4agent.chat.statusline import format_status
+from v4agent.state import state_dir
+from v4agent.tools.approval import Answer, ApprovalRequest, Asker
+
+HISTORY_FILE = "chat_history"
+PROMPT = "you> "
+_ANSWERS: dict[str, Answer] = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "a": "always", "always": "always"}
+
+
+def history_path(root: Path) -> Path:
+    return state_dir(root) / HISTORY_FILE
+
+
+def key_bindings() -> KeyBindings:
+    keys = KeyBindings()
+
+    @keys.add("enter")
+    def _send(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        state = buffer.complete_state
+        if state is not None and state.current_completion is not None:
+            buffer.apply_completion(state.current_completion)
+            return
+        buffer.validate_and_handle()
+
+    @keys.add("escape", "enter")
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    return keys
+
+
+def _read_answer(renderer: ChatRenderer, question: str) -> str:
+    try:
+        return renderer.console.input(question, markup=False).strip().lower()
+    except EOFError:
+        return ""
+
+
+def make_asker(renderer: ChatRenderer) -> Asker:
+    """Inline approval on the terminal: yes / no / always (for this kind of action, this session)."""
+
+    def ask(request: ApprovalRequest) -> Answer:
+        renderer.pause()
+        body: list[RenderableType] = [Text(request.summary, style="bold")]
+        if request.detail:
+            body.append(Syntax(request.detail, "diff", theme="ansi_dark", background_color="default"))
+        title = "run this command?" if request.kind == "shell" else "make this edit?"
+        renderer.console.print(Panel(Group(*body), title=f"{request.tool}: {title}", title_align="left",
+                                     border_style="yellow"))
+        while True:
+            answer = _ANSWERS.get(_read_answer(renderer, "allow? [y]es / [n]o / [a]lways this session: "))
+            if answer is not None:
+                return answer
+            renderer.note("answer y, n or a", style="yellow")
+
+    return ask
+
+
+def make_confirm(renderer: ChatRenderer) -> Callable[[str], bool]:
+    def confirm(question: str) -> bool:
+        return _read_answer(renderer, f"{question} [y/N] ") in ("y", "yes")
+
+    return confirm
+
+
+def _report(app: ChatApp, outcome: Outcome) -> None:
+    if outcome.status == "interrupted":
+        app.say("turn cancelled; the session is kept (send another message, or /undo turn)", "yellow")
+    elif outcome.status in ("limit", "failed"):
+        app.say(outcome.reason, "red")
+
+
+def _turn(app: ChatApp, text: str) -> Outcome:
+    try:
+        outcome = app.chat.send(text)
+    except KeyboardInterrupt:  # between the loop's own handlers (rendering, the session file)
+        app.renderer.end_turn()
+        outcome = Outcome("interrupted", "interrupted (Ctrl-C)")
+    _report(app, outcome)
+    return outcome
+
+
+def run_tty(app: ChatApp, list_paths: Callable[[], Sequence[str]]) -> None:
+    """The interactive loop on a terminal; returns when the user leaves."""
+    session: PromptSession[str] = PromptSession(
+        history=FileHistory(str(history_path(app.env.root))),
+        completer=ChatCompleter(list_paths),
+        complete_while_typing=False,
+        multiline=True,
+        key_bindings=key_bindings(),
+        bottom_toolbar=lambda: " " + format_status(app.chat.figures.status()),
+        prompt_continuation=lambda width, line, soft: "." * (width - 1) + " ",
+    )
+    interrupts = 0
+    while True:
+        try:
+            line = session.prompt(HTML(f"<b><ansicyan>{PROMPT.strip()}</ansicyan></b> "))
+        except KeyboardInterrupt:
+            interrupts += 1
+            if interrupts >= 2:
+                return
+            app.say("(Ctrl-C again or Ctrl-D to exit)")
+            continue
+        except EOFError:
+            return
+        interrupts = 0
+        if not line.strip():
+            continue
+        if is_slash(line):
+            if not app.dispatch(line.strip()):
+                return
+            continue
+        _turn(app, line)
+
+
+def run_piped(app: ChatApp, lines: Iterable[str], status: Callable[[str], None]) -> bool:
+    """Each input line is one turn (or a slash command); plain output. False if a turn failed."""
+    ok = True
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if is_slash(line):
+            if not app.dispatch(line.strip()):
+                break
+            continue
+        outcome = _turn(app, line)
+        ok = ok and outcome.status == "finished"
+        status(format_status(app.chat.figures.status()))
+    return ok
