@@ -162,6 +162,7 @@ def test_ctrl_c_saves_the_session_and_resume_continues_it(tmp_path: Path) -> Non
                           "--yes", "--json", "--test-cmd", TEST_CMD, env=_env(), timeout=300)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         first_resumed = server.calls[len(server.calls) - 1].request["messages"]
-    assert first_resumed[: len(interrupted)] == interrupted  # byte-identical prefix
+    assert first_resumed[: len(interrupted)] == interrupted  # the same messages...
+    assert json.dumps(server.calls[-1].request["tools"]) == json.dumps(server.calls[-2].request["tools"])  # ...bytes
     assert server.calls[-1].cache_hit >= server.calls[-1].prompt_tokens * 0.9
     assert json.loads(resumed.stdout)["summary"] == "resumed and done"

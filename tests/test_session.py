@@ -83,7 +83,10 @@ def test_thirty_turn_session_is_append_only_and_hits_its_theoretical_max(tmp_pat
 
     session = read_session(writer.path)
     assert session.status == "finished" and session.turns == 30
-    assert session.messages[: len(turns[-1].request["messages"])] == turns[-1].request["messages"]
+    sent = turns[-1].request
+    # Stored byte-identically (key order included), so --resume sends the very same prefix.
+    assert json.dumps(session.messages[: len(sent["messages"])]) == json.dumps(sent["messages"])
+    assert json.dumps(session.tools) == json.dumps(sent["tools"])
     # Expected hits (our mirror of the unit rules) equal what the stand-in billed, call by call.
     assert [c["diag"]["expected_billed"] for c in session.calls] == [c.cache_hit for c in server.calls]
     assert all(not c["diag"]["breaks"] for c in session.calls)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from v4agent.fsutil import append_line_durably
-from v4agent.layout import Message, ToolSchema, canonical_json
+from v4agent.layout import Message, ToolSchema
 from v4agent.state import state_dir
 
 SESSIONS_DIR = "sessions"
@@ -65,7 +65,9 @@ class SessionWriter:
 
     def write(self, record_type: str, /, **fields: Any) -> None:
         record = {"type": record_type, "ts": _now(), **fields}
-        append_line_durably(self.path, canonical_json(record))
+        # Key order is kept (no sort_keys): tool schemas are rendered in the prompt as sent, so a resumed
+        # session must send them back in exactly the same order to hit the cache.
+        append_line_durably(self.path, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
 
     def message(self, index: int, message: Message) -> None:
         self.write("message", index=index, message=message)
