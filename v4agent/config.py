@@ -62,6 +62,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pack.exclude", list, [], "Globs left out of the pack."),
     Setting("pack.secrets", str, "redact", "What to do with a file that has a flagged line.",
             choices=("redact", "skip")),
+    Setting("local.model", str, "deepseek-v4-flash",
+            "Local engine model: deepseek-v4-flash, deepseek-v4-pro, or a model directory / config.json path."),
+    Setting("local.weights", str, "", "What vLLM loads: a Hugging Face repo id or a directory; empty = the model's repo."),
+    Setting("local.python", str, "", "Python interpreter that has vLLM installed; empty = the one running v4agent."),
+    Setting("local.device", str, "gpu", "gpu, or cpu for vLLM's CPU build (tests, small models).",
+            choices=("gpu", "cpu")),
+    Setting("local.gpu", str, "", "GPU model for planning (h100, h200, b200...); empty = detect with nvidia-smi."),
+    Setting("local.gpus", int, 0, "GPUs to use; 0 = all that nvidia-smi reports."),
+    Setting("local.context", int, None, "Context length to serve; none = the longest the plan fits.", nullable=True),
+    Setting("local.port", int, 0, "Port for the local engine; 0 = a free port."),
+    Setting("local.attach", str, "", "URL of an engine that is already running: use it instead of starting one."),
+    Setting("local.startup_timeout", int, 1800, "Seconds to wait for the engine to become healthy."),
+    Setting("local.cpu_kv_gib", float, 1.0, "KV cache size in GiB for the CPU build (VLLM_CPU_KVCACHE_SPACE)."),
+    Setting("local.vllm_args", list, [], "Extra vLLM flags, appended to the planned command."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
