@@ -3,26 +3,29 @@
     python bench/bench_client.py [--calls 200] [--tokens 200000]
 
 Overhead = median time of ``RemoteEngine.complete`` (openai SDK + our SSE assembly + retry wrapper) minus the
-median time of the same request sent with a bare ``http.client`` connection that reads the whole SSE body
-(the server's own time). Throughput = SSE lines -> deltas -> ChatReply through ``iter_sse_data`` and
+median time of the same request sent on a kept-alive bare ``http.client`` connection that reads the whole SSE
+body (the server's own time). The stand-in runs in its own process. Throughput = SSE lines -> deltas -> ChatReply through ``iter_sse_data`` and
 ``StreamAssembler``, one token per chunk as DeepSeek streams them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import get_preset
 from v4agent.engine.stream import StreamAssembler, iter_sse_data
 from v4agent.engine.types import RequestSettings
-from v4agent.testing import ScriptedReply, StandIn
 
 TARGET_OVERHEAD_MS = 2.0
 TARGET_TOKENS_PER_S = 50_000
@@ -39,12 +42,38 @@ def _raw_call(conn: http.client.HTTPConnection, body: bytes) -> float:
     return time.perf_counter() - started
 
 
+_SERVER = """
+import sys
+from v4agent.testing import ScriptedReply, StandIn
+with StandIn(handler=lambda body: ScriptedReply(content=sys.argv[1])) as server:
+    print(server.base_url, flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def _server_process() -> Iterator[str]:
+    """The stand-in in its own process, so that it does not share this process's GIL with the client."""
+    proc = subprocess.Popen([sys.executable, "-c", _SERVER, ANSWER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().strip()
+        if not base_url.startswith("http://"):
+            raise SystemExit("the stand-in process did not start")
+        yield base_url
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
 def bench_overhead(calls: int) -> tuple[float, float, float]:
-    with StandIn(handler=lambda body: ScriptedReply(content=ANSWER)) as server:
-        engine = RemoteEngine(server.base_url, "sk-test", RequestSettings(model="deepseek-v4-flash", think="off"),
+    with _server_process() as base_url:
+        engine = RemoteEngine(base_url, "sk-test", RequestSettings(model="deepseek-v4-flash", think="off"),
                               get_preset("deepseek"))
         body = json.dumps(engine.build_request(MESSAGES)).encode()
-        url = urlparse(server.base_url)
+        url = urlparse(base_url)
         conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
         for _ in range(10):  # warm up the tokenizer, caches and both connections
             engine.complete(MESSAGES)
