@@ -1,12 +1,11 @@
-"""The remote engine: chat completions against any OpenAI-compatible server, through the ``openai`` SDK.
+"""The remote engine: chat completions against any OpenAI-compatible server, on the ``openai`` SDK.
 
-The SDK sends the request (base URL, auth, headers) and maps HTTP errors to its exception types. The body is
-our own JSON, posted through the SDK's low-level ``post`` (its typed ``create`` re-walks every message on
-every call, which costs more than the rest of the client), and the stream is read as raw SSE lines and
-assembled by ``v4agent.engine.stream`` (pure and fast). Retries are ours (``v4agent.engine.retry``), so the
-SDK's own are off. The read timeout is long because DeepSeek may queue a request for minutes, sending
-keep-alive comments meanwhile.
-"""
+The SDK client is configured once (base URL joining, identifying headers, its ``httpx2`` connection pool) and
+its exception classes are what failures raise. Each call posts a prebuilt JSON body on that pool: the SDK's
+typed ``create`` rebuilds options and re-walks every message per call, which costs more than the rest of
+the client. The stream is read as raw SSE lines and assembled by ``v4agent.engine.stream`` (pure and fast).
+Retries are ours (``v4agent.engine.retry``), so the SDK's own are off. The read timeout is long because
+DeepSeek may queue a request for minutes, sending keep-alive comments meanwhile."""
 
 from __future__ import annotations
 
