@@ -102,6 +102,8 @@ def test_scripted_multi_file_refactor(tmp_path: Path) -> None:
     assert by_kind["prime"]["miss"] == records[0].cache_miss
     assert by_kind["prime"]["prompt"] == records[0].prompt_tokens
     assert records[1].cache_hit == records[0].prompt_tokens  # the first turn hits the primed pack
+    ledger = [json.loads(line) for line in (root / ".v4agent" / "ledger.jsonl").read_text().splitlines()]
+    assert sum(r["total_usd"] for r in ledger[: len(records)]) == pytest.approx(report["cost"]["cost_usd"])
 
 
 def test_refactor_refuses_a_dirty_tree_and_bad_input(tmp_path: Path) -> None:

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from v4agent.accounting import BudgetExceeded, BudgetGuard, CallCost, PriceTable, price_call
+from v4agent.accounting import (
+    BudgetExceeded,
+    BudgetGuard,
+    CallCost,
+    Ledger,
+    PriceTable,
+    make_record,
+    price_call,
+)
 from v4agent.cachediag import CacheTracker, CallDiag
 from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, ToolSchema, Usage
 from v4agent.layout import (
@@ -152,6 +160,7 @@ class Agent:
         snapshot: DeltaSource | None = None,
         observer: Observer | None = None,
         spent_usd: float = 0.0,
+        ledger: Ledger | None = None,
     ) -> None:
         self.engine = engine
         self.conversation = conversation
@@ -163,6 +172,7 @@ class Agent:
         self.tracker = tracker
         self.system_prompt = system_prompt
         self.snapshot = snapshot
+        self.ledger = ledger
         self.observer = observer or (lambda event: None)
         self.budget = BudgetGuard(table, config.max_cost, engine=config.engine_name, spent_usd=spent_usd)
         self.turn = conversation.assistant_turns()
@@ -218,6 +228,10 @@ class Agent:
             saved_usd=cost.saved_usd, price_entry=cost.price_entry, duration_s=round(duration, 3),
             finish_reason=reply.finish_reason if reply is not None else "cancelled", diag=diag.to_json(),
         )
+        if self.ledger is not None:  # the project's cost ledger (`v4agent cost`)
+            self.ledger.append(make_record(session_id=self.writer.session_id, turn=self.turn,
+                                           engine=self.config.engine_name, model=self.engine.settings.model,
+                                           usage=priced, at=now, cost=cost, duration_s=duration))
         self._emit(CallDone(kind, self.turn, usage, cost, diag, self.budget.spent_usd, self.context_tokens,
                             duration))
         return reply

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.prompt import Prompt
 
-from v4agent.accounting import PriceTable, PriceTableError, estimate_pack_cost, load_price_table
+from v4agent.accounting import Ledger, PriceTable, PriceTableError, estimate_pack_cost, load_price_table
 from v4agent.agent import Agent, AgentConfig, Outcome
 from v4agent.cachediag import CacheTracker
 from v4agent.commands.undo_cmd import GitError, GitStart, capture_start, diff_since, dirty_paths, git_root
@@ -266,7 +266,7 @@ def _agent(run: _Run, conversation: Conversation, tools: list[dict[str, Any]], c
     return Agent(engine=run.engine, conversation=conversation, tools=tools,
                  run_tool=lambda name, arguments: run_tool(ctx, name, arguments), writer=writer,
                  table=run.table, config=config, tracker=tracker, system_prompt=system_prompt,
-                 snapshot=snapshot, spent_usd=spent)
+                 snapshot=snapshot, spent_usd=spent, ledger=Ledger(run.root))
 
 
 def _resume(run: _Run, session: SessionData, task: str, ctx: ToolContext, test_cmd: str | None) -> None:
