@@ -141,9 +141,10 @@ def run_tty(app: ChatApp, list_paths: Callable[[], Sequence[str]]) -> None:
         _turn(app, line)
 
 
-def run_piped(app: ChatApp, lines: Iterable[str], status: Callable[[str], None]) -> bool:
-    """Each input line is one turn (or a slash command); plain output. False if a turn failed."""
-    ok = True
+def run_piped(app: ChatApp, lines: Iterable[str], status: Callable[[str], None]) -> Outcome | None:
+    """Each input line is one turn (or a slash command); plain output. Returns the first turn that did not
+    finish (for the exit status), or None."""
+    worst: Outcome | None = None
     for raw in lines:
         line = raw.rstrip("\r\n")
         if not line.strip():
@@ -153,6 +154,7 @@ def run_piped(app: ChatApp, lines: Iterable[str], status: Callable[[str], None])
                 break
             continue
         outcome = _turn(app, line)
-        ok = ok and outcome.status == "finished"
+        if outcome.status != "finished" and worst is None:
+            worst = outcome
         status(format_status(app.chat.figures.status()))
-    return ok
+    return worst

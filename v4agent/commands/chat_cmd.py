@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from v4agent.accounting import PriceTableError, load_price_table
+from v4agent.agent import Outcome
 from v4agent.chat.actions import ChatApp
 from v4agent.chat.core import ChatEnv, ChatSession, resume_overrides
 from v4agent.chat.render import ChatRenderer
@@ -37,6 +38,19 @@ def _fail(message: str, code: ExitCode) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _targets(targets: list[str], resume: bool) -> tuple[Path, str | None]:
+    """PATH and the session id from the positional words: `chat [PATH]`, `chat [PATH] --resume [ID]`."""
+    if len(targets) > (2 if resume else 1):
+        raise _fail("too many arguments; usage: v4agent chat [PATH] [--resume [ID]]", ExitCode.USAGE)
+    if not resume:
+        return Path(targets[0] if targets else "."), None
+    if len(targets) == 2:
+        return Path(targets[0]), targets[1]
+    if len(targets) == 1 and not Path(targets[0]).is_dir():
+        return Path("."), targets[0]
+    return Path(targets[0] if targets else "."), None
+
+
 def _pack_builder(root: Path, config: Config, budget: int | None, engine: RemoteEngine) -> Any:
     def build(focus: tuple[str, ...], dropped: tuple[str, ...]) -> Any:
         from v4agent.pack import PackOptions, Snapshot  # heavy (tree-sitter, detect-secrets): load when used
@@ -46,7 +60,7 @@ def _pack_builder(root: Path, config: Config, budget: int | None, engine: Remote
             size = max(16_384, model_info(engine.settings.model).context_window - int(config.get("pack.reserve")))
         options = PackOptions(
             tokenizer=config.get("pack.tokenizer"), budget=size, fmt="xml",
-            include=tuple(config.get("pack.include")), exclude=(*config.get("pack.exclude"), *dropped),
+            include=(*config.get("pack.include"), *focus), exclude=(*config.get("pack.exclude"), *dropped),
             max_file_bytes=int(config.get("pack.max_file_bytes")), secrets=config.get("pack.secrets"),
             focus=focus,
         )
@@ -71,7 +85,8 @@ def _banner(app: ChatApp, resumed: bool) -> None:
 
 
 def chat(
-    path: Path = typer.Argument(Path("."), help="The repository to chat about."),
+    targets: list[str] | None = typer.Argument(None, metavar="[PATH] [ID]",
+                                               help="The repository (default: .), and with --resume a session id."),
     engine: str | None = typer.Option(None, "--engine", help="Engine preset (deepseek, vllm, ...)."),
     model: str | None = typer.Option(None, "--model", help="Model name."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL."),
@@ -79,11 +94,12 @@ def chat(
     approve: str | None = typer.Option(None, "--approve", help="Approval policy: ask, edits, yes."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Short for --approve yes."),
     max_cost: float | None = typer.Option(None, "--max-cost", help="Stop before spending more than this (USD)."),
-    resume: str | None = typer.Option(None, "--resume", is_flag=False, flag_value="", metavar="[ID]",
-                                      help="Continue a saved session (the latest without an ID)."),
+    resume: bool = typer.Option(False, "--resume",
+                                help="Continue a saved session: the latest, or the ID given after PATH."),
     budget: int | None = typer.Option(None, "--budget", help="Token budget of the packed repository."),
 ) -> None:
     """Chat with the model about the repository at PATH; it can read, search, edit and run commands."""
+    path, session_id = _targets(targets or [], resume)
     if not path.is_dir():
         raise _fail(f"{path} is not a directory", ExitCode.USAGE)
     root = git_root(path.resolve())
@@ -96,7 +112,7 @@ def chat(
         config = load_config(root, flags=flags)
         prices = str(config.get("prices_file") or "")
         table = load_price_table(Path(prices) if prices else None)
-        session = find_session(root, resume or None) if resume is not None else None
+        session = find_session(root, session_id) if resume else None
     except (ConfigError, PriceTableError, SessionError) as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
     try:
@@ -124,19 +140,27 @@ def chat(
         raise _fail("interrupted", ExitCode.INTERRUPTED) from None
     app = ChatApp(env, chat_session, build_pack)
     _banner(app, session is not None)
-    ok = True
+    failed: Outcome | None = None
     try:
         if tty:
             run_tty(app, lambda: _repo_paths(root))
         else:
-            ok = run_piped(app, sys.stdin, lambda line: stderr.print(line, markup=False, highlight=False, soft_wrap=True))
+            failed = run_piped(app, sys.stdin, lambda line: stderr.print(line, markup=False, highlight=False, soft_wrap=True))
     finally:
         renderer.end_turn()
         sid = app.chat.session_id
         stderr.print(f"session {sid} saved; continue it with: v4agent chat --resume {sid}", markup=False,
                      highlight=False, soft_wrap=True)
-    if not ok:
-        raise typer.Exit(ExitCode.FAILED)
+    if failed is not None:
+        raise typer.Exit(_exit_code(failed))
+
+
+def _exit_code(outcome: Outcome) -> ExitCode:
+    if outcome.status == "interrupted":
+        return ExitCode.INTERRUPTED
+    if outcome.status == "limit":
+        return ExitCode.LIMIT_REACHED
+    return ExitCode.ENGINE_UNREACHABLE if outcome.reason.startswith("engine") else ExitCode.FAILED
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,85 @@
+"""`v4agent chat` without a terminal: each piped line is a turn, output is plain text; slash commands work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import make_git_repo, run_cli
+from v4agent.session import list_sessions
+from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
+
+SAMPLE = {"app.py": "def f():\n    return 1\n", "README.md": "hello\n", "notes/todo.txt": "nothing\n"}
+
+
+def _env() -> dict[str, str]:
+    return {"DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off"}
+
+
+def _edit(path: str, old: str, new: str) -> ScriptedToolCall:
+    return ScriptedToolCall("edit_file", json.dumps({"path": path, "old_text": old, "new_text": new}))
+
+
+def test_piped_lines_are_turns_with_plain_output(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    replies = [
+        ScriptedReply(content="# Overview\n\nOne function, `f`."),
+        ScriptedReply(tool_calls=[_edit("app.py", "return 1", "return 2")]),
+        ScriptedReply(content="Changed `f` to return 2."),
+        ScriptedReply(tool_calls=[ScriptedToolCall("shell", json.dumps({"command": "touch made-by-shell"}))]),
+        ScriptedReply(content="The shell command was refused."),
+    ]
+    script = "what is here?\n\nchange f to return 2\n/diff\nmake a file\n/undo\n/bogus\n/think medium\n/cost\n"
+    with StandIn(replies=replies) as server:
+        done = run_cli("chat", str(root), "--base-url", server.base_url, env=_env(), input_text=script)
+        calls = list(server.calls)
+    assert done.returncode == 0, done.stderr  # a refused command is a failed tool, not a failed turn
+    out = done.stdout
+    assert "\x1b[" not in out  # plain text: no escape sequences
+    assert "# Overview\n\nOne function, `f`." in out  # streamed as it came, markdown source kept
+    assert "> edit_file" in out and "+    return 2" in out  # the edit and its diff
+    assert "refused" in out and not (root / "made-by-shell").exists()  # no terminal to ask: refused
+    assert "undid the last change (edit_file" in out and (root / "app.py").read_text() == SAMPLE["app.py"]
+    assert "unknown command /bogus" in out and "/think takes one of" in out
+    assert "Traceback" not in out + done.stderr
+    assert len(calls) == 5
+    users = [m["content"] for m in calls[-1].request["messages"] if m["role"] == "user"]
+    assert users[-3:] == ["what is here?", "change f to return 2", "make a file"]
+    t = [c for c in calls]
+    assert f"prompt {sum(c.prompt_tokens for c in t):,} tokens ({sum(c.cache_hit for c in t):,} hit" in out
+    sessions = list_sessions(root)
+    assert len(sessions) == 1 and sessions[0].start["kind"] == "chat"
+    assert f"--resume {sessions[0].session_id}" in done.stderr
+
+
+def test_piped_resume_continues_with_the_cached_prefix(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    replies = [ScriptedReply(content="First."), ScriptedReply(content="Second."), ScriptedReply(content="Third.")]
+    with StandIn(replies=replies) as server:
+        first = run_cli("chat", str(root), "--base-url", server.base_url, env=_env(), input_text="one\ntwo\n")
+        assert first.returncode == 0, first.stderr
+        sid = list_sessions(root)[0].session_id
+        resumed = run_cli("chat", str(root), "--resume", sid[:12], "--base-url", server.base_url, env=_env(),
+                          input_text="three\n")
+        assert resumed.returncode == 0, resumed.stderr
+        calls = list(server.calls)
+    assert "resumed session " + sid in resumed.stdout and "Third." in resumed.stdout
+    before, after = calls[1], calls[2]
+    assert after.request["messages"][: len(before.request["messages"])] == before.request["messages"]
+    assert after.request["tools"] == before.request["tools"]
+    assert after.cache_hit == after.theoretical_max_hit >= before.prompt_tokens + before.output_tokens - 16
+    assert len(list_sessions(root)) == 1  # the same session went on
+
+
+def test_chat_errors_are_one_line(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    done = run_cli("chat", str(plain), env=_env(), input_text="")
+    assert done.returncode == 2 and "not inside a git repository" in done.stderr
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    done = run_cli("chat", str(root), input_text="hi\n")
+    assert done.returncode != 0 and "no API key" in done.stderr and "DEEPSEEK_API_KEY" in done.stderr
+    done = run_cli("chat", str(root), "--resume", "nope", env=_env(), input_text="")
+    assert done.returncode == 2 and "no sessions" in done.stderr
+    for output in (done.stdout, done.stderr):
+        assert "Traceback" not in output
