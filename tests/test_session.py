@@ -169,3 +169,44 @@ def test_provider_dropped_unit_is_diagnosed(tmp_path: Path) -> None:
     causes = [b["cause"] for c in calls for b in c["diag"]["breaks"]]
     assert any("provider dropped a unit" in cause for cause in causes)
     assert find_session(root, writer.session_id).session_id == writer.session_id
+
+
+def test_compaction_summarizes_on_the_cached_prefix_and_restarts_the_layout(tmp_path: Path) -> None:
+    from v4agent.layout import COMPACTION_REQUEST
+
+    root = make_git_repo(tmp_path / "repo", FILES)
+    count = [0]
+
+    def handler(body: dict[str, Any]) -> ScriptedReply:
+        if body["messages"][-1]["content"] == COMPACTION_REQUEST:
+            return ScriptedReply(content="SUMMARY: read several modules.")
+        count[0] += 1
+        if count[0] >= 14:
+            return ScriptedReply(tool_calls=[ScriptedToolCall("finish", '{"summary": "done"}')])
+        path = sorted(FILES)[count[0] % len(FILES)]
+        return ScriptedReply(tool_calls=[ScriptedToolCall("read_file", json.dumps(
+            {"path": path, "start_line": count[0], "end_line": count[0] + 4}))])
+
+    with StandIn(handler=handler) as server:
+        agent, writer = _agent(root, server)
+        first_prompt = len(agent.tracker.render(agent.conversation.messages, agent.tools).tokens)
+        agent.config = AgentConfig(engine_name="deepseek", window=int((first_prompt + 600) / 0.85),
+                                   max_output=100)
+        outcome = agent.run()
+        calls = list(server.calls)
+    assert outcome.status == "finished", outcome.reason
+    session = read_session(writer.path)
+    kinds = [c["kind"] for c in session.calls]
+    assert "compact" in kinds and session.resets >= 1
+    i = kinds.index("compact")
+    # The summary request extends the conversation it summarizes, so it hits all of the previous call.
+    prev, compact = calls[i - 1], calls[i]
+    assert compact.request["messages"][: len(prev.request["messages"])] == prev.request["messages"]
+    assert compact.cache_hit > prev.prompt_tokens
+    after = calls[i + 1].request["messages"]
+    assert [m["role"] for m in after[:4]] == ["system", "user", "user", "user"]
+    assert "SUMMARY: read several modules." in after[3]["content"]
+    assert calls[i + 1].cache_hit > 0  # the first request ended at the task: that unit still matches
+    assert session.messages[:4] == after[:4]
+    layout_breaks = [b for b in session.calls[i + 1]["diag"]["breaks"] if b["kind"] == "layout"]
+    assert layout_breaks and layout_breaks[0]["segment"] == "turn 1 (user)"
