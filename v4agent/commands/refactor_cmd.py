@@ -76,13 +76,23 @@ def _pack_options(config: Config, budget: int | None, model: str) -> PackOptions
     )
 
 
+def _build_pack(root: Path, options: PackOptions) -> Snapshot:
+    from v4agent.pack import Snapshot
+    from v4agent.pack.options import PackError
+
+    try:
+        return Snapshot.build(root, options)
+    except PackError as exc:
+        raise _fail(f"cannot pack {root}: {exc}", ExitCode.USAGE) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted while packing", ExitCode.INTERRUPTED) from None
+
+
 def _offline(root: Path, config: Config, budget: int | None, exc: EngineError, table: PriceTable,
              as_json: bool) -> typer.Exit:
     """No engine: still pack, show what a run would cost per model, and say exactly what to set."""
-    from v4agent.pack import Snapshot
-
     model = str(config.get("model") or "deepseek-v4-flash")
-    snapshot = Snapshot.build(root, _pack_options(config, budget, model))
+    snapshot = _build_pack(root, _pack_options(config, budget, model))
     estimates = estimate_pack_cost(table, snapshot.token_count, datetime.now(UTC))
     hint = exc.hint or "set DEEPSEEK_API_KEY, or pass --engine/--base-url for another server"
     if as_json:
@@ -134,6 +144,14 @@ def _start_record(run: _Run, task: str, tools: list[dict[str, Any]], phash: str,
 
 def _drive(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, test_cmd: str | None,
            prime: bool) -> None:
+    try:
+        _drive_inner(run, agent, writer, git, test_cmd, prime)
+    except KeyboardInterrupt:  # after the loop (final tests, report): the session is already saved
+        raise _fail(f"interrupted; the session is saved: --resume {writer.session_id}", ExitCode.INTERRUPTED) from None
+
+
+def _drive_inner(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, test_cmd: str | None,
+                 prime: bool) -> None:
     with RefactorProgress(stderr) as progress:
         agent.observer = progress
         if prime:
@@ -223,13 +241,8 @@ def refactor(
         shown = ", ".join(dirty[:8]) + (f" and {len(dirty) - 8} more" if len(dirty) > 8 else "")
         raise _fail(f"the working tree has uncommitted changes ({shown}); commit or stash them, or pass "
                     "--allow-dirty", ExitCode.USAGE)
-    from v4agent.pack import Snapshot
-
-    try:
-        stderr.print("packing the repository…", style="dim")
-        snapshot = Snapshot.build(root, _pack_options(config, budget, eng.settings.model))
-    except KeyboardInterrupt:
-        raise _fail("interrupted while packing", ExitCode.INTERRUPTED) from None
+    stderr.print("packing the repository…", style="dim")
+    snapshot = _build_pack(root, _pack_options(config, budget, eng.settings.model))
     system_prompt = load_prompt("system.md")
     tools = tool_schemas()
     conversation = Conversation.start(system_prompt, snapshot.text, task)
