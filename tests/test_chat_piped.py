@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import make_git_repo, run_cli
+from v4agent.accounting import Ledger
 from v4agent.session import list_sessions
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
@@ -45,8 +46,8 @@ def test_piped_lines_are_turns_with_plain_output(tmp_path: Path) -> None:
     assert len(calls) == 5
     users = [m["content"] for m in calls[-1].request["messages"] if m["role"] == "user"]
     assert users[-3:] == ["what is here?", "change f to return 2", "make a file"]
-    t = [c for c in calls]
-    assert f"prompt {sum(c.prompt_tokens for c in t):,} tokens ({sum(c.cache_hit for c in t):,} hit" in out
+    assert f"prompt {sum(c.prompt_tokens for c in calls):,} tokens ({sum(c.cache_hit for c in calls):,} hit" in out
+    assert len(Ledger(root).read()) == 5  # every call also went to the project's cost ledger
     sessions = list_sessions(root)
     assert len(sessions) == 1 and sessions[0].start["kind"] == "chat"
     assert f"--resume {sessions[0].session_id}" in done.stderr
@@ -83,3 +84,44 @@ def test_chat_errors_are_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2 and "no sessions" in done.stderr
     for output in (done.stdout, done.stderr):
         assert "Traceback" not in output
+
+
+def test_slash_commands_that_change_the_session(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    replies = [
+        ScriptedReply(tool_calls=[_edit("app.py", "return 1", "return 2")]),
+        ScriptedReply(tool_calls=[_edit("README.md", "hello", "hello there")]),
+        ScriptedReply(content="Two edits."),
+        ScriptedReply(content="On the pro model now."),
+        ScriptedReply(content="Summary: two edits were undone."),  # the /compact request
+        ScriptedReply(content="After the compaction."),
+        ScriptedReply(content="A fresh start."),
+    ]
+    script = ("edit two files\n/undo turn\n/help\n/model deepseek-v4-pro\nand now?\n/compact\nstill there?\n"
+              "/model nonsense-model\n/drop notes/todo.txt\n/add notes/todo.txt\n/sessions\n/clear\nhello again\n")
+    with StandIn(replies=replies) as server:
+        done = run_cli("chat", str(root), "--base-url", server.base_url, env=_env(), input_text=script)
+        calls = list(server.calls)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in out + done.stderr
+    # /undo turn put back both edits of the turn, and the model is told with the next message.
+    assert "undid the edits of turn 1: README.md, app.py" in out
+    assert (root / "app.py").read_text() == SAMPLE["app.py"] and (root / "README.md").read_text() == "hello\n"
+    assert "the user undid the edits of turn 1" in calls[3].request["messages"][-1]["content"]
+    assert "Alt+Enter" in out and "/resume ID" in out  # /help lists commands and keys
+    # /model says what the miss costs first, then the next call runs on the new model (a new cache).
+    assert "switching to deepseek-v4-pro starts a new cache: the next call re-sends" in out
+    assert calls[3].request["model"] == "deepseek-v4-pro" and calls[3].cache_hit == 0
+    # /compact: a summary request on the cached prefix, then the conversation restarts from it.
+    assert calls[4].request["messages"][:-1] == [*calls[3].request["messages"], calls[3].reply]
+    assert "Summary: two edits were undone." in calls[5].request["messages"][3]["content"]
+    assert "unknown model 'nonsense-model'" in out
+    # /drop then /add: each rebuilds the pack (a cache miss, said first); the pack text follows.
+    assert "dropping notes/todo.txt (a new pack) starts a new cache" in out
+    assert "adding notes/todo.txt (a new pack) starts a new cache" in out
+    # /clear: a new session on the same pack, whose prefix is still cached.
+    sessions = list_sessions(root)
+    assert len(sessions) == 2 and "new session " + sessions[1].session_id in out
+    first_pack = calls[0].request["messages"][1]["content"]
+    assert calls[6].request["messages"][1]["content"] == first_pack and len(calls[6].request["messages"]) == 4

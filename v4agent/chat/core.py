@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from v4agent.accounting import PriceTable
+from v4agent.accounting import Ledger, PriceTable
 from v4agent.agent import Agent, AgentConfig, Event, Outcome, ToolDone, ToolStarted
 from v4agent.cachediag import CacheTracker
 from v4agent.chat.render import ChatRenderer, short_args
@@ -121,7 +121,7 @@ class ChatSession:
                            run_tool=lambda name, arguments: run_tool(self.ctx, name, arguments), writer=writer,
                            table=env.table, config=_agent_config(env, engine), tracker=tracker,
                            system_prompt=conversation.messages[0]["content"], snapshot=snapshot,
-                           observer=self._observe, spent_usd=spent)
+                           observer=self._observe, spent_usd=spent, ledger=Ledger(env.root))
         self.user_turn = 0
         self.checkpoints: list[Checkpoint] = []
         self.pending_note = ""  # told to the model with the next message (an undo it did not see)
