@@ -143,7 +143,13 @@ def test_tty_streams_markdown_approves_refuses_costs_and_resumes(tmp_path: Path)
         resumed = Term(["chat", str(root), "--base-url", server.base_url, "--resume"], _env())
         resumed.wait(r"resumed session")
         resumed.wait(r"you>")
-        resumed.send("what did we talk about?\r")
+        resumed.send("\x1b[A")  # Up: the history is kept across sessions
+        resumed.wait(r"you> /cost")
+        resumed.send("\x15/he\t")  # Ctrl-U clears the line; Tab completes the command
+        resumed.wait(r"you> /help")
+        resumed.send(" \x15look at @app.p\t")
+        resumed.wait(r"you> look at @app\.py")
+        resumed.send("\x15what did we talk about?\r")
         resumed.wait(r"We talked about greet")
         resumed.send("\x04")
         assert resumed.close() == 0
