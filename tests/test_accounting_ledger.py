@@ -59,6 +59,17 @@ def test_torn_last_line_is_skipped_and_counted(tmp_path: Path) -> None:
     assert len(result.records) == 1 and result.skipped == 1
 
 
+def test_hand_edited_line_with_wrong_types_is_skipped(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    good = ledger.record_call(load_price_table(), session_id="a", turn=1, engine="deepseek",
+                              model="deepseek-v4-pro", usage=Usage(10, 1, 0, 10), at=datetime(2026, 9, 11, tzinfo=UTC))
+    bad = json.loads(good.to_json()) | {"prompt_tokens": "lots"}
+    with ledger.path.open("a") as handle:
+        handle.write(json.dumps(bad) + "\n" + "[1, 2]\n")
+    result = ledger.read_all()
+    assert result.records == [good] and result.skipped == 2
+
+
 def test_missing_ledger_reads_empty(tmp_path: Path) -> None:
     assert Ledger(tmp_path).read_all().records == []
     assert not (tmp_path / ".v4agent").exists()

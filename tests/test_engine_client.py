@@ -174,6 +174,33 @@ def test_ctrl_c_cancels_cleanly_and_the_engine_stays_usable(server: StandIn) -> 
     assert engine.complete([{"role": "user", "content": "again"}]).content == "ok, done"
 
 
+def test_max_cost_stops_before_the_call_that_would_cross_it(server: StandIn) -> None:
+    from datetime import UTC, datetime
+
+    from v4agent.accounting import BudgetExceeded, BudgetGuard, load_price_table, price_call
+
+    table, at = load_price_table(), datetime(2026, 9, 11, 2, 0, tzinfo=UTC)
+    engine = engine_for(server)
+    guard = BudgetGuard(table, max_cost=0.0015)
+    messages: list[dict[str, Any]] = [SYSTEM]
+    previous_input = sent = 0
+    with pytest.raises(BudgetExceeded, match="would cross --max-cost"):
+        for turn in range(20):
+            messages.append({"role": "user", "content": f"step {turn}: " + "more context " * 200})
+            # estimate: the previous request is a cached prefix; ~4 chars a token for the rest
+            estimate_in = previous_input + sum(len(str(m["content"])) for m in messages[-2:]) // 4
+            guard.check("deepseek-v4-flash", prompt_tokens=estimate_in, expected_hit=previous_input,
+                        expected_output=50, at=at)
+            reply = engine.complete(messages)
+            sent = len(server.calls)
+            assert reply.usage is not None
+            guard.add(price_call(table, "deepseek-v4-flash", reply.usage, at).total_usd)
+            previous_input = reply.usage.prompt_tokens + reply.usage.output_tokens
+            messages.append(reply.as_message())
+    assert len(server.calls) == sent > 1  # the refused call was never sent
+    assert 0 < guard.spent_usd <= 0.0015
+
+
 def test_open_engine_from_config(server: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(EngineUnreachable) as info:
         open_engine(load_config(None))

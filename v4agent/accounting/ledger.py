@@ -160,6 +160,18 @@ def _parse_line(raw_line: bytes) -> LedgerRecord | None:
             return None
         record = LedgerRecord.from_dict(raw)
         record.at  # noqa: B018 - validates the timestamp
-        return record
     except (ValueError, TypeError, UnicodeDecodeError):
         return None
+    return record if _well_typed(record) else None
+
+
+def _well_typed(record: LedgerRecord) -> bool:
+    """A line someone edited by hand must not crash the report later."""
+    ints = (record.turn, record.prompt_tokens, record.output_tokens, record.reasoning_tokens)
+    maybe_ints = (record.cache_hit, record.cache_miss)
+    floats = (record.hit_usd, record.miss_usd, record.output_usd, record.total_usd, record.saved_usd,
+              record.duration_s)
+    return (all(isinstance(v, int) and not isinstance(v, bool) for v in ints)
+            and all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in maybe_ints)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in floats)
+            and isinstance(record.session_id, str) and isinstance(record.price_entry, str))
