@@ -1,0 +1,98 @@
+"""One file's content facts: read it safely, decide whether it can be packed, find its secrets.
+
+The result (``Analysis``) depends only on the path and the bytes, so it is cached by (path, blob SHA).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from v4agent.pack.classify import content_skip_reason, decode_text, sniff_bytes
+from v4agent.pack.secrets import SecretFinding, redact_secrets, scan_secrets
+
+__all__ = ["Analysis", "ReadFailure", "analyze", "emitted_text", "read_bytes"]
+
+
+class ReadFailure(Exception):
+    """The file could not be read as a regular file within the size limit; the message is the skip reason."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    skip: str | None  # reason the content cannot be packed (binary, not UTF-8, generated, minified)
+    findings: tuple[SecretFinding, ...] | None = ()  # None: not scanned (content skipped anyway)
+    soft: bool = False  # the skip is a class ``--include`` may override (generated, minified)
+
+    def to_json(self) -> str:
+        rows = None if self.findings is None else [[f.line, f.kind, f.start, f.end] for f in self.findings]
+        return json.dumps({"skip": self.skip, "findings": rows, "soft": self.soft}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: str) -> Analysis:
+        obj = json.loads(data)
+        rows = obj["findings"]
+        findings = None if rows is None else tuple(SecretFinding(int(r[0]), str(r[1]), int(r[2]), int(r[3]))
+                                                   for r in rows)
+        return cls(obj["skip"], findings, bool(obj["soft"]))
+
+    def secret_summary(self) -> str:
+        kinds = sorted({f.kind for f in self.findings or ()})
+        n = len(self.findings or ())
+        return f"{n} secret{'s' if n != 1 else ''} ({', '.join(kinds)})"
+
+
+def read_bytes(full_path: Path, max_bytes: int) -> bytes:
+    """The file's bytes; never follows a symlink and never reads more than ``max_bytes`` + 1."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(full_path, flags)
+    except OSError as exc:
+        raise ReadFailure(f"unreadable: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ReadFailure("not a regular file")
+        if info.st_size > max_bytes:
+            raise ReadFailure(f"larger than the size limit ({info.st_size:,} > {max_bytes:,} bytes)")
+        chunks: list[bytes] = []
+        remaining = max_bytes + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:
+            raise ReadFailure(f"larger than the size limit (> {max_bytes:,} bytes)")
+        return data
+    except OSError as exc:
+        raise ReadFailure(f"unreadable: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def analyze(path: str, data: bytes, *, scan_skipped: bool = False) -> tuple[Analysis, str | None]:
+    """The analysis (independent of options, so it caches by content) and the decoded text when it is text.
+
+    Secrets are scanned unless the content is skipped anyway (``scan_skipped`` scans a soft-skipped file too,
+    for an ``--include`` override)."""
+    reason = sniff_bytes(data)
+    if reason is not None:
+        return Analysis(reason, None), None
+    text = decode_text(data)
+    if text is None:
+        return Analysis("not valid UTF-8 text", None), None
+    reason = content_skip_reason(path, text)
+    if reason is not None and not scan_skipped:
+        return Analysis(reason, None, soft=True), text
+    return Analysis(reason, tuple(scan_secrets(text, path)), soft=reason is not None), text
+
+
+def emitted_text(text: str, analysis: Analysis) -> str:
+    """The text as it may appear in a prompt: secret values replaced."""
+    return redact_secrets(text, analysis.findings) if analysis.findings else text
