@@ -75,8 +75,8 @@ class LayerKv:
 
 def layer_kv(spec: ModelSpec, kind: LayerKind, ratio: int, kv_dtype: str) -> LayerKv:
     """Bytes for one layer. CSA/HCA store one latent row per ``ratio`` tokens (CSA adds the indexer key);
-    every V4 layer keeps the last ``sliding_window`` raw rows; compressing layers keep up to ``ratio``
-    uncompressed tokens of compressor state (twice for CSA, whose windows overlap), in fp32 (kv + score)."""
+    every V4 layer keeps the last ``sliding_window`` raw rows; compressing layers keep ``ratio`` tokens of
+    fp32 compressor state (kv + score), CSA twice as many tokens twice as wide (overlapping windows)."""
     if kind == "mla":
         per = mla_entry_bytes(spec, kv_dtype) + indexer_entry_bytes(spec, kv_dtype)
         return LayerKv(kind, 1, float(per), 0)
@@ -88,13 +88,12 @@ def layer_kv(spec: ModelSpec, kind: LayerKind, ratio: int, kv_dtype: str) -> Lay
     if kind == "sliding":
         return LayerKv(kind, 0, 0.0, window)
     per_token = entry / ratio
-    state_tokens = ratio
-    state = 0
+    # CSA's compression windows overlap: it keeps 2 x ratio tokens of state, each twice as wide.
+    coff = 2 if kind == "csa" else 1
+    state = coff * ratio * 2 * coff * spec.head_dim * 4
     if kind == "csa":
         per_token += indexer_entry_bytes(spec, kv_dtype) / ratio
-        state_tokens = 2 * ratio
-        state += state_tokens * 2 * spec.index_head_dim * 4
-    state += state_tokens * 2 * spec.head_dim * 4
+        state += coff * ratio * 2 * coff * spec.index_head_dim * 4  # the indexer's own compressor
     return LayerKv(kind, ratio, per_token, window + state)
 
 

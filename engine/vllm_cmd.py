@@ -140,7 +140,7 @@ def _ray_commands(plan: Plan, opts: LaunchOptions, base: Sequence[str], recipe: 
                                     ("ray", "start", f"--address={opts.master_addr}:{opts.master_port}"), needs))
     dp = ["--data-parallel-size", str(par.data), "--data-parallel-backend", "ray"] if par.data > 1 else []
     argv = [*base, *recipe, *parallel, *dp, "--distributed-executor-backend", "ray", *_common(plan, opts), *extra]
-    commands.append(NodeCommand(0, "head", tuple(argv), "run on the Ray head node after all nodes joined"))
+    commands.append(NodeCommand(0, "head", tuple(argv), "all nodes joined to the Ray cluster (run it on the Ray head)"))
     return commands
 
 

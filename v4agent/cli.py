@@ -9,6 +9,7 @@ from v4agent.commands import (
     config_cmd,
     cost_cmd,
     engine_cmd,
+    engine_plan_cmd,
     refactor_cmd,
     review_cmd,
     sessions_cmd,
@@ -37,7 +38,7 @@ def _root(
     """Pack a repository into one cache-friendly context and let DeepSeek V4 work on it."""
 
 
-for _module in (config_cmd, engine_cmd, cost_cmd, refactor_cmd, sessions_cmd, undo_cmd, review_cmd):
+for _module in (config_cmd, engine_cmd, engine_plan_cmd, cost_cmd, refactor_cmd, sessions_cmd, undo_cmd, review_cmd):
     _module.register(app)
 
 
