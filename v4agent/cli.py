@@ -10,6 +10,7 @@ from v4agent.commands import (
     cost_cmd,
     engine_cmd,
     engine_plan_cmd,
+    pack_cmd,
     refactor_cmd,
     review_cmd,
     sessions_cmd,
@@ -38,7 +39,8 @@ def _root(
     """Pack a repository into one cache-friendly context and let DeepSeek V4 work on it."""
 
 
-for _module in (config_cmd, engine_cmd, engine_plan_cmd, cost_cmd, refactor_cmd, sessions_cmd, undo_cmd, review_cmd):
+for _module in (config_cmd, engine_cmd, engine_plan_cmd, cost_cmd, pack_cmd, refactor_cmd, sessions_cmd, undo_cmd,
+                review_cmd):
     _module.register(app)
 
 
