@@ -121,7 +121,9 @@ def test_slash_commands_that_change_the_session(tmp_path: Path) -> None:
     assert "dropping notes/todo.txt (a new pack) starts a new cache" in out
     assert "adding notes/todo.txt (a new pack) starts a new cache" in out
     # /clear: a new session on the same pack, whose prefix is still cached.
-    sessions = list_sessions(root)
-    assert len(sessions) == 2 and "new session " + sessions[1].session_id in out
+    first_id = out.split("session ", 1)[1].split(" ", 1)[0]
+    ids = {s.session_id for s in list_sessions(root)}
+    assert len(ids) == 2 and first_id in ids
+    assert f"new session {(ids - {first_id}).pop()} on the same pack (session {first_id} is saved" in out
     first_pack = calls[0].request["messages"][1]["content"]
     assert calls[6].request["messages"][1]["content"] == first_pack and len(calls[6].request["messages"]) == 4

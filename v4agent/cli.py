@@ -6,6 +6,7 @@ import typer
 
 from v4agent import __version__
 from v4agent.commands import (
+    chat_cmd,
     config_cmd,
     cost_cmd,
     engine_cmd,
@@ -39,8 +40,8 @@ def _root(
     """Pack a repository into one cache-friendly context and let DeepSeek V4 work on it."""
 
 
-for _module in (config_cmd, engine_cmd, engine_plan_cmd, cost_cmd, pack_cmd, refactor_cmd, sessions_cmd, undo_cmd,
-                review_cmd):
+for _module in (chat_cmd, config_cmd, engine_cmd, engine_plan_cmd, cost_cmd, pack_cmd, refactor_cmd, sessions_cmd,
+                undo_cmd, review_cmd):
     _module.register(app)
 
 

@@ -15,7 +15,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from v4agent.chat.core import ChatEnv, ChatSession, resume_overrides
+from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.costs import miss_cost, miss_warning
 from v4agent.chat.slash import SlashCommand, SlashError, help_lines, parse_slash
 from v4agent.commands.undo_cmd import GitError, diff_since
@@ -63,7 +63,7 @@ class ChatApp:
         handler = getattr(self, "_cmd_" + parsed.name[1:])
         try:
             return handler(parsed) is not False
-        except (GitError, SessionError, EngineError, OSError) as exc:
+        except (GitError, SessionError, EngineError, PackFailed, OSError) as exc:
             hint = getattr(exc, "hint", "")
             self.say(f"{parsed.name}: {exc}" + (f" ({hint})" if hint else ""), "red")
             return True

@@ -43,6 +43,10 @@ _FILE_TOOLS = frozenset({"edit_file", "write_file", "delete_file", "shell", "run
 Confirm = Callable[[str], bool]
 
 
+class PackFailed(Exception):
+    """The packer refused the repository or the options (its message says why)."""
+
+
 @dataclass
 class ChatEnv:
     """What every session of one `v4agent chat` process shares."""

@@ -19,7 +19,7 @@ from rich.console import Console
 from v4agent.accounting import PriceTableError, load_price_table
 from v4agent.agent import Outcome
 from v4agent.chat.actions import ChatApp
-from v4agent.chat.core import ChatEnv, ChatSession, resume_overrides
+from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.render import ChatRenderer
 from v4agent.chat.repl import make_asker, make_confirm, run_piped, run_tty
 from v4agent.chat.statusline import SessionFigures
@@ -64,7 +64,12 @@ def _pack_builder(root: Path, config: Config, budget: int | None, engine: Remote
             max_file_bytes=int(config.get("pack.max_file_bytes")), secrets=config.get("pack.secrets"),
             focus=focus,
         )
-        return Snapshot.build(root, options)
+        from v4agent.pack.options import PackError
+
+        try:
+            return Snapshot.build(root, options)
+        except PackError as exc:
+            raise PackFailed(f"cannot pack {root}: {exc}") from None
 
     return build
 
@@ -134,6 +139,8 @@ def chat(
         else:
             stderr.print("packing the repository…", style="dim")
             chat_session = ChatSession.start(env, eng, build_pack((), ()))
+    except PackFailed as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from None
     except (GitError, OSError) as exc:
         raise _fail(str(exc), ExitCode.FAILED) from None
     except KeyboardInterrupt:
