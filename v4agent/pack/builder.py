@@ -271,7 +271,9 @@ def _build(root: Path, options: PackOptions, tok: Tokenizer, cache: TokenCache, 
     full = pack.counts("full", items, pack.full_piece)
 
     def order_key(e: Entry) -> tuple[bool, int, str]:
-        return e.uncommitted, -found.age.get(e.path, _UNKNOWN_AGE if found.is_git else 0), e.path
+        if e.uncommitted:  # changing now: last, by path (their history says nothing about the next edit)
+            return True, 0, e.path
+        return False, -found.age.get(e.path, _UNKNOWN_AGE if found.is_git else 0), e.path
 
     by_path = {it.path: it for it in items}
     ordered = sorted([it.entry for it in items] + links, key=order_key)
