@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pexpect
 import pyte
-import pytest
 
 from tests.conftest import make_git_repo
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
@@ -186,7 +185,6 @@ def test_tty_ctrl_c_cancels_a_turn_and_the_next_one_works(tmp_path: Path) -> Non
         assert term.close() == 0
 
 
-@pytest.mark.skipif(not FIXTURE.exists(), reason="fixture not captured yet")
 def test_screen_capture_fixture_shows_a_session() -> None:
     text = FIXTURE.read_text(encoding="utf-8")
     for fragment in ("you> what does greet do?", "What greet does", "allow? [y]es / [n]o / [a]lways", "✓ shell",
