@@ -67,6 +67,7 @@ class _Stream:
         self.text = ""
         self._printed = 0
         self._last = 0.0
+        self._interval = _REFRESH_S
         self._live = Live(Text(""), console=console, auto_refresh=False, transient=True,
                           redirect_stdout=False, redirect_stderr=False)
         self._live.start()
@@ -84,9 +85,12 @@ class _Stream:
     def add(self, piece: str) -> None:
         self.text += piece
         now = time.monotonic()
-        if now - self._last >= _REFRESH_S:
-            self._last = now
+        if now - self._last >= self._interval:
             self._show(final=False)
+            # A long answer takes longer to re-render: refresh less often, so rendering stays a small
+            # share of the time (the whole markdown is rendered each time; a code block can restyle it).
+            self._last = time.monotonic()
+            self._interval = max(_REFRESH_S, 3 * (self._last - now))
 
     def _show(self, *, final: bool) -> None:
         lines = self._lines()
