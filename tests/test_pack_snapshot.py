@@ -137,7 +137,7 @@ def test_delta_after_an_edit_holds_only_that_file(tmp_path: Path) -> None:
 def test_delta_redacts_secrets(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
     snap = Snapshot.build(root, PackOptions())
-    path, text, secret = CASES[5]
+    _path, text, secret = CASES[5]
     (root / "app.py").write_text(text)
     block = snap.delta()
     assert block.paths == ("app.py",) and secret not in block.text and "REDACTED" in block.text
