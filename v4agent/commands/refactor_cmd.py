@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.prompt import Prompt
 
-from v4agent.accounting import Ledger, PriceTable, PriceTableError, estimate_pack_cost, load_price_table
+from v4agent.accounting import (
+    Ledger,
+    PriceTable,
+    PriceTableError,
+    estimate_pack_cost,
+    load_price_table,
+    price_call,
+)
 from v4agent.agent import Agent, AgentConfig, Outcome
 from v4agent.cachediag import CacheTracker
 from v4agent.commands.undo_cmd import GitError, GitStart, capture_start, diff_since, dirty_paths, git_root
@@ -25,7 +32,7 @@ from v4agent.config import Config, ConfigError, load_config
 from v4agent.console import error, stderr, stdout, warn
 from v4agent.engine.client import RemoteEngine, open_engine
 from v4agent.engine.presets import model_info
-from v4agent.engine.types import EngineError, EngineUnreachable
+from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.exitcodes import ExitCode
 from v4agent.layout import Conversation, prefix_hash, resume_message, task_message
 from v4agent.progress import RefactorProgress, render_report
@@ -289,8 +296,12 @@ def _resume(run: _Run, session: SessionData, task: str, ctx: ToolContext, test_c
     git = GitStart.from_json(raw_git)
     s = run.engine.settings
     if (s.model, s.think) != (session.start.get("model"), session.start.get("think")):
+        prefix = int(session.calls[-1].get("prompt_tokens") or 0) if session.calls else 0
+        miss = price_call(run.table, s.model, Usage(prefix, 0, cache_hit=0, cache_miss=prefix), datetime.now(UTC),
+                          engine=run.engine.name)
         warn(f"model/think changed from {session.start.get('model')}/{session.start.get('think')} to "
-             f"{s.model}/{s.think}: that starts a new cache, so the whole prefix is billed as misses once")
+             f"{s.model}/{s.think}: that starts a new cache, so the whole prefix (~{prefix:,} tokens) is billed "
+             f"as misses once (about ${miss.total_usd:.4f})")
     writer = SessionWriter(session.path)
     writer.write("resume", model=s.model, think=s.think)
     conversation = Conversation(session.messages)
