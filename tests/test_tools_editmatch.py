@@ -156,3 +156,89 @@ def test_write_and_delete(tmp_path: Path) -> None:
     r = run_tool(ctx, "delete_file", json.dumps({"path": "pkg/new.py"}))
     assert r.ok and not (root / "pkg/new.py").exists()
     assert not run_tool(ctx, "delete_file", json.dumps({"path": "pkg"})).ok
+
+
+# --- layout: blank lines the model left out, the file's indentation characters -------------------------------
+
+CLS = """class P:
+    def __init__(self):
+        self.a = 1
+        self.b = 2
+
+    def go(self):
+        return self.a
+"""
+
+
+def test_dropped_blank_line_stays_below_lines_that_continue_the_block() -> None:
+    old = "        self.b = 2\n    def go(self):\n"
+    out = apply_edit(CLS, old, "        self.b = 2\n        self.c = 3\n    def go(self):\n")
+    assert out.ok and out.tier == "whitespace"
+    assert out.content == CLS.replace("self.b = 2\n", "self.b = 2\n        self.c = 3\n")
+
+
+def test_dropped_blank_line_stays_above_a_comment_that_opens_the_insertion() -> None:
+    text = "def t():\n    a = 1\n    b = 2\n\n    c = 3\n    d = 4\n"
+    out = apply_edit(text, "    b = 2\n    c = 3\n", "    b = 2\n    # now c\n    c = 3\n")
+    assert out.ok
+    assert out.content == "def t():\n    a = 1\n    b = 2\n\n    # now c\n    c = 3\n    d = 4\n"
+
+
+def test_dropped_blank_line_goes_where_the_code_dedents() -> None:
+    text = 'def check(v):\n    if v in table:\n        return table[v]\n\n    msg = "bad"\n    raise ValueError(msg)\n'
+    old = '        return table[v]\n    msg = "bad"\n'
+    new = '        return table[v]\n    fail(v)\n\ndef message(v):\n    msg = "bad"\n'
+    out = apply_edit(text, old, new)
+    assert out.ok
+    assert out.content == (
+        'def check(v):\n    if v in table:\n        return table[v]\n\n    fail(v)\n\ndef message(v):\n'
+        '    msg = "bad"\n    raise ValueError(msg)\n'
+    )
+
+
+def test_dropped_blank_line_not_put_inside_a_wrapped_statement() -> None:
+    text = "x = compute()\n\nraise RuntimeError('Click will abort because of the locale')\n"
+    old = "x = compute()\nraise RuntimeError('Click will abort because of the locale')\n"
+    new = "x = compute()\nraise RuntimeError(\n    'Click will abort because of the locale'\n)\n"
+    out = apply_edit(text, old, new)
+    assert out.ok
+    assert out.content == "x = compute()\n\nraise RuntimeError(\n    'Click will abort because of the locale'\n)\n"
+
+
+def test_dropped_blank_line_follows_a_changed_line_to_what_it_became() -> None:
+    text = 'def t():\n    out = read()\n    assert out == " "\n\n    emulate()\n'
+    old = '    out = read()\n    assert out == " "\n    emulate()\n'
+    new = '    out = read()\n    assert out == ""\n    # issue 3019\n    emulate()\n'
+    out = apply_edit(text, old, new)
+    assert out.ok
+    assert out.content == 'def t():\n    out = read()\n    assert out == ""\n\n    # issue 3019\n    emulate()\n'
+
+
+def test_blank_run_between_definitions_keeps_its_length_before_the_next_one() -> None:
+    text = "import os\n\n\ndef f():\n    pass\n"
+    out = apply_edit(text, "import os\n\ndef f():\n", "import os\n\nX = 1\n\ndef f():\n")
+    assert out.ok
+    assert out.content == "import os\n\nX = 1\n\n\ndef f():\n    pass\n"
+
+
+def test_dropped_blank_line_kept_when_the_text_around_it_is_deleted() -> None:
+    text = "def a():\n    return 1\n\n\ndef b():\n    return 2\n\n\ndef c():\n    return 3\n"
+    out = apply_edit(text, "    return 1\n\ndef b():\n    return 2\n\n\ndef c():\n", "    return 1\n\ndef c():\n")
+    assert out.ok
+    assert out.content == "def a():\n    return 1\n\n\ndef c():\n    return 3\n"
+
+
+def test_exact_match_new_text_takes_the_files_spaces_for_tabs() -> None:
+    text = "def f():\n    return 1\n\n#: marker\nUUID = 1\n"
+    out = apply_edit(text, "#: marker\nUUID = 1\n", "#: marker\nUUID = 1\n\n\nclass C:\n\tx: int\n\t\t# deep\n")
+    assert out.ok and out.tier == "exact"
+    assert out.content == text + "\n\nclass C:\n    x: int\n        # deep\n"
+
+
+def test_exact_match_keeps_tabs_where_the_file_has_them_or_shows_no_style() -> None:
+    make = "all:\n\techo hi\n"
+    out = apply_edit(make, "all:\n", "all: build\n\techo x\n")
+    assert out.ok and out.content == "all: build\n\techo x\n\techo hi\n"
+    flat = "A = 1\nB = 2\n"
+    out = apply_edit(flat, "B = 2\n", "B = 2\nif A:\n\tB = 3\n")
+    assert out.ok and out.content == "A = 1\nB = 2\nif A:\n\tB = 3\n"

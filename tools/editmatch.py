@@ -7,8 +7,10 @@ and a margin over the runner-up). Whatever the tier, an edit is applied only whe
 two places that differ only in indentation make the edit ambiguous, because applying it in the wrong place
 is worse than asking the model to retry.
 
-Outside the exact tier, lines the model did not change are copied from the file, not from ``old_text``, so
-the model's whitespace noise never leaks into unchanged lines. Pure: strings in, strings out.
+Outside the exact tier, the replacement is laid out by ``editlayout``: lines the model did not change are
+copied from the file, not from ``old_text``, so the model's whitespace noise never leaks into unchanged lines,
+and blank lines it left out of both texts are put back. In the exact tier, tab indentation in ``new_text``
+becomes the file's spaces. Pure: strings in, strings out.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from v4agent.tools.editlayout import render_region, spaces_for_tabs, width
+
 __all__ = ["Candidate", "EditOutcome", "apply_edit"]
 
-TABSIZE = 4
 FUZZY_THRESHOLD = 0.90
 FUZZY_MARGIN = 0.05
 FUZZY_MIN_LINES = 3
@@ -80,26 +83,9 @@ def _body(line: str) -> str:
     return line.strip()
 
 
-def _width(line: str) -> int:
-    stripped = line.lstrip()
-    return len(line[: len(line) - len(stripped)].expandtabs(TABSIZE))
-
-
 def _preview(line: str) -> str:
     text = line.strip()
     return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
-
-
-def _uses_tabs(lines: Sequence[str]) -> bool:
-    indented = [ln for ln in lines if ln[:1] in (" ", "\t") and ln.strip()]
-    return bool(indented) and sum(ln.startswith("\t") for ln in indented) * 2 >= len(indented)
-
-
-def _indent(width: int, tabs: bool) -> str:
-    width = max(width, 0)
-    if tabs:
-        return "\t" * (width // TABSIZE) + " " * (width % TABSIZE)
-    return " " * width
 
 
 # --- structural matching (whitespace and indentation tiers) ------------------------------------------------
@@ -145,7 +131,7 @@ def _check_window(
     for t in range(n):
         fb, ob = file_bodies[k + t], old_bodies[t]
         if fb == ob:
-            deltas.add(_width(file_lines[file_nb[k + t]]) - _width(old_lines[old_nb[t]]))
+            deltas.add(width(file_lines[file_nb[k + t]]) - width(old_lines[old_nb[t]]))
         elif t == 0 and fb.endswith(ob) and n > 1:
             file_line = file_lines[file_nb[k]].rstrip()
             partial_prefix = file_line[: len(file_line) - len(ob)]
@@ -257,7 +243,7 @@ def _fuzzy_match(
             for oi, fi in zip(range(i1, i2), range(j1, j2), strict=True):
                 mapping[old_nb[oi]] = (window[fi], window[fi])
                 if tag == "equal":
-                    deltas.append(_width(file_lines[window[fi]]) - _width(old_lines[old_nb[oi]]))
+                    deltas.append(width(file_lines[window[fi]]) - width(old_lines[old_nb[oi]]))
     deltas.sort()
     delta = deltas[len(deltas) // 2] if deltas else 0
     agree = len(deltas) / max(len(old_nb), len(window))
@@ -271,81 +257,12 @@ def _overlaps(a: _Match, b: _Match) -> bool:
 # --- splicing ------------------------------------------------------------------------------------------------
 
 
-def _key(line: str) -> tuple[int, str]:
-    return (_width(line), _body(line)) if line.strip() else (0, "")
-
-
-Opcode = tuple[str, int, int, int, int]
-
-
-def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, str]]) -> list[Opcode]:
-    """Slide each insertion down past blank lines, so blank lines end an inserted block (as git's diff does).
-
-    Either placement is the same diff of old and new, but not of the file when the model dropped a blank
-    line: keeping the blank lines of the old text with the text before the insertion keeps the file's own.
-    """
-    tags = [op[0] for op in ops]
-    spans = [[op[1], op[2], op[3], op[4]] for op in ops]
-    for k in range(1, len(ops) - 1):
-        if tags[k] != "insert" or tags[k - 1] != "equal" or tags[k + 1] != "equal":
-            continue
-        prev, ins, nxt = spans[k - 1], spans[k], spans[k + 1]
-        while nxt[1] > nxt[0] and new_keys[ins[2]] == (0, "") and new_keys[ins[2]] == new_keys[nxt[2]]:
-            prev[1] += 1
-            prev[3] += 1
-            for i in range(4):
-                ins[i] += 1
-            nxt[0] += 1
-            nxt[2] += 1
-    return [(t, sp[0], sp[1], sp[2], sp[3]) for t, sp in zip(tags, spans, strict=True) if t != "equal" or sp[1] > sp[0]]
-
-
-def _render_new(
-    file_lines: Sequence[str], match: _Match, old_lines: Sequence[str], new_lines: Sequence[str]
-) -> list[str]:
-    """The lines that replace ``match``'s region: unchanged lines from the file, changed ones re-indented."""
-    region = file_lines[match.start : match.end]
-    tabs = _uses_tabs(region) if any(ln[:1] in (" ", "\t") for ln in region) else _uses_tabs(file_lines)
-    keep_trailing = any(ln != ln.rstrip() for ln in region)
-    covered = {i for m in match.mapping if m is not None for i in range(m[0], m[1] + 1)}
-    out: list[str] = []
-    cursor = match.start
-    new_keys = [_key(x) for x in new_lines]
-    ops = difflib.SequenceMatcher(None, [_key(x) for x in old_lines], new_keys, autojunk=False).get_opcodes()
-    for tag, i1, i2, j1, j2 in _slide_blank_inserts(ops, new_keys):
-        mapped = [m for m in match.mapping[i1:i2] if m is not None]
-        if tag == "equal":
-            if mapped:
-                top = max(b for _, b in mapped) + 1
-                # Blank lines the model left out of old_text stay with the text above them.
-                while top < match.end and top not in covered and not file_lines[top].strip():
-                    top += 1
-                out.extend(file_lines[cursor:top])
-                cursor = max(cursor, top)
-            continue
-        if mapped:
-            out.extend(file_lines[cursor : min(a for a, _ in mapped)])
-            cursor = max(cursor, max(b for _, b in mapped) + 1)
-        for j in range(j1, j2):
-            line = new_lines[j]
-            if not line.strip():
-                out.append("")
-            elif j == 0 and i1 == 0 and match.partial_prefix is not None:
-                out.append(match.partial_prefix + line.strip())
-            else:
-                text = line.rstrip() if not keep_trailing else line.rstrip("\r")
-                out.append(_indent(_width(line) + match.delta, tabs) + text.lstrip())
-    out.extend(file_lines[cursor : match.end])
-    return out
-
-
-def _splice(
-    content: str, matches: Sequence[_Match], old_lines: Sequence[str], new_lines: Sequence[str]
-) -> str:
+def _splice(content: str, matches: Sequence[_Match], old_lines: Sequence[str], new_lines: Sequence[str]) -> str:
     file_lines, trailing = _split(content)
     result = list(file_lines)
-    for match in sorted(matches, key=lambda m: -m.start):  # bottom-up keeps earlier indices valid
-        result[match.start : match.end] = _render_new(file_lines, match, old_lines, new_lines)
+    for m in sorted(matches, key=lambda m: -m.start):  # bottom-up keeps earlier indices valid
+        lines = render_region(file_lines, (m.start, m.end), m.mapping, m.delta, m.partial_prefix, old_lines, new_lines)
+        result[m.start : m.end] = lines
     if not result:
         return ""
     return _join(result, trailing or not file_lines)
@@ -444,7 +361,7 @@ def _apply_lf(work: str, old: str, new: str, replace_all: bool) -> EditOutcome:
             len(twins) > 1 or (len(twins) == 1 and not twins[0].start <= exact_lines[0] < twins[0].end)
         ):
             return _ambiguous(work, _candidates_from(file_lines, twins), "ignoring indentation")
-        new = _drop_added_trailing_ws(file_lines, new)
+        new = spaces_for_tabs(file_lines, _drop_added_trailing_ws(file_lines, new))
         result = work.replace(old, new) if replace_all else work.replace(old, new, 1)
         starts = tuple(ln + 1 for ln in exact_lines)
         return EditOutcome(True, result, "exact", f"replaced {len(offsets)} exact match(es)", len(offsets), starts)
