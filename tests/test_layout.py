@@ -13,6 +13,7 @@ from v4agent.layout import (
     plan_compaction,
     prefix_hash,
     priming_messages,
+    priming_pays,
     tool_message,
 )
 
@@ -67,3 +68,12 @@ def test_compaction_plan_keeps_room_for_a_reply() -> None:
     assert not plan_compaction(830_000, window=1_000_000, max_output=32_000, turns=1).needed
     new = compacted_messages("S", "P2", "T", "did X")
     assert new[:3] == initial_messages("S", "P2", "T") and "did X" in new[3]["content"]
+
+
+def test_priming_pays_only_when_the_tail_it_saves_outweighs_reading_the_pack_again() -> None:
+    flash_peak = {"hit_usd_per_m": 0.014, "miss_usd_per_m": 0.44}
+    assert priming_pays(1_500, interval=4096, **flash_peak)  # small pack: all of it is the tail
+    assert not priming_pays(201_311, interval=4096, **flash_peak)  # 615-token tail vs 201K hit tokens
+    assert priming_pays(201_311, interval=None, **flash_peak)  # no interval units: the whole pack is at stake
+    assert not priming_pays(5_000, interval=4096, hit_usd_per_m=0.0, miss_usd_per_m=0.0)  # local engine
+    assert not priming_pays(0, interval=4096, **flash_peak)

@@ -216,3 +216,24 @@ def plan_compaction(
 def compacted_messages(system_prompt: str, pack_text: str, task: str, summary: str) -> list[Message]:
     """The new session prefix after a compaction: a fresh pack, the task, and the summary of old turns."""
     return [*initial_messages(system_prompt, pack_text, task), summary_message(summary)]
+
+
+# DeepSeek does not publish the interval of its in-request units; the stand-in and ``cacheunits`` assume this.
+ASSUMED_UNIT_INTERVAL = 4096
+
+
+def priming_pays(prefix_tokens: int, *, interval: int | None, hit_usd_per_m: float, miss_usd_per_m: float) -> bool:
+    """Whether a priming call (a request ending exactly at the pack) is worth its price.
+
+    Without it, the next session on the same repository state still hits every interval unit inside the pack
+    and misses only the tail after the last one (``prefix % interval`` tokens); it then stores the common
+    prefix for the sessions after it. So priming saves at most that tail once, at the miss-hit difference, and
+    costs one more read of the whole prefix at the hit price (the call itself is the miss the first turn would
+    have paid). Without interval units the whole prefix is at stake.
+    """
+    if prefix_tokens <= 0:
+        return False
+    tail = prefix_tokens if interval is None else prefix_tokens % interval
+    saved = tail * (miss_usd_per_m - hit_usd_per_m)
+    cost = prefix_tokens * hit_usd_per_m
+    return saved > cost

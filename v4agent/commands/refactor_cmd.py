@@ -34,7 +34,14 @@ from v4agent.engine.client import RemoteEngine, open_engine
 from v4agent.engine.presets import model_info
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.exitcodes import ExitCode
-from v4agent.layout import Conversation, prefix_hash, resume_message, task_message
+from v4agent.layout import (
+    ASSUMED_UNIT_INTERVAL,
+    Conversation,
+    prefix_hash,
+    priming_pays,
+    resume_message,
+    task_message,
+)
 from v4agent.progress import RefactorProgress, render_report
 from v4agent.prompts import load_prompt
 from v4agent.session import SessionData, SessionError, SessionWriter, find_session, recent_prefix_seen
@@ -202,7 +209,8 @@ def refactor(
     as_json: bool = typer.Option(False, "--json", help="Print the final report as JSON on stdout."),
     resume: str | None = typer.Option(None, "--resume", help="Continue the session with this id."),
     budget: int | None = typer.Option(None, "--budget", help="Token budget of the packed repository."),
-    no_prime: bool = typer.Option(False, "--no-prime", help="Skip the priming call that caches the pack."),
+    prime: str = typer.Option("auto", "--prime", help="Priming call that caches the pack for later sessions: "
+                              "auto (when it pays for itself), always, never."),
 ) -> None:
     """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
     if not path.is_dir():
@@ -220,6 +228,8 @@ def refactor(
         table = load_price_table(Path(prices) if prices else None)
     except (ConfigError, PriceTableError) as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
+    if prime not in ("auto", "always", "never"):
+        raise _fail(f"--prime must be auto, always or never, not {prime!r}", ExitCode.USAGE)
     if resume is None and not task.strip():
         raise _fail('give a task: v4agent refactor PATH "what to do"', ExitCode.USAGE)
     try:
@@ -273,7 +283,22 @@ def refactor(
     if primed_before:
         tracker.seed(conversation.messages[:2], tools)
     agent = _agent(run, conversation, tools, ctx, writer, tracker, system_prompt, snapshot, 0.0)
-    _drive(run, agent, writer, git, effective_test_cmd, prime=not no_prime and not primed_before)
+    do_prime = not primed_before and (prime == "always" or (prime == "auto" and _priming_pays(
+        run, len(tracker.render(conversation.messages[:2], tools).tokens))))
+    if not do_prime:
+        why = "primed by an earlier session" if primed_before else f"--prime {prime}"
+        stderr.print(f"no priming call ({why})", style="dim")
+    _drive(run, agent, writer, git, effective_test_cmd, prime=do_prime)
+
+
+def _priming_pays(run: _Run, prefix_tokens: int) -> bool:
+    """The auto policy: prime when the tail a later session would miss is worth more than the priming call."""
+    now, model, engine = datetime.now(UTC), run.engine.settings.model, run.engine.name
+    per_m = 1_000_000
+    hit = price_call(run.table, model, Usage(per_m, 0, cache_hit=per_m, cache_miss=0), now, engine=engine)
+    miss = price_call(run.table, model, Usage(per_m, 0, cache_hit=0, cache_miss=per_m), now, engine=engine)
+    return priming_pays(prefix_tokens, interval=ASSUMED_UNIT_INTERVAL, hit_usd_per_m=hit.total_usd,
+                        miss_usd_per_m=miss.total_usd)
 
 
 def _agent(run: _Run, conversation: Conversation, tools: list[dict[str, Any]], ctx: ToolContext,
