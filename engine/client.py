@@ -15,11 +15,10 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import httpx2
-import openai
 
 from v4agent.config import Config
 from v4agent.engine.presets import Preset, UnknownPreset, api_key_for, get_preset, model_info
@@ -35,6 +34,9 @@ from v4agent.engine.types import (
     ThinkLevel,
     ToolSchema,
 )
+
+if TYPE_CHECKING:
+    import openai
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 900.0  # between bytes; keep-alive comments reset it
@@ -58,15 +60,20 @@ def think_params(style: str, think: ThinkLevel) -> dict[str, Any]:
     return {}
 
 
-_STATUS_ERRORS: dict[int, type[openai.APIStatusError]] = {
-    400: openai.BadRequestError, 401: openai.AuthenticationError, 403: openai.PermissionDeniedError,
-    404: openai.NotFoundError, 409: openai.ConflictError, 422: openai.UnprocessableEntityError,
-    429: openai.RateLimitError,
-}
+def _status_error_classes() -> dict[int, type[openai.APIStatusError]]:
+    import openai  # imported on first use: it costs about a second at CLI start-up
+
+    return {
+        400: openai.BadRequestError, 401: openai.AuthenticationError, 403: openai.PermissionDeniedError,
+        404: openai.NotFoundError, 409: openai.ConflictError, 422: openai.UnprocessableEntityError,
+        429: openai.RateLimitError,
+    }
 
 
 def status_error(response: httpx2.Response) -> openai.APIStatusError:
     """The SDK's exception for an HTTP error reply (the same classes its own requests raise)."""
+    import openai
+
     try:
         body: Any = json.loads(response.content)
     except ValueError:
@@ -74,7 +81,7 @@ def status_error(response: httpx2.Response) -> openai.APIStatusError:
     error = body.get("error") if isinstance(body, dict) else None
     message = str(error.get("message")) if isinstance(error, dict) and error.get("message") else (
         f"Error code: {response.status_code} - {body}")
-    cls = _STATUS_ERRORS.get(response.status_code)
+    cls = _status_error_classes().get(response.status_code)
     if cls is None:
         cls = openai.InternalServerError if response.status_code >= 500 else openai.APIStatusError
     return cls(message, response=response, body=body)
@@ -104,6 +111,8 @@ class RemoteEngine:
         self._sleep = sleep
         self._http = httpx2.Client(
             timeout=httpx2.Timeout(connect=CONNECT_TIMEOUT_S, read=read_timeout_s, write=60.0, pool=60.0))
+        import openai  # on first use: importing the SDK costs about a second at CLI start-up
+
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",  # local servers often take none; the SDK insists on one
@@ -147,6 +156,8 @@ class RemoteEngine:
         call (2-3 ms); this prebuilt request keeps the client's overhead under its budget. Failures are raised
         as the SDK's exception types, so callers and ``retry.classify`` see one vocabulary.
         """
+        import openai  # already loaded by __init__; a local name keeps the module import light
+
         body = json.dumps(request, ensure_ascii=False).encode("utf-8")
         http_request = self._http.build_request("POST", self._url, content=body, headers=self._headers)
         try:

@@ -12,11 +12,12 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import openai
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from v4agent.engine.types import EngineBudgetError, EngineError, EngineUnreachable
+
+if TYPE_CHECKING:
+    import openai
 
 T = TypeVar("T")
 
@@ -84,6 +85,8 @@ def _body_message(exc: openai.APIStatusError) -> str:
 
 def classify(exc: BaseException) -> Failure:
     """What kind of failure ``exc`` is and whether to try again."""
+    import openai  # deferred: the SDK is heavy and only needed once a call has failed
+
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         message = _body_message(exc)

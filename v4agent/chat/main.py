@@ -1,0 +1,160 @@
+"""The body of `v4agent chat [PATH]`: the interactive terminal chat over a packed repository (issue 6).
+
+On a terminal: a prompt-toolkit prompt with history, completion and a status bar; rich output. From a pipe:
+each line is a turn and the output is plain text, so the chat can be scripted. The session is saved as it
+goes; `--resume [ID]` continues it (the latest by default) with the same messages, tools and settings, so
+its cache prefix is intact.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from v4agent.accounting import PriceTableError, load_price_table
+from v4agent.agent import Outcome
+from v4agent.chat.actions import ChatApp
+from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
+from v4agent.chat.render import ChatRenderer
+from v4agent.chat.repl import make_asker, make_confirm, run_piped, run_tty
+from v4agent.chat.statusline import SessionFigures
+from v4agent.commands.undo_cmd import GitError, git_root
+from v4agent.config import Config, ConfigError, load_config
+from v4agent.console import error, stderr
+from v4agent.engine.client import RemoteEngine, open_engine
+from v4agent.engine.presets import model_info
+from v4agent.engine.types import EngineError
+from v4agent.exitcodes import ExitCode
+from v4agent.session import SessionError, find_session
+
+
+def _fail(message: str, code: ExitCode) -> typer.Exit:
+    error(message)
+    return typer.Exit(code)
+
+
+def _targets(targets: list[str], resume: bool) -> tuple[Path, str | None]:
+    """PATH and the session id from the positional words: `chat [PATH]`, `chat [PATH] --resume [ID]`."""
+    if len(targets) > (2 if resume else 1):
+        raise _fail("too many arguments; usage: v4agent chat [PATH] [--resume [ID]]", ExitCode.USAGE)
+    if not resume:
+        return Path(targets[0] if targets else "."), None
+    if len(targets) == 2:
+        return Path(targets[0]), targets[1]
+    if len(targets) == 1 and not Path(targets[0]).is_dir():
+        return Path("."), targets[0]
+    return Path(targets[0] if targets else "."), None
+
+
+def _pack_builder(root: Path, config: Config, budget: int | None, engine: RemoteEngine) -> Any:
+    def build(focus: tuple[str, ...], dropped: tuple[str, ...]) -> Any:
+        from v4agent.pack import PackOptions, Snapshot  # heavy (tree-sitter, detect-secrets): load when used
+
+        size = budget if budget is not None else config.get("pack.budget")
+        if size is None:
+            size = max(16_384, model_info(engine.settings.model).context_window - int(config.get("pack.reserve")))
+        options = PackOptions(
+            tokenizer=config.get("pack.tokenizer"), budget=size, fmt="xml",
+            include=(*config.get("pack.include"), *focus), exclude=(*config.get("pack.exclude"), *dropped),
+            max_file_bytes=int(config.get("pack.max_file_bytes")), secrets=config.get("pack.secrets"),
+            focus=focus,
+        )
+        from v4agent.pack.options import PackError
+
+        try:
+            return Snapshot.build(root, options)
+        except PackError as exc:
+            raise PackFailed(f"cannot pack {root}: {exc}") from None
+
+    return build
+
+
+def _repo_paths(root: Path) -> list[str]:
+    """Files for tab completion: tracked and untracked, ignore rules applied."""
+    proc = subprocess.run(["git", "-C", str(root), "ls-files", "-co", "--exclude-standard"], capture_output=True,
+                          text=True, check=False)
+    return proc.stdout.splitlines() if proc.returncode == 0 else []
+
+
+def _banner(app: ChatApp, resumed: bool) -> None:
+    chat = app.chat
+    s = chat.engine.settings
+    what = "resumed session" if resumed else "session"
+    app.say(f"v4agent chat · {what} {chat.session_id} · {chat.engine.name}:{s.model} (think {s.think}) · "
+            f"context {chat.figures.context_tokens:,} tokens · /help for commands, Ctrl-D to exit", "bold")
+
+
+def run_chat(
+    targets: list[str], *, engine: str | None, model: str | None, base_url: str | None, think: str | None,
+    approve: str | None, yes: bool, max_cost: float | None, resume: bool, budget: int | None,
+) -> None:
+    """Chat with the model about the repository at PATH; it can read, search, edit and run commands."""
+    path, session_id = _targets(targets, resume)
+    if not path.is_dir():
+        raise _fail(f"{path} is not a directory", ExitCode.USAGE)
+    root = git_root(path.resolve())
+    if root is None:
+        raise _fail(f"{path} is not inside a git repository; the chat records the starting state so that /undo "
+                    "and `v4agent undo` can restore it (run `git init` and commit first)", ExitCode.USAGE)
+    flags: dict[str, Any] = {"engine": engine, "model": model, "base_url": base_url, "think": think,
+                             "max_cost": max_cost, "approve": "yes" if yes else approve, "pack.budget": budget}
+    try:
+        config = load_config(root, flags=flags)
+        prices = str(config.get("prices_file") or "")
+        table = load_price_table(Path(prices) if prices else None)
+        session = find_session(root, session_id) if resume else None
+    except (ConfigError, PriceTableError, SessionError) as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from None
+    try:
+        eng = open_engine(config, overrides=resume_overrides(session, flags) if session is not None else None)
+    except EngineError as exc:
+        raise _fail(f"{exc}" + (f"\n{exc.hint}" if exc.hint else ""), ExitCode.ENGINE_UNREACHABLE) from None
+
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    console = Console(highlight=False) if tty else Console(highlight=False, force_terminal=False, no_color=True,
+                                                           width=120, soft_wrap=True)
+    figures = SessionFigures(eng.name, eng.settings.model, model_info(eng.settings.model).context_window)
+    renderer = ChatRenderer(console, figures, plain=not tty, show_thinking=tty)
+    env = ChatEnv(root, config, table, renderer, ask=make_asker(renderer) if tty else None,
+                  confirm=make_confirm(renderer) if tty else (lambda _question: True), flags=flags)
+    build_pack = _pack_builder(root, config, budget, eng)
+    try:
+        if session is not None:
+            chat_session = ChatSession.resume(env, session, eng)
+        else:
+            stderr.print("packing the repository…", style="dim")
+            chat_session = ChatSession.start(env, eng, build_pack((), ()))
+    except PackFailed as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from None
+    except (GitError, OSError) as exc:
+        raise _fail(str(exc), ExitCode.FAILED) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", ExitCode.INTERRUPTED) from None
+    app = ChatApp(env, chat_session, build_pack)
+    _banner(app, session is not None)
+    failed: Outcome | None = None
+    try:
+        if tty:
+            run_tty(app, lambda: _repo_paths(root))
+        else:
+            failed = run_piped(app, sys.stdin, lambda line: stderr.print(line, markup=False, highlight=False, soft_wrap=True))
+    finally:
+        renderer.end_turn()
+        sid = app.chat.session_id
+        stderr.print(f"session {sid} saved; continue it with: v4agent chat --resume {sid}", markup=False,
+                     highlight=False, soft_wrap=True)
+    if failed is not None:
+        raise typer.Exit(_exit_code(failed))
+
+
+def _exit_code(outcome: Outcome) -> ExitCode:
+    if outcome.status == "interrupted":
+        return ExitCode.INTERRUPTED
+    if outcome.status == "limit":
+        return ExitCode.LIMIT_REACHED
+    return ExitCode.ENGINE_UNREACHABLE if outcome.reason.startswith("engine") else ExitCode.FAILED
