@@ -40,6 +40,7 @@ def _call(name: str, **args: Any) -> ScriptedToolCall:
 def _rename_script() -> list[ScriptedReply]:
     return [
         ScriptedReply(content="ready"),  # the priming call
+        ScriptedReply(tool_calls=[ScriptedToolCall("grep", '{"pattern": "add_numbers"')]),  # malformed JSON
         ScriptedReply(content="Find every use.", tool_calls=[_call("grep", pattern="add_numbers")]),
         ScriptedReply(tool_calls=[_call("read_file", path="calc/core.py")]),
         ScriptedReply(tool_calls=[_call("edit_file", path="calc/core.py", old_text="def add_numbers(a, b):",
@@ -78,6 +79,8 @@ def test_scripted_multi_file_refactor(tmp_path: Path) -> None:
         assert sorted(report["changed_files"]) == ["calc/api.py", "calc/core.py", "tests/test_calc.py"]
         assert report["diff"] == _git(root, "diff", "--no-color", "HEAD")
         assert report["diff"].count("+def sum_numbers") == 1 and report["diff"].count("-def add_numbers") == 1
+        answered = records[2].request["messages"][-1]  # the malformed call got an error result, no crash
+        assert answered["role"] == "tool" and "json" in answered["content"].lower()
 
         # A second session on the same repository state (restored by `v4agent undo`) hits the primed pack
         # without priming again.
