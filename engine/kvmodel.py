@@ -73,7 +73,16 @@ class LayerKv:
     per_sequence: int  # bytes held per sequence whatever its length (sliding window, compressor state)
 
 
-def layer_kv(spec: ModelSpec, kind: LayerKind, ratio: int, kv_dtype: str) -> LayerKv:
+def _paged(entry: int, ratio: int, block_size: int | None, kv_dtype: str) -> float:
+    """Bytes per token of a compressed cache stored in vLLM pages: a block of ``block_size`` tokens holds
+    ``block_size / ratio`` entries, and vLLM pads each page to 576 bytes (fp8_ds_mla) or 512 (bf16)."""
+    if not block_size:
+        return entry / ratio
+    align = 576 if kv_dtype == "fp8" else 512
+    return _round_up(max(block_size // ratio, 1) * entry, align) / block_size
+
+
+def layer_kv(spec: ModelSpec, kind: LayerKind, ratio: int, kv_dtype: str, block_size: int | None = None) -> LayerKv:
     """Bytes for one layer. CSA/HCA store one latent row per ``ratio`` tokens (CSA adds the indexer key);
     every V4 layer keeps the last ``sliding_window`` raw rows; compressing layers keep ``ratio`` tokens of
     fp32 compressor state (kv + score), CSA twice as many tokens twice as wide (overlapping windows)."""
@@ -87,12 +96,12 @@ def layer_kv(spec: ModelSpec, kind: LayerKind, ratio: int, kv_dtype: str) -> Lay
     window = spec.sliding_window * entry
     if kind == "sliding":
         return LayerKv(kind, 0, 0.0, window)
-    per_token = entry / ratio
+    per_token = _paged(entry, ratio, block_size, kv_dtype)
     # CSA's compression windows overlap: it keeps 2 x ratio tokens of state, each twice as wide.
     coff = 2 if kind == "csa" else 1
     state = coff * ratio * 2 * coff * spec.head_dim * 4
     if kind == "csa":
-        per_token += indexer_entry_bytes(spec, kv_dtype) / ratio
+        per_token += _paged(indexer_entry_bytes(spec, kv_dtype), ratio, block_size, kv_dtype)
         state += coff * ratio * 2 * coff * spec.index_head_dim * 4  # the indexer's own compressor
     return LayerKv(kind, ratio, per_token, window + state)
 
@@ -126,10 +135,13 @@ class KvFootprint:
         return out
 
 
-def kv_footprint(spec: ModelSpec, kv_dtype: str = "fp8", *, include_mtp: bool = False) -> KvFootprint:
-    layers = [layer_kv(spec, k, r, kv_dtype) for k, r in zip(spec.layer_kinds, spec.compress_ratios, strict=True)]
+def kv_footprint(spec: ModelSpec, kv_dtype: str = "fp8", *, include_mtp: bool = False,
+                 block_size: int | None = None) -> KvFootprint:
+    """All layers' KV. ``block_size`` adds vLLM's page padding of compressed caches (none: exact bytes)."""
+    pairs = list(zip(spec.layer_kinds, spec.compress_ratios, strict=True))
     if include_mtp:
-        layers += [layer_kv(spec, k, r, kv_dtype) for k, r in zip(spec.mtp_kinds, spec.mtp_ratios, strict=True)]
+        pairs += list(zip(spec.mtp_kinds, spec.mtp_ratios, strict=True))
+    layers = [layer_kv(spec, kind, ratio, kv_dtype, block_size if spec.is_v4 else None) for kind, ratio in pairs]
     return KvFootprint(tuple(layers), kv_dtype)
 
 

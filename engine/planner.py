@@ -117,7 +117,7 @@ def _parallelism(spec: ModelSpec, hw: Hardware, mode: Mode) -> Parallelism | Non
 def _evaluate(spec: ModelSpec, hw: Hardware, req: PlanRequest, par: Parallelism, block: int) -> Plan:
     weights = weight_bytes(spec)
     include_mtp = req.mtp
-    kv = kv_footprint(spec, req.kv_dtype, include_mtp=include_mtp)
+    kv = kv_footprint(spec, req.kv_dtype, include_mtp=include_mtp, block_size=block)
     shards = par.tensor * par.pipeline
     experts = weights.experts + (weights.mtp * 0.9 if include_mtp else 0.0)  # MTP blocks are mostly experts
     dense = weights.dense + (weights.mtp * 0.1 if include_mtp else 0.0)
