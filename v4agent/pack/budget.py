@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from v4agent.pack.options import PackError
 
-__all__ = ["SKELETON_SHARE", "fit_budget"]
+__all__ = ["LAZY_FACTOR", "SKELETON_SHARE", "estimate_tokens", "fit_budget", "fit_from_top"]
 
 SKELETON_SHARE = 0.5
 
@@ -68,3 +68,83 @@ def fit_budget(
             modes[path] = "skeleton"
             total += skel[path]
     return modes
+
+
+# A budget this many times below the estimated whole: fit from the top of the ranking (``fit_from_top``), so
+# only files that can appear are tokenized. The choice depends on file sizes only, so output never depends on
+# what a cache holds.
+LAZY_FACTOR = 2
+# A piece rarely has more bytes per token than this (long runs of spaces); with fewer tokens it cannot fit.
+_MAX_BYTES_PER_TOKEN = 12
+_LOOKAHEAD = 64  # files counted per batch (both cores), in rank order
+_MIN_ROOM_FOR_SKELETONS = 200  # tokens left: worth trying path-only files as skeletons
+_SKELETON_MISSES = 50  # consecutive skeletons that do not fit: stop trying
+
+
+def estimate_tokens(piece_bytes: int) -> int:
+    """A rough token count of a piece of ``piece_bytes`` bytes (about 4 bytes per token in source code)."""
+    return piece_bytes // 4 + 1
+
+
+def fit_from_top(
+    fixed: int,
+    descending: Sequence[str],
+    budget: int,
+    piece_bytes: Mapping[str, int],
+    count_full: Callable[[list[str]], Mapping[str, int]],
+    skeleton_cost: Callable[[str], int | None],
+) -> tuple[dict[str, str], dict[str, int]]:
+    """``fit_budget``'s policy for a budget far below the whole, computed from the top of the ranking.
+
+    The top-ranked skeletons take up to ``SKELETON_SHARE`` of the room, then files from the top go to full
+    each if it still fits, then path-only files to skeletons while room is left. Only files that could still
+    fit are counted (``count_full`` gets batches in rank order). Returns the modes and the exact full counts
+    taken; files never counted are path-only. The emitted total never exceeds the budget."""
+    if fixed > budget:
+        raise PackError(f"the budget of {budget:,} tokens is below the header and file tree alone ({fixed:,} tokens); "
+                        "raise --budget or --exclude some directories")
+    room = budget - fixed
+    modes = dict.fromkeys(descending, "path")
+    skel: dict[str, int] = {}
+    used = 0
+    for path in descending:
+        cost = skeleton_cost(path)
+        if cost is None or cost >= estimate_tokens(piece_bytes[path]):
+            continue
+        if used + cost > room * SKELETON_SHARE:
+            break
+        skel[path] = cost
+        modes[path] = "skeleton"
+        used += cost
+    total = fixed + used
+    exact: dict[str, int] = {}
+
+    def can_fit(path: str) -> bool:  # cheap test before counting: even at the most bytes per token?
+        return piece_bytes[path] // _MAX_BYTES_PER_TOKEN - skel.get(path, 0) <= budget - total
+
+    for i, path in enumerate(descending):
+        if not can_fit(path):
+            continue
+        if path not in exact:
+            batch = [p for p in descending[i:i + _LOOKAHEAD] if p not in exact and can_fit(p)]
+            exact.update(count_full(batch))
+        now = skel.get(path, 0)
+        if total + exact[path] - now <= budget:
+            modes[path] = "full"
+            total += exact[path] - now
+    misses = 0
+    for path in descending:
+        if budget - total < _MIN_ROOM_FOR_SKELETONS or misses >= _SKELETON_MISSES:
+            break
+        if modes[path] != "path":
+            continue
+        cost = skeleton_cost(path)
+        if cost is None:
+            continue
+        if total + cost <= budget and cost < exact.get(path, estimate_tokens(piece_bytes[path])):
+            modes[path] = "skeleton"
+            total += cost
+            misses = 0
+        else:
+            misses += 1
+    return modes, exact

@@ -10,19 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from v4agent.pack.analyze import Analysis, ReadFailure, analyze, emitted_text, read_bytes
-from v4agent.pack.budget import fit_budget
+from v4agent.pack.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top
 from v4agent.pack.classify import matches_globs, path_skip_reason
 from v4agent.pack.discover import Entry, check_root, discover, git_blob_sha
 from v4agent.pack.options import PackError, PackOptions
 from v4agent.pack.records import PackedFile, SkippedFile
 from v4agent.pack.render import TreeEntry, render_file, render_footer, render_header, render_tree
 from v4agent.pack.tokencache import TokenCache, count_key, fact_key
-from v4agent.tokenizer import Tokenizer, get_tokenizer
+from v4agent.tokenizer import TOKENIZER_NAMES, Tokenizer, get_tokenizer
 
 __all__ = ["Built", "build_pack"]
 
 _CHUNK_CHARS = 1 << 21  # texts per count_many call: big enough for both cores, small enough for memory
 _UNKNOWN_AGE = 1 << 40  # never seen in history (shallow clone): treated as oldest
+_PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
 
 
 @dataclass
@@ -96,10 +97,18 @@ def _progress(enabled: bool, total: int) -> Iterator[Callable[[int], None]]:
 class _Pack:
     """State of one build; methods are the phases."""
 
-    def __init__(self, root: Path, options: PackOptions, tok: Tokenizer, cache: TokenCache) -> None:
-        self.root, self.options, self.tok, self.cache = root, options, tok, cache
+    def __init__(self, root: Path, options: PackOptions, cache: TokenCache) -> None:
+        self.root, self.options, self.cache = root, options, cache
+        self._tok: Tokenizer | None = None
         self.fmt = options.fmt
         self.skipped: list[SkippedFile] = []
+
+    @property
+    def tok(self) -> Tokenizer:
+        """Loaded on first use: a warm pack finds every count in the cache and never needs it (~0.7 s)."""
+        if self._tok is None:
+            self._tok = _tokenizer(self.options.tokenizer)
+        return self._tok
 
     def _read(self, entry: Entry) -> bytes:
         return read_bytes(self.root / entry.path, self.options.max_file_bytes)
@@ -205,7 +214,21 @@ class _Pack:
     # --- ranking and skeletons -------------------------------------------------------------------------
 
     def ascending(self, items: list[_Item]) -> list[str]:
-        """Paths from lowest to highest rank (symbol-reference PageRank with the focus boost)."""
+        """Paths from lowest to highest rank (symbol-reference PageRank with the focus boost), cached."""
+        digest = hashlib.sha1(usedforsecurity=False)
+        for it in sorted(items, key=lambda it: it.path):
+            digest.update(f"{it.path}\0{it.blob}\0".encode("utf-8", "surrogatepass"))
+        digest.update(json.dumps(self.options.focus).encode())
+        key = fact_key("r", "", digest.hexdigest())  # the ranking depends only on the contents and the focus
+        cached = self.cache.fact(key)
+        if cached is not None:
+            order: list[str] = json.loads(cached)
+            return order
+        order = self._rank(items)
+        self.cache.put_fact(key, json.dumps(order, separators=(",", ":")))
+        return order
+
+    def _rank(self, items: list[_Item]) -> list[str]:
         from v4agent.pack.rank import rank_files
         from v4agent.pack.symbols import FileSymbols, extract_symbols
 
@@ -252,23 +275,23 @@ def _chunks_of(pairs: list[tuple[str, _Item]]) -> Iterator[tuple[int, int]]:
 
 def build_pack(root: Path, options: PackOptions, *, progress: bool = False) -> Built:
     root = check_root(root)
-    tok = _tokenizer(options.tokenizer)
+    if options.tokenizer not in TOKENIZER_NAMES:
+        _tokenizer(options.tokenizer)  # raises the clear error; a known one loads only when something is counted
     cache = TokenCache.open(root)  # before discovery: creating .v4agent/ must not look like a change later
     try:
-        return _build(root, options, tok, cache, progress)
+        return _build(root, options, cache, progress)
     finally:
         cache.close()
 
 
-def _build(root: Path, options: PackOptions, tok: Tokenizer, cache: TokenCache, progress: bool) -> Built:
+def _build(root: Path, options: PackOptions, cache: TokenCache, progress: bool) -> Built:
     found = discover(root)
-    pack = _Pack(found.root, options, tok, cache)
+    pack = _Pack(found.root, options, cache)
     pack.skipped += [SkippedFile(p, r) for p, r in found.skipped]
     files_in = [e for e in found.entries if e.kind == "file"]
     links = [e for e in found.entries if e.kind == "link"]
     with _progress(progress, len(files_in)) as advance:
         items = pack.analyse(files_in, advance)
-    full = pack.counts("full", items, pack.full_piece)
 
     def order_key(e: Entry) -> tuple[bool, int, str]:
         if e.uncommitted:  # changing now: last, by path (their history says nothing about the next edit)
@@ -293,9 +316,20 @@ def _build(root: Path, options: PackOptions, tok: Tokenizer, cache: TokenCache, 
         return pack.counts("skeleton", [item], lambda it: render_file(it.path, text, "skeleton", options.fmt,
                                                                        it.lang or ""))[path]
 
-    over = options.budget is not None and fixed + sum(full.values()) > options.budget
-    ascending = pack.ascending(items) if over else []
-    modes = fit_budget(fixed, full, ascending, options.budget, skeleton_cost)
+    # Pieces' sizes before any counting: far over the budget, only what can appear is tokenized.
+    piece_bytes = {it.path: it.entry.size + _PIECE_OVERHEAD + 2 * len(it.path) for it in items}
+    estimated = fixed + sum(estimate_tokens(n) for n in piece_bytes.values())
+    if options.budget is not None and estimated > LAZY_FACTOR * options.budget:
+        descending = pack.ascending(items)[::-1]
+        modes, exact = fit_from_top(fixed, descending, options.budget, piece_bytes,
+                                    lambda paths: pack.counts("full", [by_path[p] for p in paths], pack.full_piece),
+                                    skeleton_cost)
+        full = {p: exact.get(p, estimate_tokens(n)) for p, n in piece_bytes.items()}  # estimate: never counted
+    else:
+        full = pack.counts("full", items, pack.full_piece)
+        over = options.budget is not None and fixed + sum(full.values()) > options.budget
+        ascending = pack.ascending(items) if over else []
+        modes = fit_budget(fixed, full, ascending, options.budget, skeleton_cost)
 
     parts = [header, tree]
     files: list[PackedFile] = []
