@@ -80,3 +80,18 @@ def test_too_small_budget_is_a_clear_error(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     with pytest.raises(PackError, match="budget"):
         Snapshot.build(root, PackOptions(budget=50))
+
+
+def test_options_from_config_default_budget_leaves_room_for_the_conversation(tmp_path: Path) -> None:
+    from v4agent.config import load_config
+    from v4agent.engine.presets import model_info
+    from v4agent.pack.fromconfig import pack_options_from_config
+
+    config = load_config(tmp_path, environ={"XDG_CONFIG_HOME": str(tmp_path)})
+    options = pack_options_from_config(config, model="deepseek-v4-pro", include=["x/*"], focus=["core"])
+    assert options.budget == model_info("deepseek-v4-pro").context_window - config.get("pack.reserve")
+    assert options.include == ("x/*",) and options.focus == ("core",)
+    assert pack_options_from_config(config, unlimited=True).budget is None
+    assert pack_options_from_config(config, budget=5000).budget == 5000
+    configured = load_config(tmp_path, environ={"XDG_CONFIG_HOME": str(tmp_path), "V4AGENT_PACK_BUDGET": "7000"})
+    assert pack_options_from_config(configured).budget == 7000

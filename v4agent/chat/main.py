@@ -53,17 +53,11 @@ def _targets(targets: list[str], resume: bool) -> tuple[Path, str | None]:
 
 def _pack_builder(root: Path, config: Config, budget: int | None, engine: RemoteEngine) -> Any:
     def build(focus: tuple[str, ...], dropped: tuple[str, ...]) -> Any:
-        from v4agent.pack import PackOptions, Snapshot  # heavy (tree-sitter, detect-secrets): load when used
+        from v4agent.pack import Snapshot  # heavy (tree-sitter, detect-secrets): load when used
+        from v4agent.pack.fromconfig import pack_options_from_config
 
-        size = budget if budget is not None else config.get("pack.budget")
-        if size is None:
-            size = max(16_384, model_info(engine.settings.model).context_window - int(config.get("pack.reserve")))
-        options = PackOptions(
-            tokenizer=config.get("pack.tokenizer"), budget=size, fmt="xml",
-            include=(*config.get("pack.include"), *focus), exclude=(*config.get("pack.exclude"), *dropped),
-            max_file_bytes=int(config.get("pack.max_file_bytes")), secrets=config.get("pack.secrets"),
-            focus=focus,
-        )
+        options = pack_options_from_config(config, model=engine.settings.model, budget=budget,
+                                           include=focus, exclude=dropped, focus=focus)
         from v4agent.pack.options import PackError
 
         try:

@@ -45,20 +45,6 @@ def _parse_budget(text: str | None) -> tuple[bool, int | None]:
     return True, int(cleaned)
 
 
-def default_budget(config: Config) -> int:
-    """The model's window less the configured reserve (``pack.budget`` unset, no --budget)."""
-    from v4agent.engine.presets import get_preset, model_info
-
-    model = str(config.get("model") or "")
-    if not model:
-        try:
-            model = get_preset(str(config.get("engine"))).default_model
-        except Exception:
-            model = ""
-    window = model_info(model).context_window if model else 1_048_576
-    return max(16_384, window - int(config.get("pack.reserve")))
-
-
 def pack_command(
     path: Path = typer.Argument(Path("."), help="The repository (or directory) to pack."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write the pack here instead of stdout."),
@@ -75,7 +61,8 @@ def pack_command(
     """Pack a repository into one prompt text: files in stable order, secrets removed, exact token count."""
     from v4agent.config import ConfigError, load_config
     from v4agent.console import stderr, warn
-    from v4agent.pack import PackError, PackOptions, Snapshot
+    from v4agent.pack import PackError, Snapshot
+    from v4agent.pack.fromconfig import pack_options_from_config
 
     if fmt is not None and fmt not in ("xml", "markdown"):
         raise _fail(f"unknown format {fmt!r}; choose xml or markdown", ExitCode.USAGE)
@@ -86,15 +73,9 @@ def pack_command(
         raise _fail(f"not a directory: {path} (pack a repository or a folder, not a single file)", ExitCode.USAGE)
     try:
         config = load_config(path, flags={"pack.tokenizer": tokenizer})
-        if not given:
-            budget_value = config.get("pack.budget")
-            if budget_value is None:
-                budget_value = default_budget(config)
-        options = PackOptions(
-            tokenizer=config.get("pack.tokenizer"), budget=budget_value, fmt=fmt or "xml",
-            include=(*config.get("pack.include"), *include), exclude=(*config.get("pack.exclude"), *exclude),
-            max_file_bytes=int(config.get("pack.max_file_bytes")), secrets=config.get("pack.secrets"),
-            focus=tuple(focus),
+        options = pack_options_from_config(
+            config, budget=budget_value, unlimited=given and budget_value is None, fmt=fmt or "xml",
+            include=include, exclude=exclude, focus=focus,
         )
         snapshot = Snapshot.build(path, options, progress=True)
     except (ConfigError, PackError) as exc:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from v4agent.config import ConfigError, load_config
+from v4agent.config import Config, ConfigError, load_config
 from v4agent.console import error, stderr, warn
 from v4agent.engine.types import EngineError, EngineUnreachable
 from v4agent.exitcodes import ExitCode
@@ -30,6 +31,9 @@ from v4agent.review.run import (
     review,
 )
 
+if TYPE_CHECKING:
+    from v4agent.pack import PackOptions
+
 _FORMATS = ("markdown", "json", "sarif")
 
 
@@ -38,20 +42,10 @@ def _fail(message: str, code: ExitCode) -> typer.Exit:
     return typer.Exit(int(code))
 
 
-def _pack_options(config: object) -> object:
-    try:
-        from v4agent.pack import PackOptions  # type: ignore[attr-defined]
-    except ImportError:
-        return None  # default_pack reports the missing packer
-    get = config.get  # type: ignore[attr-defined]
-    return PackOptions(
-        tokenizer=get("pack.tokenizer"),
-        budget=get("pack.budget"),
-        include=tuple(get("pack.include")),
-        exclude=tuple(get("pack.exclude")),
-        max_file_bytes=get("pack.max_file_bytes"),
-        secrets=get("pack.secrets"),
-    )
+def _pack_options(config: Config) -> PackOptions:
+    from v4agent.pack.fromconfig import pack_options_from_config
+
+    return pack_options_from_config(config)
 
 
 def review_command(

@@ -105,11 +105,12 @@ def default_pack(options: Any = None) -> PackFn:
     """The real packer over a directory (``v4agent.pack.Snapshot``)."""
 
     def pack(directory: Path) -> tuple[str, int]:
+        from v4agent.pack import PackError, PackOptions, Snapshot
+
         try:
-            from v4agent.pack import PackOptions, Snapshot  # type: ignore[attr-defined]
-        except ImportError:
-            raise ReviewError("the packer (v4agent.pack.Snapshot) is not available in this install") from None
-        snapshot = Snapshot.build(directory, options if options is not None else PackOptions())
+            snapshot = Snapshot.build(directory, options if options is not None else PackOptions())
+        except PackError as exc:
+            raise ReviewError(f"cannot pack the base revision: {exc}") from None
         return snapshot.text, snapshot.token_count
 
     return pack
