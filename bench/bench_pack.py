@@ -27,6 +27,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from v4agent.pack import PackOptions
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "v4agent-bench"
 DJANGO = "django==5.2"
@@ -107,7 +111,7 @@ def _case_floor(repo: Path, tokenizer: str, out: Path) -> dict[str, object]:
     return {"build_s": time.perf_counter() - start, "tokens": total, "files": files}
 
 
-def _pack_options(tokenizer: str, budget: int | None) -> object:
+def _pack_options(tokenizer: str, budget: int | None) -> PackOptions:
     from v4agent.pack import PackOptions
 
     return PackOptions(tokenizer=tokenizer, budget=budget)
@@ -274,18 +278,21 @@ def print_table(rows: list[Row], anchors: dict[str, Run]) -> None:
             f"{run.rss_bytes / 2**20:.0f} MiB" if run and ok_run else "",
             verdict[run.rss_bytes < GIB] if run and ok_run else "", row.note,
         )
-    Console(width=200).print(table)
+    console = Console(width=200)
+    console.print(table)
 
     anchor_table = Table(title="anchors (same machine, same run)")
     for col in ("anchor", "wall", "CPU", "peak RSS", "RSS < 1 GiB", "notes"):
         anchor_table.add_column(col, overflow="fold")
+    if not anchors:
+        return
     for name, run in anchors.items():
         if run.error:
             anchor_table.add_row(name, "n/a", "", "", "", run.error)
             continue
         anchor_table.add_row(name, _fmt_s(run.wall_s), _fmt_s(run.cpu_s), f"{run.rss_bytes / 2**20:.0f} MiB",
                              verdict[run.rss_bytes < GIB], _describe(run.info))
-    Console(width=200).print(anchor_table)
+    console.print(anchor_table)
 
 
 def _describe(info: dict[str, object]) -> str:
