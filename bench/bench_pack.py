@@ -35,9 +35,6 @@ if TYPE_CHECKING:
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "v4agent-bench"
 DJANGO = "django==5.2"
 REPOMIX = "repomix@1.14.0"
-WINDOW = 1_048_576  # DeepSeek V4 context
-RESERVE = 131_072  # config pack.reserve default
-DEFAULT_BUDGET = WINDOW - RESERVE
 GIB = 1 << 30
 _GIT = ["git", "-c", "user.email=bench@v4agent.invalid", "-c", "user.name=bench", "-c", "commit.gpgsign=false"]
 
@@ -82,6 +79,14 @@ def prepare_repomix(cache: Path = CACHE) -> list[str]:
 def tracked_files(repo: Path) -> list[str]:
     out = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], check=True, capture_output=True).stdout
     return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def default_budget(repo: Path) -> int:
+    """The budget `v4agent pack` uses by default (the model's window less ``pack.reserve``); env vars ignored."""
+    from v4agent.config import load_config
+    from v4agent.pack.fromconfig import default_budget as budget_of
+
+    return budget_of(load_config(repo, environ={}))
 
 
 def clear_state(repo: Path) -> None:
@@ -156,8 +161,8 @@ _CHILD_CASES: dict[str, Callable[[Path, Path], dict[str, object]]] = {
     "floor-o200k": lambda repo, out: _case_floor(repo, "o200k", out),
     "o200k-none": lambda repo, out: _case_pack(repo, "o200k", None, out),
     "v4-none": lambda repo, out: _case_pack(repo, "deepseek-v4", None, out),
-    "v4-budget": lambda repo, out: _case_pack(repo, "deepseek-v4", DEFAULT_BUDGET, out),
-    "v4-refresh": lambda repo, out: _case_refresh(repo, "deepseek-v4", DEFAULT_BUDGET, out),
+    "v4-budget": lambda repo, out: _case_pack(repo, "deepseek-v4", default_budget(repo), out),
+    "v4-refresh": lambda repo, out: _case_refresh(repo, "deepseek-v4", default_budget(repo), out),
 }
 
 
@@ -323,13 +328,14 @@ def bench(repo: Path, repeat: int, only: set[str] | None) -> list[Row]:
         anchor = floor if want("floor") else Run(0.0, 0.0, 0, {}, "floor not run")
         rows.append(_ratio_row("V4 whole tree, cold", cold, "floor", anchor, 1.5, _describe(cold.info)))
     if want("v4-budget"):
+        budget = default_budget(repo)
         cold = run_case("v4-budget", repo, repeat, cold=True)
         warm = run_case("v4-budget", repo, repeat, cold=False)
         for name, run, limit in (("V4 1M budget, cold", cold, 6.0), ("V4 1M budget, warm", warm, 1.5)):
             tokens = run.info.get("tokens")
-            fits = isinstance(tokens, int) and tokens <= DEFAULT_BUDGET
+            fits = isinstance(tokens, int) and tokens <= budget
             rows.append(_abs_row(name, run, limit, extra_ok=fits,
-                                 note=f"budget {DEFAULT_BUDGET:,}; {'fits' if fits else 'OVER BUDGET'}; "
+                                 note=f"budget {budget:,}; {'fits' if fits else 'OVER BUDGET'}; "
                                  + _describe(run.info)))
     if want("refresh"):
         run = run_case("v4-refresh", repo, 1, cold=False)
