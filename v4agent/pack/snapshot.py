@@ -37,6 +37,7 @@ class Snapshot:
     is_git: bool = False
     _seen: dict[str, _Seen] = field(default_factory=dict, repr=False)
     _dirs: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict, repr=False)
+    _stat_order: list[tuple[str, str, _Seen]] = field(default_factory=list, repr=False)  # path, absolute, seen
 
     @classmethod
     def build(cls, repo_root: Path, options: PackOptions, *, progress: bool = False) -> Snapshot:
@@ -48,6 +49,8 @@ class Snapshot:
         snap._seen = {e.path: _Seen(e.size, e.mtime_ns, built.blobs.get(e.path), e.path in packed)
                       for e in built.entries}
         snap._dirs = _dir_listing(built.root, snap._seen)
+        root = str(built.root)
+        snap._stat_order = [(p, os.path.join(root, p), seen) for p, seen in snap._seen.items()]
         return snap
 
     def rebase(self) -> Snapshot:
@@ -58,12 +61,12 @@ class Snapshot:
 
     def delta(self) -> DeltaBlock:
         """Files added, modified or deleted since this snapshot was rendered, with their current content."""
-        root = str(self.root)
         changes: list[DeltaChange] = []
         candidates: list[str] = []
-        for path, seen in self._seen.items():
+        lstat = os.lstat
+        for path, full, seen in self._stat_order:  # absolute paths joined once, at build: this loop is the cost
             try:
-                info = os.lstat(os.path.join(root, path))
+                info = lstat(full)
             except OSError:
                 if seen.packed:
                     changes.append(DeltaChange(path, "deleted"))
@@ -121,8 +124,9 @@ class Snapshot:
         """Paths that appeared since the render: new names in directories whose mtime changed (ignore rules
         applied); a directory listing per changed directory, git only when a new name shows up."""
         fresh: list[str] = []
+        root = str(self.root)
         for rel, (mtime, names) in self._dirs.items():
-            directory = self.root / rel if rel else self.root
+            directory = os.path.join(root, rel) if rel else root
             try:
                 if os.stat(directory).st_mtime_ns == mtime:
                     continue
@@ -142,8 +146,9 @@ def _dir_listing(root: Path, seen: dict[str, _Seen]) -> dict[str, tuple[int, fro
         for i in range(1, len(parts) + 1):
             dirs.add("/".join(parts[:i]))
     out: dict[str, tuple[int, frozenset[str]]] = {}
+    base = str(root)
     for rel in sorted(dirs):
-        directory = root / rel if rel else root
+        directory = os.path.join(base, rel) if rel else base
         try:
             out[rel] = (os.stat(directory).st_mtime_ns, frozenset(os.listdir(directory)))
         except OSError:

@@ -39,6 +39,7 @@ class TokenCache:
         self._db: sqlite3.Connection | None = None
         self._counts: dict[str, int] | None = None
         self._facts: dict[str, str] = {}
+        self._absent: set[str] = set()  # keys looked up and not stored: no second query per key
         self._new_counts: dict[str, int] = {}
         self._new_facts: dict[str, str] = {}
         if path is not None:
@@ -90,7 +91,7 @@ class TokenCache:
     # --- facts: larger, fetched in batches by key ------------------------------------------------------
 
     def prefetch(self, keys: Iterable[str]) -> None:
-        missing = [k for k in keys if k not in self._facts]
+        missing = [k for k in keys if k not in self._facts and k not in self._absent]
         if self._db is None or not missing:
             return
         with contextlib.suppress(sqlite3.Error):
@@ -98,6 +99,7 @@ class TokenCache:
                 part = missing[i:i + _BATCH]
                 marks = ",".join("?" * len(part))
                 self._facts.update(self._db.execute(f"SELECT key, value FROM facts WHERE key IN ({marks})", part))
+                self._absent.update(k for k in part if k not in self._facts)
 
     def fact(self, key: str) -> str | None:
         if key not in self._facts:

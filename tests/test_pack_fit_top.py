@@ -1,0 +1,56 @@
+"""``fit_from_top``: the budget policy far below the whole, counting only files that can still fit."""
+
+from __future__ import annotations
+
+import pytest
+
+from v4agent.pack.budget import fit_from_top
+from v4agent.pack.options import PackError
+
+
+def _fit(full: dict[str, int], descending: list[str], budget: int, skeleton: int | None,
+         fixed: int = 0) -> tuple[dict[str, str], list[list[str]]]:
+    calls: list[list[str]] = []
+
+    def count(paths: list[str]) -> dict[str, int]:
+        calls.append(paths)
+        return {p: full[p] for p in paths}
+
+    piece_bytes = {p: n * 4 for p, n in full.items()}  # the estimate matches the count: 4 bytes per token
+    modes, exact = fit_from_top(fixed, descending, budget, piece_bytes, count, lambda p: skeleton)
+    assert set(exact) == {p for batch in calls for p in batch}
+    total = fixed + sum(full[p] if m == "full" else skeleton or 0 if m == "skeleton" else 0 for p, m in modes.items())
+    assert total <= budget
+    return modes, calls
+
+
+def test_the_top_goes_full_and_the_rest_path_only() -> None:
+    full = {f"f{i:03}": 100 for i in range(200)}
+    descending = sorted(full)
+    modes, calls = _fit(full, descending, 1000, None)
+    assert [p for p in descending if modes[p] == "full"] == descending[:10]
+    assert all(modes[p] == "path" for p in descending[10:])
+    counted = {p for batch in calls for p in batch}
+    assert len(counted) < len(full)  # never counts the whole repository
+
+
+def test_huge_files_are_not_counted() -> None:
+    full = {"big": 1_000_000, "small": 10}
+    modes, calls = _fit(full, ["big", "small"], 500, None)
+    assert modes == {"big": "path", "small": "full"}
+    assert calls == [["small"]]
+
+
+def test_skeletons_of_the_top_take_at_most_half_the_room() -> None:
+    full = {f"f{i}": 300 for i in range(10)}
+    descending = sorted(full)
+    modes, _ = _fit(full, descending, 1000, 100)
+    # Five skeletons (500 = half the room), then f0 goes full (+200), f1 too (+200): 900; the rest stay.
+    assert modes["f0"] == modes["f1"] == "full"
+    assert [modes[p] for p in descending[2:5]] == ["skeleton"] * 3
+    assert all(modes[p] == "path" for p in descending[5:])
+
+
+def test_budget_below_the_fixed_part_is_an_error() -> None:
+    with pytest.raises(PackError, match="budget"):
+        fit_from_top(100, ["a"], 50, {"a": 4}, lambda ps: dict.fromkeys(ps, 1), lambda p: None)
