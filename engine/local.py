@@ -161,7 +161,8 @@ def detect_gpus(timeout: float = 15.0) -> list[tuple[str, float]]:
 
 def _needed(spec_name: str, hw: Hardware, req: PlanRequest) -> str:
     spec = load_model_spec(spec_name)
-    smallest = minimum_gpus(spec, Hardware(hw.gpu, 8, 1), req)
+    smallest = next((p for n in range(1, 9) if (p := plan(spec, Hardware(hw.gpu, n, 1), req)).fits), None)
+    smallest = smallest or minimum_gpus(spec, Hardware(hw.gpu, 8, 1), req)
     if smallest is None:
         return "no plan of up to 64 nodes of 8 such GPUs fits"
     return (f"{smallest.hardware.describe()} ({smallest.weights_total_bytes / 1e9:.0f} GB of weights; "
