@@ -16,8 +16,10 @@ def test_version_and_help() -> None:
     assert result.returncode == 0 and "config" in result.stdout
 
 
-def test_default_install_does_not_import_heavy_local_engine() -> None:
-    code = "import sys, v4agent.cli; bad = {'torch', 'vllm'} & set(sys.modules); print(sorted(bad))"
+def test_cli_start_up_imports_nothing_heavy() -> None:
+    """`v4agent --help` must start fast: the local engine, the SDK, tree-sitter and the chat UI load on use."""
+    heavy = "{'torch', 'vllm', 'openai', 'tree_sitter', 'prompt_toolkit', 'tokenizers', 'detect_secrets', 'git'}"
+    code = f"import sys, v4agent.cli; bad = {heavy} & set(sys.modules); print(sorted(bad))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

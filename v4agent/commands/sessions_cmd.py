@@ -12,7 +12,6 @@ from rich.text import Text
 
 from v4agent.console import error, stdout
 from v4agent.exitcodes import ExitCode
-from v4agent.progress import cost_table
 from v4agent.session import SessionData, SessionError, find_session, list_sessions
 
 sessions_app = typer.Typer(help="List agent sessions and show their per-call cache diagnostics.",
@@ -109,6 +108,8 @@ def show(
                       expected, billed, f"{row['output_tokens'] or 0:,}", f"{row['cost_usd'] or 0:.6f}",
                       "; ".join(row["breaks"]), style="yellow" if row["breaks"] else None)
     stdout.print(table)
+    from v4agent.progress import cost_table  # the live-progress module pulls in the agent loop
+
     stdout.print(cost_table(session))
 
 
