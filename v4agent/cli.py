@@ -40,8 +40,9 @@ def _root(
     """Pack a repository into one cache-friendly context and let DeepSeek V4 work on it."""
 
 
-for _module in (chat_cmd, config_cmd, engine_cmd, engine_plan_cmd, cost_cmd, pack_cmd, refactor_cmd, sessions_cmd,
-                undo_cmd, review_cmd):
+# Listed in `--help` in this order: the main jobs first. engine_plan_cmd adds to the group engine_cmd creates.
+for _module in (refactor_cmd, chat_cmd, review_cmd, pack_cmd, cost_cmd, undo_cmd, sessions_cmd, engine_cmd,
+                engine_plan_cmd, config_cmd):
     _module.register(app)
 
 
