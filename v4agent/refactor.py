@@ -30,8 +30,9 @@ from v4agent.cachediag import CacheTracker
 from v4agent.commands.undo_cmd import GitError, GitStart, capture_start, diff_since, dirty_paths, git_root
 from v4agent.config import Config, ConfigError, load_config
 from v4agent.console import error, stderr, stdout, warn
-from v4agent.engine.client import RemoteEngine, open_engine
+from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
+from v4agent.engine.select import open_model_engine
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.exitcodes import ExitCode
 from v4agent.layout import (
@@ -220,7 +221,7 @@ def run_refactor(
         overrides = {k: session.start.get(k) for k in ("engine", "model", "think", "base_url")}
         overrides.update({k: v for k, v in flags.items() if k in overrides and v is not None})
     try:
-        eng = open_engine(config, overrides=overrides)
+        eng = open_model_engine(config, root, overrides=overrides)
     except EngineError as exc:
         if session is not None:
             raise _fail(f"{exc}" + (f"\n{exc.hint}" if exc.hint else ""), ExitCode.ENGINE_UNREACHABLE) from None

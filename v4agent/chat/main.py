@@ -26,8 +26,9 @@ from v4agent.chat.statusline import SessionFigures
 from v4agent.commands.undo_cmd import GitError, git_root
 from v4agent.config import Config, ConfigError, load_config
 from v4agent.console import error, stderr
-from v4agent.engine.client import RemoteEngine, open_engine
+from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
+from v4agent.engine.select import open_model_engine
 from v4agent.engine.types import EngineError
 from v4agent.exitcodes import ExitCode
 from v4agent.session import SessionError, find_session
@@ -105,7 +106,7 @@ def run_chat(
     except (ConfigError, PriceTableError, SessionError) as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
     try:
-        eng = open_engine(config, overrides=resume_overrides(session, flags) if session is not None else None)
+        eng = open_model_engine(config, root, overrides=resume_overrides(session, flags) if session is not None else None)
     except EngineError as exc:
         raise _fail(f"{exc}" + (f"\n{exc.hint}" if exc.hint else ""), ExitCode.ENGINE_UNREACHABLE) from None
 

@@ -98,9 +98,9 @@ def run_review(
                     ExitCode.USAGE)
 
     try:
-        from v4agent.engine.client import open_engine
+        from v4agent.engine.select import open_model_engine
 
-        llm = open_engine(config, overrides={"engine": engine, "model": model, "base_url": base_url})
+        llm = open_model_engine(config, repo, overrides={"engine": engine, "model": model, "base_url": base_url})
     except EngineError as exc:
         code = ExitCode.ENGINE_UNREACHABLE if isinstance(exc, EngineUnreachable) else ExitCode.USAGE
         raise _fail(f"{exc}" + (f" ({exc.hint})" if exc.hint else ""), code) from None

@@ -55,6 +55,15 @@ class ChatHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
+    def _send_text(self, status: int, text: str) -> None:
+        data = text.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
     def _send_error(self, err: ApiError, headers: dict[str, str] | None = None) -> None:
         self._send_json(err.status, error_body(err.message, err.type_, err.code), headers)
 
@@ -84,6 +93,10 @@ class ChatHandler(BaseHTTPRequestHandler):
     # -- routes -----------------------------------------------------------------------------------------
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
+        if self.standin.mode == "vllm" and path in ("/health", "/metrics"):  # vLLM serves these unauthenticated
+            text = "" if path == "/health" else self.standin.prefix_cache_metrics()
+            self._send_text(200, text)
+            return
         if path not in ("/models", "/v1/models"):
             self._send_error(ApiError(404, f"no route for GET {path}", "not_found", None))
             return

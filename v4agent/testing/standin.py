@@ -91,7 +91,7 @@ class StandIn:
                  mode: Mode = "deepseek", api_key: str | None = "sk-test", unit_interval: int | None = 4096,
                  chunk_chars: int = 7, chunk_delay: float = 0.0, block_size: int = 16,
                  models: Sequence[str] = DEFAULT_MODELS, context_window: int = CONTEXT_WINDOW,
-                 tokenizer: Tokenizer | None = None, port: int = 0) -> None:
+                 tokenizer: Tokenizer | None = None, port: int = 0, report_cached_tokens: bool = True) -> None:
         if mode not in ("deepseek", "vllm"):
             raise ValueError("mode must be 'deepseek' or 'vllm'")
         self.replies: list[ScriptedReply] = list(replies or [])
@@ -104,6 +104,8 @@ class StandIn:
         self.chunk_delay = chunk_delay
         self.models = tuple(models)
         self.context_window = context_window
+        # vllm mode only: False leaves cached_tokens out of usage, so clients must read /metrics counters.
+        self.report_cached_tokens = report_cached_tokens
         self.faults: list[Fault] = []
         self.calls: list[CallRecord] = []
         self.tokenizer = tokenizer or get_tokenizer("deepseek-v4")
@@ -160,6 +162,15 @@ class StandIn:
     def add_call(self, record: CallRecord) -> None:
         with self._lock:
             self.calls.append(record)
+
+    def prefix_cache_metrics(self) -> str:
+        """vLLM's /metrics prefix-cache counters (cumulative prompt tokens queried and hit), Prometheus text."""
+        with self._lock:
+            queried = sum(c.prompt_tokens or 0 for c in self.calls)
+            hits = sum(c.cache_hit or 0 for c in self.calls)
+        labels = '{engine="0",model_name="' + self.models[0] + '"}'
+        return (f"# TYPE vllm:prefix_cache_queries_total counter\nvllm:prefix_cache_queries_total{labels} {queried:.1f}\n"
+                f"# TYPE vllm:prefix_cache_hits_total counter\nvllm:prefix_cache_hits_total{labels} {hits:.1f}\n")
 
     def next_fault(self) -> Fault | None:
         with self._lock:
@@ -245,7 +256,7 @@ class StandIn:
         with self._lock:
             cache = self._cache_for((frame.model, thinking, effort))
             hit, best = cache.lookup(rendered.packed)
-        usage = ReplyUsage(count, len(output), reasoning_tokens, hit, best)
+        usage = ReplyUsage(count, len(output), reasoning_tokens, hit, best, self.report_cached_tokens)
         record.cache_hit, record.cache_miss = hit, count - hit
         record.output_tokens, record.reasoning_tokens, record.theoretical_max_hit = (
             len(output), reasoning_tokens, best)

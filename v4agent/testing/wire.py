@@ -35,15 +35,17 @@ class ReplyUsage:
     reasoning_tokens: int
     cache_hit: int
     theoretical_max_hit: int
+    cached_details: bool = True  # False: leave prompt_tokens_details out, as vLLM does without the flag for it
 
     def to_json(self, mode: Mode) -> dict[str, Any]:
         usage: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": self.cache_hit},
             "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }
+        if self.cached_details or mode == "deepseek":
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cache_hit}
         if mode == "deepseek":
             usage["prompt_cache_hit_tokens"] = self.cache_hit
             usage["prompt_cache_miss_tokens"] = self.prompt_tokens - self.cache_hit
