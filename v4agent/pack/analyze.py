@@ -1,6 +1,8 @@
 """One file's content facts: read it safely, decide whether it can be packed, find its secrets.
 
-The result (``Analysis``) depends only on the path and the bytes, so it is cached by (path, blob SHA).
+The result (``Analysis``) depends only on the path and the bytes, so it is cached by (path, blob SHA). The
+secret scan is the costly part: the packer asks for it (``scan=False`` here, ``findings_*`` to cache it) only
+for files whose content it emits.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from v4agent.pack.classify import content_skip_reason, decode_text, sniff_bytes
 from v4agent.pack.secrets import SecretFinding, redact_secrets, scan_secrets
 
-__all__ = ["Analysis", "ReadFailure", "analyze", "emitted_text", "read_bytes"]
+__all__ = ["Analysis", "ReadFailure", "analyze", "emitted_text", "findings_from_json", "findings_to_json",
+           "read_bytes"]
 
 
 class ReadFailure(Exception):
@@ -24,25 +28,39 @@ class ReadFailure(Exception):
 @dataclass(frozen=True)
 class Analysis:
     skip: str | None  # reason the content cannot be packed (binary, not UTF-8, generated, minified)
-    findings: tuple[SecretFinding, ...] | None = ()  # None: not scanned (content skipped anyway)
+    findings: tuple[SecretFinding, ...] | None = ()  # None: not scanned (skipped anyway, or not yet needed)
     soft: bool = False  # the skip is a class ``--include`` may override (generated, minified)
 
     def to_json(self) -> str:
-        rows = None if self.findings is None else [[f.line, f.kind, f.start, f.end] for f in self.findings]
+        rows = None if self.findings is None else _rows(self.findings)
         return json.dumps({"skip": self.skip, "findings": rows, "soft": self.soft}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, data: str) -> Analysis:
         obj = json.loads(data)
         rows = obj["findings"]
-        findings = None if rows is None else tuple(SecretFinding(int(r[0]), str(r[1]), int(r[2]), int(r[3]))
-                                                   for r in rows)
-        return cls(obj["skip"], findings, bool(obj["soft"]))
+        return cls(obj["skip"], None if rows is None else _findings(rows), bool(obj["soft"]))
 
     def secret_summary(self) -> str:
         kinds = sorted({f.kind for f in self.findings or ()})
         n = len(self.findings or ())
         return f"{n} secret{'s' if n != 1 else ''} ({', '.join(kinds)})"
+
+
+def _rows(findings: tuple[SecretFinding, ...]) -> list[list[Any]]:
+    return [[f.line, f.kind, f.start, f.end] for f in findings]
+
+
+def _findings(rows: list[list[Any]]) -> tuple[SecretFinding, ...]:
+    return tuple(SecretFinding(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows)
+
+
+def findings_to_json(findings: tuple[SecretFinding, ...]) -> str:
+    return json.dumps(_rows(findings), separators=(",", ":"))
+
+
+def findings_from_json(data: str) -> tuple[SecretFinding, ...]:
+    return _findings(json.loads(data))
 
 
 def read_bytes(full_path: Path, max_bytes: int) -> bytes:
@@ -76,11 +94,11 @@ def read_bytes(full_path: Path, max_bytes: int) -> bytes:
         os.close(fd)
 
 
-def analyze(path: str, data: bytes, *, scan_skipped: bool = False) -> tuple[Analysis, str | None]:
+def analyze(path: str, data: bytes, *, scan_skipped: bool = False, scan: bool = True) -> tuple[Analysis, str | None]:
     """The analysis (independent of options, so it caches by content) and the decoded text when it is text.
 
     Secrets are scanned unless the content is skipped anyway (``scan_skipped`` scans a soft-skipped file too,
-    for an ``--include`` override)."""
+    for an ``--include`` override) or ``scan`` is False (findings None: the caller scans when it needs them)."""
     reason = sniff_bytes(data)
     if reason is not None:
         return Analysis(reason, None), None
@@ -90,7 +108,8 @@ def analyze(path: str, data: bytes, *, scan_skipped: bool = False) -> tuple[Anal
     reason = content_skip_reason(path, text)
     if reason is not None and not scan_skipped:
         return Analysis(reason, None, soft=True), text
-    return Analysis(reason, tuple(scan_secrets(text, path)), soft=reason is not None), text
+    findings = tuple(scan_secrets(text, path)) if scan else None
+    return Analysis(reason, findings, soft=reason is not None), text
 
 
 def emitted_text(text: str, analysis: Analysis) -> str:

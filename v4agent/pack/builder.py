@@ -6,24 +6,38 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from v4agent.pack.analyze import Analysis, ReadFailure, analyze, emitted_text, read_bytes
+from v4agent.pack.analyze import (
+    Analysis,
+    ReadFailure,
+    analyze,
+    emitted_text,
+    findings_from_json,
+    findings_to_json,
+    read_bytes,
+)
 from v4agent.pack.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top
 from v4agent.pack.classify import matches_globs, path_skip_reason
-from v4agent.pack.discover import Entry, check_root, discover, git_blob_sha
+from v4agent.pack.discover import Discovery, Entry, check_root, discover, git_blob_sha
 from v4agent.pack.options import PackError, PackOptions
 from v4agent.pack.records import PackedFile, SkippedFile
 from v4agent.pack.render import TreeEntry, render_file, render_footer, render_header, render_tree
+from v4agent.pack.secrets import SecretFinding, scan_secrets
 from v4agent.pack.tokencache import TokenCache, count_key, fact_key
 from v4agent.tokenizer import TOKENIZER_NAMES, Tokenizer, get_tokenizer
+
+if TYPE_CHECKING:
+    from v4agent.pack.pool import FilePool
 
 __all__ = ["Built", "build_pack"]
 
 _CHUNK_CHARS = 1 << 21  # texts per count_many call: big enough for both cores, small enough for memory
 _UNKNOWN_AGE = 1 << 40  # never seen in history (shallow clone): treated as oldest
 _PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
+_SKELETON_AHEAD = 32  # skeletons built and counted together, in the order the fit will ask for them
 
 
 @dataclass
@@ -102,6 +116,19 @@ class _Pack:
         self._tok: Tokenizer | None = None
         self.fmt = options.fmt
         self.skipped: list[SkippedFile] = []
+        self._pool: FilePool | None = None
+
+    @property
+    def pool(self) -> FilePool:
+        if self._pool is None:
+            from v4agent.pack.pool import FilePool
+
+            self._pool = FilePool()
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
 
     @property
     def tok(self) -> Tokenizer:
@@ -127,6 +154,8 @@ class _Pack:
             else:
                 todo.append(e)
         self.cache.prefetch(fact_key("a", e.path, e.blob) for e in todo if e.blob)
+        if opts.secrets == "skip":  # a file with a secret leaves the pack: every file is scanned up front
+            self.cache.prefetch(fact_key("s", e.path, e.blob) for e in todo if e.blob)
         items: list[_Item] = []
         for e in todo:
             item = self._analyse_one(e, language_for(e.path))
@@ -150,9 +179,9 @@ class _Pack:
         cached = self.cache.fact(key)
         if cached is not None:
             analysis = Analysis.from_json(cached)
-            raw = data.decode("utf-8") if analysis.findings is not None or analysis.soft else None
+            raw = data.decode("utf-8") if analysis.skip is None or analysis.soft else None
         else:
-            analysis, raw = analyze(e.path, data)
+            analysis, raw = analyze(e.path, data, scan=False)  # scanned when its content is needed
             self.cache.put_fact(key, analysis.to_json())
         return _Item(e, blob, analysis, lang, raw)
 
@@ -161,13 +190,26 @@ class _Pack:
         if a.skip is not None and not (a.soft and matches_globs(item.path, self.options.include)):
             self.skipped.append(SkippedFile(item.path, a.skip))
             return False
-        if a.findings is None:  # a soft skip overridden by --include: scan it now
-            a, item.raw = analyze(item.path, self._read(item.entry), scan_skipped=True)
-            item.analysis = Analysis(None, a.findings)
-        if item.analysis.findings and self.options.secrets == "skip":
+        if a.skip is not None:  # a soft skip overridden by --include
+            item.analysis = Analysis(None, None)
+        if self.options.secrets == "skip" and self.findings(item):
             self.skipped.append(SkippedFile(item.path, "contains " + item.analysis.secret_summary()))
             return False
         return True
+
+    def findings(self, item: _Item) -> tuple[SecretFinding, ...]:
+        """The file's secrets, scanned on first need (only files whose content is emitted or counted)."""
+        found = item.analysis.findings
+        if found is None:
+            key = fact_key("s", item.path, item.blob)
+            cached = self.cache.fact(key)
+            if cached is None:
+                found = tuple(scan_secrets(self.raw(item), item.path))
+                self.cache.put_fact(key, findings_to_json(found))
+            else:
+                found = findings_from_json(cached)
+            item.analysis = replace(item.analysis, findings=found)
+        return found
 
     def raw(self, item: _Item) -> str:
         if item.raw is None:
@@ -178,6 +220,7 @@ class _Pack:
         return item.raw
 
     def emitted(self, item: _Item) -> str:
+        self.findings(item)
         return emitted_text(self.raw(item), item.analysis)
 
     # --- counting ------------------------------------------------------------------------------------
@@ -192,6 +235,7 @@ class _Pack:
                 missing.append((key, item))
             else:
                 out[item.path] = cached
+        self.cache.prefetch(fact_key("s", it.path, it.blob) for _, it in missing if it.analysis.findings is None)
         for a, b in _chunks_of(missing):
             part = missing[a:b]
             for (key, item), n in zip(part, self.tok.count_many([piece(it) for _, it in part]), strict=True):
@@ -229,37 +273,50 @@ class _Pack:
         return order
 
     def _rank(self, items: list[_Item]) -> list[str]:
+        from v4agent.pack.pool import symbols_of
         from v4agent.pack.rank import rank_files
-        from v4agent.pack.symbols import FileSymbols, extract_symbols
+        from v4agent.pack.symbols import FileSymbols
 
         coded = [it for it in items if it.lang]
         self.cache.prefetch(fact_key("y", it.path, it.blob) for it in coded)
         symbols = {it.path: FileSymbols() for it in items}
+        todo: list[_Item] = []
         for it in coded:
-            key = fact_key("y", it.path, it.blob)
-            cached = self.cache.fact(key)
+            cached = self.cache.fact(fact_key("y", it.path, it.blob))
             if cached is None:
-                found = extract_symbols(it.path, self.raw(it))
-                self.cache.put_fact(key, json.dumps(found.to_json(), separators=(",", ":")))
+                todo.append(it)
             else:
-                found = FileSymbols.from_json(cached)
+                symbols[it.path] = FileSymbols.from_json(cached)
+        for it, found in zip(todo, self.pool.map(symbols_of, [(it.path, self.raw(it)) for it in todo]), strict=True):
+            self.cache.put_fact(fact_key("y", it.path, it.blob), json.dumps(found.to_json(), separators=(",", ":")))
             symbols[it.path] = found
         scores = rank_files(symbols, self.options.focus)
         return list(reversed(list(scores)))
 
-    def skeleton(self, item: _Item) -> str | None:
-        from v4agent.pack.skeleton import skeletonize
+    def skeleton_costs(self, items: list[_Item]) -> dict[str, tuple[str, int] | None]:
+        """Skeleton text and piece tokens per item (None: no skeleton); uncached ones built on both cores and
+        counted in one batch."""
+        from v4agent.pack.pool import skeletons_of
 
-        if not item.lang:
-            return None
-        key = fact_key("k", item.path, item.blob)
-        cached = self.cache.fact(key)
-        if cached is not None:
-            value: str | None = json.loads(cached)
-            return value
-        text = skeletonize(item.path, self.emitted(item))
-        self.cache.put_fact(key, json.dumps(text))
-        return text
+        self.cache.prefetch(fact_key("k", it.path, it.blob) for it in items if it.lang)
+        texts: dict[str, str | None] = {}
+        todo: list[_Item] = []
+        for it in items:
+            cached = self.cache.fact(fact_key("k", it.path, it.blob)) if it.lang else "null"
+            if cached is None:
+                todo.append(it)
+            else:
+                texts[it.path] = json.loads(cached)
+        for it, text in zip(todo, self.pool.map(skeletons_of, [(it.path, self.emitted(it)) for it in todo]),
+                            strict=True):
+            self.cache.put_fact(fact_key("k", it.path, it.blob), json.dumps(text))
+            texts[it.path] = text
+
+        def piece(it: _Item) -> str:
+            return render_file(it.path, texts[it.path] or "", "skeleton", self.fmt, it.lang or "")
+
+        counted = self.counts("skeleton", [it for it in items if texts[it.path] is not None], piece)
+        return {it.path: None if (text := texts[it.path]) is None else (text, counted[it.path]) for it in items}
 
 
 def _chunks_of(pairs: list[tuple[str, _Item]]) -> Iterator[tuple[int, int]]:
@@ -279,14 +336,18 @@ def build_pack(root: Path, options: PackOptions, *, progress: bool = False) -> B
         _tokenizer(options.tokenizer)  # raises the clear error; a known one loads only when something is counted
     cache = TokenCache.open(root)  # before discovery: creating .v4agent/ must not look like a change later
     try:
-        return _build(root, options, cache, progress)
+        found = discover(root)
+        pack = _Pack(found.root, options, cache)
+        try:
+            return _build(found, pack, progress)
+        finally:
+            pack.close()
     finally:
         cache.close()
 
 
-def _build(root: Path, options: PackOptions, cache: TokenCache, progress: bool) -> Built:
-    found = discover(root)
-    pack = _Pack(found.root, options, cache)
+def _build(found: Discovery, pack: _Pack, progress: bool) -> Built:
+    options = pack.options
     pack.skipped += [SkippedFile(p, r) for p, r in found.skipped]
     files_in = [e for e in found.entries if e.kind == "file"]
     links = [e for e in found.entries if e.kind == "link"]
@@ -305,22 +366,28 @@ def _build(root: Path, options: PackOptions, cache: TokenCache, progress: bool) 
     footer = render_footer(options.fmt)
     fixed = pack.count_text(header) + pack.count_text(tree) + pack.count_text(footer)
 
-    skeletons: dict[str, str] = {}
+    skeletons: dict[str, tuple[str, int] | None] = {}
+    visit: list[str] = []  # the order the fit asks for skeletons in: the next few are built with the one asked
+    position: dict[str, int] = {}
 
     def skeleton_cost(path: str) -> int | None:
-        item = by_path[path]
-        text = pack.skeleton(item)
-        if text is None:
-            return None
-        skeletons[path] = text
-        return pack.counts("skeleton", [item], lambda it: render_file(it.path, text, "skeleton", options.fmt,
-                                                                       it.lang or ""))[path]
+        if path not in skeletons:
+            at = position.get(path)
+            ahead = [path] if at is None else [p for p in visit[at:at + _SKELETON_AHEAD] if p not in skeletons]
+            skeletons.update(pack.skeleton_costs([by_path[p] for p in ahead]))
+        found = skeletons[path]
+        return None if found is None else found[1]
+
+    def visiting(order: list[str]) -> list[str]:
+        visit[:] = order
+        position.update((p, i) for i, p in enumerate(order))
+        return order
 
     # Pieces' sizes before any counting: far over the budget, only what can appear is tokenized.
     piece_bytes = {it.path: it.entry.size + _PIECE_OVERHEAD + 2 * len(it.path) for it in items}
     estimated = fixed + sum(estimate_tokens(n) for n in piece_bytes.values())
     if options.budget is not None and estimated > LAZY_FACTOR * options.budget:
-        descending = pack.ascending(items)[::-1]
+        descending = visiting(pack.ascending(items)[::-1])
         modes, exact = fit_from_top(fixed, descending, options.budget, piece_bytes,
                                     lambda paths: pack.counts("full", [by_path[p] for p in paths], pack.full_piece),
                                     skeleton_cost)
@@ -328,7 +395,7 @@ def _build(root: Path, options: PackOptions, cache: TokenCache, progress: bool) 
     else:
         full = pack.counts("full", items, pack.full_piece)
         over = options.budget is not None and fixed + sum(full.values()) > options.budget
-        ascending = pack.ascending(items) if over else []
+        ascending = visiting(pack.ascending(items)) if over else []
         modes = fit_budget(fixed, full, ascending, options.budget, skeleton_cost)
 
     parts = [header, tree]
@@ -340,15 +407,15 @@ def _build(root: Path, options: PackOptions, cache: TokenCache, progress: bool) 
             files.append(PackedFile(e.path, "path", 0, 0, 0, None, 0, e.link_target))
             continue
         mode = modes[e.path]
-        redactions = len(item.analysis.findings or ())
+        redactions = 0 if mode == "path" else len(pack.findings(item))  # values replaced in the text
         tokens = 0
         if mode == "full":
             parts.append(pack.full_piece(item))
             tokens = full[e.path]
             mode = "redacted" if redactions else "full"
         elif mode == "skeleton":
-            parts.append(render_file(e.path, skeletons[e.path], "skeleton", options.fmt, item.lang or ""))
-            tokens = skeleton_cost(e.path) or 0
+            text, tokens = skeletons[e.path] or ("", 0)
+            parts.append(render_file(e.path, text, "skeleton", options.fmt, item.lang or ""))
         total += tokens
         files.append(PackedFile(e.path, mode, tokens, full[e.path], e.size, item.lang, redactions))
     parts.append(footer)

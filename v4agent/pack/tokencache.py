@@ -20,7 +20,7 @@ from v4agent.state import state_path
 __all__ = ["CACHE_VERSION", "TokenCache", "count_key", "fact_key"]
 
 # Bump when rendering, secret scanning, symbols or skeletons change what a cached value would be.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 _FILE = "pack-cache.sqlite3"
 _BATCH = 500  # sqlite's bound-parameter limit is 999 on old builds
 

@@ -1,0 +1,70 @@
+"""The cold pack's parallel and lazy work: same output whatever runs it, and secrets scanned where emitted."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_git_repo
+from v4agent.pack import PackOptions, Snapshot
+from v4agent.pack import pool as pool_module
+from v4agent.pack.pool import FilePool, skeletons_of, symbols_of
+from v4agent.tokenizer import get_tokenizer
+
+SECRET = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
+
+
+def _sources(n: int) -> dict[str, str]:
+    files = {}
+    for i in range(n):
+        calls = "\n".join(f"    total += helper_{(i * 7 + j) % n}(x, {j})" for j in range(20 + i % 5))
+        files[f"pkg/mod{i:02}.py"] = (
+            f'"""Module {i}."""\nfrom pkg.core import core_fn\n\nTOKEN = "{SECRET}"\n\n\n'
+            f"def helper_{i}(x, y):\n    '''Help {i}.'''\n    total = core_fn(x)\n{calls}\n    return total + y\n\n\n"
+            f"class Thing{i}:\n    def method(self):\n        return helper_{i}(1, 2)\n"
+        )
+    files["pkg/core.py"] = "def core_fn(x):\n    '''The core.'''\n" + "    x += 1\n" * 40 + "    return x\n"
+    files["web/app.js"] = "function start(a) {\n  return a.map(function (x) { return x + 1; });\n}\n"
+    return files
+
+
+def test_pool_gives_the_inline_results_in_order() -> None:
+    jobs = sorted(_sources(70).items())  # more than one task per worker
+    pool = FilePool(workers=2, min_parallel=1)
+    try:
+        assert pool.map(symbols_of, jobs) == symbols_of(jobs)
+        assert pool.map(skeletons_of, jobs) == skeletons_of(jobs)
+    finally:
+        pool.close()
+
+
+def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_git_repo(tmp_path / "one", _sources(80))
+    copy = tmp_path / "two"
+    shutil.copytree(root, copy)
+    options = PackOptions(budget=2500)  # far under the whole: ranking and skeletons for every file
+    monkeypatch.setattr(pool_module, "_MIN_PARALLEL", 1)
+    parallel = Snapshot.build(root, options)
+    monkeypatch.setattr(pool_module, "_MIN_PARALLEL", 1 << 30)
+    inline = Snapshot.build(copy, options)
+    assert parallel.text == inline.text and parallel.files == inline.files
+    assert {f.mode for f in parallel.files} >= {"path", "skeleton"}
+
+
+@pytest.mark.parametrize("budget", [1500, 4000, None])
+def test_no_secret_in_full_skeleton_or_path_only_entries(tmp_path: Path, budget: int | None) -> None:
+    root = make_git_repo(tmp_path / "repo", _sources(30))
+    snap = Snapshot.build(root, PackOptions(budget=budget))
+    assert SECRET not in snap.text
+    assert snap.token_count == get_tokenizer().count(snap.text)
+    by_mode = {f.mode for f in snap.files}
+    for f in snap.files:
+        if f.path.startswith("pkg/mod"):
+            # Secrets are scanned only where content is emitted; a path-only entry replaces nothing.
+            assert (f.redactions > 0) == (f.mode in ("redacted", "skeleton")), f
+    if budget == 1500:
+        assert "skeleton" in by_mode and "path" in by_mode
+    if budget is None:
+        assert by_mode == {"full", "redacted"}
