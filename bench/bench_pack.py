@@ -385,6 +385,7 @@ def main() -> None:
           f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} (shared machine: timings are noisy)")
     only = set(args.only.split(",")) if args.only else None
     bench(repo, max(1, args.repeat), only)
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
