@@ -54,3 +54,14 @@ def test_skeletons_of_the_top_take_at_most_half_the_room() -> None:
 def test_budget_below_the_fixed_part_is_an_error() -> None:
     with pytest.raises(PackError, match="budget"):
         fit_from_top(100, ["a"], 50, {"a": 4}, lambda ps: dict.fromkeys(ps, 1), lambda p: None)
+
+
+def test_counts_about_as_much_as_the_room_takes() -> None:
+    full = {f"f{i:03}": 100 for i in range(300)}
+    descending = sorted(full)
+    modes, calls = _fit(full, descending, 2030, None)  # 20 fit; 30 left is below any file's least count
+    counted = [p for batch in calls for p in batch]
+    assert len(counted) == len(set(counted))  # nothing counted twice
+    assert sum(full[p] for p in counted) <= 1.6 * 2030  # not whole look-ahead windows past the room
+    assert len(calls) <= 3
+    assert [p for p in descending if modes[p] == "full"] == descending[:len([m for m in modes.values() if m == "full"])]

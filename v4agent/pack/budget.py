@@ -74,9 +74,11 @@ def fit_budget(
 # only files that can appear are tokenized. The choice depends on file sizes only, so output never depends on
 # what a cache holds.
 LAZY_FACTOR = 2
-# A piece rarely has more bytes per token than this (long runs of spaces); with fewer tokens it cannot fit.
-_MAX_BYTES_PER_TOKEN = 12
-_LOOKAHEAD = 64  # files counted per batch (both cores), in rank order
+# A piece rarely has more bytes per token than this (V4 on Django's 5,481 text files: median 4.3, p99.9 7.6,
+# max 7.9): a file with more bytes than this many times the room left is taken as not fitting, uncounted.
+_MAX_BYTES_PER_TOKEN = 8
+_LOOKAHEAD = 64  # files counted per batch (both cores) at most, in rank order
+_BATCH_ROOM = 1.5  # a batch's estimated tokens stop growing past this share of the room left
 _MIN_ROOM_FOR_SKELETONS = 200  # tokens left: worth trying path-only files as skeletons
 _SKELETON_MISSES = 50  # consecutive skeletons that do not fit: stop trying
 
@@ -84,6 +86,22 @@ _SKELETON_MISSES = 50  # consecutive skeletons that do not fit: stop trying
 def estimate_tokens(piece_bytes: int) -> int:
     """A rough token count of a piece of ``piece_bytes`` bytes (about 4 bytes per token in source code)."""
     return piece_bytes // 4 + 1
+
+
+def _batch(ahead: Sequence[str], exact: Mapping[str, int], can_fit: Callable[[str], bool],
+           piece_bytes: Mapping[str, int], room: int) -> list[str]:
+    """The next files worth counting together: those that can fit, about as many as the room left can take
+    (the first always; counting more is wasted on files that will not fit, fewer costs a call per file)."""
+    batch: list[str] = []
+    expected = 0
+    for p in ahead:
+        if p in exact or not can_fit(p):
+            continue
+        if batch and expected > room * _BATCH_ROOM:
+            break
+        batch.append(p)
+        expected += estimate_tokens(piece_bytes[p])
+    return batch
 
 
 def fit_from_top(
@@ -126,8 +144,7 @@ def fit_from_top(
         if not can_fit(path):
             continue
         if path not in exact:
-            batch = [p for p in descending[i:i + _LOOKAHEAD] if p not in exact and can_fit(p)]
-            exact.update(count_full(batch))
+            exact.update(count_full(_batch(descending[i:i + _LOOKAHEAD], exact, can_fit, piece_bytes, budget - total)))
         now = skel.get(path, 0)
         if total + exact[path] - now <= budget:
             modes[path] = "full"

@@ -21,8 +21,8 @@ __all__ = ["FilePool", "skeletons_of", "symbols_of"]
 
 T = TypeVar("T")
 
-_MIN_PARALLEL = 64  # fewer files than this: inline (a fork and the pickling are not paid back)
-_CHUNK = 32  # files per task: small enough that both workers finish together
+_MIN_PARALLEL = 16  # fewer files than this: inline (a fork and the pickling are not paid back)
+_CHUNK = 32  # files per task at most: small enough that both workers finish together
 
 
 def symbols_of(jobs: Sequence[tuple[str, str]]) -> list[FileSymbols]:
@@ -53,7 +53,8 @@ class FilePool:
         if len(jobs) < self.min_parallel or self.workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
             return fn(jobs)
         executor = self._start()
-        chunks = [jobs[i:i + _CHUNK] for i in range(0, len(jobs), _CHUNK)]
+        size = max(1, min(_CHUNK, -(-len(jobs) // (2 * self.workers))))
+        chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
         out: list[T] = []
         for part in executor.map(fn, chunks):
             out += part
