@@ -37,8 +37,10 @@ class _HFTokenizer:
         return len(self._impl.encode(text, add_special_tokens=False).ids)  # type: ignore[attr-defined]
 
     def count_many(self, texts: list[str]) -> list[int]:
-        # encode_batch runs on the Rust thread pool (both cores); callers pass bounded chunks.
-        encodings = self._impl.encode_batch(texts, add_special_tokens=False)  # type: ignore[attr-defined]
+        # Runs on the Rust thread pool (both cores); callers pass bounded chunks. The _fast variant skips
+        # character offsets, which counting never needs (about 10-25% less CPU, same ids).
+        batch = getattr(self._impl, "encode_batch_fast", None) or self._impl.encode_batch  # type: ignore[attr-defined]
+        encodings = batch(texts, add_special_tokens=False)
         return [len(e.ids) for e in encodings]
 
 
