@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import operator
 import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from v4agent.pack.analyze import ReadFailure, analyze, emitted_text, read_bytes
 from v4agent.pack.builder import Built, build_pack
@@ -14,8 +18,11 @@ from v4agent.pack.options import PackOptions
 from v4agent.pack.records import DeltaBlock, PackedFile, SkippedFile
 from v4agent.pack.render import DeltaChange, render_delta
 from v4agent.pack.symbols import language_for
+from v4agent.tokenizer import Tokenizer
 
 __all__ = ["DeltaBlock", "PackedFile", "SkippedFile", "Snapshot"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,12 @@ class Snapshot:
     is_git: bool = False
     _seen: dict[str, _Seen] = field(default_factory=dict, repr=False)
     _dirs: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict, repr=False)
-    _stat_order: list[tuple[str, str, _Seen]] = field(default_factory=list, repr=False)  # path, absolute, seen
+    _stat_order: list[tuple[str, _Seen]] = field(default_factory=list, repr=False)
+    _stat_paths: list[str] = field(default_factory=list, repr=False)  # absolute, in _stat_order's order
+    _stat_sigs: list[tuple[int, int]] = field(default_factory=list, repr=False)  # (mtime_ns, size) at build
+    _dir_paths: list[tuple[str, str, int]] = field(default_factory=list, repr=False)  # rel, absolute, mtime
+    _dir_abs: list[str] = field(default_factory=list, repr=False)
+    _dir_sigs: list[int] = field(default_factory=list, repr=False)
 
     @classmethod
     def build(cls, repo_root: Path, options: PackOptions, *, progress: bool = False) -> Snapshot:
@@ -50,7 +62,14 @@ class Snapshot:
                       for e in built.entries}
         snap._dirs = _dir_listing(built.root, snap._seen)
         root = str(built.root)
-        snap._stat_order = [(p, os.path.join(root, p), seen) for p, seen in snap._seen.items()]
+        # Absolute paths joined once, here: delta's cost is one lstat per known file and directory.
+        snap._stat_order = list(snap._seen.items())
+        snap._stat_paths = [os.path.join(root, p) for p in snap._seen]
+        snap._stat_sigs = [(seen.mtime_ns, seen.size) for seen in snap._seen.values()]
+        snap._dir_paths = [(rel, os.path.join(root, rel) if rel else root, mtime)
+                           for rel, (mtime, _names) in snap._dirs.items()]
+        snap._dir_abs = [d for _, d, _ in snap._dir_paths]
+        snap._dir_sigs = [m for _, _, m in snap._dir_paths]
         return snap
 
     def rebase(self) -> Snapshot:
@@ -61,30 +80,32 @@ class Snapshot:
 
     def delta(self) -> DeltaBlock:
         """Files added, modified or deleted since this snapshot was rendered, with their current content."""
-        changes: list[DeltaChange] = []
-        candidates: list[str] = []
-        lstat = os.lstat
-        for path, full, seen in self._stat_order:  # absolute paths joined once, at build: this loop is the cost
-            try:
-                info = lstat(full)
-            except OSError:
-                if seen.packed:
-                    changes.append(DeltaChange(path, "deleted"))
-                continue
-            if info.st_size != seen.size or info.st_mtime_ns != seen.mtime_ns:
-                candidates.append(path)
-        candidates += self._new_paths()
-        for path in candidates:
-            change = self._inspect(path)
-            if change is not None:
-                changes.append(change)
-        if not changes:
-            return DeltaBlock("", 0, ())
-        changes.sort(key=lambda c: c.path)
-        text = render_delta(changes, self.options.fmt)
         from v4agent.tokenizer import get_tokenizer
 
-        return DeltaBlock(text, get_tokenizer(self.options.tokenizer).count(text), tuple(c.path for c in changes))
+        changes: list[DeltaChange] = []
+        for (path, seen), now in _changed(self._stat_order, self._stat_paths, self._stat_sigs, _FILE_SIG):
+            if now is None:
+                if seen.packed:
+                    changes.append(DeltaChange(path, "deleted"))
+            else:
+                change = self._inspect(path)
+                if change is not None:
+                    changes.append(change)
+        tok = get_tokenizer(self.options.tokenizer)
+        with ThreadPoolExecutor(1) as counter:
+            # Count the edits found so far while the directories are checked for new files (both cores: the
+            # Rust encoder and lstat release the GIL); recount only when a new file turns up.
+            text = render_delta(sorted(changes, key=_by_path), self.options.fmt)
+            counted = counter.submit(_count, tok, text)
+            added = [c for c in map(self._inspect, self._new_paths()) if c is not None]
+            if added:
+                changes += added
+                text = render_delta(sorted(changes, key=_by_path), self.options.fmt)
+                counted = counter.submit(_count, tok, text)
+            tokens = counted.result()
+        if not changes:
+            return DeltaBlock("", 0, ())
+        return DeltaBlock(text, tokens, tuple(sorted(c.path for c in changes)))
 
     def _inspect(self, path: str) -> DeltaChange | None:
         """The change for one path whose stat differs (None when its content is in fact the same)."""
@@ -124,19 +145,49 @@ class Snapshot:
         """Paths that appeared since the render: new names in directories whose mtime changed (ignore rules
         applied); a directory listing per changed directory, git only when a new name shows up."""
         fresh: list[str] = []
-        root = str(self.root)
-        for rel, (mtime, names) in self._dirs.items():
-            directory = os.path.join(root, rel) if rel else root
+        for (rel, directory, _mtime), now in _changed(self._dir_paths, self._dir_abs, self._dir_sigs, _DIR_SIG):
+            if now is None:
+                continue
             try:
-                if os.stat(directory).st_mtime_ns == mtime:
-                    continue
                 now = os.listdir(directory)
             except OSError:
                 continue
+            names = self._dirs[rel][1]
             fresh += [f"{rel}/{n}" if rel else n for n in now if n not in names]
         if not fresh:
             return []
         return [p for p in list_untracked(self.root, self.is_git, fresh) if p not in self._seen]
+
+
+def _by_path(change: DeltaChange) -> str:
+    return change.path
+
+
+def _count(tok: Tokenizer, text: str) -> int:
+    return tok.count_many([text])[0] if text else 0
+
+
+_FILE_SIG = operator.attrgetter("st_mtime_ns", "st_size")
+_DIR_SIG = operator.attrgetter("st_mtime_ns")
+
+
+def _changed(rows: Sequence[T], paths: list[str], sigs: Sequence[object],
+             sig: Callable[[os.stat_result], object]) -> list[tuple[T, object | None]]:
+    """The rows whose path's lstat signature differs from ``sigs`` (the new one; None: gone or unreadable).
+
+    With no errors and no change this is two C-level maps and a list comparison: the cost is the syscalls."""
+    try:
+        now: list[object | None] = list(map(sig, map(os.lstat, paths)))
+    except OSError:
+        now = []
+        for path in paths:
+            try:
+                now.append(sig(os.lstat(path)))
+            except OSError:
+                now.append(None)
+    if now == sigs:
+        return []
+    return [(row, new) for row, new, old in zip(rows, now, sigs, strict=True) if new != old]
 
 
 def _dir_listing(root: Path, seen: dict[str, _Seen]) -> dict[str, tuple[int, frozenset[str]]]:
