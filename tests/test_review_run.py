@@ -202,6 +202,11 @@ def test_cli_local_mode_and_bad_input(repo: dict[str, Any]) -> None:
         assert result.returncode == 0, result.stderr
         assert "## [high] Division by zero is hidden" in result.stdout
         assert "outside the diff" in result.stdout
+        # Every model call lands in the project's cost ledger, with the stand-in's billed usage.
+        ledger = [json.loads(line) for line in (root / ".v4agent" / "ledger.jsonl").read_text().splitlines()]
+        assert [(r["prompt_tokens"], r["cache_hit"]) for r in ledger] == [
+            (c.prompt_tokens, c.cache_hit) for c in server.calls]
+        assert all(r["session_id"].startswith("review-") and r["total_usd"] > 0 for r in ledger)
     bad = run_cli("review", str(root), "--base", "no-such-ref")
     assert bad.returncode == ExitCode.USAGE and "unknown revision" in bad.stderr and "Traceback" not in bad.stderr
     missing = run_cli("review", str(root))

@@ -22,8 +22,8 @@ from v4agent.accounting import (
     PriceTable,
     PriceTableError,
     estimate_pack_cost,
-    load_price_table,
     price_call,
+    price_table_for,
 )
 from v4agent.agent import Agent, AgentConfig, Outcome
 from v4agent.cachediag import CacheTracker
@@ -204,8 +204,7 @@ def run_refactor(
              "pack.budget": budget}
     try:
         config = load_config(root, flags=flags)
-        prices = str(config.get("prices_file") or "")
-        table = load_price_table(Path(prices) if prices else None)
+        table = price_table_for(config, root)
     except (ConfigError, PriceTableError) as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
     if prime not in ("auto", "always", "never"):

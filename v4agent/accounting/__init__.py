@@ -4,11 +4,24 @@ from v4agent.accounting.budget import BudgetExceeded, BudgetGuard
 from v4agent.accounting.cost import CallCost, price_call
 from v4agent.accounting.estimate import Estimate, estimate_pack_cost
 from v4agent.accounting.ledger import Ledger, LedgerRecord, make_record
-from v4agent.accounting.prices import PriceTable, PriceTableError, load_price_table
+from v4agent.accounting.prices import PriceTable, PriceTableError, load_price_table, price_table_for
 from v4agent.accounting.summary import Totals, group_totals, summarize
 
 __all__ = [
-    "BudgetExceeded", "BudgetGuard", "CallCost", "Estimate", "Ledger", "LedgerRecord", "PriceTable",
-    "PriceTableError", "Totals", "estimate_pack_cost", "group_totals", "load_price_table", "make_record",
-    "price_call", "summarize",
+    "BudgetExceeded",
+    "BudgetGuard",
+    "CallCost",
+    "Estimate",
+    "Ledger",
+    "LedgerRecord",
+    "PriceTable",
+    "PriceTableError",
+    "Totals",
+    "estimate_pack_cost",
+    "group_totals",
+    "load_price_table",
+    "make_record",
+    "price_call",
+    "price_table_for",
+    "summarize",
 ]

@@ -15,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from v4agent.config import Config
+
 PER_TOKENS = Decimal(1_000_000)  # prices are quoted per million tokens
 
 
@@ -254,3 +256,16 @@ def load_price_table(override: Path | None = None, *, gpu_hour_usd: float = 0.0)
         sources=tuple(sources),
         gpu_hour_usd=_decimal(gpu_hour_usd, "gpu_hour_usd"),
     )
+
+
+def price_table_for(config: Config, project_root: Path) -> PriceTable:
+    """The shipped table merged with the configured ``prices_file`` (relative to the project) and GPU-hour rate.
+
+    Every command prices through this, so ``v4agent cost`` and a session's own report agree."""
+    prices_file = config.get("prices_file")
+    override = None
+    if prices_file:
+        override = Path(prices_file).expanduser()
+        if not override.is_absolute():
+            override = project_root / override
+    return load_price_table(override, gpu_hour_usd=float(config.get("gpu_hour_usd") or 0.0))

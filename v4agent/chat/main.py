@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from v4agent.accounting import PriceTableError, load_price_table
+from v4agent.accounting import PriceTableError, price_table_for
 from v4agent.agent import Outcome
 from v4agent.chat.actions import ChatApp
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
@@ -100,8 +100,7 @@ def run_chat(
                              "max_cost": max_cost, "approve": "yes" if yes else approve, "pack.budget": budget}
     try:
         config = load_config(root, flags=flags)
-        prices = str(config.get("prices_file") or "")
-        table = load_price_table(Path(prices) if prices else None)
+        table = price_table_for(config, root)
         session = find_session(root, session_id) if resume else None
     except (ConfigError, PriceTableError, SessionError) as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from v4agent.accounting.ledger import Ledger
-from v4agent.accounting.prices import PriceTable, PriceTableError, as_utc, load_price_table
+from v4agent.accounting.prices import PriceTable, PriceTableError, as_utc, price_table_for
 from v4agent.accounting.summary import Totals, group_totals, summarize
 from v4agent.config import Config, ConfigError, load_config
 from v4agent.console import error, stdout, warn
@@ -21,14 +21,7 @@ _GROUPS = ("session", "day", "model")
 
 
 def table_for(config: Config, project_root: Path) -> PriceTable:
-    """The shipped price table merged with the configured ``prices_file`` (relative to the project)."""
-    prices_file = config.get("prices_file")
-    override = None
-    if prices_file:
-        override = Path(prices_file).expanduser()
-        if not override.is_absolute():
-            override = project_root / override
-    return load_price_table(override, gpu_hour_usd=float(config.get("gpu_hour_usd") or 0.0))
+    return price_table_for(config, project_root)
 
 
 def _parse_when(text: str, option: str) -> datetime:

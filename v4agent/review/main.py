@@ -32,6 +32,7 @@ from v4agent.review.run import (
 )
 
 if TYPE_CHECKING:
+    from v4agent.accounting import PriceTable
     from v4agent.pack import PackOptions
 
 _FORMATS = ("markdown", "json", "sarif")
@@ -46,6 +47,17 @@ def _pack_options(config: Config) -> PackOptions:
     from v4agent.pack.fromconfig import pack_options_from_config
 
     return pack_options_from_config(config)
+
+
+def _price_table(config: Config, repo: Path) -> PriceTable | None:
+    """The configured price table (prices_file, gpu_hour_usd); None falls back to the shipped one."""
+    from v4agent.accounting import PriceTableError, price_table_for
+
+    try:
+        return price_table_for(config, repo)
+    except PriceTableError as exc:
+        warn(f"price table: {exc}; using the shipped one")
+        return None
 
 
 def run_review(
@@ -108,7 +120,8 @@ def run_review(
     stderr.print(f"reviewing {inp.head_sha[:12]} against {inp.base_sha[:12]} with {llm.settings.model}…")
     try:
         report: ReviewReport = review(inp, llm, pack=default_pack(_pack_options(config)), prime=not no_prime,
-                                      price=accounting_pricer(llm))
+                                      price=accounting_pricer(llm, table=_price_table(config, repo), repo=repo,
+                                                              session_id=f"review-{inp.head_sha[:12]}"))
     except DiffError as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
     except ReviewError as exc:

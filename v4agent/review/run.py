@@ -178,17 +178,27 @@ def _stats(engine: Engine, run: ModelRun, pack_tokens: int, price: Callable[[str
     )
 
 
-def accounting_pricer(engine: Engine, at: datetime | None = None) -> Callable[[str, Usage], Any] | None:
-    """Prices calls with the shipped (or configured) price table; None if it cannot be loaded."""
-    from v4agent.accounting import PriceTableError, load_price_table, price_call
+def accounting_pricer(engine: Engine, at: datetime | None = None, *, table: Any = None,
+                      repo: Path | None = None, session_id: str = "") -> Callable[[str, Usage], Any] | None:
+    """Prices calls with ``table`` (default: the shipped price table); None if it cannot be loaded.
 
-    try:
-        table = load_price_table()
-    except PriceTableError:
-        return None
+    With ``repo``, each priced call is also appended to that project's cost ledger (``.v4agent/ledger.jsonl``),
+    like every other call v4agent makes, under ``session_id``."""
+    from v4agent.accounting import Ledger, PriceTableError, load_price_table, price_call
+
+    if table is None:
+        try:
+            table = load_price_table()
+        except PriceTableError:
+            return None
     when = at or datetime.now(UTC)
-    engine_name = "deepseek" if getattr(engine, "name", "deepseek") == "deepseek" else str(engine.name)
-    return lambda model, usage: price_call(table, model, usage, when, engine=engine_name)
+    engine_name = str(getattr(engine, "name", "deepseek"))
+    if repo is None:
+        return lambda model, usage: price_call(table, model, usage, when, engine=engine_name)
+    ledger = Ledger(repo)
+    turns = iter(range(1_000_000))
+    return lambda model, usage: ledger.record_call(table, session_id=session_id, turn=next(turns),
+                                                   engine=engine_name, model=model, usage=usage, at=when)
 
 
 @dataclass(frozen=True)
