@@ -225,16 +225,15 @@ def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.GitIgnoreSp
 
 
 def _entry(root: Path, path: str, skipped: list[tuple[str, str]]) -> Entry | None:
-    full = root / path
     try:
-        info = full.lstat()
+        info = os.lstat(os.path.join(root, path))  # not pathlib: this runs once per file on every pack
     except FileNotFoundError:
         return None  # deleted in the working tree: not part of the current state
     except OSError as exc:
         skipped.append((path, f"cannot stat: {exc.strerror or exc}"))
         return None
     if stat.S_ISLNK(info.st_mode):
-        target = _link_target(root, full)
+        target = _link_target(root, root / path)
         if target is None:
             skipped.append((path, "symlink pointing outside the repository (not followed)"))
             return None

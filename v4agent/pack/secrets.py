@@ -52,6 +52,11 @@ _SECRET_SUFFIXES = (
 _SECRET_TAILS = ((".aws", "credentials"), (".aws", "config"), (".docker", "config.json"), (".kube", "config"),
                  (".ssh", "config"), ("gcloud", "credentials.db"))  # fmt: skip
 
+_SECRET_NAME_PATTERN = re.compile(
+    r"id_(rsa|dsa|ecdsa|ed25519)(_\w+)?|credentials(\.(json|ya?ml|xml|ini|toml|csv|txt|db|conf))?"
+    r"|(client_secret|service[-_]account)[-_\w.]*\.json"
+)
+
 
 def is_secret_path(rel_path: str) -> bool:
     """True when a file is a secret by its name: it is skipped without reading it."""
@@ -62,9 +67,7 @@ def is_secret_path(rel_path: str) -> bool:
         return True
     if lower in _SECRET_NAMES or lower.endswith(_SECRET_SUFFIXES):
         return True
-    if re.fullmatch(r"id_(rsa|dsa|ecdsa|ed25519)(_\w+)?", lower) or re.fullmatch(r"credentials(\.(json|ya?ml|xml|ini|toml|csv|txt|db|conf))?", lower):
-        return True
-    if re.fullmatch(r"(client_secret|service[-_]account)[-_\w.]*\.json", lower):
+    if _SECRET_NAME_PATTERN.fullmatch(lower):
         return True
     return len(parts) >= 2 and (parts[-2].lower(), lower) in _SECRET_TAILS
 
