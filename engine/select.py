@@ -19,7 +19,6 @@ from v4agent.engine.local import LocalEngineHandle, fill_hits_from_metrics, star
 from v4agent.engine.types import ChatReply, Delta, Message, ToolSchema
 
 LOCAL = "local"
-_LOCAL_MAX_TOKENS = 8_192  # a local server's window is whatever the plan fits; leave most of it to the prompt
 
 
 class LocalEngine(RemoteEngine):
@@ -69,7 +68,8 @@ def open_model_engine(config: Config, repo_root: Path, *, overrides: Mapping[str
     handle = start_local_engine(config, repo_root)
     try:
         local = {**over, **handle.client_overrides()}
-        local.setdefault("max_tokens", _LOCAL_MAX_TOKENS)
+        # A local window is whatever the plan fits: leave most of it to the prompt.
+        local.setdefault("max_tokens", int(config.get("local.max_tokens")))
         remote = open_engine(config, overrides=local)
     except BaseException:
         handle.close()

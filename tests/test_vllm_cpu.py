@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import make_git_repo, run_cli
 from v4agent.config import load_config
 from v4agent.engine.client import open_engine
 from v4agent.engine.kvmodel import kv_footprint
@@ -110,7 +111,7 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (directory / "config.json").write_text(json.dumps({
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 256, "intermediate_size": 512,
         "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": vocab,
-        "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "torch_dtype": "bfloat16", "bos_token_id": 1,
+        "max_position_embeddings": 32768, "rms_norm_eps": 1e-5, "torch_dtype": "bfloat16", "bos_token_id": 1,
         "eos_token_id": 2, "tie_word_embeddings": False, "rope_theta": 10000.0}))
     return directory
 
@@ -126,7 +127,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _config(repo: Path, python: str, model: Path, *extra: str, **more: object) -> object:
-    flags = {"local.model": str(model), "local.python": python, "local.device": "cpu", "local.context": 2048,
+    flags = {"local.model": str(model), "local.python": python, "local.device": "cpu", "local.context": 16384,
              "local.cpu_kv_gib": 1.0, "local.startup_timeout": 600,
              "local.vllm_args": ["--load-format", "dummy", "--enforce-eager", "--block-size", "32", *extra]}
     flags.update({f"local.{k}": v for k, v in more.items()})
@@ -187,9 +188,30 @@ def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str
         call = reply["choices"][0]["message"]["tool_calls"][0]
         assert call["function"]["name"] == "read_file"
         assert json.loads(call["function"]["arguments"])["path"] in ("a.py", "b.py")
+
+        # The agent itself on the engine: `v4agent refactor --engine local` attaches to it and runs a session.
+        _agent_session_on(handle.root_url, repo.parent / "project")
         port = handle.process.port
     assert not _group_alive(pgid), "vLLM processes were left behind"
     assert not port_in_use("127.0.0.1", port)
+
+
+def _agent_session_on(root_url: str, project: Path) -> None:
+    """Random weights answer without tool calls: the loop asks once more, then ends ("the model ended without
+    calling finish", exit 0 with no tests). What matters is the real session: two calls through the
+    launcher-started engine, priced as local, with the second call's hits from vLLM's real cached_tokens."""
+    make_git_repo(project, {
+        "app.py": "def greet(name):\n    return 'hi ' + name\n", ".gitignore": ".v4agent/\n",
+        ".v4agent.toml": f'engine = "local"\nthink = "off"\n[local]\nattach = "{root_url}"\nmax_tokens = 16\n',
+    })
+    result = run_cli("refactor", str(project), "make greet say hello", "--max-turns", "2", "--prime", "never",
+                     "--json", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["reason"] == "the model ended without calling finish"
+    ledger = [json.loads(line) for line in (project / ".v4agent" / "ledger.jsonl").read_text().splitlines()]
+    assert len(ledger) == 2 and {r["engine"] for r in ledger} == {"local"}
+    assert ledger[1]["cache_hit"] is not None and ledger[1]["cache_hit"] >= ledger[0]["prompt_tokens"] // 2
+    assert sum(r["total_usd"] for r in ledger) == 0.0
 
 
 def test_bad_flag_fails_fast_with_the_reason(vllm_python: str, tiny_llama: Path, repo: Path) -> None:

@@ -76,6 +76,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("local.startup_timeout", int, 1800, "Seconds to wait for the engine to become healthy."),
     Setting("local.cpu_kv_gib", float, 1.0, "KV cache size in GiB for the CPU build (VLLM_CPU_KVCACHE_SPACE)."),
     Setting("local.vllm_args", list, [], "Extra vLLM flags, appended to the planned command."),
+    Setting("local.max_tokens", int, 8192, "Output limit per call on the local engine (its window is what the plan fits)."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
