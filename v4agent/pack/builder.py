@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,20 +20,20 @@ from v4agent.pack.analyze import (
 )
 from v4agent.pack.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top
 from v4agent.pack.classify import matches_globs, path_skip_reason
+from v4agent.pack.counting import CHUNK_CHARS, count_texts, load_tokenizer, progress_bar
 from v4agent.pack.discover import Discovery, Entry, check_root, discover, git_blob_sha
 from v4agent.pack.options import PackError, PackOptions
 from v4agent.pack.records import PackedFile, SkippedFile
 from v4agent.pack.render import TreeEntry, render_file, render_footer, render_header, render_tree
 from v4agent.pack.secrets import SecretFinding, scan_secrets
 from v4agent.pack.tokencache import TokenCache, count_key, fact_key
-from v4agent.tokenizer import TOKENIZER_NAMES, Tokenizer, get_tokenizer
+from v4agent.tokenizer import TOKENIZER_NAMES, Tokenizer
 
 if TYPE_CHECKING:
     from v4agent.pack.pool import FilePool
 
 __all__ = ["Built", "build_pack"]
 
-_CHUNK_CHARS = 1 << 21  # texts per count_many call: big enough for both cores, small enough for memory
 _UNKNOWN_AGE = 1 << 40  # never seen in history (shallow clone): treated as oldest
 _PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
 _SKELETON_AHEAD = 32  # skeletons built and counted together, in the order the fit will ask for them
@@ -65,49 +64,6 @@ class Built:
     blobs: dict[str, str] = field(default_factory=dict)
 
 
-def _tokenizer(name: str) -> Tokenizer:
-    try:
-        return get_tokenizer(name)
-    except ValueError as exc:
-        raise PackError(str(exc)) from None
-    except Exception as exc:  # a tokenizer that cannot load (missing rank file offline) is an input problem
-        raise PackError(f"cannot load the {name} tokenizer: {exc}") from None
-
-
-def _chunks(texts: list[str]) -> Iterator[tuple[int, int]]:
-    start, size = 0, 0
-    for i, text in enumerate(texts):
-        size += len(text)
-        if size >= _CHUNK_CHARS:
-            yield start, i + 1
-            start, size = i + 1, 0
-    if start < len(texts):
-        yield start, len(texts)
-
-
-def count_texts(tok: Tokenizer, texts: list[str]) -> list[int]:
-    """Token counts of many texts, in bounded chunks (the Rust encoders use both cores per chunk)."""
-    out: list[int] = []
-    for a, b in _chunks(texts):
-        out += tok.count_many(texts[a:b])
-    return out
-
-
-@contextmanager
-def _progress(enabled: bool, total: int) -> Iterator[Callable[[int], None]]:
-    import sys
-
-    if not enabled or not sys.stderr.isatty() or total < 200:
-        yield lambda _n: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("packing", total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 class _Pack:
     """State of one build; methods are the phases."""
 
@@ -134,7 +90,7 @@ class _Pack:
     def tok(self) -> Tokenizer:
         """Loaded on first use: a warm pack finds every count in the cache and never needs it (~0.7 s)."""
         if self._tok is None:
-            self._tok = _tokenizer(self.options.tokenizer)
+            self._tok = load_tokenizer(self.options.tokenizer)
         return self._tok
 
     def _read(self, entry: Entry) -> bytes:
@@ -323,7 +279,7 @@ def _chunks_of(pairs: list[tuple[str, _Item]]) -> Iterator[tuple[int, int]]:
     start, size = 0, 0
     for i, (_, item) in enumerate(pairs):
         size += item.entry.size
-        if size >= _CHUNK_CHARS:
+        if size >= CHUNK_CHARS:
             yield start, i + 1
             start, size = i + 1, 0
     if start < len(pairs):
@@ -333,7 +289,7 @@ def _chunks_of(pairs: list[tuple[str, _Item]]) -> Iterator[tuple[int, int]]:
 def build_pack(root: Path, options: PackOptions, *, progress: bool = False) -> Built:
     root = check_root(root)
     if options.tokenizer not in TOKENIZER_NAMES:
-        _tokenizer(options.tokenizer)  # raises the clear error; a known one loads only when something is counted
+        load_tokenizer(options.tokenizer)  # raises the clear error; a known one loads only when something is counted
     cache = TokenCache.open(root)  # before discovery: creating .v4agent/ must not look like a change later
     try:
         found = discover(root)
@@ -351,7 +307,7 @@ def _build(found: Discovery, pack: _Pack, progress: bool) -> Built:
     pack.skipped += [SkippedFile(p, r) for p, r in found.skipped]
     files_in = [e for e in found.entries if e.kind == "file"]
     links = [e for e in found.entries if e.kind == "link"]
-    with _progress(progress, len(files_in)) as advance:
+    with progress_bar(progress, len(files_in)) as advance:
         items = pack.analyse(files_in, advance)
 
     def order_key(e: Entry) -> tuple[bool, int, str]:
