@@ -139,3 +139,26 @@ def test_prefilter_loses_nothing() -> None:
         fast = {(f.line, f.kind, f.start, f.end) for f in scan_secrets(text, path)}
         reference = _reference_scan(text, path)
         assert reference <= fast, (path, reference - fast)
+
+
+def test_config_settings_with_numeric_or_literal_values_are_not_secrets() -> None:
+    # Real model configs say "token_id": 128799; tool configs say max_tokens = 8192 (found redacted in a real pack).
+    text = '{\n  "dspark_noise_token_id": 128799,\n  "max_tokens": 8192,\n  "use_token": true\n}\n'
+    assert scan_secrets(text, "config.json") == []
+    assert scan_secrets("max_tokens = 8192\ntoken_ttl: 3.5\n", "settings.toml") == []
+    flagged = scan_secrets("password: hunter2isbad\ntoken = 9f8e7d6c5b4a\n", "app.yaml")
+    assert {f.line for f in flagged} == {1, 2}
+
+
+def test_cache_version_follows_the_secret_rules() -> None:
+    """A cached 'no secret here' must not outlive a rule change: the cache version hashes the producers' code."""
+    import hashlib
+    from pathlib import Path
+
+    from v4agent.pack import secrets, tokencache
+
+    assert "secrets" in tokencache._PRODUCERS
+    digest = hashlib.sha1()
+    for name in tokencache._PRODUCERS:
+        digest.update((Path(secrets.__file__).parent / f"{name}.py").read_bytes())
+    assert tokencache.CACHE_VERSION.endswith(digest.hexdigest()[:12])

@@ -81,7 +81,9 @@ _CONFIG_EXTENSIONS = (
 # Unquoted assignments in config-like files (the keyword plugin wants quotes in most languages).
 _CONFIG_ASSIGN = re.compile(
     r"(?:password|passwd|pwd|secret|token|api_?key|apikey|access_?key|secret_?key|private_?key|client_?secret"
-    r"|auth_?token|_auth|credentials?)[\w.-]*[\"']?\s*[:=]\s*[\"']?(?P<v>[^\s\"'#;,]{4,})",
+    r"|auth_?token|_auth|credentials?)[\w.-]*[\"']?\s*[:=]\s*[\"']?"
+    # A plain number or a literal is a setting (max_tokens = 8192, token_id: 128799, use_token: true), not a secret.
+    r"(?P<v>(?!(?:\d+(?:\.\d+)?|true|false|null|none)(?:[\s\"'#;,]|$))[^\s\"'#;,]{4,})",
     re.IGNORECASE,
 )
 _CONFIG_LITERALS = ("pass", "pwd", "secret", "token", "key", "_auth", "credential")

@@ -11,6 +11,8 @@ written (read-only checkout, corrupt file) degrades to an in-memory one: packing
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.util
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,8 +21,21 @@ from v4agent.state import state_path
 
 __all__ = ["CACHE_VERSION", "TokenCache", "count_key", "fact_key"]
 
-# Bump when rendering, secret scanning, symbols or skeletons change what a cached value would be.
-CACHE_VERSION = "2"
+# Cached values are outputs of these modules: any change to their code (a new secret rule, a different skeleton)
+# starts a fresh cache, so a stale finding can never hide a secret that the current rules would redact.
+_PRODUCERS = ("analyze", "classify", "render", "secrets", "skeleton", "symbols")
+
+
+def _producers_fingerprint() -> str:
+    digest = hashlib.sha1()
+    for name in _PRODUCERS:
+        spec = importlib.util.find_spec(f"v4agent.pack.{name}")  # located, not imported (tree-sitter is heavy)
+        if spec is not None and spec.origin:
+            digest.update(Path(spec.origin).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CACHE_VERSION = "3-" + _producers_fingerprint()
 _FILE = "pack-cache.sqlite3"
 _BATCH = 500  # sqlite's bound-parameter limit is 999 on old builds
 
