@@ -26,6 +26,7 @@ from v4agent.accounting import (
     price_call,
 )
 from v4agent.cachediag import CacheTracker, CallDiag
+from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, ToolSchema, Usage
 from v4agent.layout import (
     COMPACTION_REQUEST,
@@ -140,10 +141,6 @@ class Outcome:
     changed_paths: list[str] = field(default_factory=list)
 
 
-class _PrimeCancelled(Exception):
-    """Raised from the delta callback to end the priming stream after its first piece."""
-
-
 class Agent:
     def __init__(
         self,
@@ -203,7 +200,7 @@ class Agent:
         started = time.monotonic()
         reply: ChatReply | None
         if kind == "prime" and self.config.prime_mode == "cancel":
-            reply = self._prime_cancelled(messages)
+            reply = prime_prefix(self.engine, messages, self.tools)
         else:
             max_tokens = 1 if kind == "prime" else None
             reply = self.engine.complete(messages, self.tools, on_delta=self._on_delta, max_tokens=max_tokens)
@@ -238,21 +235,6 @@ class Agent:
 
     def _on_delta(self, delta: Delta) -> None:
         self._emit(Streamed(delta))
-
-    def _prime_cancelled(self, messages: list[Message]) -> ChatReply | None:
-        # The session's own max_tokens (part of the cache key) with the stream dropped at its first piece:
-        # the provider stores the input unit, and we pay for one or two output tokens.
-        def stop(_delta: Delta) -> None:
-            raise _PrimeCancelled
-
-        try:
-            return self.engine.complete(messages, self.tools, on_delta=stop)
-        except _PrimeCancelled:
-            return None
-        except EngineError as exc:
-            if isinstance(exc.__cause__, _PrimeCancelled) or isinstance(exc.__context__, _PrimeCancelled):
-                return None
-            raise
 
     # -- public ----------------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Engine, Usage
 from v4agent.review.context import PullRequestContent, ReviewLayout, build_layout
 from v4agent.review.findings import (
@@ -123,7 +124,8 @@ class ModelRun:
     findings: list[Finding] = field(default_factory=list)
     summary: str = ""
     warnings: list[str] = field(default_factory=list)
-    usages: list[Usage] = field(default_factory=list)
+    usages: list[Usage] = field(default_factory=list)  # as the server reported them
+    estimated: list[Usage] = field(default_factory=list)  # calls without usage (a dropped priming stream)
 
 
 def _collect(reply: ChatReply, run: ModelRun) -> None:
@@ -142,11 +144,13 @@ def _collect(reply: ChatReply, run: ModelRun) -> None:
 
 
 def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> ModelRun:
-    """The priming call (ends exactly at the pack, 1 output token), then the review call."""
+    """The priming call (ends exactly at the pack; same settings, stream dropped at once), then the review call."""
     run = ModelRun()
     if prime:
-        primed = engine.complete(layout.priming_messages, layout.tools, max_tokens=1)
-        if primed.usage is not None:
+        primed = prime_prefix(engine, layout.priming_messages, layout.tools)
+        if primed is None:
+            run.estimated.append(_prime_estimate(layout))
+        elif primed.usage is not None:
             run.usages.append(primed.usage)
     reply = engine.complete(layout.messages, layout.tools)
     if reply.usage is not None:
@@ -155,20 +159,30 @@ def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> Mo
     return run
 
 
+def _prime_estimate(layout: ReviewLayout) -> Usage:
+    """A dropped priming stream reports no usage: its input counted with the V4 tokenizer, hits unknown (priced
+    as misses and flagged, never invented)."""
+    from v4agent.chatrender import render_request
+    from v4agent.tokenizer import get_tokenizer
+
+    rendered = render_request(list(layout.priming_messages), list(layout.tools), get_tokenizer("deepseek-v4"))
+    return Usage(prompt_tokens=len(rendered.tokens), output_tokens=1)
+
+
 def _stats(engine: Engine, run: ModelRun, pack_tokens: int, price: Callable[[str, Usage], Any] | None) -> ReviewStats:
     hits = [u.cache_hit for u in run.usages]
     cost: float | None = None
     entries: list[str] = []
     if price is not None:
         cost = 0.0
-        for usage in run.usages:
+        for usage in (*run.estimated, *run.usages):
             priced = price(engine.settings.model, usage)
             cost += float(priced.total_usd)
             if priced.price_entry not in entries:
                 entries.append(str(priced.price_entry))
     return ReviewStats(
         model=engine.settings.model,
-        calls=len(run.usages),
+        calls=len(run.usages) + len(run.estimated),
         prompt_tokens=sum(u.prompt_tokens for u in run.usages),
         output_tokens=sum(u.output_tokens for u in run.usages),
         cache_hit_tokens=None if any(h is None for h in hits) or not hits else sum(h or 0 for h in hits),
