@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from tests.conftest import make_git_repo
 from v4agent.pack import PackOptions, Snapshot
 from v4agent.pack import pool as pool_module
-from v4agent.pack.pool import FilePool, skeletons_of, symbols_of
+from v4agent.pack.pool import FilePool, Pending, skeletons_of, symbols_of
 from v4agent.tokenizer import get_tokenizer
 
+T = TypeVar("T")
 SECRET = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
 
 
@@ -46,9 +49,22 @@ def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: 
     shutil.copytree(root, copy)
     options = PackOptions(budget=2500)  # far under the whole: ranking and skeletons for every file
     monkeypatch.setattr(pool_module, "_MIN_PARALLEL", 1)
+    sent: list[int] = []  # symbol jobs sent ahead, while the analysis was still reading files
+    submit = FilePool.submit
+
+    def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
+            jobs: Sequence[tuple[str, str]]) -> Pending[T]:
+        sent.append(len(jobs))
+        return submit(self, fn, jobs)
+
+    monkeypatch.setattr(FilePool, "submit", spy)
     parallel = Snapshot.build(root, options)
-    monkeypatch.setattr(pool_module, "_MIN_PARALLEL", 1 << 30)
+    if FilePool().parallel:
+        assert sum(sent) >= 80
+    monkeypatch.setattr(pool_module, "_workers", lambda: 1)  # no workers: nothing ahead, everything inline
+    sent.clear()
     inline = Snapshot.build(copy, options)
+    assert sent == []
     assert parallel.text == inline.text and parallel.files == inline.files
     assert {f.mode for f in parallel.files} >= {"path", "skeleton"}
 

@@ -30,13 +30,15 @@ from v4agent.pack.tokencache import TokenCache, count_key, fact_key
 from v4agent.tokenizer import TOKENIZER_NAMES, Tokenizer
 
 if TYPE_CHECKING:
-    from v4agent.pack.pool import FilePool
+    from v4agent.pack.pool import FilePool, Pending
+    from v4agent.pack.symbols import FileSymbols
 
 __all__ = ["Built", "build_pack"]
 
 _UNKNOWN_AGE = 1 << 40  # never seen in history (shallow clone): treated as oldest
 _PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
 _SKELETON_AHEAD = 32  # skeletons built and counted together, in the order the fit will ask for them
+_AHEAD_FILES, _AHEAD_BYTES = 32, 1 << 18  # a batch of symbol jobs sent to the workers during the analysis
 
 
 @dataclass
@@ -73,6 +75,9 @@ class _Pack:
         self.fmt = options.fmt
         self.skipped: list[SkippedFile] = []
         self._pool: FilePool | None = None
+        self.symbols_ahead = False  # parse code files on the workers while the analysis goes on
+        self._ahead: list[_Item] = []
+        self._early: dict[str, tuple[Pending[FileSymbols], int]] = {}
 
     @property
     def pool(self) -> FilePool:
@@ -96,6 +101,31 @@ class _Pack:
     def _read(self, entry: Entry) -> bytes:
         return read_bytes(self.root / entry.path, self.options.max_file_bytes)
 
+    def plan_symbols_ahead(self, entries: list[Entry]) -> None:
+        """A budget far below the repository's size means ranking, which needs every code file's symbols: then
+        they are parsed on the workers while this process reads the other files and loads the tokenizer.
+        Speed only: symbols are a pure function of the text, so a wrong guess never changes the output."""
+        budget = self.options.budget
+        if budget is None or sum(e.size for e in entries) // 4 <= LAZY_FACTOR * budget or not self.pool.parallel:
+            return
+        self.symbols_ahead = True
+        self.pool.start()  # fork before anything here starts a thread (the progress bar)
+
+    def _send_ahead(self, item: _Item | None) -> None:
+        """Queue one analysed file's symbol job; a full batch (or ``None``: the end) goes to the workers."""
+        from v4agent.pack.pool import symbols_of
+
+        if item is not None:
+            if not item.lang or item.raw is None or self.cache.fact(fact_key("y", item.path, item.blob)) is not None:
+                return
+            self._ahead.append(item)
+            if len(self._ahead) < _AHEAD_FILES and sum(len(it.raw or "") for it in self._ahead) < _AHEAD_BYTES:
+                return
+        if self._ahead:
+            batch, self._ahead = self._ahead, []
+            pending = self.pool.submit(symbols_of, [(it.path, it.raw or "") for it in batch])
+            self._early.update((it.path, (pending, i)) for i, it in enumerate(batch))
+
     def analyse(self, entries: list[Entry], advance: Callable[[int], None]) -> list[_Item]:
         from v4agent.pack.symbols import language_for
 
@@ -112,12 +142,18 @@ class _Pack:
         self.cache.prefetch(fact_key("a", e.path, e.blob) for e in todo if e.blob)
         if opts.secrets == "skip":  # a file with a secret leaves the pack: every file is scanned up front
             self.cache.prefetch(fact_key("s", e.path, e.blob) for e in todo if e.blob)
+        if self.symbols_ahead:
+            self.cache.prefetch(fact_key("y", e.path, e.blob) for e in todo if e.blob)
         items: list[_Item] = []
         for e in todo:
             item = self._analyse_one(e, language_for(e.path))
             advance(1)
             if item is not None and self._keep(item):
                 items.append(item)
+                if self.symbols_ahead:
+                    self._send_ahead(item)
+        if self.symbols_ahead:
+            self._send_ahead(None)
         return items
 
     def _analyse_one(self, e: Entry, lang: str | None) -> _Item | None:
@@ -243,7 +279,12 @@ class _Pack:
                 todo.append(it)
             else:
                 symbols[it.path] = FileSymbols.from_json(cached)
-        for it, found in zip(todo, self.pool.map(symbols_of, [(it.path, self.raw(it)) for it in todo]), strict=True):
+        rest = [it for it in todo if it.path not in self._early]
+        mapped = dict(zip([it.path for it in rest], self.pool.map(symbols_of, [(it.path, self.raw(it)) for it in rest]),
+                          strict=True))
+        for it in todo:
+            early = self._early.get(it.path)
+            found = mapped[it.path] if early is None else early[0].result()[early[1]]
             self.cache.put_fact(fact_key("y", it.path, it.blob), json.dumps(found.to_json(), separators=(",", ":")))
             symbols[it.path] = found
         scores = rank_files(symbols, self.options.focus)
@@ -307,6 +348,7 @@ def _build(found: Discovery, pack: _Pack, progress: bool) -> Built:
     pack.skipped += [SkippedFile(p, r) for p, r in found.skipped]
     files_in = [e for e in found.entries if e.kind == "file"]
     links = [e for e in found.entries if e.kind == "link"]
+    pack.plan_symbols_ahead(files_in)
     with progress_bar(progress, len(files_in)) as advance:
         items = pack.analyse(files_in, advance)
 

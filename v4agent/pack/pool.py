@@ -11,13 +11,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Generic, TypeVar
 
 from v4agent.pack.skeleton import skeletonize
 from v4agent.pack.symbols import FileSymbols, extract_symbols
 
-__all__ = ["FilePool", "skeletons_of", "symbols_of"]
+__all__ = ["FilePool", "Pending", "skeletons_of", "symbols_of"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,16 @@ def _workers() -> int:
         return os.cpu_count() or 1
 
 
+class Pending(Generic[T]):
+    """Results of one batch sent ahead to the pool (``result`` waits for them, in input order)."""
+
+    def __init__(self, future: Future[list[T]]) -> None:
+        self._future = future
+
+    def result(self) -> list[T]:
+        return self._future.result()
+
+
 class FilePool:
     """A lazily started process pool for one build; ``close`` ends its workers."""
 
@@ -50,7 +60,7 @@ class FilePool:
 
     def map(self, fn: Callable[[Sequence[tuple[str, str]]], list[T]], jobs: Sequence[tuple[str, str]]) -> list[T]:
         """``fn`` over ``jobs`` ((path, text) pairs), results in input order."""
-        if len(jobs) < self.min_parallel or self.workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if len(jobs) < self.min_parallel or not self.parallel:
             return fn(jobs)
         executor = self._start()
         size = max(1, min(_CHUNK, -(-len(jobs) // (2 * self.workers))))
@@ -59,6 +69,20 @@ class FilePool:
         for part in executor.map(fn, chunks):
             out += part
         return out
+
+    @property
+    def parallel(self) -> bool:
+        """Whether batches can run on worker processes here (two or more cores, fork available)."""
+        return self.workers >= 2 and "fork" in multiprocessing.get_all_start_methods()
+
+    def submit(self, fn: Callable[[Sequence[tuple[str, str]]], list[T]], jobs: Sequence[tuple[str, str]]) -> Pending[T]:
+        """``fn(jobs)`` started on a worker now (needs ``parallel``); the caller goes on with other work."""
+        return Pending(self._start().submit(fn, jobs))
+
+    def start(self) -> None:
+        """Fork the workers now (before this process starts any thread, e.g. a progress bar's)."""
+        if self.parallel:
+            self.submit(symbols_of, []).result()
 
     def _start(self) -> Executor:
         if self._executor is None:
