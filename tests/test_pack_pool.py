@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import make_git_repo
 from v4agent.pack import PackOptions, Snapshot
 from v4agent.pack import pool as pool_module
-from v4agent.pack.pool import FilePool, Pending, skeletons_of, symbols_of
+from v4agent.pack.pool import FilePool, Pending, outlines_of, skeletons_of, symbols_of
 from v4agent.tokenizer import get_tokenizer
 
 T = TypeVar("T")
@@ -39,6 +39,11 @@ def test_pool_gives_the_inline_results_in_order() -> None:
     try:
         assert pool.map(symbols_of, jobs) == symbols_of(jobs)
         assert pool.map(skeletons_of, jobs) == skeletons_of(jobs)
+        outlines = pool.map(outlines_of, jobs)
+        assert outlines == outlines_of(jobs)
+        for (path, _), (found, skeleton) in zip(jobs, outlines, strict=True):
+            assert skeleton is None or SECRET not in skeleton  # the skeleton of the redacted text
+            assert bool(found) == path.startswith("pkg/mod"), path
     finally:
         pool.close()
 

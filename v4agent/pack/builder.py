@@ -31,6 +31,7 @@ from v4agent.tokenizer import TOKENIZER_NAMES, Tokenizer
 
 if TYPE_CHECKING:
     from v4agent.pack.pool import FilePool, Pending
+    from v4agent.pack.secrets import SecretFinding as _Finding
     from v4agent.pack.symbols import FileSymbols
 
 __all__ = ["Built", "build_pack"]
@@ -78,6 +79,7 @@ class _Pack:
         self.symbols_ahead = False  # parse code files on the workers while the analysis goes on
         self._ahead: list[_Item] = []
         self._early: dict[str, tuple[Pending[FileSymbols], int]] = {}
+        self._outlines: dict[str, tuple[Pending[tuple[tuple[_Finding, ...], str | None]], int]] = {}
 
     @property
     def pool(self) -> FilePool:
@@ -290,22 +292,33 @@ class _Pack:
         scores = rank_files(symbols, self.options.focus)
         return list(reversed(list(scores)))
 
-    def skeleton_costs(self, items: list[_Item]) -> dict[str, tuple[str, int] | None]:
-        """Skeleton text and piece tokens per item (None: no skeleton); uncached ones built on both cores and
-        counted in one batch."""
-        from v4agent.pack.pool import skeletons_of
+    def _send_outlines(self, items: Sequence[_Item]) -> None:
+        """Start the secret scan and skeleton of each uncached code file (on the workers when there are any)."""
+        from v4agent.pack.pool import outlines_of
 
         self.cache.prefetch(fact_key("k", it.path, it.blob) for it in items if it.lang)
+        todo = [it for it in items if it.lang and it.path not in self._outlines
+                and self.cache.fact(fact_key("k", it.path, it.blob)) is None]
+        if todo:
+            pending = self.pool.send(outlines_of, [(it.path, self.raw(it)) for it in todo])
+            self._outlines.update((it.path, (pending, i)) for i, it in enumerate(todo))
+
+    def skeleton_costs(self, items: list[_Item], then: Sequence[_Item] = ()) -> dict[str, tuple[str, int] | None]:
+        """Skeleton text and piece tokens per item (None: no skeleton); uncached ones built on both cores and
+        counted in one batch. ``then`` (the ones the fit asks for next) start on the workers while this counts."""
+        self._send_outlines(items)
+        if self.pool.parallel:
+            self._send_outlines(then)
         texts: dict[str, str | None] = {}
-        todo: list[_Item] = []
         for it in items:
-            cached = self.cache.fact(fact_key("k", it.path, it.blob)) if it.lang else "null"
-            if cached is None:
-                todo.append(it)
-            else:
-                texts[it.path] = json.loads(cached)
-        for it, text in zip(todo, self.pool.map(skeletons_of, [(it.path, self.emitted(it)) for it in todo]),
-                            strict=True):
+            job = self._outlines.pop(it.path, None)
+            if job is None:
+                texts[it.path] = json.loads(self.cache.fact(fact_key("k", it.path, it.blob)) or "null")
+                continue
+            found, text = job[0].result()[job[1]]
+            if it.analysis.findings is None:  # the worker's scan is the one the emitted text gets
+                self.cache.put_fact(fact_key("s", it.path, it.blob), findings_to_json(found))
+                it.analysis = replace(it.analysis, findings=found)
             self.cache.put_fact(fact_key("k", it.path, it.blob), json.dumps(text))
             texts[it.path] = text
 
@@ -372,7 +385,9 @@ def _build(found: Discovery, pack: _Pack, progress: bool) -> Built:
         if path not in skeletons:
             at = position.get(path)
             ahead = [path] if at is None else [p for p in visit[at:at + _SKELETON_AHEAD] if p not in skeletons]
-            skeletons.update(pack.skeleton_costs([by_path[p] for p in ahead]))
+            then = [] if at is None else visit[at + _SKELETON_AHEAD:at + 2 * _SKELETON_AHEAD]
+            skeletons.update(pack.skeleton_costs([by_path[p] for p in ahead],
+                                                 [by_path[p] for p in then if p not in skeletons]))
         found = skeletons[path]
         return None if found is None else found[1]
 

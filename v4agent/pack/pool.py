@@ -14,10 +14,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Generic, TypeVar
 
+from v4agent.pack.analyze import Analysis, emitted_text
+from v4agent.pack.secrets import SecretFinding, scan_secrets
 from v4agent.pack.skeleton import skeletonize
 from v4agent.pack.symbols import FileSymbols, extract_symbols
 
-__all__ = ["FilePool", "Pending", "skeletons_of", "symbols_of"]
+__all__ = ["FilePool", "Pending", "outlines_of", "skeletons_of", "symbols_of"]
 
 T = TypeVar("T")
 
@@ -33,6 +35,15 @@ def skeletons_of(jobs: Sequence[tuple[str, str]]) -> list[str | None]:
     return [skeletonize(path, text) for path, text in jobs]
 
 
+def outlines_of(jobs: Sequence[tuple[str, str]]) -> list[tuple[tuple[SecretFinding, ...], str | None]]:
+    """Per (path, raw text): its secret findings and the skeleton of the text with them redacted."""
+    out: list[tuple[tuple[SecretFinding, ...], str | None]] = []
+    for path, text in jobs:
+        found = tuple(scan_secrets(text, path))
+        out.append((found, skeletonize(path, emitted_text(text, Analysis(None, found)))))
+    return out
+
+
 def _workers() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -41,13 +52,19 @@ def _workers() -> int:
 
 
 class Pending(Generic[T]):
-    """Results of one batch sent ahead to the pool (``result`` waits for them, in input order)."""
+    """Results of one batch sent to the pool (``result`` waits for them, in input order)."""
 
-    def __init__(self, future: Future[list[T]]) -> None:
-        self._future = future
+    def __init__(self, futures: list[Future[list[T]]] | None = None, done: list[T] | None = None) -> None:
+        self._futures = futures or []
+        self._done = done
 
     def result(self) -> list[T]:
-        return self._future.result()
+        if self._done is None:
+            out: list[T] = []
+            for future in self._futures:
+                out += future.result()
+            self._done, self._futures = out, []
+        return self._done
 
 
 class FilePool:
@@ -60,15 +77,15 @@ class FilePool:
 
     def map(self, fn: Callable[[Sequence[tuple[str, str]]], list[T]], jobs: Sequence[tuple[str, str]]) -> list[T]:
         """``fn`` over ``jobs`` ((path, text) pairs), results in input order."""
+        return self.send(fn, jobs).result()
+
+    def send(self, fn: Callable[[Sequence[tuple[str, str]]], list[T]], jobs: Sequence[tuple[str, str]]) -> Pending[T]:
+        """``fn`` over ``jobs`` started now, spread over the workers (a small batch runs inline at once)."""
         if len(jobs) < self.min_parallel or not self.parallel:
-            return fn(jobs)
+            return Pending(done=fn(jobs))
         executor = self._start()
         size = max(1, min(_CHUNK, -(-len(jobs) // (2 * self.workers))))
-        chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
-        out: list[T] = []
-        for part in executor.map(fn, chunks):
-            out += part
-        return out
+        return Pending([executor.submit(fn, jobs[i:i + size]) for i in range(0, len(jobs), size)])
 
     @property
     def parallel(self) -> bool:
@@ -77,7 +94,7 @@ class FilePool:
 
     def submit(self, fn: Callable[[Sequence[tuple[str, str]]], list[T]], jobs: Sequence[tuple[str, str]]) -> Pending[T]:
         """``fn(jobs)`` started on a worker now (needs ``parallel``); the caller goes on with other work."""
-        return Pending(self._start().submit(fn, jobs))
+        return Pending([self._start().submit(fn, jobs)])
 
     def start(self) -> None:
         """Fork the workers now (before this process starts any thread, e.g. a progress bar's)."""
