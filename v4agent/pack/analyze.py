@@ -63,7 +63,7 @@ def findings_from_json(data: str) -> tuple[SecretFinding, ...]:
     return _findings(json.loads(data))
 
 
-def read_bytes(full_path: Path, max_bytes: int) -> bytes:
+def read_bytes(full_path: str | Path, max_bytes: int) -> bytes:
     """The file's bytes; never follows a symlink and never reads more than ``max_bytes`` + 1."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
@@ -76,9 +76,12 @@ def read_bytes(full_path: Path, max_bytes: int) -> bytes:
             raise ReadFailure("not a regular file")
         if info.st_size > max_bytes:
             raise ReadFailure(f"larger than the size limit ({info.st_size:,} > {max_bytes:,} bytes)")
-        chunks: list[bytes] = []
-        remaining = max_bytes + 1
-        while remaining > 0:
+        # One read asking for one byte more than fstat's size usually returns the whole file (no second call
+        # to see the end); any other length (it grew, shrank, or the read was cut short) reads on to the end.
+        first = os.read(fd, min(info.st_size + 1, max_bytes + 1))
+        chunks = [first]
+        remaining = max_bytes + 1 - len(first)
+        while first and remaining > 0 and len(first) != info.st_size:
             chunk = os.read(fd, min(remaining, 1 << 20))
             if not chunk:
                 break

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -72,6 +73,7 @@ class _Pack:
 
     def __init__(self, root: Path, options: PackOptions, cache: TokenCache) -> None:
         self.root, self.options, self.cache = root, options, cache
+        self._prefix = os.path.join(root, "")  # joined as strings: pathlib costs ~40 us per file
         self._tok: Tokenizer | None = None
         self.fmt = options.fmt
         self.skipped: list[SkippedFile] = []
@@ -101,7 +103,7 @@ class _Pack:
         return self._tok
 
     def _read(self, entry: Entry) -> bytes:
-        return read_bytes(self.root / entry.path, self.options.max_file_bytes)
+        return read_bytes(self._prefix + entry.path, self.options.max_file_bytes)
 
     def plan_symbols_ahead(self, entries: list[Entry]) -> None:
         """A budget far below the repository's size means ranking, which needs every code file's symbols: then

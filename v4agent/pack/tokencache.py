@@ -73,7 +73,7 @@ class TokenCache:
         try:
             db = sqlite3.connect(path, timeout=10, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA synchronous=OFF")  # a cache: a crash may lose the last write, never the repo
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             row = db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
             if row is None or row[0] != CACHE_VERSION:
