@@ -41,6 +41,7 @@ _UNKNOWN_AGE = 1 << 40  # never seen in history (shallow clone): treated as olde
 _PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
 _SKELETON_AHEAD = 32  # skeletons built and counted together, in the order the fit will ask for them
 _AHEAD_FILES, _AHEAD_BYTES = 32, 1 << 18  # a batch of symbol jobs sent to the workers during the analysis
+_SAMPLE = 8  # code files whose cached symbols say whether the cache is warm
 
 
 @dataclass
@@ -109,9 +110,18 @@ class _Pack:
         """A budget far below the repository's size means ranking, which needs every code file's symbols: then
         they are parsed on the workers while this process reads the other files and loads the tokenizer.
         Speed only: symbols are a pure function of the text, so a wrong guess never changes the output."""
+        from v4agent.pack.symbols import language_for
+
         budget = self.options.budget
         if budget is None or sum(e.size for e in entries) // 4 <= LAZY_FACTOR * budget or not self.pool.parallel:
             return
+        opts = self.options
+        sample = [fact_key("y", e.path, e.blob) for e in entries if e.blob and language_for(e.path)
+                  and e.size <= opts.max_file_bytes and path_skip_reason(e.path, opts.include, opts.exclude) is None]
+        sample = sample[:_SAMPLE]
+        self.cache.prefetch(sample)
+        if sample and all(self.cache.fact(k) is not None for k in sample):
+            return  # a warm cache: no workers to start
         self.symbols_ahead = True
         self.pool.start()  # fork before anything here starts a thread (the progress bar)
 
@@ -309,7 +319,7 @@ class _Pack:
         """Skeleton text and piece tokens per item (None: no skeleton); uncached ones built on both cores and
         counted in one batch. ``then`` (the ones the fit asks for next) start on the workers while this counts."""
         self._send_outlines(items)
-        if self.pool.parallel:
+        if self.pool.started:  # a cold pack: sending ahead keeps the workers busy while this process counts
             self._send_outlines(then)
         texts: dict[str, str | None] = {}
         for it in items:

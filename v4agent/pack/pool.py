@@ -92,6 +92,11 @@ class FilePool:
         """Whether batches can run on worker processes here (two or more cores, fork available)."""
         return self.workers >= 2 and "fork" in multiprocessing.get_all_start_methods()
 
+    @property
+    def started(self) -> bool:
+        """Whether the workers run already (work sent ahead then costs no fork)."""
+        return self._executor is not None
+
     def submit(self, fn: Callable[[Sequence[tuple[str, str]]], list[T]], jobs: Sequence[tuple[str, str]]) -> Pending[T]:
         """``fn(jobs)`` started on a worker now (needs ``parallel``); the caller goes on with other work."""
         return Pending([self._start().submit(fn, jobs)])
