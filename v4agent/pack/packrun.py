@@ -1,0 +1,338 @@
+"""One pack build's working state: the files, their cached facts, the worker pool, counts and skeleton costs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from v4agent.pack.analyze import (
+    Analysis,
+    ReadFailure,
+    analyze,
+    emitted_text,
+    findings_from_json,
+    findings_to_json,
+    read_bytes,
+)
+from v4agent.pack.budget import LAZY_FACTOR
+from v4agent.pack.classify import matches_globs, path_skip_reason
+from v4agent.pack.counting import CHUNK_CHARS, count_texts, load_tokenizer
+from v4agent.pack.discover import Entry, git_blob_sha
+from v4agent.pack.options import PackError, PackOptions
+from v4agent.pack.records import SkippedFile
+from v4agent.pack.render import render_file
+from v4agent.pack.secrets import SecretFinding, scan_secrets
+from v4agent.pack.tokencache import TokenCache, count_key, fact_key
+from v4agent.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from v4agent.pack.pool import FilePool, Pending
+    from v4agent.pack.secrets import SecretFinding as _Finding
+    from v4agent.pack.symbols import FileSymbols
+
+
+PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
+SKELETON_AHEAD = 32  # skeletons built and counted together, in the order the fit will ask for them
+_AHEAD_FILES, _AHEAD_BYTES = 32, 1 << 18  # a batch of symbol jobs sent to the workers during the analysis
+_SAMPLE = 8  # code files whose cached symbols say whether the cache is warm
+
+
+@dataclass
+class Item:
+    entry: Entry
+    blob: str
+    analysis: Analysis
+    lang: str | None
+    raw: str | None = None  # decoded text, when read (loaded lazily otherwise)
+
+    @property
+    def path(self) -> str:
+        return self.entry.path
+
+
+class PackRun:
+    """State of one build; methods are the phases."""
+
+    def __init__(self, root: Path, options: PackOptions, cache: TokenCache) -> None:
+        self.root, self.options, self.cache = root, options, cache
+        self._prefix = os.path.join(root, "")  # joined as strings: pathlib costs ~40 us per file
+        self._tok: Tokenizer | None = None
+        self.fmt = options.fmt
+        self.skipped: list[SkippedFile] = []
+        self._pool: FilePool | None = None
+        self.symbols_ahead = False  # parse code files on the workers while the analysis goes on
+        self._ahead: list[Item] = []
+        self._early: dict[str, tuple[Pending[FileSymbols], int]] = {}
+        self._outlines: dict[str, tuple[Pending[tuple[tuple[_Finding, ...], str | None]], int]] = {}
+
+    @property
+    def pool(self) -> FilePool:
+        if self._pool is None:
+            from v4agent.pack.pool import FilePool
+
+            self._pool = FilePool()
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+    @property
+    def tok(self) -> Tokenizer:
+        """Loaded on first use: a warm pack finds every count in the cache and never needs it (~0.7 s)."""
+        if self._tok is None:
+            self._tok = load_tokenizer(self.options.tokenizer)
+        return self._tok
+
+    def _read(self, entry: Entry) -> bytes:
+        return read_bytes(self._prefix + entry.path, self.options.max_file_bytes)
+
+    def plan_symbols_ahead(self, entries: list[Entry]) -> None:
+        """A budget far below the repository's size means ranking, which needs every code file's symbols: then
+        they are parsed on the workers while this process reads the other files and loads the tokenizer.
+        Speed only: symbols are a pure function of the text, so a wrong guess never changes the output."""
+        from v4agent.pack.symbols import language_for
+
+        budget = self.options.budget
+        if budget is None or sum(e.size for e in entries) // 4 <= LAZY_FACTOR * budget or not self.pool.parallel:
+            return
+        opts = self.options
+        sample = [fact_key("y", e.path, e.blob) for e in entries if e.blob and language_for(e.path)
+                  and e.size <= opts.max_file_bytes and path_skip_reason(e.path, opts.include, opts.exclude) is None]
+        sample = sample[:_SAMPLE]
+        self.cache.prefetch(sample)
+        if sample and all(self.cache.fact(k) is not None for k in sample):
+            return  # a warm cache: no workers to start
+        self.symbols_ahead = True
+        self.pool.start()  # fork before anything here starts a thread (the progress bar)
+
+    def _send_ahead(self, item: Item | None) -> None:
+        """Queue one analysed file's symbol job; a full batch (or ``None``: the end) goes to the workers."""
+        from v4agent.pack.pool import symbols_of
+
+        if item is not None:
+            if not item.lang or item.raw is None or self.cache.fact(fact_key("y", item.path, item.blob)) is not None:
+                return
+            self._ahead.append(item)
+            if len(self._ahead) < _AHEAD_FILES and sum(len(it.raw or "") for it in self._ahead) < _AHEAD_BYTES:
+                return
+        if self._ahead:
+            batch, self._ahead = self._ahead, []
+            pending = self.pool.submit(symbols_of, [(it.path, it.raw or "") for it in batch])
+            self._early.update((it.path, (pending, i)) for i, it in enumerate(batch))
+
+    def analyse(self, entries: list[Entry], advance: Callable[[int], None]) -> list[Item]:
+        from v4agent.pack.symbols import language_for
+
+        opts = self.options
+        todo: list[Entry] = []
+        for e in entries:
+            reason = path_skip_reason(e.path, opts.include, opts.exclude)
+            if reason is None and e.size > opts.max_file_bytes:
+                reason = f"larger than the size limit ({e.size:,} > {opts.max_file_bytes:,} bytes)"
+            if reason is not None:
+                self.skipped.append(SkippedFile(e.path, reason))
+            else:
+                todo.append(e)
+        self.cache.prefetch(fact_key("a", e.path, e.blob) for e in todo if e.blob)
+        if opts.secrets == "skip":  # a file with a secret leaves the pack: every file is scanned up front
+            self.cache.prefetch(fact_key("s", e.path, e.blob) for e in todo if e.blob)
+        if self.symbols_ahead:
+            self.cache.prefetch(fact_key("y", e.path, e.blob) for e in todo if e.blob)
+        items: list[Item] = []
+        for e in todo:
+            item = self._analyse_one(e, language_for(e.path))
+            advance(1)
+            if item is not None and self._keep(item):
+                items.append(item)
+                if self.symbols_ahead:
+                    self._send_ahead(item)
+        if self.symbols_ahead:
+            self._send_ahead(None)
+        return items
+
+    def _analyse_one(self, e: Entry, lang: str | None) -> Item | None:
+        if e.blob:
+            cached = self.cache.fact(fact_key("a", e.path, e.blob))
+            if cached is not None:
+                return Item(e, e.blob, Analysis.from_json(cached), lang)
+        try:
+            data = self._read(e)
+        except ReadFailure as exc:
+            self.skipped.append(SkippedFile(e.path, str(exc)))
+            return None
+        blob = git_blob_sha(data)
+        key = fact_key("a", e.path, blob)
+        cached = self.cache.fact(key)
+        if cached is not None:
+            analysis = Analysis.from_json(cached)
+            raw = data.decode("utf-8") if analysis.skip is None or analysis.soft else None
+        else:
+            analysis, raw = analyze(e.path, data, scan=False)  # scanned when its content is needed
+            self.cache.put_fact(key, analysis.to_json())
+        return Item(e, blob, analysis, lang, raw)
+
+    def _keep(self, item: Item) -> bool:
+        a = item.analysis
+        if a.skip is not None and not (a.soft and matches_globs(item.path, self.options.include)):
+            self.skipped.append(SkippedFile(item.path, a.skip))
+            return False
+        if a.skip is not None:  # a soft skip overridden by --include
+            item.analysis = Analysis(None, None)
+        if self.options.secrets == "skip" and self.findings(item):
+            self.skipped.append(SkippedFile(item.path, "contains " + item.analysis.secret_summary()))
+            return False
+        return True
+
+    def findings(self, item: Item) -> tuple[SecretFinding, ...]:
+        """The file's secrets, scanned on first need (only files whose content is emitted or counted)."""
+        found = item.analysis.findings
+        if found is None:
+            key = fact_key("s", item.path, item.blob)
+            cached = self.cache.fact(key)
+            if cached is None:
+                found = tuple(scan_secrets(self.raw(item), item.path))
+                self.cache.put_fact(key, findings_to_json(found))
+            else:
+                found = findings_from_json(cached)
+            item.analysis = replace(item.analysis, findings=found)
+        return found
+
+    def raw(self, item: Item) -> str:
+        if item.raw is None:
+            data = self._read(item.entry)
+            if git_blob_sha(data) != item.blob:
+                raise PackError(f"{item.path} changed while it was being packed; run the pack again")
+            item.raw = data.decode("utf-8")
+        return item.raw
+
+    def emitted(self, item: Item) -> str:
+        self.findings(item)
+        return emitted_text(self.raw(item), item.analysis)
+
+    # --- counting ------------------------------------------------------------------------------------
+
+    def counts(self, mode: str, items: Sequence[Item], piece: Callable[[Item], str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        missing: list[tuple[str, Item]] = []
+        for item in items:
+            key = count_key(self.options.tokenizer, self.fmt, mode, item.path, item.blob)
+            cached = self.cache.count(key)
+            if cached is None:
+                missing.append((key, item))
+            else:
+                out[item.path] = cached
+        self.cache.prefetch(fact_key("s", it.path, it.blob) for _, it in missing if it.analysis.findings is None)
+        for a, b in _chunks_of(missing):
+            part = missing[a:b]
+            for (key, item), n in zip(part, self.tok.count_many([piece(it) for _, it in part]), strict=True):
+                self.cache.put_count(key, n)
+                out[item.path] = n
+        return out
+
+    def count_text(self, text: str) -> int:
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
+        key = count_key(self.options.tokenizer, self.fmt, "text", "", digest)
+        cached = self.cache.count(key)
+        if cached is None:
+            cached = sum(count_texts(self.tok, [text]))
+            self.cache.put_count(key, cached)
+        return cached
+
+    def full_piece(self, item: Item) -> str:
+        return render_file(item.path, self.emitted(item), "full", self.fmt, item.lang or "")
+
+    # --- ranking and skeletons -------------------------------------------------------------------------
+
+    def ascending(self, items: list[Item]) -> list[str]:
+        """Paths from lowest to highest rank (symbol-reference PageRank with the focus boost), cached."""
+        digest = hashlib.sha1(usedforsecurity=False)
+        for it in sorted(items, key=lambda it: it.path):
+            digest.update(f"{it.path}\0{it.blob}\0".encode("utf-8", "surrogatepass"))
+        digest.update(json.dumps(self.options.focus).encode())
+        key = fact_key("r", "", digest.hexdigest())  # the ranking depends only on the contents and the focus
+        cached = self.cache.fact(key)
+        if cached is not None:
+            order: list[str] = json.loads(cached)
+            return order
+        order = self._rank(items)
+        self.cache.put_fact(key, json.dumps(order, separators=(",", ":")))
+        return order
+
+    def _rank(self, items: list[Item]) -> list[str]:
+        from v4agent.pack.pool import symbols_of
+        from v4agent.pack.rank import rank_files
+        from v4agent.pack.symbols import FileSymbols
+
+        coded = [it for it in items if it.lang]
+        self.cache.prefetch(fact_key("y", it.path, it.blob) for it in coded)
+        symbols = {it.path: FileSymbols() for it in items}
+        todo: list[Item] = []
+        for it in coded:
+            cached = self.cache.fact(fact_key("y", it.path, it.blob))
+            if cached is None:
+                todo.append(it)
+            else:
+                symbols[it.path] = FileSymbols.from_json(cached)
+        rest = [it for it in todo if it.path not in self._early]
+        mapped = dict(zip([it.path for it in rest], self.pool.map(symbols_of, [(it.path, self.raw(it)) for it in rest]),
+                          strict=True))
+        for it in todo:
+            early = self._early.get(it.path)
+            found = mapped[it.path] if early is None else early[0].result()[early[1]]
+            self.cache.put_fact(fact_key("y", it.path, it.blob), json.dumps(found.to_json(), separators=(",", ":")))
+            symbols[it.path] = found
+        scores = rank_files(symbols, self.options.focus)
+        return list(reversed(list(scores)))
+
+    def _send_outlines(self, items: Sequence[Item]) -> None:
+        """Start the secret scan and skeleton of each uncached code file (on the workers when there are any)."""
+        from v4agent.pack.pool import outlines_of
+
+        self.cache.prefetch(fact_key("k", it.path, it.blob) for it in items if it.lang)
+        todo = [it for it in items if it.lang and it.path not in self._outlines
+                and self.cache.fact(fact_key("k", it.path, it.blob)) is None]
+        if todo:
+            pending = self.pool.send(outlines_of, [(it.path, self.raw(it)) for it in todo])
+            self._outlines.update((it.path, (pending, i)) for i, it in enumerate(todo))
+
+    def skeleton_costs(self, items: list[Item], then: Sequence[Item] = ()) -> dict[str, tuple[str, int] | None]:
+        """Skeleton text and piece tokens per item (None: no skeleton); uncached ones built on both cores and
+        counted in one batch. ``then`` (the ones the fit asks for next) start on the workers while this counts."""
+        self._send_outlines(items)
+        if self.pool.started:  # a cold pack: sending ahead keeps the workers busy while this process counts
+            self._send_outlines(then)
+        texts: dict[str, str | None] = {}
+        for it in items:
+            job = self._outlines.pop(it.path, None)
+            if job is None:
+                texts[it.path] = json.loads(self.cache.fact(fact_key("k", it.path, it.blob)) or "null")
+                continue
+            found, text = job[0].result()[job[1]]
+            if it.analysis.findings is None:  # the worker's scan is the one the emitted text gets
+                self.cache.put_fact(fact_key("s", it.path, it.blob), findings_to_json(found))
+                it.analysis = replace(it.analysis, findings=found)
+            self.cache.put_fact(fact_key("k", it.path, it.blob), json.dumps(text))
+            texts[it.path] = text
+
+        def piece(it: Item) -> str:
+            return render_file(it.path, texts[it.path] or "", "skeleton", self.fmt, it.lang or "")
+
+        counted = self.counts("skeleton", [it for it in items if texts[it.path] is not None], piece)
+        return {it.path: None if (text := texts[it.path]) is None else (text, counted[it.path]) for it in items}
+
+
+def _chunks_of(pairs: list[tuple[str, Item]]) -> Iterator[tuple[int, int]]:
+    start, size = 0, 0
+    for i, (_, item) in enumerate(pairs):
+        size += item.entry.size
+        if size >= CHUNK_CHARS:
+            yield start, i + 1
+            start, size = i + 1, 0
+    if start < len(pairs):
+        yield start, len(pairs)
