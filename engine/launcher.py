@@ -9,9 +9,7 @@ that never comes up is stopped at the deadline. Engines still running at interpr
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
-import signal
 import socket
 import subprocess
 import threading
@@ -22,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from v4agent.engine.types import EngineError
+from v4agent.procgroup import stop_group
 
 _RUNNING: set[EngineProcess] = set()
 _LOCK = threading.Lock()
@@ -130,21 +129,7 @@ class EngineProcess:
         """SIGTERM the whole process group, then SIGKILL what is left after ``grace_s``."""
         with _LOCK:
             _RUNNING.discard(self)
-        pgid = self.process.pid
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and _group_alive(pgid):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=0.2)
-        if _group_alive(pgid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
-        end = time.monotonic() + 5
-        while time.monotonic() < end and _group_alive(pgid):
-            time.sleep(0.1)
+        stop_group(self.process.pid, self.process, grace_s=grace_s)
 
     def __enter__(self) -> EngineProcess:
         return self
@@ -152,33 +137,6 @@ class EngineProcess:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
-
-
-def _group_alive(pgid: int) -> bool:
-    """True while any process of the group exists (zombies of our own child excluded by reaping)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _group_has_live_member(pgid)
-
-
-def _group_has_live_member(pgid: int) -> bool:
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def start_engine(argv: Sequence[str], *, host: str, port: int, log_path: Path,

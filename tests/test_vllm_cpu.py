@@ -30,6 +30,7 @@ from v4agent.engine.local import (
 )
 from v4agent.engine.modelspec import load_model_spec
 from v4agent.engine.types import Usage
+from v4agent.procgroup import group_alive
 
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
 
@@ -134,18 +135,6 @@ def _config(repo: Path, python: str, model: Path, *extra: str, **more: object) -
     return load_config(repo, flags=flags)
 
 
-def _group_alive(pgid: int) -> bool:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
-
-
 def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str, tiny_llama: Path, repo: Path) -> None:
     config = _config(repo, vllm_python, tiny_llama, "--enable-auto-tool-choice", "--tool-call-parser", "pythonic")
     with start_local_engine(config, repo) as handle:
@@ -192,7 +181,7 @@ def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str
         # The agent itself on the engine: `v4agent refactor --engine local` attaches to it and runs a session.
         _agent_session_on(handle.root_url, repo.parent / "project")
         port = handle.process.port
-    assert not _group_alive(pgid), "vLLM processes were left behind"
+    assert not group_alive(pgid), "vLLM processes were left behind"
     assert not port_in_use("127.0.0.1", port)
 
 

@@ -6,15 +6,14 @@ wait past the timeout. ``clip_output`` keeps the head, the tail and the first fa
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import signal
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from v4agent.procgroup import group_alive, stop_group
 
 __all__ = ["ProcResult", "clip_output", "kill_group", "run_command"]
 
@@ -41,27 +40,7 @@ class ProcResult:
 
 def kill_group(pgid: int, leader: subprocess.Popen[bytes] | None = None) -> None:
     """SIGTERM the group, give it a moment, then SIGKILL whatever is left (children that ignore SIGTERM)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + TERM_GRACE_S
-    while time.monotonic() < deadline:
-        if leader is not None:
-            leader.poll()  # reap it: a zombie leader keeps the group "alive"
-        if not _group_alive(pgid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    stop_group(pgid, leader, grace_s=TERM_GRACE_S)
 
 
 def run_command(
@@ -89,7 +68,7 @@ def run_command(
             proc.wait()
             raise
         # The leader exited: anything it left behind in its group goes too.
-        if _group_alive(proc.pid):
+        if group_alive(proc.pid):
             kill_group(proc.pid, proc)
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
