@@ -6,6 +6,10 @@ parallel replicates rather than splits, so each GPU of a tensor-parallel group h
 sequences for the layers it runs; data-parallel ranks each hold their own sequences; pipeline stages split
 the layers. Routed experts shard over expert parallel (all GPUs); the rest splits over TP or is replicated
 per DP rank.
+
+V4 capacity follows vLLM's paged allocator (``kvpages``): whole blocks of one shared pool per cache group,
+sliding-window and compressor-state groups sized for the tokens in flight. MLA and standard attention keep
+one uniform page per block, which the bytes-per-token model with block round-up already matches.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Literal
 
 from v4agent.engine.hardware import GIB, Hardware
 from v4agent.engine.kvmodel import KvFootprint, dtype_assumptions, kv_footprint, weight_bytes
+from v4agent.engine.kvpages import PagedLayout, default_batched_tokens, paged_layout
 from v4agent.engine.modelspec import ModelSpec
 
 Mode = Literal["tp", "dp", "tp-pp"]
@@ -32,6 +37,7 @@ class PlanRequest:
     mtp: bool = False  # MTP speculative decoding: loads the draft blocks and their KV
     block_size: int | None = None  # None = 256 for V4 (vLLM's recipe), 16 otherwise
     min_context: int = 8192  # the smallest context worth serving when --context is not given
+    max_num_batched_tokens: int | None = None  # None = vLLM's default for the GPU (2048, 8192 or 16384)
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,12 @@ class Plan:
     max_context_tokens: int  # longest single sequence that fits (capped at the model's max)
     target_context: int  # the context the concurrency figure is for
     max_concurrent_sequences: int
-    pool_tokens: int  # tokens one replica's KV pool holds (vLLM's "KV cache size")
+    pool_tokens: int  # vLLM's "KV cache size": sequences that fit x target context, per replica
     fits: bool
     problems: tuple[str, ...]
     assumptions: tuple[str, ...]
     alternatives: tuple[dict[str, Any], ...] = field(default=())
+    pages: dict[str, int] = field(default_factory=dict)  # V4: vLLM's block pool (block bytes, groups, ...)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +102,7 @@ class Plan:
             "problems": list(self.problems),
             "parallelism": self.parallelism.as_dict(),
             "assumptions": list(self.assumptions),
+            "vllm_pages": dict(self.pages),
         }
 
 
@@ -132,6 +140,13 @@ def _evaluate(spec: ModelSpec, hw: Hardware, req: PlanRequest, par: Parallelism,
     problems: list[str] = []
     pool_tokens = 0
     max_context = 0
+    layout: PagedLayout | None = None
+    in_flight = 0
+    if spec.is_v4:
+        layout = paged_layout(spec, req.kv_dtype, block, include_mtp=include_mtp)
+        in_flight = _in_flight_tokens(hw, req, par)
+        # Each pipeline stage holds about 1/PP of every group's pages: the model in PP x the pool.
+        per_token = layout.per_token() / par.pipeline
     if pool <= 0:
         need = (experts + dense) / req.gpu_memory_utilization + req.reserve_gib * GIB * hw.total_gpus
         problems.append(
@@ -139,6 +154,9 @@ def _evaluate(spec: ModelSpec, hw: Hardware, req: PlanRequest, par: Parallelism,
             f"but {req.gpu_memory_utilization:.0%} of a {hw.gpu.memory_gib:g} GiB GPU is "
             f"{hw.memory_bytes_per_gpu * req.gpu_memory_utilization / GIB:.1f} GiB; the weights alone need more "
             f"than {need / GIB:.0f} GiB of GPU memory in all (this plan has {hw.total_gpus * hw.gpu.memory_gib:.0f} GiB)")
+    elif layout is not None:
+        longest = layout.longest_context(pool * par.pipeline, in_flight, spec.max_position_embeddings)
+        max_context = longest if longest == spec.max_position_embeddings else longest // block * block
     else:
         pool_tokens = int(pool // per_token) // block * block if per_token else 0
         usable = max(pool - per_seq, 0)
@@ -147,11 +165,23 @@ def _evaluate(spec: ModelSpec, hw: Hardware, req: PlanRequest, par: Parallelism,
     target = req.context if req.context is not None else max_context
     if pool > 0 and max_context < (req.context or req.min_context):
         problems.append(f"one sequence of {req.context or req.min_context:,} tokens does not fit: "
-                        f"the KV pool holds at most {max_context:,} tokens per sequence")
+                        f"the KV pool holds at most {max_context:,} tokens per sequence"
+                        + (f" (vLLM reserves sliding-window and compressor-state pages for {in_flight:,} tokens "
+                           "in flight; a smaller --max-num-batched-tokens lowers that)" if layout else ""))
     concurrent = 0
+    pages: dict[str, int] = {}
+    if layout is not None:
+        per_seq = layout.fixed_bytes(max(target, 1), in_flight) // par.pipeline
+        pages = {"block_bytes": layout.block_bytes, "groups": len(layout.groups), "in_flight_tokens": in_flight,
+                 "max_num_batched_tokens": in_flight // (par.pipeline + 1),
+                 "bytes_per_sequence": layout.bytes_per_sequence(max(target, 1), in_flight) // par.pipeline}
     if pool > 0 and target > 0:
-        seq_bytes = -(-target // block) * block * per_token + per_seq
-        concurrent = int(pool // seq_bytes) * par.data
+        if layout is not None:
+            capacity = layout.capacity(pool * par.pipeline, target, in_flight)
+            concurrent, pool_tokens = int(capacity.sequences) * par.data, capacity.tokens
+        else:
+            seq_bytes = -(-target // block) * block * per_token + per_seq
+            concurrent = int(pool // seq_bytes) * par.data
     if pool > 0 and target > 0 and concurrent < req.concurrency:
         problems.append(f"{req.concurrency} sequences of {target:,} tokens do not fit: at most {concurrent}")
     return Plan(
@@ -161,14 +191,27 @@ def _evaluate(spec: ModelSpec, hw: Hardware, req: PlanRequest, par: Parallelism,
         kv_bytes_per_token_per_gpu=per_token, kv_bytes_per_sequence_per_gpu=per_seq,
         max_context_tokens=max_context, target_context=target, max_concurrent_sequences=concurrent,
         pool_tokens=pool_tokens, fits=not problems, problems=tuple(problems),
-        assumptions=tuple(_assumptions(spec, req, block)),
+        assumptions=tuple(_assumptions(spec, req, block, layout, in_flight)), pages=pages,
     )
 
 
-def _assumptions(spec: ModelSpec, req: PlanRequest, block: int) -> list[str]:
+def _in_flight_tokens(hw: Hardware, req: PlanRequest, par: Parallelism) -> int:
+    """Tokens scheduled but not yet freed: a batch per pipeline stage plus one (async scheduling)."""
+    batched = req.max_num_batched_tokens or default_batched_tokens(hw.gpu.name, hw.gpu.memory_gib)
+    return batched * (par.pipeline + 1)
+
+
+def _assumptions(spec: ModelSpec, req: PlanRequest, block: int, layout: PagedLayout | None,
+                 in_flight: int) -> list[str]:
     lines = dtype_assumptions(spec, req.kv_dtype)
     lines.append(f"gpu-memory-utilization {req.gpu_memory_utilization:g}, {req.reserve_gib:g} GiB per GPU reserved "
                  f"for activations and runtime buffers, KV in blocks of {block} tokens")
+    if layout is not None:
+        lines.append(f"vLLM page granularity: {len(layout.groups)} cache groups draw whole blocks of "
+                     f"{layout.block_bytes:,} bytes (the widest group's pages) from one pool; sliding-window "
+                     f"(64-token pages) and compressor-state (4/8-token pages) groups are sized for "
+                     f"{in_flight:,} tokens in flight (max-num-batched-tokens x (pipeline stages + 1)) "
+                     "plus their window, per sequence (vLLM 0.32's allocator)")
     lines.append("MTP draft blocks loaded (speculative decoding)" if req.mtp
                  else "MTP draft blocks not loaded (no speculative decoding)")
     return lines

@@ -105,9 +105,25 @@ def test_flash_on_one_b200_hand_computed() -> None:
     kv = kv_footprint(spec, "fp8", block_size=256)
     # vLLM pads each 256-token page to 576 bytes: CSA rows 64 x 584 -> 37440, HCA 2 x 584 -> 1728, keys 8448 -> 8640.
     assert kv.per_token == 21 * (37440 + 8640) / 256 + 20 * 1728 / 256
-    assert p.max_concurrent_sequences == int(pool // (ONE_M * kv.per_token + kv.per_sequence))
-    assert p.fits and p.max_context_tokens == ONE_M
-    assert p.parallelism.tensor == 1 and p.parallelism.data == 1
+    # vLLM's pool: the compressed rows and keys of all 41 compressing layers form the widest group, so every block
+    # is 21 x (37440 + 8640) + 20 x 1728 bytes; 5 groups: those rows, the 43 sliding windows split in two
+    # (22 + 21 pages of 64 x 584 -> 37440), CSA's states (4-token pages, window 8) and HCA's (8-token, window 128).
+    block = 21 * (37440 + 8640) + 20 * 1728
+    assert p.pages["block_bytes"] == block and p.pages["groups"] == 5
+    assert p.kv_bytes_per_token_per_gpu == block / 256 == kv.per_token
+    # A 179 GiB GPU: vLLM's default 16384 batched tokens, 2 batches in flight (async scheduling) = 32768 tokens
+    # whose window and state pages each sequence reserves: 4096 + 2 x 515 + 8195 + 4113 blocks = 17.5 GB > pool.
+    assert p.pages["in_flight_tokens"] == 32768
+    assert p.pages["bytes_per_sequence"] == block * (4096 + 2 * 515 + 8195 + 4113)
+    assert not p.fits and p.max_concurrent_sequences == 0 and "max-num-batched-tokens" in p.problems[0]
+    # With --max-num-batched-tokens 2048 (4096 in flight): 4096 + 2 x 67 + 1027 + 529 blocks per sequence.
+    small = plan(spec, make_hardware(None, 179.0, 1), PlanRequest(context=ONE_M, max_num_batched_tokens=2048))
+    assert small.pages["bytes_per_sequence"] == block * (4096 + 2 * 67 + 1027 + 529)
+    assert small.max_concurrent_sequences == int((pool // block) / (4096 + 2 * 67 + 1027 + 529)) == 2
+    assert small.pool_tokens == int((pool // block) / (4096 + 2 * 67 + 1027 + 529) * ONE_M)
+    assert small.fits and small.max_context_tokens == ONE_M
+    assert small.parallelism.tensor == 1 and small.parallelism.data == 1
+    assert any(a.startswith("vLLM page granularity") for a in small.assumptions)
 
 
 def test_pro_needs_more_than_one_h100_node() -> None:

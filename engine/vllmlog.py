@@ -1,0 +1,34 @@
+"""Figures read from a vLLM server's log. Pure.
+
+vLLM logs its KV-cache capacity once at start-up (vllm/v1/core/kv_cache_utils.py, ``update_kv_cache_capacity``):
+``"%s KV cache size: %s tokens, Maximum concurrency for %s tokens per request: %.2fx"`` with the pool's device
+("GPU", "CPU", or "GPU + host"), the token count and max-model-len with thousands separators.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_KV_LINE = re.compile(
+    r"(?P<device>[A-Z]+(?: \+ host)?) KV cache size: (?P<tokens>[\d,]+) tokens, "
+    r"Maximum concurrency for (?P<length>[\d,]+) tokens per request: (?P<concurrency>[\d.]+)x")
+
+
+@dataclass(frozen=True)
+class KvCacheReport:
+    device: str
+    tokens: int  # vLLM's "KV cache size": max concurrency x max-model-len
+    max_model_len: int
+    concurrency: float
+
+
+def parse_kv_cache_report(log_text: str) -> KvCacheReport | None:
+    """The last KV-cache capacity line in ``log_text``; None when vLLM has not logged one."""
+    matches = list(_KV_LINE.finditer(log_text))
+    if not matches:
+        return None
+    found = matches[-1]
+    return KvCacheReport(device=found["device"], tokens=int(found["tokens"].replace(",", "")),
+                         max_model_len=int(found["length"].replace(",", "")),
+                         concurrency=float(found["concurrency"]))
