@@ -120,7 +120,8 @@ class KvFootprint:
         return sum(layer.per_sequence for layer in self.layers)
 
     def bytes_for(self, tokens: int) -> float:
-        """KV bytes one sequence of ``tokens`` tokens needs (no paging round-up)."""
+        """KV bytes one sequence of ``tokens`` tokens stores (no paging). What vLLM reserves for it, in whole
+        blocks of its shared pool, is ``kvpages.PagedLayout.bytes_per_sequence`` (the planner's capacity)."""
         return self.per_token * tokens + self.per_sequence
 
     def by_kind(self) -> dict[str, dict[str, float]]:
