@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -11,8 +12,13 @@ import pytest
 
 from tests.conftest import make_git_repo
 from v4agent.pack import PackOptions, Snapshot
+from v4agent.pack import packrun as packrun_module
 from v4agent.pack import pool as pool_module
-from v4agent.pack.pool import FilePool, Pending, outlines_of, skeletons_of, symbols_of
+from v4agent.pack.analyze import Analysis, emitted_text
+from v4agent.pack.pool import FilePool, Pending, counted_pieces, outlines_of, skeletons_of, symbols_of
+from v4agent.pack.render import render_file
+from v4agent.pack.secrets import scan_secrets
+from v4agent.pack.symbols import language_for
 from v4agent.tokenizer import get_tokenizer
 
 T = TypeVar("T")
@@ -89,3 +95,52 @@ def test_no_secret_in_full_skeleton_or_path_only_entries(tmp_path: Path, budget:
         assert "skeleton" in by_mode and "path" in by_mode
     if budget is None:
         assert by_mode == {"full", "redacted"}
+
+
+def test_counts_on_workers_equal_the_inline_counts() -> None:
+    jobs = sorted(_sources(40).items())
+    known = [(path, text, None) for path, text in jobs]
+    for tokenizer in ("deepseek-v4", "o200k"):
+        pool = FilePool(workers=2, min_parallel=1)
+        try:
+            counted = pool.map(partial(counted_pieces, tokenizer=tokenizer, fmt="xml"), known)
+        finally:
+            pool.close()
+        tok = get_tokenizer(tokenizer)
+        for (path, text), (found, tokens) in zip(jobs, counted, strict=True):
+            assert found == tuple(scan_secrets(text, path))
+            piece = render_file(path, emitted_text(text, Analysis(None, found)), "full", "xml",
+                                language_for(path) or "")
+            assert SECRET not in piece or not found
+            assert tokens == tok.count(piece), path
+    # Findings given are used as they are (no second scan): none given for a file with a secret, none found.
+    assert counted_pieces([(jobs[0][0], jobs[0][1], ())], "o200k", "xml")[0][0] == ()
+
+
+@pytest.mark.parametrize("tokenizer", ["deepseek-v4", "o200k"])
+def test_whole_pack_counted_ahead_on_workers_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         tokenizer: str) -> None:
+    root = make_git_repo(tmp_path / "one", _sources(80))
+    copy = tmp_path / "two"
+    shutil.copytree(root, copy)
+    options = PackOptions(tokenizer=tokenizer, budget=None)
+    monkeypatch.setattr(packrun_module, "COUNT_AHEAD_BYTES", 1)
+    jobs: list[str] = []
+    submit = FilePool.submit
+
+    def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
+            batch: Sequence[tuple[str, str]]) -> Pending[T]:
+        jobs.extend(getattr(fn, "func", fn).__name__ for _ in batch)
+        return submit(self, fn, batch)
+
+    monkeypatch.setattr(FilePool, "submit", spy)
+    parallel = Snapshot.build(root, options)
+    if FilePool().parallel:
+        assert jobs.count("counted_pieces") == 82  # every file's scan and count went ahead, while reading
+    monkeypatch.setattr(pool_module, "_workers", lambda: 1)
+    jobs.clear()
+    inline = Snapshot.build(copy, options)
+    assert jobs == []
+    assert parallel.text == inline.text and parallel.files == inline.files
+    assert parallel.token_count == get_tokenizer(tokenizer).count(parallel.text)
+    assert SECRET not in parallel.text and sum(f.redactions for f in parallel.files) == 80

@@ -133,9 +133,18 @@ def test_prefilter_loses_nothing() -> None:
             "if 'hunter2hunter2' == user_password:",
             "contraseña\u00a0= 'pässwörd'",
             "db_pass: x",
+            # the keyword plugin's forms, per file type (quotes required or not)
+            'password = "hunter2hunter2"', "api_key: 'zz9zz9zz9'", 'PASSWORD => "x1y2z3w4"', 'secret === "abcdef12"',
+            "my_secret_key != 'abc12345'", 'password_x("abcdef12");', "db_pass := \"gopher99\"", "secret]' = 'v4lu3v4lu3'",
+            "passwd_conf \u00a0=\u00a0 'n0nbr34k'", 'password="nospace12"', "setPassword.assign(\"cpp12345\")",
+            "contraseña = 'clave123'", "database_password = get_env('X');", "secret_token: unquoted_value_123",
+            "api_key = unquoted_value_456", "def check_password(self, raw_password):", "pwd(\"call1234\")",
+            'private_key_id`: `backtick99`', "PRIVATE_KEY\t=\t'tabbed999'", 'auth_keys == "compared1"', 'secret_val := "semicolon1";',
         ]
     )
-    for path, text, _ in [*CASES, ("x.yaml", extra, ""), ("x.py", extra, "")]:
+    paths = ["x.yaml", "x.py", "x.js", "x.java", "x.go", "x.cpp", "x.c", "x.cs", "x.toml", "x.ini", "x.txt",
+             "Dockerfile", ".env.sample", "x.properties", "x.tf", "x.swift", "x.m"]
+    for path, text, _ in [*CASES, *((p, extra, "") for p in paths)]:
         fast = {(f.line, f.kind, f.start, f.end) for f in scan_secrets(text, path)}
         reference = _reference_scan(text, path)
         assert reference <= fast, (path, reference - fast)

@@ -32,6 +32,8 @@ class Analysis:
     soft: bool = False  # the skip is a class ``--include`` may override (generated, minified)
 
     def to_json(self) -> str:
+        if self.skip is None and self.findings is None and not self.soft:
+            return _PLAIN_TEXT  # most files: no json.dumps per file
         rows = None if self.findings is None else _rows(self.findings)
         return json.dumps({"skip": self.skip, "findings": rows, "soft": self.soft}, separators=(",", ":"))
 
@@ -45,6 +47,9 @@ class Analysis:
         kinds = sorted({f.kind for f in self.findings or ()})
         n = len(self.findings or ())
         return f"{n} secret{'s' if n != 1 else ''} ({', '.join(kinds)})"
+
+
+_PLAIN_TEXT = json.dumps({"skip": None, "findings": None, "soft": False}, separators=(",", ":"))
 
 
 def _rows(findings: tuple[SecretFinding, ...]) -> list[list[Any]]:

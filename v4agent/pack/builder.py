@@ -58,6 +58,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
     files_in = [e for e in found.entries if e.kind == "file"]
     links = [e for e in found.entries if e.kind == "link"]
     pack.plan_symbols_ahead(files_in)
+    pack.plan_counts_ahead(files_in)
     with progress_bar(progress, len(files_in)) as advance:
         items = pack.analyse(files_in, advance)
 
@@ -71,7 +72,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
     header = render_header(options.fmt)
     tree = render_tree([TreeEntry(e.path, e.link_target) for e in ordered], options.fmt)
     footer = render_footer(options.fmt)
-    fixed = pack.count_text(header) + pack.count_text(tree) + pack.count_text(footer)
+    fixed = sum(pack.count_texts([header, tree, footer]))
 
     skeletons: dict[str, tuple[str, int] | None] = {}
     visit: list[str] = []  # the order the fit asks for skeletons in: the next few are built with the one asked

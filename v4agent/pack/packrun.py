@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,7 @@ from v4agent.pack.tokencache import TokenCache, count_key, fact_key
 from v4agent.tokenizer import Tokenizer
 
 if TYPE_CHECKING:
-    from v4agent.pack.pool import FilePool, Pending
+    from v4agent.pack.pool import FilePool, Pending, PieceJob
     from v4agent.pack.secrets import SecretFinding as _Finding
     from v4agent.pack.symbols import FileSymbols
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
 SKELETON_AHEAD = 32  # skeletons built and counted together, in the order the fit will ask for them
 _AHEAD_FILES, _AHEAD_BYTES = 32, 1 << 18  # a batch of symbol jobs sent to the workers during the analysis
+COUNT_AHEAD_BYTES = 1 << 21  # less to count than this: counting here costs less than starting the workers
 _SAMPLE = 8  # code files whose cached symbols say whether the cache is warm
 
 
@@ -67,8 +69,13 @@ class PackRun:
         self._pool: FilePool | None = None
         self.symbols_ahead = False  # parse code files on the workers while the analysis goes on
         self._ahead: list[Item] = []
+        self._ahead_bytes = 0
         self._early: dict[str, tuple[Pending[FileSymbols], int]] = {}
         self._outlines: dict[str, tuple[Pending[tuple[tuple[_Finding, ...], str | None]], int]] = {}
+        self.counts_ahead = False  # scan and count full pieces on the workers while the analysis goes on
+        self._to_count: list[Item] = []
+        self._to_count_bytes = 0
+        self._counting: dict[str, tuple[Pending[tuple[tuple[_Finding, ...], int]], int]] = {}
 
     @property
     def pool(self) -> FilePool:
@@ -111,6 +118,45 @@ class PackRun:
         self.symbols_ahead = True
         self.pool.start()  # fork before anything here starts a thread (the progress bar)
 
+    def plan_counts_ahead(self, entries: list[Entry]) -> None:
+        """A budget that takes every file whole (or none) means counting every file's full piece: then the
+        secret scans and counts run on the workers while this process reads and analyses the rest. Speed only:
+        a count is a pure function of the text, so a wrong guess never changes the output."""
+        budget, size = self.options.budget, sum(e.size for e in entries)
+        if (budget is not None and size // 4 > LAZY_FACTOR * budget) or size < COUNT_AHEAD_BYTES:
+            return
+        if not self.pool.parallel:
+            return
+        opts = self.options
+        sample = [count_key(opts.tokenizer, self.fmt, "full", e.path, e.blob) for e in entries
+                  if e.blob and e.size <= opts.max_file_bytes][:_SAMPLE]
+        if sample and all(self.cache.count(k) is not None for k in sample):
+            return  # a warm cache: no workers to start
+        self.counts_ahead = True
+        self._tok = self.tok  # loaded before the fork: the workers inherit it (measured: less CPU than each loading)
+        self.pool.start()
+
+    def _send_count(self, item: Item | None) -> None:
+        """Queue one kept file's scan-and-count job; a full batch (or ``None``: the end) goes to the workers."""
+        if item is not None:
+            key = count_key(self.options.tokenizer, self.fmt, "full", item.path, item.blob)
+            if item.raw is None or self.cache.count(key) is not None:
+                return
+            self._to_count.append(item)
+            self._to_count_bytes += len(item.raw)
+            if len(self._to_count) < _AHEAD_FILES and self._to_count_bytes < _AHEAD_BYTES:
+                return
+        if self._to_count:
+            batch, self._to_count, self._to_count_bytes = self._to_count, [], 0
+            pending = self.pool.submit(self._count_job(), [(it.path, it.raw or "", it.analysis.findings)
+                                                           for it in batch])
+            self._counting.update((it.path, (pending, i)) for i, it in enumerate(batch))
+
+    def _count_job(self) -> Callable[[Sequence[PieceJob]], list[tuple[tuple[_Finding, ...], int]]]:
+        from v4agent.pack.pool import counted_pieces
+
+        return partial(counted_pieces, tokenizer=self.options.tokenizer, fmt=self.fmt)
+
     def _send_ahead(self, item: Item | None) -> None:
         """Queue one analysed file's symbol job; a full batch (or ``None``: the end) goes to the workers."""
         from v4agent.pack.pool import symbols_of
@@ -119,10 +165,11 @@ class PackRun:
             if not item.lang or item.raw is None or self.cache.fact(fact_key("y", item.path, item.blob)) is not None:
                 return
             self._ahead.append(item)
-            if len(self._ahead) < _AHEAD_FILES and sum(len(it.raw or "") for it in self._ahead) < _AHEAD_BYTES:
+            self._ahead_bytes += len(item.raw)
+            if len(self._ahead) < _AHEAD_FILES and self._ahead_bytes < _AHEAD_BYTES:
                 return
         if self._ahead:
-            batch, self._ahead = self._ahead, []
+            batch, self._ahead, self._ahead_bytes = self._ahead, [], 0
             pending = self.pool.submit(symbols_of, [(it.path, it.raw or "") for it in batch])
             self._early.update((it.path, (pending, i)) for i, it in enumerate(batch))
 
@@ -152,8 +199,12 @@ class PackRun:
                 items.append(item)
                 if self.symbols_ahead:
                     self._send_ahead(item)
+                if self.counts_ahead:
+                    self._send_count(item)
         if self.symbols_ahead:
             self._send_ahead(None)
+        if self.counts_ahead:
+            self._send_count(None)
         return items
 
     def _analyse_one(self, e: Entry, lang: str | None) -> Item | None:
@@ -228,6 +279,8 @@ class PackRun:
             else:
                 out[item.path] = cached
         self.cache.prefetch(fact_key("s", it.path, it.blob) for _, it in missing if it.analysis.findings is None)
+        if mode == "full":  # the piece is ``full_piece``, which the workers render the same way
+            missing = self._counted_on_workers(missing, out)
         for a, b in _chunks_of(missing):
             part = missing[a:b]
             for (key, item), n in zip(part, self.tok.count_many([piece(it) for _, it in part]), strict=True):
@@ -235,14 +288,46 @@ class PackRun:
                 out[item.path] = n
         return out
 
-    def count_text(self, text: str) -> int:
-        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
-        key = count_key(self.options.tokenizer, self.fmt, "text", "", digest)
-        cached = self.cache.count(key)
-        if cached is None:
-            cached = sum(count_texts(self.tok, [text]))
-            self.cache.put_count(key, cached)
-        return cached
+    def _counted_on_workers(self, missing: list[tuple[str, Item]], out: dict[str, int]) -> list[tuple[str, Item]]:
+        """Full-piece counts from the jobs sent ahead, and the rest on the workers when there are enough; what
+        is left to count here is returned. A worker's scan is the one the emitted text gets."""
+        sent = [(key, it) for key, it in missing if it.path not in self._counting]
+        if sent and (len(sent) >= self.pool.min_parallel and self.pool.parallel):
+            for a, b in _chunks_of(sent):
+                part = [it for _, it in sent[a:b]]
+                for it in part:
+                    if it.analysis.findings is None:
+                        cached = self.cache.fact(fact_key("s", it.path, it.blob))
+                        if cached is not None:
+                            it.analysis = replace(it.analysis, findings=findings_from_json(cached))
+                pending = self.pool.send(self._count_job(), [(it.path, self.raw(it), it.analysis.findings)
+                                                             for it in part])
+                self._counting.update((it.path, (pending, i)) for i, it in enumerate(part))
+        left: list[tuple[str, Item]] = []
+        for key, item in missing:
+            job = self._counting.pop(item.path, None)
+            if job is None:
+                left.append((key, item))
+                continue
+            found, n = job[0].result()[job[1]]
+            if item.analysis.findings is None:
+                self.cache.put_fact(fact_key("s", item.path, item.blob), findings_to_json(found))
+                item.analysis = replace(item.analysis, findings=found)
+            self.cache.put_count(key, n)
+            out[item.path] = n
+        return left
+
+    def count_texts(self, texts: list[str]) -> list[int]:
+        """Token counts of whole texts (header, tree, footer), cached by content."""
+        keys = [count_key(self.options.tokenizer, self.fmt, "text", "",
+                          hashlib.sha1(t.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest())
+                for t in texts]
+        todo = [i for i, key in enumerate(keys) if self.cache.count(key) is None]
+        if todo:
+            counted = count_texts(self.tok, [texts[i] for i in todo])
+            for i, n in zip(todo, counted, strict=True):
+                self.cache.put_count(keys[i], n)
+        return [self.cache.count(key) or 0 for key in keys]
 
     def full_piece(self, item: Item) -> str:
         return render_file(item.path, self.emitted(item), "full", self.fmt, item.lang or "")

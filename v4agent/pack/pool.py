@@ -1,7 +1,8 @@
-"""Per-file tree-sitter work (symbols, skeletons) on uncached files, spread over the machine's cores.
+"""Per-file work on uncached files (tree-sitter symbols and skeletons, secret scans, token counts), spread over
+the machine's cores.
 
-Parsing is the cold pack's largest cost (~2.5 ms per Python file), and it is pure: a function of (path, text).
-Large batches go to a pool of forked worker processes (they inherit the loaded grammars, so they start in
+Each job is pure: a function of (path, text), so where it runs never changes the output. Large batches go to a
+pool of forked worker processes (they inherit the loaded grammars and tokenizer, so they start in
 milliseconds); small ones run inline, where a fork would cost more than it saves. Results come back in input
 order, so the output never depends on how the workers were scheduled.
 """
@@ -12,14 +13,15 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from v4agent.pack.analyze import Analysis, emitted_text
+from v4agent.pack.render import render_file
 from v4agent.pack.secrets import SecretFinding, scan_secrets
 from v4agent.pack.skeleton import skeletonize
-from v4agent.pack.symbols import FileSymbols, extract_symbols
+from v4agent.pack.symbols import FileSymbols, extract_symbols, language_for
 
-__all__ = ["FilePool", "Pending", "outlines_of", "skeletons_of", "symbols_of"]
+__all__ = ["FilePool", "Pending", "PieceJob", "counted_pieces", "outlines_of", "skeletons_of", "symbols_of"]
 
 T = TypeVar("T")
 
@@ -42,6 +44,23 @@ def outlines_of(jobs: Sequence[tuple[str, str]]) -> list[tuple[tuple[SecretFindi
         found = tuple(scan_secrets(text, path))
         out.append((found, skeletonize(path, emitted_text(text, Analysis(None, found)))))
     return out
+
+
+PieceJob = tuple[str, str, "tuple[SecretFinding, ...] | None"]  # path, raw text, its findings when known
+
+
+def counted_pieces(jobs: Sequence[PieceJob], tokenizer: str, fmt: str) -> list[tuple[tuple[SecretFinding, ...], int]]:
+    """Per (path, raw text, findings or None): the findings (scanned when not given) and the token count of the
+    file's full piece, as the packer renders it. On a worker the Rust tokenizer runs on this one core (the two
+    workers are the parallelism; its own thread pool must not start in a forked child)."""
+    from v4agent.tokenizer import get_tokenizer
+
+    if multiprocessing.parent_process() is not None:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    found = [scanned if scanned is not None else tuple(scan_secrets(text, path)) for path, text, scanned in jobs]
+    pieces = [render_file(path, emitted_text(text, Analysis(None, f)), "full", fmt, language_for(path) or "")
+              for (path, text, _), f in zip(jobs, found, strict=True)]
+    return list(zip(found, get_tokenizer(tokenizer).count_many(pieces), strict=True))
 
 
 def _workers() -> int:
@@ -75,11 +94,11 @@ class FilePool:
         self.min_parallel = _MIN_PARALLEL if min_parallel is None else min_parallel
         self._executor: Executor | None = None
 
-    def map(self, fn: Callable[[Sequence[tuple[str, str]]], list[T]], jobs: Sequence[tuple[str, str]]) -> list[T]:
-        """``fn`` over ``jobs`` ((path, text) pairs), results in input order."""
+    def map(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> list[T]:
+        """``fn`` over ``jobs`` (tuples that start with a path and a text), results in input order."""
         return self.send(fn, jobs).result()
 
-    def send(self, fn: Callable[[Sequence[tuple[str, str]]], list[T]], jobs: Sequence[tuple[str, str]]) -> Pending[T]:
+    def send(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> Pending[T]:
         """``fn`` over ``jobs`` started now, spread over the workers (a small batch runs inline at once)."""
         if len(jobs) < self.min_parallel or not self.parallel:
             return Pending(done=fn(jobs))
@@ -97,7 +116,7 @@ class FilePool:
         """Whether the workers run already (work sent ahead then costs no fork)."""
         return self._executor is not None
 
-    def submit(self, fn: Callable[[Sequence[tuple[str, str]]], list[T]], jobs: Sequence[tuple[str, str]]) -> Pending[T]:
+    def submit(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> Pending[T]:
         """``fn(jobs)`` started on a worker now (needs ``parallel``); the caller goes on with other work."""
         return Pending([self._start().submit(fn, jobs)])
 

@@ -140,8 +140,7 @@ _TOKEN = r"[a-zA-Z0-9_\-\x80-\xff]"
 _HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # (hint, the plugins it stands for: detect-secrets module names, our pattern kinds, "keyword", "config",
     # "key-block"; our kinds must not equal a module name)
-    # keyword plugin: a deny word followed by an assignment, call or quote, or preceded by == / !=
-    (rf"(?i:(?:{_DENY})[^\n]*[=:('\"`])", ("keyword",)),
+    # keyword plugin, preceded by == / != (its quotes-required form; case-sensitive, so a superset as well)
     (rf"[!=][!=][^\n]*(?i:{_DENY})", ("keyword",)),
     # our unquoted config assignments
     (r"(?i:(?:password|passwd|pwd|secret|token|api_?key|apikey|access_?key|secret_?key|private_?key"
@@ -174,6 +173,20 @@ _HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"AIza[0-9A-Za-z_\-]{35}", ("google-api-key",)),
     (r"PRIVATE KEY|PuTTY-User-Key-File", ("key-block",)),
 )
+
+
+# The keyword plugin's forms after the deny word. Most file types (Python, JavaScript, Java, unknown ones) get its
+# quotes-required regexes: an assignment, colon or arrow then a quote, or a quoted value and a semicolon later on.
+# The others (config files, Go, C, C++, C#) get looser ones: a deny word then any assignment, call or quote.
+_KEYWORD_QUOTED = (
+    rf"(?i:(?:{_DENY}){_AFFIX}[\]'\"]{{0,2}}{_WS}(?::|={{1,3}}|!==?|=>){_WS}['\"`])"
+    rf"|(?i:(?:{_DENY})[^\n]*['\"`][^\n]*;)"
+)
+_KEYWORD_LOOSE = rf"(?i:(?:{_DENY})[^\n]*[=:('\"`])"
+
+
+def _hints(quoted: bool) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return ((_KEYWORD_QUOTED if quoted else _KEYWORD_LOOSE, ("keyword",)), *_HINTS)
 
 
 @dataclass(frozen=True)
@@ -222,23 +235,25 @@ def _re2_options() -> Any:
 
 
 @cache
-def _prefilter() -> Any:
+def _prefilter(quoted: bool) -> Any:
     """One RE2 pattern (over UTF-8 bytes) whose matches mark every line that some plugin could flag."""
     import re2
 
-    return re2.compile("|".join(f"(?:{hint})" for hint, _ in _HINTS).encode("latin-1"), options=_re2_options())
+    return re2.compile("|".join(f"(?:{hint})" for hint, _ in _hints(quoted)).encode("latin-1"),
+                       options=_re2_options())
 
 
 @cache
-def _hint_set() -> tuple[Any, tuple[tuple[str, ...], ...]]:
+def _hint_set(quoted: bool) -> tuple[Any, tuple[tuple[str, ...], ...]]:
     """An RE2 set that tells, for one candidate line, which hints (so which plugins) apply."""
     import re2
 
+    hints = _hints(quoted)
     hint_set = re2.Set.SearchSet(_re2_options())
-    for hint, _ in _HINTS:
+    for hint, _ in hints:
         hint_set.Add(hint.encode("latin-1"))
     hint_set.Compile()
-    return hint_set, tuple(names for _, names in _HINTS)
+    return hint_set, tuple(names for _, names in hints)
 
 
 def _keyword_regexes(rel_path: str) -> Any:
@@ -248,10 +263,16 @@ def _keyword_regexes(rel_path: str) -> Any:
     return REGEX_BY_FILETYPE.get(determine_file_type(rel_path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
 
 
-def _candidate_lines(text: str) -> Iterator[tuple[int, bytes]]:
+def _quotes_required(rel_path: str) -> bool:
+    from detect_secrets.plugins.keyword import QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+
+    return _keyword_regexes(rel_path) is QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+
+
+def _candidate_lines(text: str, quoted: bool = False) -> Iterator[tuple[int, bytes]]:
     """(0-based index, UTF-8 line) for each line the prefilter hits, in order."""
     data = text.encode("utf-8", "surrogatepass")
-    prefilter = _prefilter()
+    prefilter = _prefilter(quoted)
     index = counted_to = 0
     pos = 0
     while True:
@@ -303,10 +324,11 @@ def scan_secrets(text: str, rel_path: str) -> list[SecretFinding]:
     name = rel_path.rsplit("/", 1)[-1].lower()
     is_config = name.endswith(_CONFIG_EXTENSIONS) or "." not in name.lstrip(".") or name.startswith(".")
     by_name = {p.name: p for p in _plugins() if is_config or not p.config_only}
-    hint_set, hint_names = _hint_set()
+    quoted = _quotes_required(rel_path)
+    hint_set, hint_names = _hint_set(quoted)
     key_block = False
     keyword_regexes = None
-    for index, raw in _candidate_lines(text):
+    for index, raw in _candidate_lines(text, quoted):
         names = {name for hint in hint_set.Match(raw) for name in hint_names[hint]}
         key_block = key_block or "key-block" in names
         line = raw.decode("utf-8", "surrogatepass")
