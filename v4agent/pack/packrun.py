@@ -279,7 +279,7 @@ class PackRun:
             else:
                 out[item.path] = cached
         self.cache.prefetch(fact_key("s", it.path, it.blob) for _, it in missing if it.analysis.findings is None)
-        if mode == "full":  # the piece is ``full_piece``, which the workers render the same way
+        if mode == "full" and self.counts_ahead:  # ``full_piece``, which the workers render the same way
             missing = self._counted_on_workers(missing, out)
         for a, b in _chunks_of(missing):
             part = missing[a:b]
