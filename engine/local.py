@@ -181,7 +181,8 @@ def start_local_engine(config: Any, repo_root: Path, *, model_name: str | None =
     except ModelSpecError as exc:
         raise LocalEngineError(str(exc), hint="set local.model to deepseek-v4-flash, deepseek-v4-pro or a model dir") \
             from None
-    req = PlanRequest(context=config.get("local.context"))
+    req = PlanRequest(context=config.get("local.context"),
+                      max_num_batched_tokens=config.get("local.max_num_batched_tokens"))
     served = model_name or HF_REPOS.get(model.lower(), spec.name)
     weights = str(config.get("local.weights") or HF_REPOS.get(model.lower(), model))
     if not vllm_available(python):

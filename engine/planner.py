@@ -217,10 +217,40 @@ def _assumptions(spec: ModelSpec, req: PlanRequest, block: int, layout: PagedLay
     return lines
 
 
+# Smaller prefill chunks the planner may pick for V4 when vLLM's default reserves too much per sequence.
+_SMALLER_BATCHES = (8192, 4096, 2048)
+
+
 def plan(spec: ModelSpec, hw: Hardware, req: PlanRequest | None = None) -> Plan:
     """The best plan for ``req``: its mode if given, else the fitting mode with the most sequences
-    (ties: tensor parallel first, for the lowest latency)."""
+    (ties: tensor parallel first, for the lowest latency).
+
+    For V4, vLLM sizes the sliding-window and compressor-state pages of every sequence for the tokens in
+    flight (``max-num-batched-tokens`` per step): when its default keeps the plan from fitting or from
+    reaching the context wanted, a smaller batch is chosen (the largest that does), and said so."""
     req = req or PlanRequest()
+    first = _plan_once(spec, hw, req)
+    wanted = req.context or spec.max_position_embeddings
+    if not spec.is_v4 or req.max_num_batched_tokens is not None or (first.fits and first.max_context_tokens >= wanted):
+        return first
+    default = default_batched_tokens(hw.gpu.name, hw.gpu.memory_gib)
+    tried = [first] + [_plan_once(spec, hw, replace(req, max_num_batched_tokens=b)) for b in _SMALLER_BATCHES
+                       if b < default]
+    fitting = [p for p in tried if p.fits]
+    if not fitting:
+        return first
+    reaching = [p for p in fitting if p.max_context_tokens >= wanted]
+    chosen = reaching[0] if reaching else max(fitting, key=lambda p: p.max_context_tokens)
+    if chosen is first:
+        return first
+    batched = chosen.request.max_num_batched_tokens
+    note = (f"max-num-batched-tokens lowered from vLLM's default of {default:,} for {hw.gpu.name} to {batched:,}: "
+            f"fewer tokens in flight leave room for {chosen.max_context_tokens:,} tokens per sequence "
+            f"(the default allows {first.max_context_tokens:,}); prefill runs in smaller chunks")
+    return replace(chosen, assumptions=(*chosen.assumptions, note))
+
+
+def _plan_once(spec: ModelSpec, hw: Hardware, req: PlanRequest) -> Plan:
     if req.context is not None and req.context > spec.max_position_embeddings:
         raise PlanError(f"--context {req.context:,} exceeds the model's maximum of {spec.max_position_embeddings:,} tokens")
     if req.context is not None and req.context < 1:

@@ -69,6 +69,8 @@ def _common(plan: Plan, opts: LaunchOptions, *, with_api: bool = True) -> list[s
         argv += ["--kv-cache-dtype", "fp8"]
     argv += ["--block-size", str(plan.block_size)]
     argv += ["--max-model-len", str(plan.target_context)]
+    if "max_num_batched_tokens" in plan.pages:  # V4: the capacity above assumes exactly this many in flight
+        argv += ["--max-num-batched-tokens", str(plan.pages["max_num_batched_tokens"])]
     if plan.request.concurrency > 1:
         argv += ["--max-num-seqs", str(plan.request.concurrency)]
     argv += ["--gpu-memory-utilization", f"{plan.request.gpu_memory_utilization:g}"]

@@ -17,6 +17,7 @@ from v4agent.engine.modelspec import (
     to_layer_types,
 )
 from v4agent.engine.planner import PlanError, PlanRequest, compare_kv, minimum_gpus, plan
+from v4agent.engine.vllm_cmd import LaunchOptions, build_commands
 
 ONE_M = 1 << 20
 
@@ -97,7 +98,7 @@ def test_both_schemas_plan_the_same(name: str) -> None:
 
 def test_flash_on_one_b200_hand_computed() -> None:
     spec = load_model_spec("deepseek-v4-flash")
-    p = plan(spec, make_hardware(None, 179.0, 1), PlanRequest(context=ONE_M))
+    p = plan(spec, make_hardware(None, 179.0, 1), PlanRequest(context=ONE_M, max_num_batched_tokens=16384))
     weights = weight_bytes(spec)
     pool = int(179.0 * GIB * 0.9 - 4 * GIB - (weights.experts + weights.dense))
     assert p.weights_bytes_per_gpu == int(weights.experts + weights.dense)
@@ -111,7 +112,7 @@ def test_flash_on_one_b200_hand_computed() -> None:
     block = 21 * (37440 + 8640) + 20 * 1728
     assert p.pages["block_bytes"] == block and p.pages["groups"] == 5
     assert p.kv_bytes_per_token_per_gpu == block / 256 == kv.per_token
-    # A 179 GiB GPU: vLLM's default 16384 batched tokens, 2 batches in flight (async scheduling) = 32768 tokens
+    # A 179 GiB GPU: vLLM's default of 16384 batched tokens, 2 batches in flight (async scheduling) = 32768 tokens
     # whose window and state pages each sequence reserves: 4096 + 2 x 515 + 8195 + 4113 blocks = 17.5 GB > pool.
     assert p.pages["in_flight_tokens"] == 32768
     assert p.pages["bytes_per_sequence"] == block * (4096 + 2 * 515 + 8195 + 4113)
@@ -124,6 +125,17 @@ def test_flash_on_one_b200_hand_computed() -> None:
     assert small.fits and small.max_context_tokens == ONE_M
     assert small.parallelism.tensor == 1 and small.parallelism.data == 1
     assert any(a.startswith("vLLM page granularity") for a in small.assumptions)
+    # Left to the planner, the default (16384) does not fit, so it lowers the batch to the largest that does
+    # and says so; the vLLM command carries it.
+    auto = plan(spec, make_hardware(None, 179.0, 1), PlanRequest(context=ONE_M))
+    assert auto.fits and auto.request.max_num_batched_tokens in (8192, 4096, 2048)
+    note = [a for a in auto.assumptions if a.startswith("max-num-batched-tokens lowered")]
+    assert len(note) == 1 and "16,384" in note[0] and f"{auto.request.max_num_batched_tokens:,}" in note[0]
+    bigger = [b for b in (8192, 4096) if b > (auto.request.max_num_batched_tokens or 0)]
+    for b in bigger:  # each larger batch would not have fitted
+        assert not plan(spec, make_hardware(None, 179.0, 1), PlanRequest(context=ONE_M, max_num_batched_tokens=b)).fits
+    argv = build_commands(auto, LaunchOptions(model_ref="deepseek-ai/DeepSeek-V4-Flash"))[0].argv
+    assert argv[argv.index("--max-num-batched-tokens") + 1] == str(auto.request.max_num_batched_tokens)
 
 
 def test_pro_needs_more_than_one_h100_node() -> None:

@@ -71,6 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("local.gpu", str, "", "GPU model for planning (h100, h200, b200...); empty = detect with nvidia-smi."),
     Setting("local.gpus", int, 0, "GPUs to use; 0 = all that nvidia-smi reports."),
     Setting("local.context", int, None, "Context length to serve; none = the longest the plan fits.", nullable=True),
+    Setting("local.max_num_batched_tokens", int, None, "Tokens per vLLM scheduler step; none = vLLM's default "
+            "for the GPU (lowered for V4 when that is what lets the context fit).", nullable=True),
     Setting("local.port", int, 0, "Port for the local engine; 0 = a free port."),
     Setting("local.attach", str, "", "URL of an engine that is already running: use it instead of starting one."),
     Setting("local.startup_timeout", int, 1800, "Seconds to wait for the engine to become healthy."),

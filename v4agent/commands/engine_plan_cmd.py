@@ -31,18 +31,20 @@ def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
 
 def _make_plan(model: str, gpu: str, gpu_mem: float | None, gpus: int, nodes: int, context: int | None,
                concurrency: int, kv_dtype: str, mode: str, mtp: bool, utilization: float, reserve: float,
-               gpus_file: Path | None) -> tuple[ModelSpec, Plan]:
+               gpus_file: Path | None, batched: int | None = None) -> tuple[ModelSpec, Plan]:
     if kv_dtype not in ("fp8", "bf16"):
         raise _fail(f"--kv-dtype must be fp8 or bf16, got {kv_dtype!r}")
     if mode not in ("auto", *MODES):
         raise _fail(f"--mode must be one of auto, {', '.join(MODES)}; got {mode!r}")
+    if batched is not None and batched < 1:
+        raise _fail(f"--max-num-batched-tokens must be positive, got {batched}")
     try:
         spec = load_model_spec(model)
         table = load_gpu_table(gpus_file)
         hw = make_hardware(gpu, gpu_mem, gpus, nodes, table=table)
         request = PlanRequest(context=context, concurrency=concurrency, kv_dtype=kv_dtype,
                               gpu_memory_utilization=utilization, reserve_gib=reserve, mode=mode,  # type: ignore[arg-type]
-                              mtp=mtp)
+                              mtp=mtp, max_num_batched_tokens=batched)
         return spec, plan(spec, hw, request)
     except (ModelSpecError, HardwareError, PlanError) as exc:
         raise _fail(str(exc)) from None
@@ -130,6 +132,9 @@ def plan_command(
     compare: str = typer.Option("deepseek-v3.2", "--compare", help="Model whose KV cache to compare with ('' = none)."),
     executor: str = typer.Option("mp", "--executor", help="mp (vLLM's multi-node runtime) or ray."),
     master_addr: str = typer.Option("HEAD_NODE_IP", "--master-addr", help="Head node address for multi-node plans."),
+    batched: int = typer.Option(None, "--max-num-batched-tokens",
+                                help="Tokens per scheduler step (default: vLLM's for the GPU, lowered for V4 when "
+                                     "that is what lets the context fit)."),
     gpus_file: Path = typer.Option(None, "--gpus-file", help="TOML with more GPU models (same shape as gpus.toml)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -137,7 +142,7 @@ def plan_command(
 
     Exit status 1 when the plan does not fit."""
     spec, the_plan = _make_plan(model, gpu, gpu_mem, gpus, nodes, context, concurrency, kv_dtype, mode, mtp,
-                                utilization, reserve, gpus_file)
+                                utilization, reserve, gpus_file, batched)
     options = _launch_options(spec, model, "0.0.0.0" if nodes > 1 else "127.0.0.1", 8000, master_addr, executor,
                               None, [])
     commands = build_commands(the_plan, options) if the_plan.fits else []
@@ -164,6 +169,9 @@ def serve_command(
     kv_dtype: str = typer.Option("fp8", "--kv-dtype", help="fp8 (V4 recipe) or bf16."),
     mode: str = typer.Option("auto", "--mode", help="auto, tp, dp or tp-pp."),
     mtp: bool = typer.Option(False, "--mtp", help="MTP speculative decoding."),
+    batched: int = typer.Option(None, "--max-num-batched-tokens",
+                                help="Tokens per scheduler step (default: vLLM's for the GPU, lowered for V4 when "
+                                     "that is what lets the context fit)."),
     executor: str = typer.Option("mp", "--executor", help="mp (vLLM's multi-node runtime) or ray."),
     master_addr: str = typer.Option("HEAD_NODE_IP", "--master-addr", help="Head node address (multi-node)."),
     port: int = typer.Option(0, "--port", help="Port (0 = a free one; --dry-run shows 8000)."),
@@ -179,7 +187,7 @@ def serve_command(
     """Start DeepSeek V4 on vLLM (planned for the GPUs here), wait for /health, stop it on Ctrl-C."""
     if dry_run:
         spec, the_plan = _make_plan(model, gpu, gpu_mem, gpus, nodes, context, concurrency, kv_dtype, mode, mtp,
-                                    0.9, 4.0, None)
+                                    0.9, 4.0, None, batched)
         data = _plan_json(spec, the_plan, [], None)
         _print_plan(data, the_plan)
         if not the_plan.fits:
@@ -192,15 +200,16 @@ def serve_command(
             print(f"# then: v4agent ... --engine local with local.attach = http://{master_addr}:{port or 8000}")
         return
     _serve(path, model, gpu if gpu != "h100" else None, gpus, context, port, weights, python, device, vllm_arg,
-           attach, timeout)
+           attach, timeout, batched)
 
 
 def _serve(path: Path, model: str, gpu: str | None, gpus: int, context: int | None, port: int, weights: str | None,
            python: str | None, device: str | None, vllm_arg: list[str], attach: str | None,
-           timeout: int | None) -> None:
+           timeout: int | None, batched: int | None) -> None:
     from v4agent.engine.local import start_local_engine
 
     flags: dict[str, Any] = {"local.model": model, "local.gpu": gpu, "local.context": context,
+                             "local.max_num_batched_tokens": batched,
                              "local.port": port or None, "local.weights": weights, "local.python": python,
                              "local.device": device, "local.vllm_args": vllm_arg or None, "local.attach": attach,
                              "local.startup_timeout": timeout, "local.gpus": gpus if gpu else None}
