@@ -3,7 +3,8 @@
     python bench/bench_pack.py [--repeat N] [--only CASE,...] [--profile CASE]
 
 Prints every figure of issue 4's "Speed and memory" in one run: case, v4agent time, anchor, ratio, target,
-pass/fail, and the peak RSS of each case. Every case runs in its own process; its peak RSS comes from
+pass/fail, and the peak RSS of each case. With ``floor`` and ``v4-budget`` it also measures the 1M-budget
+floor: the tree-sitter symbols every cold ranking needs plus a V4 count of one budget's worth of text. Every case runs in its own process; its peak RSS comes from
 ``os.wait4`` (the child's rusage, covering its waited-for descendants), its time is that process's wall
 time (interpreter start, imports and tokenizer load included, like repomix's own process). The in-process
 build time is shown beside it. ``--profile CASE`` runs one case under cProfile and prints the hotspots.
@@ -116,6 +117,40 @@ def _case_floor(repo: Path, tokenizer: str, out: Path) -> dict[str, object]:
     return {"build_s": time.perf_counter() - start, "tokens": total, "files": files}
 
 
+def _case_budget_floor(repo: Path, out: Path) -> dict[str, object]:
+    """The work a cold 1M-budget pack cannot skip, as the issue asks for it: tree-sitter symbols of every code
+    file the pack keeps (ranking needs them all; one process, serial) and a V4 count of as much text as the
+    budget emits (batched: both cores). Its 2-core lower bound halves the serial part."""
+    from v4agent.pack.classify import path_skip_reason
+    from v4agent.pack.symbols import extract_symbols, language_for
+    from v4agent.tokenizer import get_tokenizer
+
+    budget = default_budget(repo)
+    tok = get_tokenizer("deepseek-v4")
+    texts: list[tuple[str, str]] = []
+    for rel in tracked_files(repo):
+        if path_skip_reason(rel, (), ()) is not None:
+            continue
+        try:
+            texts.append((rel, (repo / rel).read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, OSError):
+            continue
+    start = time.process_time()
+    code = [(rel, text) for rel, text in texts if language_for(rel)]
+    for rel, text in code:
+        extract_symbols(rel, text)
+    symbols_cpu = time.process_time() - start
+    start = time.perf_counter()
+    counted = 0
+    for i in range(0, len(texts), 64):
+        counted += sum(tok.count_many([text for _, text in texts[i:i + 64]]))
+        if counted >= budget:
+            break
+    count_wall = time.perf_counter() - start
+    return {"build_s": symbols_cpu / 2 + count_wall, "symbols_cpu_s": round(symbols_cpu, 2),
+            "count_wall_s": round(count_wall, 2), "code_files": len(code), "tokens": counted}
+
+
 def _pack_options(tokenizer: str, budget: int | None) -> PackOptions:
     from v4agent.pack import PackOptions
 
@@ -163,6 +198,7 @@ _CHILD_CASES: dict[str, Callable[[Path, Path], dict[str, object]]] = {
     "v4-none": lambda repo, out: _case_pack(repo, "deepseek-v4", None, out),
     "v4-budget": lambda repo, out: _case_pack(repo, "deepseek-v4", default_budget(repo), out),
     "v4-refresh": lambda repo, out: _case_refresh(repo, "deepseek-v4", default_budget(repo), out),
+    "floor-v4-budget": _case_budget_floor,
 }
 
 
@@ -301,7 +337,9 @@ def print_table(rows: list[Row], anchors: dict[str, Run]) -> None:
 
 
 def _describe(info: dict[str, object]) -> str:
-    parts = [f"{k}={v}" for k, v in info.items() if k in ("files", "tokens", "bytes", "skipped", "modes", "paths")]
+    keys = ("files", "tokens", "bytes", "skipped", "modes", "paths", "build_s", "symbols_cpu_s", "count_wall_s",
+            "code_files")
+    parts = [f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items() if k in keys]
     return " ".join(parts)
 
 
@@ -329,6 +367,9 @@ def bench(repo: Path, repeat: int, only: set[str] | None) -> list[Row]:
         rows.append(_ratio_row("V4 whole tree, cold", cold, "floor", anchor, 1.5, _describe(cold.info)))
     if want("v4-budget"):
         budget = default_budget(repo)
+        if want("floor"):
+            anchors["floor, V4 1M budget (2-core lower bound = in-process)"] = run_case("floor-v4-budget", repo, 1,
+                                                                                       cold=False)
         cold = run_case("v4-budget", repo, repeat, cold=True)
         warm = run_case("v4-budget", repo, repeat, cold=False)
         for name, run, limit in (("V4 1M budget, cold", cold, 6.0), ("V4 1M budget, warm", warm, 1.5)):
