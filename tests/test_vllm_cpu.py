@@ -154,6 +154,10 @@ def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str
         per_token = kv_footprint(load_model_spec(str(tiny_llama)), "bf16").per_token
         assert memory == 1 << 30
         assert abs(memory / per_token - tokens) / tokens < 0.10
+        # The capacity line vLLM logs at start-up, read by the parser the V4 calibration uses: same figure.
+        report = parse_kv_cache_report(handle.log_path.read_text(encoding="utf-8", errors="replace"))
+        assert report is not None and report.device == "CPU" and report.max_model_len == 16384
+        assert report.tokens == tokens
 
         # A session through v4agent's own client: the second request reports real cached tokens.
         engine = open_engine(None, overrides={**handle.client_overrides(), "think": "off", "max_tokens": 8})
