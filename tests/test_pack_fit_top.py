@@ -17,8 +17,15 @@ def _fit(full: dict[str, int], descending: list[str], budget: int, skeleton: int
         return {p: full[p] for p in paths}
 
     piece_bytes = {p: n * 4 for p, n in full.items()}  # the estimate matches the count: 4 bytes per token
-    modes, exact = fit_from_top(fixed, descending, budget, piece_bytes, count, lambda p: skeleton)
+    asked: list[str] = []
+
+    def skeletons(paths: list[str], then: list[str]) -> dict[str, int | None]:
+        asked.extend(paths)
+        return dict.fromkeys(paths, skeleton)
+
+    modes, exact = fit_from_top(fixed, descending, budget, piece_bytes, count, skeletons)
     assert set(exact) == {p for batch in calls for p in batch}
+    assert len(asked) == len(set(asked))  # no skeleton asked for twice
     total = fixed + sum(full[p] if m == "full" else skeleton or 0 if m == "skeleton" else 0 for p, m in modes.items())
     assert total <= budget
     return modes, calls
@@ -41,14 +48,37 @@ def test_huge_files_are_not_counted() -> None:
     assert calls == [["small"]]
 
 
-def test_skeletons_of_the_top_take_at_most_half_the_room() -> None:
+def test_the_top_in_full_then_skeletons_of_the_next() -> None:
     full = {f"f{i}": 300 for i in range(10)}
     descending = sorted(full)
     modes, _ = _fit(full, descending, 1000, 100)
-    # Five skeletons (500 = half the room), then f0 goes full (+200), f1 too (+200): 900; the rest stay.
+    # Full from the top within 70% of the room (f0, f1: 600), then skeletons of the next (f2-f4: 300) until
+    # less room is left than is worth trying (100 < 200 tokens).
     assert modes["f0"] == modes["f1"] == "full"
     assert [modes[p] for p in descending[2:5]] == ["skeleton"] * 3
     assert all(modes[p] == "path" for p in descending[5:])
+
+
+def test_skeletons_are_asked_only_for_files_not_in_full() -> None:
+    full = {f"f{i:02}": 300 for i in range(40)}
+    descending = sorted(full)
+    asked: list[list[str]] = []
+
+    def skeletons(paths: list[str], then: list[str]) -> dict[str, int | None]:
+        asked.append(paths)
+        return dict.fromkeys(paths, 100)
+
+    modes, _ = fit_from_top(0, descending, 3000, {p: 1200 for p in full}, lambda ps: {p: full[p] for p in ps},
+                            skeletons)
+    flat = [p for batch in asked for p in batch]
+    assert flat and not any(modes[p] == "full" for p in flat)
+    assert flat == [p for p in descending if modes[p] != "full"][:len(flat)]  # in rank order
+
+
+def test_room_left_goes_to_more_files_in_full() -> None:
+    full = {f"f{i}": 100 for i in range(10)}  # no skeletons at all: the full part may use the whole room
+    modes, _ = _fit(full, sorted(full), 1000, None)
+    assert all(m == "full" for m in modes.values())
 
 
 def test_budget_below_the_fixed_part_is_an_error() -> None:

@@ -5,6 +5,8 @@
    ascending, until skeletons take at most ``SKELETON_SHARE`` of the room left after the fixed part.
 3. With the room that frees, the highest-ranked skeletons go back to full, then path-only files back to
    skeletons, each only if it still fits. So the top of the ranking is read in full even on a tight budget.
+Far below the whole (``fit_from_top``), the same idea from the top, so that only what can appear is tokenized:
+the top of the ranking in full, then skeletons of the next files, then path-only.
 The emitted total never exceeds the budget; a budget below the fixed part (header + tree) is an error.
 """
 
@@ -14,7 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from v4agent.pack.options import PackError
 
-__all__ = ["LAZY_FACTOR", "SKELETON_SHARE", "estimate_tokens", "fit_budget", "fit_from_top"]
+__all__ = ["FULL_SHARE", "LAZY_FACTOR", "SKELETON_SHARE", "estimate_tokens", "fit_budget", "fit_from_top",
+           "likely_skeletons"]
 
 SKELETON_SHARE = 0.5
 
@@ -81,6 +84,10 @@ _LOOKAHEAD = 64  # files counted per batch (both cores) at most, in rank order
 _BATCH_ROOM = 1.5  # a batch's estimated tokens stop growing past this share of the room left
 _MIN_ROOM_FOR_SKELETONS = 200  # tokens left: worth trying path-only files as skeletons
 _SKELETON_MISSES = 50  # consecutive skeletons that do not fit: stop trying
+_SKELETON_BATCH = 32  # skeletons asked for together (built on the workers, counted in one batch)
+# Far below the whole, the top of the ranking in full takes up to this share of the room; skeletons of the
+# files after it fill the rest, so the most central files read whole and many more show their outline.
+FULL_SHARE = 0.7
 
 
 def estimate_tokens(piece_bytes: int) -> int:
@@ -104,64 +111,88 @@ def _batch(ahead: Sequence[str], exact: Mapping[str, int], can_fit: Callable[[st
     return batch
 
 
+def _fill_full(descending: Sequence[str], modes: dict[str, str], exact: dict[str, int], skel: Mapping[str, int],
+               total: int, limit: int, piece_bytes: Mapping[str, int],
+               count_full: Callable[[list[str]], Mapping[str, int]]) -> int:
+    """From the top, each file not yet full goes full if the total stays within ``limit`` (a skeleton's cost is
+    given back); only files that could still fit are counted, in rank-ordered batches. Returns the total."""
+
+    def can_fit(path: str) -> bool:  # cheap test before counting: even at the most bytes per token?
+        return piece_bytes[path] // _MAX_BYTES_PER_TOKEN - skel.get(path, 0) <= limit - total
+
+    for i, path in enumerate(descending):
+        if modes[path] == "full" or not can_fit(path):
+            continue
+        if path not in exact:
+            exact.update(count_full(_batch(descending[i:i + _LOOKAHEAD], exact, can_fit, piece_bytes, limit - total)))
+        now = skel.get(path, 0) if modes[path] == "skeleton" else 0
+        if total + exact[path] - now <= limit:
+            modes[path] = "full"
+            total += exact[path] - now
+    return total
+
+
+def likely_skeletons(descending: Sequence[str], piece_bytes: Mapping[str, int], room: int, n: int) -> list[str]:
+    """The first ``n`` files after the full part of ``fit_from_top``, estimated from sizes: their skeletons are
+    what it asks for first (started early, they are built while the full part is counted)."""
+    limit = int(room * FULL_SHARE)
+    used = 0
+    out: list[str] = []
+    for path in descending:
+        cost = estimate_tokens(piece_bytes[path])
+        if used + cost <= limit:
+            used += cost
+        elif len(out) < n:
+            out.append(path)
+        else:
+            break
+    return out
+
+
 def fit_from_top(
     fixed: int,
     descending: Sequence[str],
     budget: int,
     piece_bytes: Mapping[str, int],
     count_full: Callable[[list[str]], Mapping[str, int]],
-    skeleton_cost: Callable[[str], int | None],
+    skeleton_costs: Callable[[list[str], list[str]], Mapping[str, int | None]],
 ) -> tuple[dict[str, str], dict[str, int]]:
-    """``fit_budget``'s policy for a budget far below the whole, computed from the top of the ranking.
+    """The budget policy far below the whole, computed from the top of the ranking.
 
-    The top-ranked skeletons take up to ``SKELETON_SHARE`` of the room, then files from the top go to full
-    each if it still fits, then path-only files to skeletons while room is left. Only files that could still
-    fit are counted (``count_full`` gets batches in rank order). Returns the modes and the exact full counts
-    taken; files never counted are path-only. The emitted total never exceeds the budget."""
+    1. From the top, files go full while the total stays within ``FULL_SHARE`` of the room.
+    2. The files after them, in rank order, go to skeletons while they fit.
+    3. Room still left (few files have skeletons) goes to more files in full, from the top.
+    Only files that could still fit are counted (``count_full`` gets batches in rank order); skeletons are asked
+    for in rank-ordered batches (``skeleton_costs(batch, next_batch)``: the next may be started ahead; None: no
+    skeleton), only for files not already full. Returns the modes and the exact full counts taken; files never
+    counted are path-only. The emitted total never exceeds the budget."""
     if fixed > budget:
         raise PackError(f"the budget of {budget:,} tokens is below the header and file tree alone ({fixed:,} tokens); "
                         "raise --budget or --exclude some directories")
     room = budget - fixed
     modes = dict.fromkeys(descending, "path")
-    skel: dict[str, int] = {}
-    used = 0
-    for path in descending:
-        cost = skeleton_cost(path)
-        if cost is None or cost >= estimate_tokens(piece_bytes[path]):
-            continue
-        if used + cost > room * SKELETON_SHARE:
-            break
-        skel[path] = cost
-        modes[path] = "skeleton"
-        used += cost
-    total = fixed + used
     exact: dict[str, int] = {}
-
-    def can_fit(path: str) -> bool:  # cheap test before counting: even at the most bytes per token?
-        return piece_bytes[path] // _MAX_BYTES_PER_TOKEN - skel.get(path, 0) <= budget - total
-
-    for i, path in enumerate(descending):
-        if not can_fit(path):
-            continue
-        if path not in exact:
-            exact.update(count_full(_batch(descending[i:i + _LOOKAHEAD], exact, can_fit, piece_bytes, budget - total)))
-        now = skel.get(path, 0)
-        if total + exact[path] - now <= budget:
-            modes[path] = "full"
-            total += exact[path] - now
+    skel: dict[str, int] = {}
+    total = _fill_full(descending, modes, exact, skel, fixed, fixed + int(room * FULL_SHARE), piece_bytes, count_full)
+    rest = [p for p in descending if modes[p] == "path"]
     misses = 0
-    for path in descending:
+    for start in range(0, len(rest), _SKELETON_BATCH):
         if budget - total < _MIN_ROOM_FOR_SKELETONS or misses >= _SKELETON_MISSES:
             break
-        if modes[path] != "path":
-            continue
-        cost = skeleton_cost(path)
-        if cost is None:
-            continue
-        if total + cost <= budget and cost < exact.get(path, estimate_tokens(piece_bytes[path])):
-            modes[path] = "skeleton"
-            total += cost
-            misses = 0
-        else:
-            misses += 1
+        batch = rest[start:start + _SKELETON_BATCH]
+        costs = skeleton_costs(batch, rest[start + _SKELETON_BATCH:start + 2 * _SKELETON_BATCH])
+        for path in batch:
+            cost = costs.get(path)
+            if cost is None:
+                continue
+            if total + cost <= budget and cost < exact.get(path, estimate_tokens(piece_bytes[path])):
+                modes[path] = "skeleton"
+                skel[path] = cost
+                total += cost
+                misses = 0
+            else:
+                misses += 1
+            if budget - total < _MIN_ROOM_FOR_SKELETONS or misses >= _SKELETON_MISSES:
+                break
+    _fill_full(descending, modes, exact, skel, total, budget, piece_bytes, count_full)
     return modes, exact

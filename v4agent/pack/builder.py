@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from v4agent.pack.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top
+from v4agent.pack.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top, likely_skeletons
 from v4agent.pack.counting import load_tokenizer, progress_bar
 from v4agent.pack.discover import Discovery, Entry, check_root, discover
 from v4agent.pack.options import PackOptions
@@ -97,10 +97,19 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
     piece_bytes = {it.path: it.entry.size + PIECE_OVERHEAD + 2 * len(it.path) for it in items}
     estimated = fixed + sum(estimate_tokens(n) for n in piece_bytes.values())
     if options.budget is not None and estimated > LAZY_FACTOR * options.budget:
-        descending = visiting(pack.ascending(items)[::-1])
+        descending = pack.ascending(items)[::-1]
+
+        def skeleton_batch(paths: list[str], then: list[str]) -> dict[str, int | None]:
+            skeletons.update(pack.skeleton_costs([by_path[p] for p in paths if p not in skeletons],
+                                                 [by_path[p] for p in then if p not in skeletons]))
+            return {p: None if (found := skeletons[p]) is None else found[1] for p in paths}
+
+        # The first skeletons the fit will ask for start on the workers while it counts the top in full.
+        pack.start_skeletons([by_path[p] for p in likely_skeletons(descending, piece_bytes, options.budget - fixed,
+                                                                   2 * SKELETON_AHEAD)])
         modes, exact = fit_from_top(fixed, descending, options.budget, piece_bytes,
                                     lambda paths: pack.counts("full", [by_path[p] for p in paths], pack.full_piece),
-                                    skeleton_cost)
+                                    skeleton_batch)
         full = {p: exact.get(p, estimate_tokens(n)) for p, n in piece_bytes.items()}  # estimate: never counted
     else:
         full = pack.counts("full", items, pack.full_piece)

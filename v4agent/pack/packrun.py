@@ -386,6 +386,12 @@ class PackRun:
             pending = self.pool.send(outlines_of, [(it.path, self.raw(it)) for it in todo])
             self._outlines.update((it.path, (pending, i)) for i, it in enumerate(todo))
 
+    def start_skeletons(self, items: Sequence[Item]) -> None:
+        """Start these files' secret scans and skeletons on the workers, when they run (a guess of what the fit
+        asks for next; a wrong one only costs the work)."""
+        if self.pool.started:
+            self._send_outlines(items)
+
     def skeleton_costs(self, items: list[Item], then: Sequence[Item] = ()) -> dict[str, tuple[str, int] | None]:
         """Skeleton text and piece tokens per item (None: no skeleton); uncached ones built on both cores and
         counted in one batch. ``then`` (the ones the fit asks for next) start on the workers while this counts."""
