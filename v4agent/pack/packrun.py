@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from v4agent.pack.ahead import AheadJobs
 from v4agent.pack.analyze import (
     Analysis,
     ReadFailure,
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
 SKELETON_AHEAD = 32  # skeletons built and counted together, in the order the fit will ask for them
-_AHEAD_FILES, _AHEAD_BYTES = 32, 1 << 18  # a batch of symbol jobs sent to the workers during the analysis
 COUNT_AHEAD_BYTES = 1 << 21  # less to count than this: counting here costs less than starting the workers
 _SAMPLE = 8  # code files whose cached symbols say whether the cache is warm
 
@@ -68,14 +68,11 @@ class PackRun:
         self.skipped: list[SkippedFile] = []
         self._pool: FilePool | None = None
         self.symbols_ahead = False  # parse code files on the workers while the analysis goes on
-        self._ahead: list[Item] = []
-        self._ahead_bytes = 0
-        self._early: dict[str, tuple[Pending[FileSymbols], int]] = {}
-        self._outlines: dict[str, tuple[Pending[tuple[tuple[_Finding, ...], str | None]], int]] = {}
         self.counts_ahead = False  # scan and count full pieces on the workers while the analysis goes on
-        self._to_count: list[Item] = []
-        self._to_count_bytes = 0
-        self._counting: dict[str, tuple[Pending[tuple[tuple[_Finding, ...], int]], int]] = {}
+        self._symbols: AheadJobs[tuple[str, str], FileSymbols] = AheadJobs(self._submit_symbols)
+        self._counts: AheadJobs[PieceJob, tuple[tuple[_Finding, ...], int]] = AheadJobs(self._submit_counts)
+        self._outlines: AheadJobs[tuple[str, str], tuple[tuple[_Finding, ...], str | None]] = \
+            AheadJobs(self._send_outlines_now)
 
     @property
     def pool(self) -> FilePool:
@@ -136,42 +133,28 @@ class PackRun:
         self._tok = self.tok  # loaded before the fork: the workers inherit it (measured: less CPU than each loading)
         self.pool.start()
 
-    def _send_count(self, item: Item | None) -> None:
-        """Queue one kept file's scan-and-count job; a full batch (or ``None``: the end) goes to the workers."""
-        if item is not None:
-            key = count_key(self.options.tokenizer, self.fmt, "full", item.path, item.blob)
-            if item.raw is None or self.cache.count(key) is not None:
-                return
-            self._to_count.append(item)
-            self._to_count_bytes += len(item.raw)
-            if len(self._to_count) < _AHEAD_FILES and self._to_count_bytes < _AHEAD_BYTES:
-                return
-        if self._to_count:
-            batch, self._to_count, self._to_count_bytes = self._to_count, [], 0
-            pending = self.pool.submit(self._count_job(), [(it.path, it.raw or "", it.analysis.findings)
-                                                           for it in batch])
-            self._counting.update((it.path, (pending, i)) for i, it in enumerate(batch))
-
     def _count_job(self) -> Callable[[Sequence[PieceJob]], list[tuple[tuple[_Finding, ...], int]]]:
         from v4agent.pack.pool import counted_pieces
 
         return partial(counted_pieces, tokenizer=self.options.tokenizer, fmt=self.fmt)
 
-    def _send_ahead(self, item: Item | None) -> None:
-        """Queue one analysed file's symbol job; a full batch (or ``None``: the end) goes to the workers."""
+    def _submit_counts(self, jobs: list[PieceJob]) -> Pending[tuple[tuple[_Finding, ...], int]]:
+        return self.pool.submit(self._count_job(), jobs)
+
+    def _submit_symbols(self, jobs: list[tuple[str, str]]) -> Pending[FileSymbols]:
         from v4agent.pack.pool import symbols_of
 
-        if item is not None:
-            if not item.lang or item.raw is None or self.cache.fact(fact_key("y", item.path, item.blob)) is not None:
-                return
-            self._ahead.append(item)
-            self._ahead_bytes += len(item.raw)
-            if len(self._ahead) < _AHEAD_FILES and self._ahead_bytes < _AHEAD_BYTES:
-                return
-        if self._ahead:
-            batch, self._ahead, self._ahead_bytes = self._ahead, [], 0
-            pending = self.pool.submit(symbols_of, [(it.path, it.raw or "") for it in batch])
-            self._early.update((it.path, (pending, i)) for i, it in enumerate(batch))
+        return self.pool.submit(symbols_of, jobs)
+
+    def _send_ahead(self, item: Item) -> None:
+        """Queue the worker jobs planned for one kept file (its symbols, its scan and count)."""
+        if item.raw is None:
+            return
+        if self.symbols_ahead and item.lang and self.cache.fact(fact_key("y", item.path, item.blob)) is None:
+            self._symbols.add(item.path, (item.path, item.raw), len(item.raw))
+        if self.counts_ahead and self.cache.count(count_key(self.options.tokenizer, self.fmt, "full", item.path,
+                                                            item.blob)) is None:
+            self._counts.add(item.path, (item.path, item.raw, item.analysis.findings), len(item.raw))
 
     def analyse(self, entries: list[Entry], advance: Callable[[int], None]) -> list[Item]:
         from v4agent.pack.symbols import language_for
@@ -197,14 +180,9 @@ class PackRun:
             advance(1)
             if item is not None and self._keep(item):
                 items.append(item)
-                if self.symbols_ahead:
-                    self._send_ahead(item)
-                if self.counts_ahead:
-                    self._send_count(item)
-        if self.symbols_ahead:
-            self._send_ahead(None)
-        if self.counts_ahead:
-            self._send_count(None)
+                self._send_ahead(item)
+        self._symbols.flush()
+        self._counts.flush()
         return items
 
     def _analyse_one(self, e: Entry, lang: str | None) -> Item | None:
@@ -291,7 +269,7 @@ class PackRun:
     def _counted_on_workers(self, missing: list[tuple[str, Item]], out: dict[str, int]) -> list[tuple[str, Item]]:
         """Full-piece counts from the jobs sent ahead, and the rest on the workers when there are enough; what
         is left to count here is returned. A worker's scan is the one the emitted text gets."""
-        sent = [(key, it) for key, it in missing if it.path not in self._counting]
+        sent = [(key, it) for key, it in missing if it.path not in self._counts]
         if sent and (len(sent) >= self.pool.min_parallel and self.pool.parallel):
             for a, b in _chunks_of(sent):
                 part = [it for _, it in sent[a:b]]
@@ -300,22 +278,25 @@ class PackRun:
                         cached = self.cache.fact(fact_key("s", it.path, it.blob))
                         if cached is not None:
                             it.analysis = replace(it.analysis, findings=findings_from_json(cached))
-                pending = self.pool.send(self._count_job(), [(it.path, self.raw(it), it.analysis.findings)
-                                                             for it in part])
-                self._counting.update((it.path, (pending, i)) for i, it in enumerate(part))
+                self._counts.send([(it.path, (it.path, self.raw(it), it.analysis.findings)) for it in part],
+                                  via=lambda jobs: self.pool.send(self._count_job(), jobs))
         left: list[tuple[str, Item]] = []
         for key, item in missing:
-            job = self._counting.pop(item.path, None)
-            if job is None:
+            result = self._counts.take(item.path)
+            if result is None:
                 left.append((key, item))
                 continue
-            found, n = job[0].result()[job[1]]
-            if item.analysis.findings is None:
-                self.cache.put_fact(fact_key("s", item.path, item.blob), findings_to_json(found))
-                item.analysis = replace(item.analysis, findings=found)
+            found, n = result
+            self._scanned(item, found)
             self.cache.put_count(key, n)
             out[item.path] = n
         return left
+
+    def _scanned(self, item: Item, found: tuple[SecretFinding, ...]) -> None:
+        """A worker's secret scan of the file: the one its emitted text gets (cached)."""
+        if item.analysis.findings is None:
+            self.cache.put_fact(fact_key("s", item.path, item.blob), findings_to_json(found))
+            item.analysis = replace(item.analysis, findings=found)
 
     def count_texts(self, texts: list[str]) -> list[int]:
         """Token counts of whole texts (header, tree, footer), cached by content."""
@@ -364,27 +345,26 @@ class PackRun:
                 todo.append(it)
             else:
                 symbols[it.path] = FileSymbols.from_json(cached)
-        rest = [it for it in todo if it.path not in self._early]
-        mapped = dict(zip([it.path for it in rest], self.pool.map(symbols_of, [(it.path, self.raw(it)) for it in rest]),
-                          strict=True))
+        self._symbols.send([(it.path, (it.path, self.raw(it))) for it in todo if it.path not in self._symbols],
+                           via=lambda jobs: self.pool.send(symbols_of, jobs))
         for it in todo:
-            early = self._early.get(it.path)
-            found = mapped[it.path] if early is None else early[0].result()[early[1]]
+            found = self._symbols.take(it.path)
+            assert found is not None  # every one was sent above or ahead
             self.cache.put_fact(fact_key("y", it.path, it.blob), json.dumps(found.to_json(), separators=(",", ":")))
             symbols[it.path] = found
         scores = rank_files(symbols, self.options.focus)
         return list(reversed(list(scores)))
 
-    def _send_outlines(self, items: Sequence[Item]) -> None:
-        """Start the secret scan and skeleton of each uncached code file (on the workers when there are any)."""
+    def _send_outlines_now(self, jobs: list[tuple[str, str]]) -> Pending[tuple[tuple[_Finding, ...], str | None]]:
         from v4agent.pack.pool import outlines_of
 
+        return self.pool.send(outlines_of, jobs)
+
+    def _send_outlines(self, items: Sequence[Item]) -> None:
+        """Start the secret scan and skeleton of each uncached code file (on the workers when there are any)."""
         self.cache.prefetch(fact_key("k", it.path, it.blob) for it in items if it.lang)
-        todo = [it for it in items if it.lang and it.path not in self._outlines
-                and self.cache.fact(fact_key("k", it.path, it.blob)) is None]
-        if todo:
-            pending = self.pool.send(outlines_of, [(it.path, self.raw(it)) for it in todo])
-            self._outlines.update((it.path, (pending, i)) for i, it in enumerate(todo))
+        self._outlines.send([(it.path, (it.path, self.raw(it))) for it in items if it.lang
+                             and it.path not in self._outlines and self.cache.fact(fact_key("k", it.path, it.blob)) is None])
 
     def start_skeletons(self, items: Sequence[Item]) -> None:
         """Start these files' secret scans and skeletons on the workers, when they run (a guess of what the fit
@@ -400,14 +380,12 @@ class PackRun:
             self._send_outlines(then)
         texts: dict[str, str | None] = {}
         for it in items:
-            job = self._outlines.pop(it.path, None)
-            if job is None:
+            outline = self._outlines.take(it.path)
+            if outline is None:
                 texts[it.path] = json.loads(self.cache.fact(fact_key("k", it.path, it.blob)) or "null")
                 continue
-            found, text = job[0].result()[job[1]]
-            if it.analysis.findings is None:  # the worker's scan is the one the emitted text gets
-                self.cache.put_fact(fact_key("s", it.path, it.blob), findings_to_json(found))
-                it.analysis = replace(it.analysis, findings=found)
+            found, text = outline
+            self._scanned(it, found)
             self.cache.put_fact(fact_key("k", it.path, it.blob), json.dumps(text))
             texts[it.path] = text
 
