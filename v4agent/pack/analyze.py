@@ -15,10 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from v4agent.pack.classify import content_skip_reason, decode_text, sniff_bytes
+from v4agent.pack.render import render_file
 from v4agent.pack.secrets import SecretFinding, redact_secrets, scan_secrets
 
-__all__ = ["Analysis", "ReadFailure", "analyze", "emitted_text", "findings_from_json", "findings_to_json",
-           "read_bytes"]
+__all__ = [
+    "Analysis",
+    "ReadFailure",
+    "analyze",
+    "emitted_text",
+    "findings_from_json",
+    "findings_to_json",
+    "full_piece_text",
+    "read_bytes",
+]
 
 
 class ReadFailure(Exception):
@@ -123,3 +132,8 @@ def analyze(path: str, data: bytes, *, scan_skipped: bool = False, scan: bool = 
 def emitted_text(text: str, analysis: Analysis) -> str:
     """The text as it may appear in a prompt: secret values replaced."""
     return redact_secrets(text, analysis.findings) if analysis.findings else text
+
+
+def full_piece_text(path: str, text: str, findings: tuple[SecretFinding, ...], fmt: str, lang: str) -> str:
+    """A file's full piece as the pack emits it (here or on a worker): its text, secret values replaced."""
+    return render_file(path, emitted_text(text, Analysis(None, findings)), "full", fmt, lang)

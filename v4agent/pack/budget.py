@@ -125,7 +125,7 @@ def _fill_full(descending: Sequence[str], modes: dict[str, str], exact: dict[str
             continue
         if path not in exact:
             exact.update(count_full(_batch(descending[i:i + _LOOKAHEAD], exact, can_fit, piece_bytes, limit - total)))
-        now = skel.get(path, 0) if modes[path] == "skeleton" else 0
+        now = skel.get(path, 0)  # only skeletons have a cost here
         if total + exact[path] - now <= limit:
             modes[path] = "full"
             total += exact[path] - now

@@ -16,9 +16,9 @@ from v4agent.pack.analyze import (
     Analysis,
     ReadFailure,
     analyze,
-    emitted_text,
     findings_from_json,
     findings_to_json,
+    full_piece_text,
     read_bytes,
 )
 from v4agent.pack.budget import LAZY_FACTOR
@@ -240,10 +240,6 @@ class PackRun:
             item.raw = data.decode("utf-8")
         return item.raw
 
-    def emitted(self, item: Item) -> str:
-        self.findings(item)
-        return emitted_text(self.raw(item), item.analysis)
-
     # --- counting ------------------------------------------------------------------------------------
 
     def counts(self, mode: str, items: Sequence[Item], piece: Callable[[Item], str]) -> dict[str, int]:
@@ -311,7 +307,7 @@ class PackRun:
         return [self.cache.count(key) or 0 for key in keys]
 
     def full_piece(self, item: Item) -> str:
-        return render_file(item.path, self.emitted(item), "full", self.fmt, item.lang or "")
+        return full_piece_text(item.path, self.raw(item), self.findings(item), self.fmt, item.lang or "")
 
     # --- ranking and skeletons -------------------------------------------------------------------------
 

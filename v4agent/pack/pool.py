@@ -15,8 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
 
-from v4agent.pack.analyze import Analysis, emitted_text
-from v4agent.pack.render import render_file
+from v4agent.pack.analyze import Analysis, emitted_text, full_piece_text
 from v4agent.pack.secrets import SecretFinding, scan_secrets
 from v4agent.pack.skeleton import skeletonize
 from v4agent.pack.symbols import FileSymbols, extract_symbols, language_for
@@ -58,7 +57,7 @@ def counted_pieces(jobs: Sequence[PieceJob], tokenizer: str, fmt: str) -> list[t
     if multiprocessing.parent_process() is not None:
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
     found = [scanned if scanned is not None else tuple(scan_secrets(text, path)) for path, text, scanned in jobs]
-    pieces = [render_file(path, emitted_text(text, Analysis(None, f)), "full", fmt, language_for(path) or "")
+    pieces = [full_piece_text(path, text, f, fmt, language_for(path) or "")
               for (path, text, _), f in zip(jobs, found, strict=True)]
     return list(zip(found, get_tokenizer(tokenizer).count_many(pieces), strict=True))
 
