@@ -141,10 +141,12 @@ def _evaluate(spec: ModelSpec, hw: Hardware, req: PlanRequest, par: Parallelism,
     pool_tokens = 0
     max_context = 0
     layout: PagedLayout | None = None
-    in_flight = 0
+    batched = in_flight = 0
     if spec.is_v4:
         layout = paged_layout(spec, req.kv_dtype, block, include_mtp=include_mtp)
-        in_flight = _in_flight_tokens(hw, req, par)
+        # Tokens scheduled but not yet freed: a batch per pipeline stage plus one (async scheduling).
+        batched = req.max_num_batched_tokens or default_batched_tokens(hw.gpu.name, hw.gpu.memory_gib)
+        in_flight = batched * (par.pipeline + 1)
         # Each pipeline stage holds about 1/PP of every group's pages: the model in PP x the pool.
         per_token = layout.per_token() / par.pipeline
     if pool <= 0:
@@ -173,7 +175,7 @@ def _evaluate(spec: ModelSpec, hw: Hardware, req: PlanRequest, par: Parallelism,
     if layout is not None:
         per_seq = layout.fixed_bytes(max(target, 1), in_flight) // par.pipeline
         pages = {"block_bytes": layout.block_bytes, "groups": len(layout.groups), "in_flight_tokens": in_flight,
-                 "max_num_batched_tokens": in_flight // (par.pipeline + 1),
+                 "max_num_batched_tokens": batched,
                  "bytes_per_sequence": layout.bytes_per_sequence(max(target, 1), in_flight) // par.pipeline}
     if pool > 0 and target > 0:
         if layout is not None:
@@ -193,12 +195,6 @@ def _evaluate(spec: ModelSpec, hw: Hardware, req: PlanRequest, par: Parallelism,
         pool_tokens=pool_tokens, fits=not problems, problems=tuple(problems),
         assumptions=tuple(_assumptions(spec, req, block, layout, in_flight)), pages=pages,
     )
-
-
-def _in_flight_tokens(hw: Hardware, req: PlanRequest, par: Parallelism) -> int:
-    """Tokens scheduled but not yet freed: a batch per pipeline stage plus one (async scheduling)."""
-    batched = req.max_num_batched_tokens or default_batched_tokens(hw.gpu.name, hw.gpu.memory_gib)
-    return batched * (par.pipeline + 1)
 
 
 def _assumptions(spec: ModelSpec, req: PlanRequest, block: int, layout: PagedLayout | None,
