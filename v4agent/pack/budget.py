@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from v4agent.pack.options import PackError
 
 __all__ = ["FULL_SHARE", "LAZY_FACTOR", "SKELETON_SHARE", "estimate_tokens", "fit_budget", "fit_from_top",
-           "likely_skeletons"]
+           "likely_modes"]
 
 SKELETON_SHARE = 0.5
 
@@ -82,12 +82,17 @@ LAZY_FACTOR = 2
 _MAX_BYTES_PER_TOKEN = 8
 _LOOKAHEAD = 64  # files counted per batch (both cores) at most, in rank order
 _BATCH_ROOM = 1.5  # a batch's estimated tokens stop growing past this share of the room left
+# A batch's estimated tokens at least, as a share of the limit: near a full budget the candidates are small, and
+# one call per file costs more than counting a few that then do not fit.
+_MIN_BATCH_SHARE = 1 / 128
 _MIN_ROOM_FOR_SKELETONS = 200  # tokens left: worth trying path-only files as skeletons
 _SKELETON_MISSES = 50  # consecutive skeletons that do not fit: stop trying
 _SKELETON_BATCH = 32  # skeletons asked for together (built on the workers, counted in one batch)
 # Far below the whole, the top of the ranking in full takes up to this share of the room; skeletons of the
 # files after it fill the rest, so the most central files read whole and many more show their outline.
 FULL_SHARE = 0.7
+# A skeleton's tokens as a share of its file's (Django's 282 skeletons of a 1M pack: 0.24 overall, median 0.34).
+SKELETON_RATIO = 0.3
 
 
 def estimate_tokens(piece_bytes: int) -> int:
@@ -96,15 +101,15 @@ def estimate_tokens(piece_bytes: int) -> int:
 
 
 def _batch(ahead: Sequence[str], exact: Mapping[str, int], can_fit: Callable[[str], bool],
-           piece_bytes: Mapping[str, int], room: int) -> list[str]:
+           piece_bytes: Mapping[str, int], room: int, least: int) -> list[str]:
     """The next files worth counting together: those that can fit, about as many as the room left can take
-    (the first always; counting more is wasted on files that will not fit, fewer costs a call per file)."""
+    (at least ``least`` tokens; counting more is wasted on files that will not fit, fewer costs a call per file)."""
     batch: list[str] = []
     expected = 0
     for p in ahead:
         if p in exact or not can_fit(p):
             continue
-        if batch and expected > room * _BATCH_ROOM:
+        if batch and expected > max(room * _BATCH_ROOM, least):
             break
         batch.append(p)
         expected += estimate_tokens(piece_bytes[p])
@@ -124,7 +129,8 @@ def _fill_full(descending: Sequence[str], modes: dict[str, str], exact: dict[str
         if modes[path] == "full" or not can_fit(path):
             continue
         if path not in exact:
-            exact.update(count_full(_batch(descending[i:i + _LOOKAHEAD], exact, can_fit, piece_bytes, limit - total)))
+            exact.update(count_full(_batch(descending[i:i + _LOOKAHEAD], exact, can_fit, piece_bytes, limit - total,
+                                        int(limit * _MIN_BATCH_SHARE))))
         now = skel.get(path, 0)  # only skeletons have a cost here
         if total + exact[path] - now <= limit:
             modes[path] = "full"
@@ -132,21 +138,25 @@ def _fill_full(descending: Sequence[str], modes: dict[str, str], exact: dict[str
     return total
 
 
-def likely_skeletons(descending: Sequence[str], piece_bytes: Mapping[str, int], room: int, n: int) -> list[str]:
-    """The first ``n`` files after the full part of ``fit_from_top``, estimated from sizes: their skeletons are
-    what it asks for first (started early, they are built while the full part is counted)."""
+def likely_modes(descending: Sequence[str], piece_bytes: Mapping[str, int], room: int) -> tuple[list[str], list[str]]:
+    """The files ``fit_from_top`` will likely take in full and ask skeletons of, estimated from sizes: the full
+    part, then the files after it until their skeletons (at ``SKELETON_RATIO`` of the full size) would fill the
+    rest of the room. Started early, their scans and skeletons run on the workers while the top is counted."""
     limit = int(room * FULL_SHARE)
     used = 0
-    out: list[str] = []
+    full: list[str] = []
+    skeletons: list[str] = []
     for path in descending:
+        if used >= room:
+            break
         cost = estimate_tokens(piece_bytes[path])
         if used + cost <= limit:
             used += cost
-        elif len(out) < n:
-            out.append(path)
+            full.append(path)
         else:
-            break
-    return out
+            skeletons.append(path)
+            used += int(cost * SKELETON_RATIO)
+    return full, skeletons
 
 
 def fit_from_top(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from v4agent.pack.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top, likely_skeletons
+from v4agent.pack.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top, likely_modes
 from v4agent.pack.counting import load_tokenizer, progress_bar
 from v4agent.pack.discover import Discovery, Entry, check_root, discover
 from v4agent.pack.options import PackOptions
@@ -104,9 +104,10 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
                                                  [by_path[p] for p in then if p not in skeletons]))
             return {p: None if (found := skeletons[p]) is None else found[1] for p in paths}
 
-        # The first skeletons the fit will ask for start on the workers while it counts the top in full.
-        pack.start_skeletons([by_path[p] for p in likely_skeletons(descending, piece_bytes, options.budget - fixed,
-                                                                   2 * SKELETON_AHEAD)])
+        # The scans and skeletons the fit will likely need start on the workers while it counts the top in full.
+        likely_full, likely_skeletons = likely_modes(descending, piece_bytes, options.budget - fixed)
+        pack.start_scans([by_path[p] for p in likely_full])
+        pack.start_skeletons([by_path[p] for p in likely_skeletons])
         modes, exact = fit_from_top(fixed, descending, options.budget, piece_bytes,
                                     lambda paths: pack.counts("full", [by_path[p] for p in paths], pack.full_piece),
                                     skeleton_batch)

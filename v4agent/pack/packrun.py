@@ -33,9 +33,10 @@ from v4agent.pack.tokencache import TokenCache, count_key, fact_key
 from v4agent.tokenizer import Tokenizer
 
 if TYPE_CHECKING:
-    from v4agent.pack.pool import FilePool, Pending, PieceJob
+    from v4agent.pack.codefacts import CodeFacts
+    from v4agent.pack.pool import FilePool, OutlineJob, Pending, PieceJob
     from v4agent.pack.secrets import SecretFinding as _Finding
-    from v4agent.pack.symbols import FileSymbols
+    from v4agent.pack.skeleton import SkeletonEdit
 
 
 PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
@@ -69,9 +70,11 @@ class PackRun:
         self._pool: FilePool | None = None
         self.symbols_ahead = False  # parse code files on the workers while the analysis goes on
         self.counts_ahead = False  # scan and count full pieces on the workers while the analysis goes on
-        self._symbols: AheadJobs[tuple[str, str], FileSymbols] = AheadJobs(self._submit_symbols)
+        self._symbols: AheadJobs[tuple[str, str], CodeFacts] = AheadJobs(self._submit_symbols)
+        self._skeleton_edits: dict[str, list[SkeletonEdit] | None] = {}  # from the ranking's parse, this run only
+        self._scans: AheadJobs[tuple[str, str], tuple[_Finding, ...]] = AheadJobs(self._send_scans_now)
         self._counts: AheadJobs[PieceJob, tuple[tuple[_Finding, ...], int]] = AheadJobs(self._submit_counts)
-        self._outlines: AheadJobs[tuple[str, str], tuple[tuple[_Finding, ...], str | None]] = \
+        self._outlines: AheadJobs[OutlineJob, tuple[tuple[_Finding, ...], str | None]] = \
             AheadJobs(self._send_outlines_now)
 
     @property
@@ -141,10 +144,10 @@ class PackRun:
     def _submit_counts(self, jobs: list[PieceJob]) -> Pending[tuple[tuple[_Finding, ...], int]]:
         return self.pool.submit(self._count_job(), jobs)
 
-    def _submit_symbols(self, jobs: list[tuple[str, str]]) -> Pending[FileSymbols]:
-        from v4agent.pack.pool import symbols_of
+    def _submit_symbols(self, jobs: list[tuple[str, str]]) -> Pending[CodeFacts]:
+        from v4agent.pack.pool import facts_of
 
-        return self.pool.submit(symbols_of, jobs)
+        return self.pool.submit(facts_of, jobs)
 
     def _send_ahead(self, item: Item) -> None:
         """Queue the worker jobs planned for one kept file (its symbols, its scan and count)."""
@@ -225,7 +228,8 @@ class PackRun:
             key = fact_key("s", item.path, item.blob)
             cached = self.cache.fact(key)
             if cached is None:
-                found = tuple(scan_secrets(self.raw(item), item.path))
+                ahead = self._scans.take(item.path)
+                found = ahead if ahead is not None else tuple(scan_secrets(self.raw(item), item.path))
                 self.cache.put_fact(key, findings_to_json(found))
             else:
                 found = findings_from_json(cached)
@@ -327,7 +331,7 @@ class PackRun:
         return order
 
     def _rank(self, items: list[Item]) -> list[str]:
-        from v4agent.pack.pool import symbols_of
+        from v4agent.pack.pool import facts_of
         from v4agent.pack.rank import rank_files
         from v4agent.pack.symbols import FileSymbols
 
@@ -342,16 +346,17 @@ class PackRun:
             else:
                 symbols[it.path] = FileSymbols.from_json(cached)
         self._symbols.send([(it.path, (it.path, self.raw(it))) for it in todo if it.path not in self._symbols],
-                           via=lambda jobs: self.pool.send(symbols_of, jobs))
+                           via=lambda jobs: self.pool.send(facts_of, jobs))
         for it in todo:
-            found = self._symbols.take(it.path)
-            assert found is not None  # every one was sent above or ahead
+            facts = self._symbols.take(it.path)
+            assert facts is not None  # every one was sent above or ahead
+            found, self._skeleton_edits[it.path] = facts
             self.cache.put_fact(fact_key("y", it.path, it.blob), json.dumps(found.to_json(), separators=(",", ":")))
             symbols[it.path] = found
         scores = rank_files(symbols, self.options.focus)
         return list(reversed(list(scores)))
 
-    def _send_outlines_now(self, jobs: list[tuple[str, str]]) -> Pending[tuple[tuple[_Finding, ...], str | None]]:
+    def _send_outlines_now(self, jobs: list[OutlineJob]) -> Pending[tuple[tuple[_Finding, ...], str | None]]:
         from v4agent.pack.pool import outlines_of
 
         return self.pool.send(outlines_of, jobs)
@@ -359,8 +364,23 @@ class PackRun:
     def _send_outlines(self, items: Sequence[Item]) -> None:
         """Start the secret scan and skeleton of each uncached code file (on the workers when there are any)."""
         self.cache.prefetch(fact_key("k", it.path, it.blob) for it in items if it.lang)
-        self._outlines.send([(it.path, (it.path, self.raw(it))) for it in items if it.lang
-                             and it.path not in self._outlines and self.cache.fact(fact_key("k", it.path, it.blob)) is None])
+        self._outlines.send([(it.path, (it.path, self.raw(it), self._skeleton_edits.get(it.path))) for it in items
+                             if it.lang and it.path not in self._outlines
+                             and self.cache.fact(fact_key("k", it.path, it.blob)) is None])
+
+    def _send_scans_now(self, jobs: list[tuple[str, str]]) -> Pending[tuple[_Finding, ...]]:
+        from v4agent.pack.pool import scans_of
+
+        return self.pool.send(scans_of, jobs)
+
+    def start_scans(self, items: Sequence[Item]) -> None:
+        """Start these files' secret scans on the workers, when they run (a guess of what the fit emits in full;
+        a wrong one only costs the work)."""
+        if self.pool.started:
+            todo = [it for it in items if it.analysis.findings is None and it.path not in self._scans]
+            self.cache.prefetch(fact_key("s", it.path, it.blob) for it in todo)
+            self._scans.send([(it.path, (it.path, self.raw(it))) for it in todo
+                              if self.cache.fact(fact_key("s", it.path, it.blob)) is None])
 
     def start_skeletons(self, items: Sequence[Item]) -> None:
         """Start these files' secret scans and skeletons on the workers, when they run (a guess of what the fit

@@ -16,11 +16,13 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from v4agent.pack.analyze import Analysis, emitted_text, full_piece_text
+from v4agent.pack.codefacts import CodeFacts, code_facts
 from v4agent.pack.secrets import SecretFinding, scan_secrets
-from v4agent.pack.skeleton import skeletonize
-from v4agent.pack.symbols import FileSymbols, extract_symbols, language_for
+from v4agent.pack.skeleton import SkeletonEdit, apply_skeleton, skeletonize
+from v4agent.pack.symbols import language_for, source_bytes
 
-__all__ = ["FilePool", "Pending", "PieceJob", "counted_pieces", "outlines_of", "skeletons_of", "symbols_of"]
+__all__ = ["FilePool", "OutlineJob", "Pending", "PieceJob", "counted_pieces", "facts_of", "outlines_of",
+           "scans_of", "skeletons_of"]
 
 T = TypeVar("T")
 
@@ -28,20 +30,31 @@ _MIN_PARALLEL = 16  # fewer files than this: inline (a fork and the pickling are
 _CHUNK = 32  # files per task at most: small enough that both workers finish together
 
 
-def symbols_of(jobs: Sequence[tuple[str, str]]) -> list[FileSymbols]:
-    return [extract_symbols(path, text) for path, text in jobs]
+def facts_of(jobs: Sequence[tuple[str, str]]) -> list[CodeFacts]:
+    return [code_facts(path, text) for path, text in jobs]
+
+
+def scans_of(jobs: Sequence[tuple[str, str]]) -> list[tuple[SecretFinding, ...]]:
+    return [tuple(scan_secrets(text, path)) for path, text in jobs]
 
 
 def skeletons_of(jobs: Sequence[tuple[str, str]]) -> list[str | None]:
     return [skeletonize(path, text) for path, text in jobs]
 
 
-def outlines_of(jobs: Sequence[tuple[str, str]]) -> list[tuple[tuple[SecretFinding, ...], str | None]]:
-    """Per (path, raw text): its secret findings and the skeleton of the text with them redacted."""
+OutlineJob = tuple[str, str, "list[SkeletonEdit] | None"]  # path, raw text, its skeleton edits when known
+
+
+def outlines_of(jobs: Sequence[OutlineJob]) -> list[tuple[tuple[SecretFinding, ...], str | None]]:
+    """Per (path, raw text, skeleton edits or None): its secret findings and the skeleton of the text with them
+    redacted. With no finding the text is what was parsed, so known edits give its skeleton without a parse."""
     out: list[tuple[tuple[SecretFinding, ...], str | None]] = []
-    for path, text in jobs:
+    for path, text, edits in jobs:
         found = tuple(scan_secrets(text, path))
-        out.append((found, skeletonize(path, emitted_text(text, Analysis(None, found)))))
+        if edits is not None and not found:
+            out.append((found, apply_skeleton(source_bytes(text), edits)))
+        else:
+            out.append((found, skeletonize(path, emitted_text(text, Analysis(None, found)))))
     return out
 
 
@@ -122,7 +135,7 @@ class FilePool:
     def start(self) -> None:
         """Fork the workers now (before this process starts any thread, e.g. a progress bar's)."""
         if self.parallel:
-            self.submit(symbols_of, []).result()
+            self.submit(facts_of, []).result()
 
     def _start(self) -> Executor:
         if self._executor is None:

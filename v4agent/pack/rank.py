@@ -13,7 +13,8 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
-from operator import mul, sub
+
+import numpy as np
 
 from v4agent.pack.symbols import FileSymbols, language_for
 
@@ -28,6 +29,8 @@ _MAX_ITERATIONS = 100
 # L1 change per iteration; 1e-6 already leaves the order of the top few hundred files settled.
 _TOLERANCE = 1e-6
 
+_Edges = tuple[list[int], list[int], list[float]]  # sources, destinations, weights
+
 
 def rank_files(symbols: Mapping[str, FileSymbols], focus: Sequence[str] = ()) -> dict[str, float]:
     """PageRank-style score per file (sums to 1), keyed by path in descending score, ties by path."""
@@ -35,10 +38,9 @@ def rank_files(symbols: Mapping[str, FileSymbols], focus: Sequence[str] = ()) ->
     n = len(paths)
     if n == 0:
         return {}
-    index = {p: i for i, p in enumerate(paths)}
-    incoming, out_weight = _graph(paths, symbols, index)
+    edges, out_weight = _graph(paths, symbols)
     restart = _restart(paths, symbols, focus)
-    ranks = _pagerank(incoming, out_weight, restart)
+    ranks = _pagerank(edges, out_weight, restart)
     total = math.fsum(ranks) or 1.0
     scores = {p: ranks[i] / total for i, p in enumerate(paths)}
     return {p: scores[p] for p in order_by_rank(scores)}
@@ -78,37 +80,43 @@ def _match(path: str, defines: set[str], item: str) -> float:
     return 0.5 if item.lower() in path.lower() else 0.0
 
 
-def _graph(
-    paths: list[str], symbols: Mapping[str, FileSymbols], index: Mapping[str, int]
-) -> tuple[list[tuple[list[int], list[float]]], list[float]]:
-    """Incoming weighted edges per node, and each node's total outgoing weight."""
+def _graph(paths: list[str], symbols: Mapping[str, FileSymbols]) -> tuple[_Edges, list[float]]:
+    """Weighted edges (source, destination, weight), ordered by source then destination, and each node's total
+    outgoing weight."""
     # Names only link files of one language family (a Python call does not reach a JS function).
     families = [_family(p) for p in paths]
-    definers: dict[tuple[str, str], list[int]] = defaultdict(list)
+    definers: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, path in enumerate(paths):
+        by_name = definers[families[i]]
         for name in symbols[path].defines:
-            definers[families[i], name].append(i)
+            by_name[name].append(i)
     n = len(paths)
-    edges: list[dict[int, float]] = [{} for _ in range(n)]  # edges[src][dst] = weight
+    # IDF-like: a name defined once is a strong link; one defined in many files, a weak one.
+    shares = {family: {name: (targets, math.log(1.0 + n / len(targets)) / len(targets))
+                       for name, targets in by_name.items() if len(targets) <= _MAX_DEFINERS}
+              for family, by_name in definers.items()}
+    sources: list[int] = []
+    destinations: list[int] = []
+    weights: list[float] = []
+    out_weight = [0.0] * n
     for src, path in enumerate(paths):
-        out, family = edges[src], families[src]
+        linked = shares.get(families[src], {})
+        out: dict[int, float] = {}
         for name in symbols[path].references:
-            targets = definers.get((family, name))
-            if not targets or len(targets) > _MAX_DEFINERS:
+            found = linked.get(name)
+            if found is None:
                 continue
-            # IDF-like: a name defined once is a strong link; one defined in many files, a weak one.
-            share = math.log(1.0 + n / len(targets)) / len(targets)
+            targets, share = found
             for dst in targets:
                 if dst != src:
                     out[dst] = out.get(dst, 0.0) + share
-    incoming: list[tuple[list[int], list[float]]] = [([], []) for _ in range(n)]
-    out_weight = [0.0] * n
-    for src in range(n):
-        for dst, w in sorted(edges[src].items()):
-            incoming[dst][0].append(src)
-            incoming[dst][1].append(w)
-        out_weight[src] = math.fsum(edges[src].values())
-    return incoming, out_weight
+        if out:
+            order = sorted(out)
+            sources += [src] * len(order)
+            destinations += order
+            weights += [out[dst] for dst in order]
+            out_weight[src] = math.fsum(out.values())
+    return (sources, destinations, weights), out_weight
 
 
 _FAMILIES = {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}
@@ -132,21 +140,25 @@ def _restart(paths: list[str], symbols: Mapping[str, FileSymbols], focus: Sequen
     ]
 
 
-def _pagerank(incoming: list[tuple[list[int], list[float]]], out_weight: list[float], restart: list[float]) -> list[float]:
+def _pagerank(edges: _Edges, out_weight: list[float], restart: list[float]) -> list[float]:
+    """Power iteration. Every step is an exactly rounded element-wise operation or an ordered sum (bincount adds
+    the edges in their given order, fsum is exact), so the scores are the same bits on any machine."""
+    sources = np.asarray(edges[0], dtype=np.intp)
+    destinations = np.asarray(edges[1], dtype=np.intp)
+    weights = np.asarray(edges[2], dtype=np.float64)
     n = len(restart)
-    ranks = list(restart)
-    dangling_nodes = [i for i in range(n) if out_weight[i] == 0]
-    inverse_out = [1.0 / w if w > 0 else 0.0 for w in out_weight]
-    linked = [(i, srcs, weights) for i, (srcs, weights) in enumerate(incoming) if srcs]
+    out = np.asarray(out_weight, dtype=np.float64)
+    damped_share = np.divide(DAMPING, out, out=np.zeros(n), where=out > 0)
+    dangling = out == 0
+    start = np.asarray(restart, dtype=np.float64)
+    ranks = start.copy()
     for _ in range(_MAX_ITERATIONS):
-        flow = list(map(mul, ranks, inverse_out))
+        flow = ranks * damped_share
         # Mass at files with no outgoing links (and the damping remainder) restarts per `restart`.
-        base = (1 - DAMPING) + DAMPING * math.fsum(ranks[i] for i in dangling_nodes)
-        new = [base * r for r in restart]
-        for i, srcs, weights in linked:
-            new[i] += DAMPING * sum(map(mul, map(flow.__getitem__, srcs), weights))
-        delta = math.fsum(map(abs, map(sub, new, ranks)))
+        base = (1 - DAMPING) + DAMPING * math.fsum(ranks[dangling].tolist())
+        new = base * start + np.bincount(destinations, weights=flow[sources] * weights, minlength=n)
+        delta = math.fsum(np.abs(new - ranks).tolist())
         ranks = new
         if delta < _TOLERANCE:
             break
-    return ranks
+    return [float(r) for r in ranks.tolist()]

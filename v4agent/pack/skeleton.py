@@ -8,13 +8,14 @@ comments, license headers) stay as written.  Pure and deterministic.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import cache
 
 from tree_sitter import Node, Query, QueryCursor
 
 from v4agent.pack.symbols import _language, language_for, parse
 
-__all__ = ["skeletonize"]
+__all__ = ["SkeletonEdit", "apply_skeleton", "body_patterns", "skeleton_edits", "skeletonize"]
 
 _BRACES = b"{ ... }"
 
@@ -71,12 +72,18 @@ _PY_KEEP = frozenset(
 )
 _PY_ASSIGNMENTS = frozenset({"assignment", "augmented_assignment", "type_alias_statement"})
 
-_Edit = tuple[int, int, bytes]
+SkeletonEdit = tuple[int, int, bytes]  # replace source bytes [start, end) with these
+_Edit = SkeletonEdit
 
 
 @cache
 def _body_query(lang: str) -> Query:
     return Query(_language(lang), _BODY_QUERIES[lang])
+
+
+def body_patterns(lang: str) -> str:
+    """The tree-sitter patterns whose captures (``@body``, ``@python_body``, ``@ruby_body``) the skeleton needs."""
+    return _BODY_QUERIES[lang]
 
 
 def skeletonize(rel_path: str, text: str) -> str | None:
@@ -89,17 +96,28 @@ def skeletonize(rel_path: str, text: str) -> str | None:
         return None
     tree, source = parsed
     captures = QueryCursor(_body_query(lang)).captures(tree.root_node)
+    return apply_skeleton(source, skeleton_edits(lang, tree.root_node, source, captures))
+
+
+def skeleton_edits(lang: str, root: Node, source: bytes, captures: Mapping[str, Sequence[Node]]) -> list[SkeletonEdit]:
+    """The edits that turn ``source`` (parsed as ``root``) into its skeleton, given the captures of
+    ``body_patterns(lang)`` (other captures are ignored, so one query can serve the symbols too)."""
     edits: list[_Edit] = [(n.start_byte, n.end_byte, _BRACES) for n in captures.get("body", [])]
     edits += [(n.start_byte, n.end_byte, b"...") for n in captures.get("ruby_body", [])]
     if lang == "python":
         edits += [_python_body(n, source) for n in captures.get("python_body", [])]
-        edits += _python_outline(tree.root_node, source)
+        edits += _python_outline(root, source)
+    return edits
+
+
+def apply_skeleton(source: bytes, edits: Sequence[SkeletonEdit]) -> str:
+    """The skeleton text: ``source`` with ``skeleton_edits`` applied, trailing spaces and blank runs tidied."""
     return _tidy(_apply(source, edits))
 
 
 def _python_body(block: Node, source: bytes) -> _Edit:
-    first = block.named_children[0] if block.named_children else None
-    doc = _docstring(first)
+    # named_child: named_children would build a list of the whole body
+    doc = _docstring(block.named_child(0) if block.named_child_count else None)
     indent = b" " * block.start_point.column
     replacement = b"..."
     if doc is not None:
@@ -155,7 +173,7 @@ def _class_body(node: Node) -> Node | None:
     return node.child_by_field_name("body") if node.type == "class_definition" else None
 
 
-def _apply(source: bytes, edits: list[_Edit]) -> str:
+def _apply(source: bytes, edits: Sequence[_Edit]) -> str:
     """Apply non-overlapping edits; one nested in an earlier (outer) edit is already covered by it."""
     out: list[bytes] = []
     cursor = 0

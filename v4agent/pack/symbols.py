@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -24,6 +24,9 @@ __all__ = [
     "extract_symbols",
     "language_for",
     "parse",
+    "source_bytes",
+    "symbol_patterns",
+    "symbols_from_captures",
 ]
 
 # Bigger inputs are minified bundles or data dumps: parsing them costs time and yields noise.
@@ -298,21 +301,23 @@ def _parser(lang: str) -> Parser:
     return parser
 
 
-def _encode(text: str) -> bytes:
+def source_bytes(text: str) -> bytes:
+    """The bytes a parse of ``text`` sees (and its byte offsets refer to)."""
     # surrogatepass keeps lone surrogates (from surrogateescape decoding) from raising.
     return text.encode("utf-8", "surrogatepass")
 
 
 def parse(lang: str, text: str) -> tuple[Tree, bytes] | None:
     """Parse ``text`` with the grammar ``lang``; None when too big. Syntax errors still give a tree."""
-    source = _encode(text)
+    source = source_bytes(text)
     if len(source) > MAX_PARSE_BYTES:
         return None
     return _parser(lang).parse(source), source
 
 
-def _names(nodes: list[Node], source: bytes) -> set[str]:
-    return {source[n.start_byte : n.end_byte].decode("utf-8", "replace") for n in nodes}
+def _names(nodes: Sequence[Node], source: bytes) -> set[str]:
+    # Distinct byte strings first: most names recur, so far fewer decodes.
+    return {name.decode("utf-8", "replace") for name in {source[n.start_byte : n.end_byte] for n in nodes}}
 
 
 def extract_symbols(rel_path: str, text: str) -> FileSymbols:
@@ -324,9 +329,18 @@ def extract_symbols(rel_path: str, text: str) -> FileSymbols:
     if parsed is None:
         return FileSymbols()
     tree, source = parsed
-    captures = QueryCursor(_query(lang)).captures(tree.root_node)
-    defines = {n for n in _names(captures.get("def", []), source) if _meaningful(n)}
-    references = {n for n in _names(captures.get("ref", []), source) if _meaningful(n) and n not in _NOISE}
+    return symbols_from_captures(QueryCursor(_query(lang)).captures(tree.root_node), source)
+
+
+def symbol_patterns(lang: str) -> str:
+    """The tree-sitter patterns capturing ``@def`` and ``@ref`` names for ``lang``."""
+    return _QUERIES[lang]
+
+
+def symbols_from_captures(captures: Mapping[str, Sequence[Node]], source: bytes) -> FileSymbols:
+    """The file's symbols from the captures of ``symbol_patterns`` (other captures are ignored)."""
+    defines = {n for n in _names(captures.get("def", ()), source) if _meaningful(n)}
+    references = {n for n in _names(captures.get("ref", ()), source) if _meaningful(n) and n not in _NOISE}
     return FileSymbols(tuple(sorted(defines)), tuple(sorted(references)))
 
 
