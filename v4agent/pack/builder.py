@@ -83,7 +83,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
             at = position.get(path)
             ahead = [path] if at is None else [p for p in visit[at:at + SKELETON_AHEAD] if p not in skeletons]
             then = [] if at is None else visit[at + SKELETON_AHEAD:at + 2 * SKELETON_AHEAD]
-            skeletons.update(pack.skeleton_costs([by_path[p] for p in ahead],
+            skeletons.update(pack.outlines.costs([by_path[p] for p in ahead],
                                                  [by_path[p] for p in then if p not in skeletons]))
         found = skeletons[path]
         return None if found is None else found[1]
@@ -100,14 +100,14 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
         descending = pack.ascending(items)[::-1]
 
         def skeleton_batch(paths: list[str], then: list[str]) -> dict[str, int | None]:
-            skeletons.update(pack.skeleton_costs([by_path[p] for p in paths if p not in skeletons],
+            skeletons.update(pack.outlines.costs([by_path[p] for p in paths if p not in skeletons],
                                                  [by_path[p] for p in then if p not in skeletons]))
             return {p: None if (found := skeletons[p]) is None else found[1] for p in paths}
 
         # The scans and skeletons the fit will likely need start on the workers while it counts the top in full.
         likely_full, likely_skeletons = likely_modes(descending, piece_bytes, options.budget - fixed)
         pack.start_scans([by_path[p] for p in likely_full])
-        pack.start_skeletons([by_path[p] for p in likely_skeletons])
+        pack.outlines.start([by_path[p] for p in likely_skeletons])
         modes, exact = fit_from_top(fixed, descending, options.budget, piece_bytes,
                                     lambda paths: pack.counts("full", [by_path[p] for p in paths], pack.full_piece),
                                     skeleton_batch)

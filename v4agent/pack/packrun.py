@@ -1,4 +1,4 @@
-"""One pack build's working state: the files, their cached facts, the worker pool, counts and skeleton costs."""
+"""One pack build's working state: the files, their cached facts, the worker pool, counts and the ranking."""
 
 from __future__ import annotations
 
@@ -26,17 +26,16 @@ from v4agent.pack.classify import matches_globs, path_skip_reason
 from v4agent.pack.counting import CHUNK_CHARS, count_texts, load_tokenizer
 from v4agent.pack.discover import Entry, git_blob_sha
 from v4agent.pack.options import PackError, PackOptions
+from v4agent.pack.outlines import Outlines
 from v4agent.pack.records import SkippedFile
-from v4agent.pack.render import render_file
 from v4agent.pack.secrets import SecretFinding, scan_secrets
 from v4agent.pack.tokencache import TokenCache, count_key, fact_key
 from v4agent.tokenizer import Tokenizer
 
 if TYPE_CHECKING:
     from v4agent.pack.codefacts import CodeFacts
-    from v4agent.pack.pool import FilePool, OutlineJob, Pending, PieceJob
+    from v4agent.pack.pool import FilePool, Pending, PieceJob
     from v4agent.pack.secrets import SecretFinding as _Finding
-    from v4agent.pack.skeleton import SkeletonEdit
 
 
 PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
@@ -71,11 +70,9 @@ class PackRun:
         self.symbols_ahead = False  # parse code files on the workers while the analysis goes on
         self.counts_ahead = False  # scan and count full pieces on the workers while the analysis goes on
         self._symbols: AheadJobs[tuple[str, str], CodeFacts] = AheadJobs(self._submit_symbols)
-        self._skeleton_edits: dict[str, list[SkeletonEdit] | None] = {}  # from the ranking's parse, this run only
         self._scans: AheadJobs[tuple[str, str], tuple[_Finding, ...]] = AheadJobs(self._send_scans_now)
         self._counts: AheadJobs[PieceJob, tuple[tuple[_Finding, ...], int]] = AheadJobs(self._submit_counts)
-        self._outlines: AheadJobs[OutlineJob, tuple[tuple[_Finding, ...], str | None]] = \
-            AheadJobs(self._send_outlines_now)
+        self.outlines = Outlines(self)
 
     @property
     def pool(self) -> FilePool:
@@ -287,12 +284,12 @@ class PackRun:
                 left.append((key, item))
                 continue
             found, n = result
-            self._scanned(item, found)
+            self.scanned(item, found)
             self.cache.put_count(key, n)
             out[item.path] = n
         return left
 
-    def _scanned(self, item: Item, found: tuple[SecretFinding, ...]) -> None:
+    def scanned(self, item: Item, found: tuple[SecretFinding, ...]) -> None:
         """A worker's secret scan of the file: the one its emitted text gets (cached)."""
         if item.analysis.findings is None:
             self.cache.put_fact(fact_key("s", item.path, item.blob), findings_to_json(found))
@@ -313,7 +310,7 @@ class PackRun:
     def full_piece(self, item: Item) -> str:
         return full_piece_text(item.path, self.raw(item), self.findings(item), self.fmt, item.lang or "")
 
-    # --- ranking and skeletons -------------------------------------------------------------------------
+    # --- ranking -------------------------------------------------------------------------
 
     def ascending(self, items: list[Item]) -> list[str]:
         """Paths from lowest to highest rank (symbol-reference PageRank with the focus boost), cached."""
@@ -350,23 +347,11 @@ class PackRun:
         for it in todo:
             facts = self._symbols.take(it.path)
             assert facts is not None  # every one was sent above or ahead
-            found, self._skeleton_edits[it.path] = facts
+            found, self.outlines.edits[it.path] = facts
             self.cache.put_fact(fact_key("y", it.path, it.blob), json.dumps(found.to_json(), separators=(",", ":")))
             symbols[it.path] = found
         scores = rank_files(symbols, self.options.focus)
         return list(reversed(list(scores)))
-
-    def _send_outlines_now(self, jobs: list[OutlineJob]) -> Pending[tuple[tuple[_Finding, ...], str | None]]:
-        from v4agent.pack.pool import outlines_of
-
-        return self.pool.send(outlines_of, jobs)
-
-    def _send_outlines(self, items: Sequence[Item]) -> None:
-        """Start the secret scan and skeleton of each uncached code file (on the workers when there are any)."""
-        self.cache.prefetch(fact_key("k", it.path, it.blob) for it in items if it.lang)
-        self._outlines.send([(it.path, (it.path, self.raw(it), self._skeleton_edits.get(it.path))) for it in items
-                             if it.lang and it.path not in self._outlines
-                             and self.cache.fact(fact_key("k", it.path, it.blob)) is None])
 
     def _send_scans_now(self, jobs: list[tuple[str, str]]) -> Pending[tuple[_Finding, ...]]:
         from v4agent.pack.pool import scans_of
@@ -381,35 +366,6 @@ class PackRun:
             self.cache.prefetch(fact_key("s", it.path, it.blob) for it in todo)
             self._scans.send([(it.path, (it.path, self.raw(it))) for it in todo
                               if self.cache.fact(fact_key("s", it.path, it.blob)) is None])
-
-    def start_skeletons(self, items: Sequence[Item]) -> None:
-        """Start these files' secret scans and skeletons on the workers, when they run (a guess of what the fit
-        asks for next; a wrong one only costs the work)."""
-        if self.pool.started:
-            self._send_outlines(items)
-
-    def skeleton_costs(self, items: list[Item], then: Sequence[Item] = ()) -> dict[str, tuple[str, int] | None]:
-        """Skeleton text and piece tokens per item (None: no skeleton); uncached ones built on both cores and
-        counted in one batch. ``then`` (the ones the fit asks for next) start on the workers while this counts."""
-        self._send_outlines(items)
-        if self.pool.started:  # a cold pack: sending ahead keeps the workers busy while this process counts
-            self._send_outlines(then)
-        texts: dict[str, str | None] = {}
-        for it in items:
-            outline = self._outlines.take(it.path)
-            if outline is None:
-                texts[it.path] = json.loads(self.cache.fact(fact_key("k", it.path, it.blob)) or "null")
-                continue
-            found, text = outline
-            self._scanned(it, found)
-            self.cache.put_fact(fact_key("k", it.path, it.blob), json.dumps(text))
-            texts[it.path] = text
-
-        def piece(it: Item) -> str:
-            return render_file(it.path, texts[it.path] or "", "skeleton", self.fmt, it.lang or "")
-
-        counted = self.counts("skeleton", [it for it in items if texts[it.path] is not None], piece)
-        return {it.path: None if (text := texts[it.path]) is None else (text, counted[it.path]) for it in items}
 
 
 def _chunks_of(pairs: list[tuple[str, Item]]) -> Iterator[tuple[int, int]]:
