@@ -77,7 +77,7 @@ def pack_command(
             config, budget=budget_value, unlimited=given and budget_value is None, fmt=fmt or "xml",
             include=include, exclude=exclude, focus=focus,
         )
-        snapshot = Snapshot.build(path, options, progress=True)
+        snapshot = Snapshot.build(path, options, progress=True, track_changes=False)  # one shot: no delta
     except (ConfigError, PackError) as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
     if not snapshot.files:

@@ -50,13 +50,19 @@ class Snapshot:
     _dir_paths: list[tuple[str, str, int]] = field(default_factory=list, repr=False)  # rel, absolute, mtime
     _dir_abs: list[str] = field(default_factory=list, repr=False)
     _dir_sigs: list[int] = field(default_factory=list, repr=False)
+    _tracked: bool = field(default=False, repr=False)
 
     @classmethod
-    def build(cls, repo_root: Path, options: PackOptions, *, progress: bool = False) -> Snapshot:
-        """Render the repository at ``repo_root``; raises PackError (clear message) for bad input."""
+    def build(cls, repo_root: Path, options: PackOptions, *, progress: bool = False,
+              track_changes: bool = True) -> Snapshot:
+        """Render the repository at ``repo_root``; raises PackError (clear message) for bad input.
+        ``track_changes=False`` skips recording what ``delta`` compares against (a one-shot pack)."""
         options.validate()
         built: Built = build_pack(Path(repo_root), options, progress=progress)
         snap = cls(built.root, options, built.text, built.token_count, built.files, built.skipped, built.is_git)
+        if not track_changes:
+            return snap
+        snap._tracked = True
         packed = {f.path for f in built.files}
         snap._seen = {e.path: _Seen(e.size, e.mtime_ns, built.blobs.get(e.path), e.path in packed)
                       for e in built.entries}
@@ -82,6 +88,8 @@ class Snapshot:
         """Files added, modified or deleted since this snapshot was rendered, with their current content."""
         from v4agent.tokenizer import get_tokenizer
 
+        if not self._tracked:
+            raise ValueError("this snapshot was built with track_changes=False: it has no delta")
         changes: list[DeltaChange] = []
         for (path, seen), now in _changed(self._stat_order, self._stat_paths, self._stat_sigs, _FILE_SIG):
             if now is None:
