@@ -310,7 +310,7 @@ class PackRun:
     def full_piece(self, item: Item) -> str:
         return full_piece_text(item.path, self.raw(item), self.findings(item), self.fmt, item.lang or "")
 
-    # --- ranking ------------------------------------------------------------------------------------------
+    # --- ranking -------------------------------------------------------------------------------------
 
     def ascending(self, items: list[Item]) -> list[str]:
         """Paths from lowest to highest rank (symbol-reference PageRank with the focus boost), cached."""
