@@ -152,7 +152,8 @@ def _case_budget_floor(repo: Path, out: Path) -> dict[str, object]:
             break
     count_wall = time.perf_counter() - start
     return {"build_s": symbols_cpu / 2 + count_wall, "symbols_cpu_s": round(symbols_cpu, 2),
-            "parse_cpu_s": round(parse_cpu, 2), "count_wall_s": round(count_wall, 2), "code_files": len(code), "tokens": counted}
+            "parse_cpu_s": round(parse_cpu, 2), "count_wall_s": round(count_wall, 2), "code_files": len(code),
+            "tokens": counted}
 
 
 def _pack_options(tokenizer: str, budget: int | None) -> PackOptions:
@@ -341,8 +342,8 @@ def print_table(rows: list[Row], anchors: dict[str, Run]) -> None:
 
 
 def _describe(info: dict[str, object]) -> str:
-    keys = ("files", "tokens", "bytes", "skipped", "modes", "paths", "build_s", "symbols_cpu_s", "count_wall_s",
-            "code_files")
+    keys = ("files", "tokens", "bytes", "skipped", "modes", "paths", "build_s", "symbols_cpu_s", "parse_cpu_s",
+            "count_wall_s", "code_files")
     parts = [f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items() if k in keys]
     return " ".join(parts)
 
