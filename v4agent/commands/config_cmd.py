@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from v4agent.config import ConfigError, load_config
 from v4agent.console import error, stdout
@@ -21,6 +20,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Print every setting, its value (secrets masked) and where it came from."""
+    from rich.table import Table  # here: every command imports this module to register `config`
+
     try:
         config = load_config(path.resolve())
     except ConfigError as exc:

@@ -5,26 +5,33 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
-from v4agent.accounting.ledger import Ledger
-from v4agent.accounting.prices import PriceTable, PriceTableError, as_utc, price_table_for
-from v4agent.accounting.summary import Totals, group_totals, summarize
 from v4agent.config import Config, ConfigError, load_config
 from v4agent.console import error, stdout, warn
 from v4agent.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from v4agent.accounting.prices import PriceTable
+    from v4agent.accounting.summary import Totals
+
+# The accounting modules and rich.table load inside the functions: every v4agent command imports this module
+# to register `cost`, and most never run it.
 
 _GROUPS = ("session", "day", "model")
 
 
 def table_for(config: Config, project_root: Path) -> PriceTable:
+    from v4agent.accounting.prices import price_table_for
+
     return price_table_for(config, project_root)
 
 
 def _parse_when(text: str, option: str) -> datetime:
+    from v4agent.accounting.prices import as_utc
+
     try:
         return as_utc(datetime.fromisoformat(text))
     except ValueError:
@@ -42,6 +49,8 @@ def _ratio(totals: Totals) -> str:
 
 
 def _show_prices(table: PriceTable, now: datetime, as_json: bool) -> None:
+    from rich.table import Table
+
     entry = table.entry_at(now)
     peak = table.is_peak(now)
     next_offpeak = table.next_offpeak_start(now)
@@ -96,6 +105,12 @@ def cost(
     now_text: str | None = typer.Option(None, "--now", hidden=True, help="Pretend it is this time (UTC)."),
 ) -> None:
     """Report spend, cache-hit ratio and money saved by the cache, from the project's ledger."""
+    from rich.table import Table
+
+    from v4agent.accounting.ledger import Ledger
+    from v4agent.accounting.prices import PriceTableError
+    from v4agent.accounting.summary import group_totals, summarize
+
     root = path.resolve()
     if not root.is_dir():
         error(f"{path}: not a directory")

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from v4agent.config import Config, ConfigError, load_config
 from v4agent.console import error, stdout
-from v4agent.engine.presets import Preset, all_presets, api_key_for
 from v4agent.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from v4agent.engine.presets import Preset
 
 engine_app = typer.Typer(help="Engines: presets, reachability, capacity planning.", no_args_is_help=True)
 
@@ -46,6 +47,8 @@ def _probe(base_url: str, key: str) -> str:
 
 
 def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
+    from v4agent.engine.presets import api_key_for
+
     selected = preset.name == config.get("engine")
     base_url = (config.get("base_url") if selected else "") or preset.base_url
     key = api_key_for(preset, config, os.environ)
@@ -70,6 +73,12 @@ def list_engines(
     probe: bool = typer.Option(True, "--probe/--no-probe", help="Check reachability via GET /models."),
 ) -> None:
     """Show the engine presets, which are configured, and which answer on /models."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rich.table import Table
+
+    from v4agent.engine.presets import all_presets  # here: every command imports this module (the group)
+
     try:
         config = load_config(path.resolve())
     except ConfigError as exc:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from v4agent.console import error, stdout
 from v4agent.exitcodes import ExitCode
-from v4agent.session import SessionData, SessionError, find_session, list_sessions
+
+if TYPE_CHECKING:
+    from v4agent.session import SessionData
+
+# The session module and rich's tables load inside the commands: every v4agent command imports this module to
+# register `sessions`, and most never run it.
 
 sessions_app = typer.Typer(help="List agent sessions and show their per-call cache diagnostics.",
                            invoke_without_command=True)
@@ -42,6 +45,10 @@ def sessions(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List sessions: task, status, turns, cost and cache-hit ratio (latest last)."""
+    from rich.table import Table
+
+    from v4agent.session import list_sessions
+
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"path": path, "json": as_json}
         return
@@ -84,6 +91,11 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Per-call table: expected vs billed cache hits, cost, and each cache break with its cause."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from v4agent.session import SessionError, find_session
+
     parent = ctx.obj or {}
     root = _root(path or parent.get("path") or Path("."))
     try:

@@ -20,7 +20,6 @@ import typer
 from v4agent.console import error, stdout, warn
 from v4agent.exitcodes import ExitCode
 from v4agent.fsutil import atomic_write_bytes
-from v4agent.session import SessionError, SessionWriter, find_session
 
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -160,6 +159,8 @@ def undo(
     force: bool = typer.Option(False, "--force", help="Undo again even if the session was already undone."),
 ) -> None:
     """Restore the starting state of the last agent session (files, and the branch it created)."""
+    from v4agent.session import SessionError, SessionWriter, find_session  # here: most commands never undo
+
     root = git_root(path.resolve())
     if root is None:
         error(f"{path} is not inside a git repository")
