@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from v4agent.pack.budget import fit_from_top
+from v4agent.pack.budget import SKELETON_RATIO, fit_from_top, likely_modes
 from v4agent.pack.options import PackError
 
 
@@ -95,3 +95,16 @@ def test_counts_about_as_much_as_the_room_takes() -> None:
     assert sum(full[p] for p in counted) <= 1.6 * 2030  # not whole look-ahead windows past the room
     assert len(calls) <= 3
     assert [p for p in descending if modes[p] == "full"] == descending[:len([m for m in modes.values() if m == "full"])]
+
+
+def test_likely_modes_guess_what_the_fit_takes() -> None:
+    full = {f"f{i:03}": 100 for i in range(300)}
+    descending = sorted(full)
+    piece_bytes = {p: n * 4 - 1 for p, n in full.items()}  # estimate_tokens gives exactly 100
+    modes, _ = _fit(full, descending, 3000, 30)
+    likely_full, likely_skeletons = likely_modes(descending, piece_bytes, 3000)
+    assert likely_full == descending[:21]  # FULL_SHARE of the room
+    assert set(likely_full) <= {p for p in descending if modes[p] == "full"}
+    # Skeletons at SKELETON_RATIO of the full size fill the rest: every skeleton the fit took is among them.
+    assert {p for p in descending if modes[p] == "skeleton"} <= set(likely_skeletons)
+    assert len(likely_skeletons) == -(-(3000 - 2100) // int(100 * SKELETON_RATIO))
