@@ -73,7 +73,6 @@ _PY_KEEP = frozenset(
 _PY_ASSIGNMENTS = frozenset({"assignment", "augmented_assignment", "type_alias_statement"})
 
 SkeletonEdit = tuple[int, int, bytes]  # replace source bytes [start, end) with these
-_Edit = SkeletonEdit
 
 
 @cache
@@ -102,7 +101,7 @@ def skeletonize(rel_path: str, text: str) -> str | None:
 def skeleton_edits(lang: str, root: Node, source: bytes, captures: Mapping[str, Sequence[Node]]) -> list[SkeletonEdit]:
     """The edits that turn ``source`` (parsed as ``root``) into its skeleton, given the captures of
     ``body_patterns(lang)`` (other captures are ignored, so one query can serve the symbols too)."""
-    edits: list[_Edit] = [(n.start_byte, n.end_byte, _BRACES) for n in captures.get("body", [])]
+    edits: list[SkeletonEdit] = [(n.start_byte, n.end_byte, _BRACES) for n in captures.get("body", [])]
     edits += [(n.start_byte, n.end_byte, b"...") for n in captures.get("ruby_body", [])]
     if lang == "python":
         edits += [_python_body(n, source) for n in captures.get("python_body", [])]
@@ -115,7 +114,7 @@ def apply_skeleton(source: bytes, edits: Sequence[SkeletonEdit]) -> str:
     return _tidy(_apply(source, edits))
 
 
-def _python_body(block: Node, source: bytes) -> _Edit:
+def _python_body(block: Node, source: bytes) -> SkeletonEdit:
     # named_child: named_children would build a list of the whole body
     doc = _docstring(block.named_child(0) if block.named_child_count else None)
     indent = b" " * block.start_point.column
@@ -144,9 +143,9 @@ def _docstring(node: Node | None) -> Node | None:
     return None
 
 
-def _python_outline(root: Node, source: bytes) -> list[_Edit]:
+def _python_outline(root: Node, source: bytes) -> list[SkeletonEdit]:
     """Drop non-declaration statements and shorten multi-line assignments, at module and class level."""
-    edits: list[_Edit] = []
+    edits: list[SkeletonEdit] = []
     pending = [root]
     while pending:
         scope = pending.pop()
@@ -173,7 +172,7 @@ def _class_body(node: Node) -> Node | None:
     return node.child_by_field_name("body") if node.type == "class_definition" else None
 
 
-def _apply(source: bytes, edits: Sequence[_Edit]) -> str:
+def _apply(source: bytes, edits: Sequence[SkeletonEdit]) -> str:
     """Apply non-overlapping edits; one nested in an earlier (outer) edit is already covered by it."""
     out: list[bytes] = []
     cursor = 0
