@@ -93,6 +93,7 @@ _SKELETON_BATCH = 32  # skeletons asked for together (built on the workers, coun
 FULL_SHARE = 0.7
 # A skeleton's tokens as a share of its file's (Django's 282 skeletons of a 1M pack: 0.24 overall, median 0.34).
 SKELETON_RATIO = 0.3
+_LIKELY_SKELETONS_MAX = 512  # a bound on work started on a guess (the fit asks for more in batches if it needs them)
 
 
 def estimate_tokens(piece_bytes: int) -> int:
@@ -147,7 +148,7 @@ def likely_modes(descending: Sequence[str], piece_bytes: Mapping[str, int], room
     full: list[str] = []
     skeletons: list[str] = []
     for path in descending:
-        if used >= room:
+        if used >= room or len(skeletons) >= _LIKELY_SKELETONS_MAX:
             break
         cost = estimate_tokens(piece_bytes[path])
         if used + cost <= limit:
