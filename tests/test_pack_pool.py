@@ -15,7 +15,7 @@ from v4agent.pack import PackOptions, Snapshot
 from v4agent.pack import packrun as packrun_module
 from v4agent.pack import pool as pool_module
 from v4agent.pack.analyze import Analysis, emitted_text
-from v4agent.pack.pool import FilePool, Pending, counted_pieces, facts_of, outlines_of, skeletons_of
+from v4agent.pack.pool import FilePool, Pending, counted_pieces, facts_of, outlines_of
 from v4agent.pack.render import render_file
 from v4agent.pack.secrets import scan_secrets
 from v4agent.pack.symbols import language_for
@@ -43,8 +43,10 @@ def test_pool_gives_the_inline_results_in_order() -> None:
     jobs = sorted(_sources(70).items())  # more than one task per worker
     pool = FilePool(workers=2, min_parallel=1)
     try:
-        assert pool.map(facts_of, jobs) == facts_of(jobs)
-        assert pool.map(skeletons_of, jobs) == skeletons_of(jobs)
+        facts = pool.map(facts_of, jobs)
+        assert facts == facts_of(jobs)
+        with_edits = [(path, text, edits) for (path, text), (_, edits) in zip(jobs, facts, strict=True)]
+        assert pool.map(outlines_of, with_edits) == outlines_of(with_edits)
         outline_jobs = [(path, text, None) for path, text in jobs]
         outlines = pool.map(outlines_of, outline_jobs)
         assert outlines == outlines_of(outline_jobs)

@@ -22,7 +22,7 @@ from v4agent.pack.skeleton import SkeletonEdit, apply_skeleton, skeletonize
 from v4agent.pack.symbols import language_for, source_bytes
 
 __all__ = ["FilePool", "OutlineJob", "Pending", "PieceJob", "counted_pieces", "facts_of", "outlines_of",
-           "scans_of", "skeletons_of"]
+           "scans_of"]
 
 T = TypeVar("T")
 
@@ -36,10 +36,6 @@ def facts_of(jobs: Sequence[tuple[str, str]]) -> list[CodeFacts]:
 
 def scans_of(jobs: Sequence[tuple[str, str]]) -> list[tuple[SecretFinding, ...]]:
     return [tuple(scan_secrets(text, path)) for path, text in jobs]
-
-
-def skeletons_of(jobs: Sequence[tuple[str, str]]) -> list[str | None]:
-    return [skeletonize(path, text) for path, text in jobs]
 
 
 OutlineJob = tuple[str, str, "list[SkeletonEdit] | None"]  # path, raw text, its skeleton edits when known
