@@ -96,11 +96,23 @@ def clear_state(repo: Path) -> None:
 
 # ---------------------------------------------------------------- the cases (each runs in a child process)
 
-def _case_floor(repo: Path, tokenizer: str, out: Path) -> dict[str, object]:
-    """Read every text file and tokenize it once, in one process (batched: both cores for the V4 tokenizer)."""
+def _case_floor(repo: Path, tokenizer: str, out: Path, *, encode: bool = True) -> dict[str, object]:
+    """Read every text file and tokenize it once, in one process (batched: both cores for the V4 tokenizer).
+    ``encode``: a full encode by the tokenizer library (the issue's floor); else v4agent's exact counter."""
     from v4agent.tokenizer import get_tokenizer
 
     tok = get_tokenizer(tokenizer)
+    count_many = tok.count_many
+    if encode and tokenizer == "deepseek-v4":  # the V4 counter skips the encode; the floor is the encode
+        from tokenizers import Tokenizer
+
+        from v4agent.tokenizer import deepseek_v4_tokenizer_path
+
+        impl = Tokenizer.from_file(deepseek_v4_tokenizer_path())
+
+        def count_many(texts: list[str]) -> list[int]:
+            return [len(e.ids) for e in impl.encode_batch_fast(texts, add_special_tokens=False)]
+
     start = time.perf_counter()
     total = files = 0
     chunk: list[str] = []
@@ -111,9 +123,9 @@ def _case_floor(repo: Path, tokenizer: str, out: Path) -> dict[str, object]:
         chunk.append(data.decode("utf-8", "replace"))
         files += 1
         if len(chunk) >= 256:
-            total += sum(tok.count_many(chunk))
+            total += sum(count_many(chunk))
             chunk = []
-    total += sum(tok.count_many(chunk))
+    total += sum(count_many(chunk))
     return {"build_s": time.perf_counter() - start, "tokens": total, "files": files}
 
 
@@ -199,6 +211,7 @@ def _case_refresh(repo: Path, tokenizer: str, budget: int | None, out: Path) -> 
 _CHILD_CASES: dict[str, Callable[[Path, Path], dict[str, object]]] = {
     "floor-v4": lambda repo, out: _case_floor(repo, "deepseek-v4", out),
     "floor-o200k": lambda repo, out: _case_floor(repo, "o200k", out),
+    "count-v4": lambda repo, out: _case_floor(repo, "deepseek-v4", out, encode=False),
     "o200k-none": lambda repo, out: _case_pack(repo, "o200k", None, out),
     "v4-none": lambda repo, out: _case_pack(repo, "deepseek-v4", None, out),
     "v4-budget": lambda repo, out: _case_pack(repo, "deepseek-v4", default_budget(repo), out),
@@ -359,6 +372,8 @@ def bench(repo: Path, repeat: int, only: set[str] | None) -> list[Row]:
     if want("floor"):
         anchors["floor, V4 tokenizer"] = floor = run_case("floor-v4", repo, repeat, cold=False)
         anchors["floor, o200k"] = run_case("floor-o200k", repo, repeat, cold=False)
+        anchors["(not the floor) every text file counted by v4agent's exact V4 counter"] = run_case(
+            "count-v4", repo, repeat, cold=False)
     rows: list[Row] = []
     if want("o200k"):
         cold = run_case("o200k-none", repo, repeat, cold=True)

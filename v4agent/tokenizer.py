@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-from dataclasses import dataclass
 from importlib import resources
 from typing import Protocol
 
@@ -25,23 +24,24 @@ class Tokenizer(Protocol):
     def count_many(self, texts: list[str]) -> list[int]: ...
 
 
-@dataclass
 class _HFTokenizer:
-    name: str
-    _impl: object
+    """A ``tokenizers`` tokenizer: ids from a full encode; counts from ``PieceCounter`` (the same numbers, faster)."""
+
+    def __init__(self, name: str, impl: object) -> None:
+        from v4agent.fastcount import PieceCounter
+
+        self.name = name
+        self._impl = impl
+        self._counter = PieceCounter(impl)
 
     def encode(self, text: str) -> list[int]:
         return list(self._impl.encode(text, add_special_tokens=False).ids)  # type: ignore[attr-defined]
 
     def count(self, text: str) -> int:
-        return len(self._impl.encode(text, add_special_tokens=False).ids)  # type: ignore[attr-defined]
+        return self._counter.count_many([text])[0]
 
     def count_many(self, texts: list[str]) -> list[int]:
-        # Runs on the Rust thread pool (both cores); callers pass bounded chunks. The _fast variant skips
-        # character offsets, which counting never needs (about 10-25% less CPU, same ids).
-        batch = getattr(self._impl, "encode_batch_fast", None) or self._impl.encode_batch  # type: ignore[attr-defined]
-        encodings = batch(texts, add_special_tokens=False)
-        return [len(e.ids) for e in encodings]
+        return self._counter.count_many(texts)
 
 
 def deepseek_v4_tokenizer_path() -> str:
