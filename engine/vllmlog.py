@@ -15,6 +15,10 @@ _KV_LINE = re.compile(
     r"Maximum concurrency for (?P<length>[\d,]+) tokens per request: (?P<concurrency>[\d.]+)x")
 
 
+# The GPU worker's pool once profiling is done (vllm/v1/worker/gpu_worker.py): "Available KV cache memory: %s GiB".
+_POOL_LINE = re.compile(r"Available KV cache memory: (?P<gib>[\d.]+) GiB")
+
+
 @dataclass(frozen=True)
 class KvCacheReport:
     device: str
@@ -32,3 +36,9 @@ def parse_kv_cache_report(log_text: str) -> KvCacheReport | None:
     return KvCacheReport(device=found["device"], tokens=int(found["tokens"].replace(",", "")),
                          max_model_len=int(found["length"].replace(",", "")),
                          concurrency=float(found["concurrency"]))
+
+
+def parse_available_kv_bytes(log_text: str) -> int | None:
+    """The KV pool a GPU worker reported (bytes, from its GiB figure); None when none was logged."""
+    matches = list(_POOL_LINE.finditer(log_text))
+    return None if not matches else round(float(matches[-1]["gib"]) * (1 << 30))

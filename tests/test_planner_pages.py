@@ -8,7 +8,7 @@ from typing import Any
 
 from v4agent.engine.kvpages import cpu_in_flight_tokens, group_caches, layer_caches, paged_layout
 from v4agent.engine.modelspec import ModelSpec, builtin_config_path, parse_config
-from v4agent.engine.vllmlog import parse_kv_cache_report
+from v4agent.engine.vllmlog import parse_available_kv_bytes, parse_kv_cache_report
 
 # A tiny DeepSeek V4 (sliding, CSA, HCA, CSA + one MTP sliding layer): the tests' calibration model.
 TINY_V4: dict[str, Any] = {
@@ -90,3 +90,11 @@ def test_kv_cache_report_parsed_from_vllms_format() -> None:
     gpu = parse_kv_cache_report(fmt % ("GPU + host", f"{1_234_567:,}", f"{1_048_576:,}", 1.18))
     assert gpu is not None and gpu.device == "GPU + host" and gpu.tokens == 1234567 and gpu.max_model_len == 1048576
     assert parse_kv_cache_report("INFO starting\nINFO KV cache size unknown\n") is None
+
+
+def test_the_gpu_workers_kv_pool_is_read_from_its_log() -> None:
+    # vllm/v1/worker/gpu_worker.py: logger.info_once("Available KV cache memory: %s GiB", format_gib(bytes)).
+    log = ("(EngineCore pid=90) INFO 11-23 06:01:02 [gpu_worker.py:561] Available KV cache memory: 59.53 GiB\n"
+           "(EngineCore pid=90) INFO 11-23 06:01:03 [kv_cache_utils.py:2328] GPU KV cache size: 1,000 tokens\n")
+    assert parse_available_kv_bytes(log) == round(59.53 * (1 << 30))
+    assert parse_available_kv_bytes("INFO Available KV cache memory: unknown\n") is None
