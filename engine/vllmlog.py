@@ -2,7 +2,8 @@
 
 vLLM logs its KV-cache capacity once at start-up (vllm/v1/core/kv_cache_utils.py, ``update_kv_cache_capacity``):
 ``"%s KV cache size: %s tokens, Maximum concurrency for %s tokens per request: %.2fx"`` with the pool's device
-("GPU", "CPU", or "GPU + host"), the token count and max-model-len with thousands separators.
+("GPU", "CPU", or "GPU + host"), the token count and max-model-len with thousands separators (vLLM 0.26 and
+older split it into two log lines after "tokens").
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import re
 from dataclasses import dataclass
 
 _KV_LINE = re.compile(
-    r"(?P<device>[A-Z]+(?: \+ host)?) KV cache size: (?P<tokens>[\d,]+) tokens, "
+    r"(?P<device>[A-Z]+(?: \+ host)?) KV cache size: (?P<tokens>[\d,]+) tokens"
+    r"(?:, |\n[^\n]*?)"  # one line, or (vLLM 0.26 and older) two, the second with its own log prefix
     r"Maximum concurrency for (?P<length>[\d,]+) tokens per request: (?P<concurrency>[\d.]+)x")
 
 

