@@ -86,3 +86,27 @@ def test_the_packers_tokenizer_counts_with_it(real: Tokenizer) -> None:
     tok = get_tokenizer("deepseek-v4")
     text = (REPO / "v4agent" / "fastcount.py").read_text(encoding="utf-8")
     assert tok.count(text) == len(real.encode(text, add_special_tokens=False).ids) == len(tok.encode(text))
+
+
+def test_counts_stay_exact_with_memo_restarts_across_threads(real: Tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import v4agent.fastcount as fastcount
+
+    monkeypatch.setattr(fastcount, "_MEMO_LIMIT", 40)  # restarts the memo all the time
+    rng = random.Random(7)
+    parts = [*"abcXYZ_019 \t\n(){}.,:=+-*/#'\"", "def ", "    return", "123456", "\r\n"]
+    texts = ["".join(rng.choice(parts) for _ in range(200)) for _ in range(120)]
+    expected = _expected(real, texts)
+    counter = PieceCounter(real)
+    results: list[list[int]] = []
+
+    def work() -> None:
+        results.append([counter.count_many([t])[0] for t in texts])
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected] * 4

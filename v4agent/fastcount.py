@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -62,6 +63,7 @@ class PieceCounter:
     def __init__(self, impl: Any) -> None:
         self._impl = impl
         self._memo: dict[str, int] = {}
+        self._memo_lock = threading.Lock()  # one tokenizer serves every thread (the stand-in server's too)
         self._fast = _reduction_holds(impl)
         self._added = _ascii_added_tokens(impl) if self._fast else None
         self._tokenize: Callable[[str], list[Any]] = impl.model.tokenize
@@ -101,14 +103,15 @@ class PieceCounter:
     def _count_ascii(self, text: str) -> int:
         memo = self._memo
         pieces = _ASCII_PIECES.findall(text)
-        try:
-            return sum(map(memo.__getitem__, pieces))  # the common case, at C speed: every piece seen before
-        except KeyError:
-            if len(memo) > _MEMO_LIMIT:
-                memo.clear()
-            for piece in set(pieces).difference(memo):
-                memo[piece] = len(self._tokenize(piece.translate(_BYTE_LEVEL)))
-            return sum(map(memo.__getitem__, pieces))
+        with self._memo_lock:
+            try:
+                return sum(map(memo.__getitem__, pieces))  # the common case, at C speed: every piece seen before
+            except KeyError:
+                if len(memo) > _MEMO_LIMIT:
+                    memo.clear()
+                for piece in set(pieces).difference(memo):
+                    memo[piece] = len(self._tokenize(piece.translate(_BYTE_LEVEL)))
+                return sum(map(memo.__getitem__, pieces))
 
 
 def _regions(text: str) -> list[tuple[int, int, bool]]:
