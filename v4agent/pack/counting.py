@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from v4agent.pack.options import PackError
 from v4agent.tokenizer import Tokenizer, get_tokenizer
 
-CHUNK_CHARS = 1 << 21  # texts per count_many call: big enough for both cores, small enough for memory
+CHUNK_CHARS = 1 << 21  # texts per count_many call: few calls, bounded memory (never the whole repository)
 
 
 def load_tokenizer(name: str) -> Tokenizer:
@@ -34,7 +34,7 @@ def _chunks(texts: list[str]) -> Iterator[tuple[int, int]]:
 
 
 def count_texts(tok: Tokenizer, texts: list[str]) -> list[int]:
-    """Token counts of many texts, in bounded chunks (the Rust encoders use both cores per chunk)."""
+    """Token counts of many texts, in bounded chunks."""
     out: list[int] = []
     for a, b in _chunks(texts):
         out += tok.count_many(texts[a:b])

@@ -135,8 +135,9 @@ class FilePool:
 
     def _start(self) -> Executor:
         if self._executor is None:
-            # Forked children never tokenize; saying so keeps the Rust tokenizer (if it ran here already) from
-            # warning about the fork. "true" is its default, so this process's behaviour does not change.
+            # Saying it explicitly keeps the Rust tokenizer (if it ran here already) from warning about the fork;
+            # children that count turn its thread pool off themselves (counted_pieces). "true" is its default, so
+            # this process's behaviour does not change.
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
             self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
         return self._executor
