@@ -57,6 +57,7 @@ class PageGroup:
     spec: CacheSpec  # block size and window of every cache in the group (one bucket)
     caches: int
     page_bytes: int
+    pages: tuple[int, ...] = ()  # each cache's page (they sum to page_bytes)
 
 
 @dataclass(frozen=True)
@@ -174,13 +175,13 @@ def group_caches(caches: list[CacheSpec]) -> PagedLayout:
         if state[id(members)]:
             n = max(n, _cdiv(len(members), max(anchor // members[0].page_bytes, 1)))
         if n == 1:
-            groups.append(PageGroup(members[0], len(members), sum(c.page_bytes for c in members)))
+            pages = tuple(c.page_bytes for c in members)
+            groups.append(PageGroup(members[0], len(members), sum(pages), pages))
             continue
-        pattern = sum(by_page)  # one cache of each page size
         count = min(by_page.values())  # vLLM zips the page-size lists: the shortest sets the repeats
         for i in range(n):
-            k = len(range(i, count, n))
-            groups.append(PageGroup(members[0], k * len(by_page), k * pattern))
+            pages = tuple(by_page) * len(range(i, count, n))  # one cache of each page size per repeat
+            groups.append(PageGroup(members[0], len(pages), sum(pages), pages))
     return PagedLayout(tuple(groups))
 
 

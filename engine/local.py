@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from v4agent.engine.hardware import GpuModel, Hardware, make_hardware
+from v4agent.engine.kvreport import kv_capacity_note
 from v4agent.engine.launcher import EngineProcess, EngineStartError, free_port, probe_health, start_engine
 from v4agent.engine.modelspec import HF_REPOS, ModelSpecError, load_model_spec
 from v4agent.engine.planner import Plan, PlanError, PlanRequest, minimum_gpus, plan
@@ -209,8 +210,23 @@ def start_local_engine(config: Any, repo_root: Path, *, model_name: str | None =
     except BaseException:
         process.stop()
         raise
-    return LocalEngineHandle(base_url=f"http://{host}:{port}/v1", model=served, root_url=process.root_url,
-                             process=process, plan=the_plan, log_path=log_path, startup_s=took)
+    handle = LocalEngineHandle(base_url=f"http://{host}:{port}/v1", model=served, root_url=process.root_url,
+                               process=process, plan=the_plan, log_path=log_path, startup_s=took)
+    note = _kv_note(log_path, the_plan)
+    if note:
+        handle.notes.append(note)
+    return handle
+
+
+def _kv_note(log_path: Path, the_plan: Plan | None) -> str | None:
+    try:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # The planner's pool per stage is the whole model's under pipeline parallelism: compare one-stage plans only.
+    layout = the_plan.layout if the_plan is not None and the_plan.parallelism.pipeline == 1 else None
+    in_flight = the_plan.pages.get("in_flight_tokens", 0) if the_plan is not None else 0
+    return kv_capacity_note(text, layout, in_flight)
 
 
 def _gpu_command(config: Any, spec: Any, model: str, req: PlanRequest, python: str, weights: str, served: str,

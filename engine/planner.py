@@ -78,6 +78,7 @@ class Plan:
     assumptions: tuple[str, ...]
     alternatives: tuple[dict[str, Any], ...] = field(default=())
     pages: dict[str, int] = field(default_factory=dict)  # V4: vLLM's block pool (block bytes, groups, ...)
+    layout: PagedLayout | None = field(default=None, compare=False)  # V4: the caches' groups (not in to_json)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -193,7 +194,7 @@ def _evaluate(spec: ModelSpec, hw: Hardware, req: PlanRequest, par: Parallelism,
         kv_bytes_per_token_per_gpu=per_token, kv_bytes_per_sequence_per_gpu=per_seq,
         max_context_tokens=max_context, target_context=target, max_concurrent_sequences=concurrent,
         pool_tokens=pool_tokens, fits=not problems, problems=tuple(problems),
-        assumptions=tuple(_assumptions(spec, req, block, layout, in_flight)), pages=pages,
+        assumptions=tuple(_assumptions(spec, req, block, layout, in_flight)), pages=pages, layout=layout,
     )
 
 

@@ -17,6 +17,9 @@ _KV_LINE = re.compile(
     r"Maximum concurrency for (?P<length>[\d,]+) tokens per request: (?P<concurrency>[\d.]+)x")
 
 
+# The engine core's first line names the release: "Initializing a V1 LLM engine (v0.26.0) with config: ...".
+_VERSION_LINE = re.compile(r"Initializing a V1 LLM engine \(v(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?")
+
 # The GPU worker's pool once profiling is done (vllm/v1/worker/gpu_worker.py): "Available KV cache memory: %s GiB".
 _POOL_LINE = re.compile(r"Available KV cache memory: (?P<gib>[\d.]+) GiB")
 
@@ -44,3 +47,11 @@ def parse_available_kv_bytes(log_text: str) -> int | None:
     """The KV pool a GPU worker reported (bytes, from its GiB figure); None when none was logged."""
     matches = list(_POOL_LINE.finditer(log_text))
     return None if not matches else round(float(matches[-1]["gib"]) * (1 << 30))
+
+
+def parse_vllm_version(log_text: str) -> tuple[int, int, int] | None:
+    """The vLLM release that wrote ``log_text`` (from its engine-core start line); None when not logged."""
+    found = _VERSION_LINE.search(log_text)
+    if found is None:
+        return None
+    return int(found["major"]), int(found["minor"]), int(found["patch"] or 0)

@@ -158,6 +158,7 @@ def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str
         report = parse_kv_cache_report(handle.log_path.read_text(encoding="utf-8", errors="replace"))
         assert report is not None and report.device == "CPU" and report.max_model_len == 16384
         assert report.tokens == tokens
+        assert handle.notes == [f"vLLM's KV cache: {tokens:,} tokens ({report.concurrency:.2f} sequences of 16,384)"]
 
         # A session through v4agent's own client: the second request reports real cached tokens.
         engine = open_engine(None, overrides={**handle.client_overrides(), "think": "off", "max_tokens": 8})

@@ -186,6 +186,8 @@ def _serve(path: Path, model: str, gpu: str | None, gpus: int, context: int | No
             stderr.print(f"hint: {exc.hint}", markup=False, highlight=False)
         raise typer.Exit(ExitCode.ENGINE_UNREACHABLE) from None
     stdout.print(f"engine ready at {handle.base_url} (model {handle.model}); Ctrl-C stops it", markup=False)
+    for note in handle.notes:
+        stdout.print(note, markup=False, highlight=False)
     if not handle.owned:
         return
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
