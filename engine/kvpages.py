@@ -1,4 +1,4 @@
-"""vLLM's paged KV allocation for DeepSeek V4, as its allocator (vLLM 0.32) sizes it. Pure.
+"""vLLM's paged KV allocation for DeepSeek V4, as its allocator (vLLM 0.27 to 0.33, alike) sizes it. Pure.
 
 vLLM stores every per-layer cache in pages drawn from one shared block pool:
 - each layer registers up to five caches: the sliding-window rows (64-token pages), the compressed rows and
@@ -55,9 +55,15 @@ class PageGroup:
     """Caches sharing one block table: ``page_bytes`` per block (their pages side by side)."""
 
     spec: CacheSpec  # block size and window of every cache in the group (one bucket)
-    caches: int
-    page_bytes: int
-    pages: tuple[int, ...] = ()  # each cache's page (they sum to page_bytes)
+    pages: tuple[int, ...]  # each cache's page
+
+    @property
+    def caches(self) -> int:
+        return len(self.pages)
+
+    @property
+    def page_bytes(self) -> int:
+        return sum(self.pages)
 
 
 @dataclass(frozen=True)
@@ -175,13 +181,12 @@ def group_caches(caches: list[CacheSpec]) -> PagedLayout:
         if state[id(members)]:
             n = max(n, _cdiv(len(members), max(anchor // members[0].page_bytes, 1)))
         if n == 1:
-            pages = tuple(c.page_bytes for c in members)
-            groups.append(PageGroup(members[0], len(members), sum(pages), pages))
+            groups.append(PageGroup(members[0], tuple(c.page_bytes for c in members)))
             continue
         count = min(by_page.values())  # vLLM zips the page-size lists: the shortest sets the repeats
         for i in range(n):
-            pages = tuple(by_page) * len(range(i, count, n))  # one cache of each page size per repeat
-            groups.append(PageGroup(members[0], len(pages), sum(pages), pages))
+            repeats_here = len(range(i, count, n))
+            groups.append(PageGroup(members[0], tuple(by_page) * repeats_here))  # one cache of each size a repeat
     return PagedLayout(tuple(groups))
 
 
