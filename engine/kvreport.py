@@ -23,10 +23,6 @@ __all__ = ["FIRST_PER_GROUP_COUNT", "kv_capacity_note", "reported_capacity"]
 FIRST_PER_GROUP_COUNT = (0, 27)  # the first release whose logged concurrency counts every group's blocks
 
 
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def reported_capacity(layout: PagedLayout, pool_bytes: int, tokens: int, in_flight: int,
                       vllm_version: tuple[int, ...]) -> Capacity:
     """What vLLM ``vllm_version`` logs as its KV cache size for ``layout`` (the true capacity from 0.27 on)."""
@@ -36,8 +32,7 @@ def reported_capacity(layout: PagedLayout, pool_bytes: int, tokens: int, in_flig
 
 
 def _v026_capacity(layout: PagedLayout, pool_bytes: int, tokens: int, in_flight: int) -> Capacity:
-    full = [g for g in layout.groups if not g.spec.window]
-    full_pages = sorted({page for g in full for page in g.pages})
+    full_pages = sorted({page for g in layout.groups if not g.spec.window for page in g.pages})
 
     def padded(page: int) -> int:
         return min((size for size in full_pages if size >= page), default=page)
@@ -49,10 +44,10 @@ def _v026_capacity(layout: PagedLayout, pool_bytes: int, tokens: int, in_flight:
             slots[size] = max(slots[size], count)
     block_bytes = sum(size * count for size, count in slots.items())
     blocks = pool_bytes // block_bytes if block_bytes else 0
-    # 0.26 lists the full-attention group first and counts a request's bytes in its pages.
-    unit = sum(pages[layout.groups.index(full[0])]) if full else block_bytes
+    # 0.26 lists the full-attention group first and counts a request's bytes in its pages (rounded up).
+    unit = next((sum(p) for g, p in zip(layout.groups, pages, strict=True) if not g.spec.window), block_bytes)
     charged = sum(g.spec.blocks(tokens, in_flight) * sum(p) for g, p in zip(layout.groups, pages, strict=True))
-    per_request = _cdiv(charged, unit)
+    per_request = -(-charged // unit)
     sequences = blocks / per_request if per_request else 0.0
     return Capacity(sequences=sequences, tokens=int(sequences * tokens), bytes_per_sequence=block_bytes * per_request)
 
