@@ -113,7 +113,7 @@ class PackRun:
         if sample and all(self.cache.fact(k) is not None for k in sample):
             return  # a warm cache: no workers to start
         self.symbols_ahead = True
-        self.pool.start()  # fork before anything here starts a thread (the progress bar)
+        self._start_workers()
 
     def plan_counts_ahead(self, entries: list[Entry]) -> None:
         """A budget that takes every file whole (or none) means counting every file's full piece: then the
@@ -131,6 +131,14 @@ class PackRun:
             return  # a warm cache: no workers to start
         self.counts_ahead = True
         self._tok = self.tok  # loaded before the fork: the workers inherit it (measured: less CPU than each loading)
+        self._start_workers()
+
+    def _start_workers(self) -> None:
+        """Fork the workers now, before anything here starts a thread (the progress bar). Every process scans
+        for secrets, so the scanner is made ready first and inherited (else each worker imports it again)."""
+        from v4agent.pack.secrets import prepare_scanner
+
+        prepare_scanner()
         self.pool.start()
 
     def _count_job(self) -> Callable[[Sequence[PieceJob]], list[tuple[tuple[_Finding, ...], int]]]:
