@@ -15,7 +15,7 @@ from v4agent.pack import PackOptions, Snapshot
 from v4agent.pack import packrun as packrun_module
 from v4agent.pack import pool as pool_module
 from v4agent.pack.analyze import Analysis, emitted_text
-from v4agent.pack.pool import FilePool, Pending, counted_pieces, facts_of, outlines_of
+from v4agent.pack.pool import FilePool, Pending, counted_outlines_of, counted_pieces, facts_of, outlines_of
 from v4agent.pack.render import render_file
 from v4agent.pack.secrets import scan_secrets
 from v4agent.pack.symbols import language_for
@@ -47,6 +47,13 @@ def test_pool_gives_the_inline_results_in_order() -> None:
         assert facts == facts_of(jobs)
         with_edits = [(path, text, edits) for (path, text), (_, edits) in zip(jobs, facts, strict=True)]
         assert pool.map(outlines_of, with_edits) == outlines_of(with_edits)
+        counted = pool.map(partial(counted_outlines_of, tokenizer="deepseek-v4", fmt="xml"), with_edits)
+        assert [(found, text) for found, text, _ in counted] == outlines_of(with_edits)
+        assert all(n is None for _, _, n in counted_outlines_of(with_edits, None, "xml"))
+        for (path, _), (_, text, tokens) in zip(jobs, counted, strict=True):  # as the packer renders skeletons
+            expected = None if text is None else get_tokenizer().count(
+                render_file(path, text, "skeleton", "xml", language_for(path) or ""))
+            assert tokens == expected, path
         outline_jobs = [(path, text, None) for path, text in jobs]
         outlines = pool.map(outlines_of, outline_jobs)
         assert outlines == outlines_of(outline_jobs)
@@ -72,9 +79,20 @@ def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: 
         return submit(self, fn, jobs)
 
     monkeypatch.setattr(FilePool, "submit", spy)
+    after_rank: list[str] = []  # what the fit sent: with the workers forked again, they count too
+    send = FilePool.send
+
+    def spy_send(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
+                 jobs: Sequence[tuple[str, str]]) -> Pending[T]:
+        if isinstance(fn, partial):
+            after_rank.append(f"{fn.func.__name__}:{fn.keywords['tokenizer']}")
+        return send(self, fn, jobs)
+
+    monkeypatch.setattr(FilePool, "send", spy_send)
     parallel = Snapshot.build(root, options)
     if FilePool().parallel:
         assert sum(sent) >= 80
+        assert {"counted_pieces:deepseek-v4", "counted_outlines_of:deepseek-v4"} <= set(after_rank), after_rank
     monkeypatch.setattr(pool_module, "_workers", lambda: 1)  # no workers: nothing ahead, everything inline
     sent.clear()
     inline = Snapshot.build(copy, options)

@@ -47,6 +47,10 @@ class AheadJobs(Generic[J, R]):
             pending = (via or self._send)([job for _, job in jobs])
             self._pending.update((path, (pending, i)) for i, (path, _) in enumerate(jobs))
 
+    def __len__(self) -> int:
+        """Jobs queued or sent whose results were not taken yet."""
+        return len(self._queued) + len(self._pending)
+
     def __contains__(self, path: object) -> bool:
         return path in self._pending
 

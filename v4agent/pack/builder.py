@@ -98,6 +98,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
     estimated = fixed + sum(estimate_tokens(n) for n in piece_bytes.values())
     if options.budget is not None and estimated > LAZY_FACTOR * options.budget:
         descending = pack.ascending(items)[::-1]
+        pack.count_on_workers()
 
         def skeleton_batch(paths: list[str], then: list[str]) -> dict[str, int | None]:
             skeletons.update(pack.outlines.costs([by_path[p] for p in paths if p not in skeletons],

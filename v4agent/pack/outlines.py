@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from v4agent.pack.ahead import AheadJobs
 from v4agent.pack.render import render_file
-from v4agent.pack.tokencache import fact_key
+from v4agent.pack.tokencache import count_key, fact_key
 
 if TYPE_CHECKING:
     from v4agent.pack.packrun import Item, PackRun
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Outlines"]
 
-_Outline = tuple["tuple[SecretFinding, ...]", "str | None"]  # the file's findings, its skeleton (None: none)
+# the file's findings, its skeleton (None: none), the skeleton piece's tokens when a worker counted them
+_Outline = tuple["tuple[SecretFinding, ...]", "str | None", "int | None"]
 
 
 class Outlines:
@@ -35,9 +37,14 @@ class Outlines:
         self._jobs: AheadJobs[OutlineJob, _Outline] = AheadJobs(self._send_now)
 
     def _send_now(self, jobs: list[OutlineJob]) -> Pending[_Outline]:
-        from v4agent.pack.pool import outlines_of
+        from v4agent.pack.pool import counted_outlines_of
 
-        return self._run.pool.send(outlines_of, jobs)
+        run = self._run
+        tokenizer = run.options.tokenizer if run.counts_ahead else None  # the workers have it loaded
+        return run.pool.send(partial(counted_outlines_of, tokenizer=tokenizer, fmt=run.fmt), jobs)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
 
     def _send(self, items: Sequence[Item]) -> None:
         """Start the secret scan and skeleton of each uncached code file (on the workers when there are any)."""
@@ -66,9 +73,11 @@ class Outlines:
             if outline is None:
                 texts[it.path] = json.loads(run.cache.fact(fact_key("k", it.path, it.blob)) or "null")
                 continue
-            found, text = outline
+            found, text, tokens = outline
             run.scanned(it, found)
             run.cache.put_fact(fact_key("k", it.path, it.blob), json.dumps(text))
+            if tokens is not None:
+                run.cache.put_count(count_key(run.options.tokenizer, run.fmt, "skeleton", it.path, it.blob), tokens)
             texts[it.path] = text
 
         def piece(it: Item) -> str:

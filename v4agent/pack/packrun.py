@@ -141,6 +141,17 @@ class PackRun:
         prepare_scanner()
         self.pool.start()
 
+    def count_on_workers(self) -> None:
+        """Far over the budget, once the ranking's parse is done (nothing left on the workers): fork them again
+        from this process, which has the tokenizer now, so they count the fit's full pieces and skeletons along
+        with their scans (else this process counts everything while the workers idle; measured on Django at the
+        1M budget: the fit 2.5 -> 2.1 s)."""
+        busy = len(self._symbols) + len(self._scans) + len(self._counts) + len(self.outlines)
+        if self.pool.started and not self.counts_ahead and not busy:
+            self._tok = self.tok
+            self.pool.refork()
+            self.counts_ahead = True
+
     def _count_job(self) -> Callable[[Sequence[PieceJob]], list[tuple[tuple[_Finding, ...], int]]]:
         from v4agent.pack.pool import counted_pieces
 
@@ -277,13 +288,7 @@ class PackRun:
         sent = [(key, it) for key, it in missing if it.path not in self._counts]
         if sent and (len(sent) >= self.pool.min_parallel and self.pool.parallel):
             for a, b in _chunks_of(sent):
-                part = [it for _, it in sent[a:b]]
-                for it in part:
-                    if it.analysis.findings is None:
-                        cached = self.cache.fact(fact_key("s", it.path, it.blob))
-                        if cached is not None:
-                            it.analysis = replace(it.analysis, findings=findings_from_json(cached))
-                self._counts.send([(it.path, (it.path, self.raw(it), it.analysis.findings)) for it in part],
+                self._counts.send([(it.path, self._piece_job(it)) for _, it in sent[a:b]],
                                   via=lambda jobs: self.pool.send(self._count_job(), jobs))
         left: list[tuple[str, Item]] = []
         for key, item in missing:
@@ -296,6 +301,14 @@ class PackRun:
             self.cache.put_count(key, n)
             out[item.path] = n
         return left
+
+    def _piece_job(self, item: Item) -> PieceJob:
+        """A worker's job to scan (unless the scan is cached) and count the file's full piece."""
+        if item.analysis.findings is None:
+            cached = self.cache.fact(fact_key("s", item.path, item.blob))
+            if cached is not None:
+                item.analysis = replace(item.analysis, findings=findings_from_json(cached))
+        return item.path, self.raw(item), item.analysis.findings
 
     def scanned(self, item: Item, found: tuple[SecretFinding, ...]) -> None:
         """A worker's secret scan of the file: the one its emitted text gets (cached)."""
@@ -367,9 +380,17 @@ class PackRun:
         return self.pool.send(scans_of, jobs)
 
     def start_scans(self, items: Sequence[Item]) -> None:
-        """Start these files' secret scans on the workers, when they run (a guess of what the fit emits in full;
-        a wrong one only costs the work)."""
-        if self.pool.started:
+        """Start these files' secret scans (and full counts, when the workers count) on the workers, when they
+        run (a guess of what the fit emits in full; a wrong one only costs the work)."""
+        if self.pool.started and self.counts_ahead:
+            keys = {it.path: count_key(self.options.tokenizer, self.fmt, "full", it.path, it.blob) for it in items}
+            self.cache.prefetch(keys.values())
+            self.cache.prefetch(fact_key("s", it.path, it.blob) for it in items)
+            for it in items:
+                if it.path not in self._counts and self.cache.count(keys[it.path]) is None:
+                    self._counts.add(it.path, self._piece_job(it), it.entry.size)
+            self._counts.flush()
+        elif self.pool.started:
             todo = [it for it in items if it.analysis.findings is None and it.path not in self._scans]
             self.cache.prefetch(fact_key("s", it.path, it.blob) for it in todo)
             self._scans.send([(it.path, (it.path, self.raw(it))) for it in todo

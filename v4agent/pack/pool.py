@@ -17,12 +17,13 @@ from typing import Any, Generic, TypeVar
 
 from v4agent.pack.analyze import Analysis, emitted_text, full_piece_text
 from v4agent.pack.codefacts import CodeFacts, code_facts
+from v4agent.pack.render import render_file
 from v4agent.pack.secrets import SecretFinding, scan_secrets
 from v4agent.pack.skeleton import SkeletonEdit, apply_skeleton, skeletonize
 from v4agent.pack.symbols import language_for, source_bytes
 
-__all__ = ["FilePool", "OutlineJob", "Pending", "PieceJob", "counted_pieces", "facts_of", "outlines_of",
-           "scans_of"]
+__all__ = ["FilePool", "OutlineJob", "Pending", "PieceJob", "counted_outlines_of", "counted_pieces", "facts_of",
+           "outlines_of", "scans_of"]
 
 T = TypeVar("T")
 
@@ -52,6 +53,23 @@ def outlines_of(jobs: Sequence[OutlineJob]) -> list[tuple[tuple[SecretFinding, .
         else:
             out.append((found, skeletonize(path, emitted_text(text, Analysis(None, found)))))
     return out
+
+
+def counted_outlines_of(jobs: Sequence[OutlineJob], tokenizer: str | None,
+                        fmt: str) -> list[tuple[tuple[SecretFinding, ...], str | None, int | None]]:
+    """``outlines_of``, and with a ``tokenizer`` each skeleton's piece counted as the packer renders it (a worker
+    forked after the tokenizer loaded; else the counts are None and the packer counts)."""
+    outlines = outlines_of(jobs)
+    if tokenizer is None:
+        return [(found, text, None) for found, text in outlines]
+    from v4agent.tokenizer import get_tokenizer
+
+    if multiprocessing.parent_process() is not None:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    pieces = [render_file(path, text, "skeleton", fmt, language_for(path) or "")
+              for (path, _, _), (_, text) in zip(jobs, outlines, strict=True) if text is not None]
+    counts = iter(get_tokenizer(tokenizer).count_many(pieces))
+    return [(found, text, None if text is None else next(counts)) for found, text in outlines]
 
 
 PieceJob = tuple[str, str, "tuple[SecretFinding, ...] | None"]  # path, raw text, its findings when known
@@ -132,6 +150,13 @@ class FilePool:
         """Fork the workers now (before this process starts any thread, e.g. a progress bar's)."""
         if self.parallel:
             self.submit(facts_of, []).result()
+
+    def refork(self) -> None:
+        """End the running workers and fork new ones from this process as it is now (what it loaded since,
+        the tokenizer say, is theirs too). Only between batches: nothing sent may be pending."""
+        if self._executor is not None:
+            self.close()
+            self.start()
 
     def _start(self) -> Executor:
         if self._executor is None:
