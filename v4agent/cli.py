@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from v4agent import __version__
+from v4agent import __version__, quickexit
 from v4agent.commands import (
     chat_cmd,
     config_cmd,
@@ -47,4 +47,9 @@ for _module in (refactor_cmd, chat_cmd, review_cmd, pack_cmd, cost_cmd, undo_cmd
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if quickexit.requested():
+            quickexit.leave(exc.code)
+        raise

@@ -59,6 +59,9 @@ def pack_command(
     focus: list[str] = typer.Option([], "--focus", help="Path, glob or term ranked first over budget."),
 ) -> None:
     """Pack a repository into one prompt text: files in stable order, secrets removed, exact token count."""
+    from v4agent import quickexit
+
+    quickexit.request()  # nothing here needs a finaliser: the exit skips freeing the build's objects
     from v4agent.config import ConfigError, load_config
     from v4agent.console import stderr, warn
     from v4agent.pack import PackError, Snapshot

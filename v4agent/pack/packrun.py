@@ -113,7 +113,7 @@ class PackRun:
         if sample and all(self.cache.fact(k) is not None for k in sample):
             return  # a warm cache: no workers to start
         self.symbols_ahead = True
-        self._start_workers()
+        self.pool.start()  # they only parse: the scanner comes with the fork after the ranking
 
     def plan_counts_ahead(self, entries: list[Entry]) -> None:
         """A budget that takes every file whole (or none) means counting every file's full piece: then the
@@ -134,12 +134,20 @@ class PackRun:
         self._start_workers()
 
     def _start_workers(self) -> None:
-        """Fork the workers now, before anything here starts a thread (the progress bar). Every process scans
-        for secrets, so the scanner is made ready first and inherited (else each worker imports it again)."""
+        """Fork the workers now (again, when they run), before anything here starts a thread (the progress bar).
+        They scan for secrets, so the scanner is made ready first and inherited (else each imports it again)."""
         from v4agent.pack.secrets import prepare_scanner
 
         prepare_scanner()
-        self.pool.start()
+        self.pool.refork()
+
+    def prepare_fit(self) -> None:
+        """Far over the budget, while the workers still parse for the ranking (this process would wait idle):
+        what the fit needs here, made ready ahead (the secret scanner)."""
+        if self.symbols_ahead:
+            from v4agent.pack.secrets import prepare_scanner
+
+            prepare_scanner()
 
     def count_on_workers(self) -> None:
         """Far over the budget, once the ranking's parse is done (nothing left on the workers): fork them again
@@ -149,7 +157,7 @@ class PackRun:
         busy = len(self._symbols) + len(self._scans) + len(self._counts) + len(self.outlines)
         if self.pool.started and not self.counts_ahead and not busy:
             self._tok = self.tok
-            self.pool.refork()
+            self._start_workers()
             self.counts_ahead = True
 
     def _count_job(self) -> Callable[[Sequence[PieceJob]], list[tuple[tuple[_Finding, ...], int]]]:

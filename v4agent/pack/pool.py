@@ -152,11 +152,10 @@ class FilePool:
             self.submit(facts_of, []).result()
 
     def refork(self) -> None:
-        """End the running workers and fork new ones from this process as it is now (what it loaded since,
-        the tokenizer say, is theirs too). Only between batches: nothing sent may be pending."""
-        if self._executor is not None:
-            self.close()
-            self.start()
+        """Fork the workers from this process as it is now, ending any running ones first (what this process
+        loaded since, the tokenizer say, is then theirs too). Only between batches: nothing sent may be pending."""
+        self.close()
+        self.start()
 
     def _start(self) -> Executor:
         if self._executor is None:
