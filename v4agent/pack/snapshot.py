@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import os
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from v4agent.pack.options import PackOptions
 from v4agent.pack.records import DeltaBlock, PackedFile, SkippedFile
 from v4agent.pack.render import DeltaChange, render_delta
 from v4agent.pack.symbols import language_for
+from v4agent.pack.watch import DirWatch
 from v4agent.tokenizer import Tokenizer
 
 __all__ = ["DeltaBlock", "PackedFile", "SkippedFile", "Snapshot"]
@@ -51,6 +53,8 @@ class Snapshot:
     _dir_abs: list[str] = field(default_factory=list, repr=False)
     _dir_sigs: list[int] = field(default_factory=list, repr=False)
     _tracked: bool = field(default=False, repr=False)
+    _watch: DirWatch | None = field(default=None, repr=False)  # inotify on the directories (Linux)
+    _dirty: set[str] = field(default_factory=set, repr=False)  # changed between the render's reads and the watch
 
     @classmethod
     def build(cls, repo_root: Path, options: PackOptions, *, progress: bool = False,
@@ -76,6 +80,13 @@ class Snapshot:
                            for rel, (mtime, _names) in snap._dirs.items()]
         snap._dir_abs = [d for _, d, _ in snap._dir_paths]
         snap._dir_sigs = [m for _, _, m in snap._dir_paths]
+        snap._watch = DirWatch.start([(rel, full) for rel, full, _ in snap._dir_paths])
+        if snap._watch is not None:
+            weakref.finalize(snap, snap._watch.close)
+            # What changed while the render read the files, before the watch began: checked by every delta.
+            snap._dirty = {path for (path, _), _ in _changed(snap._stat_order, snap._stat_paths, snap._stat_sigs,
+                                                             _FILE_SIG)}
+            snap._dirty.update(snap._fresh_names())
         return snap
 
     def rebase(self) -> Snapshot:
@@ -90,22 +101,20 @@ class Snapshot:
 
         if not self._tracked:
             raise ValueError("this snapshot was built with track_changes=False: it has no delta")
-        changes: list[DeltaChange] = []
-        for (path, seen), now in _changed(self._stat_order, self._stat_paths, self._stat_sigs, _FILE_SIG):
-            if now is None:
-                if seen.packed:
-                    changes.append(DeltaChange(path, "deleted"))
-            else:
-                change = self._inspect(path)
-                if change is not None:
-                    changes.append(change)
+        touched = self._touched()
+        if touched is None:  # every file's lstat against the render's
+            known = [path for (path, _), _ in _changed(self._stat_order, self._stat_paths, self._stat_sigs,
+                                                       _FILE_SIG)]
+        else:
+            known = sorted(path for path in touched if path in self._seen)
+        changes = [change for change in map(self._known_change, known) if change is not None]
         tok = get_tokenizer(self.options.tokenizer)
         with ThreadPoolExecutor(1) as counter:
             # Count the edits found so far while the directories are checked for new files (both cores: the
             # Rust encoder and lstat release the GIL); recount only when a new file turns up.
             text = render_delta(sorted(changes, key=_by_path), self.options.fmt)
             counted = counter.submit(_count, tok, text)
-            added = [c for c in map(self._inspect, self._new_paths()) if c is not None]
+            added = [c for c in map(self._inspect, self._new_paths(touched)) if c is not None]
             if added:
                 changes += added
                 text = render_delta(sorted(changes, key=_by_path), self.options.fmt)
@@ -114,6 +123,29 @@ class Snapshot:
         if not changes:
             return DeltaBlock("", 0, ())
         return DeltaBlock(text, tokens, tuple(sorted(c.path for c in changes)))
+
+    def close(self) -> None:
+        """Stop watching the repository's directories (also done when the snapshot is collected)."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+
+    def _touched(self) -> set[str] | None:
+        """The paths that may differ from the render (inotify's, plus what changed before it watched); None: no
+        watch, or it lost track, so every file and directory is checked."""
+        if self._watch is None:
+            return None
+        touched = self._watch.touched()
+        if touched is None:
+            self._watch = None
+            return None
+        return touched | self._dirty
+
+    def _known_change(self, path: str) -> DeltaChange | None:
+        """The change of a file the render saw (None: the same content, or still not packed)."""
+        if not os.path.lexists(os.path.join(self.root, path)):
+            return DeltaChange(path, "deleted") if self._seen[path].packed else None
+        return self._inspect(path)
 
     def _inspect(self, path: str) -> DeltaChange | None:
         """The change for one path whose stat differs (None when its content is in fact the same)."""
@@ -149,9 +181,19 @@ class Snapshot:
             return DeltaChange(path, "skipped", note=reason or "skipped")
         return DeltaChange(path, status, text, lang=language_for(path) or "")
 
-    def _new_paths(self) -> list[str]:
-        """Paths that appeared since the render: new names in directories whose mtime changed (ignore rules
-        applied); a directory listing per changed directory, git only when a new name shows up."""
+    def _new_paths(self, touched: set[str] | None) -> list[str]:
+        """Files that appeared since the render (ignore rules applied): of the touched paths the render did not
+        see, or (no watch) the new names in directories whose mtime changed; git only when there are some."""
+        if touched is None:
+            fresh = self._fresh_names()
+        else:
+            fresh = sorted(p for p in touched if p not in self._seen and os.path.lexists(os.path.join(self.root, p)))
+        if not fresh:
+            return []
+        return [p for p in list_untracked(self.root, self.is_git, fresh) if p not in self._seen]
+
+    def _fresh_names(self) -> list[str]:
+        """New names in the directories whose mtime changed since the render (one listing per such directory)."""
         fresh: list[str] = []
         for (rel, directory, _mtime), now in _changed(self._dir_paths, self._dir_abs, self._dir_sigs, _DIR_SIG):
             if now is None:
@@ -162,9 +204,7 @@ class Snapshot:
                 continue
             names = self._dirs[rel][1]
             fresh += [f"{rel}/{n}" if rel else n for n in now if n not in names]
-        if not fresh:
-            return []
-        return [p for p in list_untracked(self.root, self.is_git, fresh) if p not in self._seen]
+        return fresh
 
 
 def _by_path(change: DeltaChange) -> str:

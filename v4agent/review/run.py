@@ -109,7 +109,8 @@ def default_pack(options: Any = None) -> PackFn:
         from v4agent.pack import PackError, PackOptions, Snapshot
 
         try:
-            snapshot = Snapshot.build(directory, options if options is not None else PackOptions())
+            snapshot = Snapshot.build(directory, options if options is not None else PackOptions(),
+                                      track_changes=False)  # text only: no delta, no watch
         except PackError as exc:
             raise ReviewError(f"cannot pack the base revision: {exc}") from None
         return snapshot.text, snapshot.token_count
