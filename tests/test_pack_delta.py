@@ -157,3 +157,31 @@ def test_watch_and_scan_agree_over_random_edits(tmp_path: Path, seed: int, watch
         a, b = watched.delta(), scanned.delta()
         assert (a.paths, a.text, a.tokens) == (b.paths, b.text, b.tokens), (step, action)
     assert watched._watch is not None  # none of these loses track
+
+
+def test_a_tracked_build_preloads_the_tokenizer_and_forks_stay_safe(tmp_path: Path) -> None:
+    """A warm build never loads the tokenizer, so the first delta would wait ~0.8 s for it: a tracked build
+    starts loading it on a thread. A fork meanwhile waits for the load (never a child with it half made)."""
+    import time
+    from functools import partial
+
+    from v4agent import tokenizer as tokenizer_module
+    from v4agent.pack.pool import FilePool, counted_pieces
+
+    root = make_git_repo(tmp_path / "repo", {"a.py": "A = 1\n"})
+    Snapshot.build(root, PackOptions(), track_changes=False)  # fills the token cache: the next builds are warm
+    tokenizer_module._load.cache_clear()
+    Snapshot.build(root, PackOptions(), track_changes=False)
+    assert tokenizer_module._load.cache_info().currsize == 0  # a warm one-shot pack loads nothing
+    Snapshot.build(root, PackOptions())
+    pool = FilePool(workers=2, min_parallel=1)  # forked while the preload may still run
+    try:
+        jobs = [("a.py", "A = 1\n", ()), ("b.py", "B = 2\n", ())]
+        counted = pool.map(partial(counted_pieces, tokenizer="deepseek-v4", fmt="xml"), jobs)
+    finally:
+        pool.close()
+    deadline = time.monotonic() + 60
+    while tokenizer_module._load.cache_info().currsize == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tokenizer_module._load.cache_info().currsize == 1  # nothing here counted: the preload loaded it
+    assert counted == counted_pieces(jobs, "deepseek-v4", "xml") and all(n for _, n in counted)

