@@ -14,7 +14,16 @@ from v4agent.pack import snapshot as snapshot_module
 from v4agent.pack.watch import DirWatch
 from v4agent.tokenizer import get_tokenizer
 
-INOTIFY = DirWatch.start([]) is not None
+
+def _inotify_available() -> bool:
+    probe = DirWatch.start([])
+    if probe is None:
+        return False
+    probe.close()
+    return True
+
+
+INOTIFY = _inotify_available()
 
 
 @pytest.fixture(autouse=True, params=["inotify", "stat"])
