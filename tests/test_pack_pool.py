@@ -18,6 +18,7 @@ from v4agent.pack.analyze import Analysis, emitted_text
 from v4agent.pack.pool import FilePool, Pending, counted_outlines_of, counted_pieces, facts_of, outlines_of
 from v4agent.pack.render import render_file
 from v4agent.pack.secrets import scan_secrets
+from v4agent.pack.survey import survey_of
 from v4agent.pack.symbols import language_for
 from v4agent.tokenizer import get_tokenizer
 
@@ -70,15 +71,16 @@ def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: 
     shutil.copytree(root, copy)
     options = PackOptions(budget=2500)  # far under the whole: ranking and skeletons for every file
     monkeypatch.setattr(pool_module, "_MIN_PARALLEL", 1)
-    sent: list[int] = []  # symbol jobs sent ahead, while the analysis was still reading files
-    submit = FilePool.submit
+    sent: list[int] = []  # files the workers surveyed (read, analysed, parsed) while this process loaded
+    guided = FilePool.send_guided
 
-    def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
-            jobs: Sequence[tuple[str, str]]) -> Pending[T]:
+    def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, bool]]], list[T]],
+            jobs: Sequence[tuple[str, bool]], weights: Sequence[int]) -> Pending[T]:
+        assert getattr(fn, "func", fn) is survey_of
         sent.append(len(jobs))
-        return submit(self, fn, jobs)
+        return guided(self, fn, jobs, weights)
 
-    monkeypatch.setattr(FilePool, "submit", spy)
+    monkeypatch.setattr(FilePool, "send_guided", spy)
     after_rank: list[str] = []  # what the fit sent: with the workers forked again, they count too
     send = FilePool.send
 
@@ -91,7 +93,7 @@ def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(FilePool, "send", spy_send)
     parallel = Snapshot.build(root, options)
     if FilePool().parallel:
-        assert sum(sent) >= 80
+        assert sum(sent) == 82  # every file: nothing read here
         assert {"counted_pieces:deepseek-v4", "counted_outlines_of:deepseek-v4"} <= set(after_rank), after_rank
     monkeypatch.setattr(pool_module, "_workers", lambda: 1)  # no workers: nothing ahead, everything inline
     sent.clear()
@@ -193,3 +195,63 @@ run.close()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[(True, 1, 2)]"
+
+
+def test_guided_chunks_shrink_and_keep_the_input_order() -> None:
+    jobs = list(range(400))
+    weights = [1 + (i % 7) * 100 for i in jobs]
+    pool = FilePool(workers=2, min_parallel=1)
+    chunks: list[list[int]] = []
+
+    def record(batch: Sequence[int]) -> list[int]:
+        return [x * 2 for x in batch]
+
+    class Recording:
+        def submit(self, fn: Callable[[Sequence[int]], list[int]], batch: Sequence[int]) -> object:
+            chunks.append(list(batch))
+            from concurrent.futures import Future
+
+            future: Future[list[int]] = Future()
+            future.set_result(fn(batch))
+            return future
+
+    pool._executor = Recording()  # type: ignore[assignment]
+    assert pool.send_guided(record, jobs, weights).result() == [x * 2 for x in jobs]
+    assert [x for chunk in chunks for x in chunk] == jobs
+    sizes = [sum(weights[x] for x in chunk) for chunk in chunks]
+    # The first chunks take a quarter, then a share of what is left each; the last are the smallest.
+    assert sizes[0] >= sum(weights) // 4 and sizes[0] > sizes[1] > sizes[2]
+    assert max(sizes[-3:]) < sizes[0] // 8 and len(chunks) < 60
+    pool._executor = None
+
+
+def test_survey_reports_an_unreadable_file_as_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from v4agent.pack import survey as survey_module
+    from v4agent.pack.analyze import ReadFailure
+
+    if not FilePool().parallel:
+        pytest.skip("the survey runs on workers: needs two cores and fork")
+    root = make_git_repo(tmp_path / "repo", _sources(40))
+    monkeypatch.setattr(pool_module, "_MIN_PARALLEL", 1)
+    read = survey_module.read_bytes
+
+    def flaky(path: str, max_bytes: int) -> bytes:  # inherited by the workers, forked after this
+        if path.endswith("mod07.py"):
+            raise ReadFailure("unreadable: Input/output error")
+        return read(path, max_bytes)
+
+    monkeypatch.setattr(survey_module, "read_bytes", flaky)
+    surveyed: list[int] = []
+    guided = FilePool.send_guided
+
+    def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, bool]]], list[T]],
+            jobs: Sequence[tuple[str, bool]], weights: Sequence[int]) -> Pending[T]:
+        surveyed.append(len(jobs))
+        return guided(self, fn, jobs, weights)
+
+    monkeypatch.setattr(FilePool, "send_guided", spy)
+    snap = Snapshot.build(root, PackOptions(budget=1500))
+    assert surveyed == [42]
+    assert ("pkg/mod07.py", "unreadable: Input/output error") in [(s.path, s.reason) for s in snap.skipped]
+    assert "pkg/mod07.py" not in {f.path for f in snap.files}
+    assert snap.token_count == get_tokenizer().count(snap.text) <= 1500

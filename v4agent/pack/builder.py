@@ -97,7 +97,6 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
     piece_bytes = {it.path: it.entry.size + PIECE_OVERHEAD + 2 * len(it.path) for it in items}
     estimated = fixed + sum(estimate_tokens(n) for n in piece_bytes.values())
     if options.budget is not None and estimated > LAZY_FACTOR * options.budget:
-        pack.prepare_fit()
         descending = pack.ascending(items)[::-1]
         pack.count_on_workers()
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from v4agent.pack.codefacts import CodeFacts
     from v4agent.pack.pool import FilePool, Pending, PieceJob
     from v4agent.pack.secrets import SecretFinding as _Finding
+    from v4agent.pack.symbols import FileSymbols
 
 
 PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
@@ -62,14 +63,14 @@ class PackRun:
 
     def __init__(self, root: Path, options: PackOptions, cache: TokenCache) -> None:
         self.root, self.options, self.cache = root, options, cache
-        self._prefix = os.path.join(root, "")  # joined as strings: pathlib costs ~40 us per file
+        self.prefix = os.path.join(root, "")  # joined as strings: pathlib costs ~40 us per file
         self._tok: Tokenizer | None = None
         self.fmt = options.fmt
         self.skipped: list[SkippedFile] = []
         self._pool: FilePool | None = None
         self.symbols_ahead = False  # parse code files on the workers while the analysis goes on
         self.counts_ahead = False  # scan and count full pieces on the workers while the analysis goes on
-        self._symbols: AheadJobs[tuple[str, str], CodeFacts] = AheadJobs(self._submit_symbols)
+        self._surveyed: dict[str, CodeFacts] = {}  # symbols and skeleton edits from the survey, until ranked
         self._scans: AheadJobs[tuple[str, str], tuple[_Finding, ...]] = AheadJobs(self._send_scans_now)
         self._counts: AheadJobs[PieceJob, tuple[tuple[_Finding, ...], int]] = AheadJobs(self._submit_counts)
         self.outlines = Outlines(self)
@@ -94,12 +95,12 @@ class PackRun:
         return self._tok
 
     def _read(self, entry: Entry) -> bytes:
-        return read_bytes(self._prefix + entry.path, self.options.max_file_bytes)
+        return read_bytes(self.prefix + entry.path, self.options.max_file_bytes)
 
     def plan_symbols_ahead(self, entries: list[Entry]) -> None:
         """A budget far below the repository's size means ranking, which needs every code file's symbols: then
-        they are parsed on the workers while this process reads the other files and loads the tokenizer.
-        Speed only: symbols are a pure function of the text, so a wrong guess never changes the output."""
+        the workers read, analyse and parse every file (``_survey``) while this process loads the tokenizer.
+        Speed only: it all is a pure function of the bytes, so a wrong guess never changes the output."""
         from v4agent.pack.symbols import language_for
 
         budget = self.options.budget
@@ -113,7 +114,7 @@ class PackRun:
         if sample and all(self.cache.fact(k) is not None for k in sample):
             return  # a warm cache: no workers to start
         self.symbols_ahead = True
-        self.pool.start()  # they only parse: the scanner comes with the fork after the ranking
+        self.pool.start()  # forked before any thread starts here (a progress bar's)
 
     def plan_counts_ahead(self, entries: list[Entry]) -> None:
         """A budget that takes every file whole (or none) means counting every file's full piece: then the
@@ -141,20 +142,12 @@ class PackRun:
         prepare_scanner()
         self.pool.refork()
 
-    def prepare_fit(self) -> None:
-        """Far over the budget, while the workers still parse for the ranking (this process would wait idle):
-        what the fit needs here, made ready ahead (the secret scanner)."""
-        if self.symbols_ahead:
-            from v4agent.pack.secrets import prepare_scanner
-
-            prepare_scanner()
-
     def count_on_workers(self) -> None:
         """Far over the budget, once the ranking's parse is done (nothing left on the workers): fork them again
         from this process, which has the tokenizer now, so they count the fit's full pieces and skeletons along
         with their scans (else this process counts everything while the workers idle; measured on Django at the
         1M budget: the fit 2.5 -> 2.1 s)."""
-        busy = len(self._symbols) + len(self._scans) + len(self._counts) + len(self.outlines)
+        busy = len(self._scans) + len(self._counts) + len(self.outlines)
         if self.pool.started and not self.counts_ahead and not busy:
             self._tok = self.tok
             self._start_workers()
@@ -168,17 +161,10 @@ class PackRun:
     def _submit_counts(self, jobs: list[PieceJob]) -> Pending[tuple[tuple[_Finding, ...], int]]:
         return self.pool.submit(self._count_job(), jobs)
 
-    def _submit_symbols(self, jobs: list[tuple[str, str]]) -> Pending[CodeFacts]:
-        from v4agent.pack.pool import facts_of
-
-        return self.pool.submit(facts_of, jobs)
-
     def _send_ahead(self, item: Item) -> None:
-        """Queue the worker jobs planned for one kept file (its symbols, its scan and count)."""
+        """Queue the worker jobs planned for one kept file (its scan and count)."""
         if item.raw is None:
             return
-        if self.symbols_ahead and item.lang and self.cache.fact(fact_key("y", item.path, item.blob)) is None:
-            self._symbols.add(item.path, (item.path, item.raw), len(item.raw))
         if self.counts_ahead and self.cache.count(count_key(self.options.tokenizer, self.fmt, "full", item.path,
                                                             item.blob)) is None:
             self._counts.add(item.path, (item.path, item.raw, item.analysis.findings), len(item.raw))
@@ -201,14 +187,17 @@ class PackRun:
             self.cache.prefetch(fact_key("s", e.path, e.blob) for e in todo if e.blob)
         if self.symbols_ahead:
             self.cache.prefetch(fact_key("y", e.path, e.blob) for e in todo if e.blob)
+            from v4agent.pack.survey import survey
+
+            surveyed, self._surveyed = survey(self, todo, advance)
+            return surveyed
         items: list[Item] = []
         for e in todo:
             item = self._analyse_one(e, language_for(e.path))
             advance(1)
-            if item is not None and self._keep(item):
+            if item is not None and self.keep(item):
                 items.append(item)
                 self._send_ahead(item)
-        self._symbols.flush()
         self._counts.flush()
         return items
 
@@ -233,7 +222,8 @@ class PackRun:
             self.cache.put_fact(key, analysis.to_json())
         return Item(e, blob, analysis, lang, raw)
 
-    def _keep(self, item: Item) -> bool:
+    def keep(self, item: Item) -> bool:
+        """Whether the analysed file is packed (else its skip reason is recorded)."""
         a = item.analysis
         if a.skip is not None and not (a.soft and matches_globs(item.path, self.options.include)):
             self.skipped.append(SkippedFile(item.path, a.skip))
@@ -366,21 +356,24 @@ class PackRun:
         symbols = {it.path: FileSymbols() for it in items}
         todo: list[Item] = []
         for it in coded:
-            cached = self.cache.fact(fact_key("y", it.path, it.blob))
-            if cached is None:
+            surveyed = self._surveyed.pop(it.path, None)
+            cached = None if surveyed is not None else self.cache.fact(fact_key("y", it.path, it.blob))
+            if surveyed is not None:
+                symbols[it.path] = self._took_facts(it, surveyed)
+            elif cached is None:
                 todo.append(it)
             else:
                 symbols[it.path] = FileSymbols.from_json(cached)
-        self._symbols.send([(it.path, (it.path, self.raw(it))) for it in todo if it.path not in self._symbols],
-                           via=lambda jobs: self.pool.send(facts_of, jobs))
-        for it in todo:
-            facts = self._symbols.take(it.path)
-            assert facts is not None  # every one was sent above or ahead
-            found, self.outlines.edits[it.path] = facts
-            self.cache.put_fact(fact_key("y", it.path, it.blob), json.dumps(found.to_json(), separators=(",", ":")))
-            symbols[it.path] = found
+        for it, facts in zip(todo, self.pool.map(facts_of, [(it.path, self.raw(it)) for it in todo]), strict=True):
+            symbols[it.path] = self._took_facts(it, facts)
         scores = rank_files(symbols, self.options.focus)
         return list(reversed(list(scores)))
+
+    def _took_facts(self, item: Item, facts: CodeFacts) -> FileSymbols:
+        """A parse's results for one file: its symbols cached, its skeleton edits kept for this build."""
+        found, self.outlines.edits[item.path] = facts
+        self.cache.put_fact(fact_key("y", item.path, item.blob), json.dumps(found.to_json(), separators=(",", ":")))
+        return found
 
     def _send_scans_now(self, jobs: list[tuple[str, str]]) -> Pending[tuple[_Finding, ...]]:
         from v4agent.pack.pool import scans_of

@@ -29,6 +29,7 @@ T = TypeVar("T")
 
 _MIN_PARALLEL = 16  # fewer files than this: inline (a fork and the pickling are not paid back)
 _CHUNK = 32  # files per task at most: small enough that both workers finish together
+_GUIDED_TAIL = 48  # a guided chunk is at least 1/(this x workers) of the whole batch
 
 
 def facts_of(jobs: Sequence[tuple[str, str]]) -> list[CodeFacts]:
@@ -131,6 +132,28 @@ class FilePool:
         executor = self._start()
         size = max(1, min(_CHUNK, -(-len(jobs) // (2 * self.workers))))
         return Pending([executor.submit(fn, jobs[i:i + size]) for i in range(0, len(jobs), size)])
+
+    def send_guided(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any],
+                    weights: Sequence[int]) -> Pending[T]:
+        """``send`` for one large batch of uneven jobs: each chunk takes a share of the work left (by
+        ``weights``), so the workers start on long chunks, which keep them busy however long this process holds
+        the GIL, and end on short ones, which finish together."""
+        if len(jobs) < self.min_parallel or not self.parallel:
+            return Pending(done=fn(jobs))
+        executor = self._start()
+        left = sum(weights)
+        least = left // (_GUIDED_TAIL * self.workers)
+        futures: list[Future[list[T]]] = []
+        start = 0
+        while start < len(jobs):
+            target, end, taken = max(least, left // (2 * self.workers)), start, 0
+            while end < len(jobs) and (taken < target or end == start):
+                taken += weights[end]
+                end += 1
+            futures.append(executor.submit(fn, jobs[start:end]))
+            left -= taken
+            start = end
+        return Pending(futures)
 
     @property
     def parallel(self) -> bool:
