@@ -255,3 +255,25 @@ def test_survey_reports_an_unreadable_file_as_skipped(tmp_path: Path, monkeypatc
     assert ("pkg/mod07.py", "unreadable: Input/output error") in [(s.path, s.reason) for s in snap.skipped]
     assert "pkg/mod07.py" not in {f.path for f in snap.files}
     assert snap.token_count == get_tokenizer().count(snap.text) <= 1500
+
+
+def _pids(jobs: Sequence[int]) -> list[int]:
+    import os
+
+    return [os.getpid() for _ in jobs]
+
+
+def test_a_small_batch_runs_inline_until_the_workers_run() -> None:
+    import os
+
+    pool = FilePool(workers=2, min_parallel=16)
+    if not pool.parallel:
+        pytest.skip("needs two cores and fork")
+    try:
+        assert pool.send(_pids, [1, 2, 3]).result() == [os.getpid()] * 3  # a fork would cost more than it saves
+        pool.start()
+        # Running already: no fork to pay, and the workers' memos of counted pieces are the warm ones.
+        assert os.getpid() not in pool.send(_pids, [1, 2, 3]).result()
+        assert pool.send(_pids, []).result() == []
+    finally:
+        pool.close()

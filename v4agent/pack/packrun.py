@@ -284,7 +284,7 @@ class PackRun:
         """Full-piece counts from the jobs sent ahead, and the rest on the workers when there are enough; what
         is left to count here is returned. A worker's scan is the one the emitted text gets."""
         sent = [(key, it) for key, it in missing if it.path not in self._counts]
-        if sent and (len(sent) >= self.pool.min_parallel and self.pool.parallel):
+        if sent and self.pool.parallel and (len(sent) >= self.pool.min_parallel or self.pool.started):
             for a, b in _chunks_of(sent):
                 self._counts.send([(it.path, self._piece_job(it)) for _, it in sent[a:b]],
                                   via=lambda jobs: self.pool.send(self._count_job(), jobs))

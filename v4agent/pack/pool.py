@@ -126,8 +126,9 @@ class FilePool:
         return self.send(fn, jobs).result()
 
     def send(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> Pending[T]:
-        """``fn`` over ``jobs`` started now, spread over the workers (a small batch runs inline at once)."""
-        if len(jobs) < self.min_parallel or not self.parallel:
+        """``fn`` over ``jobs`` started now, spread over the workers (a small batch runs inline at once unless
+        they run already: then no fork is paid, and their memos of counted pieces are the warmer ones)."""
+        if not self.parallel or not jobs or (len(jobs) < self.min_parallel and not self.started):
             return Pending(done=fn(jobs))
         executor = self._start()
         size = max(1, min(_CHUNK, -(-len(jobs) // (2 * self.workers))))
