@@ -67,9 +67,6 @@ class Snapshot:
         snap = cls(built.root, options, built.text, built.token_count, built.files, built.skipped, built.is_git)
         if not track_changes:
             return snap
-        # A warm build loads neither the tokenizer nor the secret scanner, and the first delta needs both (~1 s):
-        # they load on a thread while the caller goes on (the agent's first request is in flight then).
-        preload_tokenizer(options.tokenizer, prepare_scanner)
         snap._tracked = True
         packed = {f.path for f in built.files}
         snap._seen = {e.path: _Seen(e.size, e.mtime_ns, built.blobs.get(e.path), e.path in packed)
@@ -91,6 +88,10 @@ class Snapshot:
             snap._dirty = {path for (path, _), _ in _changed(snap._stat_order, snap._stat_paths, snap._stat_sigs,
                                                              _FILE_SIG)}
             snap._dirty.update(snap._fresh_names())
+        # A warm build loads neither the tokenizer nor the secret scanner, and the first delta needs both (~1 s):
+        # they load on a thread while the caller goes on (the agent's first request is in flight then). Started
+        # last: the Rust loader holds the GIL, which would slow the stat pass and the watch set-up above.
+        preload_tokenizer(options.tokenizer, prepare_scanner)
         return snap
 
     def rebase(self) -> Snapshot:
