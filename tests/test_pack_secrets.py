@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from v4agent.pack.secrets import REDACTED_PREFIX, SecretFinding, is_secret_path, redact_secrets, scan_secrets
+from v4agent.pack.redact import REDACTED_PREFIX, redact_secrets, redaction_edits
+from v4agent.pack.secrets import SecretFinding, is_secret_path, scan_secrets
 
 # Built from parts so that this test file itself does not look like it leaks credentials.
 AWS_ID = "AKIA" + "IOSFODNN7EXAMPLQ"
@@ -171,3 +172,30 @@ def test_cache_version_follows_the_secret_rules() -> None:
     for name in tokencache._PRODUCERS:
         digest.update((Path(secrets.__file__).parent / f"{name}.py").read_bytes())
     assert tokencache.CACHE_VERSION.endswith(digest.hexdigest()[:12])
+
+
+def _apply_edits(text: str, edits: list[tuple[int, int, bytes]]) -> str:
+    source = text.encode("utf-8", "surrogatepass")
+    out, cursor = [], 0
+    for start, end, replacement in edits:
+        assert start >= cursor
+        out += [source[cursor:start], replacement]
+        cursor = end
+    return b"".join([*out, source[cursor:]]).decode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_redaction_edits_make_the_same_text_as_redact_secrets(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    words = ["naïve", "ü", "日本", "x", "password", "😀", "tab\t", "", "key = 'v'"]
+    lines = [" ".join(rng.choice(words) for _ in range(rng.randrange(6))) for _ in range(30)]
+    text = "\n".join(lines) + rng.choice(["", "\n"])
+    findings = []
+    for _ in range(12):  # overlapping, touching, past the line's end, on lines that do not exist
+        line = rng.randrange(1, 33)
+        start = rng.randrange(0, 12)
+        findings.append(SecretFinding(line, rng.choice(["a", "b"]), start, start + rng.randrange(0, 9)))
+    assert _apply_edits(text, redaction_edits(text, findings)) == redact_secrets(text, findings)
+    assert redaction_edits(text, []) == [] and redact_secrets(text, []) == text

@@ -143,3 +143,27 @@ def test_syntax_errors_and_odd_text_do_not_raise() -> None:
 def test_crlf_source() -> None:
     out = skeletonize("w.py", "import os\r\n\r\ndef f(a):\r\n    return a\r\n")
     assert out == "import os\n\ndef f(a):\n    ...\n"
+
+
+def test_a_skeleton_from_known_edits_has_the_secrets_replaced_or_is_parsed_again() -> None:
+    from v4agent.pack.codefacts import code_facts
+    from v4agent.pack.pool import outlines_of
+    from v4agent.pack.redact import redaction_edits
+    from v4agent.pack.secrets import scan_secrets
+    from v4agent.pack.skeleton import apply_skeleton_redacted
+    from v4agent.pack.symbols import source_bytes
+
+    secret = "ghp_" + "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"
+    outside = f'TOKEN = "{secret}"\n\n\ndef f(a=1):\n    """Doc."""\n    return a\n'
+    in_doc = f'def f():\n    """Use {secret} here."""\n    return 1\n'  # the docstring is copied by the body's edit
+    for text, kept in ((outside, True), (in_doc, False)):
+        findings = tuple(scan_secrets(text, "m.py"))
+        assert findings
+        _, edits = code_facts("m.py", text)
+        assert edits is not None
+        direct = apply_skeleton_redacted(source_bytes(text), edits, redaction_edits(text, findings))
+        assert (direct is not None) == kept
+        [(found, skeleton)] = outlines_of([("m.py", text, edits)])
+        assert found == findings and skeleton is not None
+        assert secret not in skeleton and "«REDACTED:" in skeleton and "def f(" in skeleton
+        assert skeleton == direct or not kept

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pathspec
 
-from v4agent.pack.secrets import redact_secrets, scan_secrets
+from v4agent.pack.redact import redact_secrets
+from v4agent.pack.secrets import scan_secrets
 from v4agent.tools.edit import ToolFailure, decode
 from v4agent.tools.paths import is_refused_rel, resolve_repo_path
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from v4agent.pack.classify import content_skip_reason, decode_text, sniff_bytes
+from v4agent.pack.redact import redact_secrets
 from v4agent.pack.render import render_file
-from v4agent.pack.secrets import SecretFinding, redact_secrets, scan_secrets
+from v4agent.pack.secrets import SecretFinding, scan_secrets
 
 __all__ = [
     "Analysis",

@@ -17,9 +17,10 @@ from typing import Any, Generic, TypeVar
 
 from v4agent.pack.analyze import Analysis, emitted_text, full_piece_text
 from v4agent.pack.codefacts import CodeFacts, code_facts
+from v4agent.pack.redact import redaction_edits
 from v4agent.pack.render import render_file
 from v4agent.pack.secrets import SecretFinding, scan_secrets
-from v4agent.pack.skeleton import SkeletonEdit, apply_skeleton, skeletonize
+from v4agent.pack.skeleton import SkeletonEdit, apply_skeleton, apply_skeleton_redacted, skeletonize
 from v4agent.pack.symbols import language_for, source_bytes
 
 __all__ = ["FilePool", "OutlineJob", "Pending", "PieceJob", "counted_outlines_of", "counted_pieces", "facts_of",
@@ -45,14 +46,19 @@ OutlineJob = tuple[str, str, "list[SkeletonEdit] | None"]  # path, raw text, its
 
 def outlines_of(jobs: Sequence[OutlineJob]) -> list[tuple[tuple[SecretFinding, ...], str | None]]:
     """Per (path, raw text, skeleton edits or None): its secret findings and the skeleton of the text with them
-    redacted. With no finding the text is what was parsed, so known edits give its skeleton without a parse."""
+    redacted. Known edits give the skeleton without a parse, the secrets replaced along with them, unless one
+    touches an edit: then the redacted text is parsed again."""
     out: list[tuple[tuple[SecretFinding, ...], str | None]] = []
     for path, text, edits in jobs:
         found = tuple(scan_secrets(text, path))
-        if edits is not None and not found:
-            out.append((found, apply_skeleton(source_bytes(text), edits)))
-        else:
-            out.append((found, skeletonize(path, emitted_text(text, Analysis(None, found)))))
+        skeleton = None
+        if edits is not None:
+            source = source_bytes(text)
+            skeleton = (apply_skeleton_redacted(source, edits, redaction_edits(text, found)) if found
+                        else apply_skeleton(source, edits))
+        if skeleton is None:
+            skeleton = skeletonize(path, emitted_text(text, Analysis(None, found)))
+        out.append((found, skeleton))
     return out
 
 

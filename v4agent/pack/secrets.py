@@ -15,14 +15,12 @@ run only on those, which keeps a 40 MB tree to a fraction of a second. Plugins a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-__all__ = ["REDACTED_PREFIX", "SecretFinding", "is_secret_path", "prepare_scanner", "redact_secrets", "scan_secrets"]
-
-REDACTED_PREFIX = "«REDACTED:"
+__all__ = ["SecretFinding", "is_secret_path", "prepare_scanner", "scan_secrets"]
 
 
 @dataclass(frozen=True)
@@ -383,36 +381,3 @@ def _scan_key_blocks(lines: list[str], add: Callable[[int, int, int, str], None]
             add(index, 0, len(lines[index]), "private-key")
             index += 1
         index += 1
-
-
-def redact_secrets(text: str, findings: Sequence[SecretFinding]) -> str:
-    """Replace each finding's characters with ``«REDACTED:<kind>»``; overlapping findings merge into one."""
-    if not findings:
-        return text
-    lines = text.split("\n")
-    by_line: dict[int, list[SecretFinding]] = {}
-    for finding in findings:
-        by_line.setdefault(finding.line, []).append(finding)
-    for number, items in by_line.items():
-        index = number - 1
-        if not 0 <= index < len(lines):
-            continue
-        line = lines[index]
-        merged: list[list[Any]] = []
-        for item in sorted(items, key=lambda f: (f.start, -f.end)):
-            start, end = max(0, item.start), min(len(line), item.end)
-            if end <= start:
-                continue
-            if merged and start < merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end, item.kind])
-        pieces: list[str] = []
-        cursor = 0
-        for start, end, kind in merged:
-            pieces.append(line[cursor:start])
-            pieces.append(f"{REDACTED_PREFIX}{kind}»")
-            cursor = end
-        pieces.append(line[cursor:])
-        lines[index] = "".join(pieces)
-    return "\n".join(lines)

@@ -15,7 +15,8 @@ from tree_sitter import Node, Query, QueryCursor
 
 from v4agent.pack.symbols import _language, language_for, parse
 
-__all__ = ["SkeletonEdit", "apply_skeleton", "body_patterns", "skeleton_edits", "skeletonize"]
+__all__ = ["SkeletonEdit", "apply_skeleton", "apply_skeleton_redacted", "body_patterns", "skeleton_edits",
+           "skeletonize"]
 
 _BRACES = b"{ ... }"
 
@@ -112,6 +113,17 @@ def skeleton_edits(lang: str, root: Node, source: bytes, captures: Mapping[str, 
 def apply_skeleton(source: bytes, edits: Sequence[SkeletonEdit]) -> str:
     """The skeleton text: ``source`` with ``skeleton_edits`` applied, trailing spaces and blank runs tidied."""
     return _tidy(_apply(source, edits))
+
+
+def apply_skeleton_redacted(source: bytes, edits: Sequence[SkeletonEdit],
+                            redactions: Sequence[SkeletonEdit]) -> str | None:
+    """``apply_skeleton`` with the secret values replaced too (``redactions``: edits of the same ``source``), when
+    each lies wholly outside the skeleton's edits; else None (an edit's replacement can copy source, such as a
+    docstring, so only a parse of the redacted text is safe then)."""
+    for start, end, _ in redactions:
+        if any(start < edit_end and edit_start < end for edit_start, edit_end, _ in edits):
+            return None
+    return _tidy(_apply(source, [*edits, *redactions]))
 
 
 def _python_body(block: Node, source: bytes) -> SkeletonEdit:

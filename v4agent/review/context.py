@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from v4agent.engine.types import Message, ToolSchema
-from v4agent.pack.secrets import is_secret_path, redact_secrets, scan_secrets
+from v4agent.pack.redact import redact_secrets
+from v4agent.pack.secrets import is_secret_path, scan_secrets
 from v4agent.review.findings import CATEGORIES, SEVERITIES, TOOL_NAME, findings_tool_schema
 
 SYSTEM_PROMPT = f"""\
