@@ -154,16 +154,23 @@ def test_a_skeleton_from_known_edits_has_the_secrets_replaced_or_is_parsed_again
     from v4agent.pack.symbols import source_bytes
 
     secret = "ghp_" + "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"
-    outside = f'TOKEN = "{secret}"\n\n\ndef f(a=1):\n    """Doc."""\n    return a\n'
-    in_doc = f'def f():\n    """Use {secret} here."""\n    return 1\n'  # the docstring is copied by the body's edit
-    for text, kept in ((outside, True), (in_doc, False)):
+    cases = {
+        "outside": f'TOKEN = "{secret}"\n\n\ndef f(a=1):\n    """Doc."""\n    return a\n',
+        "docstring": f'def f():\n    """Use {secret} here."""\n    return 1\n',  # copied by the body's edit
+        "body": f'def f():\n    """Doc."""\n    key = "{secret}"\n    return key\n',  # dropped with the body
+        "nested": f'class C:\n    def f(self):\n        def g():\n            """{secret}"""\n        return g\n',
+    }
+    for name, text in cases.items():
         findings = tuple(scan_secrets(text, "m.py"))
-        assert findings
+        assert findings, name
         _, edits = code_facts("m.py", text)
         assert edits is not None
         direct = apply_skeleton_redacted(source_bytes(text), edits, redaction_edits(text, findings))
-        assert (direct is not None) == kept
         [(found, skeleton)] = outlines_of([("m.py", text, edits)])
-        assert found == findings and skeleton is not None
-        assert secret not in skeleton and "«REDACTED:" in skeleton and "def f(" in skeleton
-        assert skeleton == direct or not kept
+        assert found == findings and skeleton is not None, name
+        assert secret not in skeleton and "def f(" in skeleton, name
+        assert ("«REDACTED:" in skeleton) == (name in ("outside", "docstring")), name
+        assert skeleton == direct, name
+    # One across an edit's edge (not made by a parse's edits: they lie on node edges): the caller parses again.
+    assert apply_skeleton_redacted(b"abcdef\n", [(2, 4, b"X")], [(3, 5, b"R")]) is None
+    assert apply_skeleton_redacted(b"abcdef\n", [(2, 4, b"cd")], [(2, 3, b"R")]) == "abRdef\n"

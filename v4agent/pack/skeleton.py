@@ -117,13 +117,21 @@ def apply_skeleton(source: bytes, edits: Sequence[SkeletonEdit]) -> str:
 
 def apply_skeleton_redacted(source: bytes, edits: Sequence[SkeletonEdit],
                             redactions: Sequence[SkeletonEdit]) -> str | None:
-    """``apply_skeleton`` with the secret values replaced too (``redactions``: edits of the same ``source``), when
-    each lies wholly outside the skeleton's edits; else None (an edit's replacement can copy source, such as a
-    docstring, so only a parse of the redacted text is safe then)."""
-    for start, end, _ in redactions:
-        if any(start < edit_end and edit_start < end for edit_start, edit_end, _ in edits):
-            return None
-    return _tidy(_apply(source, [*edits, *redactions]))
+    """``apply_skeleton`` with the secret values replaced too (``redactions``: edits of the same ``source``). One
+    inside an edit goes with the text the edit drops, and from its replacement where that copies it (a docstring
+    kept); None when one straddles an edit's edge: then only a parse of the redacted text is safe."""
+    edits = list(edits)
+    outside: list[SkeletonEdit] = []
+    for start, end, placeholder in redactions:
+        hits = [i for i, (edit_start, edit_end, _) in enumerate(edits) if start < edit_end and edit_start < end]
+        if not hits:
+            outside.append((start, end, placeholder))
+        for i in hits:
+            edit_start, edit_end, replacement = edits[i]
+            if not edit_start <= start < end <= edit_end:
+                return None
+            edits[i] = (edit_start, edit_end, replacement.replace(source[start:end], placeholder))
+    return _tidy(_apply(source, [*edits, *outside]))
 
 
 def _python_body(block: Node, source: bytes) -> SkeletonEdit:
