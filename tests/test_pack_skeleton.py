@@ -171,6 +171,7 @@ def test_a_skeleton_from_known_edits_has_the_secrets_replaced_or_is_parsed_again
         assert secret not in skeleton and "def f(" in skeleton, name
         assert ("«REDACTED:" in skeleton) == (name in ("outside", "docstring")), name
         assert skeleton == direct, name
+        assert outlines_of([("m.py", text, None)]) == [(found, skeleton)], name  # edits from a parse here
     # One across an edit's edge (not made by a parse's edits: they lie on node edges): the caller parses again.
     assert apply_skeleton_redacted(b"abcdef\n", [(2, 4, b"X")], [(3, 5, b"R")]) is None
     assert apply_skeleton_redacted(b"abcdef\n", [(2, 4, b"cd")], [(2, 3, b"R")]) == "abRdef\n"

@@ -20,7 +20,13 @@ from v4agent.pack.codefacts import CodeFacts, code_facts
 from v4agent.pack.redact import redaction_edits
 from v4agent.pack.render import render_file
 from v4agent.pack.secrets import SecretFinding, scan_secrets
-from v4agent.pack.skeleton import SkeletonEdit, apply_skeleton, apply_skeleton_redacted, skeletonize
+from v4agent.pack.skeleton import (
+    SkeletonEdit,
+    apply_skeleton,
+    apply_skeleton_redacted,
+    edits_for,
+    skeletonize,
+)
 from v4agent.pack.symbols import language_for, source_bytes
 
 __all__ = ["FilePool", "OutlineJob", "Pending", "PieceJob", "counted_outlines_of", "counted_pieces", "facts_of",
@@ -46,18 +52,20 @@ OutlineJob = tuple[str, str, "list[SkeletonEdit] | None"]  # path, raw text, its
 
 def outlines_of(jobs: Sequence[OutlineJob]) -> list[tuple[tuple[SecretFinding, ...], str | None]]:
     """Per (path, raw text, skeleton edits or None): its secret findings and the skeleton of the text with them
-    redacted. Known edits give the skeleton without a parse, the secrets replaced along with them, unless one
-    touches an edit: then the redacted text is parsed again."""
+    redacted. The edits (known, else from a parse of the raw text) are applied with the secrets replaced along
+    with them; only where a secret lies across an edit's edge is the redacted text parsed (a placeholder can
+    break its syntax, and the skeleton with it)."""
     out: list[tuple[tuple[SecretFinding, ...], str | None]] = []
-    for path, text, edits in jobs:
+    for path, text, known in jobs:
         found = tuple(scan_secrets(text, path))
+        edits = known if known is not None else edits_for(path, text)
         skeleton = None
         if edits is not None:
             source = source_bytes(text)
             skeleton = (apply_skeleton_redacted(source, edits, redaction_edits(text, found)) if found
                         else apply_skeleton(source, edits))
-        if skeleton is None:
-            skeleton = skeletonize(path, emitted_text(text, Analysis(None, found)))
+            if skeleton is None:
+                skeleton = skeletonize(path, emitted_text(text, Analysis(None, found)))
         out.append((found, skeleton))
     return out
 

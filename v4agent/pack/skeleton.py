@@ -13,9 +13,9 @@ from functools import cache
 
 from tree_sitter import Node, Query, QueryCursor
 
-from v4agent.pack.symbols import _language, language_for, parse
+from v4agent.pack.symbols import _language, language_for, parse, source_bytes
 
-__all__ = ["SkeletonEdit", "apply_skeleton", "apply_skeleton_redacted", "body_patterns", "skeleton_edits",
+__all__ = ["SkeletonEdit", "apply_skeleton", "apply_skeleton_redacted", "body_patterns", "edits_for", "skeleton_edits",
            "skeletonize"]
 
 _BRACES = b"{ ... }"
@@ -88,15 +88,19 @@ def body_patterns(lang: str) -> str:
 
 def skeletonize(rel_path: str, text: str) -> str | None:
     """The outline of a source file, or None when no grammar covers it (or it is too big to parse)."""
+    edits = edits_for(rel_path, text)
+    return None if edits is None else apply_skeleton(source_bytes(text), edits)
+
+
+def edits_for(rel_path: str, text: str) -> list[SkeletonEdit] | None:
+    """The skeleton's edits of ``text`` (a parse), or None when no grammar covers it (or it is too big)."""
     lang = language_for(rel_path)
-    if lang is None:
-        return None
-    parsed = parse(lang, text)
-    if parsed is None:
+    parsed = None if lang is None else parse(lang, text)
+    if lang is None or parsed is None:
         return None
     tree, source = parsed
     captures = QueryCursor(_body_query(lang)).captures(tree.root_node)
-    return apply_skeleton(source, skeleton_edits(lang, tree.root_node, source, captures))
+    return skeleton_edits(lang, tree.root_node, source, captures)
 
 
 def skeleton_edits(lang: str, root: Node, source: bytes, captures: Mapping[str, Sequence[Node]]) -> list[SkeletonEdit]:
