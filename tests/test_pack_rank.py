@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
+from v4agent.pack import rank as rank_module
 from v4agent.pack.rank import focus_weights, order_by_rank, rank_files
 from v4agent.pack.symbols import FileSymbols, extract_symbols
 
@@ -129,3 +131,47 @@ def test_real_sources_end_to_end() -> None:
     ranks = rank_files(symbols)
     assert next(iter(ranks)) == "shop/models.py"
     assert ranks["shop/models.py"] > 2 * ranks["scripts/seed.py"]
+
+
+def _graph_by_loops(paths: list[str], symbols: dict[str, FileSymbols]) -> tuple[tuple[list[int], list[int],
+                                                                                     list[float]], list[float]]:
+    """The graph as plain loops: every definer of every referenced name, the shares added in reference order."""
+    n = len(paths)
+    family = [rank_module._family(p) for p in paths]
+    definers: dict[tuple[str, str], list[int]] = {}
+    for i, p in enumerate(paths):
+        for name in symbols[p].defines:
+            definers.setdefault((family[i], name), []).append(i)
+    edges: tuple[list[int], list[int], list[float]] = ([], [], [])
+    out_weight = [0.0] * n
+    for src, p in enumerate(paths):
+        out: dict[int, float] = {}
+        for name in symbols[p].references:
+            targets = definers.get((family[src], name), [])
+            if 0 < len(targets) <= rank_module._MAX_DEFINERS:
+                share = math.log(1.0 + n / len(targets)) / len(targets)
+                for dst in targets:
+                    if dst != src:
+                        out[dst] = out.get(dst, 0.0) + share
+        for dst in sorted(out):
+            edges[0].append(src)
+            edges[1].append(dst)
+            edges[2].append(out[dst])
+        out_weight[src] = math.fsum(out.values())
+    return edges, out_weight
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_graph_is_the_same_bits_as_plain_loops(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    if seed % 2:
+        monkeypatch.setattr(rank_module, "_MAX_DEFINERS", 3)  # names over the cap link nothing
+    rng = random.Random(seed)
+    names = [f"name{i}" for i in range(60)]
+    exts = [".py", ".py", ".js", ".go", ".txt"]
+    symbols = {}
+    for i in range(rng.randrange(1, 120)):
+        symbols[f"f{i:03}{rng.choice(exts)}"] = FileSymbols(
+            tuple(sorted(set(rng.sample(names, rng.randrange(0, 6))))),
+            tuple(sorted(set(rng.sample(names, rng.randrange(0, 25))))))
+    paths = sorted(symbols)
+    assert rank_module._graph(paths, symbols) == _graph_by_loops(paths, symbols)

@@ -82,7 +82,8 @@ def _match(path: str, defines: set[str], item: str) -> float:
 
 def _graph(paths: list[str], symbols: Mapping[str, FileSymbols]) -> tuple[_Edges, list[float]]:
     """Weighted edges (source, destination, weight), ordered by source then destination, and each node's total
-    outgoing weight."""
+    outgoing weight. Each edge's weight is the sum of its names' shares, added in reference order (the same
+    bits whichever way it is computed)."""
     # Names only link files of one language family (a Python call does not reach a JS function).
     families = [_family(p) for p in paths]
     definers: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -91,31 +92,53 @@ def _graph(paths: list[str], symbols: Mapping[str, FileSymbols]) -> tuple[_Edges
         for name in symbols[path].defines:
             by_name[name].append(i)
     n = len(paths)
-    # IDF-like: a name defined once is a strong link; one defined in many files, a weak one.
-    shares = {family: {name: (targets, math.log(1.0 + n / len(targets)) / len(targets))
-                       for name, targets in by_name.items() if len(targets) <= _MAX_DEFINERS}
-              for family, by_name in definers.items()}
-    sources: list[int] = []
-    destinations: list[int] = []
-    weights: list[float] = []
-    out_weight = [0.0] * n
-    for src, path in enumerate(paths):
-        linked = shares.get(families[src], {})
-        out: dict[int, float] = {}
+    # Each referenced name that links (defined in at most _MAX_DEFINERS files) gets an id, its definers a run in
+    # one flat list, and an IDF-like share: a name defined once is a strong link, one defined in many a weak one.
+    ids: dict[tuple[str, str], int] = {}
+    starts: list[int] = [0]
+    targets: list[int] = []
+    shares: list[float] = []
+    ref_src: list[int] = []
+    ref_id: list[int] = []
+    for node, path in enumerate(paths):
+        family = families[node]
+        linked = definers.get(family)
+        if not linked:
+            continue
         for name in symbols[path].references:
-            found = linked.get(name)
-            if found is None:
-                continue
-            targets, share = found
-            for dst in targets:
-                if dst != src:
-                    out[dst] = out.get(dst, 0.0) + share
-        if out:
-            order = sorted(out)
-            sources += [src] * len(order)
-            destinations += order
-            weights += [out[dst] for dst in order]
-            out_weight[src] = math.fsum(out.values())
+            key = (family, name)
+            k = ids.get(key)
+            if k is None:
+                found = linked.get(name)
+                if found is None or len(found) > _MAX_DEFINERS:
+                    continue
+                k = ids[key] = len(shares)
+                targets += found
+                starts.append(len(targets))
+                shares.append(math.log(1.0 + n / len(found)) / len(found))
+            ref_src.append(node)
+            ref_id.append(k)
+    if not ref_src:
+        return ([], [], []), [0.0] * n
+    # Every (reference, definer) pair in reference order, then one edge per (source, destination).
+    first, last = np.asarray(starts[:-1], dtype=np.intp), np.asarray(starts[1:], dtype=np.intp)
+    chosen = np.asarray(ref_id, dtype=np.intp)
+    sizes = last[chosen] - first[chosen]
+    from_node = np.repeat(np.asarray(ref_src, dtype=np.intp), sizes)
+    offsets = np.arange(int(sizes.sum()), dtype=np.intp) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    to_node = np.asarray(targets, dtype=np.intp)[np.repeat(first[chosen], sizes) + offsets]
+    weight = np.repeat(np.asarray(shares, dtype=np.float64)[chosen], sizes)
+    keep = from_node != to_node
+    keys: np.ndarray[tuple[int], np.dtype[np.intp]] = from_node[keep] * n + to_node[keep]
+    pairs, where = np.unique(keys, return_inverse=True)
+    summed = np.bincount(where, weights=weight[keep], minlength=len(pairs))  # sequential adds, in order
+    sources, destinations = (pairs // n).tolist(), (pairs % n).tolist()
+    weights = summed.tolist()
+    out_weight = [0.0] * n
+    bounds = np.searchsorted(pairs // n, np.arange(n + 1)).tolist()
+    for node in range(n):
+        if bounds[node] < bounds[node + 1]:
+            out_weight[node] = math.fsum(weights[bounds[node]:bounds[node + 1]])
     return (sources, destinations, weights), out_weight
 
 
