@@ -277,3 +277,18 @@ def test_a_small_batch_runs_inline_until_the_workers_run() -> None:
         assert pool.send(_pids, []).result() == []
     finally:
         pool.close()
+
+
+def test_a_surveyed_build_leaves_a_warm_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The survey caches each file's analysis and symbols: the next build parses nothing and starts no worker."""
+    if not FilePool().parallel:
+        pytest.skip("the survey runs on workers: needs two cores and fork")
+    root = make_git_repo(tmp_path / "repo", _sources(40))
+    monkeypatch.setattr(pool_module, "_MIN_PARALLEL", 1)
+    cold = Snapshot.build(root, PackOptions(budget=1500), track_changes=False)
+    called: list[str] = []
+    monkeypatch.setattr(pool_module, "code_facts", lambda *a: called.append("parse"))
+    monkeypatch.setattr(FilePool, "_start", lambda self: called.append("fork"))
+    warm = Snapshot.build(root, PackOptions(budget=1500), track_changes=False)
+    assert called == []
+    assert warm.text == cold.text

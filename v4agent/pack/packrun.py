@@ -358,8 +358,8 @@ class PackRun:
         for it in coded:
             surveyed = self._surveyed.pop(it.path, None)
             cached = None if surveyed is not None else self.cache.fact(fact_key("y", it.path, it.blob))
-            if surveyed is not None:
-                symbols[it.path] = self._took_facts(it, surveyed)
+            if surveyed is not None:  # cached by the survey already
+                symbols[it.path], self.outlines.edits[it.path] = surveyed
             elif cached is None:
                 todo.append(it)
             else:
@@ -372,7 +372,7 @@ class PackRun:
     def _took_facts(self, item: Item, facts: CodeFacts) -> FileSymbols:
         """A parse's results for one file: its symbols cached, its skeleton edits kept for this build."""
         found, self.outlines.edits[item.path] = facts
-        self.cache.put_fact(fact_key("y", item.path, item.blob), json.dumps(found.to_json(), separators=(",", ":")))
+        self.cache.put_fact(fact_key("y", item.path, item.blob), found.dumps())
         return found
 
     def _send_scans_now(self, jobs: list[tuple[str, str]]) -> Pending[tuple[_Finding, ...]]:

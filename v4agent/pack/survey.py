@@ -25,9 +25,9 @@ from v4agent.pack.tokencache import fact_key
 __all__ = ["SurveyJob", "Surveyed", "survey", "survey_of", "survey_weight"]
 
 SurveyJob = tuple[str, bool]  # path; whether to parse it even when soft-skipped (an --include glob names it)
-# per file: its blob SHA, its analysis, its symbols and skeleton edits (None: not code, or not packed); or the
-# reason it could not be read
-Surveyed = tuple[str, Analysis, "CodeFacts | None"] | str
+# per file: its blob SHA, its analysis, its symbols and skeleton edits and the symbols' JSON for the cache (None:
+# not code, or not packed); or the reason it could not be read
+Surveyed = tuple[str, Analysis, "tuple[CodeFacts, str] | None"] | str
 
 _TEXT_ONLY_SHARE = 8  # a file that is only read and analysed costs about this much less than one parsed too
 
@@ -50,13 +50,13 @@ def survey_of(jobs: Sequence[SurveyJob], prefix: str, max_bytes: int) -> list[Su
         analysis, text = analyze(path, data, scan=False)  # scanned later, only where the content is emitted
         packed = analysis.skip is None or (analysis.soft and parse_soft)
         facts = code_facts(path, text) if text is not None and packed and language_for(path) else None
-        out.append((git_blob_sha(data), analysis, facts))
+        out.append((git_blob_sha(data), analysis, None if facts is None else (facts, facts[0].dumps())))
     return out
 
 
 def survey(run: PackRun, todo: list[Entry], advance: Callable[[int], None]) -> tuple[list[Item], dict[str, CodeFacts]]:
-    """The kept files' items, in ``todo``'s order, and the surveyed code files' symbols and skeleton edits. Files
-    whose analysis and symbols are cached are not surveyed again."""
+    """The kept files' items, in ``todo``'s order, and the surveyed code files' symbols and skeleton edits (their
+    analyses and symbols cached). Files whose analysis and symbols are cached are not surveyed again."""
     known: dict[str, Item] = {}
     sent: list[Entry] = []
     for e in todo:
@@ -76,11 +76,12 @@ def survey(run: PackRun, todo: list[Entry], advance: Callable[[int], None]) -> t
         if isinstance(result, str):
             run.skipped.append(SkippedFile(e.path, result))
             continue
-        blob, analysis, found = result
+        blob, analysis, parsed = result
         run.cache.put_fact(fact_key("a", e.path, blob), analysis.to_json())
         known[e.path] = Item(e, blob, analysis, language_for(e.path))
-        if found is not None:
-            facts[e.path] = found
+        if parsed is not None:
+            facts[e.path], symbols_json = parsed
+            run.cache.put_fact(fact_key("y", e.path, blob), symbols_json)
     items: list[Item] = []
     for e in todo:
         advance(1)

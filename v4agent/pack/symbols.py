@@ -256,6 +256,10 @@ class FileSymbols:
         """A JSON-serialisable dict (``json.dumps(fs.to_json())`` works)."""
         return {"defines": list(self.defines), "references": list(self.references)}
 
+    def dumps(self) -> str:
+        """The compact JSON text of :meth:`to_json` (what the token cache stores)."""
+        return json.dumps(self.to_json(), separators=(",", ":"))
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | str) -> FileSymbols:
         """Inverse of :meth:`to_json`; also accepts the dumped JSON text."""
