@@ -292,3 +292,26 @@ def test_a_surveyed_build_leaves_a_warm_cache(tmp_path: Path, monkeypatch: pytes
     warm = Snapshot.build(root, PackOptions(budget=1500), track_changes=False)
     assert called == []
     assert warm.text == cold.text
+
+
+def test_far_over_the_budget_the_tree_is_counted_while_the_workers_start(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header and file tree are counted after the fit's likely work went to the workers (guessed from their
+    size until then), not on the path between the ranking and the fit."""
+    root = make_git_repo(tmp_path / "repo", _sources(40))
+    events: list[str] = []
+    count_texts, start_scans = packrun_module.PackRun.count_texts, packrun_module.PackRun.start_scans
+
+    def counting(self: packrun_module.PackRun, texts: list[str]) -> list[int]:
+        events.append("count tree")
+        return count_texts(self, texts)
+
+    def scanning(self: packrun_module.PackRun, items: Sequence[packrun_module.Item]) -> None:
+        events.append("start scans")
+        start_scans(self, items)
+
+    monkeypatch.setattr(packrun_module.PackRun, "count_texts", counting)
+    monkeypatch.setattr(packrun_module.PackRun, "start_scans", scanning)
+    snap = Snapshot.build(root, PackOptions(budget=1500), track_changes=False)
+    assert events == ["start scans", "count tree"]
+    assert snap.token_count == get_tokenizer().count(snap.text) <= 1500

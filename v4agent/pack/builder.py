@@ -72,7 +72,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
     header = render_header(options.fmt)
     tree = render_tree([TreeEntry(e.path, e.link_target) for e in ordered], options.fmt)
     footer = render_footer(options.fmt)
-    fixed = sum(pack.count_texts([header, tree, footer]))
+    fixed_texts = [header, tree, footer]
 
     skeletons: dict[str, tuple[str, int] | None] = {}
     visit: list[str] = []  # the order the fit asks for skeletons in: the next few are built with the one asked
@@ -95,7 +95,8 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
 
     # Pieces' sizes before any counting: far over the budget, only what can appear is tokenized.
     piece_bytes = {it.path: it.entry.size + PIECE_OVERHEAD + 2 * len(it.path) for it in items}
-    estimated = fixed + sum(estimate_tokens(n) for n in piece_bytes.values())
+    fixed_guess = estimate_tokens(sum(len(t) for t in fixed_texts))
+    estimated = fixed_guess + sum(estimate_tokens(n) for n in piece_bytes.values())
     if options.budget is not None and estimated > LAZY_FACTOR * options.budget:
         descending = pack.ascending(items)[::-1]
         pack.count_on_workers()
@@ -106,14 +107,16 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
             return {p: None if (found := skeletons[p]) is None else found[1] for p in paths}
 
         # The scans and skeletons the fit will likely need start on the workers while it counts the top in full.
-        likely_full, likely_skeletons = likely_modes(descending, piece_bytes, options.budget - fixed)
+        likely_full, likely_skeletons = likely_modes(descending, piece_bytes, options.budget - fixed_guess)
         pack.start_scans([by_path[p] for p in likely_full])
         pack.outlines.start([by_path[p] for p in likely_skeletons])
+        fixed = sum(pack.count_texts(fixed_texts))  # here, while the workers start on those
         modes, exact = fit_from_top(fixed, descending, options.budget, piece_bytes,
                                     lambda paths: pack.counts("full", [by_path[p] for p in paths], pack.full_piece),
                                     skeleton_batch)
         full = {p: exact.get(p, estimate_tokens(n)) for p, n in piece_bytes.items()}  # estimate: never counted
     else:
+        fixed = sum(pack.count_texts(fixed_texts))
         full = pack.counts("full", items, pack.full_piece)
         over = options.budget is not None and fixed + sum(full.values()) > options.budget
         ascending = visiting(pack.ascending(items)) if over else []
