@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from v4agent.pack.budget import SKELETON_RATIO, fit_from_top, likely_modes
+from v4agent.pack.budget import SKELETON_RATIO, estimate_tokens, fit_from_top, likely_requests
 from v4agent.pack.options import PackError
 
 
@@ -97,14 +97,28 @@ def test_counts_about_as_much_as_the_room_takes() -> None:
     assert [p for p in descending if modes[p] == "full"] == descending[:len([m for m in modes.values() if m == "full"])]
 
 
-def test_likely_modes_guess_what_the_fit_takes() -> None:
-    full = {f"f{i:03}": 100 for i in range(300)}
-    descending = sorted(full)
-    piece_bytes = {p: n * 4 - 1 for p, n in full.items()}  # estimate_tokens gives exactly 100
-    modes, _ = _fit(full, descending, 3000, 30)
-    likely_full, likely_skeletons = likely_modes(descending, piece_bytes, 3000)
-    assert likely_full == descending[:21]  # FULL_SHARE of the room
-    assert set(likely_full) <= {p for p in descending if modes[p] == "full"}
-    # Skeletons at SKELETON_RATIO of the full size fill the rest: every skeleton the fit took is among them.
-    assert {p for p in descending if modes[p] == "skeleton"} <= set(likely_skeletons)
-    assert len(likely_skeletons) == -(-(3000 - 2100) // int(100 * SKELETON_RATIO))
+@pytest.mark.parametrize("seed", range(4))
+def test_likely_requests_are_what_the_fit_asks_for_when_sizes_tell_the_cost(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    descending = [f"f{i:03}" for i in range(400)]
+    piece_bytes = {p: rng.randrange(40, 4000) for p in descending}
+    full = {p: estimate_tokens(n) for p, n in piece_bytes.items()}  # each file costs what its size says
+    counted: list[str] = []
+    asked: list[str] = []
+
+    def count(paths: list[str]) -> dict[str, int]:
+        counted.extend(paths)
+        return {p: full[p] for p in paths}
+
+    def skeletons(paths: list[str], then: list[str]) -> dict[str, int | None]:
+        asked.extend(paths)
+        return {p: int(full[p] * SKELETON_RATIO) for p in paths}
+
+    fixed, budget = 300, rng.randrange(20_000, 60_000)
+    modes, _ = fit_from_top(fixed, descending, budget, piece_bytes, count, skeletons)
+    likely_full, likely_skeletons = likely_requests(fixed, descending, budget, piece_bytes)
+    assert likely_full == counted  # the same files, in the order the fit asks for them
+    assert likely_skeletons == asked[:len(likely_skeletons)] and len(likely_skeletons) <= 512
+    assert {"full", "skeleton", "path"} <= set(modes.values())

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from v4agent.pack.options import PackError
 
 __all__ = ["FULL_SHARE", "LAZY_FACTOR", "SKELETON_SHARE", "estimate_tokens", "fit_budget", "fit_from_top",
-           "likely_modes"]
+           "likely_requests"]
 
 SKELETON_SHARE = 0.5
 
@@ -139,25 +139,25 @@ def _fill_full(descending: Sequence[str], modes: dict[str, str], exact: dict[str
     return total
 
 
-def likely_modes(descending: Sequence[str], piece_bytes: Mapping[str, int], room: int) -> tuple[list[str], list[str]]:
-    """The files ``fit_from_top`` will likely take in full and ask skeletons of, estimated from sizes: the full
-    part, then the files after it until their skeletons (at ``SKELETON_RATIO`` of the full size) would fill the
-    rest of the room. Started early, their scans and skeletons run on the workers while the top is counted."""
-    limit = int(room * FULL_SHARE)
-    used = 0
-    full: list[str] = []
+def likely_requests(fixed: int, descending: Sequence[str], budget: int,
+                    piece_bytes: Mapping[str, int]) -> tuple[list[str], list[str]]:
+    """What ``fit_from_top`` will likely ask for, in the order it asks: the files whose full pieces it counts
+    and those whose skeletons it builds, from a dry run with every cost estimated from the file's size (a
+    skeleton at ``SKELETON_RATIO``; at most ``_LIKELY_SKELETONS_MAX`` of them). Started early on the workers,
+    in this order, the work comes back about when the fit needs it."""
+    counted: list[str] = []
     skeletons: list[str] = []
-    for path in descending:
-        if used >= room or len(skeletons) >= _LIKELY_SKELETONS_MAX:
-            break
-        cost = estimate_tokens(piece_bytes[path])
-        if used + cost <= limit:
-            used += cost
-            full.append(path)
-        else:
-            skeletons.append(path)
-            used += int(cost * SKELETON_RATIO)
-    return full, skeletons
+
+    def count_full(paths: list[str]) -> dict[str, int]:
+        counted.extend(paths)
+        return {p: estimate_tokens(piece_bytes[p]) for p in paths}
+
+    def skeleton_costs(paths: list[str], _then: list[str]) -> dict[str, int | None]:
+        skeletons.extend(paths)
+        return {p: int(estimate_tokens(piece_bytes[p]) * SKELETON_RATIO) for p in paths}
+
+    fit_from_top(fixed, descending, budget, piece_bytes, count_full, skeleton_costs)
+    return counted, skeletons[:_LIKELY_SKELETONS_MAX]
 
 
 def fit_from_top(

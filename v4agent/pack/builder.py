@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from v4agent.pack.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top, likely_modes
+from v4agent.pack.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top, likely_requests
 from v4agent.pack.counting import load_tokenizer, progress_bar
 from v4agent.pack.discover import Discovery, Entry, check_root, discover
 from v4agent.pack.options import PackOptions
@@ -107,7 +107,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
             return {p: None if (found := skeletons[p]) is None else found[1] for p in paths}
 
         # The scans and skeletons the fit will likely need start on the workers while it counts the top in full.
-        likely_full, likely_skeletons = likely_modes(descending, piece_bytes, options.budget - fixed_guess)
+        likely_full, likely_skeletons = likely_requests(fixed_guess, descending, options.budget, piece_bytes)
         pack.start_scans([by_path[p] for p in likely_full])
         pack.outlines.start([by_path[p] for p in likely_skeletons])
         fixed = sum(pack.count_texts(fixed_texts))  # here, while the workers start on those
