@@ -90,7 +90,16 @@ def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: 
             after_rank.append(f"{fn.func.__name__}:{fn.keywords['tokenizer']}")
         return send(self, fn, jobs)
 
+    submit = FilePool.submit
+
+    def spy_submit(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
+                   jobs: Sequence[tuple[str, str]]) -> Pending[T]:
+        if isinstance(fn, partial):
+            after_rank.append(f"{fn.func.__name__}:{fn.keywords['tokenizer']}")
+        return submit(self, fn, jobs)
+
     monkeypatch.setattr(FilePool, "send", spy_send)
+    monkeypatch.setattr(FilePool, "submit", spy_submit)
     parallel = Snapshot.build(root, options)
     if FilePool().parallel:
         assert sum(sent) == 82  # every file: nothing read here
