@@ -324,3 +324,28 @@ def test_far_over_the_budget_the_tree_is_counted_while_the_workers_start(tmp_pat
     snap = Snapshot.build(root, PackOptions(budget=1500), track_changes=False)
     assert events == ["start scans", "count tree"]
     assert snap.token_count == get_tokenizer().count(snap.text) <= 1500
+
+
+def test_the_survey_moves_the_progress_bar_as_chunks_come_back(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    from collections.abc import Iterator
+
+    from v4agent.pack import builder as builder_module
+
+    if not FilePool().parallel:
+        pytest.skip("the survey runs on workers: needs two cores and fork")
+    root = make_git_repo(tmp_path / "repo", _sources(60))
+    monkeypatch.setattr(pool_module, "_MIN_PARALLEL", 1)
+    steps: list[int] = []
+    totals: list[int] = []
+
+    @contextlib.contextmanager
+    def recording(enabled: bool, total: int) -> Iterator[Callable[[int], None]]:
+        totals.append(total)
+        yield steps.append
+
+    monkeypatch.setattr(builder_module, "progress_bar", recording)
+    Snapshot.build(root, PackOptions(budget=1500), progress=True, track_changes=False)
+    assert totals == [sum(steps)] == [62]
+    assert len([n for n in steps if n]) >= 3  # chunk by chunk, not all at the end

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
 
@@ -117,6 +117,14 @@ class Pending(Generic[T]):
     def __init__(self, futures: list[Future[list[T]]] | None = None, done: list[T] | None = None) -> None:
         self._futures = futures or []
         self._done = done
+
+    def chunks(self) -> Iterator[list[T]]:
+        """The results chunk by chunk, in input order, each as soon as it is done (for progress)."""
+        if self._done is not None:
+            yield self._done
+            return
+        for future in self._futures:
+            yield future.result()
 
     def result(self) -> list[T]:
         if self._done is None:

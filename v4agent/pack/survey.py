@@ -10,7 +10,7 @@ of the file's bytes, so where it was computed never changes the pack.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
 from v4agent.pack.analyze import Analysis, ReadFailure, analyze, read_bytes
@@ -18,6 +18,7 @@ from v4agent.pack.classify import matches_globs
 from v4agent.pack.codefacts import CodeFacts, code_facts
 from v4agent.pack.discover import Entry, git_blob_sha
 from v4agent.pack.packrun import Item, PackRun
+from v4agent.pack.pool import Pending
 from v4agent.pack.records import SkippedFile
 from v4agent.pack.symbols import language_for
 from v4agent.pack.tokencache import fact_key
@@ -70,9 +71,10 @@ def survey(run: PackRun, todo: list[Entry], advance: Callable[[int], None]) -> t
     pending = run.pool.send_guided(partial(survey_of, prefix=run.prefix, max_bytes=run.options.max_file_bytes),
                                    [(e.path, matches_globs(e.path, include)) for e in sent],
                                    [survey_weight(e.path, e.size) for e in sent])
+    advance(len(todo) - len(sent))
     _make_ready_for_fit(run)
     facts: dict[str, CodeFacts] = {}
-    for e, result in zip(sent, pending.result(), strict=True):
+    for e, result in zip(sent, _as_done(pending, advance), strict=True):
         if isinstance(result, str):
             run.skipped.append(SkippedFile(e.path, result))
             continue
@@ -84,11 +86,17 @@ def survey(run: PackRun, todo: list[Entry], advance: Callable[[int], None]) -> t
             run.cache.put_fact(fact_key("y", e.path, blob), symbols_json)
     items: list[Item] = []
     for e in todo:
-        advance(1)
         item = known.get(e.path)
         if item is not None and run.keep(item):
             items.append(item)
     return items, facts
+
+
+def _as_done(pending: Pending[Surveyed], advance: Callable[[int], None]) -> Iterator[Surveyed]:
+    """The results in input order, the progress bar advanced as each chunk comes back."""
+    for chunk in pending.chunks():
+        advance(len(chunk))
+        yield from chunk
 
 
 def _make_ready_for_fit(run: PackRun) -> None:
