@@ -349,3 +349,35 @@ def test_the_survey_moves_the_progress_bar_as_chunks_come_back(tmp_path: Path,
     Snapshot.build(root, PackOptions(budget=1500), progress=True, track_changes=False)
     assert totals == [sum(steps)] == [62]
     assert len([n for n in steps if n]) >= 3  # chunk by chunk, not all at the end
+
+
+@pytest.mark.parametrize("secrets", ["redact", "skip"])
+def test_a_surveyed_pack_honours_include_and_the_secret_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               secrets: str) -> None:
+    """A minified file named by --include is packed (and parsed for the ranking) and --secrets skip drops the
+    files with secrets, the same with the survey on workers as inline."""
+    files = _sources(40)
+    files["web/lib.js"] = "function used(a){return a+1}" + ";var x=1" * 400 + "\n"  # one long line: minified
+    root = make_git_repo(tmp_path / "one", files)
+    copy = tmp_path / "two"
+    shutil.copytree(root, copy)
+    options = PackOptions(budget=3000, include=("web/lib.js",), secrets=secrets)
+    monkeypatch.setattr(pool_module, "_MIN_PARALLEL", 1)
+    surveyed: list[int] = []
+    guided = FilePool.send_guided
+
+    def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, bool]]], list[T]],
+            jobs: Sequence[tuple[str, bool]], weights: Sequence[int]) -> Pending[T]:
+        surveyed.append(len(jobs))
+        assert ("web/lib.js", True) in jobs and ("web/app.js", False) in jobs
+        return guided(self, fn, jobs, weights)
+
+    monkeypatch.setattr(FilePool, "send_guided", spy)
+    parallel = Snapshot.build(root, options, track_changes=False)
+    assert surveyed == ([43] if FilePool().parallel else [])
+    monkeypatch.setattr(pool_module, "_workers", lambda: 1)
+    inline = Snapshot.build(copy, options, track_changes=False)
+    assert parallel.text == inline.text and parallel.files == inline.files and parallel.skipped == inline.skipped
+    assert "web/lib.js" in {f.path for f in parallel.files}
+    assert ("pkg/mod03.py" in {s.path for s in parallel.skipped}) == (secrets == "skip")
+    assert SECRET not in parallel.text
