@@ -68,7 +68,7 @@ class PackRun:
         self.fmt = options.fmt
         self.skipped: list[SkippedFile] = []
         self._pool: FilePool | None = None
-        self.symbols_ahead = False  # parse code files on the workers while the analysis goes on
+        self.symbols_ahead = False  # the workers survey every file (read, analyse, parse): see survey.py
         self.counts_ahead = False  # scan and count full pieces on the workers while the analysis goes on
         self._surveyed: dict[str, CodeFacts] = {}  # symbols and skeleton edits from the survey, until ranked
         self._scans: AheadJobs[tuple[str, str], tuple[_Finding, ...]] = AheadJobs(self._send_scans_now)
