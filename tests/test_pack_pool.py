@@ -82,24 +82,19 @@ def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr(FilePool, "send_guided", spy)
     after_rank: list[str] = []  # what the fit sent: with the workers forked again, they count too
-    send = FilePool.send
+    SendOrSubmit = Callable[[FilePool, Callable[[Sequence[tuple[str, str]]], list[T]], Sequence[tuple[str, str]]],
+                            Pending[T]]
 
-    def spy_send(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
-                 jobs: Sequence[tuple[str, str]]) -> Pending[T]:
-        if isinstance(fn, partial):
-            after_rank.append(f"{fn.func.__name__}:{fn.keywords['tokenizer']}")
-        return send(self, fn, jobs)
+    def spying(method: SendOrSubmit) -> SendOrSubmit:
+        def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
+                jobs: Sequence[tuple[str, str]]) -> Pending[T]:
+            if isinstance(fn, partial):
+                after_rank.append(f"{fn.func.__name__}:{fn.keywords['tokenizer']}")
+            return method(self, fn, jobs)
+        return spy
 
-    submit = FilePool.submit
-
-    def spy_submit(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
-                   jobs: Sequence[tuple[str, str]]) -> Pending[T]:
-        if isinstance(fn, partial):
-            after_rank.append(f"{fn.func.__name__}:{fn.keywords['tokenizer']}")
-        return submit(self, fn, jobs)
-
-    monkeypatch.setattr(FilePool, "send", spy_send)
-    monkeypatch.setattr(FilePool, "submit", spy_submit)
+    monkeypatch.setattr(FilePool, "send", spying(FilePool.send))
+    monkeypatch.setattr(FilePool, "submit", spying(FilePool.submit))
     parallel = Snapshot.build(root, options)
     if FilePool().parallel:
         assert sum(sent) == 82  # every file: nothing read here
