@@ -82,10 +82,7 @@ def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr(FilePool, "send_guided", spy)
     after_rank: list[str] = []  # what the fit sent: with the workers forked again, they count too
-    SendOrSubmit = Callable[[FilePool, Callable[[Sequence[tuple[str, str]]], list[T]], Sequence[tuple[str, str]]],
-                            Pending[T]]
-
-    def spying(method: SendOrSubmit) -> SendOrSubmit:
+    def spying(method: Callable[..., Pending[T]]) -> Callable[..., Pending[T]]:
         def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
                 jobs: Sequence[tuple[str, str]]) -> Pending[T]:
             if isinstance(fn, partial):
