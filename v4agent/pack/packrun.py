@@ -99,7 +99,7 @@ class PackRun:
 
     def plan_symbols_ahead(self, entries: list[Entry]) -> None:
         """A budget far below the repository's size means ranking, which needs every code file's symbols: then
-        the workers read, analyse and parse every file (``_survey``) while this process loads the tokenizer.
+        the workers read, analyse and parse every file (``survey.survey``) while this process loads the tokenizer.
         Speed only: it all is a pure function of the bytes, so a wrong guess never changes the output."""
         from v4agent.pack.symbols import language_for
 
@@ -357,10 +357,11 @@ class PackRun:
         todo: list[Item] = []
         for it in coded:
             surveyed = self._surveyed.pop(it.path, None)
-            cached = None if surveyed is not None else self.cache.fact(fact_key("y", it.path, it.blob))
             if surveyed is not None:  # cached by the survey already
                 symbols[it.path], self.outlines.edits[it.path] = surveyed
-            elif cached is None:
+                continue
+            cached = self.cache.fact(fact_key("y", it.path, it.blob))
+            if cached is None:
                 todo.append(it)
             else:
                 symbols[it.path] = FileSymbols.from_json(cached)
