@@ -288,7 +288,7 @@ def test_a_surveyed_build_leaves_a_warm_cache(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(pool_module, "_MIN_PARALLEL", 1)
     cold = Snapshot.build(root, PackOptions(budget=1500), track_changes=False)
     called: list[str] = []
-    monkeypatch.setattr(pool_module, "code_facts", lambda *a: called.append("parse"))
+    monkeypatch.setattr(pool_module, "ranking_facts", lambda *a: called.append("parse"))
     monkeypatch.setattr(FilePool, "_start", lambda self: called.append("fork"))
     warm = Snapshot.build(root, PackOptions(budget=1500), track_changes=False)
     assert called == []

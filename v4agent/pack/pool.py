@@ -16,7 +16,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from v4agent.pack.analyze import Analysis, emitted_text, full_piece_text
-from v4agent.pack.codefacts import CodeFacts, code_facts
+from v4agent.pack.codefacts import CodeFacts, ranking_facts
 from v4agent.pack.redact import redaction_edits
 from v4agent.pack.render import render_file
 from v4agent.pack.secrets import SecretFinding, scan_secrets
@@ -40,7 +40,7 @@ _GUIDED_TAIL = 48  # a guided chunk is at least 1/(this x workers) of the whole 
 
 
 def facts_of(jobs: Sequence[tuple[str, str]]) -> list[CodeFacts]:
-    return [code_facts(path, text) for path, text in jobs]
+    return [ranking_facts(path, text) for path, text in jobs]
 
 
 def scans_of(jobs: Sequence[tuple[str, str]]) -> list[tuple[SecretFinding, ...]]:

@@ -15,7 +15,7 @@ from functools import partial
 
 from v4agent.pack.analyze import Analysis, ReadFailure, analyze, read_bytes
 from v4agent.pack.classify import matches_globs
-from v4agent.pack.codefacts import CodeFacts, code_facts
+from v4agent.pack.codefacts import CodeFacts, ranking_facts
 from v4agent.pack.discover import Entry, git_blob_sha
 from v4agent.pack.packrun import Item, PackRun
 from v4agent.pack.pool import Pending
@@ -50,7 +50,7 @@ def survey_of(jobs: Sequence[SurveyJob], prefix: str, max_bytes: int) -> list[Su
             continue
         analysis, text = analyze(path, data, scan=False)  # scanned later, only where the content is emitted
         packed = analysis.skip is None or (analysis.soft and parse_soft)
-        facts = code_facts(path, text) if text is not None and packed and language_for(path) else None
+        facts = ranking_facts(path, text) if text is not None and packed and language_for(path) else None
         out.append((git_blob_sha(data), analysis, None if facts is None else (facts, facts[0].dumps())))
     return out
 

@@ -18,6 +18,8 @@ from typing import Any
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 from tree_sitter_language_pack import get_language, get_parser
 
+from v4agent.pack.pysymbols import python_names
+
 __all__ = [
     "LANGUAGES",
     "FileSymbols",
@@ -27,6 +29,8 @@ __all__ = [
     "source_bytes",
     "symbol_patterns",
     "symbols_from_captures",
+    "symbols_from_names",
+    "symbols_without_parse",
 ]
 
 # Bigger inputs are minified bundles or data dumps: parsing them costs time and yields noise.
@@ -329,6 +333,12 @@ def extract_symbols(rel_path: str, text: str) -> FileSymbols:
     lang = language_for(rel_path)
     if lang is None:
         return FileSymbols()
+    unparsed = symbols_without_parse(lang, text)
+    return unparsed if unparsed is not None else _parsed_symbols(lang, text)
+
+
+def _parsed_symbols(lang: str, text: str) -> FileSymbols:
+    """The symbols from a parse: what the patterns capture (``symbols_without_parse`` must agree)."""
     parsed = parse(lang, text)
     if parsed is None:
         return FileSymbols()
@@ -341,10 +351,26 @@ def symbol_patterns(lang: str) -> str:
     return _QUERIES[lang]
 
 
+def symbols_without_parse(lang: str, text: str) -> FileSymbols | None:
+    """The symbols the patterns would capture, where they can be had without a parse (Python, most files: see
+    ``pysymbols``); None where a parse is needed."""
+    if lang != "python":
+        return None
+    if len(text) * 4 > MAX_PARSE_BYTES and len(source_bytes(text)) > MAX_PARSE_BYTES:
+        return FileSymbols()  # as a parse: too big to parse
+    found = python_names(text)
+    return None if found is None else symbols_from_names(*found)
+
+
 def symbols_from_captures(captures: Mapping[str, Sequence[Node]], source: bytes) -> FileSymbols:
     """The file's symbols from the captures of ``symbol_patterns`` (other captures are ignored)."""
-    defines = {n for n in _names(captures.get("def", ()), source) if _meaningful(n)}
-    references = {n for n in _names(captures.get("ref", ()), source) if _meaningful(n) and n not in _NOISE}
+    return symbols_from_names(_names(captures.get("def", ()), source), _names(captures.get("ref", ()), source))
+
+
+def symbols_from_names(defined: set[str], referenced: set[str]) -> FileSymbols:
+    """The symbols from the names captured as definitions and references: short, dunder and noise names out."""
+    defines = {n for n in defined if _meaningful(n)}
+    references = {n for n in referenced if _meaningful(n) and n not in _NOISE}
     return FileSymbols(tuple(sorted(defines)), tuple(sorted(references)))
 
 

@@ -1,0 +1,379 @@
+"""The names tree-sitter's Python symbol patterns capture, found without a parse (pure).
+
+A cold pack far over its budget needs every Python file's definitions and references for the ranking; parsing
+them all with tree-sitter and walking the trees was most of the cold pack's CPU time (Django: ~6 CPU-s). Here the
+same patterns are evaluated by regular expressions over the code with its strings and comments blanked out: the
+module-level, one-line shapes of Python that the patterns match (``def NAME``, ``NAME(``, ``.NAME``, ``NAME: T``,
+...) are easy to see in text once strings and comments are gone. Where a file holds a construct these rules do
+not model (a semicolon, a ``match`` statement, quotes inside an f-string's braces, chained assignments, ...), the
+answer is None and the caller parses. The test suite holds the two to the same sets, file by file, on every
+Python file of the installed packages and on hand-made edge cases.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections import Counter
+
+__all__ = ["python_names"]
+
+_KEYWORDS = frozenset(keyword.kwlist)
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_WORD_OR_DOT = _WORD | {"."}
+_SPACE = " \t\n"
+_MAX_STEPS = 20_000  # bracket steps per file when finding arguments' enclosing parentheses; beyond: parse
+
+# Comments and string literals (any quotes; the prefix letters stay in the text and are looked at separately).
+_TOKEN = re.compile(
+    r"""\#[^\n]*|'''[^'\\]*+(?:(?:\\.|'(?!''))[^'\\]*+)*+'''|\"\"\"[^"\\]*+(?:(?:\\.|"(?!""))[^"\\]*+)*+\"\"\""""
+    r"""|'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\"""",
+    re.S,
+)
+_PREFIX_LETTERS = "rRbBuUfF"
+# Every pattern below starts with a literal, so the regex engine skips ahead fast; word boundaries are checked
+# on the (few) matches instead.
+# An identifier ending in "def" or "class" followed by a name can only be followed by a keyword (``metaclass if``),
+# so dropping keywords from what these find leaves exactly the declared names.
+_DEF = re.compile(r"def[ \t]+([A-Za-z_]\w*)")
+_CLASS = re.compile(r"class[ \t]+([A-Za-z_]\w*)")
+_DEF_PAREN = re.compile(r"def[ \t]+([A-Za-z_]\w*)[ \t]*\(")
+_CLASS_PAREN = re.compile(r"class[ \t]+([A-Za-z_]\w*)[ \t]*\(")
+_TYPE_PARAMETERS = (re.compile(r"def[ \t]+[A-Za-z_]\w*[ \t]*\["), re.compile(r"class[ \t]+[A-Za-z_]\w*[ \t]*\["))
+_MODULE_NAME = re.compile(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
+_CHAINED = re.compile(r"\n[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
+_ATTRIBUTE = re.compile(r"\.[ \t]*([A-Za-z_]\w*)")
+_CALLED_REVERSED = re.compile(r"\([ \t]*(\w+)")  # "NAME (" read backwards
+_FROM_IMPORT = re.compile(r"\n[ \t]*from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
+_IMPORT = re.compile(r"\n[ \t]*import[ \t]+[^\n]*")
+_IMPORT_WORD = re.compile(r"import")
+_DECORATOR = re.compile(r"\n[ \t]*@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")
+_EXCEPT = re.compile(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
+_RAISE = re.compile(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
+_FROM_NAME_AT_END = re.compile(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
+_ARGUMENT_FIRST = re.compile(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
+_ARGUMENT_NEXT = re.compile(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
+_BRACKET = re.compile(r"[()\[\]{}]")
+# Annotations: only a bare name (or a string) is modelled; tree-sitter reads anything else with its own type
+# grammar (unions, generics, members), so such a file is parsed.
+_ANNOTATION = r"[ \t\n]*(?:([A-Za-z_]\w*)|( 0 ))[ \t\n]*"
+_RETURN_TYPE = re.compile(r"->[ \t\n]*([^:]*):")
+_PARAMETER_TYPE = re.compile(r"[(,][ \t\n]*(?:\*\*?[ \t]*)?[A-Za-z_]\w*[ \t\n]*:(?!=)([^,)=]*)(?=[,)=])")
+_VARIABLE_TYPE = re.compile(r"\n[ \t]*([A-Za-z_][\w.]*)[ \t]*:(?!=)([^\n=]*)(?=\n|=(?!=))")
+_BARE = re.compile(_ANNOTATION)
+_NUMBER_DOT = re.compile(r"\d\.[ \t]*([A-Za-z_]\w*)")
+_SOFT_KEYWORD = re.compile(r"(?:match|case|type)[ \t]")
+_TYPE_ALIAS = re.compile(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
+
+
+class _Unsure(Exception):
+    """The text holds something these rules do not model: parse it instead."""
+
+
+def python_names(text: str) -> tuple[set[str], set[str]] | None:
+    """The names captured as definitions and as references by the Python symbol patterns (before filtering),
+    or None when the text holds a construct these rules do not model."""
+    try:
+        return _names(text)
+    except _Unsure:
+        return None
+
+
+def _names(text: str) -> tuple[set[str], set[str]]:
+    code = _code_only(text.replace("\r\n", "\n"))
+    code, imported = _without_imports(code)
+    if [code.count(c) for c in "([{"] != [code.count(c) for c in ")]}"]:
+        raise _Unsure("unbalanced brackets")
+    defines = _definitions(code)
+    references = imported | _attributes(code) | _calls(code) | _arguments(code)
+    references |= _after_keyword(code, _EXCEPT) | _after_keyword(code, _RAISE) | _raised_from(code)
+    references |= {name for a in _RETURN_TYPE.findall(code) if (name := _bare_annotation(a))}
+    references |= _parameter_types(code)
+    defines |= _at_depth_zero(code, references)
+    return defines, references
+
+
+def _code_only(text: str) -> str:
+    """The code with comments removed, every string replaced by `` 0 `` and every f-string by its expressions."""
+
+    def replace(match: re.Match[str]) -> str:
+        start = match.start()
+        if text[start] == "#":
+            return ""
+        if start and text[start - 1] in "fFrR":
+            expressions = _f_string(text, start, match.group())
+            if expressions is not None:
+                return expressions
+        return " 0 "
+
+    code = "\n" + _TOKEN.sub(replace, text) + "\n"
+    if not code.isascii() or any(c in code for c in "'\";\r\f"):
+        raise _Unsure("unclosed string, semicolon, form feed or a non-ASCII name")
+    code = code.replace("\\\n", " ")
+    if "\\" in code or "except*" in code:
+        raise _Unsure("backslash or except*")
+    for match in _SOFT_KEYWORD.finditer(code):
+        start = match.start()
+        line_start = code.rfind("\n", 0, start) + 1
+        if code[line_start:start].strip(" \t"):
+            continue
+        line = code[start:code.find("\n", start)].rstrip()
+        if (line.endswith(":") and not line.startswith("type")) or _TYPE_ALIAS.match(line):
+            raise _Unsure("soft keyword statement")
+    return code
+
+
+def _f_string(text: str, start: int, token: str) -> str | None:
+    """What stands in for the string token at ``start`` when it is an f-string: its expressions, bracketed."""
+    k = start
+    while k > 0 and start - k < 2 and text[k - 1] in _PREFIX_LETTERS:
+        k -= 1
+    letters = text[k:start]
+    if "f" not in letters and "F" not in letters:
+        return None
+    if k > 0 and text[k - 1] in _WORD:
+        raise _Unsure("odd string prefix")
+    quote = 3 if token[:3] in ("'''", '"""') and len(token) >= 6 else 1
+    expressions: list[str] = []
+    _interpolations(token[quote:-quote], expressions)
+    if any(c in e for e in expressions for c in "'\"#\\"):
+        raise _Unsure("quotes inside an f-string's braces")
+    return " [" + ",".join(expressions) + "] " if expressions else " 0 "
+
+
+def _interpolations(body: str, out: list[str]) -> None:
+    """Append the expressions of the ``{...}`` fields in an f-string's body (nested format specs included)."""
+    at = 0
+    while (at := body.find("{", at)) >= 0:
+        if body.startswith("{{", at):  # an escaped brace
+            at += 2
+            continue
+        depth, end = 1, at + 1
+        while end < len(body) and depth:
+            depth += (body[end] in "{[(") - (body[end] in "}])")
+            end += 1
+        if depth:
+            raise _Unsure("unbalanced f-string field")
+        field = body[at + 1:end - 1]
+        cut, depth = len(field), 0
+        for i, c in enumerate(field):
+            depth += (c in "([{") - (c in ")]}")
+            if depth == 0 and (c == ":" or (c == "!" and field[i + 1:i + 2] != "=")):
+                cut = i
+                break
+        expression = field[:cut].rstrip()
+        if expression.endswith("=") and not expression.endswith(("==", "!=", "<=", ">=")):
+            expression = expression[:-1]  # the self-documenting form, f"{x=}"
+        if "lambda" in expression or not expression.strip():
+            raise _Unsure("odd f-string field")
+        out.append(expression)
+        if "{" in field[cut:]:
+            _interpolations(field[cut:], out)
+        at = end
+
+
+def _without_imports(code: str) -> tuple[str, set[str]]:
+    """The code without its import statements, and the names ``from ... import`` brings in."""
+    statements = sum(1 for m in _IMPORT_WORD.finditer(code)
+                     if code[m.start() - 1] not in _WORD and code[m.end()] not in _WORD)
+    if not statements:
+        return code, set()
+    names: set[str] = set()
+    found = 0
+    for match in _FROM_IMPORT.finditer(code):
+        found += 1
+        if match.group(1).strip() == "__future__":
+            continue
+        for part in match.group(2).strip("() \t\n").split(","):
+            words = part.split()
+            if words and words[0] != "*":
+                names.add(words[0])
+    found += len(_IMPORT.findall(code))
+    if found != statements:
+        raise _Unsure("an import that does not start its line")
+    return _IMPORT.sub("\n", _FROM_IMPORT.sub("\n", code)), names
+
+
+def _definitions(code: str) -> set[str]:
+    """Function and class names (module-level assignments are added by ``_at_depth_zero``)."""
+    if any(pattern.search(code) for pattern in _TYPE_PARAMETERS):
+        raise _Unsure("type parameters")
+    if _CHAINED.search(code):
+        raise _Unsure("chained assignment")
+    return (set(_DEF.findall(code)) | set(_CLASS.findall(code))) - _KEYWORDS
+
+
+def _bare_annotation(annotation: str) -> str:
+    """The name an annotation is (empty for a string); not modelled when it is anything else."""
+    match = _BARE.fullmatch(annotation)
+    if match is None:
+        raise _Unsure("an annotation other than a bare name")
+    return match.group(1) or ""
+
+
+def _attributes(code: str) -> set[str]:
+    """``x.NAME``; a float such as ``1.e5`` is no attribute access."""
+    if not _NUMBER_DOT.search(code):
+        return set(_ATTRIBUTE.findall(code))
+    names = Counter(_ATTRIBUTE.findall(code))
+    for match in _NUMBER_DOT.finditer(code):
+        end = match.start() + 1
+        if _word_before(code, end)[0].isdigit():
+            names[match.group(1)] -= 1
+    return {name for name, count in names.items() if count > 0}
+
+
+def _calls(code: str) -> set[str]:
+    """Names called as ``NAME(`` (names called as ``x.NAME(`` come along; they are attribute references anyway)."""
+    called = Counter(_CALLED_REVERSED.findall(code[::-1]))
+    if not called:
+        return set()
+    # "def NAME(" and "class NAME(" look like calls; a name is called only if it appears so more often.
+    declared = Counter(_DEF_PAREN.findall(code) + _CLASS_PAREN.findall(code))
+    names = set()
+    for reversed_name, count in called.items():
+        name = reversed_name[::-1]
+        if count > declared[name] and name not in _KEYWORDS and not name[0].isdigit():
+            names.add(name)
+    return names
+
+
+def _after_keyword(code: str, pattern: re.Pattern[str]) -> set[str]:
+    return {m.group(1) for m in pattern.finditer(code) if code[m.start() - 1] not in _WORD_OR_DOT}
+
+
+def _raised_from(code: str) -> set[str]:
+    """``raise ... from NAME`` (``yield from NAME`` is not a raise)."""
+    names = set()
+    for match in _FROM_NAME_AT_END.finditer(code):
+        start = match.start()
+        if code[start - 1] in _WORD:
+            continue
+        end = start
+        while end > 0 and code[end - 1] in _SPACE:
+            end -= 1
+        if _word_before(code, end) != "yield":
+            names.add(match.group(1))
+    return names
+
+
+def _word_before(code: str, end: int) -> str:
+    start = end
+    while start > 0 and code[start - 1] in _WORD:
+        start -= 1
+    return code[start:end]
+
+
+def _is_call_paren(code: str, paren: int) -> bool:
+    """Whether the ``(`` at ``paren`` opens a call's (or a class's base) argument list."""
+    end = paren
+    while end > 0 and code[end - 1] in _SPACE:
+        end -= 1
+    before = code[end - 1]
+    if before in ")]}":
+        return True
+    if before not in _WORD:
+        return False
+    word = _word_before(code, end)
+    if word in _KEYWORDS or word[0].isdigit():
+        return False
+    start = end - len(word)
+    return not code[max(0, start - 8):start].rstrip(" \t").endswith("def")
+
+
+def _arguments(code: str) -> set[str]:
+    """Capitalised names passed bare as arguments: ``f(Name)``, ``class C(Base, Mixin)``."""
+    names = {m.group(1) for m in _ARGUMENT_FIRST.finditer(code) if _is_call_paren(code, m.start())}
+    later = [(m.start(), m.group(1)) for m in _ARGUMENT_NEXT.finditer(code)]
+    if not later:
+        return names
+    backwards, size = code[::-1], len(code)
+    steps, last_comma, last_paren = 0, -1, -1
+    for comma, name in later:
+        # The enclosing bracket: walk left over balanced groups; passing the previous comma at the same depth
+        # means the same group, so its answer is reused (each bracket is stepped over about once).
+        depth, paren, at, passed = 0, -1, size - comma, False
+        while (found := _BRACKET.search(backwards, at)) is not None:
+            steps += 1
+            position = size - 1 - found.start()
+            if not passed and position < last_comma < comma:
+                passed = True
+                if depth == 0:
+                    paren = last_paren
+                    break
+            if found.group() in ")]}":
+                depth += 1
+            elif depth:
+                depth -= 1
+            else:
+                paren = position if found.group() == "(" else -1
+                break
+            at = found.end()
+        if steps > _MAX_STEPS:
+            raise _Unsure("too many brackets to step over")
+        last_comma, last_paren = comma, paren
+        if paren >= 0 and _is_call_paren(code, paren):
+            names.add(name)
+    return names
+
+
+def _parameter_types(code: str) -> set[str]:
+    """Bare names annotating a function's parameters: ``def f(x: Name, *rest: Name)``."""
+    names: set[str] = set()
+    backwards = ""
+    for match in _PARAMETER_TYPE.finditer(code):
+        backwards = backwards or code[::-1]
+        paren = _enclosing(backwards, len(code), match.start() + 1)
+        if paren >= 0 and code[paren] == "(" and _word_before_paren_follows_def(code, paren):
+            names.add(_bare_annotation(match.group(1)))
+    names.discard("")
+    return names
+
+
+def _word_before_paren_follows_def(code: str, paren: int) -> bool:
+    end = paren
+    while end > 0 and code[end - 1] in _SPACE:
+        end -= 1
+    start = end - len(_word_before(code, end))
+    return start < end and code[max(0, start - 8):start].rstrip(" \t").endswith("def")
+
+
+def _enclosing(backwards: str, size: int, position: int) -> int:
+    """The position of the bracket that encloses ``position`` (-1: none), from the reversed code."""
+    depth, at, steps = 0, size - position, 0
+    while (found := _BRACKET.search(backwards, at)) is not None:
+        steps += 1
+        if steps > _MAX_STEPS:
+            raise _Unsure("too many brackets to step over")
+        if found.group() in ")]}":
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            return size - 1 - found.start()
+        at = found.end()
+    return -1
+
+
+def _at_depth_zero(code: str, references: set[str]) -> set[str]:
+    """Module-level ``NAME = ...`` / ``NAME: T`` definitions; adds decorators ``@NAME`` and variable annotations
+    ``x: NAME`` (outside brackets) to ``references``. Returns the definitions."""
+    queries: list[tuple[int, str, str]] = []  # position, kind, name
+    queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
+    queries += [(m.start(), "refer", m.group(1)) for m in _DECORATOR.finditer(code)]
+    queries += [(m.start(), "annotation", m.group(2)) for m in _VARIABLE_TYPE.finditer(code)
+                if m.group(1).split(".")[0] not in _KEYWORDS]
+    queries.sort()
+    defines: set[str] = set()
+    depth, at = 0, 0
+    for position, kind, name in queries:
+        depth += sum(code.count(c, at, position) for c in "([{") - sum(code.count(c, at, position) for c in ")]}")
+        at = position
+        if depth == 0:
+            if kind == "define":
+                defines.add(name)
+            elif kind == "refer":
+                references.add(name)
+            elif bare := _bare_annotation(name):
+                references.add(bare)
+    return defines
