@@ -58,8 +58,13 @@ _BRACKET = re.compile(r"[()\[\]{}]")
 # grammar (unions, generics, members), so such a file is parsed.
 _ANNOTATION = r"[ \t\n]*(?:([A-Za-z_]\w*)|( 0 ))[ \t\n]*"
 _RETURN_TYPE = re.compile(r"->[ \t\n]*([^:]*):")
-_PARAMETER_TYPE = re.compile(r"[(,][ \t\n]*(?:\*\*?[ \t]*)?[A-Za-z_]\w*[ \t\n]*:(?!=)([^,)=]*)(?=[,)=])")
-_VARIABLE_TYPE = re.compile(r"\n[ \t]*([A-Za-z_][\w.]*)[ \t]*:(?!=)([^\n=]*)(?=\n|=(?!=))")
+# "(NAME:" or ", *NAME:" read backwards from the colon; the annotation is then read forwards from the colon.
+_PARAMETER_COLON_REVERSED = re.compile(r":(?<!=:)[ \t\n]*\w*[A-Za-z_](?:[ \t]*\*\*?)?[ \t\n]*[(,]")
+_PARAMETER_TYPE_TEXT = re.compile(r"([^,)=]*)(?=[,)=])")
+# "NAME:" starting a line, read backwards from the colon (so the engine skips ahead to colons): the name's start,
+# then the annotation read forwards from the colon up to "=" or the line's end.
+_LINE_NAME_COLON_REVERSED = re.compile(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
+_ANNOTATION_TEXT = re.compile(r"([^\n=]*)(?=\n|=(?!=))")
 _BARE = re.compile(_ANNOTATION)
 _NUMBER_DOT = re.compile(r"\d\.[ \t]*([A-Za-z_]\w*)")
 _SOFT_KEYWORD = re.compile(r"(?:match|case|type)[ \t]")
@@ -228,14 +233,12 @@ def _calls(code: str) -> set[str]:
     called = Counter(_CALLED_REVERSED.findall(code[::-1]))
     if not called:
         return set()
+    names = set("\n".join(called)[::-1].split("\n")) - _KEYWORDS  # each name read forwards again
     # "def NAME(" and "class NAME(" look like calls; a name is called only if it appears so more often.
-    declared = Counter(_DEF_PAREN.findall(code) + _CLASS_PAREN.findall(code))
-    names = set()
-    for reversed_name, count in called.items():
-        name = reversed_name[::-1]
-        if count > declared[name] and name not in _KEYWORDS and not name[0].isdigit():
-            names.add(name)
-    return names
+    for name, count in Counter(_DEF_PAREN.findall(code) + _CLASS_PAREN.findall(code)).items():
+        if called[name[::-1]] <= count:
+            names.discard(name)
+    return {name for name in names if not name[0].isdigit()}
 
 
 def _after_keyword(code: str, pattern: re.Pattern[str]) -> set[str]:
@@ -320,12 +323,14 @@ def _arguments(code: str) -> set[str]:
 def _parameter_types(code: str) -> set[str]:
     """Bare names annotating a function's parameters: ``def f(x: Name, *rest: Name)``."""
     names: set[str] = set()
-    backwards = ""
-    for match in _PARAMETER_TYPE.finditer(code):
-        backwards = backwards or code[::-1]
-        paren = _enclosing(backwards, len(code), match.start() + 1)
+    backwards, size = code[::-1], len(code)
+    for match in _PARAMETER_COLON_REVERSED.finditer(backwards):
+        annotation = _PARAMETER_TYPE_TEXT.match(code, size - match.start())
+        if annotation is None:
+            continue
+        paren = _enclosing(backwards, size, size - match.end() + 1)
         if paren >= 0 and code[paren] == "(" and _word_before_paren_follows_def(code, paren):
-            names.add(_bare_annotation(match.group(1)))
+            names.add(_bare_annotation(annotation.group(1)))
     names.discard("")
     return names
 
@@ -355,14 +360,28 @@ def _enclosing(backwards: str, size: int, position: int) -> int:
     return -1
 
 
+def _variable_annotations(code: str) -> list[tuple[int, str, str]]:
+    """``x: T`` and ``x.y: T = v`` statements: (position of the line's name, "annotation", the annotation's text)."""
+    found = []
+    size = len(code)
+    for match in _LINE_NAME_COLON_REVERSED.finditer(code[::-1]):
+        name = match.group(1)[::-1]
+        if name[0].isdigit() or name.split(".")[0] in _KEYWORDS:
+            continue
+        colon = size - 1 - match.start()
+        annotation = _ANNOTATION_TEXT.match(code, colon + 1)
+        if annotation is not None:
+            found.append((size - match.end() + 1, "annotation", annotation.group(1)))
+    return found
+
+
 def _at_depth_zero(code: str, references: set[str]) -> set[str]:
     """Module-level ``NAME = ...`` / ``NAME: T`` definitions; adds decorators ``@NAME`` and variable annotations
     ``x: NAME`` (outside brackets) to ``references``. Returns the definitions."""
     queries: list[tuple[int, str, str]] = []  # position, kind, name
     queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
     queries += [(m.start(), "refer", m.group(1)) for m in _DECORATOR.finditer(code)]
-    queries += [(m.start(), "annotation", m.group(2)) for m in _VARIABLE_TYPE.finditer(code)
-                if m.group(1).split(".")[0] not in _KEYWORDS]
+    queries += _variable_annotations(code)
     queries.sort()
     defines: set[str] = set()
     depth, at = 0, 0
