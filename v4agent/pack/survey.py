@@ -1,5 +1,6 @@
-"""A cold pack far over its budget reads, analyses and parses every file on the workers (the ranking needs every
-code file's symbols), while the main process makes ready what the budget fit needs next.
+"""A cold pack far over its budget reads and analyses every file on the workers and finds every code file's
+symbols (the ranking needs them all: most Python files without a parse, see ``pysymbols``), while the main
+process makes ready what the budget fit needs next.
 
 Why on the workers by path, rather than fed file by file from the main process: the workers get their whole
 share at once, in chunks that shrink as the work left does, so they never wait on the main process, which holds
@@ -26,11 +27,11 @@ from v4agent.pack.tokencache import fact_key
 __all__ = ["SurveyJob", "Surveyed", "survey", "survey_of", "survey_weight"]
 
 SurveyJob = tuple[str, bool]  # path; whether to parse it even when soft-skipped (an --include glob names it)
-# per file: its blob SHA, its analysis, its symbols and skeleton edits and the symbols' JSON for the cache (None:
-# not code, or not packed); or the reason it could not be read
+# per file: its blob SHA, its analysis, its symbols and skeleton edits (when a parse gave them) and the symbols'
+# JSON (None: not code, or not packed); or the reason it could not be read
 Surveyed = tuple[str, Analysis, "tuple[CodeFacts, str] | None"] | str
 
-_TEXT_ONLY_SHARE = 8  # a file that is only read and analysed costs about this much less than one parsed too
+_TEXT_ONLY_SHARE = 24  # per byte, a file only read and analysed costs about this much less than a code file (Django)
 
 
 def survey_weight(path: str, size: int) -> int:
@@ -40,7 +41,7 @@ def survey_weight(path: str, size: int) -> int:
 
 def survey_of(jobs: Sequence[SurveyJob], prefix: str, max_bytes: int) -> list[Surveyed]:
     """Read each file under ``prefix`` (never following a symlink, never past ``max_bytes``), analyse it, and
-    parse it when it is code that will be packed."""
+    find its symbols when it is code that will be packed."""
     out: list[Surveyed] = []
     for path, parse_soft in jobs:
         try:
