@@ -153,3 +153,17 @@ def test_every_entry_point_agrees() -> None:
     unanswered = UNANSWERED["semicolon"]
     assert ranking_facts("a.py", unanswered)[1] is not None  # parsed: the edits come with it
     assert symbols_without_parse("javascript", "function f() {}") is None
+
+
+def test_long_flat_lists_are_walked_once() -> None:
+    """Each bare argument's enclosing bracket is found by a walk that stops at the previous one: a long flat list
+    costs one pass. (Walking back to the list's start for each item would exhaust the per-file budget: None.)"""
+    count = 20_000
+    call = "register(" + ", ".join(f"Name{i}" for i in range(count)) + ")\n"
+    found = _fast(call)
+    assert found is not None and len(found.references) == count + 1  # and "register"
+    table = "TABLE = {" + ", ".join(f"key_{i}: value_{i}" for i in range(count)) + "}\n"
+    found = _fast(table)
+    assert found is not None and found.defines == ("TABLE",) and found.references == ()
+    many = "kinds = (" + ", ".join(["type"] * count) + ")\n" + "x = [" + "type " * count + "]\n"
+    assert python_names(many) is not None

@@ -22,7 +22,8 @@ _KEYWORDS = frozenset(keyword.kwlist)
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _WORD_OR_DOT = _WORD | {"."}
 _SPACE = " \t\n"
-_MAX_STEPS = 20_000  # bracket steps per file when finding arguments' enclosing parentheses; beyond: parse
+# Characters searched per file when finding enclosing brackets, as a multiple of the file's size; beyond: parse.
+_WALK_BUDGET = 8
 
 # Comments and string literals (any quotes; the prefix letters stay in the text and are looked at separately).
 _TOKEN = re.compile(
@@ -90,11 +91,12 @@ def _names(text: str) -> tuple[set[str], set[str]]:
     if [code.count(c) for c in "([{"] != [code.count(c) for c in ")]}"]:
         raise _Unsure("unbalanced brackets")
     defines = _definitions(code)
-    references = imported | _attributes(code) | _calls(code) | _arguments(code)
+    backwards = code[::-1]  # several patterns are found faster read backwards (they then start with a literal)
+    references = imported | _attributes(code) | _calls(code, backwards) | _arguments(code, backwards)
     references |= _after_keyword(code, _EXCEPT) | _after_keyword(code, _RAISE) | _raised_from(code)
     references |= {name for a in _RETURN_TYPE.findall(code) if (name := _bare_annotation(a))}
-    references |= _parameter_types(code)
-    defines |= _at_depth_zero(code, references)
+    references |= _parameter_types(code, backwards)
+    defines |= _at_depth_zero(code, backwards, references)
     return defines, references
 
 
@@ -117,12 +119,16 @@ def _code_only(text: str) -> str:
     code = code.replace("\\\n", " ")
     if "\\" in code or "except*" in code:
         raise _Unsure("backslash or except*")
+    line_end = -1
     for match in _SOFT_KEYWORD.finditer(code):
         start = match.start()
+        if start < line_end:  # only a line's first word can start a statement: this line is done
+            continue
         line_start = code.rfind("\n", 0, start) + 1
+        line_end = code.find("\n", start)
         if code[line_start:start].strip(" \t"):
             continue
-        line = code[start:code.find("\n", start)].rstrip()
+        line = code[start:line_end].rstrip()
         if (line.endswith(":") and not line.startswith("type")) or _TYPE_ALIAS.match(line):
             raise _Unsure("soft keyword statement")
     return code
@@ -228,9 +234,9 @@ def _attributes(code: str) -> set[str]:
     return {name for name, count in names.items() if count > 0}
 
 
-def _calls(code: str) -> set[str]:
+def _calls(code: str, backwards: str) -> set[str]:
     """Names called as ``NAME(`` (names called as ``x.NAME(`` come along; they are attribute references anyway)."""
-    called = Counter(_CALLED_REVERSED.findall(code[::-1]))
+    called = Counter(_CALLED_REVERSED.findall(backwards))
     if not called:
         return set()
     names = set("\n".join(called)[::-1].split("\n")) - _KEYWORDS  # each name read forwards again
@@ -284,53 +290,74 @@ def _is_call_paren(code: str, paren: int) -> bool:
     return not code[max(0, start - 8):start].rstrip(" \t").endswith("def")
 
 
-def _arguments(code: str) -> set[str]:
-    """Capitalised names passed bare as arguments: ``f(Name)``, ``class C(Base, Mixin)``."""
-    names = {m.group(1) for m in _ARGUMENT_FIRST.finditer(code) if _is_call_paren(code, m.start())}
-    later = [(m.start(), m.group(1)) for m in _ARGUMENT_NEXT.finditer(code)]
-    if not later:
-        return names
-    backwards, size = code[::-1], len(code)
-    steps, last_comma, last_paren = 0, -1, -1
-    for comma, name in later:
-        # The enclosing bracket: walk left over balanced groups; passing the previous comma at the same depth
-        # means the same group, so its answer is reused (each bracket is stepped over about once).
-        depth, paren, at, passed = 0, -1, size - comma, False
-        while (found := _BRACKET.search(backwards, at)) is not None:
-            steps += 1
-            position = size - 1 - found.start()
-            if not passed and position < last_comma < comma:
-                passed = True
-                if depth == 0:
-                    paren = last_paren
+class _Walker:
+    """Finds the bracket enclosing a position by walking left over balanced groups (in the reversed code).
+
+    Asked in increasing order, a walk that passes the previous position at depth zero reuses its answer, and the
+    search stops there, so a long flat list costs one pass, not one per item. The characters searched are
+    bounded per file all the same; past that the file is parsed instead."""
+
+    def __init__(self, code: str, backwards: str) -> None:
+        self._backwards, self._size = backwards, len(code)
+        self._budget = _WALK_BUDGET * len(code) + 4096
+        self._last, self._last_answer = -1, -1
+
+    def enclosing(self, position: int) -> int:
+        """The position of the bracket enclosing ``position`` (-1: none); positions must increase."""
+        backwards, size = self._backwards, self._size
+        depth, at, answer = 0, size - position, -1
+        window_end = size - 1 - self._last if 0 <= self._last < position else size
+        while True:
+            found = _BRACKET.search(backwards, at, window_end)
+            if found is None:
+                self._budget -= window_end - at
+                if window_end == size:
                     break
+                if depth == 0:  # passed the previous position with nothing open: the same group
+                    answer = self._last_answer
+                    break
+                at, window_end = window_end, size
+                continue
+            self._budget -= found.end() - at
+            if self._budget < 0:
+                raise _Unsure("too much to walk over")
             if found.group() in ")]}":
                 depth += 1
             elif depth:
                 depth -= 1
             else:
-                paren = position if found.group() == "(" else -1
+                answer = size - 1 - found.start()
                 break
             at = found.end()
-        if steps > _MAX_STEPS:
-            raise _Unsure("too many brackets to step over")
-        last_comma, last_paren = comma, paren
-        if paren >= 0 and _is_call_paren(code, paren):
-            names.add(name)
+        self._last, self._last_answer = position, answer
+        return answer
+
+
+def _arguments(code: str, backwards: str) -> set[str]:
+    """Capitalised names passed bare as arguments: ``f(Name)``, ``class C(Base, Mixin)``."""
+    names = {m.group(1) for m in _ARGUMENT_FIRST.finditer(code) if _is_call_paren(code, m.start())}
+    walker = _Walker(code, backwards)
+    for match in _ARGUMENT_NEXT.finditer(code):
+        paren = walker.enclosing(match.start())
+        if paren >= 0 and code[paren] == "(" and _is_call_paren(code, paren):
+            names.add(match.group(1))
     return names
 
 
-def _parameter_types(code: str) -> set[str]:
+def _parameter_types(code: str, backwards: str) -> set[str]:
     """Bare names annotating a function's parameters: ``def f(x: Name, *rest: Name)``."""
-    names: set[str] = set()
-    backwards, size = code[::-1], len(code)
+    size = len(code)
+    found = []
     for match in _PARAMETER_COLON_REVERSED.finditer(backwards):
         annotation = _PARAMETER_TYPE_TEXT.match(code, size - match.start())
-        if annotation is None:
-            continue
-        paren = _enclosing(backwards, size, size - match.end() + 1)
+        if annotation is not None:  # (the position after the "(" or ",", the annotation)
+            found.append((size - match.end() + 1, annotation.group(1)))
+    names: set[str] = set()
+    walker = _Walker(code, backwards)
+    for position, annotation_text in sorted(found):
+        paren = walker.enclosing(position)
         if paren >= 0 and code[paren] == "(" and _word_before_paren_follows_def(code, paren):
-            names.add(_bare_annotation(annotation.group(1)))
+            names.add(_bare_annotation(annotation_text))
     names.discard("")
     return names
 
@@ -343,28 +370,11 @@ def _word_before_paren_follows_def(code: str, paren: int) -> bool:
     return start < end and code[max(0, start - 8):start].rstrip(" \t").endswith("def")
 
 
-def _enclosing(backwards: str, size: int, position: int) -> int:
-    """The position of the bracket that encloses ``position`` (-1: none), from the reversed code."""
-    depth, at, steps = 0, size - position, 0
-    while (found := _BRACKET.search(backwards, at)) is not None:
-        steps += 1
-        if steps > _MAX_STEPS:
-            raise _Unsure("too many brackets to step over")
-        if found.group() in ")]}":
-            depth += 1
-        elif depth:
-            depth -= 1
-        else:
-            return size - 1 - found.start()
-        at = found.end()
-    return -1
-
-
-def _variable_annotations(code: str) -> list[tuple[int, str, str]]:
+def _variable_annotations(code: str, backwards: str) -> list[tuple[int, str, str]]:
     """``x: T`` and ``x.y: T = v`` statements: (position of the line's name, "annotation", the annotation's text)."""
     found = []
     size = len(code)
-    for match in _LINE_NAME_COLON_REVERSED.finditer(code[::-1]):
+    for match in _LINE_NAME_COLON_REVERSED.finditer(backwards):
         name = match.group(1)[::-1]
         if name[0].isdigit() or name.split(".")[0] in _KEYWORDS:
             continue
@@ -375,13 +385,13 @@ def _variable_annotations(code: str) -> list[tuple[int, str, str]]:
     return found
 
 
-def _at_depth_zero(code: str, references: set[str]) -> set[str]:
+def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     """Module-level ``NAME = ...`` / ``NAME: T`` definitions; adds decorators ``@NAME`` and variable annotations
     ``x: NAME`` (outside brackets) to ``references``. Returns the definitions."""
     queries: list[tuple[int, str, str]] = []  # position, kind, name
     queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
     queries += [(m.start(), "refer", m.group(1)) for m in _DECORATOR.finditer(code)]
-    queries += _variable_annotations(code)
+    queries += _variable_annotations(code, backwards)
     queries.sort()
     defines: set[str] = set()
     depth, at = 0, 0
