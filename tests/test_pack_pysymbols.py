@@ -167,3 +167,13 @@ def test_long_flat_lists_are_walked_once() -> None:
     assert found is not None and found.defines == ("TABLE",) and found.references == ()
     many = "kinds = (" + ", ".join(["type"] * count) + ")\n" + "x = [" + "type " * count + "]\n"
     assert python_names(many) is not None
+
+
+def test_code_only_blanks_strings_and_comments_and_keeps_f_string_fields() -> None:
+    from v4agent.pack.pycode import Unmodelled, code_only
+
+    assert code_only('x = "a#b"  # note\n') == "x =  0   \n"
+    assert code_only("y = f'{obj.name!r:>{width}} {{literal}}'\n") == "y = f [obj.name,width] \n"
+    assert code_only("z = rb'''multi\nline'''\n") == "z = rb 0 \n"
+    with pytest.raises(Unmodelled):
+        code_only("w = f\"{d['k']}\"\n")

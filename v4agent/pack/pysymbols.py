@@ -16,6 +16,8 @@ import keyword
 import re
 from collections import Counter
 
+from v4agent.pack.pycode import Unmodelled, code_only
+
 __all__ = ["python_names"]
 
 _KEYWORDS = frozenset(keyword.kwlist)
@@ -25,13 +27,6 @@ _SPACE = " \t\n"
 # Characters searched per file when finding enclosing brackets, as a multiple of the file's size; beyond: parse.
 _WALK_BUDGET = 8
 
-# Comments and string literals (any quotes; the prefix letters stay in the text and are looked at separately).
-_TOKEN = re.compile(
-    r"""\#[^\n]*|'''[^'\\]*+(?:(?:\\.|'(?!''))[^'\\]*+)*+'''|\"\"\"[^"\\]*+(?:(?:\\.|"(?!""))[^"\\]*+)*+\"\"\""""
-    r"""|'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\"""",
-    re.S,
-)
-_PREFIX_LETTERS = "rRbBuUfF"
 # Every pattern below starts with a literal, so the regex engine skips ahead fast; word boundaries are checked
 # on the (few) matches instead.
 # An identifier ending in "def" or "class" followed by a name can only be followed by a keyword (``metaclass if``),
@@ -72,16 +67,12 @@ _SOFT_KEYWORD = re.compile(r"(?:match|case|type)[ \t]")
 _TYPE_ALIAS = re.compile(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
 
 
-class _Unsure(Exception):
-    """The text holds something these rules do not model: parse it instead."""
-
-
 def python_names(text: str) -> tuple[set[str], set[str]] | None:
     """The names captured as definitions and as references by the Python symbol patterns (before filtering),
     or None when the text holds a construct these rules do not model."""
     try:
         return _names(text)
-    except _Unsure:
+    except Unmodelled:  # parse it instead
         return None
 
 
@@ -89,7 +80,7 @@ def _names(text: str) -> tuple[set[str], set[str]]:
     code = _code_only(text.replace("\r\n", "\n"))
     code, imported = _without_imports(code)
     if [code.count(c) for c in "([{"] != [code.count(c) for c in ")]}"]:
-        raise _Unsure("unbalanced brackets")
+        raise Unmodelled("unbalanced brackets")
     defines = _definitions(code)
     backwards = code[::-1]  # several patterns are found faster read backwards (they then start with a literal)
     references = imported | _attributes(code) | _calls(code, backwards) | _arguments(code, backwards)
@@ -101,24 +92,14 @@ def _names(text: str) -> tuple[set[str], set[str]]:
 
 
 def _code_only(text: str) -> str:
-    """The code with comments removed, every string replaced by `` 0 `` and every f-string by its expressions."""
-
-    def replace(match: re.Match[str]) -> str:
-        start = match.start()
-        if text[start] == "#":
-            return ""
-        if start and text[start - 1] in "fFrR":
-            expressions = _f_string(text, start, match.group())
-            if expressions is not None:
-                return expressions
-        return " 0 "
-
-    code = "\n" + _TOKEN.sub(replace, text) + "\n"
+    """The code (see ``pycode.code_only``) between newlines, with line continuations joined; raises ``Unmodelled``
+    for what these rules do not model."""
+    code = "\n" + code_only(text) + "\n"
     if not code.isascii() or any(c in code for c in "'\";\r\f"):
-        raise _Unsure("unclosed string, semicolon, form feed or a non-ASCII name")
+        raise Unmodelled("unclosed string, semicolon, form feed or a non-ASCII name")
     code = code.replace("\\\n", " ")
     if "\\" in code or "except*" in code:
-        raise _Unsure("backslash or except*")
+        raise Unmodelled("backslash or except*")
     line_end = -1
     for match in _SOFT_KEYWORD.finditer(code):
         start = match.start()
@@ -130,57 +111,8 @@ def _code_only(text: str) -> str:
             continue
         line = code[start:line_end].rstrip()
         if (line.endswith(":") and not line.startswith("type")) or _TYPE_ALIAS.match(line):
-            raise _Unsure("soft keyword statement")
+            raise Unmodelled("soft keyword statement")
     return code
-
-
-def _f_string(text: str, start: int, token: str) -> str | None:
-    """What stands in for the string token at ``start`` when it is an f-string: its expressions, bracketed."""
-    k = start
-    while k > 0 and start - k < 2 and text[k - 1] in _PREFIX_LETTERS:
-        k -= 1
-    letters = text[k:start]
-    if "f" not in letters and "F" not in letters:
-        return None
-    if k > 0 and text[k - 1] in _WORD:
-        raise _Unsure("odd string prefix")
-    quote = 3 if token[:3] in ("'''", '"""') and len(token) >= 6 else 1
-    expressions: list[str] = []
-    _interpolations(token[quote:-quote], expressions)
-    if any(c in e for e in expressions for c in "'\"#\\"):
-        raise _Unsure("quotes inside an f-string's braces")
-    return " [" + ",".join(expressions) + "] " if expressions else " 0 "
-
-
-def _interpolations(body: str, out: list[str]) -> None:
-    """Append the expressions of the ``{...}`` fields in an f-string's body (nested format specs included)."""
-    at = 0
-    while (at := body.find("{", at)) >= 0:
-        if body.startswith("{{", at):  # an escaped brace
-            at += 2
-            continue
-        depth, end = 1, at + 1
-        while end < len(body) and depth:
-            depth += (body[end] in "{[(") - (body[end] in "}])")
-            end += 1
-        if depth:
-            raise _Unsure("unbalanced f-string field")
-        field = body[at + 1:end - 1]
-        cut, depth = len(field), 0
-        for i, c in enumerate(field):
-            depth += (c in "([{") - (c in ")]}")
-            if depth == 0 and (c == ":" or (c == "!" and field[i + 1:i + 2] != "=")):
-                cut = i
-                break
-        expression = field[:cut].rstrip()
-        if expression.endswith("=") and not expression.endswith(("==", "!=", "<=", ">=")):
-            expression = expression[:-1]  # the self-documenting form, f"{x=}"
-        if "lambda" in expression or not expression.strip():
-            raise _Unsure("odd f-string field")
-        out.append(expression)
-        if "{" in field[cut:]:
-            _interpolations(field[cut:], out)
-        at = end
 
 
 def _without_imports(code: str) -> tuple[str, set[str]]:
@@ -201,16 +133,16 @@ def _without_imports(code: str) -> tuple[str, set[str]]:
                 names.add(words[0])
     found += len(_IMPORT.findall(code))
     if found != statements:
-        raise _Unsure("an import that does not start its line")
+        raise Unmodelled("an import that does not start its line")
     return _IMPORT.sub("\n", _FROM_IMPORT.sub("\n", code)), names
 
 
 def _definitions(code: str) -> set[str]:
     """Function and class names (module-level assignments are added by ``_at_depth_zero``)."""
     if any(pattern.search(code) for pattern in _TYPE_PARAMETERS):
-        raise _Unsure("type parameters")
+        raise Unmodelled("type parameters")
     if _CHAINED.search(code):
-        raise _Unsure("chained assignment")
+        raise Unmodelled("chained assignment")
     return (set(_DEF.findall(code)) | set(_CLASS.findall(code))) - _KEYWORDS
 
 
@@ -218,7 +150,7 @@ def _bare_annotation(annotation: str) -> str:
     """The name an annotation is (empty for a string); not modelled when it is anything else."""
     match = _BARE.fullmatch(annotation)
     if match is None:
-        raise _Unsure("an annotation other than a bare name")
+        raise Unmodelled("an annotation other than a bare name")
     return match.group(1) or ""
 
 
@@ -320,7 +252,7 @@ class _Walker:
                 continue
             self._budget -= found.end() - at
             if self._budget < 0:
-                raise _Unsure("too much to walk over")
+                raise Unmodelled("too much to walk over")
             if found.group() in ")]}":
                 depth += 1
             elif depth:
