@@ -20,6 +20,7 @@ from rich.text import Text
 from v4agent.accounting import Estimate
 from v4agent.agent import CallDone, Event, Notice, Outcome, Streamed, ToolDone, ToolStarted
 from v4agent.console import stdout
+from v4agent.reporttable import report_table
 from v4agent.session import SessionData
 
 _ARG_WIDTH = 110
@@ -145,28 +146,31 @@ def cost_rows(session: SessionData) -> list[dict[str, Any]]:
 
 
 def cost_table(session: SessionData) -> Table:
-    table = Table(title="cost", title_justify="left")
-    for column in ("calls", "prompt", "hit", "miss", "output", "reasoning", "hit %", "$", "$ saved"):
-        table.add_column(column, justify="right")
-    table.add_column("", justify="left")
+    # No prompt column: it is hit + miss, and the table must fit 80 columns.
+    numbers = ("calls", "hit", "miss", "output", "reason", "hit %", "$", "saved $")
+    table = report_table("cost", ("", *numbers), numeric=numbers)
     for row in cost_rows(session):
         ratio = f"{100 * row['hit'] / row['prompt']:.1f}" if row["prompt"] else "-"
-        table.add_row(f"{row['calls']}", f"{row['prompt']:,}", f"{row['hit']:,}", f"{row['miss']:,}",
+        table.add_row(row["kind"], f"{row['calls']}", f"{row['hit']:,}", f"{row['miss']:,}",
                       f"{row['output']:,}", f"{row['reasoning']:,}", ratio, f"{row['cost_usd']:.6f}",
-                      f"{row['saved_usd']:.6f}", row["kind"], style="bold" if row["kind"] == "total" else None)
+                      f"{row['saved_usd']:.6f}", style="bold" if row["kind"] == "total" else None)
     entries = sorted({str(c.get("price_entry", "")) for c in session.calls if c.get("price_entry")})
-    if entries:
-        table.caption = "priced by: " + "; ".join(entries)
+    table.caption = "tokens; reason: reasoning tokens, counted in output" + (
+        "\npriced by: " + "; ".join(entries) if entries else "")
+    table.caption_justify = "left"
     return table
 
 
 def estimate_table(estimates: Sequence[Estimate]) -> Table:
-    table = Table(title="pre-flight estimate for this pack", title_justify="left")
-    for column in ("model", "hours", "first call (all misses) $", "cached follow-up $", "price entry"):
-        table.add_column(column)
+    table = report_table("pre-flight estimate for this pack", ("model", "hours", "first call $", "follow-up $"),
+                         numeric=("first call $", "follow-up $"), whole=("model",))
     for e in estimates:
         hours = "all day" if e.all_day else ("peak" if e.peak else "off-peak")
-        table.add_row(e.model, hours, f"{e.first_call_usd:.4f}", f"{e.cached_followup_usd:.4f}", e.price_entry)
+        table.add_row(e.model, hours, f"{e.first_call_usd:.4f}", f"{e.cached_followup_usd:.4f}")
+    entries = sorted({e.price_entry for e in estimates})
+    table.caption = ("first call: the pack as cache misses; follow-up: the same prefix as cache hits\n"
+                     f"priced by: {'; '.join(entries)}")
+    table.caption_justify = "left"
     return table
 
 

@@ -22,6 +22,7 @@ from v4agent.commands.undo_cmd import GitError, diff_since
 from v4agent.engine.presets import get_preset, model_info
 from v4agent.engine.types import EngineError
 from v4agent.progress import cost_table
+from v4agent.reporttable import report_table
 from v4agent.session import SessionError, find_session, list_sessions, read_session
 
 KEYS_HELP = (
@@ -103,9 +104,8 @@ class ChatApp:
 
     def _cmd_sessions(self, _cmd: SlashCommand) -> None:
         found = list_sessions(self.env.root)
-        table = Table(title="sessions")
-        for column in ("id", "task", "status", "turns", "$", "cache hit"):
-            table.add_column(column)
+        table = report_table("sessions", ("id", "task", "status", "turns", "$", "cache hit"),
+                             numeric=("turns", "$", "cache hit"), whole=("id",))
         for s in found:
             ratio = "-" if s.hit_ratio is None else f"{100 * s.hit_ratio:.1f}%"
             mark = " (this one)" if s.session_id == self.chat.session_id else ""

@@ -49,8 +49,7 @@ def _ratio(totals: Totals) -> str:
 
 
 def _show_prices(table: PriceTable, now: datetime, as_json: bool) -> None:
-    from rich.table import Table
-
+    from v4agent.reporttable import report_table
     entry = table.entry_at(now)
     peak = table.is_peak(now)
     next_offpeak = table.next_offpeak_start(now)
@@ -73,9 +72,9 @@ def _show_prices(table: PriceTable, now: datetime, as_json: bool) -> None:
             "sources": list(table.sources), "entries": entries,
         }, indent=2))
         return
-    grid = Table(title="Price table, USD per 1M tokens (input hit / input miss / output)")
-    for column in ("entry", "from (UTC)", "model", "peak / all day", "off-peak", "rules"):
-        grid.add_column(column)
+    grid = report_table("Price table, USD per 1M tokens (input hit / input miss / output)",
+                        ("entry", "from (UTC)", "model", "peak / all day", "off-peak", "rules"),
+                        whole=("model",))
     for e in table.entries:
         rules = ", ".join(str(w) for w in e.peak_hours)
         rules = (f"peak {rules} UTC" + (", weekends off-peak" if e.weekends_offpeak else "")) if rules else "one rate"
@@ -105,11 +104,10 @@ def cost(
     now_text: str | None = typer.Option(None, "--now", hidden=True, help="Pretend it is this time (UTC)."),
 ) -> None:
     """Report spend, cache-hit ratio and money saved by the cache, from the project's ledger."""
-    from rich.table import Table
-
     from v4agent.accounting.ledger import Ledger
     from v4agent.accounting.prices import PriceTableError
     from v4agent.accounting.summary import group_totals, summarize
+    from v4agent.reporttable import report_table
 
     root = path.resolve()
     if not root.is_dir():
@@ -141,9 +139,8 @@ def cost(
     if not result.records:
         stdout.print(f"No model calls recorded in {Ledger(root).path}.")
         return
-    grid = Table(title=f"v4agent cost by {by}")
-    for column in (by, "calls", "hit", "miss", "output", "reasoning", "hit ratio", "cost", "saved"):
-        grid.add_column(column, justify="left" if column == by else "right")
+    numbers = ("calls", "hit", "miss", "output", "reason", "hit %", "cost", "saved")
+    grid = report_table(f"v4agent cost by {by}", (by, *numbers), numeric=numbers, whole=(by,))
     for key, t in [*groups.items(), ("total", total)]:
         grid.add_row(key, str(t.calls), f"{t.cache_hit:,}", f"{t.cache_miss + t.unknown_hit_tokens:,}",
                      f"{t.output_tokens:,}", f"{t.reasoning_tokens:,}", _ratio(t), _usd(t.total_usd),

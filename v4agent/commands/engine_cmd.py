@@ -75,9 +75,8 @@ def list_engines(
     """Show the engine presets, which are configured, and which answer on /models."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from rich.table import Table
-
     from v4agent.engine.presets import all_presets  # here: every command imports this module (the group)
+    from v4agent.reporttable import report_table
 
     try:
         config = load_config(path.resolve())
@@ -90,9 +89,8 @@ def list_engines(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title="v4agent engines")
-    for column in ("engine", "base URL", "default model", "configured", "reachable"):
-        table.add_column(column)
+    table = report_table("v4agent engines", ("engine", "base URL", "default model", "configured", "reachable"),
+                         whole=("engine", "base URL", "default model"))
     for row in rows:
         name = f"{row['name']} *" if row["selected"] else str(row["name"])
         configured = "yes" if row["configured"] else f"no ({row['missing']})"

@@ -45,8 +45,7 @@ def sessions(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List sessions: task, status, turns, cost and cache-hit ratio (latest last)."""
-    from rich.table import Table
-
+    from v4agent.reporttable import report_table
     from v4agent.session import list_sessions
 
     if ctx.invoked_subcommand is not None:
@@ -59,9 +58,8 @@ def sessions(
     if not found:
         stdout.print("no sessions yet")
         return
-    table = Table(title="sessions")
-    for column in ("id", "task", "status", "turns", "$", "cache hit"):
-        table.add_column(column, justify="right" if column in ("turns", "$", "cache hit") else "left")
+    table = report_table("sessions", ("id", "task", "status", "turns", "$", "cache hit"),
+                         numeric=("turns", "$", "cache hit"), whole=("id",))
     for s in found:
         task = s.task if len(s.task) <= 60 else s.task[:59] + "…"
         status = s.status + (" (undone)" if s.undone else "")
@@ -91,9 +89,9 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Per-call table: expected vs billed cache hits, cost, and each cache break with its cause."""
-    from rich.table import Table
     from rich.text import Text
 
+    from v4agent.reporttable import report_table
     from v4agent.session import SessionError, find_session
 
     parent = ctx.obj or {}
@@ -110,9 +108,9 @@ def show(
     stdout.print(Text.assemble(("task: ", "bold"), session.task))
     stdout.print(f"status: {session.status}; model {session.start.get('model')}; "
                  f"cache hit {_ratio(session.hit_ratio)}", markup=False, highlight=False)
-    table = Table(title="calls")
-    for column in ("#", "kind", "turn", "prompt", "expected hit", "billed hit", "output", "$", "cache break"):
-        table.add_column(column, justify="left" if column in ("kind", "cache break") else "right")
+    table = report_table("calls", ("#", "kind", "turn", "prompt", "expected hit", "billed hit", "output", "$",
+                                   "cache break"),
+                         numeric=("#", "turn", "prompt", "expected hit", "billed hit", "output", "$"))
     for row in rows:
         billed = "?" if row["billed_hit"] is None else f"{row['billed_hit']:,}"
         expected = "-" if row["expected_hit"] is None else f"{row['expected_hit']:,}"
