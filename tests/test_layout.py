@@ -61,11 +61,28 @@ def test_describe_message_names_turns() -> None:
         "system prompt", "pack", "task", "turn 1 (assistant)", "turn 1 (tool)", "turn 2 (assistant)"]
 
 
-def test_compaction_plan_keeps_room_for_a_reply() -> None:
-    assert not plan_compaction(500_000, window=1_000_000, max_output=32_000, turns=10).needed
-    plan = plan_compaction(830_000, window=1_000_000, max_output=32_000, turns=10)
-    assert plan.needed and plan.limit_tokens == 818_000
-    assert not plan_compaction(830_000, window=1_000_000, max_output=32_000, turns=1).needed
+def test_compaction_plan_keeps_room_for_a_reply_and_the_next_tool_results() -> None:
+    def never() -> int:
+        raise AssertionError("the base is rendered only past the limit")
+
+    assert not plan_compaction(900_000, window=1_000_000, max_output=32_000, margin=30_000, base_tokens=never).needed
+    plan = plan_compaction(950_000, window=1_000_000, max_output=32_000, margin=30_000, base_tokens=lambda: 500_000)
+    assert plan.needed and plan.limit_tokens == 938_000
+
+
+def test_a_pack_that_nearly_fills_the_window_is_not_compacted_every_turn() -> None:
+    """The default budget leaves a 128K reserve: 917,502 pack tokens on a 1M window. The old rule (85% of
+    the window) compacted such a session on every turn from the fourth, summarizing almost nothing."""
+    window, pack = 1_048_576, 919_000
+    for turns in (2_000, 30_000, 60_000):  # a session's turns that still fit the reserve
+        assert not plan_compaction(pack + turns, window=window, max_output=32_768, base_tokens=lambda: pack).needed
+    full = plan_compaction(pack + 90_000, window=window, max_output=32_768, base_tokens=lambda: pack)
+    assert full.needed  # the reserve is used up by turns: summarizing them frees it
+    tiny = plan_compaction(pack + 90_000, window=window, max_output=32_768, base_tokens=lambda: pack + 80_000)
+    assert not tiny.needed and "too few" in tiny.reason  # past the limit, but the turns are only 10,000 tokens
+
+
+def test_compacted_messages_restart_from_the_pack_and_the_summary() -> None:
     new = compacted_messages("S", "P2", "T", "did X")
     assert new[:3] == initial_messages("S", "P2", "T") and "did X" in new[3]["content"]
 

@@ -125,6 +125,8 @@ class AgentConfig:
     max_cost: float | None = None
     window: int = 1_048_576
     max_output: int = 32_768
+    compact_margin: int = 32_768  # room kept past the next reply: a turn's tool results, the summary request
+    compact_min_gain: int = 16_384  # turns smaller than this are not worth a summary
     loop_limit: int = 3
     prime_mode: Literal["cancel", "short"] = "cancel"
     text_ends_turn: bool = False  # chat: a reply without tool calls answers the user and ends the run
@@ -340,8 +342,12 @@ class Agent:
         self._emit(Notice(f"appended the packer's delta block ({block.tokens} tokens, {len(block.paths)} files)"))
 
     def _maybe_compact(self) -> None:
+        def base_tokens() -> int:  # what a compaction keeps: system prompt, pack, task (and the tools)
+            return len(self.tracker.render(self.conversation.messages[:3], self.tools).tokens)
+
         plan = plan_compaction(self.context_tokens, window=self.config.window, max_output=self.config.max_output,
-                               turns=self.turn)
+                               base_tokens=base_tokens, margin=self.config.compact_margin,
+                               min_gain=self.config.compact_min_gain)
         if plan.needed:
             self.compact(plan.reason)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,21 +195,26 @@ def plan_compaction(
     *,
     window: int,
     max_output: int,
-    trigger: float = 0.85,
-    turns: int,
-    min_turns: int = 4,
+    base_tokens: Callable[[], int],
+    margin: int = 32_768,
+    min_gain: int = 16_384,
 ) -> CompactionPlan:
     """Decide whether to compact before the next call.
 
-    ``context_tokens`` is the size of the conversation as the provider counted it (prompt + last output).
-    The limit keeps room for one more reply of ``max_output`` tokens and for the summary request itself.
-    Too few turns means there is nothing worth summarizing (the pack alone is too big): no compaction.
+    ``context_tokens`` is the size of the conversation as the provider counted it (prompt + last output). The
+    limit keeps room for one more reply of ``max_output`` tokens and ``margin`` for this turn's tool results
+    and the summary request. Compaction keeps the system prompt, the pack and the task (``base_tokens``,
+    asked for only past the limit: it costs a render) and replaces the turns after them with a summary, so it
+    is pointless when those turns are fewer than ``min_gain`` tokens: a pack that nearly fills the window
+    (the default budget leaves only a reserve) must not be compacted on every turn.
     """
-    limit = max(0, int(window * trigger) - max_output)
+    limit = max(0, window - max_output - margin)
     if context_tokens <= limit:
         return CompactionPlan(False, context_tokens, limit, "fits")
-    if turns < min_turns:
-        return CompactionPlan(False, context_tokens, limit, "too few turns to summarize")
+    turns = context_tokens - base_tokens()
+    if turns < min_gain:
+        return CompactionPlan(False, context_tokens, limit,
+                              f"the turns hold only {max(turns, 0)} tokens: too few to free by summarizing")
     return CompactionPlan(True, context_tokens, limit, f"{context_tokens} tokens exceed {limit}")
 
 
