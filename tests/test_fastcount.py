@@ -110,3 +110,50 @@ def test_counts_stay_exact_with_memo_restarts_across_threads(real: Tokenizer, mo
     for t in threads:
         t.join()
     assert results == [expected] * 4
+
+
+# --- ids ----------------------------------------------------------------------------------------------------
+
+
+def _ids(real: Tokenizer, texts: list[str]) -> list[list[int]]:
+    return [list(real.encode(t, add_special_tokens=False).ids) for t in texts]
+
+
+def test_ids_equal_the_real_tokenizer_on_this_repository(real: Tokenizer) -> None:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(REPO.glob("**/*"))
+             if p.suffix in {".py", ".md", ".toml", ".json"} and p.is_file()
+             and ".venv" not in p.parts and "build" not in p.parts and p.stat().st_size < 400_000]
+    counter = PieceCounter(real)
+    assert [counter.encode(t) for t in texts] == _ids(real, texts)
+    whole = "\n".join(texts)  # one long text, as the agent's pack message is
+    assert counter.encode(whole) == _ids(real, [whole])[0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ids_equal_the_real_tokenizer_on_random_text(real: Tokenizer, seed: int) -> None:
+    rng = random.Random(100 + seed)
+    texts = ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 400))) for _ in range(200)]
+    ascii_only = [c for c in _ALPHABET if c.isascii() and c not in "\x0b\x0c\x00\x1c\x1f\x7f"]
+    for _ in range(150):  # mostly ASCII, the odd other character: plain and slow regions interleave
+        lines = ["".join(rng.choice(ascii_only) for _ in range(rng.randint(0, 30))) for _ in range(20)]
+        for _ in range(rng.randint(1, 3)):
+            lines[rng.randrange(20)] += rng.choice(_ALPHABET)
+        texts.append("\n".join(lines))
+    counter = PieceCounter(real)
+    expected = _ids(real, texts)
+    assert [counter.encode(t) for t in texts] == expected
+    assert [counter.encode(t) for t in texts] == expected  # again, from the memo
+
+
+def test_ids_stay_exact_off_the_fast_path() -> None:
+    other = Tokenizer.from_file(deepseek_v4_tokenizer_path())
+    other.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    counter = PieceCounter(other)
+    texts = ["def f(x):\n    return x + 123456\n", "  spaced   out  ", "中文 and ascii", ""]
+    assert [counter.encode(t) for t in texts] == _ids(other, texts)
+
+
+def test_the_agents_tokenizer_encodes_with_it(real: Tokenizer) -> None:
+    tok = get_tokenizer("deepseek-v4")
+    text = "<｜begin▁of▁sentence｜>" + (REPO / "README.md").read_text(encoding="utf-8") + "<think>x</think>"
+    assert tok.encode(text) == _ids(real, [text])[0]

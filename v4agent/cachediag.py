@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from v4agent.cacheunits import UnitStore, common_prefix_len
+from v4agent.cacheunits import PrefixHistory, UnitStore, pack_tokens
 from v4agent.chatrender import RenderedRequest, first_divergence, render_output, render_request
 from v4agent.layout import Message, ToolSchema, describe_message
 from v4agent.tokenizer import Tokenizer
@@ -111,7 +111,7 @@ class CacheTracker:
         self.tokenizer = tokenizer
         self.block = block
         self._units = UnitStore(interval)
-        self._history: list[list[int]] = []
+        self._history = PrefixHistory()
         self._prev: RenderedRequest | None = None
 
     def render(self, messages: Sequence[Message], tools: Sequence[ToolSchema]) -> RenderedRequest:
@@ -120,15 +120,16 @@ class CacheTracker:
     def seed(self, messages: Sequence[Message], tools: Sequence[ToolSchema]) -> int:
         """Record a prefix stored by an earlier session (a primed pack); returns its token length."""
         rendered = self.render(messages, tools)
-        self._units.store(rendered.tokens, ())
-        self._remember(rendered.tokens)
+        self._units.store(_packed(rendered), b"")
+        self._history.add(_packed(rendered))
         return len(rendered.tokens)
 
+    # The stores take the rendering's int32 bytes: packing a 1M-token list again costs ~0.1 s a call.
     def expected(self, rendered: RenderedRequest) -> int:
-        return self._units.lookup(rendered.tokens)
+        return self._units.lookup(_packed(rendered))
 
     def theoretical_max(self, rendered: RenderedRequest) -> int:
-        return max((common_prefix_len(h, rendered.tokens) for h in self._history), default=0)
+        return self._history.longest_prefix(_packed(rendered))
 
     def record(
         self,
@@ -146,13 +147,12 @@ class CacheTracker:
             expected_hit=self.expected(rendered), billed_hit=billed_hit, billed_prompt=billed_prompt,
             theoretical_max=self.theoretical_max(rendered), block=self.block,
         )
-        output = render_output(reply_message, self.tokenizer) if reply_message is not None else []
-        self._units.store(rendered.tokens, output)
-        self._remember([*rendered.tokens, *output])
+        output = pack_tokens(render_output(reply_message, self.tokenizer)) if reply_message is not None else b""
+        self._units.store(_packed(rendered), output)
+        self._history.add(_packed(rendered), output)
         self._prev = rendered
         return diag
 
-    def _remember(self, tokens: list[int]) -> None:
-        # Keep only sequences that no later one extends: an append-only session holds one.
-        self._history = [h for h in self._history if common_prefix_len(h, tokens) < len(h)]
-        self._history.append(tokens)
+
+def _packed(rendered: RenderedRequest) -> bytes:
+    return rendered.packed or pack_tokens(rendered.tokens)
