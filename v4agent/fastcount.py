@@ -119,7 +119,10 @@ class PieceCounter:
         if not texts:
             return []
         batch = getattr(self._impl, "encode_batch_fast", None) or self._impl.encode_batch
-        return [list(e.ids) for e in batch(texts, add_special_tokens=False)]
+        return [e.ids for e in batch(texts, add_special_tokens=False)]
+
+    def _encode_counts(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self._encode_ids(texts)]
 
     def _ids_ascii(self, text: str) -> list[int]:
         memo = self._ids_memo
@@ -128,16 +131,9 @@ class PieceCounter:
             try:
                 found = list(map(memo.__getitem__, pieces))
             except KeyError:
-                if len(memo) > _MEMO_LIMIT:
-                    memo.clear()
-                for piece in set(pieces).difference(memo):
-                    memo[piece] = tuple(t.id for t in self._tokenize(piece.translate(_BYTE_LEVEL)))
+                self._learn(memo, pieces, lambda tokens: tuple(t.id for t in tokens))
                 found = list(map(memo.__getitem__, pieces))
         return list(chain.from_iterable(found))
-
-    def _encode_counts(self, texts: list[str]) -> list[int]:
-        batch = getattr(self._impl, "encode_batch_fast", None) or self._impl.encode_batch
-        return [len(e.ids) for e in batch(texts, add_special_tokens=False)]
 
     def _count_ascii(self, text: str) -> int:
         memo = self._memo
@@ -146,11 +142,15 @@ class PieceCounter:
             try:
                 return sum(map(memo.__getitem__, pieces))  # the common case, at C speed: every piece seen before
             except KeyError:
-                if len(memo) > _MEMO_LIMIT:
-                    memo.clear()
-                for piece in set(pieces).difference(memo):
-                    memo[piece] = len(self._tokenize(piece.translate(_BYTE_LEVEL)))
+                self._learn(memo, pieces, len)
                 return sum(map(memo.__getitem__, pieces))
+
+    def _learn(self, memo: dict[str, Any], pieces: list[str], value: Callable[[list[Any]], Any]) -> None:
+        """Put the pieces missing from ``memo`` in it (under the lock), restarting a memo grown too big."""
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
+        for piece in set(pieces).difference(memo):
+            memo[piece] = value(self._tokenize(piece.translate(_BYTE_LEVEL)))
 
 
 def _regions(text: str) -> list[tuple[int, int, bool]]:
