@@ -54,6 +54,7 @@ class RefactorProgress:
         self.spent = 0.0
         self.context = 0
         self.turn = 0
+        self.last_hit: float | None = None  # the last call's hit ratio; None: unknown (a cancelled stream)
         self._live: Live | None = None
 
     def __enter__(self) -> RefactorProgress:
@@ -69,8 +70,11 @@ class RefactorProgress:
             self._live = None
 
     def status_text(self) -> str:
-        ratio = f"{100 * self.hit_tokens / self.prompt_tokens:.1f}%" if self.prompt_tokens else "-"
-        return (f"turn {self.turn} · context {self.context:,} tokens · cache hit {ratio} · "
+        # The last call's ratio says whether the layout still hits; the session's lags behind it (the first
+        # call of a session is all misses), so it comes second.
+        last = "-" if self.last_hit is None else f"{100 * self.last_hit:.1f}%"
+        session = f"{100 * self.hit_tokens / self.prompt_tokens:.1f}%" if self.prompt_tokens else "-"
+        return (f"turn {self.turn} · context {self.context:,} tokens · cache hit {last} (session {session}) · "
                 f"${self.spent:.4f}")
 
     def _status(self) -> Text:
@@ -98,9 +102,12 @@ class RefactorProgress:
         self.turn = event.turn
         self.spent = event.spent_usd
         self.context = event.context_tokens
+        self.last_hit = None
         if event.usage is not None:
             self.prompt_tokens += event.usage.prompt_tokens
             self.hit_tokens += event.usage.cache_hit or 0
+            if event.usage.cache_hit is not None and event.usage.prompt_tokens:
+                self.last_hit = event.usage.cache_hit / event.usage.prompt_tokens
         for brk in event.diag.breaks:
             self._print(Text(f"cache break ({event.kind} call): {brk.cause}", style="yellow"))
         if event.kind == "prime":
