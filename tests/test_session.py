@@ -3,6 +3,7 @@ with the real engine client and the real tools on a real git repository."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from v4agent.cachediag import CacheTracker
 from v4agent.engine.client import open_engine
 from v4agent.engine.types import Usage
 from v4agent.layout import Conversation, prefix_hash
-from v4agent.session import SessionWriter, find_session, read_session, recent_prefix_seen
+from v4agent.session import SessionError, SessionWriter, find_session, read_session, recent_prefix_seen
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 from v4agent.tokenizer import get_tokenizer
 from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
@@ -210,3 +211,48 @@ def test_compaction_summarizes_on_the_cached_prefix_and_restarts_the_layout(tmp_
     assert session.messages[:4] == after[:4]
     layout_breaks = [b for b in session.calls[i + 1]["diag"]["breaks"] if b["kind"] == "layout"]
     assert layout_breaks and layout_breaks[0]["segment"] == "turn 1 (user)"
+
+
+def test_large_contents_are_stored_once_and_resume_reads_them_back(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import v4agent.sessionblobs as blobs
+
+    monkeypatch.setattr(blobs, "BLOB_MIN_CHARS", 2_000)  # the 8 KB test pack and the file reads go to blobs
+    root = make_git_repo(tmp_path / "repo", FILES)
+    with StandIn(handler=_script(3)) as server:
+        agent, first = _agent(root, server)
+        agent.run()
+        agent, second = _agent(root, server, task="another look")
+        agent.run()
+        sent = server.calls[-1].request["messages"]
+    session = read_session(second.path)
+    # What a resume would send is byte for byte what was sent (key order included).
+    assert json.dumps(session.messages[: len(sent)]) == json.dumps(sent)
+    assert len(session.messages) > len(sent)  # and the reply to it, and its tool result
+    blob_dir = second.path.parent / "blobs"
+    stored = sorted(p.name for p in blob_dir.iterdir())
+    pack_message = sent[1]["content"]
+    assert PACK in pack_message
+    pack_blob = f"{hashlib.sha256(pack_message.encode()).hexdigest()}.txt"
+    assert pack_blob in stored and (blob_dir / pack_blob).read_text(encoding="utf-8") == pack_message
+    for path in (first.path, second.path):
+        text = path.read_text(encoding="utf-8")
+        assert PACK not in text and f'"content":{{"blob":"{pack_blob[:-4]}"}}' in text  # the pack, once
+    assert max(len(line) for line in second.path.read_text(encoding="utf-8").splitlines()) < 8_000
+
+
+def test_a_missing_stored_content_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import v4agent.sessionblobs as blobs
+
+    monkeypatch.setattr(blobs, "BLOB_MIN_CHARS", 2_000)
+    root = make_git_repo(tmp_path / "repo", FILES)
+    writer = SessionWriter.create(root, {"task": "t"})
+    writer.message(0, {"role": "user", "content": PACK})
+    (blob,) = (writer.path.parent / "blobs").iterdir()
+    blob.write_text(PACK + "tampered", encoding="utf-8")
+    blobs._cache.clear()
+    with pytest.raises(SessionError, match="damaged"):
+        read_session(writer.path)
+    blob.unlink()
+    with pytest.raises(SessionError, match="cannot be read"):
+        read_session(writer.path)

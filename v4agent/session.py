@@ -1,7 +1,8 @@
 """Durable sessions: one JSON-lines file per session under ``.v4agent/sessions/<id>.jsonl``.
 
 Every record is appended and fsync'd as it happens, so a crash or Ctrl-C loses at most the line in flight.
-The exact messages sent are stored, so ``--resume`` continues with a byte-identical prefix.
+The exact messages sent are stored, so ``--resume`` continues with a byte-identical prefix (large contents,
+such as the pack, once per repository state in ``sessions/blobs/``: see ``sessionblobs``).
 
 Record types: ``start`` (task, settings, git start state, tool schemas), ``message`` (one appended message),
 ``reset`` (a compaction replaced the conversation; the messages that follow form the new one), ``call`` (one
@@ -22,6 +23,7 @@ from typing import Any
 
 from v4agent.fsutil import append_line_durably
 from v4agent.layout import Message, ToolSchema
+from v4agent.sessionblobs import BlobMissing, inline_contents, outline_contents
 from v4agent.state import state_dir
 
 SESSIONS_DIR = "sessions"
@@ -70,7 +72,7 @@ class SessionWriter:
         append_line_durably(self.path, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
 
     def message(self, index: int, message: Message) -> None:
-        self.write("message", index=index, message=message)
+        self.write("message", index=index, message=outline_contents(message, self.path.parent))
 
 
 def _read_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -167,7 +169,10 @@ def read_session(path: Path) -> SessionData:
             index = int(record.get("index", len(data.messages)))
             if index != len(data.messages):
                 raise SessionError(f"{path}: message {index} out of order (expected {len(data.messages)})")
-            data.messages.append(record["message"])
+            try:
+                data.messages.append(inline_contents(record["message"], path.parent))
+            except BlobMissing as exc:
+                raise SessionError(f"session {path.stem}: message {index}: {exc}") from None
         elif kind == "reset":
             data.messages = []
             data.resets += 1
