@@ -259,9 +259,16 @@ class Agent:
         except EngineError as exc:
             reason = f"engine error: {exc}" + (f" ({exc.hint})" if exc.hint else "")
             outcome = self._outcome("failed", reason)
-        self.writer.write("end", status=outcome.status, reason=outcome.reason, summary=outcome.summary,
-                          turns=outcome.turns, spent_usd=outcome.spent_usd, tests_ok=outcome.tests_ok,
-                          changed_paths=outcome.changed_paths)
+        except OSError as exc:  # the session or the ledger cannot be written (a full disk): stop calling
+            outcome = self._outcome("failed", f"cannot save the session or the cost ledger: "
+                                              f"{_describe_os_error(exc)}; no further calls were made. Free space, "
+                                              "then resume with --resume")
+        try:
+            self.writer.write("end", status=outcome.status, reason=outcome.reason, summary=outcome.summary,
+                              turns=outcome.turns, spent_usd=outcome.spent_usd, tests_ok=outcome.tests_ok,
+                              changed_paths=outcome.changed_paths)
+        except OSError as exc:
+            outcome.reason += f" (the session's end was not saved: {_describe_os_error(exc)})"
         return outcome
 
     def _outcome(self, status: Status, reason: str, summary: str = "") -> Outcome:
@@ -370,3 +377,8 @@ class Agent:
         for index, message in enumerate(messages):
             self.writer.message(index, message)
         self.context_tokens = 0
+
+
+def _describe_os_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"

@@ -17,6 +17,8 @@ from v4agent.commands import (
     sessions_cmd,
     undo_cmd,
 )
+from v4agent.console import error
+from v4agent.exitcodes import ExitCode
 
 app = typer.Typer(
     name="v4agent",
@@ -53,3 +55,7 @@ def main() -> None:
         if quickexit.requested():
             quickexit.leave(exc.code)
         raise
+    except OSError as exc:  # a full disk or a vanished directory under a command: a message, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        error(f"{exc.strerror or exc}{where}")
+        raise SystemExit(ExitCode.FAILED) from None

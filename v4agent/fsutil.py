@@ -49,12 +49,27 @@ def fsync_directory(directory: Path) -> None:
 
 
 def append_line_durably(path: Path, line: str) -> None:
-    """Append one line (a JSON record) and fsync, so a crash loses at most the line in flight."""
+    """Append one line (a JSON record) and fsync, so a crash loses at most the line in flight.
+
+    A write that fails part-way (a full disk) is cut back off the file before the error goes up: a torn line
+    in the middle of a file would make every later record of it unreadable once space is freed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    data = memoryview((line.rstrip("\n") + "\n").encode("utf-8"))
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        except OSError as exc:
+            # Cut only our own bytes: another process appending meanwhile (two sessions share the ledger)
+            # shows as a different size, and its line must stay.
+            with contextlib.suppress(OSError):
+                if 0 < written < len(data) and os.fstat(fd).st_size == size + written:
+                    os.ftruncate(fd, size)
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:
         os.close(fd)
