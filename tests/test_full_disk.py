@@ -1,4 +1,5 @@
-"""A full disk under a run: a clear message, no traceback, no torn record, and the session resumes afterwards.
+"""A full disk under a run: a clear message, no traceback, no torn record, and the session resumes afterwards;
+and outputs the user names (``-o``) written as a shell redirect would.
 
 The disk is made full for real: the ledger is a link to ``/dev/full`` (every write fails with ENOSPC), and a
 write that fails part-way comes from the kernel's file-size limit (RLIMIT_FSIZE), not from a mocked ``write``.
@@ -9,15 +10,17 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_git_repo, run_cli
-from v4agent.fsutil import append_line_durably
+from v4agent.fsutil import append_line_durably, write_output
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
@@ -40,7 +43,7 @@ def test_a_write_cut_short_by_the_disk_is_taken_back(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import json, resource, signal, sys
         from pathlib import Path
-        from v4agent.fsutil import append_line_durably
+        from v4agent.fsutil import append_line_durably, write_output
         path = Path({str(path)!r})
         append_line_durably(path, json.dumps({{"n": 1}}))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
@@ -81,3 +84,39 @@ def test_refactor_on_a_full_disk_stops_with_a_message_and_resumes_once_there_is_
                           "--yes", "--json", "--test-cmd", "true", env=env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads(resumed.stdout)["summary"] == "looked"
+
+
+# --- outputs the user names (-o) ----------------------------------------------------------------------------
+
+
+def test_an_output_through_a_symlink_keeps_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "real.xml"
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "out.xml"
+    link.symlink_to(target)
+    write_output(link, "new")
+    assert link.is_symlink() and target.read_text(encoding="utf-8") == "new"
+    write_output(tmp_path / "fresh" / "pack.xml", "made")  # a new file, its directory created
+    assert (tmp_path / "fresh" / "pack.xml").read_text(encoding="utf-8") == "made"
+
+
+def test_an_output_to_a_pipe_is_written_into_it_not_renamed_over_it(tmp_path: Path) -> None:
+    """``-o /dev/stdout`` or ``/dev/null``: an atomic rename would put a regular file where the node was
+    (as root, in place of the system's /dev/null). A named pipe shows it without touching /dev."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text(encoding="utf-8")))
+    reader.start()
+    write_output(fifo, "packed text")
+    reader.join(timeout=10)
+    assert received == ["packed text"] and stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_pack_to_a_full_device_says_so_and_leaves_the_device_alone(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", FILES)
+    out = tmp_path / "out.xml"
+    out.symlink_to("/dev/full")
+    done = run_cli("pack", str(root), "-o", str(out))
+    assert done.returncode == 2 and "No space left on device" in done.stderr and "Traceback" not in done.stderr
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode) and out.is_symlink()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,9 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> N
     """Write ``data`` to ``path`` so that readers see either the old or the new file, never a torn one.
 
     The temp file lives in the same directory (rename is only atomic within a filesystem), is fsync'd
-    before the rename, and the directory is fsync'd after it so the rename survives a crash.
+    before the rename, and the directory is fsync'd after it so the rename survives a crash. The path itself
+    is replaced: a symlink there becomes a file (what restoring a repository's file needs); for a file the
+    user names, use ``write_output``.
     """
     path = Path(path)
     directory = path.parent
@@ -33,6 +36,30 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> N
             os.unlink(tmp_name)
         raise
     fsync_directory(directory)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write an output file the user named (``-o``) as a shell redirect would, but atomically where it can.
+
+    A symlink is followed and kept. A device or a pipe (``-o /dev/stdout``, ``/dev/null``) is written in
+    place: renaming over it would replace the device node itself (as root, the system's ``/dev/null``).
+    """
+    path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    try:
+        kind: int | None = path.stat().st_mode
+    except FileNotFoundError:
+        kind = None
+    data = text.encode("utf-8")
+    if kind is None or stat.S_ISREG(kind):
+        atomic_write_bytes(path, data)
+        return
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        with contextlib.suppress(OSError):  # devices and pipes may not support fsync
+            os.fsync(handle.fileno())
 
 
 def atomic_write_text(path: Path, text: str, *, encoding: str = "utf-8", mode: int | None = None) -> None:

@@ -89,10 +89,10 @@ def pack_command(
     if not snapshot.is_git and not as_json:
         warn(f"{path} is not a git repository: walked it with its .gitignore rules, in path order")
     if output is not None:
-        from v4agent.fsutil import atomic_write_text
+        from v4agent.fsutil import write_output
 
         try:
-            atomic_write_text(output, snapshot.text)
+            write_output(output, snapshot.text)
         except OSError as exc:
             raise _fail(f"cannot write {output}: {exc.strerror or exc}", ExitCode.USAGE) from None
     if as_json:

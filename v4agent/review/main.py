@@ -11,7 +11,7 @@ from v4agent.config import Config, ConfigError, load_config
 from v4agent.console import error, stderr, warn
 from v4agent.engine.types import EngineError, EngineUnreachable
 from v4agent.exitcodes import ExitCode
-from v4agent.fsutil import atomic_write_text
+from v4agent.fsutil import write_output
 from v4agent.review.actions import ActionsError, read_event
 from v4agent.review.findings import SEVERITIES, at_or_above
 from v4agent.review.github import GitHubClient, GitHubError
@@ -151,7 +151,7 @@ def run_review(
     text = render(report, fmt)
     if output is not None:
         try:
-            atomic_write_text(output, text)
+            write_output(output, text)
         except OSError as exc:
             raise _fail(f"cannot write {output}: {exc.strerror or exc}", ExitCode.USAGE) from None
     else:
