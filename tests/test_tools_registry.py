@@ -165,6 +165,11 @@ def test_detect_test_commands(tmp_path: Path) -> None:
         "rust": ({"Cargo.toml": "[package]\n"}, "cargo test"),
         "make": ({"Makefile": "all:\n\ttrue\ntest:\n\ttrue\n"}, "make test"),
         "none": ({"README": "x"}, None),
+        # Django's layout: tox.ini and package.json drive other runners; tests/runtests.py is the suite's own.
+        "django": ({"tox.ini": "[testenv]\ncommands = {envpython} runtests.py\n", "package.json":
+                    '{"scripts": {"test": "grunt test"}}', "tests/runtests.py": "", "tests/x/tests.py": ""},
+                   "tests/runtests.py"),
+        "tox-pytest": ({"tox.ini": "[testenv]\ncommands = pytest\n", "tests/runtests.py": ""}, "pytest"),
     }
     for name, (files, want) in cases.items():
         root = tmp_path / name

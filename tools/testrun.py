@@ -1,4 +1,4 @@
-"""Detect and run the project's test command (pytest, npm test, go test, cargo test, make test)."""
+"""Detect and run the project's test command (pytest, a runtests.py, npm test, go test, cargo test, make test)."""
 
 from __future__ import annotations
 
@@ -31,17 +31,30 @@ class TestRun:
     output: str  # clipped: head, failure section, tail
 
 
-def _has_pytest_markers(root: Path) -> bool:
-    if any((root / name).is_file() for name in ("pytest.ini", "conftest.py", "tox.ini")):
+def _configures_pytest(root: Path) -> bool:
+    if any((root / name).is_file() for name in ("pytest.ini", "conftest.py")):
         return True
-    for name in ("pyproject.toml", "setup.cfg"):
+    for name in ("pyproject.toml", "setup.cfg", "tox.ini"):  # tox.ini alone may drive any runner
         path = root / name
         if path.is_file() and re.search(r"pytest", path.read_text(encoding="utf-8", errors="replace")):
             return True
+    return False
+
+
+def _has_test_files(root: Path) -> bool:
     for folder in ("tests", "test"):
         if (root / folder).is_dir() and any((root / folder).rglob("test_*.py")):
             return True
     return any(root.glob("test_*.py"))
+
+
+def _runtests_script(root: Path) -> str | None:
+    """A project's own Python test runner (Django and projects like it: ``tests/runtests.py``)."""
+    for rel in ("runtests.py", "tests/runtests.py"):
+        if (root / rel).is_file():
+            python = "python3" if shutil.which("python3") else "python"
+            return f"{python} {rel}"
+    return None
 
 
 def _pytest_command() -> str:
@@ -73,7 +86,12 @@ def _make_test(root: Path) -> bool:
 def detect_test_command(repo_root: Path) -> str | None:
     """The project's test command, or None when nothing recognizable is there."""
     root = Path(repo_root)
-    if _has_pytest_markers(root):
+    if _configures_pytest(root):
+        return _pytest_command()
+    runner = _runtests_script(root)
+    if runner is not None:
+        return runner
+    if _has_test_files(root):
         return _pytest_command()
     if _npm_test(root):
         return "npm test"
