@@ -25,6 +25,19 @@ def test_pack_to_stdout_and_file(tmp_path: Path) -> None:
     assert "tokens" in written.stderr and written.stdout == ""
 
 
+def test_a_pack_written_into_the_repository_is_not_packed_again(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", FILES)
+    for fmt, name in (("xml", "pack.xml"), ("markdown", "pack.md")):
+        first = run_cli("pack", ".", "-o", name, "--format", fmt, cwd=root)
+        assert first.returncode == 0, first.stderr
+        text = (root / name).read_text(encoding="utf-8")
+        again = run_cli("pack", ".", "-o", name, "--format", fmt, "--json", cwd=root)
+        assert again.returncode == 0, again.stderr
+        assert (root / name).read_text(encoding="utf-8") == text  # the first pack is not in the second
+        skipped = {s["path"]: s["reason"] for s in json.loads(again.stdout)["skipped"]}
+        assert "v4agent pack output" in skipped[name]
+
+
 def test_json_report_matches_the_text(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", FILES)
     out = run_cli("pack", str(root), "--json", "--tokenizer", "deepseek-v4")

@@ -24,6 +24,9 @@ _VENDOR_DIRS = frozenset({"node_modules", "vendor", "third_party", "thirdparty",
                           ".ruff_cache", ".gradle", ".idea"})  # fmt: skip
 _MINIFIABLE = (".js", ".mjs", ".cjs", ".css")
 _SNIFF_BYTES = 8192
+# How a pack's text begins (``render._HEADER``): an earlier pack written into the repository is not source.
+_PACK_OUTPUT_STARTS = ("This is a packed copy of a software repository:",
+                       "# Packed repository\n\nThis is a packed copy of a software repository:")
 
 
 @functools.lru_cache(maxsize=64)
@@ -73,6 +76,8 @@ def content_skip_reason(path: str, text: str, include: Sequence[str] = ()) -> st
     if matches_globs(path, include):
         return None
     head = text[:2048]
+    if head.startswith(_PACK_OUTPUT_STARTS):  # `v4agent pack -o pack.xml` inside the repository, packed again
+        return "a packed copy of a repository (v4agent pack output)"
     if "@generated" in head or "DO NOT EDIT" in head:
         return "generated (marked in the file)"
     if path.lower().endswith(_MINIFIABLE) and len(text) > 2000:

@@ -23,7 +23,8 @@ __all__ = ["CACHE_VERSION", "TokenCache", "count_key", "fact_key"]
 
 # Cached values are outputs of these modules: any change to their code (a new secret rule, a different skeleton)
 # starts a fresh cache, so a stale finding can never hide a secret that the current rules would redact.
-_PRODUCERS = ("analyze", "classify", "render", "secrets", "skeleton", "symbols")
+_PRODUCERS = ("analyze", "classify", "codefacts", "pycode", "pysymbols", "redact", "render", "secrets", "skeleton",
+              "symbols")
 
 
 def _producers_fingerprint() -> str:
