@@ -171,3 +171,20 @@ def test_ctrl_c_saves_the_session_and_resume_continues_it(tmp_path: Path) -> Non
     assert json.dumps(server.calls[-1].request["tools"]) == json.dumps(server.calls[-2].request["tools"])  # ...bytes
     assert server.calls[-1].cache_hit >= server.calls[-1].prompt_tokens * 0.9
     assert json.loads(resumed.stdout)["summary"] == "resumed and done"
+
+
+def test_a_refused_key_exits_6_and_another_engine_error_exits_1(tmp_path: Path) -> None:
+    """Exit 6 says "set or fix the key / start the engine"; a request the engine rejects is a failure (1)."""
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    with StandIn([ScriptedReply(content="unused")], api_key="sk-the-right-one") as server:
+        refused = run_cli("refactor", str(root), "look", "--base-url", server.base_url, "--prime", "never",
+                          "--test-cmd", TEST_CMD, env=_env())
+        piped = run_cli("chat", str(root), "--base-url", server.base_url, env=_env(), input_text="hello\n")
+    assert refused.returncode == 6, refused.stderr[-2000:]
+    assert "api key is invalid" in refused.stdout.lower() and piped.returncode == 6
+    with StandIn([ScriptedReply(content="unused")], context_window=200) as small:  # every request is too long
+        rejected = run_cli("refactor", str(root), "look", "--base-url", small.base_url, "--prime", "never",
+                           "--test-cmd", TEST_CMD, env=_env())
+        piped = run_cli("chat", str(root), "--base-url", small.base_url, env=_env(), input_text="hello\n")
+    assert rejected.returncode == 1, rejected.stderr[-2000:]
+    assert "maximum context length" in rejected.stdout and piped.returncode == 1

@@ -27,7 +27,7 @@ from v4agent.accounting import (
 )
 from v4agent.cachediag import CacheTracker, CallDiag
 from v4agent.engine.prime import prime_prefix
-from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, ToolSchema, Usage
+from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, EngineUnreachable, ToolSchema, Usage
 from v4agent.layout import (
     COMPACTION_REQUEST,
     INTERRUPTED_TOOL_RESULT,
@@ -141,6 +141,7 @@ class Outcome:
     spent_usd: float = 0.0
     tests_ok: bool | None = None  # the last run_tests result after the last change; None if not run since
     changed_paths: list[str] = field(default_factory=list)
+    engine_unreachable: bool = False  # failed on a missing or refused key or an engine that cannot be reached
 
 
 class Agent:
@@ -259,6 +260,7 @@ class Agent:
         except EngineError as exc:
             reason = f"engine error: {exc}" + (f" ({exc.hint})" if exc.hint else "")
             outcome = self._outcome("failed", reason)
+            outcome.engine_unreachable = isinstance(exc, EngineUnreachable)
         except OSError as exc:  # the session or the ledger cannot be written (a full disk): stop calling
             outcome = self._outcome("failed", f"cannot save the session or the cost ledger: "
                                               f"{_describe_os_error(exc)}; no further calls were made. Free space, "

@@ -139,7 +139,7 @@ def _exit_code(outcome: Outcome, tests: dict[str, Any]) -> ExitCode:
     if outcome.status == "limit":
         return ExitCode.LIMIT_REACHED
     if outcome.status == "failed":
-        return ExitCode.ENGINE_UNREACHABLE if outcome.reason.startswith("engine unreachable") else ExitCode.FAILED
+        return ExitCode.ENGINE_UNREACHABLE if outcome.engine_unreachable else ExitCode.FAILED
     return ExitCode.TESTS_FAILING if tests["status"] == "fail" else ExitCode.OK
 
 

@@ -151,4 +151,4 @@ def _exit_code(outcome: Outcome) -> ExitCode:
         return ExitCode.INTERRUPTED
     if outcome.status == "limit":
         return ExitCode.LIMIT_REACHED
-    return ExitCode.ENGINE_UNREACHABLE if outcome.reason.startswith("engine") else ExitCode.FAILED
+    return ExitCode.ENGINE_UNREACHABLE if outcome.engine_unreachable else ExitCode.FAILED
