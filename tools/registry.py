@@ -12,7 +12,7 @@ import copy
 import json
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from v4agent.tools.edit import ToolFailure
 from v4agent.tools.finish import finish_message
 from v4agent.tools.gitdiff import git_diff
 from v4agent.tools.paths import PathRefused
+from v4agent.tools.redaction import redact_diff, redact_output
 from v4agent.tools.shell import MAX_TIMEOUT_S, format_shell, run_shell
 from v4agent.tools.testrun import detect_test_command, format_test_run, run_test_command
 
@@ -354,6 +355,25 @@ _HANDLERS: dict[str, Callable[[ToolContext, dict[str, Any]], ToolResult]] = {
 }
 
 
+_DIFF_TOOLS = frozenset({"edit_file", "write_file", "delete_file", "git_diff"})
+_COMMAND_TOOLS = frozenset({"shell", "run_tests"})
+
+
+def _without_secrets(name: str, result: ToolResult) -> ToolResult:
+    """The result as it may enter the conversation and the session log (grep and read_file redact by path)."""
+    if name in _COMMAND_TOOLS:
+        content, found = redact_output(result.content)
+    elif name in _DIFF_TOOLS:
+        content, found = redact_diff(result.content)
+        diff, _ = redact_diff(result.diff)
+        result = replace(result, diff=diff)
+    else:
+        return result
+    if not found:
+        return result
+    return replace(result, content=f"{content}\n[{found} secret value(s) redacted]")
+
+
 def _clip(result: ToolResult) -> ToolResult:
     if len(result.content) <= MAX_RESULT_CHARS:
         return result
@@ -372,7 +392,7 @@ def run_tool(ctx: ToolContext, name: str, arguments: str) -> ToolResult:
     except _BadArguments as exc:
         return ToolResult(f"{name}: bad arguments: {exc}", False)
     try:
-        return _clip(handler(ctx, args))
+        return _clip(_without_secrets(name, handler(ctx, args)))
     except PathRefused as exc:
         return ToolResult(f"{name}: refused: {exc}", False)
     except ToolFailure as exc:

@@ -14,6 +14,7 @@ import pathspec
 from v4agent.tools.edit import ToolFailure, decode
 from v4agent.tools.files import repo_files
 from v4agent.tools.paths import is_refused_rel, resolve_repo_path
+from v4agent.tools.redaction import redact_hits
 
 __all__ = ["find_rg", "grep"]
 
@@ -107,10 +108,14 @@ def grep(
     results = [r for r in results if is_refused_rel(r[0]) is None]
     if not results:
         return f"no matches for {pattern!r}" + (f" in {target.rel}" if target.rel != "." else "")
-    shown = [f"{p}:{n}: {_shorten(t)}" for p, n, t in results[:limit]]
+    kept = results[:limit]
+    texts, redacted = redact_hits([(p, t) for p, _, t in kept])
+    shown = [f"{p}:{n}: {_shorten(t)}" for (p, n, _), t in zip(kept, texts, strict=True)]
     cut = len(results) - len(shown)
     if cut:
         files = len({p for p, _, _ in results})
         shown.append(f"[... {cut} more matches not shown ({len(results)} in {files} files); narrow the search "
                      "or raise max_results]")
+    if redacted:
+        shown.append(f"[{redacted} secret value(s) redacted]")
     return "\n".join(shown)
