@@ -223,3 +223,26 @@ def test_cli_local_mode_and_bad_input(repo: dict[str, Any]) -> None:
     assert no_env.returncode == ExitCode.USAGE and "GITHUB_EVENT_PATH" in no_env.stderr
     no_key = run_cli("review", str(root), "--base", "main", "--head", "pr1")
     assert no_key.returncode == ExitCode.ENGINE_UNREACHABLE and "DEEPSEEK_API_KEY" in no_key.stderr
+
+
+def test_a_committed_secret_reaches_the_model_redacted_and_is_still_reviewable(repo: dict[str, Any]) -> None:
+    root = repo["root"]
+    aws_id = "AKIA" + "IOSFODNN7EXAMPLQ"  # built from parts: this file does not look like it leaks one
+    password = "correct-horse-" + "battery-staple"
+    head = _commit(root, "pr3", {"app/settings.py": f'AWS_ACCESS_KEY_ID = "{aws_id}"\nDEBUG = True\n',
+                                 ".env": f"DB_PASSWORD={password}\n"}, "Add settings")
+    finding = {"path": "app/settings.py", "start_line": 1, "end_line": 1, "side": "RIGHT", "severity": "critical",
+               "category": "security", "title": "Committed AWS key", "body": "Rotate it."}
+
+    def handler(body: dict[str, Any]) -> ScriptedReply:
+        if body.get("max_tokens") == 1:
+            return ScriptedReply(content="k")
+        args = json.dumps({"findings": [finding], "summary": "A key was committed."})
+        return ScriptedReply(reasoning="Saw a redacted key.", tool_calls=[ScriptedToolCall("report_findings", args)])
+
+    with StandIn(handler=handler) as server:
+        report = _review(server, root, repo["base"], head, "Add settings")
+        sent = json.dumps([call.request for call in server.calls], ensure_ascii=False)
+    assert aws_id not in sent and password not in sent
+    assert "«REDACTED:aws-access-key»" in sent and ".env (a secret file: not shown)" in sent
+    assert [(p.finding.title, p.inline) for p in report.placed] == [("Committed AWS key", True)]  # on line 1

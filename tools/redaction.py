@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from v4agent.pack.redact import redact_secrets
 from v4agent.pack.secrets import SecretFinding, scan_secrets
 
-__all__ = ["redact_diff", "redact_hits", "redact_output"]
+__all__ = ["redact_diff", "redact_file", "redact_hits", "redact_output"]
 
 _OUTPUT_RULES = "output.txt"  # scanned as code: quoted values, token formats, keys
 _CONFIG_RULES = "output.env"  # unquoted ``password = value`` too, but in code that value is an expression:
@@ -32,6 +32,11 @@ def redact_output(text: str) -> tuple[str, int]:
         if not _CODE_VALUE.search(lines[finding.line - 1][finding.start:finding.end]):
             findings.append(finding)
     return _apply(text, findings)
+
+
+def redact_file(path: str, text: str) -> tuple[str, int]:
+    """A whole file's text with its secret values replaced by its own rules (what the pack does)."""
+    return _apply(text, scan_secrets(text, path))
 
 
 def redact_hits(hits: Sequence[tuple[str, str]]) -> tuple[list[str], int]:

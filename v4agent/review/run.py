@@ -17,6 +17,7 @@ from typing import Any
 
 from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Engine, Usage
+from v4agent.pack.secrets import is_secret_path
 from v4agent.review.context import PullRequestContent, ReviewLayout, build_layout
 from v4agent.review.findings import (
     SUMMARY_MARKER,
@@ -30,6 +31,7 @@ from v4agent.review.github import GitHubClient, GitHubError, PullRef
 from v4agent.review.hunks import parse_diff
 from v4agent.review.render import comment_body, summary_body
 from v4agent.review.report import PlacedFinding, ReviewReport, ReviewStats, place_findings
+from v4agent.tools.redaction import redact_diff, redact_file
 
 MAX_HEAD_FILE_BYTES = 400_000
 PackFn = Callable[[Path], tuple[str, int]]  # directory -> (pack text, its token count)
@@ -247,8 +249,12 @@ def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True
                 base_files[old] = base_text
     with base_tree(inp.repo, inp.base_sha) as tree:
         pack_text, pack_tokens = pack(tree)
-    layout = build_layout(pack_text, PullRequestContent(inp.title, inp.description, inp.diff_text, head_files,
-                                                        tuple(omitted)))
+    # The model sees the change with secret values replaced (the placeholders still show where one was
+    # committed); findings are placed against the real text, whose lines the redaction leaves in place.
+    shown_files = {path: redact_file(path, text)[0] for path, text in head_files.items() if not is_secret_path(path)}
+    omitted += [f"{path} (a secret file: not shown)" for path in head_files if is_secret_path(path)]
+    layout = build_layout(pack_text, PullRequestContent(inp.title, inp.description, redact_diff(inp.diff_text)[0],
+                                                        shown_files, tuple(omitted)))
     run = ask_model(engine, layout, prime=prime)
     placed = place_findings(run.findings, diff, head_files, base_files)
     return ReviewReport(inp.base_sha, inp.head_sha, placed, run.summary, _stats(engine, run, pack_tokens, price),
