@@ -188,3 +188,31 @@ def test_a_refused_key_exits_6_and_another_engine_error_exits_1(tmp_path: Path) 
         piped = run_cli("chat", str(root), "--base-url", small.base_url, env=_env(), input_text="hello\n")
     assert rejected.returncode == 1, rejected.stderr[-2000:]
     assert "maximum context length" in rejected.stdout and piped.returncode == 1
+
+
+def test_no_secret_reaches_the_model_the_session_or_the_report(tmp_path: Path) -> None:
+    """An edit beside a secret: the tool results the model gets, the session log and the final diff on stdout
+    (often a CI log) all show the placeholder, never the value."""
+    password = "correct-horse-" + "battery-staple"
+    root = make_git_repo(tmp_path / "repo", {**SAMPLE, "calc/settings.py":
+                                             f'DEBUG = True\nDB_PASSWORD = "{password}"\nTIMEOUT = 3\n'})
+    replies = [
+        ScriptedReply(tool_calls=[_call("grep", pattern="PASSWORD")]),
+        ScriptedReply(tool_calls=[_call("shell", command="cat calc/settings.py")]),
+        ScriptedReply(tool_calls=[_call("edit_file", path="calc/settings.py", old_text="DEBUG = True",
+                                        new_text="DEBUG = False")]),
+        ScriptedReply(tool_calls=[_call("git_diff")]),
+        ScriptedReply(tool_calls=[_call("finish", summary="Turned DEBUG off.")]),
+    ]
+    with StandIn(replies) as server:
+        done = run_cli("refactor", str(root), "turn debug off", "--base-url", server.base_url, "--prime", "never",
+                       "--yes", "--json", "--test-cmd", TEST_CMD, env=_env())
+        sent = json.dumps([call.request for call in server.calls], ensure_ascii=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    settings = (root / "calc/settings.py").read_text(encoding="utf-8")
+    assert "DEBUG = False" in settings and password in settings  # the file itself keeps its value
+    assert password not in sent and sent.count("«REDACTED:") >= 4
+    assert password not in done.stdout and "-DEBUG = True" in json.loads(done.stdout)["diff"]
+    logs = "".join(p.read_text(encoding="utf-8") for p in (root / ".v4agent").rglob("*") if p.is_file()
+                   and p.suffix in {".jsonl", ".txt"})
+    assert logs and password not in logs

@@ -48,6 +48,7 @@ from v4agent.prompts import load_prompt
 from v4agent.session import SessionData, SessionError, SessionWriter, find_session, recent_prefix_seen
 from v4agent.tokenizer import get_tokenizer
 from v4agent.tools.approval import Answer, ApprovalRequest
+from v4agent.tools.redaction import redact_diff, redact_output
 from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
 from v4agent.tools.testrun import detect_test_command, run_test_command
 
@@ -130,7 +131,7 @@ def _final_tests(root: Path, ctx_test_cmd: str | None, outcome: Outcome) -> dict
     stderr.print(f"running the tests: {command}", markup=False, highlight=False)
     run = run_test_command(root, command, timeout_s=600)
     return {"status": "pass" if run.passed else "fail", "command": command, "ran": "at the end",
-            "output_tail": run.output[-2000:]}
+            "output_tail": redact_output(run.output)[0][-2000:]}
 
 
 def _exit_code(outcome: Outcome, tests: dict[str, Any]) -> ExitCode:
@@ -178,7 +179,7 @@ def _drive_inner(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, 
         "status": "not run", "command": "", "ran": f"the run stopped: {outcome.status}"}
     code = _exit_code(outcome, tests)
     try:
-        diff = diff_since(run.root, git.tree)
+        diff = redact_diff(diff_since(run.root, git.tree))[0]  # stdout is often a CI log: no secret goes there
     except GitError as exc:
         diff = f"(diff unavailable: {exc})"
     from v4agent.session import read_session
