@@ -127,3 +127,17 @@ def test_slash_commands_that_change_the_session(tmp_path: Path) -> None:
     assert f"new session {(ids - {first_id}).pop()} on the same pack (session {first_id} is saved" in out
     first_pack = calls[0].request["messages"][1]["content"]
     assert calls[6].request["messages"][1]["content"] == first_pack and len(calls[6].request["messages"]) == 4
+
+
+def test_piped_chat_output_shows_no_secret(tmp_path: Path) -> None:
+    """Piped, stdout is often a log: the edit's diff and /diff show the placeholder beside the edited line."""
+    password = "correct-horse-" + "battery-staple"
+    root = make_git_repo(tmp_path / "repo", {**SAMPLE, "settings.py": f'DEBUG = True\nPASSWORD = "{password}"\n'})
+    replies = [ScriptedReply(tool_calls=[_edit("settings.py", "DEBUG = True", "DEBUG = False")]),
+               ScriptedReply(content="DEBUG is off.")]
+    with StandIn(replies=replies) as server:
+        done = run_cli("chat", str(root), "--base-url", server.base_url, env=_env(),
+                       input_text="turn debug off\n/diff\n")
+    assert done.returncode == 0, done.stderr
+    assert "+DEBUG = False" in done.stdout and done.stdout.count("«REDACTED:") >= 2
+    assert password not in done.stdout + done.stderr

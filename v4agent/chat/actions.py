@@ -24,6 +24,7 @@ from v4agent.engine.types import EngineError
 from v4agent.progress import cost_table
 from v4agent.reporttable import report_table
 from v4agent.session import SessionError, find_session, list_sessions, read_session
+from v4agent.tools.redaction import redact_diff
 
 KEYS_HELP = (
     ("Enter", "send the message"),
@@ -95,7 +96,7 @@ class ChatApp:
                  "bold")
 
     def _cmd_diff(self, _cmd: SlashCommand) -> None:
-        diff = diff_since(self.env.root, self.chat.git.tree)
+        diff = redact_diff(diff_since(self.env.root, self.chat.git.tree))[0]  # piped, stdout may be a log
         if not diff.strip():
             self.say("no changes since the session started")
             return
