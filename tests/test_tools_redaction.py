@@ -95,3 +95,46 @@ def test_staged_secrets_stay_out_of_git_output_too(repo: Path) -> None:
                _run(repo, "shell", command="git show --stat -p HEAD; git diff --cached")]
     for result in results:
         _assert_clean(result)
+
+
+# --- editing around what the model cannot see -----------------------------------------------------------------
+
+SETTINGS = 'DEBUG = True\nPASSWORD = "{}"\nTIMEOUT = 3\n'.format("correct-horse-" + "battery-staple")
+SHOWN = 'DEBUG = True\nPASSWORD = "«REDACTED:secret-keyword»"\nTIMEOUT = 3\n'
+
+
+def test_an_edit_copied_from_the_redacted_view_keeps_the_secret(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", {"settings.py": SETTINGS})
+    shown = _run(root, "read_file", path="settings.py").content
+    assert 'PASSWORD = "«REDACTED:secret-keyword»"' in shown
+    edited = _run(root, "edit_file", path="settings.py", old_text=SHOWN[:-12], new_text=SHOWN[:-12].replace(
+        "True", "False"))
+    assert edited.ok, edited.content
+    assert (root / "settings.py").read_text(encoding="utf-8") == SETTINGS.replace("True", "False")
+    _assert_clean(edited)
+
+
+def test_an_edit_that_would_drop_or_invent_a_placeholder_is_refused(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", {"settings.py": SETTINGS})
+    for new in ('PASSWORD = "hunter2"', 'PASSWORD = "«REDACTED:password»"'):
+        refused = _run(root, "edit_file", path="settings.py", old_text='PASSWORD = "«REDACTED:secret-keyword»"',
+                       new_text=new)
+        assert not refused.ok and "placeholder" in refused.content
+    assert (root / "settings.py").read_text(encoding="utf-8") == SETTINGS
+
+
+def test_a_whole_file_rewritten_from_the_view_keeps_the_secret(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", {"settings.py": SETTINGS})
+    written = _run(root, "write_file", path="settings.py", content=SHOWN + "RETRIES = 5\n")
+    assert written.ok, written.content
+    assert (root / "settings.py").read_text(encoding="utf-8") == SETTINGS + "RETRIES = 5\n"
+    fresh = _run(root, "write_file", path="copy.py", content=SHOWN)  # a new file has no value to put back
+    assert not fresh.ok and not (root / "copy.py").exists()
+
+
+def test_text_that_only_looks_like_a_placeholder_is_edited_as_itself(tmp_path: Path) -> None:
+    source = 'EXPECTED = "«REDACTED:api-key»"\nMODE = 1\n'  # e.g. a test of the redaction itself
+    root = make_git_repo(tmp_path / "repo", {"check.py": source})
+    edited = _run(root, "edit_file", path="check.py", old_text=source, new_text=source.replace("1", "2"))
+    assert edited.ok, edited.content
+    assert (root / "check.py").read_text(encoding="utf-8") == source.replace("MODE = 1", "MODE = 2")

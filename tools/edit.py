@@ -6,11 +6,13 @@ import contextlib
 import difflib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from v4agent.fsutil import atomic_write_bytes
-from v4agent.tools.editmatch import apply_edit
+from v4agent.pack.redact import REDACTED_PREFIX, placeholders_in, redacted_view, restore_values
+from v4agent.pack.secrets import scan_secrets
+from v4agent.tools.editmatch import EditOutcome, apply_edit
 from v4agent.tools.paths import resolve_repo_path
 
 __all__ = ["EditResult", "ToolFailure", "decode", "delete_file", "edit_file", "short_diff", "write_file"]
@@ -78,6 +80,36 @@ def _read(path: Path, rel: str) -> tuple[str, str]:
     return decode(data)
 
 
+# The model sees files with secret values replaced by «REDACTED:kind» placeholders (read_file, grep, diffs). An
+# edit that copies them is made on that same view and the values are put back, so the model can work around a
+# secret without ever seeing it, and no placeholder is ever written over one.
+_KEEP_PLACEHOLDERS = ("keep each «REDACTED:…» placeholder exactly as it was shown, in the same order: each stands "
+                      "for a secret value that stays as it is (a secret itself is changed by the user, not by a tool)")
+
+
+def _edit_around_secrets(before: str, old_text: str, new_text: str, replace_all: bool, rel: str) -> EditOutcome:
+    if placeholders_in(old_text) != placeholders_in(new_text):
+        raise ToolFailure(f"{rel}: new_text must {_KEEP_PLACEHOLDERS}")
+    view, values = redacted_view(before, scan_secrets(before, rel))
+    outcome = apply_edit(view, old_text, new_text, replace_all=replace_all)
+    if not outcome.ok:
+        return outcome
+    restored = restore_values(outcome.content, values)
+    if restored is None:
+        raise ToolFailure(f"{rel}: the edit would move or drop a redacted secret; {_KEEP_PLACEHOLDERS}")
+    return replace(outcome, content=restored)
+
+
+def _restore_secrets(before: str, content: str, rel: str) -> str:
+    view, values = redacted_view(before, scan_secrets(before, rel))
+    restored = restore_values(content, values) if placeholders_in(content) == placeholders_in(view) else None
+    if restored is None:
+        raise ToolFailure(f"{rel}: content has «REDACTED:…» placeholders that are not the file's own, one for one; "
+                          "a placeholder would be written over a secret. Use edit_file around them, or "
+                          f"{_KEEP_PLACEHOLDERS}")
+    return restored
+
+
 def _confirm(confirm: Confirm | None, rel: str, diff: str) -> None:
     if confirm is not None and not confirm(rel, diff):
         raise ToolFailure(f"the change to {rel} was not approved; nothing was written")
@@ -89,7 +121,10 @@ def edit_file(
 ) -> EditResult:
     target = resolve_repo_path(repo_root, path)
     before, encoding = _read(target.abs, target.rel)
-    outcome = apply_edit(before, old_text, new_text, replace_all=replace_all)
+    if REDACTED_PREFIX in old_text or REDACTED_PREFIX in new_text:
+        outcome = _edit_around_secrets(before, old_text, new_text, replace_all, target.rel)
+    else:
+        outcome = apply_edit(before, old_text, new_text, replace_all=replace_all)
     if not outcome.ok:
         raise ToolFailure(f"{target.rel}: {outcome.message}")
     if outcome.content == before:
@@ -110,6 +145,8 @@ def write_file(repo_root: Path, path: str, content: str, *, confirm: Confirm | N
     before, encoding = ("", "utf-8")
     if target.abs.exists():
         before, encoding = _read(target.abs, target.rel)
+    if placeholders_in(content):
+        content = _restore_secrets(before, content, target.rel)
         # Keep the file's line endings: the model writes LF.
         if "\r\n" in before and before.count("\r\n") == before.count("\n") and "\r\n" not in content:
             content = content.replace("\n", "\r\n")

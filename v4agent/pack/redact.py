@@ -5,17 +5,20 @@ Overlapping findings on a line merge into one placeholder (the first one's kind)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from v4agent.pack.secrets import SecretFinding
 
-__all__ = ["REDACTED_PREFIX", "redact_secrets", "redaction_edits"]
+__all__ = ["REDACTED_PREFIX", "placeholders_in", "redact_secrets", "redacted_view", "redaction_edits",
+           "restore_values"]
 
 REDACTED_PREFIX = "«REDACTED:"
 
 _Span = tuple[int, int, str]  # characters [start, end) of one line, and the placeholder replacing them
+_PLACEHOLDER = re.compile(r"«REDACTED:[a-z0-9-]+»")
 
 
 def redact_secrets(text: str, findings: Sequence[SecretFinding]) -> str:
@@ -33,6 +36,32 @@ def redact_secrets(text: str, findings: Sequence[SecretFinding]) -> str:
         pieces.append(line[cursor:])
         lines[index] = "".join(pieces)
     return "\n".join(lines)
+
+
+def redacted_view(text: str, findings: Sequence[SecretFinding]) -> tuple[str, list[str]]:
+    """What a tool shows of ``text`` (``redact_secrets``), and the values its placeholders stand for, in order."""
+    lines = text.split("\n")
+    spans_by_line = _spans_by_line(lines, findings)
+    values: list[str] = []
+    for index, line in enumerate(lines):
+        spans = spans_by_line.get(index, [])
+        # Text that already reads like a placeholder (a test of this very tool) stands for itself.
+        literal = [(m.start(), m.end()) for m in _PLACEHOLDER.finditer(line)
+                   if not any(start < m.end() and m.start() < end for start, end, _ in spans)]
+        values += [line[a:b] for a, b in sorted([(start, end) for start, end, _ in spans] + literal)]
+    return redact_secrets(text, findings), values
+
+
+def placeholders_in(text: str) -> list[str]:
+    return _PLACEHOLDER.findall(text)
+
+
+def restore_values(view: str, values: Sequence[str]) -> str | None:
+    """``view`` with its placeholders put back to ``values`` in order; None unless they pair one for one."""
+    if len(placeholders_in(view)) != len(values):
+        return None
+    remaining = iter(values)
+    return _PLACEHOLDER.sub(lambda _: next(remaining), view)
 
 
 def redaction_edits(text: str, findings: Sequence[SecretFinding]) -> list[tuple[int, int, bytes]]:
