@@ -18,7 +18,15 @@ from v4agent.cachediag import CacheTracker
 from v4agent.engine.client import open_engine
 from v4agent.engine.types import Usage
 from v4agent.layout import Conversation, prefix_hash
-from v4agent.session import SessionError, SessionWriter, find_session, read_session, recent_prefix_seen
+from v4agent.session import (
+    SessionError,
+    SessionWriter,
+    find_resumable,
+    find_session,
+    list_sessions,
+    read_session,
+    recent_prefix_seen,
+)
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 from v4agent.tokenizer import get_tokenizer
 from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
@@ -251,8 +259,10 @@ def test_a_missing_stored_content_is_a_clear_error(tmp_path: Path, monkeypatch: 
     (blob,) = (writer.path.parent / "blobs").iterdir()
     blob.write_text(PACK + "tampered", encoding="utf-8")
     blobs._cache.clear()
-    with pytest.raises(SessionError, match="damaged"):
-        read_session(writer.path)
+    assert "damaged" in read_session(writer.path).damaged
     blob.unlink()
-    with pytest.raises(SessionError, match="cannot be read"):
-        read_session(writer.path)
+    session = read_session(writer.path)  # still listed, shown and undoable...
+    assert "cannot be read" in session.damaged and "[content missing:" in session.messages[0]["content"]
+    assert [s.session_id for s in list_sessions(root)] == [writer.session_id]
+    with pytest.raises(SessionError, match="cannot be resumed"):  # ...but not resumed: its prefix is gone
+        find_resumable(root, writer.session_id)

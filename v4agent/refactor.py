@@ -45,7 +45,7 @@ from v4agent.layout import (
 )
 from v4agent.progress import RefactorProgress, render_report
 from v4agent.prompts import load_prompt
-from v4agent.session import SessionData, SessionError, SessionWriter, find_session, recent_prefix_seen
+from v4agent.session import SessionData, SessionError, SessionWriter, find_resumable, recent_prefix_seen
 from v4agent.tokenizer import get_tokenizer
 from v4agent.tools.approval import Answer, ApprovalRequest
 from v4agent.tools.redaction import redact_diff, redact_output
@@ -213,7 +213,7 @@ def run_refactor(
     if resume is None and not task.strip():
         raise _fail('give a task: v4agent refactor PATH "what to do"', ExitCode.USAGE)
     try:
-        session = find_session(root, resume) if resume is not None else None
+        session = find_resumable(root, resume) if resume is not None else None
     except SessionError as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
     overrides: dict[str, Any] = {}

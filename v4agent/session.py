@@ -106,6 +106,7 @@ class SessionData:
     ends: list[dict[str, Any]] = field(default_factory=list)
     resets: int = 0
     undone: bool = False
+    damaged: str = ""  # why a stored message content could not be read back: listable, undoable, not resumable
 
     @property
     def task(self) -> str:
@@ -172,7 +173,8 @@ def read_session(path: Path) -> SessionData:
             try:
                 data.messages.append(inline_contents(record["message"], path.parent))
             except BlobMissing as exc:
-                raise SessionError(f"session {path.stem}: message {index}: {exc}") from None
+                data.damaged = data.damaged or f"message {index}: {exc}"
+                data.messages.append({**record["message"], "content": f"[content missing: {exc}]"})
         elif kind == "reset":
             data.messages = []
             data.resets += 1
@@ -219,6 +221,14 @@ def find_session(repo_root: Path, session_id: str | None) -> SessionData:
     if len(matches) > 1:
         raise SessionError(f"session id {session_id!r} is ambiguous: {', '.join(s.session_id for s in matches)}")
     return matches[0]
+
+
+def find_resumable(repo_root: Path, session_id: str | None) -> SessionData:
+    """``find_session``, refusing a session whose sent messages cannot all be read back (the prefix would differ)."""
+    session = find_session(repo_root, session_id)
+    if session.damaged:
+        raise SessionError(f"session {session.session_id} cannot be resumed: {session.damaged}")
+    return session
 
 
 def recent_prefix_seen(repo_root: Path, prefix_hash: str, *, max_age_s: float = 6 * 3600) -> bool:

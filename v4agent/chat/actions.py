@@ -23,7 +23,7 @@ from v4agent.engine.presets import get_preset, model_info
 from v4agent.engine.types import EngineError
 from v4agent.progress import cost_table
 from v4agent.reporttable import report_table
-from v4agent.session import SessionError, find_session, list_sessions, read_session
+from v4agent.session import SessionError, find_resumable, list_sessions, read_session
 from v4agent.tools.redaction import redact_diff
 
 KEYS_HELP = (
@@ -139,7 +139,7 @@ class ChatApp:
         self.say(f"new session {self.chat.session_id} on the same pack (session {old} is saved; /resume {old})")
 
     def _cmd_resume(self, cmd: SlashCommand) -> None:
-        session = find_session(self.env.root, cmd.args[0])
+        session = find_resumable(self.env.root, cmd.args[0])
         if session.session_id == self.chat.session_id:
             self.say("that is the current session")
             return

@@ -31,7 +31,7 @@ from v4agent.engine.presets import model_info
 from v4agent.engine.select import open_model_engine
 from v4agent.engine.types import EngineError
 from v4agent.exitcodes import ExitCode
-from v4agent.session import SessionError, find_session
+from v4agent.session import SessionError, find_resumable
 
 
 def _fail(message: str, code: ExitCode) -> typer.Exit:
@@ -101,7 +101,7 @@ def run_chat(
     try:
         config = load_config(root, flags=flags)
         table = price_table_for(config, root)
-        session = find_session(root, session_id) if resume else None
+        session = find_resumable(root, session_id) if resume else None
     except (ConfigError, PriceTableError, SessionError) as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
     try:
