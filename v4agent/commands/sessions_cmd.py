@@ -123,5 +123,35 @@ def show(
     stdout.print(cost_table(session))
 
 
+@sessions_app.command("prune")
+def prune(
+    ctx: typer.Context,
+    older_than: float = typer.Option(30.0, "--older-than", help="Delete sessions last written more than this "
+                                     "many days ago (the newest is always kept)."),
+    path: Path | None = typer.Option(None, "--path", "-C", help="The repository."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be deleted."),
+) -> None:
+    """Delete old sessions and the stored packs no kept session uses (the cost ledger stays)."""
+    import time
+
+    from v4agent.session import sessions_dir
+    from v4agent.sessionprune import apply_prune, plan_prune
+
+    if older_than < 0:
+        error("--older-than must be 0 or more days")
+        raise typer.Exit(ExitCode.USAGE)
+    parent = ctx.obj or {}
+    directory = sessions_dir(_root(path or parent.get("path") or Path(".")), create=False)
+    if not directory.is_dir():
+        stdout.print("no sessions yet")
+        return
+    plan = plan_prune(directory, now=time.time(), older_than_s=older_than * 86_400)
+    if not dry_run:
+        apply_prune(plan)
+    verb = "would delete" if dry_run else "deleted"
+    stdout.print(f"{verb} {len(plan.sessions)} session(s) and {len(plan.blobs)} stored content(s), "
+                 f"{plan.freed_bytes / 1e6:.1f} MB", markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(sessions_app, name="sessions")
