@@ -138,3 +138,13 @@ def test_text_that_only_looks_like_a_placeholder_is_edited_as_itself(tmp_path: P
     edited = _run(root, "edit_file", path="check.py", old_text=source, new_text=source.replace("1", "2"))
     assert edited.ok, edited.content
     assert (root / "check.py").read_text(encoding="utf-8") == source.replace("MODE = 1", "MODE = 2")
+
+
+def test_a_rewrite_keeps_the_files_crlf_line_endings_with_or_without_secrets(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", {"plain.txt": "a\n"})
+    (root / "plain.txt").write_bytes(b"one\r\ntwo\r\n")
+    (root / "settings.py").write_bytes(SETTINGS.replace("\n", "\r\n").encode())
+    assert _run(root, "write_file", path="plain.txt", content="one\ntwo\nthree\n").ok
+    assert (root / "plain.txt").read_bytes() == b"one\r\ntwo\r\nthree\r\n"
+    assert _run(root, "write_file", path="settings.py", content=SHOWN + "RETRIES = 5\n").ok
+    assert (root / "settings.py").read_bytes() == (SETTINGS + "RETRIES = 5\n").replace("\n", "\r\n").encode()

@@ -145,11 +145,11 @@ def write_file(repo_root: Path, path: str, content: str, *, confirm: Confirm | N
     before, encoding = ("", "utf-8")
     if target.abs.exists():
         before, encoding = _read(target.abs, target.rel)
-    if placeholders_in(content):
-        content = _restore_secrets(before, content, target.rel)
         # Keep the file's line endings: the model writes LF.
         if "\r\n" in before and before.count("\r\n") == before.count("\n") and "\r\n" not in content:
             content = content.replace("\n", "\r\n")
+    if placeholders_in(content):
+        content = _restore_secrets(before, content, target.rel)
     if target.abs.exists() and before == content:
         return EditResult(target.rel, f"{target.rel} already has this content; unchanged", "", False)
     created = not target.abs.exists()
