@@ -178,6 +178,7 @@ def read_session(path: Path) -> SessionData:
         elif kind == "reset":
             data.messages = []
             data.resets += 1
+            data.damaged = ""  # what a resume would send starts again here
         elif kind == "call":
             data.calls.append(record)
         elif kind == "tool":
