@@ -266,3 +266,20 @@ def test_a_missing_stored_content_is_a_clear_error(tmp_path: Path, monkeypatch: 
     assert [s.session_id for s in list_sessions(root)] == [writer.session_id]
     with pytest.raises(SessionError, match="cannot be resumed"):  # ...but not resumed: its prefix is gone
         find_resumable(root, writer.session_id)
+
+
+def test_a_missing_content_before_a_compaction_does_not_block_a_resume(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import v4agent.sessionblobs as blobs
+
+    monkeypatch.setattr(blobs, "BLOB_MIN_CHARS", 2_000)
+    root = make_git_repo(tmp_path / "repo", FILES)
+    writer = SessionWriter.create(root, {"task": "t"})
+    writer.message(0, {"role": "user", "content": PACK})
+    (blob,) = (writer.path.parent / "blobs").iterdir()
+    blob.unlink()
+    blobs._cache.clear()
+    assert read_session(writer.path).damaged
+    writer.write("reset", reason="compaction", context_tokens=1)
+    writer.message(0, {"role": "user", "content": "small"})
+    assert not read_session(writer.path).damaged and find_resumable(root, writer.session_id)
