@@ -199,3 +199,11 @@ def test_redaction_edits_make_the_same_text_as_redact_secrets(seed: int) -> None
         findings.append(SecretFinding(line, rng.choice(["a", "b"]), start, start + rng.randrange(0, 9)))
     assert _apply_edits(text, redaction_edits(text, findings)) == redact_secrets(text, findings)
     assert redaction_edits(text, []) == [] and redact_secrets(text, []) == text
+
+
+def test_an_npm_auth_line_is_a_secret_and_a_private_attribute_is_not() -> None:
+    npmrc = "_auth=" + "dXNlcjpwYXNzd29yZDEyMzQ=" + "\n//registry.example.com/:_password=" + "c2VjcmV0LXBhc3M=" + "\n"
+    found = scan_secrets(npmrc, ".npmrc")
+    assert {f.line for f in found if f.kind == "npm-token"} == {1, 2}
+    for line in ("self._password = None\n", "        self._password = raw_password\n", "obj._auth = token\n"):
+        assert scan_secrets(line, "base_user.py") == [], line

@@ -19,6 +19,17 @@ from v4agent.tools.registry import ToolContext, ToolResult, run_tool
 
 SECRETS = sorted({secret for _, _, secret in CASES})
 CODE = "def login(user):\n    token = make_token(user)\n    password = request.POST['pw']\n    return token\n"
+# Lines of Django's auth code that a looser rule took for secrets: they must come back from every tool as they are.
+CODE_LINES = [
+    "        self._password = None",
+    "        self._password = raw_password",
+    "def validate_password(password, user=None, password_validators=None):",
+    "    token_generator = default_token_generator",
+    "            password=password,",
+    "    def __init__(self, password_list_path=DEFAULT_PASSWORD_LIST_PATH):",
+    "    form_class = PasswordChangeForm",
+    "        usable_password = value and not value.startswith(UNUSABLE_PASSWORD_PREFIX)",
+]
 
 
 @pytest.fixture()
@@ -148,3 +159,14 @@ def test_a_rewrite_keeps_the_files_crlf_line_endings_with_or_without_secrets(tmp
     assert (root / "plain.txt").read_bytes() == b"one\r\ntwo\r\nthree\r\n"
     assert _run(root, "write_file", path="settings.py", content=SHOWN + "RETRIES = 5\n").ok
     assert (root / "settings.py").read_bytes() == (SETTINGS + "RETRIES = 5\n").replace("\n", "\r\n").encode()
+
+
+def test_code_that_names_secrets_comes_back_as_it_is(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", {"README.md": "# app\n"})
+    (root / "auth.py").write_text("\n".join(CODE_LINES) + "\n", encoding="utf-8")  # untracked: diffed whole
+    results = [_run(root, "shell", command="cat auth.py"), _run(root, "grep", pattern="(?i)password|token"),
+               _run(root, "git_diff"), _run(root, "read_file", path="auth.py")]
+    for result in results:
+        assert "REDACTED" not in result.content, result.content
+        for line in CODE_LINES:
+            assert line.strip() in result.content

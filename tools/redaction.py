@@ -21,6 +21,9 @@ __all__ = ["redact_diff", "redact_file", "redact_hits", "redact_output"]
 _OUTPUT_RULES = "output.txt"  # scanned as code: quoted values, token formats, keys
 _CONFIG_RULES = "output.env"  # unquoted ``password = value`` too, but in code that value is an expression:
 _CODE_VALUE = re.compile(r"[()\[\]{}]|^\w+\.\w|^(?:self|this|cls)\b")  # a call, an index, an attribute
+# A name, not a value: raw_password, PasswordChangeForm, DEFAULT_PASSWORD_LIST (before "," or ")": an argument).
+_KEYED = re.compile(r"[\w.-]+[\"']?\s*[:=]\s*")
+_NAME = re.compile(r"[a-z][a-z_]*$|[A-Z][a-z]+(?:[A-Z][a-z]+)+$|[A-Z]+(?:_[A-Z]+)+$")
 _NEW_PATH = re.compile(r"^\+\+\+ (?:b/)?(.+?)\s*$")
 
 
@@ -29,7 +32,16 @@ def redact_output(text: str) -> tuple[str, int]:
     findings = scan_secrets(text, _OUTPUT_RULES)
     lines = text.split("\n")
     for finding in scan_secrets(text, _CONFIG_RULES):
-        if not _CODE_VALUE.search(lines[finding.line - 1][finding.start:finding.end]):
+        line = lines[finding.line - 1]
+        # The span may hold the whole ``key = value`` when the value is short: judge what follows the sign.
+        span = line[finding.start:finding.end]
+        keyed = _KEYED.match(span)
+        value = (span[keyed.end():] if keyed else span).strip("\"' ")
+        before = line[:finding.end - len(value)].rstrip()[-1:]
+        after = line[finding.end:].lstrip()[:1]
+        if before in ("'", '"'):  # a quoted value is the code rules' to judge (they found it, or it is no secret)
+            continue
+        if not (_CODE_VALUE.search(value) or _NAME.match(value) or after in (",", ")")):
             findings.append(finding)
     return _apply(text, findings)
 

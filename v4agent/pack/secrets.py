@@ -97,7 +97,9 @@ _OWN_PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
     ("aws-secret-key", re.compile(r"(?i)aws.{0,20}?(?:secret|key).{0,20}?[:=]\s*[\"']?(?P<v>[0-9a-zA-Z/+]{40})"),
      ("aws",)),
     ("json-web-token", re.compile(r"(?P<v>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"), ("eyj",)),
-    ("npm-token", re.compile(r"(?:_authToken|_auth|_password)\s*=\s*(?P<v>\S+)"), ("_auth", "_password")),
+    # .npmrc auth lines (``_auth=``, ``//registry/:_authToken=``): at a line's start or after the scope's ":",
+    # never an attribute (``self._password = None`` in Python is no npm token).
+    ("npm-token", re.compile(r"(?:^\s*|:)(?:_authToken|_auth|_password)\s*=\s*(?P<v>\S+)"), ("_auth", "_password")),
     ("npm-token", re.compile(r"(?P<v>npm_[A-Za-z0-9]{30,})"), ("npm_",)),
     ("google-api-key", re.compile(r"(?P<v>AIza[0-9A-Za-z_-]{35})"), ("aiza",)),
     ("url-credentials", re.compile(r"[a-z][a-z0-9+.-]*://[^\s:/@\"']+:(?P<v>[^\s:/@\"']{3,})@", re.IGNORECASE),
