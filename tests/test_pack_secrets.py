@@ -174,6 +174,28 @@ def test_cache_version_follows_the_secret_rules() -> None:
     assert tokencache.CACHE_VERSION.endswith(digest.hexdigest()[:12])
 
 
+def test_the_cache_version_covers_every_pack_module_a_producer_imports() -> None:
+    """A producer's output also depends on the pack modules it imports (symbols -> pysymbols -> pycode): a change
+    to any of them must start a fresh cache too."""
+    import ast
+    from pathlib import Path
+
+    from v4agent.pack import tokencache
+
+    folder = Path(tokencache.__file__).parent
+    needed, todo = set(), list(tokencache._PRODUCERS)
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("v4agent.pack."):
+                todo.append(node.module.rsplit(".", 1)[1])
+    assert needed <= set(tokencache._PRODUCERS), sorted(needed - set(tokencache._PRODUCERS))
+
+
 def _apply_edits(text: str, edits: list[tuple[int, int, bytes]]) -> str:
     source = text.encode("utf-8", "surrogatepass")
     out, cursor = [], 0
