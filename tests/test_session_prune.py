@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import make_git_repo, run_cli
 from v4agent.session import SessionWriter, list_sessions, read_session
-from v4agent.sessionprune import blob_refs, stale_sessions
+from v4agent.sessionblobs import blob_refs
+from v4agent.sessionprune import stale_sessions
 
 DAY = 86_400.0
 

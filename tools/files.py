@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pathspec
 
-from v4agent.pack.redact import redact_secrets
-from v4agent.pack.secrets import scan_secrets
 from v4agent.tools.edit import ToolFailure, decode
 from v4agent.tools.paths import is_refused_rel, resolve_repo_path
+from v4agent.tools.redaction import redact_file
 
 __all__ = ["list_files", "read_file", "repo_files"]
 
@@ -30,9 +29,7 @@ def read_file(repo_root: Path, path: str, start_line: int | None = None, end_lin
     if b"\x00" in data[:8192]:
         raise ToolFailure(f"{target.rel} is a binary file ({len(data)} bytes); not shown")
     text = decode(data)[0]
-    findings = scan_secrets(text, target.rel)
-    if findings:
-        text = redact_secrets(text, findings)
+    text, redacted = redact_file(target.rel, text)
     lines = text.replace("\r\n", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -62,8 +59,8 @@ def read_file(repo_root: Path, path: str, start_line: int | None = None, end_lin
         shown_last = number
     header = f"{target.rel} (lines {start}-{shown_last} of {total})"
     notes: list[str] = []
-    if findings:
-        notes.append(f"[{len(findings)} secret value(s) redacted]")
+    if redacted:
+        notes.append(f"[{redacted} secret value(s) redacted]")
     if shown_last < last:
         notes.append(
             f"[lines {shown_last + 1}-{last} not shown (page limit); call read_file with start_line={shown_last + 1}]"

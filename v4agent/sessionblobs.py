@@ -10,17 +10,20 @@ pack is stored once however many sessions use it, and listing sessions reads sma
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from v4agent.fsutil import atomic_write_text
 
-__all__ = ["BLOB_MIN_CHARS", "BlobMissing", "inline_contents", "outline_contents"]
+__all__ = ["BLOB_MIN_CHARS", "BlobMissing", "blob_refs", "inline_contents", "outline_contents"]
 
 BLOB_MIN_CHARS = 16_384
 BLOBS_DIR = "blobs"
+_BLOB_REF = re.compile(r'"content"\s*:\s*\{\s*"blob"\s*:\s*"([0-9a-f]{64})"\s*\}')  # as outline_contents records it
 _CACHE_ITEMS = 8  # contents kept in memory: listing sessions that share a pack reads it once
 
 _cache: OrderedDict[tuple[Path, str], str] = OrderedDict()
@@ -41,6 +44,11 @@ def outline_contents(message: dict[str, Any], sessions_dir: Path) -> dict[str, A
     if not path.exists():
         atomic_write_text(path, content)
     return {key: ({"blob": digest} if key == "content" else value) for key, value in message.items()}
+
+
+def blob_refs(session_texts: Iterable[str]) -> set[str]:
+    """The digests of the stored contents these session files' records name (pure)."""
+    return {digest for text in session_texts for digest in _BLOB_REF.findall(text)}
 
 
 def inline_contents(message: dict[str, Any], sessions_dir: Path) -> dict[str, Any]:

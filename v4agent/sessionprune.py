@@ -7,16 +7,13 @@ The newest session is always kept (``undo`` works on it), and a blob goes only w
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from v4agent.sessionblobs import BLOBS_DIR
+from v4agent.sessionblobs import BLOBS_DIR, blob_refs
 
 __all__ = ["PrunePlan", "apply_prune", "plan_prune"]
-
-_BLOB_REF = re.compile(r'"content":\{"blob":"([0-9a-f]{64})"\}')
 
 
 @dataclass(frozen=True)
@@ -32,11 +29,6 @@ def stale_sessions(files: Sequence[tuple[Path, float]], *, now: float, older_tha
         return []
     newest = max(files, key=lambda item: (item[1], item[0].name))[0]
     return sorted(path for path, mtime in files if path != newest and now - mtime > older_than_s)
-
-
-def blob_refs(session_texts: Iterable[str]) -> set[str]:
-    """The digests of the stored contents these session files name (pure)."""
-    return {digest for text in session_texts for digest in _BLOB_REF.findall(text)}
 
 
 def plan_prune(sessions_dir: Path, *, now: float, older_than_s: float) -> PrunePlan:
