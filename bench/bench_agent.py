@@ -30,7 +30,7 @@ from bench_pack import prepare_corpus  # the Django repository, prepared once an
 _ANCHOR = """
 import json, resource, sys, time
 from tokenizers import Tokenizer
-from v4agent.tokenizer import deepseek_v4_tokenizer_path
+from v4agent.tokens.tokenizer import deepseek_v4_tokenizer_path
 text = open(sys.argv[1], encoding="utf-8").read()
 tok = Tokenizer.from_file(deepseek_v4_tokenizer_path())
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -51,13 +51,13 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=10)
     args = parser.parse_args()
 
-    from v4agent.cachediag import CacheTracker
-    from v4agent.config import load_config
-    from v4agent.layout import Conversation, tool_message
+    from v4agent.agent.request.cachediag import CacheTracker
+    from v4agent.agent.request.layout import Conversation, tool_message
+    from v4agent.core.config import load_config
     from v4agent.pack import Snapshot
     from v4agent.pack.fromconfig import pack_options_from_config
     from v4agent.prompts import load_prompt
-    from v4agent.tokenizer import get_tokenizer
+    from v4agent.tokens.tokenizer import get_tokenizer
     from v4agent.tools.registry import tool_schemas
 
     corpus = args.corpus or prepare_corpus()
@@ -93,7 +93,7 @@ def main() -> int:
     # The anchor encodes the first request's exact text (its ids decoded back: byte-level BPE round-trips).
     from tokenizers import Tokenizer
 
-    from v4agent.tokenizer import deepseek_v4_tokenizer_path
+    from v4agent.tokens.tokenizer import deepseek_v4_tokenizer_path
 
     text = Tokenizer.from_file(deepseek_v4_tokenizer_path()).decode(first_ids, skip_special_tokens=False)
     anchor_file = Path(tempfile.mkdtemp()) / "request.txt"

@@ -34,16 +34,22 @@ from pathlib import Path
 from typing import Any
 
 from v4agent.accounting import load_price_table, price_call
-from v4agent.agent import Agent, AgentConfig
-from v4agent.cachediag import CacheTracker
+from v4agent.agent.loop import Agent, AgentConfig
+from v4agent.agent.request.cachediag import CacheTracker
+from v4agent.agent.request.layout import (
+    ASSUMED_UNIT_INTERVAL,
+    Conversation,
+    initial_messages,
+    priming_pays,
+    tool_message,
+)
+from v4agent.agent.sessions.store import SessionWriter
 from v4agent.engine.client import open_engine
 from v4agent.engine.types import Usage
-from v4agent.layout import ASSUMED_UNIT_INTERVAL, Conversation, initial_messages, priming_pays, tool_message
 from v4agent.pack import PackOptions, Snapshot
 from v4agent.prompts import load_prompt
-from v4agent.session import SessionWriter
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
-from v4agent.tokenizer import get_tokenizer
+from v4agent.tokens.tokenizer import get_tokenizer
 from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
 
 CACHE = Path.home() / ".cache" / "v4agent-bench" / "loop"

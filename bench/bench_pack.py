@@ -84,7 +84,7 @@ def tracked_files(repo: Path) -> list[str]:
 
 def default_budget(repo: Path) -> int:
     """The budget `v4agent pack` uses by default (the model's window less ``pack.reserve``); env vars ignored."""
-    from v4agent.config import load_config
+    from v4agent.core.config import load_config
     from v4agent.pack.fromconfig import default_budget as budget_of
 
     return budget_of(load_config(repo, environ={}))
@@ -99,14 +99,14 @@ def clear_state(repo: Path) -> None:
 def _case_floor(repo: Path, tokenizer: str, out: Path, *, encode: bool = True) -> dict[str, object]:
     """Read every text file and tokenize it once, in one process (batched: both cores for the V4 tokenizer).
     ``encode``: a full encode by the tokenizer library (the issue's floor); else v4agent's exact counter."""
-    from v4agent.tokenizer import get_tokenizer
+    from v4agent.tokens.tokenizer import get_tokenizer
 
     tok = get_tokenizer(tokenizer)
     count_many = tok.count_many
     if encode and tokenizer == "deepseek-v4":  # the V4 counter skips the encode; the floor is the encode
         from tokenizers import Tokenizer
 
-        from v4agent.tokenizer import deepseek_v4_tokenizer_path
+        from v4agent.tokens.tokenizer import deepseek_v4_tokenizer_path
 
         impl = Tokenizer.from_file(deepseek_v4_tokenizer_path())
 
@@ -133,9 +133,9 @@ def _case_budget_floor(repo: Path, out: Path) -> dict[str, object]:
     """The work a cold 1M-budget pack cannot skip, as the issue asks for it: tree-sitter symbols of every code
     file the pack keeps (ranking needs them all; one process, serial) and a V4 count of as much text as the
     budget emits (batched: both cores). Its 2-core lower bound halves the serial part."""
-    from v4agent.pack.classify import path_skip_reason
-    from v4agent.pack.symbols import extract_symbols, language_for, parse
-    from v4agent.tokenizer import get_tokenizer
+    from v4agent.pack.rank.symbols import extract_symbols, language_for, parse
+    from v4agent.pack.select.classify import path_skip_reason
+    from v4agent.tokens.tokenizer import get_tokenizer
 
     budget = default_budget(repo)
     tok = get_tokenizer("deepseek-v4")

@@ -19,9 +19,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from v4agent.pack.rank import rank_files
-from v4agent.pack.skeleton import skeletonize
-from v4agent.pack.symbols import FileSymbols, extract_symbols, language_for
+from v4agent.pack.fit.skeleton import skeletonize
+from v4agent.pack.rank.pagerank import rank_files
+from v4agent.pack.rank.symbols import FileSymbols, extract_symbols, language_for
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "v4agent-bench"
 

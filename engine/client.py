@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import httpx2
 
-from v4agent.config import Config
+from v4agent.core.config import Config
 from v4agent.engine.presets import Preset, UnknownPreset, api_key_for, get_preset, model_info
 from v4agent.engine.retry import Failure, RetryPolicy, run_with_retry
 from v4agent.engine.stream import StreamAssembler, iter_sse_data, reply_from_completion

@@ -13,9 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from v4agent.config import Config
+from v4agent.core.config import Config
 from v4agent.engine.client import RemoteEngine, open_engine
-from v4agent.engine.local import LocalEngineHandle, fill_hits_from_metrics, start_local_engine
+from v4agent.engine.local.runtime import LocalEngineHandle, fill_hits_from_metrics, start_local_engine
 from v4agent.engine.types import ChatReply, Delta, Message, ToolSchema
 
 LOCAL = "local"

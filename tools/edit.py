@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from v4agent.fsutil import atomic_write_bytes
-from v4agent.pack.redact import REDACTED_PREFIX, placeholders_in, redacted_view, restore_values
-from v4agent.pack.secrets import scan_secrets
+from v4agent.core.fsutil import atomic_write_bytes
+from v4agent.secrets.redact import REDACTED_PREFIX, placeholders_in, redacted_view, restore_values
+from v4agent.secrets.scan import scan_secrets
 from v4agent.tools.editmatch import EditOutcome, apply_edit
 from v4agent.tools.paths import resolve_repo_path
 

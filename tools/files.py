@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pathspec
 
+from v4agent.secrets.results import redact_file
 from v4agent.tools.edit import ToolFailure, decode
 from v4agent.tools.paths import is_refused_rel, resolve_repo_path
-from v4agent.tools.redaction import redact_file
 
 __all__ = ["list_files", "read_file", "repo_files"]
 

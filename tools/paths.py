@@ -13,7 +13,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from v4agent.pack.secrets import is_secret_path
+from v4agent.secrets.scan import is_secret_path
 
 __all__ = ["PathRefused", "RepoPath", "is_refused_rel", "resolve_repo_path"]
 

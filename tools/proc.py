@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from v4agent.procgroup import group_alive, stop_group
+from v4agent.core.procgroup import group_alive, stop_group
 
 __all__ = ["ProcResult", "clip_output", "kill_group", "run_command"]
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from v4agent.engine.types import ToolSchema
+from v4agent.secrets.results import redact_diff, redact_output
 from v4agent.tools import edit as _edit
 from v4agent.tools import files as _files
 from v4agent.tools import search as _search
@@ -25,7 +26,6 @@ from v4agent.tools.edit import ToolFailure
 from v4agent.tools.finish import finish_message
 from v4agent.tools.gitdiff import git_diff
 from v4agent.tools.paths import PathRefused
-from v4agent.tools.redaction import redact_diff, redact_output
 from v4agent.tools.shell import MAX_TIMEOUT_S, format_shell, run_shell
 from v4agent.tools.testrun import detect_test_command, format_test_run, run_test_command
 

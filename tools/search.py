@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pathspec
 
+from v4agent.secrets.results import redact_hits
 from v4agent.tools.edit import ToolFailure, decode
 from v4agent.tools.files import repo_files
 from v4agent.tools.paths import is_refused_rel, resolve_repo_path
-from v4agent.tools.redaction import redact_hits
 
 __all__ = ["find_rg", "grep"]
 

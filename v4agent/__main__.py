@@ -1,3 +1,3 @@
-from v4agent.cli import main
+from v4agent.cli.app import main
 
 main()

@@ -14,9 +14,9 @@ from typing import Any
 
 from v4agent.accounting.cost import CallCost, price_call, split_prompt
 from v4agent.accounting.prices import PriceTable, as_utc
+from v4agent.core.fsutil import append_line_durably
+from v4agent.core.state import STATE_DIR_NAME, state_path
 from v4agent.engine.types import Usage
-from v4agent.fsutil import append_line_durably
-from v4agent.state import STATE_DIR_NAME, state_path
 
 LEDGER_NAME = "ledger.jsonl"
 

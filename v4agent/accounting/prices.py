@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from v4agent.config import Config
+from v4agent.core.config import Config
 
 PER_TOKENS = Decimal(1_000_000)  # prices are quoted per million tokens
 

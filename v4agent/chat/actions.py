@@ -15,16 +15,16 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from v4agent.agent.sessions.store import SessionError, find_resumable, list_sessions, read_session
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.costs import miss_cost, miss_warning
 from v4agent.chat.slash import SlashCommand, SlashError, help_lines, parse_slash
-from v4agent.commands.undo_cmd import GitError, diff_since
+from v4agent.cli.commands.undo_cmd import GitError, diff_since
 from v4agent.engine.presets import get_preset, model_info
 from v4agent.engine.types import EngineError
-from v4agent.progress import cost_table
-from v4agent.reporttable import report_table
-from v4agent.session import SessionError, find_resumable, list_sessions, read_session
-from v4agent.tools.redaction import redact_diff
+from v4agent.refactor.progress import cost_table
+from v4agent.secrets.results import redact_diff
+from v4agent.ui.tables import report_table
 
 KEYS_HELP = (
     ("Enter", "send the message"),

@@ -3,7 +3,7 @@
 The conversation has the refactor's byte-stable layout — [system prompt, tools, pack, chat task] and then
 the turns, appended only — so every turn hits the whole previous request, and every chat on the same
 repository state shares the [system, tools, pack, task] prefix. Each user message is one run of
-``v4agent.agent.Agent`` that ends when the model answers in text (or calls ``finish``).
+``v4agent.agent.loop.Agent`` that ends when the model answers in text (or calls ``finish``).
 
 File-changing tool calls are checkpointed as git tree objects (the user's index is never touched), so
 ``/undo`` can put back the last edit or every edit of the last turn.
@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from v4agent.accounting import Ledger, PriceTable
-from v4agent.agent import Agent, AgentConfig, Event, Outcome, ToolDone, ToolStarted
-from v4agent.cachediag import CacheTracker
+from v4agent.agent.loop import Agent, AgentConfig, Event, Outcome, ToolDone, ToolStarted
+from v4agent.agent.request.cachediag import CacheTracker
+from v4agent.agent.request.layout import Conversation, Message, pack_message, prefix_hash
+from v4agent.agent.sessions.store import SessionData, SessionWriter, new_session_id
 from v4agent.chat.render import ChatRenderer, short_args
 from v4agent.chat.statusline import SessionFigures
-from v4agent.commands.undo_cmd import GitError, GitStart, capture_start, restore_start, worktree_tree
-from v4agent.config import Config
+from v4agent.cli.commands.undo_cmd import GitError, GitStart, capture_start, restore_start, worktree_tree
+from v4agent.core.config import Config
 from v4agent.engine.client import RemoteEngine, open_engine
 from v4agent.engine.presets import model_info
-from v4agent.layout import Conversation, Message, pack_message, prefix_hash
 from v4agent.prompts import load_prompt
-from v4agent.session import SessionData, SessionWriter, new_session_id
-from v4agent.tokenizer import get_tokenizer
+from v4agent.tokens.tokenizer import get_tokenizer
 from v4agent.tools.approval import Asker
 from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
 

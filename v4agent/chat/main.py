@@ -17,21 +17,21 @@ import typer
 from rich.console import Console
 
 from v4agent.accounting import PriceTableError, price_table_for
-from v4agent.agent import Outcome
+from v4agent.agent.loop import Outcome
+from v4agent.agent.sessions.store import SessionError, find_resumable
 from v4agent.chat.actions import ChatApp
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.render import ChatRenderer
 from v4agent.chat.repl import make_asker, make_confirm, run_piped, run_tty
 from v4agent.chat.statusline import SessionFigures
-from v4agent.commands.undo_cmd import GitError, git_root
-from v4agent.config import Config, ConfigError, load_config
-from v4agent.console import error, stderr
+from v4agent.cli.commands.undo_cmd import GitError, git_root
+from v4agent.core.config import Config, ConfigError, load_config
+from v4agent.core.errors import ExitCode
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.engine.select import open_model_engine
 from v4agent.engine.types import EngineError
-from v4agent.exitcodes import ExitCode
-from v4agent.session import SessionError, find_resumable
+from v4agent.ui.console import error, stderr
 
 
 def _fail(message: str, code: ExitCode) -> typer.Exit:

@@ -1,6 +1,6 @@
 """Chat output: the streamed answer as markdown, thinking dimmed, tool calls as compact panels, edits as diffs.
 
-``ChatRenderer`` is an observer of ``v4agent.agent`` events. On a terminal the answer streams in a rich
+``ChatRenderer`` is an observer of ``v4agent.agent.loop`` events. On a terminal the answer streams in a rich
 ``Live`` region: lines that scrolled above the last few are printed for good, so a long answer neither
 flickers nor repeats. Without a terminal (``plain``) everything is plain text written as it arrives.
 """
@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from v4agent.agent import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
+from v4agent.agent.loop import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
 from v4agent.chat.statusline import SessionFigures
 
 _LIVE_LINES = 8  # lines kept re-renderable at the bottom while streaming

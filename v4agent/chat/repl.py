@@ -20,13 +20,13 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from v4agent.agent import Outcome
+from v4agent.agent.loop import Outcome
 from v4agent.chat.actions import ChatApp
 from v4agent.chat.completer import ChatCompleter
 from v4agent.chat.render import ChatRenderer
 from v4agent.chat.slash import is_slash
 from v4agent.chat.statusline import format_status
-from v4agent.state import state_dir
+from v4agent.core.state import state_dir
 from v4agent.tools.approval import Answer, ApprovalRequest, Asker
 
 HISTORY_FILE = "chat_history"

@@ -1,7 +1,7 @@
 """The packer: one cache-friendly, token-exact text of a whole repository (issue 4).
 
 ``PackOptions`` and the records load eagerly (light); ``Snapshot`` loads on first use, so importing a
-submodule such as ``v4agent.pack.secrets`` stays cheap.
+submodule such as ``v4agent.secrets.scan`` stays cheap.
 """
 
 from __future__ import annotations

@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from v4agent.pack.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top, likely_requests
-from v4agent.pack.counting import load_tokenizer, progress_bar
-from v4agent.pack.discover import Discovery, Entry, check_root, discover
+from v4agent.pack.fit.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top, likely_requests
 from v4agent.pack.options import PackOptions
-from v4agent.pack.packrun import PIECE_OVERHEAD, SKELETON_AHEAD, PackRun
 from v4agent.pack.records import PackedFile, SkippedFile
 from v4agent.pack.render import TreeEntry, render_file, render_footer, render_header, render_tree
-from v4agent.pack.tokencache import TokenCache
-from v4agent.tokenizer import TOKENIZER_NAMES
+from v4agent.pack.select.discover import Discovery, Entry, check_root, discover
+from v4agent.pack.work.counting import load_tokenizer, progress_bar
+from v4agent.pack.work.factcache import TokenCache
+from v4agent.pack.work.packrun import PIECE_OVERHEAD, SKELETON_AHEAD, PackRun
+from v4agent.tokens.tokenizer import TOKENIZER_NAMES
 
 if TYPE_CHECKING:
     pass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from v4agent.config import Config
+from v4agent.core.config import Config
 from v4agent.engine.presets import UnknownPreset, get_preset, model_info
 from v4agent.pack.options import PackOptions
 

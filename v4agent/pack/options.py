@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from v4agent.tokenizer import TOKENIZER_NAMES
+from v4agent.tokens.tokenizer import TOKENIZER_NAMES
 
 __all__ = ["FORMATS", "SECRET_POLICIES", "PackError", "PackOptions"]
 

@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from v4agent.pack.analyze import ReadFailure, analyze, emitted_text, read_bytes
 from v4agent.pack.builder import Built, build_pack
-from v4agent.pack.classify import matches_globs, path_skip_reason
-from v4agent.pack.discover import git_blob_sha, list_untracked
 from v4agent.pack.options import PackOptions
+from v4agent.pack.rank.symbols import language_for
 from v4agent.pack.records import DeltaBlock, PackedFile, SkippedFile
 from v4agent.pack.render import DeltaChange, render_delta
-from v4agent.pack.secrets import prepare_scanner
-from v4agent.pack.symbols import language_for
+from v4agent.pack.select.analyze import ReadFailure, analyze, emitted_text, read_bytes
+from v4agent.pack.select.classify import matches_globs, path_skip_reason
+from v4agent.pack.select.discover import git_blob_sha, list_untracked
 from v4agent.pack.watch import DirWatch
-from v4agent.tokenizer import Tokenizer, preload_tokenizer
+from v4agent.secrets.scan import prepare_scanner
+from v4agent.tokens.tokenizer import Tokenizer, preload_tokenizer
 
 __all__ = ["DeltaBlock", "PackedFile", "SkippedFile", "Snapshot"]
 
@@ -102,7 +102,7 @@ class Snapshot:
 
     def delta(self) -> DeltaBlock:
         """Files added, modified or deleted since this snapshot was rendered, with their current content."""
-        from v4agent.tokenizer import get_tokenizer
+        from v4agent.tokens.tokenizer import get_tokenizer
 
         if not self._tracked:
             raise ValueError("this snapshot was built with track_changes=False: it has no delta")

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from v4agent.engine.types import Message, ToolSchema
-from v4agent.pack.redact import redact_secrets
-from v4agent.pack.secrets import is_secret_path, scan_secrets
 from v4agent.review.findings import CATEGORIES, SEVERITIES, TOOL_NAME, findings_tool_schema
+from v4agent.secrets.redact import redact_secrets
+from v4agent.secrets.scan import is_secret_path, scan_secrets
 
 SYSTEM_PROMPT = f"""\
 You are v4agent's pull-request reviewer. You receive a whole repository as it is at the base of a pull \

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from v4agent.config import Config, ConfigError, load_config
-from v4agent.console import error, stderr, warn
+from v4agent.core.config import Config, ConfigError, load_config
+from v4agent.core.errors import ExitCode
+from v4agent.core.fsutil import write_output
 from v4agent.engine.types import EngineError, EngineUnreachable
-from v4agent.exitcodes import ExitCode
-from v4agent.fsutil import write_output
 from v4agent.review.actions import ActionsError, read_event
 from v4agent.review.findings import SEVERITIES, at_or_above
 from v4agent.review.github import GitHubClient, GitHubError
@@ -30,6 +29,7 @@ from v4agent.review.run import (
     resolve_commit,
     review,
 )
+from v4agent.ui.console import error, stderr, warn
 
 if TYPE_CHECKING:
     from v4agent.accounting import PriceTable

@@ -17,7 +17,6 @@ from typing import Any
 
 from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Engine, Usage
-from v4agent.pack.secrets import is_secret_path
 from v4agent.review.context import PullRequestContent, ReviewLayout, build_layout
 from v4agent.review.findings import (
     SUMMARY_MARKER,
@@ -31,7 +30,8 @@ from v4agent.review.github import GitHubClient, GitHubError, PullRef
 from v4agent.review.hunks import parse_diff
 from v4agent.review.render import comment_body, summary_body
 from v4agent.review.report import PlacedFinding, ReviewReport, ReviewStats, place_findings
-from v4agent.tools.redaction import redact_diff, redact_file
+from v4agent.secrets.results import redact_diff, redact_file
+from v4agent.secrets.scan import is_secret_path
 
 MAX_HEAD_FILE_BYTES = 400_000
 PackFn = Callable[[Path], tuple[str, int]]  # directory -> (pack text, its token count)
@@ -165,8 +165,8 @@ def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> Mo
 def _prime_estimate(layout: ReviewLayout) -> Usage:
     """A dropped priming stream reports no usage: its input counted with the V4 tokenizer, hits unknown (priced
     as misses and flagged, never invented)."""
-    from v4agent.chatrender import render_request
-    from v4agent.tokenizer import get_tokenizer
+    from v4agent.agent.request.template import render_request
+    from v4agent.tokens.tokenizer import get_tokenizer
 
     rendered = render_request(list(layout.priming_messages), list(layout.tools), get_tokenizer("deepseek-v4"))
     return Usage(prompt_tokens=len(rendered.tokens), output_tokens=1)

@@ -20,8 +20,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from v4agent.chatrender import content_text
-from v4agent.fsutil import atomic_write_text
+from v4agent.agent.request.template import content_text
+from v4agent.core.fsutil import atomic_write_text
 from v4agent.testing.standin import StandIn
 from v4agent.testing.wire import ScriptedReply, ScriptedToolCall
 

@@ -9,8 +9,8 @@ A real HTTP/1.1 server on 127.0.0.1 (keep-alive; streams use chunked transfer en
 chat-completions wire format: whole JSON replies and SSE streams. Replies come from a script (consumed in order)
 and then from ``handler(request_json)`` if one is given; running out of both answers 500 with a clear message.
 
-The context cache is simulated with V4's unit rules (``v4agent.cacheunits.UnitStore``) over the request rendered
-with the V4 tokenizer (``v4agent.chatrender``), one cache per (model, thinking, effort) since changing those
+The context cache is simulated with V4's unit rules (``v4agent.agent.request.cacheunits.UnitStore``) over the request rendered
+with the V4 tokenizer (``v4agent.agent.request.template``), one cache per (model, thinking, effort) since changing those
 starts a new cache. ``mode="vllm"`` matches in 16-token blocks instead and reports only
 ``prompt_tokens_details.cached_tokens``. Every reply's usage also carries ``standin_theoretical_max_hit``.
 
@@ -36,8 +36,8 @@ from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from v4agent.cacheunits import BlockStore, PrefixHistory, Tokens, UnitStore, pack_tokens
-from v4agent.chatrender import render_output, render_request
+from v4agent.agent.request.cacheunits import BlockStore, PrefixHistory, Tokens, UnitStore, pack_tokens
+from v4agent.agent.request.template import render_output, render_request
 from v4agent.testing.http_handler import ChatHandler
 from v4agent.testing.records import ApiError, CallRecord, Fault
 from v4agent.testing.wire import (
@@ -49,7 +49,7 @@ from v4agent.testing.wire import (
     reply_message,
     tool_call_ids,
 )
-from v4agent.tokenizer import Tokenizer, get_tokenizer
+from v4agent.tokens.tokenizer import Tokenizer, get_tokenizer
 
 __all__ = ["CallRecord", "Fault", "ScriptedReply", "ScriptedToolCall", "StandIn"]
 

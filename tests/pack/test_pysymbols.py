@@ -1,0 +1,179 @@
+"""Python symbols without a parse must be exactly what the tree-sitter patterns capture, wherever they answer.
+
+The oracle is the parse (``symbols._parsed_symbols``): every Python file of the installed packages, hand-made
+edge cases, and random mixes of them. Where the regex rules do not model a construct they must say so (None)."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from v4agent.pack.rank import symbols as symbols_module
+from v4agent.pack.rank.codefacts import code_facts, ranking_facts
+from v4agent.pack.rank.pysymbols import python_names
+from v4agent.pack.rank.symbols import FileSymbols, extract_symbols, symbols_from_names, symbols_without_parse
+
+
+def _by_parse(text: str) -> FileSymbols:
+    return symbols_module._parsed_symbols("python", text)
+
+
+def _fast(text: str) -> FileSymbols | None:
+    found = python_names(text)
+    return None if found is None else symbols_from_names(*found)
+
+
+# Each answered by the rules (not None) and compared with the parse; several also pin what is found.
+ANSWERED = {
+    "defs": "def alpha_one(x):\n    return x\n\nasync def beta_two():\n    pass\n\nclass Gamma(Base, Mixin):\n    pass\n",
+    "module names": "LIMIT = 10\nnames: list = []\ncounter: int\nif True:\n    hidden = 1\nfoo.bar = 2\nxs, ys = 1, 2\n",
+    "column-0 dict key": "CONFIG = {\nkey_name: 1,\nother_key: 2\n}\nafter = CONFIG\n",
+    "calls and attributes": "result = compute(value).strip()\nobj.method_a().method_b\nprint (spaced_call(1))\n",
+    "strings hide code": 'doc = "def fake_func(): pass"\nraw = r"\\d+ call_me()"\nb = rb\'x.attr_in_bytes\'\n'
+                         "long = '''\nclass NotAClass:\n    it's quoted \"\n'''\n",
+    "comments hide code": "# def commented_out(): pass\nvalue = 1  # real_call()\n",
+    "f-strings": 'msg = f"{user.full_name} has {count_items(basket)} {x!r:>{width_of(x)}}"\n'
+                 "debug = f'{thing=}'\nempty = f'plain'\nnested = f\"{ {1: 2}[1] }\"\n",
+    "imports": "from __future__ import annotations\nimport os.path as osp\nfrom .models import (\n    Article,\n"
+               "    Author as Writer,\n)\nfrom pkg.sub import helper_fn\nfrom pkg.star import *\n",
+    "raise and except": "try:\n    pass\nexcept NotFound:\n    raise LookupFailed\nexcept ValueError as exc:\n"
+                        "    raise Wrapped(\n        'x'\n    ) from exc\n\ndef gen():\n    yield from source_iter\n",
+    "decorators": "@cached_property\ndef prop(self): pass\n@register.filter(name='x')\ndef flt(v): pass\n",
+    "bare capitalised arguments": "call_it(Model, other, Form)\ntup = (Model, Form)\nlst = [Model]\n"
+                                  "def params(Model, Other): pass\nwrap(inner(Arg1), Arg2)\nkw(x=Value)\n"
+                                  "if (Cond):\n    pass\ngen(Item for Item in things)\nlong_args(a, (b, c), [d], Last)\n",
+    "annotations": "def typed(a: Alpha, *rest: Beta, b: Gamma = None, **kw: Delta) -> Result:\n    local: Local = 1\n"
+                   "    other: 'Quoted' = 2\n",
+    "floats": "x = 1.e5 + 2.5e10 + obj.e5_attr\n",
+    "keyword suffixes": "metaclass = None\nx = metaclass if metaclass else undef\n",
+    "backslash": "total = first_value + \\\n    second_value.attr\n",
+    "too short and dunders": "def __init__(self): pass\nab = 1\nx.y\n",
+}
+
+# Each holds a construct the rules leave to the parse.
+UNANSWERED = {
+    "semicolon": "first_name = 1; second_name = 2\n",
+    "chained assignment": "aaa = bbb = ccc = 1\n",
+    "match statement": "match command:\n    case Point(x=0):\n        pass\n",
+    "type alias": "type Vector = list[float]\n",
+    "type parameters": "def first[T](xs: T) -> T:\n    return xs\n",
+    "generic annotation": "def f(a: list[Item]) -> None:\n    pass\n",
+    "union annotation": "value: Alpha | None = None\n",
+    "quotes in f-string field": "msg = f\"{data['key_name']}\"\n",
+    "unclosed string": "text = 'no end\n",
+    "non-ASCII name": "café_name = 1\n",
+    "import after a colon": "try: import fast_json\nexcept ImportError: pass\n",
+    "unbalanced": "call(\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ANSWERED))
+def test_answered_cases_match_the_parse(name: str) -> None:
+    text = ANSWERED[name]
+    fast = _fast(text)
+    assert fast is not None, f"{name}: the rules gave up"
+    assert fast == _by_parse(text)
+
+
+@pytest.mark.parametrize("name", sorted(UNANSWERED))
+def test_unmodelled_constructs_are_left_to_the_parse(name: str) -> None:
+    assert python_names(UNANSWERED[name]) is None
+
+
+def test_what_the_rules_find() -> None:
+    """A few pinned answers, so the cases above cannot pass by both sides finding nothing."""
+    found = _fast(ANSWERED["defs"])
+    assert found is not None and {"alpha_one", "beta_two", "Gamma"} <= set(found.defines)
+    assert {"Base", "Mixin"} <= set(found.references)
+    found = _fast(ANSWERED["module names"])
+    assert found is not None and set(found.defines) == {"LIMIT", "names", "counter"}
+    found = _fast(ANSWERED["f-strings"])
+    assert found is not None and {"full_name", "count_items", "width_of"} <= set(found.references)
+    found = _fast(ANSWERED["strings hide code"])
+    assert found is not None and "fake_func" not in found.defines and "NotAClass" not in found.defines
+    found = _fast(ANSWERED["raise and except"])
+    assert found is not None and {"NotFound", "LookupFailed", "exc"} <= set(found.references)
+    assert "source_iter" not in found.references  # yield from is no raise
+    found = _fast(ANSWERED["bare capitalised arguments"])
+    assert found is not None
+    assert {"Model", "Form", "Arg2", "Last"} <= set(found.references) and "Other" not in found.references
+    found = _fast(ANSWERED["floats"])
+    assert found is not None and "e5_attr" in found.references and "e5" not in found.references
+
+
+def _python_files_of_installed_packages(limit: int) -> list[Path]:
+    roots = sorted({Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()})
+    files = sorted(f for root in roots for f in root.rglob("*.py") if f.is_file() and f.stat().st_size < 400_000)
+    random.Random(4).shuffle(files)
+    return files[:limit]
+
+
+def test_every_installed_python_file_the_rules_answer_matches_the_parse() -> None:
+    files = _python_files_of_installed_packages(1500)
+    assert len(files) >= 500, "expected the test environment's packages to give a corpus"
+    answered = 0
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        fast = _fast(text)
+        if fast is None:
+            continue
+        answered += 1
+        assert fast == _by_parse(text), f"{path}: the rules and the parse disagree"
+    assert answered >= len(files) // 4, f"the rules answered only {answered} of {len(files)} files"
+
+
+def test_random_mixes_of_the_cases_match_the_parse() -> None:
+    rng = random.Random(7)
+    pieces = list(ANSWERED.values()) + list(UNANSWERED.values())
+    answered = 0
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 5)))
+        fast = _fast(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _by_parse(text), text
+    assert answered >= 30
+
+
+def test_every_entry_point_agrees() -> None:
+    text = ANSWERED["defs"] + ANSWERED["calls and attributes"]
+    expected = _by_parse(text)
+    assert extract_symbols("pkg/mod.py", text) == expected
+    assert symbols_without_parse("python", text) == expected
+    symbols, edits = code_facts("pkg/mod.py", text)
+    assert symbols == expected and edits is not None  # code_facts still parses for the skeleton
+    symbols, edits = ranking_facts("pkg/mod.py", text)
+    assert symbols == expected and edits is None  # the ranking parses nothing; a skeleton parses later
+    unanswered = UNANSWERED["semicolon"]
+    assert ranking_facts("a.py", unanswered)[1] is not None  # parsed: the edits come with it
+    assert symbols_without_parse("javascript", "function f() {}") is None
+
+
+def test_long_flat_lists_are_walked_once() -> None:
+    """Each bare argument's enclosing bracket is found by a walk that stops at the previous one: a long flat list
+    costs one pass. (Walking back to the list's start for each item would exhaust the per-file budget: None.)"""
+    count = 20_000
+    call = "register(" + ", ".join(f"Name{i}" for i in range(count)) + ")\n"
+    found = _fast(call)
+    assert found is not None and len(found.references) == count + 1  # and "register"
+    table = "TABLE = {" + ", ".join(f"key_{i}: value_{i}" for i in range(count)) + "}\n"
+    found = _fast(table)
+    assert found is not None and found.defines == ("TABLE",) and found.references == ()
+    many = "kinds = (" + ", ".join(["type"] * count) + ")\n" + "x = [" + "type " * count + "]\n"
+    assert python_names(many) is not None
+
+
+def test_code_only_blanks_strings_and_comments_and_keeps_f_string_fields() -> None:
+    from v4agent.pack.rank.pycode import Unmodelled, code_only
+
+    assert code_only('x = "a#b"  # note\n') == "x =  0   \n"
+    assert code_only("y = f'{obj.name!r:>{width}} {{literal}}'\n") == "y = f [obj.name,width] \n"
+    assert code_only("z = rb'''multi\nline'''\n") == "z = rb 0 \n"
+    with pytest.raises(Unmodelled):
+        code_only("w = f\"{d['k']}\"\n")

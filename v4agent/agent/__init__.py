@@ -1,0 +1,1 @@
+"""The agent: the loop, the byte-stable request it sends, and the session store it writes."""

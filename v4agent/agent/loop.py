@@ -1,0 +1,386 @@
+"""The agent loop: call the engine, run the tool calls, append the results, until a stop condition.
+
+The loop does no terminal I/O: it reports what happens as events to an observer (the refactor progress view,
+the interactive chat). Every message appended and every call made is written to the session file as it
+happens, so Ctrl-C leaves a resumable session.
+
+Stop conditions: the model calls ``finish``; ``max_turns`` calls made in this run; the next call would cross
+``max_cost``; the same failing tool call repeated ``loop_limit`` times in a row; Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from v4agent.accounting import (
+    BudgetExceeded,
+    BudgetGuard,
+    CallCost,
+    Ledger,
+    PriceTable,
+    make_record,
+    price_call,
+)
+from v4agent.agent.request.cachediag import CacheTracker, CallDiag
+from v4agent.agent.request.layout import (
+    COMPACTION_REQUEST,
+    INTERRUPTED_TOOL_RESULT,
+    Conversation,
+    Message,
+    compacted_messages,
+    delta_message,
+    plan_compaction,
+    tool_message,
+)
+from v4agent.agent.sessions.store import SessionWriter
+from v4agent.engine.prime import prime_prefix
+from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, EngineUnreachable, ToolSchema, Usage
+
+Status = Literal["finished", "limit", "failed", "interrupted"]
+CallKind = Literal["prime", "turn", "compact"]
+_FILE_CHANGING_TOOLS = frozenset({"shell", "run_tests"})  # may change files the model did not edit itself
+_NUDGE = "You replied without calling a tool. Continue the task with tools, or call finish with a summary."
+
+
+class ToolOutcome(Protocol):
+    """What the loop reads from a tool result (``v4agent.tools.registry.ToolResult``)."""
+
+    @property
+    def content(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def changed_paths(self) -> tuple[str, ...]: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def diff(self) -> str: ...
+
+
+ToolRunner = Callable[[str, str], ToolOutcome]
+
+
+class DeltaSource(Protocol):
+    """What the loop needs from the packer's Snapshot: changes since the render, and a fresh render."""
+
+    @property
+    def text(self) -> str: ...
+
+    def delta(self) -> Any: ...  # DeltaBlock(text, tokens, paths)
+
+    def rebase(self) -> Any: ...  # a fresh Snapshot (with .text)
+
+
+@dataclass(frozen=True)
+class CallDone:
+    kind: CallKind
+    turn: int
+    usage: Usage | None
+    cost: CallCost
+    diag: CallDiag
+    spent_usd: float
+    context_tokens: int
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    turn: int
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolDone:
+    turn: int
+    name: str
+    arguments: str
+    result: ToolOutcome
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+
+
+@dataclass(frozen=True)
+class Streamed:
+    delta: Delta
+
+
+Event = CallDone | ToolStarted | ToolDone | Notice | Streamed
+Observer = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    engine_name: str  # the pricing engine ("deepseek", "vllm"...)
+    max_turns: int = 60
+    max_cost: float | None = None
+    window: int = 1_048_576
+    max_output: int = 32_768
+    compact_margin: int = 32_768  # room kept past the next reply: a turn's tool results, the summary request
+    compact_min_gain: int = 16_384  # turns smaller than this are not worth a summary
+    loop_limit: int = 3
+    prime_mode: Literal["cancel", "short"] = "cancel"
+    text_ends_turn: bool = False  # chat: a reply without tool calls answers the user and ends the run
+
+
+@dataclass
+class Outcome:
+    status: Status
+    reason: str
+    summary: str = ""
+    turns: int = 0
+    spent_usd: float = 0.0
+    tests_ok: bool | None = None  # the last run_tests result after the last change; None if not run since
+    changed_paths: list[str] = field(default_factory=list)
+    engine_unreachable: bool = False  # failed on a missing or refused key or an engine that cannot be reached
+
+
+class Agent:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        conversation: Conversation,
+        tools: Sequence[ToolSchema],
+        run_tool: ToolRunner,
+        writer: SessionWriter,
+        table: PriceTable,
+        config: AgentConfig,
+        tracker: CacheTracker,
+        system_prompt: str,
+        snapshot: DeltaSource | None = None,
+        observer: Observer | None = None,
+        spent_usd: float = 0.0,
+        ledger: Ledger | None = None,
+    ) -> None:
+        self.engine = engine
+        self.conversation = conversation
+        self.tools = list(tools)
+        self.run_tool = run_tool
+        self.writer = writer
+        self.table = table
+        self.config = config
+        self.tracker = tracker
+        self.system_prompt = system_prompt
+        self.snapshot = snapshot
+        self.ledger = ledger
+        self.observer = observer or (lambda event: None)
+        self.budget = BudgetGuard(table, config.max_cost, engine=config.engine_name, spent_usd=spent_usd)
+        self.turn = conversation.assistant_turns()
+        self.context_tokens = 0
+        self._last_output = 1024
+        self._reported_delta: frozenset[str] = frozenset()
+        self._edited: set[str] = set()
+        self._tests_ok: bool | None = None
+        self._fail_key: tuple[str, str] | None = None
+        self._fail_streak = 0
+
+    # -- calls ---------------------------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        self.observer(event)
+
+    def append(self, message: Message) -> None:
+        """Append one message to the conversation and the session file."""
+        index = self.conversation.append(message)
+        self.writer.message(index, message)
+
+    def _call(self, kind: CallKind, messages: list[Message]) -> ChatReply | None:
+        rendered = self.tracker.render(messages, self.tools)
+        expected = self.tracker.expected(rendered)
+        if kind != "prime":
+            self.budget.check(self.engine.settings.model, prompt_tokens=len(rendered.tokens),
+                              expected_hit=expected, expected_output=self._last_output, at=datetime.now(UTC))
+        started = time.monotonic()
+        reply: ChatReply | None
+        if kind == "prime" and self.config.prime_mode == "cancel":
+            reply = prime_prefix(self.engine, messages, self.tools)
+        else:
+            max_tokens = 1 if kind == "prime" else None
+            reply = self.engine.complete(messages, self.tools, on_delta=self._on_delta, max_tokens=max_tokens)
+        duration = time.monotonic() - started
+        usage = reply.usage if reply is not None else None
+        priced = usage or Usage(len(rendered.tokens), 1, cache_hit=expected,
+                                cache_miss=len(rendered.tokens) - expected)  # a cancelled stream has no usage
+        now = datetime.now(UTC)
+        cost = price_call(self.table, self.engine.settings.model, priced, now, engine=self.config.engine_name,
+                          duration_s=duration)
+        self.budget.add(cost.total_usd)
+        diag = self.tracker.record(rendered, messages, reply.as_message() if reply is not None else None,
+                                   billed_hit=usage.cache_hit if usage else None,
+                                   billed_prompt=usage.prompt_tokens if usage else None)
+        self.context_tokens = priced.prompt_tokens + priced.output_tokens
+        self._last_output = max(256, priced.output_tokens)
+        self.writer.write(
+            "call", kind=kind, turn=self.turn, model=self.engine.settings.model, usage_known=usage is not None,
+            prompt_tokens=priced.prompt_tokens, cache_hit=priced.cache_hit, cache_miss=priced.cache_miss,
+            output_tokens=priced.output_tokens, reasoning_tokens=priced.reasoning_tokens,
+            cost_usd=cost.total_usd, hit_usd=cost.hit_usd, miss_usd=cost.miss_usd, output_usd=cost.output_usd,
+            saved_usd=cost.saved_usd, price_entry=cost.price_entry, duration_s=round(duration, 3),
+            finish_reason=reply.finish_reason if reply is not None else "cancelled", diag=diag.to_json(),
+        )
+        if self.ledger is not None:  # the project's cost ledger (`v4agent cost`)
+            self.ledger.append(make_record(session_id=self.writer.session_id, turn=self.turn,
+                                           engine=self.config.engine_name, model=self.engine.settings.model,
+                                           usage=priced, at=now, cost=cost, duration_s=duration))
+        self._emit(CallDone(kind, self.turn, usage, cost, diag, self.budget.spent_usd, self.context_tokens,
+                            duration))
+        return reply
+
+    def _on_delta(self, delta: Delta) -> None:
+        self._emit(Streamed(delta))
+
+    # -- public ----------------------------------------------------------------------------------------------
+
+    def prime(self) -> None:
+        """Send the priming request: exactly the prefix that ends at the pack, so later sessions hit it."""
+        self._call("prime", self.conversation.messages[:2])
+
+    def close_dangling(self) -> None:
+        """After an interrupted session: answer tool calls that never got a result (the API requires one)."""
+        for call_id in self.conversation.dangling_tool_calls():
+            self.append(tool_message(call_id, INTERRUPTED_TOOL_RESULT))
+
+    def run(self) -> Outcome:
+        try:
+            outcome = self._loop()
+        except KeyboardInterrupt:
+            outcome = self._outcome("interrupted", "interrupted (Ctrl-C); resume with --resume")
+        except BudgetExceeded as exc:
+            outcome = self._outcome("limit", str(exc))
+        except EngineError as exc:
+            reason = f"engine error: {exc}" + (f" ({exc.hint})" if exc.hint else "")
+            outcome = self._outcome("failed", reason)
+            outcome.engine_unreachable = isinstance(exc, EngineUnreachable)
+        except OSError as exc:  # the session or the ledger cannot be written (a full disk): stop calling
+            outcome = self._outcome("failed", f"cannot save the session or the cost ledger: "
+                                              f"{_describe_os_error(exc)}; no further calls were made. Free space, "
+                                              "then resume with --resume")
+        try:
+            self.writer.write("end", status=outcome.status, reason=outcome.reason, summary=outcome.summary,
+                              turns=outcome.turns, spent_usd=outcome.spent_usd, tests_ok=outcome.tests_ok,
+                              changed_paths=outcome.changed_paths)
+        except OSError as exc:
+            outcome.reason += f" (the session's end was not saved: {_describe_os_error(exc)})"
+        return outcome
+
+    def _outcome(self, status: Status, reason: str, summary: str = "") -> Outcome:
+        return Outcome(status, reason, summary, self.turn, self.budget.spent_usd, self._tests_ok,
+                       sorted(self._edited))
+
+    def _loop(self) -> Outcome:
+        calls_this_run = 0
+        text_only = 0
+        while True:
+            if calls_this_run >= self.config.max_turns:
+                return self._outcome("limit", f"--max-turns {self.config.max_turns} reached")
+            self._maybe_compact()
+            self.turn += 1
+            calls_this_run += 1
+            reply = self._call("turn", self.conversation.messages)
+            assert reply is not None
+            self.append(reply.as_message())
+            if not reply.tool_calls:
+                if self.config.text_ends_turn:
+                    return self._outcome("finished", "answered", reply.content)
+                text_only += 1
+                if text_only >= 2:
+                    return self._outcome("finished", "the model ended without calling finish", reply.content)
+                self.append({"role": "user", "content": _NUDGE})
+                continue
+            text_only = 0
+            finished: str | None = None
+            stop: str | None = None
+            for call in reply.tool_calls:
+                result = self._run_one(call.name, call.arguments)
+                self.append(tool_message(call.id, result.content))
+                if result.finished:
+                    finished = result.summary or result.content
+                stop = stop or self._check_loop(call.name, call.arguments, result.ok)
+            if any(c.name in _FILE_CHANGING_TOOLS for c in reply.tool_calls):
+                self._append_delta()
+            if finished is not None:
+                return self._outcome("finished", "the model called finish", finished)
+            if stop is not None:
+                return self._outcome("failed", stop)
+
+    def _run_one(self, name: str, arguments: str) -> ToolOutcome:
+        self._emit(ToolStarted(self.turn, name, arguments))
+        result = self.run_tool(name, arguments)
+        if result.changed_paths:
+            self._edited.update(result.changed_paths)
+            self._tests_ok = None
+        if name == "run_tests":
+            self._tests_ok = result.ok
+        self.writer.write("tool", turn=self.turn, name=name, arguments=arguments, ok=result.ok,
+                          changed_paths=list(result.changed_paths), finished=result.finished,
+                          summary=result.summary, diff=result.diff)
+        self._emit(ToolDone(self.turn, name, arguments, result))
+        return result
+
+    def _check_loop(self, name: str, arguments: str, ok: bool) -> str | None:
+        key = (name, arguments)
+        if ok:
+            self._fail_key, self._fail_streak = None, 0
+            return None
+        self._fail_streak = self._fail_streak + 1 if key == self._fail_key else 1
+        self._fail_key = key
+        if self._fail_streak >= self.config.loop_limit:
+            return f"loop detected: the same failing {name} call {self._fail_streak} times in a row"
+        return None
+
+    def _append_delta(self) -> None:
+        """Tell the model about files changed behind its back (a shell command, a formatter run by tests)."""
+        if self.snapshot is None:
+            return
+        block = self.snapshot.delta()
+        paths = frozenset(block.paths) - self._edited
+        if not block.text or not paths or paths <= self._reported_delta:
+            return
+        self._reported_delta = self._reported_delta | paths
+        self.append(delta_message(block.text))
+        self._emit(Notice(f"appended the packer's delta block ({block.tokens} tokens, {len(block.paths)} files)"))
+
+    def _maybe_compact(self) -> None:
+        def base_tokens() -> int:  # what a compaction keeps: system prompt, pack, task (and the tools)
+            return len(self.tracker.render(self.conversation.messages[:3], self.tools).tokens)
+
+        plan = plan_compaction(self.context_tokens, window=self.config.window, max_output=self.config.max_output,
+                               base_tokens=base_tokens, margin=self.config.compact_margin,
+                               min_gain=self.config.compact_min_gain)
+        if plan.needed:
+            self.compact(plan.reason)
+
+    def compact(self, reason: str) -> None:
+        """Summarize the conversation so far and restart from [system, pack, task, summary] (also on demand)."""
+        self._emit(Notice(f"compacting: {reason}"))
+        context_before = self.context_tokens
+        # The summary request appends to the conversation, so it hits the whole cached prefix.
+        request = [*self.conversation.messages, {"role": "user", "content": COMPACTION_REQUEST}]
+        reply = self._call("compact", request)
+        summary = reply.content if reply is not None else ""
+        if self.snapshot is not None:
+            self.snapshot = self.snapshot.rebase()  # re-pack once: later deltas are against the new render
+            pack_text = str(self.snapshot.text)
+        else:
+            pack_text = self.conversation.pack_text()
+        messages = compacted_messages(self.system_prompt, pack_text, self.conversation.task(), summary)
+        self.conversation = Conversation(messages)
+        self.writer.write("reset", reason="compaction", context_tokens=context_before)
+        for index, message in enumerate(messages):
+            self.writer.message(index, message)
+        self.context_tokens = 0
+
+
+def _describe_os_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"

@@ -1,0 +1,1 @@
+"""Durable, resumable agent sessions: JSON-lines records, content blobs, pruning."""

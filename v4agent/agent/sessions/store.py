@@ -1,0 +1,254 @@
+"""Durable sessions: one JSON-lines file per session under ``.v4agent/sessions/<id>.jsonl``.
+
+Every record is appended and fsync'd as it happens, so a crash or Ctrl-C loses at most the line in flight.
+The exact messages sent are stored, so ``--resume`` continues with a byte-identical prefix (large contents,
+such as the pack, once per repository state in ``sessions/blobs/``: see ``sessionblobs``).
+
+Record types: ``start`` (task, settings, git start state, tool schemas), ``message`` (one appended message),
+``reset`` (a compaction replaced the conversation; the messages that follow form the new one), ``call`` (one
+model call: usage, cost, expected vs billed cache hit, cache break), ``tool`` (one tool run), ``end``
+(status and summary; a resumed session appends more after it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as _random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from v4agent.agent.request.layout import Message, ToolSchema
+from v4agent.agent.sessions.blobs import BlobMissing, inline_contents, outline_contents
+from v4agent.core.fsutil import append_line_durably
+from v4agent.core.state import state_dir
+
+SESSIONS_DIR = "sessions"
+
+
+class SessionError(Exception):
+    """A session cannot be found or read."""
+
+
+def sessions_dir(repo_root: Path, *, create: bool = True) -> Path:
+    directory = state_dir(repo_root, create=create) / SESSIONS_DIR
+    if create:
+        directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def new_session_id(now: datetime | None = None) -> str:
+    moment = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    return f"{moment}-{_random.token_hex(3)}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SessionWriter:
+    """Appends records to one session file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.session_id = path.stem
+
+    @classmethod
+    def create(cls, repo_root: Path, start: Mapping[str, Any], session_id: str | None = None) -> SessionWriter:
+        sid = session_id or new_session_id()
+        writer = cls(sessions_dir(repo_root) / f"{sid}.jsonl")
+        if writer.path.exists():
+            raise SessionError(f"session {sid} already exists")
+        writer.write("start", id=sid, **start)
+        return writer
+
+    def write(self, record_type: str, /, **fields: Any) -> None:
+        record = {"type": record_type, "ts": _now(), **fields}
+        # Key order is kept (no sort_keys): tool schemas are rendered in the prompt as sent, so a resumed
+        # session must send them back in exactly the same order to hit the cache.
+        append_line_durably(self.path, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+
+    def message(self, index: int, message: Message) -> None:
+        self.write("message", index=index, message=outline_contents(message, self.path.parent))
+
+
+def _read_records(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SessionError(f"cannot read session {path.name}: {exc.strerror or exc}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                return  # the line in flight when the process died
+            raise SessionError(f"{path}: line {number} is not valid JSON") from None
+        if isinstance(record, dict):
+            yield record
+
+
+@dataclass
+class SessionData:
+    """A session read back: its start record, current messages, calls, tool runs and last status."""
+
+    session_id: str
+    path: Path
+    start: dict[str, Any]
+    messages: list[Message] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    tools_run: list[dict[str, Any]] = field(default_factory=list)
+    ends: list[dict[str, Any]] = field(default_factory=list)
+    resets: int = 0
+    undone: bool = False
+    damaged: str = ""  # why a stored message content could not be read back: listable, undoable, not resumable
+
+    @property
+    def task(self) -> str:
+        return str(self.start.get("task", ""))
+
+    @property
+    def tools(self) -> list[ToolSchema]:
+        return list(self.start.get("tools") or [])
+
+    @property
+    def status(self) -> str:
+        if not self.ends:
+            return "interrupted"  # never reached an end record: killed or still running
+        return str(self.ends[-1].get("status", "?"))
+
+    @property
+    def summary(self) -> str:
+        return str(self.ends[-1].get("summary", "")) if self.ends else ""
+
+    @property
+    def turns(self) -> int:
+        return sum(1 for c in self.calls if c.get("kind") == "turn")
+
+    @property
+    def cost_usd(self) -> float:
+        return float(sum(float(c.get("cost_usd") or 0.0) for c in self.calls))
+
+    @property
+    def saved_usd(self) -> float:
+        return float(sum(float(c.get("saved_usd") or 0.0) for c in self.calls))
+
+    def token_totals(self) -> dict[str, int]:
+        totals = {"prompt": 0, "hit": 0, "miss": 0, "output": 0, "reasoning": 0}
+        for call in self.calls:
+            totals["prompt"] += int(call.get("prompt_tokens") or 0)
+            totals["hit"] += int(call.get("cache_hit") or 0)
+            totals["miss"] += int(call.get("cache_miss") or 0)
+            totals["output"] += int(call.get("output_tokens") or 0)
+            totals["reasoning"] += int(call.get("reasoning_tokens") or 0)
+        return totals
+
+    @property
+    def hit_ratio(self) -> float | None:
+        totals = self.token_totals()
+        known = [c for c in self.calls if c.get("cache_hit") is not None]
+        if not known or totals["prompt"] == 0:
+            return None
+        return totals["hit"] / totals["prompt"]
+
+
+def read_session(path: Path) -> SessionData:
+    data: SessionData | None = None
+    for record in _read_records(path):
+        kind = record.get("type")
+        if kind == "start":
+            data = SessionData(str(record.get("id", path.stem)), path, record)
+            continue
+        if data is None:
+            raise SessionError(f"{path}: no start record")
+        if kind == "message":
+            index = int(record.get("index", len(data.messages)))
+            if index != len(data.messages):
+                raise SessionError(f"{path}: message {index} out of order (expected {len(data.messages)})")
+            try:
+                data.messages.append(inline_contents(record["message"], path.parent))
+            except BlobMissing as exc:
+                data.damaged = data.damaged or f"message {index}: {exc}"
+                data.messages.append({**record["message"], "content": f"[content missing: {exc}]"})
+        elif kind == "reset":
+            data.messages = []
+            data.resets += 1
+            data.damaged = ""  # what a resume would send starts again here
+        elif kind == "call":
+            data.calls.append(record)
+        elif kind == "tool":
+            data.tools_run.append(record)
+        elif kind == "end":
+            data.ends.append(record)
+        elif kind == "undo":
+            data.undone = True
+    if data is None:
+        raise SessionError(f"{path}: empty session file")
+    return data
+
+
+def list_sessions(repo_root: Path) -> list[SessionData]:
+    """Every readable session of a repository, oldest first (ids sort by time)."""
+    directory = sessions_dir(repo_root, create=False)
+    if not directory.is_dir():
+        return []
+    out = []
+    for path in sorted(directory.glob("*.jsonl")):
+        try:
+            out.append(read_session(path))
+        except SessionError:
+            continue
+    return out
+
+
+def find_session(repo_root: Path, session_id: str | None) -> SessionData:
+    """A session by id or unique id prefix; ``None`` means the latest."""
+    sessions = list_sessions(repo_root)
+    if not sessions:
+        raise SessionError(f"no sessions in {sessions_dir(repo_root, create=False)}")
+    if session_id is None:
+        return sessions[-1]
+    matches = [s for s in sessions if s.session_id == session_id]
+    if not matches:
+        matches = [s for s in sessions if s.session_id.startswith(session_id)]
+    if not matches:
+        known = ", ".join(s.session_id for s in sessions[-5:])
+        raise SessionError(f"no session {session_id!r} (latest: {known})")
+    if len(matches) > 1:
+        raise SessionError(f"session id {session_id!r} is ambiguous: {', '.join(s.session_id for s in matches)}")
+    return matches[0]
+
+
+def find_resumable(repo_root: Path, session_id: str | None) -> SessionData:
+    """``find_session``, refusing a session whose sent messages cannot all be read back (the prefix would differ)."""
+    session = find_session(repo_root, session_id)
+    if session.damaged:
+        raise SessionError(f"session {session.session_id} cannot be resumed: {session.damaged}")
+    return session
+
+
+def recent_prefix_seen(repo_root: Path, prefix_hash: str, *, max_age_s: float = 6 * 3600) -> bool:
+    """True when a session of this repository sent this exact prefix recently (so it is likely still cached)."""
+    directory = sessions_dir(repo_root, create=False)
+    if not directory.is_dir():
+        return False
+    now = datetime.now(UTC).timestamp()
+    for path in sorted(directory.glob("*.jsonl"), reverse=True):
+        try:
+            if now - os.path.getmtime(path) > max_age_s:
+                continue
+            with path.open(encoding="utf-8") as handle:
+                first = json.loads(handle.readline() or "{}")
+                if first.get("prefix_hash") != prefix_hash:
+                    continue
+                # A prime call record is small; the message records hold the pack, so skip by substring.
+                if any('"kind":"prime"' in line and '"type":"call"' in line for line in handle):
+                    return True
+        except (OSError, json.JSONDecodeError):
+            continue
+    return False

@@ -1,0 +1,159 @@
+"""`v4agent cost`: spend from the ledger per session, day or model; `--prices` shows the price table."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from v4agent.core.config import Config, ConfigError, load_config
+from v4agent.core.errors import ExitCode
+from v4agent.ui.console import error, stdout, warn
+
+if TYPE_CHECKING:
+    from v4agent.accounting.prices import PriceTable
+    from v4agent.accounting.summary import Totals
+
+# The accounting modules and rich.table load inside the functions: every v4agent command imports this module
+# to register `cost`, and most never run it.
+
+_GROUPS = ("session", "day", "model")
+
+
+def table_for(config: Config, project_root: Path) -> PriceTable:
+    from v4agent.accounting.prices import price_table_for
+
+    return price_table_for(config, project_root)
+
+
+def _parse_when(text: str, option: str) -> datetime:
+    from v4agent.accounting.prices import as_utc
+
+    try:
+        return as_utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise typer.BadParameter(f"expected a date such as 2026-09-01 or 2026-09-01T08:00, got {text!r}",
+                                 param_hint=option) from None
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.4f}"
+
+
+def _ratio(totals: Totals) -> str:
+    ratio = totals.hit_ratio
+    return "unknown" if ratio is None else f"{ratio:.1%}"
+
+
+def _show_prices(table: PriceTable, now: datetime, as_json: bool) -> None:
+    from v4agent.ui.tables import report_table
+    entry = table.entry_at(now)
+    peak = table.is_peak(now)
+    next_offpeak = table.next_offpeak_start(now)
+    next_change = table.next_change(now)
+    if as_json:
+        entries: list[dict[str, Any]] = []
+        for e in table.entries:
+            entries.append({
+                "id": e.id, "engine": e.engine, "start": e.start.isoformat(), "source": e.source,
+                "peak_hours_utc": [str(w) for w in e.peak_hours], "weekends_offpeak": e.weekends_offpeak,
+                "aliases": dict(e.aliases),
+                "models": {m: {"peak": {k: str(getattr(p.peak, k)) for k in ("hit", "miss", "output")},
+                               "offpeak": {k: str(getattr(p.offpeak, k)) for k in ("hit", "miss", "output")}}
+                           for m, p in e.models.items()},
+            })
+        print(json.dumps({
+            "now": now.isoformat(), "entry_in_force": entry.id if entry else None, "peak": peak,
+            "next_offpeak_start": next_offpeak.isoformat() if next_offpeak else None,
+            "next_change": next_change.isoformat() if next_change else None,
+            "sources": list(table.sources), "entries": entries,
+        }, indent=2))
+        return
+    grid = report_table("Price table, USD per 1M tokens (input hit / input miss / output)",
+                        ("entry", "from (UTC)", "model", "peak / all day", "off-peak", "rules"),
+                        whole=("model",))
+    for e in table.entries:
+        rules = ", ".join(str(w) for w in e.peak_hours)
+        rules = (f"peak {rules} UTC" + (", weekends off-peak" if e.weekends_offpeak else "")) if rules else "one rate"
+        if e.aliases:
+            rules += "; " + ", ".join(f"{a} = {t}" for a, t in e.aliases.items())
+        for i, (model, p) in enumerate(e.models.items()):
+            off = f"{p.offpeak.hit} / {p.offpeak.miss} / {p.offpeak.output}" if e.has_peak_rule else "-"
+            marker = " *" if entry is not None and e.id == entry.id and i == 0 else ""
+            grid.add_row(e.id + marker if i == 0 else "", f"{e.start:%Y-%m-%d %H:%M}" if i == 0 else "", model,
+                         f"{p.peak.hit} / {p.peak.miss} / {p.peak.output}", off, rules if i == 0 else "")
+    stdout.print(grid)
+    state = "peak" if peak else "off-peak"
+    stdout.print(f"Now ({now:%Y-%m-%d %H:%M} UTC): {state}, priced by {entry.id if entry else 'no entry'} (*).")
+    if peak and next_offpeak is not None:
+        stdout.print(f"Next off-peak window starts {next_offpeak:%Y-%m-%d %H:%M} UTC.")
+    elif not peak and next_change is not None:
+        stdout.print(f"Off-peak until {next_change:%Y-%m-%d %H:%M} UTC.")
+    stdout.print("Sources: " + ", ".join(table.sources))
+
+
+def cost(
+    path: Path = typer.Argument(Path("."), help="Project directory (its .v4agent/ledger.jsonl is read)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    since: str | None = typer.Option(None, "--since", help="Only calls at or after this date (UTC)."),
+    by: str = typer.Option("session", "--by", help="Group by session, day or model."),
+    prices: bool = typer.Option(False, "--prices", help="Show the price table and whether now is peak."),
+    now_text: str | None = typer.Option(None, "--now", hidden=True, help="Pretend it is this time (UTC)."),
+) -> None:
+    """Report spend, cache-hit ratio and money saved by the cache, from the project's ledger."""
+    from v4agent.accounting.ledger import Ledger
+    from v4agent.accounting.prices import PriceTableError
+    from v4agent.accounting.summary import group_totals, summarize
+    from v4agent.ui.tables import report_table
+
+    root = path.resolve()
+    if not root.is_dir():
+        error(f"{path}: not a directory")
+        raise typer.Exit(ExitCode.USAGE)
+    if by not in _GROUPS:
+        error(f"--by must be one of {', '.join(_GROUPS)}; got {by!r}")
+        raise typer.Exit(ExitCode.USAGE)
+    try:
+        config = load_config(root)
+        table = table_for(config, root)
+    except (ConfigError, PriceTableError) as exc:
+        error(str(exc))
+        raise typer.Exit(ExitCode.USAGE) from None
+    if prices:
+        now = _parse_when(now_text, "--now") if now_text else datetime.now(UTC)
+        _show_prices(table, now, as_json)
+        return
+    since_at = _parse_when(since, "--since") if since else None
+    result = Ledger(root).read_all(since=since_at)
+    if result.skipped:
+        warn(f"skipped {result.skipped} unreadable ledger line(s) (a call cut off by a crash?)")
+    groups = group_totals(result.records, by)
+    total = summarize(result.records)
+    if as_json:
+        print(json.dumps({"by": by, "groups": {k: v.to_dict() for k, v in groups.items()},
+                          "total": total.to_dict(), "skipped_lines": result.skipped}, indent=2))
+        return
+    if not result.records:
+        stdout.print(f"No model calls recorded in {Ledger(root).path}.")
+        return
+    numbers = ("calls", "hit", "miss", "output", "reason", "hit %", "cost", "saved")
+    grid = report_table(f"v4agent cost by {by}", (by, *numbers), numeric=numbers, whole=(by,))
+    for key, t in [*groups.items(), ("total", total)]:
+        grid.add_row(key, str(t.calls), f"{t.cache_hit:,}", f"{t.cache_miss + t.unknown_hit_tokens:,}",
+                     f"{t.output_tokens:,}", f"{t.reasoning_tokens:,}", _ratio(t), _usd(t.total_usd),
+                     _usd(t.saved_usd), end_section=key == list(groups)[-1])
+    stdout.print(grid)
+    if total.hit_unknown_calls:
+        warn(f"{total.hit_unknown_calls} call(s) had no cache report: their input was priced as misses")
+    if total.unpriced_calls:
+        warn(f"{total.unpriced_calls} call(s) had no price for their model and count as $0")
+
+
+
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cost")(cost)

@@ -1,0 +1,104 @@
+"""`v4agent engine ...`: the engine group. ``engine list`` lives here; other modules add commands to
+``engine_app`` (the planner adds ``plan`` and ``serve``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from v4agent.core.config import Config, ConfigError, load_config
+from v4agent.core.errors import ExitCode
+from v4agent.ui.console import error, stdout
+
+if TYPE_CHECKING:
+    from v4agent.engine.presets import Preset
+
+engine_app = typer.Typer(help="Engines: presets, reachability, capacity planning.", no_args_is_help=True)
+
+PROBE_TIMEOUT_S = 2.0
+
+
+def _probe(base_url: str, key: str) -> str:
+    """'yes (N models)' or why not, from GET {base_url}/models with a short timeout."""
+    if not base_url:
+        return "no base_url"
+    import httpx  # lazily: keeps CLI start-up fast for every other command
+
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=PROBE_TIMEOUT_S)
+    except httpx.TimeoutException:
+        return "no (timed out)"
+    except httpx.HTTPError as exc:
+        return f"no ({type(exc).__name__})"
+    if response.status_code in (401, 403):
+        return f"no (HTTP {response.status_code}: key refused)"
+    if response.status_code != 200:
+        return f"no (HTTP {response.status_code})"
+    try:
+        count = len(response.json().get("data", []))
+    except (ValueError, AttributeError):
+        return "yes (not a model list)"
+    return f"yes ({count} models)"
+
+
+def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
+    from v4agent.engine.presets import api_key_for
+
+    selected = preset.name == config.get("engine")
+    base_url = (config.get("base_url") if selected else "") or preset.base_url
+    key = api_key_for(preset, config, os.environ)
+    configured = bool(base_url) and (bool(key) or not preset.key_required)
+    why = "" if configured else ("no base_url" if not base_url else f"{preset.key_env} not set")
+    return {
+        "name": preset.name,
+        "selected": selected,
+        "base_url": base_url,
+        "default_model": (config.get("model") if selected else "") or preset.default_model,
+        "key_env": preset.key_env,
+        "configured": configured,
+        "missing": why,
+        "reachable": (_probe(base_url, key) if configured else "not probed") if probe else "not probed",
+    }
+
+
+@engine_app.command("list")
+def list_engines(
+    path: Path = typer.Argument(Path("."), help="Project directory whose .v4agent.toml is merged."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    probe: bool = typer.Option(True, "--probe/--no-probe", help="Check reachability via GET /models."),
+) -> None:
+    """Show the engine presets, which are configured, and which answer on /models."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from v4agent.engine.presets import all_presets  # here: every command imports this module (the group)
+    from v4agent.ui.tables import report_table
+
+    try:
+        config = load_config(path.resolve())
+    except ConfigError as exc:
+        error(str(exc))
+        raise typer.Exit(ExitCode.USAGE) from None
+    presets = all_presets()
+    with ThreadPoolExecutor(max_workers=len(presets)) as pool:
+        rows = list(pool.map(lambda p: _row(p, config, probe), presets))
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = report_table("v4agent engines", ("engine", "base URL", "default model", "configured", "reachable"),
+                         whole=("engine", "base URL", "default model"))
+    for row in rows:
+        name = f"{row['name']} *" if row["selected"] else str(row["name"])
+        configured = "yes" if row["configured"] else f"no ({row['missing']})"
+        table.add_row(name, str(row["base_url"]) or "-", str(row["default_model"]) or "-", configured,
+                      str(row["reachable"]))
+    stdout.print(table)
+    stdout.print("* the engine selected by the configuration")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(engine_app, name="engine")

@@ -1,0 +1,62 @@
+"""`v4agent refactor PATH "task"`: the command's signature. The run itself (packer, engine client, agent loop)
+is imported only when the command runs, so the CLI starts fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def refactor(
+    path: Path = typer.Argument(..., help="The repository to work on."),
+    task: str = typer.Argument("", help="What to do, in plain words (optional with --resume)."),
+    engine: str | None = typer.Option(None, "--engine", help="Engine preset (deepseek, vllm, ...)."),
+    model: str | None = typer.Option(None, "--model", help="Model name."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL."),
+    think: str | None = typer.Option(None, "--think", help="Thinking effort: off, low, high, max."),
+    max_turns: int | None = typer.Option(None, "--max-turns", help="Stop after this many model calls."),
+    max_cost: float | None = typer.Option(
+        None, "--max-cost", help="Stop before spending more than this (USD)."
+    ),
+    approve: str | None = typer.Option(None, "--approve", help="Approval policy: ask, edits, yes."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Short for --approve yes."),
+    test_cmd: str | None = typer.Option(None, "--test-cmd", help="The project's test command."),
+    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Work on a tree with uncommitted changes."),
+    branch: str | None = typer.Option(None, "--branch", help="Work on a new branch of this name."),
+    as_json: bool = typer.Option(False, "--json", help="Print the final report as JSON on stdout."),
+    resume: str | None = typer.Option(None, "--resume", help="Continue the session with this id."),
+    budget: int | None = typer.Option(None, "--budget", help="Token budget of the packed repository."),
+    prime: str = typer.Option(
+        "auto",
+        "--prime",
+        help="Priming call that caches the pack for later sessions: "
+        "auto (when it pays for itself), always, never.",
+    ),
+) -> None:
+    """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
+    from v4agent.refactor.run import run_refactor
+
+    run_refactor(
+        path,
+        task,
+        engine=engine,
+        model=model,
+        base_url=base_url,
+        think=think,
+        max_turns=max_turns,
+        max_cost=max_cost,
+        approve=approve,
+        yes=yes,
+        test_cmd=test_cmd,
+        allow_dirty=allow_dirty,
+        branch=branch,
+        as_json=as_json,
+        resume=resume,
+        budget=budget,
+        prime=prime,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("refactor")(refactor)

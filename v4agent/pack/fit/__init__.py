@@ -1,0 +1,1 @@
+"""Fitting the pack into its token budget: files degrade full -> skeleton -> path only."""

@@ -1,0 +1,1 @@
+"""Which files matter most: symbols per file (tree-sitter, or a parse-free path for Python) and PageRank."""

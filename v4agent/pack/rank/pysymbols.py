@@ -1,0 +1,340 @@
+"""The names tree-sitter's Python symbol patterns capture, found without a parse (pure).
+
+A cold pack far over its budget needs every Python file's definitions and references for the ranking; parsing
+them all with tree-sitter and walking the trees was most of the cold pack's CPU time (Django: ~6 CPU-s). Here the
+same patterns are evaluated by regular expressions over the code with its strings and comments blanked out: the
+module-level, one-line shapes of Python that the patterns match (``def NAME``, ``NAME(``, ``.NAME``, ``NAME: T``,
+...) are easy to see in text once strings and comments are gone. Where a file holds a construct these rules do
+not model (a semicolon, a ``match`` statement, quotes inside an f-string's braces, chained assignments, ...), the
+answer is None and the caller parses. The test suite holds the two to the same sets, file by file, on every
+Python file of the installed packages and on hand-made edge cases.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections import Counter
+
+from v4agent.pack.rank.pycode import Unmodelled, code_only
+
+__all__ = ["python_names"]
+
+_KEYWORDS = frozenset(keyword.kwlist)
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_WORD_OR_DOT = _WORD | {"."}
+_SPACE = " \t\n"
+# Characters searched per file when finding enclosing brackets, as a multiple of the file's size; beyond: parse.
+_WALK_BUDGET = 8
+
+# Every pattern below starts with a literal, so the regex engine skips ahead fast; word boundaries are checked
+# on the (few) matches instead.
+# An identifier ending in "def" or "class" followed by a name can only be followed by a keyword (``metaclass if``),
+# so dropping keywords from what these find leaves exactly the declared names.
+_DEF = re.compile(r"def[ \t]+([A-Za-z_]\w*)")
+_CLASS = re.compile(r"class[ \t]+([A-Za-z_]\w*)")
+_DEF_PAREN = re.compile(r"def[ \t]+([A-Za-z_]\w*)[ \t]*\(")
+_CLASS_PAREN = re.compile(r"class[ \t]+([A-Za-z_]\w*)[ \t]*\(")
+_TYPE_PARAMETERS = (re.compile(r"def[ \t]+[A-Za-z_]\w*[ \t]*\["), re.compile(r"class[ \t]+[A-Za-z_]\w*[ \t]*\["))
+_MODULE_NAME = re.compile(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
+_CHAINED = re.compile(r"\n[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
+_ATTRIBUTE = re.compile(r"\.[ \t]*([A-Za-z_]\w*)")
+_CALLED_REVERSED = re.compile(r"\([ \t]*(\w+)")  # "NAME (" read backwards
+_FROM_IMPORT = re.compile(r"\n[ \t]*from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
+_IMPORT = re.compile(r"\n[ \t]*import[ \t]+[^\n]*")
+_IMPORT_WORD = re.compile(r"import")
+_DECORATOR = re.compile(r"\n[ \t]*@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")
+_EXCEPT = re.compile(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
+_RAISE = re.compile(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
+_FROM_NAME_AT_END = re.compile(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
+_ARGUMENT_FIRST = re.compile(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
+_ARGUMENT_NEXT = re.compile(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
+_BRACKET = re.compile(r"[()\[\]{}]")
+# Annotations: only a bare name (or a string) is modelled; tree-sitter reads anything else with its own type
+# grammar (unions, generics, members), so such a file is parsed.
+_ANNOTATION = r"[ \t\n]*(?:([A-Za-z_]\w*)|( 0 ))[ \t\n]*"
+_RETURN_TYPE = re.compile(r"->[ \t\n]*([^:]*):")
+# "(NAME:" or ", *NAME:" read backwards from the colon; the annotation is then read forwards from the colon.
+_PARAMETER_COLON_REVERSED = re.compile(r":(?<!=:)[ \t\n]*\w*[A-Za-z_](?:[ \t]*\*\*?)?[ \t\n]*[(,]")
+_PARAMETER_TYPE_TEXT = re.compile(r"([^,)=]*)(?=[,)=])")
+# "NAME:" starting a line, read backwards from the colon (so the engine skips ahead to colons): the name's start,
+# then the annotation read forwards from the colon up to "=" or the line's end.
+_LINE_NAME_COLON_REVERSED = re.compile(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
+_ANNOTATION_TEXT = re.compile(r"([^\n=]*)(?=\n|=(?!=))")
+_BARE = re.compile(_ANNOTATION)
+_NUMBER_DOT = re.compile(r"\d\.[ \t]*([A-Za-z_]\w*)")
+_SOFT_KEYWORD = re.compile(r"(?:match|case|type)[ \t]")
+_TYPE_ALIAS = re.compile(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
+
+
+def python_names(text: str) -> tuple[set[str], set[str]] | None:
+    """The names captured as definitions and as references by the Python symbol patterns (before filtering),
+    or None when the text holds a construct these rules do not model."""
+    try:
+        return _names(text)
+    except Unmodelled:  # parse it instead
+        return None
+
+
+def _names(text: str) -> tuple[set[str], set[str]]:
+    code = _code_only(text.replace("\r\n", "\n"))
+    code, imported = _without_imports(code)
+    if [code.count(c) for c in "([{"] != [code.count(c) for c in ")]}"]:
+        raise Unmodelled("unbalanced brackets")
+    defines = _definitions(code)
+    backwards = code[::-1]  # several patterns are found faster read backwards (they then start with a literal)
+    references = imported | _attributes(code) | _calls(code, backwards) | _arguments(code, backwards)
+    references |= _after_keyword(code, _EXCEPT) | _after_keyword(code, _RAISE) | _raised_from(code)
+    references |= {name for a in _RETURN_TYPE.findall(code) if (name := _bare_annotation(a))}
+    references |= _parameter_types(code, backwards)
+    defines |= _at_depth_zero(code, backwards, references)
+    return defines, references
+
+
+def _code_only(text: str) -> str:
+    """The code (see ``pycode.code_only``) between newlines, with line continuations joined; raises ``Unmodelled``
+    for what these rules do not model."""
+    code = "\n" + code_only(text) + "\n"
+    if not code.isascii() or any(c in code for c in "'\";\r\f"):
+        raise Unmodelled("unclosed string, semicolon, form feed or a non-ASCII name")
+    code = code.replace("\\\n", " ")
+    if "\\" in code or "except*" in code:
+        raise Unmodelled("backslash or except*")
+    line_end = -1
+    for match in _SOFT_KEYWORD.finditer(code):
+        start = match.start()
+        if start < line_end:  # only a line's first word can start a statement: this line is done
+            continue
+        line_start = code.rfind("\n", 0, start) + 1
+        line_end = code.find("\n", start)
+        if code[line_start:start].strip(" \t"):
+            continue
+        line = code[start:line_end].rstrip()
+        if (line.endswith(":") and not line.startswith("type")) or _TYPE_ALIAS.match(line):
+            raise Unmodelled("soft keyword statement")
+    return code
+
+
+def _without_imports(code: str) -> tuple[str, set[str]]:
+    """The code without its import statements, and the names ``from ... import`` brings in."""
+    statements = sum(1 for m in _IMPORT_WORD.finditer(code)
+                     if code[m.start() - 1] not in _WORD and code[m.end()] not in _WORD)
+    if not statements:
+        return code, set()
+    names: set[str] = set()
+    found = 0
+    for match in _FROM_IMPORT.finditer(code):
+        found += 1
+        if match.group(1).strip() == "__future__":
+            continue
+        for part in match.group(2).strip("() \t\n").split(","):
+            words = part.split()
+            if words and words[0] != "*":
+                names.add(words[0])
+    found += len(_IMPORT.findall(code))
+    if found != statements:
+        raise Unmodelled("an import that does not start its line")
+    return _IMPORT.sub("\n", _FROM_IMPORT.sub("\n", code)), names
+
+
+def _definitions(code: str) -> set[str]:
+    """Function and class names (module-level assignments are added by ``_at_depth_zero``)."""
+    if any(pattern.search(code) for pattern in _TYPE_PARAMETERS):
+        raise Unmodelled("type parameters")
+    if _CHAINED.search(code):
+        raise Unmodelled("chained assignment")
+    return (set(_DEF.findall(code)) | set(_CLASS.findall(code))) - _KEYWORDS
+
+
+def _bare_annotation(annotation: str) -> str:
+    """The name an annotation is (empty for a string); not modelled when it is anything else."""
+    match = _BARE.fullmatch(annotation)
+    if match is None:
+        raise Unmodelled("an annotation other than a bare name")
+    return match.group(1) or ""
+
+
+def _attributes(code: str) -> set[str]:
+    """``x.NAME``; a float such as ``1.e5`` is no attribute access."""
+    if not _NUMBER_DOT.search(code):
+        return set(_ATTRIBUTE.findall(code))
+    names = Counter(_ATTRIBUTE.findall(code))
+    for match in _NUMBER_DOT.finditer(code):
+        end = match.start() + 1
+        if _word_before(code, end)[0].isdigit():
+            names[match.group(1)] -= 1
+    return {name for name, count in names.items() if count > 0}
+
+
+def _calls(code: str, backwards: str) -> set[str]:
+    """Names called as ``NAME(`` (names called as ``x.NAME(`` come along; they are attribute references anyway)."""
+    called = Counter(_CALLED_REVERSED.findall(backwards))
+    if not called:
+        return set()
+    names = set("\n".join(called)[::-1].split("\n")) - _KEYWORDS  # each name read forwards again
+    # "def NAME(" and "class NAME(" look like calls; a name is called only if it appears so more often.
+    for name, count in Counter(_DEF_PAREN.findall(code) + _CLASS_PAREN.findall(code)).items():
+        if called[name[::-1]] <= count:
+            names.discard(name)
+    return {name for name in names if not name[0].isdigit()}
+
+
+def _after_keyword(code: str, pattern: re.Pattern[str]) -> set[str]:
+    return {m.group(1) for m in pattern.finditer(code) if code[m.start() - 1] not in _WORD_OR_DOT}
+
+
+def _raised_from(code: str) -> set[str]:
+    """``raise ... from NAME`` (``yield from NAME`` is not a raise)."""
+    names = set()
+    for match in _FROM_NAME_AT_END.finditer(code):
+        start = match.start()
+        if code[start - 1] in _WORD:
+            continue
+        end = start
+        while end > 0 and code[end - 1] in _SPACE:
+            end -= 1
+        if _word_before(code, end) != "yield":
+            names.add(match.group(1))
+    return names
+
+
+def _word_before(code: str, end: int) -> str:
+    start = end
+    while start > 0 and code[start - 1] in _WORD:
+        start -= 1
+    return code[start:end]
+
+
+def _is_call_paren(code: str, paren: int) -> bool:
+    """Whether the ``(`` at ``paren`` opens a call's (or a class's base) argument list."""
+    end = paren
+    while end > 0 and code[end - 1] in _SPACE:
+        end -= 1
+    before = code[end - 1]
+    if before in ")]}":
+        return True
+    if before not in _WORD:
+        return False
+    word = _word_before(code, end)
+    if word in _KEYWORDS or word[0].isdigit():
+        return False
+    start = end - len(word)
+    return not code[max(0, start - 8):start].rstrip(" \t").endswith("def")
+
+
+class _Walker:
+    """Finds the bracket enclosing a position by walking left over balanced groups (in the reversed code).
+
+    Asked in increasing order, a walk that passes the previous position at depth zero reuses its answer, and the
+    search stops there, so a long flat list costs one pass, not one per item. The characters searched are
+    bounded per file all the same; past that the file is parsed instead."""
+
+    def __init__(self, code: str, backwards: str) -> None:
+        self._backwards, self._size = backwards, len(code)
+        self._budget = _WALK_BUDGET * len(code) + 4096
+        self._last, self._last_answer = -1, -1
+
+    def enclosing(self, position: int) -> int:
+        """The position of the bracket enclosing ``position`` (-1: none); positions must increase."""
+        backwards, size = self._backwards, self._size
+        depth, at, answer = 0, size - position, -1
+        window_end = size - 1 - self._last if 0 <= self._last < position else size
+        while True:
+            found = _BRACKET.search(backwards, at, window_end)
+            if found is None:
+                self._budget -= window_end - at
+                if window_end == size:
+                    break
+                if depth == 0:  # passed the previous position with nothing open: the same group
+                    answer = self._last_answer
+                    break
+                at, window_end = window_end, size
+                continue
+            self._budget -= found.end() - at
+            if self._budget < 0:
+                raise Unmodelled("too much to walk over")
+            if found.group() in ")]}":
+                depth += 1
+            elif depth:
+                depth -= 1
+            else:
+                answer = size - 1 - found.start()
+                break
+            at = found.end()
+        self._last, self._last_answer = position, answer
+        return answer
+
+
+def _arguments(code: str, backwards: str) -> set[str]:
+    """Capitalised names passed bare as arguments: ``f(Name)``, ``class C(Base, Mixin)``."""
+    names = {m.group(1) for m in _ARGUMENT_FIRST.finditer(code) if _is_call_paren(code, m.start())}
+    walker = _Walker(code, backwards)
+    for match in _ARGUMENT_NEXT.finditer(code):
+        paren = walker.enclosing(match.start())
+        if paren >= 0 and code[paren] == "(" and _is_call_paren(code, paren):
+            names.add(match.group(1))
+    return names
+
+
+def _parameter_types(code: str, backwards: str) -> set[str]:
+    """Bare names annotating a function's parameters: ``def f(x: Name, *rest: Name)``."""
+    size = len(code)
+    found = []
+    for match in _PARAMETER_COLON_REVERSED.finditer(backwards):
+        annotation = _PARAMETER_TYPE_TEXT.match(code, size - match.start())
+        if annotation is not None:  # (the position after the "(" or ",", the annotation)
+            found.append((size - match.end() + 1, annotation.group(1)))
+    names: set[str] = set()
+    walker = _Walker(code, backwards)
+    for position, annotation_text in sorted(found):
+        paren = walker.enclosing(position)
+        if paren >= 0 and code[paren] == "(" and _word_before_paren_follows_def(code, paren):
+            names.add(_bare_annotation(annotation_text))
+    names.discard("")
+    return names
+
+
+def _word_before_paren_follows_def(code: str, paren: int) -> bool:
+    end = paren
+    while end > 0 and code[end - 1] in _SPACE:
+        end -= 1
+    start = end - len(_word_before(code, end))
+    return start < end and code[max(0, start - 8):start].rstrip(" \t").endswith("def")
+
+
+def _variable_annotations(code: str, backwards: str) -> list[tuple[int, str, str]]:
+    """``x: T`` and ``x.y: T = v`` statements: (position of the line's name, "annotation", the annotation's text)."""
+    found = []
+    size = len(code)
+    for match in _LINE_NAME_COLON_REVERSED.finditer(backwards):
+        name = match.group(1)[::-1]
+        if name[0].isdigit() or name.split(".")[0] in _KEYWORDS:
+            continue
+        colon = size - 1 - match.start()
+        annotation = _ANNOTATION_TEXT.match(code, colon + 1)
+        if annotation is not None:
+            found.append((size - match.end() + 1, "annotation", annotation.group(1)))
+    return found
+
+
+def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
+    """Module-level ``NAME = ...`` / ``NAME: T`` definitions; adds decorators ``@NAME`` and variable annotations
+    ``x: NAME`` (outside brackets) to ``references``. Returns the definitions."""
+    queries: list[tuple[int, str, str]] = []  # position, kind, name
+    queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
+    queries += [(m.start(), "refer", m.group(1)) for m in _DECORATOR.finditer(code)]
+    queries += _variable_annotations(code, backwards)
+    queries.sort()
+    defines: set[str] = set()
+    depth, at = 0, 0
+    for position, kind, name in queries:
+        depth += sum(code.count(c, at, position) for c in "([{") - sum(code.count(c, at, position) for c in ")]}")
+        at = position
+        if depth == 0:
+            if kind == "define":
+                defines.add(name)
+            elif kind == "refer":
+                references.add(name)
+            elif bare := _bare_annotation(name):
+                references.add(bare)
+    return defines

@@ -1,0 +1,218 @@
+"""Per-file work on uncached files (tree-sitter symbols and skeletons, secret scans, token counts), spread over
+the machine's cores.
+
+Each job is pure: a function of (path, text), so where it runs never changes the output. Large batches go to a
+pool of forked worker processes (they inherit the loaded grammars and tokenizer, so they start in
+milliseconds); small ones run inline, where a fork would cost more than it saves. Results come back in input
+order, so the output never depends on how the workers were scheduled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any, Generic, TypeVar
+
+from v4agent.pack.fit.skeleton import (
+    SkeletonEdit,
+    apply_skeleton,
+    apply_skeleton_redacted,
+    edits_for,
+    skeletonize,
+)
+from v4agent.pack.rank.codefacts import CodeFacts, ranking_facts
+from v4agent.pack.rank.symbols import language_for, source_bytes
+from v4agent.pack.render import render_file
+from v4agent.pack.select.analyze import Analysis, emitted_text, full_piece_text
+from v4agent.secrets.redact import redaction_edits
+from v4agent.secrets.scan import SecretFinding, scan_secrets
+
+__all__ = ["FilePool", "OutlineJob", "Pending", "PieceJob", "counted_outlines_of", "counted_pieces", "facts_of",
+           "outlines_of", "scans_of"]
+
+T = TypeVar("T")
+
+_MIN_PARALLEL = 16  # fewer files than this: inline (a fork and the pickling are not paid back)
+_CHUNK = 32  # files per task at most: small enough that both workers finish together
+_GUIDED_TAIL = 48  # a guided chunk is at least 1/(this x workers) of the whole batch
+
+
+def facts_of(jobs: Sequence[tuple[str, str]]) -> list[CodeFacts]:
+    return [ranking_facts(path, text) for path, text in jobs]
+
+
+def scans_of(jobs: Sequence[tuple[str, str]]) -> list[tuple[SecretFinding, ...]]:
+    return [tuple(scan_secrets(text, path)) for path, text in jobs]
+
+
+OutlineJob = tuple[str, str, "list[SkeletonEdit] | None"]  # path, raw text, its skeleton edits when known
+
+
+def outlines_of(jobs: Sequence[OutlineJob]) -> list[tuple[tuple[SecretFinding, ...], str | None]]:
+    """Per (path, raw text, skeleton edits or None): its secret findings and the skeleton of the text with them
+    redacted. The edits (known, else from a parse of the raw text) are applied with the secrets replaced along
+    with them; only where a secret lies across an edit's edge is the redacted text parsed (a placeholder can
+    break its syntax, and the skeleton with it)."""
+    out: list[tuple[tuple[SecretFinding, ...], str | None]] = []
+    for path, text, known in jobs:
+        found = tuple(scan_secrets(text, path))
+        edits = known if known is not None else edits_for(path, text)
+        skeleton = None
+        if edits is not None:
+            source = source_bytes(text)
+            skeleton = (apply_skeleton_redacted(source, edits, redaction_edits(text, found)) if found
+                        else apply_skeleton(source, edits))
+            if skeleton is None:
+                skeleton = skeletonize(path, emitted_text(text, Analysis(None, found)))
+        out.append((found, skeleton))
+    return out
+
+
+def counted_outlines_of(jobs: Sequence[OutlineJob], tokenizer: str | None,
+                        fmt: str) -> list[tuple[tuple[SecretFinding, ...], str | None, int | None]]:
+    """``outlines_of``, and with a ``tokenizer`` each skeleton's piece counted as the packer renders it (a worker
+    forked after the tokenizer loaded; else the counts are None and the packer counts)."""
+    outlines = outlines_of(jobs)
+    if tokenizer is None:
+        return [(found, text, None) for found, text in outlines]
+    from v4agent.tokens.tokenizer import get_tokenizer
+
+    if multiprocessing.parent_process() is not None:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    pieces = [render_file(path, text, "skeleton", fmt, language_for(path) or "")
+              for (path, _, _), (_, text) in zip(jobs, outlines, strict=True) if text is not None]
+    counts = iter(get_tokenizer(tokenizer).count_many(pieces))
+    return [(found, text, None if text is None else next(counts)) for found, text in outlines]
+
+
+PieceJob = tuple[str, str, "tuple[SecretFinding, ...] | None"]  # path, raw text, its findings when known
+
+
+def counted_pieces(jobs: Sequence[PieceJob], tokenizer: str, fmt: str) -> list[tuple[tuple[SecretFinding, ...], int]]:
+    """Per (path, raw text, findings or None): the findings (scanned when not given) and the token count of the
+    file's full piece, as the packer renders it. On a worker the Rust tokenizer runs on this one core (the two
+    workers are the parallelism; its own thread pool must not start in a forked child)."""
+    from v4agent.tokens.tokenizer import get_tokenizer
+
+    if multiprocessing.parent_process() is not None:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    found = [scanned if scanned is not None else tuple(scan_secrets(text, path)) for path, text, scanned in jobs]
+    pieces = [full_piece_text(path, text, f, fmt, language_for(path) or "")
+              for (path, text, _), f in zip(jobs, found, strict=True)]
+    return list(zip(found, get_tokenizer(tokenizer).count_many(pieces), strict=True))
+
+
+def _workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class Pending(Generic[T]):
+    """Results of one batch sent to the pool (``result`` waits for them, in input order)."""
+
+    def __init__(self, futures: list[Future[list[T]]] | None = None, done: list[T] | None = None) -> None:
+        self._futures = futures or []
+        self._done = done
+
+    def chunks(self) -> Iterator[list[T]]:
+        """The results chunk by chunk, in input order, each as soon as it is done (for progress)."""
+        if self._done is not None:
+            yield self._done
+            return
+        for future in self._futures:
+            yield future.result()
+
+    def result(self) -> list[T]:
+        if self._done is None:
+            out: list[T] = []
+            for future in self._futures:
+                out += future.result()
+            self._done, self._futures = out, []
+        return self._done
+
+
+class FilePool:
+    """A lazily started process pool for one build; ``close`` ends its workers."""
+
+    def __init__(self, workers: int | None = None, min_parallel: int | None = None) -> None:
+        self.workers = _workers() if workers is None else workers
+        self.min_parallel = _MIN_PARALLEL if min_parallel is None else min_parallel
+        self._executor: Executor | None = None
+
+    def map(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> list[T]:
+        """``fn`` over ``jobs`` (tuples that start with a path and a text), results in input order."""
+        return self.send(fn, jobs).result()
+
+    def send(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> Pending[T]:
+        """``fn`` over ``jobs`` started now, spread over the workers (a small batch runs inline at once unless
+        they run already: then no fork is paid, and their memos of counted pieces are the warmer ones)."""
+        if not self.parallel or not jobs or (len(jobs) < self.min_parallel and not self.started):
+            return Pending(done=fn(jobs))
+        executor = self._start()
+        size = max(1, min(_CHUNK, -(-len(jobs) // (2 * self.workers))))
+        return Pending([executor.submit(fn, jobs[i:i + size]) for i in range(0, len(jobs), size)])
+
+    def send_guided(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any],
+                    weights: Sequence[int]) -> Pending[T]:
+        """``send`` for one large batch of uneven jobs: each chunk takes a share of the work left (by
+        ``weights``), so the workers start on long chunks, which keep them busy however long this process holds
+        the GIL, and end on short ones, which finish together."""
+        if len(jobs) < self.min_parallel or not self.parallel:
+            return Pending(done=fn(jobs))
+        executor = self._start()
+        left = sum(weights)
+        least = left // (_GUIDED_TAIL * self.workers)
+        futures: list[Future[list[T]]] = []
+        start = 0
+        while start < len(jobs):
+            target, end, taken = max(least, left // (2 * self.workers)), start, 0
+            while end < len(jobs) and (taken < target or end == start):
+                taken += weights[end]
+                end += 1
+            futures.append(executor.submit(fn, jobs[start:end]))
+            left -= taken
+            start = end
+        return Pending(futures)
+
+    @property
+    def parallel(self) -> bool:
+        """Whether batches can run on worker processes here (two or more cores, fork available)."""
+        return self.workers >= 2 and "fork" in multiprocessing.get_all_start_methods()
+
+    @property
+    def started(self) -> bool:
+        """Whether the workers run already (work sent ahead then costs no fork)."""
+        return self._executor is not None
+
+    def submit(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> Pending[T]:
+        """``fn(jobs)`` started on a worker now (needs ``parallel``); the caller goes on with other work."""
+        return Pending([self._start().submit(fn, jobs)])
+
+    def start(self) -> None:
+        """Fork the workers now (before this process starts any thread, e.g. a progress bar's)."""
+        if self.parallel:
+            self.submit(facts_of, []).result()
+
+    def refork(self) -> None:
+        """Fork the workers from this process as it is now, ending any running ones first (what this process
+        loaded since, the tokenizer say, is then theirs too). Only between batches: nothing sent may be pending."""
+        self.close()
+        self.start()
+
+    def _start(self) -> Executor:
+        if self._executor is None:
+            # Saying it explicitly keeps the Rust tokenizer (if it ran here already) from warning about the fork;
+            # children that count turn its thread pool off themselves (counted_pieces). "true" is its default, so
+            # this process's behaviour does not change.
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

@@ -1,0 +1,110 @@
+"""A cold pack far over its budget reads and analyses every file on the workers and finds every code file's
+symbols (the ranking needs them all: most Python files without a parse, see ``pysymbols``), while the main
+process makes ready what the budget fit needs next.
+
+Why on the workers by path, rather than fed file by file from the main process: the workers get their whole
+share at once, in chunks that shrink as the work left does, so they never wait on the main process, which holds
+the GIL for long stretches then (the Rust tokenizer's load, ~0.4 s; importing the secret scanner), during which
+an executor cannot feed anyone. And no text travels through a pipe. Speed only: each result is a pure function
+of the file's bytes, so where it was computed never changes the pack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+
+from v4agent.pack.rank.codefacts import CodeFacts, ranking_facts
+from v4agent.pack.rank.symbols import language_for
+from v4agent.pack.records import SkippedFile
+from v4agent.pack.select.analyze import Analysis, ReadFailure, analyze, read_bytes
+from v4agent.pack.select.classify import matches_globs
+from v4agent.pack.select.discover import Entry, git_blob_sha
+from v4agent.pack.work.factcache import fact_key
+from v4agent.pack.work.packrun import Item, PackRun
+from v4agent.pack.work.pool import Pending
+
+__all__ = ["SurveyJob", "Surveyed", "survey", "survey_of", "survey_weight"]
+
+SurveyJob = tuple[str, bool]  # path; whether to parse it even when soft-skipped (an --include glob names it)
+# per file: its blob SHA, its analysis, its symbols and skeleton edits (when a parse gave them) and the symbols'
+# JSON (None: not code, or not packed); or the reason it could not be read
+Surveyed = tuple[str, Analysis, "tuple[CodeFacts, str] | None"] | str
+
+_TEXT_ONLY_SHARE = 24  # per byte, a file only read and analysed costs about this much less than a code file (Django)
+
+
+def survey_weight(path: str, size: int) -> int:
+    """The relative cost of surveying one file, for splitting the work evenly."""
+    return size if language_for(path) else size // _TEXT_ONLY_SHARE + 256
+
+
+def survey_of(jobs: Sequence[SurveyJob], prefix: str, max_bytes: int) -> list[Surveyed]:
+    """Read each file under ``prefix`` (never following a symlink, never past ``max_bytes``), analyse it, and
+    find its symbols when it is code that will be packed."""
+    out: list[Surveyed] = []
+    for path, parse_soft in jobs:
+        try:
+            data = read_bytes(prefix + path, max_bytes)
+        except ReadFailure as exc:
+            out.append(str(exc))
+            continue
+        analysis, text = analyze(path, data, scan=False)  # scanned later, only where the content is emitted
+        packed = analysis.skip is None or (analysis.soft and parse_soft)
+        facts = ranking_facts(path, text) if text is not None and packed and language_for(path) else None
+        out.append((git_blob_sha(data), analysis, None if facts is None else (facts, facts[0].dumps())))
+    return out
+
+
+def survey(run: PackRun, todo: list[Entry], advance: Callable[[int], None]) -> tuple[list[Item], dict[str, CodeFacts]]:
+    """The kept files' items, in ``todo``'s order, and the surveyed code files' symbols and skeleton edits (their
+    analyses and symbols cached). Files whose analysis and symbols are cached are not surveyed again."""
+    known: dict[str, Item] = {}
+    sent: list[Entry] = []
+    for e in todo:
+        lang, blob = language_for(e.path), e.blob
+        cached = run.cache.fact(fact_key("a", e.path, blob)) if blob else None
+        if blob and cached is not None and (lang is None or run.cache.fact(fact_key("y", e.path, blob))):
+            known[e.path] = Item(e, blob, Analysis.from_json(cached), lang)
+        else:
+            sent.append(e)
+    include = run.options.include
+    pending = run.pool.send_guided(partial(survey_of, prefix=run.prefix, max_bytes=run.options.max_file_bytes),
+                                   [(e.path, matches_globs(e.path, include)) for e in sent],
+                                   [survey_weight(e.path, e.size) for e in sent])
+    advance(len(todo) - len(sent))
+    _make_ready_for_fit(run)
+    facts: dict[str, CodeFacts] = {}
+    for e, result in zip(sent, _as_done(pending, advance), strict=True):
+        if isinstance(result, str):
+            run.skipped.append(SkippedFile(e.path, result))
+            continue
+        blob, analysis, parsed = result
+        run.cache.put_fact(fact_key("a", e.path, blob), analysis.to_json())
+        known[e.path] = Item(e, blob, analysis, language_for(e.path))
+        if parsed is not None:
+            facts[e.path], symbols_json = parsed
+            run.cache.put_fact(fact_key("y", e.path, blob), symbols_json)
+    items: list[Item] = []
+    for e in todo:
+        item = known.get(e.path)
+        if item is not None and run.keep(item):
+            items.append(item)
+    return items, facts
+
+
+def _as_done(pending: Pending[Surveyed], advance: Callable[[int], None]) -> Iterator[Surveyed]:
+    """The results in input order, the progress bar advanced as each chunk comes back."""
+    for chunk in pending.chunks():
+        advance(len(chunk))
+        yield from chunk
+
+
+def _make_ready_for_fit(run: PackRun) -> None:
+    """While the workers survey (this process would wait idle): load what the ranking and the fit use here (the
+    tokenizer, the secret scanner, which the workers forked for the fit then inherit, the ranking's imports)."""
+    from v4agent.secrets.scan import prepare_scanner
+
+    _loaded = run.tok
+    prepare_scanner()
+    import v4agent.pack.rank.pagerank  # noqa: F401  (numpy: ~0.2 s)

@@ -1,0 +1,217 @@
+"""Live progress of an agent run on the terminal (stderr): tool calls, edit diffs, test results, status line.
+
+An observer of ``v4agent.agent.loop`` events. On a terminal the status line (context tokens, cache-hit %, cost) stays
+at the bottom in a rich Live region; elsewhere (CI, pipes) it is printed once per model call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from v4agent.accounting import Estimate
+from v4agent.agent.loop import CallDone, Event, Notice, Outcome, Streamed, ToolDone, ToolStarted
+from v4agent.agent.sessions.store import SessionData
+from v4agent.ui.console import stdout
+from v4agent.ui.tables import report_table
+
+_ARG_WIDTH = 110
+_DIFF_LINES = 60
+
+
+def _short_args(arguments: str) -> str:
+    try:
+        parsed = json.loads(arguments)
+        text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in parsed.items()) \
+            if isinstance(parsed, dict) else arguments
+    except json.JSONDecodeError:
+        text = arguments
+    text = " ".join(text.split())
+    return text if len(text) <= _ARG_WIDTH else text[: _ARG_WIDTH - 1] + "…"
+
+
+def _first_line(text: str, width: int = 140) -> str:
+    line = next((part for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+class RefactorProgress:
+    """Renders agent events; use as a context manager so the live region is closed on exit."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.prompt_tokens = 0
+        self.hit_tokens = 0
+        self.spent = 0.0
+        self.context = 0
+        self.turn = 0
+        self.last_hit: float | None = None  # the last call's hit ratio; None: unknown (a cancelled stream)
+        self._live: Live | None = None
+
+    def __enter__(self) -> RefactorProgress:
+        if self.console.is_terminal and not self.quiet:
+            self._live = Live(self._status(), console=self.console, transient=True, auto_refresh=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._live is not None:
+            self._live.__exit__(exc_type, exc, tb)
+            self._live = None
+
+    def status_text(self) -> str:
+        # The last call's ratio says whether the layout still hits; the session's lags behind it (the first
+        # call of a session is all misses), so it comes second.
+        last = "-" if self.last_hit is None else f"{100 * self.last_hit:.1f}%"
+        session = f"{100 * self.hit_tokens / self.prompt_tokens:.1f}%" if self.prompt_tokens else "-"
+        return (f"turn {self.turn} · context {self.context:,} tokens · cache hit {last} (session {session}) · "
+                f"${self.spent:.4f}")
+
+    def _status(self) -> Text:
+        return Text(self.status_text(), style="bold cyan")
+
+    def _print(self, *objects: object) -> None:
+        if not self.quiet:
+            self.console.print(*objects)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Streamed):
+            return
+        if isinstance(event, CallDone):
+            self._on_call(event)
+        elif isinstance(event, ToolStarted):
+            self._print(Text.assemble(("▶ ", "bold"), (event.name, "bold magenta"), " ", (_short_args(event.arguments), "dim")))
+        elif isinstance(event, ToolDone):
+            self._on_tool(event)
+        elif isinstance(event, Notice):
+            self._print(Text(event.text, style="yellow"))
+        if self._live is not None:
+            self._live.update(self._status(), refresh=True)
+
+    def _on_call(self, event: CallDone) -> None:
+        self.turn = event.turn
+        self.spent = event.spent_usd
+        self.context = event.context_tokens
+        self.last_hit = None
+        if event.usage is not None:
+            self.prompt_tokens += event.usage.prompt_tokens
+            self.hit_tokens += event.usage.cache_hit or 0
+            if event.usage.cache_hit is not None and event.usage.prompt_tokens:
+                self.last_hit = event.usage.cache_hit / event.usage.prompt_tokens
+        for brk in event.diag.breaks:
+            self._print(Text(f"cache break ({event.kind} call): {brk.cause}", style="yellow"))
+        if event.kind == "prime":
+            self._print(Text(f"primed the pack ({event.diag.input_tokens:,} tokens, ${event.cost.total_usd:.4f})",
+                             style="dim"))
+        if self._live is None:
+            self._print(self._status())
+
+    def _on_tool(self, event: ToolDone) -> None:
+        result = event.result
+        mark = ("✓ ", "green") if result.ok else ("✗ ", "red")
+        if event.name == "run_tests":
+            verdict = "tests pass" if result.ok else "tests FAIL"
+            self._print(Text.assemble(mark, (verdict, mark[1]), " ", (_first_line(result.content), "dim")))
+            return
+        self._print(Text.assemble(mark, (_first_line(result.summary or result.content), "dim")))
+        if result.diff:
+            lines = result.diff.splitlines()
+            shown = "\n".join(lines[:_DIFF_LINES]) + (f"\n… {len(lines) - _DIFF_LINES} more lines"
+                                                      if len(lines) > _DIFF_LINES else "")
+            self._print(Syntax(shown, "diff", theme="ansi_dark", background_color="default"))
+
+
+# -- the final report ---------------------------------------------------------------------------------------
+
+def cost_rows(session: SessionData) -> list[dict[str, Any]]:
+    """Token and cost totals per call kind (prime, turn, compact) and overall."""
+    rows: dict[str, dict[str, Any]] = {}
+    for call in session.calls:
+        for key in (str(call.get("kind", "turn")), "total"):
+            row = rows.setdefault(key, {"kind": key, "calls": 0, "prompt": 0, "hit": 0, "miss": 0, "output": 0,
+                                        "reasoning": 0, "cost_usd": 0.0, "saved_usd": 0.0})
+            row["calls"] += 1
+            row["prompt"] += int(call.get("prompt_tokens") or 0)
+            row["hit"] += int(call.get("cache_hit") or 0)
+            row["miss"] += int(call.get("cache_miss") or 0)
+            row["output"] += int(call.get("output_tokens") or 0)
+            row["reasoning"] += int(call.get("reasoning_tokens") or 0)
+            row["cost_usd"] = round(row["cost_usd"] + float(call.get("cost_usd") or 0.0), 10)
+            row["saved_usd"] = round(row["saved_usd"] + float(call.get("saved_usd") or 0.0), 10)
+    order = ["prime", "turn", "compact", "total"]
+    return [rows[k] for k in order if k in rows]
+
+
+def cost_table(session: SessionData) -> Table:
+    # No prompt column: it is hit + miss, and the table must fit 80 columns.
+    numbers = ("calls", "hit", "miss", "output", "reason", "hit %", "$", "saved $")
+    table = report_table("cost", ("", *numbers), numeric=numbers)
+    for row in cost_rows(session):
+        ratio = f"{100 * row['hit'] / row['prompt']:.1f}" if row["prompt"] else "-"
+        table.add_row(row["kind"], f"{row['calls']}", f"{row['hit']:,}", f"{row['miss']:,}",
+                      f"{row['output']:,}", f"{row['reasoning']:,}", ratio, f"{row['cost_usd']:.6f}",
+                      f"{row['saved_usd']:.6f}", style="bold" if row["kind"] == "total" else None)
+    entries = sorted({str(c.get("price_entry", "")) for c in session.calls if c.get("price_entry")})
+    table.caption = "tokens; reason: reasoning tokens, counted in output" + (
+        "\npriced by: " + "; ".join(entries) if entries else "")
+    table.caption_justify = "left"
+    return table
+
+
+def estimate_table(estimates: Sequence[Estimate]) -> Table:
+    table = report_table("pre-flight estimate for this pack", ("model", "hours", "first call $", "follow-up $"),
+                         numeric=("first call $", "follow-up $"), whole=("model",))
+    for e in estimates:
+        hours = "all day" if e.all_day else ("peak" if e.peak else "off-peak")
+        table.add_row(e.model, hours, f"{e.first_call_usd:.4f}", f"{e.cached_followup_usd:.4f}")
+    entries = sorted({e.price_entry for e in estimates})
+    table.caption = ("first call: the pack as cache misses; follow-up: the same prefix as cache hits\n"
+                     f"priced by: {'; '.join(entries)}")
+    table.caption_justify = "left"
+    return table
+
+
+def report_json(session: SessionData, outcome: Outcome, tests: dict[str, Any], diff: str,
+                exit_code: int) -> dict[str, Any]:
+    totals = cost_rows(session)
+    return {
+        "session_id": session.session_id, "status": outcome.status, "reason": outcome.reason,
+        "summary": outcome.summary, "turns": session.turns, "tests": tests, "diff": diff,
+        "changed_files": outcome.changed_paths, "cost": totals[-1] if totals else {}, "cost_by_kind": totals,
+        "hit_ratio": session.hit_ratio,
+        "price_entries": sorted({str(c.get("price_entry", "")) for c in session.calls}),
+        "cache_breaks": [b for c in session.calls for b in (c.get("diag") or {}).get("breaks", [])],
+        "exit_code": exit_code,
+    }
+
+
+def render_report(session: SessionData, outcome: Outcome, tests: dict[str, Any], diff: str, exit_code: int,
+                  *, as_json: bool) -> None:
+    """The end of a refactor run: the diff, the model's summary, the tests, the cost table (or JSON)."""
+    if as_json:
+        print(json.dumps(report_json(session, outcome, tests, diff, exit_code), indent=2))
+        return
+    out = stdout
+    if diff.strip():
+        out.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+    else:
+        out.print("no changes")
+    out.print(Text.assemble(("status: ", "bold"), f"{outcome.status} ({outcome.reason})"))
+    if outcome.summary:
+        out.print(Text.assemble(("summary: ", "bold"), outcome.summary))
+    tests_line = {"pass": ("tests pass", "green"), "fail": ("tests FAIL", "red")}.get(
+        str(tests["status"]), (f"tests: {tests['status']}", "yellow"))
+    out.print(Text(f"{tests_line[0]} ({tests.get('command') or tests.get('ran', '')})", style=tests_line[1]))
+    out.print(cost_table(session))
+    out.print(f"session {session.session_id}; `v4agent sessions show {session.session_id}` for the per-call "
+              "cache table, `v4agent undo` to restore the starting state", markup=False, highlight=False)

@@ -1,0 +1,1 @@
+"""`v4agent engine plan` and `engine serve`: sizing DeepSeek V4 for some GPUs, then starting vLLM."""

@@ -1,0 +1,202 @@
+"""The work behind `v4agent engine plan` and `engine serve`: planning, printing the plan, starting vLLM.
+
+Kept apart from the command definitions so that the planner, the model specs and rich's tables load only when
+one of these commands runs (every v4agent command imports the command modules to register them)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from v4agent.core.config import ConfigError, load_config
+from v4agent.core.errors import ExitCode
+from v4agent.engine.local.hardware import GIB, HardwareError, load_gpu_table, make_hardware
+from v4agent.engine.local.modelspec import HF_REPOS, ModelSpec, ModelSpecError, load_model_spec
+from v4agent.engine.local.planner import MODES, Plan, PlanError, PlanRequest, compare_kv, minimum_gpus, plan
+from v4agent.engine.local.vllm_cmd import LaunchOptions, NodeCommand, build_commands, render_commands
+from v4agent.engine.types import EngineError
+from v4agent.ui.console import error, stderr, stdout
+
+__all__ = ["run_plan", "run_serve"]
+
+
+def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
+    error(message)
+    return typer.Exit(code)
+
+
+def _make_plan(model: str, gpu: str, gpu_mem: float | None, gpus: int, nodes: int, context: int | None,
+               concurrency: int, kv_dtype: str, mode: str, mtp: bool, utilization: float, reserve: float,
+               gpus_file: Path | None, batched: int | None = None) -> tuple[ModelSpec, Plan]:
+    if kv_dtype not in ("fp8", "bf16"):
+        raise _fail(f"--kv-dtype must be fp8 or bf16, got {kv_dtype!r}")
+    if mode not in ("auto", *MODES):
+        raise _fail(f"--mode must be one of auto, {', '.join(MODES)}; got {mode!r}")
+    if batched is not None and batched < 1:
+        raise _fail(f"--max-num-batched-tokens must be positive, got {batched}")
+    try:
+        spec = load_model_spec(model)
+        table = load_gpu_table(gpus_file)
+        hw = make_hardware(gpu, gpu_mem, gpus, nodes, table=table)
+        request = PlanRequest(context=context, concurrency=concurrency, kv_dtype=kv_dtype,
+                              gpu_memory_utilization=utilization, reserve_gib=reserve, mode=mode,  # type: ignore[arg-type]
+                              mtp=mtp, max_num_batched_tokens=batched)
+        return spec, plan(spec, hw, request)
+    except (ModelSpecError, HardwareError, PlanError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _launch_options(spec: ModelSpec, model: str, host: str, port: int, master_addr: str, executor: str,
+                    weights: str | None, extra: list[str]) -> LaunchOptions:
+    if executor not in ("mp", "ray"):
+        raise _fail(f"--executor must be mp or ray, got {executor!r}")
+    ref = weights or HF_REPOS.get(model.lower()) or str(Path(model).parent if model.endswith(".json") else model)
+    return LaunchOptions(model_ref=ref, host=host, port=port, served_name=HF_REPOS.get(model.lower()),
+                         master_addr=master_addr, executor=executor, extra=tuple(extra))  # type: ignore[arg-type]
+
+
+def _plan_json(spec: ModelSpec, the_plan: Plan, commands: list[NodeCommand], compare: str | None) -> dict[str, Any]:
+    out = the_plan.to_json()
+    out["launch"] = [{"node_rank": c.node_rank, "role": c.role, "argv": list(c.argv), "command": c.shell,
+                      "needs": c.needs} for c in commands]
+    out["alternatives"] = list(the_plan.alternatives)
+    if compare:
+        other = load_model_spec(compare)
+        tokens = 1 << 20
+        out["comparison"] = {
+            "against": other.name, "tokens": tokens,
+            **{dtype: {"kv_bytes": (c := compare_kv(spec, other, tokens, dtype)).bytes_a,
+                       "other_kv_bytes": c.bytes_b, "ratio": round(c.ratio, 4)} for dtype in ("bf16", "fp8")},
+        }
+    return out
+
+
+def _gib(value: float) -> str:
+    return f"{value / GIB:,.2f} GiB"
+
+
+def _print_plan(data: dict[str, Any], the_plan: Plan) -> None:
+    hw = the_plan.hardware
+    table = Table(title=f"{data['model']} on {hw.describe()}", show_header=False)
+    table.add_column("", style="cyan")
+    table.add_column("")
+    par = data["parallelism"]
+    table.add_row("fits", "[green]yes[/]" if data["fits"] else "[red]no[/]")
+    table.add_row("weights per GPU", f"{_gib(data['weights_bytes'])} (all: {data['weights_total_bytes'] / 1e9:,.1f} GB)")
+    table.add_row("KV pool per GPU", _gib(max(data["kv_pool_bytes_per_gpu"], 0)))
+    table.add_row("KV bytes per token", f"{data['kv_bytes_per_token']:,.1f} ({data['kv_dtype']}), "
+                                        f"+{data['kv_bytes_per_sequence_fixed'] / 2**20:,.1f} MiB per sequence")
+    for kind, row in data["kv_by_layer_kind"].items():
+        table.add_row(f"  {kind} layers", f"{int(row['layers'])} x {row['per_token_per_layer']:,.3f} B/token")
+    table.add_row("longest context (1 sequence)", f"{data['max_context_tokens']:,} tokens")
+    table.add_row("sequences", f"{data['max_concurrent_sequences']} of {data['context_tokens']:,} tokens")
+    table.add_row("parallelism", f"TP {par['tensor_parallel_size']}, DP {par['data_parallel_size']}, "
+                                 f"PP {par['pipeline_parallel_size']}, EP {par['expert_parallel_size']} "
+                                 f"({par['mode']})")
+    if "comparison" in data:
+        comp = data["comparison"]
+        table.add_row(f"KV vs {comp['against']} at 1M", f"{comp['bf16']['ratio']:.1%} (bf16), "
+                                                         f"{comp['fp8']['ratio']:.1%} (fp8)")
+    stdout.print(table)
+    for problem in data["problems"]:
+        stdout.print(f"[red]does not fit:[/] {problem}")
+    for line in data["assumptions"]:
+        stdout.print(f"[dim]assumes {line}[/]")
+
+
+def _maybe_needed(spec: ModelSpec, the_plan: Plan) -> None:
+    if the_plan.fits:
+        return
+    smallest = minimum_gpus(spec, the_plan.hardware, the_plan.request)
+    if smallest is not None:
+        stdout.print(f"[yellow]it fits on {smallest.hardware.describe()}[/] (add --nodes {smallest.hardware.nodes})")
+
+
+def run_plan(model: str, gpu: str, gpu_mem: float | None, gpus: int, nodes: int, context: int | None,
+             concurrency: int, kv_dtype: str, mode: str, mtp: bool, utilization: float, reserve: float,
+             compare: str, executor: str, master_addr: str, batched: int | None, gpus_file: Path | None,
+             as_json: bool) -> None:
+    """`engine plan`: see its help."""
+    spec, the_plan = _make_plan(model, gpu, gpu_mem, gpus, nodes, context, concurrency, kv_dtype, mode, mtp,
+                                utilization, reserve, gpus_file, batched)
+    options = _launch_options(spec, model, "0.0.0.0" if nodes > 1 else "127.0.0.1", 8000, master_addr, executor,
+                              None, [])
+    commands = build_commands(the_plan, options) if the_plan.fits else []
+    data = _plan_json(spec, the_plan, commands, compare or None)
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        _print_plan(data, the_plan)
+        _maybe_needed(spec, the_plan)
+        if commands:
+            print(render_commands(commands), end="")
+    if not the_plan.fits:
+        raise typer.Exit(ExitCode.FAILED)
+
+
+def run_serve(model: str, gpu: str, gpu_mem: float | None, gpus: int, nodes: int, context: int | None,
+              concurrency: int, kv_dtype: str, mode: str, mtp: bool, batched: int | None, executor: str,
+              master_addr: str, port: int, weights: str | None, python: str | None, device: str | None,
+              vllm_arg: list[str], attach: str | None, timeout: int | None, dry_run: bool, path: Path) -> None:
+    """`engine serve`: see its help."""
+    if dry_run:
+        spec, the_plan = _make_plan(model, gpu, gpu_mem, gpus, nodes, context, concurrency, kv_dtype, mode, mtp,
+                                    0.9, 4.0, None, batched)
+        data = _plan_json(spec, the_plan, [], None)
+        _print_plan(data, the_plan)
+        if not the_plan.fits:
+            _maybe_needed(spec, the_plan)
+            raise typer.Exit(ExitCode.FAILED)
+        options = _launch_options(spec, model, "0.0.0.0" if nodes > 1 else "127.0.0.1", port or 8000, master_addr,
+                                  executor, weights, vllm_arg)
+        print(render_commands(build_commands(the_plan, options)), end="")
+        if nodes > 1:
+            print(f"# then: v4agent ... --engine local with local.attach = http://{master_addr}:{port or 8000}")
+        return
+    _serve(path, model, gpu if gpu != "h100" else None, gpus, context, port, weights, python, device, vllm_arg,
+           attach, timeout, batched)
+
+
+def _serve(path: Path, model: str, gpu: str | None, gpus: int, context: int | None, port: int, weights: str | None,
+           python: str | None, device: str | None, vllm_arg: list[str], attach: str | None,
+           timeout: int | None, batched: int | None) -> None:
+    from v4agent.engine.local.runtime import start_local_engine
+
+    flags: dict[str, Any] = {"local.model": model, "local.gpu": gpu, "local.context": context,
+                             "local.max_num_batched_tokens": batched,
+                             "local.port": port or None, "local.weights": weights, "local.python": python,
+                             "local.device": device, "local.vllm_args": vllm_arg or None, "local.attach": attach,
+                             "local.startup_timeout": timeout, "local.gpus": gpus if gpu else None}
+    try:
+        config = load_config(path.resolve(), flags={k: v for k, v in flags.items() if v is not None})
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    stderr.print(f"starting the local engine for {model} (log under {path / '.v4agent' / 'engine'})…")
+    try:
+        handle = start_local_engine(config, path.resolve())
+    except EngineError as exc:
+        error(str(exc))
+        if exc.hint:
+            stderr.print(f"hint: {exc.hint}", markup=False, highlight=False)
+        raise typer.Exit(ExitCode.ENGINE_UNREACHABLE) from None
+    stdout.print(f"engine ready at {handle.base_url} (model {handle.model}); Ctrl-C stops it", markup=False)
+    for note in handle.notes:
+        stdout.print(note, markup=False, highlight=False)
+    if not handle.owned:
+        return
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while handle.process is not None and handle.process.alive():
+            time.sleep(0.5)
+        error("the engine exited; see its log: " + str(handle.log_path))
+        raise typer.Exit(ExitCode.FAILED)
+    except KeyboardInterrupt:
+        stderr.print("stopping the engine…")
+    finally:
+        handle.close()
