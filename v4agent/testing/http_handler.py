@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
-from v4agent.testing.records import ApiError, CallRecord, Fault
+from v4agent.testing.records import ApiError, CallRecord, Fault, ModelCache
 from v4agent.testing.wire import (
     SSE_DONE,
     SSE_KEEPALIVE,
+    Mode,
     ReplyFrame,
     ReplyUsage,
     ScriptedReply,
@@ -20,8 +21,22 @@ from v4agent.testing.wire import (
     whole_reply,
 )
 
-if TYPE_CHECKING:
-    from v4agent.testing.standin import ModelCache, StandIn
+
+class ChatService(Protocol):
+    """What the handler needs of the stand-in that owns its server (kept here, so neither imports the other)."""
+
+    api_key: str | None
+    mode: Mode
+    models: tuple[str, ...]
+    chunk_chars: int
+    chunk_delay: float
+
+    def prefix_cache_metrics(self) -> str: ...
+    def add_call(self, record: CallRecord) -> None: ...
+    def next_fault(self) -> Fault | None: ...
+    def prepare_reply(self, body: dict[str, Any], record: CallRecord) -> tuple[ReplyFrame, ScriptedReply,
+                                                                          ReplyUsage, bytes, bytes, ModelCache]: ...
+    def store_units(self, cache: ModelCache, tokens: bytes, output: bytes) -> None: ...
 
 _WRITE_BYTES = 8192
 
@@ -37,8 +52,8 @@ class ChatHandler(BaseHTTPRequestHandler):
     server_version = "v4agent-standin/1"
 
     @property
-    def standin(self) -> StandIn:
-        return cast("StandIn", self.server.standin)  # type: ignore[attr-defined]
+    def standin(self) -> ChatService:
+        return cast("ChatService", self.server.standin)  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         return

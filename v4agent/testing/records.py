@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from v4agent.agent.request.cacheunits import BlockStore, PrefixHistory, Tokens, UnitStore
 
 FAULT_KINDS = frozenset({"429", "500", "402", "401", "cut_stream", "slow_first_byte", "keepalive"})
 
@@ -48,3 +50,25 @@ class ApiError(Exception):
                  code: str | None = "invalid_request_error") -> None:
         super().__init__(message)
         self.status, self.message, self.type_, self.code = status, message, type_, code
+
+
+@dataclass
+class ModelCache:
+    """The cache of one (model, thinking, effort) key: V4 units or vLLM blocks, plus the request history."""
+
+    units: UnitStore | None
+    blocks: BlockStore | None
+    history: PrefixHistory = field(default_factory=PrefixHistory)
+
+    def lookup(self, tokens: Tokens) -> tuple[int, int]:
+        hit = self.units.lookup(tokens) if self.units is not None else 0
+        if self.blocks is not None:
+            hit = self.blocks.lookup(tokens)
+        return hit, self.history.longest_prefix(tokens)
+
+    def store(self, input_tokens: Tokens, output_tokens: Tokens) -> None:
+        if self.units is not None:
+            self.units.store(input_tokens, output_tokens)
+        if self.blocks is not None:
+            self.blocks.store(input_tokens, output_tokens)
+        self.history.add(input_tokens, output_tokens)

@@ -31,15 +31,14 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from v4agent.agent.request.cacheunits import BlockStore, PrefixHistory, Tokens, UnitStore, pack_tokens
+from v4agent.agent.request.cacheunits import BlockStore, UnitStore, pack_tokens
 from v4agent.agent.request.template import render_output, render_request
 from v4agent.testing.http_handler import ChatHandler
-from v4agent.testing.records import ApiError, CallRecord, Fault
+from v4agent.testing.records import ApiError, CallRecord, Fault, ModelCache
 from v4agent.testing.wire import (
     Mode,
     ReplyFrame,
@@ -59,28 +58,6 @@ ALIAS_MODELS = ("deepseek-flash", "deepseek-chat", "deepseek-reasoner")
 CONTEXT_WINDOW = 1_048_576
 MAX_OUTPUT = 393_216
 _ROLES = {"system", "user", "assistant", "tool", "developer"}
-
-
-@dataclass
-class ModelCache:
-    """The cache of one (model, thinking, effort) key: V4 units or vLLM blocks, plus the request history."""
-
-    units: UnitStore | None
-    blocks: BlockStore | None
-    history: PrefixHistory = field(default_factory=PrefixHistory)
-
-    def lookup(self, tokens: Tokens) -> tuple[int, int]:
-        hit = self.units.lookup(tokens) if self.units is not None else 0
-        if self.blocks is not None:
-            hit = self.blocks.lookup(tokens)
-        return hit, self.history.longest_prefix(tokens)
-
-    def store(self, input_tokens: Tokens, output_tokens: Tokens) -> None:
-        if self.units is not None:
-            self.units.store(input_tokens, output_tokens)
-        if self.blocks is not None:
-            self.blocks.store(input_tokens, output_tokens)
-        self.history.add(input_tokens, output_tokens)
 
 
 class StandIn:
