@@ -167,7 +167,7 @@ def write_file(repo_root: Path, path: str, content: str, *, confirm: Confirm | N
 
 
 def delete_file(repo_root: Path, path: str, *, confirm: Confirm | None = None) -> EditResult:
-    """Delete one file (never a directory) once the change is approved."""
+    """Delete one file (never a directory), once ``confirm``, when given, approves."""
     target = resolve_repo_path(repo_root, path)
     if not target.abs.exists() and not target.abs.is_symlink():
         raise ToolFailure(f"{target.rel} does not exist")

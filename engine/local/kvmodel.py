@@ -54,7 +54,7 @@ def indexer_entry_bytes(spec: ModelSpec, kv_dtype: str) -> int:
 
 
 def mla_entry_bytes(spec: ModelSpec, kv_dtype: str) -> int:
-    """Bytes of one MLA latent row (latent plus rope part, with fp8 scales)."""
+    """Bytes of one MLA latent row: the latent and rope parts, plus scales in fp8."""
     _check_dtype(kv_dtype)
     if kv_dtype == "bf16":
         return (spec.kv_lora_rank + spec.rope_dim) * 2

@@ -87,7 +87,7 @@ def make_asker(renderer: ChatRenderer) -> Asker:
 
 
 def make_confirm(renderer: ChatRenderer) -> Callable[[str], bool]:
-    """A yes/no question on the terminal; anything but y or yes (and end of input) is no."""
+    """A yes/no question on the terminal: only y or yes is yes (end of input is no)."""
     def confirm(question: str) -> bool:
         return _read_answer(renderer, f"{question} [y/N] ") in ("y", "yes")
 

@@ -117,7 +117,7 @@ class FakeGitHub:
         return f"http://{host!s}:{port}"
 
     def posted_reviews(self) -> list[RecordedRequest]:
-        """The review creations the fake accepted, in order."""
+        """The reviews created with status 200, in order."""
         return [r for r in self.requests if r.method == "POST" and r.path.endswith("/reviews") and r.status == 200]
 
     # ---- lifecycle ----------------------------------------------------------------------------------
