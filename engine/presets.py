@@ -19,6 +19,8 @@ class UnknownPreset(ValueError):
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """What the data says of one model: context window, output limit, and alias dates."""
+
     name: str
     context_window: int
     max_output: int
@@ -30,6 +32,8 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class Preset:
+    """One engine: where it listens, the key's environment variable, its models and thinking style."""
+
     name: str
     base_url: str
     key_env: str
@@ -47,14 +51,17 @@ def _data() -> dict[str, Any]:
 
 
 def preset_names() -> list[str]:
+    """Names of the shipped presets, in the data file's order."""
     return list(_data()["preset"])
 
 
 def all_presets() -> list[Preset]:
+    """Every shipped preset, in the data file's order."""
     return [get_preset(name) for name in preset_names()]
 
 
 def get_preset(name: str) -> Preset:
+    """The preset called ``name``; raises UnknownPreset listing the known ones."""
     raw = _data()["preset"].get(name)
     if raw is None:
         raise UnknownPreset(f"unknown engine '{name}'; known engines: {', '.join(preset_names())}")

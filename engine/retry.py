@@ -1,5 +1,6 @@
-"""Retries: which failures are worth another attempt, how long to wait, and a final error that says
-what was tried.
+"""Retries: which failures are worth another attempt, how long to wait, and the final error.
+
+The final error says what was tried.
 
 Retried: 429 rate limits, 5xx, connection resets, timeouts, and a stream cut before anything final was
 shown. Not retried: 401/403 (key), 402 or a 429 that says "insufficient balance", other 4xx.
@@ -24,6 +25,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How many attempts, and how the delay between them grows (exponential, with jitter, capped)."""
+
     max_attempts: int = 5
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
@@ -33,6 +36,8 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Failure:
+    """A failed call classified: what kind, whether another attempt may help, and a hint for the user."""
+
     kind: str  # rate_limit, server, connection, timeout, stream_cut, auth, balance, bad_request, other
     message: str
     retryable: bool

@@ -62,6 +62,7 @@ class StreamAssembler:
     chunks: int = 0
 
     def feed_json(self, payload: str, *, emit: bool = True) -> list[Delta]:
+        """Take one SSE data payload as a chunk; raise when it is not a JSON object or reports an error."""
         try:
             chunk = _decode(payload)
         except ValueError:
@@ -122,9 +123,11 @@ class StreamAssembler:
 
     @property
     def finished(self) -> bool:
+        """True once a chunk has given a finish reason."""
         return self.finish_reason is not None
 
     def reply(self, timings: dict[str, float] | None = None) -> ChatReply:
+        """The reply assembled from every chunk so far, with its normalized usage."""
         calls = tuple(
             ToolCall(id=p.id or f"call_{i}", name=p.name, arguments="".join(p.arguments))
             for i, p in sorted(self.calls.items())

@@ -38,11 +38,14 @@ class Usage:
 
     @property
     def hit_known(self) -> bool:
+        """True when the server reported how many prompt tokens hit the cache."""
         return self.cache_hit is not None
 
 
 @dataclass(frozen=True)
 class ToolCall:
+    """One tool call the model made: its id, the tool's name, and the arguments' raw JSON text."""
+
     id: str
     name: str
     arguments: str  # raw JSON text exactly as the model produced it (may be malformed)
@@ -60,6 +63,8 @@ class Delta:
 
 @dataclass(frozen=True)
 class ChatReply:
+    """A whole reply: answer, reasoning, tool calls, finish reason and usage."""
+
     content: str
     reasoning: str
     tool_calls: tuple[ToolCall, ...]

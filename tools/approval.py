@@ -22,6 +22,8 @@ Kind = Literal["shell", "edit"]
 
 @dataclass(frozen=True)
 class ApprovalRequest:
+    """What a tool asks approval for, with the one-line summary and diff shown to the user."""
+
     kind: Kind  # "shell" or "edit"
     tool: str  # the tool asking: "shell", "run_tests", "edit_file", ...
     summary: str  # one line: the command, or "edit_file src/x.py"

@@ -30,6 +30,8 @@ class ToolFailure(Exception):
 
 @dataclass(frozen=True)
 class EditResult:
+    """What a file tool did: the path, the message for the model, the diff, and whether the file changed."""
+
     rel: str
     message: str
     diff: str
@@ -119,6 +121,7 @@ def edit_file(
     repo_root: Path, path: str, old_text: str, new_text: str, *, replace_all: bool = False,
     confirm: Confirm | None = None,
 ) -> EditResult:
+    """Replace ``old_text`` with ``new_text`` (everywhere with ``replace_all``) and write the file back."""
     target = resolve_repo_path(repo_root, path)
     before, encoding = _read(target.abs, target.rel)
     if REDACTED_PREFIX in old_text or REDACTED_PREFIX in new_text:
@@ -139,6 +142,7 @@ def edit_file(
 
 
 def write_file(repo_root: Path, path: str, content: str, *, confirm: Confirm | None = None) -> EditResult:
+    """Create or overwrite a file with ``content``, keeping an existing file's encoding and line endings."""
     target = resolve_repo_path(repo_root, path)
     if target.abs.is_dir():
         raise ToolFailure(f"{target.rel} is a directory")
@@ -163,6 +167,7 @@ def write_file(repo_root: Path, path: str, content: str, *, confirm: Confirm | N
 
 
 def delete_file(repo_root: Path, path: str, *, confirm: Confirm | None = None) -> EditResult:
+    """Delete one file (never a directory), once ``confirm``, when given, approves."""
     target = resolve_repo_path(repo_root, path)
     if not target.abs.exists() and not target.abs.is_symlink():
         raise ToolFailure(f"{target.rel} does not exist")

@@ -25,16 +25,19 @@ Opcode = tuple[str, int, int, int, int]
 
 
 def width(line: str) -> int:
+    """Columns of a line's leading whitespace, tabs expanded."""
     stripped = line.lstrip()
     return len(line[: len(line) - len(stripped)].expandtabs(TABSIZE))
 
 
 def uses_tabs(lines: Sequence[str]) -> bool:
+    """True when at least half of the indented lines start with a tab."""
     indented = [ln for ln in lines if ln[:1] in (" ", "\t") and ln.strip()]
     return bool(indented) and sum(ln.startswith("\t") for ln in indented) * 2 >= len(indented)
 
 
 def indent(columns: int, tabs: bool) -> str:
+    """Leading whitespace of ``columns`` columns: tabs first when ``tabs``, else spaces only."""
     columns = max(columns, 0)
     if tabs:
         return "\t" * (columns // TABSIZE) + " " * (columns % TABSIZE)

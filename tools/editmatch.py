@@ -33,6 +33,8 @@ _PREVIEW_CHARS = 100
 
 @dataclass(frozen=True)
 class Candidate:
+    """A region that resembles ``old_text``, offered to the model when an edit is refused."""
+
     line: int  # 1-based first line of the candidate region
     score: float  # 0..1 similarity to old_text (1.0 for an exact or whitespace match)
     preview: str  # the region's first line, shortened
@@ -40,6 +42,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class EditOutcome:
+    """One edit's result: the new content and how ``old_text`` matched, or why the edit was refused."""
+
     ok: bool
     content: str  # the new file content (the unchanged content when refused or a no-op)
     tier: str  # "exact" | "whitespace" | "indent" | "fuzzy" | "noop" | "" when refused

@@ -20,6 +20,7 @@ MAX_LIST = 2000
 
 
 def read_file(repo_root: Path, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
+    """A file's lines from ``start_line`` to ``end_line``, numbered and paged, secret values redacted."""
     target = resolve_repo_path(repo_root, path)
     if not target.abs.exists():
         raise ToolFailure(f"{target.rel} does not exist")
@@ -91,6 +92,7 @@ def repo_files(repo_root: Path) -> list[str]:
 
 
 def list_files(repo_root: Path, pattern: str | None = None) -> str:
+    """The repository's files matching a gitignore-style ``pattern`` (all of them without one), one a line."""
     names = repo_files(repo_root)
     if pattern:
         try:

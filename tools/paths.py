@@ -24,6 +24,8 @@ class PathRefused(ValueError):
 
 @dataclass(frozen=True)
 class RepoPath:
+    """A path accepted inside the repository, both absolute and relative to its root."""
+
     abs: Path  # fully resolved absolute path (symlinks followed)
     rel: str  # POSIX path relative to the resolved repository root; "." for the root itself
 

@@ -31,6 +31,8 @@ _FAILURE = re.compile(
 
 @dataclass(frozen=True)
 class ProcResult:
+    """How a command ended: exit status, combined output, whether it timed out, and how long it ran."""
+
     command: str
     returncode: int  # -signal when killed; 124 when it ran past its timeout
     output: str  # stdout and stderr interleaved, not clipped

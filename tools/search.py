@@ -92,6 +92,7 @@ def grep(
     repo_root: Path, pattern: str, path: str | None = None, glob: str | None = None,
     ignore_case: bool = False, max_results: int | None = None, *, use_rg: bool = True,
 ) -> str:
+    """Lines matching the regex ``pattern``, as ``path:line: text``, secret values redacted."""
     if not pattern:
         raise ToolFailure("pattern is empty")
     limit = DEFAULT_RESULTS if max_results is None else max_results

@@ -19,10 +19,12 @@ def shell_env() -> dict[str, str]:
 
 
 def run_shell(repo_root: Path, command: str, timeout_s: float) -> ProcResult:
+    """Run ``command`` in the repository with the secrets taken out of its environment."""
     return run_command(command, Path(repo_root), timeout_s=timeout_s, env=shell_env())
 
 
 def format_shell(result: ProcResult, timeout_s: float) -> str:
+    """The result as the model reads it: the command, its exit status and time, then its clipped output."""
     if result.timed_out:
         status = f"timed out after {timeout_s:g}s; the whole process group was killed"
     else:

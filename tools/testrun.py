@@ -21,6 +21,8 @@ _NPM_PLACEHOLDER = "no test specified"
 
 @dataclass(frozen=True)
 class TestRun:
+    """One run of the test command: exit status, pass or fail, and the clipped output."""
+
     __test__ = False  # not a pytest class
 
     command: str
@@ -105,6 +107,7 @@ def detect_test_command(repo_root: Path) -> str | None:
 
 
 def run_test_command(repo_root: Path, command: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> TestRun:
+    """Run the test command in the repository, with the secrets taken out of its environment."""
     result: ProcResult = run_command(command, Path(repo_root), timeout_s=timeout_s, env=shell_env())
     return TestRun(
         command=command, returncode=result.returncode, passed=result.returncode == 0 and not result.timed_out,
@@ -113,6 +116,7 @@ def run_test_command(repo_root: Path, command: str, *, timeout_s: float = DEFAUL
 
 
 def format_test_run(run: TestRun, timeout_s: float) -> str:
+    """The run as the model reads it: the command, PASSED, FAILED or TIMED OUT, then the output."""
     if run.timed_out:
         status = f"TIMED OUT after {timeout_s:g}s (the whole process group was killed)"
     elif run.passed:

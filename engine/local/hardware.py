@@ -16,6 +16,8 @@ class HardwareError(ValueError):
 
 @dataclass(frozen=True)
 class GpuModel:
+    """A GPU model and the memory each device has."""
+
     name: str
     memory_gib: float
     note: str = ""
@@ -23,19 +25,24 @@ class GpuModel:
 
 @dataclass(frozen=True)
 class Hardware:
+    """The GPUs a plan targets: one model, how many per node, how many nodes."""
+
     gpu: GpuModel
     gpus_per_node: int
     nodes: int = 1
 
     @property
     def total_gpus(self) -> int:
+        """GPUs over all nodes."""
         return self.gpus_per_node * self.nodes
 
     @property
     def memory_bytes_per_gpu(self) -> int:
+        """Memory of one GPU, in bytes."""
         return int(self.gpu.memory_gib * GIB)
 
     def describe(self) -> str:
+        """One line for people, e.g. ``8 x h100 (80 GiB each)``."""
         nodes = f"{self.nodes} nodes x " if self.nodes > 1 else ""
         return f"{nodes}{self.gpus_per_node} x {self.gpu.name} ({self.gpu.memory_gib:g} GiB each)"
 

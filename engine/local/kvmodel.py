@@ -46,6 +46,7 @@ def latent_entry_bytes(spec: ModelSpec, kv_dtype: str) -> int:
 
 
 def indexer_entry_bytes(spec: ModelSpec, kv_dtype: str) -> int:
+    """Bytes of one sparse-attention indexer key (0 for a model without an indexer)."""
     _check_dtype(kv_dtype)
     if spec.index_head_dim == 0:
         return 0
@@ -53,6 +54,7 @@ def indexer_entry_bytes(spec: ModelSpec, kv_dtype: str) -> int:
 
 
 def mla_entry_bytes(spec: ModelSpec, kv_dtype: str) -> int:
+    """Bytes of one MLA latent row: the latent and rope parts, plus scales in fp8."""
     _check_dtype(kv_dtype)
     if kv_dtype == "bf16":
         return (spec.kv_lora_rank + spec.rope_dim) * 2
@@ -108,15 +110,19 @@ def layer_kv(spec: ModelSpec, kind: LayerKind, ratio: int, kv_dtype: str, block_
 
 @dataclass(frozen=True)
 class KvFootprint:
+    """The KV cost of a model's layers at one KV dtype."""
+
     layers: tuple[LayerKv, ...]  # main layers, then MTP layers when included
     kv_dtype: str
 
     @property
     def per_token(self) -> float:
+        """Marginal bytes per token of context, summed over the layers."""
         return sum(layer.per_token for layer in self.layers)
 
     @property
     def per_sequence(self) -> int:
+        """Fixed bytes per sequence whatever its length, summed over the layers."""
         return sum(layer.per_sequence for layer in self.layers)
 
     def bytes_for(self, tokens: int) -> float:
@@ -156,6 +162,7 @@ class WeightBytes:
     mtp: float  # the MTP/draft blocks (loaded only with speculative decoding)
 
     def total(self, *, include_mtp: bool = False) -> float:
+        """All weight bytes; the MTP blocks count only when ``include_mtp``."""
         return self.experts + self.dense + (self.mtp if include_mtp else 0.0)
 
 

@@ -45,6 +45,7 @@ class CacheSpec:
     window: int = 0
 
     def blocks(self, tokens: int, in_flight: int) -> int:
+        """Blocks this cache holds for one sequence of ``tokens`` with ``in_flight`` tokens scheduled."""
         if not self.window:
             return _cdiv(tokens, self.block_size)
         return _cdiv(min(self.window - 1 + in_flight, tokens), self.block_size) + 1
@@ -59,15 +60,19 @@ class PageGroup:
 
     @property
     def caches(self) -> int:
+        """How many caches share the group's block table."""
         return len(self.pages)
 
     @property
     def page_bytes(self) -> int:
+        """Bytes of one block of this group: its caches' pages side by side."""
         return sum(self.pages)
 
 
 @dataclass(frozen=True)
 class PagedLayout:
+    """The page groups of a model's caches, as vLLM's block pool serves them."""
+
     groups: tuple[PageGroup, ...]
 
     @property
@@ -76,9 +81,11 @@ class PagedLayout:
         return max((g.page_bytes for g in self.groups), default=0)
 
     def blocks_per_sequence(self, tokens: int, in_flight: int) -> int:
+        """Blocks one sequence draws from the pool, over all groups."""
         return sum(g.spec.blocks(tokens, in_flight) for g in self.groups)
 
     def bytes_per_sequence(self, tokens: int, in_flight: int) -> int:
+        """Bytes one sequence takes from the pool, in whole blocks."""
         return self.block_bytes * self.blocks_per_sequence(tokens, in_flight)
 
     def per_token(self) -> float:
@@ -116,6 +123,8 @@ class PagedLayout:
 
 @dataclass(frozen=True)
 class Capacity:
+    """What a block pool holds, in the figures vLLM logs."""
+
     sequences: float  # vLLM's "Maximum concurrency"
     tokens: int  # vLLM's "KV cache size: N tokens"
     bytes_per_sequence: int

@@ -38,6 +38,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_in_use(host: str, port: int) -> bool:
+    """True when something accepts connections on ``host:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
@@ -54,6 +55,7 @@ def probe_health(root_url: str, timeout: float = 2.0) -> bool:
 
 
 def log_tail(path: Path, lines: int = 15, max_chars: int = 3000) -> str:
+    """The last non-blank lines of a log file (at most ``max_chars``); empty when it cannot be read."""
     try:
         data = path.read_bytes()[-200_000:].decode("utf-8", "replace")
     except OSError:
@@ -94,13 +96,16 @@ class EngineProcess:
 
     @property
     def root_url(self) -> str:
+        """The server's URL without /v1."""
         return f"http://{self.host}:{self.port}"
 
     @property
     def pid(self) -> int:
+        """Process id of the server (also its process group id)."""
         return self.process.pid
 
     def alive(self) -> bool:
+        """True while the server process has not exited."""
         return self.process.poll() is None
 
     def wait_healthy(self, timeout_s: float, *, poll_s: float = 0.5) -> float:

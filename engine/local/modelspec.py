@@ -61,6 +61,8 @@ class Quantization:
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """The architecture figures the KV and weight estimates read, one field per config value."""
+
     name: str
     model_type: str
     hidden_size: int
@@ -97,13 +99,16 @@ class ModelSpec:
 
     @property
     def is_v4(self) -> bool:
+        """True for DeepSeek V4's hybrid attention (sliding, CSA and HCA layers)."""
         return any(kind in ("sliding", "csa", "hca") for kind in self.layer_kinds)
 
     @property
     def is_mla(self) -> bool:
+        """True when the model stores MLA latent rows (a nonzero ``kv_lora_rank``)."""
         return self.kv_lora_rank > 0
 
     def kind_counts(self) -> dict[str, int]:
+        """How many main layers there are of each attention kind."""
         counts: dict[str, int] = {}
         for kind in self.layer_kinds:
             counts[kind] = counts.get(kind, 0) + 1

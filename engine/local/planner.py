@@ -28,6 +28,8 @@ MODES: tuple[Mode, ...] = ("tp", "dp", "tp-pp")
 
 @dataclass(frozen=True)
 class PlanRequest:
+    """What the user asks of a plan: context, concurrency, KV dtype, memory headroom, parallel mode."""
+
     context: int | None = None  # tokens wanted for one sequence; None = as long as fits (up to the model's max)
     concurrency: int = 1
     kv_dtype: str = "fp8"
@@ -42,6 +44,8 @@ class PlanRequest:
 
 @dataclass(frozen=True)
 class Parallelism:
+    """How a plan splits the model over GPUs: tensor, data and pipeline sizes, expert parallel or not."""
+
     tensor: int
     data: int
     pipeline: int
@@ -49,6 +53,7 @@ class Parallelism:
     mode: Mode
 
     def as_dict(self) -> dict[str, Any]:
+        """The sizes under vLLM's option names, with the expert-parallel size derived."""
         return {"tensor_parallel_size": self.tensor, "data_parallel_size": self.data,
                 "pipeline_parallel_size": self.pipeline, "enable_expert_parallel": self.expert,
                 "expert_parallel_size": self.tensor * self.data * self.pipeline if self.expert else 1,
@@ -57,6 +62,8 @@ class Parallelism:
 
 @dataclass(frozen=True)
 class Plan:
+    """The planner's answer for one parallel mode: memory per GPU, context, concurrency, whether it fits."""
+
     model: str
     attention: str  # "hybrid" (V4: CSA/HCA/sliding), "mla", or "standard"
     hardware: Hardware
@@ -81,6 +88,7 @@ class Plan:
     layout: PagedLayout | None = field(default=None, compare=False)  # V4: the caches' groups (not in to_json)
 
     def to_json(self) -> dict[str, Any]:
+        """The plan as a JSON-ready dict (the layout object left out)."""
         return {
             "model": self.model,
             "attention": self.attention,
@@ -275,6 +283,8 @@ def _plan_once(spec: ModelSpec, hw: Hardware, req: PlanRequest) -> Plan:
 
 @dataclass(frozen=True)
 class KvComparison:
+    """One sequence's KV bytes for two models at the same length and KV dtype."""
+
     tokens: int
     kv_dtype: str
     bytes_a: float

@@ -63,6 +63,7 @@ def parse_prefix_cache_counters(metrics_text: str) -> PrefixCacheCounters | None
 
 
 def read_prefix_cache_counters(root_url: str, timeout: float = 5.0) -> PrefixCacheCounters | None:
+    """Read the prefix-cache counters from ``{root_url}/metrics``; None when unreachable or absent."""
     import httpx
 
     try:
@@ -99,6 +100,7 @@ class LocalEngineHandle:
 
     @property
     def owned(self) -> bool:
+        """True when this session started the engine (and so stops it on close)."""
         return self.process is not None
 
     def client_overrides(self) -> dict[str, Any]:
@@ -106,9 +108,11 @@ class LocalEngineHandle:
         return {"engine": "vllm", "base_url": self.base_url, "model": self.model}
 
     def prefix_cache_counters(self) -> PrefixCacheCounters | None:
+        """The engine's prefix-cache counters now, or None."""
         return read_prefix_cache_counters(self.root_url)
 
     def close(self) -> None:
+        """Stop the engine if this session started it; an attached one keeps running."""
         if self.process is not None:
             self.process.stop()
 

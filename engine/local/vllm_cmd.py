@@ -29,6 +29,8 @@ V4_RECIPE_FLAGS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class NodeCommand:
+    """The command one node runs, its role, and what that node needs first."""
+
     node_rank: int
     role: str  # "head" | "worker" | "ray-head" | "ray-worker"
     argv: tuple[str, ...]
@@ -36,11 +38,14 @@ class NodeCommand:
 
     @property
     def shell(self) -> str:
+        """The command as one line a POSIX shell runs as is."""
         return shlex.join(self.argv)
 
 
 @dataclass(frozen=True)
 class LaunchOptions:
+    """Where vLLM loads the model from, how it listens, and the extra flags to pass through."""
+
     model_ref: str  # what vLLM loads: a Hugging Face repo id or a local directory
     host: str = "127.0.0.1"
     port: int = 8000

@@ -26,6 +26,8 @@ _POOL_LINE = re.compile(r"Available KV cache memory: (?P<gib>[\d.]+) GiB")
 
 @dataclass(frozen=True)
 class KvCacheReport:
+    """The KV-cache capacity a vLLM server logged at start-up."""
+
     device: str
     tokens: int  # vLLM's "KV cache size": max concurrency x max-model-len
     max_model_len: int

@@ -28,6 +28,7 @@ class ChatCompleter(Completer):
         return self._paths
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
+        """Completions for the text before the cursor: a command name, a fixed argument, or a path."""
         text = document.text_before_cursor
         words = text.split(" ")
         if len(words) == 1 and text.startswith("/"):

@@ -16,6 +16,8 @@ from v4agent.engine.types import Usage
 
 @dataclass(frozen=True)
 class MissCost:
+    """The next call's input priced as all misses and as all hits."""
+
     tokens: int  # prompt tokens re-sent as misses
     miss_usd: float  # the next call's input, all misses
     hit_usd: float  # the same input had it hit
@@ -23,6 +25,7 @@ class MissCost:
 
     @property
     def extra_usd(self) -> float:
+        """Dollars the cache miss adds over a hit (never negative)."""
         return max(0.0, self.miss_usd - self.hit_usd)
 
 

@@ -168,6 +168,7 @@ class ChatRenderer:
     # -- events ----------------------------------------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
+        """Show one agent-loop event: streamed text, a tool call and its result, a cache break or a notice."""
         if isinstance(event, Streamed):
             if event.delta.kind in ("content", "reasoning") and event.delta.text:
                 self._streamed(event.delta.kind, event.delta.text)
@@ -218,6 +219,7 @@ class ChatRenderer:
     # -- other output ----------------------------------------------------------------------------------------
 
     def note(self, text: str, *, style: str = "dim") -> None:
+        """Print one line of chat commentary (unstyled without a terminal)."""
         if self.plain:
             self.out.write(text + "\n")
             self.out.flush()
@@ -242,7 +244,9 @@ class ChatRenderer:
             self.console.print(Markdown(text, code_theme="monokai"))
 
     def begin_turn(self) -> None:
+        """Start a turn: nothing has been answered yet."""
         self._answered = False
 
     def end_turn(self) -> None:
+        """Finish the turn's output (streamed text, hidden-thinking note)."""
         self.pause()

@@ -35,10 +35,12 @@ _ANSWERS: dict[str, Answer] = {"y": "yes", "yes": "yes", "n": "no", "no": "no", 
 
 
 def history_path(root: Path) -> Path:
+    """Where the prompt keeps the typed lines across sessions, in the state directory."""
     return state_dir(root) / HISTORY_FILE
 
 
 def key_bindings() -> KeyBindings:
+    """The prompt's keys: Enter sends (or takes the highlighted completion), Alt/Esc-Enter adds a newline."""
     keys = KeyBindings()
 
     @keys.add("enter")
@@ -85,6 +87,7 @@ def make_asker(renderer: ChatRenderer) -> Asker:
 
 
 def make_confirm(renderer: ChatRenderer) -> Callable[[str], bool]:
+    """A yes/no question on the terminal: only y or yes is yes (end of input is no)."""
     def confirm(question: str) -> bool:
         return _read_answer(renderer, f"{question} [y/N] ") in ("y", "yes")
 

@@ -13,6 +13,8 @@ THINK_LEVELS = ("off", "low", "high", "max")
 
 @dataclass(frozen=True)
 class SlashSpec:
+    """One slash command: usage line, help text, and the arguments it takes."""
+
     name: str
     usage: str
     help: str
@@ -47,12 +49,16 @@ _ALIASES = {"/quit": "/exit", "/q": "/exit", "/?": "/help"}
 
 @dataclass(frozen=True)
 class SlashCommand:
+    """A parsed command: its canonical name (aliases resolved) and its arguments."""
+
     name: str
     args: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class SlashError:
+    """A line that is not a valid command, with a one-line hint for the user."""
+
     hint: str
 
 
@@ -66,6 +72,7 @@ def is_slash(line: str) -> bool:
 
 
 def parse_slash(line: str) -> SlashCommand | SlashError:
+    """Parse a command line (``is_slash`` true); never raises, a bad line gives a SlashError."""
     try:
         words = shlex.split(line.strip())
     except ValueError as exc:
@@ -85,4 +92,5 @@ def parse_slash(line: str) -> SlashCommand | SlashError:
 
 
 def help_lines() -> list[tuple[str, str]]:
+    """(usage, help) of every command, in the table's order, for /help."""
     return [(spec.usage, spec.help) for spec in COMMANDS]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StatusFigures:
+    """The figures one status line shows."""
+
     engine: str
     model: str
     context_tokens: int
@@ -59,6 +61,7 @@ class SessionFigures:
     last_hit_ratio: float | None = None
 
     def record(self, prompt_tokens: int, cache_hit: int | None, context_tokens: int, spent_usd: float) -> None:
+        """Take one model call's figures; a call with unreported hits leaves the session ratio as it was."""
         self.context_tokens = context_tokens
         self.cost_usd = spent_usd
         if cache_hit is None:
@@ -71,10 +74,12 @@ class SessionFigures:
 
     @property
     def session_hit_ratio(self) -> float | None:
+        """Hit tokens over prompt tokens of the calls that reported hits; None before any did."""
         if not self.hits_known or not self.prompt_tokens:
             return None
         return self.hit_tokens / self.prompt_tokens
 
     def status(self) -> StatusFigures:
+        """A snapshot of the figures for ``format_status``."""
         return StatusFigures(self.engine, self.model, self.context_tokens, self.context_window,
                              self.last_hit_ratio, self.session_hit_ratio, self.cost_usd, self.max_cost_usd)

@@ -24,6 +24,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Setting:
+    """One configuration key: type, default, help text, allowed values, and other variables that set it."""
+
     key: str
     kind: type  # str, int, float, bool or list
     default: Any
@@ -35,6 +37,7 @@ class Setting:
 
     @property
     def env_var(self) -> str:
+        """The environment variable that sets this key, e.g. ``V4AGENT_PACK_BUDGET``."""
         return "V4AGENT_" + self.key.replace(".", "_").upper()
 
 
@@ -86,20 +89,24 @@ _BY_KEY = {s.key: s for s in SETTINGS}
 
 @dataclass(frozen=True)
 class Resolved:
+    """A setting's value and the layer that gave it."""
+
     value: Any
     source: str  # "default", a file path, "env NAME" or "flag --name"
 
 
 @dataclass
 class Config:
-    """The merged configuration. ``get`` returns values; ``sources`` tells where each came from."""
+    """The merged configuration. ``get`` returns values; ``source`` tells where each came from."""
 
     values: dict[str, Resolved] = field(default_factory=dict)
 
     def get(self, key: str) -> Any:
+        """The value of ``key``."""
         return self.values[key].value
 
     def source(self, key: str) -> str:
+        """Where ``key``'s value came from: the default, a file path, an environment variable or a flag."""
         return self.values[key].source
 
     def __getitem__(self, key: str) -> Any:
@@ -116,6 +123,7 @@ class Config:
 
 
 def mask_secret(value: Any) -> str:
+    """A secret for display: ``(not set)``, ``****`` when short, else its first 3 and last 4 characters."""
     if not value:
         return "(not set)"
     text = str(value)
@@ -217,6 +225,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def user_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The user's config file, under ``$XDG_CONFIG_HOME`` (or ``~/.config``) in ``v4agent/``."""
     env = os.environ if environ is None else environ
     base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
     return Path(base) / "v4agent" / USER_CONFIG_NAME

@@ -63,10 +63,12 @@ def write_output(path: Path, text: str) -> None:
 
 
 def atomic_write_text(path: Path, text: str, *, encoding: str = "utf-8", mode: int | None = None) -> None:
+    """Write ``text`` atomically, encoded with ``encoding``."""
     atomic_write_bytes(path, text.encode(encoding), mode=mode)
 
 
 def fsync_directory(directory: Path) -> None:
+    """fsync a directory so a rename in it survives a crash; a filesystem that refuses is ignored."""
     with contextlib.suppress(OSError):
         dir_fd = os.open(directory, os.O_RDONLY)
         try:

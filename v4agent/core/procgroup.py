@@ -1,5 +1,8 @@
-"""Process groups: every child v4agent starts (a tool's command, a vLLM engine) runs in its own group, and
-stopping it means stopping the whole group, children that ignore SIGTERM included."""
+"""Stop a child's whole process group, children that ignore SIGTERM included.
+
+Every child v4agent starts (a tool's command, a vLLM engine) runs in a group of its own, so stopping its
+group reaches whatever it spawned.
+"""
 
 from __future__ import annotations
 

@@ -70,6 +70,7 @@ class RefactorProgress:
             self._live = None
 
     def status_text(self) -> str:
+        """The status line: turn, context tokens, last and session cache-hit ratios, dollars spent."""
         # The last call's ratio says whether the layout still hits; the session's lags behind it (the first
         # call of a session is all misses), so it comes second.
         last = "-" if self.last_hit is None else f"{100 * self.last_hit:.1f}%"
@@ -85,6 +86,7 @@ class RefactorProgress:
             self.console.print(*objects)
 
     def __call__(self, event: Event) -> None:
+        """Show one agent-loop event and refresh the status line (streamed text is not shown)."""
         if isinstance(event, Streamed):
             return
         if isinstance(event, CallDone):
@@ -153,6 +155,7 @@ def cost_rows(session: SessionData) -> list[dict[str, Any]]:
 
 
 def cost_table(session: SessionData) -> Table:
+    """The session's calls as a cost table, one row per kind of call and a total."""
     # No prompt column: it is hit + miss, and the table must fit 80 columns.
     numbers = ("calls", "hit", "miss", "output", "reason", "hit %", "$", "saved $")
     table = report_table("cost", ("", *numbers), numeric=numbers)
@@ -169,6 +172,7 @@ def cost_table(session: SessionData) -> Table:
 
 
 def estimate_table(estimates: Sequence[Estimate]) -> Table:
+    """The pre-flight table: each model's price for the first call and for a cached follow-up."""
     table = report_table("pre-flight estimate for this pack", ("model", "hours", "first call $", "follow-up $"),
                          numeric=("first call $", "follow-up $"), whole=("model",))
     for e in estimates:
@@ -183,6 +187,7 @@ def estimate_table(estimates: Sequence[Estimate]) -> Table:
 
 def report_json(session: SessionData, outcome: Outcome, tests: dict[str, Any], diff: str,
                 exit_code: int) -> dict[str, Any]:
+    """The run's outcome, tests, diff and costs as one dict: what ``render_report`` prints as JSON."""
     totals = cost_rows(session)
     return {
         "session_id": session.session_id, "status": outcome.status, "reason": outcome.reason,

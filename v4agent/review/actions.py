@@ -23,6 +23,8 @@ class ActionsError(Exception):
 
 @dataclass(frozen=True)
 class PullRequestEvent:
+    """The pull request a workflow run is about, with the API URL and token to answer it through."""
+
     pull: PullRef
     head_sha: str
     base_sha: str

@@ -45,6 +45,8 @@ _SECRET_OMITTED = "(content omitted: the file is a secret file)"
 
 @dataclass(frozen=True)
 class PullRequestContent:
+    """What the review request shows of a pull request: title, description, diff, touched files at head."""
+
     title: str
     description: str
     diff: str
@@ -54,12 +56,15 @@ class PullRequestContent:
 
 @dataclass(frozen=True)
 class ReviewLayout:
+    """The review request's messages and tools; the first ``prime_count`` messages are the cached prefix."""
+
     messages: tuple[Message, ...]
     tools: tuple[ToolSchema, ...]
     prime_count: int  # the priming request is messages[:prime_count]: it ends exactly at the pack
 
     @property
     def priming_messages(self) -> tuple[Message, ...]:
+        """The messages of the priming request: the system prompt and the packed repository."""
         return self.messages[: self.prime_count]
 
 
@@ -106,6 +111,7 @@ def pack_message(pack_text: str) -> Message:
 
 
 def pull_request_message(pr: PullRequestContent) -> Message:
+    """The per-pull-request user message: title, description, redacted diff and the touched files at head."""
     diff = redact_diff(pr.diff)
     fence = _fence(diff)
     parts = [
@@ -136,6 +142,7 @@ def pull_request_message(pr: PullRequestContent) -> Message:
 
 
 def build_layout(pack_text: str, pr: PullRequestContent) -> ReviewLayout:
+    """The review request for one pull request: system prompt, packed base, then the pull request."""
     messages = (
         {"role": "system", "content": SYSTEM_PROMPT},
         pack_message(pack_text),

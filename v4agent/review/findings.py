@@ -32,6 +32,8 @@ _MARKER_RE = re.compile(r"<!-- v4agent-review:fp=([0-9a-f]{16}) -->")
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem the model reported: where it is, how severe, what it is, and an optional replacement."""
+
     path: str
     start_line: int
     end_line: int
@@ -43,6 +45,7 @@ class Finding:
     suggestion: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The finding as a JSON-ready dict, one key per field."""
         return asdict(self)
 
 
@@ -52,6 +55,7 @@ def severity_rank(severity: str) -> int:
 
 
 def at_or_above(severity: str, threshold: str) -> bool:
+    """True when ``severity`` is as severe as ``threshold`` or more."""
     return severity_rank(severity) <= severity_rank(threshold)
 
 
@@ -98,6 +102,8 @@ def findings_tool_schema() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ParsedFindings:
+    """The model's report after validation: accepted findings, its summary, and what was dropped and why."""
+
     findings: tuple[Finding, ...]
     summary: str
     warnings: tuple[str, ...]
@@ -202,6 +208,7 @@ def dedupe(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Most severe first, then by path, lines and title (a stable order across runs)."""
     return sorted(findings, key=lambda f: (severity_rank(f.severity), f.path, f.start_line, f.end_line, f.title))
 
 
@@ -220,6 +227,7 @@ def fingerprint(finding: Finding, anchor_text: Sequence[str] = ()) -> str:
 
 
 def marker(fp: str) -> str:
+    """The hidden HTML comment that tags a posted comment with the finding's fingerprint."""
     return f"{MARKER_PREFIX}{fp} -->"
 
 

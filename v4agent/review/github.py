@@ -31,12 +31,15 @@ class GitHubError(Exception):
 
 @dataclass(frozen=True)
 class PullRef:
+    """A pull request by owner, repository and number."""
+
     owner: str
     repo: str
     number: int
 
     @property
     def path(self) -> str:
+        """The pull request's REST path, ``/repos/{owner}/{repo}/pulls/{number}``."""
         return f"/repos/{self.owner}/{self.repo}/pulls/{self.number}"
 
 
@@ -104,6 +107,7 @@ class GitHubClient:
         self.waits: list[float] = []  # every wait taken, for the summary and tests
 
     def close(self) -> None:
+        """Close the HTTP connection pool."""
         self._http.close()
 
     def __enter__(self) -> GitHubClient:
@@ -201,24 +205,30 @@ class GitHubClient:
     # ---- endpoints ----------------------------------------------------------------------------------
 
     def get_pull(self, pull: PullRef) -> dict[str, Any]:
+        """The pull request object (head and base commits, title, body...)."""
         data: dict[str, Any] = self.request("GET", pull.path).json()
         return data
 
     def get_pull_diff(self, pull: PullRef) -> str:
+        """The pull request's unified diff."""
         return self.request("GET", pull.path, accept="application/vnd.github.diff").text
 
     def list_review_comments(self, pull: PullRef) -> list[dict[str, Any]]:
+        """Every review comment on the pull request, all pages."""
         return self.paginate(f"{pull.path}/comments")
 
     def list_reviews(self, pull: PullRef) -> list[dict[str, Any]]:
+        """Every review of the pull request, all pages."""
         return self.paginate(f"{pull.path}/reviews")
 
     def create_review(self, pull: PullRef, *, commit_id: str, event: str, body: str,
                       comments: list[dict[str, Any]]) -> dict[str, Any]:
+        """Post a review at ``commit_id`` with a body and inline comments; returns GitHub's review object."""
         payload = {"commit_id": commit_id, "event": event, "body": body, "comments": comments}
         data: dict[str, Any] = self.request("POST", f"{pull.path}/reviews", json_body=payload).json()
         return data
 
     def update_review(self, pull: PullRef, review_id: int, body: str) -> dict[str, Any]:
+        """Replace the body of an existing review; returns GitHub's review object."""
         data: dict[str, Any] = self.request("PUT", f"{pull.path}/reviews/{review_id}", json_body={"body": body}).json()
         return data

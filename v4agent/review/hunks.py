@@ -34,6 +34,7 @@ class Hunk:
     removed: frozenset[int]  # old-file line numbers removed by this hunk
 
     def contains(self, side: Side, line: int) -> bool:
+        """True when ``line`` of ``side`` lies within this hunk's span on that side."""
         if side == "RIGHT":
             return self.target_start <= line <= self.target_end
         return self.source_start <= line <= self.source_end
@@ -41,6 +42,8 @@ class Hunk:
 
 @dataclass(frozen=True)
 class FileDiff:
+    """One file's part of the diff: its paths, status, hunks and line counts."""
+
     path: str  # the new path (the old one for a deleted file)
     old_path: str | None  # the old path when renamed, else None
     status: Literal["added", "modified", "deleted", "renamed"]
@@ -50,6 +53,7 @@ class FileDiff:
     removed_lines: int
 
     def hunk_at(self, side: Side, line: int) -> Hunk | None:
+        """The hunk whose span on ``side`` holds ``line``, or None when no hunk shows it."""
         for hunk in self.hunks:
             if hunk.contains(side, line):
                 return hunk
@@ -67,9 +71,11 @@ class DiffMap:
 
     @property
     def paths(self) -> tuple[str, ...]:
+        """Every file's path, in the diff's order."""
         return tuple(f.path for f in self.files)
 
     def file(self, path: str) -> FileDiff | None:
+        """The file at ``path`` (new path first, then a renamed file's old one), or None."""
         for diff in self.files:
             if diff.path == path:
                 return diff

@@ -118,6 +118,7 @@ def render_markdown(report: ReviewReport) -> str:
 
 
 def render_json(report: ReviewReport) -> str:
+    """The whole report as indented JSON with sorted keys."""
     data = {
         "base": report.base,
         "head": report.head,
@@ -185,6 +186,7 @@ def render_sarif(report: ReviewReport) -> str:
 
 
 def render(report: ReviewReport, fmt: str) -> str:
+    """The report in ``fmt``: markdown, json or sarif; raises ValueError for another."""
     if fmt == "markdown":
         return render_markdown(report)
     if fmt == "json":

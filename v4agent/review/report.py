@@ -16,6 +16,8 @@ from v4agent.review.hunks import DiffMap
 
 @dataclass(frozen=True)
 class PlacedFinding:
+    """A finding with its fingerprint and where it goes: inline on the diff or in the summary body."""
+
     finding: Finding
     fingerprint: str
     inline: bool  # True: a review comment on the diff; False: listed in the summary body
@@ -23,6 +25,7 @@ class PlacedFinding:
     reason: str = ""  # why it is not inline
 
     def to_json(self) -> dict[str, Any]:
+        """The finding's fields plus fingerprint, placement and, when not inline, why."""
         data = self.finding.to_json()
         data.update(fingerprint=self.fingerprint, inline=self.inline, suggestion_block=self.suggestion_block)
         if self.reason:
@@ -32,6 +35,8 @@ class PlacedFinding:
 
 @dataclass(frozen=True)
 class ReviewStats:
+    """The run's figures: model, calls, tokens, cache hits, pack size and cost."""
+
     model: str = ""
     calls: int = 0
     prompt_tokens: int = 0
@@ -43,11 +48,13 @@ class ReviewStats:
 
     @property
     def cache_hit_pct(self) -> float | None:
+        """Percent of prompt tokens that hit the cache; None when unknown or no tokens were sent."""
         if self.cache_hit_tokens is None or self.prompt_tokens == 0:
             return None
         return 100.0 * self.cache_hit_tokens / self.prompt_tokens
 
     def to_json(self) -> dict[str, Any]:
+        """The figures as a JSON-ready dict, the hit percentage rounded to 2 places."""
         return {
             "model": self.model, "calls": self.calls, "prompt_tokens": self.prompt_tokens,
             "output_tokens": self.output_tokens, "cache_hit_tokens": self.cache_hit_tokens,
@@ -58,6 +65,8 @@ class ReviewStats:
 
 @dataclass(frozen=True)
 class ReviewReport:
+    """A whole review: the commits it covers, the placed findings, the summary, figures and warnings."""
+
     base: str
     head: str
     placed: tuple[PlacedFinding, ...]
@@ -67,13 +76,16 @@ class ReviewReport:
 
     @property
     def inline(self) -> tuple[PlacedFinding, ...]:
+        """Findings posted as comments on the diff."""
         return tuple(p for p in self.placed if p.inline)
 
     @property
     def outside(self) -> tuple[PlacedFinding, ...]:
+        """Findings listed in the summary body (outside the diff or not placeable)."""
         return tuple(p for p in self.placed if not p.inline)
 
     def counts(self) -> dict[str, int]:
+        """Findings per severity, every severity present (zero included)."""
         counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
         for placed in self.placed:
             counts[placed.finding.severity] += 1

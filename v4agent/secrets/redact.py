@@ -53,6 +53,7 @@ def redacted_view(text: str, findings: Sequence[SecretFinding]) -> tuple[str, li
 
 
 def placeholders_in(text: str) -> list[str]:
+    """The redaction placeholders in ``text``, in order."""
     return _PLACEHOLDER.findall(text)
 
 

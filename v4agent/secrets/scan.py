@@ -1,4 +1,4 @@
-"""Secret detection and redaction: nothing that looks like a credential leaves the machine in a prompt.
+"""Secret detection: which files and line spans hold something that looks like a credential.
 
 Two layers:
 - ``is_secret_path``: files that are secrets by their name alone (``.env*``, private keys, credential stores).
@@ -8,7 +8,7 @@ Two layers:
 
 Scanning is per line (lines are split on ``\\n`` only, so line numbers match the packer's and editors' view).
 Each plugin's own patterns are first searched over the whole text to pick candidate lines: the scanners then
-run only on those, which keeps a 40 MB tree to a fraction of a second. Plugins are called through
+run only on those, so a large tree costs little more than that one search. Plugins are called through
 ``analyze_string``, never ``analyze_line``, because the latter may *verify* a secret over the network.
 """
 
@@ -25,6 +25,8 @@ __all__ = ["SecretFinding", "is_secret_path", "prepare_scanner", "scan_secrets"]
 
 @dataclass(frozen=True)
 class SecretFinding:
+    """One flagged value: its line, what kind of secret it looks like, and its span on that line."""
+
     line: int  # 1-based
     kind: str  # e.g. "aws-access-key", "secret-keyword", "private-key"
     start: int  # character offsets within the line, end exclusive
@@ -229,7 +231,7 @@ def _re2_options() -> Any:
 
     options = re2.Options()
     options.encoding = re2.Options.Encoding.LATIN1  # match bytes; the hints spell UTF-8 sequences themselves
-    # The union's DFA outgrows RE2's default 8 MiB and falls back to a 4x slower engine.
+    # The union's DFA outgrows RE2's default 8 MiB and falls back to a much slower engine.
     options.max_mem = 64 << 20
     return options
 
@@ -314,8 +316,8 @@ def _value_span(match: re.Match[str]) -> tuple[int, int]:
 
 
 def prepare_scanner() -> None:
-    """Import detect-secrets and compile the patterns now (~0.3 s): done before forking workers, every process
-    that scans starts with them instead of paying for them at its first file."""
+    """Import detect-secrets and compile the patterns now: done before forking workers, every process that
+    scans starts with them instead of paying for them at its first file."""
     _quotes_required("x.py")
     _plugins()
     for quoted in (False, True):

@@ -52,6 +52,8 @@ def hunk_spans(diff_text: str) -> dict[str, list[tuple[tuple[int, int], tuple[in
 
 @dataclass
 class FakePull:
+    """One pull request the fake serves, with the reviews and comments posted to it."""
+
     owner: str
     repo: str
     number: int
@@ -67,6 +69,8 @@ class FakePull:
 
 @dataclass(frozen=True)
 class RecordedRequest:
+    """One request the fake received, as it parsed it, with the status it answered."""
+
     method: str
     path: str
     query: dict[str, list[str]]
@@ -94,6 +98,7 @@ class FakeGitHub:
 
     def add_pull(self, owner: str, repo: str, number: int, *, diff: str, head_sha: str, base_sha: str,
                  title: str = "", body: str = "", author: str = "octocat") -> FakePull:
+        """Serve a pull request with this diff and these commits; returns it for the test to inspect."""
         pull = FakePull(owner, repo, number, head_sha, base_sha, diff, title, body, author)
         self.pulls[(owner, repo, number)] = pull
         return pull
@@ -106,11 +111,13 @@ class FakeGitHub:
 
     @property
     def api_url(self) -> str:
+        """The fake's base URL, to pass as the client's API URL; the fake must be started."""
         assert self._server is not None, "start the fake first"
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
     def posted_reviews(self) -> list[RecordedRequest]:
+        """The reviews created with status 200, in order."""
         return [r for r in self.requests if r.method == "POST" and r.path.endswith("/reviews") and r.status == 200]
 
     # ---- lifecycle ----------------------------------------------------------------------------------

@@ -46,16 +46,20 @@ class _ClientGone(Exception):
 
 
 class ChatHandler(BaseHTTPRequestHandler):
+    """The stand-in's HTTP routes: /models, chat completions, and vLLM's /health and /metrics."""
+
     protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, delayed ACKs add ~40 ms per reply.
+    # Headers and body go out in separate writes; with Nagle on, delayed ACKs stall every reply.
     disable_nagle_algorithm = True
     server_version = "v4agent-standin/1"
 
     @property
     def standin(self) -> ChatService:
+        """The stand-in this server belongs to (its replies, faults and cache)."""
         return cast("ChatService", self.server.standin)  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        """Log nothing (the base class writes every request to stderr)."""
         return
 
     # -- plumbing ---------------------------------------------------------------------------------------
@@ -107,6 +111,7 @@ class ChatHandler(BaseHTTPRequestHandler):
 
     # -- routes -----------------------------------------------------------------------------------------
     def do_GET(self) -> None:
+        """Answer the model list, or, in vllm mode, /health and /metrics without auth."""
         path = self.path.split("?", 1)[0].rstrip("/")
         if self.standin.mode == "vllm" and path in ("/health", "/metrics"):  # vLLM serves these unauthenticated
             text = "" if path == "/health" else self.standin.prefix_cache_metrics()
@@ -123,6 +128,7 @@ class ChatHandler(BaseHTTPRequestHandler):
         self._send_json(200, {"object": "list", "data": data})
 
     def do_POST(self) -> None:
+        """Answer a chat completion (whole or streamed), applying the next queued fault if any."""
         path = self.path.split("?", 1)[0].rstrip("/")
         raw = self._read_body()
         if path not in ("/chat/completions", "/v1/chat/completions"):

@@ -12,6 +12,8 @@ FAULT_KINDS = frozenset({"429", "500", "402", "401", "cut_stream", "slow_first_b
 
 @dataclass
 class Fault:
+    """A failure the stand-in injects into the next call: an HTTP error, a cut or slow stream, keep-alives."""
+
     kind: str
     retry_after: float | None = None  # "429": the Retry-After header, seconds
     delay: float = 0.0                # "slow_first_byte": wait; "keepalive": gap between comments

@@ -44,12 +44,14 @@ def load_script(path: Path) -> list[ScriptedReply]:
 
 
 def echo_reply(body: dict[str, Any]) -> ScriptedReply:
+    """A reply that echoes the last user message, for runs without a script."""
     users = [m for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "user"]
     last = content_text(users[-1].get("content")) if users else ""
     return ScriptedReply(content=f"echo: {last}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Serve until SIGINT or SIGTERM, printing the base URL first; ``--record`` saves every call on exit."""
     parser = argparse.ArgumentParser(prog="python -m v4agent.testing.serve", description=__doc__.split("\n")[0])
     parser.add_argument("--mode", choices=["deepseek", "vllm"], default="deepseek")
     parser.add_argument("--port", type=int, default=0)

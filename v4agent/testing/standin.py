@@ -95,6 +95,7 @@ class StandIn:
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> StandIn:
+        """Listen on 127.0.0.1 (the given port, or a free one) in a daemon thread; returns self."""
         httpd = ThreadingHTTPServer(("127.0.0.1", self._port), ChatHandler)
         httpd.daemon_threads = True
         httpd.standin = self  # type: ignore[attr-defined]
@@ -105,6 +106,7 @@ class StandIn:
         return self
 
     def stop(self) -> None:
+        """Shut the server down and wait for its thread."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -122,12 +124,14 @@ class StandIn:
 
     @property
     def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the running server; raises RuntimeError when stopped."""
         if self._httpd is None:
             raise RuntimeError("the stand-in is not running")
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     @property
     def port(self) -> int:
+        """The port the running server listens on."""
         return int(self.base_url.rsplit(":", 1)[1])
 
     def reset_cache(self) -> None:
@@ -137,6 +141,7 @@ class StandIn:
 
     # -- request processing (called from handler threads) ----------------------------------------------
     def add_call(self, record: CallRecord) -> None:
+        """Keep a call's record (from a handler thread)."""
         with self._lock:
             self.calls.append(record)
 
@@ -150,6 +155,7 @@ class StandIn:
                 f"# TYPE vllm:prefix_cache_hits_total counter\nvllm:prefix_cache_hits_total{labels} {hits:.1f}\n")
 
     def next_fault(self) -> Fault | None:
+        """Take the next queued fault, or None."""
         with self._lock:
             return self.faults.pop(0) if self.faults else None
 
@@ -213,6 +219,7 @@ class StandIn:
 
     def prepare_reply(self, body: dict[str, Any], record: CallRecord) -> tuple[ReplyFrame, ScriptedReply,
                                                                           ReplyUsage, bytes, bytes, ModelCache]:
+        """Validate a request, pick its reply, and work out its usage and cache hit, before sending."""
         thinking = self._thinking(body)
         self._validate(body, thinking)
         rendered = render_request(body["messages"], body.get("tools") or [], self.tokenizer)

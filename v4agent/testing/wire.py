@@ -15,6 +15,8 @@ Mode = Literal["deepseek", "vllm"]
 
 @dataclass(frozen=True)
 class ScriptedToolCall:
+    """A tool call a scripted reply makes; ``id`` None gets a generated one."""
+
     name: str
     arguments: str  # raw JSON text, sent as is (may be malformed on purpose)
     id: str | None = None
@@ -22,6 +24,8 @@ class ScriptedToolCall:
 
 @dataclass(frozen=True)
 class ScriptedReply:
+    """What the stand-in answers to one call: content, reasoning, tool calls, finish reason."""
+
     content: str = ""
     reasoning: str = ""
     tool_calls: Sequence[ScriptedToolCall] = ()
@@ -30,6 +34,8 @@ class ScriptedReply:
 
 @dataclass(frozen=True)
 class ReplyUsage:
+    """The usage figures of one reply, before they are written in a mode's format."""
+
     prompt_tokens: int
     completion_tokens: int
     reasoning_tokens: int
@@ -38,6 +44,7 @@ class ReplyUsage:
     cached_details: bool = True  # False: leave prompt_tokens_details out, as vLLM does without the flag for it
 
     def to_json(self, mode: Mode) -> dict[str, Any]:
+        """The usage object as ``mode`` writes it (DeepSeek adds its prompt_cache_hit/miss fields)."""
         usage: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -66,12 +73,14 @@ class ReplyFrame:
 
 
 def finish_reason_of(reply: ScriptedReply) -> str:
+    """The scripted finish reason, else ``tool_calls`` when the reply calls tools, else ``stop``."""
     if reply.finish_reason is not None:
         return reply.finish_reason
     return "tool_calls" if reply.tool_calls else "stop"
 
 
 def tool_call_ids(reply: ScriptedReply, call_number: int) -> list[str]:
+    """Ids of the reply's tool calls: the scripted one, else ``call_NNNN_i`` from the call number."""
     return [c.id or f"call_{call_number:04d}_{i}" for i, c in enumerate(reply.tool_calls)]
 
 
@@ -90,6 +99,7 @@ def reply_message(reply: ScriptedReply, ids: Sequence[str], *, thinking: bool) -
 
 
 def whole_reply(frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage) -> dict[str, Any]:
+    """A whole (non-streamed) chat completion body."""
     message = reply_message(reply, frame.tool_ids, thinking=frame.thinking)
     return {
         "id": frame.id,
@@ -156,6 +166,7 @@ def stream_chunks(frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage, *,
 
 
 def sse_event(payload: dict[str, Any]) -> bytes:
+    """One SSE ``data:`` event carrying ``payload`` as compact JSON."""
     return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n\n"
 
 
@@ -164,4 +175,5 @@ SSE_KEEPALIVE = b": keep-alive\n\n"
 
 
 def error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
+    """An OpenAI-style error body, as DeepSeek and vLLM send it."""
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}

