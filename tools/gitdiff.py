@@ -6,34 +6,22 @@ untracked files from ``git diff --no-index /dev/null FILE``.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from v4agent.core.git import EMPTY_TREE, resolve_commit, run_git
 from v4agent.tools.paths import is_refused_rel, resolve_repo_path
 
-__all__ = ["EMPTY_TREE", "changed_paths", "git_diff", "head_commit"]
+__all__ = ["changed_paths", "working_tree_diff"]
 
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: the base of a repo with no commits
-_GIT = ["git", "-c", "core.quotepath=off", "-c", "diff.noprefix=false", "--no-pager"]
+_TIMEOUT_S = 120  # a tool call must come back; the registry reports the timeout to the model
 
 
 def _git(root: Path, *args: str, ok: tuple[int, ...] = (0,)) -> str:
-    proc = subprocess.run([*_GIT, "-C", str(root), *args], capture_output=True, timeout=120, check=False)
-    if proc.returncode not in ok:
-        raise RuntimeError(f"git {' '.join(args[:2])} failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
-    return proc.stdout.decode("utf-8", "replace")
-
-
-def head_commit(repo_root: Path) -> str | None:
-    """The current HEAD commit, or None in a repository without commits (or outside git)."""
-    try:
-        return _git(Path(repo_root), "rev-parse", "--verify", "-q", "HEAD^{commit}").strip() or None
-    except (RuntimeError, OSError):
-        return None
+    return run_git(root, *args, text=True, ok=ok, timeout=_TIMEOUT_S)
 
 
 def _base(root: Path, start_commit: str | None) -> str:
-    return start_commit or head_commit(root) or EMPTY_TREE
+    return start_commit or resolve_commit(root, "HEAD") or EMPTY_TREE
 
 
 def _untracked(root: Path, rel: str) -> list[str]:
@@ -50,7 +38,7 @@ def changed_paths(repo_root: Path, start_commit: str | None = None) -> list[str]
     return sorted(n for n in names if is_refused_rel(n) is None)
 
 
-def git_diff(repo_root: Path, start_commit: str | None = None, path: str | None = None) -> str:
+def working_tree_diff(repo_root: Path, start_commit: str | None = None, path: str | None = None) -> str:
     """A unified diff of the working tree against ``start_commit`` (default HEAD), for all files or ``path``."""
     root = Path(repo_root).resolve()
     rel = resolve_repo_path(root, path, allow_root=True).rel if path else "."

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from v4agent.core.git import GitError
 from v4agent.engine.types import ToolSchema
 from v4agent.secrets.results import redact_diff, redact_output
 from v4agent.tools import edit as _edit
@@ -24,7 +25,7 @@ from v4agent.tools import search as _search
 from v4agent.tools.approval import ApprovalRequest, Asker, decide
 from v4agent.tools.edit import ToolFailure
 from v4agent.tools.finish import finish_message
-from v4agent.tools.gitdiff import git_diff
+from v4agent.tools.gitdiff import working_tree_diff
 from v4agent.tools.paths import PathRefused
 from v4agent.tools.shell import MAX_TIMEOUT_S, format_shell, run_shell
 from v4agent.tools.testrun import detect_test_command, format_test_run, run_test_command
@@ -332,7 +333,7 @@ def _shell(ctx: ToolContext, a: dict[str, Any]) -> ToolResult:
 
 
 def _git_diff(ctx: ToolContext, a: dict[str, Any]) -> ToolResult:
-    diff = git_diff(ctx.repo_root, ctx.start_commit, a.get("path"))
+    diff = working_tree_diff(ctx.repo_root, ctx.start_commit, a.get("path"))
     return ToolResult(diff or "no changes since the session started", True, diff=diff)
 
 
@@ -399,7 +400,7 @@ def run_tool(ctx: ToolContext, name: str, arguments: str) -> ToolResult:
         return ToolResult(f"{name}: {exc}", False)
     except subprocess.TimeoutExpired as exc:
         return ToolResult(f"{name}: timed out after {exc.timeout:g}s", False)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, GitError) as exc:
         return ToolResult(f"{name} failed: {exc}", False)
     except Exception as exc:  # a bug in a tool must not kill the session; the model sees it and moves on
         return ToolResult(f"{name} failed unexpectedly: {type(exc).__name__}: {exc}", False)

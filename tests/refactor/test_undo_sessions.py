@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.agent.test_session import FILES, _agent
 from tests.conftest import make_git_repo, run_cli
 from v4agent.agent.sessions.store import SessionWriter
-from v4agent.cli.commands.undo_cmd import capture_start, diff_since, dirty_paths
+from v4agent.core.gitstart import capture_start, diff_since, dirty_paths
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
 

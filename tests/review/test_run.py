@@ -15,7 +15,7 @@ from tests.conftest import make_git_repo, run_cli
 from v4agent.core.errors import ExitCode
 from v4agent.engine.client import open_engine
 from v4agent.review.github import GitHubClient, PullRef
-from v4agent.review.run import ReviewInput, default_pack, git_diff, post_review, review
+from v4agent.review.run import ReviewInput, default_pack, post_review, range_diff, review
 from v4agent.testing.fake_github import FakeGitHub
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
@@ -104,7 +104,7 @@ def _review(server: StandIn, root: Path, base: str, head: str, title: str) -> An
     engine = open_engine(None, overrides={"base_url": server.base_url, "api_key": "sk-test",
                                           "model": "deepseek-v4-flash"})
     try:
-        inp = ReviewInput(root, base, head, title, "", git_diff(root, base, head))
+        inp = ReviewInput(root, base, head, title, "", range_diff(root, base, head))
         return review(inp, engine, pack=default_pack(), price=None)
     finally:
         engine.close()
@@ -113,7 +113,7 @@ def _review(server: StandIn, root: Path, base: str, head: str, title: str) -> An
 def test_review_posts_expected_comments_once_and_reruns_post_nothing(repo: dict[str, Any]) -> None:
     root, base, head = repo["root"], repo["base"], repo["pr1"]
     with StandIn(handler=_handler) as server, FakeGitHub(token=TOKEN) as gh:
-        gh.add_pull("octo", "shop", 1, diff=git_diff(root, base, head), head_sha=head, base_sha=base)
+        gh.add_pull("octo", "shop", 1, diff=range_diff(root, base, head), head_sha=head, base_sha=base)
         report = _review(server, root, base, head, "Guard div and add write")
         assert any("urgent" in w for w in report.warnings)  # the invalid finding was dropped with a warning
         with GitHubClient(TOKEN, gh.api_url, write_interval_s=0) as client:
@@ -178,7 +178,7 @@ def test_cli_github_mode_posts_and_writes_sarif(repo: dict[str, Any], tmp_path: 
         "head": {"sha": head, "ref": "pr1"}, "base": {"sha": base, "ref": "main"}}}), encoding="utf-8")
     sarif = tmp_path / "out" / "review.sarif"
     with StandIn(handler=_handler) as server, FakeGitHub(token=TOKEN) as gh:
-        gh.add_pull("octo", "shop", 1, diff=git_diff(root, base, head), head_sha=head, base_sha=base)
+        gh.add_pull("octo", "shop", 1, diff=range_diff(root, base, head), head_sha=head, base_sha=base)
         env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": "octo/shop", "GITHUB_TOKEN": TOKEN,
                "GITHUB_API_URL": gh.api_url, "DEEPSEEK_API_KEY": "sk-test"}
         result = run_cli("review", str(root), "--github", "--base-url", server.base_url, "--format", "sarif",

@@ -19,7 +19,8 @@ from v4agent.agent.sessions.store import SessionError, find_resumable, list_sess
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.costs import miss_cost, miss_warning
 from v4agent.chat.slash import SlashCommand, SlashError, help_lines, parse_slash
-from v4agent.cli.commands.undo_cmd import GitError, diff_since
+from v4agent.core.git import GitError
+from v4agent.core.gitstart import diff_since
 from v4agent.engine.presets import get_preset, model_info
 from v4agent.engine.types import EngineError
 from v4agent.refactor.progress import cost_table

@@ -24,8 +24,9 @@ from v4agent.agent.request.layout import Conversation, Message, pack_message, pr
 from v4agent.agent.sessions.store import SessionData, SessionWriter, new_session_id
 from v4agent.chat.render import ChatRenderer, short_args
 from v4agent.chat.statusline import SessionFigures
-from v4agent.cli.commands.undo_cmd import GitError, GitStart, capture_start, restore_start, worktree_tree
 from v4agent.core.config import Config
+from v4agent.core.git import GitError
+from v4agent.core.gitstart import GitStart, capture_start, restore_start, worktree_tree
 from v4agent.engine.client import RemoteEngine, open_engine
 from v4agent.engine.presets import model_info
 from v4agent.prompts import load_prompt

@@ -8,7 +8,6 @@ its cache prefix is intact.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,9 @@ from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.render import ChatRenderer
 from v4agent.chat.repl import make_asker, make_confirm, run_piped, run_tty
 from v4agent.chat.statusline import SessionFigures
-from v4agent.cli.commands.undo_cmd import GitError, git_root
 from v4agent.core.config import Config, ConfigError, load_config
 from v4agent.core.errors import ExitCode
+from v4agent.core.git import GitError, repo_root, run_git
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.engine.select import open_model_engine
@@ -71,9 +70,10 @@ def _pack_builder(root: Path, config: Config, budget: int | None, engine: Remote
 
 def _repo_paths(root: Path) -> list[str]:
     """Files for tab completion: tracked and untracked, ignore rules applied."""
-    proc = subprocess.run(["git", "-C", str(root), "ls-files", "-co", "--exclude-standard"], capture_output=True,
-                          text=True, check=False)
-    return proc.stdout.splitlines() if proc.returncode == 0 else []
+    try:
+        return run_git(root, "ls-files", "-co", "--exclude-standard", text=True).splitlines()
+    except GitError:
+        return []
 
 
 def _banner(app: ChatApp, resumed: bool) -> None:
@@ -92,7 +92,7 @@ def run_chat(
     path, session_id = _targets(targets, resume)
     if not path.is_dir():
         raise _fail(f"{path} is not a directory", ExitCode.USAGE)
-    root = git_root(path.resolve())
+    root = repo_root(path.resolve())
     if root is None:
         raise _fail(f"{path} is not inside a git repository; the chat records the starting state so that /undo "
                     "and `v4agent undo` can restore it (run `git init` and commit first)", ExitCode.USAGE)

@@ -42,9 +42,10 @@ from v4agent.agent.sessions.store import (
     find_resumable,
     recent_prefix_seen,
 )
-from v4agent.cli.commands.undo_cmd import GitError, GitStart, capture_start, diff_since, dirty_paths, git_root
 from v4agent.core.config import Config, ConfigError, load_config
 from v4agent.core.errors import ExitCode
+from v4agent.core.git import GitError, repo_root
+from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.engine.select import open_model_engine
@@ -202,7 +203,7 @@ def run_refactor(
     """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
     if not path.is_dir():
         raise _fail(f"{path} is not a directory", ExitCode.USAGE)
-    root = git_root(path.resolve())
+    root = repo_root(path.resolve())
     if root is None:
         raise _fail(f"{path} is not inside a git repository; refactor records the starting commit so that "
                     "`v4agent undo` can restore it (run `git init` and commit first)", ExitCode.USAGE)

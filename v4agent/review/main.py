@@ -10,6 +10,7 @@ import typer
 from v4agent.core.config import Config, ConfigError, load_config
 from v4agent.core.errors import ExitCode
 from v4agent.core.fsutil import write_output
+from v4agent.core.git import repo_root
 from v4agent.engine.types import EngineError, EngineUnreachable
 from v4agent.review.actions import ActionsError, read_event
 from v4agent.review.findings import SEVERITIES, at_or_above
@@ -23,9 +24,8 @@ from v4agent.review.run import (
     accounting_pricer,
     commit_messages,
     default_pack,
-    git_diff,
     post_review,
-    repo_root_of,
+    range_diff,
     resolve_commit,
     review,
 )
@@ -83,10 +83,12 @@ def run_review(
             raise _fail(f"{name} must be one of {', '.join((*SEVERITIES, *extra))}, got {value!r}", ExitCode.USAGE)
     if not github and not base:
         raise _fail("--base REF is required (or --github inside a GitHub Actions run)", ExitCode.USAGE)
+    repo = repo_root(path.resolve())
+    if repo is None:
+        raise _fail(f"{path.resolve()} is not inside a git repository", ExitCode.USAGE)
     try:
-        repo = repo_root_of(path.resolve())
         config = load_config(repo)
-    except (ReviewError, ConfigError) as exc:
+    except ConfigError as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
 
     event = None
@@ -100,7 +102,7 @@ def run_review(
         else:
             base_sha, head_sha = resolve_commit(repo, base), resolve_commit(repo, head)
             title, description = commit_messages(repo, base_sha, head_sha)
-            inp = ReviewInput(repo, base_sha, head_sha, title, description, git_diff(repo, base_sha, head_sha))
+            inp = ReviewInput(repo, base_sha, head_sha, title, description, range_diff(repo, base_sha, head_sha))
     except (ActionsError, ReviewError) as exc:
         raise _fail(str(exc), ExitCode.USAGE) from None
     except GitHubError as exc:

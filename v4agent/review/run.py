@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from v4agent.core.git import GitError, file_at_commit, run_git
+from v4agent.core.git import resolve_commit as resolve_git_commit
 from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Engine, Usage
 from v4agent.review.context import PullRequestContent, ReviewLayout, build_layout
@@ -43,50 +44,39 @@ class ReviewError(Exception):
 
 # ---- git ----------------------------------------------------------------------------------------------
 
-def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
-    if check and result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ReviewError(f"git {' '.join(args[:2])} failed: {message[-1] if message else 'unknown error'}")
-    return result
-
-
-def repo_root_of(path: Path) -> Path:
-    result = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"], capture_output=True,
-                            check=False)
-    if result.returncode != 0:
-        raise ReviewError(f"{path} is not inside a git repository")
-    return Path(result.stdout.decode().strip())
+def _git(repo: Path, *args: str, check: bool = True) -> bytes:
+    try:
+        return run_git(repo, *args, ok=(0,) if check else None)
+    except GitError as exc:  # the review's callers report ReviewError as bad input
+        raise ReviewError(f"git {' '.join(args[:2])} failed: {exc.reason}") from None
 
 
 def resolve_commit(repo: Path, ref: str) -> str:
-    result = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-    if result.returncode != 0:
+    """The commit ``ref`` names; ReviewError (with the CI hint) when it names none."""
+    sha = resolve_git_commit(repo, ref)
+    if sha is None:
         raise ReviewError(f"unknown revision {ref!r} (in a GitHub workflow, check out with `fetch-depth: 0`)")
-    return result.stdout.decode().strip()
+    return sha
 
 
-def git_diff(repo: Path, base: str, head: str) -> str:
+def range_diff(repo: Path, base: str, head: str) -> str:
     """The pull request's diff as GitHub computes it: from the merge base to head, renames detected."""
-    out = _git(repo, "diff", "--no-color", "--no-ext-diff", "-M", f"{base}...{head}").stdout
+    out = _git(repo, "diff", "--no-color", "--no-ext-diff", "-M", f"{base}...{head}")
     return out.decode("utf-8", "replace")
 
 
 def file_at(repo: Path, commit: str, path: str) -> str | None:
     """The text of ``path`` at ``commit``; None when absent, binary or too large."""
-    size = _git(repo, "cat-file", "-s", f"{commit}:{path}", check=False)
-    if size.returncode != 0 or int(size.stdout or b"0") > MAX_HEAD_FILE_BYTES:
-        return None
-    data = _git(repo, "show", f"{commit}:{path}", check=False).stdout
-    if b"\0" in data[:8192]:
+    data = file_at_commit(repo, commit, path, max_bytes=MAX_HEAD_FILE_BYTES)
+    if data is None or b"\0" in data[:8192]:
         return None
     return data.decode("utf-8", "replace")
 
 
 def commit_messages(repo: Path, base: str, head: str) -> tuple[str, str]:
     """(title, description) for a local change: the head commit's subject, and every commit's message."""
-    title = _git(repo, "log", "-1", "--format=%s", head).stdout.decode("utf-8", "replace").strip()
-    log = _git(repo, "log", "--format=- %s%n%b", f"{base}..{head}").stdout.decode("utf-8", "replace").strip()
+    title = _git(repo, "log", "-1", "--format=%s", head).decode("utf-8", "replace").strip()
+    log = _git(repo, "log", "--format=- %s%n%b", f"{base}..{head}").decode("utf-8", "replace").strip()
     return title, log
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pathspec
 
+from v4agent.core.git import GitError, popen_git, run_git
 from v4agent.core.state import STATE_DIR_NAME
 from v4agent.pack.options import PackError
 
@@ -51,25 +52,19 @@ def git_blob_sha(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
-def _git_popen(root: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["git", "-c", "core.quotepath=off", "-C", str(root), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-
-
-def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    proc = subprocess.run(["git", "-c", "core.quotepath=off", "-C", str(root), *args], capture_output=True)
-    if check and proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip()
-        raise PackError(f"git {args[0]} failed in {root}: {message}")
-    return proc
+def _git(root: Path, *args: str) -> bytes:
+    try:
+        return run_git(root, *args)
+    except GitError as exc:  # packing reports every failure as PackError
+        raise PackError(f"git {args[0]} failed in {root}: {exc.stderr.strip() or exc}") from None
 
 
 def _is_git_worktree(root: Path) -> bool:
     try:
-        proc = _git(root, "rev-parse", "--is-inside-work-tree", check=False)
-    except FileNotFoundError:  # no git binary: walk the directory instead
+        out = run_git(root, "rev-parse", "--is-inside-work-tree", ok=None)
+    except GitError:  # no git binary: walk the directory instead
         return False
-    return proc.returncode == 0 and proc.stdout.strip() == b"true"
+    return out.strip() == b"true"
 
 
 def check_root(root: Path) -> Path:
@@ -112,16 +107,16 @@ def discover(root: Path, *, with_history: bool = True) -> Discovery:
 def _discover_git(root: Path) -> Discovery:
     found = Discovery(root, True)
     staged: dict[str, tuple[str, str]] = {}  # path -> (mode, sha)
-    for record in _git(root, "ls-files", "-z", "-s").stdout.split(b"\0"):
+    for record in _git(root, "ls-files", "-z", "-s").split(b"\0"):
         if not record:
             continue
         meta, _, name = record.partition(b"\t")
         mode, sha, _stage = meta.decode().split(" ")
         staged[name.decode("utf-8", "surrogateescape")] = (mode, sha)
     changed: dict[str, bool] = {}  # path -> True when the working tree differs from the index
-    prefix = _git(root, "rev-parse", "--show-prefix").stdout.decode("utf-8", "surrogateescape").strip()
+    prefix = _git(root, "rev-parse", "--show-prefix").decode("utf-8", "surrogateescape").strip()
     # The indexed files are stat'ed while git status walks the working tree (~50 ms on Django, on the other core).
-    with _git_popen(root, "status", "-z", "--porcelain", "--untracked-files=all", "--no-renames", "--", ".") as proc:
+    with popen_git(root, "status", "-z", "--porcelain", "--untracked-files=all", "--no-renames", "--", ".") as proc:
         known = {path: _stat_entry(root, path) for path, (mode, _) in staged.items() if mode != "160000"}
         status, error = proc.communicate()
     if proc.returncode != 0:
@@ -154,9 +149,8 @@ def _with(entry: Entry, *, blob: str | None, uncommitted: bool) -> Entry:
 
 def _start_history(root: Path) -> subprocess.Popen[bytes]:
     """One `git log --name-only` pass, started now and read by ``_read_history``."""
-    cmd = ["git", "-c", "core.quotepath=off", "-C", str(root), "log", "--format=%x01", "--name-only", "-z",
-           "--no-renames", "--relative", "HEAD", "--", "."]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return popen_git(root, "log", "--format=%x01", "--name-only", "-z", "--no-renames", "--relative", "HEAD",
+                     "--", ".", stderr=subprocess.DEVNULL)
 
 
 def _read_history(proc: subprocess.Popen[bytes], paths: set[str]) -> dict[str, int]:
@@ -290,7 +284,7 @@ def list_untracked(root: Path, is_git: bool, candidates: list[str]) -> list[str]
         return []
     if is_git:
         specs = [":(literal)" + c for c in candidates]
-        out = _git(root, "ls-files", "-z", "-c", "-o", "--exclude-standard", "--", *specs, check=False).stdout
+        out = run_git(root, "ls-files", "-z", "-c", "-o", "--exclude-standard", "--", *specs, ok=None)
         return sorted({p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p})
     wanted = tuple(candidates)
     return [e.path for e in _discover_walk(root).entries
