@@ -26,6 +26,7 @@ from v4agent.chat.render import ChatRenderer, short_args
 from v4agent.chat.statusline import SessionFigures
 from v4agent.cli.commands.undo_cmd import GitError, GitStart, capture_start, restore_start, worktree_tree
 from v4agent.core.config import Config
+from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.engine.client import RemoteEngine, open_engine
 from v4agent.engine.presets import model_info
 from v4agent.prompts import load_prompt
@@ -43,7 +44,7 @@ _FILE_TOOLS = frozenset({"edit_file", "write_file", "delete_file", "shell", "run
 Confirm = Callable[[str], bool]
 
 
-class PackFailed(Exception):
+class PackFailed(V4AgentError, exit_code=ExitCode.USAGE):
     """The packer refused the repository or the options (its message says why)."""
 
 

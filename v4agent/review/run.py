@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Engine, Usage
 from v4agent.review.context import PullRequestContent, ReviewLayout, build_layout
@@ -37,7 +38,7 @@ MAX_HEAD_FILE_BYTES = 400_000
 PackFn = Callable[[Path], tuple[str, int]]  # directory -> (pack text, its token count)
 
 
-class ReviewError(Exception):
+class ReviewError(V4AgentError, exit_code=ExitCode.USAGE):
     """Bad input for a review (unknown ref, not a git repository...); the message says what to fix."""
 
 
