@@ -201,7 +201,7 @@ def run_refactor(
     flags = {"engine": engine, "model": model, "base_url": base_url, "think": think, "max_turns": max_turns,
              "max_cost": max_cost, "approve": "yes" if yes else approve, "test_cmd": test_cmd,
              "pack.budget": budget}
-    config = load_config(root, flags=flags)  # ConfigError, PriceTableError, SessionError: exit 2 (main)
+    config = load_config(root, flags=flags)  # ConfigError, PriceTableError (and SessionError below): exit 2
     table = price_table_for(config, root)
     if prime not in ("auto", "always", "never"):
         raise UsageError(f"--prime must be auto, always or never, not {prime!r}")
