@@ -9,11 +9,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
+from v4agent.core.errors import ExitCode, V4AgentError
+
 ThinkStyle = Literal["deepseek", "chat_template_kwargs", "none"]
 _DEFAULT_WINDOW = 131_072  # for a model the data does not know: a conservative window
 
 
-class UnknownPreset(ValueError):
+class UnknownPreset(V4AgentError, ValueError, exit_code=ExitCode.USAGE):
     """No preset of that name; the message lists the known ones."""
 
 

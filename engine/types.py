@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from v4agent.core.errors import ExitCode, V4AgentError
+
 Message = dict[str, Any]  # {"role": ..., "content": ..., optional "reasoning_content", "tool_calls", ...}
 ToolSchema = dict[str, Any]  # {"type": "function", "function": {"name", "description", "parameters"}}
 ThinkLevel = Literal["off", "low", "high", "max"]
@@ -113,7 +115,7 @@ class Engine(Protocol):
         ...
 
 
-class EngineError(Exception):
+class EngineError(V4AgentError):
     """Base of engine failures; ``hint`` tells the user what to do."""
 
     def __init__(self, message: str, *, hint: str = "", retryable: bool = False) -> None:
@@ -122,7 +124,7 @@ class EngineError(Exception):
         self.retryable = retryable
 
 
-class EngineUnreachable(EngineError):
+class EngineUnreachable(EngineError, exit_code=ExitCode.ENGINE_UNREACHABLE):
     """No key, bad key, or the server cannot be reached."""
 
 

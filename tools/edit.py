@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from v4agent.core.errors import V4AgentError
 from v4agent.core.fsutil import atomic_write_bytes
 from v4agent.secrets.redact import REDACTED_PREFIX, placeholders_in, redacted_view, restore_values
 from v4agent.secrets.scan import scan_secrets
@@ -24,7 +25,7 @@ _BOM = b"\xef\xbb\xbf"
 Confirm = Callable[[str, str], bool]  # (relative path, diff) -> go ahead?
 
 
-class ToolFailure(Exception):
+class ToolFailure(V4AgentError):
     """A tool could not do what was asked; the message goes back to the model as the tool result."""
 
 

@@ -13,12 +13,13 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+from v4agent.core.errors import V4AgentError
 from v4agent.secrets.scan import is_secret_path
 
 __all__ = ["PathRefused", "RepoPath", "is_refused_rel", "resolve_repo_path"]
 
 
-class PathRefused(ValueError):
+class PathRefused(V4AgentError, ValueError):
     """The path is outside the repository, inside ``.git/``, a secret, or malformed; the message says which."""
 
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from v4agent.core.errors import ExitCode, V4AgentError
+
 GIB = 1 << 30
 
 
-class HardwareError(ValueError):
+class HardwareError(V4AgentError, ValueError, exit_code=ExitCode.USAGE):
     """Unknown GPU name, or an impossible count."""
 
 

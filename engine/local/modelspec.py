@@ -15,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from v4agent.core.errors import ExitCode, V4AgentError
+
 LayerKind = Literal["sliding", "csa", "hca", "mla", "full"]
 
 # Names users type for the shipped configs (package data, copied byte-exact from the published files).
@@ -46,7 +48,7 @@ _LAYER_TYPE_NAMES: dict[str, LayerKind] = {
 }
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(V4AgentError, ValueError, exit_code=ExitCode.USAGE):
     """The config is missing a field the planner needs, or has one it cannot interpret."""
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.engine.local.hardware import GIB, Hardware
 from v4agent.engine.local.kvmodel import KvFootprint, dtype_assumptions, kv_footprint, weight_bytes
 from v4agent.engine.local.kvpages import PagedLayout, default_batched_tokens, paged_layout
@@ -115,7 +116,7 @@ class Plan:
         }
 
 
-class PlanError(ValueError):
+class PlanError(V4AgentError, ValueError, exit_code=ExitCode.USAGE):
     """The request itself is impossible (for example a context beyond the model's maximum)."""
 
 

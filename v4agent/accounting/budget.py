@@ -7,10 +7,11 @@ from datetime import datetime
 
 from v4agent.accounting.cost import price_call
 from v4agent.accounting.prices import PriceTable
-from v4agent.engine.types import EngineBudgetError, Usage
+from v4agent.core.errors import ExitCode, V4AgentError
+from v4agent.engine.types import Usage
 
 
-class BudgetExceeded(EngineBudgetError):
+class BudgetExceeded(V4AgentError, exit_code=ExitCode.LIMIT_REACHED):
     """The next call would cross ``--max-cost``; raised before the call is sent."""
 
 

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from v4agent.core.config import Config
+from v4agent.core.errors import ExitCode, V4AgentError
 
 PER_TOKENS = Decimal(1_000_000)  # prices are quoted per million tokens
 
 
-class PriceTableError(Exception):
+class PriceTableError(V4AgentError, exit_code=ExitCode.USAGE):
     """The price file is malformed; the message names the file and the entry."""
 
 

@@ -15,6 +15,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from v4agent.accounting.budget import BudgetExceeded
 from v4agent.agent.sessions.store import SessionError, find_resumable, list_sessions, read_session
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.costs import miss_cost, miss_warning
@@ -66,7 +67,7 @@ class ChatApp:
         handler = getattr(self, "_cmd_" + parsed.name[1:])
         try:
             return handler(parsed) is not False
-        except (GitError, SessionError, EngineError, PackFailed, OSError) as exc:
+        except (GitError, SessionError, EngineError, BudgetExceeded, PackFailed, OSError) as exc:
             hint = getattr(exc, "hint", "")
             self.say(f"{parsed.name}: {exc}" + (f" ({hint})" if hint else ""), "red")
             return True

@@ -25,6 +25,7 @@ from v4agent.agent.sessions.store import SessionData, SessionWriter, new_session
 from v4agent.chat.render import ChatRenderer, short_args
 from v4agent.chat.statusline import SessionFigures
 from v4agent.core.config import Config
+from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start, restore_start, worktree_tree
 from v4agent.engine.client import RemoteEngine, open_engine
@@ -44,7 +45,7 @@ _FILE_TOOLS = frozenset({"edit_file", "write_file", "delete_file", "shell", "run
 Confirm = Callable[[str], bool]
 
 
-class PackFailed(Exception):
+class PackFailed(V4AgentError, exit_code=ExitCode.USAGE):
     """The packer refused the repository or the options (its message says why)."""
 
 

@@ -15,33 +15,28 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from v4agent.accounting import PriceTableError, price_table_for
+from v4agent.accounting import price_table_for
 from v4agent.agent.loop import Outcome
-from v4agent.agent.sessions.store import SessionError, find_resumable
+from v4agent.agent.sessions.store import find_resumable
 from v4agent.chat.actions import ChatApp
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.render import ChatRenderer
 from v4agent.chat.repl import make_asker, make_confirm, run_piped, run_tty
 from v4agent.chat.statusline import SessionFigures
-from v4agent.core.config import Config, ConfigError, load_config
-from v4agent.core.errors import ExitCode
+from v4agent.core.config import Config, load_config
+from v4agent.core.errors import ExitCode, Interrupted, UsageError, V4AgentError
 from v4agent.core.git import GitError, repo_root, run_git
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.engine.select import open_model_engine
-from v4agent.engine.types import EngineError
-from v4agent.ui.console import error, stderr
-
-
-def _fail(message: str, code: ExitCode) -> typer.Exit:
-    error(message)
-    return typer.Exit(code)
+from v4agent.engine.types import EngineError, EngineUnreachable
+from v4agent.ui.console import stderr
 
 
 def _targets(targets: list[str], resume: bool) -> tuple[Path, str | None]:
     """PATH and the session id from the positional words: `chat [PATH]`, `chat [PATH] --resume [ID]`."""
     if len(targets) > (2 if resume else 1):
-        raise _fail("too many arguments; usage: v4agent chat [PATH] [--resume [ID]]", ExitCode.USAGE)
+        raise UsageError("too many arguments; usage: v4agent chat [PATH] [--resume [ID]]")
     if not resume:
         return Path(targets[0] if targets else "."), None
     if len(targets) == 2:
@@ -91,23 +86,20 @@ def run_chat(
     """Chat with the model about the repository at PATH; it can read, search, edit and run commands."""
     path, session_id = _targets(targets, resume)
     if not path.is_dir():
-        raise _fail(f"{path} is not a directory", ExitCode.USAGE)
+        raise UsageError(f"{path} is not a directory")
     root = repo_root(path.resolve())
     if root is None:
-        raise _fail(f"{path} is not inside a git repository; the chat records the starting state so that /undo "
-                    "and `v4agent undo` can restore it (run `git init` and commit first)", ExitCode.USAGE)
+        raise UsageError(f"{path} is not inside a git repository; the chat records the starting state so that /undo "
+                         "and `v4agent undo` can restore it (run `git init` and commit first)")
     flags: dict[str, Any] = {"engine": engine, "model": model, "base_url": base_url, "think": think,
                              "max_cost": max_cost, "approve": "yes" if yes else approve, "pack.budget": budget}
-    try:
-        config = load_config(root, flags=flags)
-        table = price_table_for(config, root)
-        session = find_resumable(root, session_id) if resume else None
-    except (ConfigError, PriceTableError, SessionError) as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
+    config = load_config(root, flags=flags)  # ConfigError, PriceTableError, SessionError: exit 2 (main)
+    table = price_table_for(config, root)
+    session = find_resumable(root, session_id) if resume else None
     try:
         eng = open_model_engine(config, root, overrides=resume_overrides(session, flags) if session is not None else None)
-    except EngineError as exc:
-        raise _fail(f"{exc}" + (f"\n{exc.hint}" if exc.hint else ""), ExitCode.ENGINE_UNREACHABLE) from None
+    except EngineError as exc:  # a chat without its engine cannot start, whatever the cause: exit 6
+        raise EngineUnreachable(str(exc), hint=exc.hint) from None
 
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     console = Console(highlight=False) if tty else Console(highlight=False, force_terminal=False, no_color=True,
@@ -123,12 +115,10 @@ def run_chat(
         else:
             stderr.print("packing the repository…", style="dim")
             chat_session = ChatSession.start(env, eng, build_pack((), ()))
-    except PackFailed as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
-    except (GitError, OSError) as exc:
-        raise _fail(str(exc), ExitCode.FAILED) from None
+    except (GitError, OSError) as exc:  # PackFailed propagates: exit 2
+        raise V4AgentError(str(exc)) from None
     except KeyboardInterrupt:
-        raise _fail("interrupted", ExitCode.INTERRUPTED) from None
+        raise Interrupted("interrupted") from None
     app = ChatApp(env, chat_session, build_pack)
     _banner(app, session is not None)
     failed: Outcome | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from v4agent import __version__
 from v4agent.cli import quickexit
@@ -18,7 +19,7 @@ from v4agent.cli.commands import (
     sessions_cmd,
     undo_cmd,
 )
-from v4agent.core.errors import ExitCode
+from v4agent.core.errors import ExitCode, V4AgentError, describe
 from v4agent.ui.console import error
 
 app = typer.Typer(
@@ -50,12 +51,18 @@ for _module in (refactor_cmd, chat_cmd, review_cmd, pack_cmd, cost_cmd, undo_cmd
 
 
 def main() -> None:
+    """The entry point: run the command; errors become one message (and a hint) on stderr and an exit status."""
     try:
         app()
     except SystemExit as exc:
         if quickexit.requested():
             quickexit.leave(exc.code)
         raise
+    except V4AgentError as exc:
+        error(escape(describe(exc)))  # messages quote paths and TOML keys: "[...]" is text, not rich markup
+        if quickexit.requested():
+            quickexit.leave(int(exc.exit_code))
+        raise SystemExit(int(exc.exit_code)) from None
     except OSError as exc:  # a full disk or a vanished directory under a command: a message, not a traceback
         where = f": {exc.filename}" if exc.filename else ""
         error(f"{exc.strerror or exc}{where}")

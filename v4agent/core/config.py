@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from v4agent.core.errors import ExitCode, V4AgentError
+
 USER_CONFIG_NAME = "config.toml"
 PROJECT_CONFIG_NAME = ".v4agent.toml"
 
 
-class ConfigError(Exception):
+class ConfigError(V4AgentError, exit_code=ExitCode.USAGE):
     """A configuration value or file is invalid; the message names the source and the key."""
 
 

@@ -13,6 +13,8 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Literal, overload
 
+from v4agent.core.errors import V4AgentError
+
 __all__ = [
     "EMPTY_TREE",
     "GitError",
@@ -29,14 +31,13 @@ _BASE = ("git", "-c", "core.quotepath=off", "-c", "diff.noprefix=false", "--no-p
 _NO_GIT_HINT = "is git installed and on PATH?"
 
 
-class GitError(Exception):
+class GitError(V4AgentError):
     """A git command failed; the message says which and why, ``stderr`` is what git said."""
 
     def __init__(self, message: str, *, stderr: str = "", hint: str | None = None,
                  command: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+        super().__init__(message, hint=hint or "")
         self.stderr = stderr
-        self.hint = hint
         self.command = command  # the git arguments, without the global options
 
     @property

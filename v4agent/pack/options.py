@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.tokens.tokenizer import TOKENIZER_NAMES
 
 __all__ = ["FORMATS", "SECRET_POLICIES", "PackError", "PackOptions"]
@@ -13,7 +14,7 @@ FORMATS = ("xml", "markdown")
 SECRET_POLICIES = ("redact", "skip")
 
 
-class PackError(Exception):
+class PackError(V4AgentError, exit_code=ExitCode.USAGE):
     """Bad input to the packer (not a repository, bad option, budget too small): a clear message, no traceback."""
 
 

@@ -20,7 +20,6 @@ from rich.prompt import Prompt
 from v4agent.accounting import (
     Ledger,
     PriceTable,
-    PriceTableError,
     estimate_pack_cost,
     price_call,
     price_table_for,
@@ -37,13 +36,12 @@ from v4agent.agent.request.layout import (
 )
 from v4agent.agent.sessions.store import (
     SessionData,
-    SessionError,
     SessionWriter,
     find_resumable,
     recent_prefix_seen,
 )
-from v4agent.core.config import Config, ConfigError, load_config
-from v4agent.core.errors import ExitCode
+from v4agent.core.config import Config, load_config
+from v4agent.core.errors import ExitCode, Interrupted, UsageError
 from v4agent.core.git import GitError, repo_root
 from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
 from v4agent.engine.client import RemoteEngine
@@ -72,11 +70,6 @@ class _Run:
     as_json: bool
 
 
-def _fail(message: str, code: ExitCode) -> typer.Exit:
-    error(message)
-    return typer.Exit(code)
-
-
 def _ask(request: ApprovalRequest) -> Answer:
     stderr.print(f"[bold]{request.tool}[/] wants to run: {request.summary}", markup=True, highlight=False)
     if request.detail:
@@ -100,9 +93,9 @@ def _build_pack(root: Path, options: PackOptions) -> Snapshot:
     try:
         return Snapshot.build(root, options)
     except PackError as exc:
-        raise _fail(f"cannot pack {root}: {exc}", ExitCode.USAGE) from None
+        raise UsageError(f"cannot pack {root}: {exc}") from None
     except KeyboardInterrupt:
-        raise _fail("interrupted while packing", ExitCode.INTERRUPTED) from None
+        raise Interrupted("interrupted while packing") from None
 
 
 def _offline(root: Path, config: Config, budget: int | None, exc: EngineError, table: PriceTable,
@@ -164,7 +157,7 @@ def _drive(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, test_c
     try:
         _drive_inner(run, agent, writer, git, test_cmd, prime)
     except KeyboardInterrupt:  # after the loop (final tests, report): the session is already saved
-        raise _fail(f"interrupted; the session is saved: --resume {writer.session_id}", ExitCode.INTERRUPTED) from None
+        raise Interrupted(f"interrupted; the session is saved: --resume {writer.session_id}") from None
 
 
 def _drive_inner(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, test_cmd: str | None,
@@ -176,11 +169,10 @@ def _drive_inner(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, 
                 agent.prime()
             except KeyboardInterrupt:
                 writer.write("end", status="interrupted", reason="interrupted while priming", summary="")
-                raise _fail(f"interrupted; resume with --resume {writer.session_id}", ExitCode.INTERRUPTED) from None
-            except EngineError as exc:
-                code = ExitCode.ENGINE_UNREACHABLE if isinstance(exc, EngineUnreachable) else ExitCode.FAILED
+                raise Interrupted(f"interrupted; resume with --resume {writer.session_id}") from None
+            except EngineError as exc:  # recorded, then reported by the entry point: 6 if unreachable, else 1
                 writer.write("end", status="failed", reason=str(exc), summary="")
-                raise _fail(f"{exc}" + (f"\n{exc.hint}" if exc.hint else ""), code) from None
+                raise
         outcome = agent.run()
     tests = _final_tests(run.root, test_cmd, outcome) if outcome.status == "finished" else {
         "status": "not run", "command": "", "ran": f"the run stopped: {outcome.status}"}
@@ -202,27 +194,21 @@ def run_refactor(
 ) -> None:
     """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
     if not path.is_dir():
-        raise _fail(f"{path} is not a directory", ExitCode.USAGE)
+        raise UsageError(f"{path} is not a directory")
     root = repo_root(path.resolve())
     if root is None:
-        raise _fail(f"{path} is not inside a git repository; refactor records the starting commit so that "
-                    "`v4agent undo` can restore it (run `git init` and commit first)", ExitCode.USAGE)
+        raise UsageError(f"{path} is not inside a git repository; refactor records the starting commit so that "
+                         "`v4agent undo` can restore it (run `git init` and commit first)")
     flags = {"engine": engine, "model": model, "base_url": base_url, "think": think, "max_turns": max_turns,
              "max_cost": max_cost, "approve": "yes" if yes else approve, "test_cmd": test_cmd,
              "pack.budget": budget}
-    try:
-        config = load_config(root, flags=flags)
-        table = price_table_for(config, root)
-    except (ConfigError, PriceTableError) as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
+    config = load_config(root, flags=flags)  # ConfigError, PriceTableError (and SessionError below): exit 2
+    table = price_table_for(config, root)
     if prime not in ("auto", "always", "never"):
-        raise _fail(f"--prime must be auto, always or never, not {prime!r}", ExitCode.USAGE)
+        raise UsageError(f"--prime must be auto, always or never, not {prime!r}")
     if resume is None and not task.strip():
-        raise _fail('give a task: v4agent refactor PATH "what to do"', ExitCode.USAGE)
-    try:
-        session = find_resumable(root, resume) if resume is not None else None
-    except SessionError as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
+        raise UsageError('give a task: v4agent refactor PATH "what to do"')
+    session = find_resumable(root, resume) if resume is not None else None
     overrides: dict[str, Any] = {}
     if session is not None:  # the session's own settings, unless overridden: they are the cache key
         overrides = {k: session.start.get(k) for k in ("engine", "model", "think", "base_url")}
@@ -231,7 +217,7 @@ def run_refactor(
         eng = open_model_engine(config, root, overrides=overrides)
     except EngineError as exc:
         if session is not None:
-            raise _fail(f"{exc}" + (f"\n{exc.hint}" if exc.hint else ""), ExitCode.ENGINE_UNREACHABLE) from None
+            raise EngineUnreachable(str(exc), hint=exc.hint) from None  # a resume needs its engine: exit 6
         raise _offline(root, config, budget, exc, table, as_json) from None
     run = _Run(root, config, eng, table, as_json)
     effective_test_cmd = str(config.get("test_cmd") or "") or None
@@ -243,8 +229,8 @@ def run_refactor(
     dirty = [p for p in dirty_paths(root) if not p.startswith(".v4agent/")]
     if dirty and not allow_dirty:
         shown = ", ".join(dirty[:8]) + (f" and {len(dirty) - 8} more" if len(dirty) > 8 else "")
-        raise _fail(f"the working tree has uncommitted changes ({shown}); commit or stash them, or pass "
-                    "--allow-dirty", ExitCode.USAGE)
+        raise UsageError(f"the working tree has uncommitted changes ({shown}); commit or stash them, or pass "
+                         "--allow-dirty")
     stderr.print("packing the repository…", style="dim")
     snapshot = _build_pack(root, _pack_options(config, budget, eng.settings.model))
     system_prompt = load_prompt("system.md")
@@ -258,7 +244,7 @@ def run_refactor(
     try:
         git = capture_start(root, sid, new_branch=branch)
     except GitError as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
+        raise UsageError(str(exc)) from None
     ctx = ToolContext(root, approve=config.get("approve"), ask=ctx.ask, test_cmd=effective_test_cmd,
                       start_commit=git.commit)
     writer = SessionWriter.create(root, _start_record(run, task, tools, phash, git, snapshot.token_count), sid)
@@ -304,7 +290,7 @@ def _agent(run: _Run, conversation: Conversation, tools: list[dict[str, Any]], c
 def _resume(run: _Run, session: SessionData, task: str, ctx: ToolContext, test_cmd: str | None) -> None:
     raw_git = session.start.get("git")
     if not isinstance(raw_git, dict) or len(session.messages) < 3:
-        raise _fail(f"session {session.session_id} cannot be resumed (no start state)", ExitCode.USAGE)
+        raise UsageError(f"session {session.session_id} cannot be resumed (no start state)")
     git = GitStart.from_json(raw_git)
     s = run.engine.settings
     if (s.model, s.think) != (session.start.get("model"), session.start.get("think")):

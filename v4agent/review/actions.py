@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.review.github import DEFAULT_API_URL, PullRef
 
 
-class ActionsError(Exception):
+class ActionsError(V4AgentError, exit_code=ExitCode.USAGE):
     """The environment does not describe a pull request; the message says which variable is wrong."""
 
 

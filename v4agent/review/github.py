@@ -16,12 +16,13 @@ from typing import Any
 import httpx
 
 from v4agent import __version__
+from v4agent.core.errors import V4AgentError
 
 API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
 
 
-class GitHubError(Exception):
+class GitHubError(V4AgentError):
     """A request failed; the message says what GitHub said and what to do."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:

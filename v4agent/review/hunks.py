@@ -13,11 +13,13 @@ from typing import Literal
 
 from unidiff import PatchSet, UnidiffParseError  # type: ignore[attr-defined]
 
+from v4agent.core.errors import ExitCode, V4AgentError
+
 Side = Literal["LEFT", "RIGHT"]
 SIDES: tuple[Side, ...] = ("LEFT", "RIGHT")
 
 
-class DiffError(ValueError):
+class DiffError(V4AgentError, ValueError, exit_code=ExitCode.USAGE):
     """The diff text cannot be parsed."""
 
 

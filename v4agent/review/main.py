@@ -7,15 +7,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from v4agent.core.config import Config, ConfigError, load_config
-from v4agent.core.errors import ExitCode
+from v4agent.core.config import Config, load_config
+from v4agent.core.errors import ExitCode, UsageError, V4AgentError
 from v4agent.core.fsutil import write_output
 from v4agent.core.git import repo_root
 from v4agent.engine.types import EngineError, EngineUnreachable
-from v4agent.review.actions import ActionsError, read_event
+from v4agent.review.actions import read_event
 from v4agent.review.findings import SEVERITIES, at_or_above
-from v4agent.review.github import GitHubClient, GitHubError
-from v4agent.review.hunks import DiffError
+from v4agent.review.github import GitHubClient
 from v4agent.review.render import render
 from v4agent.review.report import ReviewReport
 from v4agent.review.run import (
@@ -29,7 +28,7 @@ from v4agent.review.run import (
     resolve_commit,
     review,
 )
-from v4agent.ui.console import error, stderr, warn
+from v4agent.ui.console import stderr, warn
 
 if TYPE_CHECKING:
     from v4agent.accounting import PriceTable
@@ -38,9 +37,8 @@ if TYPE_CHECKING:
 _FORMATS = ("markdown", "json", "sarif")
 
 
-def _fail(message: str, code: ExitCode) -> typer.Exit:
-    error(message)
-    return typer.Exit(int(code))
+class ReviewFailed(V4AgentError):
+    """The review itself could not be done (for example the base revision cannot be packed)."""
 
 
 def _pack_options(config: Config) -> PackOptions:
@@ -77,61 +75,50 @@ def run_review(
 ) -> None:
     """Review a change with DeepSeek V4: the repository at BASE is the cached prefix, the diff the question."""
     if fmt not in _FORMATS:
-        raise _fail(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}", ExitCode.USAGE)
+        raise UsageError(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
     for name, value, extra in (("--fail-on", fail_on, ()), ("--request-changes-on", request_changes, ("never",))):
         if value and value not in (*SEVERITIES, *extra):
-            raise _fail(f"{name} must be one of {', '.join((*SEVERITIES, *extra))}, got {value!r}", ExitCode.USAGE)
+            raise UsageError(f"{name} must be one of {', '.join((*SEVERITIES, *extra))}, got {value!r}")
     if not github and not base:
-        raise _fail("--base REF is required (or --github inside a GitHub Actions run)", ExitCode.USAGE)
+        raise UsageError("--base REF is required (or --github inside a GitHub Actions run)")
+    # Reading the input: ReviewError, ConfigError and ActionsError are usage errors (exit 2), GitHubError a
+    # failure (exit 1); the entry point prints them.
     repo = repo_root(path.resolve())
     if repo is None:
-        raise _fail(f"{path.resolve()} is not inside a git repository", ExitCode.USAGE)
-    try:
-        config = load_config(repo)
-    except ConfigError as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
+        raise UsageError(f"{path.resolve()} is not inside a git repository")
+    config = load_config(repo)
 
     event = None
-    try:
-        if github:
-            event = read_event()
-            with GitHubClient(event.token, event.api_url) as client:
-                diff_text = client.get_pull_diff(event.pull)
-            inp = ReviewInput(repo, resolve_commit(repo, event.base_sha), resolve_commit(repo, event.head_sha),
-                              event.title, event.description, diff_text)
-        else:
-            base_sha, head_sha = resolve_commit(repo, base), resolve_commit(repo, head)
-            title, description = commit_messages(repo, base_sha, head_sha)
-            inp = ReviewInput(repo, base_sha, head_sha, title, description, range_diff(repo, base_sha, head_sha))
-    except (ActionsError, ReviewError) as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
-    except GitHubError as exc:
-        raise _fail(str(exc), ExitCode.FAILED) from None
+    if github:
+        event = read_event()
+        with GitHubClient(event.token, event.api_url) as client:
+            diff_text = client.get_pull_diff(event.pull)
+        inp = ReviewInput(repo, resolve_commit(repo, event.base_sha), resolve_commit(repo, event.head_sha),
+                          event.title, event.description, diff_text)
+    else:
+        base_sha, head_sha = resolve_commit(repo, base), resolve_commit(repo, head)
+        title, description = commit_messages(repo, base_sha, head_sha)
+        inp = ReviewInput(repo, base_sha, head_sha, title, description, range_diff(repo, base_sha, head_sha))
     if not inp.diff_text.strip():
-        raise _fail(f"nothing to review: no difference between {inp.base_sha[:12]} and {inp.head_sha[:12]}",
-                    ExitCode.USAGE)
+        raise UsageError(f"nothing to review: no difference between {inp.base_sha[:12]} and {inp.head_sha[:12]}")
 
     try:
         from v4agent.engine.select import open_model_engine
 
         llm = open_model_engine(config, repo, overrides={"engine": engine, "model": model, "base_url": base_url})
     except EngineError as exc:
-        code = ExitCode.ENGINE_UNREACHABLE if isinstance(exc, EngineUnreachable) else ExitCode.USAGE
-        raise _fail(f"{exc}" + (f" ({exc.hint})" if exc.hint else ""), code) from None
+        if isinstance(exc, EngineUnreachable):
+            raise
+        raise UsageError(str(exc), hint=exc.hint) from None  # an engine that cannot be opened is misconfigured
 
     stderr.print(f"reviewing {inp.head_sha[:12]} against {inp.base_sha[:12]} with {llm.settings.model}…")
     try:
         report: ReviewReport = review(inp, llm, pack=default_pack(_pack_options(config)), prime=not no_prime,
                                       price=accounting_pricer(llm, table=_price_table(config, repo), repo=repo,
                                                               session_id=f"review-{inp.head_sha[:12]}"))
-    except DiffError as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
-    except ReviewError as exc:
-        raise _fail(str(exc), ExitCode.FAILED) from None
-    except EngineError as exc:
-        code = ExitCode.ENGINE_UNREACHABLE if isinstance(exc, EngineUnreachable) else ExitCode.FAILED
-        raise _fail(f"{exc}" + (f" ({exc.hint})" if exc.hint else ""), code) from None
-    finally:
+    except ReviewError as exc:  # a usage error while reading the input, a failure once the review runs
+        raise ReviewFailed(str(exc), hint=exc.hint) from None
+    finally:  # DiffError (exit 2) and EngineError (6 if unreachable, else 1) propagate
         close = getattr(llm, "close", None)
         if callable(close):
             close()
@@ -139,12 +126,9 @@ def run_review(
         warn(message)
 
     if event is not None and not dry_run:
-        try:
-            with GitHubClient(event.token, event.api_url) as client:
-                outcome = post_review(client, event.pull, inp.head_sha, report,
-                                      request_changes_at=None if request_changes == "never" else request_changes)
-        except GitHubError as exc:
-            raise _fail(str(exc), ExitCode.FAILED) from None
+        with GitHubClient(event.token, event.api_url) as client:  # a GitHubError is a failure: exit 1
+            outcome = post_review(client, event.pull, inp.head_sha, report,
+                                  request_changes_at=None if request_changes == "never" else request_changes)
         for message in outcome.warnings:
             warn(message)
         stderr.print(f"posted {outcome.new_comments} new comment(s) ({outcome.already_posted} already there); "
@@ -155,7 +139,7 @@ def run_review(
         try:
             write_output(output, text)
         except OSError as exc:
-            raise _fail(f"cannot write {output}: {exc.strerror or exc}", ExitCode.USAGE) from None
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
         print(text, end="")
     if fail_on and any(at_or_above(p.finding.severity, fail_on) for p in report.placed):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.git import GitError, file_at_commit, run_git
 from v4agent.core.git import resolve_commit as resolve_git_commit
 from v4agent.engine.prime import prime_prefix
@@ -38,7 +39,7 @@ MAX_HEAD_FILE_BYTES = 400_000
 PackFn = Callable[[Path], tuple[str, int]]  # directory -> (pack text, its token count)
 
 
-class ReviewError(Exception):
+class ReviewError(V4AgentError, exit_code=ExitCode.USAGE):
     """Bad input for a review (unknown ref, not a git repository...); the message says what to fix."""
 
 

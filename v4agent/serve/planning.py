@@ -14,48 +14,41 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from v4agent.core.config import ConfigError, load_config
-from v4agent.core.errors import ExitCode
-from v4agent.engine.local.hardware import GIB, HardwareError, load_gpu_table, make_hardware
-from v4agent.engine.local.modelspec import HF_REPOS, ModelSpec, ModelSpecError, load_model_spec
-from v4agent.engine.local.planner import MODES, Plan, PlanError, PlanRequest, compare_kv, minimum_gpus, plan
+from v4agent.core.config import load_config
+from v4agent.core.errors import ExitCode, UsageError
+from v4agent.engine.local.hardware import GIB, load_gpu_table, make_hardware
+from v4agent.engine.local.modelspec import HF_REPOS, ModelSpec, load_model_spec
+from v4agent.engine.local.planner import MODES, Plan, PlanRequest, compare_kv, minimum_gpus, plan
 from v4agent.engine.local.vllm_cmd import LaunchOptions, NodeCommand, build_commands, render_commands
-from v4agent.engine.types import EngineError
+from v4agent.engine.types import EngineError, EngineUnreachable
 from v4agent.ui.console import error, stderr, stdout
 
 __all__ = ["run_plan", "run_serve"]
-
-
-def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
-    error(message)
-    return typer.Exit(code)
 
 
 def _make_plan(model: str, gpu: str, gpu_mem: float | None, gpus: int, nodes: int, context: int | None,
                concurrency: int, kv_dtype: str, mode: str, mtp: bool, utilization: float, reserve: float,
                gpus_file: Path | None, batched: int | None = None) -> tuple[ModelSpec, Plan]:
     if kv_dtype not in ("fp8", "bf16"):
-        raise _fail(f"--kv-dtype must be fp8 or bf16, got {kv_dtype!r}")
+        raise UsageError(f"--kv-dtype must be fp8 or bf16, got {kv_dtype!r}")
     if mode not in ("auto", *MODES):
-        raise _fail(f"--mode must be one of auto, {', '.join(MODES)}; got {mode!r}")
+        raise UsageError(f"--mode must be one of auto, {', '.join(MODES)}; got {mode!r}")
     if batched is not None and batched < 1:
-        raise _fail(f"--max-num-batched-tokens must be positive, got {batched}")
-    try:
-        spec = load_model_spec(model)
-        table = load_gpu_table(gpus_file)
-        hw = make_hardware(gpu, gpu_mem, gpus, nodes, table=table)
-        request = PlanRequest(context=context, concurrency=concurrency, kv_dtype=kv_dtype,
-                              gpu_memory_utilization=utilization, reserve_gib=reserve, mode=mode,  # type: ignore[arg-type]
-                              mtp=mtp, max_num_batched_tokens=batched)
-        return spec, plan(spec, hw, request)
-    except (ModelSpecError, HardwareError, PlanError) as exc:
-        raise _fail(str(exc)) from None
+        raise UsageError(f"--max-num-batched-tokens must be positive, got {batched}")
+    # ModelSpecError, HardwareError and PlanError are usage errors (exit 2): they propagate to the entry point.
+    spec = load_model_spec(model)
+    table = load_gpu_table(gpus_file)
+    hw = make_hardware(gpu, gpu_mem, gpus, nodes, table=table)
+    request = PlanRequest(context=context, concurrency=concurrency, kv_dtype=kv_dtype,
+                          gpu_memory_utilization=utilization, reserve_gib=reserve, mode=mode,  # type: ignore[arg-type]
+                          mtp=mtp, max_num_batched_tokens=batched)
+    return spec, plan(spec, hw, request)
 
 
 def _launch_options(spec: ModelSpec, model: str, host: str, port: int, master_addr: str, executor: str,
                     weights: str | None, extra: list[str]) -> LaunchOptions:
     if executor not in ("mp", "ray"):
-        raise _fail(f"--executor must be mp or ray, got {executor!r}")
+        raise UsageError(f"--executor must be mp or ray, got {executor!r}")
     ref = weights or HF_REPOS.get(model.lower()) or str(Path(model).parent if model.endswith(".json") else model)
     return LaunchOptions(model_ref=ref, host=host, port=port, served_name=HF_REPOS.get(model.lower()),
                          master_addr=master_addr, executor=executor, extra=tuple(extra))  # type: ignore[arg-type]
@@ -173,18 +166,12 @@ def _serve(path: Path, model: str, gpu: str | None, gpus: int, context: int | No
                              "local.port": port or None, "local.weights": weights, "local.python": python,
                              "local.device": device, "local.vllm_args": vllm_arg or None, "local.attach": attach,
                              "local.startup_timeout": timeout, "local.gpus": gpus if gpu else None}
-    try:
-        config = load_config(path.resolve(), flags={k: v for k, v in flags.items() if v is not None})
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
+    config = load_config(path.resolve(), flags={k: v for k, v in flags.items() if v is not None})
     stderr.print(f"starting the local engine for {model} (log under {path / '.v4agent' / 'engine'})…")
     try:
         handle = start_local_engine(config, path.resolve())
-    except EngineError as exc:
-        error(str(exc))
-        if exc.hint:
-            stderr.print(f"hint: {exc.hint}", markup=False, highlight=False)
-        raise typer.Exit(ExitCode.ENGINE_UNREACHABLE) from None
+    except EngineError as exc:  # whatever stops the engine from starting, the command's answer is "unreachable"
+        raise EngineUnreachable(str(exc), hint=exc.hint) from None
     stdout.print(f"engine ready at {handle.base_url} (model {handle.model}); Ctrl-C stops it", markup=False)
     for note in handle.notes:
         stdout.print(note, markup=False, highlight=False)

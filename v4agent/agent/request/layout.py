@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from v4agent.core.errors import V4AgentError
+
 Message = dict[str, Any]
 ToolSchema = dict[str, Any]
 
@@ -96,7 +98,7 @@ def prefix_hash(messages: Sequence[Message], tools: Sequence[ToolSchema], model:
     return digest.hexdigest()[:32]
 
 
-class LayoutError(ValueError):
+class LayoutError(V4AgentError, ValueError):
     """An attempt to break the append-only layout."""
 
 

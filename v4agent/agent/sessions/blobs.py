@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from v4agent.core.errors import V4AgentError
 from v4agent.core.fsutil import atomic_write_text
 
 __all__ = ["BLOB_MIN_CHARS", "BlobMissing", "blob_refs", "inline_contents", "outline_contents"]
@@ -30,7 +31,7 @@ _cache: OrderedDict[tuple[Path, str], str] = OrderedDict()
 _lock = threading.Lock()
 
 
-class BlobMissing(Exception):
+class BlobMissing(V4AgentError):
     """A message record names a blob that is gone or damaged."""
 
 

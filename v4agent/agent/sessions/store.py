@@ -23,13 +23,14 @@ from typing import Any
 
 from v4agent.agent.request.layout import Message, ToolSchema
 from v4agent.agent.sessions.blobs import BlobMissing, inline_contents, outline_contents
+from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.fsutil import append_line_durably
 from v4agent.core.state import state_dir
 
 SESSIONS_DIR = "sessions"
 
 
-class SessionError(Exception):
+class SessionError(V4AgentError, exit_code=ExitCode.USAGE):
     """A session cannot be found or read."""
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
-from v4agent.core.config import ConfigError, load_config
-from v4agent.core.errors import ExitCode
-from v4agent.ui.console import error, stdout
+from v4agent.core.config import load_config
+from v4agent.ui.console import stdout
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 
@@ -22,11 +21,7 @@ def show(
     """Print every setting, its value (secrets masked) and where it came from."""
     from rich.table import Table  # here: every command imports this module to register `config`
 
-    try:
-        config = load_config(path.resolve())
-    except ConfigError as exc:
-        error(str(exc))
-        raise typer.Exit(ExitCode.USAGE) from None
+    config = load_config(path.resolve())
     rows = config.rows()
     if as_json:
         print(json.dumps([{"key": k, "value": v, "source": s} for k, v, s in rows], indent=2))

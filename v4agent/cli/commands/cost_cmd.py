@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from v4agent.core.config import Config, ConfigError, load_config
+from v4agent.core.config import Config, load_config
 from v4agent.core.errors import ExitCode
 from v4agent.ui.console import error, stdout, warn
 
@@ -105,7 +105,6 @@ def cost(
 ) -> None:
     """Report spend, cache-hit ratio and money saved by the cache, from the project's ledger."""
     from v4agent.accounting.ledger import Ledger
-    from v4agent.accounting.prices import PriceTableError
     from v4agent.accounting.summary import group_totals, summarize
     from v4agent.ui.tables import report_table
 
@@ -116,12 +115,8 @@ def cost(
     if by not in _GROUPS:
         error(f"--by must be one of {', '.join(_GROUPS)}; got {by!r}")
         raise typer.Exit(ExitCode.USAGE)
-    try:
-        config = load_config(root)
-        table = table_for(config, root)
-    except (ConfigError, PriceTableError) as exc:
-        error(str(exc))
-        raise typer.Exit(ExitCode.USAGE) from None
+    config = load_config(root)
+    table = table_for(config, root)
     if prices:
         now = _parse_when(now_text, "--now") if now_text else datetime.now(UTC)
         _show_prices(table, now, as_json)

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from v4agent.core.config import Config, ConfigError, load_config
-from v4agent.core.errors import ExitCode
-from v4agent.ui.console import error, stdout
+from v4agent.core.config import Config, load_config
+from v4agent.ui.console import stdout
 
 if TYPE_CHECKING:
     from v4agent.engine.presets import Preset
@@ -78,11 +77,7 @@ def list_engines(
     from v4agent.engine.presets import all_presets  # here: every command imports this module (the group)
     from v4agent.ui.tables import report_table
 
-    try:
-        config = load_config(path.resolve())
-    except ConfigError as exc:
-        error(str(exc))
-        raise typer.Exit(ExitCode.USAGE) from None
+    config = load_config(path.resolve())
     presets = all_presets()
     with ThreadPoolExecutor(max_workers=len(presets)) as pool:
         rows = list(pool.map(lambda p: _row(p, config, probe), presets))

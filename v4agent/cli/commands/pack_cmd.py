@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from v4agent.core.errors import ExitCode
+from v4agent.core.errors import UsageError, V4AgentError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -20,13 +20,6 @@ if TYPE_CHECKING:
     from v4agent.pack.snapshot import Snapshot
 
 _ROWS = 25  # rows per --stats table before "... and N more"
-
-
-def _fail(message: str, code: ExitCode) -> typer.Exit:
-    from v4agent.ui.console import error
-
-    error(message)
-    return typer.Exit(int(code))
 
 
 def _parse_budget(text: str | None) -> tuple[bool, int | None]:
@@ -62,30 +55,27 @@ def pack_command(
     from v4agent.cli import quickexit
 
     quickexit.request()  # nothing here needs a finaliser: the exit skips freeing the build's objects
-    from v4agent.core.config import ConfigError, load_config
-    from v4agent.pack import PackError, Snapshot
+    from v4agent.core.config import load_config
+    from v4agent.pack import Snapshot
     from v4agent.pack.fromconfig import pack_options_from_config
     from v4agent.ui.console import stderr, warn
 
     if fmt is not None and fmt not in ("xml", "markdown"):
-        raise _fail(f"unknown format {fmt!r}; choose xml or markdown", ExitCode.USAGE)
+        raise UsageError(f"unknown format {fmt!r}; choose xml or markdown")
     given, budget_value = _parse_budget(budget)
     if not path.exists():
-        raise _fail(f"no such directory: {path}", ExitCode.USAGE)
+        raise UsageError(f"no such directory: {path}")
     if not path.is_dir():
-        raise _fail(f"not a directory: {path} (pack a repository or a folder, not a single file)", ExitCode.USAGE)
-    try:
-        config = load_config(path, flags={"pack.tokenizer": tokenizer})
-        options = pack_options_from_config(
-            config, budget=budget_value, unlimited=given and budget_value is None, fmt=fmt or "xml",
-            include=include, exclude=exclude, focus=focus,
-        )
-        snapshot = Snapshot.build(path, options, progress=True, track_changes=False)  # one shot: no delta
-    except (ConfigError, PackError) as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
+        raise UsageError(f"not a directory: {path} (pack a repository or a folder, not a single file)")
+    config = load_config(path, flags={"pack.tokenizer": tokenizer})  # ConfigError, PackError: exit 2 (main)
+    options = pack_options_from_config(
+        config, budget=budget_value, unlimited=given and budget_value is None, fmt=fmt or "xml",
+        include=include, exclude=exclude, focus=focus,
+    )
+    snapshot = Snapshot.build(path, options, progress=True, track_changes=False)  # one shot: no delta
     if not snapshot.files:
         reason = "no files" if not snapshot.skipped else f"every file was skipped ({len(snapshot.skipped)})"
-        raise _fail(f"nothing to pack in {path}: {reason}", ExitCode.FAILED)
+        raise V4AgentError(f"nothing to pack in {path}: {reason}")
     if not snapshot.is_git and not as_json:
         warn(f"{path} is not a git repository: walked it with its .gitignore rules, in path order")
     if output is not None:
@@ -94,7 +84,7 @@ def pack_command(
         try:
             write_output(output, snapshot.text)
         except OSError as exc:
-            raise _fail(f"cannot write {output}: {exc.strerror or exc}", ExitCode.USAGE) from None
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     if as_json:
         report = _report(snapshot, config, path)
         if output is None:

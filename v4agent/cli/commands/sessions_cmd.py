@@ -91,16 +91,12 @@ def show(
     """Per-call table: expected vs billed cache hits, cost, and each cache break with its cause."""
     from rich.text import Text
 
-    from v4agent.agent.sessions.store import SessionError, find_session
+    from v4agent.agent.sessions.store import find_session
     from v4agent.ui.tables import report_table
 
     parent = ctx.obj or {}
     root = _root(path or parent.get("path") or Path("."))
-    try:
-        session = find_session(root, session_id)
-    except SessionError as exc:
-        error(str(exc))
-        raise typer.Exit(ExitCode.USAGE) from None
+    session = find_session(root, session_id)
     rows = call_rows(session)
     if as_json or parent.get("json"):
         print(json.dumps({**_summary_json(session), "calls": rows}, indent=2))

@@ -18,21 +18,13 @@ def undo(
     force: bool = typer.Option(False, "--force", help="Undo again even if the session was already undone."),
 ) -> None:
     """Restore the starting state of the last agent session (files, and the branch it created)."""
-    from v4agent.agent.sessions.store import (  # here: most commands never undo
-        SessionError,
-        SessionWriter,
-        find_session,
-    )
+    from v4agent.agent.sessions.store import SessionWriter, find_session  # here: most commands never undo
 
     root = repo_root(path.resolve())
     if root is None:
         error(f"{path} is not inside a git repository")
         raise typer.Exit(ExitCode.USAGE)
-    try:
-        session = find_session(root, session_id)
-    except SessionError as exc:
-        error(str(exc))
-        raise typer.Exit(ExitCode.USAGE) from None
+    session = find_session(root, session_id)
     raw = session.start.get("git")
     if not isinstance(raw, dict):
         error(f"session {session.session_id} recorded no starting state")
