@@ -2,8 +2,8 @@
 the machine's cores.
 
 Each job is pure: a function of (path, text), so where it runs never changes the output. Large batches go to a
-pool of forked worker processes (they inherit the loaded grammars and tokenizer, so they start in
-milliseconds); small ones run inline, where a fork would cost more than it saves. Results come back in input
+pool of forked worker processes (they inherit the loaded grammars and tokenizer, so they start at
+once); small ones run inline, where a fork would cost more than it saves. Results come back in input
 order, so the output never depends on how the workers were scheduled.
 """
 
