@@ -1,5 +1,5 @@
 """One parse for both the ranking and the skeleton: ``code_facts`` must give exactly what the two separate
-functions give, in every wired-up language, and the workers' outline jobs must agree with and without edits."""
+functions give, in every wired-up language, and the workers' skeleton jobs must agree with and without edits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from v4agent.pack.fit.skeleton import apply_skeleton, skeletonize
 from v4agent.pack.rank.codefacts import code_facts
 from v4agent.pack.rank.symbols import LANGUAGES, extract_symbols, language_for, source_bytes
 from v4agent.pack.select.analyze import Analysis, emitted_text
-from v4agent.pack.work.pool import outlines_of
+from v4agent.pack.work.pool import skeletons_of
 from v4agent.secrets.scan import scan_secrets
 
 SOURCES: dict[str, str] = {path: text for path, (text, _, _) in SAMPLES.items()}
@@ -42,15 +42,15 @@ def test_one_parse_gives_the_symbols_and_the_skeleton(path: str) -> None:
         assert edits is not None and apply_skeleton(source_bytes(text), edits) == expected
 
 
-def test_outlines_from_edits_equal_outlines_from_a_parse() -> None:
+def test_skeletons_from_edits_equal_skeletons_from_a_parse() -> None:
     secret = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
     files = dict(SOURCES)
     files["with_secret.py"] = f'"""Doc."""\nTOKEN = "{secret}"\n\ndef f(x):\n    """Uses {secret}."""\n    return x\n'
     with_edits = [(path, text, code_facts(path, text)[1]) for path, text in sorted(files.items())]
     without = [(path, text, None) for path, text, _ in with_edits]
-    assert outlines_of(with_edits) == outlines_of(without)
-    for (path, text, _), (found, skeleton) in zip(with_edits, outlines_of(with_edits), strict=True):
+    assert skeletons_of(with_edits) == skeletons_of(without)
+    for (path, text, _), (found, skeleton) in zip(with_edits, skeletons_of(with_edits), strict=True):
         assert found == tuple(scan_secrets(text, path))
         assert skeleton == skeletonize(path, emitted_text(text, Analysis(None, found)))
-    found, skeleton = outlines_of([with_edits[[p for p, _, _ in with_edits].index("with_secret.py")]])[0]
+    found, skeleton = skeletons_of([with_edits[[p for p, _, _ in with_edits].index("with_secret.py")]])[0]
     assert found and skeleton is not None and secret not in skeleton

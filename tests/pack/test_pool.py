@@ -17,13 +17,15 @@ from v4agent.pack.render import render_file
 from v4agent.pack.select.analyze import Analysis, emitted_text
 from v4agent.pack.work import packrun as packrun_module
 from v4agent.pack.work import pool as pool_module
+from v4agent.pack.work import schedule as schedule_module
+from v4agent.pack.work.item import Item
 from v4agent.pack.work.pool import (
     FilePool,
     Pending,
-    counted_outlines_of,
     counted_pieces,
+    counted_skeletons_of,
     facts_of,
-    outlines_of,
+    skeletons_of,
 )
 from v4agent.pack.work.survey import survey_of
 from v4agent.secrets.scan import scan_secrets
@@ -54,18 +56,18 @@ def test_pool_gives_the_inline_results_in_order() -> None:
         facts = pool.map(facts_of, jobs)
         assert facts == facts_of(jobs)
         with_edits = [(path, text, edits) for (path, text), (_, edits) in zip(jobs, facts, strict=True)]
-        assert pool.map(outlines_of, with_edits) == outlines_of(with_edits)
-        counted = pool.map(partial(counted_outlines_of, tokenizer="deepseek-v4", fmt="xml"), with_edits)
-        assert [(found, text) for found, text, _ in counted] == outlines_of(with_edits)
-        assert all(n is None for _, _, n in counted_outlines_of(with_edits, None, "xml"))
+        assert pool.map(skeletons_of, with_edits) == skeletons_of(with_edits)
+        counted = pool.map(partial(counted_skeletons_of, tokenizer="deepseek-v4", fmt="xml"), with_edits)
+        assert [(found, text) for found, text, _ in counted] == skeletons_of(with_edits)
+        assert all(n is None for _, _, n in counted_skeletons_of(with_edits, None, "xml"))
         for (path, _), (_, text, tokens) in zip(jobs, counted, strict=True):  # as the packer renders skeletons
             expected = None if text is None else get_tokenizer().count(
                 render_file(path, text, "skeleton", "xml", language_for(path) or ""))
             assert tokens == expected, path
-        outline_jobs = [(path, text, None) for path, text in jobs]
-        outlines = pool.map(outlines_of, outline_jobs)
-        assert outlines == outlines_of(outline_jobs)
-        for (path, _), (found, skeleton) in zip(jobs, outlines, strict=True):
+        skeleton_jobs = [(path, text, None) for path, text in jobs]
+        built = pool.map(skeletons_of, skeleton_jobs)
+        assert built == skeletons_of(skeleton_jobs)
+        for (path, _), (found, skeleton) in zip(jobs, built, strict=True):
             assert skeleton is None or SECRET not in skeleton  # the skeleton of the redacted text
             assert bool(found) == path.startswith("pkg/mod"), path
     finally:
@@ -102,7 +104,7 @@ def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: 
     parallel = Snapshot.build(root, options)
     if FilePool().parallel:
         assert sum(sent) == 82  # every file: nothing read here
-        assert {"counted_pieces:deepseek-v4", "counted_outlines_of:deepseek-v4"} <= set(after_rank), after_rank
+        assert {"counted_pieces:deepseek-v4", "counted_skeletons_of:deepseek-v4"} <= set(after_rank), after_rank
     monkeypatch.setattr(pool_module, "_workers", lambda: 1)  # no workers: nothing ahead, everything inline
     sent.clear()
     inline = Snapshot.build(copy, options)
@@ -155,7 +157,7 @@ def test_whole_pack_counted_ahead_on_workers_is_the_same(tmp_path: Path, monkeyp
     copy = tmp_path / "two"
     shutil.copytree(root, copy)
     options = PackOptions(tokenizer=tokenizer, budget=None)
-    monkeypatch.setattr(packrun_module, "COUNT_AHEAD_BYTES", 1)
+    monkeypatch.setattr(schedule_module, "COUNT_AHEAD_BYTES", 1)
     jobs: list[str] = []
     submit = FilePool.submit
 
@@ -187,6 +189,7 @@ def test_workers_start_with_the_secret_scanner_ready(tmp_path: Path) -> None:
 import sys
 from pathlib import Path
 from v4agent.pack.options import PackOptions
+from v4agent.pack.work.factcache import FactCache
 from v4agent.pack.work.packrun import PackRun
 from v4agent.secrets.scan import _plugins, _prefilter
 
@@ -194,10 +197,10 @@ def state(jobs):
     return [("detect_secrets" in sys.modules, _plugins.cache_info().currsize, _prefilter.cache_info().currsize)]
 
 assert "detect_secrets" not in sys.modules
-run = PackRun(Path({str(tmp_path)!r}), PackOptions(), None)
-run.pool.workers = 2
-run._start_workers()
-print(run.pool.submit(state, []).result())
+run = PackRun(Path({str(tmp_path)!r}), PackOptions(), FactCache(None))
+run.workers.pool.workers = 2
+run.workers.fork()
+print(run.workers.pool.submit(state, []).result())
 run.close()
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -314,7 +317,7 @@ def test_far_over_the_budget_the_tree_is_counted_while_the_workers_start(tmp_pat
         events.append("count tree")
         return count_texts(self, texts)
 
-    def scanning(self: packrun_module.PackRun, items: Sequence[packrun_module.Item]) -> None:
+    def scanning(self: packrun_module.PackRun, items: Sequence[Item]) -> None:
         events.append("start scans")
         start_scans(self, items)
 

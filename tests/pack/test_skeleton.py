@@ -149,7 +149,7 @@ def test_a_skeleton_from_known_edits_has_the_secrets_replaced_or_is_parsed_again
     from v4agent.pack.fit.skeleton import apply_skeleton_redacted
     from v4agent.pack.rank.codefacts import code_facts
     from v4agent.pack.rank.symbols import source_bytes
-    from v4agent.pack.work.pool import outlines_of
+    from v4agent.pack.work.pool import skeletons_of
     from v4agent.secrets.redact import redaction_edits
     from v4agent.secrets.scan import scan_secrets
 
@@ -166,12 +166,12 @@ def test_a_skeleton_from_known_edits_has_the_secrets_replaced_or_is_parsed_again
         _, edits = code_facts("m.py", text)
         assert edits is not None
         direct = apply_skeleton_redacted(source_bytes(text), edits, redaction_edits(text, findings))
-        [(found, skeleton)] = outlines_of([("m.py", text, edits)])
+        [(found, skeleton)] = skeletons_of([("m.py", text, edits)])
         assert found == findings and skeleton is not None, name
         assert secret not in skeleton and "def f(" in skeleton, name
         assert ("«REDACTED:" in skeleton) == (name in ("outside", "docstring")), name
         assert skeleton == direct, name
-        assert outlines_of([("m.py", text, None)]) == [(found, skeleton)], name  # edits from a parse here
+        assert skeletons_of([("m.py", text, None)]) == [(found, skeleton)], name  # edits from a parse here
     # One across an edit's edge (not made by a parse's edits: they lie on node edges): the caller parses again.
     assert apply_skeleton_redacted(b"abcdef\n", [(2, 4, b"X")], [(3, 5, b"R")]) is None
     assert apply_skeleton_redacted(b"abcdef\n", [(2, 4, b"cd")], [(2, 3, b"R")]) == "abRdef\n"

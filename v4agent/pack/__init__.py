@@ -1,4 +1,4 @@
-"""The packer: one cache-friendly, token-exact text of a whole repository (issue 4).
+"""The packer: one cache-friendly, token-exact text of a whole repository.
 
 ``PackOptions`` and the records load eagerly (light); ``Snapshot`` loads on first use, so importing a
 submodule such as ``v4agent.secrets.scan`` stays cheap.

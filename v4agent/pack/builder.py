@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from v4agent.pack.fit.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top, likely_requests
 from v4agent.pack.options import PackOptions
@@ -12,12 +11,9 @@ from v4agent.pack.records import PackedFile, SkippedFile
 from v4agent.pack.render import TreeEntry, render_file, render_footer, render_header, render_tree
 from v4agent.pack.select.discover import Discovery, Entry, check_root, discover
 from v4agent.pack.work.counting import load_tokenizer, progress_bar
-from v4agent.pack.work.factcache import TokenCache
+from v4agent.pack.work.factcache import FactCache
 from v4agent.pack.work.packrun import PIECE_OVERHEAD, SKELETON_AHEAD, PackRun
 from v4agent.tokens.tokenizer import TOKENIZER_NAMES
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Built", "build_pack"]
 
@@ -26,6 +22,8 @@ _UNKNOWN_AGE = 1 << 40  # never seen in history (shallow clone): treated as olde
 
 @dataclass
 class Built:
+    """One built pack: its text and what went into it (the snapshot's raw material)."""
+
     root: Path
     is_git: bool
     text: str
@@ -37,10 +35,11 @@ class Built:
 
 
 def build_pack(root: Path, options: PackOptions, *, progress: bool = False) -> Built:
+    """Pack the repository at ``root`` within the options' budget (``progress``: a bar on stderr)."""
     root = check_root(root)
     if options.tokenizer not in TOKENIZER_NAMES:
         load_tokenizer(options.tokenizer)  # raises the clear error; a known one loads only when something is counted
-    cache = TokenCache.open(root)  # before discovery: creating .v4agent/ must not look like a change later
+    cache = FactCache.open(root)  # before discovery: creating .v4agent/ must not look like a change later
     try:
         found = discover(root)
         pack = PackRun(found.root, options, cache)
@@ -83,7 +82,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
             at = position.get(path)
             ahead = [path] if at is None else [p for p in visit[at:at + SKELETON_AHEAD] if p not in skeletons]
             then = [] if at is None else visit[at + SKELETON_AHEAD:at + 2 * SKELETON_AHEAD]
-            skeletons.update(pack.outlines.costs([by_path[p] for p in ahead],
+            skeletons.update(pack.skeletons.costs([by_path[p] for p in ahead],
                                                  [by_path[p] for p in then if p not in skeletons]))
         found = skeletons[path]
         return None if found is None else found[1]
@@ -102,14 +101,14 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
         pack.count_on_workers()
 
         def skeleton_batch(paths: list[str], then: list[str]) -> dict[str, int | None]:
-            skeletons.update(pack.outlines.costs([by_path[p] for p in paths if p not in skeletons],
+            skeletons.update(pack.skeletons.costs([by_path[p] for p in paths if p not in skeletons],
                                                  [by_path[p] for p in then if p not in skeletons]))
             return {p: None if (found := skeletons[p]) is None else found[1] for p in paths}
 
         # The scans and skeletons the fit will likely need start on the workers while it counts the top in full.
         likely_full, likely_skeletons = likely_requests(fixed_guess, descending, options.budget, piece_bytes)
         pack.start_scans([by_path[p] for p in likely_full])
-        pack.outlines.start([by_path[p] for p in likely_skeletons])
+        pack.skeletons.start([by_path[p] for p in likely_skeletons])
         fixed = sum(pack.count_texts(fixed_texts))  # here, while the workers start on those
         modes, exact = fit_from_top(fixed, descending, options.budget, piece_bytes,
                                     lambda paths: pack.counts("full", [by_path[p] for p in paths], pack.full_piece),

@@ -88,7 +88,7 @@ class Snapshot:
             snap._dirty = {path for (path, _), _ in _changed(snap._stat_order, snap._stat_paths, snap._stat_sigs,
                                                              _FILE_SIG)}
             snap._dirty.update(snap._fresh_names())
-        # A warm build loads neither the tokenizer nor the secret scanner, and the first delta needs both (~1 s):
+        # A warm build loads neither the tokenizer nor the secret scanner, and the first delta waits on both:
         # they load on a thread while the caller goes on (the agent's first request is in flight then). Started
         # last: the Rust loader holds the GIL, which would slow the stat pass and the watch set-up above.
         preload_tokenizer(options.tokenizer, prepare_scanner)

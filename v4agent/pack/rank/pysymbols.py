@@ -1,7 +1,7 @@
 """The names tree-sitter's Python symbol patterns capture, found without a parse (pure).
 
 A cold pack far over its budget needs every Python file's definitions and references for the ranking; parsing
-them all with tree-sitter and walking the trees was most of the cold pack's CPU time (Django: ~6 CPU-s). Here the
+them all with tree-sitter and walking the trees was most of the cold pack's CPU time. Here the
 same patterns are evaluated by regular expressions over the code with its strings and comments blanked out: the
 module-level, one-line shapes of Python that the patterns match (``def NAME``, ``NAME(``, ``.NAME``, ``NAME: T``,
 ...) are easy to see in text once strings and comments are gone. Where a file holds a construct these rules do

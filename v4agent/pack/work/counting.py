@@ -22,6 +22,21 @@ def load_tokenizer(name: str) -> Tokenizer:
         raise PackError(f"cannot load the {name} tokenizer: {exc}") from None
 
 
+class LazyTokenizer:
+    """The build's tokenizer, loaded on first use: a warm pack finds every count in the cache and never needs it,
+    and loading it is one of the slowest steps of a pack."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._tok: Tokenizer | None = None
+
+    def get(self) -> Tokenizer:
+        """The tokenizer, loaded now if it was not yet."""
+        if self._tok is None:
+            self._tok = load_tokenizer(self.name)
+        return self._tok
+
+
 def _chunks(texts: list[str]) -> Iterator[tuple[int, int]]:
     start, size = 0, 0
     for i, text in enumerate(texts):
@@ -43,6 +58,7 @@ def count_texts(tok: Tokenizer, texts: list[str]) -> list[int]:
 
 @contextmanager
 def progress_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None]]:
+    """A callback that advances a progress bar on stderr by n files (a no-op when it would not be seen)."""
     if not enabled or not sys.stderr.isatty() or total < 200:
         yield lambda _n: None
         return

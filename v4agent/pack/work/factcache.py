@@ -3,7 +3,8 @@
 Keys name the content by its git blob SHA (computed from the bytes when git does not know it), so a warm pack
 reads and tokenizes nothing it has seen. Two tables:
 - ``counts``: token count of a rendered piece, keyed by (tokenizer, format, mode, path, blob);
-- ``facts``:  per (path, blob) text facts: the analysis (skip reason, secret findings), symbols JSON, skeleton.
+- ``facts``:  per (path, blob) text facts of each ``FactKind``: the analysis (skip reason), secret findings,
+  symbols JSON, skeleton; and the ranking, keyed by a digest of every file's blob and the focus.
 Everything is loaded lazily and written in one transaction at ``flush``; a cache that cannot be opened or
 written (read-only checkout, corrupt file) degrades to an in-memory one: packing never fails because of it.
 """
@@ -15,11 +16,12 @@ import hashlib
 import importlib.util
 import sqlite3
 from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
 
 from v4agent.core.state import state_path
 
-__all__ = ["CACHE_VERSION", "TokenCache", "count_key", "fact_key"]
+__all__ = ["CACHE_VERSION", "FactCache", "FactKind", "count_key", "fact_key"]
 
 # Cached values are outputs of these modules: any change to their code (a new secret rule, a different skeleton)
 # starts a fresh cache, so a stale finding can never hide a secret that the current rules would redact.
@@ -51,15 +53,30 @@ _FILE = "pack-cache.sqlite3"
 _BATCH = 500  # sqlite's bound-parameter limit is 999 on old builds
 
 
+class FactKind(StrEnum):
+    """What a ``facts`` row holds. The values are the stored keys' first field: changing one orphans every row of
+    that kind, so a new kind takes a new letter."""
+
+    ANALYSIS = "a"  # ``Analysis`` JSON: the skip reason and whether --include may override it
+    SKELETON = "k"  # the skeleton's text as JSON (null: the file has none)
+    RANKING = "r"  # the ranked paths, lowest first, as JSON; keyed by a digest, not a path
+    SCAN = "s"  # the secret scan's findings as JSON
+    SYMBOLS = "y"  # ``FileSymbols`` JSON
+
+
 def count_key(tokenizer: str, fmt: str, mode: str, path: str, blob: str) -> str:
+    """The ``counts`` key of one rendered piece (``mode``: full, skeleton or text)."""
     return f"{tokenizer}\0{fmt}\0{mode}\0{path}\0{blob}"
 
 
-def fact_key(kind: str, path: str, blob: str) -> str:
-    return f"{kind}\0{path}\0{blob}"
+def fact_key(kind: FactKind, path: str, blob: str) -> str:
+    """The ``facts`` key of one kind of fact about one file's content."""
+    return f"{kind}\0{path}\0{blob}"  # a StrEnum formats as its letter: the same bytes as a plain "a"
 
 
-class TokenCache:
+class FactCache:
+    """Token counts and per-file facts, keyed by content, loaded lazily and written once at ``flush``."""
+
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
@@ -72,7 +89,7 @@ class TokenCache:
             self._db = self._connect(path)
 
     @classmethod
-    def open(cls, repo_root: Path) -> TokenCache:
+    def open(cls, repo_root: Path) -> FactCache:
         """The repository's cache (in memory when ``.v4agent/cache`` cannot be created)."""
         try:
             return cls(state_path(repo_root, "cache", _FILE))
@@ -108,15 +125,18 @@ class TokenCache:
         return self._counts
 
     def count(self, key: str) -> int | None:
+        """The stored token count, or None."""
         return self._all_counts().get(key)
 
     def put_count(self, key: str, tokens: int) -> None:
+        """Store a token count (written at ``flush``)."""
         self._all_counts()[key] = tokens
         self._new_counts[key] = tokens
 
     # --- facts: larger, fetched in batches by key ------------------------------------------------------
 
     def prefetch(self, keys: Iterable[str]) -> None:
+        """Load these facts in a few queries (one per file would cost a round trip each)."""
         missing = [k for k in keys if k not in self._facts and k not in self._absent]
         if self._db is None or not missing:
             return
@@ -128,11 +148,13 @@ class TokenCache:
                 self._absent.update(k for k in part if k not in self._facts)
 
     def fact(self, key: str) -> str | None:
+        """The stored fact, or None."""
         if key not in self._facts:
             self.prefetch([key])
         return self._facts.get(key)
 
     def put_fact(self, key: str, value: str) -> None:
+        """Store a fact (written at ``flush``)."""
         self._facts[key] = value
         self._new_facts[key] = value
 
@@ -144,7 +166,7 @@ class TokenCache:
             return
         try:
             self._db.execute("BEGIN")
-            # In key order: B-tree inserts then append (a cold Django pack's 10,000 facts: 85 -> 55 ms).
+            # In key order: the B-tree inserts then append rather than split pages all over.
             self._db.executemany("INSERT OR REPLACE INTO counts VALUES (?, ?)", sorted(self._new_counts.items()))
             self._db.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?)", sorted(self._new_facts.items()))
             self._db.execute("COMMIT")
@@ -155,6 +177,7 @@ class TokenCache:
         self._new_facts.clear()
 
     def close(self) -> None:
+        """Flush, then close the database."""
         self.flush()
         if self._db is not None:
             self._db.close()

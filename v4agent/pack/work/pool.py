@@ -2,8 +2,8 @@
 the machine's cores.
 
 Each job is pure: a function of (path, text), so where it runs never changes the output. Large batches go to a
-pool of forked worker processes (they inherit the loaded grammars and tokenizer, so they start in
-milliseconds); small ones run inline, where a fork would cost more than it saves. Results come back in input
+pool of forked worker processes (they inherit the loaded grammars and tokenizer, so they start at
+once); small ones run inline, where a fork would cost more than it saves. Results come back in input
 order, so the output never depends on how the workers were scheduled.
 """
 
@@ -29,8 +29,8 @@ from v4agent.pack.select.analyze import Analysis, emitted_text, full_piece_text
 from v4agent.secrets.redact import redaction_edits
 from v4agent.secrets.scan import SecretFinding, scan_secrets
 
-__all__ = ["FilePool", "OutlineJob", "Pending", "PieceJob", "counted_outlines_of", "counted_pieces", "facts_of",
-           "outlines_of", "scans_of"]
+__all__ = ["FilePool", "Pending", "PieceJob", "SkeletonJob", "counted_pieces", "counted_skeletons_of", "facts_of",
+           "scans_of", "skeletons_of"]
 
 T = TypeVar("T")
 
@@ -47,10 +47,10 @@ def scans_of(jobs: Sequence[tuple[str, str]]) -> list[tuple[SecretFinding, ...]]
     return [tuple(scan_secrets(text, path)) for path, text in jobs]
 
 
-OutlineJob = tuple[str, str, "list[SkeletonEdit] | None"]  # path, raw text, its skeleton edits when known
+SkeletonJob = tuple[str, str, "list[SkeletonEdit] | None"]  # path, raw text, its skeleton edits when known
 
 
-def outlines_of(jobs: Sequence[OutlineJob]) -> list[tuple[tuple[SecretFinding, ...], str | None]]:
+def skeletons_of(jobs: Sequence[SkeletonJob]) -> list[tuple[tuple[SecretFinding, ...], str | None]]:
     """Per (path, raw text, skeleton edits or None): its secret findings and the skeleton of the text with them
     redacted. The edits (known, else from a parse of the raw text) are applied with the secrets replaced along
     with them; only where a secret lies across an edit's edge is the redacted text parsed (a placeholder can
@@ -70,21 +70,21 @@ def outlines_of(jobs: Sequence[OutlineJob]) -> list[tuple[tuple[SecretFinding, .
     return out
 
 
-def counted_outlines_of(jobs: Sequence[OutlineJob], tokenizer: str | None,
+def counted_skeletons_of(jobs: Sequence[SkeletonJob], tokenizer: str | None,
                         fmt: str) -> list[tuple[tuple[SecretFinding, ...], str | None, int | None]]:
-    """``outlines_of``, and with a ``tokenizer`` each skeleton's piece counted as the packer renders it (a worker
+    """``skeletons_of``, and with a ``tokenizer`` each skeleton's piece counted as the packer renders it (a worker
     forked after the tokenizer loaded; else the counts are None and the packer counts)."""
-    outlines = outlines_of(jobs)
+    built = skeletons_of(jobs)
     if tokenizer is None:
-        return [(found, text, None) for found, text in outlines]
+        return [(found, text, None) for found, text in built]
     from v4agent.tokens.tokenizer import get_tokenizer
 
     if multiprocessing.parent_process() is not None:
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
     pieces = [render_file(path, text, "skeleton", fmt, language_for(path) or "")
-              for (path, _, _), (_, text) in zip(jobs, outlines, strict=True) if text is not None]
+              for (path, _, _), (_, text) in zip(jobs, built, strict=True) if text is not None]
     counts = iter(get_tokenizer(tokenizer).count_many(pieces))
-    return [(found, text, None if text is None else next(counts)) for found, text in outlines]
+    return [(found, text, None if text is None else next(counts)) for found, text in built]
 
 
 PieceJob = tuple[str, str, "tuple[SecretFinding, ...] | None"]  # path, raw text, its findings when known

@@ -4,14 +4,15 @@ process makes ready what the budget fit needs next.
 
 Why on the workers by path, rather than fed file by file from the main process: the workers get their whole
 share at once, in chunks that shrink as the work left does, so they never wait on the main process, which holds
-the GIL for long stretches then (the Rust tokenizer's load, ~0.4 s; importing the secret scanner), during which
-an executor cannot feed anyone. And no text travels through a pipe. Speed only: each result is a pure function
+the GIL for long stretches then (loading the Rust tokenizer, importing the secret scanner), during which an
+executor cannot feed anyone. And no text travels through a pipe. Speed only: each result is a pure function
 of the file's bytes, so where it was computed never changes the pack.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from v4agent.pack.rank.codefacts import CodeFacts, ranking_facts
@@ -20,18 +21,30 @@ from v4agent.pack.records import SkippedFile
 from v4agent.pack.select.analyze import Analysis, ReadFailure, analyze, read_bytes
 from v4agent.pack.select.classify import matches_globs
 from v4agent.pack.select.discover import Entry, git_blob_sha
-from v4agent.pack.work.factcache import fact_key
-from v4agent.pack.work.packrun import Item, PackRun
-from v4agent.pack.work.pool import Pending
+from v4agent.pack.work.buildcache import BuildCache
+from v4agent.pack.work.counting import LazyTokenizer
+from v4agent.pack.work.factcache import FactKind
+from v4agent.pack.work.item import FileReader, Item
+from v4agent.pack.work.pool import FilePool, Pending
 
-__all__ = ["SurveyJob", "Surveyed", "survey", "survey_of", "survey_weight"]
+__all__ = ["SurveyJob", "SurveyResult", "Surveyed", "survey", "survey_of", "survey_weight"]
 
 SurveyJob = tuple[str, bool]  # path; whether to parse it even when soft-skipped (an --include glob names it)
 # per file: its blob SHA, its analysis, its symbols and skeleton edits (when a parse gave them) and the symbols'
 # JSON (None: not code, or not packed); or the reason it could not be read
 Surveyed = tuple[str, Analysis, "tuple[CodeFacts, str] | None"] | str
 
-_TEXT_ONLY_SHARE = 24  # per byte, a file only read and analysed costs about this much less than a code file (Django)
+_TEXT_ONLY_SHARE = 24  # per byte, a file only read and analysed costs about this much less than a code file
+
+
+@dataclass(frozen=True)
+class SurveyResult:
+    """What the survey found: the analysed files in input order (kept or not: that is the caller's call), the
+    surveyed code files' symbols and skeleton edits by path, and the files that could not be read."""
+
+    items: list[Item]
+    facts: dict[str, CodeFacts]
+    unreadable: list[SkippedFile]
 
 
 def survey_weight(path: str, size: int) -> int:
@@ -56,41 +69,38 @@ def survey_of(jobs: Sequence[SurveyJob], prefix: str, max_bytes: int) -> list[Su
     return out
 
 
-def survey(run: PackRun, todo: list[Entry], advance: Callable[[int], None]) -> tuple[list[Item], dict[str, CodeFacts]]:
-    """The kept files' items, in ``todo``'s order, and the surveyed code files' symbols and skeleton edits (their
-    analyses and symbols cached). Files whose analysis and symbols are cached are not surveyed again."""
+def survey(todo: list[Entry], advance: Callable[[int], None], *, cache: BuildCache, pool: FilePool,
+           reader: FileReader, include: tuple[str, ...], tokenizer: LazyTokenizer) -> SurveyResult:
+    """The files of ``todo`` surveyed (their analyses and symbols cached) while this process makes ready for the
+    fit. Files whose analysis and symbols are cached are not surveyed again."""
     known: dict[str, Item] = {}
     sent: list[Entry] = []
     for e in todo:
         lang, blob = language_for(e.path), e.blob
-        cached = run.cache.fact(fact_key("a", e.path, blob)) if blob else None
-        if blob and cached is not None and (lang is None or run.cache.fact(fact_key("y", e.path, blob))):
+        cached = cache.fact(FactKind.ANALYSIS, e.path, blob) if blob else None
+        if blob and cached is not None and (lang is None or cache.fact(FactKind.SYMBOLS, e.path, blob)):
             known[e.path] = Item(e, blob, Analysis.from_json(cached), lang)
         else:
             sent.append(e)
-    include = run.options.include
-    pending = run.pool.send_guided(partial(survey_of, prefix=run.prefix, max_bytes=run.options.max_file_bytes),
-                                   [(e.path, matches_globs(e.path, include)) for e in sent],
-                                   [survey_weight(e.path, e.size) for e in sent])
+    pending = pool.send_guided(partial(survey_of, prefix=reader.prefix, max_bytes=reader.max_bytes),
+                               [(e.path, matches_globs(e.path, include)) for e in sent],
+                               [survey_weight(e.path, e.size) for e in sent])
     advance(len(todo) - len(sent))
-    _make_ready_for_fit(run)
+    _make_ready_for_fit(tokenizer)
     facts: dict[str, CodeFacts] = {}
+    unreadable: list[SkippedFile] = []
     for e, result in zip(sent, _as_done(pending, advance), strict=True):
         if isinstance(result, str):
-            run.skipped.append(SkippedFile(e.path, result))
+            unreadable.append(SkippedFile(e.path, result))
             continue
         blob, analysis, parsed = result
-        run.cache.put_fact(fact_key("a", e.path, blob), analysis.to_json())
+        cache.put_fact(FactKind.ANALYSIS, e.path, blob, analysis.to_json())
         known[e.path] = Item(e, blob, analysis, language_for(e.path))
         if parsed is not None:
             facts[e.path], symbols_json = parsed
-            run.cache.put_fact(fact_key("y", e.path, blob), symbols_json)
-    items: list[Item] = []
-    for e in todo:
-        item = known.get(e.path)
-        if item is not None and run.keep(item):
-            items.append(item)
-    return items, facts
+            cache.put_fact(FactKind.SYMBOLS, e.path, blob, symbols_json)
+    items = [item for e in todo if (item := known.get(e.path)) is not None]
+    return SurveyResult(items, facts, unreadable)
 
 
 def _as_done(pending: Pending[Surveyed], advance: Callable[[int], None]) -> Iterator[Surveyed]:
@@ -100,11 +110,11 @@ def _as_done(pending: Pending[Surveyed], advance: Callable[[int], None]) -> Iter
         yield from chunk
 
 
-def _make_ready_for_fit(run: PackRun) -> None:
+def _make_ready_for_fit(tokenizer: LazyTokenizer) -> None:
     """While the workers survey (this process would wait idle): load what the ranking and the fit use here (the
     tokenizer, the secret scanner, which the workers forked for the fit then inherit, the ranking's imports)."""
     from v4agent.secrets.scan import prepare_scanner
 
-    _loaded = run.tok
+    tokenizer.get()
     prepare_scanner()
-    import v4agent.pack.rank.pagerank  # noqa: F401  (numpy: ~0.2 s)
+    import v4agent.pack.rank.pagerank  # noqa: F401  (it imports numpy, slow to load)

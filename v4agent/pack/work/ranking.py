@@ -1,0 +1,76 @@
+"""The build's file ranking: every code file's symbols (surveyed, cached, or parsed on the workers) into a
+PageRank with the focus boost; the order cached by content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
+from v4agent.pack.work.buildcache import BuildCache
+from v4agent.pack.work.factcache import FactKind
+from v4agent.pack.work.item import FileReader, Item
+from v4agent.pack.work.schedule import Workers
+
+if TYPE_CHECKING:  # imported where used: tree-sitter and numpy load only when a pack ranks
+    from v4agent.pack.fit.skeleton import SkeletonEdit
+    from v4agent.pack.rank.codefacts import CodeFacts
+    from v4agent.pack.rank.symbols import FileSymbols
+
+__all__ = ["Ranking"]
+
+
+class Ranking:
+    """Ranks one build's files. A parse done for the ranking also gives the file's skeleton edits: they are kept
+    in ``edits`` for the skeletons the fit asks for (this build only: they are not cached)."""
+
+    def __init__(self, cache: BuildCache, reader: FileReader, workers: Workers, focus: tuple[str, ...]) -> None:
+        self._cache, self._reader, self._workers, self._focus = cache, reader, workers, focus
+        self.surveyed: dict[str, CodeFacts] = {}  # symbols and skeleton edits from the survey, until ranked
+        self.edits: dict[str, list[SkeletonEdit] | None] = {}
+
+    def ascending(self, items: list[Item]) -> list[str]:
+        """Paths from lowest to highest rank (symbol-reference PageRank with the focus boost), cached."""
+        digest = hashlib.sha1(usedforsecurity=False)
+        for it in sorted(items, key=lambda it: it.path):
+            digest.update(f"{it.path}\0{it.blob}\0".encode("utf-8", "surrogatepass"))
+        digest.update(json.dumps(self._focus).encode())
+        blob = digest.hexdigest()  # the ranking depends only on the contents and the focus
+        cached = self._cache.fact(FactKind.RANKING, "", blob)
+        if cached is not None:
+            order: list[str] = json.loads(cached)
+            return order
+        order = self._rank(items)
+        self._cache.put_fact(FactKind.RANKING, "", blob, json.dumps(order, separators=(",", ":")))
+        return order
+
+    def _rank(self, items: list[Item]) -> list[str]:
+        from v4agent.pack.rank.pagerank import rank_files
+        from v4agent.pack.rank.symbols import FileSymbols
+        from v4agent.pack.work.pool import facts_of
+
+        coded = [it for it in items if it.lang]
+        self._cache.prefetch(FactKind.SYMBOLS, coded)
+        symbols = {it.path: FileSymbols() for it in items}
+        todo: list[Item] = []
+        for it in coded:
+            surveyed = self.surveyed.pop(it.path, None)
+            if surveyed is not None:  # cached by the survey already
+                symbols[it.path], self.edits[it.path] = surveyed
+                continue
+            cached = self._cache.fact(FactKind.SYMBOLS, it.path, it.blob)
+            if cached is None:
+                todo.append(it)
+            else:
+                symbols[it.path] = FileSymbols.from_json(cached)
+        parsed = self._workers.pool.map(facts_of, [(it.path, self._reader.raw(it)) for it in todo])
+        for it, facts in zip(todo, parsed, strict=True):
+            symbols[it.path] = self._took_facts(it, facts)
+        scores = rank_files(symbols, self._focus)
+        return list(reversed(list(scores)))
+
+    def _took_facts(self, item: Item, facts: CodeFacts) -> FileSymbols:
+        """A parse's results for one file: its symbols cached, its skeleton edits kept for this build."""
+        found, self.edits[item.path] = facts
+        self._cache.put_fact(FactKind.SYMBOLS, item.path, item.blob, found.dumps())
+        return found
