@@ -39,10 +39,10 @@ from v4agent.agent.request.layout import (
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, EngineUnreachable, ToolSchema, Usage
+from v4agent.tools.registry import runs_command
 
 Status = Literal["finished", "limit", "failed", "interrupted"]
 CallKind = Literal["prime", "turn", "compact"]
-_FILE_CHANGING_TOOLS = frozenset({"shell", "run_tests"})  # may change files the model did not edit itself
 _NUDGE = "You replied without calling a tool. Continue the task with tools, or call finish with a summary."
 
 
@@ -306,7 +306,7 @@ class Agent:
                 if result.finished:
                     finished = result.summary or result.content
                 stop = stop or self._check_loop(call.name, call.arguments, result.ok)
-            if any(c.name in _FILE_CHANGING_TOOLS for c in reply.tool_calls):
+            if any(runs_command(c.name) for c in reply.tool_calls):  # may change files the model did not edit
                 self._append_delta()
             if finished is not None:
                 return self._outcome("finished", "the model called finish", finished)

@@ -31,7 +31,7 @@ from v4agent.engine.presets import model_info
 from v4agent.prompts import load_prompt
 from v4agent.tokens.tokenizer import get_tokenizer
 from v4agent.tools.approval import Asker
-from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
+from v4agent.tools.registry import ToolContext, changes_files, edits_files, run_tool, tool_schemas
 
 CHAT_TASK = (
     "Interactive chat with a developer about this repository. Their messages follow, one per turn. Answer "
@@ -39,7 +39,6 @@ CHAT_TASK = (
     "they ask for it. When you have answered, reply in plain text (markdown) without calling a tool; their "
     "next message comes as a new turn. Call finish only if they ask you to end."
 )
-_FILE_TOOLS = frozenset({"edit_file", "write_file", "delete_file", "shell", "run_tests"})
 Confirm = Callable[[str], bool]
 
 
@@ -197,7 +196,7 @@ class ChatSession:
         return outcome
 
     def _observe(self, event: Event) -> None:
-        if isinstance(event, ToolStarted) and event.name in _FILE_TOOLS:
+        if isinstance(event, ToolStarted) and changes_files(event.name):
             self.env.renderer.pause()
             try:
                 tree = worktree_tree(self.env.root)
@@ -206,13 +205,13 @@ class ChatSession:
             if tree:
                 label = f"{event.name} {short_args(event.arguments, 60)}"
                 self.checkpoints.append(Checkpoint(self.user_turn, label, tree))
-        elif isinstance(event, ToolDone) and event.name in _FILE_TOOLS and self.checkpoints:
+        elif isinstance(event, ToolDone) and changes_files(event.name) and self.checkpoints:
             self._drop_if_unchanged(event)
         self.env.renderer(event)
 
     def _drop_if_unchanged(self, event: ToolDone) -> None:
         last = self.checkpoints[-1]
-        if event.name in ("edit_file", "write_file", "delete_file"):
+        if edits_files(event.name):
             if not event.result.changed_paths:
                 self.checkpoints.pop()
             return
