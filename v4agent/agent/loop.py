@@ -13,18 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from v4agent.accounting import (
-    BudgetExceeded,
-    BudgetGuard,
-    CallCost,
-    Ledger,
-    PriceTable,
-    make_record,
-    price_call,
-)
+from v4agent.accounting import BudgetExceeded, CallCost, Ledger, Meter, PriceTable
 from v4agent.agent.request.cachediag import CacheTracker, CallDiag
 from v4agent.agent.request.layout import (
     COMPACTION_REQUEST,
@@ -172,9 +163,9 @@ class Agent:
         self.tracker = tracker
         self.system_prompt = system_prompt
         self.snapshot = snapshot
-        self.ledger = ledger
         self.observer = observer or (lambda event: None)
-        self.budget = BudgetGuard(table, config.max_cost, engine=config.engine_name, spent_usd=spent_usd)
+        self.meter = Meter(table, engine=config.engine_name, max_cost=config.max_cost, spent_usd=spent_usd,
+                           ledger=ledger, session_id=writer.session_id)
         self.turn = conversation.assistant_turns()
         self.context_tokens = 0
         self._last_output = 1024
@@ -197,9 +188,10 @@ class Agent:
     def _call(self, kind: CallKind, messages: list[Message]) -> ChatReply | None:
         rendered = self.tracker.render(messages, self.tools)
         expected = self.tracker.expected(rendered)
+        model = self.engine.settings.model
         if kind != "prime":
-            self.budget.check(self.engine.settings.model, prompt_tokens=len(rendered.tokens),
-                              expected_hit=expected, expected_output=self._last_output, at=datetime.now(UTC))
+            self.meter.check(model, prompt_tokens=len(rendered.tokens), expected_hit=expected,
+                             expected_output=self._last_output)
         started = time.monotonic()
         reply: ChatReply | None
         if kind == "prime" and self.config.prime_mode == "cancel":
@@ -211,28 +203,23 @@ class Agent:
         usage = reply.usage if reply is not None else None
         priced = usage or Usage(len(rendered.tokens), 1, cache_hit=expected,
                                 cache_miss=len(rendered.tokens) - expected)  # a cancelled stream has no usage
-        now = datetime.now(UTC)
-        cost = price_call(self.table, self.engine.settings.model, priced, now, engine=self.config.engine_name,
-                          duration_s=duration)
-        self.budget.add(cost.total_usd)
+        charge = self.meter.charge(model, priced, turn=self.turn, duration_s=duration)
+        cost = charge.cost
         diag = self.tracker.record(rendered, messages, reply.as_message() if reply is not None else None,
                                    billed_hit=usage.cache_hit if usage else None,
                                    billed_prompt=usage.prompt_tokens if usage else None)
         self.context_tokens = priced.prompt_tokens + priced.output_tokens
         self._last_output = max(256, priced.output_tokens)
         self.writer.write(
-            "call", kind=kind, turn=self.turn, model=self.engine.settings.model, usage_known=usage is not None,
+            "call", kind=kind, turn=self.turn, model=model, usage_known=usage is not None,
             prompt_tokens=priced.prompt_tokens, cache_hit=priced.cache_hit, cache_miss=priced.cache_miss,
             output_tokens=priced.output_tokens, reasoning_tokens=priced.reasoning_tokens,
             cost_usd=cost.total_usd, hit_usd=cost.hit_usd, miss_usd=cost.miss_usd, output_usd=cost.output_usd,
             saved_usd=cost.saved_usd, price_entry=cost.price_entry, duration_s=round(duration, 3),
             finish_reason=reply.finish_reason if reply is not None else "cancelled", diag=diag.to_json(),
         )
-        if self.ledger is not None:  # the project's cost ledger (`v4agent cost`)
-            self.ledger.append(make_record(session_id=self.writer.session_id, turn=self.turn,
-                                           engine=self.config.engine_name, model=self.engine.settings.model,
-                                           usage=priced, at=now, cost=cost, duration_s=duration))
-        self._emit(CallDone(kind, self.turn, usage, cost, diag, self.budget.spent_usd, self.context_tokens,
+        self.meter.log(charge)  # after the session record: the ledger never holds a call the session lacks
+        self._emit(CallDone(kind, self.turn, usage, cost, diag, self.meter.spent_usd, self.context_tokens,
                             duration))
         return reply
 
@@ -274,7 +261,7 @@ class Agent:
         return outcome
 
     def _outcome(self, status: Status, reason: str, summary: str = "") -> Outcome:
-        return Outcome(status, reason, summary, self.turn, self.budget.spent_usd, self._tests_ok,
+        return Outcome(status, reason, summary, self.turn, self.meter.spent_usd, self._tests_ok,
                        sorted(self._edited))
 
     def _loop(self) -> Outcome:
