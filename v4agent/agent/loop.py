@@ -27,6 +27,7 @@ from v4agent.agent.request.layout import (
     plan_compaction,
     tool_message,
 )
+from v4agent.agent.sessions.records import CallRecord, EndRecord, EndTotals, ResetRecord, ToolRecord
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, EngineUnreachable, ToolSchema, Usage
@@ -210,14 +211,11 @@ class Agent:
                                    billed_prompt=usage.prompt_tokens if usage else None)
         self.context_tokens = priced.prompt_tokens + priced.output_tokens
         self._last_output = max(256, priced.output_tokens)
-        self.writer.write(
-            "call", kind=kind, turn=self.turn, model=model, usage_known=usage is not None,
-            prompt_tokens=priced.prompt_tokens, cache_hit=priced.cache_hit, cache_miss=priced.cache_miss,
-            output_tokens=priced.output_tokens, reasoning_tokens=priced.reasoning_tokens,
-            cost_usd=cost.total_usd, hit_usd=cost.hit_usd, miss_usd=cost.miss_usd, output_usd=cost.output_usd,
-            saved_usd=cost.saved_usd, price_entry=cost.price_entry, duration_s=round(duration, 3),
-            finish_reason=reply.finish_reason if reply is not None else "cancelled", diag=diag.to_json(),
-        )
+        self.writer.write(CallRecord.of(
+            kind=kind, turn=self.turn, model=model, usage=priced, usage_known=usage is not None, cost=cost,
+            duration_s=duration, finish_reason=reply.finish_reason if reply is not None else "cancelled",
+            diag=diag.to_json(),
+        ))
         self.meter.log(charge)  # after the session record: the ledger never holds a call the session lacks
         self._emit(CallDone(kind, self.turn, usage, cost, diag, self.meter.spent_usd, self.context_tokens,
                             duration))
@@ -253,9 +251,8 @@ class Agent:
                                               f"{_describe_os_error(exc)}; no further calls were made. Free space, "
                                               "then resume with --resume")
         try:
-            self.writer.write("end", status=outcome.status, reason=outcome.reason, summary=outcome.summary,
-                              turns=outcome.turns, spent_usd=outcome.spent_usd, tests_ok=outcome.tests_ok,
-                              changed_paths=outcome.changed_paths)
+            totals = EndTotals(outcome.turns, outcome.spent_usd, outcome.tests_ok, tuple(outcome.changed_paths))
+            self.writer.write(EndRecord(outcome.status, outcome.reason, outcome.summary, totals))
         except OSError as exc:
             outcome.reason += f" (the session's end was not saved: {_describe_os_error(exc)})"
         return outcome
@@ -308,9 +305,8 @@ class Agent:
             self._tests_ok = None
         if name == "run_tests":
             self._tests_ok = result.ok
-        self.writer.write("tool", turn=self.turn, name=name, arguments=arguments, ok=result.ok,
-                          changed_paths=list(result.changed_paths), finished=result.finished,
-                          summary=result.summary, diff=result.diff)
+        self.writer.write(ToolRecord(self.turn, name, arguments, result.ok, tuple(result.changed_paths),
+                                     result.finished, result.summary, result.diff))
         self._emit(ToolDone(self.turn, name, arguments, result))
         return result
 
@@ -362,7 +358,7 @@ class Agent:
             pack_text = self.conversation.pack_text()
         messages = compacted_messages(self.system_prompt, pack_text, self.conversation.task(), summary)
         self.conversation = Conversation(messages)
-        self.writer.write("reset", reason="compaction", context_tokens=context_before)
+        self.writer.write(ResetRecord("compaction", context_before))
         for index, message in enumerate(messages):
             self.writer.message(index, message)
         self.context_tokens = 0
