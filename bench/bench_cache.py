@@ -43,6 +43,7 @@ from v4agent.agent.request.layout import (
     priming_pays,
     tool_message,
 )
+from v4agent.agent.sessions.records import StartRecord
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.engine.client import open_engine
 from v4agent.engine.types import Usage
@@ -145,7 +146,7 @@ def run_agent(root: Path, server: StandIn, snapshot: Snapshot, task: str, *, pri
                                           "api_key": "sk-test", "model": MODEL, "think": "off"})
     tools, system = tool_schemas(), load_prompt("system.md")
     conversation = Conversation.start(system, snapshot.text, task)
-    writer = SessionWriter.create(root, {"task": task, "tools": tools})
+    writer = SessionWriter.create(root, StartRecord(task=task, tools=tuple(tools)))
     ctx = ToolContext(root, approve="yes")
     agent = Agent(engine=engine, conversation=conversation, tools=tools,
                   run_tool=lambda n, a: run_tool(ctx, n, a), writer=writer, table=load_price_table(),

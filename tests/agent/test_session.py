@@ -16,6 +16,7 @@ from v4agent.accounting import load_price_table, price_call
 from v4agent.agent.loop import Agent, AgentConfig, Outcome
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import Conversation, prefix_hash
+from v4agent.agent.sessions.records import ResetRecord, StartRecord
 from v4agent.agent.sessions.store import (
     SessionError,
     SessionWriter,
@@ -43,8 +44,8 @@ def _agent(root: Path, server: StandIn, *, task: str = "inspect the code", max_t
     tools = tool_schemas()
     conv = Conversation.start("SYSTEM PROMPT", PACK, task)
     phash = prefix_hash(conv.messages[:2], tools, "deepseek-v4-flash", "off")
-    writer = SessionWriter.create(root, {"task": task, "tools": tools, "prefix_hash": phash,
-                                         "model": "deepseek-v4-flash", "think": "off"}, session_id)
+    writer = SessionWriter.create(root, StartRecord(task=task, model="deepseek-v4-flash", think="off",
+                                                    tools=tuple(tools), prefix_hash=phash), session_id)
     for i, m in enumerate(conv.messages):
         writer.message(i, m)
     ctx = ToolContext(root, approve="yes")
@@ -97,15 +98,15 @@ def test_thirty_turn_session_is_append_only_and_hits_its_theoretical_max(tmp_pat
     assert json.dumps(session.messages[: len(sent["messages"])]) == json.dumps(sent["messages"])
     assert json.dumps(session.tools) == json.dumps(sent["tools"])
     # Expected hits (our mirror of the unit rules) equal what the stand-in billed, call by call.
-    assert [c["diag"]["expected_billed"] for c in session.calls] == [c.cache_hit for c in server.calls]
-    assert all(not c["diag"]["breaks"] for c in session.calls)
+    assert [c.diag["expected_billed"] for c in session.calls] == [c.cache_hit for c in server.calls]
+    assert all(not c.diag["breaks"] for c in session.calls)
     # The session cost is the stand-in's usage priced (the prime call's output was cut, so turns only).
     table = load_price_table()
     for call, record in zip(session.calls[1:], server.calls[1:], strict=True):
         usage = Usage(record.prompt_tokens, record.output_tokens, record.cache_hit, record.cache_miss,
                       record.reasoning_tokens)
-        priced = price_call(table, "deepseek-v4-flash", usage, __import__("datetime").datetime.fromisoformat(call["ts"]))
-        assert call["cost_usd"] == pytest.approx(priced.total_usd, abs=1e-9)
+        priced = price_call(table, "deepseek-v4-flash", usage, __import__("datetime").datetime.fromisoformat(call.ts))
+        assert call.cost_usd == pytest.approx(priced.total_usd, abs=1e-9)
 
 
 def test_second_session_hits_the_primed_pack(tmp_path: Path) -> None:
@@ -175,7 +176,7 @@ def test_provider_dropped_unit_is_diagnosed(tmp_path: Path) -> None:
         agent, writer = _agent(root, server)
         agent.run()
     calls = read_session(writer.path).calls
-    causes = [b["cause"] for c in calls for b in c["diag"]["breaks"]]
+    causes = [b["cause"] for c in calls for b in c.diag["breaks"]]
     assert any("provider dropped a unit" in cause for cause in causes)
     assert find_session(root, writer.session_id).session_id == writer.session_id
 
@@ -205,7 +206,7 @@ def test_compaction_summarizes_on_the_cached_prefix_and_restarts_the_layout(tmp_
         calls = list(server.calls)
     assert outcome.status == "finished", outcome.reason
     session = read_session(writer.path)
-    kinds = [c["kind"] for c in session.calls]
+    kinds = [c.kind for c in session.calls]
     assert "compact" in kinds and session.resets >= 1
     i = kinds.index("compact")
     # The summary request extends the conversation it summarizes, so it hits all of the previous call.
@@ -217,7 +218,7 @@ def test_compaction_summarizes_on_the_cached_prefix_and_restarts_the_layout(tmp_
     assert "SUMMARY: read several modules." in after[3]["content"]
     assert calls[i + 1].cache_hit > 0  # the first request ended at the task: that unit still matches
     assert session.messages[:4] == after[:4]
-    layout_breaks = [b for b in session.calls[i + 1]["diag"]["breaks"] if b["kind"] == "layout"]
+    layout_breaks = [b for b in session.calls[i + 1].diag["breaks"] if b["kind"] == "layout"]
     assert layout_breaks and layout_breaks[0]["segment"] == "turn 1 (user)"
 
 
@@ -254,7 +255,7 @@ def test_a_missing_stored_content_is_a_clear_error(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr(blobs, "BLOB_MIN_CHARS", 2_000)
     root = make_git_repo(tmp_path / "repo", FILES)
-    writer = SessionWriter.create(root, {"task": "t"})
+    writer = SessionWriter.create(root, StartRecord(task="t"))
     writer.message(0, {"role": "user", "content": PACK})
     (blob,) = (writer.path.parent / "blobs").iterdir()
     blob.write_text(PACK + "tampered", encoding="utf-8")
@@ -274,12 +275,12 @@ def test_a_missing_content_before_a_compaction_does_not_block_a_resume(tmp_path:
 
     monkeypatch.setattr(blobs, "BLOB_MIN_CHARS", 2_000)
     root = make_git_repo(tmp_path / "repo", FILES)
-    writer = SessionWriter.create(root, {"task": "t"})
+    writer = SessionWriter.create(root, StartRecord(task="t"))
     writer.message(0, {"role": "user", "content": PACK})
     (blob,) = (writer.path.parent / "blobs").iterdir()
     blob.unlink()
     blobs._cache.clear()
     assert read_session(writer.path).damaged
-    writer.write("reset", reason="compaction", context_tokens=1)
+    writer.write(ResetRecord("compaction", 1))
     writer.message(0, {"role": "user", "content": "small"})
     assert not read_session(writer.path).damaged and find_resumable(root, writer.session_id)

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import make_git_repo, run_cli
 from v4agent.agent.sessions.blobs import blob_refs
 from v4agent.agent.sessions.prune import stale_sessions
+from v4agent.agent.sessions.records import StartRecord
 from v4agent.agent.sessions.store import SessionWriter, list_sessions, read_session
 
 DAY = 86_400.0
@@ -30,7 +31,7 @@ def test_blob_refs_reads_the_recorded_references() -> None:
 
 
 def _session(root: Path, pack: str, age_days: float) -> Path:
-    writer = SessionWriter.create(root, {"task": f"pack of {len(pack)} chars"})
+    writer = SessionWriter.create(root, StartRecord(task=f"pack of {len(pack)} chars"))
     writer.message(0, {"role": "user", "content": pack})
     stamp = time.time() - age_days * DAY
     os.utime(writer.path, (stamp, stamp))

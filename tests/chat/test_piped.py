@@ -49,7 +49,7 @@ def test_piped_lines_are_turns_with_plain_output(tmp_path: Path) -> None:
     assert f"prompt {sum(c.prompt_tokens for c in calls):,} tokens ({sum(c.cache_hit for c in calls):,} hit" in out
     assert len(Ledger(root).read()) == 5  # every call also went to the project's cost ledger
     sessions = list_sessions(root)
-    assert len(sessions) == 1 and sessions[0].start["kind"] == "chat"
+    assert len(sessions) == 1 and sessions[0].start.kind == "chat"
     assert f"--resume {sessions[0].session_id}" in done.stderr
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.agent.test_session import FILES, _agent
 from tests.conftest import make_git_repo, run_cli
+from v4agent.agent.sessions.records import EndRecord, StartRecord
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.core.gitstart import capture_start, diff_since, dirty_paths
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
@@ -21,8 +22,8 @@ def test_undo_restores_files_created_changed_and_deleted_and_the_branch(tmp_path
                    check=True)
     (root / "untracked.txt").write_text("was here before\n")  # a dirty start (as with --allow-dirty)
     start = capture_start(root, "s1", new_branch="agent-work")
-    writer = SessionWriter.create(root, {"task": "t", "git": start.to_json()}, "s1")
-    writer.write("end", status="finished", summary="")
+    writer = SessionWriter.create(root, StartRecord(task="t", git=start.to_json()), "s1")
+    writer.write(EndRecord("finished", summary=""))
     (root / "a.txt").write_text("changed\n")
     (root / "b.sh").write_text("#!/bin/sh\necho changed\n")
     (root / "c.txt").unlink()

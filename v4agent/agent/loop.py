@@ -13,18 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from v4agent.accounting import (
-    BudgetExceeded,
-    BudgetGuard,
-    CallCost,
-    Ledger,
-    PriceTable,
-    make_record,
-    price_call,
-)
+from v4agent.accounting import BudgetExceeded, CallCost, Ledger, Meter, PriceTable
 from v4agent.agent.request.cachediag import CacheTracker, CallDiag
 from v4agent.agent.request.layout import (
     COMPACTION_REQUEST,
@@ -36,13 +27,14 @@ from v4agent.agent.request.layout import (
     plan_compaction,
     tool_message,
 )
+from v4agent.agent.sessions.records import CallRecord, EndRecord, EndTotals, ResetRecord, ToolRecord
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, EngineUnreachable, ToolSchema, Usage
+from v4agent.tools.registry import runs_command
 
 Status = Literal["finished", "limit", "failed", "interrupted"]
 CallKind = Literal["prime", "turn", "compact"]
-_FILE_CHANGING_TOOLS = frozenset({"shell", "run_tests"})  # may change files the model did not edit itself
 _NUDGE = "You replied without calling a tool. Continue the task with tools, or call finish with a summary."
 
 
@@ -172,9 +164,9 @@ class Agent:
         self.tracker = tracker
         self.system_prompt = system_prompt
         self.snapshot = snapshot
-        self.ledger = ledger
         self.observer = observer or (lambda event: None)
-        self.budget = BudgetGuard(table, config.max_cost, engine=config.engine_name, spent_usd=spent_usd)
+        self.meter = Meter(table, engine=config.engine_name, max_cost=config.max_cost, spent_usd=spent_usd,
+                           ledger=ledger, session_id=writer.session_id)
         self.turn = conversation.assistant_turns()
         self.context_tokens = 0
         self._last_output = 1024
@@ -197,9 +189,10 @@ class Agent:
     def _call(self, kind: CallKind, messages: list[Message]) -> ChatReply | None:
         rendered = self.tracker.render(messages, self.tools)
         expected = self.tracker.expected(rendered)
+        model = self.engine.settings.model
         if kind != "prime":
-            self.budget.check(self.engine.settings.model, prompt_tokens=len(rendered.tokens),
-                              expected_hit=expected, expected_output=self._last_output, at=datetime.now(UTC))
+            self.meter.check(model, prompt_tokens=len(rendered.tokens), expected_hit=expected,
+                             expected_output=self._last_output)
         started = time.monotonic()
         reply: ChatReply | None
         if kind == "prime" and self.config.prime_mode == "cancel":
@@ -211,28 +204,20 @@ class Agent:
         usage = reply.usage if reply is not None else None
         priced = usage or Usage(len(rendered.tokens), 1, cache_hit=expected,
                                 cache_miss=len(rendered.tokens) - expected)  # a cancelled stream has no usage
-        now = datetime.now(UTC)
-        cost = price_call(self.table, self.engine.settings.model, priced, now, engine=self.config.engine_name,
-                          duration_s=duration)
-        self.budget.add(cost.total_usd)
+        charge = self.meter.charge(model, priced, turn=self.turn, duration_s=duration)
+        cost = charge.cost
         diag = self.tracker.record(rendered, messages, reply.as_message() if reply is not None else None,
                                    billed_hit=usage.cache_hit if usage else None,
                                    billed_prompt=usage.prompt_tokens if usage else None)
         self.context_tokens = priced.prompt_tokens + priced.output_tokens
         self._last_output = max(256, priced.output_tokens)
-        self.writer.write(
-            "call", kind=kind, turn=self.turn, model=self.engine.settings.model, usage_known=usage is not None,
-            prompt_tokens=priced.prompt_tokens, cache_hit=priced.cache_hit, cache_miss=priced.cache_miss,
-            output_tokens=priced.output_tokens, reasoning_tokens=priced.reasoning_tokens,
-            cost_usd=cost.total_usd, hit_usd=cost.hit_usd, miss_usd=cost.miss_usd, output_usd=cost.output_usd,
-            saved_usd=cost.saved_usd, price_entry=cost.price_entry, duration_s=round(duration, 3),
-            finish_reason=reply.finish_reason if reply is not None else "cancelled", diag=diag.to_json(),
-        )
-        if self.ledger is not None:  # the project's cost ledger (`v4agent cost`)
-            self.ledger.append(make_record(session_id=self.writer.session_id, turn=self.turn,
-                                           engine=self.config.engine_name, model=self.engine.settings.model,
-                                           usage=priced, at=now, cost=cost, duration_s=duration))
-        self._emit(CallDone(kind, self.turn, usage, cost, diag, self.budget.spent_usd, self.context_tokens,
+        self.writer.write(CallRecord.of(
+            kind=kind, turn=self.turn, model=model, usage=priced, usage_known=usage is not None, cost=cost,
+            duration_s=duration, finish_reason=reply.finish_reason if reply is not None else "cancelled",
+            diag=diag.to_json(),
+        ))
+        self.meter.log(charge)  # after the session record: the ledger never holds a call the session lacks
+        self._emit(CallDone(kind, self.turn, usage, cost, diag, self.meter.spent_usd, self.context_tokens,
                             duration))
         return reply
 
@@ -266,15 +251,14 @@ class Agent:
                                               f"{_describe_os_error(exc)}; no further calls were made. Free space, "
                                               "then resume with --resume")
         try:
-            self.writer.write("end", status=outcome.status, reason=outcome.reason, summary=outcome.summary,
-                              turns=outcome.turns, spent_usd=outcome.spent_usd, tests_ok=outcome.tests_ok,
-                              changed_paths=outcome.changed_paths)
+            totals = EndTotals(outcome.turns, outcome.spent_usd, outcome.tests_ok, tuple(outcome.changed_paths))
+            self.writer.write(EndRecord(outcome.status, outcome.reason, outcome.summary, totals))
         except OSError as exc:
             outcome.reason += f" (the session's end was not saved: {_describe_os_error(exc)})"
         return outcome
 
     def _outcome(self, status: Status, reason: str, summary: str = "") -> Outcome:
-        return Outcome(status, reason, summary, self.turn, self.budget.spent_usd, self._tests_ok,
+        return Outcome(status, reason, summary, self.turn, self.meter.spent_usd, self._tests_ok,
                        sorted(self._edited))
 
     def _loop(self) -> Outcome:
@@ -306,7 +290,7 @@ class Agent:
                 if result.finished:
                     finished = result.summary or result.content
                 stop = stop or self._check_loop(call.name, call.arguments, result.ok)
-            if any(c.name in _FILE_CHANGING_TOOLS for c in reply.tool_calls):
+            if any(runs_command(c.name) for c in reply.tool_calls):  # may change files the model did not edit
                 self._append_delta()
             if finished is not None:
                 return self._outcome("finished", "the model called finish", finished)
@@ -321,9 +305,8 @@ class Agent:
             self._tests_ok = None
         if name == "run_tests":
             self._tests_ok = result.ok
-        self.writer.write("tool", turn=self.turn, name=name, arguments=arguments, ok=result.ok,
-                          changed_paths=list(result.changed_paths), finished=result.finished,
-                          summary=result.summary, diff=result.diff)
+        self.writer.write(ToolRecord(self.turn, name, arguments, result.ok, tuple(result.changed_paths),
+                                     result.finished, result.summary, result.diff))
         self._emit(ToolDone(self.turn, name, arguments, result))
         return result
 
@@ -375,7 +358,7 @@ class Agent:
             pack_text = self.conversation.pack_text()
         messages = compacted_messages(self.system_prompt, pack_text, self.conversation.task(), summary)
         self.conversation = Conversation(messages)
-        self.writer.write("reset", reason="compaction", context_tokens=context_before)
+        self.writer.write(ResetRecord("compaction", context_before))
         for index, message in enumerate(messages):
             self.writer.message(index, message)
         self.context_tokens = 0

@@ -11,7 +11,6 @@ File-changing tool calls are checkpointed as git tree objects (the user's index 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,13 @@ from v4agent.accounting import Ledger, PriceTable
 from v4agent.agent.loop import Agent, AgentConfig, Event, Outcome, ToolDone, ToolStarted
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import Conversation, Message, pack_message, prefix_hash
+from v4agent.agent.sessions.records import (
+    ChatUndoRecord,
+    ResetRecord,
+    ResumeRecord,
+    StartRecord,
+    SwitchRecord,
+)
 from v4agent.agent.sessions.store import SessionData, SessionWriter, new_session_id
 from v4agent.chat.render import ChatRenderer, short_args
 from v4agent.chat.statusline import SessionFigures
@@ -33,7 +39,7 @@ from v4agent.engine.presets import model_info
 from v4agent.prompts import load_prompt
 from v4agent.tokens.tokenizer import get_tokenizer
 from v4agent.tools.approval import Asker
-from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
+from v4agent.tools.registry import ToolContext, changes_files, edits_files, run_tool, tool_schemas
 
 CHAT_TASK = (
     "Interactive chat with a developer about this repository. Their messages follow, one per turn. Answer "
@@ -41,7 +47,6 @@ CHAT_TASK = (
     "they ask for it. When you have answered, reply in plain text (markdown) without calling a tool; their "
     "next message comes as a new turn. Call finish only if they ask you to end."
 )
-_FILE_TOOLS = frozenset({"edit_file", "write_file", "delete_file", "shell", "run_tests"})
 Confirm = Callable[[str], bool]
 
 
@@ -79,29 +84,11 @@ def _agent_config(env: ChatEnv, engine: RemoteEngine) -> AgentConfig:
                        max_output=engine.settings.max_tokens, text_ends_turn=True)
 
 
-def _last_settings(path: Path) -> dict[str, Any]:
-    """The model/think a session last ran with (``switch`` and ``resume`` records after its start)."""
-    found: dict[str, Any] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return found
-    for line in lines:
-        if '"type":"switch"' not in line and '"type":"resume"' not in line:
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        found.update({k: record[k] for k in ("model", "think") if record.get(k)})
-    return found
-
-
 def resume_overrides(session: SessionData, flags: dict[str, Any]) -> dict[str, Any]:
     """Engine settings that keep a resumed session's cache key: its own, unless the user overrides them."""
     keys = ("engine", "model", "think", "base_url", "max_tokens")
-    over = {k: session.start.get(k) for k in keys if session.start.get(k) not in (None, "")}
-    over.update(_last_settings(session.path))
+    over = {k: getattr(session.start, k) for k in keys if getattr(session.start, k) not in (None, "")}
+    over.update(session.last_settings())
     over.update({k: v for k, v in flags.items() if k in keys and v not in (None, "")})
     return over
 
@@ -146,10 +133,11 @@ class ChatSession:
         s = engine.settings
         sid = new_session_id()
         git = capture_start(env.root, sid)
-        start = {"task": "(chat)", "kind": "chat", "repo": str(env.root), "engine": engine.name,
-                 "base_url": engine.base_url, "model": s.model, "think": s.think, "max_tokens": s.max_tokens,
-                 "tools": tools, "git": git.to_json(), "pack_tokens": int(snapshot.token_count),
-                 "prefix_hash": prefix_hash(conversation.messages[:2], tools, s.model, s.think)}
+        start = StartRecord(task="(chat)", kind="chat", repo=str(env.root), engine=engine.name,
+                            base_url=engine.base_url, model=s.model, think=s.think, max_tokens=s.max_tokens,
+                            tools=tuple(tools), prefix_hash=prefix_hash(conversation.messages[:2], tools, s.model,
+                                                                        s.think),
+                            git=git.to_json(), pack_tokens=int(snapshot.token_count))
         writer = SessionWriter.create(env.root, start, sid)
         for index, message in enumerate(conversation.messages):
             writer.message(index, message)
@@ -159,23 +147,23 @@ class ChatSession:
     @classmethod
     def resume(cls, env: ChatEnv, session: SessionData, engine: RemoteEngine) -> ChatSession:
         """Continue a saved session with exactly the messages and tools it sent (its cache prefix)."""
-        raw_git = session.start.get("git")
+        raw_git = session.start.git
         if not isinstance(raw_git, dict) or len(session.messages) < 3:
             raise GitError(f"session {session.session_id} cannot be resumed (no start state)")
         writer = SessionWriter(session.path)
-        writer.write("resume", model=engine.settings.model, think=engine.settings.think)
+        writer.write(ResumeRecord(engine.settings.model, engine.settings.think))
         conversation = Conversation(session.messages)
         tools = session.tools
         tracker = _tracker(engine)
         last_reply = max((i for i, m in enumerate(session.messages) if m.get("role") == "assistant"), default=1)
         tracker.seed(session.messages[: last_reply + 1], tools)  # what the provider stored last
-        last = session.calls[-1] if session.calls else {}
-        context = int(last.get("prompt_tokens") or 0) + int(last.get("output_tokens") or 0)
+        last = session.calls[-1] if session.calls else None
+        context = int(last.prompt_tokens or 0) + int(last.output_tokens or 0) if last is not None else 0
         chat = cls(env, engine, conversation, writer, GitStart.from_json(raw_git), tools, tracker,
-                   spent=session.cost_usd, context_tokens=context or int(session.start.get("pack_tokens") or 0))
+                   spent=session.cost_usd, context_tokens=context or int(session.start.pack_tokens or 0))
         totals = session.token_totals()
         chat.figures.prompt_tokens, chat.figures.hit_tokens = totals["prompt"], totals["hit"]
-        chat.figures.hits_known = any(c.get("cache_hit") is not None for c in session.calls)
+        chat.figures.hits_known = any(c.cache_hit is not None for c in session.calls)
         chat.user_turn = sum(1 for m in session.messages[3:] if m.get("role") == "user")
         return chat
 
@@ -199,7 +187,7 @@ class ChatSession:
         return outcome
 
     def _observe(self, event: Event) -> None:
-        if isinstance(event, ToolStarted) and event.name in _FILE_TOOLS:
+        if isinstance(event, ToolStarted) and changes_files(event.name):
             self.env.renderer.pause()
             try:
                 tree = worktree_tree(self.env.root)
@@ -208,13 +196,13 @@ class ChatSession:
             if tree:
                 label = f"{event.name} {short_args(event.arguments, 60)}"
                 self.checkpoints.append(Checkpoint(self.user_turn, label, tree))
-        elif isinstance(event, ToolDone) and event.name in _FILE_TOOLS and self.checkpoints:
+        elif isinstance(event, ToolDone) and changes_files(event.name) and self.checkpoints:
             self._drop_if_unchanged(event)
         self.env.renderer(event)
 
     def _drop_if_unchanged(self, event: ToolDone) -> None:
         last = self.checkpoints[-1]
-        if event.name in ("edit_file", "write_file", "delete_file"):
+        if edits_files(event.name):
             if not event.result.changed_paths:
                 self.checkpoints.pop()
             return
@@ -239,7 +227,7 @@ class ChatSession:
             target = self.checkpoints.pop()
             what = f"the last change ({target.label})"
         paths = restore_start(self.env.root, GitStart(None, None, target.tree, ""))
-        self.writer.write("chat_undo", what=what, paths=paths)
+        self.writer.write(ChatUndoRecord(what, tuple(paths)))
         if paths:
             self.pending_note = (f"(Note: the user undid {what}; these files are back to their earlier content: "
                                  f"{', '.join(paths)}. Read them again before editing.)")
@@ -253,7 +241,7 @@ class ChatSession:
         self.agent.config = _agent_config(self.env, engine)
         self.figures.model = engine.settings.model
         self.figures.context_window = model_info(engine.settings.model).context_window
-        self.writer.write("switch", model=engine.settings.model, think=engine.settings.think)
+        self.writer.write(SwitchRecord(engine.settings.model, engine.settings.think))
 
     def replace_pack(self, snapshot: Any) -> None:
         """Put a new pack in the conversation (after /add, /drop): the turns stay, the prefix changes."""
@@ -262,7 +250,7 @@ class ChatSession:
         self.agent.conversation = conversation
         self.agent.snapshot = snapshot
         self.snapshot = snapshot
-        self.writer.write("reset", reason="repack", context_tokens=self.figures.context_tokens)
+        self.writer.write(ResetRecord("repack", self.figures.context_tokens))
         for index, message in enumerate(conversation.messages):
             self.writer.message(index, message)
 

@@ -139,17 +139,17 @@ def cost_rows(session: SessionData) -> list[dict[str, Any]]:
     """Token and cost totals per call kind (prime, turn, compact) and overall."""
     rows: dict[str, dict[str, Any]] = {}
     for call in session.calls:
-        for key in (str(call.get("kind", "turn")), "total"):
+        for key in (str(call.kind), "total"):
             row = rows.setdefault(key, {"kind": key, "calls": 0, "prompt": 0, "hit": 0, "miss": 0, "output": 0,
                                         "reasoning": 0, "cost_usd": 0.0, "saved_usd": 0.0})
             row["calls"] += 1
-            row["prompt"] += int(call.get("prompt_tokens") or 0)
-            row["hit"] += int(call.get("cache_hit") or 0)
-            row["miss"] += int(call.get("cache_miss") or 0)
-            row["output"] += int(call.get("output_tokens") or 0)
-            row["reasoning"] += int(call.get("reasoning_tokens") or 0)
-            row["cost_usd"] = round(row["cost_usd"] + float(call.get("cost_usd") or 0.0), 10)
-            row["saved_usd"] = round(row["saved_usd"] + float(call.get("saved_usd") or 0.0), 10)
+            row["prompt"] += int(call.prompt_tokens or 0)
+            row["hit"] += int(call.cache_hit or 0)
+            row["miss"] += int(call.cache_miss or 0)
+            row["output"] += int(call.output_tokens or 0)
+            row["reasoning"] += int(call.reasoning_tokens or 0)
+            row["cost_usd"] = round(row["cost_usd"] + float(call.cost_usd or 0.0), 10)
+            row["saved_usd"] = round(row["saved_usd"] + float(call.saved_usd or 0.0), 10)
     order = ["prime", "turn", "compact", "total"]
     return [rows[k] for k in order if k in rows]
 
@@ -164,7 +164,7 @@ def cost_table(session: SessionData) -> Table:
         table.add_row(row["kind"], f"{row['calls']}", f"{row['hit']:,}", f"{row['miss']:,}",
                       f"{row['output']:,}", f"{row['reasoning']:,}", ratio, f"{row['cost_usd']:.6f}",
                       f"{row['saved_usd']:.6f}", style="bold" if row["kind"] == "total" else None)
-    entries = sorted({str(c.get("price_entry", "")) for c in session.calls if c.get("price_entry")})
+    entries = sorted({str(c.price_entry) for c in session.calls if c.price_entry})
     table.caption = "tokens; reason: reasoning tokens, counted in output" + (
         "\npriced by: " + "; ".join(entries) if entries else "")
     table.caption_justify = "left"
@@ -194,8 +194,8 @@ def report_json(session: SessionData, outcome: Outcome, tests: dict[str, Any], d
         "summary": outcome.summary, "turns": session.turns, "tests": tests, "diff": diff,
         "changed_files": outcome.changed_paths, "cost": totals[-1] if totals else {}, "cost_by_kind": totals,
         "hit_ratio": session.hit_ratio,
-        "price_entries": sorted({str(c.get("price_entry", "")) for c in session.calls}),
-        "cache_breaks": [b for c in session.calls for b in (c.get("diag") or {}).get("breaks", [])],
+        "price_entries": sorted({str(c.price_entry) for c in session.calls}),
+        "cache_breaks": [b for c in session.calls for b in (c.diag or {}).get("breaks", [])],
         "exit_code": exit_code,
     }
 

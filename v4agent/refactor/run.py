@@ -34,6 +34,7 @@ from v4agent.agent.request.layout import (
     resume_message,
     task_message,
 )
+from v4agent.agent.sessions.records import EndRecord, ResumeRecord, StartRecord
 from v4agent.agent.sessions.store import (
     SessionData,
     SessionWriter,
@@ -145,11 +146,11 @@ def _exit_code(outcome: Outcome, tests: dict[str, Any]) -> ExitCode:
 
 
 def _start_record(run: _Run, task: str, tools: list[dict[str, Any]], phash: str, git: GitStart,
-                  pack_tokens: int) -> dict[str, Any]:
+                  pack_tokens: int) -> StartRecord:
     s = run.engine.settings
-    return {"task": task, "repo": str(run.root), "engine": run.engine.name, "base_url": run.engine.base_url,
-            "model": s.model, "think": s.think, "max_tokens": s.max_tokens, "tools": tools,
-            "prefix_hash": phash, "git": git.to_json(), "pack_tokens": pack_tokens}
+    return StartRecord(task=task, repo=str(run.root), engine=run.engine.name, base_url=run.engine.base_url,
+                       model=s.model, think=s.think, max_tokens=s.max_tokens, tools=tuple(tools),
+                       prefix_hash=phash, git=git.to_json(), pack_tokens=pack_tokens)
 
 
 def _drive(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, test_cmd: str | None,
@@ -168,10 +169,10 @@ def _drive_inner(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, 
             try:
                 agent.prime()
             except KeyboardInterrupt:
-                writer.write("end", status="interrupted", reason="interrupted while priming", summary="")
+                writer.write(EndRecord("interrupted", "interrupted while priming", ""))
                 raise Interrupted(f"interrupted; resume with --resume {writer.session_id}") from None
             except EngineError as exc:  # recorded, then reported by the entry point: 6 if unreachable, else 1
-                writer.write("end", status="failed", reason=str(exc), summary="")
+                writer.write(EndRecord("failed", str(exc), ""))
                 raise
         outcome = agent.run()
     tests = _final_tests(run.root, test_cmd, outcome) if outcome.status == "finished" else {
@@ -211,7 +212,7 @@ def run_refactor(
     session = find_resumable(root, resume) if resume is not None else None
     overrides: dict[str, Any] = {}
     if session is not None:  # the session's own settings, unless overridden: they are the cache key
-        overrides = {k: session.start.get(k) for k in ("engine", "model", "think", "base_url")}
+        overrides = {k: getattr(session.start, k) for k in ("engine", "model", "think", "base_url")}
         overrides.update({k: v for k, v in flags.items() if k in overrides and v is not None})
     try:
         eng = open_model_engine(config, root, overrides=overrides)
@@ -288,20 +289,20 @@ def _agent(run: _Run, conversation: Conversation, tools: list[dict[str, Any]], c
 
 
 def _resume(run: _Run, session: SessionData, task: str, ctx: ToolContext, test_cmd: str | None) -> None:
-    raw_git = session.start.get("git")
+    raw_git = session.start.git
     if not isinstance(raw_git, dict) or len(session.messages) < 3:
         raise UsageError(f"session {session.session_id} cannot be resumed (no start state)")
     git = GitStart.from_json(raw_git)
     s = run.engine.settings
-    if (s.model, s.think) != (session.start.get("model"), session.start.get("think")):
-        prefix = int(session.calls[-1].get("prompt_tokens") or 0) if session.calls else 0
+    if (s.model, s.think) != (session.start.model, session.start.think):
+        prefix = int(session.calls[-1].prompt_tokens or 0) if session.calls else 0
         miss = price_call(run.table, s.model, Usage(prefix, 0, cache_hit=0, cache_miss=prefix), datetime.now(UTC),
                           engine=run.engine.name)
-        warn(f"model/think changed from {session.start.get('model')}/{session.start.get('think')} to "
+        warn(f"model/think changed from {session.start.model}/{session.start.think} to "
              f"{s.model}/{s.think}: that starts a new cache, so the whole prefix (~{prefix:,} tokens) is billed "
              f"as misses once (about ${miss.total_usd:.4f})")
     writer = SessionWriter(session.path)
-    writer.write("resume", model=s.model, think=s.think)
+    writer.write(ResumeRecord(s.model, s.think))
     conversation = Conversation(session.messages)
     tools = session.tools  # exactly as sent before: they are part of the cached prefix
     tracker = CacheTracker(get_tokenizer("deepseek-v4"), block=16 if run.engine.preset.think_style != "deepseek" else 64)

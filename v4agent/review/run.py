@@ -192,7 +192,7 @@ def accounting_pricer(engine: Engine, at: datetime | None = None, *, table: Any 
 
     With ``repo``, each priced call is also appended to that project's cost ledger (``.v4agent/ledger.jsonl``),
     like every other call v4agent makes, under ``session_id``."""
-    from v4agent.accounting import Ledger, PriceTableError, load_price_table, price_call
+    from v4agent.accounting import Ledger, Meter, PriceTableError, load_price_table
 
     if table is None:
         try:
@@ -201,12 +201,10 @@ def accounting_pricer(engine: Engine, at: datetime | None = None, *, table: Any 
             return None
     when = at or datetime.now(UTC)
     engine_name = str(getattr(engine, "name", "deepseek"))
-    if repo is None:
-        return lambda model, usage: price_call(table, model, usage, when, engine=engine_name)
-    ledger = Ledger(repo)
+    meter = Meter(table, engine=engine_name, ledger=Ledger(repo) if repo is not None else None,
+                  session_id=session_id)
     turns = iter(range(1_000_000))
-    return lambda model, usage: ledger.record_call(table, session_id=session_id, turn=next(turns),
-                                                   engine=engine_name, model=model, usage=usage, at=when)
+    return lambda model, usage: meter.record(model, usage, turn=next(turns), at=when)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,9 @@ Every record is appended and fsync'd as it happens, so a crash or Ctrl-C loses a
 The exact messages sent are stored, so ``--resume`` continues with a byte-identical prefix (large contents,
 such as the pack, once per repository state in ``sessions/blobs/``: see ``sessionblobs``).
 
-Record types: ``start`` (task, settings, git start state, tool schemas), ``message`` (one appended message),
-``reset`` (a compaction replaced the conversation; the messages that follow form the new one), ``call`` (one
-model call: usage, cost, expected vs billed cache hit, cache break), ``tool`` (one tool run), ``end``
-(status and summary; a resumed session appends more after it).
+This module is the only code that reads or writes session files: the writer takes records, and every reader
+goes through one parser. The record types (``start``, ``message``, ``reset``, ``call``, ``tool``, ``end``,
+``resume``, ``switch``, ``chat_undo``, ``undo``) and their exact on-disk form are in ``records``.
 """
 
 from __future__ import annotations
@@ -15,14 +14,28 @@ from __future__ import annotations
 import json
 import os
 import secrets as _random
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from v4agent.agent.request.layout import Message, ToolSchema
 from v4agent.agent.sessions.blobs import BlobMissing, inline_contents, outline_contents
+from v4agent.agent.sessions.records import (
+    CallRecord,
+    ChatUndoRecord,
+    EndRecord,
+    MessageRecord,
+    ResetRecord,
+    ResumeRecord,
+    SessionRecord,
+    StartRecord,
+    SwitchRecord,
+    ToolRecord,
+    UndoRecord,
+    parse_record,
+    record_json,
+)
 from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.fsutil import append_line_durably
 from v4agent.core.state import state_dir
@@ -46,10 +59,6 @@ def new_session_id(now: datetime | None = None) -> str:
     return f"{moment}-{_random.token_hex(3)}"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class SessionWriter:
     """Appends records to one session file."""
 
@@ -58,25 +67,38 @@ class SessionWriter:
         self.session_id = path.stem
 
     @classmethod
-    def create(cls, repo_root: Path, start: Mapping[str, Any], session_id: str | None = None) -> SessionWriter:
+    def create(cls, repo_root: Path, start: StartRecord, session_id: str | None = None) -> SessionWriter:
+        """A new session file, its start record written (with the session id)."""
         sid = session_id or new_session_id()
         writer = cls(sessions_dir(repo_root) / f"{sid}.jsonl")
         if writer.path.exists():
             raise SessionError(f"session {sid} already exists")
-        writer.write("start", id=sid, **start)
+        writer.write(replace(start, id=sid))
         return writer
 
-    def write(self, record_type: str, /, **fields: Any) -> None:
-        record = {"type": record_type, "ts": _now(), **fields}
+    def write(self, record: SessionRecord) -> None:
+        """Append one record, durably."""
         # Key order is kept (no sort_keys): tool schemas are rendered in the prompt as sent, so a resumed
         # session must send them back in exactly the same order to hit the cache.
-        append_line_durably(self.path, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        append_line_durably(self.path, json.dumps(record_json(record), ensure_ascii=False, separators=(",", ":")))
 
     def message(self, index: int, message: Message) -> None:
-        self.write("message", index=index, message=outline_contents(message, self.path.parent))
+        """Append one conversation message (a large content stored once, as a blob)."""
+        self.write(MessageRecord(index, outline_contents(message, self.path.parent)))
 
 
-def _read_records(path: Path) -> Iterator[dict[str, Any]]:
+def _parse_line(line: str) -> SessionRecord | None:
+    """One line as its record (None for an unknown type); ``ValueError`` if it is not a valid record."""
+    raw = json.loads(line)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return parse_record(raw)
+    except TypeError as exc:
+        raise ValueError(f"a {raw.get('type')} record without its fields ({exc})") from None
+
+
+def _read_records(path: Path) -> Iterator[SessionRecord]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -85,12 +107,14 @@ def _read_records(path: Path) -> Iterator[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _parse_line(line)
         except json.JSONDecodeError:
             if number == len(lines):
                 return  # the line in flight when the process died
             raise SessionError(f"{path}: line {number} is not valid JSON") from None
-        if isinstance(record, dict):
+        except ValueError as exc:
+            raise SessionError(f"{path}: line {number} is not a valid record: {exc}") from None
+        if record is not None:
             yield record
 
 
@@ -100,97 +124,118 @@ class SessionData:
 
     session_id: str
     path: Path
-    start: dict[str, Any]
+    start: StartRecord
     messages: list[Message] = field(default_factory=list)
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    tools_run: list[dict[str, Any]] = field(default_factory=list)
-    ends: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    tools_run: list[ToolRecord] = field(default_factory=list)
+    ends: list[EndRecord] = field(default_factory=list)
+    settings_changes: list[ResumeRecord | SwitchRecord] = field(default_factory=list)
+    chat_undos: list[ChatUndoRecord] = field(default_factory=list)
     resets: int = 0
     undone: bool = False
     damaged: str = ""  # why a stored message content could not be read back: listable, undoable, not resumable
 
     @property
     def task(self) -> str:
-        return str(self.start.get("task", ""))
+        return str(self.start.task or "")
 
     @property
     def tools(self) -> list[ToolSchema]:
-        return list(self.start.get("tools") or [])
+        return list(self.start.tools or [])
 
     @property
     def status(self) -> str:
         if not self.ends:
             return "interrupted"  # never reached an end record: killed or still running
-        return str(self.ends[-1].get("status", "?"))
+        return str(self.ends[-1].status)
 
     @property
     def summary(self) -> str:
-        return str(self.ends[-1].get("summary", "")) if self.ends else ""
+        return str(self.ends[-1].summary) if self.ends else ""
 
     @property
     def turns(self) -> int:
-        return sum(1 for c in self.calls if c.get("kind") == "turn")
+        return sum(1 for c in self.calls if c.kind == "turn")
 
     @property
     def cost_usd(self) -> float:
-        return float(sum(float(c.get("cost_usd") or 0.0) for c in self.calls))
+        return float(sum(float(c.cost_usd or 0.0) for c in self.calls))
 
     @property
     def saved_usd(self) -> float:
-        return float(sum(float(c.get("saved_usd") or 0.0) for c in self.calls))
+        return float(sum(float(c.saved_usd or 0.0) for c in self.calls))
 
     def token_totals(self) -> dict[str, int]:
         totals = {"prompt": 0, "hit": 0, "miss": 0, "output": 0, "reasoning": 0}
         for call in self.calls:
-            totals["prompt"] += int(call.get("prompt_tokens") or 0)
-            totals["hit"] += int(call.get("cache_hit") or 0)
-            totals["miss"] += int(call.get("cache_miss") or 0)
-            totals["output"] += int(call.get("output_tokens") or 0)
-            totals["reasoning"] += int(call.get("reasoning_tokens") or 0)
+            totals["prompt"] += int(call.prompt_tokens or 0)
+            totals["hit"] += int(call.cache_hit or 0)
+            totals["miss"] += int(call.cache_miss or 0)
+            totals["output"] += int(call.output_tokens or 0)
+            totals["reasoning"] += int(call.reasoning_tokens or 0)
         return totals
 
     @property
     def hit_ratio(self) -> float | None:
         totals = self.token_totals()
-        known = [c for c in self.calls if c.get("cache_hit") is not None]
+        known = [c for c in self.calls if c.cache_hit is not None]
         if not known or totals["prompt"] == 0:
             return None
         return totals["hit"] / totals["prompt"]
 
+    def last_settings(self) -> dict[str, str]:
+        """The model/think the session last ran with (its ``resume`` and ``switch`` records, in order)."""
+        found: dict[str, str] = {}
+        for change in self.settings_changes:
+            found.update({k: v for k, v in (("model", change.model), ("think", change.think)) if v})
+        return found
+
 
 def read_session(path: Path) -> SessionData:
+    """Read a session file back (``SessionError`` if it cannot be read or has no start record)."""
     data: SessionData | None = None
     for record in _read_records(path):
-        kind = record.get("type")
-        if kind == "start":
-            data = SessionData(str(record.get("id", path.stem)), path, record)
+        if isinstance(record, StartRecord):
+            data = SessionData(str(record.id or path.stem), path, record)
             continue
         if data is None:
             raise SessionError(f"{path}: no start record")
-        if kind == "message":
-            index = int(record.get("index", len(data.messages)))
+        if isinstance(record, MessageRecord):
+            index = int(record.index)
             if index != len(data.messages):
                 raise SessionError(f"{path}: message {index} out of order (expected {len(data.messages)})")
             try:
-                data.messages.append(inline_contents(record["message"], path.parent))
+                data.messages.append(inline_contents(record.message, path.parent))
             except BlobMissing as exc:
                 data.damaged = data.damaged or f"message {index}: {exc}"
-                data.messages.append({**record["message"], "content": f"[content missing: {exc}]"})
-        elif kind == "reset":
+                data.messages.append({**record.message, "content": f"[content missing: {exc}]"})
+        elif isinstance(record, ResetRecord):
             data.messages = []
             data.resets += 1
             data.damaged = ""  # what a resume would send starts again here
-        elif kind == "call":
+        elif isinstance(record, CallRecord):
             data.calls.append(record)
-        elif kind == "tool":
+        elif isinstance(record, ToolRecord):
             data.tools_run.append(record)
-        elif kind == "end":
+        elif isinstance(record, EndRecord):
             data.ends.append(record)
-        elif kind == "undo":
+        elif isinstance(record, ResumeRecord | SwitchRecord):
+            data.settings_changes.append(record)
+        elif isinstance(record, ChatUndoRecord):
+            data.chat_undos.append(record)
+        elif isinstance(record, UndoRecord):
             data.undone = True
     if data is None:
         raise SessionError(f"{path}: empty session file")
     return data
+
+
+def _is_prime_call(line: str) -> bool:
+    try:
+        record = _parse_line(line)
+    except ValueError:
+        return '"type":"call"' in line  # a torn line: the substrings are all there is to go on
+    return isinstance(record, CallRecord) and record.kind == "prime"
 
 
 def list_sessions(repo_root: Path) -> list[SessionData]:
@@ -244,12 +289,12 @@ def recent_prefix_seen(repo_root: Path, prefix_hash: str, *, max_age_s: float = 
             if now - os.path.getmtime(path) > max_age_s:
                 continue
             with path.open(encoding="utf-8") as handle:
-                first = json.loads(handle.readline() or "{}")
-                if first.get("prefix_hash") != prefix_hash:
+                first = _parse_line(handle.readline() or "{}")
+                if not isinstance(first, StartRecord) or first.prefix_hash != prefix_hash:
                     continue
-                # A prime call record is small; the message records hold the pack, so skip by substring.
-                if any('"kind":"prime"' in line and '"type":"call"' in line for line in handle):
+                # A prime call record is small; the message records hold the pack, so parse only likely lines.
+                if any(_is_prime_call(line) for line in handle if '"kind":"prime"' in line):
                     return True
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):  # JSONDecodeError is a ValueError
             continue
     return False

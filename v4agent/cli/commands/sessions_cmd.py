@@ -34,8 +34,8 @@ def _ratio(value: float | None) -> str:
 
 def _summary_json(s: SessionData) -> dict[str, Any]:
     return {"id": s.session_id, "task": s.task, "status": s.status, "turns": s.turns, "cost_usd": s.cost_usd,
-            "saved_usd": s.saved_usd, "hit_ratio": s.hit_ratio, "model": s.start.get("model"),
-            "started": s.start.get("ts"), "undone": s.undone}
+            "saved_usd": s.saved_usd, "hit_ratio": s.hit_ratio, "model": s.start.model,
+            "started": s.start.ts, "undone": s.undone}
 
 
 @sessions_app.callback()
@@ -70,12 +70,12 @@ def sessions(
 def call_rows(session: SessionData) -> list[dict[str, Any]]:
     rows = []
     for number, call in enumerate(session.calls, 1):
-        diag = call.get("diag") or {}
+        diag = call.diag or {}
         rows.append({
-            "call": number, "kind": call.get("kind"), "turn": call.get("turn"),
-            "prompt_tokens": call.get("prompt_tokens"), "expected_hit": diag.get("expected_billed"),
-            "billed_hit": call.get("cache_hit") if call.get("usage_known", True) else None,
-            "output_tokens": call.get("output_tokens"), "cost_usd": call.get("cost_usd"),
+            "call": number, "kind": call.kind, "turn": call.turn,
+            "prompt_tokens": call.prompt_tokens, "expected_hit": diag.get("expected_billed"),
+            "billed_hit": call.cache_hit if call.usage_known else None,
+            "output_tokens": call.output_tokens, "cost_usd": call.cost_usd,
             "breaks": [b.get("cause", "") for b in diag.get("breaks", [])],
         })
     return rows
@@ -102,7 +102,7 @@ def show(
         print(json.dumps({**_summary_json(session), "calls": rows}, indent=2))
         return
     stdout.print(Text.assemble(("task: ", "bold"), session.task))
-    stdout.print(f"status: {session.status}; model {session.start.get('model')}; "
+    stdout.print(f"status: {session.status}; model {session.start.model}; "
                  f"cache hit {_ratio(session.hit_ratio)}", markup=False, highlight=False)
     table = report_table("calls", ("#", "kind", "turn", "prompt", "expected hit", "billed hit", "output", "$",
                                    "cache break"),

@@ -18,14 +18,15 @@ def undo(
     force: bool = typer.Option(False, "--force", help="Undo again even if the session was already undone."),
 ) -> None:
     """Restore the starting state of the last agent session (files, and the branch it created)."""
-    from v4agent.agent.sessions.store import SessionWriter, find_session  # here: most commands never undo
+    from v4agent.agent.sessions.records import UndoRecord  # here: most commands never undo
+    from v4agent.agent.sessions.store import SessionWriter, find_session
 
     root = repo_root(path.resolve())
     if root is None:
         error(f"{path} is not inside a git repository")
         raise typer.Exit(ExitCode.USAGE)
     session = find_session(root, session_id)
-    raw = session.start.get("git")
+    raw = session.start.git
     if not isinstance(raw, dict):
         error(f"session {session.session_id} recorded no starting state")
         raise typer.Exit(ExitCode.FAILED)
@@ -37,7 +38,7 @@ def undo(
     except (GitError, OSError) as exc:
         error(f"undo failed: {exc}")
         raise typer.Exit(ExitCode.FAILED) from None
-    SessionWriter(session.path).write("undo", paths=touched)
+    SessionWriter(session.path).write(UndoRecord(tuple(touched)))
     if not touched:
         stdout.print(f"session {session.session_id}: nothing to restore")
         return
