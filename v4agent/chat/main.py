@@ -1,4 +1,4 @@
-"""The body of `v4agent chat [PATH]`: the interactive terminal chat over a packed repository (issue 6).
+"""The body of `v4agent chat [PATH]`: the interactive terminal chat over a packed repository.
 
 On a terminal: a prompt-toolkit prompt with history, completion and a status bar; rich output. From a pipe:
 each line is a turn and the output is plain text, so the chat can be scripted. The session is saved as it
