@@ -45,7 +45,7 @@ from v4agent.agent.request.layout import (
 )
 from v4agent.agent.sessions.records import StartRecord
 from v4agent.agent.sessions.store import SessionWriter
-from v4agent.engine.client import open_engine
+from v4agent.engine.client import EngineSettings, open_engine
 from v4agent.engine.types import Usage
 from v4agent.pack import PackOptions, Snapshot
 from v4agent.prompts import load_prompt
@@ -142,8 +142,8 @@ def pack(root: Path, budget: int) -> Snapshot:
 
 
 def run_agent(root: Path, server: StandIn, snapshot: Snapshot, task: str, *, prime: bool, turns: int) -> None:
-    engine = open_engine(None, overrides={"engine": "deepseek", "base_url": server.base_url,
-                                          "api_key": "sk-test", "model": MODEL, "think": "off"})
+    engine = open_engine(EngineSettings(engine="deepseek", base_url=server.base_url, api_key="sk-test",
+                                         model=MODEL, think="off"))
     tools, system = tool_schemas(), load_prompt("system.md")
     conversation = Conversation.start(system, snapshot.text, task)
     writer = SessionWriter.create(root, StartRecord(task=task, tools=tuple(tools)))
@@ -160,8 +160,8 @@ def run_agent(root: Path, server: StandIn, snapshot: Snapshot, task: str, *, pri
 
 def run_naive(root: Path, server: StandIn, budget: int, task: str, *, turns: int) -> None:
     """Re-pack before every turn: the pack is rewritten in place, so every edit breaks the cache behind it."""
-    engine = open_engine(None, overrides={"engine": "deepseek", "base_url": server.base_url,
-                                          "api_key": "sk-test", "model": MODEL, "think": "off"})
+    engine = open_engine(EngineSettings(engine="deepseek", base_url=server.base_url, api_key="sk-test",
+                                         model=MODEL, think="off"))
     tools, system = tool_schemas(), load_prompt("system.md")
     ctx = ToolContext(root, approve="yes")
     history: list[dict[str, Any]] = []

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import httpx2
 
-from v4agent.core.config import Config
-from v4agent.engine.presets import Preset, UnknownPreset, api_key_for, get_preset, model_info
+from v4agent.engine.presets import Preset, UnknownPreset, get_preset, model_info
 from v4agent.engine.retry import Failure, RetryPolicy, run_with_retry
 from v4agent.engine.stream import StreamAssembler, iter_sse_data, reply_from_completion
 from v4agent.engine.types import (
@@ -41,6 +39,21 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 900.0  # between bytes; keep-alive comments reset it
 _TRANSPORT_ERRORS = (httpx2.TransportError, httpx.TransportError, ConnectionError)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What opening a remote engine reads, chosen by the caller; an empty field takes the preset's value."""
+
+    engine: str = "deepseek"  # the preset's name
+    base_url: str = ""
+    api_key: str = ""  # never logged; "" = none (local servers often take none)
+    model: str = ""
+    max_tokens: int = RequestSettings.max_tokens  # clipped to the model's output limit
+    think: ThinkLevel = "high"
+    stream: bool = True
+    temperature: float | None = None
+    read_timeout_s: float = READ_TIMEOUT_S
 
 
 class StreamCut(EngineError):
@@ -243,44 +256,37 @@ class RemoteEngine:
         return StreamCut(message, retryable=True)
 
 
-def open_engine(config: Config | None, *, overrides: Mapping[str, Any] | None = None,
-                environ: Mapping[str, str] | None = None) -> RemoteEngine:
-    """A RemoteEngine from the preset named by config/overrides (keys: engine, model, base_url, think,
-    max_tokens, stream, temperature, api_key). Raises EngineUnreachable with a hint when no key is set."""
-    over = dict(overrides or {})
-    env = os.environ if environ is None else environ
-
-    def pick(key: str, default: Any = "") -> Any:
-        if over.get(key) not in (None, ""):
-            return over[key]
-        if config is not None and key in config.values and config.get(key) not in (None, ""):
-            return config.get(key)
-        return default
-
-    engine_name = str(pick("engine", "deepseek"))
+def preset_named(name: str) -> Preset:
+    """The preset called ``name``; an unknown name is an EngineError that says how to pick one."""
     try:
-        preset = get_preset(engine_name)
+        return get_preset(name)
     except UnknownPreset as exc:
         raise EngineError(str(exc), hint="pick one with --engine") from None
-    base_url = str(pick("base_url", preset.base_url))
+
+
+def open_engine(settings: EngineSettings) -> RemoteEngine:
+    """A RemoteEngine for already-chosen settings, the preset filling what they leave empty.
+
+    Raises EngineError for an unknown preset or a preset without a default model, and EngineUnreachable with
+    a hint when there is no base URL or the preset needs a key and none is given."""
+    preset = preset_named(settings.engine)
+    base_url = settings.base_url or preset.base_url
     if not base_url:
         raise EngineUnreachable(f"engine '{preset.name}' needs a base URL",
                                 hint="pass --base-url or set base_url in .v4agent.toml")
-    api_key = str(over.get("api_key") or api_key_for(preset, config, env))
-    if preset.key_required and not api_key:
+    if preset.key_required and not settings.api_key:
         raise EngineUnreachable(
             f"no API key for engine '{preset.name}'",
             hint=f"export {preset.key_env}=<your key> (or set api_key_env to the variable that holds it)",
         )
-    model = str(pick("model", preset.default_model))
+    model = settings.model or preset.default_model
     if not model:
         raise EngineError(f"engine '{preset.name}' has no default model", hint="pass --model")
-    limit = model_info(model).max_output
-    settings = RequestSettings(
+    request = RequestSettings(
         model=model,
-        max_tokens=min(int(pick("max_tokens", RequestSettings.max_tokens)), limit),
-        think=pick("think", "high"),
-        stream=bool(over.get("stream", True)),
-        temperature=over.get("temperature"),
+        max_tokens=min(settings.max_tokens, model_info(model).max_output),
+        think=settings.think,
+        stream=settings.stream,
+        temperature=settings.temperature,
     )
-    return RemoteEngine(base_url, api_key, settings, preset)
+    return RemoteEngine(base_url, settings.api_key, request, preset, read_timeout_s=settings.read_timeout_s)

@@ -26,7 +26,7 @@ from v4agent.agent.sessions.store import (
     read_session,
     recent_prefix_seen,
 )
-from v4agent.engine.client import open_engine
+from v4agent.engine.client import EngineSettings, open_engine
 from v4agent.engine.types import Usage
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 from v4agent.tokens.tokenizer import get_tokenizer
@@ -39,8 +39,8 @@ PACK = "\n".join(f"<file path='{p}'>\n{t}</file>" for p, t in sorted(FILES.items
 
 def _agent(root: Path, server: StandIn, *, task: str = "inspect the code", max_turns: int = 60,
            max_cost: float | None = None, session_id: str | None = None) -> tuple[Agent, SessionWriter]:
-    engine = open_engine(None, overrides={"engine": "deepseek", "base_url": server.base_url, "api_key": "sk-test",
-                                          "model": "deepseek-v4-flash", "think": "off"})
+    engine = open_engine(EngineSettings(engine="deepseek", base_url=server.base_url, api_key="sk-test",
+                                         model="deepseek-v4-flash", think="off"))
     tools = tool_schemas()
     conv = Conversation.start("SYSTEM PROMPT", PACK, task)
     phash = prefix_hash(conv.messages[:2], tools, "deepseek-v4-flash", "off")

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from v4agent.core.config import load_config
-from v4agent.engine.client import RemoteEngine, open_engine, think_params
-from v4agent.engine.presets import get_preset
+from v4agent.engine.client import EngineSettings, RemoteEngine, open_engine, think_params
+from v4agent.engine.presets import get_preset, model_info
 from v4agent.engine.retry import RetryPolicy
 from v4agent.engine.types import (
     Delta,
@@ -201,18 +200,18 @@ def test_max_cost_stops_before_the_call_that_would_cross_it(server: StandIn) -> 
     assert 0 < guard.spent_usd <= 0.0015
 
 
-def test_open_engine_from_config(server: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(EngineUnreachable) as info:
-        open_engine(load_config(None))
-    assert "DEEPSEEK_API_KEY" in info.value.hint
-    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test")
-    engine = open_engine(load_config(None), overrides={"base_url": server.base_url, "think": "off",
-                                                       "model": "deepseek-v4-pro", "max_tokens": 10**9})
-    assert engine.settings.model == "deepseek-v4-pro" and engine.settings.think == "off"
-    assert engine.settings.max_tokens == 393_216  # clipped to the model's output limit (data)
+def test_open_engine_fills_settings_from_the_preset(server: StandIn) -> None:
+    engine = open_engine(EngineSettings(base_url=server.base_url, api_key="sk-test", think="off",
+                                        max_tokens=10**9))
+    assert engine.name == "deepseek" and engine.settings.model == get_preset("deepseek").default_model
+    assert engine.settings.max_tokens == model_info(engine.settings.model).max_output  # clipped to the limit
     assert engine.complete([{"role": "user", "content": "hi"}]).content == "ok, done"
-    # the DeepSeek key is never handed to another engine's server
-    local = open_engine(load_config(None), overrides={"engine": "vllm", "base_url": server.base_url})
-    assert local._client.api_key != "sk-test"
-    with pytest.raises(EngineError, match="unknown engine 'nope'"):
-        open_engine(load_config(None), overrides={"engine": "nope"})
+    assert open_engine(EngineSettings(engine="vllm", base_url=server.base_url)).base_url == server.base_url
+    with pytest.raises(EngineUnreachable) as info:
+        open_engine(EngineSettings())  # DeepSeek needs a key
+    assert "DEEPSEEK_API_KEY" in info.value.hint
+    with pytest.raises(EngineUnreachable, match="needs a base URL"):
+        open_engine(EngineSettings(engine="openai-compatible"))
+    with pytest.raises(EngineError, match="unknown engine 'nope'") as unknown:
+        open_engine(EngineSettings(engine="nope"))
+    assert unknown.value.hint == "pick one with --engine"

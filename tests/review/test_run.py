@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import make_git_repo, run_cli
 from v4agent.core.errors import ExitCode
-from v4agent.engine.client import open_engine
+from v4agent.engine.client import EngineSettings, open_engine
 from v4agent.review.github import GitHubClient, PullRef
 from v4agent.review.run import ReviewInput, default_pack, post_review, range_diff, review
 from v4agent.testing.fake_github import FakeGitHub
@@ -101,8 +101,7 @@ def _handler(body: dict[str, Any]) -> ScriptedReply:
 
 
 def _review(server: StandIn, root: Path, base: str, head: str, title: str) -> Any:
-    engine = open_engine(None, overrides={"base_url": server.base_url, "api_key": "sk-test",
-                                          "model": "deepseek-v4-flash"})
+    engine = open_engine(EngineSettings(base_url=server.base_url, api_key="sk-test", model="deepseek-v4-flash"))
     try:
         inp = ReviewInput(root, base, head, title, "", range_diff(root, base, head))
         return review(inp, engine, pack=default_pack(), price=None)

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from v4agent.accounting import Ledger, PriceTable
-from v4agent.agent.loop import Agent, AgentConfig, Event, Outcome, ToolDone, ToolStarted
+from v4agent.agent.engine_choice import open_remote_engine
+from v4agent.agent.loop import Agent, Event, Outcome, ToolDone, ToolStarted
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import Conversation, Message, pack_message, prefix_hash
 from v4agent.agent.sessions.records import (
@@ -28,16 +29,16 @@ from v4agent.agent.sessions.records import (
     SwitchRecord,
 )
 from v4agent.agent.sessions.store import SessionData, SessionWriter, new_session_id
+from v4agent.agent.setup import agent_config, cache_tracker, configured_test_command
 from v4agent.chat.render import ChatRenderer, short_args
 from v4agent.chat.statusline import SessionFigures
 from v4agent.core.config import Config
 from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start, restore_start, worktree_tree
-from v4agent.engine.client import RemoteEngine, open_engine
+from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.prompts import load_prompt
-from v4agent.tokens.tokenizer import get_tokenizer
 from v4agent.tools.approval import Asker
 from v4agent.tools.registry import ToolContext, changes_files, edits_files, run_tool, tool_schemas
 
@@ -74,14 +75,6 @@ class Checkpoint:
     tree: str  # the working tree before the tool ran
 
 
-def _tracker(engine: RemoteEngine) -> CacheTracker:
-    return CacheTracker(get_tokenizer("deepseek-v4"), block=16 if engine.preset.think_style != "deepseek" else 64)
-
-
-def _agent_config(env: ChatEnv, engine: RemoteEngine) -> AgentConfig:
-    return AgentConfig(engine_name=engine.name, max_turns=int(env.config.get("max_turns")),
-                       max_cost=env.config.get("max_cost"), window=model_info(engine.settings.model).context_window,
-                       max_output=engine.settings.max_tokens, text_ends_turn=True)
 
 
 def resume_overrides(session: SessionData, flags: dict[str, Any]) -> dict[str, Any]:
@@ -105,14 +98,14 @@ class ChatSession:
         self.git = git
         self.snapshot = snapshot  # v4agent.pack.Snapshot, built lazily after a resume
         self.ctx = ToolContext(env.root, approve=env.config.get("approve"), ask=env.ask,
-                               test_cmd=str(env.config.get("test_cmd") or "") or None, start_commit=git.commit)
+                               test_cmd=configured_test_command(env.config), start_commit=git.commit)
         self.figures = SessionFigures(engine.name, engine.settings.model,
                                       model_info(engine.settings.model).context_window,
                                       env.config.get("max_cost"), context_tokens, spent)
         env.renderer.figures = self.figures  # the status line follows the current session
         self.agent = Agent(engine=engine, conversation=conversation, tools=tools,
                            run_tool=lambda name, arguments: run_tool(self.ctx, name, arguments), writer=writer,
-                           table=env.table, config=_agent_config(env, engine), tracker=tracker,
+                           table=env.table, config=agent_config(env.config, engine, text_ends_turn=True), tracker=tracker,
                            system_prompt=conversation.messages[0]["content"], snapshot=snapshot,
                            observer=self._observe, spent_usd=spent, ledger=Ledger(env.root))
         self.user_turn = 0
@@ -141,7 +134,7 @@ class ChatSession:
         writer = SessionWriter.create(env.root, start, sid)
         for index, message in enumerate(conversation.messages):
             writer.message(index, message)
-        return cls(env, engine, conversation, writer, git, tools, _tracker(engine), snapshot=snapshot,
+        return cls(env, engine, conversation, writer, git, tools, cache_tracker(engine), snapshot=snapshot,
                    context_tokens=int(snapshot.token_count))
 
     @classmethod
@@ -154,7 +147,7 @@ class ChatSession:
         writer.write(ResumeRecord(engine.settings.model, engine.settings.think))
         conversation = Conversation(session.messages)
         tools = session.tools
-        tracker = _tracker(engine)
+        tracker = cache_tracker(engine)
         last_reply = max((i for i, m in enumerate(session.messages) if m.get("role") == "assistant"), default=1)
         tracker.seed(session.messages[: last_reply + 1], tools)  # what the provider stored last
         last = session.calls[-1] if session.calls else None
@@ -237,8 +230,8 @@ class ChatSession:
         """Switch model or thinking effort: a new provider cache, so a fresh cache mirror too."""
         self.engine = engine
         self.agent.engine = engine
-        self.agent.tracker = _tracker(engine)
-        self.agent.config = _agent_config(self.env, engine)
+        self.agent.tracker = cache_tracker(engine)
+        self.agent.config = agent_config(self.env.config, engine, text_ends_turn=True)
         self.figures.model = engine.settings.model
         self.figures.context_window = model_info(engine.settings.model).context_window
         self.writer.write(SwitchRecord(engine.settings.model, engine.settings.think))
@@ -259,4 +252,4 @@ class ChatSession:
         s = self.engine.settings
         over = {"engine": self.engine.name, "base_url": self.engine.base_url, "model": s.model, "think": s.think,
                 "max_tokens": s.max_tokens, **changes}
-        return open_engine(self.env.config, overrides=over)
+        return open_remote_engine(self.env.config, overrides=over)

@@ -1,4 +1,4 @@
-"""The body of `v4agent chat [PATH]`: the interactive terminal chat over a packed repository (issue 6).
+"""The body of `v4agent chat [PATH]`: the interactive terminal chat over a packed repository.
 
 On a terminal: a prompt-toolkit prompt with history, completion and a status bar; rich output. From a pipe:
 each line is a turn and the output is plain text, so the chat can be scripted. The session is saved as it
@@ -15,25 +15,26 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from v4agent.accounting import price_table_for
 from v4agent.agent.loop import Outcome
 from v4agent.agent.sessions.store import find_resumable
+from v4agent.agent.setup import Workspace, open_workspace, pack_repository, start_run
 from v4agent.chat.actions import ChatApp
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.render import ChatRenderer
 from v4agent.chat.repl import make_asker, make_confirm, run_piped, run_tty
+from v4agent.chat.request import ChatRequest
 from v4agent.chat.statusline import SessionFigures
-from v4agent.core.config import Config, load_config
 from v4agent.core.errors import ExitCode, Interrupted, UsageError, V4AgentError
-from v4agent.core.git import GitError, repo_root, run_git
+from v4agent.core.git import GitError, run_git
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
-from v4agent.engine.select import open_model_engine
 from v4agent.engine.types import EngineError, EngineUnreachable
 from v4agent.ui.console import stderr
 
+_WHY_GIT = "the chat records the starting state so that /undo and `v4agent undo` can restore it"
 
-def _targets(targets: list[str], resume: bool) -> tuple[Path, str | None]:
+
+def _targets(targets: tuple[str, ...], resume: bool) -> tuple[Path, str | None]:
     """PATH and the session id from the positional words: `chat [PATH]`, `chat [PATH] --resume [ID]`."""
     if len(targets) > (2 if resume else 1):
         raise UsageError("too many arguments; usage: v4agent chat [PATH] [--resume [ID]]")
@@ -46,19 +47,15 @@ def _targets(targets: list[str], resume: bool) -> tuple[Path, str | None]:
     return Path(targets[0] if targets else "."), None
 
 
-def _pack_builder(root: Path, config: Config, budget: int | None, engine: RemoteEngine) -> Any:
+def _pack_builder(workspace: Workspace, budget: int | None, engine: RemoteEngine) -> Any:
     def build(focus: tuple[str, ...], dropped: tuple[str, ...]) -> Any:
-        from v4agent.pack import Snapshot  # heavy (tree-sitter, detect-secrets): load when used
-        from v4agent.pack.fromconfig import pack_options_from_config
-
-        options = pack_options_from_config(config, model=engine.settings.model, budget=budget,
-                                           include=focus, exclude=dropped, focus=focus)
-        from v4agent.pack.options import PackError
+        from v4agent.pack.options import PackError  # heavy (tree-sitter, detect-secrets): load when used
 
         try:
-            return Snapshot.build(root, options)
+            return pack_repository(workspace, model=engine.settings.model, budget=budget, include=focus,
+                                   exclude=dropped, focus=focus)
         except PackError as exc:
-            raise PackFailed(f"cannot pack {root}: {exc}") from None
+            raise PackFailed(f"cannot pack {workspace.root}: {exc}") from None
 
     return build
 
@@ -79,36 +76,28 @@ def _banner(app: ChatApp, resumed: bool) -> None:
             f"context {chat.figures.context_tokens:,} tokens · /help for commands, Ctrl-D to exit", "bold")
 
 
-def run_chat(
-    targets: list[str], *, engine: str | None, model: str | None, base_url: str | None, think: str | None,
-    approve: str | None, yes: bool, max_cost: float | None, resume: bool, budget: int | None,
-) -> None:
+def run_chat(request: ChatRequest) -> None:
     """Chat with the model about the repository at PATH; it can read, search, edit and run commands."""
-    path, session_id = _targets(targets, resume)
-    if not path.is_dir():
-        raise UsageError(f"{path} is not a directory")
-    root = repo_root(path.resolve())
-    if root is None:
-        raise UsageError(f"{path} is not inside a git repository; the chat records the starting state so that /undo "
-                         "and `v4agent undo` can restore it (run `git init` and commit first)")
-    flags: dict[str, Any] = {"engine": engine, "model": model, "base_url": base_url, "think": think,
-                             "max_cost": max_cost, "approve": "yes" if yes else approve, "pack.budget": budget}
-    config = load_config(root, flags=flags)  # ConfigError, PriceTableError, SessionError: exit 2 (main)
-    table = price_table_for(config, root)
-    session = find_resumable(root, session_id) if resume else None
+    path, session_id = _targets(request.targets, request.resume)
+    flags = request.config_flags()
+    # SetupError, ConfigError, PriceTableError, SessionError: usage errors (exit 2), reported by the entry point
+    workspace = open_workspace(path, flags, why=_WHY_GIT)
+    session = find_resumable(workspace.root, session_id) if request.resume else None
     try:
-        eng = open_model_engine(config, root, overrides=resume_overrides(session, flags) if session is not None else None)
+        eng = start_run(workspace, session=session,
+                        overrides=resume_overrides(session, flags) if session is not None else None).engine
     except EngineError as exc:  # a chat without its engine cannot start, whatever the cause: exit 6
         raise EngineUnreachable(str(exc), hint=exc.hint) from None
+    root = workspace.root
 
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     console = Console(highlight=False) if tty else Console(highlight=False, force_terminal=False, no_color=True,
                                                            width=120, soft_wrap=True)
     figures = SessionFigures(eng.name, eng.settings.model, model_info(eng.settings.model).context_window)
     renderer = ChatRenderer(console, figures, plain=not tty, show_thinking=tty)
-    env = ChatEnv(root, config, table, renderer, ask=make_asker(renderer) if tty else None,
+    env = ChatEnv(root, workspace.config, workspace.table, renderer, ask=make_asker(renderer) if tty else None,
                   confirm=make_confirm(renderer) if tty else (lambda _question: True), flags=flags)
-    build_pack = _pack_builder(root, config, budget, eng)
+    build_pack = _pack_builder(workspace, request.budget, eng)
     try:
         if session is not None:
             chat_session = ChatSession.resume(env, session, eng)

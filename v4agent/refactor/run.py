@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,12 +18,10 @@ from rich.prompt import Prompt
 
 from v4agent.accounting import (
     Ledger,
-    PriceTable,
     estimate_pack_cost,
     price_call,
-    price_table_for,
 )
-from v4agent.agent.loop import Agent, AgentConfig, Outcome
+from v4agent.agent.loop import Agent, Outcome
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import (
     ASSUMED_UNIT_INTERVAL,
@@ -41,34 +38,34 @@ from v4agent.agent.sessions.store import (
     find_resumable,
     recent_prefix_seen,
 )
-from v4agent.core.config import Config, load_config
+from v4agent.agent.setup import (
+    RunSetup,
+    Workspace,
+    agent_config,
+    cache_tracker,
+    configured_test_command,
+    open_workspace,
+    pack_repository,
+    start_run,
+    tool_context,
+)
 from v4agent.core.errors import ExitCode, Interrupted, UsageError
-from v4agent.core.git import GitError, repo_root
+from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
-from v4agent.engine.client import RemoteEngine
-from v4agent.engine.presets import model_info
-from v4agent.engine.select import open_model_engine
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.prompts import load_prompt
 from v4agent.refactor.progress import RefactorProgress, render_report
+from v4agent.refactor.request import PRIME_POLICIES, RefactorRequest
 from v4agent.secrets.results import redact_diff, redact_output
-from v4agent.tokens.tokenizer import get_tokenizer
-from v4agent.tools.approval import Answer, ApprovalRequest
+from v4agent.tools.approval import Answer, ApprovalRequest, Asker
 from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
 from v4agent.tools.testrun import detect_test_command, run_test_command
 from v4agent.ui.console import error, stderr, stdout, warn
 
 if TYPE_CHECKING:
-    from v4agent.pack import PackOptions, Snapshot
+    from v4agent.pack import Snapshot
 
-
-@dataclass
-class _Run:
-    root: Path
-    config: Config
-    engine: RemoteEngine
-    table: PriceTable
-    as_json: bool
+_WHY_GIT = "refactor records the starting commit so that `v4agent undo` can restore it"
 
 
 def _ask(request: ApprovalRequest) -> Answer:
@@ -79,34 +76,24 @@ def _ask(request: ApprovalRequest) -> Answer:
     return "always" if answer == "always" else "yes" if answer == "yes" else "no"
 
 
-def _pack_options(config: Config, budget: int | None, model: str) -> PackOptions:
-    from v4agent.pack.fromconfig import (
-        pack_options_from_config,  # imported when used: tree-sitter etc. are heavy
-    )
-
-    return pack_options_from_config(config, model=model, budget=budget)
-
-
-def _build_pack(root: Path, options: PackOptions) -> Snapshot:
-    from v4agent.pack import Snapshot
-    from v4agent.pack.options import PackError
+def _build_pack(workspace: Workspace, model: str, budget: int | None) -> Snapshot:
+    from v4agent.pack.options import PackError  # imported when used: the packer's modules are heavy
 
     try:
-        return Snapshot.build(root, options)
+        return pack_repository(workspace, model=model, budget=budget)
     except PackError as exc:
-        raise UsageError(f"cannot pack {root}: {exc}") from None
+        raise UsageError(f"cannot pack {workspace.root}: {exc}") from None
     except KeyboardInterrupt:
         raise Interrupted("interrupted while packing") from None
 
 
-def _offline(root: Path, config: Config, budget: int | None, exc: EngineError, table: PriceTable,
-             as_json: bool) -> typer.Exit:
+def _offline(workspace: Workspace, request: RefactorRequest, exc: EngineError) -> typer.Exit:
     """No engine: still pack, show what a run would cost per model, and say exactly what to set."""
-    model = str(config.get("model") or "deepseek-v4-flash")
-    snapshot = _build_pack(root, _pack_options(config, budget, model))
-    estimates = estimate_pack_cost(table, snapshot.token_count, datetime.now(UTC))
+    model = str(workspace.config.get("model") or "deepseek-v4-flash")
+    snapshot = _build_pack(workspace, model, request.budget)
+    estimates = estimate_pack_cost(workspace.table, snapshot.token_count, datetime.now(UTC))
     hint = exc.hint or "set DEEPSEEK_API_KEY, or pass --engine/--base-url for another server"
-    if as_json:
+    if request.as_json:
         print(json.dumps({
             "status": "engine_unreachable", "error": str(exc), "hint": hint, "pack_tokens": snapshot.token_count,
             "files": len(snapshot.files), "estimates": [e.__dict__ for e in estimates],
@@ -145,7 +132,7 @@ def _exit_code(outcome: Outcome, tests: dict[str, Any]) -> ExitCode:
     return ExitCode.TESTS_FAILING if tests["status"] == "fail" else ExitCode.OK
 
 
-def _start_record(run: _Run, task: str, tools: list[dict[str, Any]], phash: str, git: GitStart,
+def _start_record(run: RunSetup, task: str, tools: list[dict[str, Any]], phash: str, git: GitStart,
                   pack_tokens: int) -> StartRecord:
     s = run.engine.settings
     return StartRecord(task=task, repo=str(run.root), engine=run.engine.name, base_url=run.engine.base_url,
@@ -153,16 +140,16 @@ def _start_record(run: _Run, task: str, tools: list[dict[str, Any]], phash: str,
                        prefix_hash=phash, git=git.to_json(), pack_tokens=pack_tokens)
 
 
-def _drive(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, test_cmd: str | None,
-           prime: bool) -> None:
+def _drive(run: RunSetup, as_json: bool, agent: Agent, writer: SessionWriter, git: GitStart, prime: bool) -> None:
     try:
-        _drive_inner(run, agent, writer, git, test_cmd, prime)
+        _drive_inner(run, as_json, agent, writer, git, prime)
     except KeyboardInterrupt:  # after the loop (final tests, report): the session is already saved
         raise Interrupted(f"interrupted; the session is saved: --resume {writer.session_id}") from None
 
 
-def _drive_inner(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, test_cmd: str | None,
+def _drive_inner(run: RunSetup, as_json: bool, agent: Agent, writer: SessionWriter, git: GitStart,
                  prime: bool) -> None:
+    test_cmd = configured_test_command(run.config)
     with RefactorProgress(stderr) as progress:
         agent.observer = progress
         if prime:
@@ -184,88 +171,76 @@ def _drive_inner(run: _Run, agent: Agent, writer: SessionWriter, git: GitStart, 
         diff = f"(diff unavailable: {exc})"
     from v4agent.agent.sessions.store import read_session
 
-    render_report(read_session(writer.path), outcome, tests, diff, int(code), as_json=run.as_json)
+    render_report(read_session(writer.path), outcome, tests, diff, int(code), as_json=as_json)
     raise typer.Exit(code)
 
 
-def run_refactor(
-    path: Path, task: str, *, engine: str | None, model: str | None, base_url: str | None, think: str | None,
-    max_turns: int | None, max_cost: float | None, approve: str | None, yes: bool, test_cmd: str | None,
-    allow_dirty: bool, branch: str | None, as_json: bool, resume: str | None, budget: int | None, prime: str,
-) -> None:
-    """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
-    if not path.is_dir():
-        raise UsageError(f"{path} is not a directory")
-    root = repo_root(path.resolve())
-    if root is None:
-        raise UsageError(f"{path} is not inside a git repository; refactor records the starting commit so that "
-                         "`v4agent undo` can restore it (run `git init` and commit first)")
-    flags = {"engine": engine, "model": model, "base_url": base_url, "think": think, "max_turns": max_turns,
-             "max_cost": max_cost, "approve": "yes" if yes else approve, "test_cmd": test_cmd,
-             "pack.budget": budget}
-    config = load_config(root, flags=flags)  # ConfigError, PriceTableError (and SessionError below): exit 2
-    table = price_table_for(config, root)
-    if prime not in ("auto", "always", "never"):
-        raise UsageError(f"--prime must be auto, always or never, not {prime!r}")
-    if resume is None and not task.strip():
+def run_refactor(request: RefactorRequest) -> None:
+    """Let the model carry out the request's task on its repository, with tools, tests and a cost report."""
+    flags = request.config_flags()
+    # SetupError, ConfigError, PriceTableError and SessionError are usage errors (exit 2): the entry point says so.
+    workspace = open_workspace(request.path, flags, why=_WHY_GIT)
+    if request.prime not in PRIME_POLICIES:
+        raise UsageError(f"--prime must be auto, always or never, not {request.prime!r}")
+    if request.resume is None and not request.task.strip():
         raise UsageError('give a task: v4agent refactor PATH "what to do"')
-    session = find_resumable(root, resume) if resume is not None else None
+    root = workspace.root
+    session = find_resumable(root, request.resume) if request.resume is not None else None
     overrides: dict[str, Any] = {}
     if session is not None:  # the session's own settings, unless overridden: they are the cache key
         overrides = {k: getattr(session.start, k) for k in ("engine", "model", "think", "base_url")}
         overrides.update({k: v for k, v in flags.items() if k in overrides and v is not None})
     try:
-        eng = open_model_engine(config, root, overrides=overrides)
+        run = start_run(workspace, session=session, overrides=overrides)
     except EngineError as exc:
         if session is not None:
             raise EngineUnreachable(str(exc), hint=exc.hint) from None  # a resume needs its engine: exit 6
-        raise _offline(root, config, budget, exc, table, as_json) from None
-    run = _Run(root, config, eng, table, as_json)
-    effective_test_cmd = str(config.get("test_cmd") or "") or None
-    ctx = ToolContext(root, approve=config.get("approve"), ask=_ask if sys.stdin.isatty() else None,
-                      test_cmd=effective_test_cmd)
+        raise _offline(workspace, request, exc) from None
+    eng = run.engine
+    ask = _ask if sys.stdin.isatty() else None
     if session is not None:
-        _resume(run, session, task, ctx, effective_test_cmd)
+        _resume(run, session, request, ask)
         return
     dirty = [p for p in dirty_paths(root) if not p.startswith(".v4agent/")]
-    if dirty and not allow_dirty:
+    if dirty and not request.allow_dirty:
         shown = ", ".join(dirty[:8]) + (f" and {len(dirty) - 8} more" if len(dirty) > 8 else "")
         raise UsageError(f"the working tree has uncommitted changes ({shown}); commit or stash them, or pass "
                          "--allow-dirty")
     stderr.print("packing the repository…", style="dim")
-    snapshot = _build_pack(root, _pack_options(config, budget, eng.settings.model))
+    snapshot = _build_pack(workspace, eng.settings.model, request.budget)
     system_prompt = load_prompt("system.md")
     tools = tool_schemas()
-    conversation = Conversation.start(system_prompt, snapshot.text, task)
+    conversation = Conversation.start(system_prompt, snapshot.text, request.task)
     phash = prefix_hash(conversation.messages[:2], tools, eng.settings.model, eng.settings.think)
     primed_before = recent_prefix_seen(root, phash)
     from v4agent.agent.sessions.store import new_session_id
 
     sid = new_session_id()
     try:
-        git = capture_start(root, sid, new_branch=branch)
+        git = capture_start(root, sid, new_branch=request.branch)
     except GitError as exc:
         raise UsageError(str(exc)) from None
-    ctx = ToolContext(root, approve=config.get("approve"), ask=ctx.ask, test_cmd=effective_test_cmd,
-                      start_commit=git.commit)
-    writer = SessionWriter.create(root, _start_record(run, task, tools, phash, git, snapshot.token_count), sid)
+    ctx = tool_context(workspace, ask=ask, start_commit=git.commit)
+    writer = SessionWriter.create(root, _start_record(run, request.task, tools, phash, git, snapshot.token_count),
+                                  sid)
     for index, message in enumerate(conversation.messages):
         writer.message(index, message)
     stderr.print(f"session {sid}: {snapshot.token_count:,} pack tokens, model {eng.settings.model}",
                  markup=False, highlight=False)
-    tracker = CacheTracker(get_tokenizer("deepseek-v4"), block=16 if eng.preset.think_style != "deepseek" else 64)
+    tracker = cache_tracker(eng)
     if primed_before:
         tracker.seed(conversation.messages[:2], tools)
     agent = _agent(run, conversation, tools, ctx, writer, tracker, system_prompt, snapshot, 0.0)
+    prime = request.prime
     do_prime = not primed_before and (prime == "always" or (prime == "auto" and _priming_pays(
         run, len(tracker.render(conversation.messages[:2], tools).tokens))))
     if not do_prime:
         why = "primed by an earlier session" if primed_before else f"--prime {prime}"
         stderr.print(f"no priming call ({why})", style="dim")
-    _drive(run, agent, writer, git, effective_test_cmd, prime=do_prime)
+    _drive(run, request.as_json, agent, writer, git, prime=do_prime)
 
 
-def _priming_pays(run: _Run, prefix_tokens: int) -> bool:
+def _priming_pays(run: RunSetup, prefix_tokens: int) -> bool:
     """The auto policy: prime when the tail a later session would miss is worth more than the priming call."""
     now, model, engine = datetime.now(UTC), run.engine.settings.model, run.engine.name
     per_m = 1_000_000
@@ -275,20 +250,16 @@ def _priming_pays(run: _Run, prefix_tokens: int) -> bool:
                         miss_usd_per_m=miss.total_usd)
 
 
-def _agent(run: _Run, conversation: Conversation, tools: list[dict[str, Any]], ctx: ToolContext,
+def _agent(run: RunSetup, conversation: Conversation, tools: list[dict[str, Any]], ctx: ToolContext,
            writer: SessionWriter, tracker: CacheTracker, system_prompt: str, snapshot: Snapshot | None,
            spent: float) -> Agent:
-    info = model_info(run.engine.settings.model)
-    config = AgentConfig(engine_name=run.engine.name, max_turns=int(run.config.get("max_turns")),
-                         max_cost=run.config.get("max_cost"), window=info.context_window,
-                         max_output=run.engine.settings.max_tokens)
     return Agent(engine=run.engine, conversation=conversation, tools=tools,
                  run_tool=lambda name, arguments: run_tool(ctx, name, arguments), writer=writer,
-                 table=run.table, config=config, tracker=tracker, system_prompt=system_prompt,
+                 table=run.table, config=agent_config(run.config, run.engine), tracker=tracker, system_prompt=system_prompt,
                  snapshot=snapshot, spent_usd=spent, ledger=Ledger(run.root))
 
 
-def _resume(run: _Run, session: SessionData, task: str, ctx: ToolContext, test_cmd: str | None) -> None:
+def _resume(run: RunSetup, session: SessionData, request: RefactorRequest, ask: Asker | None) -> None:
     raw_git = session.start.git
     if not isinstance(raw_git, dict) or len(session.messages) < 3:
         raise UsageError(f"session {session.session_id} cannot be resumed (no start state)")
@@ -305,12 +276,13 @@ def _resume(run: _Run, session: SessionData, task: str, ctx: ToolContext, test_c
     writer.write(ResumeRecord(s.model, s.think))
     conversation = Conversation(session.messages)
     tools = session.tools  # exactly as sent before: they are part of the cached prefix
-    tracker = CacheTracker(get_tokenizer("deepseek-v4"), block=16 if run.engine.preset.think_style != "deepseek" else 64)
+    tracker = cache_tracker(run.engine)
     last_assistant = max((i for i, m in enumerate(conversation.messages) if m.get("role") == "assistant"), default=1)
     tracker.seed(conversation.messages[: last_assistant + 1], tools)
-    ctx = ToolContext(run.root, approve=ctx.approve, ask=ctx.ask, test_cmd=test_cmd, start_commit=git.commit)
+    ctx = tool_context(run.workspace, ask=ask, start_commit=git.commit)
     agent = _agent(run, conversation, tools, ctx, writer, tracker, load_prompt("system.md"), None, session.cost_usd)
     agent.close_dangling()
+    task = request.task
     agent.append(task_message(task) if task.strip() else resume_message())
     stderr.print(f"resuming session {session.session_id} ({session.turns} turns so far)", markup=False)
-    _drive(run, agent, writer, git, test_cmd, prime=False)
+    _drive(run, request.as_json, agent, writer, git, prime=False)

@@ -103,7 +103,7 @@ def run_review(
         raise UsageError(f"nothing to review: no difference between {inp.base_sha[:12]} and {inp.head_sha[:12]}")
 
     try:
-        from v4agent.engine.select import open_model_engine
+        from v4agent.agent.engine_choice import open_model_engine
 
         llm = open_model_engine(config, repo, overrides={"engine": engine, "model": model, "base_url": base_url})
     except EngineError as exc:

@@ -21,37 +21,39 @@ from v4agent.engine.local.modelspec import HF_REPOS, ModelSpec, load_model_spec
 from v4agent.engine.local.planner import MODES, Plan, PlanRequest, compare_kv, minimum_gpus, plan
 from v4agent.engine.local.vllm_cmd import LaunchOptions, NodeCommand, build_commands, render_commands
 from v4agent.engine.types import EngineError, EngineUnreachable
+from v4agent.serve.options import LaunchFlags, PlanTarget, ServeOptions
 from v4agent.ui.console import error, stderr, stdout
 
-__all__ = ["run_plan", "run_serve"]
+__all__ = ["LaunchFlags", "PlanTarget", "ServeOptions", "run_plan", "run_serve"]
 
 
-def _make_plan(model: str, gpu: str, gpu_mem: float | None, gpus: int, nodes: int, context: int | None,
-               concurrency: int, kv_dtype: str, mode: str, mtp: bool, utilization: float, reserve: float,
-               gpus_file: Path | None, batched: int | None = None) -> tuple[ModelSpec, Plan]:
-    if kv_dtype not in ("fp8", "bf16"):
-        raise UsageError(f"--kv-dtype must be fp8 or bf16, got {kv_dtype!r}")
-    if mode not in ("auto", *MODES):
-        raise UsageError(f"--mode must be one of auto, {', '.join(MODES)}; got {mode!r}")
+def _make_plan(target: PlanTarget, request: PlanRequest) -> tuple[ModelSpec, Plan]:
+    # The command line fills the request unchecked: its values are checked here, before anything loads.
+    if request.kv_dtype not in ("fp8", "bf16"):
+        raise UsageError(f"--kv-dtype must be fp8 or bf16, got {request.kv_dtype!r}")
+    if request.mode not in ("auto", *MODES):
+        raise UsageError(f"--mode must be one of auto, {', '.join(MODES)}; got {request.mode!r}")
+    batched = request.max_num_batched_tokens
     if batched is not None and batched < 1:
         raise UsageError(f"--max-num-batched-tokens must be positive, got {batched}")
     # ModelSpecError, HardwareError and PlanError are usage errors (exit 2): they propagate to the entry point.
-    spec = load_model_spec(model)
-    table = load_gpu_table(gpus_file)
-    hw = make_hardware(gpu, gpu_mem, gpus, nodes, table=table)
-    request = PlanRequest(context=context, concurrency=concurrency, kv_dtype=kv_dtype,
-                          gpu_memory_utilization=utilization, reserve_gib=reserve, mode=mode,  # type: ignore[arg-type]
-                          mtp=mtp, max_num_batched_tokens=batched)
+    spec = load_model_spec(target.model)
+    table = load_gpu_table(target.gpus_file)
+    hw = make_hardware(target.gpu, target.gpu_mem, target.gpus, target.nodes, table=table)
     return spec, plan(spec, hw, request)
 
 
-def _launch_options(spec: ModelSpec, model: str, host: str, port: int, master_addr: str, executor: str,
-                    weights: str | None, extra: list[str]) -> LaunchOptions:
-    if executor not in ("mp", "ray"):
-        raise UsageError(f"--executor must be mp or ray, got {executor!r}")
-    ref = weights or HF_REPOS.get(model.lower()) or str(Path(model).parent if model.endswith(".json") else model)
-    return LaunchOptions(model_ref=ref, host=host, port=port, served_name=HF_REPOS.get(model.lower()),
-                         master_addr=master_addr, executor=executor, extra=tuple(extra))  # type: ignore[arg-type]
+def _launch_options(target: PlanTarget, launch: LaunchFlags) -> LaunchOptions:
+    """The printed commands' options: on the head node's address for several nodes, port 8000 unless given."""
+    if launch.executor not in ("mp", "ray"):
+        raise UsageError(f"--executor must be mp or ray, got {launch.executor!r}")
+    model = target.model
+    ref = launch.weights or HF_REPOS.get(model.lower()) or str(
+        Path(model).parent if model.endswith(".json") else model)
+    return LaunchOptions(model_ref=ref, host="0.0.0.0" if target.nodes > 1 else "127.0.0.1",
+                         port=launch.port or 8000, served_name=HF_REPOS.get(model.lower()),
+                         master_addr=launch.master_addr, executor=launch.executor,  # type: ignore[arg-type]
+                         extra=launch.vllm_args)
 
 
 def _plan_json(spec: ModelSpec, the_plan: Plan, commands: list[NodeCommand], compare: str | None) -> dict[str, Any]:
@@ -111,15 +113,12 @@ def _maybe_needed(spec: ModelSpec, the_plan: Plan) -> None:
         stdout.print(f"[yellow]it fits on {smallest.hardware.describe()}[/] (add --nodes {smallest.hardware.nodes})")
 
 
-def run_plan(model: str, gpu: str, gpu_mem: float | None, gpus: int, nodes: int, context: int | None,
-             concurrency: int, kv_dtype: str, mode: str, mtp: bool, utilization: float, reserve: float,
-             compare: str, executor: str, master_addr: str, batched: int | None, gpus_file: Path | None,
-             as_json: bool) -> None:
+def run_plan(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, *, compare: str = "",
+             as_json: bool = False) -> None:
     """`engine plan`: see its help."""
-    spec, the_plan = _make_plan(model, gpu, gpu_mem, gpus, nodes, context, concurrency, kv_dtype, mode, mtp,
-                                utilization, reserve, gpus_file, batched)
-    options = _launch_options(spec, model, "0.0.0.0" if nodes > 1 else "127.0.0.1", 8000, master_addr, executor,
-                              None, [])
+    spec, the_plan = _make_plan(target, request)
+    # The printed commands are a plan's: no weights or extra flags, the port vLLM defaults to.
+    options = _launch_options(target, LaunchFlags(executor=launch.executor, master_addr=launch.master_addr))
     commands = build_commands(the_plan, options) if the_plan.fits else []
     data = _plan_json(spec, the_plan, commands, compare or None)
     if as_json:
@@ -133,39 +132,35 @@ def run_plan(model: str, gpu: str, gpu_mem: float | None, gpus: int, nodes: int,
         raise typer.Exit(ExitCode.FAILED)
 
 
-def run_serve(model: str, gpu: str, gpu_mem: float | None, gpus: int, nodes: int, context: int | None,
-              concurrency: int, kv_dtype: str, mode: str, mtp: bool, batched: int | None, executor: str,
-              master_addr: str, port: int, weights: str | None, python: str | None, device: str | None,
-              vllm_arg: list[str], attach: str | None, timeout: int | None, dry_run: bool, path: Path) -> None:
+def run_serve(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, options: ServeOptions) -> None:
     """`engine serve`: see its help."""
-    if dry_run:
-        spec, the_plan = _make_plan(model, gpu, gpu_mem, gpus, nodes, context, concurrency, kv_dtype, mode, mtp,
-                                    0.9, 4.0, None, batched)
+    if options.dry_run:
+        spec, the_plan = _make_plan(target, request)
         data = _plan_json(spec, the_plan, [], None)
         _print_plan(data, the_plan)
         if not the_plan.fits:
             _maybe_needed(spec, the_plan)
             raise typer.Exit(ExitCode.FAILED)
-        options = _launch_options(spec, model, "0.0.0.0" if nodes > 1 else "127.0.0.1", port or 8000, master_addr,
-                                  executor, weights, vllm_arg)
-        print(render_commands(build_commands(the_plan, options)), end="")
-        if nodes > 1:
-            print(f"# then: v4agent ... --engine local with local.attach = http://{master_addr}:{port or 8000}")
+        print(render_commands(build_commands(the_plan, _launch_options(target, launch))), end="")
+        if target.nodes > 1:
+            print(f"# then: v4agent ... --engine local with local.attach = http://{launch.master_addr}:"
+                  f"{launch.port or 8000}")
         return
-    _serve(path, model, gpu if gpu != "h100" else None, gpus, context, port, weights, python, device, vllm_arg,
-           attach, timeout, batched)
+    _serve(target, request, launch, options)
 
 
-def _serve(path: Path, model: str, gpu: str | None, gpus: int, context: int | None, port: int, weights: str | None,
-           python: str | None, device: str | None, vllm_arg: list[str], attach: str | None,
-           timeout: int | None, batched: int | None) -> None:
+def _serve(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, options: ServeOptions) -> None:
     from v4agent.engine.local.runtime import start_local_engine
 
-    flags: dict[str, Any] = {"local.model": model, "local.gpu": gpu, "local.context": context,
-                             "local.max_num_batched_tokens": batched,
-                             "local.port": port or None, "local.weights": weights, "local.python": python,
-                             "local.device": device, "local.vllm_args": vllm_arg or None, "local.attach": attach,
-                             "local.startup_timeout": timeout, "local.gpus": gpus if gpu else None}
+    # A real start detects its GPUs: the --gpu default (h100) names none, so only a chosen GPU is passed on.
+    gpu = target.gpu if target.gpu != "h100" else None
+    path, model = options.repo, target.model
+    flags: dict[str, Any] = {"local.model": model, "local.gpu": gpu, "local.context": request.context,
+                             "local.max_num_batched_tokens": request.max_num_batched_tokens,
+                             "local.port": launch.port or None, "local.weights": launch.weights,
+                             "local.python": options.python, "local.device": options.device,
+                             "local.vllm_args": list(launch.vllm_args) or None, "local.attach": options.attach,
+                             "local.startup_timeout": options.timeout, "local.gpus": target.gpus if gpu else None}
     config = load_config(path.resolve(), flags={k: v for k, v in flags.items() if v is not None})
     stderr.print(f"starting the local engine for {model} (log under {path / '.v4agent' / 'engine'})…")
     try:

@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import make_git_repo, run_cli
+from v4agent.agent.engine_choice import open_model_engine
 from v4agent.core.config import load_config
+from v4agent.engine.local.client import LocalEngine
 from v4agent.engine.local.runtime import read_prefix_cache_counters
-from v4agent.engine.select import LocalEngine, open_model_engine
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
 MODEL = "tiny-local"

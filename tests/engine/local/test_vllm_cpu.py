@@ -20,9 +20,9 @@ import pytest
 
 from tests.conftest import make_git_repo, run_cli
 from tests.engine.local.test_planner_pages import tiny_v4_config
+from v4agent.agent.engine_choice import open_remote_engine
 from v4agent.core.config import load_config
 from v4agent.core.procgroup import group_alive
-from v4agent.engine.client import open_engine
 from v4agent.engine.local.kvmodel import kv_footprint
 from v4agent.engine.local.kvpages import cpu_in_flight_tokens, paged_layout
 from v4agent.engine.local.launcher import EngineStartError, port_in_use
@@ -161,7 +161,7 @@ def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str
         assert handle.notes == [f"vLLM's KV cache: {tokens:,} tokens ({report.concurrency:.2f} sequences of 16,384)"]
 
         # A session through v4agent's own client: the second request reports real cached tokens.
-        engine = open_engine(None, overrides={**handle.client_overrides(), "think": "off", "max_tokens": 8})
+        engine = open_remote_engine(None, overrides={**handle.client_overrides(), "think": "off", "max_tokens": 8})
         system = "You are a coding agent. " + " ".join(f"def f{i}(a, b): return a + b" for i in range(60))
         messages = [{"role": "system", "content": system}, {"role": "user", "content": "fix the failing test"}]
         first = engine.complete(messages)

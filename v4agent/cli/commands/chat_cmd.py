@@ -22,9 +22,10 @@ def chat(
 ) -> None:
     """Chat with the model about the repository at PATH; it can read, search, edit and run commands."""
     from v4agent.chat.main import run_chat
+    from v4agent.chat.request import ChatRequest
 
-    run_chat(targets or [], engine=engine, model=model, base_url=base_url, think=think, approve=approve, yes=yes,
-             max_cost=max_cost, resume=resume, budget=budget)
+    run_chat(ChatRequest(targets=tuple(targets or ()), engine=engine, model=model, base_url=base_url, think=think,
+                         approve=approve, yes=yes, max_cost=max_cost, resume=resume, budget=budget))
 
 
 def register(app: typer.Typer) -> None:

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, cast
 
 import typer
 
 from v4agent.cli.commands.engine_cmd import engine_app
+
+if TYPE_CHECKING:
+    from v4agent.engine.local.planner import Mode
+
+    PlanMode = Mode | Literal["auto"]
+
+def _mode(mode: str) -> PlanMode:
+    """--mode as the request's type; run_plan and run_serve refuse a value outside it with a usage error."""
+    return cast("PlanMode", mode)
+
 
 _MODEL_HELP = "deepseek-v4-flash, deepseek-v4-pro, deepseek-v4-flash-0731, deepseek-v3.2, or a config.json path."
 
@@ -36,10 +47,13 @@ def plan_command(
     """Size a model for some GPUs: weights, KV per token, longest context, sequences, parallelism, commands.
 
     Exit status 1 when the plan does not fit."""
-    from v4agent.serve.planning import run_plan
+    from v4agent.engine.local.planner import PlanRequest
+    from v4agent.serve.planning import LaunchFlags, PlanTarget, run_plan
 
-    run_plan(model, gpu, gpu_mem, gpus, nodes, context, concurrency, kv_dtype, mode, mtp, utilization, reserve,
-             compare, executor, master_addr, batched, gpus_file, as_json)
+    run_plan(PlanTarget(model=model, gpu=gpu, gpu_mem=gpu_mem, gpus=gpus, nodes=nodes, gpus_file=gpus_file),
+             PlanRequest(context=context, concurrency=concurrency, kv_dtype=kv_dtype, mode=_mode(mode), mtp=mtp,
+                         gpu_memory_utilization=utilization, reserve_gib=reserve, max_num_batched_tokens=batched),
+             LaunchFlags(executor=executor, master_addr=master_addr), compare=compare, as_json=as_json)
 
 
 def serve_command(
@@ -69,10 +83,15 @@ def serve_command(
     path: Path = typer.Option(Path("."), "--repo", help="Repository whose .v4agent/ holds the engine log."),
 ) -> None:
     """Start DeepSeek V4 on vLLM (planned for the GPUs here), wait for /health, stop it on Ctrl-C."""
-    from v4agent.serve.planning import run_serve
+    from v4agent.engine.local.planner import PlanRequest
+    from v4agent.serve.planning import LaunchFlags, PlanTarget, ServeOptions, run_serve
 
-    run_serve(model, gpu, gpu_mem, gpus, nodes, context, concurrency, kv_dtype, mode, mtp, batched, executor,
-              master_addr, port, weights, python, device, vllm_arg, attach, timeout, dry_run, path)
+    run_serve(PlanTarget(model=model, gpu=gpu, gpu_mem=gpu_mem, gpus=gpus, nodes=nodes),
+              PlanRequest(context=context, concurrency=concurrency, kv_dtype=kv_dtype, mode=_mode(mode), mtp=mtp,
+                          max_num_batched_tokens=batched),
+              LaunchFlags(executor=executor, master_addr=master_addr, port=port, weights=weights,
+                          vllm_args=tuple(vllm_arg)),
+              ServeOptions(python=python, device=device, attach=attach, timeout=timeout, dry_run=dry_run, repo=path))
 
 
 def register(app: typer.Typer) -> None:

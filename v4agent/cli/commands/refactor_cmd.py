@@ -35,27 +35,14 @@ def refactor(
     ),
 ) -> None:
     """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
+    from v4agent.refactor.request import RefactorRequest
     from v4agent.refactor.run import run_refactor
 
-    run_refactor(
-        path,
-        task,
-        engine=engine,
-        model=model,
-        base_url=base_url,
-        think=think,
-        max_turns=max_turns,
-        max_cost=max_cost,
-        approve=approve,
-        yes=yes,
-        test_cmd=test_cmd,
-        allow_dirty=allow_dirty,
-        branch=branch,
-        as_json=as_json,
-        resume=resume,
-        budget=budget,
-        prime=prime,
-    )
+    run_refactor(RefactorRequest(
+        path=path, task=task, engine=engine, model=model, base_url=base_url, think=think, max_turns=max_turns,
+        max_cost=max_cost, approve=approve, yes=yes, test_cmd=test_cmd, allow_dirty=allow_dirty, branch=branch,
+        as_json=as_json, resume=resume, budget=budget, prime=prime,
+    ))
 
 
 def register(app: typer.Typer) -> None:

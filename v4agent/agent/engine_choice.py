@@ -1,0 +1,78 @@
+"""Choosing the engine a command talks to from the configuration: a remote preset, or the local vLLM.
+
+Every command that talks to a model (refactor, chat, review) opens its engine here, so ``--engine local`` works
+the same everywhere. The engine package itself never reads the configuration: this module turns configuration
+and command-line overrides into ``EngineSettings`` and hands them to ``engine.client.open_engine``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from v4agent.core.config import Config
+from v4agent.engine.client import EngineSettings, RemoteEngine, open_engine, preset_named
+from v4agent.engine.presets import api_key_for
+from v4agent.engine.types import RequestSettings, ThinkLevel
+
+LOCAL = "local"
+
+
+def engine_settings(config: Config | None, *, overrides: Mapping[str, Any] | None = None,
+                    environ: Mapping[str, str] | None = None) -> EngineSettings:
+    """The settings named by overrides, then config, then the preset (keys: engine, model, base_url, think,
+    max_tokens, stream, temperature, api_key). Raises EngineError for an unknown preset."""
+    over = dict(overrides or {})
+    env = os.environ if environ is None else environ
+
+    def pick(key: str, default: Any = "") -> Any:
+        if over.get(key) not in (None, ""):
+            return over[key]
+        if config is not None and key in config.values and config.get(key) not in (None, ""):
+            return config.get(key)
+        return default
+
+    preset = preset_named(str(pick("engine", "deepseek")))
+    return EngineSettings(
+        engine=preset.name,
+        base_url=str(pick("base_url")),
+        # which key goes to which server is the preset's rule: a DeepSeek key never reaches another server
+        api_key=str(over.get("api_key") or api_key_for(preset, config, env)),
+        model=str(pick("model")),
+        max_tokens=int(pick("max_tokens", RequestSettings.max_tokens)),
+        think=cast(ThinkLevel, pick("think", "high")),
+        stream=bool(over.get("stream", True)),
+        temperature=over.get("temperature"),
+    )
+
+
+def open_remote_engine(config: Config | None, *, overrides: Mapping[str, Any] | None = None,
+                       environ: Mapping[str, str] | None = None) -> RemoteEngine:
+    """A preset's RemoteEngine from config/overrides; raises EngineUnreachable with a hint when no key is set."""
+    return open_engine(engine_settings(config, overrides=overrides, environ=environ))
+
+
+def open_model_engine(config: Config, repo_root: Path, *, overrides: Mapping[str, Any] | None = None) -> RemoteEngine:
+    """The engine named by ``overrides``/config: a preset's RemoteEngine, or a started/attached LocalEngine.
+
+    Raises ``EngineError`` subclasses (``EngineUnreachable``, ``LocalEngineError``, start-up errors) with hints.
+    """
+    over = dict(overrides or {})
+    name = str(over.get("engine") or config.get("engine"))
+    if name != LOCAL:
+        return open_remote_engine(config, overrides=over)
+    from v4agent.engine.local.client import LocalEngine  # the vLLM runtime loads only for a local engine
+    from v4agent.engine.local.runtime import start_local_engine
+
+    handle = start_local_engine(config, repo_root)
+    try:
+        local = {**over, **handle.client_overrides()}
+        # A local window is whatever the plan fits: leave most of it to the prompt.
+        local.setdefault("max_tokens", int(config.get("local.max_tokens")))
+        remote = open_remote_engine(config, overrides=local)
+    except BaseException:
+        handle.close()
+        raise
+    return LocalEngine(remote, handle)

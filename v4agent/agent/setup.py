@@ -1,0 +1,128 @@
+"""Starting an agent run (refactor or chat): the repository, its settings and prices, the engine, the agent's parts.
+
+Both front ends start the same way, so they share these steps; each keeps its own order of checks and its own
+messages around them. Errors are raised, not printed: the front end decides how each one ends the command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from v4agent.accounting import PriceTable, price_table_for
+from v4agent.agent.engine_choice import open_model_engine
+from v4agent.agent.loop import AgentConfig
+from v4agent.agent.request.cachediag import CacheTracker
+from v4agent.agent.sessions.store import SessionData
+from v4agent.core.config import Config, load_config
+from v4agent.core.errors import UsageError
+from v4agent.core.git import repo_root
+from v4agent.engine.client import RemoteEngine
+from v4agent.engine.presets import model_info
+from v4agent.tokens.tokenizer import get_tokenizer
+from v4agent.tools.approval import Asker
+from v4agent.tools.registry import ToolContext
+
+if TYPE_CHECKING:
+    from v4agent.pack import Snapshot
+
+__all__ = [
+    "RunSetup", "SetupError", "Workspace", "agent_config", "cache_tracker", "configured_test_command",
+    "open_workspace", "pack_repository", "start_run", "tool_context",
+]
+
+
+class SetupError(UsageError):
+    """A run cannot start: no such directory, or not inside a git repository (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The repository a run works on, with its configuration (command-line flags merged in) and price table."""
+
+    root: Path
+    config: Config
+    table: PriceTable
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What a run needs before its first model call: the workspace, the engine, and the session it resumes."""
+
+    workspace: Workspace
+    engine: RemoteEngine
+    session: SessionData | None = None
+
+    @property
+    def root(self) -> Path:
+        """The repository's top directory."""
+        return self.workspace.root
+
+    @property
+    def config(self) -> Config:
+        """The merged configuration."""
+        return self.workspace.config
+
+    @property
+    def table(self) -> PriceTable:
+        """The price table calls are billed with."""
+        return self.workspace.table
+
+
+def open_workspace(path: Path, flags: Mapping[str, Any], *, why: str) -> Workspace:
+    """The git repository holding ``path``, its configuration and prices.
+
+    ``why`` finishes the sentence that refuses a directory outside git ("... not inside a git repository; WHY").
+    Raises SetupError, ConfigError or PriceTableError.
+    """
+    if not path.is_dir():
+        raise SetupError(f"{path} is not a directory")
+    root = repo_root(path.resolve())
+    if root is None:
+        raise SetupError(f"{path} is not inside a git repository; {why} (run `git init` and commit first)")
+    config = load_config(root, flags=dict(flags))
+    return Workspace(root, config, price_table_for(config, root))
+
+
+def start_run(workspace: Workspace, *, session: SessionData | None = None,
+              overrides: Mapping[str, Any] | None = None) -> RunSetup:
+    """Open the engine the configuration (and ``overrides``) name; raises EngineError with a hint."""
+    engine = open_model_engine(workspace.config, workspace.root, overrides=overrides)
+    return RunSetup(workspace, engine, session)
+
+
+def cache_tracker(engine: RemoteEngine) -> CacheTracker:
+    """A fresh mirror of the provider's prefix cache for ``engine``'s cache granularity."""
+    # DeepSeek stores prefixes in 64-token units; vLLM's prefix cache works in 16-token blocks.
+    return CacheTracker(get_tokenizer("deepseek-v4"), block=16 if engine.preset.think_style != "deepseek" else 64)
+
+
+def agent_config(config: Config, engine: RemoteEngine, *, text_ends_turn: bool = False) -> AgentConfig:
+    """The loop's limits: turns and cost from the configuration, window and output from the engine's model."""
+    return AgentConfig(engine_name=engine.name, max_turns=int(config.get("max_turns")),
+                       max_cost=config.get("max_cost"), window=model_info(engine.settings.model).context_window,
+                       max_output=engine.settings.max_tokens, text_ends_turn=text_ends_turn)
+
+
+def configured_test_command(config: Config) -> str | None:
+    """The configured test command; None lets the tools detect one."""
+    return str(config.get("test_cmd") or "") or None
+
+
+def tool_context(workspace: Workspace, *, ask: Asker | None, start_commit: str | None = None) -> ToolContext:
+    """What the tools run with: the repository, the approval policy and asker, the test command."""
+    return ToolContext(workspace.root, approve=workspace.config.get("approve"), ask=ask,
+                       test_cmd=configured_test_command(workspace.config), start_commit=start_commit)
+
+
+def pack_repository(workspace: Workspace, *, model: str, budget: int | None, include: tuple[str, ...] = (),
+                    exclude: tuple[str, ...] = (), focus: tuple[str, ...] = ()) -> Snapshot:
+    """Pack the repository for ``model`` with the configured options; raises ``PackError``."""
+    from v4agent.pack import Snapshot  # heavy (tree-sitter, detect-secrets): loaded when a run packs
+    from v4agent.pack.fromconfig import pack_options_from_config
+
+    options = pack_options_from_config(workspace.config, model=model, budget=budget, include=include,
+                                       exclude=exclude, focus=focus)
+    return Snapshot.build(workspace.root, options)
