@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: installs the test dependencies into .venv, then ruff, mypy and pytest.
+# The whole test suite: installs the test dependencies into .venv, then ruff, mypy, the import contracts and pytest.
 # README's second set-up command and .ci/run both run exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ echo "== ruff"
 ruff check .
 echo "== mypy"
 mypy
+echo "== import layers"
+lint-imports --no-cache
 echo "== pytest"
 set +e
 pytest "$@"

@@ -8,9 +8,9 @@ import pytest
 from tests.pack.test_skeleton import PY
 from tests.pack.test_symbols import SAMPLES
 from v4agent.pack.fit.skeleton import apply_skeleton, skeletonize
-from v4agent.pack.rank.codefacts import code_facts
 from v4agent.pack.rank.symbols import LANGUAGES, extract_symbols, language_for, source_bytes
 from v4agent.pack.select.analyze import Analysis, emitted_text
+from v4agent.pack.work.codefacts import code_facts
 from v4agent.pack.work.pool import skeletons_of
 from v4agent.secrets.scan import scan_secrets
 

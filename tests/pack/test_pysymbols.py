@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from v4agent.pack.rank import symbols as symbols_module
-from v4agent.pack.rank.codefacts import code_facts, ranking_facts
 from v4agent.pack.rank.pysymbols import python_names
 from v4agent.pack.rank.symbols import FileSymbols, extract_symbols, symbols_from_names, symbols_without_parse
+from v4agent.pack.work.codefacts import code_facts, ranking_facts
 
 
 def _by_parse(text: str) -> FileSymbols:

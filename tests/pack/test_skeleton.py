@@ -147,8 +147,8 @@ def test_crlf_source() -> None:
 
 def test_a_skeleton_from_known_edits_has_the_secrets_replaced_or_is_parsed_again() -> None:
     from v4agent.pack.fit.skeleton import apply_skeleton_redacted
-    from v4agent.pack.rank.codefacts import code_facts
     from v4agent.pack.rank.symbols import source_bytes
+    from v4agent.pack.work.codefacts import code_facts
     from v4agent.pack.work.pool import skeletons_of
     from v4agent.secrets.redact import redaction_edits
     from v4agent.secrets.scan import scan_secrets

@@ -9,8 +9,9 @@ import pytest
 from rich.console import Console
 
 from v4agent.accounting.estimate import Estimate
+from v4agent.agent.sessions.costs import cost_table
 from v4agent.agent.sessions.store import SessionData
-from v4agent.refactor.progress import cost_table, estimate_table
+from v4agent.refactor.progress import estimate_table
 from v4agent.ui import console as console_module
 from v4agent.ui.tables import report_table
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from v4agent.accounting.budget import BudgetExceeded
+from v4agent.agent.sessions.costs import cost_table
 from v4agent.agent.sessions.store import SessionError, find_resumable, list_sessions, read_session
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.costs import miss_cost, miss_warning
@@ -24,7 +25,6 @@ from v4agent.core.git import GitError
 from v4agent.core.gitstart import diff_since
 from v4agent.engine.presets import get_preset, model_info
 from v4agent.engine.types import EngineError
-from v4agent.refactor.progress import cost_table
 from v4agent.secrets.results import redact_diff
 from v4agent.ui.tables import report_table
 

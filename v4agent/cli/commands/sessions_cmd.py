@@ -114,7 +114,7 @@ def show(
                       expected, billed, f"{row['output_tokens'] or 0:,}", f"{row['cost_usd'] or 0:.6f}",
                       "; ".join(row["breaks"]), style="yellow" if row["breaks"] else None)
     stdout.print(table)
-    from v4agent.refactor.progress import cost_table  # the live-progress module pulls in the agent loop
+    from v4agent.agent.sessions.costs import cost_table
 
     stdout.print(cost_table(session))
 

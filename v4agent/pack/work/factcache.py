@@ -28,7 +28,7 @@ __all__ = ["CACHE_VERSION", "FactCache", "FactKind", "count_key", "fact_key"]
 _PRODUCERS = (
     "v4agent.pack.render",
     "v4agent.pack.fit.skeleton",
-    "v4agent.pack.rank.codefacts",
+    "v4agent.pack.work.codefacts",
     "v4agent.pack.rank.pycode",
     "v4agent.pack.rank.pysymbols",
     "v4agent.pack.rank.symbols",

@@ -20,7 +20,7 @@ from v4agent.pack.work.schedule import Workers
 from v4agent.pack.work.secretscans import Scans
 
 if TYPE_CHECKING:  # the parsers load only when something is parsed
-    from v4agent.pack.rank.codefacts import CodeFacts
+    from v4agent.pack.work.codefacts import CodeFacts
 
 __all__ = ["Intake"]
 

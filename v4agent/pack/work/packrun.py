@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from v4agent.pack.fit.buildskeletons import Skeletons
 from v4agent.pack.options import PackOptions
 from v4agent.pack.records import SkippedFile
 from v4agent.pack.select.discover import Entry
@@ -19,6 +18,7 @@ from v4agent.pack.work.piececounts import PieceCounts
 from v4agent.pack.work.ranking import Ranking
 from v4agent.pack.work.schedule import Workers
 from v4agent.pack.work.secretscans import Scans
+from v4agent.pack.work.skeletons import Skeletons
 from v4agent.secrets.scan import SecretFinding
 
 __all__ = ["PIECE_OVERHEAD", "SKELETON_AHEAD", "PackRun"]

@@ -22,10 +22,10 @@ from v4agent.pack.fit.skeleton import (
     edits_for,
     skeletonize,
 )
-from v4agent.pack.rank.codefacts import CodeFacts, ranking_facts
 from v4agent.pack.rank.symbols import language_for, source_bytes
 from v4agent.pack.render import render_file
 from v4agent.pack.select.analyze import Analysis, emitted_text, full_piece_text
+from v4agent.pack.work.codefacts import CodeFacts, ranking_facts
 from v4agent.secrets.redact import redaction_edits
 from v4agent.secrets.scan import SecretFinding, scan_secrets
 

@@ -14,8 +14,8 @@ from v4agent.pack.work.schedule import Workers
 
 if TYPE_CHECKING:  # imported where used: tree-sitter and numpy load only when a pack ranks
     from v4agent.pack.fit.skeleton import SkeletonEdit
-    from v4agent.pack.rank.codefacts import CodeFacts
     from v4agent.pack.rank.symbols import FileSymbols
+    from v4agent.pack.work.codefacts import CodeFacts
 
 __all__ = ["Ranking"]
 

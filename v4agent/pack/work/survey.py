@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from v4agent.pack.rank.codefacts import CodeFacts, ranking_facts
 from v4agent.pack.rank.symbols import language_for
 from v4agent.pack.records import SkippedFile
 from v4agent.pack.select.analyze import Analysis, ReadFailure, analyze, read_bytes
 from v4agent.pack.select.classify import matches_globs
 from v4agent.pack.select.discover import Entry, git_blob_sha
 from v4agent.pack.work.buildcache import BuildCache
+from v4agent.pack.work.codefacts import CodeFacts, ranking_facts
 from v4agent.pack.work.counting import LazyTokenizer
 from v4agent.pack.work.factcache import FactKind
 from v4agent.pack.work.item import FileReader, Item
