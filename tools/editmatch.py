@@ -163,22 +163,7 @@ def _check_window(
         for x in range(common):
             mapping[old_gap[x]] = (file_gap[x], file_gap[x])
         mapping[old_gap[-1]] = (file_gap[common], file_gap[-1])
-    lead = old_nb[0]
-    first = file_nb[k]
-    if lead:
-        if first - lead >= 0 and all(not file_lines[first - j].strip() for j in range(1, lead + 1)):
-            for j in range(lead):
-                mapping[j] = (first - lead + j, first - lead + j)
-        else:
-            blanks_exact = False
-    trail = len(old_lines) - 1 - old_nb[-1]
-    last = file_nb[k + n - 1]
-    if trail:
-        if last + trail < len(file_lines) and all(not file_lines[last + j].strip() for j in range(1, trail + 1)):
-            for j in range(1, trail + 1):
-                mapping[old_nb[-1] + j] = (last + j, last + j)
-        else:
-            blanks_exact = False
+    blanks_exact &= _map_edge_blanks(mapping, file_lines, old_nb, file_nb[k], file_nb[k + n - 1])
     mapped = [m for m in mapping if m is not None]
     return _Match(
         start=min(a for a, _ in mapped),
@@ -189,6 +174,24 @@ def _check_window(
         tier="whitespace" if delta == 0 else "indent",
         blanks_exact=blanks_exact,
     )
+
+
+def _map_edge_blanks(mapping: list[tuple[int, int] | None], file_lines: Sequence[str], old_nb: Sequence[int],
+                     first: int, last: int) -> bool:
+    """Map old_text's leading and trailing blank lines onto the file's; False when the file lacks them."""
+    lead, trail = old_nb[0], len(mapping) - 1 - old_nb[-1]
+    exact = True
+    if lead and first - lead >= 0 and all(not file_lines[first - j].strip() for j in range(1, lead + 1)):
+        for j in range(lead):
+            mapping[j] = (first - lead + j, first - lead + j)
+    elif lead:
+        exact = False
+    if trail and last + trail < len(file_lines) and all(not file_lines[last + j].strip() for j in range(1, trail + 1)):
+        for j in range(1, trail + 1):
+            mapping[old_nb[-1] + j] = (last + j, last + j)
+    elif trail:
+        exact = False
+    return exact
 
 
 # --- fuzzy matching ------------------------------------------------------------------------------------------

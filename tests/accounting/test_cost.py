@@ -61,7 +61,9 @@ def test_recorded_session_matches_hand_computed_cost(shape: Any) -> None:
     records = []
     for (moment, prompt, hit, output), expected in zip(SESSION, HAND_TOTALS, strict=True):
         usage = normalize_usage(shape(prompt, hit, output))
-        assert usage is not None and usage.cache_hit == hit and usage.cache_miss == prompt - hit
+        assert usage is not None
+        assert usage.cache_hit == hit
+        assert usage.cache_miss == prompt - hit
         cost = price_call(table, "deepseek-v4-flash", usage, at(moment))
         assert cost.total_usd == pytest.approx(expected, abs=1e-9)
         assert cost.hit_usd + cost.miss_usd + cost.output_usd == pytest.approx(cost.total_usd, abs=1e-12)
@@ -93,21 +95,28 @@ def test_cached_tokens_are_never_billed_twice_nor_all_at_miss_rate() -> None:
 
 def test_unknown_hits_are_priced_as_misses_and_flagged() -> None:
     usage = normalize_usage({"prompt_tokens": 1_000_000, "completion_tokens": 0})
-    assert usage is not None and usage.cache_hit is None and usage.cache_miss is None
+    assert usage is not None
+    assert usage.cache_hit is None
+    assert usage.cache_miss is None
     cost = price_call(load_price_table(), "deepseek-v4-pro", usage, at("2026-09-11T02:00"))
-    assert cost.hit_unknown and cost.total_usd == pytest.approx(1.32) and cost.saved_usd == 0
+    assert cost.hit_unknown
+    assert cost.total_usd == pytest.approx(1.32)
+    assert cost.saved_usd == 0
     record = make_record(session_id="s", turn=1, engine="deepseek", model="deepseek-v4-pro", usage=usage,
                          at=at("2026-09-11T02:00"), cost=cost)
     assert record.cache_hit is None
     totals = summarize([record])
-    assert totals.hit_ratio is None and totals.hit_unknown_calls == 1 and totals.unknown_hit_tokens == 1_000_000
+    assert totals.hit_ratio is None
+    assert totals.hit_unknown_calls == 1
+    assert totals.unknown_hit_tokens == 1_000_000
 
 
 def test_local_engine_is_free_or_priced_by_gpu_hour() -> None:
     usage = Usage(prompt_tokens=500_000, output_tokens=1_000, cache_hit=499_984, cache_miss=16)
     free = price_call(load_price_table(), "deepseek-ai/DeepSeek-V4-Flash", usage, at("2026-09-11T02:00"),
                       engine="vllm", duration_s=90)
-    assert free.total_usd == 0 and free.price_entry.startswith("local vllm")
+    assert free.total_usd == 0
+    assert free.price_entry.startswith("local vllm")
     paid = price_call(load_price_table(gpu_hour_usd=2.4), "m", usage, at("2026-09-11T02:00"), engine="vllm",
                       duration_s=90)
     assert paid.total_usd == pytest.approx(0.06)  # 90 s at $2.40/h
@@ -116,7 +125,8 @@ def test_local_engine_is_free_or_priced_by_gpu_hour() -> None:
 def test_unknown_model_is_flagged_not_silently_zero() -> None:
     usage = Usage(prompt_tokens=10, output_tokens=1, cache_hit=0, cache_miss=10)
     cost = price_call(load_price_table(), "deepseek-flash", usage, at("2026-09-01T12:00"))  # before it existed
-    assert cost.unpriced and "deepseek-flash" in cost.price_entry
+    assert cost.unpriced
+    assert "deepseek-flash" in cost.price_entry
 
 
 def test_pack_estimate_per_model_at_peak_and_offpeak() -> None:

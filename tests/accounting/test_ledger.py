@@ -42,8 +42,11 @@ def test_append_and_read_back(tmp_path: Path) -> None:
     assert ledger.path == tmp_path / ".v4agent" / "ledger.jsonl"
     assert (tmp_path / ".v4agent" / ".gitignore").exists()
     records = ledger.read()
-    assert records[0] == first and first.total_usd == 1.32
-    assert records[1].cache_hit is None and records[1].hit_unknown and records[1].duration_s == 1.5
+    assert records[0] == first
+    assert first.total_usd == 1.32
+    assert records[1].cache_hit is None
+    assert records[1].hit_unknown
+    assert records[1].duration_s == 1.5
     assert [r.turn for r in ledger.read(since=t0 + timedelta(days=1))] == [2]
     for line in ledger.path.read_text().splitlines():
         assert json.loads(line)["session_id"] == "a"
@@ -56,7 +59,8 @@ def test_torn_last_line_is_skipped_and_counted(tmp_path: Path) -> None:
     with ledger.path.open("a") as handle:
         handle.write('{"ts": "2026-09-11T00:00:01+00:00", "session_id": "a", "tu')
     result = ledger.read_all()
-    assert len(result.records) == 1 and result.skipped == 1
+    assert len(result.records) == 1
+    assert result.skipped == 1
 
 
 def test_hand_edited_line_with_wrong_types_is_skipped(tmp_path: Path) -> None:
@@ -67,7 +71,8 @@ def test_hand_edited_line_with_wrong_types_is_skipped(tmp_path: Path) -> None:
     with ledger.path.open("a") as handle:
         handle.write(json.dumps(bad) + "\n" + "[1, 2]\n")
     result = ledger.read_all()
-    assert result.records == [good] and result.skipped == 2
+    assert result.records == [good]
+    assert result.skipped == 2
 
 
 def test_missing_ledger_reads_empty(tmp_path: Path) -> None:

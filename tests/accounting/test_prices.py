@@ -34,7 +34,8 @@ def test_every_period_from_facts_is_in_the_table() -> None:
 ])
 def test_entry_in_force(moment: str, entry_id: str) -> None:
     entry = load_price_table().entry_at(at(moment))
-    assert entry is not None and entry.id == entry_id
+    assert entry is not None
+    assert entry.id == entry_id
 
 
 def test_before_launch_there_is_no_entry() -> None:
@@ -56,11 +57,15 @@ def test_peak_hours_and_weekend_rule(moment: str, peak: bool) -> None:
 def test_alias_from_september_10() -> None:
     table = load_price_table()
     entry = table.entry_at(at("2026-09-11T12:00"))
-    assert entry is not None and entry.resolve("deepseek-v4-flash") == "deepseek-flash"
+    assert entry is not None
+    assert entry.resolve("deepseek-v4-flash") == "deepseek-flash"
     price = entry.price_for("deepseek-v4-flash")
-    assert price is not None and price.peak.miss == Decimal("0.30") and price.offpeak.miss == Decimal("0.15")
+    assert price is not None
+    assert price.peak.miss == Decimal("0.30")
+    assert price.offpeak.miss == Decimal("0.15")
     before = table.entry_at(at("2026-09-09T12:00"))
-    assert before is not None and before.price_for("deepseek-flash") is None
+    assert before is not None
+    assert before.price_for("deepseek-flash") is None
 
 
 def test_next_offpeak_start() -> None:
@@ -82,7 +87,8 @@ def test_user_override_replaces_and_adds(tmp_path: Path) -> None:
     )
     table = load_price_table(override)
     entry = table.entry_at(at("2026-09-11T02:00"))
-    assert entry is not None and not entry.has_peak_rule
+    assert entry is not None
+    assert not entry.has_peak_rule
     assert entry.models["deepseek-flash"].peak.miss == Decimal("0.5")
     assert table.entry_at(at("2026-09-11T02:00"), "openai-compatible") is not None
     assert str(override) in table.sources

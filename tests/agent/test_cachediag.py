@@ -19,7 +19,8 @@ def test_append_only_session_expects_the_whole_previous_request() -> None:
     prime = priming_messages("SYS", PACK)
     r0 = tracker.render(prime, TOOLS)
     d0 = tracker.record(r0, prime, None, billed_hit=0, billed_prompt=len(r0.tokens))
-    assert d0.expected_hit == 0 and d0.breaks == ()
+    assert d0.expected_hit == 0
+    assert d0.breaks == ()
     msgs = initial_messages("SYS", PACK, "task")
     r1 = tracker.render(msgs, TOOLS)
     assert tracker.expected(r1) == len(r0.tokens)  # the primed pack unit
@@ -42,7 +43,8 @@ def test_provider_drop_is_named_when_the_request_was_append_only() -> None:
     diag = tracker.record(r2, msgs2, _assistant("x"), billed_hit=0, billed_prompt=len(r2.tokens))
     assert diag.expected_hit > 1000
     (brk,) = diag.breaks
-    assert brk.kind == "provider" and "dropped a unit" in brk.cause
+    assert brk.kind == "provider"
+    assert "dropped a unit" in brk.cause
 
 
 def test_a_changed_turn_is_named_with_its_offset() -> None:
@@ -70,7 +72,8 @@ def test_changed_pack_is_named_pack() -> None:
     r2 = tracker.render(other, TOOLS)
     diag = tracker.record(r2, other, None, billed_hit=0, billed_prompt=len(r2.tokens))
     assert diag.breaks[0].segment == "pack"
-    assert segment_name("tools", other) == "tools" and segment_name("system", other) == "system prompt"
+    assert segment_name("tools", other) == "tools"
+    assert segment_name("system", other) == "system prompt"
 
 
 def test_small_differences_within_a_block_are_not_breaks() -> None:

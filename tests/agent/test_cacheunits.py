@@ -102,7 +102,8 @@ def test_first_divergence_names_the_changed_segment() -> None:
     prev = render_request(base, tools, tok)
     moved = render_request(base, [{"type": "function", "function": {"parameters": {}, "name": "grep"}}], tok)
     found = first_divergence(prev, moved)
-    assert found is not None and found[0] == "tools"
+    assert found is not None
+    assert found[0] == "tools"
     assert found[1] >= prev.segments[1].start
 
 

@@ -25,7 +25,8 @@ def test_open_engine_from_config(server: StandIn, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test")
     engine = open_remote_engine(load_config(None), overrides={"base_url": server.base_url, "think": "off",
                                                               "model": "deepseek-v4-pro", "max_tokens": 10**9})
-    assert engine.settings.model == "deepseek-v4-pro" and engine.settings.think == "off"
+    assert engine.settings.model == "deepseek-v4-pro"
+    assert engine.settings.think == "off"
     assert engine.settings.max_tokens == 393_216  # clipped to the model's output limit (data)
     assert engine.complete([{"role": "user", "content": "hi"}]).content == "ok, done"
     # the DeepSeek key is never handed to another engine's server
@@ -40,7 +41,9 @@ def test_settings_take_overrides_then_config_then_the_preset() -> None:
     settings = engine_settings(config, overrides={"think": "off", "model": ""}, environ={"DEEPSEEK_API_KEY": "k"})
     assert (settings.engine, settings.model, settings.think, settings.api_key) == ("deepseek", "deepseek-v4-pro",
                                                                                      "off", "k")
-    assert settings.base_url == "" and settings.stream and settings.temperature is None  # "" = the preset's
+    assert settings.base_url == ""
+    assert settings.stream
+    assert settings.temperature is None
     bare = engine_settings(None, overrides={"engine": "vllm", "stream": False, "temperature": 0.5}, environ={})
     assert (bare.engine, bare.model, bare.api_key, bare.stream, bare.temperature) == ("vllm", "", "", False, 0.5)
 

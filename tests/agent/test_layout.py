@@ -25,7 +25,8 @@ def test_priming_request_is_exactly_the_prefix_ending_at_the_pack() -> None:
     first = initial_messages("SYS", "PACK", "do it")
     assert first[: len(primed)] == primed
     assert [m["role"] for m in first] == ["system", "user", "user"]
-    assert "PACK" in first[1]["content"] and "do it" in first[2]["content"]
+    assert "PACK" in first[1]["content"]
+    assert "do it" in first[2]["content"]
 
 
 def test_conversation_only_appends_and_never_exposes_its_messages_for_mutation() -> None:
@@ -41,7 +42,8 @@ def test_conversation_only_appends_and_never_exposes_its_messages_for_mutation()
     assert after[: len(before)] == before
     assert after[0]["content"] == "SYS"
     assert conv.dangling_tool_calls() == ["c2"]
-    assert conv.pack_text() == "PACK" and conv.task() == "rename foo"
+    assert conv.pack_text() == "PACK"
+    assert conv.task() == "rename foo"
     with pytest.raises(LayoutError):
         conv.append({"role": "system", "content": "new rules"})
 
@@ -67,7 +69,8 @@ def test_compaction_plan_keeps_room_for_a_reply_and_the_next_tool_results() -> N
 
     assert not plan_compaction(900_000, window=1_000_000, max_output=32_000, margin=30_000, base_tokens=never).needed
     plan = plan_compaction(950_000, window=1_000_000, max_output=32_000, margin=30_000, base_tokens=lambda: 500_000)
-    assert plan.needed and plan.limit_tokens == 938_000
+    assert plan.needed
+    assert plan.limit_tokens == 938_000
 
 
 def test_a_pack_that_nearly_fills_the_window_is_not_compacted_every_turn() -> None:
@@ -79,12 +82,14 @@ def test_a_pack_that_nearly_fills_the_window_is_not_compacted_every_turn() -> No
     full = plan_compaction(pack + 90_000, window=window, max_output=32_768, base_tokens=lambda: pack)
     assert full.needed  # the reserve is used up by turns: summarizing them frees it
     tiny = plan_compaction(pack + 90_000, window=window, max_output=32_768, base_tokens=lambda: pack + 80_000)
-    assert not tiny.needed and "too few" in tiny.reason  # past the limit, but the turns are only 10,000 tokens
+    assert not tiny.needed
+    assert "too few" in tiny.reason
 
 
 def test_compacted_messages_restart_from_the_pack_and_the_summary() -> None:
     new = compacted_messages("S", "P2", "T", "did X")
-    assert new[:3] == initial_messages("S", "P2", "T") and "did X" in new[3]["content"]
+    assert new[:3] == initial_messages("S", "P2", "T")
+    assert "did X" in new[3]["content"]
 
 
 def test_priming_pays_only_when_the_tail_it_saves_outweighs_reading_the_pack_again() -> None:

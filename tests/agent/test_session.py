@@ -77,7 +77,8 @@ def test_thirty_turn_session_is_append_only_and_hits_its_theoretical_max(tmp_pat
         agent, writer = _agent(root, server)
         agent.prime()
         outcome = agent.run()
-    assert outcome.status == "finished" and outcome.summary == "read them all"
+    assert outcome.status == "finished"
+    assert outcome.summary == "read them all"
     turns = [c for c in server.calls if len(c.request["messages"]) > 2]
     assert len(turns) == 30
     for prev, cur in zip(server.calls, server.calls[1:], strict=False):
@@ -87,12 +88,14 @@ def test_thirty_turn_session_is_append_only_and_hits_its_theoretical_max(tmp_pat
         assert json.dumps(cur.request["messages"], ensure_ascii=False).startswith(prev_json)
     hit = sum(c.cache_hit for c in server.calls)
     theoretical = sum(c.theoretical_max_hit for c in server.calls)
-    assert theoretical > 0 and hit >= 0.99 * theoretical
+    assert theoretical > 0
+    assert hit >= 0.99 * theoretical
     # The first turn hits the primed pack in full.
     assert turns[0].cache_hit == server.calls[0].prompt_tokens
 
     session = read_session(writer.path)
-    assert session.status == "finished" and session.turns == 30
+    assert session.status == "finished"
+    assert session.turns == 30
     sent = turns[-1].request
     # Stored byte-identically (key order included), so --resume sends the very same prefix.
     assert json.dumps(session.messages[: len(sent["messages"])]) == json.dumps(sent["messages"])
@@ -135,7 +138,8 @@ def test_malformed_tool_call_json_gets_an_error_result_and_the_loop_goes_on(tmp_
         second = server.calls[1].request["messages"]
     assert outcome.status == "finished"
     tool_results = [m for m in second if m["role"] == "tool"]
-    assert len(tool_results) == 1 and "json" in tool_results[0]["content"].lower()
+    assert len(tool_results) == 1
+    assert "json" in tool_results[0]["content"].lower()
 
 
 def test_repeated_identical_failing_calls_stop_the_loop(tmp_path: Path) -> None:
@@ -145,7 +149,9 @@ def test_repeated_identical_failing_calls_stop_the_loop(tmp_path: Path) -> None:
         agent, writer = _agent(root, server)
         outcome = agent.run()
         calls = len(server.calls)
-    assert outcome.status == "failed" and "loop detected" in outcome.reason and calls == 3
+    assert outcome.status == "failed"
+    assert "loop detected" in outcome.reason
+    assert calls == 3
     assert read_session(writer.path).status == "failed"
 
 
@@ -154,10 +160,14 @@ def test_turn_and_cost_limits(tmp_path: Path) -> None:
     with StandIn(handler=_script(50)) as server:
         agent, _ = _agent(root, server, max_turns=4)
         limited: Outcome = agent.run()
-        assert limited.status == "limit" and "--max-turns" in limited.reason and len(server.calls) == 4
+        assert limited.status == "limit"
+        assert "--max-turns" in limited.reason
+        assert len(server.calls) == 4
         poor, _ = _agent(root, server, max_cost=0.0)
         broke = poor.run()
-        assert broke.status == "limit" and "--max-cost" in broke.reason and len(server.calls) == 4
+        assert broke.status == "limit"
+        assert "--max-cost" in broke.reason
+        assert len(server.calls) == 4
 
 
 def test_provider_dropped_unit_is_diagnosed(tmp_path: Path) -> None:
@@ -207,7 +217,8 @@ def test_compaction_summarizes_on_the_cached_prefix_and_restarts_the_layout(tmp_
     assert outcome.status == "finished", outcome.reason
     session = read_session(writer.path)
     kinds = [c.kind for c in session.calls]
-    assert "compact" in kinds and session.resets >= 1
+    assert "compact" in kinds
+    assert session.resets >= 1
     i = kinds.index("compact")
     # The summary request extends the conversation it summarizes, so it hits all of the previous call.
     prev, compact = calls[i - 1], calls[i]
@@ -219,7 +230,8 @@ def test_compaction_summarizes_on_the_cached_prefix_and_restarts_the_layout(tmp_
     assert calls[i + 1].cache_hit > 0  # the first request ended at the task: that unit still matches
     assert session.messages[:4] == after[:4]
     layout_breaks = [b for b in session.calls[i + 1].diag["breaks"] if b["kind"] == "layout"]
-    assert layout_breaks and layout_breaks[0]["segment"] == "turn 1 (user)"
+    assert layout_breaks
+    assert layout_breaks[0]["segment"] == "turn 1 (user)"
 
 
 def test_large_contents_are_stored_once_and_resume_reads_them_back(tmp_path: Path,
@@ -243,10 +255,12 @@ def test_large_contents_are_stored_once_and_resume_reads_them_back(tmp_path: Pat
     pack_message = sent[1]["content"]
     assert PACK in pack_message
     pack_blob = f"{hashlib.sha256(pack_message.encode()).hexdigest()}.txt"
-    assert pack_blob in stored and (blob_dir / pack_blob).read_text(encoding="utf-8") == pack_message
+    assert pack_blob in stored
+    assert (blob_dir / pack_blob).read_text(encoding="utf-8") == pack_message
     for path in (first.path, second.path):
         text = path.read_text(encoding="utf-8")
-        assert PACK not in text and f'"content":{{"blob":"{pack_blob[:-4]}"}}' in text  # the pack, once
+        assert PACK not in text
+        assert f'"content":{{"blob":"{pack_blob[:-4]}"}}' in text
     assert max(len(line) for line in second.path.read_text(encoding="utf-8").splitlines()) < 8_000
 
 
@@ -263,7 +277,8 @@ def test_a_missing_stored_content_is_a_clear_error(tmp_path: Path, monkeypatch: 
     assert "damaged" in read_session(writer.path).damaged
     blob.unlink()
     session = read_session(writer.path)  # still listed, shown and undoable...
-    assert "cannot be read" in session.damaged and "[content missing:" in session.messages[0]["content"]
+    assert "cannot be read" in session.damaged
+    assert "[content missing:" in session.messages[0]["content"]
     assert [s.session_id for s in list_sessions(root)] == [writer.session_id]
     with pytest.raises(SessionError, match="cannot be resumed"):  # ...but not resumed: its prefix is gone
         find_resumable(root, writer.session_id)
@@ -283,4 +298,5 @@ def test_a_missing_content_before_a_compaction_does_not_block_a_resume(tmp_path:
     assert read_session(writer.path).damaged
     writer.write(ResetRecord("compaction", 1))
     writer.message(0, {"role": "user", "content": "small"})
-    assert not read_session(writer.path).damaged and find_resumable(root, writer.session_id)
+    assert not read_session(writer.path).damaged
+    assert find_resumable(root, writer.session_id)

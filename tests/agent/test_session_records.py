@@ -47,23 +47,34 @@ def _compact(raw: dict[str, object]) -> str:
 
 def test_a_session_in_the_earlier_format_loads(tmp_path: Path) -> None:
     session = read_session(FIXTURE)
-    assert session.session_id == SESSION_ID and session.task == "inspect the code"
-    assert session.start.model == "deepseek-v4-flash" and session.start.pack_tokens == 4500
-    assert session.start.git is not None and len(str(session.start.git["tree"])) == 40
+    assert session.session_id == SESSION_ID
+    assert session.task == "inspect the code"
+    assert session.start.model == "deepseek-v4-flash"
+    assert session.start.pack_tokens == 4500
+    assert session.start.git is not None
+    assert len(str(session.start.git["tree"])) == 40
     assert session.tools == tool_schemas()  # the tool list as sent, key order included
     assert json.dumps(session.tools) == json.dumps(tool_schemas())
-    assert [c.kind for c in session.calls] == ["prime", "turn", "turn", "turn"] and session.turns == 3
-    assert session.calls[0].usage_known is False and session.calls[1].cache_hit == 4534
-    assert session.cost_usd == pytest.approx(0.000786177) and session.hit_ratio is not None
+    assert [c.kind for c in session.calls] == ["prime", "turn", "turn", "turn"]
+    assert session.turns == 3
+    assert session.calls[0].usage_known is False
+    assert session.calls[1].cache_hit == 4534
+    assert session.cost_usd == pytest.approx(0.000786177)
+    assert session.hit_ratio is not None
     assert [t.name for t in session.tools_run] == ["read_file", "write_file", "finish"]
-    assert session.tools_run[1].changed_paths == ("new.txt",) and session.tools_run[2].finished
-    assert [e.status for e in session.ends] == ["finished", "interrupted"] and session.status == "interrupted"
+    assert session.tools_run[1].changed_paths == ("new.txt",)
+    assert session.tools_run[2].finished
+    assert [e.status for e in session.ends] == ["finished", "interrupted"]
+    assert session.status == "interrupted"
     first_end = session.ends[0]
     assert first_end.totals == EndTotals(3, 0.000786177, None, ("new.txt",))
     assert session.ends[1].totals is None
     assert session.last_settings() == {"model": "deepseek-v4-pro", "think": "high"}
     assert session.chat_undos[0].paths == ("new.txt",)
-    assert session.resets == 1 and len(session.messages) == 3 and session.undone and not session.damaged
+    assert session.resets == 1
+    assert len(session.messages) == 3
+    assert session.undone
+    assert not session.damaged
     assert session.messages[2] == {"role": "user", "content": "Task:\ninspect the code"}
 
 
@@ -76,9 +87,11 @@ def test_a_session_in_the_earlier_format_resumes_and_gets_the_same_lines_appende
     writer.write(ResumeRecord("deepseek-v4-flash", "off"))
     writer.message(3, {"role": "user", "content": "go on"})
     again = read_session(session.path)
-    assert len(again.messages) == 4 and again.last_settings() == {"model": "deepseek-v4-flash", "think": "off"}
+    assert len(again.messages) == 4
+    assert again.last_settings() == {"model": "deepseek-v4-flash", "think": "off"}
     tail = session.path.read_text(encoding="utf-8").splitlines()[-2:]
-    assert tail[0].startswith('{"type":"resume","ts":"') and tail[0].endswith(',"model":"deepseek-v4-flash","think":"off"}')
+    assert tail[0].startswith('{"type":"resume","ts":"')
+    assert tail[0].endswith(',"model":"deepseek-v4-flash","think":"off"}')
     assert tail[1].endswith(',"index":3,"message":{"role":"user","content":"go on"}}')
 
 
@@ -125,9 +138,13 @@ def test_the_writer_writes_records_the_store_reads_back(tmp_path: Path) -> None:
     for record in ALL_RECORDS[3:]:
         writer.write(record)
     session = read_session(writer.path)
-    assert session.start.id == "s1" and session.start.model == "m"
-    assert session.calls == [ALL_RECORDS[4]] and session.tools_run == [ALL_RECORDS[5]]
-    assert session.ends == ALL_RECORDS[6:8] and session.undone and session.last_settings() == {
+    assert session.start.id == "s1"
+    assert session.start.model == "m"
+    assert session.calls == [ALL_RECORDS[4]]
+    assert session.tools_run == [ALL_RECORDS[5]]
+    assert session.ends == ALL_RECORDS[6:8]
+    assert session.undone
+    assert session.last_settings() == {
         "model": "m2", "think": "max"}
     assert not recent_prefix_seen(tmp_path, "h")
 

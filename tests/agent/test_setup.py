@@ -35,7 +35,7 @@ def _repo(tmp_path: Path) -> Path:
 def test_workspace_refuses_a_missing_directory_and_a_tree_outside_git(tmp_path: Path) -> None:
     with pytest.raises(SetupError, match="is not a directory") as missing:
         open_workspace(tmp_path / "nope", {}, why=WHY)
-    assert missing.value.code == ExitCode.USAGE
+    assert missing.value.exit_code == ExitCode.USAGE
     plain = tmp_path / "plain"
     plain.mkdir()
     with pytest.raises(SetupError) as outside:
@@ -48,7 +48,8 @@ def test_workspace_merges_flags_and_finds_the_top(tmp_path: Path) -> None:
     (root / "sub").mkdir()
     workspace = open_workspace(root / "sub", {"max_turns": 7, "approve": None, "test_cmd": "make check"}, why=WHY)
     assert workspace.root == root.resolve()
-    assert workspace.config.get("max_turns") == 7 and workspace.config.get("approve") == "ask"
+    assert workspace.config.get("max_turns") == 7
+    assert workspace.config.get("approve") == "ask"
     assert configured_test_command(workspace.config) == "make check"
     assert workspace.table is not None
     with pytest.raises(ConfigError):
@@ -62,9 +63,11 @@ def test_start_run_opens_the_configured_engine(tmp_path: Path, monkeypatch: pyte
         start_run(workspace)  # no key in the environment
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test")
     run = start_run(workspace, overrides={"model": "deepseek-v4-pro", "base_url": "http://127.0.0.1:9/v1"})
-    assert isinstance(run, RunSetup) and run.session is None
+    assert isinstance(run, RunSetup)
+    assert run.session is None
     assert (run.root, run.config, run.table) == (workspace.root, workspace.config, workspace.table)
-    assert run.engine.settings.model == "deepseek-v4-pro" and run.engine.base_url == "http://127.0.0.1:9/v1"
+    assert run.engine.settings.model == "deepseek-v4-pro"
+    assert run.engine.base_url == "http://127.0.0.1:9/v1"
     run.engine.close()
 
 
@@ -73,11 +76,13 @@ def test_tracker_block_and_loop_limits_follow_the_engine(tmp_path: Path) -> None
     with StandIn(handler=lambda body: ScriptedReply(content="ok")) as server:
         deepseek = open_engine(EngineSettings(base_url=server.base_url, api_key="sk-test", max_tokens=1000))
         vllm = open_engine(EngineSettings(engine="vllm", base_url=server.base_url))
-        assert cache_tracker(deepseek).block == 64 and cache_tracker(vllm).block == 16
+        assert cache_tracker(deepseek).block == 64
+        assert cache_tracker(vllm).block == 16
         config = agent_config(workspace.config, deepseek)
         assert (config.engine_name, config.max_turns, config.max_cost) == ("deepseek", 9, 0.5)
         assert config.window == model_info(deepseek.settings.model).context_window
-        assert config.max_output == 1000 and not config.text_ends_turn
+        assert config.max_output == 1000
+        assert not config.text_ends_turn
         assert agent_config(workspace.config, vllm, text_ends_turn=True).text_ends_turn
         deepseek.close()
         vllm.close()
@@ -93,6 +98,7 @@ def test_tool_context_takes_the_policy_and_the_test_command(tmp_path: Path) -> N
 def test_pack_repository_packs_with_the_configured_options(tmp_path: Path) -> None:
     workspace = open_workspace(_repo(tmp_path), {}, why=WHY)
     snapshot = pack_repository(workspace, model="deepseek-v4-flash", budget=5000)
-    assert [f.path for f in snapshot.files] == ["app.py"] and "greet" in snapshot.text
+    assert [f.path for f in snapshot.files] == ["app.py"]
+    assert "greet" in snapshot.text
     focused = pack_repository(workspace, model="deepseek-v4-flash", budget=5000, exclude=("app.py",))
     assert not focused.files

@@ -38,10 +38,14 @@ def test_piped_lines_are_turns_with_plain_output(tmp_path: Path) -> None:
     out = done.stdout
     assert "\x1b[" not in out  # plain text: no escape sequences
     assert "# Overview\n\nOne function, `f`." in out  # streamed as it came, markdown source kept
-    assert "> edit_file" in out and "+    return 2" in out  # the edit and its diff
-    assert "refused" in out and not (root / "made-by-shell").exists()  # no terminal to ask: refused
-    assert "undid the last change (edit_file" in out and (root / "app.py").read_text() == SAMPLE["app.py"]
-    assert "unknown command /bogus" in out and "/think takes one of" in out
+    assert "> edit_file" in out
+    assert "+    return 2" in out
+    assert "refused" in out
+    assert not (root / "made-by-shell").exists()
+    assert "undid the last change (edit_file" in out
+    assert (root / "app.py").read_text() == SAMPLE["app.py"]
+    assert "unknown command /bogus" in out
+    assert "/think takes one of" in out
     assert "Traceback" not in out + done.stderr
     assert len(calls) == 5
     users = [m["content"] for m in calls[-1].request["messages"] if m["role"] == "user"]
@@ -49,7 +53,8 @@ def test_piped_lines_are_turns_with_plain_output(tmp_path: Path) -> None:
     assert f"prompt {sum(c.prompt_tokens for c in calls):,} tokens ({sum(c.cache_hit for c in calls):,} hit" in out
     assert len(Ledger(root).read()) == 5  # every call also went to the project's cost ledger
     sessions = list_sessions(root)
-    assert len(sessions) == 1 and sessions[0].start.kind == "chat"
+    assert len(sessions) == 1
+    assert sessions[0].start.kind == "chat"
     assert f"--resume {sessions[0].session_id}" in done.stderr
 
 
@@ -64,7 +69,8 @@ def test_piped_resume_continues_with_the_cached_prefix(tmp_path: Path) -> None:
                           input_text="three\n")
         assert resumed.returncode == 0, resumed.stderr
         calls = list(server.calls)
-    assert "resumed session " + sid in resumed.stdout and "Third." in resumed.stdout
+    assert "resumed session " + sid in resumed.stdout
+    assert "Third." in resumed.stdout
     before, after = calls[1], calls[2]
     assert after.request["messages"][: len(before.request["messages"])] == before.request["messages"]
     assert after.request["tools"] == before.request["tools"]
@@ -76,12 +82,16 @@ def test_chat_errors_are_one_line(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     done = run_cli("chat", str(plain), env=_env(), input_text="")
-    assert done.returncode == 2 and "not inside a git repository" in done.stderr
+    assert done.returncode == 2
+    assert "not inside a git repository" in done.stderr
     root = make_git_repo(tmp_path / "repo", SAMPLE)
     done = run_cli("chat", str(root), input_text="hi\n")
-    assert done.returncode != 0 and "no API key" in done.stderr and "DEEPSEEK_API_KEY" in done.stderr
+    assert done.returncode != 0
+    assert "no API key" in done.stderr
+    assert "DEEPSEEK_API_KEY" in done.stderr
     done = run_cli("chat", str(root), "--resume", "nope", env=_env(), input_text="")
-    assert done.returncode == 2 and "no sessions" in done.stderr
+    assert done.returncode == 2
+    assert "no sessions" in done.stderr
     for output in (done.stdout, done.stderr):
         assert "Traceback" not in output
 
@@ -107,12 +117,15 @@ def test_slash_commands_that_change_the_session(tmp_path: Path) -> None:
     assert "Traceback" not in out + done.stderr
     # /undo turn put back both edits of the turn, and the model is told with the next message.
     assert "undid the edits of turn 1: README.md, app.py" in out
-    assert (root / "app.py").read_text() == SAMPLE["app.py"] and (root / "README.md").read_text() == "hello\n"
+    assert (root / "app.py").read_text() == SAMPLE["app.py"]
+    assert (root / "README.md").read_text() == "hello\n"
     assert "the user undid the edits of turn 1" in calls[3].request["messages"][-1]["content"]
-    assert "Alt+Enter" in out and "/resume ID" in out  # /help lists commands and keys
+    assert "Alt+Enter" in out
+    assert "/resume ID" in out
     # /model says what the miss costs first, then the next call runs on the new model (a new cache).
     assert "switching to deepseek-v4-pro starts a new cache: the next call re-sends" in out
-    assert calls[3].request["model"] == "deepseek-v4-pro" and calls[3].cache_hit == 0
+    assert calls[3].request["model"] == "deepseek-v4-pro"
+    assert calls[3].cache_hit == 0
     # /compact: a summary request on the cached prefix, then the conversation restarts from it.
     assert calls[4].request["messages"][:-1] == [*calls[3].request["messages"], calls[3].reply]
     assert "Summary: two edits were undone." in calls[5].request["messages"][3]["content"]
@@ -123,10 +136,12 @@ def test_slash_commands_that_change_the_session(tmp_path: Path) -> None:
     # /clear: a new session on the same pack, whose prefix is still cached.
     first_id = out.split("session ", 1)[1].split(" ", 1)[0]
     ids = {s.session_id for s in list_sessions(root)}
-    assert len(ids) == 2 and first_id in ids
+    assert len(ids) == 2
+    assert first_id in ids
     assert f"new session {(ids - {first_id}).pop()} on the same pack (session {first_id} is saved" in out
     first_pack = calls[0].request["messages"][1]["content"]
-    assert calls[6].request["messages"][1]["content"] == first_pack and len(calls[6].request["messages"]) == 4
+    assert calls[6].request["messages"][1]["content"] == first_pack
+    assert len(calls[6].request["messages"]) == 4
 
 
 def test_piped_chat_output_shows_no_secret(tmp_path: Path) -> None:
@@ -139,5 +154,6 @@ def test_piped_chat_output_shows_no_secret(tmp_path: Path) -> None:
         done = run_cli("chat", str(root), "--base-url", server.base_url, env=_env(),
                        input_text="turn debug off\n/diff\n")
     assert done.returncode == 0, done.stderr
-    assert "+DEBUG = False" in done.stdout and done.stdout.count("«REDACTED:") >= 2
+    assert "+DEBUG = False" in done.stdout
+    assert done.stdout.count("«REDACTED:") >= 2
     assert password not in done.stdout + done.stderr

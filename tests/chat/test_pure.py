@@ -26,7 +26,8 @@ def test_parse_errors_are_one_line_hints() -> None:
     ]:
         result = parse_slash(line)
         assert isinstance(result, SlashError), line
-        assert fragment in result.hint and "\n" not in result.hint
+        assert fragment in result.hint
+        assert "\n" not in result.hint
 
 
 def test_is_slash_does_not_swallow_paths() -> None:
@@ -38,8 +39,10 @@ def test_is_slash_does_not_swallow_paths() -> None:
 
 def test_status_line() -> None:
     line = format_status(StatusFigures("deepseek", "deepseek-v4-flash", 250_000, 1_048_576, 0.981, 0.95, 0.01234, 1.0))
-    assert "ctx 250K/1.05M (24%)" in line and "cache last 98% · session 95%" in line
-    assert "$0.0123" in line and "budget left $0.9877" in line
+    assert "ctx 250K/1.05M (24%)" in line
+    assert "cache last 98% · session 95%" in line
+    assert "$0.0123" in line
+    assert "budget left $0.9877" in line
     assert "cache last –" in format_status(StatusFigures("vllm", "m", 0, 0, None, None, 0.0, None))
 
 
@@ -66,11 +69,13 @@ def test_miss_cost_is_hand_computed_at_peak_and_off_peak() -> None:
     table = load_price_table()
     # The 2026-08-16 entry: flash miss $0.44/M, hit $0.014/M at peak (01:00-04:00 UTC), half off-peak.
     peak = miss_cost(table, "deepseek-v4-flash", 1_000_000, datetime(2026, 8, 18, 2, 0, tzinfo=UTC))
-    assert (peak.miss_usd, peak.hit_usd) == (0.44, 0.014) and abs(peak.extra_usd - 0.426) < 1e-12
+    assert (peak.miss_usd, peak.hit_usd) == (0.44, 0.014)
+    assert abs(peak.extra_usd - 0.426) < 1e-12
     off = miss_cost(table, "deepseek-v4-flash", 1_000_000, datetime(2026, 8, 18, 12, 0, tzinfo=UTC))
     assert (off.miss_usd, off.hit_usd) == (0.22, 0.007)
     line = miss_warning("switching to deepseek-v4-pro", peak)
-    assert "1,000,000 tokens as cache misses, $0.4400 instead of $0.0140 (+$0.4260" in line and "(peak)" in line
+    assert "1,000,000 tokens as cache misses, $0.4400 instead of $0.0140 (+$0.4260" in line
+    assert "(peak)" in line
 
 
 def test_session_figures_accumulate_hits_over_calls() -> None:
@@ -81,11 +86,14 @@ def test_session_figures_accumulate_hits_over_calls() -> None:
     figures.record(1000, 0, 1020, 0.01)
     figures.record(1100, 1000, 1130, 0.02)
     status = figures.status()
-    assert status.last_hit_ratio == 1000 / 1100 and status.session_hit_ratio == 1000 / 2100
-    assert status.context_tokens == 1130 and status.cost_usd == 0.02
+    assert status.last_hit_ratio == 1000 / 1100
+    assert status.session_hit_ratio == 1000 / 2100
+    assert status.context_tokens == 1130
+    assert status.cost_usd == 0.02
     assert "budget left $0.4800" in format_status(status)
     figures.record(50, None, 1200, 0.03)  # a server that does not report hits
-    assert figures.status().last_hit_ratio is None and figures.status().session_hit_ratio == 1000 / 2100
+    assert figures.status().last_hit_ratio is None
+    assert figures.status().session_hit_ratio == 1000 / 2100
 
 
 def test_plain_renderer_streams_text_tools_and_diffs() -> None:
@@ -116,8 +124,10 @@ def test_plain_renderer_streams_text_tools_and_diffs() -> None:
     text = out.getvalue()
     assert text.startswith("(thought for 11 characters; /think on shows it)\nHello.\n")
     assert '> edit_file path="a.py"\n  ok: edited a.py\n-x\n+y\n' in text
-    assert "  failed: shell: refused: no\n" in text and "compacting: big\n" in text
-    assert "secret plan" not in text and "summary shown" not in text
+    assert "  failed: shell: refused: no\n" in text
+    assert "compacting: big\n" in text
+    assert "secret plan" not in text
+    assert "summary shown" not in text
 
 
 def test_enter_sends_and_alt_enter_inserts_a_newline() -> None:

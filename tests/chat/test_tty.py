@@ -106,7 +106,8 @@ def test_tty_streams_markdown_approves_refuses_costs_and_resumes(tmp_path: Path)
         term.wait(r"Nothing else is in the repository\.")
         screen = term.text()
         assert "What greet does" in screen  # markdown heading rendered (no '##', no backticks)
-        assert "## What" not in screen and "```" not in screen
+        assert "## What" not in screen
+        assert "```" not in screen
         assert "The user asks about greet" in screen  # thinking shown (dimmed)
         term.wait(r"cache last \d+%")
 
@@ -127,7 +128,8 @@ def test_tty_streams_markdown_approves_refuses_costs_and_resumes(tmp_path: Path)
         calls, prompt, hit, miss, output = (int(g.replace(",", "")) for g in found.groups())
         assert calls == len(server.calls) == 4
         assert prompt == sum(c.prompt_tokens for c in server.calls)
-        assert hit == sum(c.cache_hit for c in server.calls) and hit > 0
+        assert hit == sum(c.cache_hit for c in server.calls)
+        assert hit > 0
         assert miss == sum(c.cache_miss for c in server.calls)
         assert output == sum(c.output_tokens for c in server.calls)
 

@@ -11,9 +11,11 @@ from v4agent.core.state import state_dir
 
 def test_version_and_help() -> None:
     result = run_cli("--version")
-    assert result.returncode == 0 and result.stdout.strip() == f"v4agent {__version__}"
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"v4agent {__version__}"
     result = run_cli("--help")
-    assert result.returncode == 0 and "config" in result.stdout
+    assert result.returncode == 0
+    assert "config" in result.stdout
 
 
 def test_cli_start_up_imports_nothing_heavy() -> None:
@@ -54,7 +56,8 @@ def test_repo_layout_has_no_top_level_engine_or_tools_package() -> None:
 
     meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     packages = meta["tool"]["setuptools"]["packages"]
-    assert "engine" not in packages and "tools" not in packages
+    assert "engine" not in packages
+    assert "tools" not in packages
     assert {"v4agent.engine", "v4agent.tools", "v4agent.prompts"} <= set(packages)
 
 

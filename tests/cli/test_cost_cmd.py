@@ -32,11 +32,14 @@ def test_cost_json_by_session_day_model(tmp_path: Path) -> None:
     data = json.loads(out.stdout)
     s1 = data["groups"]["s1"]
     # 1.0M miss at 1.32 + 10k out at 3.96 = 1.3596 ; 1.0M hit at 0.044 + 20k miss at 1.32 + 10k out = 0.1100
-    assert s1["total_usd"] == 1.4696 and s1["hit_ratio"] == round(1_000_000 / 2_020_000, 4)
+    assert s1["total_usd"] == 1.4696
+    assert s1["hit_ratio"] == round(1_000_000 / 2_020_000, 4)
     assert s1["saved_usd"] == round(1.0 * (1.32 - 0.044), 6)
     # Saturday: off-peak deepseek-flash via alias, hits unknown -> all misses 0.5M*0.15 + 1k*0.60
-    assert data["groups"]["s2"]["total_usd"] == 0.0756 and data["groups"]["s2"]["hit_unknown_calls"] == 1
-    assert data["total"]["calls"] == 3 and data["skipped_lines"] == 1
+    assert data["groups"]["s2"]["total_usd"] == 0.0756
+    assert data["groups"]["s2"]["hit_unknown_calls"] == 1
+    assert data["total"]["calls"] == 3
+    assert data["skipped_lines"] == 1
     assert "unreadable ledger line" in out.stderr
     by_model = json.loads(run_cli("cost", str(tmp_path), "--json", "--by", "model").stdout)["groups"]
     assert set(by_model) == {"deepseek/deepseek-v4-pro", "deepseek/deepseek-v4-flash"}
@@ -47,14 +50,21 @@ def test_cost_json_by_session_day_model(tmp_path: Path) -> None:
 def test_cost_table_and_bad_input(tmp_path: Path) -> None:
     _ledger(tmp_path)
     out = run_cli("cost", str(tmp_path))
-    assert out.returncode == 0 and "s1" in out.stdout and "$1.4696" in out.stdout and "total" in out.stdout
+    assert out.returncode == 0
+    assert "s1" in out.stdout
+    assert "$1.4696" in out.stdout
+    assert "total" in out.stdout
     assert "priced as misses" in out.stderr
     bad = run_cli("cost", str(tmp_path), "--by", "week")
-    assert bad.returncode == 2 and "--by must be one of" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2
+    assert "--by must be one of" in bad.stderr
+    assert "Traceback" not in bad.stderr
     bad = run_cli("cost", str(tmp_path), "--since", "last tuesday")
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
     empty = run_cli("cost", str(tmp_path / "nowhere"))
-    assert empty.returncode == 2 and "not a directory" in empty.stderr
+    assert empty.returncode == 2
+    assert "not a directory" in empty.stderr
 
 
 def test_cost_prices_shows_peak_state_and_next_offpeak(tmp_path: Path) -> None:
@@ -63,7 +73,8 @@ def test_cost_prices_shows_peak_state_and_next_offpeak(tmp_path: Path) -> None:
     assert "peak, priced by deepseek-2026-09-10-flash-v4.1" in out.stdout
     assert "Next off-peak window starts 2026-09-11 04:00 UTC" in out.stdout
     data = json.loads(run_cli("cost", str(tmp_path), "--prices", "--json", "--now", "2026-09-12T02:30").stdout)
-    assert data["peak"] is False and data["next_change"] == "2026-09-14T01:00:00+00:00"
+    assert data["peak"] is False
+    assert data["next_change"] == "2026-09-14T01:00:00+00:00"
     assert len(data["entries"]) == 5
 
 
@@ -73,10 +84,12 @@ def test_cost_uses_the_configured_price_file(tmp_path: Path) -> None:
     (tmp_path / ".v4agent.toml").write_text('prices_file = "p.toml"\n')
     _ledger(tmp_path)  # priced by the shipped table when recorded; --prices shows the merged one
     data = json.loads(run_cli("cost", str(tmp_path), "--prices", "--json", "--now", "2026-09-11T02:30").stdout)
-    assert data["entry_in_force"] == "flat" and data["sources"][-1].endswith("p.toml")
+    assert data["entry_in_force"] == "flat"
+    assert data["sources"][-1].endswith("p.toml")
     (tmp_path / "p.toml").write_text("[[entry]]\nid = 3\n")
     bad = run_cli("cost", str(tmp_path), "--prices")
-    assert bad.returncode == 2 and "p.toml" in bad.stderr
+    assert bad.returncode == 2
+    assert "p.toml" in bad.stderr
 
 
 def test_engine_list_shows_configured_and_reachable(tmp_path: Path) -> None:
@@ -86,9 +99,12 @@ def test_engine_list_shows_configured_and_reachable(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     rows = {row["name"]: row for row in json.loads(out.stdout)}
     assert set(rows) == {"deepseek", "vllm", "sglang", "nim", "openai-compatible"}
-    assert rows["vllm"]["selected"] and rows["vllm"]["reachable"].startswith("yes (")
-    assert rows["deepseek"]["configured"] is False and rows["deepseek"]["missing"] == "DEEPSEEK_API_KEY not set"
+    assert rows["vllm"]["selected"]
+    assert rows["vllm"]["reachable"].startswith("yes (")
+    assert rows["deepseek"]["configured"] is False
+    assert rows["deepseek"]["missing"] == "DEEPSEEK_API_KEY not set"
     assert rows["deepseek"]["reachable"] == "not probed"  # no key: nothing is sent off the machine
     assert rows["openai-compatible"]["missing"] == "no base_url"
     table = run_cli("engine", "list", str(tmp_path), "--no-probe")
-    assert table.returncode == 0 and "vllm *" in table.stdout
+    assert table.returncode == 0
+    assert "vllm *" in table.stdout

@@ -21,12 +21,17 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
     _write(project / ".v4agent.toml", 'model = "from-project"\n[pack]\nbudget = 1000\n')
     env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "V4AGENT_MAX_TURNS": "7", "DEEPSEEK_API_KEY": "sk-abcdef123456789"}
     config = load_config(project, flags={"think": "max", "model": None}, environ=env)
-    assert config["model"] == "from-project" and config.source("model") == str(project / ".v4agent.toml")
-    assert config["think"] == "max" and config.source("think") == "flag --think"
-    assert config["max_turns"] == 7 and config.source("max_turns") == "env V4AGENT_MAX_TURNS"
+    assert config["model"] == "from-project"
+    assert config.source("model") == str(project / ".v4agent.toml")
+    assert config["think"] == "max"
+    assert config.source("think") == "flag --think"
+    assert config["max_turns"] == 7
+    assert config.source("max_turns") == "env V4AGENT_MAX_TURNS"
     assert config["pack.budget"] == 1000
-    assert config["engine"] == "deepseek" and config.source("engine") == "default"
-    assert config["api_key"] == "sk-abcdef123456789" and config.source("api_key") == "env DEEPSEEK_API_KEY"
+    assert config["engine"] == "deepseek"
+    assert config.source("engine") == "default"
+    assert config["api_key"] == "sk-abcdef123456789"
+    assert config.source("api_key") == "env DEEPSEEK_API_KEY"
     assert str(user) not in {config.source("model")}
 
 
@@ -74,4 +79,5 @@ def test_config_show_bad_file_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("config", "show", str(tmp_path))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert ".v4agent.toml" in result.stderr and "approve" in result.stderr
+    assert ".v4agent.toml" in result.stderr
+    assert "approve" in result.stderr

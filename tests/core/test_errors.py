@@ -54,10 +54,12 @@ def test_exit_codes_match_the_readme_table() -> None:
     for cls in (EngineError, EngineBudgetError, GitHubError):
         assert cls.exit_code == ExitCode.FAILED, cls
     assert EngineUnreachable.exit_code == ExitCode.ENGINE_UNREACHABLE
-    assert BudgetExceeded.exit_code == ExitCode.LIMIT_REACHED and not issubclass(BudgetExceeded, EngineError)
+    assert BudgetExceeded.exit_code == ExitCode.LIMIT_REACHED
+    assert not issubclass(BudgetExceeded, EngineError)
     assert Interrupted.exit_code == ExitCode.INTERRUPTED
     # code that catches these by their old bases still does
-    assert issubclass(PlanError, ValueError) and issubclass(DiffError, ValueError)
+    assert issubclass(PlanError, ValueError)
+    assert issubclass(DiffError, ValueError)
 
 
 def test_describe_puts_the_hint_on_its_own_line() -> None:
@@ -67,7 +69,8 @@ def test_describe_puts_the_hint_on_its_own_line() -> None:
     assert describe(UsageError("bad flag", hint="see --help")) == "bad flag\nhint: see --help"
     unreachable = EngineUnreachable("no API key", hint="export DEEPSEEK_API_KEY=<your key>")
     assert describe(unreachable) == "no API key\nhint: export DEEPSEEK_API_KEY=<your key>"
-    assert unreachable.retryable is False and unreachable.hint.startswith("export")
+    assert unreachable.retryable is False
+    assert unreachable.hint.startswith("export")
 
 
 def _error_lines(stderr: str) -> list[str]:
@@ -82,7 +85,8 @@ def test_a_config_error_under_a_command_is_one_line_and_exit_2(tmp_path: Path) -
     done = run_cli("config", "show", str(project))
     assert done.returncode == ExitCode.USAGE
     lines = _error_lines(done.stderr)
-    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
     assert f"{project / '.v4agent.toml'}: invalid TOML" in lines[0]
 
 
@@ -91,7 +95,8 @@ def test_a_pack_error_under_a_command_is_one_line_and_exit_2(tmp_path: Path) -> 
     done = run_cli("pack", str(tmp_path), "--budget", "3")
     assert done.returncode == ExitCode.USAGE
     lines = [line for line in _error_lines(done.stderr) if line.startswith("error: ")]
-    assert len(lines) == 1 and "budget" in lines[0]
+    assert len(lines) == 1
+    assert "budget" in lines[0]
 
 
 def test_an_engine_error_prints_its_hint_and_exit_6(tmp_path: Path) -> None:
@@ -99,8 +104,10 @@ def test_an_engine_error_prints_its_hint_and_exit_6(tmp_path: Path) -> None:
     done = run_cli("chat", str(repo), input_text="hello\n")
     assert done.returncode == ExitCode.ENGINE_UNREACHABLE
     lines = _error_lines(done.stderr)
-    assert lines[-2].startswith("error: ") and "no API key" in lines[-2]
-    assert lines[-1].startswith("hint: ") and "DEEPSEEK_API_KEY" in lines[-1]
+    assert lines[-2].startswith("error: ")
+    assert "no API key" in lines[-2]
+    assert lines[-1].startswith("hint: ")
+    assert "DEEPSEEK_API_KEY" in lines[-1]
 
 
 def test_a_usage_error_names_the_flag_and_exit_2() -> None:

@@ -46,7 +46,8 @@ def test_a_failing_command_carries_git_stderr_and_the_arguments(repo: Path) -> N
         run_git(repo, "rev-parse", "--verify", "no-such-branch")
     exc = caught.value
     assert str(exc).startswith("git rev-parse --verify failed: ")
-    assert exc.stderr and exc.stderr.strip() in str(exc)
+    assert exc.stderr
+    assert exc.stderr.strip() in str(exc)
     assert exc.command == ("rev-parse", "--verify", "no-such-branch")
     assert exc.reason == exc.stderr.strip().splitlines()[-1]
 
@@ -56,14 +57,16 @@ def test_outside_a_repository_the_error_has_a_hint(tmp_path: Path, monkeypatch: 
     with pytest.raises(GitError) as caught:
         run_git(tmp_path, "status")
     assert "not a git repository" in caught.value.stderr
-    assert caught.value.hint and "git init" in caught.value.hint
+    assert caught.value.hint
+    assert "git init" in caught.value.hint
 
 
 def test_without_git_on_path_the_error_says_so(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(repo / "no-bin"))
     with pytest.raises(GitError) as caught:
         run_git(repo, "status")
-    assert caught.value.hint and "PATH" in caught.value.hint
+    assert caught.value.hint
+    assert "PATH" in caught.value.hint
     assert repo_root(repo) is None  # "no git" reads as "not a repository" there
 
 
@@ -104,7 +107,8 @@ def test_repo_root_of_a_subdirectory_and_of_a_plain_directory(repo: Path, tmp_pa
 
 def test_resolve_commit(repo: Path, tmp_path: Path) -> None:
     head = resolve_commit(repo, "HEAD")
-    assert head is not None and len(head) == 40
+    assert head is not None
+    assert len(head) == 40
     assert resolve_commit(repo, "main") == head
     assert resolve_commit(repo, "no-such-ref") is None
     assert resolve_commit(repo, EMPTY_TREE) is None  # a tree, not a commit
@@ -127,7 +131,8 @@ def test_file_at_commit(repo: Path) -> None:
 def test_popen_git_streams_stdout(repo: Path) -> None:
     with popen_git(repo, "ls-files", "-z") as proc:
         out, err = proc.communicate()
-    assert proc.returncode == 0 and err == b""
+    assert proc.returncode == 0
+    assert err == b""
     assert out.split(b"\0")[:2] == [b"a.txt", b"pkg/b.py"]
 
 
@@ -137,7 +142,8 @@ def test_capture_and_restore_round_trip(repo: Path) -> None:
     (repo / "untracked.txt").write_text("before\n")
     start = capture_start(repo, "s1", new_branch="agent-work")
     assert GitStart.from_json(start.to_json()) == start
-    assert start.head == resolve_commit(repo, "HEAD") and start.branch == "main"
+    assert start.head == resolve_commit(repo, "HEAD")
+    assert start.branch == "main"
     assert run_git(repo, "rev-parse", start.ref, text=True).strip() == start.commit
     assert run_git(repo, "branch", "--show-current", text=True).strip() == "agent-work"
     assert dirty_paths(repo) == ["untracked.txt"]
@@ -149,13 +155,18 @@ def test_capture_and_restore_round_trip(repo: Path) -> None:
     (repo / "link").symlink_to("a.txt")
     (repo / "untracked.txt").write_text("edited\n")
     diff = diff_since(repo, start.tree)
-    assert "new/c.py" in diff and "+changed" in diff and "pkg/b.py" in diff
+    assert "new/c.py" in diff
+    assert "+changed" in diff
+    assert "pkg/b.py" in diff
 
     touched = restore_start(repo, start)
     assert sorted(touched) == ["a.txt", "link", "new/c.py", "pkg/b.py", "untracked.txt"]
-    assert (repo / "a.txt").read_text() == "one\n" and (repo / "untracked.txt").read_text() == "before\n"
-    assert (repo / "pkg" / "b.py").read_text() == "x = 1\n" and os.stat(repo / "pkg" / "b.py").st_mode & 0o111
-    assert not (repo / "new" / "c.py").exists() and not (repo / "link").is_symlink()
+    assert (repo / "a.txt").read_text() == "one\n"
+    assert (repo / "untracked.txt").read_text() == "before\n"
+    assert (repo / "pkg" / "b.py").read_text() == "x = 1\n"
+    assert os.stat(repo / "pkg" / "b.py").st_mode & 0o111
+    assert not (repo / "new" / "c.py").exists()
+    assert not (repo / "link").is_symlink()
     assert worktree_tree(repo) == start.tree
     assert run_git(repo, "branch", "--show-current", text=True).strip() == "main"
     assert "agent-work" not in run_git(repo, "branch", text=True)

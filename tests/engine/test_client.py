@@ -43,17 +43,23 @@ def test_reply_usage_and_append_only_cache_hits(server: StandIn, stream: bool) -
     seen: list[Delta] = []
     messages: list[dict[str, Any]] = [SYSTEM, {"role": "user", "content": "first task"}]
     first = engine.complete(messages, on_delta=seen.append)
-    assert first.content == "ok, done" and first.reasoning == "thinking it over" and first.finish_reason == "stop"
+    assert first.content == "ok, done"
+    assert first.reasoning == "thinking it over"
+    assert first.finish_reason == "stop"
     assert "".join(d.text for d in seen if d.kind == "content") == "ok, done"
-    assert first.usage is not None and first.usage.cache_hit == 0
+    assert first.usage is not None
+    assert first.usage.cache_hit == 0
     assert first.usage.prompt_tokens == server.calls[0].prompt_tokens
     messages += [first.as_message(), {"role": "user", "content": "next"}]
     second = engine.complete(messages)
-    assert second.usage is not None and second.usage.reasoning_tokens == server.calls[1].reasoning_tokens
+    assert second.usage is not None
+    assert second.usage.reasoning_tokens == server.calls[1].reasoning_tokens
     assert second.usage.cache_hit == server.calls[1].theoretical_max_hit > first.usage.prompt_tokens
     body = server.calls[0].request
-    assert body["thinking"] == {"type": "enabled"} and body["reasoning_effort"] == "high"
-    assert body["max_tokens"] == 4096 and body["stream"] is stream
+    assert body["thinking"] == {"type": "enabled"}
+    assert body["reasoning_effort"] == "high"
+    assert body["max_tokens"] == 4096
+    assert body["stream"] is stream
     assert (body.get("stream_options") == {"include_usage": True}) is stream
 
 
@@ -94,7 +100,8 @@ def test_vllm_usage_shape_reports_cached_tokens() -> None:
         first = engine.complete(messages)
         messages += [first.as_message(), {"role": "user", "content": "two"}]
         second = engine.complete(messages)
-        assert second.usage is not None and second.usage.cache_hit == server.calls[1].cache_hit > 0
+        assert second.usage is not None
+        assert second.usage.cache_hit == server.calls[1].cache_hit > 0
         assert second.usage.cache_miss == second.usage.prompt_tokens - second.usage.cache_hit
 
 
@@ -121,7 +128,8 @@ def test_persistent_fault_gives_up_with_what_was_tried(server: StandIn) -> None:
     with pytest.raises(EngineError) as info:
         engine_for(server).complete([{"role": "user", "content": "hi"}])
     message = str(info.value)
-    assert "gave up" in message and message.count("HTTP 500") == FAST.max_attempts
+    assert "gave up" in message
+    assert message.count("HTTP 500") == FAST.max_attempts
     assert len(server.calls) == FAST.max_attempts
 
 
@@ -132,14 +140,16 @@ def test_auth_and_balance_are_not_retried(server: StandIn, fault: str, error: ty
     server.faults.append(Fault(fault))
     with pytest.raises(error) as info:
         engine_for(server).complete([{"role": "user", "content": "hi"}])
-    assert "not retried" in str(info.value) and hint in info.value.hint
+    assert "not retried" in str(info.value)
+    assert hint in info.value.hint
     assert len(server.calls) == 1
 
 
 def test_wrong_key_is_refused_with_a_hint(server: StandIn) -> None:
     with pytest.raises(EngineUnreachable) as info:
         engine_for(server, key="sk-wrong").complete([{"role": "user", "content": "hi"}])
-    assert "HTTP 401" in str(info.value) and "key" in info.value.hint
+    assert "HTTP 401" in str(info.value)
+    assert "key" in info.value.hint
 
 
 def test_stream_cut_after_answer_was_shown_is_not_retried() -> None:
@@ -148,7 +158,8 @@ def test_stream_cut_after_answer_was_shown_is_not_retried() -> None:
         shown: list[str] = []
         with pytest.raises(EngineError, match="not retried") as info:
             engine_for(server).complete([{"role": "user", "content": "hi"}], on_delta=lambda d: shown.append(d.text))
-        assert shown and "stream was cut" in str(info.value)
+        assert shown
+        assert "stream was cut" in str(info.value)
         assert len(server.calls) == 1
 
 
@@ -183,7 +194,9 @@ def test_max_cost_stops_before_the_call_that_would_cross_it(server: StandIn) -> 
     guard = BudgetGuard(table, max_cost=0.0015)
     messages: list[dict[str, Any]] = [SYSTEM]
     previous_input = sent = 0
-    with pytest.raises(BudgetExceeded, match="would cross --max-cost"):
+
+    def converse() -> None:
+        nonlocal previous_input, sent
         for turn in range(20):
             messages.append({"role": "user", "content": f"step {turn}: " + "more context " * 200})
             # estimate: the previous request is a cached prefix; ~4 chars a token for the rest
@@ -196,6 +209,9 @@ def test_max_cost_stops_before_the_call_that_would_cross_it(server: StandIn) -> 
             guard.add(price_call(table, "deepseek-v4-flash", reply.usage, at).total_usd)
             previous_input = reply.usage.prompt_tokens + reply.usage.output_tokens
             messages.append(reply.as_message())
+
+    with pytest.raises(BudgetExceeded, match="would cross --max-cost"):
+        converse()
     assert len(server.calls) == sent > 1  # the refused call was never sent
     assert 0 < guard.spent_usd <= 0.0015
 
@@ -203,7 +219,8 @@ def test_max_cost_stops_before_the_call_that_would_cross_it(server: StandIn) -> 
 def test_open_engine_fills_settings_from_the_preset(server: StandIn) -> None:
     engine = open_engine(EngineSettings(base_url=server.base_url, api_key="sk-test", think="off",
                                         max_tokens=10**9))
-    assert engine.name == "deepseek" and engine.settings.model == get_preset("deepseek").default_model
+    assert engine.name == "deepseek"
+    assert engine.settings.model == get_preset("deepseek").default_model
     assert engine.settings.max_tokens == model_info(engine.settings.model).max_output  # clipped to the limit
     assert engine.complete([{"role": "user", "content": "hi"}]).content == "ok, done"
     assert open_engine(EngineSettings(engine="vllm", base_url=server.base_url)).base_url == server.base_url

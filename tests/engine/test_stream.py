@@ -51,11 +51,16 @@ def test_tool_calls_split_anywhere_reassemble_exactly(seed: int) -> None:
         kinds += [d.kind for d in assembler.feed(chunk)]
     reply = assembler.reply()
     assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == CALLS
-    assert reply.reasoning == "Let me look." and reply.content == "Reading."
-    assert reply.finish_reason == "tool_calls" and reply.usage is not None and reply.usage.cache_hit == 64
-    assert kinds[:3] == ["reasoning", "reasoning", "content"] and set(kinds[3:]) == {"tool_call"}
+    assert reply.reasoning == "Let me look."
+    assert reply.content == "Reading."
+    assert reply.finish_reason == "tool_calls"
+    assert reply.usage is not None
+    assert reply.usage.cache_hit == 64
+    assert kinds[:3] == ["reasoning", "reasoning", "content"]
+    assert set(kinds[3:]) == {"tool_call"}
     message = reply.as_message()
-    assert message["reasoning_content"] == "Let me look." and len(message["tool_calls"]) == 3
+    assert message["reasoning_content"] == "Let me look."
+    assert len(message["tool_calls"]) == 3
 
 
 def test_interleaved_tool_calls_by_index() -> None:
@@ -85,8 +90,10 @@ def test_whole_reply_parsing() -> None:
         "role": "assistant", "content": None, "reasoning_content": "hm",
         "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{bad"}}]}}],
         "usage": {"prompt_tokens": 5, "completion_tokens": 2}})
-    assert reply.content == "" and reply.tool_calls[0].arguments == "{bad"
-    assert reply.usage is not None and reply.usage.cache_hit is None
+    assert reply.content == ""
+    assert reply.tool_calls[0].arguments == "{bad"
+    assert reply.usage is not None
+    assert reply.usage.cache_hit is None
     assert reply.as_message()["content"] == ""
 
 
@@ -111,7 +118,8 @@ def test_usage_normalization(raw: dict[str, Any], expected: tuple[Any, ...]) -> 
 def test_backoff_is_exponential_with_jitter_and_honours_retry_after() -> None:
     policy = RetryPolicy(base_delay_s=1, max_delay_s=8, jitter=0.25)
     assert [backoff_delay(policy, n, None, 0.5) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 8]
-    assert backoff_delay(policy, 2, None, 0.0) == 1.5 and backoff_delay(policy, 2, None, 1.0) == 2.5
+    assert backoff_delay(policy, 2, None, 0.0) == 1.5
+    assert backoff_delay(policy, 2, None, 1.0) == 2.5
     assert backoff_delay(policy, 3, 0.05, 0.9) == 0.05
     assert backoff_delay(policy, 3, 10_000, 0.9) == policy.max_retry_after_s
     assert parse_retry_after({"Retry-After": "3"}) == 3.0
@@ -129,5 +137,7 @@ def test_run_with_retry_lists_what_was_tried() -> None:
     with pytest.raises(EngineError) as info:
         run_with_retry(always_fails, RetryPolicy(max_attempts=3, base_delay_s=0.01), sleep=slept.append,
                        rand=lambda: 0.5)
-    assert "gave up" in str(info.value) and "attempt 1: boom 1" in str(info.value) and "attempt 3" in str(info.value)
+    assert "gave up" in str(info.value)
+    assert "attempt 1: boom 1" in str(info.value)
+    assert "attempt 3" in str(info.value)
     assert slept == [0.01, 0.02]

@@ -31,7 +31,8 @@ def test_tight_budget_keeps_the_top_in_full() -> None:
     modes = fit_budget(0, full, ascending, 250, lambda p: 40)
     total = sum(full[p] if m == "full" else 40 if m == "skeleton" else 0 for p, m in modes.items())
     assert total <= 250
-    assert modes["f9"] == "full" and modes["f0"] == "path"
+    assert modes["f9"] == "full"
+    assert modes["f0"] == "path"
 
 
 def test_budget_below_the_fixed_part_is_an_error() -> None:
@@ -90,7 +91,8 @@ def test_options_from_config_default_budget_leaves_room_for_the_conversation(tmp
     config = load_config(tmp_path, environ={"XDG_CONFIG_HOME": str(tmp_path)})
     options = pack_options_from_config(config, model="deepseek-v4-pro", include=["x/*"], focus=["core"])
     assert options.budget == model_info("deepseek-v4-pro").context_window - config.get("pack.reserve")
-    assert options.include == ("x/*",) and options.focus == ("core",)
+    assert options.include == ("x/*",)
+    assert options.focus == ("core",)
     assert pack_options_from_config(config, unlimited=True).budget is None
     assert pack_options_from_config(config, budget=5000).budget == 5000
     configured = load_config(tmp_path, environ={"XDG_CONFIG_HOME": str(tmp_path), "V4AGENT_PACK_BUDGET": "7000"})

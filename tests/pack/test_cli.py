@@ -17,12 +17,14 @@ def test_pack_to_stdout_and_file(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", FILES)
     out = run_cli("pack", str(root), "--budget", "none")
     assert out.returncode == 0, out.stderr
-    assert '<file path="src/app.py">' in out.stdout and "correct-horse" not in out.stdout
+    assert '<file path="src/app.py">' in out.stdout
+    assert "correct-horse" not in out.stdout
     target = tmp_path / "pack.xml"
     written = run_cli("pack", ".", "-o", str(target), "--format", "markdown", cwd=root)
     assert written.returncode == 0, written.stderr
     assert target.read_text(encoding="utf-8").startswith("# Packed repository")
-    assert "tokens" in written.stderr and written.stdout == ""
+    assert "tokens" in written.stderr
+    assert written.stdout == ""
 
 
 def test_a_pack_written_into_the_repository_is_not_packed_again(tmp_path: Path) -> None:
@@ -45,8 +47,10 @@ def test_json_report_matches_the_text(tmp_path: Path) -> None:
     report = json.loads(out.stdout)
     assert report["tokens"] == get_tokenizer("deepseek-v4").count(report["text"])
     modes = {f["path"]: f["mode"] for f in report["files"]}
-    assert modes["settings.py"] == "redacted" and modes["src/app.py"] == "full"
-    assert report["estimates"] and {"model", "first_call_usd", "cached_followup_usd"} <= set(report["estimates"][0])
+    assert modes["settings.py"] == "redacted"
+    assert modes["src/app.py"] == "full"
+    assert report["estimates"]
+    assert {"model", "first_call_usd", "cached_followup_usd"} <= set(report["estimates"][0])
 
 
 def test_stats_tables(tmp_path: Path) -> None:
@@ -59,16 +63,24 @@ def test_stats_tables(tmp_path: Path) -> None:
 
 def test_bad_input_exit_codes(tmp_path: Path) -> None:
     missing = run_cli("pack", str(tmp_path / "nope"))
-    assert missing.returncode == 2 and "no such directory" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 2
+    assert "no such directory" in missing.stderr
+    assert "Traceback" not in missing.stderr
     empty = tmp_path / "empty"
     subprocess.run(["git", "init", "-q", str(empty)], check=True)
     nothing = run_cli("pack", str(empty))
-    assert nothing.returncode == 1 and "nothing to pack" in nothing.stderr and "Traceback" not in nothing.stderr
+    assert nothing.returncode == 1
+    assert "nothing to pack" in nothing.stderr
+    assert "Traceback" not in nothing.stderr
     small = make_git_repo(tmp_path / "small", FILES)
     tiny = run_cli("pack", str(small), "--budget", "10")
-    assert tiny.returncode == 2 and "budget" in tiny.stderr and "Traceback" not in tiny.stderr
+    assert tiny.returncode == 2
+    assert "budget" in tiny.stderr
+    assert "Traceback" not in tiny.stderr
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "a.txt").write_text("hello\n")
     walked = run_cli("pack", str(plain))
-    assert walked.returncode == 0 and "not a git repository" in walked.stderr and "hello" in walked.stdout
+    assert walked.returncode == 0
+    assert "not a git repository" in walked.stderr
+    assert "hello" in walked.stdout

@@ -39,7 +39,8 @@ def test_one_parse_gives_the_symbols_and_the_skeleton(path: str) -> None:
     if expected is None:
         assert edits is None
     else:
-        assert edits is not None and apply_skeleton(source_bytes(text), edits) == expected
+        assert edits is not None
+        assert apply_skeleton(source_bytes(text), edits) == expected
 
 
 def test_skeletons_from_edits_equal_skeletons_from_a_parse() -> None:
@@ -53,4 +54,6 @@ def test_skeletons_from_edits_equal_skeletons_from_a_parse() -> None:
         assert found == tuple(scan_secrets(text, path))
         assert skeleton == skeletonize(path, emitted_text(text, Analysis(None, found)))
     found, skeleton = skeletons_of([with_edits[[p for p, _, _ in with_edits].index("with_secret.py")]])[0]
-    assert found and skeleton is not None and secret not in skeleton
+    assert found
+    assert skeleton is not None
+    assert secret not in skeleton

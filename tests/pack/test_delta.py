@@ -55,7 +55,9 @@ def test_edit_and_additions_in_one_block(tmp_path: Path) -> None:
     block = snap.delta()
     assert block.paths == ("pkg/a.py", "pkg/sub/deep/c.py", "top.py")
     assert block.text.index("pkg/a.py") < block.text.index("pkg/sub/deep/c.py") < block.text.index("top.py")
-    assert "'edited'" in block.text and "C = 'added'" in block.text and "T = 'added'" in block.text
+    assert "'edited'" in block.text
+    assert "C = 'added'" in block.text
+    assert "T = 'added'" in block.text
     assert block.tokens == get_tokenizer().count(block.text)
 
 
@@ -63,7 +65,9 @@ def test_a_one_shot_pack_is_the_same_text_and_refuses_a_delta(tmp_path: Path) ->
     root = make_git_repo(tmp_path / "repo", {"a.py": "A = 1\n", "docs/b.md": "# B\n"})
     tracked = Snapshot.build(root, PackOptions())
     once = Snapshot.build(root, PackOptions(), track_changes=False)
-    assert once.text == tracked.text and once.files == tracked.files and once.token_count == tracked.token_count
+    assert once.text == tracked.text
+    assert once.files == tracked.files
+    assert once.token_count == tracked.token_count
     (root / "a.py").write_text("A = 2\n")
     assert tracked.delta().paths == ("a.py",)
     with pytest.raises(ValueError, match="track_changes=False"):
@@ -116,7 +120,8 @@ def test_a_moved_directory_loses_the_watch_not_the_changes(tmp_path: Path, watch
     (root / "moved/b.py").write_text("B = 'edited where it went'\n")
     block = snap.delta()
     assert block.paths == ("a.py", "moved/b.py", "pkg/sub/b.py")
-    assert "edited where it went" in block.text and '<deleted path="pkg/sub/b.py"/>' in block.text
+    assert "edited where it went" in block.text
+    assert '<deleted path="pkg/sub/b.py"/>' in block.text
     if watch == "inotify":
         assert snap._watch is None  # lost track: every later delta checks every file
 
@@ -136,7 +141,8 @@ def test_watch_and_scan_agree_over_random_edits(tmp_path: Path, seed: int, watch
     watched = Snapshot.build(root, PackOptions())
     scanned = Snapshot.build(root, PackOptions())
     scanned.close()  # no watch: every file's lstat
-    assert watched._watch is not None and scanned._watch is None
+    assert watched._watch is not None
+    assert scanned._watch is None
     names = sorted(p for p in files if p.endswith(".py"))
     new_dirs: list[Path] = []
     for step in range(30):
@@ -193,7 +199,8 @@ def test_a_tracked_build_preloads_the_tokenizer_and_forks_stay_safe(tmp_path: Pa
     while tokenizer_module._load.cache_info().currsize == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert tokenizer_module._load.cache_info().currsize == 1  # nothing here counted: the preload loaded it
-    assert counted == counted_pieces(jobs, "deepseek-v4", "xml") and all(n for _, n in counted)
+    assert counted == counted_pieces(jobs, "deepseek-v4", "xml")
+    assert all(n for _, n in counted)
 
 
 def test_the_preload_starts_after_the_watch_is_set_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -215,7 +222,9 @@ def test_the_preload_starts_after_the_watch_is_set_up(tmp_path: Path, monkeypatc
     monkeypatch.setattr(snapshot_module, "_changed", stat_pass)
     monkeypatch.setattr(snapshot_module, "preload_tokenizer", lambda *a: events.append("preload"))
     snap = Snapshot.build(root, PackOptions())
-    assert events[-1] == "preload" and events.count("preload") == 1
+    assert events[-1] == "preload"
+    assert events.count("preload") == 1
     if snap._watch is not None:
-        assert events[0] == "watch" and "stat pass" in events
+        assert events[0] == "watch"
+        assert "stat pass" in events
         snap.close()

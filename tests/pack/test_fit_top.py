@@ -71,7 +71,8 @@ def test_skeletons_are_asked_only_for_files_not_in_full() -> None:
     modes, _ = fit_from_top(0, descending, 3000, {p: 1200 for p in full}, lambda ps: {p: full[p] for p in ps},
                             skeletons)
     flat = [p for batch in asked for p in batch]
-    assert flat and not any(modes[p] == "full" for p in flat)
+    assert flat
+    assert not any(modes[p] == "full" for p in flat)
     assert flat == [p for p in descending if modes[p] != "full"][:len(flat)]  # in rank order
 
 
@@ -120,5 +121,6 @@ def test_likely_requests_are_what_the_fit_asks_for_when_sizes_tell_the_cost(seed
     modes, _ = fit_from_top(fixed, descending, budget, piece_bytes, count, skeletons)
     likely_full, likely_skeletons = likely_requests(fixed, descending, budget, piece_bytes)
     assert likely_full == counted  # the same files, in the order the fit asks for them
-    assert likely_skeletons == asked[:len(likely_skeletons)] and len(likely_skeletons) <= 512
+    assert likely_skeletons == asked[:len(likely_skeletons)]
+    assert len(likely_skeletons) <= 512
     assert {"full", "skeleton", "path"} <= set(modes.values())

@@ -71,7 +71,8 @@ def test_scans_are_done_once_and_cached_by_content(tmp_path: Path) -> None:
     item = _item(tmp_path, "m.py", f'TOKEN = "{SECRET}"\n')
     assert run.scans.cached(item) is None  # not scanned, not cached
     found = run.findings(item)
-    assert found and item.analysis.findings == found
+    assert found
+    assert item.analysis.findings == found
     again = Item(item.entry, item.blob, Analysis(None, None), "python")
     assert run.scans.cached(again) == found  # from the cache, no scan
     run.scans.scanned(again, ())  # a known scan is not replaced
@@ -100,7 +101,8 @@ def test_the_ranking_is_cached_by_content_and_focus(tmp_path: Path, monkeypatch:
     run = PackRun(root, PackOptions(), store)
     items = [_item(root, path, text) for path, text in files.items()]
     order = run.ascending(items)
-    assert sorted(order) == sorted(files) and order[-1] == "core.py"  # the most referenced ranks highest
+    assert sorted(order) == sorted(files)
+    assert order[-1] == "core.py"
     assert set(run.ranking.edits) == set(files)  # the parse's skeleton edits, kept for the fit
     again = PackRun(root, PackOptions(), store)
 
@@ -123,7 +125,9 @@ def test_intake_keeps_what_the_options_allow(tmp_path: Path, secrets: str) -> No
     items = run.analyse(entries, advanced.append)
     kept = {it.path for it in items}
     skipped = {s.path: s.reason for s in run.skipped}
-    assert "ok.py" in kept and "big.py" in skipped and "package-lock.json" in skipped
+    assert "ok.py" in kept
+    assert "big.py" in skipped
+    assert "package-lock.json" in skipped
     assert ("key.py" in kept) == (secrets == "redact")
     assert skipped.get("key.py", "").startswith("contains 1 secret") == (secrets == "skip")
     assert sum(advanced) == 2  # the files read: neither the lockfile nor the one over the size limit

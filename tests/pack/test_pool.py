@@ -109,7 +109,8 @@ def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: 
     sent.clear()
     inline = Snapshot.build(copy, options)
     assert sent == []
-    assert parallel.text == inline.text and parallel.files == inline.files
+    assert parallel.text == inline.text
+    assert parallel.files == inline.files
     assert {f.mode for f in parallel.files} >= {"path", "skeleton"}
 
 
@@ -125,7 +126,8 @@ def test_no_secret_in_full_skeleton_or_path_only_entries(tmp_path: Path, budget:
             # Secrets are scanned only where content is emitted; a path-only entry replaces nothing.
             assert (f.redactions > 0) == (f.mode in ("redacted", "skeleton")), f
     if budget == 1500:
-        assert "skeleton" in by_mode and "path" in by_mode
+        assert "skeleton" in by_mode
+        assert "path" in by_mode
     if budget is None:
         assert by_mode == {"full", "redacted"}
 
@@ -174,9 +176,11 @@ def test_whole_pack_counted_ahead_on_workers_is_the_same(tmp_path: Path, monkeyp
     jobs.clear()
     inline = Snapshot.build(copy, options)
     assert jobs == []
-    assert parallel.text == inline.text and parallel.files == inline.files
+    assert parallel.text == inline.text
+    assert parallel.files == inline.files
     assert parallel.token_count == get_tokenizer(tokenizer).count(parallel.text)
-    assert SECRET not in parallel.text and sum(f.redactions for f in parallel.files) == 80
+    assert SECRET not in parallel.text
+    assert sum(f.redactions for f in parallel.files) == 80
 
 
 def test_workers_start_with_the_secret_scanner_ready(tmp_path: Path) -> None:
@@ -231,8 +235,10 @@ def test_guided_chunks_shrink_and_keep_the_input_order() -> None:
     assert [x for chunk in chunks for x in chunk] == jobs
     sizes = [sum(weights[x] for x in chunk) for chunk in chunks]
     # The first chunks take a quarter, then a share of what is left each; the last are the smallest.
-    assert sizes[0] >= sum(weights) // 4 and sizes[0] > sizes[1] > sizes[2]
-    assert max(sizes[-3:]) < sizes[0] // 8 and len(chunks) < 60
+    assert sizes[0] >= sum(weights) // 4
+    assert sizes[0] > sizes[1] > sizes[2]
+    assert max(sizes[-3:]) < sizes[0] // 8
+    assert len(chunks) < 60
     pool._executor = None
 
 
@@ -371,7 +377,8 @@ def test_a_surveyed_pack_honours_include_and_the_secret_policy(tmp_path: Path, m
     def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, bool]]], list[T]],
             jobs: Sequence[tuple[str, bool]], weights: Sequence[int]) -> Pending[T]:
         surveyed.append(len(jobs))
-        assert ("web/lib.js", True) in jobs and ("web/app.js", False) in jobs
+        assert ("web/lib.js", True) in jobs
+        assert ("web/app.js", False) in jobs
         return guided(self, fn, jobs, weights)
 
     monkeypatch.setattr(FilePool, "send_guided", spy)
@@ -379,7 +386,9 @@ def test_a_surveyed_pack_honours_include_and_the_secret_policy(tmp_path: Path, m
     assert surveyed == ([43] if FilePool().parallel else [])
     monkeypatch.setattr(pool_module, "_workers", lambda: 1)
     inline = Snapshot.build(copy, options, track_changes=False)
-    assert parallel.text == inline.text and parallel.files == inline.files and parallel.skipped == inline.skipped
+    assert parallel.text == inline.text
+    assert parallel.files == inline.files
+    assert parallel.skipped == inline.skipped
     assert "web/lib.js" in {f.path for f in parallel.files}
     assert ("pkg/mod03.py" in {s.path for s in parallel.skipped}) == (secrets == "skip")
     assert SECRET not in parallel.text

@@ -86,22 +86,31 @@ def test_unmodelled_constructs_are_left_to_the_parse(name: str) -> None:
 def test_what_the_rules_find() -> None:
     """A few pinned answers, so the cases above cannot pass by both sides finding nothing."""
     found = _fast(ANSWERED["defs"])
-    assert found is not None and {"alpha_one", "beta_two", "Gamma"} <= set(found.defines)
+    assert found is not None
+    assert {"alpha_one", "beta_two", "Gamma"} <= set(found.defines)
     assert {"Base", "Mixin"} <= set(found.references)
     found = _fast(ANSWERED["module names"])
-    assert found is not None and set(found.defines) == {"LIMIT", "names", "counter"}
+    assert found is not None
+    assert set(found.defines) == {"LIMIT", "names", "counter"}
     found = _fast(ANSWERED["f-strings"])
-    assert found is not None and {"full_name", "count_items", "width_of"} <= set(found.references)
+    assert found is not None
+    assert {"full_name", "count_items", "width_of"} <= set(found.references)
     found = _fast(ANSWERED["strings hide code"])
-    assert found is not None and "fake_func" not in found.defines and "NotAClass" not in found.defines
+    assert found is not None
+    assert "fake_func" not in found.defines
+    assert "NotAClass" not in found.defines
     found = _fast(ANSWERED["raise and except"])
-    assert found is not None and {"NotFound", "LookupFailed", "exc"} <= set(found.references)
+    assert found is not None
+    assert {"NotFound", "LookupFailed", "exc"} <= set(found.references)
     assert "source_iter" not in found.references  # yield from is no raise
     found = _fast(ANSWERED["bare capitalised arguments"])
     assert found is not None
-    assert {"Model", "Form", "Arg2", "Last"} <= set(found.references) and "Other" not in found.references
+    assert {"Model", "Form", "Arg2", "Last"} <= set(found.references)
+    assert "Other" not in found.references
     found = _fast(ANSWERED["floats"])
-    assert found is not None and "e5_attr" in found.references and "e5" not in found.references
+    assert found is not None
+    assert "e5_attr" in found.references
+    assert "e5" not in found.references
 
 
 def _python_files_of_installed_packages(limit: int) -> list[Path]:
@@ -147,9 +156,11 @@ def test_every_entry_point_agrees() -> None:
     assert extract_symbols("pkg/mod.py", text) == expected
     assert symbols_without_parse("python", text) == expected
     symbols, edits = code_facts("pkg/mod.py", text)
-    assert symbols == expected and edits is not None  # code_facts still parses for the skeleton
+    assert symbols == expected
+    assert edits is not None
     symbols, edits = ranking_facts("pkg/mod.py", text)
-    assert symbols == expected and edits is None  # the ranking parses nothing; a skeleton parses later
+    assert symbols == expected
+    assert edits is None
     unanswered = UNANSWERED["semicolon"]
     assert ranking_facts("a.py", unanswered)[1] is not None  # parsed: the edits come with it
     assert symbols_without_parse("javascript", "function f() {}") is None
@@ -161,10 +172,13 @@ def test_long_flat_lists_are_walked_once() -> None:
     count = 20_000
     call = "register(" + ", ".join(f"Name{i}" for i in range(count)) + ")\n"
     found = _fast(call)
-    assert found is not None and len(found.references) == count + 1  # and "register"
+    assert found is not None
+    assert len(found.references) == count + 1
     table = "TABLE = {" + ", ".join(f"key_{i}: value_{i}" for i in range(count)) + "}\n"
     found = _fast(table)
-    assert found is not None and found.defines == ("TABLE",) and found.references == ()
+    assert found is not None
+    assert found.defines == ("TABLE",)
+    assert found.references == ()
     many = "kinds = (" + ", ".join(["type"] * count) + ")\n" + "x = [" + "type " * count + "]\n"
     assert python_names(many) is not None
 

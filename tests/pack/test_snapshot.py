@@ -59,7 +59,8 @@ def test_secrets_never_reach_the_output(tmp_path: Path) -> None:
             assert "sk-0123456789abcdef" not in snap.text
             assert "print('hello')" in snap.text
             skipped = {s.path: s.reason for s in snap.skipped}
-            assert skipped[".env"].startswith("secret file") and skipped["id_rsa"].startswith("secret file")
+            assert skipped[".env"].startswith("secret file")
+            assert skipped["id_rsa"].startswith("secret file")
             if policy == "redact":
                 assert any(f.mode == "redacted" and f.redactions for f in snap.files)
             else:
@@ -120,7 +121,8 @@ def test_delta_after_an_edit_holds_only_that_file(tmp_path: Path) -> None:
     (root / "pkg/m3.py").write_text("def f3():\n    return 'changed'\n")
     block = snap.delta()
     assert block.paths == ("pkg/m3.py",)
-    assert "return 'changed'" in block.text and "m4.py" not in block.text
+    assert "return 'changed'" in block.text
+    assert "m4.py" not in block.text
     assert block.tokens == get_tokenizer().count(block.text)
     (root / "pkg/m3.py").write_text("def f3():\n    return 3\n")  # reverted: nothing left to report
     assert snap.delta().paths == ()
@@ -129,9 +131,11 @@ def test_delta_after_an_edit_holds_only_that_file(tmp_path: Path) -> None:
     (root / "pkg/.env").write_text("SECRET=1\n")  # a new secret file is not reported
     block = snap.delta()
     assert block.paths == ("pkg/m5.py", "pkg/new.py")
-    assert "deleted" in block.text and "NEW = 1" in block.text
+    assert "deleted" in block.text
+    assert "NEW = 1" in block.text
     fresh = snap.rebase()
-    assert fresh.delta().text == "" and "NEW = 1" in fresh.text
+    assert fresh.delta().text == ""
+    assert "NEW = 1" in fresh.text
 
 
 def test_delta_redacts_secrets(tmp_path: Path) -> None:
@@ -140,7 +144,9 @@ def test_delta_redacts_secrets(tmp_path: Path) -> None:
     _path, text, secret = CASES[5]
     (root / "app.py").write_text(text)
     block = snap.delta()
-    assert block.paths == ("app.py",) and secret not in block.text and "REDACTED" in block.text
+    assert block.paths == ("app.py",)
+    assert secret not in block.text
+    assert "REDACTED" in block.text
 
 
 def test_warm_pack_tokenizes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,7 +160,8 @@ def test_warm_pack_tokenizes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(tok, "count_many", lambda texts: calls.append(len(texts)) or real_many(texts))
     warm = Snapshot.build(root, PackOptions(budget=600))
     assert calls == []
-    assert warm.text == cold.text and warm.token_count == cold.token_count
+    assert warm.text == cold.text
+    assert warm.token_count == cold.token_count
     (root / "m7.py").write_text("CHANGED = 1\n")
     Snapshot.build(root, PackOptions(budget=600))
     assert 0 < sum(calls) <= 3  # only the edited file (and the tree text) is counted again

@@ -71,16 +71,19 @@ def test_scripted_multi_file_refactor(tmp_path: Path) -> None:
         records = list(server.calls)
         assert done.returncode == 0, done.stderr[-3000:]
         report = json.loads(done.stdout)
-        assert report["status"] == "finished" and report["tests"]["status"] == "pass"
+        assert report["status"] == "finished"
+        assert report["tests"]["status"] == "pass"
         assert report["summary"] == "Renamed add_numbers to sum_numbers in three files."
         expected = {rel: text.replace("add_numbers", "sum_numbers") for rel, text in SAMPLE.items()}
         for rel, text in expected.items():
             assert (root / rel).read_text() == text
         assert sorted(report["changed_files"]) == ["calc/api.py", "calc/core.py", "tests/test_calc.py"]
         assert report["diff"] == _git(root, "diff", "--no-color", "HEAD")
-        assert report["diff"].count("+def sum_numbers") == 1 and report["diff"].count("-def add_numbers") == 1
+        assert report["diff"].count("+def sum_numbers") == 1
+        assert report["diff"].count("-def add_numbers") == 1
         answered = records[2].request["messages"][-1]  # the malformed call got an error result, no crash
-        assert answered["role"] == "tool" and "json" in answered["content"].lower()
+        assert answered["role"] == "tool"
+        assert "json" in answered["content"].lower()
 
         # A second session on the same repository state (restored by `v4agent undo`) hits the primed pack
         # without priming again.
@@ -113,9 +116,12 @@ def test_refactor_refuses_a_dirty_tree_and_bad_input(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", SAMPLE)
     (root / "calc" / "core.py").write_text("changed\n")
     dirty = run_cli("refactor", str(root), "do it", env=_env())
-    assert dirty.returncode == 2 and "--allow-dirty" in dirty.stderr and "Traceback" not in dirty.stderr
+    assert dirty.returncode == 2
+    assert "--allow-dirty" in dirty.stderr
+    assert "Traceback" not in dirty.stderr
     no_task = run_cli("refactor", str(root), env=_env())
-    assert no_task.returncode == 2 and "task" in no_task.stderr
+    assert no_task.returncode == 2
+    assert "task" in no_task.stderr
     plain = tmp_path / "plain"
     plain.mkdir()
     assert run_cli("refactor", str(plain), "x", env=_env()).returncode == 2
@@ -125,9 +131,12 @@ def test_without_a_key_it_packs_and_shows_the_estimate(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", SAMPLE)
     done = run_cli("refactor", str(root), "do it")
     assert done.returncode == 6, done.stderr
-    assert "DEEPSEEK_API_KEY" in done.stderr and "deepseek-v4-pro" in done.stdout
+    assert "DEEPSEEK_API_KEY" in done.stderr
+    assert "deepseek-v4-pro" in done.stdout
     as_json = json.loads(run_cli("refactor", str(root), "do it", "--json").stdout)
-    assert as_json["pack_tokens"] > 0 and as_json["estimates"] and as_json["exit_code"] == 6
+    assert as_json["pack_tokens"] > 0
+    assert as_json["estimates"]
+    assert as_json["exit_code"] == 6
 
 
 def test_ctrl_c_saves_the_session_and_resume_continues_it(tmp_path: Path) -> None:
@@ -181,13 +190,15 @@ def test_a_refused_key_exits_6_and_another_engine_error_exits_1(tmp_path: Path) 
                           "--test-cmd", TEST_CMD, env=_env())
         piped = run_cli("chat", str(root), "--base-url", server.base_url, env=_env(), input_text="hello\n")
     assert refused.returncode == 6, refused.stderr[-2000:]
-    assert "api key is invalid" in refused.stdout.lower() and piped.returncode == 6
+    assert "api key is invalid" in refused.stdout.lower()
+    assert piped.returncode == 6
     with StandIn([ScriptedReply(content="unused")], context_window=200) as small:  # every request is too long
         rejected = run_cli("refactor", str(root), "look", "--base-url", small.base_url, "--prime", "never",
                            "--test-cmd", TEST_CMD, env=_env())
         piped = run_cli("chat", str(root), "--base-url", small.base_url, env=_env(), input_text="hello\n")
     assert rejected.returncode == 1, rejected.stderr[-2000:]
-    assert "maximum context length" in rejected.stdout and piped.returncode == 1
+    assert "maximum context length" in rejected.stdout
+    assert piped.returncode == 1
 
 
 def test_no_secret_reaches_the_model_the_session_or_the_report(tmp_path: Path) -> None:
@@ -210,9 +221,13 @@ def test_no_secret_reaches_the_model_the_session_or_the_report(tmp_path: Path) -
         sent = json.dumps([call.request for call in server.calls], ensure_ascii=False)
     assert done.returncode == 0, done.stderr[-2000:]
     settings = (root / "calc/settings.py").read_text(encoding="utf-8")
-    assert "DEBUG = False" in settings and password in settings  # the file itself keeps its value
-    assert password not in sent and sent.count("«REDACTED:") >= 4
-    assert password not in done.stdout and "-DEBUG = True" in json.loads(done.stdout)["diff"]
+    assert "DEBUG = False" in settings
+    assert password in settings
+    assert password not in sent
+    assert sent.count("«REDACTED:") >= 4
+    assert password not in done.stdout
+    assert "-DEBUG = True" in json.loads(done.stdout)["diff"]
     logs = "".join(p.read_text(encoding="utf-8") for p in (root / ".v4agent").rglob("*") if p.is_file()
                    and p.suffix in {".jsonl", ".txt"})
-    assert logs and password not in logs
+    assert logs
+    assert password not in logs

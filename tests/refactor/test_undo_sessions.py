@@ -34,15 +34,18 @@ def test_undo_restores_files_created_changed_and_deleted_and_the_branch(tmp_path
 
     done = run_cli("undo", str(root))
     assert done.returncode == 0, done.stderr
-    assert (root / "a.txt").read_text() == "one\n" and (root / "c.txt").read_text() == "gone?\n"
-    assert (root / "b.sh").read_text() == "#!/bin/sh\necho b\n" and os.stat(root / "b.sh").st_mode & 0o111
+    assert (root / "a.txt").read_text() == "one\n"
+    assert (root / "c.txt").read_text() == "gone?\n"
+    assert (root / "b.sh").read_text() == "#!/bin/sh\necho b\n"
+    assert os.stat(root / "b.sh").st_mode & 0o111
     assert not (root / "new" / "file.py").exists()
     assert (root / "untracked.txt").read_text() == "was here before\n"
     assert dirty_paths(root) == ["untracked.txt"]
     branch = subprocess.run(["git", "-C", str(root), "branch", "--show-current"], capture_output=True, text=True)
     assert branch.stdout.strip() == "main"
     again = run_cli("undo", str(root))
-    assert again.returncode == 2 and "already undone" in again.stderr
+    assert again.returncode == 2
+    assert "already undone" in again.stderr
 
 
 def test_undo_outside_git_and_without_sessions_is_a_usage_error(tmp_path: Path) -> None:
@@ -51,7 +54,9 @@ def test_undo_outside_git_and_without_sessions_is_a_usage_error(tmp_path: Path) 
     assert run_cli("undo", str(plain)).returncode == 2
     repo = make_git_repo(tmp_path / "repo", {"a": "b"})
     result = run_cli("undo", str(repo))
-    assert result.returncode == 2 and "no sessions" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2
+    assert "no sessions" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_sessions_list_and_show_per_call_cache_table(tmp_path: Path) -> None:
@@ -67,17 +72,25 @@ def test_sessions_list_and_show_per_call_cache_table(tmp_path: Path) -> None:
     listed = run_cli("sessions", "-C", str(root), "--json")
     assert listed.returncode == 0, listed.stderr
     (row,) = json.loads(listed.stdout)
-    assert row["id"] == "20260101-000000-abc123" and row["task"] == "read module one"
-    assert row["status"] == "finished" and row["turns"] == 2 and row["cost_usd"] > 0 and row["hit_ratio"] > 0.5
+    assert row["id"] == "20260101-000000-abc123"
+    assert row["task"] == "read module one"
+    assert row["status"] == "finished"
+    assert row["turns"] == 2
+    assert row["cost_usd"] > 0
+    assert row["hit_ratio"] > 0.5
     shown = run_cli("sessions", "show", "20260101", "-C", str(root), "--json")
     assert shown.returncode == 0, shown.stderr
     calls = json.loads(shown.stdout)["calls"]
     assert [c["kind"] for c in calls] == ["prime", "turn", "turn"]
     assert [c["expected_hit"] for c in calls[1:]] == billed[1:] == [c["billed_hit"] for c in calls[1:]]
     table = run_cli("sessions", "show", "20260101-000000-abc123", "-C", str(root))
-    assert table.returncode == 0 and "expected hit" in table.stdout and "read module one" in table.stdout
+    assert table.returncode == 0
+    assert "expected hit" in table.stdout
+    assert "read module one" in table.stdout
     text = run_cli("sessions", "-C", str(root))
-    assert "read module one" in text.stdout and "finished" in text.stdout
+    assert "read module one" in text.stdout
+    assert "finished" in text.stdout
     missing = run_cli("sessions", "show", "nope", "-C", str(root))
-    assert missing.returncode == 2 and "no session" in missing.stderr
+    assert missing.returncode == 2
+    assert "no session" in missing.stderr
     assert writer.path.exists()

@@ -87,7 +87,8 @@ def test_fake_checks_auth_user_agent_and_paths(gh: FakeGitHub) -> None:
     assert _raw(gh, "GET", "/repos/octo/demo/pulls/8").status_code == 404
     assert _raw(gh, "DELETE", "/repos/octo/demo/pulls/7/reviews").status_code == 404
     pull = _raw(gh, "GET", "/repos/octo/demo/pulls/7")
-    assert pull.json()["head"]["sha"] == HEAD and "x-ratelimit-remaining" in pull.headers
+    assert pull.json()["head"]["sha"] == HEAD
+    assert "x-ratelimit-remaining" in pull.headers
     diff = _raw(gh, "GET", "/repos/octo/demo/pulls/7", headers={"Accept": "application/vnd.github.diff"})
     assert diff.text == DIFF
 
@@ -100,7 +101,8 @@ def test_fake_rate_limit_answers_403_with_headers(gh: FakeGitHub) -> None:
     assert int(response.headers["x-ratelimit-reset"]) >= 1
     gh.rate_limit("secondary", seconds=7)
     response = _raw(gh, "GET", "/repos/octo/demo/pulls/7")
-    assert response.status_code == 403 and response.headers["retry-after"] == "7"
+    assert response.status_code == 403
+    assert response.headers["retry-after"] == "7"
     assert "secondary rate limit" in response.json()["message"]
     assert _raw(gh, "GET", "/repos/octo/demo/pulls/7").status_code == 200
 
@@ -113,7 +115,8 @@ def test_client_paginates_listings_via_link(gh: FakeGitHub) -> None:
     with _client(gh) as client:
         listed = client.list_review_comments(PULL)
         reviews = client.list_reviews(PULL)
-    assert len(listed) == 250 and len({c["id"] for c in listed}) == 250
+    assert len(listed) == 250
+    assert len({c["id"] for c in listed}) == 250
     assert len(reviews) == 5
     pages = [r for r in gh.requests if r.method == "GET" and r.path.endswith("/comments")]
     assert len(pages) == 3  # 100 + 100 + 50
@@ -140,16 +143,20 @@ def test_client_errors_quote_github_and_never_the_token(gh: FakeGitHub, caplog: 
     with GitHubClient("ghs_wrong_token_abcdef", gh.api_url, sleep=lambda s: None) as client, \
             pytest.raises(GitHubError) as err:
         client.get_pull(PULL)
-    assert err.value.status == 401 and "Bad credentials" in str(err.value) and "GITHUB_TOKEN" in str(err.value)
+    assert err.value.status == 401
+    assert "Bad credentials" in str(err.value)
+    assert "GITHUB_TOKEN" in str(err.value)
     assert "ghs_wrong_token_abcdef" not in str(err.value)
     with _client(gh) as client:
         with pytest.raises(GitHubError) as err:
             client.create_review(PULL, commit_id=HEAD, event="COMMENT", body="b",
                                  comments=[{"path": "src/app.py", "line": 99, "side": "RIGHT", "body": "x"}])
-        assert err.value.status == 422 and "must be part of the diff" in str(err.value)
+        assert err.value.status == 422
+        assert "must be part of the diff" in str(err.value)
         with pytest.raises(GitHubError, match="404") as err:
             client.get_pull(PullRef("octo", "demo", 99))
-    assert TOKEN not in caplog.text and "ghs_wrong_token_abcdef" not in caplog.text
+    assert TOKEN not in caplog.text
+    assert "ghs_wrong_token_abcdef" not in caplog.text
     with pytest.raises(GitHubError, match="no GitHub token"):
         GitHubClient("", gh.api_url)
 

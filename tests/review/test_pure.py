@@ -79,9 +79,11 @@ def test_parse_diff_files_and_status() -> None:
     assert statuses == {"app/calc.py": "modified", "docs/new.md": "added", "new_name.py": "renamed",
                         "gone.txt": "deleted"}
     renamed = diff.file("old_name.py")
-    assert renamed is not None and renamed.path == "new_name.py"
+    assert renamed is not None
+    assert renamed.path == "new_name.py"
     calc = diff.file("app/calc.py")
-    assert calc is not None and len(calc.hunks) == 2
+    assert calc is not None
+    assert len(calc.hunks) == 2
     assert calc.hunks[0].added == frozenset({4, 5, 6, 7})
     assert calc.hunks[1].removed == frozenset({21})
 
@@ -101,8 +103,10 @@ def test_commentable_lines_follow_hunks_and_sides() -> None:
     assert diff.placement("app/calc.py", "RIGHT", 4, 7) is not None
     assert diff.placement("app/calc.py", "RIGHT", 6, 22) is None
     # Deleted file: only LEFT lines; added file: only RIGHT lines.
-    assert diff.commentable("gone.txt", "LEFT", 2) and not diff.commentable("gone.txt", "RIGHT", 1)
-    assert diff.commentable("docs/new.md", "RIGHT", 2) and not diff.commentable("docs/new.md", "LEFT", 1)
+    assert diff.commentable("gone.txt", "LEFT", 2)
+    assert not diff.commentable("gone.txt", "RIGHT", 1)
+    assert diff.commentable("docs/new.md", "RIGHT", 2)
+    assert not diff.commentable("docs/new.md", "LEFT", 1)
     assert not diff.commentable("nope.py", "RIGHT", 1)
     assert not diff.commentable("app/calc.py", "MIDDLE", 2)
 
@@ -134,7 +138,8 @@ def test_findings_validation_drops_bad_items_with_warnings() -> None:
     ]
     parsed = parse_findings_call(json.dumps({"findings": items, "summary": " ok "}))
     assert [f.start_line for f in parsed.findings] == [5, 7]
-    assert parsed.findings[1].path == "app/calc.py" and parsed.findings[1].suggestion == "    return 0\n"
+    assert parsed.findings[1].path == "app/calc.py"
+    assert parsed.findings[1].suggestion == "    return 0\n"
     assert parsed.summary == "ok"
     assert len(parsed.warnings) == 7
     assert any("severity" in w for w in parsed.warnings)
@@ -157,7 +162,8 @@ def test_fingerprint_ignores_line_shift_but_not_content() -> None:
     assert fingerprint(f, ["x = y + 1"]) == fingerprint(moved, ["  x = y + 1"])
     assert fingerprint(f, ["x = y + 1"]) != fingerprint(f, ["x = y + 2"])
     assert markers_in(f"hi <!-- v4agent-review:fp={fingerprint(f)} -->") == {fingerprint(f)}
-    assert at_or_above("critical", "high") and not at_or_above("low", "medium")
+    assert at_or_above("critical", "high")
+    assert not at_or_above("low", "medium")
 
 
 HEAD_CALC = "def add(a, b):\n    return a + b\n\ndef div(a, b):\n    if b == 0:\n        return None\n    return a / b\n"
@@ -194,7 +200,8 @@ def test_placement_and_comment_bodies() -> None:
     summary = summary_body(report)
     assert summary.startswith(SUMMARY_MARKER)
     assert "1 high · 1 medium · 1 low · 1 info" in summary
-    assert "90.0% cache hit" in summary and "$0.0012" in summary
+    assert "90.0% cache hit" in summary
+    assert "$0.0012" in summary
     assert "suggestion" not in summary  # a body finding never gets a suggestion block
     assert markers_in(summary) == {outside[0].fingerprint}
 
@@ -228,9 +235,12 @@ def test_sarif_validates_against_the_2_1_0_schema() -> None:
 
 def test_markdown_and_json_renderings() -> None:
     md = render(_report(), "markdown")
-    assert "## [high] Returns None" in md and "outside the diff" in md and "one warning" in md
+    assert "## [high] Returns None" in md
+    assert "outside the diff" in md
+    assert "one warning" in md
     data = json.loads(render(_report(), "json"))
-    assert data["counts"]["high"] == 1 and data["stats"]["cache_hit_pct"] == 90.0
+    assert data["counts"]["high"] == 1
+    assert data["stats"]["cache_hit_pct"] == 90.0
     assert [f["inline"] for f in data["findings"]].count(False) == 1
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="xml"):
         render(_report(), "xml")

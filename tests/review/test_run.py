@@ -117,31 +117,38 @@ def test_review_posts_expected_comments_once_and_reruns_post_nothing(repo: dict[
         assert any("urgent" in w for w in report.warnings)  # the invalid finding was dropped with a warning
         with GitHubClient(TOKEN, gh.api_url, write_interval_s=0) as client:
             outcome = post_review(client, PullRef("octo", "shop", 1), head, report)
-        assert outcome.event == "REQUEST_CHANGES" and outcome.new_comments == 2
+        assert outcome.event == "REQUEST_CHANGES"
+        assert outcome.new_comments == 2
 
         posted = gh.posted_reviews()
         assert len(posted) == 1
         sent = posted[0].body
-        assert sent["commit_id"] == head and sent["event"] == "REQUEST_CHANGES"
+        assert sent["commit_id"] == head
+        assert sent["event"] == "REQUEST_CHANGES"
         comments = sorted(sent["comments"], key=lambda c: c["path"])
         assert [(c["path"], c.get("start_line"), c["line"], c["side"]) for c in comments] == [
             ("app/calc.py", 9, 10, "RIGHT"), ("app/io.py", None, WRITE_LINE, "RIGHT")]
         assert '```suggestion\n    if b == 0:\n        raise ZeroDivisionError("b is zero")\n```' in comments[0]["body"]
         assert "suggestion" not in comments[1]["body"]
         # The out-of-hunk finding is in the body, not a comment.
-        assert "mean() fails on an empty list" in sent["body"] and "Outside the diff" in sent["body"]
-        assert "1 high · 2 medium" in sent["body"] and "cache hit" in sent["body"]
+        assert "mean() fails on an empty list" in sent["body"]
+        assert "Outside the diff" in sent["body"]
+        assert "1 high · 2 medium" in sent["body"]
+        assert "cache hit" in sent["body"]
 
         # Second run on the same pull request: nothing new posted, the summary edited in place.
         again = _review(server, root, base, head, "Guard div and add write")
         with GitHubClient(TOKEN, gh.api_url, write_interval_s=0) as client:
             second = post_review(client, PullRef("octo", "shop", 1), head, again)
-        assert second.new_comments == 0 and second.already_posted == 3 and second.review_id is None
+        assert second.new_comments == 0
+        assert second.already_posted == 3
+        assert second.review_id is None
         assert second.summary_updated
         assert len(gh.posted_reviews()) == 1
         assert len(gh.pulls[("octo", "shop", 1)].comments) == 2
         puts = [r for r in gh.requests if r.method == "PUT"]
-        assert len(puts) == 1 and puts[0].path.endswith(f"/reviews/{outcome.review_id}")
+        assert len(puts) == 1
+        assert puts[0].path.endswith(f"/reviews/{outcome.review_id}")
 
 
 def test_second_pull_request_hits_the_packed_block(repo: dict[str, Any]) -> None:
@@ -188,7 +195,8 @@ def test_cli_github_mode_posts_and_writes_sarif(repo: dict[str, Any], tmp_path: 
         dry = run_cli("review", str(root), "--github", "--dry-run", "--base-url", server.base_url,
                       "--format", "json", env=env)
         assert dry.returncode == 0, dry.stderr
-        assert len(gh.posted_reviews()) == 1 and not [r for r in gh.requests if r.method == "PUT"]
+        assert len(gh.posted_reviews()) == 1
+        assert not [r for r in gh.requests if r.method == "PUT"]
         assert len(json.loads(dry.stdout)["findings"]) == 3
     doc = json.loads(sarif.read_text(encoding="utf-8"))
     jsonschema.Draft4Validator(_sarif_schema()).validate(doc)
@@ -215,13 +223,18 @@ def test_cli_local_mode_and_bad_input(repo: dict[str, Any]) -> None:
                                                                         review_call.cache_hit)
         assert all(r["session_id"].startswith("review-") and r["total_usd"] > 0 for r in ledger)
     bad = run_cli("review", str(root), "--base", "no-such-ref")
-    assert bad.returncode == ExitCode.USAGE and "unknown revision" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == ExitCode.USAGE
+    assert "unknown revision" in bad.stderr
+    assert "Traceback" not in bad.stderr
     missing = run_cli("review", str(root))
-    assert missing.returncode == ExitCode.USAGE and "--base" in missing.stderr
+    assert missing.returncode == ExitCode.USAGE
+    assert "--base" in missing.stderr
     no_env = run_cli("review", str(root), "--github")
-    assert no_env.returncode == ExitCode.USAGE and "GITHUB_EVENT_PATH" in no_env.stderr
+    assert no_env.returncode == ExitCode.USAGE
+    assert "GITHUB_EVENT_PATH" in no_env.stderr
     no_key = run_cli("review", str(root), "--base", "main", "--head", "pr1")
-    assert no_key.returncode == ExitCode.ENGINE_UNREACHABLE and "DEEPSEEK_API_KEY" in no_key.stderr
+    assert no_key.returncode == ExitCode.ENGINE_UNREACHABLE
+    assert "DEEPSEEK_API_KEY" in no_key.stderr
 
 
 def test_a_committed_secret_reaches_the_model_redacted_and_is_still_reviewable(repo: dict[str, Any]) -> None:
@@ -242,6 +255,8 @@ def test_a_committed_secret_reaches_the_model_redacted_and_is_still_reviewable(r
     with StandIn(handler=handler) as server:
         report = _review(server, root, repo["base"], head, "Add settings")
         sent = json.dumps([call.request for call in server.calls], ensure_ascii=False)
-    assert aws_id not in sent and password not in sent
-    assert "«REDACTED:aws-access-key»" in sent and ".env (a secret file: not shown)" in sent
+    assert aws_id not in sent
+    assert password not in sent
+    assert "«REDACTED:aws-access-key»" in sent
+    assert ".env (a secret file: not shown)" in sent
     assert [(p.finding.title, p.inline) for p in report.placed] == [("Committed AWS key", True)]  # on line 1

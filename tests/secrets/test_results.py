@@ -32,7 +32,7 @@ CODE_LINES = [
 ]
 
 
-@pytest.fixture()
+@pytest.fixture
 def repo(tmp_path: Path) -> Path:
     files: dict[str, str] = {"app/views.py": CODE}
     for path, text, _ in CASES:
@@ -50,21 +50,25 @@ def _run(root: Path, name: str, **args: object) -> ToolResult:
 
 def _assert_clean(result: ToolResult) -> None:
     for secret in SECRETS:
-        assert secret not in result.content and secret not in result.diff, (secret, result.content[:3000])
+        assert secret not in result.content, (secret, result.content[:3000])
+        assert secret not in result.diff, (secret, result.diff[:3000])
 
 
 def test_search_hits_are_redacted_by_their_files_rules(repo: Path) -> None:
     hits = _run(repo, "grep", pattern=r"(?i)key|token|password|secret|bearer|slack|BEGIN|admin", max_results=500)
-    assert hits.ok and "secret value(s) redacted" in hits.content
+    assert hits.ok
+    assert "secret value(s) redacted" in hits.content
     _assert_clean(hits)
-    assert "settings.py:1: AWS_ACCESS_KEY_ID = " in hits.content and hits.content.count("«REDACTED:") >= 12
+    assert "settings.py:1: AWS_ACCESS_KEY_ID = " in hits.content
+    assert hits.content.count("«REDACTED:") >= 12
     assert "token = make_token(user)" in hits.content  # code that names a secret is not one
 
 
 def test_diffs_are_redacted(repo: Path) -> None:
     whole = _run(repo, "git_diff")
     _assert_clean(whole)
-    assert "+++ b/settings.py" in whole.content and whole.content.count("«REDACTED:") >= 12
+    assert "+++ b/settings.py" in whole.content
+    assert whole.content.count("«REDACTED:") >= 12
     assert "+    token = make_token(user)" in whole.content
     edited = _run(repo, "edit_file", path="config.ini", old_text="[db]", new_text="[database]")
     assert edited.ok, edited.content
@@ -81,9 +85,11 @@ def test_command_output_is_redacted(repo: Path) -> None:
     printed = _run(repo, "shell", command=f"cat {names} app/views.py; echo API_TOKEN=abcdEFGH1234ijklMNOP")
     assert printed.ok, printed.content
     _assert_clean(printed)
-    assert "[db]" in printed.content and printed.content.count("«REDACTED:") >= 13
+    assert "[db]" in printed.content
+    assert printed.content.count("«REDACTED:") >= 13
     assert "abcdEFGH1234ijklMNOP" not in printed.content
-    assert "token = make_token(user)" in printed.content and "password = request.POST['pw']" in printed.content
+    assert "token = make_token(user)" in printed.content
+    assert "password = request.POST['pw']" in printed.content
     tests = _run(repo, "run_tests", command=f"cat {names}; false")
     assert not tests.ok
     _assert_clean(tests)
@@ -91,12 +97,16 @@ def test_command_output_is_redacted(repo: Path) -> None:
 
 def test_the_redactors_keep_the_text_around_the_values() -> None:
     text, found = redact_output("a\nDB_PASSWORD=s3cr3t-pass-word\nb")
-    assert found == 1 and text.startswith("a\nDB_PASSWORD=«REDACTED:") and text.endswith("»\nb")
+    assert found == 1
+    assert text.startswith("a\nDB_PASSWORD=«REDACTED:")
+    assert text.endswith("»\nb")
     diff = ("--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-x = 1\n+KEY = \"" + CASES[0][2] + "\"\n"
             "--- a/notes.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-plain words\n")
     clean, found = redact_diff(diff)
-    assert found == 1 and CASES[0][2] not in clean
-    assert clean.count("\n") == diff.count("\n") and "-plain words" in clean
+    assert found == 1
+    assert CASES[0][2] not in clean
+    assert clean.count("\n") == diff.count("\n")
+    assert "-plain words" in clean
 
 
 def test_staged_secrets_stay_out_of_git_output_too(repo: Path) -> None:
@@ -130,7 +140,8 @@ def test_an_edit_that_would_drop_or_invent_a_placeholder_is_refused(tmp_path: Pa
     for new in ('PASSWORD = "hunter2"', 'PASSWORD = "«REDACTED:password»"'):
         refused = _run(root, "edit_file", path="settings.py", old_text='PASSWORD = "«REDACTED:secret-keyword»"',
                        new_text=new)
-        assert not refused.ok and "placeholder" in refused.content
+        assert not refused.ok
+        assert "placeholder" in refused.content
     assert (root / "settings.py").read_text(encoding="utf-8") == SETTINGS
 
 
@@ -140,7 +151,8 @@ def test_a_whole_file_rewritten_from_the_view_keeps_the_secret(tmp_path: Path) -
     assert written.ok, written.content
     assert (root / "settings.py").read_text(encoding="utf-8") == SETTINGS + "RETRIES = 5\n"
     fresh = _run(root, "write_file", path="copy.py", content=SHOWN)  # a new file has no value to put back
-    assert not fresh.ok and not (root / "copy.py").exists()
+    assert not fresh.ok
+    assert not (root / "copy.py").exists()
 
 
 def test_text_that_only_looks_like_a_placeholder_is_edited_as_itself(tmp_path: Path) -> None:

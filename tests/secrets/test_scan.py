@@ -65,7 +65,8 @@ def test_non_ascii_text_keeps_offsets() -> None:
     text = f'naïve = "é"\npassword = "{PASSWORD}"  # contraseña\n'
     redacted = redact_secrets(text, scan_secrets(text, "x.py"))
     assert PASSWORD not in redacted
-    assert "naïve" in redacted and "contraseña" in redacted
+    assert "naïve" in redacted
+    assert "contraseña" in redacted
 
 
 def test_overlapping_findings_merge() -> None:
@@ -227,7 +228,8 @@ def test_redaction_edits_make_the_same_text_as_redact_secrets(seed: int) -> None
         start = rng.randrange(0, 12)
         findings.append(SecretFinding(line, rng.choice(["a", "b"]), start, start + rng.randrange(0, 9)))
     assert _apply_edits(text, redaction_edits(text, findings)) == redact_secrets(text, findings)
-    assert redaction_edits(text, []) == [] and redact_secrets(text, []) == text
+    assert redaction_edits(text, []) == []
+    assert redact_secrets(text, []) == text
 
 
 def test_an_npm_auth_line_is_a_secret_and_a_private_attribute_is_not() -> None:

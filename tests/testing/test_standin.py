@@ -70,7 +70,8 @@ def test_streaming_chunks_reassemble_to_the_scripted_reply() -> None:
                 slot["id"] += tc.get("id") or ""
                 slot["name"] += tc.get("function", {}).get("name") or ""
                 slot["arguments"] += tc.get("function", {}).get("arguments") or ""
-    assert reasoning == reply.reasoning and content == reply.content
+    assert reasoning == reply.reasoning
+    assert content == reply.content
     assert order.index("c") > max(i for i, k in enumerate(order) if k == "r")
     assert [tools[i]["name"] for i in sorted(tools)] == ["read_file", "grep"]
     assert [tools[i]["arguments"] for i in sorted(tools)] == [c.arguments for c in calls]
@@ -150,23 +151,28 @@ def test_vllm_mode_reports_cached_tokens_in_blocks() -> None:
     assert "prompt_cache_hit_tokens" not in u2
     assert u1["prompt_tokens_details"]["cached_tokens"] == 0
     cached = u2["prompt_tokens_details"]["cached_tokens"]
-    assert cached % 16 == 0 and 0 < cached <= server.calls[1].theoretical_max_hit < cached + 16
+    assert cached % 16 == 0
+    assert 0 < cached <= server.calls[1].theoretical_max_hit < cached + 16
 
 
 def test_bad_key_and_thinking_validation_and_overflow() -> None:
     with StandIn(replies=[ScriptedReply(content="never")], context_window=50) as server:
         r = httpx.post(f"{server.base_url}/v1/chat/completions", json=_body([{"role": "user", "content": "x"}]),
                        headers={"Authorization": "Bearer wrong"})
-        assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+        assert r.status_code == 401
+        assert r.json()["error"]["type"] == "authentication_error"
         turn = {"role": "assistant", "content": "",
                 "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
         msgs = [{"role": "user", "content": "x"}, turn, {"role": "tool", "tool_call_id": "c", "content": "r"}]
         r = _post(server, _body(msgs, reasoning_effort="high"))
-        assert r.status_code == 400 and "reasoning_content" in r.json()["error"]["message"]
+        assert r.status_code == 400
+        assert "reasoning_content" in r.json()["error"]["message"]
         r = _post(server, _body([{"role": "user", "content": "word " * 200}]))
-        assert r.status_code == 400 and "maximum context length" in r.json()["error"]["message"]
+        assert r.status_code == 400
+        assert "maximum context length" in r.json()["error"]["message"]
         r = httpx.post(f"{server.base_url}/chat/completions", content=b"{not json", headers=AUTH)
-        assert r.status_code == 400 and r.json()["error"]["message"]
+        assert r.status_code == 400
+        assert r.json()["error"]["message"]
         # thinking disabled: the same history is accepted
         r = _post(server, _body(msgs, thinking={"type": "disabled"}))
         assert r.status_code == 200
@@ -193,7 +199,8 @@ def test_error_faults(kind: str, status: int, type_: str) -> None:
         if kind == "429":
             assert r.headers["Retry-After"] == "0.05"
         again = _post(server, _body([{"role": "user", "content": "x"}]))
-    assert again.status_code == 200 and again.json()["choices"][0]["message"]["content"] == "after"
+    assert again.status_code == 200
+    assert again.json()["choices"][0]["message"]["content"] == "after"
     assert [c.fault for c in server.calls] == [kind, None]
 
 
@@ -203,13 +210,18 @@ def test_cut_stream_closes_without_done_and_stores_input() -> None:
         server.faults.append(Fault("cut_stream", after=4))
         msgs = [{"role": "user", "content": "same input"}]
         received: list[bytes] = []
-        with pytest.raises(httpx.RemoteProtocolError), httpx.stream(
-                "POST", f"{server.base_url}/chat/completions", headers=AUTH,
-                json=_body(msgs, stream=True)) as resp:
-            for part in resp.iter_bytes():
-                received.append(part)
+
+        def read_stream() -> None:
+            with httpx.stream("POST", f"{server.base_url}/chat/completions", headers=AUTH,
+                              json=_body(msgs, stream=True)) as resp:
+                for part in resp.iter_bytes():
+                    received.append(part)
+
+        with pytest.raises(httpx.RemoteProtocolError):
+            read_stream()
         text = b"".join(received).decode()
-        assert text.count("data: ") == 4 and "[DONE]" not in text
+        assert text.count("data: ") == 4
+        assert "[DONE]" not in text
         r = _post(server, _body(msgs))
     assert r.json()["usage"]["prompt_cache_hit_tokens"] == server.calls[0].prompt_tokens
 

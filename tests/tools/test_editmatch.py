@@ -27,7 +27,9 @@ def second(b):
 
 def test_exact_tier() -> None:
     out = apply_edit(SRC, "        total += x\n", "        total += 2 * x\n")
-    assert out.ok and out.tier == "exact" and out.lines == (4,)
+    assert out.ok
+    assert out.tier == "exact"
+    assert out.lines == (4,)
     assert out.content == SRC.replace("total += x", "total += 2 * x")
 
 
@@ -35,7 +37,8 @@ def test_whitespace_tier_trailing_blanks_and_tabs() -> None:
     old = "\tfor x in a:   \n\t\ttotal += x\n"
     new = "\tfor x in a:\n\t\ttotal -= x\n"
     out = apply_edit(SRC, old, new)
-    assert out.ok and out.tier == "whitespace"
+    assert out.ok
+    assert out.tier == "whitespace"
     assert out.content == SRC.replace("total += x", "total -= x")  # the file keeps its spaces
 
 
@@ -43,7 +46,8 @@ def test_whitespace_tier_blank_line_dropped() -> None:
     old = "    return total\ndef second(b):\n"
     new = "    return total + 1\ndef second(b):\n"
     out = apply_edit(SRC, old, new)
-    assert out.ok and out.tier == "whitespace"
+    assert out.ok
+    assert out.tier == "whitespace"
     assert out.content == SRC.replace("return total\n", "return total + 1\n")  # the two blank lines stay
 
 
@@ -51,7 +55,8 @@ def test_indentation_tier_shifted_block() -> None:
     old = "if b:\n    return 1\nreturn 2\n"
     new = "if b:\n    return 1\nelif b is None:\n    return 3\nreturn 2\n"
     out = apply_edit(SRC, old, new)
-    assert out.ok and out.tier == "indent"
+    assert out.ok
+    assert out.tier == "indent"
     assert "    if b:\n        return 1\n    elif b is None:\n        return 3\n    return 2\n" in out.content
 
 
@@ -59,7 +64,8 @@ def test_fuzzy_tier_small_typo() -> None:
     old = "def first(a):\n    total = 0\n    for x in aa:\n        total += x\n"
     new = "def first(a):\n    total = 10\n    for x in a:\n        total += x\n"
     out = apply_edit(SRC, old, new)
-    assert out.ok and out.tier == "fuzzy"
+    assert out.ok
+    assert out.tier == "fuzzy"
     assert out.content == SRC.replace("total = 0", "total = 10")
 
 
@@ -72,7 +78,8 @@ def test_partial_first_line() -> None:
 def test_ambiguous_refused_with_candidates() -> None:
     text = "a = 1\nprint(a)\nb = 2\nprint(a)\n"
     out = apply_edit(text, "print(a)\n", "print(b)\n")
-    assert not out.ok and out.content == text
+    assert not out.ok
+    assert out.content == text
     assert [c.line for c in out.candidates] == [2, 4]
     assert "lines 2, 4" in out.message
     assert apply_edit(text, "print(a)\n", "print(b)\n", replace_all=True).content == text.replace("(a)", "(b)")
@@ -88,18 +95,22 @@ def test_indentation_twin_makes_exact_match_ambiguous() -> None:
 def test_missing_refused_with_closest_candidates() -> None:
     out = apply_edit(SRC, "def second(b):\n    if not b:\n        return 5\n    return 6\n", "x")
     assert not out.ok
-    assert out.candidates and out.candidates[0].line == 8
+    assert out.candidates
+    assert out.candidates[0].line == 8
     assert "line 8" in out.message
 
 
 def test_weak_match_refused() -> None:
     out = apply_edit(SRC, "def third(c):\n    while c:\n        c -= 1\n", "pass\n")
-    assert not out.ok and out.content == SRC
+    assert not out.ok
+    assert out.content == SRC
 
 
 def test_noop_is_not_an_error() -> None:
     out = apply_edit(SRC, "return 2\n", "return 2\n")
-    assert out.ok and out.tier == "noop" and out.content == SRC
+    assert out.ok
+    assert out.tier == "noop"
+    assert out.content == SRC
 
 
 def test_crlf_file_stays_crlf() -> None:
@@ -128,22 +139,28 @@ def test_edit_file_keeps_mode_crlf_and_encoding(tmp_path: Path) -> None:
     assert r.ok, r.content
     assert script.read_bytes() == b"#!/bin/sh\r\necho bye\r\n"
     assert stat.S_IMODE(os.stat(script).st_mode) == 0o755
-    assert r.changed_paths == ("run.sh",) and "+echo bye" in r.diff
+    assert r.changed_paths == ("run.sh",)
+    assert "+echo bye" in r.diff
     r = run_tool(ctx, "edit_file", json.dumps({"path": "latin.txt", "old_text": "= 1", "new_text": "= 2"}))
-    assert r.ok and latin.read_bytes() == "caf\xe9 = 2\n".encode("latin-1")
+    assert r.ok
+    assert latin.read_bytes() == "caf\xe9 = 2\n".encode("latin-1")
     r = run_tool(ctx, "edit_file", json.dumps({"path": "bom.py", "old_text": "x = 1", "new_text": "x = 2"}))
-    assert r.ok and bom.read_bytes() == b"\xef\xbb\xbfx = 2\n"
+    assert r.ok
+    assert bom.read_bytes() == b"\xef\xbb\xbfx = 2\n"
 
 
 def test_edit_file_refusals_are_results(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     ctx = ToolContext(root)
     missing = run_tool(ctx, "edit_file", json.dumps({"path": "m.py", "old_text": "nothing like it", "new_text": "x"}))
-    assert not missing.ok and "not found" in missing.content
+    assert not missing.ok
+    assert "not found" in missing.content
     absent = run_tool(ctx, "edit_file", json.dumps({"path": "nope.py", "old_text": "a", "new_text": "b"}))
-    assert not absent.ok and "write_file" in absent.content
+    assert not absent.ok
+    assert "write_file" in absent.content
     noop = run_tool(ctx, "edit_file", json.dumps({"path": "m.py", "old_text": "return 2", "new_text": "return 2"}))
-    assert noop.ok and noop.changed_paths == ()
+    assert noop.ok
+    assert noop.changed_paths == ()
     assert (root / "m.py").read_text() == SRC
 
 
@@ -151,10 +168,13 @@ def test_write_and_delete(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     ctx = ToolContext(root)
     r = run_tool(ctx, "write_file", json.dumps({"path": "pkg/new.py", "content": "y = 2\n"}))
-    assert r.ok and (root / "pkg/new.py").read_text() == "y = 2\n" and r.changed_paths == ("pkg/new.py",)
+    assert r.ok
+    assert (root / "pkg/new.py").read_text() == "y = 2\n"
+    assert r.changed_paths == ("pkg/new.py",)
     assert stat.S_IMODE(os.stat(root / "pkg/new.py").st_mode) == 0o644
     r = run_tool(ctx, "delete_file", json.dumps({"path": "pkg/new.py"}))
-    assert r.ok and not (root / "pkg/new.py").exists()
+    assert r.ok
+    assert not (root / "pkg/new.py").exists()
     assert not run_tool(ctx, "delete_file", json.dumps({"path": "pkg"})).ok
 
 
@@ -173,7 +193,8 @@ CLS = """class P:
 def test_dropped_blank_line_stays_below_lines_that_continue_the_block() -> None:
     old = "        self.b = 2\n    def go(self):\n"
     out = apply_edit(CLS, old, "        self.b = 2\n        self.c = 3\n    def go(self):\n")
-    assert out.ok and out.tier == "whitespace"
+    assert out.ok
+    assert out.tier == "whitespace"
     assert out.content == CLS.replace("self.b = 2\n", "self.b = 2\n        self.c = 3\n")
 
 
@@ -231,14 +252,17 @@ def test_dropped_blank_line_kept_when_the_text_around_it_is_deleted() -> None:
 def test_exact_match_new_text_takes_the_files_spaces_for_tabs() -> None:
     text = "def f():\n    return 1\n\n#: marker\nUUID = 1\n"
     out = apply_edit(text, "#: marker\nUUID = 1\n", "#: marker\nUUID = 1\n\n\nclass C:\n\tx: int\n\t\t# deep\n")
-    assert out.ok and out.tier == "exact"
+    assert out.ok
+    assert out.tier == "exact"
     assert out.content == text + "\n\nclass C:\n    x: int\n        # deep\n"
 
 
 def test_exact_match_keeps_tabs_where_the_file_has_them_or_shows_no_style() -> None:
     make = "all:\n\techo hi\n"
     out = apply_edit(make, "all:\n", "all: build\n\techo x\n")
-    assert out.ok and out.content == "all: build\n\techo x\n\techo hi\n"
+    assert out.ok
+    assert out.content == "all: build\n\techo x\n\techo hi\n"
     flat = "A = 1\nB = 2\n"
     out = apply_edit(flat, "B = 2\n", "B = 2\nif A:\n\tB = 3\n")
-    assert out.ok and out.content == "A = 1\nB = 2\nif A:\n\tB = 3\n"
+    assert out.ok
+    assert out.content == "A = 1\nB = 2\nif A:\n\tB = 3\n"

@@ -79,4 +79,5 @@ def test_grep_and_list_skip_secrets_and_escapes(repo: Path) -> None:
     assert "outside data" not in found.content
     assert not run_tool(ctx, "grep", json.dumps({"pattern": "x", "path": "../outside"})).ok
     listing = run_tool(ctx, "list_files", "{}").content
-    assert "src/a.py" in listing and ".env" not in listing
+    assert "src/a.py" in listing
+    assert ".env" not in listing

@@ -25,7 +25,8 @@ def _alive(pid: int) -> bool:
 def test_sleep_is_killed_at_timeout(tmp_path: Path) -> None:
     start = time.monotonic()
     result = run_command("echo started; sleep 100", tmp_path, timeout_s=0.5)
-    assert result.timed_out and result.returncode == 124
+    assert result.timed_out
+    assert result.returncode == 124
     assert "started" in result.output
     assert time.monotonic() - start < 10
 
@@ -53,11 +54,13 @@ def test_shell_tool_timeout_and_background_leftovers(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", {"a.txt": "a\n"})
     ctx = ToolContext(root, approve="yes")
     result = run_tool(ctx, "shell", json.dumps({"command": "sleep 100", "timeout_s": 0.3}))
-    assert not result.ok and "timed out after 0.3s" in result.content
+    assert not result.ok
+    assert "timed out after 0.3s" in result.content
     # A background child left behind by a command that exits is not left running either.
     pidfile = tmp_path / "bg.pid"
     result = run_tool(ctx, "shell", json.dumps({"command": f"sleep 100 & echo $! > {pidfile}; echo done"}))
-    assert result.ok and "done" in result.content
+    assert result.ok
+    assert "done" in result.content
     pid = int(pidfile.read_text())
     deadline = time.monotonic() + 5
     while _alive(pid) and time.monotonic() < deadline:
@@ -75,5 +78,6 @@ def test_clip_output_keeps_head_tail_and_failure() -> None:
     assert clipped.startswith("test_0 PASSED")
     assert "test_2999 PASSED" in clipped
     assert "AssertionError: the needle" in clipped
-    assert "lines (" in clipped and "cut" in clipped
+    assert "lines (" in clipped
+    assert "cut" in clipped
     assert clip_output("short\n") == "short\n"

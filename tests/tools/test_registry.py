@@ -87,7 +87,8 @@ def test_read_file_pages_large_files(repo: Path) -> None:
     ctx = ToolContext(repo)
     first = run_tool(ctx, "read_file", json.dumps({"path": "big.txt"})).content
     assert first.splitlines()[0] == "big.txt (lines 1-1000 of 2500)"
-    assert "     1\tline 1" in first and "start_line=1001" in first
+    assert "     1\tline 1" in first
+    assert "start_line=1001" in first
     part = run_tool(ctx, "read_file", '{"path": "big.txt", "start_line": "2499", "end_line": 2600}').content
     assert part.splitlines()[1:] == ["  2499\tline 2499", "  2500\tline 2500"]
 
@@ -106,7 +107,8 @@ def test_grep_rg_and_fallback_agree_and_cap(repo: Path) -> None:
 
 def test_shell_needs_approval(repo: Path) -> None:
     refused = run_tool(ToolContext(repo), "shell", '{"command": "echo hi"}')
-    assert not refused.ok and "--yes" in refused.content
+    assert not refused.ok
+    assert "--yes" in refused.content
     asked: list[ApprovalRequest] = []
 
     def ask(request: ApprovalRequest) -> str:
@@ -120,7 +122,8 @@ def test_shell_needs_approval(repo: Path) -> None:
     assert run_tool(ctx, "shell", '{"command": "echo again"}').ok
     assert [r.summary for r in asked] == ["rm -rf pkg", "echo hi"]  # "always" stops the asking
     out = run_tool(ToolContext(repo, approve="yes"), "shell", '{"command": "echo $DEEPSEEK_API_KEY; exit 3"}')
-    assert not out.ok and "exit status 3" in out.content
+    assert not out.ok
+    assert "exit status 3" in out.content
 
 
 def test_edits_ask_under_ask_policy_with_a_terminal(repo: Path) -> None:
@@ -132,8 +135,10 @@ def test_edits_ask_under_ask_policy_with_a_terminal(repo: Path) -> None:
 
     ctx = ToolContext(repo, ask=ask)  # type: ignore[arg-type]
     result = run_tool(ctx, "edit_file", json.dumps({"path": "pkg/calc.py", "old_text": "a + b", "new_text": "b + a"}))
-    assert not result.ok and "not approved" in result.content
-    assert seen[0].kind == "edit" and "+    return b + a" in seen[0].detail
+    assert not result.ok
+    assert "not approved" in result.content
+    assert seen[0].kind == "edit"
+    assert "+    return b + a" in seen[0].detail
     assert "a + b" in (repo / "pkg/calc.py").read_text()
     edits_ctx = ToolContext(repo, approve="edits", ask=ask)  # type: ignore[arg-type]
     assert run_tool(edits_ctx, "edit_file", json.dumps({"path": "pkg/calc.py", "old_text": "a + b",
@@ -144,14 +149,19 @@ def test_edits_ask_under_ask_policy_with_a_terminal(repo: Path) -> None:
 def test_run_tests_detects_pytest_and_reports(repo: Path) -> None:
     ctx = ToolContext(repo, test_cmd=f"{sys.executable} -m pytest -q -p no:cacheprovider")
     passed = run_tool(ctx, "run_tests", "{}")
-    assert passed.ok and "PASSED (exit status 0)" in passed.content and "1 passed" in passed.content
+    assert passed.ok
+    assert "PASSED (exit status 0)" in passed.content
+    assert "1 passed" in passed.content
     run_tool(ctx, "edit_file", json.dumps({"path": "pkg/calc.py", "old_text": "a + b", "new_text": "a - b"}))
     failed = run_tool(ctx, "run_tests", "{}")
-    assert not failed.ok and "FAILED (exit status 1)" in failed.content and "assert -1 == 3" in failed.content
+    assert not failed.ok
+    assert "FAILED (exit status 1)" in failed.content
+    assert "assert -1 == 3" in failed.content
     # The model's own command is a shell command: it needs approval.
     assert "needs approval" in run_tool(ctx, "run_tests", '{"command": "true"}').content
     timed = run_tool(ToolContext(repo, test_cmd="sleep 100"), "run_tests", '{"timeout_s": 0.3}')
-    assert not timed.ok and "TIMED OUT" in timed.content
+    assert not timed.ok
+    assert "TIMED OUT" in timed.content
 
 
 def test_detect_test_commands(tmp_path: Path) -> None:
@@ -187,8 +197,13 @@ def test_git_diff_includes_untracked_and_finish(repo: Path) -> None:
     run_tool(ctx, "write_file", json.dumps({"path": "pkg/new.py", "content": "NEW = 1\n"}))
     (repo / ".env").write_text("TOKEN=abc\n")
     diff = run_tool(ctx, "git_diff", "{}").diff
-    assert "+    return b + a" in diff and "+NEW = 1" in diff and "TOKEN" not in diff
+    assert "+    return b + a" in diff
+    assert "+NEW = 1" in diff
+    assert "TOKEN" not in diff
     only = run_tool(ctx, "git_diff", '{"path": "pkg/new.py"}').diff
-    assert "+NEW = 1" in only and "calc.py" not in only
+    assert "+NEW = 1" in only
+    assert "calc.py" not in only
     done = run_tool(ctx, "finish", '{"summary": "Swapped the operands."}')
-    assert done.ok and done.finished and done.summary == "Swapped the operands."
+    assert done.ok
+    assert done.finished
+    assert done.summary == "Swapped the operands."

@@ -6,6 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from v4agent.tools.args import BadArguments, parse_arguments
 from v4agent.tools.registry import (
     TOOL_NAMES,
@@ -45,7 +47,9 @@ def test_properties_derived_from_the_records() -> None:
     assert {n for n in TOOL_NAMES if changes_files(n)} == {"edit_file", "write_file", "delete_file", "shell",
                                                          "run_tests"}
     assert {t.name for t in TOOLS if t.diff_output} == {"edit_file", "write_file", "delete_file", "git_diff"}
-    assert not changes_files("no_such_tool") and not runs_command("no_such_tool") and not edits_files("nope")
+    assert not changes_files("no_such_tool")
+    assert not runs_command("no_such_tool")
+    assert not edits_files("nope")
 
 
 def test_parse_arguments_checks_against_the_record() -> None:
@@ -54,15 +58,12 @@ def test_parse_arguments_checks_against_the_record() -> None:
         "path": "a.py", "start_line": 3, "end_line": 4}
     for bad, why in (("[1]", "JSON object"), ('{"x": 1}', "unknown argument"), ("{}", "missing required"),
                      ('{"path": 1}', "must be a string"), ("{nope", "not valid JSON")):
-        try:
+        with pytest.raises(BadArguments, match=why):
             parse_arguments(read, bad)
-        except BadArguments as exc:
-            assert why in str(exc)
-        else:
-            raise AssertionError(bad)
 
 
 def test_handlers_are_reached_through_the_records(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("hello\n")
     result = run_tool(ToolContext(tmp_path, approve="yes"), "read_file", '{"path": "a.txt"}')
-    assert result.ok and "hello" in result.content
+    assert result.ok
+    assert "hello" in result.content

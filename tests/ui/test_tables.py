@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from rich.console import Console
 
 from v4agent.accounting.estimate import Estimate
 from v4agent.agent.sessions.costs import cost_table
+from v4agent.agent.sessions.records import CallRecord, StartRecord
 from v4agent.agent.sessions.store import SessionData
 from v4agent.refactor.progress import estimate_table
 from v4agent.ui import console as console_module
@@ -27,11 +29,11 @@ def _render(renderable: object, width: int) -> str:
 
 
 def _session(turns: int) -> SessionData:
-    call = {"kind": "turn", "prompt_tokens": 917_504, "cache_hit": 913_408, "cache_miss": 4_096,
-            "output_tokens": 3_821, "reasoning_tokens": 2_107, "cost_usd": 0.034567, "saved_usd": 0.345678,
-            "price_entry": "deepseek-2026-09-10-flash-v4.1 (peak)"}
-    prime = {**call, "kind": "prime", "cache_hit": 0, "cache_miss": 917_504}
-    return SessionData(SESSION_ID, Path("x.jsonl"), {"task": "t"}, calls=[prime, *[dict(call)] * turns])
+    call = CallRecord(kind="turn", prompt_tokens=917_504, cache_hit=913_408, cache_miss=4_096, output_tokens=3_821,
+                      reasoning_tokens=2_107, cost_usd=0.034567, saved_usd=0.345678,
+                      price_entry="deepseek-2026-09-10-flash-v4.1 (peak)")
+    prime = replace(call, kind="prime", cache_hit=0, cache_miss=917_504)
+    return SessionData(SESSION_ID, Path("x.jsonl"), StartRecord(task="t"), calls=[prime, *[call] * turns])
 
 
 @pytest.mark.parametrize("width", [80, 100, 120])
@@ -65,13 +67,16 @@ def _session_table() -> object:
 
 def test_an_id_stays_on_one_line_while_the_table_fits() -> None:
     text = _render(_session_table(), 120)
-    assert SESSION_ID in text and "$1,481.4814" in text and "…" not in text
+    assert SESSION_ID in text
+    assert "$1,481.4814" in text
+    assert "…" not in text
 
 
 def test_an_id_folds_rather_than_cut_when_only_the_figures_fit() -> None:
     text = _render(_session_table(), 100)
     assert "…" not in text
-    assert "109,608,960" in text and "$1,481.4814" in text  # the figures keep their line
+    assert "109,608,960" in text
+    assert "$1,481.4814" in text
     lines = text.splitlines()
     rows = lines[next(i for i, line in enumerate(lines) if line.startswith("──")) + 1:]
     first_column = "".join(line.split()[0] for line in rows if line.strip())
@@ -85,7 +90,8 @@ def test_nothing_is_cropped_however_narrow(width: int) -> None:
     text = _render(_session_table(), width)
     cells = SESSION_ID + "121109,608,9601,115,0244,623,5312,541,84799.0%$149.3826$1,481.4814"
     assert sum(ch.isdigit() for ch in text) == sum(ch.isdigit() for ch in cells)
-    assert "…" not in text and all(len(line) <= width for line in text.splitlines())
+    assert "…" not in text
+    assert all(len(line) <= width for line in text.splitlines())
 
 
 def test_a_pipe_gets_a_wide_console_and_columns_still_wins(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,56 +140,66 @@ def _display(value: Any) -> str:
     return str(value) if value != "" else '""'
 
 
+class _Bad(ValueError):
+    """A raw value does not fit its setting's type; the message says what was expected."""
+
+
+def _as_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    raise _Bad(f"expected true or false, got {raw!r}")
+
+
+def _as_int(raw: Any) -> int:
+    if isinstance(raw, bool) or (isinstance(raw, float) and raw != int(raw)):
+        raise _Bad(f"expected an integer, got {raw!r}")
+    try:
+        return int(str(raw).replace("_", "")) if isinstance(raw, str) else int(raw)
+    except (TypeError, ValueError):
+        raise _Bad(f"expected an integer, got {raw!r}") from None
+
+
+def _as_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise _Bad(f"expected a number, got {raw!r}")
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise _Bad(f"expected a number, got {raw!r}") from None
+
+
+def _as_list(raw: Any) -> list[str]:
+    if isinstance(raw, str):
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return list(raw)
+    raise _Bad(f"expected a list of strings, got {raw!r}")
+
+
+def _as_str(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise _Bad(f"expected a string, got {raw!r}")
+    return raw
+
+
+_PARSERS: dict[type, Callable[[Any], Any]] = {bool: _as_bool, int: _as_int, float: _as_float, list: _as_list}
+
+
 def coerce(setting: Setting, raw: Any, where: str) -> Any:
     """Turn a raw value (TOML value or environment string) into the setting's type, or raise."""
-
-    def fail(problem: str) -> ConfigError:
-        return ConfigError(f"{where}: key '{setting.key}': {problem}")
-
     if setting.nullable and (raw is None or (isinstance(raw, str) and raw.strip().lower() in {"none", "null"})):
         return None
-    kind = setting.kind
-    value: Any
-    if kind is bool:
-        if isinstance(raw, bool):
-            value = raw
-        elif isinstance(raw, str) and raw.strip().lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
-            value = raw.strip().lower() in {"1", "true", "yes", "on"}
-        else:
-            raise fail(f"expected true or false, got {raw!r}")
-    elif kind is int:
-        if isinstance(raw, bool):
-            raise fail(f"expected an integer, got {raw!r}")
-        try:
-            value = int(str(raw).replace("_", "")) if isinstance(raw, str) else int(raw)
-        except (TypeError, ValueError):
-            raise fail(f"expected an integer, got {raw!r}") from None
-        if isinstance(raw, float) and raw != int(raw):
-            raise fail(f"expected an integer, got {raw!r}")
-        if value < 0:
-            raise fail(f"must not be negative, got {value}")
-    elif kind is float:
-        if isinstance(raw, bool):
-            raise fail(f"expected a number, got {raw!r}")
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise fail(f"expected a number, got {raw!r}") from None
-        if value < 0:
-            raise fail(f"must not be negative, got {value}")
-    elif kind is list:
-        if isinstance(raw, str):
-            value = [part.strip() for part in raw.split(",") if part.strip()]
-        elif isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-            value = list(raw)
-        else:
-            raise fail(f"expected a list of strings, got {raw!r}")
-    else:
-        if not isinstance(raw, str):
-            raise fail(f"expected a string, got {raw!r}")
-        value = raw
-    if setting.choices and value not in setting.choices:
-        raise fail(f"must be one of {', '.join(setting.choices)}; got {value!r}")
+    try:
+        parse: Callable[[Any], Any] = _PARSERS.get(setting.kind, _as_str)
+        value = parse(raw)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise _Bad(f"must not be negative, got {value}")
+        if setting.choices and value not in setting.choices:
+            raise _Bad(f"must be one of {', '.join(setting.choices)}; got {value!r}")
+    except _Bad as exc:
+        raise ConfigError(f"{where}: key '{setting.key}': {exc}") from None
     return value
 
 

@@ -119,26 +119,24 @@ def _check_int(item: Mapping[str, Any], key: str) -> int | str:
     return value
 
 
-def validate_finding(item: Any) -> Finding | str:
-    """A Finding, or a message saying why the item is invalid."""
-    if not isinstance(item, dict):
-        return f"expected an object, got {type(item).__name__}"
-    missing = [k for k in ("path", "start_line", "end_line", "side", "severity", "category", "title", "body")
-               if k not in item or item[k] in (None, "")]
+_REQUIRED = ("path", "start_line", "end_line", "side", "severity", "category", "title", "body")
+
+
+def _shape_problem(item: dict[str, Any]) -> str | None:
+    """What is wrong with the item's fields as a whole (missing, unknown, not strings), or None."""
+    missing = [k for k in _REQUIRED if k not in item or item[k] in (None, "")]
     if missing:
         return f"missing {', '.join(missing)}"
-    unknown = sorted(set(item) - {"path", "start_line", "end_line", "side", "severity", "category", "title",
-                                  "body", "suggestion"})
+    unknown = sorted(set(item) - {*_REQUIRED, "suggestion"})
     if unknown:
         return f"unknown field(s) {', '.join(unknown)}"
     for key in ("path", "side", "severity", "category", "title", "body"):
         if not isinstance(item[key], str):
             return f"'{key}' must be a string"
-    path = item["path"].strip()
-    if path.startswith(("a/", "b/")) and len(path) > 2:
-        path = path[2:]
-    if path.startswith("/") or ".." in path.split("/"):
-        return f"path {path!r} is not relative to the repository"
+    return None
+
+
+def _line_range(item: Mapping[str, Any]) -> tuple[int, int] | str:
     start = _check_int(item, "start_line")
     end = _check_int(item, "end_line")
     if isinstance(start, str):
@@ -147,6 +145,37 @@ def validate_finding(item: Any) -> Finding | str:
         return end
     if start < 1 or end < start:
         return f"bad line range {start}..{end}"
+    return start, end
+
+
+def _text_problem(title: str, body: str, suggestion: Any) -> str | None:
+    if len(title) > _MAX_TITLE:
+        return "title too long"
+    if len(body) > _MAX_BODY:
+        return "body too long"
+    if suggestion is not None and not isinstance(suggestion, str):
+        return "'suggestion' must be a string"
+    if suggestion is not None and len(suggestion) > _MAX_SUGGESTION:
+        return "suggestion too long"
+    return None
+
+
+def validate_finding(item: Any) -> Finding | str:
+    """A Finding, or a message saying why the item is invalid."""
+    if not isinstance(item, dict):
+        return f"expected an object, got {type(item).__name__}"
+    problem = _shape_problem(item)
+    if problem:
+        return problem
+    path = item["path"].strip()
+    if path.startswith(("a/", "b/")) and len(path) > 2:
+        path = path[2:]
+    if path.startswith("/") or ".." in path.split("/"):
+        return f"path {path!r} is not relative to the repository"
+    lines = _line_range(item)
+    if isinstance(lines, str):
+        return lines
+    start, end = lines
     side = item["side"].strip().upper()
     if side not in ("LEFT", "RIGHT"):
         return f"side must be LEFT or RIGHT, got {item['side']!r}"
@@ -157,16 +186,11 @@ def validate_finding(item: Any) -> Finding | str:
     if category not in CATEGORIES:
         return f"category must be one of {', '.join(CATEGORIES)}, got {item['category']!r}"
     title = " ".join(item["title"].split())
-    if len(title) > _MAX_TITLE:
-        return "title too long"
     body = item["body"].strip()
-    if len(body) > _MAX_BODY:
-        return "body too long"
     suggestion = item.get("suggestion")
-    if suggestion is not None and not isinstance(suggestion, str):
-        return "'suggestion' must be a string"
-    if suggestion is not None and len(suggestion) > _MAX_SUGGESTION:
-        return "suggestion too long"
+    problem = _text_problem(title, body, suggestion)
+    if problem:
+        return problem
     return Finding(
         path=path, start_line=start, end_line=end, side=cast(Literal["LEFT", "RIGHT"], side),
         severity=cast(Severity, severity), category=category, title=title, body=body,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -11,8 +11,8 @@ from v4agent.core.config import Config, load_config
 from v4agent.core.errors import ExitCode, UsageError, V4AgentError
 from v4agent.core.fsutil import write_output
 from v4agent.core.git import repo_root
-from v4agent.engine.types import EngineError, EngineUnreachable
-from v4agent.review.actions import read_event
+from v4agent.engine.types import Engine, EngineError, EngineUnreachable
+from v4agent.review.actions import PullRequestEvent, read_event
 from v4agent.review.findings import SEVERITIES, at_or_above
 from v4agent.review.github import GitHubClient
 from v4agent.review.render import render
@@ -58,6 +58,40 @@ def _price_table(config: Config, repo: Path) -> PriceTable | None:
         return None
 
 
+def _check_choices(fmt: str, fail_on: str, request_changes: str, *, github: bool, base: str) -> None:
+    if fmt not in _FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
+    for name, value, extra in (("--fail-on", fail_on, ()), ("--request-changes-on", request_changes, ("never",))):
+        if value and value not in (*SEVERITIES, *extra):
+            raise UsageError(f"{name} must be one of {', '.join((*SEVERITIES, *extra))}, got {value!r}")
+    if not github and not base:
+        raise UsageError("--base REF is required (or --github inside a GitHub Actions run)")
+
+
+def _review_input(repo: Path, *, github: bool, base: str, head: str) -> tuple[ReviewInput, PullRequestEvent | None]:
+    """The change to review: the pull request of this Actions run, or BASE..HEAD of the local repository."""
+    if github:
+        event = read_event()
+        with GitHubClient(event.token, event.api_url) as client:
+            diff_text = client.get_pull_diff(event.pull)
+        return ReviewInput(repo, resolve_commit(repo, event.base_sha), resolve_commit(repo, event.head_sha),
+                           event.title, event.description, diff_text), event
+    base_sha, head_sha = resolve_commit(repo, base), resolve_commit(repo, head)
+    title, description = commit_messages(repo, base_sha, head_sha)
+    return ReviewInput(repo, base_sha, head_sha, title, description, range_diff(repo, base_sha, head_sha)), None
+
+
+def _open_engine(config: Config, repo: Path, overrides: dict[str, Any]) -> Engine:
+    from v4agent.agent.engine_choice import open_model_engine
+
+    try:
+        return open_model_engine(config, repo, overrides=overrides)
+    except EngineError as exc:
+        if isinstance(exc, EngineUnreachable):
+            raise
+        raise UsageError(str(exc), hint=exc.hint) from None  # an engine that cannot be opened is misconfigured
+
+
 def run_review(
     path: Path, *,
     base: str,
@@ -74,13 +108,7 @@ def run_review(
     base_url: str | None,
 ) -> None:
     """Review a change with DeepSeek V4: the repository at BASE is the cached prefix, the diff the question."""
-    if fmt not in _FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
-    for name, value, extra in (("--fail-on", fail_on, ()), ("--request-changes-on", request_changes, ("never",))):
-        if value and value not in (*SEVERITIES, *extra):
-            raise UsageError(f"{name} must be one of {', '.join((*SEVERITIES, *extra))}, got {value!r}")
-    if not github and not base:
-        raise UsageError("--base REF is required (or --github inside a GitHub Actions run)")
+    _check_choices(fmt, fail_on, request_changes, github=github, base=base)
     # Reading the input: ReviewError, ConfigError and ActionsError are usage errors (exit 2), GitHubError a
     # failure (exit 1); the entry point prints them.
     repo = repo_root(path.resolve())
@@ -88,28 +116,11 @@ def run_review(
         raise UsageError(f"{path.resolve()} is not inside a git repository")
     config = load_config(repo)
 
-    event = None
-    if github:
-        event = read_event()
-        with GitHubClient(event.token, event.api_url) as client:
-            diff_text = client.get_pull_diff(event.pull)
-        inp = ReviewInput(repo, resolve_commit(repo, event.base_sha), resolve_commit(repo, event.head_sha),
-                          event.title, event.description, diff_text)
-    else:
-        base_sha, head_sha = resolve_commit(repo, base), resolve_commit(repo, head)
-        title, description = commit_messages(repo, base_sha, head_sha)
-        inp = ReviewInput(repo, base_sha, head_sha, title, description, range_diff(repo, base_sha, head_sha))
+    inp, event = _review_input(repo, github=github, base=base, head=head)
     if not inp.diff_text.strip():
         raise UsageError(f"nothing to review: no difference between {inp.base_sha[:12]} and {inp.head_sha[:12]}")
 
-    try:
-        from v4agent.agent.engine_choice import open_model_engine
-
-        llm = open_model_engine(config, repo, overrides={"engine": engine, "model": model, "base_url": base_url})
-    except EngineError as exc:
-        if isinstance(exc, EngineUnreachable):
-            raise
-        raise UsageError(str(exc), hint=exc.hint) from None  # an engine that cannot be opened is misconfigured
+    llm = _open_engine(config, repo, {"engine": engine, "model": model, "base_url": base_url})
 
     stderr.print(f"reviewing {inp.head_sha[:12]} against {inp.base_sha[:12]} with {llm.settings.model}…")
     try:

@@ -51,13 +51,15 @@ def test_the_note_puts_vllms_figure_beside_the_plan_and_explains_0_26() -> None:
     assert note.startswith("vLLM's KV cache: 2,385,924 tokens (291.25 sequences of 8,192)")
     # 0.26's formula on the rounded pool: 43 tokens (a few bytes of pool) short of what the H100 logged.
     assert "the plan for its 67.69 GiB pool: 2,385,881 tokens" in note
-    assert "vLLM 0.26.0 counts V4's concurrency" in note and "its blocks hold 1,885,158 tokens" in note
+    assert "vLLM 0.26.0 counts V4's concurrency" in note
+    assert "its blocks hold 1,885,158 tokens" in note
 
 
 def test_the_note_of_a_current_vllm_or_without_a_plan() -> None:
     current = H100_LOG.replace("(v0.26.0)", "(v0.32.0)").replace("2,385,924", "1,885,158").replace("291.25x", "230.12x")
     note = kv_capacity_note(current, _layout(), 8192)
-    assert note is not None and note.endswith("the plan for its 67.69 GiB pool: 1,885,158 tokens")
+    assert note is not None
+    assert note.endswith("the plan for its 67.69 GiB pool: 1,885,158 tokens")
     cpu = ("INFO Initializing a V1 LLM engine (v0.32.0) with config: model='tiny'\n"
            "INFO [kv_cache_utils.py:2328] CPU KV cache size: 1,048,576 tokens, Maximum concurrency for 16,384 "
            "tokens per request: 64.00x\n")

@@ -35,7 +35,9 @@ def test_layouts_read_from_config() -> None:
     assert pro.layer_kinds[:2] == ("hca", "hca")
     assert load_model_spec("deepseek-v4-flash-0731").mtp_kinds == ("sliding",) * 3
     v32 = load_model_spec("deepseek-v3.2")
-    assert v32.is_mla and v32.kind_counts() == {"mla": 61} and v32.index_head_dim == 128
+    assert v32.is_mla
+    assert v32.kind_counts() == {"mla": 61}
+    assert v32.index_head_dim == 128
 
 
 def test_kv_bytes_per_token_hand_computed() -> None:
@@ -93,7 +95,8 @@ def test_both_schemas_plan_the_same(name: str) -> None:
     assert "compress_ratios" not in to_layer_types(raw)
     hw = make_hardware("h200", None, 8)
     assert plan(flat, hw).to_json() == plan(typed, hw).to_json()
-    assert typed.layer_kinds == flat.layer_kinds and typed.mtp_kinds == ("sliding",)
+    assert typed.layer_kinds == flat.layer_kinds
+    assert typed.mtp_kinds == ("sliding",)
 
 
 def test_flash_on_one_b200_hand_computed() -> None:
@@ -110,27 +113,35 @@ def test_flash_on_one_b200_hand_computed() -> None:
     # is 21 x (37440 + 8640) + 20 x 1728 bytes; 5 groups: those rows, the 43 sliding windows split in two
     # (22 + 21 pages of 64 x 584 -> 37440), CSA's states (4-token pages, window 8) and HCA's (8-token, window 128).
     block = 21 * (37440 + 8640) + 20 * 1728
-    assert p.pages["block_bytes"] == block and p.pages["groups"] == 5
+    assert p.pages["block_bytes"] == block
+    assert p.pages["groups"] == 5
     assert p.kv_bytes_per_token_per_gpu == block / 256 == kv.per_token
     # A 179 GiB GPU: vLLM's default of 16384 batched tokens, 2 batches in flight (async scheduling) = 32768 tokens
     # whose window and state pages each sequence reserves: 4096 + 2 x 515 + 8195 + 4113 blocks = 17.5 GB > pool.
     assert p.pages["in_flight_tokens"] == 32768
     assert p.pages["bytes_per_sequence"] == block * (4096 + 2 * 515 + 8195 + 4113)
-    assert not p.fits and p.max_concurrent_sequences == 0 and "max-num-batched-tokens" in p.problems[0]
+    assert not p.fits
+    assert p.max_concurrent_sequences == 0
+    assert "max-num-batched-tokens" in p.problems[0]
     # With --max-num-batched-tokens 2048 (4096 in flight): 4096 + 2 x 67 + 1027 + 529 blocks per sequence.
     small = plan(spec, make_hardware(None, 179.0, 1), PlanRequest(context=ONE_M, max_num_batched_tokens=2048))
     assert small.pages["bytes_per_sequence"] == block * (4096 + 2 * 67 + 1027 + 529)
     assert small.max_concurrent_sequences == int((pool // block) / (4096 + 2 * 67 + 1027 + 529)) == 2
     assert small.pool_tokens == int((pool // block) / (4096 + 2 * 67 + 1027 + 529) * ONE_M)
-    assert small.fits and small.max_context_tokens == ONE_M
-    assert small.parallelism.tensor == 1 and small.parallelism.data == 1
+    assert small.fits
+    assert small.max_context_tokens == ONE_M
+    assert small.parallelism.tensor == 1
+    assert small.parallelism.data == 1
     assert any(a.startswith("vLLM page granularity") for a in small.assumptions)
     # Left to the planner, the default (16384) does not fit, so it lowers the batch to the largest that does
     # and says so; the vLLM command carries it.
     auto = plan(spec, make_hardware(None, 179.0, 1), PlanRequest(context=ONE_M))
-    assert auto.fits and auto.request.max_num_batched_tokens in (8192, 4096, 2048)
+    assert auto.fits
+    assert auto.request.max_num_batched_tokens in (8192, 4096, 2048)
     note = [a for a in auto.assumptions if a.startswith("max-num-batched-tokens lowered")]
-    assert len(note) == 1 and "16,384" in note[0] and f"{auto.request.max_num_batched_tokens:,}" in note[0]
+    assert len(note) == 1
+    assert "16,384" in note[0]
+    assert f"{auto.request.max_num_batched_tokens:,}" in note[0]
     bigger = [b for b in (8192, 4096) if b > (auto.request.max_num_batched_tokens or 0)]
     for b in bigger:  # each larger batch would not have fitted
         assert not plan(spec, make_hardware(None, 179.0, 1), PlanRequest(context=ONE_M, max_num_batched_tokens=b)).fits
@@ -144,13 +155,17 @@ def test_pro_needs_more_than_one_h100_node() -> None:
     assert not one.fits
     assert "weights need" in one.problems[0]
     two = minimum_gpus(spec, make_hardware("h100", None, 8))
-    assert two is not None and two.hardware.nodes == 2 and two.fits
-    assert two.parallelism.mode == "tp" and two.parallelism.tensor == 16
+    assert two is not None
+    assert two.hardware.nodes == 2
+    assert two.fits
+    assert two.parallelism.mode == "tp"
+    assert two.parallelism.tensor == 16
 
 
 def test_pro_on_h200_prefers_long_context_over_sequences() -> None:
     p = plan(load_model_spec("deepseek-v4-pro"), make_hardware("h200", None, 8))
-    assert p.fits and p.max_context_tokens == ONE_M
+    assert p.fits
+    assert p.max_context_tokens == ONE_M
     assert p.parallelism.mode == "tp"
     dp = plan(load_model_spec("deepseek-v4-pro"), make_hardware("h200", None, 8), PlanRequest(mode="dp"))
     assert dp.max_context_tokens < ONE_M  # DP replicates attention weights on every GPU
@@ -162,7 +177,8 @@ def test_flash_dp_holds_more_sequences_than_tp() -> None:
     req = PlanRequest(context=131_072, concurrency=64)
     best = plan(spec, hw, req)
     tp = plan(spec, hw, PlanRequest(context=131_072, concurrency=64, mode="tp"))
-    assert best.parallelism.mode == "dp" and best.parallelism.data == 8
+    assert best.parallelism.mode == "dp"
+    assert best.parallelism.data == 8
     assert best.max_concurrent_sequences > tp.max_concurrent_sequences >= 1
     assert best.fits
 

@@ -46,15 +46,19 @@ def test_serve_dry_run_prints_the_golden_commands(golden: str) -> None:
     result = run_cli("engine", "serve", "--dry-run", *args)
     assert result.returncode == 0, result.stderr
     assert (GOLDEN / golden).read_text() in result.stdout
-    assert "fits" in result.stdout and "assumes" in result.stdout
+    assert "fits" in result.stdout
+    assert "assumes" in result.stdout
 
 
 def test_multi_node_commands_have_one_head_and_headless_workers() -> None:
     text = (GOLDEN / "vllm_pro_2x8xh100_tp.txt").read_text()
-    assert text.count("--node-rank 0") == 1 and text.count("--node-rank 1 ") == 1
-    assert text.count("--headless") == 1 and text.count("--port 8000") == 1
+    assert text.count("--node-rank 0") == 1
+    assert text.count("--node-rank 1 ") == 1
+    assert text.count("--headless") == 1
+    assert text.count("--port 8000") == 1
     dp = (GOLDEN / "vllm_pro_2x8xh200_dp.txt").read_text()
-    assert "--data-parallel-start-rank 8 --headless" in dp and "--data-parallel-size-local 8" in dp
+    assert "--data-parallel-start-rank 8 --headless" in dp
+    assert "--data-parallel-size-local 8" in dp
 
 
 def test_plan_json_has_the_documented_keys() -> None:
@@ -64,7 +68,8 @@ def test_plan_json_has_the_documented_keys() -> None:
     for key in ("weights_bytes", "kv_bytes_per_token", "max_context_tokens", "max_concurrent_sequences", "fits",
                 "parallelism", "launch"):
         assert key in data
-    assert data["fits"] is True and data["max_context_tokens"] == 1 << 20
+    assert data["fits"] is True
+    assert data["max_context_tokens"] == 1 << 20
     assert data["launch"][0]["argv"][:3] == ["vllm", "serve", "deepseek-ai/DeepSeek-V4-Pro"]
     assert 0.08 < data["comparison"]["bf16"]["ratio"] < 0.13
     assert any("fp8" in line for line in data["assumptions"])
@@ -73,9 +78,11 @@ def test_plan_json_has_the_documented_keys() -> None:
 def test_plan_that_does_not_fit_says_what_would() -> None:
     result = run_cli("engine", "plan", "--model", "deepseek-v4-pro", "--gpu", "h100")
     assert result.returncode == 1
-    assert "does not fit" in result.stdout and "it fits on 2 nodes x 8 x h100" in result.stdout
+    assert "does not fit" in result.stdout
+    assert "it fits on 2 nodes x 8 x h100" in result.stdout
     dry = run_cli("engine", "serve", "--dry-run", "--model", "deepseek-v4-pro", "--gpu", "h100")
-    assert dry.returncode == 1 and "vllm serve" not in dry.stdout
+    assert dry.returncode == 1
+    assert "vllm serve" not in dry.stdout
 
 
 def test_plan_reads_a_config_path_and_rejects_bad_input(tmp_path: Path) -> None:
@@ -85,6 +92,9 @@ def test_plan_reads_a_config_path_and_rejects_bad_input(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["parallelism"]["tensor_parallel_size"] == 1
     bad = run_cli("engine", "plan", "--model", "deepseek-v9")
-    assert bad.returncode == 2 and "no such model" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2
+    assert "no such model" in bad.stderr
+    assert "Traceback" not in bad.stderr
     gpu = run_cli("engine", "plan", "--gpu", "h900")
-    assert gpu.returncode == 2 and "unknown GPU" in gpu.stderr
+    assert gpu.returncode == 2
+    assert "unknown GPU" in gpu.stderr

@@ -51,7 +51,8 @@ def test_tiny_v4_capacity_equals_vllms_allocator() -> None:
     assert layout.blocks_per_sequence(4096, 4096) == 2 * 65 + 16 + 1025 + 513
     # With the CPU backend's own in-flight rule (a whole max-model-len per batch) the window and state groups
     # grow with the context: at 65536 a sequence needs 2 x 1025 + 256 + 16385 + 8193 blocks.
-    assert cpu_in_flight_tokens(4096) == 4096 and cpu_in_flight_tokens(1024) == 2048
+    assert cpu_in_flight_tokens(4096) == 4096
+    assert cpu_in_flight_tokens(1024) == 2048
     assert layout.blocks_per_sequence(65536, cpu_in_flight_tokens(65536)) == 2 * 1025 + 256 + 16385 + 8193
 
 
@@ -88,7 +89,10 @@ def test_kv_cache_report_parsed_from_vllms_format() -> None:
     assert report is not None
     assert (report.device, report.tokens, report.max_model_len, report.concurrency) == ("CPU", 27815, 4096, 6.79)
     gpu = parse_kv_cache_report(fmt % ("GPU + host", f"{1_234_567:,}", f"{1_048_576:,}", 1.18))
-    assert gpu is not None and gpu.device == "GPU + host" and gpu.tokens == 1234567 and gpu.max_model_len == 1048576
+    assert gpu is not None
+    assert gpu.device == "GPU + host"
+    assert gpu.tokens == 1234567
+    assert gpu.max_model_len == 1048576
     assert parse_kv_cache_report("INFO starting\nINFO KV cache size unknown\n") is None
 
 
@@ -122,4 +126,5 @@ def test_a_cut_down_v4_flash_matches_vllm_0_32s_allocator() -> None:
 
     layout = paged_layout(parse_config(cut_down_v4_flash_config(), name="cut-v4"), "fp8", 256)
     capacity = layout.capacity(round(67.69 * (1 << 30)), 8192, 8192)
-    assert capacity.sequences == 774130 / 3364 and layout.block_bytes == 93888
+    assert capacity.sequences == 774130 / 3364
+    assert layout.block_bytes == 93888

@@ -50,8 +50,10 @@ def test_open_model_engine_local_fills_hits_from_metrics(tmp_path: Path) -> None
                  models=(MODEL,), report_cached_tokens=False) as server:
         root = _repo(tmp_path, server.base_url)
         engine = open_model_engine(load_config(root), root)
-        assert isinstance(engine, LocalEngine) and engine.name == "local"
-        assert engine.settings.model == MODEL and not engine.handle.owned  # attached: never stopped by us
+        assert isinstance(engine, LocalEngine)
+        assert engine.name == "local"
+        assert engine.settings.model == MODEL
+        assert not engine.handle.owned
         messages = [{"role": "system", "content": "rules " * 200}, {"role": "user", "content": "hello"}]
         engine.complete(messages)
         second = engine.complete(messages)
@@ -82,6 +84,7 @@ def test_refactor_with_engine_local_runs_the_session_and_accounts_hits(tmp_path:
         assert {r["engine"] for r in ledger} == {"local"}
         billed = [c.cache_hit for c in server.calls]
         recorded = [r["cache_hit"] for r in ledger]
-        assert recorded == billed and sum(billed) > 0  # read from /metrics: the replies carried no cached_tokens
+        assert recorded == billed
+        assert sum(billed) > 0
         assert sum(r["total_usd"] for r in ledger) == 0.0  # local engines cost no API dollars
         assert report["cost"] is not None

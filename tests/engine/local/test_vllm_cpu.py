@@ -144,7 +144,8 @@ def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str
         assert handle.process is not None
         pgid = handle.process.pid
         assert httpx.get(handle.root_url + "/health", timeout=5).status_code == 200
-        assert handle.log_path is not None and handle.log_path.parent == repo / ".v4agent" / "engine"
+        assert handle.log_path is not None
+        assert handle.log_path.parent == repo / ".v4agent" / "engine"
 
         # Calibration on standard attention: vLLM's own KV capacity equals the planner's bytes-per-token model.
         metrics = httpx.get(handle.root_url + "/metrics", timeout=5).text
@@ -156,7 +157,9 @@ def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str
         assert abs(memory / per_token - tokens) / tokens < 0.10
         # The capacity line vLLM logs at start-up, read by the parser the V4 calibration uses: same figure.
         report = parse_kv_cache_report(handle.log_path.read_text(encoding="utf-8", errors="replace"))
-        assert report is not None and report.device == "CPU" and report.max_model_len == 16384
+        assert report is not None
+        assert report.device == "CPU"
+        assert report.max_model_len == 16384
         assert report.tokens == tokens
         assert handle.notes == [f"vLLM's KV cache: {tokens:,} tokens ({report.concurrency:.2f} sequences of 16,384)"]
 
@@ -168,8 +171,10 @@ def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str
         before = handle.prefix_cache_counters()
         second = engine.complete(messages)
         after = handle.prefix_cache_counters()
-        assert first.usage is not None and second.usage is not None
-        assert second.usage.cache_hit is not None and second.usage.cache_hit >= 32 * 10
+        assert first.usage is not None
+        assert second.usage is not None
+        assert second.usage.cache_hit is not None
+        assert second.usage.cache_hit >= 32 * 10
         assert second.usage.cache_hit + (second.usage.cache_miss or 0) == second.usage.prompt_tokens
         # /metrics fallback for a server that leaves cached_tokens out: the counters' difference.
         unknown = Usage(prompt_tokens=second.usage.prompt_tokens, output_tokens=second.usage.output_tokens)
@@ -206,8 +211,10 @@ def _agent_session_on(root_url: str, project: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout)["reason"] == "the model ended without calling finish"
     ledger = [json.loads(line) for line in (project / ".v4agent" / "ledger.jsonl").read_text().splitlines()]
-    assert len(ledger) == 2 and {r["engine"] for r in ledger} == {"local"}
-    assert ledger[1]["cache_hit"] is not None and ledger[1]["cache_hit"] >= ledger[0]["prompt_tokens"] // 2
+    assert len(ledger) == 2
+    assert {r["engine"] for r in ledger} == {"local"}
+    assert ledger[1]["cache_hit"] is not None
+    assert ledger[1]["cache_hit"] >= ledger[0]["prompt_tokens"] // 2
     assert sum(r["total_usd"] for r in ledger) == 0.0
 
 
@@ -237,7 +244,8 @@ def test_no_gpu_and_no_vllm_are_said_plainly(vllm_python: str, repo: Path) -> No
     if shutil.which("nvidia-smi") is None:
         with pytest.raises(LocalEngineError, match="no NVIDIA GPU found") as info:
             start_local_engine(no_gpu, repo)
-        assert "deepseek-v4-flash needs at least" in info.value.hint and "x h100" in info.value.hint
+        assert "deepseek-v4-flash needs at least" in info.value.hint
+        assert "x h100" in info.value.hint
     bare = Path(repo) / "bare-python"
     bare.write_text("#!/bin/sh\nexit 3\n")
     bare.chmod(0o755)
@@ -311,7 +319,8 @@ def test_tiny_deepseek_v4_kv_capacity_matches_planner(vllm_python: str, repo: Pa
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
     assert line is not None, done.stderr[-3000:]
     result = json.loads(line[len("RESULT "):])
-    assert result["cache_dtype"] == "fp8_ds_mla" and result["block_size"] == 256
+    assert result["cache_dtype"] == "fp8_ds_mla"
+    assert result["block_size"] == 256
     assert any(name.endswith("indexer.k_cache") for name in result["layers"])
     assert any(name.endswith("compressor.state_cache") for name in result["layers"])
     layout = paged_layout(load_model_spec(str(directory)), "fp8", 256)
@@ -373,12 +382,15 @@ def test_tiny_deepseek_v4_starts_and_reports_the_planned_capacity(vllm_python: s
         "local.cpu_kv_gib": gib, "local.startup_timeout": 600,
         "local.vllm_args": ["--load-format", "dummy", "--enforce-eager", "--trust-remote-code"]})
     with start_local_engine(config, repo) as handle:
-        assert handle.process is not None and handle.log_path is not None
+        assert handle.process is not None
+        assert handle.log_path is not None
         pgid, port = handle.process.pid, handle.process.port
         report = parse_kv_cache_report(handle.log_path.read_text(encoding="utf-8", errors="replace"))
     assert not group_alive(pgid), "vLLM processes were left behind"
     assert not port_in_use("127.0.0.1", port)
-    assert report is not None and report.device == "CPU" and report.max_model_len == length
+    assert report is not None
+    assert report.device == "CPU"
+    assert report.max_model_len == length
     planned = paged_layout(load_model_spec(str(directory)), "fp8", 256).capacity(
         int(gib * (1 << 30)), length, cpu_in_flight_tokens(length))
     assert abs(planned.tokens - report.tokens) / report.tokens < 0.10, (planned, report)

