@@ -124,7 +124,7 @@ class RemoteEngine:
         self._sleep = sleep
         self._http = httpx2.Client(
             timeout=httpx2.Timeout(connect=CONNECT_TIMEOUT_S, read=read_timeout_s, write=60.0, pool=60.0))
-        import openai  # on first use: importing the SDK costs about a second at CLI start-up
+        import openai  # on first use: importing the SDK is slow, and CLI start-up should not pay for it
 
         self._client = openai.OpenAI(
             base_url=base_url,
@@ -140,6 +140,7 @@ class RemoteEngine:
             self._headers["Authorization"] = f"Bearer {api_key}"
 
     def close(self) -> None:
+        """Close the SDK client and the HTTP connection pool under it."""
         self._client.close()
 
     def build_request(
@@ -166,7 +167,7 @@ class RemoteEngine:
         """Send the body on the SDK's connection pool; the response is open (read it, then close it).
 
         The SDK's own ``create``/``post`` rebuild options, URL and headers and re-walk every message on each
-        call (2-3 ms); this prebuilt request keeps the client's overhead under its budget. Failures are raised
+        call; this prebuilt request keeps the client's overhead under its budget. Failures are raised
         as the SDK's exception types, so callers and ``retry.classify`` see one vocabulary.
         """
         import openai  # already loaded by __init__; a local name keeps the module import light
@@ -195,6 +196,7 @@ class RemoteEngine:
         on_delta: Callable[[Delta], None] | None = None,
         max_tokens: int | None = None,
     ) -> ChatReply:
+        """Send one chat request (streamed or whole, per the settings), with retries; return the reply."""
         request = self.build_request(messages, tools, max_tokens=max_tokens)
         once = self._stream_once if self.settings.stream else self._whole_once
 

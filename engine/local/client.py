@@ -36,6 +36,7 @@ class LocalEngine(RemoteEngine):
         on_delta: Callable[[Delta], None] | None = None,
         max_tokens: int | None = None,
     ) -> ChatReply:
+        """The remote ``complete``; hits the reply leaves out are read from the server's counters."""
         before = self.handle.prefix_cache_counters() if self._metrics_needed else None
         reply = super().complete(messages, tools, on_delta=on_delta, max_tokens=max_tokens)
         if reply.usage is None:
@@ -47,6 +48,7 @@ class LocalEngine(RemoteEngine):
         return replace(reply, usage=fill_hits_from_metrics(reply.usage, before, after))
 
     def close(self) -> None:
+        """Close the HTTP client, then stop the server if v4agent started it."""
         try:
             super().close()
         finally:

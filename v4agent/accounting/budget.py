@@ -45,4 +45,5 @@ class BudgetGuard:
         return estimate
 
     def add(self, cost_usd: float) -> None:
+        """Count ``cost_usd`` as spent."""
         self.spent_usd += cost_usd

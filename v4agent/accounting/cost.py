@@ -20,6 +20,8 @@ _HOUR_S = Decimal(3600)
 
 @dataclass(frozen=True)
 class CallCost:
+    """One call's USD cost by hit, miss and output, what the cache saved, and which rates applied."""
+
     hit_usd: float
     miss_usd: float
     output_usd: float

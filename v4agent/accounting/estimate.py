@@ -12,6 +12,8 @@ from v4agent.engine.types import Usage
 
 @dataclass(frozen=True)
 class Estimate:
+    """A pack's cost with one model in one price period: first as misses, then again as cache hits."""
+
     model: str
     peak: bool  # False also where the entry has one rate all day (then ``all_day`` is True)
     first_call_usd: float  # the whole pack as cache misses

@@ -23,6 +23,8 @@ LEDGER_NAME = "ledger.jsonl"
 
 @dataclass(frozen=True)
 class LedgerRecord:
+    """One ledger line: a model call's token counts, its priced cost and the price entry used."""
+
     ts: str  # ISO 8601, UTC
     session_id: str
     turn: int
@@ -46,17 +48,21 @@ class LedgerRecord:
 
     @property
     def at(self) -> datetime:
+        """When the call happened, as an aware UTC datetime."""
         return as_utc(datetime.fromisoformat(self.ts))
 
     @property
     def usage(self) -> Usage:
+        """The call's token counts as a ``Usage`` (hits and misses None where the server gave none)."""
         return Usage(self.prompt_tokens, self.output_tokens, self.cache_hit, self.cache_miss, self.reasoning_tokens)
 
     def to_json(self) -> str:
+        """The record as one compact JSON line, keys sorted."""
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LedgerRecord:
+        """Build a record from a parsed line, ignoring keys this version does not know."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
 
@@ -72,6 +78,7 @@ def make_record(
     cost: CallCost,
     duration_s: float = 0.0,
 ) -> LedgerRecord:
+    """The ledger record for a call already priced as ``cost``; unreported hits stay None."""
     hit, miss, unknown = split_prompt(usage)
     return LedgerRecord(
         ts=as_utc(at).isoformat(),
@@ -99,6 +106,8 @@ def make_record(
 
 @dataclass
 class ReadResult:
+    """The records a read found, and how many lines it had to skip."""
+
     records: list[LedgerRecord]
     skipped: int  # torn or unparsable lines
 
@@ -111,6 +120,7 @@ class Ledger:
         self.path = path if path is not None else self.repo_root / STATE_DIR_NAME / LEDGER_NAME
 
     def append(self, record: LedgerRecord) -> None:
+        """Append one record durably, creating ``.v4agent/`` first if needed."""
         if not self.path.parent.exists():
             state_path(self.repo_root, LEDGER_NAME)  # creates .v4agent/ with its .gitignore
         append_line_durably(self.path, record.to_json())
@@ -135,6 +145,7 @@ class Ledger:
         return record
 
     def read_all(self, *, since: datetime | None = None) -> ReadResult:
+        """The readable records (at or after ``since`` when given) and how many lines were skipped."""
         if not self.path.is_file():
             return ReadResult([], 0)
         records: list[LedgerRecord] = []
@@ -150,6 +161,7 @@ class Ledger:
         return ReadResult(records, skipped)
 
     def read(self, *, since: datetime | None = None) -> list[LedgerRecord]:
+        """The readable records, at or after ``since`` when given."""
         return self.read_all(since=since).records
 
 

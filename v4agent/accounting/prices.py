@@ -36,16 +36,21 @@ class Rates:
 
 @dataclass(frozen=True)
 class ModelPrice:
+    """One model's rates at peak and off-peak."""
+
     peak: Rates
     offpeak: Rates  # equal to ``peak`` where the entry has no time-of-day rule
 
 
 @dataclass(frozen=True)
 class PeakWindow:
+    """A daily UTC time range of peak pricing, start inclusive."""
+
     start: time
     end: time  # exclusive; a window does not cross midnight
 
     def contains(self, moment: time) -> bool:
+        """Whether the time of day ``moment`` falls in this window."""
         return self.start <= moment < self.end
 
     def __str__(self) -> str:
@@ -54,6 +59,8 @@ class PeakWindow:
 
 @dataclass(frozen=True)
 class PriceEntry:
+    """One dated entry: an engine's per-model rates from ``start`` on, with its peak rules."""
+
     id: str
     engine: str
     start: datetime
@@ -68,10 +75,12 @@ class PriceEntry:
         return self.aliases.get(model, model)
 
     def price_for(self, model: str) -> ModelPrice | None:
+        """The rates for ``model`` after following aliases, or None when this entry does not price it."""
         return self.models.get(self.resolve(model))
 
     @property
     def has_peak_rule(self) -> bool:
+        """Whether the entry has peak windows (and so distinct peak and off-peak rates)."""
         return bool(self.peak_hours)
 
     def is_peak(self, at: datetime) -> bool:
@@ -87,6 +96,8 @@ class PriceEntry:
 
 @dataclass(frozen=True)
 class PriceTable:
+    """All price entries in start order, the files they came from, and the GPU-hour rate for local engines."""
+
     entries: tuple[PriceEntry, ...]  # sorted by start
     sources: tuple[str, ...] = ()  # files the table was read from
     gpu_hour_usd: Decimal = Decimal(0)  # local engines: cost of one GPU hour
@@ -101,9 +112,11 @@ class PriceTable:
         return found
 
     def engines(self) -> frozenset[str]:
+        """The engines that have at least one entry; calls on any other engine are priced as GPU time."""
         return frozenset(entry.engine for entry in self.entries)
 
     def is_peak(self, at: datetime, engine: str = "deepseek") -> bool:
+        """Whether ``at`` is peak under the entry in force then for ``engine`` (False when none is)."""
         entry = self.entry_at(at, engine)
         return entry is not None and entry.is_peak(at)
 
@@ -218,6 +231,7 @@ def parse_entry(raw: Mapping[str, Any], where: str) -> PriceEntry:
 
 
 def parse_table(text: str, where: str) -> list[PriceEntry]:
+    """The entries of one price file's TOML text; ``where`` names the file in errors."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -236,6 +250,7 @@ def merge_entries(base: Sequence[PriceEntry], override: Sequence[PriceEntry]) ->
 
 
 def shipped_prices_text() -> str:
+    """The text of the price table shipped inside the package."""
     return resources.files("v4agent").joinpath("data/prices.toml").read_text(encoding="utf-8")
 
 

@@ -10,6 +10,8 @@ from v4agent.accounting.ledger import LedgerRecord
 
 @dataclass(frozen=True)
 class Totals:
+    """Summed tokens, USD and flagged-call counts over a set of ledger records."""
+
     calls: int = 0
     prompt_tokens: int = 0
     cache_hit: int = 0
@@ -32,6 +34,7 @@ class Totals:
         return self.cache_hit / known if known else None
 
     def to_dict(self) -> dict[str, float | int | None]:
+        """The totals as JSON-ready values: USD rounded to 6 places, plus the hit ratio."""
         out: dict[str, float | int | None] = {k: getattr(self, k) for k in self.__dataclass_fields__}
         for key in ("hit_usd", "miss_usd", "output_usd", "total_usd", "saved_usd"):
             out[key] = round(float(out[key] or 0.0), 6)
@@ -40,6 +43,7 @@ class Totals:
 
 
 def summarize(records: Iterable[LedgerRecord]) -> Totals:
+    """Sum the records into one ``Totals``; calls with unreported hits count apart from the hit/miss split."""
     calls = prompt = hit = miss = unknown_tokens = output = reasoning = unknown_calls = unpriced = 0
     hit_usd = miss_usd = output_usd = total = saved = 0.0
     for r in records:

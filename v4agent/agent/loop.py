@@ -42,17 +42,34 @@ class ToolOutcome(Protocol):
     """What the loop reads from a tool result (``v4agent.tools.registry.ToolResult``)."""
 
     @property
-    def content(self) -> str: ...
+    def content(self) -> str:
+        """The text the model gets back as the tool message."""
+        ...
+
     @property
-    def ok(self) -> bool: ...
+    def ok(self) -> bool:
+        """Whether the tool succeeded; repeated failures of one call stop the loop."""
+        ...
+
     @property
-    def changed_paths(self) -> tuple[str, ...]: ...
+    def changed_paths(self) -> tuple[str, ...]:
+        """The files the call changed (relative paths)."""
+        ...
+
     @property
-    def finished(self) -> bool: ...
+    def finished(self) -> bool:
+        """True when the call was ``finish``: the loop ends after this turn."""
+        ...
+
     @property
-    def summary(self) -> str: ...
+    def summary(self) -> str:
+        """The model's closing summary, when ``finished``."""
+        ...
+
     @property
-    def diff(self) -> str: ...
+    def diff(self) -> str:
+        """The diff of the change the call made, shown to the user and kept in the session."""
+        ...
 
 
 ToolRunner = Callable[[str, str], ToolOutcome]
@@ -62,15 +79,23 @@ class DeltaSource(Protocol):
     """What the loop needs from the packer's Snapshot: changes since the render, and a fresh render."""
 
     @property
-    def text(self) -> str: ...
+    def text(self) -> str:
+        """The rendered pack."""
+        ...
 
-    def delta(self) -> Any: ...  # DeltaBlock(text, tokens, paths)
+    def delta(self) -> Any:  # DeltaBlock(text, tokens, paths)
+        """The files changed since the render, as a block to append to the conversation."""
+        ...
 
-    def rebase(self) -> Any: ...  # a fresh Snapshot (with .text)
+    def rebase(self) -> Any:  # a fresh Snapshot (with .text)
+        """A fresh render of the current state; later deltas are against it."""
+        ...
 
 
 @dataclass(frozen=True)
 class CallDone:
+    """Event: an engine call finished; its usage, cost, cache diagnosis, and the spend so far."""
+
     kind: CallKind
     turn: int
     usage: Usage | None
@@ -83,6 +108,8 @@ class CallDone:
 
 @dataclass(frozen=True)
 class ToolStarted:
+    """Event: a tool call is about to run."""
+
     turn: int
     name: str
     arguments: str
@@ -90,6 +117,8 @@ class ToolStarted:
 
 @dataclass(frozen=True)
 class ToolDone:
+    """Event: a tool call ran; ``result`` is what it returned."""
+
     turn: int
     name: str
     arguments: str
@@ -98,11 +127,15 @@ class ToolDone:
 
 @dataclass(frozen=True)
 class Notice:
+    """Event: a line of information for the user (a delta block appended, a compaction started)."""
+
     text: str
 
 
 @dataclass(frozen=True)
 class Streamed:
+    """Event: a piece of the reply as the engine streams it."""
+
     delta: Delta
 
 
@@ -112,6 +145,8 @@ Observer = Callable[[Event], None]
 
 @dataclass(frozen=True)
 class AgentConfig:
+    """The loop's limits and policies: turns, spend, context window, compaction thresholds, priming mode."""
+
     engine_name: str  # the pricing engine ("deepseek", "vllm"...)
     max_turns: int = 60
     max_cost: float | None = None
@@ -126,6 +161,8 @@ class AgentConfig:
 
 @dataclass
 class Outcome:
+    """How a run ended: status and reason, the model's summary, spend, test state, files changed."""
+
     status: Status
     reason: str
     summary: str = ""
@@ -137,6 +174,8 @@ class Outcome:
 
 
 class Agent:
+    """Runs a session: engine calls, tool calls, compaction, limits, and the session record."""
+
     def __init__(
         self,
         *,
@@ -236,6 +275,7 @@ class Agent:
             self.append(tool_message(call_id, INTERRUPTED_TOOL_RESULT))
 
     def run(self) -> Outcome:
+        """Call the engine and run tools until a stop condition; the end is saved to the session too."""
         try:
             outcome = self._loop()
         except KeyboardInterrupt:

@@ -53,9 +53,11 @@ class ChatApp:
 
     @property
     def renderer(self) -> Any:
+        """The current session's renderer (the terminal output of the chat)."""
         return self.env.renderer
 
     def say(self, text: str, style: str = "") -> None:
+        """Print one line of chat commentary, in ``style``."""
         self.renderer.note(text, style=style)
 
     def dispatch(self, line: str) -> bool:

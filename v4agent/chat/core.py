@@ -70,6 +70,8 @@ class ChatEnv:
 
 @dataclass
 class Checkpoint:
+    """The working tree saved before a file-changing tool ran, so ``/undo`` can put it back."""
+
     turn: int  # the user turn it belongs to
     label: str  # "edit_file path=..." for messages
     tree: str  # the working tree before the tool ran
@@ -114,6 +116,7 @@ class ChatSession:
 
     @property
     def session_id(self) -> str:
+        """The id of the session file this chat writes."""
         return self.writer.session_id
 
     # -- starting ----------------------------------------------------------------------------------------------

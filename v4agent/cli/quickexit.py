@@ -1,10 +1,11 @@
 """Leaving the process without tearing its heap down, for commands that ask for it.
 
 A cold pack of a large repository ends with hundreds of thousands of objects (texts, symbols, the tokenizer's
-vocabulary); freeing them one by one at interpreter exit took ~0.5 s of a ~7 s pack. A command that owns no
-state needing finalisers asks for the quick exit; the entry point then flushes the standard streams, runs the
-``atexit`` handlers (so logging and anything registered still finish) and ends the process with the same
-status. In-process callers (tests, library use) never reach it: only ``main`` acts on the request.
+vocabulary); freeing them one by one at interpreter exit is a noticeable part of the command's run time. A
+command that owns no state needing finalisers asks for the quick exit; the entry point then flushes the
+standard streams, runs the ``atexit`` handlers (so logging and anything registered still finish) and ends the
+process with the same status. In-process callers (tests, library use) never reach it: only ``main`` acts on
+the request.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def request() -> None:
 
 
 def requested() -> bool:
+    """Whether this command asked for the quick exit."""
     return _requested
 
 

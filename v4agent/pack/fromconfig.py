@@ -28,6 +28,7 @@ def configured_model(config: Config) -> str:
 
 
 def default_budget(config: Config, model: str | None = None) -> int:
+    """The default pack budget: the model's context window less ``pack.reserve``, never below a floor."""
     model = model or configured_model(config)
     window = model_info(model).context_window if model else _FALLBACK_WINDOW
     return max(_MIN_BUDGET, window - int(config.get("pack.reserve")))

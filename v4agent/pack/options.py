@@ -20,6 +20,8 @@ class PackError(V4AgentError, exit_code=ExitCode.USAGE):
 
 @dataclass(frozen=True)
 class PackOptions:
+    """How to pack: tokenizer, budget, format, include/exclude/focus globs, size limit, secrets policy."""
+
     tokenizer: str = "deepseek-v4"
     budget: int | None = None  # None = unlimited
     fmt: Literal["xml", "markdown"] | str = "xml"

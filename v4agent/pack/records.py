@@ -9,6 +9,8 @@ __all__ = ["DeltaBlock", "PackedFile", "SkippedFile"]
 
 @dataclass(frozen=True)
 class PackedFile:
+    """One file in the pack: how it went in (full, redacted, skeleton or path only) and its token counts."""
+
     path: str
     mode: str  # "full" | "skeleton" | "path" | "redacted" (full, with secret values replaced)
     tokens: int  # tokens of the file's own piece in the text (0 when path-only: only its tree line)
@@ -21,12 +23,16 @@ class PackedFile:
 
 @dataclass(frozen=True)
 class SkippedFile:
+    """A file left out of the pack, and why."""
+
     path: str
     reason: str
 
 
 @dataclass(frozen=True)
 class DeltaBlock:
+    """The files changed since a render, as one block of text to append, with its tokens and paths."""
+
     text: str  # "" when nothing changed
     tokens: int
     paths: tuple[str, ...]

@@ -46,12 +46,16 @@ _CLOSE_TAG = re.compile(r"</file(_*)")
 
 @dataclass(frozen=True)
 class TreeEntry:
+    """One path of the file tree, and its target when it is a symlink."""
+
     path: str
     link_target: str | None = None
 
 
 @dataclass(frozen=True)
 class DeltaChange:
+    """One changed file of a delta block: its status and, unless deleted or skipped, its current text."""
+
     path: str
     status: str  # "added" | "modified" | "deleted" | "skipped"
     text: str | None = None  # the new content (already redacted); None for deleted/skipped
@@ -84,6 +88,7 @@ def _body(text: str) -> str:
 
 
 def render_header(fmt: str) -> str:
+    """The pack's opening text in format ``fmt``: what the pack holds and how files are marked."""
     return _HEADER[fmt]
 
 
@@ -124,6 +129,7 @@ def render_file(path: str, text: str, mode: str, fmt: str, lang: str = "") -> st
 
 
 def render_footer(fmt: str) -> str:
+    """The text that closes the files section in format ``fmt``."""
     return "</files>\n" if fmt == "xml" else "# End of packed repository\n"
 
 

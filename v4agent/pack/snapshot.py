@@ -38,6 +38,8 @@ class _Seen:
 
 @dataclass
 class Snapshot:
+    """A rendered pack and what it takes to tell, later, which files changed since (``delta``)."""
+
     root: Path
     options: PackOptions
     text: str

@@ -77,5 +77,6 @@ class DirWatch:
         return self._paths
 
     def close(self) -> None:
+        """Close the inotify descriptor, which ends every watch (safe to call again)."""
         if not self._notify.closed:
             self._notify.close()

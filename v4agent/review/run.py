@@ -115,6 +115,8 @@ def default_pack(options: Any = None) -> PackFn:
 
 @dataclass
 class ModelRun:
+    """What the review calls returned: findings, summary, warnings, and the usage of each call."""
+
     findings: list[Finding] = field(default_factory=list)
     summary: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -209,6 +211,8 @@ def accounting_pricer(engine: Engine, at: datetime | None = None, *, table: Any 
 
 @dataclass(frozen=True)
 class ReviewInput:
+    """The change to review: the repository, base and head commits, the title, description and diff."""
+
     repo: Path
     base_sha: str
     head_sha: str
@@ -254,6 +258,8 @@ def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True
 
 @dataclass(frozen=True)
 class PostOutcome:
+    """What posting did: the reviews created or updated, comment counts, the event used and warnings."""
+
     review_id: int | None  # the review created this run (None if nothing new was posted)
     summary_review_id: int | None
     new_comments: int

@@ -63,12 +63,14 @@ class ModelCache:
     history: PrefixHistory = field(default_factory=PrefixHistory)
 
     def lookup(self, tokens: Tokens) -> tuple[int, int]:
+        """(hit, longest prefix shared with an earlier request) for ``tokens`` in this cache."""
         hit = self.units.lookup(tokens) if self.units is not None else 0
         if self.blocks is not None:
             hit = self.blocks.lookup(tokens)
         return hit, self.history.longest_prefix(tokens)
 
     def store(self, input_tokens: Tokens, output_tokens: Tokens) -> None:
+        """Store a served request (input, then output) in the cache and its history."""
         if self.units is not None:
             self.units.store(input_tokens, output_tokens)
         if self.blocks is not None:

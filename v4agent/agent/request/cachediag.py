@@ -29,6 +29,8 @@ _MESSAGE_LABEL = re.compile(r"^message (\d+) ")
 
 @dataclass(frozen=True)
 class CacheBreak:
+    """One cache break: where the request first differed, or a provider drop, and the tokens lost."""
+
     kind: BreakKind  # layout: we changed an earlier segment; changed/provider: billed fell short of expected
     segment: str  # "system prompt", "tools", "pack", "task", "turn N (role)"; "" for a provider drop
     offset: int  # token offset of the first difference (or of the expected hit's end for a provider drop)
@@ -38,6 +40,8 @@ class CacheBreak:
 
 @dataclass(frozen=True)
 class CallDiag:
+    """One call's cache diagnosis: expected, billed and best possible hit, and the breaks found."""
+
     input_tokens: int  # local rendering of the request
     expected_hit: int  # in local tokens
     expected_billed: int  # expected, scaled to the provider's token count
@@ -46,6 +50,7 @@ class CallDiag:
     breaks: tuple[CacheBreak, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """The diagnosis as a JSON-ready dict (breaks as dicts), as stored in the session file."""
         return asdict(self)
 
 
@@ -115,6 +120,7 @@ class CacheTracker:
         self._prev: RenderedRequest | None = None
 
     def render(self, messages: Sequence[Message], tools: Sequence[ToolSchema]) -> RenderedRequest:
+        """The request rendered to tokens, with its segments labelled."""
         return render_request(messages, tools, self.tokenizer)
 
     def seed(self, messages: Sequence[Message], tools: Sequence[ToolSchema]) -> int:
@@ -124,11 +130,13 @@ class CacheTracker:
         self._history.add(_packed(rendered))
         return len(rendered.tokens)
 
-    # The stores take the rendering's int32 bytes: packing a 1M-token list again costs ~0.1 s a call.
+    # The stores take the rendering's int32 bytes: packing a 1M-token list again on every call is too slow.
     def expected(self, rendered: RenderedRequest) -> int:
+        """The hit the mirrored cache units give ``rendered`` (local tokens)."""
         return self._units.lookup(_packed(rendered))
 
     def theoretical_max(self, rendered: RenderedRequest) -> int:
+        """The longest prefix ``rendered`` shares with any earlier request: the most any cache could hit."""
         return self._history.longest_prefix(_packed(rendered))
 
     def record(

@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # Token lists are compared as packed int32 bytes: a bytes compare is a memcmp, while comparing two lists of
-# large Python ints costs ~40 ns a token (35 ms for a 1M-token request). Below _LINEAR tokens the mismatch is
-# found by a plain loop; above it, by halving.
+# large Python ints goes through the interpreter token by token, slow on a 1M-token request. Below _LINEAR
+# tokens the mismatch is found by a plain loop; above it, by halving.
 _LINEAR = 64
 _W = 4  # bytes per packed token
 
 
 # Every function here takes tokens as a sequence of ids or, already packed, as int32 ``bytes`` (what
-# ``RenderedRequest.packed`` holds): packing a 1M-token list costs tens of ms, so callers pack once.
+# ``RenderedRequest.packed`` holds): packing a 1M-token list is not free, so callers pack once.
 Tokens = Sequence[int] | bytes
 
 
@@ -131,12 +131,14 @@ class PrefixHistory:
         self._seqs: list[bytes] = []
 
     def add(self, input_tokens: Tokens, output_tokens: Tokens = ()) -> None:
+        """Remember one request (input, then output) for later prefix lookups."""
         full = pack_tokens(input_tokens) + pack_tokens(output_tokens)
         # Drop sequences the new one extends: every prefix of theirs is a prefix of it.
         self._seqs = [s for s in self._seqs if _lcp_packed(s, full) < len(s) // _W]
         self._seqs.append(full)
 
     def longest_prefix(self, tokens: Tokens) -> int:
+        """Length of the longest prefix ``tokens`` shares with a remembered request."""
         packed = pack_tokens(tokens)
         return max((_lcp_packed(s, packed) for s in self._seqs), default=0)
 
@@ -154,12 +156,14 @@ class BlockStore:
         self._history = PrefixHistory()
 
     def lookup(self, tokens: Tokens) -> int:
+        """The hit: the prefix shared with earlier sequences, less the last token, in whole blocks."""
         if not _count(tokens):
             return 0
         lcp = min(self._history.longest_prefix(tokens), _count(tokens) - 1)
         return lcp - lcp % self.block_size
 
     def store(self, input_tokens: Tokens, output_tokens: Tokens = ()) -> None:
+        """Record one served request (input, then output) as blocks later requests can hit."""
         self._history.add(input_tokens, output_tokens)
 
 

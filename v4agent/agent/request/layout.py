@@ -47,30 +47,37 @@ INTERRUPTED_TOOL_RESULT = (
 
 
 def system_message(system_prompt: str) -> Message:
+    """The system message holding ``system_prompt``."""
     return {"role": "system", "content": system_prompt}
 
 
 def pack_message(pack_text: str) -> Message:
+    """The user message that carries the packed repository."""
     return {"role": "user", "content": _PACK_HEADER + pack_text}
 
 
 def task_message(task: str) -> Message:
+    """The user message that states the task."""
     return {"role": "user", "content": _TASK_HEADER + task.strip()}
 
 
 def delta_message(delta_text: str) -> Message:
+    """The user message that reports files changed outside the model's own edits."""
     return {"role": "user", "content": _DELTA_HEADER + delta_text}
 
 
 def summary_message(summary: str) -> Message:
+    """The user message that replaces compacted turns with their summary."""
     return {"role": "user", "content": _SUMMARY_HEADER + summary.strip()}
 
 
 def resume_message() -> Message:
+    """The user message added on resume: the session was interrupted and files may have changed."""
     return {"role": "user", "content": _RESUME_NOTE}
 
 
 def tool_message(call_id: str, content: str) -> Message:
+    """The result of tool call ``call_id``, as a tool message."""
     return {"role": "tool", "tool_call_id": call_id, "content": content}
 
 
@@ -80,6 +87,7 @@ def priming_messages(system_prompt: str, pack_text: str) -> list[Message]:
 
 
 def initial_messages(system_prompt: str, pack_text: str, task: str) -> list[Message]:
+    """A new session's first messages: system prompt, pack, task."""
     return [*priming_messages(system_prompt, pack_text), task_message(task)]
 
 
@@ -114,10 +122,12 @@ class Conversation:
 
     @classmethod
     def start(cls, system_prompt: str, pack_text: str, task: str) -> Conversation:
+        """A new conversation of the system prompt, the pack and the task."""
         return cls(initial_messages(system_prompt, pack_text, task))
 
     @property
     def messages(self) -> list[Message]:
+        """A copy of the messages so far."""
         return [dict(m) for m in self._messages]
 
     def __len__(self) -> int:
@@ -131,10 +141,12 @@ class Conversation:
         return len(self._messages) - 1
 
     def pack_text(self) -> str:
+        """The packed repository text, without its message header."""
         content = str(self._messages[PACK_INDEX].get("content", ""))
         return content[len(_PACK_HEADER):] if content.startswith(_PACK_HEADER) else content
 
     def task(self) -> str:
+        """The task text, without its message header."""
         content = str(self._messages[TASK_INDEX].get("content", ""))
         return content[len(_TASK_HEADER):] if content.startswith(_TASK_HEADER) else content
 
@@ -156,6 +168,7 @@ class Conversation:
         return [str(c.get("id")) for c in calls if str(c.get("id")) not in answered]
 
     def assistant_turns(self) -> int:
+        """How many assistant messages (turns) the conversation holds."""
         return sum(1 for m in self._messages if m.get("role") == "assistant")
 
 

@@ -54,11 +54,14 @@ class Segment:
 
 @dataclass(frozen=True)
 class RenderedRequest:
+    """A request rendered to V4 tokens, split into labelled segments (system, tools, each message)."""
+
     tokens: list[int]
     segments: list[Segment]
     packed: bytes = b""  # the same tokens as int32 bytes (``cacheunits.pack_tokens``), for fast compares
 
     def segment_at(self, offset: int) -> Segment | None:
+        """The segment that holds token ``offset``, or None past the end."""
         for seg in self.segments:
             if seg.start <= offset < seg.end:
                 return seg

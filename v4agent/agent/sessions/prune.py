@@ -18,6 +18,8 @@ __all__ = ["PrunePlan", "apply_prune", "plan_prune"]
 
 @dataclass(frozen=True)
 class PrunePlan:
+    """What a prune deletes: old session files, blobs no kept session names, and the bytes freed."""
+
     sessions: tuple[Path, ...]  # session files to delete
     blobs: tuple[Path, ...]  # stored contents no kept session refers to
     freed_bytes: int
@@ -32,6 +34,7 @@ def stale_sessions(files: Sequence[tuple[Path, float]], *, now: float, older_tha
 
 
 def plan_prune(sessions_dir: Path, *, now: float, older_than_s: float) -> PrunePlan:
+    """Decide what to delete in ``sessions_dir``: stale sessions, then the blobs only they referred to."""
     files = [(path, path.stat().st_mtime) for path in sorted(sessions_dir.glob("*.jsonl"))]
     doomed = set(stale_sessions(files, now=now, older_than_s=older_than_s))
     kept = [path for path, _ in files if path not in doomed]
@@ -43,6 +46,7 @@ def plan_prune(sessions_dir: Path, *, now: float, older_than_s: float) -> PruneP
 
 
 def apply_prune(plan: PrunePlan) -> None:
+    """Delete the planned files, sessions before blobs."""
     # Sessions first: a crash between the two leaves unreferenced blobs (pruned next time), never a session
     # whose blob is gone.
     for path in [*plan.sessions, *plan.blobs]:

@@ -48,6 +48,7 @@ class SessionError(V4AgentError, exit_code=ExitCode.USAGE):
 
 
 def sessions_dir(repo_root: Path, *, create: bool = True) -> Path:
+    """The repository's ``.v4agent/sessions/`` directory, created (with its parent) when ``create``."""
     directory = state_dir(repo_root, create=create) / SESSIONS_DIR
     if create:
         directory.mkdir(parents=True, exist_ok=True)
@@ -55,6 +56,7 @@ def sessions_dir(repo_root: Path, *, create: bool = True) -> Path:
 
 
 def new_session_id(now: datetime | None = None) -> str:
+    """A fresh session id: the start time to the second, then six random hex digits (ids sort by start)."""
     moment = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     return f"{moment}-{_random.token_hex(3)}"
 
@@ -137,35 +139,43 @@ class SessionData:
 
     @property
     def task(self) -> str:
+        """The task the session was started with ("" if none)."""
         return str(self.start.task or "")
 
     @property
     def tools(self) -> list[ToolSchema]:
+        """The tool schemas the session sends, as recorded at its start."""
         return list(self.start.tools or [])
 
     @property
     def status(self) -> str:
+        """The last end record's status, or "interrupted" when the session never ended."""
         if not self.ends:
             return "interrupted"  # never reached an end record: killed or still running
         return str(self.ends[-1].status)
 
     @property
     def summary(self) -> str:
+        """The model's summary from the last end record ("" if none)."""
         return str(self.ends[-1].summary) if self.ends else ""
 
     @property
     def turns(self) -> int:
+        """How many turn calls the session made (priming and compaction calls not counted)."""
         return sum(1 for c in self.calls if c.kind == "turn")
 
     @property
     def cost_usd(self) -> float:
+        """The session's total cost over all its calls, in USD."""
         return float(sum(float(c.cost_usd or 0.0) for c in self.calls))
 
     @property
     def saved_usd(self) -> float:
+        """What the cache saved over all the session's calls, in USD."""
         return float(sum(float(c.saved_usd or 0.0) for c in self.calls))
 
     def token_totals(self) -> dict[str, int]:
+        """Token counts summed over the session's calls: prompt, hit, miss, output, reasoning."""
         totals = {"prompt": 0, "hit": 0, "miss": 0, "output": 0, "reasoning": 0}
         for call in self.calls:
             totals["prompt"] += int(call.prompt_tokens or 0)
@@ -177,6 +187,7 @@ class SessionData:
 
     @property
     def hit_ratio(self) -> float | None:
+        """Hit tokens over prompt tokens across the session; None when no call reported its hits."""
         totals = self.token_totals()
         known = [c for c in self.calls if c.cache_hit is not None]
         if not known or totals["prompt"] == 0:

@@ -29,4 +29,5 @@ def chat(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``chat`` command to ``app``."""
     app.command("chat")(chat)

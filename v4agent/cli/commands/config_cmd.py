@@ -36,4 +36,5 @@ def show(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``config`` group (``config show``) to ``app``."""
     app.add_typer(config_app, name="config")

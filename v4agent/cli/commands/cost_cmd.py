@@ -24,6 +24,7 @@ _GROUPS = ("session", "day", "model")
 
 
 def table_for(config: Config, project_root: Path) -> PriceTable:
+    """The price table for the project: the shipped prices merged with its configured price file."""
     from v4agent.accounting.prices import price_table_for
 
     return price_table_for(config, project_root)
@@ -151,4 +152,5 @@ def cost(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``cost`` command to ``app``."""
     app.command("cost")(cost)

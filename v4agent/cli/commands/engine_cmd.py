@@ -96,4 +96,5 @@ def list_engines(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``engine`` group to ``app`` (``engine_plan_cmd`` adds ``plan`` and ``serve`` to it)."""
     app.add_typer(engine_app, name="engine")

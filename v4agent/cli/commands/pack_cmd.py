@@ -216,4 +216,5 @@ def _path_table(console: Console, title: str, rows: list[tuple[str, str]]) -> No
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``pack`` command to ``app``."""
     app.command("pack")(pack_command)

@@ -46,4 +46,5 @@ def refactor(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``refactor`` command to ``app``."""
     app.command("refactor")(refactor)

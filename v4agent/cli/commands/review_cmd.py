@@ -55,4 +55,5 @@ def review_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``review`` command to ``app``."""
     app.command("review")(review_command)

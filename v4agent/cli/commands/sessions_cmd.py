@@ -68,6 +68,7 @@ def sessions(
 
 
 def call_rows(session: SessionData) -> list[dict[str, Any]]:
+    """One JSON-ready row per call of the session: tokens, expected and billed hits, cost and cache breaks."""
     rows = []
     for number, call in enumerate(session.calls, 1):
         diag = call.diag or {}
@@ -150,4 +151,5 @@ def prune(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``sessions`` group (``sessions show``, ``sessions prune``) to ``app``."""
     app.add_typer(sessions_app, name="sessions")

@@ -48,4 +48,5 @@ def undo(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``undo`` command to ``app``."""
     app.command("undo")(undo)

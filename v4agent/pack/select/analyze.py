@@ -37,11 +37,14 @@ class ReadFailure(Exception):
 
 @dataclass(frozen=True)
 class Analysis:
+    """What a file's content allows: why it is skipped (if it is), and the secrets found in it."""
+
     skip: str | None  # reason the content cannot be packed (binary, not UTF-8, generated, minified)
     findings: tuple[SecretFinding, ...] | None = ()  # None: not scanned (skipped anyway, or not yet needed)
     soft: bool = False  # the skip is a class ``--include`` may override (generated, minified)
 
     def to_json(self) -> str:
+        """The analysis as the compact JSON text stored in the fact cache."""
         if self.skip is None and self.findings is None and not self.soft:
             return _PLAIN_TEXT  # most files: no json.dumps per file
         rows = None if self.findings is None else _rows(self.findings)
@@ -49,11 +52,13 @@ class Analysis:
 
     @classmethod
     def from_json(cls, data: str) -> Analysis:
+        """An analysis read back from its ``to_json`` text."""
         obj = json.loads(data)
         rows = obj["findings"]
         return cls(obj["skip"], None if rows is None else _findings(rows), bool(obj["soft"]))
 
     def secret_summary(self) -> str:
+        """The number and kinds of the secrets found, for a skip reason ("contains ...")."""
         kinds = sorted({f.kind for f in self.findings or ()})
         n = len(self.findings or ())
         return f"{n} secret{'s' if n != 1 else ''} ({', '.join(kinds)})"
@@ -71,10 +76,12 @@ def _findings(rows: list[list[Any]]) -> tuple[SecretFinding, ...]:
 
 
 def findings_to_json(findings: tuple[SecretFinding, ...]) -> str:
+    """Secret findings as the compact JSON text stored in the fact cache."""
     return json.dumps(_rows(findings), separators=(",", ":"))
 
 
 def findings_from_json(data: str) -> tuple[SecretFinding, ...]:
+    """Secret findings read back from their ``findings_to_json`` text."""
     return _findings(json.loads(data))
 
 

@@ -35,6 +35,7 @@ def _spec(globs: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
 
 
 def matches_globs(path: str, globs: Sequence[str]) -> bool:
+    """Whether ``path`` matches any of the gitignore-style ``globs`` (False when there are none)."""
     return bool(globs) and _spec(tuple(globs)).match_file(path)
 
 

@@ -15,10 +15,14 @@ class Content(Protocol):
     """A file's content as the cache names it: its path and git blob SHA (None or empty: not known yet)."""
 
     @property
-    def path(self) -> str: ...
+    def path(self) -> str:
+        """The file's path, relative to the pack root."""
+        ...
 
     @property
-    def blob(self) -> str | None: ...
+    def blob(self) -> str | None:
+        """The git blob SHA of the content; None or empty when not known yet."""
+        ...
 
 
 class BuildCache:

@@ -40,10 +40,12 @@ _GUIDED_TAIL = 48  # a guided chunk is at least 1/(this x workers) of the whole 
 
 
 def facts_of(jobs: Sequence[tuple[str, str]]) -> list[CodeFacts]:
+    """Worker job: the ranking facts (symbols, skeleton edits) of each (path, text)."""
     return [ranking_facts(path, text) for path, text in jobs]
 
 
 def scans_of(jobs: Sequence[tuple[str, str]]) -> list[tuple[SecretFinding, ...]]:
+    """Worker job: the secret findings of each (path, text)."""
     return [tuple(scan_secrets(text, path)) for path, text in jobs]
 
 
@@ -127,6 +129,7 @@ class Pending(Generic[T]):
             yield future.result()
 
     def result(self) -> list[T]:
+        """All the results in input order, waiting for any still running."""
         if self._done is None:
             out: list[T] = []
             for future in self._futures:
@@ -213,6 +216,7 @@ class FilePool:
         return self._executor
 
     def close(self) -> None:
+        """End the workers, cancelling pending tasks; a later submit forks new ones."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
