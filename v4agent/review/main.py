@@ -139,7 +139,8 @@ def run_review(
     if event is not None and not dry_run:
         with GitHubClient(event.token, event.api_url) as client:  # a GitHubError is a failure: exit 1
             outcome = post_review(client, event.pull, inp.head_sha, report,
-                                  request_changes_at=None if request_changes == "never" else request_changes)
+                                  request_changes_at=None if request_changes == "never" else request_changes,
+                                  bot_login=event.bot_login)
         for message in outcome.warnings:
             warn(message)
         stderr.print(f"posted {outcome.new_comments} new comment(s) ({outcome.already_posted} already there); "
