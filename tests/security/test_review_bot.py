@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import make_git_repo
+from tests.conftest import make_git_repo, run_cli
 from v4agent.engine.client import EngineSettings, open_engine
 from v4agent.review.actions import ActionsError, read_event
 from v4agent.review.findings import SUMMARY_MARKER, marker, markers_in
@@ -261,3 +261,20 @@ def test_fake_github_refuses_editing_another_accounts_review(change: dict[str, A
             client.update_review(PULL, int(created.json()["id"]), "mine now")
         assert err.value.status == 403
         assert _raw(gh, MALLORY_PAT, "PUT", path, {"body": "edited by its author"}).status_code == 200
+
+
+def test_model_text_in_a_warning_is_printed_not_read_as_markup(change: dict[str, Any]) -> None:
+    bad = {"path": "[/]app[bold red]", "start_line": "two", "end_line": 2, "side": "RIGHT", "severity": "low",
+           "category": "bug", "title": "t", "body": "b"}
+
+    def handler(body: dict[str, Any]) -> ScriptedReply:
+        if body.get("max_tokens") == 1:
+            return ScriptedReply(content="k")
+        return ScriptedReply(tool_calls=[ScriptedToolCall("report_findings", json.dumps({"findings": [bad]}))])
+
+    with StandIn(handler=handler) as server:
+        result = run_cli("review", str(change["root"]), "--base", change["base"], "--head", change["head"],
+                         "--base-url", server.base_url, env={"DEEPSEEK_API_KEY": "sk-test"})
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "[/]app[bold red]" in result.stderr

@@ -15,13 +15,16 @@ harmless inside code spans and code blocks too:
   #images); what is left is an ordinary link, which nothing fetches.
 - ``<tag``, ``</tag``, ``<!--``, ``<?``, ``<scheme:`` -> ``<<ZWSP>...``: raw HTML and autolinks need a
   letter, ``/``, ``!`` or ``?`` right after ``<`` (github.github.com/gfm/#raw-html, #html-blocks, #autolinks).
-- A fence opening a ``suggestion`` block in the model's prose loses its info string, so only the bot decides
+- A fence opening a ``suggestion`` block in the model's prose gets the space before ``suggestion``: only the bot decides
   what a suggestion is (docs.github.com/en/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-
   pull-requests/commenting-on-a-pull-request, "suggested changes").
 
 The bot's markers (``<!-- v4agent-review... -->``) are removed outright. A suggestion is the only model text
-posted verbatim (it is code that GitHub applies as is, fenced by ``render.py`` with a fence longer than any
-backtick run inside it), so one carrying a marker is dropped instead.
+posted verbatim: it is code that GitHub applies as is, where an invisible character would be a bug (think of
+a decorator's ``@``). It sits in a fence ``render.py`` makes longer than any backtick run inside it, so it
+cannot close the block early (a closing fence is at least as long as the opening one: github.github.com/gfm/
+#fenced-code-blocks). Mentions inside it are left as code, as Dependabot's sanitizer (above) leaves code
+nodes untouched and rewrites text nodes only. A suggestion carrying a marker is dropped instead.
 """
 
 from __future__ import annotations
