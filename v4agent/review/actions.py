@@ -2,7 +2,8 @@
 
 Actions sets ``GITHUB_EVENT_PATH`` (the webhook payload as JSON), ``GITHUB_REPOSITORY`` (``owner/name``) and
 ``GITHUB_API_URL``; the workflow passes ``GITHUB_TOKEN``. The token is returned to the caller and nothing else:
-it is never part of a message.
+it is never part of a message. ``V4AGENT_REVIEW_BOT_LOGIN`` names the account the token posts as, for a token
+whose identity GitHub will not say (a custom app's installation token; see ``identity.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any
 
 from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.review.github import DEFAULT_API_URL, PullRef
+from v4agent.review.identity import LOGIN_RE
+
+BOT_LOGIN_ENV = "V4AGENT_REVIEW_BOT_LOGIN"
 
 
 class ActionsError(V4AgentError, exit_code=ExitCode.USAGE):
@@ -34,6 +38,7 @@ class PullRequestEvent:
     description: str
     api_url: str
     token: str = field(repr=False)  # kept out of repr so it never lands in a log by accident
+    bot_login: str = ""  # the account the token posts as, when set by hand; else asked of GitHub
 
 
 def _get(data: Mapping[str, Any], *keys: str) -> Any:
@@ -75,6 +80,9 @@ def read_event(environ: Mapping[str, str] | None = None) -> PullRequestEvent:
     if not token:
         raise ActionsError("GITHUB_TOKEN is not set: add `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` "
                            "to the step")
+    bot_login = env.get(BOT_LOGIN_ENV, "").strip()
+    if bot_login and not LOGIN_RE.match(bot_login):
+        raise ActionsError(f"{BOT_LOGIN_ENV} must be a GitHub login (such as my-app[bot]), got {bot_login!r}")
     return PullRequestEvent(
         pull=PullRef(owner, name, number),
         head_sha=head_sha,
@@ -84,4 +92,5 @@ def read_event(environ: Mapping[str, str] | None = None) -> PullRequestEvent:
         description=str(pr.get("body") or ""),
         api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
         token=token,
+        bot_login=bot_login,
     )

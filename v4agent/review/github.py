@@ -25,9 +25,10 @@ DEFAULT_API_URL = "https://api.github.com"
 class GitHubError(V4AgentError):
     """A request failed; the message says what GitHub said and what to do."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail  # GitHub's own message, for callers that tell refusals apart
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,9 @@ class GitHubClient:
         hint = _HINTS.get(status, "")
         if status in (403, 429) and self._rate_limit_wait(response, 0) is not None:
             hint = "rate limit still exceeded after retrying; try again later"
-        text = f"GitHub answered {status} to {method} {path}: {_github_message(response)}"
-        return GitHubError(f"{text}; {hint}" if hint else text, status=status)
+        detail = _github_message(response)
+        text = f"GitHub answered {status} to {method} {path}: {detail}"
+        return GitHubError(f"{text}; {hint}" if hint else text, status=status, detail=detail)
 
     def paginate(self, path: str, *, per_page: int = 100) -> list[Any]:
         """Every item of a listing, following ``Link: <...>; rel="next"``."""
@@ -204,6 +206,11 @@ class GitHubClient:
             response = self.request("GET", next_url)
 
     # ---- endpoints ----------------------------------------------------------------------------------
+
+    def get_authenticated_user(self) -> dict[str, Any]:
+        """``GET /user``: the account the token acts as (refused for an installation token; see identity.py)."""
+        data: dict[str, Any] = self.request("GET", "/user").json()
+        return data
 
     def get_pull(self, pull: PullRef) -> dict[str, Any]:
         """The pull request object (head and base commits, title, body...)."""

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from v4agent.core.config import Config, load_config
 from v4agent.core.errors import ExitCode, UsageError, V4AgentError
@@ -134,14 +135,15 @@ def run_review(
         if callable(close):
             close()
     for message in report.warnings:
-        warn(message)
+        warn(escape(message))  # they quote the model's text: never read it as markup
 
     if event is not None and not dry_run:
         with GitHubClient(event.token, event.api_url) as client:  # a GitHubError is a failure: exit 1
             outcome = post_review(client, event.pull, inp.head_sha, report,
-                                  request_changes_at=None if request_changes == "never" else request_changes)
+                                  request_changes_at=None if request_changes == "never" else request_changes,
+                                  bot_login=event.bot_login)
         for message in outcome.warnings:
-            warn(message)
+            warn(escape(message))
         stderr.print(f"posted {outcome.new_comments} new comment(s) ({outcome.already_posted} already there); "
                      f"summary {'updated' if outcome.summary_updated else 'posted'}")
 

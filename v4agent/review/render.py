@@ -9,6 +9,7 @@ from typing import Any
 from v4agent import __version__
 from v4agent.review.findings import CATEGORIES, SEVERITIES, SUMMARY_MARKER, marker
 from v4agent.review.report import PlacedFinding, ReviewReport
+from v4agent.review.sanitize import clean_line, clean_prose, clean_suggestion
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -29,22 +30,25 @@ def _lines_label(placed: PlacedFinding) -> str:
     return f"{f.path}:{span}{side}"
 
 
-def _suggestion_text(placed: PlacedFinding) -> str:
-    text = placed.finding.suggestion or ""
-    return text if text.endswith("\n") or not text else text + "\n"
+def _posted_label(placed: PlacedFinding) -> str:
+    """``_lines_label`` with the model's path neutralised, for text posted on GitHub."""
+    return clean_line(_lines_label(placed))
 
 
 def comment_body(placed: PlacedFinding) -> str:
-    """The body of one inline review comment, ending with its hidden fingerprint marker."""
+    """The body of one inline review comment, ending with its hidden fingerprint marker.
+
+    Every piece of model text is sanitised (``sanitize.py``); the suggestion alone goes out verbatim, inside
+    a fence longer than any backtick run in it, so it cannot close the fence and write past it.
+    """
     f = placed.finding
-    parts = [f"**{f.severity}** · {f.category} — **{f.title}**", "", f.body]
-    if placed.suggestion_block:
-        text = _suggestion_text(placed)
+    parts = [f"**{f.severity}** · {f.category} — **{clean_line(f.title)}**", "", clean_prose(f.body)]
+    suggestion = clean_suggestion(f.suggestion)
+    if suggestion:
+        text = suggestion if suggestion.endswith("\n") else suggestion + "\n"
         fence = _fence(text)
-        parts += ["", f"{fence}suggestion", text.rstrip("\n"), fence]
-    elif f.suggestion:
-        fence = _fence(f.suggestion)
-        parts += ["", "Possible replacement:", "", fence, f.suggestion.rstrip("\n"), fence]
+        label = f"{fence}suggestion" if placed.suggestion_block else f"Possible replacement:\n\n{fence}"
+        parts += ["", label, text.rstrip("\n"), fence]
     parts += ["", marker(placed.fingerprint)]
     return "\n".join(parts)
 
@@ -66,12 +70,13 @@ def _figures_line(report: ReviewReport) -> str:
 
 def _outside_item(placed: PlacedFinding) -> list[str]:
     f = placed.finding
-    lines = [f"- **{f.severity}** · {f.category} · `{_lines_label(placed)}` — **{f.title}**", ""]
-    lines += ["  " + line if line else "" for line in f.body.splitlines()]
-    if f.suggestion:
-        fence = _fence(f.suggestion)
+    lines = [f"- **{f.severity}** · {f.category} · `{_posted_label(placed)}` — **{clean_line(f.title)}**", ""]
+    lines += ["  " + line if line else "" for line in clean_prose(f.body).splitlines()]
+    suggestion = clean_suggestion(f.suggestion)
+    if suggestion:
+        fence = _fence(suggestion)
         lines += ["", "  Possible replacement:", "", "  " + fence]
-        lines += ["  " + line if line else "" for line in f.suggestion.rstrip("\n").splitlines()]
+        lines += ["  " + line if line else "" for line in suggestion.rstrip("\n").splitlines()]
         lines += ["  " + fence]
     lines += ["  " + marker(placed.fingerprint), ""]
     return lines
@@ -84,7 +89,7 @@ def summary_body(report: ReviewReport, *, new_inline: int | None = None) -> str:
     """
     lines = [SUMMARY_MARKER, "## v4agent review", ""]
     if report.summary:
-        lines += [report.summary, ""]
+        lines += [clean_prose(report.summary), ""]
     lines += [f"**Findings:** {_counts_line(report)}", "", f"**Usage:** {_figures_line(report)}", ""]
     inline = len(report.inline)
     note = f"{inline} as line comments" if new_inline is None else f"{inline} as line comments ({new_inline} new)"

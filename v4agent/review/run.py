@@ -30,6 +30,7 @@ from v4agent.review.findings import (
 )
 from v4agent.review.github import GitHubClient, GitHubError, PullRef
 from v4agent.review.hunks import parse_diff
+from v4agent.review.identity import BotIdentity, resolve_identity
 from v4agent.review.render import comment_body, summary_body
 from v4agent.review.report import PlacedFinding, ReviewReport, ReviewStats, place_findings
 from v4agent.secrets.results import redact_diff, redact_file
@@ -284,18 +285,33 @@ def choose_event(findings: Sequence[PlacedFinding], request_changes_at: str | No
     return "COMMENT"
 
 
-def post_review(client: GitHubClient, pull: PullRef, commit_id: str, report: ReviewReport, *,
-                request_changes_at: str | None = "high") -> PostOutcome:
-    """Post one review with the new line comments; edit the earlier summary instead of adding another."""
+def _earlier_posts(client: GitHubClient, pull: PullRef, me: BotIdentity) -> tuple[set[str], dict[str, Any] | None]:
+    """The fingerprints the bot already posted and its latest summary review, read from its own posts only.
+
+    Anyone can write the bot's markers into a comment or review: a marker counts only when the bot's
+    identity wrote it, so another author can neither hide a finding nor have the bot edit their review.
+    """
     posted: set[str] = set()
     for comment in client.list_review_comments(pull):
-        posted |= markers_in(str(comment.get("body") or ""))
+        if me.authored(comment):
+            posted |= markers_in(str(comment.get("body") or ""))
     summary_review = None
     for earlier in client.list_reviews(pull):
         body = str(earlier.get("body") or "")
-        if SUMMARY_MARKER in body:
+        if me.authored(earlier) and body.startswith(SUMMARY_MARKER):
             summary_review = earlier  # the latest one wins
             posted |= markers_in(body)
+    return posted, summary_review
+
+
+def post_review(client: GitHubClient, pull: PullRef, commit_id: str, report: ReviewReport, *,
+                request_changes_at: str | None = "high", bot_login: str = "") -> PostOutcome:
+    """Post one review with the new line comments; edit the bot's earlier summary instead of adding another.
+
+    ``bot_login`` names the account the token posts as; empty, it is asked of GitHub (``identity.py``).
+    """
+    me = resolve_identity(client, bot_login)
+    posted, summary_review = _earlier_posts(client, pull, me)
     new_inline = [p for p in report.inline if p.fingerprint not in posted]
     new_any = [p for p in report.placed if p.fingerprint not in posted]
     already = len(report.placed) - len(new_any)

@@ -6,6 +6,15 @@ a User-Agent, the Authorization header, the method and path, required fields, th
 with GitHub's wording), and it paginates listings with ``Link`` headers. Rate limits are produced on demand:
 403 with ``x-ratelimit-remaining: 0`` / ``x-ratelimit-reset`` (primary) or ``retry-after`` (secondary).
 
+Every token acts as an account, and what it posts is authored by that account, so a test can have a second,
+hostile user post into the same pull request. The kind of token follows its prefix (github.blog/changelog/
+2021-03-04-authentication-token-format-updates: ``ghs_`` is a server-to-server, that is installation, token;
+``ghp_``, ``gho_``, ``ghu_`` and ``github_pat_`` act as a user). ``GET /user`` answers a user's account and
+refuses an installation token with 403 "Resource not accessible by integration"
+(docs.github.com/rest/users/users#get-the-authenticated-user; the body as GitHub sends it is quoted in
+actions/create-github-app-token#258). An installation posts as its app's bot account, ``user.type`` "Bot".
+Only a review's author may edit it here: the fake refuses anyone else (403), so an attempt fails loudly.
+
 Its diff reading is deliberately independent of ``v4agent.review.hunks`` (only the ``@@`` headers), so the
 client and the fake do not share a bug.
 """
@@ -23,6 +32,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 DOCS = "https://docs.github.com/rest/pulls/reviews"
+USER_DOCS = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
+INSTALLATION_PREFIXES = ("ghs_",)
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -68,6 +79,20 @@ class FakePull:
 
 
 @dataclass(frozen=True)
+class FakeAccount:
+    """The account a token acts as: a user, or an app's bot account for an installation token."""
+
+    login: str
+    id: int
+    installation: bool
+
+    def user_json(self) -> dict[str, Any]:
+        """The ``user`` object GitHub puts on what this account posts."""
+        return {"login": self.login, "id": self.id, "type": "Bot" if self.installation else "User",
+                "site_admin": False}
+
+
+@dataclass(frozen=True)
 class RecordedRequest:
     """One request the fake received, as it parsed it, with the status it answered."""
 
@@ -80,11 +105,19 @@ class RecordedRequest:
 
 
 class FakeGitHub:
-    """``with FakeGitHub(token=...) as gh: gh.add_pull(...); ... gh.api_url``."""
+    """``with FakeGitHub(token=...) as gh: gh.add_pull(...); ... gh.api_url``.
 
-    def __init__(self, token: str = "ghs_fake_token_0123456789", *, bot_login: str = "github-actions[bot]") -> None:
+    ``token`` acts as ``bot_login`` when it is an installation token, else as ``user_login``; ``add_token``
+    adds more accounts.
+    """
+
+    def __init__(self, token: str = "ghs_fake_token_0123456789", *, bot_login: str = "github-actions[bot]",
+                 user_login: str = "octo-reviewer") -> None:
         self.token = token
-        self.bot_login = bot_login
+        self.accounts: dict[str, FakeAccount] = {}
+        self._account_ids = itertools.count(41898282)
+        installation = token.startswith(INSTALLATION_PREFIXES)
+        self.bot_login = self.add_token(token, bot_login if installation else user_login).login
         self.pulls: dict[tuple[str, str, int], FakePull] = {}
         self.requests: list[RecordedRequest] = []
         self._ids = itertools.count(1000)
@@ -102,6 +135,14 @@ class FakeGitHub:
         pull = FakePull(owner, repo, number, head_sha, base_sha, diff, title, body, author)
         self.pulls[(owner, repo, number)] = pull
         return pull
+
+    def add_token(self, token: str, login: str, *, installation: bool | None = None) -> FakeAccount:
+        """Accept ``token`` as ``login``; an installation token unless said otherwise when it starts ``ghs_``."""
+        if installation is None:
+            installation = token.startswith(INSTALLATION_PREFIXES)
+        account = FakeAccount(login, next(self._account_ids), installation)
+        self.accounts[token] = account
+        return account
 
     def rate_limit(self, kind: str = "primary", *, count: int = 1, seconds: float = 0.0) -> None:
         """The next ``count`` requests get 403: primary (reset in ``seconds``) or secondary (retry-after)."""
@@ -191,8 +232,8 @@ class FakeGitHub:
         handler.end_headers()
         handler.wfile.write(data)
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], handler: BaseHTTPRequestHandler,
-               body: Any, bad_json: bool) -> tuple[int, Any, dict[str, str]]:
+    def _gate(self, handler: BaseHTTPRequestHandler) -> FakeAccount | tuple[int, Any, dict[str, str]]:
+        """The account the request acts as, or the answer GitHub gives before routing (403, 401, limits)."""
         rate = self._rate_headers()
         if not handler.headers.get("User-Agent"):
             return 403, {"message": "Request forbidden by administrative rules. Please make sure your request "
@@ -201,7 +242,8 @@ class FakeGitHub:
         if not auth:
             return 401, {"message": "Requires authentication", "documentation_url": DOCS}, rate
         scheme, _, token = auth.partition(" ")
-        if scheme.lower() not in ("bearer", "token") or token != self.token:
+        account = self.accounts.get(token)
+        if scheme.lower() not in ("bearer", "token") or account is None:
             return 401, {"message": "Bad credentials", "documentation_url": DOCS}, rate
         if self._limits:
             kind, seconds = self._limits.pop(0)
@@ -214,9 +256,21 @@ class FakeGitHub:
             return 403, {"message": "You have exceeded a secondary rate limit. Please wait a few minutes "
                                     "before you try again.", "documentation_url": DOCS}, rate
         self.remaining = max(0, self.remaining - 1)
+        return account
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], handler: BaseHTTPRequestHandler,
+               body: Any, bad_json: bool) -> tuple[int, Any, dict[str, str]]:
+        account = self._gate(handler)
+        if not isinstance(account, FakeAccount):
+            return account
         rate = self._rate_headers()
         if bad_json:
             return 400, {"message": "Problems parsing JSON", "documentation_url": DOCS}, rate
+        if path == "/user" and method == "GET":
+            if account.installation:
+                return 403, {"message": "Resource not accessible by integration", "documentation_url": USER_DOCS,
+                             "status": "403"}, rate
+            return 200, account.user_json(), rate
         m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/pulls/(\d+)(/comments|/reviews(?:/(\d+))?)?", path)
         if m is None:
             return 404, {"message": "Not Found", "documentation_url": DOCS}, rate
@@ -234,10 +288,10 @@ class FakeGitHub:
         if sub == "/reviews" and method == "GET":
             return self._page(pull.reviews, path, query, rate)
         if sub == "/reviews" and method == "POST":
-            status, payload = self._create_review(pull, body)
+            status, payload = self._create_review(pull, body, account)
             return status, payload, rate
         if sub and review_id and method == "PUT":
-            status, payload = self._update_review(pull, int(review_id), body)
+            status, payload = self._update_review(pull, int(review_id), body, account)
             return status, payload, rate
         return 404, {"message": "Not Found", "documentation_url": DOCS}, rate
 
@@ -276,7 +330,7 @@ class FakeGitHub:
         return 422, {"message": "Unprocessable Entity", "errors": list(errors), "documentation_url": DOCS,
                      "status": "422"}
 
-    def _create_review(self, pull: FakePull, body: Any) -> tuple[int, dict[str, Any]]:
+    def _create_review(self, pull: FakePull, body: Any, account: FakeAccount) -> tuple[int, dict[str, Any]]:
         if not isinstance(body, dict):
             return 400, {"message": "Problems parsing JSON", "documentation_url": DOCS}
         commit_id = body.get("commit_id")
@@ -293,7 +347,7 @@ class FakeGitHub:
             return self._unprocessable("body is not a string")
         if event in ("REQUEST_CHANGES", "COMMENT") and not text:
             return self._unprocessable(f"Review body is required when event is {event}")
-        if event in ("REQUEST_CHANGES", "APPROVE") and pull.author == self.bot_login:
+        if event in ("REQUEST_CHANGES", "APPROVE") and pull.author == account.login:
             return self._unprocessable("Can not request changes on your own pull request")
         comments = body.get("comments", [])
         if not isinstance(comments, list):
@@ -307,7 +361,7 @@ class FakeGitHub:
         state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}.get(
             event or "", "PENDING")
         review = {
-            "id": review_id, "node_id": f"PRR_{review_id}", "user": {"login": self.bot_login, "type": "Bot"},
+            "id": review_id, "node_id": f"PRR_{review_id}", "user": account.user_json(),
             "body": text or "", "state": state, "commit_id": commit_id or pull.head_sha,
             "html_url": f"https://github.invalid/{pull.owner}/{pull.repo}/pull/{pull.number}#review-{review_id}",
             "submitted_at": "2026-10-01T00:00:00Z",
@@ -360,10 +414,14 @@ class FakeGitHub:
             return "start_side requires start_line"
         return ""
 
-    def _update_review(self, pull: FakePull, review_id: int, body: Any) -> tuple[int, dict[str, Any]]:
+    def _update_review(self, pull: FakePull, review_id: int, body: Any,
+                       account: FakeAccount) -> tuple[int, dict[str, Any]]:
         review = next((r for r in pull.reviews if r["id"] == review_id), None)
         if review is None:
             return 404, {"message": "Not Found", "documentation_url": DOCS}
+        if review["user"]["login"] != account.login:
+            message = "Resource not accessible by integration" if account.installation else "Forbidden"
+            return 403, {"message": message, "documentation_url": DOCS}
         if not isinstance(body, dict) or not isinstance(body.get("body"), str) or not body["body"]:
             return self._unprocessable("body is required")
         review["body"] = body["body"]
