@@ -40,6 +40,7 @@ def test_store_round_trip_and_decisions() -> None:
     assert decide(entries, "/r", "abc") == "trusted"
     assert decide(entries, "/r", "other") == "changed"
     assert decide(entries, "/s", "def") == "declined"
+    assert decide(entries, "/s", "other") == "new"  # declined, then changed: asked about afresh
     assert decide(entries, "/t", "abc") == "new"
 
 
@@ -176,7 +177,7 @@ def test_trust_and_untrust_commands(tmp_path: Path) -> None:
     bad = run_cli("trust", str(root))
     assert bad.returncode == 2
     assert "approve" in bad.stderr
-    assert trust_status(root) == "changed"  # an invalid file is never recorded
+    assert trust_status(root) == "new"  # an invalid file is never recorded
 
 
 def test_config_show_says_which_project_values_were_ignored(tmp_path: Path) -> None:

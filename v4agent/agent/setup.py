@@ -16,10 +16,10 @@ from v4agent.agent.engine_choice import open_model_engine
 from v4agent.agent.loop import AgentConfig
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.sessions.store import SessionData
-from v4agent.core.config import Config, UntrustedProject, load_config
+from v4agent.core.config import Config, load_config
 from v4agent.core.errors import UsageError
 from v4agent.core.git import repo_root
-from v4agent.core.trust import record_decision
+from v4agent.core.trust import UntrustedProject, record_decision
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.tokens.tokenizer import get_tokenizer

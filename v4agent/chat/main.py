@@ -26,9 +26,9 @@ from v4agent.chat.render import ChatRenderer
 from v4agent.chat.repl import make_asker, make_confirm, run_piped, run_tty
 from v4agent.chat.request import ChatRequest
 from v4agent.chat.statusline import SessionFigures
-from v4agent.core.config import UntrustedProject
 from v4agent.core.errors import ExitCode, Interrupted, UsageError, V4AgentError
 from v4agent.core.git import GitError, run_git
+from v4agent.core.trust import UntrustedProject
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.engine.types import EngineError, EngineUnreachable

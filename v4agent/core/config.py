@@ -9,7 +9,6 @@ file, the key and what is wrong. A repository's own file is applied in full only
 from __future__ import annotations
 
 import os
-import shlex
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.trust import (
     PROJECT_CONFIG_NAME,
     TrustStatus,
+    UntrustedProject,
     decide,
     load_store,
     read_trust_files,
@@ -29,8 +29,8 @@ from v4agent.core.trust import (
 
 __all__ = [
     "PROJECT_CONFIG_NAME", "PROJECT_SAFE_KEYS", "SETTINGS", "USER_CONFIG_NAME", "Config", "ConfigError", "Resolved",
-    "Setting", "UntrustedProject", "coerce", "display_value", "load_config", "mask_secret", "parse_config_bytes", "read_config_file",
-    "user_config_path",
+    "Setting", "UntrustedProject", "coerce", "display_value", "load_config", "mask_secret", "parse_config_bytes",
+    "read_config_file", "user_config_path",
 ]
 
 USER_CONFIG_NAME = "config.toml"
@@ -112,43 +112,6 @@ PROJECT_SAFE_KEYS: frozenset[str] = frozenset({
     "pack.budget", "pack.reserve", "pack.tokenizer", "pack.max_file_bytes", "pack.include", "pack.exclude",
     "pack.secrets",
 })
-
-
-@dataclass(frozen=True)
-class UntrustedProject:
-    """The settings an untrusted project file made that were not applied, and the state of its trust."""
-
-    path: str
-    root: str
-    fingerprint: str  # of the repository's trust-relevant files as read: what a yes would trust
-    settings: tuple[tuple[str, str], ...]  # (key, value as displayed, secrets masked)
-    status: TrustStatus | None  # None: this run never trusts the repository's files
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        """The ignored keys, in declaration order."""
-        return tuple(key for key, _value in self.settings)
-
-    @property
-    def askable(self) -> bool:
-        """Whether to ask the user: no decision was made for this content yet."""
-        return self.status in ("new", "changed")
-
-    def describe(self) -> str:
-        """The ignored settings, one ``key = value`` a line, under a line saying why they matter."""
-        changed = " (changed since it was trusted)" if self.status == "changed" else ""
-        lines = [f"{self.path}{changed} sets keys that choose endpoints, keys, commands or approvals:"]
-        lines += [f"  {key} = {value}" for key, value in self.settings]
-        return "\n".join(lines)
-
-    def warning(self, reason: str = "") -> str:
-        """One line: which keys were ignored, why, and how to apply them."""
-        keys = ", ".join(self.keys)
-        if self.status is None:
-            return f"ignored {keys} from {self.path}: {reason or 'this command never trusts the repository config'}"
-        why = "it changed since it was trusted" if self.status == "changed" else "this repository is not trusted"
-        return (f"ignored {keys} from {self.path} ({why}); review it and run "
-                f"`v4agent trust {shlex.quote(self.root)}` to apply them")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,6 +73,43 @@ class TrustFiles:
         return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class UntrustedProject:
+    """The settings an untrusted project file made that were not applied, and the state of its trust."""
+
+    path: str
+    root: str
+    fingerprint: str  # of the repository's trust-relevant files as read: what a yes would trust
+    settings: tuple[tuple[str, str], ...]  # (key, value as displayed, secrets masked)
+    status: TrustStatus | None  # None: this run never trusts the repository's files
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The ignored keys, in declaration order."""
+        return tuple(key for key, _value in self.settings)
+
+    @property
+    def askable(self) -> bool:
+        """Whether to ask the user: no decision was made for this content yet."""
+        return self.status in ("new", "changed")
+
+    def describe(self) -> str:
+        """The ignored settings, one ``key = value`` a line, under a line saying why they matter."""
+        changed = " (changed since it was trusted)" if self.status == "changed" else ""
+        lines = [f"{self.path}{changed} sets keys that choose endpoints, keys, commands or approvals:"]
+        lines += [f"  {key} = {value}" for key, value in self.settings]
+        return "\n".join(lines)
+
+    def warning(self, reason: str = "") -> str:
+        """One line: which keys were ignored, why, and how to apply them."""
+        keys = ", ".join(self.keys)
+        if self.status is None:
+            return f"ignored {keys} from {self.path}: {reason or 'this command never trusts the repository config'}"
+        why = "it changed since it was trusted" if self.status == "changed" else "this repository is not trusted"
+        return (f"ignored {keys} from {self.path} ({why}); review it and run "
+                f"`v4agent trust {shlex.quote(self.root)}` to apply them")
+
+
 def read_trust_files(root: Path) -> TrustFiles:
     """Read ``TRUST_FILES`` under ``root``; only regular files count (a FIFO or device is never read)."""
     found: list[tuple[str, bytes | None]] = []
@@ -92,12 +130,15 @@ class TrustEntry:
 
 
 def decide(entries: Mapping[str, TrustEntry], key: str, fingerprint: str) -> TrustStatus:
-    """Trusted or declined when a decision was made for exactly this content; else new or changed (ask)."""
+    """Trusted or declined when a decision was made for exactly this content; else new or changed (ask).
+
+    "changed" is a trusted file that has changed since; a declined one that changed is simply new again.
+    """
     entry = entries.get(key)
     if entry is None:
         return "new"
     if entry.fingerprint != fingerprint:
-        return "changed"
+        return "changed" if entry.trusted else "new"
     return "trusted" if entry.trusted else "declined"
 
 

@@ -50,10 +50,10 @@ from v4agent.agent.setup import (
     start_run,
     tool_context,
 )
-from v4agent.core.config import UntrustedProject
 from v4agent.core.errors import ExitCode, Interrupted, UsageError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
+from v4agent.core.trust import UntrustedProject
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.prompts import load_prompt
 from v4agent.refactor.progress import RefactorProgress, render_report
