@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 from v4agent.accounting import Ledger, load_price_table
+from v4agent.core.trust import trust_repository
 from v4agent.engine.types import Usage
 from v4agent.testing import StandIn
 
@@ -82,6 +83,7 @@ def test_cost_uses_the_configured_price_file(tmp_path: Path) -> None:
     (tmp_path / "p.toml").write_text('[[entry]]\nid = "flat"\nengine = "deepseek"\nstart = 2026-09-11T00:00:00Z\n'
                                      'models.deepseek-v4-pro = { hit = 0, miss = 1, output = 1 }\n')
     (tmp_path / ".v4agent.toml").write_text('prices_file = "p.toml"\n')
+    trust_repository(tmp_path)  # a price file applies only from a trusted project file
     _ledger(tmp_path)  # priced by the shipped table when recorded; --prices shows the merged one
     data = json.loads(run_cli("cost", str(tmp_path), "--prices", "--json", "--now", "2026-09-11T02:30").stdout)
     assert data["entry_in_force"] == "flat"
@@ -95,6 +97,7 @@ def test_cost_uses_the_configured_price_file(tmp_path: Path) -> None:
 def test_engine_list_shows_configured_and_reachable(tmp_path: Path) -> None:
     with StandIn(api_key=None) as server:
         (tmp_path / ".v4agent.toml").write_text(f'engine = "vllm"\nbase_url = "{server.base_url}/v1"\n')
+        trust_repository(tmp_path)  # engine and base_url apply only from a trusted project file
         out = run_cli("engine", "list", str(tmp_path), "--json")
     assert out.returncode == 0, out.stderr
     rows = {row["name"]: row for row in json.loads(out.stdout)}

@@ -6,7 +6,7 @@ messages around them. Errors are raised, not printed: the front end decides how 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from v4agent.agent.sessions.store import SessionData
 from v4agent.core.config import Config, load_config
 from v4agent.core.errors import UsageError
 from v4agent.core.git import repo_root
+from v4agent.core.trust import UntrustedProject, record_decision
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.tokens.tokenizer import get_tokenizer
@@ -29,9 +30,12 @@ if TYPE_CHECKING:
     from v4agent.pack import Snapshot
 
 __all__ = [
-    "RunSetup", "SetupError", "Workspace", "agent_config", "cache_tracker", "configured_test_command",
+    "RunSetup", "SetupError", "TrustAsker", "Workspace", "agent_config", "cache_tracker", "configured_test_command",
     "open_workspace", "pack_repository", "start_run", "tool_context",
 ]
+
+# Shown the project file's untrusted settings, says whether to trust this repository's config (True) or not.
+TrustAsker = Callable[[UntrustedProject], bool]
 
 
 class SetupError(UsageError):
@@ -71,10 +75,13 @@ class RunSetup:
         return self.workspace.table
 
 
-def open_workspace(path: Path, flags: Mapping[str, Any], *, why: str) -> Workspace:
+def open_workspace(path: Path, flags: Mapping[str, Any], *, why: str, ask_trust: TrustAsker | None = None,
+                   warn: Callable[[str], None] | None = None) -> Workspace:
     """The git repository holding ``path``, its configuration and prices.
 
     ``why`` finishes the sentence that refuses a directory outside git ("... not inside a git repository; WHY").
+    A project file with settings that need trust, not decided on yet, goes to ``ask_trust`` (None: no one to
+    ask, so it stays untrusted); ``warn`` gets the one line naming what stays ignored.
     Raises SetupError, ConfigError or PriceTableError.
     """
     if not path.is_dir():
@@ -82,8 +89,22 @@ def open_workspace(path: Path, flags: Mapping[str, Any], *, why: str) -> Workspa
     root = repo_root(path.resolve())
     if root is None:
         raise SetupError(f"{path} is not inside a git repository; {why} (run `git init` and commit first)")
-    config = load_config(root, flags=dict(flags))
+    config = _trusted_config(root, flags, ask_trust)
+    if config.untrusted is not None and warn is not None:
+        warn(config.untrusted.warning())
     return Workspace(root, config, price_table_for(config, root))
+
+
+def _trusted_config(root: Path, flags: Mapping[str, Any], ask_trust: TrustAsker | None) -> Config:
+    """The configuration, after asking about an undecided project file; the answer is remembered."""
+    config = load_config(root, flags=dict(flags))
+    pending = config.untrusted
+    if pending is None or not pending.askable or ask_trust is None:
+        return config
+    trusted = ask_trust(pending)
+    # The fingerprint is of the content shown: if the file changed meanwhile, the reload finds no match.
+    record_decision(root, pending.fingerprint, trusted=trusted)
+    return load_config(root, flags=dict(flags)) if trusted else config
 
 
 def start_run(workspace: Workspace, *, session: SessionData | None = None,

@@ -2,7 +2,8 @@
 
 Every setting is declared once in ``SETTINGS`` with its type, default and help. Each resolved value
 remembers where it came from, so ``v4agent config show`` can say so. A bad file is reported with the
-file, the key and what is wrong.
+file, the key and what is wrong. A repository's own file is applied in full only when the user trusts it
+(``v4agent.core.trust``); otherwise only the keys in ``PROJECT_SAFE_KEYS`` apply and the rest are reported.
 """
 
 from __future__ import annotations
@@ -15,9 +16,24 @@ from pathlib import Path
 from typing import Any
 
 from v4agent.core.errors import ExitCode, V4AgentError
+from v4agent.core.trust import (
+    PROJECT_CONFIG_NAME,
+    TrustStatus,
+    UntrustedProject,
+    decide,
+    load_store,
+    read_trust_files,
+    repository_key,
+    user_config_dir,
+)
+
+__all__ = [
+    "PROJECT_CONFIG_NAME", "PROJECT_SAFE_KEYS", "SETTINGS", "USER_CONFIG_NAME", "Config", "ConfigError", "Resolved",
+    "Setting", "UntrustedProject", "coerce", "display_value", "load_config", "mask_secret", "parse_config_bytes",
+    "read_config_file", "user_config_path",
+]
 
 USER_CONFIG_NAME = "config.toml"
-PROJECT_CONFIG_NAME = ".v4agent.toml"
 
 
 class ConfigError(V4AgentError, exit_code=ExitCode.USAGE):
@@ -88,6 +104,15 @@ SETTINGS: tuple[Setting, ...] = (
 
 _BY_KEY = {s.key: s for s in SETTINGS}
 
+# What a repository's own file may set without the user's trust: what is packed and how the model thinks.
+# Endpoints, engines, key variables, approvals, commands, interpreters, prices, spending limits and sandbox
+# settings are not here; a key added later stays untrusted until it is listed.
+PROJECT_SAFE_KEYS: frozenset[str] = frozenset({
+    "model", "think", "max_turns",
+    "pack.budget", "pack.reserve", "pack.tokenizer", "pack.max_file_bytes", "pack.include", "pack.exclude",
+    "pack.secrets",
+})
+
 
 @dataclass(frozen=True)
 class Resolved:
@@ -102,6 +127,13 @@ class Config:
     """The merged configuration. ``get`` returns values; ``source`` tells where each came from."""
 
     values: dict[str, Resolved] = field(default_factory=dict)
+    untrusted: UntrustedProject | None = None  # the project file's settings that were not applied
+
+    def ignored(self, key: str) -> str | None:
+        """The displayed project value of ``key`` when it was ignored for lack of trust; else None."""
+        if self.untrusted is None:
+            return None
+        return dict(self.untrusted.settings).get(key)
 
     def get(self, key: str) -> Any:
         """The value of ``key``."""
@@ -217,9 +249,16 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse and validate one TOML file into {key: typed value}; raise ConfigError naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_config_bytes(data, path)
+
+
+def parse_config_bytes(data: bytes, path: Path) -> dict[str, Any]:
+    """Parse and validate a config file's bytes into {key: typed value}; errors name ``path``."""
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not valid UTF-8") from None
     try:
@@ -238,9 +277,36 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def user_config_path(environ: Mapping[str, str] | None = None) -> Path:
     """The user's config file, under ``$XDG_CONFIG_HOME`` (or ``~/.config``) in ``v4agent/``."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
-    return Path(base) / "v4agent" / USER_CONFIG_NAME
+    return user_config_dir(environ) / USER_CONFIG_NAME
+
+
+def display_value(key: str, value: Any) -> str:
+    """``key``'s value as shown to the user: secrets masked, lists joined, none and empty strings spelled out."""
+    return mask_secret(value) if _BY_KEY[key].secret else _display(value)
+
+
+def _project_layer(config: Config, root: Path, env: Mapping[str, str], trust: bool | None) -> None:
+    """Apply the project file: in full when trusted, else only ``PROJECT_SAFE_KEYS`` (the rest is recorded)."""
+    path = root / PROJECT_CONFIG_NAME
+    try:
+        files = read_trust_files(root)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    data = files.get(PROJECT_CONFIG_NAME)
+    if data is None:
+        return
+    values = parse_config_bytes(data, path)
+    held = [key for key in values if key not in PROJECT_SAFE_KEYS]
+    status: TrustStatus | None = None
+    if held and trust is None:  # only a file that needs trust costs a look at the store
+        status = decide(load_store(env), repository_key(root), files.fingerprint)
+    applies = not held or trust is True or status == "trusted"
+    for key, value in values.items():
+        if applies or key in PROJECT_SAFE_KEYS:
+            config.values[key] = Resolved(value, str(path))
+    if not applies:
+        settings = tuple((s.key, display_value(s.key, values[s.key])) for s in SETTINGS if s.key in held)
+        config.untrusted = UntrustedProject(str(path), str(root), files.fingerprint, settings, status)
 
 
 def load_config(
@@ -248,18 +314,22 @@ def load_config(
     *,
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    trust: bool | None = None,
 ) -> Config:
-    """Merge every layer. ``flags`` maps setting keys to CLI values; ``None`` values mean 'not given'."""
+    """Merge every layer. ``flags`` maps setting keys to CLI values; ``None`` values mean 'not given'.
+
+    ``trust`` decides about the project file: None asks the trust store, False never trusts it (only the
+    harmless keys apply), True applies it in full.
+    """
     env = os.environ if environ is None else environ
     config = Config({s.key: Resolved(s.default, "default") for s in SETTINGS})
 
-    files = [user_config_path(env)]
+    user = user_config_path(env)
+    if user.is_file():
+        for key, value in read_config_file(user).items():
+            config.values[key] = Resolved(value, str(user))
     if project_root is not None:
-        files.append(Path(project_root) / PROJECT_CONFIG_NAME)
-    for path in files:
-        if path.is_file():
-            for key, value in read_config_file(path).items():
-                config.values[key] = Resolved(value, str(path))
+        _project_layer(config, Path(project_root), env, trust)
 
     for setting in SETTINGS:
         for name in (*setting.extra_env, setting.env_var):

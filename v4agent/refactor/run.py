@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.prompt import Prompt
+from rich.markup import escape
+from rich.prompt import Confirm, Prompt
 
 from v4agent.accounting import (
     Ledger,
@@ -52,6 +53,7 @@ from v4agent.agent.setup import (
 from v4agent.core.errors import ExitCode, Interrupted, UsageError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
+from v4agent.core.trust import UntrustedProject
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.prompts import load_prompt
 from v4agent.refactor.progress import RefactorProgress, render_report
@@ -74,6 +76,16 @@ def _ask(request: ApprovalRequest) -> Answer:
         stderr.print(request.detail, markup=False, highlight=False)
     answer = Prompt.ask("allow?", choices=["yes", "no", "always"], default="no", console=stderr)
     return "always" if answer == "always" else "yes" if answer == "yes" else "no"
+
+
+def _ask_trust(question: UntrustedProject) -> bool:
+    stderr.print(question.describe(), markup=False, highlight=False)
+    try:
+        return Confirm.ask("trust this repository's config?", default=False, console=stderr)
+    except EOFError:  # no answer is a no
+        return False
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted before the run started") from None
 
 
 def _build_pack(workspace: Workspace, model: str, budget: int | None) -> Snapshot:
@@ -179,7 +191,8 @@ def run_refactor(request: RefactorRequest) -> None:
     """Let the model carry out the request's task on its repository, with tools, tests and a cost report."""
     flags = request.config_flags()
     # SetupError, ConfigError, PriceTableError and SessionError are usage errors (exit 2): the entry point says so.
-    workspace = open_workspace(request.path, flags, why=_WHY_GIT)
+    workspace = open_workspace(request.path, flags, why=_WHY_GIT, ask_trust=_ask_trust if sys.stdin.isatty() else None,
+                               warn=lambda line: warn(escape(line)))
     if request.prime not in PRIME_POLICIES:
         raise UsageError(f"--prime must be auto, always or never, not {request.prime!r}")
     if request.resume is None and not request.task.strip():

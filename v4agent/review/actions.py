@@ -4,6 +4,11 @@ Actions sets ``GITHUB_EVENT_PATH`` (the webhook payload as JSON), ``GITHUB_REPOS
 ``GITHUB_API_URL``; the workflow passes ``GITHUB_TOKEN``. The token is returned to the caller and nothing else:
 it is never part of a message. ``V4AGENT_REVIEW_BOT_LOGIN`` names the account the token posts as, for a token
 whose identity GitHub will not say (a custom app's installation token; see ``identity.py``).
+
+The runner has checked out the pull request's tree, so the repository's config is not trusted in CI: its
+``.v4agent.toml`` is never applied beyond the harmless keys (model, think, pack shaping), whatever the trust
+store says. The engine, base URL, key variable and prices come from the workflow's flags, its environment and
+the user config only, so a pull request cannot send ``GITHUB_TOKEN`` or ``DEEPSEEK_API_KEY`` elsewhere.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from v4agent.review.github import DEFAULT_API_URL, PullRef
 from v4agent.review.identity import LOGIN_RE
 
 BOT_LOGIN_ENV = "V4AGENT_REVIEW_BOT_LOGIN"
+
+# Why a review inside Actions ignores the project file's other keys: said with the keys it ignored.
+UNTRUSTED_IN_CI = ("the repository's config is not trusted in CI (--github): the runner checked out the pull "
+                   "request's tree; set these through the workflow's flags or environment")
 
 
 class ActionsError(V4AgentError, exit_code=ExitCode.USAGE):

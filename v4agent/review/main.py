@@ -13,7 +13,7 @@ from v4agent.core.errors import ExitCode, UsageError, V4AgentError
 from v4agent.core.fsutil import write_output
 from v4agent.core.git import repo_root
 from v4agent.engine.types import Engine, EngineError, EngineUnreachable
-from v4agent.review.actions import PullRequestEvent, read_event
+from v4agent.review.actions import UNTRUSTED_IN_CI, PullRequestEvent, read_event
 from v4agent.review.findings import SEVERITIES, at_or_above
 from v4agent.review.github import GitHubClient
 from v4agent.review.render import render
@@ -115,7 +115,10 @@ def run_review(
     repo = repo_root(path.resolve())
     if repo is None:
         raise UsageError(f"{path.resolve()} is not inside a git repository")
-    config = load_config(repo)
+    # In Actions the checked-out tree is the pull request's: its project file is never trusted there.
+    config = load_config(repo, trust=False if github else None)
+    if config.untrusted is not None:
+        warn(escape(config.untrusted.warning(UNTRUSTED_IN_CI if github else "")))
 
     inp, event = _review_input(repo, github=github, base=base, head=head)
     if not inp.diff_text.strip():

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from v4agent.core.config import load_config
@@ -22,7 +23,7 @@ from v4agent.engine.local.planner import MODES, Plan, PlanRequest, compare_kv, m
 from v4agent.engine.local.vllm_cmd import LaunchOptions, NodeCommand, build_commands, render_commands
 from v4agent.engine.types import EngineError, EngineUnreachable
 from v4agent.serve.options import LaunchFlags, PlanTarget, ServeOptions
-from v4agent.ui.console import error, stderr, stdout
+from v4agent.ui.console import error, stderr, stdout, warn
 
 __all__ = ["LaunchFlags", "PlanTarget", "ServeOptions", "run_plan", "run_serve"]
 
@@ -162,6 +163,8 @@ def _serve(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, option
                              "local.vllm_args": list(launch.vllm_args) or None, "local.attach": options.attach,
                              "local.startup_timeout": options.timeout, "local.gpus": target.gpus if gpu else None}
     config = load_config(path.resolve(), flags={k: v for k, v in flags.items() if v is not None})
+    if config.untrusted is not None:
+        warn(escape(config.untrusted.warning()))
     stderr.print(f"starting the local engine for {model} (log under {path / '.v4agent' / 'engine'})…")
     try:
         handle = start_local_engine(config, path.resolve())

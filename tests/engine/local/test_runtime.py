@@ -14,6 +14,7 @@ import httpx
 from tests.conftest import make_git_repo, run_cli
 from v4agent.agent.engine_choice import open_model_engine
 from v4agent.core.config import load_config
+from v4agent.core.trust import trust_repository
 from v4agent.engine.local.client import LocalEngine
 from v4agent.engine.local.runtime import read_prefix_cache_counters
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
@@ -27,6 +28,7 @@ def _repo(tmp_path: Path, attach: str) -> Path:
         ".gitignore": ".v4agent/\n",
         ".v4agent.toml": f'engine = "local"\nthink = "off"\n[local]\nattach = "{attach}"\n',
     })
+    trust_repository(root)  # engine and local.* apply only from a trusted project file
     return root
 
 

@@ -23,6 +23,7 @@ from tests.engine.local.test_planner_pages import tiny_v4_config
 from v4agent.agent.engine_choice import open_remote_engine
 from v4agent.core.config import load_config
 from v4agent.core.procgroup import group_alive
+from v4agent.core.trust import trust_repository
 from v4agent.engine.local.kvmodel import kv_footprint
 from v4agent.engine.local.kvpages import cpu_in_flight_tokens, paged_layout
 from v4agent.engine.local.launcher import EngineStartError, port_in_use
@@ -206,6 +207,7 @@ def _agent_session_on(root_url: str, project: Path) -> None:
         "app.py": "def greet(name):\n    return 'hi ' + name\n", ".gitignore": ".v4agent/\n",
         ".v4agent.toml": f'engine = "local"\nthink = "off"\n[local]\nattach = "{root_url}"\nmax_tokens = 16\n',
     })
+    trust_repository(project)  # engine and local.* apply only from a trusted project file
     result = run_cli("refactor", str(project), "make greet say hello", "--max-turns", "2", "--prime", "never",
                      "--json", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

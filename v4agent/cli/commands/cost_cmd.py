@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from v4agent.core.config import Config, load_config
 from v4agent.core.errors import ExitCode
@@ -117,6 +118,8 @@ def cost(
         error(f"--by must be one of {', '.join(_GROUPS)}; got {by!r}")
         raise typer.Exit(ExitCode.USAGE)
     config = load_config(root)
+    if config.untrusted is not None:
+        warn(escape(config.untrusted.warning()))
     table = table_for(config, root)
     if prices:
         now = _parse_when(now_text, "--now") if now_text else datetime.now(UTC)

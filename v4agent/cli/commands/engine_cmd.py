@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from v4agent.core.config import Config, load_config
-from v4agent.ui.console import stdout
+from v4agent.ui.console import stdout, warn
 
 if TYPE_CHECKING:
     from v4agent.engine.presets import Preset
@@ -78,6 +79,8 @@ def list_engines(
     from v4agent.ui.tables import report_table
 
     config = load_config(path.resolve())
+    if config.untrusted is not None:
+        warn(escape(config.untrusted.warning()))
     presets = all_presets()
     with ThreadPoolExecutor(max_workers=len(presets)) as pool:
         rows = list(pool.map(lambda p: _row(p, config, probe), presets))
