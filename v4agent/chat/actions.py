@@ -147,7 +147,7 @@ class ChatApp:
         if session.session_id == self.chat.session_id:
             self.say("that is the current session")
             return
-        engine = self.chat.open_engine(**resume_overrides(session, self.env.flags))
+        engine = self.chat.open_engine(**resume_overrides(session, self.env.config, self.env.flags))
         self.chat = ChatSession.resume(self.env, session, engine)
         self.say(f"resumed session {session.session_id} ({session.turns} model calls so far)")
 

@@ -21,6 +21,7 @@ from v4agent.agent.engine_choice import open_remote_engine
 from v4agent.agent.loop import Agent, Event, Outcome, ToolDone, ToolStarted
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import Conversation, Message, pack_message, prefix_hash
+from v4agent.agent.resume import resumed_settings
 from v4agent.agent.sessions.records import (
     ChatUndoRecord,
     ResetRecord,
@@ -79,12 +80,11 @@ class Checkpoint:
 
 
 
-def resume_overrides(session: SessionData, flags: dict[str, Any]) -> dict[str, Any]:
+def resume_overrides(session: SessionData, config: Config, flags: dict[str, Any]) -> dict[str, Any]:
     """Engine settings that keep a resumed session's cache key: its own, unless the user overrides them."""
     keys = ("engine", "model", "think", "base_url", "max_tokens")
-    over = {k: getattr(session.start, k) for k in keys if getattr(session.start, k) not in (None, "")}
-    over.update(session.last_settings())
-    over.update({k: v for k, v in flags.items() if k in keys and v not in (None, "")})
+    over = resumed_settings(session, config, flags, keys)
+    over.update({k: v for k, v in session.last_settings().items() if k not in flags or flags[k] in (None, "")})
     return over
 
 

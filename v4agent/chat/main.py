@@ -99,7 +99,7 @@ def run_chat(request: ChatRequest) -> None:
     session = find_resumable(workspace.root, session_id) if request.resume else None
     try:
         eng = start_run(workspace, session=session,
-                        overrides=resume_overrides(session, flags) if session is not None else None).engine
+                        overrides=resume_overrides(session, workspace.config, flags) if session is not None else None).engine
     except EngineError as exc:  # a chat without its engine cannot start, whatever the cause: exit 6
         raise EngineUnreachable(str(exc), hint=exc.hint) from None
     root = workspace.root

@@ -32,6 +32,7 @@ from v4agent.agent.request.layout import (
     resume_message,
     task_message,
 )
+from v4agent.agent.resume import resumed_settings
 from v4agent.agent.sessions.records import EndRecord, ResumeRecord, StartRecord
 from v4agent.agent.sessions.store import (
     SessionData,
@@ -201,8 +202,7 @@ def run_refactor(request: RefactorRequest) -> None:
     session = find_resumable(root, request.resume) if request.resume is not None else None
     overrides: dict[str, Any] = {}
     if session is not None:  # the session's own settings, unless overridden: they are the cache key
-        overrides = {k: getattr(session.start, k) for k in ("engine", "model", "think", "base_url")}
-        overrides.update({k: v for k, v in flags.items() if k in overrides and v is not None})
+        overrides = resumed_settings(session, workspace.config, flags, ("engine", "model", "think", "base_url"))
     try:
         run = start_run(workspace, session=session, overrides=overrides)
     except EngineError as exc:
