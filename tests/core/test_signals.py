@@ -112,3 +112,18 @@ def test_a_closed_stdout_is_pointed_at_devnull(monkeypatch: pytest.MonkeyPatch) 
         closed.write("the report\n")
         closed.flush()  # no BrokenPipeError
     os.close(alive_read)
+
+
+@stop_on_signals()
+def _command(signalled: bool) -> str:
+    if signalled:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return "done"
+
+
+def test_as_a_decorator_each_call_is_guarded() -> None:
+    before = _handlers()
+    with pytest.raises(Interrupted, match="stopped by SIGTERM"):
+        _command(True)
+    assert _command(False) == "done"
+    assert _handlers() == before

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.chat.test_tty import Term
 from tests.conftest import make_git_repo, run_cli
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
@@ -166,3 +167,25 @@ def test_a_second_signal_during_cleanup_leaves_no_traceback(tmp_path: Path) -> N
                     proc.send_signal(second)
             err = proc.communicate(timeout=60)[1]
     _check_stopped(root, pid_list, "SIGTERM", proc.returncode, err)
+
+
+def test_sigterm_at_the_chat_prompt_ends_it_cleanly(tmp_path: Path) -> None:
+    """On a terminal, waiting at the prompt (prompt-toolkit's event loop): the chat ends, no traceback."""
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    env = {k: v for k, v in _env().items() if k not in ("COLUMNS", "LINES")}
+    env["TERM"] = "xterm-256color"
+    with StandIn(replies=[ScriptedReply(content="hello there")]) as server:
+        term = Term(["chat", str(root), "--base-url", server.base_url], env)
+        try:
+            term.wait(r"you>")
+            term.send("hi\r")
+            term.wait(r"hello there")
+            term.wait_count(r"you>", 2)
+            term.child.kill(signal.SIGTERM)
+            term.wait(r"error: stopped by SIGTERM")
+            assert term.close() == INTERRUPTED
+        finally:
+            if term.child.isalive():
+                term.child.terminate(force=True)
+    assert "Traceback" not in term.text()
+    assert "chat --resume" in term.text()

@@ -89,8 +89,7 @@ def open_workspace(path: Path, flags: Mapping[str, Any], *, why: str) -> Workspa
 
 def start_run(workspace: Workspace, *, session: SessionData | None = None,
               overrides: Mapping[str, Any] | None = None) -> RunSetup:
-    """Take the repository's session lock (SessionLocked if another session holds it), then open the engine
-    the configuration (and ``overrides``) name; raises EngineError with a hint."""
+    """Open the engine the configuration (and ``overrides``) name; raises EngineError with a hint."""
     hold_session_lock(workspace.root, session_id=session.session_id if session is not None else "")
     engine = open_model_engine(workspace.config, workspace.root, overrides=overrides)
     return RunSetup(workspace, engine, session)

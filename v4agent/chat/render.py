@@ -49,8 +49,11 @@ def short_args(arguments: str, width: int = _ARG_WIDTH) -> str:
 
 
 def approval_panel(request: ApprovalRequest) -> Panel:
-    """The approval question: the whole command (every line), or the edit's path and diff, exactly as they
-    will run, with control characters, escapes and invisible characters written out, never interpreted."""
+    """The approval question's panel: the whole command, or the edit's path and diff, as they will run.
+
+    Every line is shown; control characters, escapes and invisible characters are written out (never
+    interpreted by the terminal), with a note saying how many there are.
+    """
     body: list[RenderableType] = [visible_text(request.summary, style="bold")]
     note = hidden_note(request.summary, request.detail)
     if note:

@@ -3,7 +3,8 @@
 Keys (also in /help): Enter sends; Alt+Enter (or Esc then Enter) inserts a newline; Tab completes commands
 and repository paths; Up/Down walk the history, kept across sessions in ``.v4agent/chat_history``. Ctrl-C
 while the model works cancels that turn (the session stays); Ctrl-C at the prompt clears the line and a
-second one in a row exits, as does Ctrl-D. The session is saved as it goes either way.
+second one in a row exits, as does Ctrl-D. The session is saved as it goes either way. SIGTERM or SIGHUP
+cancels the turn like Ctrl-C, then the chat ends (``v4agent.core.signals``).
 """
 
 from __future__ import annotations
