@@ -29,6 +29,7 @@ from v4agent.agent.request.layout import (
 )
 from v4agent.agent.sessions.records import CallRecord, EndRecord, EndTotals, ResetRecord, ToolRecord
 from v4agent.agent.sessions.store import SessionWriter
+from v4agent.core.signals import interrupt_reason
 from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, EngineUnreachable, ToolSchema, Usage
 from v4agent.tools.registry import runs_command
@@ -278,8 +279,8 @@ class Agent:
         """Call the engine and run tools until a stop condition; the end is saved to the session too."""
         try:
             outcome = self._loop()
-        except KeyboardInterrupt:
-            outcome = self._outcome("interrupted", "interrupted (Ctrl-C); resume with --resume")
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP inside core.signals.stop_on_signals
+            outcome = self._outcome("interrupted", interrupt_reason(exc))
         except BudgetExceeded as exc:
             outcome = self._outcome("limit", str(exc))
         except EngineError as exc:

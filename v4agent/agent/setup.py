@@ -15,6 +15,7 @@ from v4agent.accounting import PriceTable, price_table_for
 from v4agent.agent.engine_choice import open_model_engine
 from v4agent.agent.loop import AgentConfig
 from v4agent.agent.request.cachediag import CacheTracker
+from v4agent.agent.sessions.lock import hold_session_lock
 from v4agent.agent.sessions.store import SessionData
 from v4agent.core.config import Config, load_config
 from v4agent.core.errors import UsageError
@@ -110,6 +111,7 @@ def _trusted_config(root: Path, flags: Mapping[str, Any], ask_trust: TrustAsker 
 def start_run(workspace: Workspace, *, session: SessionData | None = None,
               overrides: Mapping[str, Any] | None = None) -> RunSetup:
     """Open the engine the configuration (and ``overrides``) name; raises EngineError with a hint."""
+    hold_session_lock(workspace.root, session_id=session.session_id if session is not None else "")
     engine = open_model_engine(workspace.config, workspace.root, overrides=overrides)
     return RunSetup(workspace, engine, session)
 

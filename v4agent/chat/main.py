@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.prompt import Confirm
 
 from v4agent.agent.loop import Outcome
+from v4agent.agent.sessions.lock import note_session, release_session_locks
 from v4agent.agent.sessions.store import find_resumable
 from v4agent.agent.setup import Workspace, open_workspace, pack_repository, start_run
 from v4agent.chat.actions import ChatApp
@@ -28,6 +29,7 @@ from v4agent.chat.request import ChatRequest
 from v4agent.chat.statusline import SessionFigures
 from v4agent.core.errors import ExitCode, Interrupted, UsageError, V4AgentError
 from v4agent.core.git import GitError, run_git
+from v4agent.core.signals import received, stop_on_signals
 from v4agent.core.trust import UntrustedProject
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
@@ -90,7 +92,19 @@ def _banner(app: ChatApp, resumed: bool) -> None:
 
 
 def run_chat(request: ChatRequest) -> None:
-    """Chat with the model about the repository at PATH; it can read, search, edit and run commands."""
+    """Chat with the model about the repository at PATH; it can read, search, edit and run commands.
+
+    SIGTERM and SIGHUP end the chat like Ctrl-C ends a turn (the session saved, exit 5); it holds the
+    repository's session lock.
+    """
+    try:
+        with stop_on_signals():
+            _run_chat(request)
+    finally:
+        release_session_locks()
+
+
+def _run_chat(request: ChatRequest) -> None:
     path, session_id = _targets(request.targets, request.resume)
     flags = request.config_flags()
     # SetupError, ConfigError, PriceTableError, SessionError: usage errors (exit 2), reported by the entry point
@@ -122,6 +136,7 @@ def run_chat(request: ChatRequest) -> None:
         raise V4AgentError(str(exc)) from None
     except KeyboardInterrupt:
         raise Interrupted("interrupted") from None
+    note_session(root, chat_session.session_id)
     app = ChatApp(env, chat_session, build_pack)
     _banner(app, session is not None)
     failed: Outcome | None = None
@@ -135,6 +150,9 @@ def run_chat(request: ChatRequest) -> None:
         sid = app.chat.session_id
         stderr.print(f"session {sid} saved; continue it with: v4agent chat --resume {sid}", markup=False,
                      highlight=False, soft_wrap=True)
+    stopped = received()
+    if stopped:
+        raise Interrupted(f"stopped by {stopped}")
     if failed is not None:
         raise typer.Exit(_exit_code(failed))
 

@@ -22,6 +22,8 @@ from rich.text import Text
 
 from v4agent.agent.loop import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
 from v4agent.chat.statusline import SessionFigures
+from v4agent.tools.approval import ApprovalRequest
+from v4agent.ui.visible import hidden_note, visible, visible_text
 
 _LIVE_LINES = 8  # lines kept re-renderable at the bottom while streaming
 _REFRESH_S = 0.06
@@ -42,8 +44,28 @@ def short_args(arguments: str, width: int = _ARG_WIDTH) -> str:
         text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in parsed.items())
     else:
         text = arguments
-    text = " ".join(text.split())
+    text = " ".join(visible(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def approval_panel(request: ApprovalRequest) -> Panel:
+    """The approval question's panel: the whole command, or the edit's path and diff, as they will run.
+
+    Every line is shown; control characters, escapes and invisible characters are written out (never
+    interpreted by the terminal), with a note saying how many there are.
+    """
+    body: list[RenderableType] = [visible_text(request.summary, style="bold")]
+    note = hidden_note(request.summary, request.detail)
+    if note:
+        body.append(Text(note, style="bold yellow"))
+    if request.detail:
+        body.append(Syntax(visible(request.detail), "diff", theme="ansi_dark", background_color="default"))
+    lines = request.summary.count("\n") + 1
+    if request.kind != "shell":
+        title = "make this edit?"
+    else:
+        title = "run this command?" if lines == 1 else f"run this command ({lines} lines)?"
+    return Panel(Group(*body), title=f"{request.tool}: {title}", title_align="left", border_style="yellow")
 
 
 def _clip_lines(text: str, limit: int) -> str:

@@ -3,11 +3,13 @@
 Keys (also in /help): Enter sends; Alt+Enter (or Esc then Enter) inserts a newline; Tab completes commands
 and repository paths; Up/Down walk the history, kept across sessions in ``.v4agent/chat_history``. Ctrl-C
 while the model works cancels that turn (the session stays); Ctrl-C at the prompt clears the line and a
-second one in a row exits, as does Ctrl-D. The session is saved as it goes either way.
+second one in a row exits, as does Ctrl-D. The session is saved as it goes either way. SIGTERM or SIGHUP
+cancels the turn like Ctrl-C, then the chat ends (``v4agent.core.signals``).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -15,17 +17,16 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.formatted_text import HTML
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-from rich.console import Group, RenderableType
-from rich.panel import Panel
-from rich.syntax import Syntax
-from rich.text import Text
 
 from v4agent.agent.loop import Outcome
+from v4agent.agent.sessions.lock import note_session
+from v4agent.agent.sessions.records import EndRecord
 from v4agent.chat.actions import ChatApp
 from v4agent.chat.completer import ChatCompleter
-from v4agent.chat.render import ChatRenderer
+from v4agent.chat.render import ChatRenderer, approval_panel
 from v4agent.chat.slash import is_slash
 from v4agent.chat.statusline import format_status
+from v4agent.core.signals import Terminated, interrupt_reason, received
 from v4agent.core.state import state_dir
 from v4agent.tools.approval import Answer, ApprovalRequest, Asker
 
@@ -71,12 +72,7 @@ def make_asker(renderer: ChatRenderer) -> Asker:
 
     def ask(request: ApprovalRequest) -> Answer:
         renderer.pause()
-        body: list[RenderableType] = [Text(request.summary, style="bold")]
-        if request.detail:
-            body.append(Syntax(request.detail, "diff", theme="ansi_dark", background_color="default"))
-        title = "run this command?" if request.kind == "shell" else "make this edit?"
-        renderer.console.print(Panel(Group(*body), title=f"{request.tool}: {title}", title_align="left",
-                                     border_style="yellow"))
+        renderer.console.print(approval_panel(request))
         while True:
             answer = _ANSWERS.get(_read_answer(renderer, "allow? [y]es / [n]o / [a]lways this session: "))
             if answer is not None:
@@ -95,18 +91,25 @@ def make_confirm(renderer: ChatRenderer) -> Callable[[str], bool]:
 
 
 def _report(app: ChatApp, outcome: Outcome) -> None:
-    if outcome.status == "interrupted":
+    stopped = received()
+    if outcome.status == "interrupted" and stopped:
+        app.say(f"stopped by {stopped}; the session is saved", "yellow")
+    elif outcome.status == "interrupted":
         app.say("turn cancelled; the session is kept (send another message, or /undo turn)", "yellow")
     elif outcome.status in ("limit", "failed"):
         app.say(outcome.reason, "red")
 
 
 def _turn(app: ChatApp, text: str) -> Outcome:
+    note_session(app.env.root, app.chat.session_id)  # /clear and /resume change it
     try:
         outcome = app.chat.send(text)
-    except KeyboardInterrupt:  # between the loop's own handlers (rendering, the session file)
+    except KeyboardInterrupt as exc:  # between the loop's own handlers (rendering, the session file)
         app.renderer.end_turn()
-        outcome = Outcome("interrupted", "interrupted (Ctrl-C)")
+        outcome = Outcome("interrupted", interrupt_reason(exc))
+        if isinstance(exc, Terminated):  # the loop did not get to write the end: the session still gets one
+            with contextlib.suppress(OSError):
+                app.chat.writer.write(EndRecord("interrupted", outcome.reason))
     _report(app, outcome)
     return outcome
 
@@ -123,10 +126,12 @@ def run_tty(app: ChatApp, list_paths: Callable[[], Sequence[str]]) -> None:
         prompt_continuation=lambda width, line, soft: "." * (width - 1) + " ",
     )
     interrupts = 0
-    while True:
+    while not received():  # SIGTERM or SIGHUP: leave after the turn it cancelled
         try:
             line = session.prompt(HTML(f"<b><ansicyan>{PROMPT.strip()}</ansicyan></b> "))
         except KeyboardInterrupt:
+            if received():
+                return
             interrupts += 1
             if interrupts >= 2:
                 return
@@ -153,11 +158,13 @@ def run_piped(app: ChatApp, lines: Iterable[str], status: Callable[[str], None])
         if not line.strip():
             continue
         if is_slash(line):
-            if not app.dispatch(line.strip()):
+            if not app.dispatch(line.strip()) or received():
                 break
             continue
         outcome = _turn(app, line)
         if outcome.status != "finished" and worst is None:
             worst = outcome
+        if received():  # SIGTERM or SIGHUP cancelled the turn: the chat ends there
+            break
         status(format_status(app.chat.figures.status()))
     return worst

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 from rich.prompt import Confirm, Prompt
+from rich.text import Text
 
 from v4agent.accounting import (
     Ledger,
@@ -33,6 +34,7 @@ from v4agent.agent.request.layout import (
     task_message,
 )
 from v4agent.agent.resume import resumed_settings
+from v4agent.agent.sessions.lock import note_session, release_session_locks
 from v4agent.agent.sessions.records import EndRecord, ResumeRecord, StartRecord
 from v4agent.agent.sessions.store import (
     SessionData,
@@ -54,6 +56,7 @@ from v4agent.agent.setup import (
 from v4agent.core.errors import ExitCode, Interrupted, UsageError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
+from v4agent.core.signals import Terminated, stop_on_signals
 from v4agent.core.trust import UntrustedProject
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.prompts import load_prompt
@@ -64,6 +67,7 @@ from v4agent.tools.approval import Answer, ApprovalRequest, Asker
 from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
 from v4agent.tools.testrun import detect_test_command, run_test_command
 from v4agent.ui.console import error, stderr, stdout, warn
+from v4agent.ui.visible import hidden_note, visible_text
 
 if TYPE_CHECKING:
     from v4agent.pack import Snapshot
@@ -72,9 +76,15 @@ _WHY_GIT = "refactor records the starting commit so that `v4agent undo` can rest
 
 
 def _ask(request: ApprovalRequest) -> Answer:
-    stderr.print(f"[bold]{request.tool}[/] wants to run: {request.summary}", markup=True, highlight=False)
+    """Ask on the terminal; the command (or path and diff) is shown whole, its escapes written out."""
+    what = "run" if request.kind == "shell" else "make this edit"
+    stderr.print(Text.assemble((request.tool, "bold"), f" wants to {what}:"), highlight=False)
+    stderr.print(visible_text(request.summary), highlight=False, soft_wrap=True)
+    note = hidden_note(request.summary, request.detail)
+    if note:
+        stderr.print(Text(note, style="yellow"), highlight=False)
     if request.detail:
-        stderr.print(request.detail, markup=False, highlight=False)
+        stderr.print(visible_text(request.detail), highlight=False, soft_wrap=True)
     answer = Prompt.ask("allow?", choices=["yes", "no", "always"], default="no", console=stderr)
     return "always" if answer == "always" else "yes" if answer == "yes" else "no"
 
@@ -168,8 +178,9 @@ def _drive_inner(run: RunSetup, as_json: bool, agent: Agent, writer: SessionWrit
         if prime:
             try:
                 agent.prime()
-            except KeyboardInterrupt:
-                writer.write(EndRecord("interrupted", "interrupted while priming", ""))
+            except KeyboardInterrupt as exc:
+                by = f" ({exc.signame})" if isinstance(exc, Terminated) else ""
+                writer.write(EndRecord("interrupted", f"interrupted while priming{by}", ""))
                 raise Interrupted(f"interrupted; resume with --resume {writer.session_id}") from None
             except EngineError as exc:  # recorded, then reported by the entry point: 6 if unreachable, else 1
                 writer.write(EndRecord("failed", str(exc), ""))
@@ -189,7 +200,18 @@ def _drive_inner(run: RunSetup, as_json: bool, agent: Agent, writer: SessionWrit
 
 
 def run_refactor(request: RefactorRequest) -> None:
-    """Let the model carry out the request's task on its repository, with tools, tests and a cost report."""
+    """Let the model carry out the request's task on its repository, with tools, tests and a cost report.
+
+    SIGTERM and SIGHUP stop it like Ctrl-C (the session saved, exit 5); it holds the repository's session lock.
+    """
+    try:
+        with stop_on_signals():
+            _run_refactor(request)
+    finally:
+        release_session_locks()
+
+
+def _run_refactor(request: RefactorRequest) -> None:
     flags = request.config_flags()
     # SetupError, ConfigError, PriceTableError and SessionError are usage errors (exit 2): the entry point says so.
     workspace = open_workspace(request.path, flags, why=_WHY_GIT, ask_trust=_ask_trust if sys.stdin.isatty() else None,
@@ -229,6 +251,7 @@ def run_refactor(request: RefactorRequest) -> None:
     from v4agent.agent.sessions.store import new_session_id
 
     sid = new_session_id()
+    note_session(root, sid)
     try:
         git = capture_start(root, sid, new_branch=request.branch)
     except GitError as exc:

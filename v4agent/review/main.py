@@ -12,6 +12,7 @@ from v4agent.core.config import Config, load_config
 from v4agent.core.errors import ExitCode, UsageError, V4AgentError
 from v4agent.core.fsutil import write_output
 from v4agent.core.git import repo_root
+from v4agent.core.signals import stop_on_signals
 from v4agent.engine.types import Engine, EngineError, EngineUnreachable
 from v4agent.review.actions import UNTRUSTED_IN_CI, PullRequestEvent, read_event
 from v4agent.review.findings import SEVERITIES, at_or_above
@@ -93,6 +94,7 @@ def _open_engine(config: Config, repo: Path, overrides: dict[str, Any]) -> Engin
         raise UsageError(str(exc), hint=exc.hint) from None  # an engine that cannot be opened is misconfigured
 
 
+@stop_on_signals()  # SIGTERM or SIGHUP: the review stops like Ctrl-C, one line and the interrupted status
 def run_review(
     path: Path, *,
     base: str,
