@@ -56,7 +56,7 @@ def test_allowed_paths_resolve_inside(repo: Path) -> None:
 
 def test_a_link_that_stays_inside_is_refused_with_its_target(repo: Path) -> None:
     # Links are never followed, even inside: one that stays inside can be swapped for one that leaves.
-    with pytest.raises(PathRefused, match="symlink to 'src/a.py' inside the repository"):
+    with pytest.raises(PathRefused, match=r"symlink to 'src/a\.py' inside the repository"):
         resolve_repo_path(repo, "inner_link.py")
     result = run_tool(ToolContext(repo), "read_file", json.dumps({"path": "inner_link.py"}))
     assert not result.ok

@@ -11,12 +11,12 @@ search hit or a diff section by its file's path; command output, whose provenanc
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from v4agent.secrets.redact import redact_secrets
 from v4agent.secrets.scan import SecretFinding, scan_secrets
 
-__all__ = ["redact_diff", "redact_file", "redact_hits", "redact_output"]
+__all__ = ["redact_diff", "redact_file", "redact_hit_lines", "redact_output"]
 
 _OUTPUT_RULES = "output.txt"  # scanned as code: quoted values, token formats, keys
 _CONFIG_RULES = "output.env"  # unquoted ``password = value`` too, but in code that value is an expression:
@@ -51,21 +51,16 @@ def redact_file(path: str, text: str) -> tuple[str, int]:
     return _apply(text, scan_secrets(text, path))
 
 
-def redact_hits(hits: Sequence[tuple[str, str]]) -> tuple[list[str], int]:
-    """Search hits ``(path, line text)``: each text with its secrets replaced by its file's rules."""
-    by_path: dict[str, list[int]] = {}
-    for index, (path, _) in enumerate(hits):
-        by_path.setdefault(path, []).append(index)
-    out = [text for _, text in hits]
-    count = 0
-    for path, indexes in by_path.items():
-        joined = "\n".join(out[i] for i in indexes)
-        redacted, found = _apply(joined, scan_secrets(joined, path))
-        if found:
-            count += found
-            for i, line in zip(indexes, redacted.split("\n"), strict=True):
-                out[i] = line
-    return out, count
+def redact_hit_lines(path: str, text: str, numbers: Iterable[int]) -> tuple[dict[int, str], int]:
+    """Search hits in one file: lines ``numbers`` (1-based) of ``text``, the whole file's text, redacted by the
+    findings of the WHOLE file (a private key's body lines are secret only as part of their block), and how
+    many findings those lines held."""
+    findings = scan_secrets(text, path)
+    wanted = set(numbers)
+    lines = redact_secrets(text, findings).split("\n") if findings else text.split("\n")
+    shown = {n: lines[n - 1] for n in sorted(wanted) if 0 < n <= len(lines)}
+    count = len({(f.line, f.start, f.end) for f in findings if f.line in shown})
+    return shown, count
 
 
 def redact_diff(diff: str) -> tuple[str, int]:
