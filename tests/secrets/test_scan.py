@@ -100,16 +100,8 @@ def _reference_scan(text: str, rel_path: str) -> set[tuple[int, str, int, int]]:
         for plugin in s._plugins():
             if plugin.config_only and not is_config:
                 continue
-            if plugin.keyword is not None:
-                for value in plugin.keyword.analyze_string(line, s._keyword_regexes(rel_path)):
-                    if value.strip():
-                        found.update((index + 1, plugin.kind, a, b) for a, b in s._spans(line, value))
-                continue
-            for pattern in plugin.patterns:
-                for match in pattern.finditer(line):
-                    a, b = s._value_span(match)
-                    if b > a:
-                        found.add((index + 1, plugin.kind, a, b))
+            found.update((index + 1, plugin.kind, a, b)
+                         for a, b in s._plugin_spans(plugin, line, s._keyword_regexes(rel_path)))
     return found
 
 
