@@ -76,7 +76,7 @@ class Swapper(threading.Thread):
 
 
 @pytest.fixture(params=["openat2", "fallback"])
-def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """Run the test with openat2 (skipped where the kernel lacks it) or with a kernel that answers ENOSYS."""
     monkeypatch.setattr(safeopen, "_openat2_state", None)
     if request.param == "fallback":
@@ -93,7 +93,7 @@ def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tm
     if request.param == "openat2" and not available:
         pytest.skip("this kernel has no openat2")
     assert available == (request.param == "openat2")
-    yield request.param
+    return str(request.param)
 
 
 @pytest.fixture
@@ -133,3 +133,38 @@ def test_no_write_or_read_escapes_while_a_link_is_swapped_in(resolver: str,
     assert (outside / "f.txt").read_text() == CANARY + "\n"
     assert leaked == []
     assert sum(outcomes.values()) == 2 * CALLS
+
+
+def _swap_once(real: Path, link: Path) -> None:
+    """Give the directory's name to the link and the link's name to the directory."""
+    hold = real.with_name(real.name + ".hold")
+    os.rename(real, hold)
+    os.rename(link, real)
+    os.rename(hold, link)
+
+
+@pytest.mark.parametrize(("tool", "args"), [
+    ("write_file", {"path": "d/f.txt", "content": "changed\n"}),
+    ("edit_file", {"path": "d/f.txt", "old_text": "inside", "new_text": "changed"}),
+    ("delete_file", {"path": "d/f.txt"}),
+])
+def test_a_swap_while_the_user_approves_cannot_move_the_change(resolver: str, tmp_path: Path, tool: str,
+                                                               args: dict[str, str]) -> None:
+    """The widest window there is, hit every time: the link is swapped in while the approval prompt waits."""
+    repo = make_git_repo(tmp_path / "repo", {"d/f.txt": "inside\n"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "f.txt").write_text(CANARY + "\n")
+    os.symlink(outside, repo / "swap")
+
+    def ask(request: object) -> str:
+        _swap_once(repo / "d", repo / "swap")
+        return "yes"
+
+    result = run_tool(ToolContext(repo, ask=ask), tool, json.dumps(args))  # type: ignore[arg-type]
+    assert result.ok, result.content
+    assert (repo / "d").is_symlink()  # the swap happened
+    assert sorted(p.name for p in outside.iterdir()) == ["f.txt"]
+    assert (outside / "f.txt").read_text() == CANARY + "\n"
+    moved = repo / "swap" / "f.txt"  # the real directory, under the link's old name: the change landed there
+    assert not moved.exists() if tool == "delete_file" else moved.read_text() == "changed\n"

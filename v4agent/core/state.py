@@ -16,6 +16,7 @@ import stat
 from pathlib import Path
 
 from v4agent.core.errors import ExitCode, V4AgentError
+from v4agent.core.pathtext import display_path
 
 __all__ = ["STATE_DIR_NAME", "StateDirRefused", "state_dir", "state_path"]
 
@@ -29,13 +30,14 @@ class StateDirRefused(V4AgentError, exit_code=ExitCode.USAGE):
 
 def _refuse(path: Path, what: str) -> StateDirRefused:
     try:
-        target = f" (to {os.readlink(path)})"
+        target = f" (to {display_path(os.readlink(path))})"  # a committed link's target is the repository's text
     except OSError:
         target = ""
+    shown = display_path(str(path))
     return StateDirRefused(
-        f"{path} is {what}{target}: v4agent keeps its sessions, ledger and cache in a real directory inside the "
+        f"{shown} is {what}{target}: v4agent keeps its sessions, ledger and cache in a real directory inside the "
         "repository, and does not follow links there",
-        hint=f"delete it (rm {path}) and run again; v4agent creates what it needs itself",
+        hint=f"delete it (rm {shown}) and run again; v4agent creates what it needs itself",
     )
 
 

@@ -6,7 +6,7 @@ key file) has no such line, so these are redacted as well:
 
 - a run of 3 or more consecutive *key lines* (the line's one long token is 40+ characters of the base64
   alphabet, with upper and lower case letters and digits, and at most a short prefix such as ``file:12:`` or a
-  diff marker around it), and the short last line of the body right after the run;
+  diff marker around it), and the body's short last line right after it when the run's lines are all full;
 - the lines right before an ``END ... PRIVATE KEY`` footer: the last, of any length, and the key lines above.
 
 A run that follows a ``BEGIN`` line of something public (a certificate, a public key), its armor headers and
@@ -71,7 +71,9 @@ def _runs(lines: list[str]) -> Iterator[tuple[int, tuple[int, int]]]:
             index += 1
         if len(run) >= _RUN and not _public_armor(lines, run[0][0]):
             yield from run
-            tail = _bare(lines[index]) if index < len(lines) else None
+            first, last = run[0][1], run[-1][1]
+            full = last[1] - last[0] == first[1] - first[0]  # a shorter line already ended the body
+            tail = _bare(lines[index]) if full and index < len(lines) else None
             if tail is not None:  # the body's last, shorter line
                 yield index, tail
         index += 1 if not run else 0
