@@ -27,6 +27,7 @@ __all__ = ["find_rg", "grep", "parse_rg"]
 DEFAULT_RESULTS = 100
 MAX_RESULTS = 1000
 MAX_LINE_CHARS = 300
+_BINARY_NOTE = re.compile(rb"[^\0\n]*: binary file matches \(found [^\n]*\)\n")
 
 
 def find_rg() -> str | None:
@@ -52,6 +53,10 @@ def parse_rg(out: bytes) -> list[tuple[str, int]]:
     results: list[tuple[str, int]] = []
     pos = 0
     while pos < len(out):
+        note = _BINARY_NOTE.match(out, pos)
+        if note is not None:  # the one line rg prints without a NUL: a binary file given by name
+            pos = note.end()
+            continue
         nul = out.find(b"\0", pos)
         if nul == -1:
             break
