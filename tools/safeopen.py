@@ -127,7 +127,7 @@ def _walk(root_fd: int, parts: list[str], *, create: bool) -> int:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(name, 0o777, dir_fd=fd)
                 nxt = _open_component(fd, parts, depth)
-            except (NotADirectoryError, OSError) as exc:
+            except OSError as exc:
                 raise _why(fd, parts, depth, exc) from None
             os.close(fd)
             fd = nxt
@@ -178,9 +178,11 @@ def open_dir(root_fd: int, rel: str, *, create: bool = False) -> int:
             if not create:
                 raise
         except OSError as exc:
-            if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EXDEV):
-                raise
-            raise _first_link(root_fd, parts) from None
+            # openat2(2): EAGAIN means a concurrent rename made the kernel give up on a check; the walk is as safe.
+            if exc.errno != errno.EAGAIN:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EXDEV):
+                    raise
+                raise _first_link(root_fd, parts) from None
     return _walk(root_fd, parts, create=create)
 
 
