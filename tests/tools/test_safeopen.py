@@ -109,3 +109,20 @@ def test_replace_at_is_atomic_keeps_the_mode_and_leaves_no_temp_file(mode: str, 
     assert (tree / "a" / "b" / "other.txt").read_text() == "new\n"
     assert stat.S_IMODE((tree / "a" / "b" / "other.txt").stat().st_mode) == 0o750
     assert sorted(p.name for p in (tree / "a" / "b").iterdir()) == ["f.txt", "other.txt"]
+
+
+def test_with_openat2_the_kernel_resolves_the_path(monkeypatch: pytest.MonkeyPatch, tree: Path) -> None:
+    real = safeopen._syscall
+    with opened_root(tree) as fd:
+        if real is None or not safeopen.openat2_available(fd):
+            pytest.skip("this kernel has no openat2")
+    calls: list[bytes] = []
+
+    def spy(number: object, dir_fd: object, path: ctypes.c_char_p, *rest: object) -> int:
+        calls.append(path.value or b"")
+        return real(number, dir_fd, path, *rest)
+
+    monkeypatch.setattr(safeopen, "_syscall", spy)
+    with opened_root(tree) as root_fd:
+        os.close(open_dir(root_fd, "a/b"))
+    assert calls == [b"a/b"]  # one call for the whole path, no walk
