@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 from pathlib import Path
 
 import pathspec
 
+from v4agent.core.pathtext import display_path
 from v4agent.secrets.results import redact_file
 from v4agent.tools.edit import ToolFailure, decode
-from v4agent.tools.paths import is_refused_rel, resolve_repo_path
+from v4agent.tools.paths import RepoPath, is_refused_rel, parent_dir, read_entry, resolve_repo_path
+from v4agent.tools.safeopen import opened_root
 
-__all__ = ["list_files", "read_file", "repo_files"]
+__all__ = ["list_files", "read_file", "read_repo_file", "repo_files"]
 
 PAGE_LINES = 1000
 PAGE_CHARS = 60_000
@@ -19,16 +22,29 @@ MAX_LINE_CHARS = 2000
 MAX_LIST = 2000
 
 
+def read_repo_file(target: RepoPath, raw: str) -> bytes:
+    """The bytes of the file at ``target``, opened with no link followed; hard links read only when tracked."""
+    with opened_root(target.root) as root_fd, parent_dir(root_fd, target, raw) as dir_fd:
+        try:
+            found = None if dir_fd is None else read_entry(dir_fd, target, raw, writing=False)
+        except IsADirectoryError:
+            raise ToolFailure(f"{target.shown} is a directory; use list_files with a pattern like "
+                              f"'{target.shown}/**'") from None
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                raise ToolFailure(f"{target.shown} is not a regular file (a pipe, socket or device)") from None
+            raise
+    if found is None:
+        raise ToolFailure(f"{target.shown} does not exist")
+    return found[0]
+
+
 def read_file(repo_root: Path, path: str, start_line: int | None = None, end_line: int | None = None) -> str:
     """A file's lines from ``start_line`` to ``end_line``, numbered and paged, secret values redacted."""
     target = resolve_repo_path(repo_root, path)
-    if not target.abs.exists():
-        raise ToolFailure(f"{target.rel} does not exist")
-    if target.abs.is_dir():
-        raise ToolFailure(f"{target.rel} is a directory; use list_files with a pattern like '{target.rel}/**'")
-    data = target.abs.read_bytes()
+    data = read_repo_file(target, path)
     if b"\x00" in data[:8192]:
-        raise ToolFailure(f"{target.rel} is a binary file ({len(data)} bytes); not shown")
+        raise ToolFailure(f"{target.shown} is a binary file ({len(data)} bytes); not shown")
     text = decode(data)[0]
     text, redacted = redact_file(target.rel, text)
     lines = text.replace("\r\n", "\n").split("\n")
@@ -36,12 +52,12 @@ def read_file(repo_root: Path, path: str, start_line: int | None = None, end_lin
         lines.pop()
     total = len(lines)
     if total == 0:
-        return f"{target.rel} is empty"
+        return f"{target.shown} is empty"
     start = 1 if start_line is None else start_line
     if start < 1:
         raise ToolFailure("start_line must be 1 or more")
     if start > total:
-        raise ToolFailure(f"start_line {start} is past the end of {target.rel} ({total} lines)")
+        raise ToolFailure(f"start_line {start} is past the end of {target.shown} ({total} lines)")
     last = total if end_line is None else min(end_line, total)
     if last < start:
         raise ToolFailure(f"end_line {end_line} is before start_line {start}")
@@ -58,7 +74,7 @@ def read_file(repo_root: Path, path: str, start_line: int | None = None, end_lin
         out.append(entry)
         size += len(entry) + 1
         shown_last = number
-    header = f"{target.rel} (lines {start}-{shown_last} of {total})"
+    header = f"{target.shown} (lines {start}-{shown_last} of {total})"
     notes: list[str] = []
     if redacted:
         notes.append(f"[{redacted} secret value(s) redacted]")
@@ -82,7 +98,7 @@ def repo_files(repo_root: Path) -> list[str]:
     except (OSError, subprocess.TimeoutExpired):
         proc = None
     if proc is not None and proc.returncode == 0:
-        names = sorted({n for n in proc.stdout.decode("utf-8", "replace").split("\0") if n})
+        names = sorted({n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n})
         names = [n for n in names if (root / n).is_file() or (root / n).is_symlink()]
     else:
         names = sorted(
@@ -102,7 +118,7 @@ def list_files(repo_root: Path, pattern: str | None = None) -> str:
         names = [n for n in names if spec.match_file(n)]
     if not names:
         return f"no files match {pattern!r}" if pattern else "the repository has no files"
-    shown = names[:MAX_LIST]
+    shown = [display_path(n) for n in names[:MAX_LIST]]
     more = len(names) - len(shown)
     tail = [f"[... {more} more files not shown; narrow the pattern]"] if more else []
     return "\n".join([f"{len(names)} file(s)", *shown, *tail])

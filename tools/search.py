@@ -1,4 +1,9 @@
-"""grep: ripgrep (the binary from the ``ripgrep`` wheel) with a pure-Python fallback; ``path:line: text``."""
+"""grep: ripgrep (the binary from the ``ripgrep`` wheel) with a pure-Python fallback; ``path:line: text``.
+
+rg only finds where the matches are; each line shown is read from its file the way read_file reads it (by fd,
+no link followed, hard links only when tracked) and redacted by the findings of that whole file, so a key's
+body lines are hidden even when the pattern matched none of its markers. Names are escaped on output.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,18 @@ from pathlib import Path
 
 import pathspec
 
-from v4agent.secrets.results import redact_hits
+from v4agent.core.pathtext import display_path
+from v4agent.secrets.results import redact_hit_lines
 from v4agent.tools.edit import ToolFailure, decode
-from v4agent.tools.files import repo_files
-from v4agent.tools.paths import is_refused_rel, resolve_repo_path
+from v4agent.tools.files import read_repo_file, repo_files
+from v4agent.tools.paths import PathRefused, RepoPath, is_refused_rel, resolve_repo_path
 
-__all__ = ["find_rg", "grep"]
+__all__ = ["find_rg", "grep", "parse_rg"]
 
 DEFAULT_RESULTS = 100
 MAX_RESULTS = 1000
 MAX_LINE_CHARS = 300
+_BINARY_NOTE = re.compile(rb"[^\0\n]*: binary file matches \(found [^\n]*\)\n")
 
 
 def find_rg() -> str | None:
@@ -37,9 +44,36 @@ def _shorten(text: str) -> str:
     return text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS] + " […]"
 
 
-def _rg(rg: str, root: Path, pattern: str, rel: str, glob: str | None, ignore_case: bool) -> list[tuple[str, int, str]]:
+def parse_rg(out: bytes) -> list[tuple[str, int]]:
+    """``(path, line number)`` of each record of ``rg --null --line-number`` output: ``NAME \\0 NUMBER : TEXT \\n``.
+
+    A name cannot hold a NUL and a line cannot hold a newline, so each record is read from its NUL: splitting
+    the output on newlines first would let a newline inside a name start a forged record.
+    """
+    results: list[tuple[str, int]] = []
+    pos = 0
+    while pos < len(out):
+        note = _BINARY_NOTE.match(out, pos)
+        if note is not None:  # the one line rg prints without a NUL: a binary file given by name
+            pos = note.end()
+            continue
+        nul = out.find(b"\0", pos)
+        if nul == -1:
+            break
+        end = out.find(b"\n", nul + 1)
+        end = len(out) if end == -1 else end
+        number, colon, _ = out[nul + 1 : end].partition(b":")
+        if colon and number.isdigit():
+            name = out[pos:nul].decode("utf-8", "surrogateescape")  # the same bytes open it again
+            results.append((name[2:] if name.startswith("./") else name, int(number)))
+        pos = end + 1
+    return results
+
+
+def _rg(rg: str, root: Path, pattern: str, rel: str, glob: str | None, ignore_case: bool) -> list[tuple[str, int]]:
+    # The line's text is taken from the file as the tool opens it (below), so rg prints none of it.
     cmd = [rg, "--line-number", "--no-heading", "--with-filename", "--color=never", "--null", "--hidden",
-           "--glob", "!.git", "--glob", "!.v4agent", "--max-columns", str(MAX_LINE_CHARS * 2), "--max-columns-preview"]
+           "--glob", "!.git", "--glob", "!.v4agent", "--max-columns", "1"]
     if ignore_case:
         cmd.append("--ignore-case")
     if glob:
@@ -49,43 +83,56 @@ def _rg(rg: str, root: Path, pattern: str, rel: str, glob: str | None, ignore_ca
     if proc.returncode == 2 and not proc.stdout:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ToolFailure("grep failed: " + (" ".join(message[-3:]) or "ripgrep error"))
-    results: list[tuple[str, int, str]] = []
-    for raw in proc.stdout.split(b"\n"):
-        if b"\0" not in raw:
-            continue
-        name, rest = raw.split(b"\0", 1)
-        number, _, text = rest.partition(b":")
-        if not number.isdigit():
-            continue
-        path = name.decode("utf-8", "replace")
-        path = path[2:] if path.startswith("./") else path
-        results.append((path, int(number), decode(text)[0]))
-    results.sort(key=lambda r: (r[0], r[1]))
-    return results
+    return sorted(set(parse_rg(proc.stdout)))
 
 
-def _python(root: Path, pattern: str, rel: str, glob: str | None, ignore_case: bool) -> list[tuple[str, int, str]]:
+def _read_text(root: Path, rel: str) -> str | None:
+    """A file's text as the file tools read it (by fd, no link, hard links only when tracked); None when it
+    cannot be read that way or is binary."""
+    try:
+        data = read_repo_file(RepoPath(root / rel, rel, root), rel)
+    except (ToolFailure, PathRefused, OSError):
+        return None
+    return None if b"\x00" in data[:8192] else decode(data)[0]
+
+
+def _python(root: Path, pattern: str, rel: str, glob: str | None, ignore_case: bool) -> list[tuple[str, int]]:
     try:
         regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
     except re.error as exc:
         raise ToolFailure(f"bad regular expression {pattern!r}: {exc}") from exc
     spec = pathspec.PathSpec.from_lines("gitwildmatch", [glob]) if glob else None
-    results: list[tuple[str, int, str]] = []
+    results: list[tuple[str, int]] = []
     for name in repo_files(root):
         if rel != "." and name != rel and not name.startswith(rel.rstrip("/") + "/"):
             continue
         if spec is not None and not spec.match_file(name):
             continue
-        try:
-            data = (root / name).read_bytes()
-        except OSError:
-            continue
-        if b"\x00" in data[:8192]:
-            continue
-        for number, line in enumerate(decode(data)[0].splitlines(), 1):
-            if regex.search(line):
-                results.append((name, number, line))
+        text = _read_text(root, name)
+        # Lines end at "\n" only, as rg and the redaction count them (splitlines also splits at \f, \x1c...).
+        for number, line in enumerate([] if text is None else text.split("\n"), 1):
+            if regex.search(line.removesuffix("\r")):
+                results.append((name, number))
     return results
+
+
+def _hit_lines(root: Path, hits: list[tuple[str, int]]) -> tuple[list[tuple[str, int, str]], int]:
+    """Each hit with its line's text, read from its file by fd (rg opened files by name, and a name can be
+    swapped for a link meanwhile) and redacted by that whole file's findings; hits whose file cannot be read
+    that way are dropped. Also how many secret values were redacted on the lines shown."""
+    by_path: dict[str, list[int]] = {}
+    for path, number in hits:
+        by_path.setdefault(path, []).append(number)
+    texts: dict[tuple[str, int], str] = {}
+    redacted = 0
+    for path, numbers in by_path.items():
+        text = _read_text(root, path)
+        if text is None:
+            continue
+        shown, found = redact_hit_lines(path, text, numbers)
+        redacted += found
+        texts.update(((path, n), line) for n, line in shown.items())
+    return [(p, n, texts[(p, n)]) for p, n in hits if (p, n) in texts], redacted
 
 
 def grep(
@@ -107,14 +154,13 @@ def grep(
     else:
         results = _python(root, pattern, target.rel, glob, ignore_case)
     results = [r for r in results if is_refused_rel(r[0]) is None]
-    if not results:
-        return f"no matches for {pattern!r}" + (f" in {target.rel}" if target.rel != "." else "")
-    kept = results[:limit]
-    texts, redacted = redact_hits([(p, t) for p, _, t in kept])
-    shown = [f"{p}:{n}: {_shorten(t)}" for (p, n, _), t in zip(kept, texts, strict=True)]
-    cut = len(results) - len(shown)
+    kept, redacted = _hit_lines(root, results[:limit])
+    if not kept:
+        return f"no matches for {pattern!r}" + (f" in {target.shown}" if target.rel != "." else "")
+    shown = [f"{display_path(p)}:{n}: {_shorten(t)}" for p, n, t in kept]
+    cut = len(results) - len(kept)
     if cut:
-        files = len({p for p, _, _ in results})
+        files = len({p for p, _ in results})
         shown.append(f"[... {cut} more matches not shown ({len(results)} in {files} files); narrow the search "
                      "or raise max_results]")
     if redacted:

@@ -1,7 +1,7 @@
 """A full disk under a run: a clear message, no traceback, no torn record, and the session resumes afterwards;
 and outputs the user names (``-o``) written as a shell redirect would.
 
-The disk is made full for real: the ledger is a link to ``/dev/full`` (every write fails with ENOSPC), and a
+The disk is made full for real: the ledger is a ``/dev/full`` node (every write fails with ENOSPC), and a
 write that fails part-way comes from the kernel's file-size limit (RLIMIT_FSIZE), not from a mocked ``write``.
 """
 
@@ -67,7 +67,12 @@ def test_refactor_on_a_full_disk_stops_with_a_message_and_resumes_once_there_is_
     root = make_git_repo(tmp_path / "repo", FILES)
     state = root / ".v4agent"
     state.mkdir()
-    (state / "ledger.jsonl").symlink_to("/dev/full")
+    # A node of the full device itself: v4agent refuses a symlink in its state directory (a repository could
+    # commit one to send its writes elsewhere), and making a device node takes root.
+    try:
+        os.mknod(state / "ledger.jsonl", stat.S_IFCHR | 0o666, os.stat("/dev/full").st_rdev)
+    except PermissionError:
+        pytest.skip("making a device node needs root")
     replies = [ScriptedReply(tool_calls=[ScriptedToolCall("read_file", '{"path": "app.py"}')]),
                ScriptedReply(tool_calls=[ScriptedToolCall("read_file", '{"path": "app.py"}')]),
                ScriptedReply(tool_calls=[ScriptedToolCall("finish", '{"summary": "looked"}')])]

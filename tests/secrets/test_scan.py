@@ -100,16 +100,8 @@ def _reference_scan(text: str, rel_path: str) -> set[tuple[int, str, int, int]]:
         for plugin in s._plugins():
             if plugin.config_only and not is_config:
                 continue
-            if plugin.keyword is not None:
-                for value in plugin.keyword.analyze_string(line, s._keyword_regexes(rel_path)):
-                    if value.strip():
-                        found.update((index + 1, plugin.kind, a, b) for a, b in s._spans(line, value))
-                continue
-            for pattern in plugin.patterns:
-                for match in pattern.finditer(line):
-                    a, b = s._value_span(match)
-                    if b > a:
-                        found.add((index + 1, plugin.kind, a, b))
+            found.update((index + 1, plugin.kind, a, b)
+                         for a, b in s._plugin_spans(plugin, line, s._keyword_regexes(rel_path)))
     return found
 
 
@@ -238,3 +230,39 @@ def test_an_npm_auth_line_is_a_secret_and_a_private_attribute_is_not() -> None:
     assert {f.line for f in found if f.kind == "npm-token"} == {1, 2}
     for line in ("self._password = None\n", "        self._password = raw_password\n", "obj._auth = token\n"):
         assert scan_secrets(line, "base_user.py") == [], line
+
+
+# --- placeholders and spans: what real test suites are full of --------------------------------------------------
+
+
+@pytest.mark.parametrize("line", [
+    '    ("hTTp://u:p@Other.Host/path", "http://http.proxy", http_proxies),',  # requests' tests/test_utils.py
+    '    "http": "http://user:pass@localhost:8080",',
+    '    f"http://{ENCODED_USER}:{ENCODED_PASSWORD}@request.com/url.html#test",',
+    '    user = User.objects.create_user(username="super", password="secret")',
+    '    self.client.login(username="testclient", password="password")',
+    '    data = {"password1": "test123", "password2": "test123"}',
+    '    PASSWORD = "${DB_PASSWORD}"',
+    '    form = {"new_password1": "anewpassword"}',
+])
+def test_placeholder_values_are_not_secrets(line: str) -> None:
+    assert scan_secrets(line + "\n", "tests/test_x.py") == []
+
+
+def test_only_the_value_is_redacted_never_the_name_or_the_host() -> None:
+    url = f"curl https://admin:{PASSWORD}@db.example.com/"
+    assert redact_secrets(url, scan_secrets(url, "deploy.sh")) == "curl https://admin:«REDACTED:basic-auth-credentials»@db.example.com/"
+    kwargs = 'login(username="bob", email="bob@hunter2hunter2.com", password="hunter2hunter2")'
+    redacted = redact_secrets(kwargs, scan_secrets(kwargs, "x.py"))
+    assert redacted == 'login(username="bob", email="bob@hunter2hunter2.com", password="«REDACTED:secret-keyword»")'
+
+
+@pytest.mark.parametrize(("value", "placeholder"), [
+    ("secret", True), ("Password1", True), ("hunter2", True), ("x", True), ("****", True), ("<password>", True),
+    ("{pw}", True), ("$SECRET", True), ("%(password)s", True), ("not empty password", True), ("oldsecret", True),
+    (PASSWORD, False), ("hunter2hunter2", False), ("s3cr3t-pass-word", False), (AWS_SECRET, False), ("qwerty7x!", False),
+])
+def test_is_placeholder(value: str, placeholder: bool) -> None:
+    from v4agent.secrets.values import is_placeholder
+
+    assert is_placeholder(value) is placeholder

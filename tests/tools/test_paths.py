@@ -50,9 +50,17 @@ def test_allowed_paths_resolve_inside(repo: Path) -> None:
     assert resolve_repo_path(repo, "src/a.py").rel == "src/a.py"
     assert resolve_repo_path(repo, "src/../README.md").rel == "README.md"
     assert resolve_repo_path(repo, str(repo / "src" / "a.py")).rel == "src/a.py"
-    assert resolve_repo_path(repo, "inner_link.py").rel == "src/a.py"  # a symlink that stays inside is fine
     assert resolve_repo_path(repo, "src/new_file.py").rel == "src/new_file.py"
     assert resolve_repo_path(repo, ".", allow_root=True).rel == "."
+
+
+def test_a_link_that_stays_inside_is_refused_with_its_target(repo: Path) -> None:
+    # Links are never followed, even inside: one that stays inside can be swapped for one that leaves.
+    with pytest.raises(PathRefused, match=r"symlink to 'src/a\.py' inside the repository"):
+        resolve_repo_path(repo, "inner_link.py")
+    result = run_tool(ToolContext(repo), "read_file", json.dumps({"path": "inner_link.py"}))
+    assert not result.ok
+    assert "use that path" in result.content
 
 
 @pytest.mark.parametrize("tool", ["read_file", "edit_file", "write_file", "delete_file"])

@@ -15,6 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from v4agent.core.pathtext import display_path
+
 __all__ = ["DeltaChange", "TreeEntry", "render_delta", "render_file", "render_footer", "render_header",
            "render_tree", "xml_tag"]
 
@@ -39,7 +41,6 @@ _HEADER = {
         "value.\n\n"
     ),
 }
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BACKTICKS = re.compile(r"`+")
 _CLOSE_TAG = re.compile(r"</file(_*)")
 
@@ -63,13 +64,8 @@ class DeltaChange:
     lang: str = ""
 
 
-def _display(path: str) -> str:
-    """A path on one line: control characters (a newline in a file name) are escaped."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path)
-
-
 def _attr(path: str) -> str:
-    return html.escape(_display(path), quote=True)
+    return html.escape(display_path(path), quote=True)
 
 
 def _fence(text: str) -> str:
@@ -103,10 +99,10 @@ def render_tree(entries: Sequence[TreeEntry], fmt: str) -> str:
         while common < min(len(dirs), len(previous)) and dirs[common] == previous[common]:
             common += 1
         for depth in range(common, len(dirs)):
-            lines.append("  " * depth + _display(dirs[depth]) + "/")
-        name = _display(parts[-1])
+            lines.append("  " * depth + display_path(dirs[depth]) + "/")
+        name = display_path(parts[-1])
         if entry.link_target is not None:
-            name += " -> " + _display(entry.link_target)
+            name += " -> " + display_path(entry.link_target)
         lines.append("  " * len(dirs) + name)
         previous = dirs
     tree = "\n".join(lines) + ("\n" if lines else "")
@@ -124,7 +120,7 @@ def render_file(path: str, text: str, mode: str, fmt: str, lang: str = "") -> st
         extra = ' mode="skeleton"' if mode == "skeleton" else ""
         return f'<{tag} path="{_attr(path)}"{extra}>\n{body}</{tag}>\n'
     fence = _fence(text)
-    title = _display(path) + (" (skeleton)" if mode == "skeleton" else "")
+    title = display_path(path) + (" (skeleton)" if mode == "skeleton" else "")
     return f"## File: {title}\n\n{fence}{lang}\n{body}{fence}\n\n"
 
 
@@ -155,7 +151,7 @@ def render_delta(changes: Sequence[DeltaChange], fmt: str) -> str:
         if c.text is not None:
             out.append(render_file(c.path, c.text, "full", fmt, c.lang))
         elif c.status == "deleted":
-            out.append(f"## Deleted: {_display(c.path)}\n\n")
+            out.append(f"## Deleted: {display_path(c.path)}\n\n")
         else:
-            out.append(f"## Skipped: {_display(c.path)} ({_display(c.note)})\n\n")
+            out.append(f"## Skipped: {display_path(c.path)} ({display_path(c.note)})\n\n")
     return "".join(out)

@@ -6,17 +6,21 @@ search hit or a diff section by its file's path; command output, whose provenanc
 (quoted values, known token formats, private keys, high-entropy strings) plus config rules for unquoted
 ``key = value`` / ``key: value`` whose value is not a code expression: config rules alone would take
 ``token = make_token(user)`` for a secret wherever code is printed.
+
+A private key's lines can come apart from its markers: a search hit is redacted by the findings of its whole
+file (its block's range), and command output and diff hunks by ``keyruns`` (key-body lines without a BEGIN).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+from v4agent.secrets.keyruns import key_line_spans
 from v4agent.secrets.redact import redact_secrets
 from v4agent.secrets.scan import SecretFinding, scan_secrets
 
-__all__ = ["redact_diff", "redact_file", "redact_hits", "redact_output"]
+__all__ = ["redact_diff", "redact_file", "redact_hit_lines", "redact_output"]
 
 _OUTPUT_RULES = "output.txt"  # scanned as code: quoted values, token formats, keys
 _CONFIG_RULES = "output.env"  # unquoted ``password = value`` too, but in code that value is an expression:
@@ -27,9 +31,14 @@ _NAME = re.compile(r"[a-z][a-z_]*$|[A-Z][a-z]+(?:[A-Z][a-z]+)+$|[A-Z]+(?:_[A-Z]+
 _NEW_PATH = re.compile(r"^\+\+\+ (?:b/)?(.+?)\s*$")
 
 
+def _key_bodies(text: str) -> list[SecretFinding]:
+    """Key-body lines that came without their BEGIN line (``keyruns``): only output and diffs need these."""
+    return [SecretFinding(line, "private-key", start, end) for line, start, end in key_line_spans(text)]
+
+
 def redact_output(text: str) -> tuple[str, int]:
     """Command output with its secret values replaced, and how many were found."""
-    findings = scan_secrets(text, _OUTPUT_RULES)
+    findings = scan_secrets(text, _OUTPUT_RULES) + _key_bodies(text)
     lines = text.split("\n")
     for finding in scan_secrets(text, _CONFIG_RULES):
         line = lines[finding.line - 1]
@@ -51,21 +60,16 @@ def redact_file(path: str, text: str) -> tuple[str, int]:
     return _apply(text, scan_secrets(text, path))
 
 
-def redact_hits(hits: Sequence[tuple[str, str]]) -> tuple[list[str], int]:
-    """Search hits ``(path, line text)``: each text with its secrets replaced by its file's rules."""
-    by_path: dict[str, list[int]] = {}
-    for index, (path, _) in enumerate(hits):
-        by_path.setdefault(path, []).append(index)
-    out = [text for _, text in hits]
-    count = 0
-    for path, indexes in by_path.items():
-        joined = "\n".join(out[i] for i in indexes)
-        redacted, found = _apply(joined, scan_secrets(joined, path))
-        if found:
-            count += found
-            for i, line in zip(indexes, redacted.split("\n"), strict=True):
-                out[i] = line
-    return out, count
+def redact_hit_lines(path: str, text: str, numbers: Iterable[int]) -> tuple[dict[int, str], int]:
+    """Search hits in one file: lines ``numbers`` (1-based) of ``text``, the whole file's text, redacted by the
+    findings of the WHOLE file (a private key's body lines are secret only as part of their block), and how
+    many findings those lines held."""
+    findings = scan_secrets(text, path)
+    wanted = set(numbers)
+    lines = redact_secrets(text, findings).split("\n") if findings else text.split("\n")
+    shown = {n: lines[n - 1] for n in sorted(wanted) if 0 < n <= len(lines)}
+    count = len({(f.line, f.start, f.end) for f in findings if f.line in shown})
+    return shown, count
 
 
 def redact_diff(diff: str) -> tuple[str, int]:
@@ -85,7 +89,7 @@ def redact_diff(diff: str) -> tuple[str, int]:
         text = "\n".join(lines[start:end])
         match = _NEW_PATH.match(lines[start + 1]) if start in starts else None
         path = match.group(1) if match and match.group(1) != "/dev/null" else _old_path(lines[start])
-        redacted, found = _apply(text, scan_secrets(text, path)) if path else redact_output(text)
+        redacted, found = _apply(text, scan_secrets(text, path) + _key_bodies(text)) if path else redact_output(text)
         out.append(redacted)
         count += found
     return "\n".join(out), count

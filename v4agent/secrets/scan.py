@@ -6,6 +6,10 @@ Two layers:
   key formats it misses (DeepSeek/OpenAI ``sk-`` keys, fine-grained GitHub tokens, npm auth lines, unquoted
   passwords in config files, whole private-key blocks).
 
+Values found by a secret-sounding name (the keyword plugin, unquoted config assignments, credentials in a
+URL) are left out when they are placeholders (``values.is_placeholder``: ``password="secret"`` in a test);
+only the value is redacted, never the name or a URL's scheme and host around it.
+
 Scanning is per line (lines are split on ``\\n`` only, so line numbers match the packer's and editors' view).
 Each plugin's own patterns are first searched over the whole text to pick candidate lines: the scanners then
 run only on those, so a large tree costs little more than that one search. Plugins are called through
@@ -14,11 +18,14 @@ run only on those, so a large tree costs little more than that one search. Plugi
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+from v4agent.secrets.values import is_placeholder
 
 __all__ = ["SecretFinding", "is_secret_path", "prepare_scanner", "scan_secrets"]
 
@@ -196,8 +203,10 @@ class _Plugin:
     name: str  # as named in _HINTS
     kind: str
     patterns: tuple[re.Pattern[str], ...]
-    keyword: Any = None  # the KeywordDetector, run through its own analyze_string
+    keyword: Any = None  # the KeywordDetector: its regexes are run for the value's position
     config_only: bool = False  # only in config-like files
+    value_group: str | int | None = None  # the capture group that is the value, when the plugin has one
+    named_value: bool = False  # found by a secret-sounding name, not by its format: placeholders are left out
 
 
 def _slug(secret_type: str) -> str:
@@ -216,13 +225,17 @@ def _plugins() -> tuple[_Plugin, ...]:
         cls = getattr(module, class_name, None)
         if cls is None:  # a plugin renamed in a later detect-secrets: our own patterns still run
             continue
-        found.append(_Plugin(module_name, _slug(cls.secret_type), tuple(cls().denylist)))
-    found.append(_Plugin("keyword", "secret-keyword", (), keyword=KeywordDetector()))
+        basic_auth = module_name == "basic_auth"  # its group 1 is the password (never the scheme or host)
+        found.append(_Plugin(module_name, _slug(cls.secret_type), tuple(cls().denylist),
+                             value_group=1 if basic_auth else None, named_value=basic_auth))
+    found.append(_Plugin("keyword", "secret-keyword", (), keyword=KeywordDetector(), named_value=True))
     own: dict[str, tuple[re.Pattern[str], ...]] = {}
     for kind, pattern, _lits in _OWN_PATTERNS:
         own[kind] = (*own.get(kind, ()), pattern)
-    found.extend(_Plugin(kind, kind, patterns) for kind, patterns in own.items())
-    found.append(_Plugin("config", "password", (_CONFIG_ASSIGN,), config_only=True))
+    found.extend(_Plugin(kind, kind, patterns, value_group="v", named_value=kind == "url-credentials")
+                 for kind, patterns in own.items())
+    found.append(_Plugin("config", "password", (_CONFIG_ASSIGN,), config_only=True, value_group="v",
+                         named_value=True))
     return tuple(found)
 
 
@@ -294,25 +307,39 @@ def _candidate_lines(text: str, quoted: bool = False) -> Iterator[tuple[int, byt
             return
 
 
-def _spans(line: str, value: str) -> Iterator[tuple[int, int]]:
-    start = line.find(value)
-    while start != -1:
-        yield start, start + len(value)
-        start = line.find(value, start + len(value))
-
-
-def _value_span(match: re.Match[str]) -> tuple[int, int]:
-    """The secret inside a plugin's match: its longest capture group when that is long enough to be the value
-    (some plugins capture only a prefix such as ``ghp``), else the whole match."""
+def _value_span(match: re.Match[str], group: str | int | None = None) -> tuple[int, int]:
+    """The secret inside a plugin's match: ``group`` when the plugin names the value's group, else its longest
+    capture group when that is long enough to be the value (some plugins capture only a prefix such as
+    ``ghp``), else the whole match."""
+    if group is not None:
+        with contextlib.suppress(IndexError):
+            start, end = match.span(group)
+            if start != -1:
+                return start, end
     best = (match.start(), match.end())
     longest = 0
-    for group in range(1, (match.re.groups or 0) + 1):
-        start, end = match.span(group)
+    for number in range(1, (match.re.groups or 0) + 1):
+        start, end = match.span(number)
         if start != -1 and end - start > longest:
             longest = end - start
             if longest >= 8:
                 best = (start, end)
     return best
+
+
+def _plugin_spans(plugin: _Plugin, line: str, keyword_regexes: Any) -> Iterator[tuple[int, int]]:
+    """The spans of the values ``plugin`` finds on one line; a placeholder is no value for a name-found rule."""
+    if plugin.keyword is not None:
+        # The keyword plugin's own regexes (what its analyze_string runs), for the match's position: redacting
+        # each occurrence of the value string would take the name too (password="password").
+        spans: Iterable[tuple[int, int]] = [
+            m.span(group) for regex, group in keyword_regexes.items() if (m := regex.search(line))]
+    else:
+        spans = [_value_span(m, plugin.value_group) for pattern in plugin.patterns for m in pattern.finditer(line)]
+    for start, end in spans:
+        value = line[start:end]
+        if end > start and value.strip() and not (plugin.named_value and is_placeholder(value)):
+            yield start, end
 
 
 def prepare_scanner() -> None:
@@ -347,14 +374,8 @@ def scan_secrets(text: str, rel_path: str) -> list[SecretFinding]:
         for plugin in (by_name[name] for name in sorted(names) if name in by_name):
             if plugin.keyword is not None:
                 keyword_regexes = keyword_regexes or _keyword_regexes(rel_path)
-                for value in plugin.keyword.analyze_string(line, keyword_regexes):
-                    if isinstance(value, str) and value.strip():
-                        for start, end in _spans(line, value):
-                            add(index, start, end, plugin.kind)
-                continue
-            for pattern in plugin.patterns:
-                for match in pattern.finditer(line):
-                    add(index, *_value_span(match), plugin.kind)
+            for start, end in _plugin_spans(plugin, line, keyword_regexes):
+                add(index, start, end, plugin.kind)
     if key_block:
         _scan_key_blocks(text.split("\n"), add)
     return sorted(found, key=lambda f: (f.line, f.start, f.end, f.kind))

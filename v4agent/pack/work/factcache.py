@@ -36,6 +36,8 @@ _PRODUCERS = (
     "v4agent.pack.select.classify",
     "v4agent.secrets.redact",
     "v4agent.secrets.scan",
+    "v4agent.secrets.values",
+    "v4agent.core.pathtext",
 )
 
 
