@@ -16,7 +16,8 @@ from v4agent.ui.console import stdout
 if TYPE_CHECKING:
     from v4agent.engine.presets import Preset
 
-engine_app = typer.Typer(help="Engines: presets, reachability, capacity planning.", no_args_is_help=True)
+engine_app = typer.Typer(help="Engines: presets, reachability, balance, live checks, capacity planning.",
+                         no_args_is_help=True)
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -45,6 +46,16 @@ def _probe(base_url: str, key: str) -> str:
     return f"yes ({count} models)"
 
 
+def _balance(preset: Preset, base_url: str, key: str) -> str:
+    """The account balance where the provider has an endpoint for it (the DeepSeek API), else "n/a"."""
+    if preset.think_style != "deepseek":
+        return "n/a"
+    from v4agent.engine.balance import fetch_balance
+
+    found = fetch_balance(base_url, key, timeout=PROBE_TIMEOUT_S)
+    return found if isinstance(found, str) else found.summary()
+
+
 def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
     from v4agent.engine.presets import api_key_for
 
@@ -62,6 +73,7 @@ def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
         "configured": configured,
         "missing": why,
         "reachable": (_probe(base_url, key) if configured else "not probed") if probe else "not probed",
+        "balance": (_balance(preset, base_url, key) if configured else "not probed") if probe else "not probed",
     }
 
 
@@ -69,9 +81,10 @@ def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
 def list_engines(
     path: Path = typer.Argument(Path("."), help="Project directory whose .v4agent.toml is merged."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    probe: bool = typer.Option(True, "--probe/--no-probe", help="Check reachability via GET /models."),
+    probe: bool = typer.Option(True, "--probe/--no-probe",
+                               help="Check reachability via GET /models, and the balance where there is one."),
 ) -> None:
-    """Show the engine presets, which are configured, and which answer on /models."""
+    """Show the engine presets, which are configured, which answer on /models, and the account balance."""
     from concurrent.futures import ThreadPoolExecutor
 
     from v4agent.engine.presets import all_presets  # here: every command imports this module (the group)
@@ -84,13 +97,14 @@ def list_engines(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = report_table("v4agent engines", ("engine", "base URL", "default model", "configured", "reachable"),
+    table = report_table("v4agent engines",
+                         ("engine", "base URL", "default model", "configured", "reachable", "balance"),
                          whole=("engine", "base URL", "default model"))
     for row in rows:
         name = f"{row['name']} *" if row["selected"] else str(row["name"])
         configured = "yes" if row["configured"] else f"no ({row['missing']})"
         table.add_row(name, str(row["base_url"]) or "-", str(row["default_model"]) or "-", configured,
-                      str(row["reachable"]))
+                      str(row["reachable"]), str(row["balance"]))
     stdout.print(table)
     stdout.print("* the engine selected by the configuration")
 
