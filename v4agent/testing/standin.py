@@ -216,9 +216,9 @@ class StandIn:
         """Validate a request, pick its reply, and work out its usage and cache hit, before sending."""
         route = check_model(body, self.mode, self.models, self.routes, self.clock())
         thinking = thinking_of(body, self.mode, route)
+        record.thinking, record.served_by = thinking, route.served_by if route else str(body["model"])
         check_messages(body, mode=self.mode, thinking=thinking)
         record.sampling_ignored = check_parameters(body, thinking=thinking)
-        record.thinking, record.served_by = thinking, route.served_by if route else str(body["model"])
         prompt = self.tokens.prompt(body["messages"], body.get("tools") or [], thinking=thinking,
                                     effort=self._render_effort(body, thinking))
         record.prompt_tokens, record.input_end = prompt.count, prompt.input_end
