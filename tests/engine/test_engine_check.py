@@ -159,6 +159,8 @@ def test_engine_list_shows_the_deepseek_balance(tmp_path: Path) -> None:
     assert rows["deepseek"]["balance"] == "CNY 110.00, USD 2.50"
     assert rows["vllm"]["balance"] in ("n/a", "not probed")
     assert "CNY 110.00" in table.stdout
+    assert rows["deepseek"]["priming"] == "not measured"
+    assert "deepseek: priming method not measured for this endpoint: run `v4agent engine check`" in table.stdout
 
 
 def test_balance_body_as_documented() -> None:

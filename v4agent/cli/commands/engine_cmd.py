@@ -56,6 +56,17 @@ def _balance(preset: Preset, base_url: str, key: str) -> str:
     return found if isinstance(found, str) else found.summary()
 
 
+def _priming(base_url: str, model: str) -> tuple[str, str]:
+    """The priming method `engine check` measured for this endpoint, and advice to measure (again) if due."""
+    from datetime import UTC, datetime
+
+    from v4agent.engine.probe_state import load_priming, priming_advice
+
+    record = load_priming(base_url, model) if base_url and model else None
+    advice = priming_advice(record, datetime.now(UTC)) or ""
+    return (record.method if record is not None else "not measured"), advice
+
+
 def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
     from v4agent.engine.presets import api_key_for
 
@@ -64,16 +75,20 @@ def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
     key = api_key_for(preset, config, os.environ)
     configured = bool(base_url) and (bool(key) or not preset.key_required)
     why = "" if configured else ("no base_url" if not base_url else f"{preset.key_env} not set")
+    model = (config.get("model") if selected else "") or preset.default_model
+    priming, advice = _priming(base_url, model)
     return {
         "name": preset.name,
         "selected": selected,
         "base_url": base_url,
-        "default_model": (config.get("model") if selected else "") or preset.default_model,
+        "default_model": model,
         "key_env": preset.key_env,
         "configured": configured,
         "missing": why,
         "reachable": (_probe(base_url, key) if configured else "not probed") if probe else "not probed",
         "balance": (_balance(preset, base_url, key) if configured else "not probed") if probe else "not probed",
+        "priming": priming,
+        "priming_advice": advice,
     }
 
 
@@ -107,6 +122,9 @@ def list_engines(
                       str(row["reachable"]), str(row["balance"]))
     stdout.print(table)
     stdout.print("* the engine selected by the configuration")
+    for row in rows:
+        if row["selected"] and row["configured"] and row["priming_advice"]:
+            stdout.print(f"{row['name']}: {row['priming_advice']}")
 
 
 def register(app: typer.Typer) -> None:
