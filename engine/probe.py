@@ -35,7 +35,7 @@ _TURN_MAX_TOKENS = 512
 # Above one cache unit where a hit is probed: vLLM's V4 recipes cache in 256-token blocks, so the stable block
 # runs past that (the rest of the probe's prompts stay a few tokens long).
 _STABLE = "".join(f"Rule {i}: keep every prefix byte-identical; append new turns, never rewrite old ones.\n"
-                  for i in range(1, 25))
+                  for i in range(1, 17))
 _TOOL = {"type": "function", "function": {
     "name": "probe_echo", "description": "Echo a short text back.",
     "parameters": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}}}
