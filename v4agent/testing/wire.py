@@ -29,7 +29,7 @@ class ScriptedReply:
     content: str = ""
     reasoning: str = ""
     tool_calls: Sequence[ScriptedToolCall] = ()
-    finish_reason: str | None = None  # default: "tool_calls" when there are tool calls, else "stop"
+    finish_reason: str | None = None  # default: "tool_calls" or "stop", or "length" when cut at max_tokens
 
 
 @dataclass(frozen=True)
