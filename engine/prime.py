@@ -24,8 +24,9 @@ def prime_prefix(engine: Engine, messages: Sequence[Message], tools: Sequence[To
     None means the stream was cut on purpose: the call has no usage, so callers estimate its cost.
     """
 
-    def enough(_delta: Delta) -> None:
-        raise _Enough
+    def enough(delta: Delta) -> None:
+        if delta.kind != "status":  # progress reports come before the first piece of the reply
+            raise _Enough
 
     try:
         return engine.complete(messages, tools, on_delta=enough)

@@ -15,6 +15,18 @@ from v4agent.core.errors import ExitCode, V4AgentError
 Message = dict[str, Any]  # {"role": ..., "content": ..., optional "reasoning_content", "tool_calls", ...}
 ToolSchema = dict[str, Any]  # {"type": "function", "function": {"name", "description", "parameters"}}
 ThinkLevel = Literal["off", "low", "high", "max"]
+# What a call is doing, reported as ``Delta("status", phase)`` so that a front end can show what it waits for:
+# sending (no byte back yet), waiting (the reply started, no token yet), queued (the server sends keep-alive
+# comments while the request waits), thinking (reasoning streams), streaming (answer or tool calls stream),
+# retrying (the attempt failed; ``detail`` says why and when the next one starts).
+Phase = Literal["sending", "waiting", "queued", "thinking", "streaming", "retrying"]
+
+# Finish reasons DeepSeek documents (https://api-docs.deepseek.com/api/create-chat-completion): "length" means
+# the output limit cut the reply, "content_filter" that the service's filter removed content, and
+# "insufficient_system_resource" that the service interrupted the request (the client retries it).
+FINISH_TRUNCATED = "length"
+FINISH_FILTERED = "content_filter"
+FINISH_NO_RESOURCE = "insufficient_system_resource"
 
 
 @dataclass(frozen=True)
@@ -57,10 +69,11 @@ class ToolCall:
 class Delta:
     """One streamed piece: kind says whether it is answer text, reasoning text or tool-call progress."""
 
-    kind: Literal["content", "reasoning", "tool_call"]
-    text: str = ""
+    kind: Literal["content", "reasoning", "tool_call", "status"]
+    text: str = ""  # for "status": the Phase
     tool_index: int | None = None
     tool_name: str | None = None
+    detail: str = ""  # for "status": what the phase is about (why a retry, how long until it)
 
 
 @dataclass(frozen=True)
@@ -72,18 +85,44 @@ class ChatReply:
     tool_calls: tuple[ToolCall, ...]
     finish_reason: str
     usage: Usage | None
-    model: str = ""
+    model: str = ""  # the model the response names (what served the call, where the server says so)
     raw_id: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    thinking: bool = False  # the request asked for thinking mode
+    created: int = 0  # the response's ``created`` (Unix seconds); 0 when it gave none
+
+    @property
+    def truncated(self) -> bool:
+        """The output limit (``max_tokens``) cut the reply: its text or tool-call arguments are incomplete."""
+        return self.finish_reason == FINISH_TRUNCATED
+
+    @property
+    def filtered(self) -> bool:
+        """The service's content filter stopped the reply."""
+        return self.finish_reason == FINISH_FILTERED
+
+    @property
+    def incomplete(self) -> str:
+        """Why the reply is not a complete answer (cut or filtered), or "" when it is."""
+        if self.truncated:
+            return "the reply was cut at the output limit (finish reason 'length')"
+        if self.filtered:
+            return "the service's content filter stopped the reply (finish reason 'content_filter')"
+        if self.finish_reason == FINISH_NO_RESOURCE:
+            return "the service interrupted the reply (finish reason 'insufficient_system_resource')"
+        return ""
 
     def as_message(self) -> Message:
         """The assistant message to append to the conversation, as DeepSeek requires it sent back.
 
-        Reasoning text is kept on tool-call turns (the API answers 400 without it); an assistant turn with
-        only tool calls carries ``content: ""``.
+        In thinking mode every assistant turn carries ``reasoning_content``, even when the model's reasoning
+        was empty: a tool-call turn sent back without the key is answered with 400, and a turn without tool
+        calls may sit between tool calls, where the rule also holds; elsewhere the API ignores the field
+        (https://api-docs.deepseek.com/guides/thinking_mode, "Tool Calls" and "Multi-turn Conversation").
+        An assistant turn with only tool calls carries ``content: ""``.
         """
         message: Message = {"role": "assistant", "content": self.content or ""}
-        if self.reasoning:
+        if self.reasoning or self.thinking:
             message["reasoning_content"] = self.reasoning
         if self.tool_calls:
             message["tool_calls"] = [
@@ -130,3 +169,9 @@ class EngineUnreachable(EngineError, exit_code=ExitCode.ENGINE_UNREACHABLE):
 
 class EngineBudgetError(EngineError):
     """Insufficient balance or a local cost limit."""
+
+
+class ReplyInterrupted(EngineError):
+    """The service cut the reply short (finish reason ``insufficient_system_resource``): worth another try."""
+
+    kind = "system_resource"
