@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from v4agent.core.errors import ExitCode, V4AgentError
@@ -90,6 +91,11 @@ class ChatReply:
     timings: dict[str, float] = field(default_factory=dict)
     thinking: bool = False  # the request asked for thinking mode
     created: int = 0  # the response's ``created`` (Unix seconds); 0 when it gave none
+
+    @property
+    def served_at(self) -> datetime | None:
+        """When the server says it made the reply (its ``created``), as aware UTC; None when it did not say."""
+        return datetime.fromtimestamp(self.created, UTC) if self.created else None
 
     @property
     def truncated(self) -> bool:
