@@ -80,8 +80,8 @@ class CallClock:
         if self.first_token_s is None and self._now() > self._token_by:
             raise DeadlineExceeded(
                 f"no token within {d.first_token_s:g} s (the server kept the connection open without answering)",
-                hint="the service may be overloaded; raise engine.first_token_timeout to wait longer",
+                hint="the service may be overloaded; raise timeout.first_token to wait longer",
                 retryable=True)
         raise DeadlineExceeded(
-            f"the call took longer than {d.total_s:g} s", hint="raise engine.total_timeout (seconds) to allow it",
+            f"the call took longer than {d.total_s:g} s", hint="raise timeout.total (seconds) to allow it",
             retryable=False)

@@ -131,7 +131,7 @@ def classify(exc: BaseException) -> Failure:
         return _classify_status(exc)
     if isinstance(exc, openai.APITimeoutError):
         return Failure("timeout", "timed out waiting for the server", True,
-                       "the server did not answer: is it up? (engine.first_byte_timeout sets the wait)")
+                       "the server did not answer: is it up? (timeout.first_byte sets the wait)")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
         detail = f" ({type(cause).__name__})" if cause is not None else ""

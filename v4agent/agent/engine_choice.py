@@ -51,8 +51,8 @@ def engine_settings(config: Config | None, *, overrides: Mapping[str, Any] | Non
     )
 
 
-_DEADLINE_KEYS = {"connect_s": "engine.connect_timeout", "first_byte_s": "engine.first_byte_timeout",
-                  "first_token_s": "engine.first_token_timeout", "total_s": "engine.total_timeout"}
+_DEADLINE_KEYS = {"connect_s": "timeout.connect", "first_byte_s": "timeout.first_byte",
+                  "first_token_s": "timeout.first_token", "total_s": "timeout.total"}
 
 
 def deadlines(config: Config | None) -> Deadlines:
