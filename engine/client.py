@@ -5,7 +5,7 @@ its exception classes are what failures raise. Each call posts a prebuilt JSON b
 typed ``create`` rebuilds options and re-walks every message per call, which costs more than the rest of
 the client. The stream is read as raw SSE lines and assembled by ``v4agent.engine.stream`` (pure and fast).
 Retries are ours (``v4agent.engine.retry``), so the SDK's own are off. Each attempt runs against its
-deadlines (``v4agent.engine.deadline``) and reports what it waits for as ``Delta("status", phase)``.
+deadlines (``v4agent.engine.deadline``) and reports what it waits for as ``Progress("status", phase)`` deltas.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from v4agent.engine.types import (
     EngineUnreachable,
     Message,
     Phase,
+    Progress,
     ReplyInterrupted,
     RequestSettings,
     ThinkLevel,
@@ -216,7 +217,7 @@ class RemoteEngine:
     ) -> ChatReply:
         """Send one chat request (streamed or whole, per the settings), with retries; return the reply.
 
-        ``on_delta`` also gets ``Delta("status", phase)`` as the call goes from waiting to streaming, and before
+        ``on_delta`` also gets ``Progress("status", phase)`` as the call goes from waiting to streaming, and before
         each retry. A reply the service interrupted (``insufficient_system_resource``) is tried again.
         """
         request = self.build_request(messages, tools, max_tokens=max_tokens)
@@ -230,7 +231,7 @@ class RemoteEngine:
 
         def retrying(failure: Failure, delay: float) -> None:
             if on_delta is not None:
-                on_delta(Delta("status", "retrying", detail=f"{failure.message}; retrying in {delay:.1f} s"))
+                on_delta(Progress("status", "retrying", detail=f"{failure.message}; retrying in {delay:.1f} s"))
             if self.on_retry is not None:
                 self.on_retry(failure, delay)
 
@@ -318,12 +319,12 @@ class RemoteEngine:
 
 def _status(on_delta: DeltaSink | None, phase: Phase, detail: str = "") -> None:
     if on_delta is not None:
-        on_delta(Delta("status", phase, detail=detail))
+        on_delta(Progress("status", phase, detail=detail))
 
 
 def _report(on_delta: DeltaSink, phase: Phase) -> Phase:
     """Report a move to thinking or streaming (once per change, at the first delta of that kind)."""
-    on_delta(Delta("status", phase))
+    on_delta(Progress("status", phase))
     return phase
 
 

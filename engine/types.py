@@ -16,7 +16,7 @@ from v4agent.core.errors import ExitCode, V4AgentError
 Message = dict[str, Any]  # {"role": ..., "content": ..., optional "reasoning_content", "tool_calls", ...}
 ToolSchema = dict[str, Any]  # {"type": "function", "function": {"name", "description", "parameters"}}
 ThinkLevel = Literal["off", "low", "high", "max"]
-# What a call is doing, reported as ``Delta("status", phase)`` so that a front end can show what it waits for:
+# What a call is doing, reported as ``Progress("status", phase)`` so that a front end can show what it waits for:
 # sending (no byte back yet), waiting (the reply started, no token yet), queued (the server sends keep-alive
 # comments while the request waits), thinking (reasoning streams), streaming (answer or tool calls stream),
 # retrying (the attempt failed; ``detail`` says why and when the next one starts).
@@ -70,11 +70,18 @@ class ToolCall:
 class Delta:
     """One streamed piece: kind says whether it is answer text, reasoning text or tool-call progress."""
 
-    kind: Literal["content", "reasoning", "tool_call", "status"]
-    text: str = ""  # for "status": the Phase
+    kind: Literal["content", "reasoning", "tool_call", "status"]  # "status": a ``Progress``
+    text: str = ""
     tool_index: int | None = None
     tool_name: str | None = None
-    detail: str = ""  # for "status": what the phase is about (why a retry, how long until it)
+
+
+@dataclass(frozen=True)
+class Progress(Delta):
+    """A progress report on a call: ``text`` is its Phase, ``detail`` what the phase is about (why a retry, and
+    how long until it). A subclass, so that the deltas of the reply itself stay as cheap to make as they were."""
+
+    detail: str = ""
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from v4agent.engine.types import (
     EngineBudgetError,
     EngineError,
     EngineUnreachable,
+    Progress,
     RequestSettings,
     ThinkLevel,
     Usage,
@@ -79,7 +80,8 @@ def test_empty_reasoning_on_a_tool_call_turn_is_sent_back_in_thinking_mode() -> 
     with serving(strict_thinking(tool_reply("read_file", '{"path": "a.py"}'))) as server:
         engine = engine_at(server.base_url)
         reply = engine.complete([USER])
-        assert reply.tool_calls and reply.reasoning == ""
+        assert reply.tool_calls
+        assert reply.reasoning == ""
         messages = [USER, reply.as_message(), {"role": "tool", "tool_call_id": "call_1", "content": "x = 1"}]
         assert engine.complete(messages).content == "done"
     sent_back = server.requests[1]["messages"][1]
@@ -138,9 +140,9 @@ def test_a_retry_after_is_honoured_when_the_server_sends_one() -> None:
 
 
 def test_402_stops_at_once_and_says_to_top_up() -> None:
-    with serving(lambda ex: ex.error(402, "Insufficient Balance", "invalid_request_error")) as server:
-        with pytest.raises(EngineBudgetError) as info:
-            engine_at(server.base_url).complete([USER])
+    with serving(lambda ex: ex.error(402, "Insufficient Balance", "invalid_request_error")) as server, \
+            pytest.raises(EngineBudgetError) as info:
+        engine_at(server.base_url).complete([USER])
     assert "not retried" in str(info.value)
     assert "top up" in info.value.hint
     assert len(server.requests) == 1
@@ -229,7 +231,7 @@ def test_a_trickling_server_hits_the_first_token_deadline() -> None:
     limits = Deadlines(first_token_s=0.4, total_s=30)
     with serving(respond) as server:
         started = time.monotonic()
-        with pytest.raises(EngineError, match=r"no token within 0.4 s") as info:
+        with pytest.raises(EngineError, match=r"no token within 0\.4 s") as info:
             engine_at(server.base_url, retry=RetryPolicy(2, 0.01), limits=limits).complete(
                 [USER], on_delta=lambda d: seen.append(d.text))
     assert time.monotonic() - started < 5
@@ -253,7 +255,7 @@ def test_a_silent_stream_after_the_first_token_is_cut() -> None:
         ex.write(f"data: {json.dumps(chunk({'content': 'a'}))}\n\n")
         ex.hang()
 
-    with serving(respond) as server, pytest.raises(EngineError, match="sent nothing for 0.4 s"):
+    with serving(respond) as server, pytest.raises(EngineError, match=r"sent nothing for 0\.4 s"):
         engine_at(server.base_url, retry=RetryPolicy(1), limits=Deadlines(first_byte_s=0.4)).complete([USER])
 
 
@@ -264,7 +266,7 @@ def test_the_total_deadline_stops_an_endless_stream_and_is_not_retried() -> None
 
     with serving(respond) as server:
         started = time.monotonic()
-        with pytest.raises(EngineError, match="longer than 0.5 s") as info:
+        with pytest.raises(EngineError, match=r"longer than 0\.5 s") as info:
             engine_at(server.base_url, limits=Deadlines(total_s=0.5)).complete([USER])
     assert time.monotonic() - started < 5
     assert "not retried" in str(info.value)
@@ -297,13 +299,14 @@ def test_refactor_progress_shows_what_a_call_waits_for_and_how_long() -> None:
 
     out = io.StringIO()
     progress = RefactorProgress(Console(file=out, width=200, color_system=None))
-    progress(Streamed(Delta("status", "sending")))
+    progress(Streamed(Progress("status", "sending")))
     assert progress.activity_text(now=progress.call_started + 75) == "waiting for the server · 1m15s"
-    progress(Streamed(Delta("status", "queued", detail="the server holds the request in its queue")))
-    progress(Streamed(Delta("status", "retrying", detail="HTTP 429: busy; retrying in 2.0 s")))
+    progress(Streamed(Progress("status", "queued", detail="the server holds the request in its queue")))
+    progress(Streamed(Progress("status", "retrying", detail="HTTP 429: busy; retrying in 2.0 s")))
     printed = out.getvalue()
     assert "queued by the server" in printed  # no live line off a terminal: printed once, as it happens
-    assert "retrying" in printed and "HTTP 429" in printed
+    assert "retrying" in printed
+    assert "HTTP 429" in printed
 
 
 def test_the_chat_status_shows_the_wait_and_plain_output_only_the_retries() -> None:
@@ -318,12 +321,12 @@ def test_the_chat_status_shows_the_wait_and_plain_output_only_the_retries() -> N
     out = io.StringIO()
     figures = SessionFigures("deepseek", "deepseek-v4-flash", 1_048_576)
     renderer = ChatRenderer(Console(file=out, no_color=True), figures, plain=True, out=out)
-    renderer(Streamed(Delta("status", "sending")))
+    renderer(Streamed(Progress("status", "sending")))
     assert figures.activity(now=figures.call_started + 3).startswith("waiting for the server · 3s")
-    renderer(Streamed(Delta("status", "thinking")))
+    renderer(Streamed(Progress("status", "thinking")))
     assert figures.activity().startswith("thinking")
     assert out.getvalue() == ""
-    renderer(Streamed(Delta("status", "retrying", detail="HTTP 503: busy; retrying in 1.0 s")))
+    renderer(Streamed(Progress("status", "retrying", detail="HTTP 503: busy; retrying in 1.0 s")))
     assert "retrying" in out.getvalue()
 
 

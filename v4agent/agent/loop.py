@@ -32,7 +32,16 @@ from v4agent.agent.request.layout import (
 from v4agent.agent.sessions.records import CallRecord, EndRecord, EndTotals, ResetRecord, ToolRecord
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.engine.prime import prime_prefix
-from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, EngineUnreachable, ToolSchema, Usage
+from v4agent.engine.types import (
+    ChatReply,
+    Delta,
+    Engine,
+    EngineError,
+    EngineUnreachable,
+    Progress,
+    ToolSchema,
+    Usage,
+)
 from v4agent.tools.registry import runs_command
 
 Status = Literal["finished", "limit", "failed", "interrupted"]
@@ -236,7 +245,7 @@ class Agent:
             self.meter.check(model, prompt_tokens=len(rendered.tokens), expected_hit=expected,
                              expected_output=self._last_output)
         started = time.monotonic()
-        self._emit(Streamed(Delta("status", "sending")))  # the UI shows what it waits for until the reply starts
+        self._emit(Streamed(Progress("status", "sending")))  # the UI shows what it waits for until the reply starts
         reply: ChatReply | None
         if kind == "prime" and self.config.prime_mode == "cancel":
             reply = prime_prefix(self.engine, messages, self.tools)

@@ -24,6 +24,7 @@ from rich.text import Text
 
 from v4agent.agent.loop import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
 from v4agent.chat.statusline import SessionFigures
+from v4agent.engine.types import Progress
 
 _LIVE_LINES = 8  # lines kept re-renderable at the bottom while streaming
 _REFRESH_S = 0.06
@@ -195,7 +196,7 @@ class ChatRenderer:
     def __call__(self, event: Event) -> None:
         """Show one agent-loop event: streamed text, a tool call and its result, a cache break or a notice."""
         if isinstance(event, Streamed):
-            if event.delta.kind == "status":
+            if isinstance(event.delta, Progress):
                 self._status(event.delta.text, event.delta.detail)
             elif event.delta.kind in ("content", "reasoning") and event.delta.text:
                 self._streamed(event.delta.kind, event.delta.text)

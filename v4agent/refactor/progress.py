@@ -26,6 +26,7 @@ from v4agent.agent.loop import CallDone, Event, Notice, Outcome, Streamed, ToolD
 from v4agent.agent.sessions.costs import cost_rows, cost_table
 from v4agent.agent.sessions.store import SessionData
 from v4agent.engine.phases import format_activity
+from v4agent.engine.types import Progress
 from v4agent.ui.console import stdout
 from v4agent.ui.tables import report_table
 
@@ -113,7 +114,7 @@ class RefactorProgress:
     def __call__(self, event: Event) -> None:
         """Show one agent-loop event and refresh the status line (streamed text is not shown)."""
         if isinstance(event, Streamed):
-            if event.delta.kind == "status":
+            if isinstance(event.delta, Progress):
                 self._on_phase(event.delta.text, event.delta.detail)
             return
         if isinstance(event, CallDone):
