@@ -504,3 +504,24 @@ def test_the_review_bot_does_not_take_a_cut_reply_for_its_review() -> None:
     with pytest.raises(EngineError, match="not final") as info:
         ask_model(engine, layout, prime=False)
     assert "max_tokens" in info.value.hint
+
+
+def test_the_call_clock_checks_first_token_then_total() -> None:
+    from v4agent.engine.deadline import CallClock, DeadlineExceeded
+
+    now = [100.0]
+    clock = CallClock(Deadlines(first_token_s=5, total_s=20), now=lambda: now[0])
+    now[0] = 104.9
+    clock.check()
+    clock.token()  # from here on only the total counts
+    now[0] = 119.0
+    clock.check()
+    now[0] = 120.5
+    with pytest.raises(DeadlineExceeded, match="longer than 20 s") as info:
+        clock.check()
+    assert not info.value.retryable
+    late = CallClock(Deadlines(first_token_s=5), now=lambda: now[0])
+    now[0] += 6
+    with pytest.raises(DeadlineExceeded, match="no token within 5 s") as info:
+        late.check()
+    assert info.value.retryable
