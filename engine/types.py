@@ -17,7 +17,7 @@ Message = dict[str, Any]  # {"role": ..., "content": ..., optional "reasoning_co
 ToolSchema = dict[str, Any]  # {"type": "function", "function": {"name", "description", "parameters"}}
 ThinkLevel = Literal["off", "low", "high", "max"]
 # What a call is doing, reported as ``Progress("status", phase)`` so that a front end can show what it waits for:
-# sending (no byte back yet), waiting (the reply started, no token yet), queued (the server sends keep-alive
+# sending (the caller's mark that a call starts: nothing back yet), waiting (the reply started, no token yet), queued (the server sends keep-alive
 # comments while the request waits), thinking (reasoning streams), streaming (answer or tool calls stream),
 # retrying (the attempt failed; ``detail`` says why and when the next one starts).
 Phase = Literal["sending", "waiting", "queued", "thinking", "streaming", "retrying"]

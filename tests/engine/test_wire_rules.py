@@ -32,12 +32,10 @@ from v4agent.engine.models import UnknownModel
 from v4agent.engine.presets import get_preset
 from v4agent.engine.retry import Failure, RetryPolicy
 from v4agent.engine.types import (
-    ChatReply,
     Delta,
     EngineBudgetError,
     EngineError,
     EngineUnreachable,
-    Progress,
     RequestSettings,
     ThinkLevel,
     Usage,
@@ -289,47 +287,6 @@ def test_deadlines_come_from_the_configuration(tmp_path: Path) -> None:
     assert deadlines(None) == Deadlines()
 
 
-def test_refactor_progress_shows_what_a_call_waits_for_and_how_long() -> None:
-    import io
-
-    from rich.console import Console
-
-    from v4agent.agent.loop import Streamed
-    from v4agent.refactor.progress import RefactorProgress
-
-    out = io.StringIO()
-    progress = RefactorProgress(Console(file=out, width=200, color_system=None))
-    progress(Streamed(Progress("status", "sending")))
-    assert progress.activity_text(now=progress.call_started + 75) == "waiting for the server · 1m15s"
-    progress(Streamed(Progress("status", "queued", detail="the server holds the request in its queue")))
-    progress(Streamed(Progress("status", "retrying", detail="HTTP 429: busy; retrying in 2.0 s")))
-    printed = out.getvalue()
-    assert "queued by the server" in printed  # no live line off a terminal: printed once, as it happens
-    assert "retrying" in printed
-    assert "HTTP 429" in printed
-
-
-def test_the_chat_status_shows_the_wait_and_plain_output_only_the_retries() -> None:
-    import io
-
-    from rich.console import Console
-
-    from v4agent.agent.loop import Streamed
-    from v4agent.chat.render import ChatRenderer
-    from v4agent.chat.statusline import SessionFigures
-
-    out = io.StringIO()
-    figures = SessionFigures("deepseek", "deepseek-v4-flash", 1_048_576)
-    renderer = ChatRenderer(Console(file=out, no_color=True), figures, plain=True, out=out)
-    renderer(Streamed(Progress("status", "sending")))
-    assert figures.activity(now=figures.call_started + 3).startswith("waiting for the server · 3s")
-    renderer(Streamed(Progress("status", "thinking")))
-    assert figures.activity().startswith("thinking")
-    assert out.getvalue() == ""
-    renderer(Streamed(Progress("status", "retrying", detail="HTTP 503: busy; retrying in 1.0 s")))
-    assert "retrying" in out.getvalue()
-
-
 # -- 5. priced by what served the call ----------------------------------------------------------------------
 
 PEAK_AFTER_ROUTING = datetime(2026, 9, 15, 2, 0, tzinfo=UTC)
@@ -415,95 +372,6 @@ def test_the_cli_refuses_an_unknown_model_before_packing(tmp_path: Path) -> None
     assert "Packed" not in offline.stdout
 
 
-# -- the loop and the review bot never act on a reply that did not finish -----------------------------------
-
-class ScriptedEngine:
-    """An Engine that returns the given replies in order and records what it was sent."""
-
-    name = "deepseek"
-
-    def __init__(self, replies: list[ChatReply]) -> None:
-        self.settings = RequestSettings(model="deepseek-v4-flash", max_tokens=512, think="high")
-        self.replies = replies
-        self.sent: list[list[dict[str, Any]]] = []
-
-    def complete(self, messages: Any, tools: Any = (), *, on_delta: Any = None, max_tokens: Any = None) -> ChatReply:
-        self.sent.append([dict(m) for m in messages])
-        return self.replies.pop(0)
-
-
-def _reply(finish: str, *calls: tuple[str, str], content: str = "") -> ChatReply:
-    from v4agent.engine.types import ToolCall
-
-    return ChatReply(content=content, reasoning="", finish_reason=finish, usage=Usage(100, 10, 0, 100),
-                     tool_calls=tuple(ToolCall(f"c{i}", name, args) for i, (name, args) in enumerate(calls)),
-                     thinking=True)
-
-
-def _agent(tmp_path: Path, replies: list[ChatReply], ran: list[str]) -> tuple[Any, ScriptedEngine, list[Any]]:
-    from v4agent.agent.loop import Agent, AgentConfig
-    from v4agent.agent.request.cachediag import CacheTracker
-    from v4agent.agent.request.layout import Conversation
-    from v4agent.agent.sessions.records import StartRecord
-    from v4agent.agent.sessions.store import SessionWriter
-    from v4agent.tokens.tokenizer import get_tokenizer
-    from v4agent.tools.registry import ToolResult
-
-    def run_tool(name: str, arguments: str) -> ToolResult:
-        ran.append(name)
-        return ToolResult("done", True, finished=name == "finish", summary="all done")
-
-    engine = ScriptedEngine(replies)
-    conversation = Conversation.start("SYSTEM", "PACK", "the task")
-    writer = SessionWriter.create(tmp_path, StartRecord(task="the task", model="deepseek-v4-flash"))
-    events: list[Any] = []
-    agent = Agent(engine=engine, conversation=conversation, tools=[], run_tool=run_tool, writer=writer,
-                  table=load_price_table(), config=AgentConfig(engine_name="deepseek"),
-                  tracker=CacheTracker(get_tokenizer("deepseek-v4")), system_prompt="SYSTEM",
-                  observer=events.append)
-    return agent, engine, events
-
-
-def test_the_agent_never_runs_a_cut_tool_call_and_asks_for_smaller_steps(tmp_path: Path) -> None:
-    ran: list[str] = []
-    cut = _reply("length", ("write_file", '{"path": "a.py", "text": "x = '))
-    agent, engine, events = _agent(tmp_path, [cut, _reply("tool_calls", ("finish", "{}"))], ran)
-    outcome = agent.run()
-    assert outcome.status == "finished"
-    assert ran == ["finish"]  # the cut write_file never ran
-    assert "tool_calls" not in engine.sent[1][-2]  # the cut reply went back without its cut tool call
-    assert engine.sent[1][-2]["reasoning_content"] == ""
-    assert "were not run" in engine.sent[1][-1]["content"]
-    assert any("cut at the output limit (max_tokens 512)" in getattr(e, "text", "") for e in events)
-
-
-def test_replies_cut_again_and_again_stop_the_run(tmp_path: Path) -> None:
-    cut = _reply("length", content="a very long answer")
-    agent, _, _ = _agent(tmp_path, [cut, cut, cut], [])
-    outcome = agent.run()
-    assert outcome.status == "failed"
-    assert "3 replies in a row were cut" in outcome.reason
-    assert "raise max_tokens" in outcome.reason
-
-
-def test_a_filtered_reply_stops_the_run_and_nothing_in_it_runs(tmp_path: Path) -> None:
-    ran: list[str] = []
-    agent, _, _ = _agent(tmp_path, [_reply("content_filter", ("shell", '{"command": "ls"}'))], ran)
-    outcome = agent.run()
-    assert outcome.status == "failed"
-    assert "content filter" in outcome.reason
-    assert ran == []
-
-
-def test_the_review_bot_does_not_take_a_cut_reply_for_its_review() -> None:
-    from v4agent.review.context import PullRequestContent, build_layout
-    from v4agent.review.run import ask_model
-
-    layout = build_layout("PACK", PullRequestContent("title", "body", "diff", {}))
-    engine = ScriptedEngine([_reply("length", ("report_findings", '{"findings": ['))])
-    with pytest.raises(EngineError, match="not final") as info:
-        ask_model(engine, layout, prime=False)
-    assert "max_tokens" in info.value.hint
 
 
 def test_the_call_clock_checks_first_token_then_total() -> None:
