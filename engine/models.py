@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import httpx2
 
-from v4agent.core.errors import ExitCode, V4AgentError
+from v4agent.core.errors import UsageError
 from v4agent.engine.presets import Preset, model_info
 
 __all__ = ["UnknownModel", "check_model", "server_models"]
@@ -21,7 +21,7 @@ __all__ = ["UnknownModel", "check_model", "server_models"]
 _LIST_TIMEOUT_S = 15.0
 
 
-class UnknownModel(V4AgentError, exit_code=ExitCode.USAGE):
+class UnknownModel(UsageError):
     """The model is not one the engine serves; the message lists the ones it does."""
 
 
