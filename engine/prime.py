@@ -46,8 +46,9 @@ def prime_prefix(engine: Engine, messages: Sequence[Message], tools: Sequence[To
     if method == "full":
         return engine.complete(messages, tools)
 
-    def enough(_delta: Delta) -> None:
-        raise _Enough
+    def enough(delta: Delta) -> None:
+        if delta.kind != "status":  # progress reports come before the first piece of the reply
+            raise _Enough
 
     try:
         return engine.complete(messages, tools, on_delta=enough)

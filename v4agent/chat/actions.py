@@ -21,6 +21,7 @@ from v4agent.agent.sessions.store import SessionError, find_resumable, list_sess
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
 from v4agent.chat.costs import miss_cost, miss_warning
 from v4agent.chat.slash import SlashCommand, SlashError, help_lines, parse_slash
+from v4agent.core.errors import UsageError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import diff_since
 from v4agent.engine.presets import get_preset, model_info
@@ -69,7 +70,7 @@ class ChatApp:
         handler = getattr(self, "_cmd_" + parsed.name[1:])
         try:
             return handler(parsed) is not False
-        except (GitError, SessionError, EngineError, BudgetExceeded, PackFailed, OSError) as exc:
+        except (GitError, SessionError, EngineError, BudgetExceeded, PackFailed, UsageError, OSError) as exc:
             hint = getattr(exc, "hint", "")
             self.say(f"{parsed.name}: {exc}" + (f" ({hint})" if hint else ""), "red")
             return True

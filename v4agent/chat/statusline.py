@@ -1,8 +1,12 @@
-"""The chat's status line: engine and model, context used of the window, cache-hit %, dollars, budget left."""
+"""The chat's status line: engine and model, context used of the window, cache-hit %, dollars, budget left;
+and, while a call runs, what it waits for and for how long."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+
+from v4agent.engine.phases import format_activity
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,26 @@ class SessionFigures:
     hit_tokens: int = 0
     hits_known: bool = False
     last_hit_ratio: float | None = None
+    phase: str = ""  # what the running call is doing; "" between calls
+    phase_detail: str = ""
+    call_started: float = 0.0  # monotonic time the running call started
+
+    def note_phase(self, phase: str, detail: str = "", now: float | None = None) -> None:
+        """A running call moved to ``phase`` ("sending" starts a call's clock)."""
+        if phase == "sending" or not self.phase:
+            self.call_started = time.monotonic() if now is None else now
+        self.phase, self.phase_detail = phase, detail
+
+    def activity(self, now: float | None = None) -> str:
+        """The running call's line (see ``format_activity``), or "" between calls."""
+        if not self.phase:
+            return ""
+        clock = time.monotonic() if now is None else now
+        return format_activity(self.phase, self.phase_detail, clock - self.call_started)
 
     def record(self, prompt_tokens: int, cache_hit: int | None, context_tokens: int, spent_usd: float) -> None:
         """Take one model call's figures; a call with unreported hits leaves the session ratio as it was."""
+        self.phase = self.phase_detail = ""
         self.context_tokens = context_tokens
         self.cost_usd = spent_usd
         if cache_hit is None:

@@ -1,18 +1,22 @@
 """Live progress of an agent run on the terminal (stderr): tool calls, edit diffs, test results, status line.
 
 An observer of ``v4agent.agent.loop`` events. On a terminal the status line (context tokens, cache-hit %, cost) stays
-at the bottom in a rich Live region; elsewhere (CI, pipes) it is printed once per model call.
+at the bottom in a rich Live region, with a spinner, what the running call waits for ("waiting for the first
+token", "thinking", "streaming") and for how long; elsewhere (CI, pipes) it is printed once per model call, and
+a queued request or a retry is printed when it happens.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
+from rich.spinner import Spinner
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -21,6 +25,8 @@ from v4agent.accounting import Estimate
 from v4agent.agent.loop import CallDone, Event, Notice, Outcome, Streamed, ToolDone, ToolStarted
 from v4agent.agent.sessions.costs import cost_rows, cost_table
 from v4agent.agent.sessions.store import SessionData
+from v4agent.engine.phases import format_activity
+from v4agent.engine.types import Progress
 from v4agent.ui.console import stdout
 from v4agent.ui.tables import report_table
 
@@ -56,11 +62,16 @@ class RefactorProgress:
         self.context = 0
         self.turn = 0
         self.last_hit: float | None = None  # the last call's hit ratio; None: unknown (a cancelled stream)
+        self.phase = ""  # what the running call is doing; "" between calls
+        self.phase_detail = ""
+        self.call_started = 0.0
+        self._spinner = Spinner("dots", style="bold cyan")
         self._live: Live | None = None
 
     def __enter__(self) -> RefactorProgress:
         if self.console.is_terminal and not self.quiet:
-            self._live = Live(self._status(), console=self.console, transient=True, auto_refresh=False)
+            # Refreshed by rich's own thread, so the elapsed time moves while the engine blocks on the socket.
+            self._live = Live(self, console=self.console, transient=True, auto_refresh=True, refresh_per_second=4)
             self._live.__enter__()
         return self
 
@@ -79,8 +90,22 @@ class RefactorProgress:
         return (f"turn {self.turn} · context {self.context:,} tokens · cache hit {last} (session {session}) · "
                 f"${self.spent:.4f}")
 
+    def activity_text(self, now: float | None = None) -> str:
+        """What the running call waits for and for how long; "" between calls."""
+        if not self.phase:
+            return ""
+        clock = time.monotonic() if now is None else now
+        return format_activity(self.phase, self.phase_detail, clock - self.call_started)
+
     def _status(self) -> Text:
         return Text(self.status_text(), style="bold cyan")
+
+    def __rich__(self) -> RenderableType:
+        activity = self.activity_text()
+        if not activity:
+            return self._status()
+        self._spinner.update(text=Text.assemble((self.status_text(), "bold cyan"), " · ", (activity, "cyan")))
+        return self._spinner
 
     def _print(self, *objects: object) -> None:
         if not self.quiet:
@@ -89,6 +114,8 @@ class RefactorProgress:
     def __call__(self, event: Event) -> None:
         """Show one agent-loop event and refresh the status line (streamed text is not shown)."""
         if isinstance(event, Streamed):
+            if isinstance(event.delta, Progress):
+                self._on_phase(event.delta.text, event.delta.detail)
             return
         if isinstance(event, CallDone):
             self._on_call(event)
@@ -99,9 +126,17 @@ class RefactorProgress:
         elif isinstance(event, Notice):
             self._print(Text(event.text, style="yellow"))
         if self._live is not None:
-            self._live.update(self._status(), refresh=True)
+            self._live.refresh()
+
+    def _on_phase(self, phase: str, detail: str) -> None:
+        if phase == "sending" or not self.phase:
+            self.call_started = time.monotonic()
+        self.phase, self.phase_detail = phase, detail
+        if self._live is None and phase in ("queued", "retrying"):  # no live line: say it once, as it happens
+            self._print(Text(self.activity_text(), style="yellow"))
 
     def _on_call(self, event: CallDone) -> None:
+        self.phase = self.phase_detail = ""
         self.turn = event.turn
         self.spent = event.spent_usd
         self.context = event.context_tokens

@@ -18,7 +18,7 @@ from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.git import GitError, file_at_commit, run_git
 from v4agent.core.git import resolve_commit as resolve_git_commit
 from v4agent.engine.prime import prime_prefix
-from v4agent.engine.types import ChatReply, Engine, Usage
+from v4agent.engine.types import ChatReply, Engine, EngineError, Usage
 from v4agent.review.context import PullRequestContent, ReviewLayout, build_layout
 from v4agent.review.findings import (
     SUMMARY_MARKER,
@@ -150,6 +150,9 @@ def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> Mo
         elif primed.usage is not None:
             run.usages.append(primed.usage)
     reply = engine.complete(layout.messages, layout.tools)
+    if reply.incomplete:  # a reply cut at the output limit or stopped by the filter is no final review
+        raise EngineError(f"the review is not final: {reply.incomplete}", hint="nothing was posted; run it again"
+                          + (" with a larger max_tokens" if reply.truncated else ""))
     if reply.usage is not None:
         run.usages.append(reply.usage)
     _collect(reply, run)
