@@ -84,6 +84,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("local.cpu_kv_gib", float, 1.0, "KV cache size in GiB for the CPU build (VLLM_CPU_KVCACHE_SPACE)."),
     Setting("local.vllm_args", list, [], "Extra vLLM flags, appended to the planned command."),
     Setting("local.max_tokens", int, 8192, "Output limit per call on the local engine (its window is what the plan fits)."),
+    Setting("sandbox.mode", str, "auto", "Run commands in a bubblewrap sandbox: auto (when it works here), or off "
+            "(then every command, tests included, needs approval).", choices=("auto", "off")),
+    Setting("sandbox.network", bool, False, "Let sandboxed commands reach the network."),
+    Setting("sandbox.env", list, [], "Environment variables passed to commands on top of the allow-list "
+            "(never the engine's key or GITHUB_TOKEN)."),
+    Setting("sandbox.hide", list, [], "Paths hidden from commands, on top of the credential stores (~/.ssh, ...)."),
+    Setting("sandbox.bwrap", str, "", "Path of bubblewrap; empty = bwrap on PATH."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
