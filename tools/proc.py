@@ -1,7 +1,7 @@
 """Run a command in its own process group with a timeout; on timeout or Ctrl-C the whole group dies.
 
 Output goes to a temporary file rather than a pipe, so a grandchild that keeps the pipe open cannot make us
-wait past the timeout. Given a ``SandboxPolicy``, the command runs confined (``v4agent.sandbox.launch``): the
+wait past the timeout. Given a ``SandboxPolicy``, the command runs confined (``v4agent.sandbox.launcher``): the
 group then is bubblewrap's, and the sandbox's PID namespace ends with it. ``clip_output`` keeps the head, the
 tail and the first failure section.
 """
@@ -64,17 +64,18 @@ def run_command(
         returncode, text, timed_out = _run(command, cwd, timeout_s, env)
         return ProcResult(shown, returncode, text, timed_out, time.monotonic() - started)
     with launch(sandbox, command, cwd=Path(cwd), environ=env) as how:
-        returncode, text, timed_out = _run(list(how.argv), cwd, timeout_s, dict(how.env))
+        returncode, text, timed_out = _run(list(how.argv), cwd, timeout_s, dict(how.env), how.pass_fds)
     return ProcResult(shown, returncode, text, timed_out, time.monotonic() - started, how.note)
 
 
-def _run(command: str | list[str], cwd: Path, timeout_s: float, env: dict[str, str] | None) -> tuple[int, str, bool]:
+def _run(command: str | list[str], cwd: Path, timeout_s: float, env: dict[str, str] | None,
+         pass_fds: tuple[int, ...] = ()) -> tuple[int, str, bool]:
     """(exit status, output, timed out) of ``command`` in its own process group."""
     shell = isinstance(command, str)
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(
             command, shell=shell, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, executable="/bin/bash" if shell else None,
+            start_new_session=True, executable="/bin/bash" if shell else None, pass_fds=pass_fds,
         )
         timed_out = False
         try:

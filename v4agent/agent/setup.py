@@ -125,7 +125,7 @@ def _engine_keys(config: Config) -> tuple[str, ...]:
     return tuple(names)
 
 
-def sandbox_policy(root: Path, config: Config) -> SandboxPolicy:
+def sandbox_policy(root: Path, config: Config, *, warn_missing: bool = True) -> SandboxPolicy:
     """The sandbox every command of a run goes through, from the ``sandbox.*`` keys.
 
     When nothing can contain the commands here, says so on stderr (once per process): every command then needs
@@ -136,7 +136,7 @@ def sandbox_policy(root: Path, config: Config) -> SandboxPolicy:
                          env=config.get("sandbox.env"), hide=config.get("sandbox.hide"),
                          never_env=_engine_keys(config))
     found = containment(policy)
-    if not found.available and found.reason not in _warned:
+    if warn_missing and not found.available and found.reason not in _warned:
         _warned.add(found.reason)
         warn(f"no sandbox for commands: {escape(found.reason)}. Every command, the tests included, needs approval; "
              "with --yes they run unsandboxed")

@@ -5,7 +5,7 @@ commands through ``launch``; ``containment`` says whether that confines them on 
 """
 
 from v4agent.sandbox.detect import Detection, detect
-from v4agent.sandbox.launch import Launch, containment, is_contained, launch, sandbox_label
+from v4agent.sandbox.launcher import Launch, containment, is_contained, launch, sandbox_label
 from v4agent.sandbox.policy import SandboxPolicy, make_policy
 
 __all__ = [

@@ -84,13 +84,18 @@ def _filesystem(plan: MountPlan, tmpdir: str) -> list[str]:
 
 
 def bwrap_argv(policy: SandboxPolicy, plan: MountPlan, command: Sequence[str], *, bwrap: str,
-               variant: Sequence[str], tmpdir: str, env: Mapping[str, str], cwd: Path | None = None) -> list[str]:
+               variant: Sequence[str], tmpdir: str, env: Mapping[str, str], cwd: Path | None = None,
+               info_fd: int | None = None) -> list[str]:
     """``bwrap OPTIONS -- LIMITS COMMAND``: ``command`` confined as ``policy`` says.
 
     ``variant`` is the isolation that ``detect`` found working here; ``tmpdir`` the host directory that is the
-    command's TMPDIR; ``env`` the whole environment the command gets.
+    command's TMPDIR; ``env`` the whole environment the command gets; ``info_fd`` where bwrap tells the
+    sandbox init's PID.
     """
     args = [bwrap, *isolation_flags(policy.network), *variant, *_filesystem(plan, tmpdir)]
+    if info_fd is not None:
+        # "--info-fd FD: Write information in JSON format about the sandbox to FD" ({"child-pid": N}).
+        args += ["--info-fd", str(info_fd)]
     args += ["--chdir", str(cwd or plan.root)]  # "--chdir DIR: Change directory to DIR"
     # "--clearenv: Unset all environment variables, except for PWD and any that are subsequently set by
     # --setenv"; "--setenv VAR VALUE: Set an environment variable".

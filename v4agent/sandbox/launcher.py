@@ -1,6 +1,7 @@
 """Launching one command under a policy: the argv and environment to start, and its private temporary directory.
 
-``launch`` is a context manager: the directory exists while the command runs and is removed afterwards.
+``launch`` is a context manager: the directory exists while the command runs; on leaving, it waits for the
+sandbox to end (``reap.py``), then removes the directory.
 When no mechanism is available (or the user turned it off) the command still gets the allow-listed
 environment, the private TMPDIR and the limits; ``Launch.note`` then says it ran without a sandbox.
 """
@@ -21,6 +22,7 @@ from v4agent.sandbox.detect import Detection, detect
 from v4agent.sandbox.environment import sandbox_env
 from v4agent.sandbox.mounts import resolve_mounts
 from v4agent.sandbox.policy import SandboxPolicy
+from v4agent.sandbox.reap import child_pid, wait_ended
 
 __all__ = ["Launch", "containment", "is_contained", "launch", "sandbox_label"]
 
@@ -33,6 +35,7 @@ class Launch:
     env: Mapping[str, str]
     contained: bool
     note: str = ""  # for the output when not contained: "ran without a sandbox (REASON)"
+    pass_fds: tuple[int, ...] = ()  # bwrap's --info-fd: the starter must pass it on (``Popen(pass_fds=...)``)
 
 
 def containment(policy: SandboxPolicy) -> Detection:
@@ -87,8 +90,16 @@ def launch(policy: SandboxPolicy, command: str | Sequence[str], *, cwd: Path | N
         inside = str(SANDBOX_TMP) if SANDBOX_TMP in plan.scratch else tmpdir
         env = sandbox_env(policy, environ, inside)
         env["XDG_CACHE_HOME"] = f"{inside}/.cache"  # the home is read-only: caches (go's, pip's) go here
-        full = bwrap_argv(policy, plan, argv, bwrap=found.path, variant=found.variant, tmpdir=tmpdir, env=env,
-                          cwd=cwd)
-        yield Launch(tuple(full), env, True)
+        info_read, info_write = os.pipe()
+        try:
+            full = bwrap_argv(policy, plan, argv, bwrap=found.path, variant=found.variant, tmpdir=tmpdir,
+                              env=env, cwd=cwd, info_fd=info_write)
+            yield Launch(tuple(full), env, True, pass_fds=(info_write,))
+        finally:
+            os.close(info_write)
+            pid = child_pid(info_read)
+            os.close(info_read)
+            if pid is not None:  # nothing of the command may run on once the caller is done with it
+                wait_ended(pid)
     finally:
         _remove(tmpdir)
