@@ -16,7 +16,7 @@ needs_bwrap = pytest.mark.skipif(not _FOUND.available, reason=f"no sandbox here:
 
 
 def processes_with(marker: str) -> list[int]:
-    """Host processes whose command line carries ``marker``; they are killed, so none is left behind."""
+    """Host processes whose command line carries ``marker``; they and their groups are killed, so none is left."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
@@ -25,5 +25,8 @@ def processes_with(marker: str) -> list[int]:
                     found.append(int(entry.name))
     for pid in found:
         with contextlib.suppress(OSError):
+            group = os.getpgid(pid)
+            if group != os.getpgid(0):  # a daemon's own group holds its children (the `sleep` under its `sh`)
+                os.killpg(group, signal.SIGKILL)
             os.kill(pid, signal.SIGKILL)
     return found
