@@ -111,6 +111,16 @@ def _daemons(marker: str) -> list[int]:
     return found
 
 
+def _kill(pids: list[int]) -> None:
+    """A surviving daemon goes, with its process group (the ``sleep`` under its ``sh``)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            group = os.getpgid(pid)
+            if group != os.getpgid(0):
+                os.killpg(group, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+
+
 def _judge(s: _Setup, policy: SandboxPolicy, output: str, connected: bool, daemons: list[int]) -> list[Probe]:
     landed = [p for p in (s.outside / "marker", s.home_marker) if p.exists()]
     visible = [line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("VISIBLE ")]
@@ -155,9 +165,7 @@ def run_probes(policy: SandboxPolicy) -> list[Probe]:
                                       pass_fds=how.pass_fds)
             connected = _accepted(sock)
         daemons = _daemons(s.marker)
-        for pid in daemons:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        _kill(daemons)
         return _judge(s, probe_policy, done.stdout + done.stderr, connected, daemons)
     finally:
         s.home_marker.unlink(missing_ok=True)
