@@ -7,7 +7,7 @@ hidden paths come last, over whatever bound them before.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from v4agent.sandbox.mounts import MountPlan
@@ -84,22 +84,20 @@ def _filesystem(plan: MountPlan, tmpdir: str) -> list[str]:
 
 
 def bwrap_argv(policy: SandboxPolicy, plan: MountPlan, command: Sequence[str], *, bwrap: str,
-               variant: Sequence[str], tmpdir: str, env: Mapping[str, str], cwd: Path | None = None,
-               info_fd: int | None = None) -> list[str]:
+               variant: Sequence[str], tmpdir: str, cwd: Path | None = None, info_fd: int | None = None) -> list[str]:
     """``bwrap OPTIONS -- LIMITS COMMAND``: ``command`` confined as ``policy`` says.
 
     ``variant`` is the isolation that ``detect`` found working here; ``tmpdir`` the host directory that is the
-    command's TMPDIR; ``env`` the whole environment the command gets; ``info_fd`` where bwrap tells the
-    sandbox init's PID.
+    command's TMPDIR; ``info_fd`` where bwrap tells the sandbox init's PID.
+
+    The environment is not on this line: bwrap is started with exactly the command's environment and passes
+    it on. ``--clearenv``/``--setenv VAR VALUE`` would put the values in bwrap's argv, which any user of the
+    machine can read in /proc/PID/cmdline (proc(5)); and bwrap's own environment is what the sandbox init
+    (PID 1, whose /proc/1/environ the command can read) holds, so it must hold nothing more anyway.
     """
     args = [bwrap, *isolation_flags(policy.network), *variant, *_filesystem(plan, tmpdir)]
     if info_fd is not None:
         # "--info-fd FD: Write information in JSON format about the sandbox to FD" ({"child-pid": N}).
         args += ["--info-fd", str(info_fd)]
     args += ["--chdir", str(cwd or plan.root)]  # "--chdir DIR: Change directory to DIR"
-    # "--clearenv: Unset all environment variables, except for PWD and any that are subsequently set by
-    # --setenv"; "--setenv VAR VALUE: Set an environment variable".
-    args.append("--clearenv")
-    for name, value in sorted(env.items()):
-        args += ["--setenv", name, value]
     return [*args, "--", *limits_prefix(policy.memory_bytes, policy.file_bytes), *command]

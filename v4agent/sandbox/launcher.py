@@ -29,7 +29,7 @@ __all__ = ["Launch", "containment", "is_contained", "launch", "sandbox_label"]
 
 @dataclass(frozen=True)
 class Launch:
-    """What to start: the full argv, its whole environment, and whether it is confined."""
+    """What to start: the full argv, its whole environment (bwrap's own: it passes it on), whether it is confined."""
 
     argv: tuple[str, ...]
     env: Mapping[str, str]
@@ -93,7 +93,7 @@ def launch(policy: SandboxPolicy, command: str | Sequence[str], *, cwd: Path | N
         info_read, info_write = os.pipe()
         try:
             full = bwrap_argv(policy, plan, argv, bwrap=found.path, variant=found.variant, tmpdir=tmpdir,
-                              env=env, cwd=cwd, info_fd=info_write)
+                              cwd=cwd, info_fd=info_write)
             yield Launch(tuple(full), env, True, pass_fds=(info_write,))
         finally:
             os.close(info_write)
