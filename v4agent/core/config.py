@@ -89,7 +89,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sandbox.network", bool, False, "Let sandboxed commands reach the network."),
     Setting("sandbox.env", list, [], "Environment variables passed to commands on top of the allow-list "
             "(never the engine's key or GITHUB_TOKEN)."),
-    Setting("sandbox.hide", list, [], "Paths hidden from commands, on top of the credential stores (~/.ssh, ...)."),
+    Setting("sandbox.hide", list, [], "Paths hidden from commands, on top of the credential stores (~/.ssh, ...); "
+            "a relative path is under the home."),
     Setting("sandbox.bwrap", str, "", "Path of bubblewrap; empty = bwrap on PATH."),
 )
 

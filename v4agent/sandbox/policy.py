@@ -10,8 +10,11 @@ that run is launched under it. What it says:
   sockets there (ssh-agent, docker.sock, the session bus) are out of reach;
 - network: off unless enabled;
 - environment: an allow-list (see ``environment.py``); the engine's key and GitHub tokens never pass;
-- limits: wall time (the caller's timeout), address space and file size per process; the PID namespace ends
-  every process of the command when it ends.
+- limits: wall time (the caller's timeout), address space (RLIMIT_AS) and file size (RLIMIT_FSIZE) per
+  process. No process count: RLIMIT_NPROC counts every process of the user on the whole machine
+  (getrlimit(2)), so a figure that fits one command either breaks the user's other programs or limits
+  nothing. What bounds a command's processes instead: its PID namespace, which ends every one of them when the
+  command ends (a `setsid` daemon included), and the timeout, which ends the command.
 """
 
 from __future__ import annotations
