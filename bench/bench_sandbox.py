@@ -2,11 +2,13 @@
 
     python bench/bench_sandbox.py [--runs N] [--pytest-runs N]
 
-1. Start-up: the median of N (100) runs of `true` through ``v4agent.tools.proc.run_command``, plain and under
-   the default policy (bubblewrap), and raw `bwrap ... true` beside them. Target: < 20 ms more per command.
+1. Start-up: the median of N (100) runs of `true` through ``v4agent.tools.proc.run_command``: plain (no
+   policy, as before the sandbox), unconfined (the policy with ``mode = "off"``: allow-listed environment,
+   private TMPDIR, limits, no bubblewrap) and sandboxed (the default policy), and raw `bwrap ... true` beside
+   them. Target: sandboxed < 20 ms more than plain.
 2. A real test suite: click's own (2,400+ tests, pure Python, needs only pytest) from its sdist, run with
-   `python -m pytest` inside and outside the sandbox, alternating, the median of N (5) each. Both runs get the
-   same environment (the sandbox's allow-list), so the difference is the sandbox alone. Target: < 5% slower.
+   `python -m pytest` unconfined and sandboxed, alternating, the median of N (5) each. Both get the same
+   environment and a fresh private TMPDIR, so the difference is bubblewrap alone. Target: < 5% slower.
 
 Corpus: ``pip download --no-deps --no-binary :all: click==8.5.1`` into ~/.cache/v4agent-bench/, extracted once.
 """
@@ -26,7 +28,6 @@ from pathlib import Path
 
 from v4agent.sandbox import detect, make_policy
 from v4agent.sandbox.bwrap import isolation_flags
-from v4agent.sandbox.environment import sandbox_env
 from v4agent.tools.proc import run_command
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "v4agent-bench"
@@ -63,34 +64,35 @@ def _median_ms(run: Callable[[], object], count: int) -> float:
     return statistics.median(times)
 
 
-def bench_startup(runs: int) -> tuple[float, float, float]:
-    """(plain, sandboxed, raw bwrap) median milliseconds for `true`."""
+def bench_startup(runs: int) -> tuple[float, float, float, float]:
+    """(plain, unconfined, sandboxed, raw bwrap) median milliseconds for `true`."""
     cwd = Path(tempfile.mkdtemp(prefix="v4agent-bench-sandbox-"))
     policy = make_policy(cwd)
+    unconfined = make_policy(cwd, mode="off")
     found = detect()
     raw = [found.path, *isolation_flags(network=False), *found.variant, "--ro-bind", "/", "/", "--dev", "/dev",
            "--proc", "/proc", "--", "/bin/true"]
     run_command("true", cwd, timeout_s=30, sandbox=policy)  # detection and imports out of the figure
     plain = _median_ms(lambda: run_command("true", cwd, timeout_s=30), runs)
+    loose = _median_ms(lambda: run_command("true", cwd, timeout_s=30, sandbox=unconfined), runs)
     boxed = _median_ms(lambda: run_command("true", cwd, timeout_s=30, sandbox=policy), runs)
     bare = _median_ms(lambda: subprocess.run(raw, check=True), runs)
     cwd.rmdir()
-    return plain, boxed, bare
+    return plain, loose, boxed, bare
 
 
 def bench_suite(tree: Path, runs: int) -> tuple[float, float, str]:
-    """(plain, sandboxed) median seconds of click's test suite, and the last run's summary line."""
+    """(unconfined, sandboxed) median seconds of click's test suite, and the last run's summary line."""
     command = f"PYTHONPATH=src {sys.executable} -m pytest -q -p no:cacheprovider tests"
     policy = make_policy(tree)
-    env = sandbox_env(policy, os.environ, tempfile.gettempdir())
+    unconfined = make_policy(tree, mode="off")
     plain: list[float] = []
     boxed: list[float] = []
     summary = ""
     for _ in range(runs):
         for sandboxed, times in ((False, plain), (True, boxed)):
             started = time.perf_counter()
-            result = (run_command(command, tree, timeout_s=600, sandbox=policy) if sandboxed
-                      else run_command(command, tree, timeout_s=600, env=env))
+            result = run_command(command, tree, timeout_s=600, sandbox=policy if sandboxed else unconfined)
             times.append(time.perf_counter() - started)
             if result.returncode != 0:
                 raise SystemExit(f"click's tests failed ({'sandboxed' if sandboxed else 'plain'}):\n"
@@ -109,10 +111,11 @@ def main() -> None:
     if not found.available:
         raise SystemExit(f"no sandbox here: {found.reason}")
     print(f"mechanism: {found.describe()}; {os.cpu_count()} CPUs")
-    plain, boxed, bare = bench_startup(args.runs)
+    plain, loose, boxed, bare = bench_startup(args.runs)
     overhead = boxed - plain
     print(f"{'case':<44}{'figure':>14}{'target':>14}  verdict")
     print(f"{'true, plain run_command (median ms)':<44}{plain:>14.2f}")
+    print(f"{'true, unconfined policy (median ms)':<44}{loose:>14.2f}")
     print(f"{'true, sandboxed run_command (median ms)':<44}{boxed:>14.2f}")
     print(f"{'true, raw bwrap (median ms)':<44}{bare:>14.2f}")
     print(f"{'start-up overhead per command (ms)':<44}{overhead:>14.2f}{'< ' + str(START_TARGET_MS):>14}  "
@@ -120,7 +123,7 @@ def main() -> None:
     tree = prepare_click()
     suite_plain, suite_boxed, summary = bench_suite(tree, args.pytest_runs)
     slower = (suite_boxed / suite_plain - 1) * 100
-    print(f"{'click tests, plain (median s)':<44}{suite_plain:>14.2f}")
+    print(f"{'click tests, unconfined (median s)':<44}{suite_plain:>14.2f}")
     print(f"{'click tests, sandboxed (median s)':<44}{suite_boxed:>14.2f}")
     print(f"{'test suite slowdown (%)':<44}{slower:>14.1f}{'< ' + str(SUITE_TARGET_PCT):>14}  "
           f"{'pass' if slower < SUITE_TARGET_PCT else 'FAIL'}")

@@ -99,7 +99,7 @@ def run_tests(ctx: ToolContext, a: dict[str, Any]) -> ToolResult:
             "no test command was detected (pytest, npm test, go test, cargo test, make test); pass one as "
             "'command' or the user can set --test-cmd"
         )
-    # The model's own command is a shell command like any other.
+    # The project's own test command runs without asking in the sandbox; the model's is a shell command.
     _approve_command(ctx, "run_tests", command, project_tests=command == default)
     timeout = _timeout(ctx, a)
     run = run_test_command(ctx.repo_root, command, timeout_s=timeout, sandbox=ctx.sandbox)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 __all__ = ["child_pid", "wait_ended"]
 
-_POLL_S = 0.005
+_FIRST_POLL_S = 0.0005  # the init is usually gone within a millisecond of bwrap: look again soon, then less often
+_MAX_POLL_S = 0.02
 
 
 def child_pid(fd: int) -> int | None:
@@ -49,9 +50,11 @@ def _sandboxed_and_running(pid: int) -> bool:
 def wait_ended(pid: int, timeout_s: float = 5.0) -> None:
     """Wait for the sandbox's init to end; past ``timeout_s`` kill it (which ends its namespace) and wait again."""
     deadline = time.monotonic() + timeout_s
+    pause = _FIRST_POLL_S
     while _sandboxed_and_running(pid):
         if time.monotonic() > deadline:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + timeout_s
-        time.sleep(_POLL_S)
+        time.sleep(pause)
+        pause = min(pause * 2, _MAX_POLL_S)
