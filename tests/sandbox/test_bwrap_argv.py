@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from v4agent.sandbox.bwrap import bwrap_argv, limits_prefix
+from v4agent.sandbox.bwrap import bwrap_argv, limited
 from v4agent.sandbox.mounts import MountPlan
 from v4agent.sandbox.policy import SandboxPolicy
 
@@ -20,7 +20,7 @@ VARIANT = ("--unshare-user", "--disable-userns", "--cap-drop", "ALL")
 def _argv(**changes: object) -> list[str]:
     policy = SandboxPolicy(root=ROOT, home=Path("/home/u"), memory_bytes=1 << 30, file_bytes=1 << 20,
                            **changes)  # type: ignore[arg-type]
-    return bwrap_argv(policy, PLAN, ["/bin/bash", "-c", "make test"], bwrap="/usr/bin/bwrap", variant=VARIANT,
+    return bwrap_argv(policy, PLAN, "make test", bwrap="/usr/bin/bwrap", variant=VARIANT,
                       tmpdir="/tmp/v4agent-cmd-x", info_fd=7)
 
 
@@ -64,9 +64,12 @@ def test_no_value_on_the_command_line_and_the_command_runs_under_limits() -> Non
     argv = _argv()
     options, command = argv[: argv.index("--")], argv[argv.index("--") + 1:]
     assert "--setenv" not in options  # the environment is bwrap's own, never in the world-readable argv
-    assert command[:4] == limits_prefix(1 << 30, 1 << 20)
-    assert command[4:] == ["/bin/bash", "-c", "make test"]
-    assert f"-v {(1 << 30) // 1024} -f {(1 << 20) // 1024}" in command[2]
+    assert command == limited("make test", 1 << 30, 1 << 20)
+    assert command[:2] == ["/bin/bash", "-c"]
+    assert command[2] == f"ulimit -S -H -v {(1 << 30) // 1024} -f {(1 << 20) // 1024} || exit 125; make test"
+    argv = limited(["pytest", "-q"], 1 << 30, 1 << 20)
+    assert argv[2].endswith('; exec "$@"')
+    assert argv[3:] == ["v4agent-sandbox", "pytest", "-q"]
 
 
 def test_tmp_outside_scratch_is_bound_at_its_own_path() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from v4agent.sandbox.mounts import MountPlan
 from v4agent.sandbox.policy import SandboxPolicy
 
-__all__ = ["SANDBOX_TMP", "bwrap_argv", "isolation_flags", "limits_prefix"]
+__all__ = ["SANDBOX_TMP", "bwrap_argv", "isolation_flags", "limited"]
 
 SANDBOX_TMP = Path("/tmp")  # where the command's private temporary directory appears inside
 
@@ -47,14 +47,18 @@ def isolation_flags(network: bool) -> list[str]:
     return flags
 
 
-def limits_prefix(memory_bytes: int, file_bytes: int) -> list[str]:
-    """A bash prologue that sets hard and soft limits, then runs the command (``exec "$@"``).
+def limited(command: str | Sequence[str], memory_bytes: int, file_bytes: int) -> list[str]:
+    """``command`` run by bash after it sets hard and soft limits that no process of the command can raise.
 
     bash(1), ulimit: -v is the address space (RLIMIT_AS) and -f the file size (RLIMIT_FSIZE), both in
-    1024-byte units; -S -H set the soft and the hard limit, and a process cannot raise a hard limit again.
+    1024-byte units; -S -H set the soft and the hard limit, and a process cannot raise a hard limit again
+    (setrlimit(2): that takes CAP_SYS_RESOURCE, which the sandbox drops). A shell string gets the limits on its
+    own first line, so one bash runs it as before (line numbers in its messages unchanged); an argv is exec'd.
     """
-    script = f'ulimit -S -H -v {memory_bytes // 1024} -f {file_bytes // 1024} || exit 125; exec "$@"'
-    return ["/bin/bash", "-c", script, "v4agent-sandbox"]
+    ulimit = f"ulimit -S -H -v {memory_bytes // 1024} -f {file_bytes // 1024} || exit 125"
+    if isinstance(command, str):
+        return ["/bin/bash", "-c", f"{ulimit}; {command}"]
+    return ["/bin/bash", "-c", f'{ulimit}; exec "$@"', "v4agent-sandbox", *command]
 
 
 def _filesystem(plan: MountPlan, tmpdir: str) -> list[str]:
@@ -83,9 +87,9 @@ def _filesystem(plan: MountPlan, tmpdir: str) -> list[str]:
     return args
 
 
-def bwrap_argv(policy: SandboxPolicy, plan: MountPlan, command: Sequence[str], *, bwrap: str,
+def bwrap_argv(policy: SandboxPolicy, plan: MountPlan, command: str | Sequence[str], *, bwrap: str,
                variant: Sequence[str], tmpdir: str, cwd: Path | None = None, info_fd: int | None = None) -> list[str]:
-    """``bwrap OPTIONS -- LIMITS COMMAND``: ``command`` confined as ``policy`` says.
+    """``bwrap OPTIONS -- bash LIMITS; COMMAND``: ``command`` (a bash string or an argv) confined as ``policy`` says.
 
     ``variant`` is the isolation that ``detect`` found working here; ``tmpdir`` the host directory that is the
     command's TMPDIR; ``info_fd`` where bwrap tells the sandbox init's PID.
@@ -100,4 +104,4 @@ def bwrap_argv(policy: SandboxPolicy, plan: MountPlan, command: Sequence[str], *
         # "--info-fd FD: Write information in JSON format about the sandbox to FD" ({"child-pid": N}).
         args += ["--info-fd", str(info_fd)]
     args += ["--chdir", str(cwd or plan.root)]  # "--chdir DIR: Change directory to DIR"
-    return [*args, "--", *limits_prefix(policy.memory_bytes, policy.file_bytes), *command]
+    return [*args, "--", *limited(command, policy.memory_bytes, policy.file_bytes)]

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from v4agent.sandbox.bwrap import SANDBOX_TMP, bwrap_argv, limits_prefix
+from v4agent.sandbox.bwrap import SANDBOX_TMP, bwrap_argv, limited
 from v4agent.sandbox.detect import Detection, detect
 from v4agent.sandbox.environment import sandbox_env
 from v4agent.sandbox.mounts import resolve_mounts
@@ -77,13 +77,13 @@ def launch(policy: SandboxPolicy, command: str | Sequence[str], *, cwd: Path | N
            environ: Mapping[str, str] | None = None) -> Iterator[Launch]:
     """The launch of ``command`` (a bash string or an argv) under ``policy``, with its TMPDIR while it runs."""
     environ = os.environ if environ is None else environ
-    argv = ["/bin/bash", "-c", command] if isinstance(command, str) else list(command)
+    command = command if isinstance(command, str) else list(command)
     tmpdir = tempfile.mkdtemp(prefix="v4agent-cmd-")
     try:
         found = containment(policy)
         if not found.available:
             env = sandbox_env(policy, environ, tmpdir)
-            yield Launch((*limits_prefix(policy.memory_bytes, policy.file_bytes), *argv), env, False,
+            yield Launch(tuple(limited(command, policy.memory_bytes, policy.file_bytes)), env, False,
                          f"ran without a sandbox ({found.reason})")
             return
         plan = resolve_mounts(policy)
@@ -92,7 +92,7 @@ def launch(policy: SandboxPolicy, command: str | Sequence[str], *, cwd: Path | N
         env["XDG_CACHE_HOME"] = f"{inside}/.cache"  # the home is read-only: caches (go's, pip's) go here
         info_read, info_write = os.pipe()
         try:
-            full = bwrap_argv(policy, plan, argv, bwrap=found.path, variant=found.variant, tmpdir=tmpdir,
+            full = bwrap_argv(policy, plan, command, bwrap=found.path, variant=found.variant, tmpdir=tmpdir,
                               cwd=cwd, info_fd=info_write)
             yield Launch(tuple(full), env, True, pass_fds=(info_write,))
         finally:
