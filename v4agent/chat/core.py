@@ -30,7 +30,7 @@ from v4agent.agent.sessions.records import (
     SwitchRecord,
 )
 from v4agent.agent.sessions.store import SessionData, SessionWriter, new_session_id
-from v4agent.agent.setup import agent_config, cache_tracker, configured_test_command
+from v4agent.agent.setup import agent_config, cache_tracker, configured_test_command, sandbox_policy
 from v4agent.chat.render import ChatRenderer, short_args
 from v4agent.chat.statusline import SessionFigures
 from v4agent.core.config import Config
@@ -40,6 +40,7 @@ from v4agent.core.gitstart import GitStart, capture_start, restore_start, worktr
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.prompts import load_prompt
+from v4agent.sandbox import sandbox_label
 from v4agent.tools.approval import Asker
 from v4agent.tools.registry import ToolContext, changes_files, edits_files, run_tool, tool_schemas
 
@@ -100,10 +101,12 @@ class ChatSession:
         self.git = git
         self.snapshot = snapshot  # v4agent.pack.Snapshot, built lazily after a resume
         self.ctx = ToolContext(env.root, approve=env.config.get("approve"), ask=env.ask,
-                               test_cmd=configured_test_command(env.config), start_commit=git.commit)
+                               test_cmd=configured_test_command(env.config), start_commit=git.commit,
+                               sandbox=sandbox_policy(env.root, env.config))
         self.figures = SessionFigures(engine.name, engine.settings.model,
                                       model_info(engine.settings.model).context_window,
-                                      env.config.get("max_cost"), context_tokens, spent)
+                                      env.config.get("max_cost"), context_tokens, spent,
+                                      sandbox=sandbox_label(self.ctx.sandbox))
         env.renderer.figures = self.figures  # the status line follows the current session
         self.agent = Agent(engine=engine, conversation=conversation, tools=tools,
                            run_tool=lambda name, arguments: run_tool(self.ctx, name, arguments), writer=writer,

@@ -1,5 +1,5 @@
-"""The chat's status line: engine and model, context used of the window, cache-hit %, dollars, budget left;
-and, while a call runs, what it waits for and for how long."""
+"""The chat's status line: engine and model, context used of the window, cache-hit %, dollars, budget left,
+sandbox; and, while a call runs, what it waits for and for how long."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class StatusFigures:
     session_hit_ratio: float | None
     cost_usd: float
     max_cost_usd: float | None
+    sandbox: str = ""  # one word: sandboxed, sandboxed+net, unsandboxed
 
 
 def _ratio(value: float | None) -> str:
@@ -44,6 +45,8 @@ def format_status(figures: StatusFigures) -> str:
         f"cache last {_ratio(figures.last_hit_ratio)} · session {_ratio(figures.session_hit_ratio)}",
         f"${figures.cost_usd:.4f}",
     ]
+    if figures.sandbox:
+        parts.insert(1, figures.sandbox)
     if figures.max_cost_usd is not None:
         parts.append(f"budget left ${max(figures.max_cost_usd - figures.cost_usd, 0.0):.4f}")
     return "  │  ".join(parts)
@@ -79,6 +82,7 @@ class SessionFigures:
             return ""
         clock = time.monotonic() if now is None else now
         return format_activity(self.phase, self.phase_detail, clock - self.call_started)
+    sandbox: str = ""
 
     def record(self, prompt_tokens: int, cache_hit: int | None, context_tokens: int, spent_usd: float) -> None:
         """Take one model call's figures; a call with unreported hits leaves the session ratio as it was."""
@@ -103,4 +107,5 @@ class SessionFigures:
     def status(self) -> StatusFigures:
         """A snapshot of the figures for ``format_status``."""
         return StatusFigures(self.engine, self.model, self.context_tokens, self.context_window,
-                             self.last_hit_ratio, self.session_hit_ratio, self.cost_usd, self.max_cost_usd)
+                             self.last_hit_ratio, self.session_hit_ratio, self.cost_usd, self.max_cost_usd,
+                             self.sandbox)

@@ -108,6 +108,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("timeout.first_token", float, 900.0, "Seconds to wait for the first token of a reply; the "
             "keep-alives of a queued request do not count."),
     Setting("timeout.total", float, 3600.0, "Seconds one call may take in all, generation included."),
+    Setting("sandbox.mode", str, "auto", "Run commands in a bubblewrap sandbox: auto (when it works here), or off "
+            "(then every command, tests included, needs approval).", choices=("auto", "off")),
+    Setting("sandbox.network", bool, False, "Let sandboxed commands reach the network."),
+    Setting("sandbox.env", list, [], "Environment variables passed to commands on top of the allow-list "
+            "(never the engine's key or GITHUB_TOKEN)."),
+    Setting("sandbox.hide", list, [], "Paths hidden from commands, on top of the credential stores (~/.ssh, ...); "
+            "a relative path is under the home."),
+    Setting("sandbox.bwrap", str, "", "Path of bubblewrap; empty = bwrap on PATH."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

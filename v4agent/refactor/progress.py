@@ -53,9 +53,10 @@ def _first_line(text: str, width: int = 140) -> str:
 class RefactorProgress:
     """Renders agent events; use as a context manager so the live region is closed on exit."""
 
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+    def __init__(self, console: Console, *, quiet: bool = False, sandbox: str = "") -> None:
         self.console = console
         self.quiet = quiet
+        self.sandbox = sandbox  # one word: sandboxed, sandboxed+net, unsandboxed
         self.prompt_tokens = 0
         self.hit_tokens = 0
         self.spent = 0.0
@@ -82,13 +83,13 @@ class RefactorProgress:
             self._live = None
 
     def status_text(self) -> str:
-        """The status line: turn, context tokens, last and session cache-hit ratios, dollars spent."""
+        """The status line: turn, context tokens, last and session cache-hit ratios, dollars spent, the sandbox."""
         # The last call's ratio says whether the layout still hits; the session's lags behind it (the first
         # call of a session is all misses), so it comes second.
         last = "-" if self.last_hit is None else f"{100 * self.last_hit:.1f}%"
         session = f"{100 * self.hit_tokens / self.prompt_tokens:.1f}%" if self.prompt_tokens else "-"
         return (f"turn {self.turn} · context {self.context:,} tokens · cache hit {last} (session {session}) · "
-                f"${self.spent:.4f}")
+                f"${self.spent:.4f}" + (f" · {self.sandbox}" if self.sandbox else ""))
 
     def activity_text(self, now: float | None = None) -> str:
         """What the running call waits for and for how long; "" between calls."""

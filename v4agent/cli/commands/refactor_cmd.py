@@ -33,6 +33,8 @@ def refactor(
         help="Priming call that caches the pack for later sessions: "
         "auto (when it pays for itself), always, never.",
     ),
+    network: bool = typer.Option(False, "--network",
+                                 help="Let commands reach the network (the sandbox blocks it by default)."),
 ) -> None:
     """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
     from v4agent.refactor.request import RefactorRequest
@@ -41,7 +43,7 @@ def refactor(
     run_refactor(RefactorRequest(
         path=path, task=task, engine=engine, model=model, base_url=base_url, think=think, max_turns=max_turns,
         max_cost=max_cost, approve=approve, yes=yes, test_cmd=test_cmd, allow_dirty=allow_dirty, branch=branch,
-        as_json=as_json, resume=resume, budget=budget, prime=prime,
+        as_json=as_json, resume=resume, budget=budget, prime=prime, network=network,
     ))
 
 
