@@ -22,8 +22,8 @@ from v4agent.review.actions import ActionsError, read_event
 from v4agent.review.findings import SUMMARY_MARKER, marker, markers_in
 from v4agent.review.github import GitHubClient, GitHubError, PullRef
 from v4agent.review.identity import ACTIONS_BOT_LOGIN, BotIdentity, resolve_identity
-from v4agent.review.report import ReviewReport
 from v4agent.review.post import PostOutcome, post_review
+from v4agent.review.report import ReviewReport
 from v4agent.review.run import ReviewInput, range_diff, review
 from v4agent.review.sanitize import ZWSP
 from v4agent.testing.fake_github import FakeGitHub
