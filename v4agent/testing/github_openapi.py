@@ -31,13 +31,18 @@ PACKAGE_VERSION = "23.0.2"
 _SCHEMA_URN = "urn:github-openapi:schemas:"
 
 
+# Read when this module is first imported: the tests' fixtures later point HOME at a scratch directory and
+# drop the V4AGENT_ variables, and the description stays where tests/run.sh put it.
+_NAMED_AT_IMPORT = os.environ.get(DESCRIPTION_ENV, "")
+_CACHE_AT_IMPORT = Path(os.environ.get("V4AGENT_TEST_CACHE") or Path.home() / ".cache" / "v4agent-tests")
+
+
 def description_path() -> Path | None:
     """Where the description is: ``$V4AGENT_GITHUB_OPENAPI``, else the test cache tests/run.sh fills."""
-    named = os.environ.get(DESCRIPTION_ENV)
+    named = os.environ.get(DESCRIPTION_ENV) or _NAMED_AT_IMPORT
     if named:
         return Path(named) if Path(named).is_file() else None
-    cache = Path(os.environ.get("V4AGENT_TEST_CACHE") or Path.home() / ".cache" / "v4agent-tests")
-    found = cache / "github-openapi" / PACKAGE_VERSION / "api.github.com.json"
+    found = _CACHE_AT_IMPORT / "github-openapi" / PACKAGE_VERSION / "api.github.com.json"
     return found if found.is_file() else None
 
 
