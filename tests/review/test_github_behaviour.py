@@ -25,6 +25,10 @@ from tests.review.ghrun import (
 )
 from v4agent.core.errors import ExitCode
 from v4agent.review.bodies import BODY_LIMIT, body_size
+from v4agent.review.findings import Finding, markers_in
+from v4agent.review.github import GitHubClient, PullRef
+from v4agent.review.post import post_review
+from v4agent.review.report import PlacedFinding, ReviewReport
 from v4agent.review.run import range_diff
 from v4agent.testing.fake_github import FakeGitHub
 from v4agent.testing.fake_github_diff import too_large
@@ -252,3 +256,23 @@ def test_nothing_to_review_is_a_success_that_says_so(tmp_path: Path) -> None:
     assert "nothing to review" in local.stderr
     assert calls == []
     assert writes == []
+
+
+def test_line_comments_github_refuses_move_into_a_body_that_still_fits() -> None:
+    diff = ("diff --git a/app/calc.py b/app/calc.py\n--- a/app/calc.py\n+++ b/app/calc.py\n"
+            "@@ -1,2 +1,2 @@\n def div(a, b):\n-    return a / b\n+    return a // b\n")
+    # Our reading put these on lines GitHub's diff does not show (a local diff that differs from the PR's).
+    placed = tuple(PlacedFinding(Finding("app/calc.py", 50 + n, 50 + n, "RIGHT", "medium", "bug", f"Issue {n}",
+                                         "because " * 300), f"{n:016x}", True, False) for n in range(200))
+    report = ReviewReport("b" * 40, "c" * 40, placed)
+    with FakeGitHub(token=TOKEN) as gh:
+        gh.add_pull("octo", "shop", 1, diff=diff, head_sha="c" * 40, base_sha="b" * 40)
+        with GitHubClient(TOKEN, gh.api_url, write_interval_s=0) as client:
+            outcome = post_review(client, PullRef("octo", "shop", 1), "c" * 40, report)
+        refused = [r.status for r in gh.requests if r.method == "POST"]
+        body = gh.posted_reviews()[0].body["body"]
+    assert refused == [422, 200]
+    assert "GitHub rejected the line comments (422); they are listed in the review body instead" in outcome.warnings
+    assert body_size(body) <= BODY_LIMIT
+    assert "more finding(s): see the SARIF/JSON output." in body
+    assert markers_in(body) == {p.fingerprint for p in placed}

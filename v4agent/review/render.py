@@ -64,7 +64,7 @@ def file_comment_body(placed: PlacedFinding, *, budget: int = BODY_BUDGET) -> st
 
 def _finding_body(placed: PlacedFinding, head: list[str], budget: int) -> str:
     tail = ["", marker(placed.fingerprint)]
-    room = budget - body_size("\n".join([*head, *tail])) - 1
+    room = budget - body_size("\n".join([*head, *tail])) - body_size("\n")  # and the break before the prose
     prose = clip(clean_prose(placed.finding.body), max(0, room))
     parts = [*head, prose]
     suggestion = clean_suggestion(placed.finding.suggestion)
@@ -123,13 +123,13 @@ def _listed_items(listed: Sequence[PlacedFinding], used: int, budget: int) -> li
         rest = len(listed) - index - 1
         # What must still fit after this item if the next one does not: the remainder line and a marker list.
         reserve = 0 if rest == 0 else body_size(_remainder(rest)) + 17 * min(rest, _MAX_LISTED_MARKERS) + 40
-        if used + body_size(item) + 1 + reserve > budget:
+        if used + body_size(item) + body_size("\n") + reserve > budget:
             skipped = listed[index:]
             room = budget - used - body_size(_remainder(len(skipped))) - 40
             fps = [p.fingerprint for p in skipped][: max(0, min(room // 17, _MAX_LISTED_MARKERS))]
             return [*out, _remainder(len(skipped)), "", marker_list(fps)]
         out.append(item)
-        used += body_size(item) + 1  # and the line break that joins it
+        used += body_size(item) + body_size("\n")  # and the line break that joins it
     return out
 
 
@@ -156,7 +156,7 @@ def summary_body(report: ReviewReport, *, new_inline: int | None = None, file_co
               f"{len(listed)} outside the diff (below).", ""]
     if listed:
         lines += ["### Outside the diff", ""]
-        used = body_size("\n".join(lines)) + 1
+        used = body_size("\n".join(lines)) + body_size("\n")
         lines += _listed_items(listed, used, budget)
     return "\n".join(lines).rstrip("\n") + "\n"
 
