@@ -19,9 +19,6 @@ from v4agent import __version__
 from v4agent.core.errors import V4AgentError
 
 API_VERSION = "2022-11-28"
-# What GitHub answers a GitHub App token (an Actions GITHUB_TOKEN included) for a call its permissions do not
-# cover: a read-only token's write, say (docs.github.com/rest/using-the-rest-api/troubleshooting-the-rest-api).
-INTEGRATION_REFUSAL = "Resource not accessible by integration"
 DEFAULT_API_URL = "https://api.github.com"
 
 
@@ -50,8 +47,9 @@ class GitHubError(V4AgentError):
 
     @property
     def not_permitted(self) -> bool:
-        """403 "Resource not accessible by integration": the token may not do this (a read-only token)."""
-        return self.status == 403 and INTEGRATION_REFUSAL.lower() in self.detail.lower()
+        """403 "Resource not accessible by integration" (an app's token, GITHUB_TOKEN included) or "... by
+        personal access token": the token's permissions do not cover this call, a read-only token's write."""
+        return self.status == 403 and "resource not accessible by" in self.detail.lower()
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def _notice(title: str, message: str) -> None:
     docs.github.com/actions/reference/workflows-and-actions/workflow-commands#setting-a-notice-message; the
     data is escaped as the runner reads it (``%``, CR and LF; ``:`` and ``,`` in a property too).
     """
-    stderr.print(escape(f"{title}: {message}"))
+    stderr.print(escape(f"{title}: {message}"), soft_wrap=True)  # one line: a log search finds it whole
     if os.environ.get("GITHUB_ACTIONS") == "true":
         def data(text: str) -> str:
             return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -166,11 +166,12 @@ def run_review(
 
     event = read_event() if github else None
     if event is not None and _missing_key(config, overrides):
-        why = f"this is {event.without_secrets}, and " if event.without_secrets else ""
+        why = (f"this is {event.without_secrets}, and GitHub passes no secrets to its `pull_request` run"
+               if event.without_secrets else "if this repository's own pull requests end here too, add a "
+               "DEEPSEEK_API_KEY repository secret; a fork's or Dependabot's get no secrets on `pull_request`")
         _notice("v4agent review skipped",
-                f"{why}the run has no model API key (DEEPSEEK_API_KEY): GitHub passes no secrets to a "
-                "`pull_request` run from a fork or Dependabot. Nothing was reviewed or posted; see the README's "
-                "pull_request_target recipe to review such pull requests.")
+                f"the run has no model API key (DEEPSEEK_API_KEY), so nothing was reviewed or posted: {why}. "
+                "The README's pull_request_target recipe reviews such pull requests.")
         return
     inp = _review_input(repo, event, base=base, head=head)
     if not inp.diff_text.strip():
