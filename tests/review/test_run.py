@@ -15,7 +15,8 @@ from tests.conftest import make_git_repo, run_cli
 from v4agent.core.errors import ExitCode
 from v4agent.engine.client import EngineSettings, open_engine
 from v4agent.review.github import GitHubClient, PullRef
-from v4agent.review.run import ReviewInput, default_pack, post_review, range_diff, review
+from v4agent.review.post import post_review
+from v4agent.review.run import ReviewInput, default_pack, range_diff, review
 from v4agent.testing.fake_github import FakeGitHub
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
@@ -130,9 +131,13 @@ def test_review_posts_expected_comments_once_and_reruns_post_nothing(repo: dict[
             ("app/calc.py", 9, 10, "RIGHT"), ("app/io.py", None, WRITE_LINE, "RIGHT")]
         assert '```suggestion\n    if b == 0:\n        raise ZeroDivisionError("b is zero")\n```' in comments[0]["body"]
         assert "suggestion" not in comments[1]["body"]
-        # The out-of-hunk finding is in the body, not a comment.
-        assert "mean() fails on an empty list" in sent["body"]
-        assert "Outside the diff" in sent["body"]
+        # The finding outside the hunks of a changed file is a file-level comment (GitHub's subject_type: file),
+        # counted in the summary; before, it waited in the summary's list.
+        filed = [r for r in gh.requests if r.method == "POST" and r.path.endswith("/comments") and r.status == 201]
+        assert [(r.body["path"], r.body["subject_type"]) for r in filed] == [("app/calc.py", "file")]
+        assert "mean() fails on an empty list" in filed[0].body["body"]
+        assert f"app/calc.py:{MEAN_LINE}-{MEAN_LINE + 1}" in filed[0].body["body"]
+        assert "1 as file comments, 0 outside the diff" in sent["body"]
         assert "1 high · 2 medium" in sent["body"]
         assert "cache hit" in sent["body"]
 
@@ -145,7 +150,7 @@ def test_review_posts_expected_comments_once_and_reruns_post_nothing(repo: dict[
         assert second.review_id is None
         assert second.summary_updated
         assert len(gh.posted_reviews()) == 1
-        assert len(gh.pulls[("octo", "shop", 1)].comments) == 2
+        assert len(gh.pulls[("octo", "shop", 1)].comments) == 3  # two line comments and the file comment
         puts = [r for r in gh.requests if r.method == "PUT"]
         assert len(puts) == 1
         assert puts[0].path.endswith(f"/reviews/{outcome.review_id}")
