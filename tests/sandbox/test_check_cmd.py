@@ -1,4 +1,4 @@
-"""`v4agent sandbox check`: the mechanism, the probes' verdicts, and the exit status (0, or 8 when not enforced)."""
+"""`v4agent sandbox check`: the mechanism, the probes' verdicts, and the exit status (0, or 9 when not enforced)."""
 
 from __future__ import annotations
 
@@ -32,11 +32,11 @@ def test_check_reports_network_on_as_configured(tmp_path: Path) -> None:
 
 def test_check_without_a_mechanism_exits_8(tmp_path: Path) -> None:
     done = run_cli("sandbox", "check", cwd=tmp_path, env={"V4AGENT_SANDBOX_BWRAP": str(tmp_path / "nope")})
-    assert done.returncode == 8
+    assert done.returncode == 9
     assert "mechanism: none" in done.stdout
     assert "bubblewrap is not installed" in done.stdout
     off = run_cli("sandbox", "check", cwd=tmp_path, env={"V4AGENT_SANDBOX_MODE": "off"})
-    assert off.returncode == 8
+    assert off.returncode == 9
     assert "sandbox.mode = off" in off.stdout
 
 

@@ -1,6 +1,6 @@
 """`v4agent sandbox check`: which mechanism confines commands here, and proof by probes that it does.
 
-Exit status: 0 when every probe finds its property enforced; 8 (``NOT_ENFORCED``) when one does not, or
+Exit status: 0 when every probe finds its property enforced; 9 (``NOT_ENFORCED``) when one does not, or
 when no mechanism is available (then commands need approval, and --yes runs them unsandboxed).
 """
 
@@ -10,14 +10,16 @@ from pathlib import Path
 
 import typer
 
-NOT_ENFORCED = 8
+from v4agent.core.errors import ExitCode
+
+NOT_ENFORCED = ExitCode.SANDBOX_NOT_ENFORCED
 
 sandbox_app = typer.Typer(help="The sandbox commands run in.", no_args_is_help=True)
 
 
 @sandbox_app.command("check")
 def check() -> None:
-    """Print the mechanism and, by running escapes inside it, what it enforces (exit 8 when not enforced)."""
+    """Print the mechanism and, by running escapes inside it, what it enforces (exit 9 when not enforced)."""
     from v4agent.agent.setup import sandbox_policy
     from v4agent.core.config import load_config
     from v4agent.sandbox import containment
