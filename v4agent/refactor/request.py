@@ -30,6 +30,7 @@ class RefactorRequest:
     resume: str | None = None  # a session id
     budget: int | None = None  # pack tokens
     prime: str = "auto"  # one of PRIME_POLICIES
+    commit: str | None = None  # "turn": a commit per turn that changed files; "end": one at the end
 
     def config_flags(self) -> dict[str, Any]:
         """The flags that override configuration keys (None values leave the configuration's)."""
