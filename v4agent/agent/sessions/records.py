@@ -207,7 +207,7 @@ class UndoRecord:
     """
 
     TYPE: ClassVar[str] = "undo"
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"to_turn", "skipped", "reverted", "saved", "closes"})
 
     paths: tuple[str, ...] = ()
     to_turn: int = 0
@@ -266,11 +266,12 @@ def _plain(value: Any) -> Any:
 
 
 def record_json(record: SessionRecord) -> dict[str, Any]:
-    """The record as its JSON line holds it: type, ts, then the fields in order (absent optionals left out)."""
+    """The record as its JSON line holds it: type, ts, then the fields in order (optionals left out when None
+    or at their default, so a record written before a field existed reads and writes back the same)."""
     out: dict[str, Any] = {"type": record.TYPE, "ts": record.ts}
     for spec in fields(record):
         value = getattr(record, spec.name)
-        if spec.name == "ts" or (value is None and spec.name in record.OPTIONAL):
+        if spec.name == "ts" or (spec.name in record.OPTIONAL and (value is None or value == spec.default)):
             continue
         if isinstance(value, EndTotals):
             out.update({key.name: _plain(getattr(value, key.name)) for key in fields(value)})
