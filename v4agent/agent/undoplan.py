@@ -91,6 +91,8 @@ def classify(path: str, target: FileState, left: FileState, current: FileState) 
     why = unsafe_reason(path)
     if why:
         return FileStep(path, "keep", target, current, safe=False, why=f"refused: {why}")
+    if current.mode == "unsafe":
+        return FileStep(path, "keep", target, current, safe=False, why="refused: a directory on its way is a link")
     if current == target:
         return FileStep(path, "none", target, current, safe=True, why="already as it was")
     if not target.restorable:

@@ -43,8 +43,9 @@ class UnsafePath(ValueError):
 class FileState:
     """A file as git stores it: blob id and mode; both empty when there is no file (``ABSENT``).
 
-    ``mode`` is ``other`` for something no blob describes (a directory or a device where a file was) and
-    ``unknown`` when the content was never recorded; neither ever equals a recorded state.
+    ``mode`` is ``other`` for something no blob describes (a directory or a device where a file was),
+    ``unsafe`` for a path reached through a linked directory, and ``unknown`` when the content was never
+    recorded; none of them ever equals a recorded state.
     """
 
     sha: str = ""
@@ -155,7 +156,10 @@ def current_states(root: Path, paths: Iterable[str], *, write: bool = False) -> 
         except FileNotFoundError:
             states[rel] = ABSENT
             continue
-        except (UnsafePath, OSError):
+        except UnsafePath:
+            states[rel] = FileState("", "unsafe")  # never read, never written
+            continue
+        except OSError:
             states[rel] = FileState("", "other")
             continue
         if stat.S_ISLNK(info.st_mode):

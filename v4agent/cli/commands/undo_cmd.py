@@ -123,14 +123,16 @@ def _undo(root: Path, session: SessionData, to_turn: int, *, dry_run: bool, forc
     except GitError as exc:
         error(f"undo failed: {exc}")
         raise typer.Exit(ExitCode.FAILED) from None
+    ask = bool(plan.acting(force) or plan.reverts) and sys.stdin.isatty() and not yes
     lines = describe_plan(plan, force)
-    _say(f"session {session.session_id}: undo {_what(plan)}" + (":" if lines else ""))
-    for line in lines:
-        _say(line)
+    if dry_run or ask or not lines:  # otherwise the report below says it all
+        _say(f"session {session.session_id}: undo {_what(plan)}" + (":" if lines else ""))
+        for line in lines:
+            _say(line)
     if dry_run:
         _say("dry run: nothing was changed")
         return
-    if (plan.acting(force) or plan.reverts) and sys.stdin.isatty() and not yes and not _confirm():
+    if ask and not _confirm():
         _say("nothing was changed")
         raise typer.Exit(ExitCode.FAILED)
     try:
