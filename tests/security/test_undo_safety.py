@@ -25,7 +25,8 @@ SAMPLE = {
 FAILED = 1
 
 
-def _call(name: str, **args: Any) -> ScriptedToolCall:
+def call(name: str, **args: Any) -> ScriptedToolCall:
+    """A scripted tool call with these arguments."""
     return ScriptedToolCall(name, json.dumps(args))
 
 
@@ -36,7 +37,7 @@ def _env() -> dict[str, str]:
 def refactor(root: Path, *turns: list[ScriptedToolCall], task: str = "do it", extra: tuple[str, ...] = ()) -> str:
     """Run `v4agent refactor` with one scripted reply per turn, then finish; returns the session id."""
     replies = [ScriptedReply(tool_calls=calls) for calls in turns]
-    replies.append(ScriptedReply(tool_calls=[_call("finish", summary="done")]))
+    replies.append(ScriptedReply(tool_calls=[call("finish", summary="done")]))
     with StandIn(replies=replies) as server:
         done = run_cli("refactor", str(root), task, "--base-url", server.base_url, "--yes", "--prime", "never",
                        "--test-cmd", "true", "--allow-dirty", *extra, env=_env())
@@ -49,7 +50,7 @@ def refactor(root: Path, *turns: list[ScriptedToolCall], task: str = "do it", ex
 
 def edit(path: str, old: str, new: str) -> ScriptedToolCall:
     """An edit_file call."""
-    return _call("edit_file", path=path, old_text=old, new_text=new)
+    return call("edit_file", path=path, old_text=old, new_text=new)
 
 
 def git(root: Path, *args: str) -> str:
@@ -86,7 +87,7 @@ def test_an_uncommitted_edit_to_a_file_the_agent_never_touched_stays(tmp_path: P
 
 def test_undo_of_an_older_session_that_changed_nothing_keeps_a_file_committed_since(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", SAMPLE)
-    older = refactor(root, [_call("read_file", path="calc/core.py")])
+    older = refactor(root, [call("read_file", path="calc/core.py")])
     (root / "later.py").write_text("committed after the session\n")
     git(root, "add", "later.py")
     git(root, "commit", "-qm", "later work")
@@ -101,7 +102,7 @@ def test_undo_of_an_older_session_that_changed_nothing_keeps_a_file_committed_si
 def test_a_file_changed_since_is_left_alone_and_force_saves_it_before_restoring(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", SAMPLE)
     sid = refactor(root, [edit("calc/core.py", "a + b", "b + a"),
-                          _call("write_file", path="calc/new.py", content="made by the agent\n")])
+                          call("write_file", path="calc/new.py", content="made by the agent\n")])
     user_version = "def add(a, b):\n    return b + a  # the user's fix on top\n"
     (root / "calc/core.py").write_text(user_version)
 
@@ -131,7 +132,7 @@ def test_a_file_changed_since_is_left_alone_and_force_saves_it_before_restoring(
 
 def test_a_file_the_session_created_and_the_user_then_changed_is_not_deleted(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", SAMPLE)
-    refactor(root, [_call("write_file", path="notes.md", content="agent draft\n")])
+    refactor(root, [call("write_file", path="notes.md", content="agent draft\n")])
     (root / "notes.md").write_text("agent draft\nplus the user's own lines\n")
     done = run_cli("undo", str(root))
     assert done.returncode == FAILED
