@@ -28,7 +28,6 @@ from v4agent.agent.sessions.records import (
     record_json,
 )
 from v4agent.agent.sessions.store import (
-    SessionError,
     SessionWriter,
     find_resumable,
     read_session,
