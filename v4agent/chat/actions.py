@@ -145,7 +145,8 @@ class ChatApp:
             return
         turn = int(cmd.args[0]) if cmd.args else self.chat.user_turn - 1
         _cut, steps = self.chat.rewind_plan(turn)
-        lines = [describe_step(step, False) for step in steps if step.action != "none"]
+        shown = sorted((s for s in steps if s.action != "none"), key=lambda s: not s.acts(False))
+        lines = [describe_step(step, False) for step in shown]
         if lines:
             self.say(f"/rewind {turn} would:")
             for line in lines:

@@ -14,7 +14,7 @@ conversation together, touching only files still as the chat left them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -218,12 +218,16 @@ class ChatSession:
         if isinstance(event, ToolStarted) and changes_files(event.name):
             self.env.renderer.pause()  # hashing the files takes a moment: finish the streamed text first
         self.recorder.observe(event, turn=self.user_turn)
-        self.env.renderer(event)
-        if isinstance(event, CallDone) and event.kind == "turn" and self.rewound is not None:
-            billed = "?" if event.diag.billed_hit is None else f"{event.diag.billed_hit:,}"
-            self.env.renderer.note(f"after /rewind {self.rewound.turn}: the cache hit {billed} tokens "
-                                   f"(expected {event.diag.expected_billed:,})")
-            self.rewound = None
+        if not (isinstance(event, CallDone) and event.kind == "turn" and self.rewound is not None):
+            self.env.renderer(event)
+            return
+        # The first request after /rewind does not extend the last one, by design: not a break to warn about.
+        kept = tuple(b for b in event.diag.breaks if b.kind != "layout")
+        self.env.renderer(replace(event, diag=replace(event.diag, breaks=kept)))
+        billed = "?" if event.diag.billed_hit is None else f"{event.diag.billed_hit:,}"
+        self.env.renderer.note(f"after /rewind {self.rewound.turn}: the cache hit {billed} tokens "
+                               f"(expected {event.diag.expected_billed:,})")
+        self.rewound = None
 
     # -- changes to the session --------------------------------------------------------------------------------
 
@@ -249,7 +253,7 @@ class ChatSession:
         del changes[len(changes) - len(picked):]
         if done:
             self.recorder.amend(turn, [FileChange(s.path, s.current, s.target) for s in done])
-        paths = tuple(s.path for s in done)
+        paths = tuple(sorted(s.path for s in done))
         self.writer.write(ChatUndoRecord(what, paths))
         if paths:
             self.pending_note = (f"(Note: the user undid {what}; these files are back to their earlier content: "
@@ -287,7 +291,7 @@ class ChatSession:
             self.pending_note = (f"(Note: the user rewound the conversation to here; these files were changed by "
                                  f"them since and kept as they are: {', '.join(s.path for s in left)}.)")
         rendered = self.agent.tracker.render(messages, self.agent.tools)
-        files = Undone(f"turns after {turn}", tuple(s.path for s in done), left, tuple(failed), saved)
+        files = Undone(f"turns after {turn}", tuple(sorted(s.path for s in done)), left, tuple(failed), saved)
         self.rewound = Rewound(turn, files, len(messages), len(rendered.tokens),
                                self.agent.tracker.expected(rendered))
         return self.rewound
