@@ -34,6 +34,28 @@ def test_sessions_one_after_another_undo_to_the_earlier_ones_result(tmp_path: Pa
     assert git(root, "status", "--porcelain") == ""
 
 
+def test_undo_of_the_later_session_keeps_the_earlier_sessions_work_done_after_it(tmp_path: Path) -> None:
+    # The earlier session goes on (resumed) after the later one started: restoring the later one's start tree
+    # used to throw that work away.
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    first = refactor(root, [edit("calc/core.py", "a + b", "b + a")], task="first")
+    refactor(root, [edit("calc/api.py", "sum(values)", "sum(values, 0)")], task="second")
+    assert refactor(root, [call("write_file", path="calc/more.py", content="MORE = 1\n")], task="go on",
+                    extra=("--resume", first)) == first
+
+    done = run_cli("undo", str(root))  # the latest session: the second
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (root / "calc/api.py").read_text() == API
+    assert (root / "calc/core.py").read_text() == CORE.replace("a + b", "b + a")
+    assert (root / "calc/more.py").read_text() == "MORE = 1\n"
+
+    whole_first = run_cli("undo", str(root), "--session", first)
+    assert whole_first.returncode == 0, whole_first.stdout + whole_first.stderr
+    assert (root / "calc/core.py").read_text() == CORE
+    assert not (root / "calc/more.py").exists()
+    assert git(root, "status", "--porcelain") == ""
+
+
 def test_dry_run_shows_exactly_what_would_happen_and_changes_nothing(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", SAMPLE)
     sid = refactor(root, [edit("calc/core.py", "a + b", "b + a"),

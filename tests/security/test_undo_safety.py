@@ -42,7 +42,7 @@ def refactor(root: Path, *turns: list[ScriptedToolCall], task: str = "do it", ex
         done = run_cli("refactor", str(root), task, "--base-url", server.base_url, "--yes", "--prime", "never",
                        "--test-cmd", "true", "--allow-dirty", *extra, env=_env())
     assert done.returncode == 0, done.stderr[-3000:]
-    found = re.search(r"session (\d{8}-\d{6}-[0-9a-f]{6}):", done.stderr)
+    found = re.search(r"session (\d{8}-\d{6}-[0-9a-f]{6})[: ]", done.stderr)
     assert found, done.stderr
     time.sleep(1.05)  # session ids sort by the second they started: the next one is later
     return found.group(1)
