@@ -6,8 +6,12 @@ Every run is the real CLI against the loopback stand-in, on a real repository.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
+
+import pexpect
 
 from tests.conftest import make_git_repo, run_cli
 from tests.security.test_undo_safety import SAMPLE, call, edit, git, refactor
@@ -152,3 +156,30 @@ def test_commit_at_the_end_makes_one_commit(tmp_path: Path) -> None:
     both = subprocess.run(["git", "-C", str(root), "log", "--format=%s"], capture_output=True, text=True).stdout
     assert both.splitlines()[0] == 'Revert "v4agent: tidy"'
     assert json.loads(run_cli("sessions", "-C", str(root), "--json").stdout)[0]["undone"]
+
+
+def test_on_a_terminal_undo_shows_the_plan_and_asks_first(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    refactor(root, [edit("calc/core.py", "a + b", "b + a")])
+    env = {**os.environ, "COLUMNS": "160"}
+
+    declined = pexpect.spawn(sys.executable, ["-m", "v4agent", "undo", str(root)], env=env, encoding="utf-8",
+                             timeout=60, dimensions=(40, 160))
+    declined.expect(r"restore    calc/core\.py")
+    declined.expect(r"undo these\?")
+    declined.sendline("n")
+    declined.expect("nothing was changed")
+    declined.expect(pexpect.EOF)
+    declined.close()
+    assert declined.exitstatus == 1
+    assert (root / "calc/core.py").read_text() == CORE.replace("a + b", "b + a")
+
+    accepted = pexpect.spawn(sys.executable, ["-m", "v4agent", "undo", str(root)], env=env, encoding="utf-8",
+                             timeout=60, dimensions=(40, 160))
+    accepted.expect(r"undo these\?")
+    accepted.sendline("y")
+    accepted.expect(r"restored 1 file\(s\)")
+    accepted.expect(pexpect.EOF)
+    accepted.close()
+    assert accepted.exitstatus == 0
+    assert (root / "calc/core.py").read_text() == CORE

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.agent.test_session import FILES, _agent
 from tests.conftest import make_git_repo, run_cli
-from v4agent.agent.sessions.records import CheckpointRecord, EndRecord, StartRecord
+from v4agent.agent.sessions.records import CheckpointRecord, EndRecord, StartRecord, ToolRecord
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.core.checkpoints import FileChange, current_states
 from v4agent.core.gitstart import capture_start, diff_since, dirty_paths
@@ -105,3 +105,21 @@ def test_sessions_list_and_show_per_call_cache_table(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert "no session" in missing.stderr
     assert writer.path.exists()
+
+
+def test_a_session_recorded_before_checkpoints_is_undone_only_with_force(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", {"a.txt": "one\n", "b.txt": "two\n"})
+    start = capture_start(root, "20250101-000000-abcdef")
+    writer = SessionWriter.create(root, StartRecord(task="old", git=start.to_json()), "20250101-000000-abcdef")
+    writer.write(ToolRecord(1, "edit_file", "{}", True, ("a.txt",)))
+    (root / "a.txt").write_text("edited by that session\n")
+    (root / "b.txt").write_text("edited by the user, never by the session\n")
+
+    plain = run_cli("undo", str(root))
+    assert plain.returncode == 1
+    assert "left alone: a.txt: recorded before per-file checkpoints" in plain.stdout
+    assert (root / "a.txt").read_text() == "edited by that session\n"
+    forced = run_cli("undo", str(root), "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert (root / "a.txt").read_text() == "one\n"
+    assert (root / "b.txt").read_text() == "edited by the user, never by the session\n"

@@ -3,8 +3,9 @@
 The front ends pass the loop's ``ToolStarted``/``ToolDone`` events through a ``TurnRecorder``. Before an edit
 tool runs, the file it names is hashed into git's object store; after it, the paths it reports changed are
 hashed again. A command (shell, tests) may change any file, so the working tree is written to a tree before and
-after it, and the paths that differ are what it changed. At the end of each turn that changed something, one
-``CheckpointRecord`` goes to the session file and its blobs are kept alive by a checkpoint ref
+after it, and the paths that differ are what it changed. After every call that changed something, the turn's
+``CheckpointRecord`` (found: before its first change; left: after its last) is written to the session file,
+each one amending the last, so a crash loses no change; its blobs are kept alive by a checkpoint ref
 (``core.checkpoints``). Only what the tools did is recorded: a file the user edits meanwhile is not the
 session's, and undo will never touch it.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from v4agent.agent.loop import Event, ToolDone, ToolOutcome, ToolStarted
@@ -142,6 +143,9 @@ class TurnRecorder:
             self._found.setdefault(change.path, change.found)
             self._left[change.path] = change.left
         self._pending.append(ToolChange(self.turn, tool_label(name, arguments), changes))
+        # Durable now (the turn may never end cleanly). Every path the turn touched is written, one changed back
+        # included: a record amends the last one per path, so a path left out would keep its old state.
+        self._write(self.turn, [FileChange(p, self._found[p], s) for p, s in self._left.items()])
 
     def _states(self, name: str, result: ToolOutcome) -> tuple[dict[str, FileState], dict[str, FileState]]:
         if edits_files(name) and result.changed_paths:
@@ -160,14 +164,16 @@ class TurnRecorder:
     # -- checkpoints -----------------------------------------------------------------------------------------
 
     def end_turn(self) -> CheckpointRecord | None:
-        """Write the current turn's checkpoint if its tools changed files; None if they did not."""
-        changes = [FileChange(p, self._found[p], s) for p, s in self._left.items() if self._found[p] != s]
+        """Close the current turn: its checkpoint (already written) if its tools changed files, else None."""
         pending = self._pending
         self._found, self._left, self._pending = {}, {}, []
-        if not changes:
+        record = self.records.get(self.turn) if pending else None
+        if record is None:
             return None
         self.tool_changes.extend(pending)
-        record = self._write(self.turn, changes)
+        record = replace(record, changes=tuple(c for c in record.changes if c.found != c.left))
+        if not record.changes:
+            return None
         if self.on_checkpoint is not None:
             self.on_checkpoint(record, pending)
         return record
@@ -178,7 +184,7 @@ class TurnRecorder:
         for change in changes:
             before = merged.get(change.path)
             merged[change.path] = FileChange(change.path, before.found if before else change.found, change.left)
-        return self._write(turn, [c for c in merged.values() if c.found != c.left])
+        return self._write(turn, list(merged.values()))
 
     def _write(self, turn: int, changes: list[FileChange]) -> CheckpointRecord:
         ref, tree = checkpoint_ref(self.writer.session_id, turn), ""

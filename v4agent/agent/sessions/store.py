@@ -237,14 +237,15 @@ def _add_checkpoint(data: SessionData, record: CheckpointRecord) -> None:
     """Append a turn's checkpoint, or amend the last one when it is the same turn (found stays the first)."""
     data.undone = False
     last = data.checkpoints[-1] if data.checkpoints else None
-    if last is None or last.turn != record.turn:
-        data.checkpoints.append(record)
-        return
-    merged = {c.path: c for c in last.changes}
+    merged = {c.path: c for c in last.changes} if last is not None and last.turn == record.turn else {}
     for change in record.changes:
         before = merged.get(change.path)
         merged[change.path] = replace(change, found=before.found) if before is not None else change
-    data.checkpoints[-1] = replace(record, changes=tuple(c for c in merged.values() if c.found != c.left))
+    record = replace(record, changes=tuple(c for c in merged.values() if c.found != c.left))
+    if last is not None and last.turn == record.turn:
+        data.checkpoints[-1] = record
+    else:
+        data.checkpoints.append(record)
 
 
 def _add_undo(data: SessionData, record: UndoRecord) -> None:
