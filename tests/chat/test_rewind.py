@@ -97,3 +97,22 @@ def test_rewind_puts_back_files_and_conversation_and_the_next_request_hits_the_c
     assert undone.returncode == 0, undone.stdout + undone.stderr
     assert (root / "app.py").read_text() == SAMPLE["app.py"]
     assert (root / "notes.txt").read_text() == "agent notes\nand the user's own line\n"
+
+
+def test_rewind_stops_at_a_compaction(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    replies = [ScriptedReply(content="One."), ScriptedReply(content="Two."),
+               ScriptedReply(content="Summary of one and two."),  # the /compact request
+               ScriptedReply(content="Three."), ScriptedReply(content="Three again.")]
+    lines = "one\ntwo\n/compact\n/rewind 1\nthree\n/rewind 1\n/rewind 2\nthree, take two\n"
+    with StandIn(replies=replies) as server:
+        done = run_cli("chat", str(root), "--base-url", server.base_url, env=_env(), input_text=lines)
+        calls = list(server.calls)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "/rewind: the conversation was summarized after turn 1; there is no earlier turn in it" in out
+    assert "/rewind: the conversation was summarized after turn 1; /rewind 2 is the earliest" in out
+    assert "rewound to turn 2: the conversation is back to 4 messages" in out
+    assert [m["role"] for m in calls[-1].request["messages"]] == ["system", "user", "user", "user", "user"]
+    assert calls[-1].request["messages"][3]["content"].endswith("Summary of one and two.")
+    assert calls[-1].cache_hit >= calls[3].prompt_tokens - 64  # the compacted prefix, still cached

@@ -266,7 +266,7 @@ class ChatSession:
             raise GitError(f"no turn {turn} to rewind to: this chat is at turn {self.user_turn}")
         cut = self.turn_starts.get(turn + 1)
         if cut is None or self.agent.conversation is not self._indexed:
-            known = [t for t in self.turn_starts if self.agent.conversation is self._indexed]
+            known = list(self.turn_starts) if self.agent.conversation is self._indexed else []
             earliest = f"/rewind {min(known) - 1} is the earliest" if known else "there is no earlier turn in it"
             raise GitError(f"the conversation was summarized after turn {turn}; {earliest}")
         plan = plan_session(self.env.root, read_session(self.writer.path), turn)
@@ -310,6 +310,8 @@ class ChatSession:
         """Put a new pack in the conversation (after /add, /drop): the turns stay, the prefix changes."""
         messages: list[Message] = self.agent.conversation.messages
         conversation = Conversation([messages[0], pack_message(str(snapshot.text)), *messages[2:]])
+        if self.agent.conversation is self._indexed:
+            self._indexed = conversation  # the same turns at the same places: /rewind still finds them
         self.agent.conversation = conversation
         self.agent.snapshot = snapshot
         self.snapshot = snapshot
