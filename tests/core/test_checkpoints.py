@@ -118,6 +118,9 @@ def test_a_checkpoint_ref_names_a_tree_gc_keeps_and_git_log_all_does_not_show(re
 def test_commit_changes_commits_only_those_files_and_revert_undoes_it(repo: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")  # no identity configured: v4agent's own is used
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
     head = _git(repo, "rev-parse", "HEAD").strip()
     found = current_states(repo, ["a.txt", "pkg/b.py"], write=True)
     (repo / "a.txt").write_text("agent\n")
