@@ -220,4 +220,4 @@ def render_report(session: SessionData, outcome: Outcome, tests: dict[str, Any],
     out.print(Text(f"{tests_line[0]} ({tests.get('command') or tests.get('ran', '')})", style=tests_line[1]))
     out.print(cost_table(session))
     out.print(f"session {session.session_id}; `v4agent sessions show {session.session_id}` for the per-call "
-              "cache table, `v4agent undo` to restore the starting state", markup=False, highlight=False)
+              "cache table, `v4agent undo` to undo its changes", markup=False, highlight=False)

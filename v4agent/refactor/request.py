@@ -31,6 +31,7 @@ class RefactorRequest:
     budget: int | None = None  # pack tokens
     prime: str = "auto"  # one of PRIME_POLICIES
     network: bool = False  # commands may reach the network (the sandbox blocks it otherwise)
+    commit: str | None = None  # "turn": a commit per turn that changed files; "end": one at the end
 
     def config_flags(self) -> dict[str, Any]:
         """The flags that override configuration keys (None values leave the configuration's)."""
