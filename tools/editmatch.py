@@ -4,14 +4,21 @@ Tiers, tried in order: exact substring; whitespace-tolerant (trailing blanks, ta
 lines dropped or added, a first line copied from its middle); indentation-relative (the block shifted as a
 whole); a bounded fuzzy match (difflib over windows of about the same number of lines, with a high threshold
 and a margin over the runner-up). Whatever the tier, an edit is applied only where exactly one place fits:
-two places that differ only in indentation make the edit ambiguous, because applying it in the wrong place
-is worse than asking the model to retry.
+two places that differ only in indentation or in blank lines make the edit ambiguous, and it is refused
+with both as candidates, because applying it in the wrong place is worse than asking the model to retry.
+
+Blank lines never place a match: the whitespace and indentation tiers match on non-blank lines alone, and
+the model's blank lines are mapped onto the file's around them afterwards, those the file lacks standing
+for nothing. An exact match is read line by line too where it matters: an ``old_text`` that opens with a
+newline found at the end of a non-empty line (a blank line the model added) is left to the whitespace tier,
+since taken literally it would join that line to the next, or stand for a blank line of the file's below.
 
 The places for the whitespace and indentation tiers are found by ``editstruct``. Outside the exact tier,
 the replacement is laid out by ``editlayout``: lines the model did not change are copied from the file, not
-from ``old_text``, so the model's whitespace noise never leaks into unchanged lines, and blank lines it left
-out of both texts are put back. In the exact tier, tab indentation in ``new_text``
-becomes the file's spaces. Pure: strings in, strings out.
+from ``old_text``, so the model's whitespace noise never leaks into unchanged lines; blank lines it left out
+of both texts are put back; and a blank line it added to ``old_text`` is the first to go where ``new_text``
+has fewer, so the file loses its own only where ``new_text`` has fewer than the file. In the exact tier,
+tab indentation in ``new_text`` becomes the file's spaces. Pure: strings in, strings out.
 """
 
 from __future__ import annotations
@@ -169,6 +176,25 @@ def _line_of(content: str, offset: int) -> int:
     return content.count("\n", 0, offset)
 
 
+def _takes_line_end(work: str, old: str, offset: int) -> bool:
+    """True when old_text opens with a newline that, found there, ends a non-empty line rather than being a
+    blank line of its own: the model's old_text opened with a blank line the file does not have there."""
+    return old.startswith("\n") and offset > 0 and work[offset - 1] != "\n"
+
+
+def _exact_offsets(work: str, old: str) -> list[int]:
+    """Where old_text occurs exactly; none when it opens with a blank line found at the end of a non-empty
+    line (see the module docstring)."""
+    offsets: list[int] = []
+    pos = work.find(old)
+    while pos >= 0:
+        offsets.append(pos)
+        pos = work.find(old, pos + len(old))
+    if any(_takes_line_end(work, old, p) for p in offsets):
+        return []
+    return offsets
+
+
 def _candidates_from(file_lines: Sequence[str], matches: Sequence[Match]) -> tuple[Candidate, ...]:
     return tuple(Candidate(m.start + 1, round(m.score, 3), _preview(file_lines[m.start])) for m in matches)
 
@@ -236,14 +262,9 @@ def _apply_lf(work: str, old: str, new: str, replace_all: bool) -> EditOutcome:
     old_lines, _ = _split(old)
     new_lines, _ = _split(new)
     structural = structural_matches(file_lines, old_lines)
-    exact_count = work.count(old)
+    offsets = _exact_offsets(work, old)
 
-    if exact_count:
-        offsets: list[int] = []
-        pos = work.find(old)
-        while pos >= 0:
-            offsets.append(pos)
-            pos = work.find(old, pos + len(old))
+    if offsets:
         exact_lines = [_line_of(work, p) for p in offsets]
         if len(offsets) > 1 and not replace_all:
             exact_cands = [Candidate(ln + 1, 1.0, _preview(file_lines[ln])) for ln in exact_lines]

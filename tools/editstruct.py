@@ -119,17 +119,24 @@ def _check_window(
 
 def _map_edge_blanks(mapping: list[tuple[int, int] | None], file_lines: Sequence[str], old_nb: Sequence[int],
                      first: int, last: int) -> bool:
-    """Map old_text's leading and trailing blank lines onto the file's; False when the file lacks them."""
+    """Map old_text's leading and trailing blank lines onto the file's blank lines next to the region.
+
+    Those nearest the text are mapped one to one as far as the file has blank lines there; the model's
+    surplus ones stand for nothing. False when the file lacks some of them.
+    """
     lead, trail = old_nb[0], len(mapping) - 1 - old_nb[-1]
-    exact = True
-    if lead and first - lead >= 0 and all(not file_lines[first - j].strip() for j in range(1, lead + 1)):
-        for j in range(lead):
-            mapping[j] = (first - lead + j, first - lead + j)
-    elif lead:
-        exact = False
-    if trail and last + trail < len(file_lines) and all(not file_lines[last + j].strip() for j in range(1, trail + 1)):
-        for j in range(1, trail + 1):
-            mapping[old_nb[-1] + j] = (last + j, last + j)
-    elif trail:
-        exact = False
-    return exact
+    above = _blank_run(file_lines, first, -1, lead)
+    for j in range(1, above + 1):
+        mapping[lead - j] = (first - j, first - j)
+    below = _blank_run(file_lines, last, 1, trail)
+    for j in range(1, below + 1):
+        mapping[old_nb[-1] + j] = (last + j, last + j)
+    return above == lead and below == trail
+
+
+def _blank_run(file_lines: Sequence[str], at: int, step: int, limit: int) -> int:
+    """How many blank lines (at most ``limit``) the file has next to line ``at``, going by ``step``."""
+    count = 0
+    while count < limit and 0 <= at + step * (count + 1) < len(file_lines) and not file_lines[at + step * (count + 1)].strip():
+        count += 1
+    return count
