@@ -22,25 +22,42 @@ _LCS_MAX_CELLS = 40_000  # bounded work: larger changed stretches are diffed by 
 
 
 def opcodes(old: Sequence[Key], new: Sequence[Key]) -> list[Opcode]:
-    """Opcodes turning ``old`` into ``new``, as difflib's, aligned on non-blank lines first."""
-    old_nb = [i for i, k in enumerate(old) if k != BLANK]
-    new_nb = [j for j, k in enumerate(new) if k != BLANK]
+    """Opcodes turning ``old`` into ``new``, as difflib's, aligned on non-blank lines first.
+
+    The blank lines that open both texts stand for each other, whatever lies between; so do those that close
+    both.
+    """
+    (old_lo, old_hi), (new_lo, new_hi) = _edges(old), _edges(new)
+    if not (old_lo and new_lo):  # only blank lines that open both texts are paired so
+        old_lo = new_lo = 0
+    if not (old_hi < len(old) and new_hi < len(new)):
+        old_hi, new_hi = len(old), len(new)
+    old_nb = [i for i in range(old_lo, old_hi) if old[i] != BLANK]
+    new_nb = [j for j in range(new_lo, new_hi) if new[j] != BLANK]
     anchors: list[tuple[int, int]] = []
     matcher = difflib.SequenceMatcher(None, [old[i] for i in old_nb], [new[j] for j in new_nb], autojunk=False)
     for a, b, size in matcher.get_matching_blocks():
         anchors.extend((old_nb[a + t], new_nb[b + t]) for t in range(size))
-    ops: list[Opcode] = []
-    prev_i, prev_j = -1, -1
-    for i, j in [*anchors, (len(old), len(new))]:
+    ops = _blank_gap((0, old_lo, 0, new_lo))
+    prev_i, prev_j = old_lo - 1, new_lo - 1
+    for i, j in [*anchors, (old_hi, new_hi)]:
         span = (prev_i + 1, i, prev_j + 1, j)
         if any(old[x] != BLANK for x in range(span[0], span[1])) or any(new[y] != BLANK for y in range(span[2], span[3])):
             ops.extend(_diff(old, new, span))
         else:
             ops.extend(_blank_gap(span))
-        if i < len(old):
+        if i < old_hi:
             ops.append(("equal", i, i + 1, j, j + 1))
         prev_i, prev_j = i, j
+    ops.extend(_blank_gap((old_hi, len(old), new_hi, len(new))))
     return _merged(ops)
+
+
+def _edges(keys: Sequence[Key]) -> tuple[int, int]:
+    """Where the lines between the opening and the closing blank lines start and end."""
+    lo = next((i for i, k in enumerate(keys) if k != BLANK), len(keys))
+    hi = next((i + 1 for i in range(len(keys) - 1, lo - 1, -1) if keys[i] != BLANK), lo)
+    return lo, hi
 
 
 def _diff(old: Sequence[Key], new: Sequence[Key], span: tuple[int, int, int, int]) -> list[Opcode]:

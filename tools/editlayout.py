@@ -224,11 +224,13 @@ def _with_inserts(
 # --- rendering -------------------------------------------------------------------------------------------
 
 
-def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, str]]) -> list[Opcode]:
+def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, str]], mapping: Mapping) -> list[Opcode]:
     """Slide each insertion down past blank lines, so blank lines end an inserted block (as git's diff does).
 
     Either placement is the same diff of old and new, but not of the file when the model dropped a blank
     line: keeping the blank lines of the old text with the text before the insertion keeps the file's own.
+    Not past a blank line the model added (standing for no line of the file): it would take the place of an
+    inserted one.
     """
     tags = [op[0] for op in ops]
     spans = [[op[1], op[2], op[3], op[4]] for op in ops]
@@ -236,7 +238,8 @@ def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, st
         if tags[k] != "insert" or tags[k - 1] != "equal" or tags[k + 1] != "equal":
             continue
         prev, ins, nxt = spans[k - 1], spans[k], spans[k + 1]
-        while nxt[1] > nxt[0] and new_keys[ins[2]] == (0, "") and new_keys[ins[2]] == new_keys[nxt[2]]:
+        while (nxt[1] > nxt[0] and new_keys[ins[2]] == (0, "") and new_keys[ins[2]] == new_keys[nxt[2]]
+               and mapping[nxt[0]] is not None):
             prev[1] += 1
             prev[3] += 1
             for i in range(4):
@@ -296,7 +299,7 @@ def render_region(
     out: list[str] = []
     cursor = start
     new_keys = [_key(x) for x in new_lines]
-    ops = _slide_blank_inserts(opcodes([_key(x) for x in old_lines], new_keys), new_keys)
+    ops = _slide_blank_inserts(opcodes([_key(x) for x in old_lines], new_keys), new_keys, mapping)
     mapping = _blanks_kept_first(mapping, old_lines, ops)
     for tag, i1, i2, j1, j2 in ops:
         mapped = [m for m in mapping[i1:i2] if m is not None]

@@ -316,3 +316,12 @@ def test_places_that_differ_only_in_blank_lines_are_refused_with_both() -> None:
     assert not out.ok
     assert out.content == text
     assert [c.line for c in out.candidates] == [1, 5]
+
+
+def test_blank_line_closing_both_texts_pairs_with_the_last_one() -> None:
+    # Appending at the end of the file: the blank line the model added after old_text's last line is the one
+    # that closes new_text, not the first of the blank lines before the appended function.
+    text = "def a():\n    return 1\n"
+    out = apply_edit(text, "def a():\n    return 1\n\n", "def a():\n    return 1\n\n\ndef b():\n    return 2\n\n")
+    assert out.ok
+    assert out.content == "def a():\n    return 1\n\n\ndef b():\n    return 2\n"
