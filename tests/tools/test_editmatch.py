@@ -279,6 +279,13 @@ def test_old_text_opening_with_a_blank_line_does_not_join_a_whitespace_line_to_t
     assert out.content == "x = 1\nb = 3\n"
 
 
+def test_deleting_after_a_whitespace_line_never_edits_the_line_below() -> None:
+    # The wrong place: the line after old_text ("c = 3") came out indented by the whitespace line's spaces.
+    out = apply_edit("a = 1\n    \nb = 2\nc = 3\n", "\nb = 2\n", "")
+    assert out.ok
+    assert out.content == "a = 1\nc = 3\n"
+
+
 def test_old_text_opening_with_a_blank_line_the_file_lacks_is_applied_not_refused() -> None:
     text = "a = 1\nb = 2\nc = 3\n"
     out = apply_edit(text, "\nb = 2\n", "b = 3\n")  # taken literally, this joined "a = 1" and "b = 3"
