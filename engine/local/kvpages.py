@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from v4agent.engine.local.cpuflags import host_has_amx
 from v4agent.engine.local.kvmodel import indexer_entry_bytes, latent_entry_bytes
 from v4agent.engine.local.modelspec import ModelSpec
 
@@ -215,7 +216,16 @@ def default_batched_tokens(gpu_name: str, memory_gib: float) -> int:
     return 2048
 
 
-def cpu_in_flight_tokens(max_model_len: int) -> int:
-    """vLLM's CPU backend (no AMX) turns chunked prefill off for MLA models such as V4: one batch in flight
-    of ``max(max_model_len, 2048)`` tokens."""
-    return max(max_model_len, 2048)
+CPU_CHUNK_TOKENS = 2048  # vLLM's default --max-num-batched-tokens when chunked prefill stays on
+
+
+def cpu_in_flight_tokens(max_model_len: int, *, amx: bool | None = None) -> int:
+    """The tokens vLLM's CPU backend keeps in flight for an MLA model such as V4.
+
+    Without AMX its MLA backend turns chunked prefill off: one batch of ``max(max_model_len, 2048)`` tokens.
+    Where the CPU has AMX (``amx_bf16``) vLLM picks its AMX MLA backend, which keeps chunked prefill on: batches
+    of the default 2048 tokens. ``amx`` None asks this host, as vLLM does when it starts here.
+    """
+    if amx is None:
+        amx = host_has_amx()
+    return CPU_CHUNK_TOKENS if amx else max(max_model_len, CPU_CHUNK_TOKENS)

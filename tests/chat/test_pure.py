@@ -101,7 +101,7 @@ def test_plain_renderer_streams_text_tools_and_diffs() -> None:
 
     from rich.console import Console
 
-    from v4agent.agent.loop import Notice, Streamed, ToolDone, ToolStarted
+    from v4agent.agent.events import Notice, Streamed, ToolDone, ToolStarted
     from v4agent.chat.render import ChatRenderer
     from v4agent.chat.statusline import SessionFigures
     from v4agent.engine.types import Delta

@@ -13,7 +13,8 @@ import pytest
 from rich.console import Console
 
 from v4agent.accounting import load_price_table
-from v4agent.agent.loop import Agent, AgentConfig, Streamed
+from v4agent.agent.events import Streamed
+from v4agent.agent.loop import Agent, AgentConfig
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import Conversation
 from v4agent.agent.sessions.records import StartRecord

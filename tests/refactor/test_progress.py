@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from v4agent.accounting.cost import CallCost
-from v4agent.agent.loop import CallDone
+from v4agent.agent.events import CallDone
 from v4agent.agent.request.cachediag import CallDiag
 from v4agent.engine.types import Usage
 from v4agent.refactor.progress import RefactorProgress

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from v4agent.agent.loop import Event, ToolDone, ToolOutcome, ToolStarted
+from v4agent.agent.events import Event, ToolDone, ToolOutcome, ToolStarted
 from v4agent.agent.sessions.records import CheckpointRecord
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.core.checkpoints import (

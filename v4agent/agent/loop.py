@@ -12,13 +12,25 @@ filter, or ``finish.MAX_CUTS`` replies in a row cut at the output limit (``v4age
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from v4agent.accounting import BudgetExceeded, CallCost, Ledger, Meter, PriceTable
+from v4agent.accounting import BudgetExceeded, Ledger, Meter, PriceTable
+from v4agent.agent.events import (
+    CallDone,
+    CallKind,
+    Event,
+    Notice,
+    Observer,
+    Streamed,
+    ToolDone,
+    ToolOutcome,
+    ToolRunner,
+    ToolStarted,
+)
 from v4agent.agent.finish import MAX_CUTS, continue_after_cut, filtered_reason, too_many_cuts
-from v4agent.agent.request.cachediag import CacheTracker, CallDiag
+from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import (
     COMPACTION_REQUEST,
     INTERRUPTED_TOOL_RESULT,
@@ -46,45 +58,7 @@ from v4agent.engine.types import (
 from v4agent.tools.registry import runs_command
 
 Status = Literal["finished", "limit", "failed", "interrupted"]
-CallKind = Literal["prime", "turn", "compact"]
 _NUDGE = "You replied without calling a tool. Continue the task with tools, or call finish with a summary."
-
-
-class ToolOutcome(Protocol):
-    """What the loop reads from a tool result (``v4agent.tools.registry.ToolResult``)."""
-
-    @property
-    def content(self) -> str:
-        """The text the model gets back as the tool message."""
-        ...
-
-    @property
-    def ok(self) -> bool:
-        """Whether the tool succeeded; repeated failures of one call stop the loop."""
-        ...
-
-    @property
-    def changed_paths(self) -> tuple[str, ...]:
-        """The files the call changed (relative paths)."""
-        ...
-
-    @property
-    def finished(self) -> bool:
-        """True when the call was ``finish``: the loop ends after this turn."""
-        ...
-
-    @property
-    def summary(self) -> str:
-        """The model's closing summary, when ``finished``."""
-        ...
-
-    @property
-    def diff(self) -> str:
-        """The diff of the change the call made, shown to the user and kept in the session."""
-        ...
-
-
-ToolRunner = Callable[[str, str], ToolOutcome]
 
 
 class DeltaSource(Protocol):
@@ -102,57 +76,6 @@ class DeltaSource(Protocol):
     def rebase(self) -> Any:  # a fresh Snapshot (with .text)
         """A fresh render of the current state; later deltas are against it."""
         ...
-
-
-@dataclass(frozen=True)
-class CallDone:
-    """Event: an engine call finished; its usage, cost, cache diagnosis, and the spend so far."""
-
-    kind: CallKind
-    turn: int
-    usage: Usage | None
-    cost: CallCost
-    diag: CallDiag
-    spent_usd: float
-    context_tokens: int
-    duration_s: float
-
-
-@dataclass(frozen=True)
-class ToolStarted:
-    """Event: a tool call is about to run."""
-
-    turn: int
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True)
-class ToolDone:
-    """Event: a tool call ran; ``result`` is what it returned."""
-
-    turn: int
-    name: str
-    arguments: str
-    result: ToolOutcome
-
-
-@dataclass(frozen=True)
-class Notice:
-    """Event: a line of information for the user (a delta block appended, a compaction started)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Streamed:
-    """Event: a piece of the reply as the engine streams it."""
-
-    delta: Delta
-
-
-Event = CallDone | ToolStarted | ToolDone | Notice | Streamed
-Observer = Callable[[Event], None]
 
 
 @dataclass(frozen=True)

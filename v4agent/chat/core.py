@@ -21,7 +21,8 @@ from typing import Any
 from v4agent.accounting import Ledger, PriceTable
 from v4agent.agent.checkpoint import TurnRecorder
 from v4agent.agent.engine_choice import open_remote_engine
-from v4agent.agent.loop import Agent, CallDone, Event, Outcome, ToolStarted
+from v4agent.agent.events import CallDone, Event, ToolStarted
+from v4agent.agent.loop import Agent, Outcome
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import Conversation, Message, pack_message, prefix_hash
 from v4agent.agent.resume import resumed_settings

@@ -22,7 +22,7 @@ from rich.spinner import Spinner
 from rich.syntax import Syntax
 from rich.text import Text
 
-from v4agent.agent.loop import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
+from v4agent.agent.events import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
 from v4agent.chat.statusline import SessionFigures
 from v4agent.engine.types import Progress
 from v4agent.tools.approval import ApprovalRequest

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from v4agent.agent.checkpoint import ToolChange, TurnRecorder
-from v4agent.agent.loop import Event, ToolDone
+from v4agent.agent.events import Event, ToolDone
 from v4agent.agent.sessions.records import CheckpointRecord, CommitRecord
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.core.checkpoints import FileChange

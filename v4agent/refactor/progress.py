@@ -22,7 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from v4agent.accounting import Estimate
-from v4agent.agent.loop import CallDone, Event, Notice, Outcome, Streamed, ToolDone, ToolStarted
+from v4agent.agent.events import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
+from v4agent.agent.loop import Outcome
 from v4agent.agent.sessions.costs import cost_rows, cost_table
 from v4agent.agent.sessions.store import SessionData
 from v4agent.engine.phases import format_activity

@@ -23,7 +23,8 @@ from v4agent.accounting import (
     price_call,
 )
 from v4agent.agent.checkpoint import TurnRecorder
-from v4agent.agent.loop import Agent, Event, Outcome
+from v4agent.agent.events import Event
+from v4agent.agent.loop import Agent, Outcome
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import (
     ASSUMED_UNIT_INTERVAL,

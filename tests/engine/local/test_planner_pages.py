@@ -49,11 +49,11 @@ def test_tiny_v4_capacity_equals_vllms_allocator() -> None:
     assert layout.capacity(1 << 30, 4096, 4096).sequences == 6.790973871733967
     assert layout.capacity(1 << 30, 65536, 4096).sequences == 5.876670092497431
     assert layout.blocks_per_sequence(4096, 4096) == 2 * 65 + 16 + 1025 + 513
-    # With the CPU backend's own in-flight rule (a whole max-model-len per batch) the window and state groups
-    # grow with the context: at 65536 a sequence needs 2 x 1025 + 256 + 16385 + 8193 blocks.
-    assert cpu_in_flight_tokens(4096) == 4096
-    assert cpu_in_flight_tokens(1024) == 2048
-    assert layout.blocks_per_sequence(65536, cpu_in_flight_tokens(65536)) == 2 * 1025 + 256 + 16385 + 8193
+    # With the CPU backend's in-flight rule without AMX (a whole max-model-len per batch) the window and state
+    # groups grow with the context: at 65536 a sequence needs 2 x 1025 + 256 + 16385 + 8193 blocks.
+    assert cpu_in_flight_tokens(4096, amx=False) == 4096
+    assert cpu_in_flight_tokens(1024, amx=False) == 2048
+    assert layout.blocks_per_sequence(65536, cpu_in_flight_tokens(65536, amx=False)) == 2 * 1025 + 256 + 16385 + 8193
 
 
 def test_longest_context_keeps_one_block_back() -> None:
