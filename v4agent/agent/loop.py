@@ -7,10 +7,8 @@ happens, so Ctrl-C leaves a resumable session.
 Stop conditions: the model calls ``finish``; ``max_turns`` calls made in this run; the next call would cross
 ``max_cost``; the same failing tool call repeated ``loop_limit`` times in a row; Ctrl-C.
 
-No request outgrows the window (``request.budget`` states the rules): each tool result is capped by tokens,
-the cap shrinking as the context fills; before each turn the request about to be sent is counted, and past the
-compaction limit the conversation is summarized; a summary request that would not fit leaves out the oldest
-tool payloads. A resumed session goes through the same planning, so one saved over the window still resumes.
+No request outgrows the window (``request.window``, rules in ``request.budget``): tool results are capped by
+tokens, and the request about to be sent is counted and compacted past the limit, resumed sessions included.
 """
 
 from __future__ import annotations
@@ -21,22 +19,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from v4agent.accounting import BudgetExceeded, CallCost, Ledger, Meter, PriceTable
-from v4agent.agent.request.budget import clip_middle, fit_request, result_cap
+from v4agent.agent.ledgersync import backfill_ledger
 from v4agent.agent.request.cachediag import CacheTracker, CallDiag
 from v4agent.agent.request.layout import (
-    COMPACTION_REQUEST,
-    FIRST_TURN_INDEX,
     INTERRUPTED_TOOL_RESULT,
     Conversation,
     Message,
     compacted_messages,
     delta_message,
-    plan_compaction,
     tool_message,
 )
+from v4agent.agent.request.window import UNSUMMARIZED, ContextFull, Window, provider_scale
 from v4agent.agent.sessions.records import CallRecord, EndRecord, EndTotals, ResetRecord, ToolRecord
 from v4agent.agent.sessions.store import SessionWriter
-from v4agent.core.errors import V4AgentError
 from v4agent.core.signals import interrupt_reason
 from v4agent.engine.prime import prime_prefix
 from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, EngineUnreachable, ToolSchema, Usage
@@ -168,10 +163,6 @@ class AgentConfig:
     text_ends_turn: bool = False  # chat: a reply without tool calls answers the user and ends the run
 
 
-class ContextFull(V4AgentError):
-    """The system prompt, pack and task alone leave no room for a reply: no request can be sent."""
-
-
 @dataclass
 class Outcome:
     """How a run ended: status and reason, the model's summary, spend, test state, files changed."""
@@ -229,6 +220,7 @@ class Agent:
         self._fail_streak = 0
         self._pending_tokens = 0  # appended since the last call (tool results, delta blocks): not counted yet
         self._scale = 1.0  # the provider's prompt count over ours, from the last call (its template is not ours)
+        self._ledger_synced = False
 
     # -- calls ---------------------------------------------------------------------------------------------
 
@@ -265,8 +257,7 @@ class Agent:
                                    billed_prompt=usage.prompt_tokens if usage else None)
         self.context_tokens = priced.prompt_tokens + priced.output_tokens
         self._pending_tokens = 0
-        if usage is not None and rendered.tokens and usage.prompt_tokens:
-            self._scale = min(1.5, max(1.0, usage.prompt_tokens / len(rendered.tokens)))
+        self._scale = provider_scale(usage.prompt_tokens if usage else None, len(rendered.tokens), self._scale)
         self._last_output = max(256, priced.output_tokens)
         self.writer.write(CallRecord.of(
             kind=kind, turn=self.turn, model=model, usage=priced, usage_known=usage is not None, cost=cost,
@@ -295,6 +286,7 @@ class Agent:
     def run(self) -> Outcome:
         """Call the engine and run tools until a stop condition; the end is saved to the session too."""
         try:
+            self._backfill_ledger()
             outcome = self._loop()
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP inside core.signals.stop_on_signals
             outcome = self._outcome("interrupted", interrupt_reason(exc))
@@ -316,6 +308,14 @@ class Agent:
         except OSError as exc:
             outcome.reason += f" (the session's end was not saved: {_describe_os_error(exc)})"
         return outcome
+
+    def _backfill_ledger(self) -> None:
+        """Once per run of a session: calls it recorded that the ledger missed (a kill between the appends)."""
+        if self._ledger_synced or self.meter.ledger is None:
+            return
+        self._ledger_synced = True
+        backfill_ledger(self.meter.ledger, self.writer.path, session_id=self.writer.session_id,
+                        engine=self.config.engine_name, table=self.table)
 
     def _outcome(self, status: Status, reason: str, summary: str = "") -> Outcome:
         return Outcome(status, reason, summary, self.turn, self.meter.spent_usd, self._tests_ok,
@@ -397,59 +397,40 @@ class Agent:
     # -- the window ------------------------------------------------------------------------------------------
 
     @property
-    def compact_limit(self) -> int:
-        """The largest request a turn sends before compacting: room kept for a reply and a turn's results."""
-        return max(0, self.config.window - self.config.max_output - self.config.compact_margin)
+    def window(self) -> Window:
+        """The session's window as the limits stand now (``request.window``; ``request.budget`` states the rules)."""
+        c = self.config
+        return Window(self.tracker, self.tools, c.window, c.max_output, c.compact_margin, c.compact_min_gain,
+                      self._scale)
 
     def _fit_result(self, name: str, content: str) -> str:
-        """The tool result as it enters the conversation: capped by ``request.budget.result_cap``."""
-        cap = result_cap(self.compact_limit, self.context_tokens + self._pending_tokens)
-        hint = ("run it again with narrower output (a path, a pattern, | tail)" if runs_command(name)
-                else "use read_file with a range")
-        fitted = clip_middle(content, cap, self.tracker.tokenizer, hint=hint)
-        self._pending_tokens += self.tracker.tokenizer.count(fitted)
+        """The tool result as it enters the conversation: capped by tokens, the cap shrinking as the context fills."""
+        fitted, tokens = self.window.fit_result(content, self.context_tokens + self._pending_tokens,
+                                                command=runs_command(name))
+        self._pending_tokens += tokens
         return fitted
-
-    def request_tokens(self, messages: Sequence[Message]) -> int:
-        """What ``messages`` will count as at the provider: our rendering, scaled by the last call's ratio."""
-        return round(len(self.tracker.render(messages, self.tools).tokens) * self._scale)
 
     def _maybe_compact(self) -> None:
         """Compact when the request about to be sent is past the limit (it is counted, not guessed)."""
-        def base_tokens() -> int:  # what a compaction keeps: system prompt, pack, task (and the tools)
-            return self.request_tokens(self.conversation.messages[:3])
-
-        tokens = self.request_tokens(self.conversation.messages)
-        hard = self.config.window - self.config.max_output
-        plan = plan_compaction(tokens, window=self.config.window, max_output=self.config.max_output,
-                               base_tokens=base_tokens, margin=self.config.compact_margin,
-                               min_gain=self.config.compact_min_gain)
-        if plan.needed or (tokens > hard and len(self.conversation) > FIRST_TURN_INDEX):
-            # Past the hard limit the request cannot be sent at all: compact even when little is gained.
-            self.compact(plan.reason if plan.needed else f"{tokens} tokens leave no room for a reply")
-            tokens = self.request_tokens(self.conversation.messages)
-        if tokens > hard:
-            raise ContextFull(
-                f"the request holds {tokens} tokens: the system prompt, the pack and the task leave no room for "
-                f"a {self.config.max_output}-token reply in the {self.config.window}-token window",
-                hint="pack fewer tokens (--budget) or lower the output limit")
+        reason = self.window.compaction_reason(self.conversation.messages)
+        if reason is not None:
+            self.compact(reason)
+        self.window.ensure_sendable(self.conversation.messages)
 
     def compact(self, reason: str) -> None:
         """Summarize the conversation so far and restart from [system, pack, task, summary] (also on demand).
 
-        The summary request appends to the conversation, so it hits the whole cached prefix; when that would
-        not leave room for the summary, the oldest tool results and arguments in it are stubbed until it fits
-        (``request.budget.fit_request``), and if even that cannot fit, no summary is asked for.
+        The summary request extends the conversation (it hits the whole cached prefix) unless it would not fit:
+        then its oldest tool payloads are stubbed, and with no way to fit no summary is asked for.
         """
         self._emit(Notice(f"compacting: {reason}"))
-        context_before = max(self.context_tokens, self.request_tokens(self.conversation.messages))
-        request = [*self.conversation.messages, {"role": "user", "content": COMPACTION_REQUEST}]
-        limit = int((self.config.window - self.config.max_output) / self._scale)
-        fitted = fit_request(request, self.tools, self.tracker.tokenizer, limit)
+        window = self.window
+        context_before = max(self.context_tokens, window.count(self.conversation.messages))
+        fitted = window.summary_request(self.conversation.messages)
         if fitted.stubbed:
             self._emit(Notice(f"the summary request left out {fitted.stubbed} old tool results or arguments to "
                               f"fit the window ({fitted.tokens} tokens)"))
-        summary = _UNSUMMARIZED
+        summary = UNSUMMARIZED
         if fitted.fits:
             reply = self._call("compact", fitted.messages)
             summary = (reply.content if reply is not None else "") or summary
@@ -468,10 +449,6 @@ class Agent:
             self.writer.message(index, message)
         self.context_tokens = 0
         self._pending_tokens = 0
-
-
-_UNSUMMARIZED = ("(The earlier turns could not be summarized: they no longer fit the context window. Check the "
-                 "current state with git_diff and read_file before going on.)")
 
 
 def _describe_os_error(exc: OSError) -> str:
