@@ -110,6 +110,7 @@ class Counts:
     """What the soak saw."""
 
     kills: int = 0
+    kills_in_session: int = 0  # the killed run was resuming, or had made its session: past start-up
     ran_to_end: int = 0
     sessions: int = 0
     torn: int = 0
@@ -153,6 +154,8 @@ class Soak:
         self.done: set[str] = set()  # sessions run to their end and undone
         self.server = StandIn(handler=script)
         self.run_seconds = 10.0
+        self.first_call_s = 0.0  # start-up (imports, git, packing) before the first model call
+        self.log = workdir / "run.log"
 
     # -- runs --------------------------------------------------------------------------------------------------
 
@@ -164,23 +167,35 @@ class Soak:
         return [*base, "--resume", self.session_id, *tail]
 
     def _start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self._command(), cwd=self.root, env=self.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        # stderr to a file: a pipe nobody reads until the end would fill up and stall the run.
+        with self.log.open("wb") as log:
+            return subprocess.Popen(self._command(), cwd=self.root, env=self.env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
 
-    def run_to_end(self) -> int:
-        """One run without a kill; returns its exit status (the session id is picked up)."""
-        started = time.monotonic()
+    def _log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-800:]
+
+    def run_to_end(self, *, calibrate: bool = False) -> int:
+        """One run without a kill; returns its exit status (the session id is picked up). ``calibrate``: take
+        its timings as those the kills are spread over."""
+        started, calls = time.monotonic(), len(self.server.calls)
         proc = self._start()
-        _, err = proc.communicate(timeout=600)
-        self.run_seconds = max(2.0, time.monotonic() - started)
+        while len(self.server.calls) == calls and proc.poll() is None:
+            time.sleep(0.01)
+        first_call = time.monotonic() - started
+        proc.wait(timeout=600)
+        if calibrate:
+            self.first_call_s, self.run_seconds = first_call, max(2.0, time.monotonic() - started)
         self._pick_session()
         if proc.returncode != 0:
-            self.counts.problems.append(f"run to the end: rc {proc.returncode}: {err.decode()[-800:]}")
+            self.counts.problems.append(f"run to the end: rc {proc.returncode}: {self._log_tail()}")
         return proc.returncode
 
     def kill_once(self) -> None:
         """One run killed after a random delay, then the checks."""
-        delay = self.rng.uniform(0.0, self.run_seconds * 1.1)
+        # Most kills land after start-up, where files, the session and the ledger are written.
+        low = 0.0 if self.rng.random() < 0.2 else self.first_call_s * 0.8
+        delay = self.rng.uniform(low, self.run_seconds * 1.05)
         resuming = self.session_id is not None
         proc = self._start()
         try:
@@ -190,17 +205,15 @@ class Soak:
             finished = False
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.stderr:
-            proc.stderr.close()
         self.counts.kills += not finished
         self._pick_session()
+        self.counts.kills_in_session += not finished and self.session_id is not None
         self.check(after_kill=not finished)
         if finished:  # the session's end came before the kill: check it like a finished one, start afresh
             self.counts.ran_to_end += 1
             if proc.returncode != 0:
                 self.counts.resume_failed += resuming
-                self.counts.problems.append(f"a run ended by itself with rc {proc.returncode}: {err[-800:]}")
+                self.counts.problems.append(f"a run ended by itself with rc {proc.returncode}: {self._log_tail()}")
             self.check_undo(self.root)
             self._close_session()
 
@@ -305,11 +318,12 @@ def soak(workdir: Path, *, kills: int, seed: int, undo_every: int, finish_every:
         httpd = runner.server._httpd  # a client killed mid-reply is the point here, not an error to print
         if httpd is not None:
             httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
-        runner.run_to_end()  # calibration: how long an unkilled run takes, so the kills spread over it
+        runner.run_to_end(calibrate=True)  # calibration: how long an unkilled run takes, so the kills spread over it
         runner.check(after_kill=False)
         runner.check_undo(runner.root)
         runner._close_session()
-        say(f"an unkilled run takes {runner.run_seconds:.1f}s; killing at random points of it")
+        say(f"an unkilled run takes {runner.run_seconds:.1f}s ({runner.first_call_s:.1f}s before its first call); "
+            "killing at random points of it")
         while runner.counts.kills < kills:
             runner.kill_once()
             if runner.counts.kills and runner.counts.kills % undo_every == 0:

@@ -63,10 +63,11 @@ def _open_unnamed(dir_fd: int) -> int | None:
     try:
         return os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
     except OSError as exc:
-        # open(2): EOPNOTSUPP (filesystem), EISDIR (a kernel without O_TMPFILE reads it as O_DIRECTORY), EINVAL.
-        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
-            return None
-        raise
+        # open(2) names EOPNOTSUPP (the filesystem), EISDIR (a kernel without O_TMPFILE reads it as O_DIRECTORY)
+        # and EINVAL; a sandbox may refuse it otherwise. A full or read-only disk is the same for a named file.
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        return None
 
 
 def _link(fd: int, dir_fd: int, name: str) -> bool:

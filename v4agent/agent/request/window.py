@@ -70,9 +70,12 @@ class Window:
 
     def fit_result(self, content: str, used: int, *, command: bool) -> tuple[str, int]:
         """A tool result as it may enter a context already holding ``used`` tokens, and its size in tokens."""
+        cap, tokens = result_cap(self.compact_limit, used), self.tracker.tokenizer.count(content)
+        if tokens <= cap:
+            return content, tokens
         hint = "run it again with narrower output (a path, a pattern, | tail)" if command else \
             "use read_file with a range"
-        fitted = clip_middle(content, result_cap(self.compact_limit, used), self.tracker.tokenizer, hint=hint)
+        fitted = clip_middle(content, cap, self.tracker.tokenizer, hint=hint)
         return fitted, self.tracker.tokenizer.count(fitted)
 
     def compaction_reason(self, messages: Sequence[Message]) -> str | None:
