@@ -1,4 +1,4 @@
-"""Client benchmarks (issue 5): overhead per streamed call against the stand-in, and stream parse throughput.
+"""Client benchmarks: overhead per streamed call against the stand-in, and stream parse throughput.
 
     python bench/bench_client.py [--calls 200] [--tokens 200000]
 

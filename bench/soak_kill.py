@@ -14,11 +14,13 @@ writes, and the session and ledger appends alike. After each kill:
   not in the ledger is counted right after a kill (the two appends are not one step), and is a failure after a
   full run (a resumed run appends what a kill between them left out);
 - **resume**: the next run is a ``--resume`` of the session; one that fails on its own (not killed) counts;
-- **undo**: every ``--undo-every`` kills, ``v4agent undo`` in a copy of the repository must leave the starting
-  commit exactly (no change, no untracked file).
+- **undo**: every ``--undo-every`` kills, ``v4agent undo --dry-run`` must plan to put back everything the
+  session did (nothing left alone); at each session's end ``v4agent undo`` must leave the starting commit
+  exactly (no change, no untracked file).
 
 Every ``--finish-every`` kills the session is resumed to its end without a kill, checked the same way, undone in
-place, and a fresh session starts. Prints the counts; exit status 1 when a check failed.
+place, and a fresh session starts. A session killed before its first messages were saved is counted apart
+(``unstarted``: nothing ran, and it is not resumable). Prints the counts; exit status 1 when a check failed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -111,6 +112,7 @@ class Counts:
 
     kills: int = 0
     kills_in_session: int = 0  # the killed run was resuming, or had made its session: past start-up
+    unstarted: int = 0  # sessions killed before their first three messages were saved (not resumable)
     ran_to_end: int = 0
     sessions: int = 0
     torn: int = 0
@@ -124,7 +126,7 @@ class Counts:
     session_damaged: int = 0
     resume_failed: int = 0
     undo_checked: int = 0
-    undo_unclean: int = 0
+    undo_unclean: int = 0  # sessions
     problems: list[str] = field(default_factory=list)
     missing: set[tuple[str, int, int, int]] = field(default_factory=set)
 
@@ -152,6 +154,7 @@ class Soak:
                     "PYTHONPATH": str(REPO), "COLUMNS": "160"}
         self.session_id: str | None = None
         self.done: set[str] = set()  # sessions run to their end and undone
+        self.unclean: set[str] = set()  # sessions whose undo would leave something (counted once each)
         self.server = StandIn(handler=script)
         self.run_seconds = 10.0
         self.first_call_s = 0.0  # start-up (imports, git, packing) before the first model call
@@ -214,13 +217,20 @@ class Soak:
             if proc.returncode != 0:
                 self.counts.resume_failed += resuming
                 self.counts.problems.append(f"a run ended by itself with rc {proc.returncode}: {self._log_tail()}")
-            self.check_undo(self.root)
+            self.undo_in_place()
             self._close_session()
 
     def _pick_session(self) -> None:
-        sessions = sorted(p.stem for p in (self.root / ".v4agent" / "sessions").glob("*.jsonl"))
+        directory = self.root / ".v4agent" / "sessions"
+        sessions = sorted(p.stem for p in directory.glob("*.jsonl"))
         fresh = [sid for sid in sessions if sid not in self.done]
         self.session_id = fresh[-1] if fresh else None
+        if self.session_id is not None and len(read_session(directory / f"{self.session_id}.jsonl").messages) < 3:
+            # Killed before its first messages were saved: nothing ran, and refactor refuses to resume it
+            # ("no start state"); the next run starts a new session.
+            self.counts.unstarted += 1
+            self.done.add(self.session_id)
+            self.session_id = None
 
     def _close_session(self) -> None:
         if self.session_id is not None:
@@ -276,29 +286,42 @@ class Soak:
             self.counts.ledger_missing_after_run += len(missing)
             self.counts.problems.append(f"after a full run the ledger lacks {sorted(missing)}")
 
-    def check_undo(self, root: Path | None = None) -> None:
-        """``v4agent undo`` (in a copy unless ``root`` is given) restores the starting commit exactly."""
+    def _undo(self, *flags: str) -> subprocess.CompletedProcess[str]:
+        assert self.session_id is not None
+        return subprocess.run([sys.executable, "-m", "v4agent", "undo", str(self.root), "--session", self.session_id,
+                               "--yes", *flags], env=self.env, capture_output=True, text=True, timeout=300)
+
+    def check_undo_plan(self) -> None:
+        """``v4agent undo --dry-run`` of the session (killed or not) would put back everything it did."""
         if self.session_id is None:
             return
-        target = root
-        scratch: Path | None = None
-        if target is None:
-            scratch = Path(tempfile.mkdtemp(dir=self.workdir))
-            target = scratch / "repo"
-            shutil.copytree(self.root, target, symlinks=True)
-        try:
-            done = subprocess.run([sys.executable, "-m", "v4agent", "undo", str(target)], env=self.env,
-                                  capture_output=True, text=True, timeout=300)
-            self.counts.undo_checked += 1
-            status = _git(target, "status", "--porcelain", "--untracked-files=all")
-            head = _git(target, "rev-parse", "HEAD").strip()
-            if done.returncode != 0 or status.strip() or head != self.start_commit:
-                self.counts.undo_unclean += 1
-                self.counts.problems.append(f"undo: rc {done.returncode}, status {status!r}, head {head[:12]}: "
-                                            f"{done.stderr[-400:]}")
-        finally:
-            if scratch is not None:
-                shutil.rmtree(scratch, ignore_errors=True)
+        done = self._undo("--dry-run")
+        self.counts.undo_checked += 1
+        out = done.stdout + done.stderr
+        if done.returncode != 0 or "left alone" in out or "  cannot " in out:
+            self._unclean(f"undo --dry-run: rc {done.returncode}: {out[-600:]}")
+
+    def _unclean(self, problem: str) -> None:
+        assert self.session_id is not None
+        if self.session_id not in self.unclean:
+            self.unclean.add(self.session_id)
+            self.counts.undo_unclean += 1
+            self.counts.problems.append(problem)
+
+    def undo_in_place(self) -> None:
+        """``v4agent undo`` of a finished session restores the starting commit exactly."""
+        if self.session_id is None:
+            return
+        self.check_undo_plan()
+        done = self._undo()
+        status = _git(self.root, "status", "--porcelain", "--untracked-files=all")
+        head = _git(self.root, "rev-parse", "HEAD").strip()
+        if done.returncode != 0 or status.strip() or head != self.start_commit:
+            self._unclean(f"undo: rc {done.returncode}, status {status!r}, head {head[:12]}: "
+                          f"{(done.stdout + done.stderr)[-400:]}")
+            # Back to the start by hand, so the next session is not refused for a dirty tree.
+            _git(self.root, "reset", "-q", "--hard", self.start_commit)
+            _git(self.root, "clean", "-q", "-fd", "-e", ".v4agent")
 
     def finish_session(self) -> None:
         """Resume the session to its end without a kill, check it, undo it in place; the next session is fresh."""
@@ -306,7 +329,7 @@ class Soak:
             rc = self.run_to_end()
             self.counts.resume_failed += rc != 0
             self.check(after_kill=False)
-            self.check_undo(self.root)
+            self.undo_in_place()
         self._close_session()
 
 
@@ -320,17 +343,21 @@ def soak(workdir: Path, *, kills: int, seed: int, undo_every: int, finish_every:
             httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
         runner.run_to_end(calibrate=True)  # calibration: how long an unkilled run takes, so the kills spread over it
         runner.check(after_kill=False)
-        runner.check_undo(runner.root)
+        runner.undo_in_place()
         runner._close_session()
         say(f"an unkilled run takes {runner.run_seconds:.1f}s ({runner.first_call_s:.1f}s before its first call); "
             "killing at random points of it")
+        checked = finished = 0  # the kill counts the last undo check and the last finished session were at
         while runner.counts.kills < kills:
             runner.kill_once()
-            if runner.counts.kills and runner.counts.kills % undo_every == 0:
-                runner.check_undo()
-            if runner.counts.kills % finish_every == 0 or runner.counts.kills >= kills:
+            count = runner.counts.kills
+            if count and count % undo_every == 0 and count != checked:
+                checked = count
+                runner.check_undo_plan()
+            if count and (count % finish_every == 0 or count >= kills) and count != finished:
+                finished = count
                 runner.finish_session()
-                say(f"{runner.counts.kills} kills, {runner.counts.failures} failed checks")
+                say(f"{count} kills, {runner.counts.failures} failed checks")
     return runner.counts
 
 

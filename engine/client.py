@@ -4,30 +4,37 @@ The SDK client is configured once (base URL joining, identifying headers, its ``
 its exception classes are what failures raise. Each call posts a prebuilt JSON body on that pool: the SDK's
 typed ``create`` rebuilds options and re-walks every message per call, which costs more than the rest of
 the client. The stream is read as raw SSE lines and assembled by ``v4agent.engine.stream`` (pure and fast).
-Retries are ours (``v4agent.engine.retry``), so the SDK's own are off. The read timeout is long because
-DeepSeek may queue a request for minutes, sending keep-alive comments meanwhile."""
+Retries are ours (``v4agent.engine.retry``), so the SDK's own are off. Each attempt runs against its
+deadlines (``v4agent.engine.deadline``) and reports what it waits for as ``Progress("status", phase)`` deltas.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import httpx2
 
+from v4agent.engine.deadline import CallClock, Deadlines
+from v4agent.engine.limiter import ConcurrencyLimiter
 from v4agent.engine.presets import Preset, UnknownPreset, get_preset, model_info
-from v4agent.engine.retry import Failure, RetryPolicy, run_with_retry
+from v4agent.engine.retry import Failure, RetryPolicy, classify, run_with_retry
 from v4agent.engine.stream import StreamAssembler, iter_sse_data, reply_from_completion
 from v4agent.engine.types import (
+    FINISH_NO_RESOURCE,
     ChatReply,
     Delta,
     EngineError,
     EngineUnreachable,
     Message,
+    Phase,
+    Progress,
+    ReplyInterrupted,
     RequestSettings,
     ThinkLevel,
     ToolSchema,
@@ -36,9 +43,9 @@ from v4agent.engine.types import (
 if TYPE_CHECKING:
     import openai
 
-CONNECT_TIMEOUT_S = 10.0
-READ_TIMEOUT_S = 900.0  # between bytes; keep-alive comments reset it
 _TRANSPORT_ERRORS = (httpx2.TransportError, httpx.TransportError, ConnectionError)
+_TIMEOUTS = (httpx2.TimeoutException, httpx.TimeoutException, TimeoutError)
+DeltaSink = Callable[[Delta], None]
 
 
 @dataclass(frozen=True)
@@ -53,13 +60,18 @@ class EngineSettings:
     think: ThinkLevel = "high"
     stream: bool = True
     temperature: float | None = None
-    read_timeout_s: float = READ_TIMEOUT_S
+    deadlines: Deadlines = field(default_factory=Deadlines)
 
 
 class StreamCut(EngineError):
     """The stream ended before its finish; retryable only if nothing final was shown yet."""
 
     kind = "stream_cut"
+
+
+def thinks(style: str, think: ThinkLevel) -> bool:
+    """Whether requests of this engine style and effort run in thinking mode (unknown styles: only if asked)."""
+    return think != "off" and style != "none"
 
 
 def think_params(style: str, think: ThinkLevel) -> dict[str, Any]:
@@ -113,7 +125,8 @@ class RemoteEngine:
         retry: RetryPolicy | None = None,
         on_retry: Callable[[Failure, float], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        read_timeout_s: float = READ_TIMEOUT_S,
+        deadlines: Deadlines | None = None,
+        limiter: ConcurrencyLimiter | None = None,
     ) -> None:
         self.name = preset.name
         self.preset = preset
@@ -121,9 +134,13 @@ class RemoteEngine:
         self.base_url = base_url
         self.retry = retry or RetryPolicy()
         self.on_retry = on_retry
+        self.deadlines = deadlines or Deadlines()
+        self.limiter = limiter  # shared by engines that run in parallel on one account
+        self.thinking = thinks(preset.think_style, settings.think)
         self._sleep = sleep
+        d = self.deadlines
         self._http = httpx2.Client(
-            timeout=httpx2.Timeout(connect=CONNECT_TIMEOUT_S, read=read_timeout_s, write=60.0, pool=60.0))
+            timeout=httpx2.Timeout(connect=d.connect_s, read=d.read_timeout(), write=60.0, pool=60.0))
         import openai  # on first use: importing the SDK is slow, and CLI start-up should not pay for it
 
         self._client = openai.OpenAI(
@@ -158,7 +175,9 @@ class RemoteEngine:
             request["stream_options"] = {"include_usage": True}
         if tools:
             request["tools"] = list(tools)
-        if s.temperature is not None:
+        # DeepSeek ignores temperature in thinking mode (https://api-docs.deepseek.com/guides/thinking_mode,
+        # "Input and Output Parameters"); sending it there would only split the cache key for nothing.
+        if s.temperature is not None and not (self.thinking and self.preset.think_style == "deepseek"):
             request["temperature"] = s.temperature
         request.update(think_params(self.preset.think_style, s.think))
         return request
@@ -196,28 +215,63 @@ class RemoteEngine:
         on_delta: Callable[[Delta], None] | None = None,
         max_tokens: int | None = None,
     ) -> ChatReply:
-        """Send one chat request (streamed or whole, per the settings), with retries; return the reply."""
+        """Send one chat request (streamed or whole, per the settings), with retries; return the reply.
+
+        ``on_delta`` also gets ``Progress("status", phase)`` as the call goes from waiting to streaming, and before
+        each retry. A reply the service interrupted (``insufficient_system_resource``) is tried again.
+        """
         request = self.build_request(messages, tools, max_tokens=max_tokens)
         once = self._stream_once if self.settings.stream else self._whole_once
 
         def attempt(number: int) -> ChatReply:
-            reply = once(request, on_delta)
-            return replace(reply, timings={**reply.timings, "attempts": float(number)})
+            reply = self._limited(once, request, on_delta)
+            if reply.finish_reason == FINISH_NO_RESOURCE:
+                raise ReplyInterrupted(f"the service interrupted the reply ({FINISH_NO_RESOURCE})", retryable=True)
+            return replace(reply, timings={**reply.timings, "attempts": float(number)}, thinking=self.thinking)
 
-        return run_with_retry(attempt, self.retry, sleep=self._sleep, on_retry=self.on_retry,
+        def retrying(failure: Failure, delay: float) -> None:
+            if on_delta is not None:
+                on_delta(Progress("status", "retrying", detail=f"{failure.message}; retrying in {delay:.1f} s"))
+            if self.on_retry is not None:
+                self.on_retry(failure, delay)
+
+        return run_with_retry(attempt, self.retry, sleep=self._sleep, on_retry=retrying,
                               what=f"{self.name} {self.settings.model} request")
 
-    def _whole_once(self, request: dict[str, Any], on_delta: Callable[[Delta], None] | None) -> ChatReply:
-        started = time.perf_counter()
-        with contextlib.closing(self._post(request)) as response:
+    def _limited(self, once: Callable[[dict[str, Any], DeltaSink | None], ChatReply], request: dict[str, Any],
+                 on_delta: DeltaSink | None) -> ChatReply:
+        """One attempt, holding a slot of the shared concurrency limit when there is one."""
+        limiter = self.limiter
+        if limiter is None:
+            return once(request, on_delta)
+        with limiter.slot():
             try:
-                body = json.loads(response.read())
+                reply = once(request, on_delta)
+            except Exception as exc:
+                failure = classify(exc)
+                if failure.kind == "rate_limit":
+                    limiter.on_rate_limit(failure.stated_limit)
+                raise
+        limiter.on_success()
+        return reply
+
+    def _whole_once(self, request: dict[str, Any], on_delta: DeltaSink | None) -> ChatReply:
+        clock = CallClock(self.deadlines)
+        with contextlib.closing(self._post(request)) as response:
+            _status(on_delta, "waiting")
+            clock.token()  # a whole reply has no first token before its end: only the total deadline applies
+            chunks: list[bytes] = []
+            try:
+                for chunk in response.iter_bytes():  # blank lines while queued: check the deadline as they come
+                    clock.check()
+                    chunks.append(chunk)
             except _TRANSPORT_ERRORS as exc:
-                raise StreamCut(f"connection lost while reading the reply ({type(exc).__name__})",
-                                retryable=True) from exc
-            except ValueError as exc:
-                raise EngineError("the server's reply is not JSON", retryable=True) from exc
-        reply = reply_from_completion(body, {"total_s": time.perf_counter() - started})
+                raise StreamCut(_lost(exc, self.deadlines, "while reading the reply"), retryable=True) from exc
+        try:
+            body = json.loads(b"".join(chunks))
+        except ValueError as exc:
+            raise EngineError("the server's reply is not JSON", retryable=True) from exc
+        reply = reply_from_completion(body, {"total_s": clock.elapsed()})
         if on_delta is not None:
             if reply.reasoning:
                 on_delta(Delta("reasoning", reply.reasoning))
@@ -225,29 +279,34 @@ class RemoteEngine:
                 on_delta(Delta("content", reply.content))
         return reply
 
-    def _stream_once(self, request: dict[str, Any], on_delta: Callable[[Delta], None] | None) -> ChatReply:
-        started = time.perf_counter()
+    def _stream_once(self, request: dict[str, Any], on_delta: DeltaSink | None) -> ChatReply:
+        clock = CallClock(self.deadlines)
         assembler = StreamAssembler()
         shown_final = False  # content or tool calls already passed on: a retry would show them twice
-        first_byte: float | None = None
+        phase: Phase = "waiting"
         with contextlib.closing(self._post(request)) as response:
+            _status(on_delta, phase)
             try:
-                lines = response.iter_lines()
+                lines = _watched(response.iter_lines(), clock, on_delta)
                 for payload in iter_sse_data(lines):
-                    if first_byte is None:
-                        first_byte = time.perf_counter() - started
+                    clock.token()
                     deltas = assembler.feed_json(payload, emit=on_delta is not None)
                     if on_delta is not None:
                         for delta in deltas:
+                            if delta.kind == "reasoning":
+                                if phase != "thinking":
+                                    phase = _report(on_delta, "thinking")
+                            elif phase != "streaming":
+                                phase = _report(on_delta, "streaming")
                             on_delta(delta)
                             shown_final = shown_final or delta.kind != "reasoning"
                 for _ in lines:  # drain the tail after [DONE] so the connection goes back to the pool
                     pass
             except _TRANSPORT_ERRORS as exc:
-                raise self._cut(f"the stream was cut ({type(exc).__name__})", shown_final) from exc
+                raise self._cut(_lost(exc, self.deadlines, "the stream was cut"), shown_final) from exc
         if not assembler.finished:
             raise self._cut("the stream ended before the reply finished", shown_final)
-        timings = {"total_s": time.perf_counter() - started, "first_byte_s": first_byte or 0.0}
+        timings = {"total_s": clock.elapsed(), "first_byte_s": clock.first_token_s or 0.0}
         return assembler.reply(timings)
 
     @staticmethod
@@ -256,6 +315,34 @@ class RemoteEngine:
             return StreamCut(message + " after part of the answer was shown; not retried",
                              hint="run the request again", retryable=False)
         return StreamCut(message, retryable=True)
+
+
+def _status(on_delta: DeltaSink | None, phase: Phase, detail: str = "") -> None:
+    if on_delta is not None:
+        on_delta(Progress("status", phase, detail=detail))
+
+
+def _report(on_delta: DeltaSink, phase: Phase) -> Phase:
+    """Report a move to thinking or streaming (once per change, at the first delta of that kind)."""
+    on_delta(Progress("status", phase))
+    return phase
+
+
+def _watched(lines: Iterator[str], clock: CallClock, on_delta: DeltaSink | None) -> Iterator[str]:
+    """The response's lines with the deadlines checked at each; the first keep-alive is reported as queued."""
+    queued = False
+    for line in lines:
+        clock.check()
+        if not queued and line.startswith(":") and clock.first_token_s is None:
+            queued = True
+            _status(on_delta, "queued", "the server holds the request in its queue")
+        yield line
+
+
+def _lost(exc: BaseException, deadlines: Deadlines, what: str) -> str:
+    if isinstance(exc, _TIMEOUTS):
+        return f"{what}: the server sent nothing for {deadlines.read_timeout():g} s"
+    return f"{what} ({type(exc).__name__})"
 
 
 def preset_named(name: str) -> Preset:
@@ -291,4 +378,4 @@ def open_engine(settings: EngineSettings) -> RemoteEngine:
         stream=settings.stream,
         temperature=settings.temperature,
     )
-    return RemoteEngine(base_url, settings.api_key, request, preset, read_timeout_s=settings.read_timeout_s)
+    return RemoteEngine(base_url, settings.api_key, request, preset, deadlines=settings.deadlines)

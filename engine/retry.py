@@ -1,9 +1,16 @@
 """Retries: which failures are worth another attempt, how long to wait, and the final error.
 
-The final error says what was tried.
+The final error says what was tried. Failures are classified by HTTP status first, then by the codes and
+messages DeepSeek documents (https://api-docs.deepseek.com/quick_start/error_codes):
 
-Retried: 429 rate limits, 5xx, connection resets, timeouts, and a stream cut before anything final was
-shown. Not retried: 401/403 (key), 402 or a 429 that says "insufficient balance", other 4xx.
+- 429 is a rate limit, retried with jittered backoff. DeepSeek limits concurrency per account and its 429
+  reads "Your current concurrency is 40, which exceeds your concurrency limit of 39 based on your remaining
+  balance. Please top up..." (https://api-docs.deepseek.com/quick_start/rate_limit): despite the word
+  "balance" it is a rate limit. DeepSeek documents no ``Retry-After``; one is honoured when present.
+- 402 is insufficient balance: not retried, the hint says to top up.
+- 5xx, 408, 409, timeouts, connection resets, a stream cut before anything final was shown, and a reply the
+  service interrupted (``insufficient_system_resource``) are retried.
+- 401/403 (the key) and other 4xx are not.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from v4agent.engine.types import EngineBudgetError, EngineError, EngineUnreachable
+from v4agent.engine.limiter import stated_limit
+from v4agent.engine.types import FINISH_NO_RESOURCE, EngineBudgetError, EngineError, EngineUnreachable
 
 if TYPE_CHECKING:
     import openai
@@ -38,12 +46,14 @@ class RetryPolicy:
 class Failure:
     """A failed call classified: what kind, whether another attempt may help, and a hint for the user."""
 
-    kind: str  # rate_limit, server, connection, timeout, stream_cut, auth, balance, bad_request, other
+    kind: str  # rate_limit, server, connection, timeout, stream_cut, deadline, system_resource, auth, balance,
+    #            bad_request, other
     message: str
     retryable: bool
     hint: str = ""
     status: int | None = None
     retry_after: float | None = None
+    stated_limit: int | None = None  # a 429 that states the account's concurrency limit
 
 
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
@@ -79,13 +89,38 @@ def backoff_delay(policy: RetryPolicy, attempt: int, retry_after: float | None, 
     return max(0.0, float(delay * (1 + policy.jitter * (2 * rand - 1))))
 
 
-def _body_message(exc: openai.APIStatusError) -> str:
+def _body_error(exc: openai.APIStatusError) -> tuple[str, str]:
+    """(message, code) of an error reply's ``{"error": {...}}`` body."""
     body: Any = exc.body
     if isinstance(body, Mapping):
         error = body.get("error", body)
-        if isinstance(error, Mapping) and error.get("message"):
-            return str(error["message"])
-    return str(exc.message)
+        if isinstance(error, Mapping):
+            message = str(error["message"]) if error.get("message") else str(exc.message)
+            return message, str(error.get("code") or error.get("type") or "")
+    return str(exc.message), ""
+
+
+_RATE_LIMIT_HINT = ("DeepSeek limits how many requests one account may have in flight, and lowers the limit as "
+                    "the balance runs down: run fewer at once, or top up")
+
+
+def _classify_status(exc: openai.APIStatusError) -> Failure:
+    status = exc.status_code
+    message, code = _body_error(exc)
+    text = f"HTTP {status}: {message}"
+    headers = exc.response.headers
+    if status in (401, 403):
+        return Failure("auth", text, False, "check the API key (DEEPSEEK_API_KEY or api_key_env)", status)
+    if status == 402:
+        return Failure("balance", text, False, "top up the account balance (GET /user/balance shows it), then run "
+                                               "again", status)
+    if status == 429:
+        return Failure("rate_limit", text, True, _RATE_LIMIT_HINT, status, parse_retry_after(headers),
+                       stated_limit(message))
+    if status >= 500 or status in (408, 409) or FINISH_NO_RESOURCE in (code, message):
+        return Failure("server", text, True, "", status, parse_retry_after(headers))
+    hint = "the request is longer than the model's window: pack fewer tokens" if "context" in message.lower() else ""
+    return Failure("bad_request", text, False, hint, status)
 
 
 def classify(exc: BaseException) -> Failure:
@@ -93,21 +128,10 @@ def classify(exc: BaseException) -> Failure:
     import openai  # deferred: the SDK is heavy and only needed once a call has failed
 
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        message = _body_message(exc)
-        text = f"HTTP {status}: {message}"
-        if status in (401, 403):
-            return Failure("auth", text, False, "check the API key (DEEPSEEK_API_KEY or api_key_env)", status)
-        if status == 402 or "balance" in message.lower():
-            return Failure("balance", text, False, "top up the account balance, then run again", status)
-        if status == 429:
-            return Failure("rate_limit", text, True, "", status, parse_retry_after(exc.response.headers))
-        if status >= 500 or status in (408, 409):
-            return Failure("server", text, True, "", status, parse_retry_after(exc.response.headers))
-        hint = "the request is longer than the model's window: pack fewer tokens" if "context" in message.lower() else ""
-        return Failure("bad_request", text, False, hint, status)
+        return _classify_status(exc)
     if isinstance(exc, openai.APITimeoutError):
-        return Failure("timeout", "timed out waiting for the server", True)
+        return Failure("timeout", "timed out waiting for the server", True,
+                       "the server did not answer: is it up? (timeout.first_byte sets the wait)")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
         detail = f" ({type(cause).__name__})" if cause is not None else ""

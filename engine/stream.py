@@ -59,6 +59,7 @@ class StreamAssembler:
     usage_raw: Mapping[str, Any] | None = None
     model: str = ""
     raw_id: str = ""
+    created: int = 0
     chunks: int = 0
 
     def feed_json(self, payload: str, *, emit: bool = True) -> list[Delta]:
@@ -82,6 +83,7 @@ class StreamAssembler:
             self.raw_id = str(chunk["id"])
         if not self.model and chunk.get("model"):
             self.model = str(chunk["model"])
+            self.created = _created(chunk)
         usage = chunk.get("usage")
         if usage:
             self.usage_raw = usage
@@ -141,7 +143,14 @@ class StreamAssembler:
             model=self.model,
             raw_id=self.raw_id,
             timings=dict(timings or {}),
+            created=self.created,
         )
+
+
+def _created(body: Mapping[str, Any]) -> int:
+    """The response's ``created`` timestamp (Unix seconds), or 0 when it is missing or not a number."""
+    value = body.get("created")
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else 0
 
 
 def reply_from_completion(body: Mapping[str, Any], timings: dict[str, float] | None = None) -> ChatReply:
@@ -167,4 +176,5 @@ def reply_from_completion(body: Mapping[str, Any], timings: dict[str, float] | N
         model=str(body.get("model", "")),
         raw_id=str(body.get("id", "")),
         timings=dict(timings or {}),
+        created=_created(body),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from v4agent.core.errors import ExitCode, V4AgentError
@@ -15,6 +16,18 @@ from v4agent.core.errors import ExitCode, V4AgentError
 Message = dict[str, Any]  # {"role": ..., "content": ..., optional "reasoning_content", "tool_calls", ...}
 ToolSchema = dict[str, Any]  # {"type": "function", "function": {"name", "description", "parameters"}}
 ThinkLevel = Literal["off", "low", "high", "max"]
+# What a call is doing, reported as ``Progress("status", phase)`` so that a front end can show what it waits for:
+# sending (the caller's mark that a call starts: nothing back yet), waiting (the reply started, no token yet), queued (the server sends keep-alive
+# comments while the request waits), thinking (reasoning streams), streaming (answer or tool calls stream),
+# retrying (the attempt failed; ``detail`` says why and when the next one starts).
+Phase = Literal["sending", "waiting", "queued", "thinking", "streaming", "retrying"]
+
+# Finish reasons DeepSeek documents (https://api-docs.deepseek.com/api/create-chat-completion): "length" means
+# the output limit cut the reply, "content_filter" that the service's filter removed content, and
+# "insufficient_system_resource" that the service interrupted the request (the client retries it).
+FINISH_TRUNCATED = "length"
+FINISH_FILTERED = "content_filter"
+FINISH_NO_RESOURCE = "insufficient_system_resource"
 
 
 @dataclass(frozen=True)
@@ -57,10 +70,18 @@ class ToolCall:
 class Delta:
     """One streamed piece: kind says whether it is answer text, reasoning text or tool-call progress."""
 
-    kind: Literal["content", "reasoning", "tool_call"]
+    kind: Literal["content", "reasoning", "tool_call", "status"]  # "status": a ``Progress``
     text: str = ""
     tool_index: int | None = None
     tool_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress(Delta):
+    """A progress report on a call: ``text`` is its Phase, ``detail`` what the phase is about (why a retry, and
+    how long until it). A subclass, so that the deltas of the reply itself stay as cheap to make as they were."""
+
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,18 +93,49 @@ class ChatReply:
     tool_calls: tuple[ToolCall, ...]
     finish_reason: str
     usage: Usage | None
-    model: str = ""
+    model: str = ""  # the model the response names (what served the call, where the server says so)
     raw_id: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    thinking: bool = False  # the request asked for thinking mode
+    created: int = 0  # the response's ``created`` (Unix seconds); 0 when it gave none
+
+    @property
+    def served_at(self) -> datetime | None:
+        """When the server says it made the reply (its ``created``), as aware UTC; None when it did not say."""
+        return datetime.fromtimestamp(self.created, UTC) if self.created else None
+
+    @property
+    def truncated(self) -> bool:
+        """The output limit (``max_tokens``) cut the reply: its text or tool-call arguments are incomplete."""
+        return self.finish_reason == FINISH_TRUNCATED
+
+    @property
+    def filtered(self) -> bool:
+        """The service's content filter stopped the reply."""
+        return self.finish_reason == FINISH_FILTERED
+
+    @property
+    def incomplete(self) -> str:
+        """Why the reply is not a complete answer (cut or filtered), or "" when it is."""
+        if self.truncated:
+            return "the reply was cut at the output limit (finish reason 'length')"
+        if self.filtered:
+            return "the service's content filter stopped the reply (finish reason 'content_filter')"
+        if self.finish_reason == FINISH_NO_RESOURCE:
+            return "the service interrupted the reply (finish reason 'insufficient_system_resource')"
+        return ""
 
     def as_message(self) -> Message:
         """The assistant message to append to the conversation, as DeepSeek requires it sent back.
 
-        Reasoning text is kept on tool-call turns (the API answers 400 without it); an assistant turn with
-        only tool calls carries ``content: ""``.
+        In thinking mode every assistant turn carries ``reasoning_content``, even when the model's reasoning
+        was empty: a tool-call turn sent back without the key is answered with 400, and a turn without tool
+        calls may sit between tool calls, where the rule also holds; elsewhere the API ignores the field
+        (https://api-docs.deepseek.com/guides/thinking_mode, "Tool Calls" and "Multi-turn Conversation").
+        An assistant turn with only tool calls carries ``content: ""``.
         """
         message: Message = {"role": "assistant", "content": self.content or ""}
-        if self.reasoning:
+        if self.reasoning or self.thinking:
             message["reasoning_content"] = self.reasoning
         if self.tool_calls:
             message["tool_calls"] = [
@@ -130,3 +182,9 @@ class EngineUnreachable(EngineError, exit_code=ExitCode.ENGINE_UNREACHABLE):
 
 class EngineBudgetError(EngineError):
     """Insufficient balance or a local cost limit."""
+
+
+class ReplyInterrupted(EngineError):
+    """The service cut the reply short (finish reason ``insufficient_system_resource``): worth another try."""
+
+    kind = "system_resource"

@@ -5,6 +5,11 @@
 - ``ask``: shell commands and edits ask. With no way to ask (no TTY, so no ``ask`` callback), shell commands
   are refused and edits go ahead: they are confined to the repository and ``v4agent undo`` reverts them.
 An answer of ``always`` approves that kind of action for the rest of the session.
+
+Commands (``gate_command``, the one rule for every command v4agent runs): the project's own test command
+needs no approval while the sandbox contains it, so a headless run still tests its work; every other command
+follows the policy above. With no sandbox, every command does, the test command included, and ``yes`` then
+means running it unsandboxed.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Answer", "ApprovalRequest", "Asker", "Policy", "decide"]
+__all__ = ["Answer", "ApprovalRequest", "Asker", "Policy", "decide", "gate_command"]
 
 Policy = Literal["ask", "edits", "yes"]
 Answer = Literal["yes", "no", "always"]
@@ -53,3 +58,15 @@ def decide(policy: str, request: ApprovalRequest, ask: Asker | None, always: set
     if answer == "yes":
         return True, ""
     return False, f"refused: the user declined {request.tool} ({request.summary!r})"
+
+
+def gate_command(policy: str, request: ApprovalRequest, ask: Asker | None, always: set[str], *, contained: bool,
+                 project_tests: bool) -> tuple[bool, str]:
+    """(allowed, reason when refused) for a command. ``project_tests``: the configured or detected test command,
+    not one the model wrote; ``contained``: the command runs in the sandbox."""
+    if project_tests and contained:
+        return True, ""
+    allowed, reason = decide(policy, request, ask, always)
+    if not allowed and not contained:
+        reason += "; no sandbox is available, so every command needs approval (see `v4agent sandbox check`)"
+    return allowed, reason

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from v4agent.sandbox import is_contained
 from v4agent.tools import edit as _edit
 from v4agent.tools import files as _files
 from v4agent.tools import search as _search
-from v4agent.tools.approval import ApprovalRequest, decide
+from v4agent.tools.approval import ApprovalRequest, decide, gate_command
 from v4agent.tools.edit import ToolFailure
 from v4agent.tools.finish import finish_message
 from v4agent.tools.gitdiff import working_tree_diff
@@ -82,8 +83,9 @@ def delete_file(ctx: ToolContext, a: dict[str, Any]) -> ToolResult:
     return _edited(_edit.delete_file(ctx.repo_root, a["path"], confirm=_confirm_edit(ctx, "delete_file")))
 
 
-def _approve_shell(ctx: ToolContext, tool: str, command: str) -> None:
-    allowed, reason = decide(ctx.approve, ApprovalRequest("shell", tool, command), ctx.ask, ctx.always)
+def _approve_command(ctx: ToolContext, tool: str, command: str, *, project_tests: bool = False) -> None:
+    allowed, reason = gate_command(ctx.approve, ApprovalRequest("shell", tool, command), ctx.ask, ctx.always,
+                                   contained=is_contained(ctx.sandbox), project_tests=project_tests)
     if not allowed:
         raise ToolFailure(reason)
 
@@ -97,10 +99,10 @@ def run_tests(ctx: ToolContext, a: dict[str, Any]) -> ToolResult:
             "no test command was detected (pytest, npm test, go test, cargo test, make test); pass one as "
             "'command' or the user can set --test-cmd"
         )
-    if command != default:  # the model's own command is a shell command like any other
-        _approve_shell(ctx, "run_tests", command)
+    # The project's own test command runs without asking in the sandbox; the model's is a shell command.
+    _approve_command(ctx, "run_tests", command, project_tests=command == default)
     timeout = _timeout(ctx, a)
-    run = run_test_command(ctx.repo_root, command, timeout_s=timeout)
+    run = run_test_command(ctx.repo_root, command, timeout_s=timeout, sandbox=ctx.sandbox)
     return ToolResult(format_test_run(run, timeout), run.passed)
 
 
@@ -109,9 +111,9 @@ def shell(ctx: ToolContext, a: dict[str, Any]) -> ToolResult:
     command = a["command"].strip()
     if not command:
         raise ToolFailure("command is empty")
-    _approve_shell(ctx, "shell", command)
+    _approve_command(ctx, "shell", command)
     timeout = _timeout(ctx, a)
-    result = run_shell(ctx.repo_root, command, timeout)
+    result = run_shell(ctx.repo_root, command, timeout, ctx.sandbox)
     return ToolResult(format_shell(result, timeout), result.returncode == 0 and not result.timed_out)
 
 

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from v4agent.sandbox import SandboxPolicy
 from v4agent.tools.proc import ProcResult, clip_output, run_command
 from v4agent.tools.shell import shell_env
 
@@ -31,6 +32,7 @@ class TestRun:
     timed_out: bool
     duration_s: float
     output: str  # clipped: head, failure section, tail
+    note: str = ""  # "ran without a sandbox (REASON)" when a policy had no mechanism to confine it
 
 
 def _configures_pytest(root: Path) -> bool:
@@ -106,12 +108,17 @@ def detect_test_command(repo_root: Path) -> str | None:
     return None
 
 
-def run_test_command(repo_root: Path, command: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> TestRun:
-    """Run the test command in the repository, with the secrets taken out of its environment."""
-    result: ProcResult = run_command(command, Path(repo_root), timeout_s=timeout_s, env=shell_env())
+def run_test_command(repo_root: Path, command: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                     sandbox: SandboxPolicy | None = None) -> TestRun:
+    """Run the test command in the repository: under ``sandbox`` when given, else with the secrets taken out of
+    its environment."""
+    if sandbox is not None:
+        result: ProcResult = run_command(command, Path(repo_root), timeout_s=timeout_s, sandbox=sandbox)
+    else:
+        result = run_command(command, Path(repo_root), timeout_s=timeout_s, env=shell_env())
     return TestRun(
         command=command, returncode=result.returncode, passed=result.returncode == 0 and not result.timed_out,
-        timed_out=result.timed_out, duration_s=result.duration_s, output=clip_output(result.output),
+        timed_out=result.timed_out, duration_s=result.duration_s, output=clip_output(result.output), note=result.note,
     )
 
 
@@ -123,4 +130,5 @@ def format_test_run(run: TestRun, timeout_s: float) -> str:
         status = "PASSED (exit status 0)"
     else:
         status = f"FAILED (exit status {run.returncode})"
-    return f"$ {run.command}\n{status} in {run.duration_s:.1f}s\n{run.output}".rstrip()
+    note = f" ({run.note})" if run.note else ""
+    return f"$ {run.command}\n{status} in {run.duration_s:.1f}s{note}\n{run.output}".rstrip()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from v4agent.sandbox import SandboxPolicy, make_policy
 from v4agent.tools.approval import Asker
 
 __all__ = ["Handler", "Tool", "ToolContext", "ToolResult"]
@@ -23,9 +24,12 @@ class ToolContext:
     start_commit: str | None = None  # the session's starting commit; None = HEAD
     default_timeout_s: float = 600
     always: set[str] = field(default_factory=set)  # kinds the user approved with "always"
+    sandbox: SandboxPolicy | None = None  # None: the default policy for the repository (confined, no network)
 
     def __post_init__(self) -> None:
         self.repo_root = Path(self.repo_root).resolve()
+        if self.sandbox is None:
+            self.sandbox = make_policy(self.repo_root)
 
 
 @dataclass(frozen=True)

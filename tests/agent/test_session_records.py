@@ -12,6 +12,8 @@ import pytest
 from v4agent.agent.sessions.records import (
     CallRecord,
     ChatUndoRecord,
+    CheckpointRecord,
+    CommitRecord,
     EndRecord,
     EndTotals,
     MessageRecord,
@@ -26,13 +28,13 @@ from v4agent.agent.sessions.records import (
     record_json,
 )
 from v4agent.agent.sessions.store import (
-    SessionError,
     SessionWriter,
     find_resumable,
     read_session,
     recent_prefix_seen,
     sessions_dir,
 )
+from v4agent.core.checkpoints import ABSENT, FileChange, FileState
 from v4agent.tools.registry import tool_schemas
 
 # Written by the agent loop, the refactor and the chat before session records were typed: a real run (prime,
@@ -122,6 +124,11 @@ ALL_RECORDS: list[SessionRecord] = [
     ResumeRecord("m", "off", ts="2026-01-01T00:00:00+00:00"),
     SwitchRecord("m2", "max", ts="2026-01-01T00:00:00+00:00"),
     ChatUndoRecord("the last change", ("a.py",), ts="2026-01-01T00:00:00+00:00"),
+    CheckpointRecord(3, (FileChange("a.py", FileState("a" * 40, "100644"), ABSENT),
+                         FileChange("l", ABSENT, FileState("b" * 40, "120000"))),
+                     "refs/v4agent/checkpoints/s/turn-3", "d" * 40, ts="2026-01-01T00:00:00+00:00"),
+    CommitRecord("e" * 40, (1, 2), "main", "v4agent turn 1", ts="2026-01-01T00:00:00+00:00"),
+    UndoRecord(("a.py",), 2, ("b.py",), ("c" * 40,), ".v4agent/undo/x", closes=False, ts="2026-01-01T00:00:00+00:00"),
     UndoRecord(("a.py", "b.py"), ts="2026-01-01T00:00:00+00:00"),
 ]
 
@@ -144,6 +151,8 @@ def test_the_writer_writes_records_the_store_reads_back(tmp_path: Path) -> None:
     assert session.tools_run == [ALL_RECORDS[5]]
     assert session.ends == ALL_RECORDS[6:8]
     assert session.undone
+    assert session.checkpoints == []  # the closing undo of the whole session leaves no live checkpoint
+    assert [u.closes for u in session.undos] == [False, True]
     assert session.last_settings() == {
         "model": "m2", "think": "max"}
     assert not recent_prefix_seen(tmp_path, "h")
@@ -155,6 +164,9 @@ def test_unknown_types_are_skipped_and_a_broken_record_is_a_clear_error(tmp_path
     start = _compact(record_json(StartRecord(task="t")))
     path.write_text(start + '\n{"type":"future","ts":"x"}\n', encoding="utf-8")
     assert read_session(path).task == "t"
+    # A broken record loses its own line only (it used to hide the whole session): the rest is read, and the
+    # session says how many lines it lost.
     path.write_text(start + '\n{"type":"message","ts":"x"}\n{"type":"end","status":"failed"}\n', encoding="utf-8")
-    with pytest.raises(SessionError, match="line 2 is not a valid record"):
-        read_session(path)
+    session = read_session(path)
+    assert session.unreadable_lines == 1
+    assert session.status == "failed"

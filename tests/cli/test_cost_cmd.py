@@ -76,7 +76,7 @@ def test_cost_prices_shows_peak_state_and_next_offpeak(tmp_path: Path) -> None:
     data = json.loads(run_cli("cost", str(tmp_path), "--prices", "--json", "--now", "2026-09-12T02:30").stdout)
     assert data["peak"] is False
     assert data["next_change"] == "2026-09-14T01:00:00+00:00"
-    assert len(data["entries"]) == 5
+    assert len(data["entries"]) == 6  # with the 2026-09-14 routing of deepseek-v4-pro
 
 
 def test_cost_uses_the_configured_price_file(tmp_path: Path) -> None:

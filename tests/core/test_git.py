@@ -22,9 +22,10 @@ from v4agent.core.git import (
 from v4agent.core.gitstart import (
     GitStart,
     capture_start,
+    changed_since,
     diff_since,
     dirty_paths,
-    restore_start,
+    leave_created_branch,
     worktree_tree,
 )
 
@@ -136,7 +137,9 @@ def test_popen_git_streams_stdout(repo: Path) -> None:
     assert out.split(b"\0")[:2] == [b"a.txt", b"pkg/b.py"]
 
 
-def test_capture_and_restore_round_trip(repo: Path) -> None:
+def test_capture_records_the_start_and_diffs_against_it(repo: Path) -> None:
+    # Restoring the whole start tree (which reverted everyone's changes since) is gone: undo restores only the
+    # files a session's checkpoints name (tests/core/test_checkpoints.py, tests/security/test_undo_*.py).
     os.chmod(repo / "pkg" / "b.py", 0o755)
     _commit(repo, "exec")
     (repo / "untracked.txt").write_text("before\n")
@@ -147,29 +150,22 @@ def test_capture_and_restore_round_trip(repo: Path) -> None:
     assert run_git(repo, "rev-parse", start.ref, text=True).strip() == start.commit
     assert run_git(repo, "branch", "--show-current", text=True).strip() == "agent-work"
     assert dirty_paths(repo) == ["untracked.txt"]
+    assert worktree_tree(repo) == start.tree
 
     (repo / "a.txt").write_text("changed\n")
     (repo / "pkg" / "b.py").unlink()
     (repo / "new").mkdir()
     (repo / "new" / "c.py").write_text("y = 2\n")
-    (repo / "link").symlink_to("a.txt")
-    (repo / "untracked.txt").write_text("edited\n")
     diff = diff_since(repo, start.tree)
     assert "new/c.py" in diff
     assert "+changed" in diff
     assert "pkg/b.py" in diff
+    assert sorted(changed_since(repo, start.tree)) == [("A", "new/c.py"), ("D", "pkg/b.py"), ("M", "a.txt")]
 
-    touched = restore_start(repo, start)
-    assert sorted(touched) == ["a.txt", "link", "new/c.py", "pkg/b.py", "untracked.txt"]
-    assert (repo / "a.txt").read_text() == "one\n"
-    assert (repo / "untracked.txt").read_text() == "before\n"
-    assert (repo / "pkg" / "b.py").read_text() == "x = 1\n"
-    assert os.stat(repo / "pkg" / "b.py").st_mode & 0o111
-    assert not (repo / "new" / "c.py").exists()
-    assert not (repo / "link").is_symlink()
-    assert worktree_tree(repo) == start.tree
+    assert leave_created_branch(repo, start)  # no commits on it: back to main, the branch deleted
     assert run_git(repo, "branch", "--show-current", text=True).strip() == "main"
     assert "agent-work" not in run_git(repo, "branch", text=True)
+    assert (repo / "a.txt").read_text() == "changed\n"  # the switch carries the working tree as it is
 
 
 def test_a_created_branch_with_new_commits_is_left_with_a_warning(repo: Path) -> None:
@@ -177,7 +173,6 @@ def test_a_created_branch_with_new_commits_is_left_with_a_warning(repo: Path) ->
     (repo / "a.txt").write_text("committed by the session\n")
     _commit(repo, "session work")
     warnings: list[str] = []
-    restore_start(repo, start, warn=warnings.append)
-    assert (repo / "a.txt").read_text() == "one\n"
+    assert not leave_created_branch(repo, start, warn=warnings.append)
     assert warnings == ["branch agent-work has new commits; left in place"]
     assert run_git(repo, "branch", "--show-current", text=True).strip() == "agent-work"

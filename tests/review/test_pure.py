@@ -8,18 +8,20 @@ from importlib import resources
 import jsonschema
 import pytest
 
+from v4agent.review.bodies import BODY_BUDGET, body_size, clip
 from v4agent.review.findings import (
     SUMMARY_MARKER,
     Finding,
     at_or_above,
     findings_tool_schema,
     fingerprint,
+    marker,
     markers_in,
     parse_findings_call,
 )
 from v4agent.review.hunks import DiffError, parse_diff
-from v4agent.review.render import comment_body, render, summary_body
-from v4agent.review.report import ReviewReport, ReviewStats, place_findings
+from v4agent.review.render import comment_body, file_comment_body, render, summary_body
+from v4agent.review.report import PlacedFinding, ReviewReport, ReviewStats, place_findings
 
 DIFF = """\
 diff --git a/app/calc.py b/app/calc.py
@@ -244,3 +246,49 @@ def test_markdown_and_json_renderings() -> None:
     assert [f["inline"] for f in data["findings"]].count(False) == 1
     with pytest.raises(ValueError, match="xml"):
         render(_report(), "xml")
+
+
+def test_clip_keeps_a_body_within_budget_whatever_github_counts() -> None:
+    text = "ünïcødé line\n" * 10_000
+    clipped = clip(text, 5_000)
+    assert body_size(clipped) <= 5_000
+    assert clipped.endswith("… (cut: too long to post)")
+    assert "\n… (cut" in clipped  # cut at a line break, never inside a line
+    assert clip("short", 5_000) == "short"
+    # Bytes plus line breaks bound any count GitHub might use: code points, UTF-16 units, CRLF line ends.
+    assert body_size("é\n") >= len("é\r\n".encode("utf-16-le")) // 2
+
+
+def _many_outside(count: int, body: str) -> ReviewReport:
+    findings = [Finding("app/calc.py", 100 + n, 100 + n, "RIGHT", "low", "bug", f"Far away {n}", body)
+                for n in range(count)]
+    return ReviewReport("b" * 40, "h" * 40, place_findings(findings, parse_diff(DIFF), {}, {}))
+
+
+def test_the_summary_is_capped_and_records_what_it_could_not_list() -> None:
+    report = _many_outside(500, "why " * 500)
+    summary = summary_body(report)
+    assert body_size(summary) <= BODY_BUDGET
+    listed = summary.count("**Far away")
+    assert 0 < listed < 500
+    assert summary.rstrip().splitlines()[-3] == f"… and {500 - listed} more finding(s): see the SARIF/JSON output."
+    assert markers_in(summary) == {p.fingerprint for p in report.placed}  # listed or not, a re-run knows each
+    assert summary_body(_many_outside(3, "short")).count("**Far away") == 3  # a small one is never cut
+
+
+def test_file_comments_are_counted_not_listed_and_every_posted_body_fits() -> None:
+    report = _report()
+    far = report.outside[0]
+    assert far.file_comment  # app/calc.py is changed: GitHub takes a file-level comment there
+    summary = summary_body(report, file_comments={far.fingerprint})
+    assert "1 as file comments, 0 outside the diff" in summary
+    assert "Far away" not in summary
+    filed = file_comment_body(far)
+    assert "`app/calc.py:40-41` (outside the diff's hunks)" in filed
+    assert markers_in(filed) == {far.fingerprint}
+    huge = PlacedFinding(Finding("app/calc.py", 5, 6, "RIGHT", "high", "bug", "T", "prose " * 4_000,
+                                 suggestion="x = 1\n" * 3_000), "0123456789abcdef", True, True)
+    body = comment_body(huge, budget=20_000)
+    assert body_size(body) <= 20_000
+    assert "suggestion" not in body  # a suggestion that does not fit is left out whole, never cut
+    assert body.endswith(marker("0123456789abcdef"))

@@ -22,8 +22,9 @@ from v4agent.review.actions import ActionsError, read_event
 from v4agent.review.findings import SUMMARY_MARKER, marker, markers_in
 from v4agent.review.github import GitHubClient, GitHubError, PullRef
 from v4agent.review.identity import ACTIONS_BOT_LOGIN, BotIdentity, resolve_identity
+from v4agent.review.post import PostOutcome, post_review
 from v4agent.review.report import ReviewReport
-from v4agent.review.run import PostOutcome, ReviewInput, post_review, range_diff, review
+from v4agent.review.run import ReviewInput, range_diff, review
 from v4agent.review.sanitize import ZWSP
 from v4agent.testing.fake_github import FakeGitHub
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
@@ -114,8 +115,8 @@ def _mallory_forges(gh: FakeGitHub, report: ReviewReport) -> int:
                     {"commit_id": gh.pulls[("octo", "shop", 7)].head_sha, "event": "COMMENT", "body": forged,
                      "comments": comments})
     assert response.status_code == 200, response.text
-    assert response.json()["user"] == {"login": "mallory", "id": response.json()["user"]["id"], "type": "User",
-                                       "site_admin": False}
+    user = response.json()["user"]  # a whole simple-user, as GitHub sends it
+    assert (user["login"], user["type"], user["site_admin"]) == ("mallory", "User", False)
     return int(response.json()["id"])
 
 
@@ -154,7 +155,10 @@ def test_the_model_reply_is_posted_sanitised(standin: StandIn, change: dict[str,
     with _fake(change, ACTIONS_TOKEN) as gh:
         _post(gh, ACTIONS_TOKEN, report)
         sent = gh.posted_reviews()[0].body
-    bodies = [sent["body"], *(c["body"] for c in sent["comments"])]
+        # The finding outside the hunks of the changed file goes out as a file-level comment of its own.
+        filed = [r.body for r in gh.requests if r.method == "POST" and r.path.endswith("/comments")]
+    assert [f["subject_type"] for f in filed] == ["file"]
+    bodies = [sent["body"], *(c["body"] for c in sent["comments"]), *(f["body"] for f in filed)]
     # The suggestion alone is posted verbatim (it is code GitHub applies as is) inside its own fence.
     everything = "\n".join(bodies).replace(BREAKOUT, "")
     assert "@everyone" not in everything

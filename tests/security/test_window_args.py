@@ -20,7 +20,9 @@ _FINISH = ScriptedReply(tool_calls=[ScriptedToolCall("finish", json.dumps({"summ
 def test_hostile_arguments_get_a_tool_error_and_the_run_goes_on(tmp_path: Path, arguments: str,
                                                                 message: str) -> None:
     root = make_git_repo(tmp_path / "repo", {"a.py": "x = 1\n"})
-    script = [ScriptedReply(tool_calls=[ScriptedToolCall("write_file", arguments)]), _FINISH]
+    # Served whole (finish_reason set): a server may send what the model's output limit would have cut.
+    script = [ScriptedReply(tool_calls=[ScriptedToolCall("write_file", arguments)], finish_reason="tool_calls"),
+              _FINISH]
     with StandIn(replies=script) as server:
         done = run_cli("refactor", str(root), "write a file", "--base-url", server.base_url, "--yes", "--json",
                        "--prime", "never", env={"DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off"},

@@ -4,6 +4,9 @@ Four `write_file` calls of 400 KB each make a conversation of about 1.06M tokens
 summary request that was itself past the window (a 400, rc 1), and a resume sent the whole conversation again
 (the same 400, forever). Now the summary request leaves out the oldest tool payloads and the run finishes, and
 a session saved over the window resumes.
+
+The stand-in serves each 400 KB reply whole (``finish_reason`` set, so it is not cut at ``max_tokens``), as on
+the server the case was found with: a reply bigger than the compaction margin is what no plan can foresee.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def _handler(body: dict[str, Any]) -> ScriptedReply:
     if summarized or done >= 4:
         return ScriptedReply(tool_calls=[ScriptedToolCall("finish", json.dumps({"summary": "four files"}))])
     arguments = json.dumps({"path": f"big{done}.txt", "content": _blob(done)})
-    return ScriptedReply(tool_calls=[ScriptedToolCall("write_file", arguments)])
+    return ScriptedReply(tool_calls=[ScriptedToolCall("write_file", arguments)], finish_reason="tool_calls")
 
 
 def _env() -> dict[str, str]:

@@ -80,34 +80,47 @@ def test_streaming_chunks_reassemble_to_the_scripted_reply() -> None:
     assert chunks[-1]["usage"]["prompt_cache_miss_tokens"] == server.calls[0].prompt_tokens
 
 
-def test_openai_sdk_append_only_conversation_hits_whole_previous_request() -> None:
+def _sdk_conversation(server: StandIn, thinking: str, turns: int) -> None:
     from openai import OpenAI
 
-    script = [ScriptedReply(content=f"answer {i}", reasoning=f"reasoning {i}") for i in range(4)]
+    client = OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    messages: list[dict[str, Any]] = [{"role": "system", "content": "You are a careful engineer. " * 50}]
+    for turn in range(turns):
+        messages.append({"role": "user", "content": f"question {turn}"})
+        stream = client.chat.completions.create(
+            model="deepseek-v4-pro", messages=messages, stream=True,  # type: ignore[arg-type]
+            stream_options={"include_usage": True}, extra_body={"thinking": {"type": thinking}})
+        content = reasoning = ""
+        usage: Any = None
+        for chunk in stream:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices:
+                content += choice.delta.content or ""
+                reasoning += getattr(choice.delta, "reasoning_content", None) or ""
+        messages.append({"role": "assistant", "content": content, "reasoning_content": reasoning})
+        assert usage.model_extra["prompt_cache_hit_tokens"] == server.calls[turn].cache_hit
+
+
+def test_openai_sdk_append_only_conversation_hits_whole_previous_request() -> None:
+    script = [ScriptedReply(content=f"answer {i}") for i in range(4)]
     with StandIn(replies=script, unit_interval=None) as server:
-        client = OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
-        messages: list[dict[str, Any]] = [{"role": "system", "content": "You are a careful engineer. " * 50}]
-        for turn in range(4):
-            messages.append({"role": "user", "content": f"question {turn}"})
-            stream = client.chat.completions.create(
-                model="deepseek-v4-pro", messages=messages, stream=True,  # type: ignore[arg-type]
-                stream_options={"include_usage": True}, extra_body={"thinking": {"type": "enabled"}})
-            content = reasoning = ""
-            usage: Any = None
-            for chunk in stream:
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices:
-                    content += choice.delta.content or ""
-                    reasoning += getattr(choice.delta, "reasoning_content", None) or ""
-            messages.append({"role": "assistant", "content": content, "reasoning_content": reasoning})
-            extra = usage.model_extra
-            assert extra["prompt_cache_hit_tokens"] == server.calls[turn].cache_hit
-        records = server.calls
-    for previous, current in itertools.pairwise(records):
+        _sdk_conversation(server, "disabled", 4)
+    for previous, current in itertools.pairwise(server.calls):
         assert current.cache_hit == previous.prompt_tokens + previous.output_tokens
         assert current.cache_hit == current.theoretical_max_hit
         assert current.cache_miss == current.prompt_tokens - current.cache_hit > 0
+
+
+def test_thinking_chat_without_tools_hits_only_the_previous_input() -> None:
+    # Past reasoning is dropped from the prompt when no tools are sent, so the previous output no longer
+    # matches: what is left is the unit at the end of the previous user input.
+    script = [ScriptedReply(content=f"answer {i}", reasoning=f"reasoning {i}") for i in range(3)]
+    with StandIn(replies=script, unit_interval=None) as server:
+        _sdk_conversation(server, "enabled", 3)
+    for previous, current in itertools.pairwise(server.calls):
+        assert current.cache_hit == previous.input_end == previous.prompt_tokens - 2
+        assert current.theoretical_max_hit < previous.prompt_tokens + previous.output_tokens
 
 
 def test_changed_early_byte_misses_back_to_interval_unit() -> None:
@@ -223,7 +236,8 @@ def test_cut_stream_closes_without_done_and_stores_input() -> None:
         assert text.count("data: ") == 4
         assert "[DONE]" not in text
         r = _post(server, _body(msgs))
-    assert r.json()["usage"]["prompt_cache_hit_tokens"] == server.calls[0].prompt_tokens
+    # The input unit ends before the generation marker; the cut output stored nothing more.
+    assert r.json()["usage"]["prompt_cache_hit_tokens"] == server.calls[0].input_end
 
 
 def test_slow_first_byte_and_keepalive_comments() -> None:
@@ -252,4 +266,4 @@ def test_cancelled_stream_still_stores_input_unit() -> None:
             time.sleep(0.01)
         assert server.calls[0].cancelled
         r = _post(server, _body(msgs))
-    assert r.json()["usage"]["prompt_cache_hit_tokens"] == server.calls[0].prompt_tokens
+    assert r.json()["usage"]["prompt_cache_hit_tokens"] == server.calls[0].input_end

@@ -47,14 +47,18 @@ def test_whole_reply_keepalive_blank_lines_before_json() -> None:
 
 
 def test_each_model_and_thinking_setting_has_its_own_cache() -> None:
+    off = {"thinking": {"type": "disabled"}}
     with StandIn(handler=lambda body: ScriptedReply(content="ok"), unit_interval=None) as server:
-        _post(server.base_url, _body("a"))
-        _post(server.base_url, _body("a", model="deepseek-v4-pro"))
+        _post(server.base_url, _body("a", **off))
+        _post(server.base_url, _body("a", model="deepseek-v4-pro", **off))
         _post(server.base_url, _body("a", thinking={"type": "enabled"}, reasoning_effort="high"))
         _post(server.base_url, _body("a", thinking={"type": "enabled"}, reasoning_effort="max"))
-        _post(server.base_url, _body("a"))
+        _post(server.base_url, _body("a", **off))
+        _post(server.base_url, _body("a"))  # thinking is on by default, at effort high
     assert [c.cache_hit for c in server.calls[:4]] == [0, 0, 0, 0]
-    assert server.calls[4].cache_hit == server.calls[0].prompt_tokens
+    assert server.calls[4].cache_hit == server.calls[0].input_end
+    assert server.calls[5].thinking
+    assert server.calls[5].cache_hit == server.calls[2].input_end
 
 
 def test_handler_sees_the_request_and_its_failures_are_clear_500s() -> None:

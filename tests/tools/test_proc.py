@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import make_git_repo
+from v4agent.sandbox import make_policy
 from v4agent.tools.proc import clip_output, run_command
 from v4agent.tools.registry import ToolContext, run_tool
 
@@ -52,7 +53,8 @@ def test_child_ignoring_sigterm_is_killed_with_its_group(tmp_path: Path) -> None
 
 def test_shell_tool_timeout_and_background_leftovers(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", {"a.txt": "a\n"})
-    ctx = ToolContext(root, approve="yes")
+    # Unsandboxed: the process group alone has to do it (tests/sandbox covers the sandboxed case).
+    ctx = ToolContext(root, approve="yes", sandbox=make_policy(root, mode="off"))
     result = run_tool(ctx, "shell", json.dumps({"command": "sleep 100", "timeout_s": 0.3}))
     assert not result.ok
     assert "timed out after 0.3s" in result.content

@@ -4,15 +4,20 @@ Two bugs common in other tools are ruled out here: a cached token is never bille
 partition the prompt), and input is never priced wholesale at the miss rate when the server said how much
 hit. When the server did not say (``Usage.cache_hit is None``), the whole prompt is priced as misses (the
 upper bound) and the cost is flagged ``hit_unknown``.
+
+A call is priced by the model that served it, as the response names it (``served_model``): when a provider
+routes a requested name to another model, its bill follows what served the call. The requested name is the
+fallback, and a call priced by it is flagged ``by_fallback``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from v4agent.accounting.prices import PER_TOKENS, PriceTable, Rates
+from v4agent.accounting.prices import PER_TOKENS, ModelPrice, PriceEntry, PriceTable, Rates
 from v4agent.engine.types import Usage
 
 _HOUR_S = Decimal(3600)
@@ -32,6 +37,8 @@ class CallCost:
     hit_unknown: bool = False  # the server did not report hits: input priced as all misses
     unpriced: bool = False  # no rate for this model at this time: cost shown as 0 and flagged
     billed_model: str = ""  # the model name the rates belong to (aliases followed)
+    served_model: str = ""  # the model the response named ("" when it named none)
+    by_fallback: bool = False  # priced by the requested name: the response named no model the table prices
 
 
 def _usd(value: Decimal) -> float:
@@ -57,6 +64,24 @@ def cost_from_rates(usage: Usage, rates: Rates) -> tuple[Decimal, Decimal, Decim
     return hit_usd, miss_usd, output_usd, saved, unknown
 
 
+_DATE_SUFFIX = re.compile(r"-(?:\d{4}|\d{8})$")  # a version date: DeepSeek-V4-Pro-0813, ...-V4.1-Flash-1017
+
+
+def _name_forms(name: str) -> tuple[str, ...]:
+    """The name as given, lowercased, and without a trailing version date, in the order they are tried."""
+    lowered = name.lower()
+    return tuple(dict.fromkeys((name, lowered, _DATE_SUFFIX.sub("", lowered))))
+
+
+def lookup_model(entry: PriceEntry, name: str) -> tuple[str, ModelPrice] | None:
+    """(billed name, rates) for a model name under ``entry``, trying its plain and dateless forms."""
+    for form in _name_forms(name):
+        prices = entry.price_for(form)
+        if prices is not None:
+            return entry.resolve(form), prices
+    return None
+
+
 def price_call(
     table: PriceTable,
     model: str,
@@ -65,8 +90,10 @@ def price_call(
     *,
     engine: str = "deepseek",
     duration_s: float = 0.0,
+    served_model: str = "",
 ) -> CallCost:
-    """Price one call by the table entry in force at ``at``.
+    """Price one call by the table entry in force at ``at``: by ``served_model`` (what the response named) when
+    the entry prices it, else by the requested ``model`` (then flagged ``by_fallback``).
 
     Engines the table has no entries for (vllm, sglang, a local engine...) cost $0, plus
     ``duration_s`` at the table's ``gpu_hour_usd`` when one is set.
@@ -75,14 +102,18 @@ def price_call(
         gpu = table.gpu_hour_usd * Decimal(str(max(duration_s, 0.0))) / _HOUR_S
         _, _, unknown = split_prompt(usage)
         return CallCost(0.0, 0.0, 0.0, _usd(gpu), 0.0, f"local {engine} (gpu_hour_usd={table.gpu_hour_usd})",
-                        False, hit_unknown=unknown, billed_model=model)
+                        False, hit_unknown=unknown, billed_model=model, served_model=served_model)
     entry = table.entry_at(at, engine)
-    prices = entry.price_for(model) if entry is not None else None
-    if entry is None or prices is None:
+    found = lookup_model(entry, served_model) if entry is not None and served_model else None
+    by_fallback = found is None
+    if found is None and entry is not None:
+        found = lookup_model(entry, model)
+    if entry is None or found is None:
         where = entry.id if entry is not None else f"no {engine} entry before {at:%Y-%m-%d %H:%M}"
         _, _, unknown = split_prompt(usage)
         return CallCost(0.0, 0.0, 0.0, 0.0, 0.0, f"unpriced: '{model}' not in {where}", False,
-                        hit_unknown=unknown, unpriced=True, billed_model=model)
+                        hit_unknown=unknown, unpriced=True, billed_model=model, served_model=served_model)
+    billed, prices = found
     peak = entry.is_peak(at)
     rates = prices.peak if peak or not entry.has_peak_rule else prices.offpeak
     hit_usd, miss_usd, output_usd, saved, unknown = cost_from_rates(usage, rates)
@@ -96,5 +127,7 @@ def price_call(
         price_entry=label,
         peak=peak,
         hit_unknown=unknown,
-        billed_model=entry.resolve(model),
+        billed_model=billed,
+        served_model=served_model,
+        by_fallback=by_fallback,
     )

@@ -45,6 +45,9 @@ class LedgerRecord:
     hit_unknown: bool = False
     unpriced: bool = False
     duration_s: float = 0.0
+    served_model: str = ""  # the model the response named ("" for none, and in lines older than the field)
+    billed_model: str = ""  # the name the rates belong to, after routing and aliases
+    by_fallback: bool = False  # priced by the requested name: the response named no model the table prices
 
     @property
     def at(self) -> datetime:
@@ -101,6 +104,9 @@ def make_record(
         hit_unknown=cost.hit_unknown,
         unpriced=cost.unpriced,
         duration_s=round(duration_s, 6),
+        served_model=cost.served_model,
+        billed_model=cost.billed_model,
+        by_fallback=cost.by_fallback,
     )
 
 
@@ -136,9 +142,10 @@ class Ledger:
         usage: Usage,
         at: datetime,
         duration_s: float = 0.0,
+        served_model: str = "",
     ) -> LedgerRecord:
-        """Price one call, append it, and return the record."""
-        cost = price_call(table, model, usage, at, engine=engine, duration_s=duration_s)
+        """Price one call (by ``served_model`` where the table knows it), append it, and return the record."""
+        cost = price_call(table, model, usage, at, engine=engine, duration_s=duration_s, served_model=served_model)
         record = make_record(session_id=session_id, turn=turn, engine=engine, model=model, usage=usage,
                              at=at, cost=cost, duration_s=duration_s)
         self.append(record)
@@ -186,4 +193,5 @@ def _well_typed(record: LedgerRecord) -> bool:
     return (all(isinstance(v, int) and not isinstance(v, bool) for v in ints)
             and all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in maybe_ints)
             and all(isinstance(v, int | float) and not isinstance(v, bool) for v in floats)
-            and isinstance(record.session_id, str) and isinstance(record.price_entry, str))
+            and isinstance(record.session_id, str) and isinstance(record.price_entry, str)
+            and isinstance(record.served_model, str) and isinstance(record.billed_model, str))

@@ -53,10 +53,14 @@ class Meter:
                                 expected_output=expected_output, at=at or datetime.now(UTC))
 
     def charge(self, model: str, usage: Usage, *, turn: int, duration_s: float = 0.0,
-               at: datetime | None = None) -> Charge:
-        """Price a finished call and add it to the spend (the ledger line is written by ``log``)."""
+               at: datetime | None = None, served_model: str = "") -> Charge:
+        """Price a finished call and add it to the spend (the ledger line is written by ``log``).
+
+        ``model`` is the requested name, ``served_model`` the one the response named: the call is priced by
+        what served it where the price table knows that name."""
         when = at or datetime.now(UTC)
-        cost = price_call(self.table, model, usage, when, engine=self.engine, duration_s=duration_s)
+        cost = price_call(self.table, model, usage, when, engine=self.engine, duration_s=duration_s,
+                          served_model=served_model)
         self.guard.add(cost.total_usd)
         return Charge(model, turn, usage, cost, when, duration_s)
 
@@ -69,8 +73,8 @@ class Meter:
                                        duration_s=charge.duration_s))
 
     def record(self, model: str, usage: Usage, *, turn: int, duration_s: float = 0.0,
-               at: datetime | None = None) -> CallCost:
+               at: datetime | None = None, served_model: str = "") -> CallCost:
         """``charge`` then ``log`` in one step, for callers that keep no session record of their own."""
-        charge = self.charge(model, usage, turn=turn, duration_s=duration_s, at=at)
+        charge = self.charge(model, usage, turn=turn, duration_s=duration_s, at=at, served_model=served_model)
         self.log(charge)
         return charge.cost

@@ -26,6 +26,7 @@ class Totals:
     saved_usd: float = 0.0
     hit_unknown_calls: int = 0
     unpriced_calls: int = 0
+    fallback_calls: int = 0  # priced by the requested model name: the response named no priced model
 
     @property
     def hit_ratio(self) -> float | None:
@@ -44,7 +45,7 @@ class Totals:
 
 def summarize(records: Iterable[LedgerRecord]) -> Totals:
     """Sum the records into one ``Totals``; calls with unreported hits count apart from the hit/miss split."""
-    calls = prompt = hit = miss = unknown_tokens = output = reasoning = unknown_calls = unpriced = 0
+    calls = prompt = hit = miss = unknown_tokens = output = reasoning = unknown_calls = unpriced = fallback = 0
     hit_usd = miss_usd = output_usd = total = saved = 0.0
     for r in records:
         calls += 1
@@ -58,13 +59,14 @@ def summarize(records: Iterable[LedgerRecord]) -> Totals:
             hit += r.cache_hit
             miss += r.cache_miss if r.cache_miss is not None else r.prompt_tokens - r.cache_hit
         unpriced += r.unpriced
+        fallback += r.by_fallback and not r.unpriced
         hit_usd += r.hit_usd
         miss_usd += r.miss_usd
         output_usd += r.output_usd
         total += r.total_usd
         saved += r.saved_usd
     return Totals(calls, prompt, hit, miss, unknown_tokens, output, reasoning, hit_usd, miss_usd, output_usd,
-                  total, saved, unknown_calls, unpriced)
+                  total, saved, unknown_calls, unpriced, fallback)
 
 
 GROUP_KEYS: dict[str, Callable[[LedgerRecord], str]] = {

@@ -14,6 +14,8 @@ from typing import Any, cast
 
 from v4agent.core.config import Config
 from v4agent.engine.client import EngineSettings, RemoteEngine, open_engine, preset_named
+from v4agent.engine.deadline import Deadlines
+from v4agent.engine.models import check_model, server_models
 from v4agent.engine.presets import api_key_for
 from v4agent.engine.types import RequestSettings, ThinkLevel
 
@@ -45,13 +47,45 @@ def engine_settings(config: Config | None, *, overrides: Mapping[str, Any] | Non
         think=cast(ThinkLevel, pick("think", "high")),
         stream=bool(over.get("stream", True)),
         temperature=over.get("temperature"),
+        deadlines=deadlines(config),
     )
+
+
+_DEADLINE_KEYS = {"connect_s": "timeout.connect", "first_byte_s": "timeout.first_byte",
+                  "first_token_s": "timeout.first_token", "total_s": "timeout.total"}
+
+
+def deadlines(config: Config | None) -> Deadlines:
+    """The per-call deadlines the configuration sets (0 turns one off); the engine's defaults elsewhere."""
+    chosen: dict[str, float | None] = {}
+    for field_name, key in _DEADLINE_KEYS.items():
+        if config is not None and key in config.values:
+            seconds = float(config.get(key))
+            chosen[field_name] = seconds if seconds > 0 else None
+    return Deadlines(**chosen)
+
+
+def validate_model(settings: EngineSettings) -> None:
+    """Refuse an unknown model before any work: ``UnknownModel`` (a usage error) names the ones on offer.
+
+    The preset's own list decides without a network call; another name is looked up in the server's
+    ``GET /models`` when the server can be asked (a base URL, and the key where the preset needs one)."""
+    preset = preset_named(settings.engine)
+    model = settings.model or preset.default_model
+    base_url = settings.base_url or preset.base_url
+    if not model:
+        return  # open_engine says that a model is needed
+    askable = bool(base_url) and (bool(settings.api_key) or not preset.key_required)
+    check_model(preset, model, (lambda: server_models(base_url, settings.api_key)) if askable else None)
 
 
 def open_remote_engine(config: Config | None, *, overrides: Mapping[str, Any] | None = None,
                        environ: Mapping[str, str] | None = None) -> RemoteEngine:
-    """A preset's RemoteEngine from config/overrides; raises EngineUnreachable with a hint when no key is set."""
-    return open_engine(engine_settings(config, overrides=overrides, environ=environ))
+    """A preset's RemoteEngine from config/overrides; raises EngineUnreachable with a hint when no key is set,
+    and ``UnknownModel`` (a usage error) for a model the engine does not serve."""
+    settings = engine_settings(config, overrides=overrides, environ=environ)
+    validate_model(settings)
+    return open_engine(settings)
 
 
 def open_model_engine(config: Config, repo_root: Path, *, overrides: Mapping[str, Any] | None = None) -> RemoteEngine:

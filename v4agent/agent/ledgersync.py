@@ -2,13 +2,14 @@
 
 A call is written to the session file first and to the ledger right after (so the ledger never holds a call the
 session lacks); a kill between the two appends leaves the session with one call the ledger does not have. A
-resumed run puts it there, priced as the meter would have priced it, so every completed call is in the ledger
-exactly once.
+resumed run puts it there with the amounts the session recorded (the rates' flags looked up again), so every
+completed call is in the ledger exactly once.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -41,7 +42,10 @@ def backfill_ledger(ledger: Ledger, session_path: Path, *, session_id: str, engi
             have[key] -= 1
             continue
         usage, at = _usage(call), datetime.fromisoformat(call.ts)
-        cost = price_call(table, call.model, usage, at, engine=engine, duration_s=call.duration_s)
+        looked_up = price_call(table, call.model, usage, at, engine=engine, duration_s=call.duration_s)
+        cost = replace(looked_up, hit_usd=call.hit_usd, miss_usd=call.miss_usd, output_usd=call.output_usd,
+                       total_usd=call.cost_usd, saved_usd=call.saved_usd,
+                       price_entry=call.price_entry or looked_up.price_entry)
         ledger.append(make_record(session_id=session_id, turn=call.turn, engine=engine, model=call.model,
                                   usage=usage, at=at, cost=cost, duration_s=call.duration_s))
         added += 1

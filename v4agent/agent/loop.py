@@ -5,7 +5,8 @@ the interactive chat). Every message appended and every call made is written to 
 happens, so Ctrl-C leaves a resumable session.
 
 Stop conditions: the model calls ``finish``; ``max_turns`` calls made in this run; the next call would cross
-``max_cost``; the same failing tool call repeated ``loop_limit`` times in a row; Ctrl-C.
+``max_cost``; the same failing tool call repeated ``loop_limit`` times in a row; a reply stopped by the content
+filter, or ``finish.MAX_CUTS`` replies in a row cut at the output limit (``v4agent.agent.finish``); Ctrl-C.
 
 No request outgrows the window (``request.window``, rules in ``request.budget``): tool results are capped by
 tokens, and the request about to be sent is counted and compacted past the limit, resumed sessions included.
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from v4agent.accounting import BudgetExceeded, CallCost, Ledger, Meter, PriceTable
+from v4agent.agent.finish import MAX_CUTS, continue_after_cut, filtered_reason, too_many_cuts
 from v4agent.agent.ledgersync import backfill_ledger
 from v4agent.agent.request.cachediag import CacheTracker, CallDiag
 from v4agent.agent.request.layout import (
@@ -34,7 +36,16 @@ from v4agent.agent.sessions.records import CallRecord, EndRecord, EndTotals, Res
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.core.signals import interrupt_reason
 from v4agent.engine.prime import prime_prefix
-from v4agent.engine.types import ChatReply, Delta, Engine, EngineError, EngineUnreachable, ToolSchema, Usage
+from v4agent.engine.types import (
+    ChatReply,
+    Delta,
+    Engine,
+    EngineError,
+    EngineUnreachable,
+    Progress,
+    ToolSchema,
+    Usage,
+)
 from v4agent.tools.registry import runs_command
 
 Status = Literal["finished", "limit", "failed", "interrupted"]
@@ -221,6 +232,7 @@ class Agent:
         self._pending_tokens = 0  # appended since the last call (tool results, delta blocks): not counted yet
         self._scale = 1.0  # the provider's prompt count over ours, from the last call (its template is not ours)
         self._ledger_synced = False
+        self._cuts = 0  # replies in a row cut at the output limit
 
     # -- calls ---------------------------------------------------------------------------------------------
 
@@ -240,6 +252,7 @@ class Agent:
             self.meter.check(model, prompt_tokens=len(rendered.tokens), expected_hit=expected,
                              expected_output=self._last_output)
         started = time.monotonic()
+        self._emit(Streamed(Progress("status", "sending")))  # the UI shows what it waits for until the reply starts
         reply: ChatReply | None
         if kind == "prime" and self.config.prime_mode == "cancel":
             reply = prime_prefix(self.engine, messages, self.tools)
@@ -250,7 +263,10 @@ class Agent:
         usage = reply.usage if reply is not None else None
         priced = usage or Usage(len(rendered.tokens), 1, cache_hit=expected,
                                 cache_miss=len(rendered.tokens) - expected)  # a cancelled stream has no usage
-        charge = self.meter.charge(model, priced, turn=self.turn, duration_s=duration)
+        # Priced by what served the call, as the response names it, at the response's own time.
+        charge = self.meter.charge(model, priced, turn=self.turn, duration_s=duration,
+                                   at=reply.served_at if reply is not None else None,
+                                   served_model=reply.model if reply is not None else "")
         cost = charge.cost
         diag = self.tracker.record(rendered, messages, reply.as_message() if reply is not None else None,
                                    billed_hit=usage.cache_hit if usage else None,
@@ -332,6 +348,14 @@ class Agent:
             calls_this_run += 1
             reply = self._call("turn", self.conversation.messages)
             assert reply is not None
+            if reply.filtered:
+                return self._outcome("failed", filtered_reason(reply))
+            if reply.truncated:  # a cut tool call is never run
+                ended = self._continue_after_cut(reply)
+                if ended is not None:
+                    return ended
+                continue
+            self._cuts = 0
             self.append(reply.as_message())
             if not reply.tool_calls:
                 if self.config.text_ends_turn:
@@ -356,6 +380,17 @@ class Agent:
                 return self._outcome("finished", "the model called finish", finished)
             if stop is not None:
                 return self._outcome("failed", stop)
+
+    def _continue_after_cut(self, reply: ChatReply) -> Outcome | None:
+        max_tokens = self.engine.settings.max_tokens
+        self._cuts += 1
+        cut = continue_after_cut(reply, max_tokens)
+        self.append(cut.assistant)
+        if self._cuts >= MAX_CUTS:
+            return self._outcome("failed", too_many_cuts(self._cuts, max_tokens))
+        self._emit(Notice(cut.notice))
+        self.append(cut.request)
+        return None
 
     def _run_one(self, name: str, arguments: str) -> ToolOutcome:
         self._emit(ToolStarted(self.turn, name, arguments))
@@ -434,6 +469,8 @@ class Agent:
         if fitted.fits:
             reply = self._call("compact", fitted.messages)
             summary = (reply.content if reply is not None else "") or summary
+            if reply is not None and reply.incomplete:
+                self._emit(Notice(f"the summary is incomplete: {reply.incomplete}"))
         else:
             self._emit(Notice("even without its tool results the conversation does not fit the window: "
                               "compacting without a summary"))

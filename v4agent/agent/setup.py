@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
+
 from v4agent.accounting import PriceTable, price_table_for
 from v4agent.agent.engine_choice import open_model_engine
 from v4agent.agent.loop import AgentConfig
@@ -23,21 +25,25 @@ from v4agent.core.git import repo_root
 from v4agent.core.tempfiles import sweep_repository
 from v4agent.core.trust import UntrustedProject, record_decision
 from v4agent.engine.client import RemoteEngine
-from v4agent.engine.presets import model_info
+from v4agent.engine.presets import all_presets, model_info
+from v4agent.sandbox import SandboxPolicy, containment, make_policy
 from v4agent.tokens.tokenizer import get_tokenizer
 from v4agent.tools.approval import Asker
 from v4agent.tools.registry import ToolContext
+from v4agent.ui.console import warn
 
 if TYPE_CHECKING:
     from v4agent.pack import Snapshot
 
 __all__ = [
     "RunSetup", "SetupError", "TrustAsker", "Workspace", "agent_config", "cache_tracker", "configured_test_command",
-    "open_workspace", "pack_repository", "start_run", "tool_context",
+    "open_workspace", "pack_repository", "sandbox_policy", "start_run", "tool_context",
 ]
 
 # Shown the project file's untrusted settings, says whether to trust this repository's config (True) or not.
 TrustAsker = Callable[[UntrustedProject], bool]
+
+_warned: set[str] = set()  # reasons already told on stderr: once per process is enough
 
 
 class SetupError(UsageError):
@@ -137,10 +143,37 @@ def configured_test_command(config: Config) -> str | None:
     return str(config.get("test_cmd") or "") or None
 
 
+def _engine_keys(config: Config) -> tuple[str, ...]:
+    """Every variable an engine reads its key from: never passed to a command."""
+    names = [preset.key_env for preset in all_presets() if preset.key_env]
+    if config.get("api_key_env"):
+        names.append(str(config.get("api_key_env")))
+    return tuple(names)
+
+
+def sandbox_policy(root: Path, config: Config, *, warn_missing: bool = True) -> SandboxPolicy:
+    """The sandbox every command of a run goes through, from the ``sandbox.*`` keys.
+
+    When nothing can contain the commands here, says so on stderr (once per process): every command then needs
+    approval, and --yes runs them unsandboxed.
+    """
+    policy = make_policy(root, mode="off" if config.get("sandbox.mode") == "off" else "auto",
+                         network=bool(config.get("sandbox.network")), bwrap=str(config.get("sandbox.bwrap") or ""),
+                         env=config.get("sandbox.env"), hide=config.get("sandbox.hide"),
+                         never_env=_engine_keys(config))
+    found = containment(policy)
+    if warn_missing and not found.available and found.reason not in _warned:
+        _warned.add(found.reason)
+        warn(f"no sandbox for commands: {escape(found.reason)}. Every command, the tests included, needs approval; "
+             "with --yes they run unsandboxed")
+    return policy
+
+
 def tool_context(workspace: Workspace, *, ask: Asker | None, start_commit: str | None = None) -> ToolContext:
-    """What the tools run with: the repository, the approval policy and asker, the test command."""
+    """What the tools run with: the repository, the approval policy and asker, the test command, the sandbox."""
     return ToolContext(workspace.root, approve=workspace.config.get("approve"), ask=ask,
-                       test_cmd=configured_test_command(workspace.config), start_commit=start_commit)
+                       test_cmd=configured_test_command(workspace.config), start_commit=start_commit,
+                       sandbox=sandbox_policy(workspace.root, workspace.config))
 
 
 def pack_repository(workspace: Workspace, *, model: str, budget: int | None, include: tuple[str, ...] = (),

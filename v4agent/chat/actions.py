@@ -18,11 +18,14 @@ from rich.text import Text
 from v4agent.accounting.budget import BudgetExceeded
 from v4agent.agent.sessions.costs import cost_table
 from v4agent.agent.sessions.store import SessionError, find_resumable, list_sessions, read_session
-from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
+from v4agent.agent.undoplan import describe_step
+from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, Undone, resume_overrides
 from v4agent.chat.costs import miss_cost, miss_warning
 from v4agent.chat.slash import SlashCommand, SlashError, help_lines, parse_slash
+from v4agent.core.errors import UsageError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import diff_since
+from v4agent.core.pathtext import display_path
 from v4agent.engine.presets import get_preset, model_info
 from v4agent.engine.types import EngineError
 from v4agent.secrets.results import redact_diff
@@ -69,7 +72,7 @@ class ChatApp:
         handler = getattr(self, "_cmd_" + parsed.name[1:])
         try:
             return handler(parsed) is not False
-        except (GitError, SessionError, EngineError, BudgetExceeded, PackFailed, OSError) as exc:
+        except (GitError, SessionError, EngineError, BudgetExceeded, PackFailed, UsageError, OSError) as exc:
             hint = getattr(exc, "hint", "")
             self.say(f"{parsed.name}: {exc}" + (f" ({hint})" if hint else ""), "red")
             return True
@@ -123,9 +126,42 @@ class ChatApp:
         return False
 
     def _cmd_undo(self, cmd: SlashCommand) -> None:
-        what, paths = self.chat.undo(whole_turn=bool(cmd.args) and cmd.args[0] == "turn")
-        listed = ", ".join(paths) if paths else "no file differed"
-        self.say(f"undid {what}: {listed}", "green")
+        undone = self.chat.undo(whole_turn=bool(cmd.args) and cmd.args[0] == "turn")
+        listed = ", ".join(map(display_path, undone.paths)) if undone.paths else "no file differed"
+        self.say(f"undid {undone.what}: {listed}", "green")
+        self._files_note(undone)
+
+    def _files_note(self, undone: Undone) -> None:
+        for step in undone.left_alone:
+            self.say(f"left alone {display_path(step.path)}: {step.why}", "yellow")
+        for path, why in undone.failed:
+            self.say(f"not put back {display_path(path)}: {why}", "yellow")
+        if undone.saved_dir:
+            self.say(f"saved what it replaced under {display_path(undone.saved_dir)}/ "
+                     f"(cp -p {display_path(undone.saved_dir)}/PATH PATH gets one back)")
+
+    def _cmd_rewind(self, cmd: SlashCommand) -> None:
+        if cmd.args and not cmd.args[0].isdigit():
+            self.say("usage: /rewind [TURN] (a turn number; 0 is the start of the chat)", "yellow")
+            return
+        turn = int(cmd.args[0]) if cmd.args else self.chat.user_turn - 1
+        _cut, steps = self.chat.rewind_plan(turn)
+        shown = sorted((s for s in steps if s.action != "none"), key=lambda s: not s.acts(False))
+        lines = [describe_step(step, False) for step in shown]
+        if lines:
+            self.say(f"/rewind {turn} would:")
+            for line in lines:
+                self.say(line)
+            if not self.env.confirm("rewind?"):
+                self.say("cancelled; nothing changed")
+                return
+        done = self.chat.rewind(turn)
+        files = ", ".join(map(display_path, done.files.paths)) or "none needed"
+        self.say(f"rewound to turn {turn}: the conversation is back to {done.messages} messages; files put back: "
+                 f"{files}", "green")
+        self._files_note(done.files)
+        self.say(f"the next request starts with these {done.prefix_tokens:,} tokens, already sent: "
+                 f"{done.expected_hit:,} expected to hit the cache")
 
     def _cmd_compact(self, _cmd: SlashCommand) -> None:
         if self.chat.agent.turn == 0:

@@ -5,20 +5,23 @@ the turns, appended only — so every turn hits the whole previous request, and 
 repository state shares the [system, tools, pack, task] prefix. Each user message is one run of
 ``v4agent.agent.loop.Agent`` that ends when the model answers in text (or calls ``finish``).
 
-File-changing tool calls are checkpointed as git tree objects (the user's index is never touched), so
-``/undo`` can put back the last edit or every edit of the last turn.
+Every tool call that changes files is recorded per file, found and left, in git's object store (the user's
+index is never touched; ``agent.checkpoint``), and each user turn that changed files leaves a checkpoint, so
+``/undo`` can put back the last edit or every edit of the last turn, and ``/rewind [TURN]`` the code and the
+conversation together, touching only files still as the chat left them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from v4agent.accounting import Ledger, PriceTable
+from v4agent.agent.checkpoint import TurnRecorder
 from v4agent.agent.engine_choice import open_remote_engine
-from v4agent.agent.loop import Agent, Event, Outcome, ToolDone, ToolStarted
+from v4agent.agent.loop import Agent, CallDone, Event, Outcome, ToolStarted
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import Conversation, Message, pack_message, prefix_hash
 from v4agent.agent.resume import resumed_settings
@@ -28,20 +31,25 @@ from v4agent.agent.sessions.records import (
     ResumeRecord,
     StartRecord,
     SwitchRecord,
+    UndoRecord,
 )
-from v4agent.agent.sessions.store import SessionData, SessionWriter, new_session_id
-from v4agent.agent.setup import agent_config, cache_tracker, configured_test_command
-from v4agent.chat.render import ChatRenderer, short_args
+from v4agent.agent.sessions.store import SessionData, SessionWriter, new_session_id, read_session
+from v4agent.agent.setup import agent_config, cache_tracker, configured_test_command, sandbox_policy
+from v4agent.agent.undoapply import BackupDir, apply_steps
+from v4agent.agent.undoplan import FileStep, plan_changes, plan_session
+from v4agent.chat.render import ChatRenderer
 from v4agent.chat.statusline import SessionFigures
+from v4agent.core.checkpoints import FileChange
 from v4agent.core.config import Config
 from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.git import GitError
-from v4agent.core.gitstart import GitStart, capture_start, restore_start, worktree_tree
+from v4agent.core.gitstart import GitStart, capture_start
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.prompts import load_prompt
+from v4agent.sandbox import sandbox_label
 from v4agent.tools.approval import Asker
-from v4agent.tools.registry import ToolContext, changes_files, edits_files, run_tool, tool_schemas
+from v4agent.tools.registry import ToolContext, changes_files, run_tool, tool_schemas
 
 CHAT_TASK = (
     "Interactive chat with a developer about this repository. Their messages follow, one per turn. Answer "
@@ -69,15 +77,26 @@ class ChatEnv:
     flags: dict[str, Any] = field(default_factory=dict)  # engine overrides from the command line
 
 
-@dataclass
-class Checkpoint:
-    """The working tree saved before a file-changing tool ran, so ``/undo`` can put it back."""
+@dataclass(frozen=True)
+class Undone:
+    """What /undo or /rewind did to the files: put back, left alone (with why), and where the copies went."""
 
-    turn: int  # the user turn it belongs to
-    label: str  # "edit_file path=..." for messages
-    tree: str  # the working tree before the tool ran
+    what: str
+    paths: tuple[str, ...]
+    left_alone: tuple[FileStep, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+    saved_dir: str = ""
 
 
+@dataclass(frozen=True)
+class Rewound:
+    """A /rewind: the turn it went back to, the files, and the cache figures of the rewound conversation."""
+
+    turn: int
+    files: Undone
+    messages: int  # the conversation's length now
+    prefix_tokens: int  # the rewound conversation, rendered
+    expected_hit: int  # of those, what the mirrored cache expects to hit on the next request
 
 
 def resume_overrides(session: SessionData, config: Config, flags: dict[str, Any]) -> dict[str, Any]:
@@ -100,10 +119,12 @@ class ChatSession:
         self.git = git
         self.snapshot = snapshot  # v4agent.pack.Snapshot, built lazily after a resume
         self.ctx = ToolContext(env.root, approve=env.config.get("approve"), ask=env.ask,
-                               test_cmd=configured_test_command(env.config), start_commit=git.commit)
+                               test_cmd=configured_test_command(env.config), start_commit=git.commit,
+                               sandbox=sandbox_policy(env.root, env.config))
         self.figures = SessionFigures(engine.name, engine.settings.model,
                                       model_info(engine.settings.model).context_window,
-                                      env.config.get("max_cost"), context_tokens, spent)
+                                      env.config.get("max_cost"), context_tokens, spent,
+                                      sandbox=sandbox_label(self.ctx.sandbox))
         env.renderer.figures = self.figures  # the status line follows the current session
         self.agent = Agent(engine=engine, conversation=conversation, tools=tools,
                            run_tool=lambda name, arguments: run_tool(self.ctx, name, arguments), writer=writer,
@@ -111,7 +132,10 @@ class ChatSession:
                            system_prompt=conversation.messages[0]["content"], snapshot=snapshot,
                            observer=self._observe, spent_usd=spent, ledger=Ledger(env.root))
         self.user_turn = 0
-        self.checkpoints: list[Checkpoint] = []
+        self.recorder = TurnRecorder(env.root, writer, warn=lambda line: env.renderer.note(line, style="yellow"))
+        self.turn_starts: dict[int, int] = {}  # user turn -> index of its message in the current conversation
+        self._indexed = conversation  # the conversation those indexes are of (a compaction replaces it)
+        self.rewound: Rewound | None = None  # until the next call reports the hit it got
         self.pending_note = ""  # told to the model with the next message (an undo it did not see)
 
     @property
@@ -133,7 +157,7 @@ class ChatSession:
                             base_url=engine.base_url, model=s.model, think=s.think, max_tokens=s.max_tokens,
                             tools=tuple(tools), prefix_hash=prefix_hash(conversation.messages[:2], tools, s.model,
                                                                         s.think),
-                            git=git.to_json(), pack_tokens=int(snapshot.token_count))
+                            git=git.to_json(), pack_tokens=int(snapshot.token_count), undo="checkpoints")
         writer = SessionWriter.create(env.root, start, sid)
         for index, message in enumerate(conversation.messages):
             writer.message(index, message)
@@ -160,7 +184,10 @@ class ChatSession:
         totals = session.token_totals()
         chat.figures.prompt_tokens, chat.figures.hit_tokens = totals["prompt"], totals["hit"]
         chat.figures.hits_known = any(c.cache_hit is not None for c in session.calls)
-        chat.user_turn = sum(1 for m in session.messages[3:] if m.get("role") == "user")
+        users = [i for i, m in enumerate(session.messages) if i >= 3 and m.get("role") == "user"]
+        chat.user_turn = max(len(users), max((c.turn for c in session.checkpoints), default=0))
+        if not session.compacted and chat.user_turn == len(users):  # else the numbering no longer lines up
+            chat.turn_starts = {turn: index for turn, index in enumerate(users, 1)}
         return chat
 
     # -- turns -------------------------------------------------------------------------------------------------
@@ -171,6 +198,7 @@ class ChatSession:
         self.agent.close_dangling()
         content = text if not self.pending_note else f"{self.pending_note}\n\n{text}"
         self.pending_note = ""
+        self._index_turn(len(self.agent.conversation))
         self.agent.append({"role": "user", "content": content})
         renderer = self.env.renderer
         renderer.begin_turn()
@@ -178,56 +206,98 @@ class ChatSession:
             outcome = self.agent.run()
         finally:
             renderer.end_turn()
+            self.recorder.end_turn()
         if outcome.status == "finished":
             renderer.answer(outcome.summary)
         return outcome
 
+    def _index_turn(self, index: int) -> None:
+        if self.agent.conversation is not self._indexed:  # compacted: the earlier turns are not in it
+            self.turn_starts = {}
+            self._indexed = self.agent.conversation
+        self.turn_starts[self.user_turn] = index
+
     def _observe(self, event: Event) -> None:
         if isinstance(event, ToolStarted) and changes_files(event.name):
-            self.env.renderer.pause()
-            try:
-                tree = worktree_tree(self.env.root)
-            except (GitError, OSError):
-                tree = ""
-            if tree:
-                label = f"{event.name} {short_args(event.arguments, 60)}"
-                self.checkpoints.append(Checkpoint(self.user_turn, label, tree))
-        elif isinstance(event, ToolDone) and changes_files(event.name) and self.checkpoints:
-            self._drop_if_unchanged(event)
-        self.env.renderer(event)
-
-    def _drop_if_unchanged(self, event: ToolDone) -> None:
-        last = self.checkpoints[-1]
-        if edits_files(event.name):
-            if not event.result.changed_paths:
-                self.checkpoints.pop()
+            self.env.renderer.pause()  # hashing the files takes a moment: finish the streamed text first
+        self.recorder.observe(event, turn=self.user_turn)
+        if not (isinstance(event, CallDone) and event.kind == "turn" and self.rewound is not None):
+            self.env.renderer(event)
             return
-        try:
-            if worktree_tree(self.env.root) == last.tree:
-                self.checkpoints.pop()  # a shell command that changed no file: nothing to undo
-        except (GitError, OSError):
-            return
+        # The first request after /rewind does not extend the last one, by design: not a break to warn about.
+        kept = tuple(b for b in event.diag.breaks if b.kind != "layout")
+        self.env.renderer(replace(event, diag=replace(event.diag, breaks=kept)))
+        billed = "?" if event.diag.billed_hit is None else f"{event.diag.billed_hit:,}"
+        self.env.renderer.note(f"after /rewind {self.rewound.turn}: the cache hit {billed} tokens "
+                               f"(expected {event.diag.expected_billed:,})")
+        self.rewound = None
 
     # -- changes to the session --------------------------------------------------------------------------------
 
-    def undo(self, whole_turn: bool) -> tuple[str, list[str]]:
-        """Put back the last edit (or every edit of the last turn that changed files). (what, paths)."""
-        if not self.checkpoints:
+    def _apply(self, steps: list[FileStep], why: str) -> tuple[list[FileStep], tuple[FileStep, ...],
+                                                               list[tuple[str, str]], str]:
+        """Put back the safe steps (saving what they replace); (done, left alone, failed, backup folder)."""
+        backup = BackupDir(self.env.root, why)
+        done, failed = apply_steps(self.env.root, [s for s in steps if s.acts(False)], backup)
+        left = tuple(s for s in steps if s.action != "none" and not s.acts(False))
+        saved = str(backup.path.relative_to(self.env.root)) if backup.path is not None else ""
+        return done, left, failed, saved
+
+    def undo(self, whole_turn: bool) -> Undone:
+        """Put back the last edit (or every edit of the last turn that changed files), where still as left."""
+        changes = self.recorder.tool_changes
+        if not changes:
             raise GitError("nothing to undo in this chat")
-        if whole_turn:
-            turn = self.checkpoints[-1].turn
-            first = next(i for i, c in enumerate(self.checkpoints) if c.turn == turn)
-            target, what = self.checkpoints[first], f"the edits of turn {turn}"
-            del self.checkpoints[first:]
-        else:
-            target = self.checkpoints.pop()
-            what = f"the last change ({target.label})"
-        paths = restore_start(self.env.root, GitStart(None, None, target.tree, ""))
-        self.writer.write(ChatUndoRecord(what, tuple(paths)))
+        turn = changes[-1].turn
+        picked = [c for c in changes if c.turn == turn] if whole_turn else [changes[-1]]
+        what = f"the edits of turn {turn}" if whole_turn else f"the last change ({picked[0].label})"
+        steps = plan_changes(self.env.root, [p.changes for p in picked])
+        done, left, failed, saved = self._apply(list(steps), "the chat's /undo")
+        del changes[len(changes) - len(picked):]
+        if done:
+            self.recorder.amend(turn, [FileChange(s.path, s.current, s.target) for s in done])
+        paths = tuple(sorted(s.path for s in done))
+        self.writer.write(ChatUndoRecord(what, paths))
         if paths:
             self.pending_note = (f"(Note: the user undid {what}; these files are back to their earlier content: "
                                  f"{', '.join(paths)}. Read them again before editing.)")
-        return what, paths
+        return Undone(what, paths, left, tuple(failed), saved)
+
+    def rewind_plan(self, turn: int) -> tuple[int, list[FileStep]]:
+        """Where /rewind TURN cuts the conversation, and what it would do to the files (``GitError`` if it cannot)."""
+        if not 0 <= turn < self.user_turn:
+            raise GitError(f"no turn {turn} to rewind to: this chat is at turn {self.user_turn}")
+        cut = self.turn_starts.get(turn + 1)
+        if cut is None or self.agent.conversation is not self._indexed:
+            known = list(self.turn_starts) if self.agent.conversation is self._indexed else []
+            earliest = f"/rewind {min(known) - 1} is the earliest" if known else "there is no earlier turn in it"
+            raise GitError(f"the conversation was summarized after turn {turn}; {earliest}")
+        plan = plan_session(self.env.root, read_session(self.writer.path), turn)
+        return cut, list(plan.files)
+
+    def rewind(self, turn: int) -> Rewound:
+        """Go back to the end of user turn ``turn``: the files its later turns changed, and the conversation."""
+        cut, steps = self.rewind_plan(turn)
+        done, left, failed, saved = self._apply(steps, f"the chat's /rewind {turn}")
+        self.writer.write(UndoRecord(tuple(s.path for s in done), turn, tuple(s.path for s in left), (), saved,
+                                     closes=True))
+        messages = self.agent.conversation.messages[:cut]
+        self.agent.conversation = self._indexed = Conversation(messages)
+        self.agent.turn = self.agent.conversation.assistant_turns()
+        self.writer.write(ResetRecord(f"rewind to turn {turn}", self.figures.context_tokens))
+        for index, message in enumerate(messages):
+            self.writer.message(index, message)
+        self.user_turn = turn
+        self.turn_starts = {t: i for t, i in self.turn_starts.items() if t <= turn}
+        self.recorder.forget_after(turn)
+        if left:
+            self.pending_note = (f"(Note: the user rewound the conversation to here; these files were changed by "
+                                 f"them since and kept as they are: {', '.join(s.path for s in left)}.)")
+        rendered = self.agent.tracker.render(messages, self.agent.tools)
+        files = Undone(f"turns after {turn}", tuple(sorted(s.path for s in done)), left, tuple(failed), saved)
+        self.rewound = Rewound(turn, files, len(messages), len(rendered.tokens),
+                               self.agent.tracker.expected(rendered))
+        return self.rewound
 
     def replace_engine(self, engine: RemoteEngine) -> None:
         """Switch model or thinking effort: a new provider cache, so a fresh cache mirror too."""
@@ -243,6 +313,8 @@ class ChatSession:
         """Put a new pack in the conversation (after /add, /drop): the turns stay, the prefix changes."""
         messages: list[Message] = self.agent.conversation.messages
         conversation = Conversation([messages[0], pack_message(str(snapshot.text)), *messages[2:]])
+        if self.agent.conversation is self._indexed:
+            self._indexed = conversation  # the same turns at the same places: /rewind still finds them
         self.agent.conversation = conversation
         self.agent.snapshot = snapshot
         self.snapshot = snapshot

@@ -2,7 +2,8 @@
 
 ``ChatRenderer`` is an observer of ``v4agent.agent.loop`` events. On a terminal the answer streams in a rich
 ``Live`` region: lines that scrolled above the last few are printed for good, so a long answer neither
-flickers nor repeats. Without a terminal (``plain``) everything is plain text written as it arrives.
+flickers nor repeats. Until text streams (and while hidden thinking runs) a spinner says what the call waits
+for and for how long. Without a terminal (``plain``) everything is plain text written as it arrives.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.panel import Panel
+from rich.spinner import Spinner
 from rich.syntax import Syntax
 from rich.text import Text
 
 from v4agent.agent.loop import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
 from v4agent.chat.statusline import SessionFigures
+from v4agent.engine.types import Progress
 from v4agent.tools.approval import ApprovalRequest
 from v4agent.ui.visible import hidden_note, visible, visible_text
 
@@ -131,6 +134,27 @@ class _Stream:
             self._live.stop()
 
 
+class _Waiting:
+    """A transient spinner line with the running call's activity, redrawn by rich's refresh thread."""
+
+    def __init__(self, console: Console, figures: SessionFigures) -> None:
+        self.figures = figures
+        self._spinner = Spinner("dots", style="cyan")
+        self._live = Live(self, console=console, auto_refresh=True, refresh_per_second=8, transient=True,
+                          redirect_stdout=False, redirect_stderr=False)
+        self._live.start()
+
+    def __rich__(self) -> RenderableType:
+        self._spinner.update(text=Text(self.figures.activity(), style="dim"))
+        return self._spinner
+
+    def close(self) -> None:
+        self._live.stop()
+
+
+_WAITING_PHASES = frozenset({"sending", "waiting", "queued", "retrying"})
+
+
 class ChatRenderer:
     """Renders one chat's events; ``plain`` for pipes. Call ``end_turn`` after each run of the agent."""
 
@@ -143,6 +167,7 @@ class ChatRenderer:
         self.out = out or sys.stdout
         self._stream: _Stream | None = None
         self._stream_kind = ""
+        self._waiting: _Waiting | None = None
         self._hidden_thinking = 0
         self._answered = False  # some answer text was shown this turn
         self._plain_open = False  # plain mode: an answer line is being written
@@ -151,6 +176,7 @@ class ChatRenderer:
 
     def pause(self) -> None:
         """Finish whatever is streaming (before a prompt, a panel, or the end of the turn)."""
+        self._stop_waiting()
         if self._stream is not None:
             self._stream.close()
             self._stream = None
@@ -180,7 +206,7 @@ class ChatRenderer:
             self._answered = self._answered or kind == "content"
             return
         if self._stream is None or self._stream_kind != kind:
-            self.pause()
+            self.pause()  # also ends the waiting spinner
             markdown = kind == "content"
             self._stream = _Stream(self.console, markdown=markdown, style="" if markdown else "dim italic")
             self._stream_kind = kind
@@ -192,10 +218,13 @@ class ChatRenderer:
     def __call__(self, event: Event) -> None:
         """Show one agent-loop event: streamed text, a tool call and its result, a cache break or a notice."""
         if isinstance(event, Streamed):
-            if event.delta.kind in ("content", "reasoning") and event.delta.text:
+            if isinstance(event.delta, Progress):
+                self._status(event.delta.text, event.delta.detail)
+            elif event.delta.kind in ("content", "reasoning") and event.delta.text:
                 self._streamed(event.delta.kind, event.delta.text)
             return
         if isinstance(event, CallDone):
+            self._stop_waiting()
             usage = event.usage
             self.figures.record(usage.prompt_tokens if usage else event.diag.input_tokens,
                                 usage.cache_hit if usage else None, event.context_tokens, event.spent_usd)
@@ -210,6 +239,27 @@ class ChatRenderer:
             self._tool_done(event)
         elif isinstance(event, Notice):
             self.note(event.text, style="yellow")
+
+    # -- waiting -------------------------------------------------------------------------------------------
+
+    def _status(self, phase: str, detail: str) -> None:
+        """A call changed phase: show what it waits for while nothing streams (plain output: only retries)."""
+        self.figures.note_phase(phase, detail)
+        if self.plain:
+            if phase == "retrying":
+                self.pause()
+                self.note(f"({self.figures.activity()})")
+            return
+        hidden_thinking = phase == "thinking" and not self.show_thinking
+        if phase == "retrying" and self._stream is not None:
+            self.pause()  # the retry streams its reply again from the start, below what was shown
+        if (phase in _WAITING_PHASES or hidden_thinking) and self._stream is None and self._waiting is None:
+            self._waiting = _Waiting(self.console, self.figures)
+
+    def _stop_waiting(self) -> None:
+        if self._waiting is not None:
+            self._waiting.close()
+            self._waiting = None
 
     def _tool_started(self, event: ToolStarted) -> None:
         if self.plain:

@@ -20,9 +20,11 @@ class ChatRequest:
     max_cost: float | None = None
     resume: bool = False
     budget: int | None = None  # pack tokens
+    network: bool = False  # commands may reach the network (the sandbox blocks it otherwise)
 
     def config_flags(self) -> dict[str, Any]:
         """The flags that override configuration keys (None values leave the configuration's)."""
         return {"engine": self.engine, "model": self.model, "base_url": self.base_url, "think": self.think,
                 "max_cost": self.max_cost, "approve": "yes" if self.yes else self.approve,
-                "pack.budget": self.budget}
+                "pack.budget": self.budget,
+                "sandbox.network": True if self.network else None}

@@ -29,6 +29,8 @@ COMMANDS: tuple[SlashSpec, ...] = (
     SlashSpec("/diff", "/diff", "The working tree against the session's starting point."),
     SlashSpec("/undo", "/undo [turn]", "Undo the last edit, or every edit of the last turn with 'turn'.",
               max_args=1, choices=("turn", "edit")),
+    SlashSpec("/rewind", "/rewind [TURN]", "Go back to the end of TURN (default: the one before the last): "
+              "its files and the conversation (the cache still holds it).", max_args=1),
     SlashSpec("/add", "/add PATH...", "Add files to the packed context (rebuilds the prefix: one cache miss).",
               min_args=1, max_args=None),
     SlashSpec("/drop", "/drop PATH...", "Drop files from the packed context (rebuilds the prefix: one cache miss).",

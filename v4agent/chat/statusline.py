@@ -1,8 +1,12 @@
-"""The chat's status line: engine and model, context used of the window, cache-hit %, dollars, budget left."""
+"""The chat's status line: engine and model, context used of the window, cache-hit %, dollars, budget left,
+sandbox; and, while a call runs, what it waits for and for how long."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+
+from v4agent.engine.phases import format_activity
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,7 @@ class StatusFigures:
     session_hit_ratio: float | None
     cost_usd: float
     max_cost_usd: float | None
+    sandbox: str = ""  # one word: sandboxed, sandboxed+net, unsandboxed
 
 
 def _ratio(value: float | None) -> str:
@@ -40,6 +45,8 @@ def format_status(figures: StatusFigures) -> str:
         f"cache last {_ratio(figures.last_hit_ratio)} · session {_ratio(figures.session_hit_ratio)}",
         f"${figures.cost_usd:.4f}",
     ]
+    if figures.sandbox:
+        parts.insert(1, figures.sandbox)
     if figures.max_cost_usd is not None:
         parts.append(f"budget left ${max(figures.max_cost_usd - figures.cost_usd, 0.0):.4f}")
     return "  │  ".join(parts)
@@ -59,9 +66,27 @@ class SessionFigures:
     hit_tokens: int = 0
     hits_known: bool = False
     last_hit_ratio: float | None = None
+    phase: str = ""  # what the running call is doing; "" between calls
+    phase_detail: str = ""
+    call_started: float = 0.0  # monotonic time the running call started
+
+    def note_phase(self, phase: str, detail: str = "", now: float | None = None) -> None:
+        """A running call moved to ``phase`` ("sending" starts a call's clock)."""
+        if phase == "sending" or not self.phase:
+            self.call_started = time.monotonic() if now is None else now
+        self.phase, self.phase_detail = phase, detail
+
+    def activity(self, now: float | None = None) -> str:
+        """The running call's line (see ``format_activity``), or "" between calls."""
+        if not self.phase:
+            return ""
+        clock = time.monotonic() if now is None else now
+        return format_activity(self.phase, self.phase_detail, clock - self.call_started)
+    sandbox: str = ""
 
     def record(self, prompt_tokens: int, cache_hit: int | None, context_tokens: int, spent_usd: float) -> None:
         """Take one model call's figures; a call with unreported hits leaves the session ratio as it was."""
+        self.phase = self.phase_detail = ""
         self.context_tokens = context_tokens
         self.cost_usd = spent_usd
         if cache_hit is None:
@@ -82,4 +107,5 @@ class SessionFigures:
     def status(self) -> StatusFigures:
         """A snapshot of the figures for ``format_status``."""
         return StatusFigures(self.engine, self.model, self.context_tokens, self.context_window,
-                             self.last_hit_ratio, self.session_hit_ratio, self.cost_usd, self.max_cost_usd)
+                             self.last_hit_ratio, self.session_hit_ratio, self.cost_usd, self.max_cost_usd,
+                             self.sandbox)

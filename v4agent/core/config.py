@@ -100,6 +100,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("local.cpu_kv_gib", float, 1.0, "KV cache size in GiB for the CPU build (VLLM_CPU_KVCACHE_SPACE)."),
     Setting("local.vllm_args", list, [], "Extra vLLM flags, appended to the planned command."),
     Setting("local.max_tokens", int, 8192, "Output limit per call on the local engine (its window is what the plan fits)."),
+    # Per-call deadlines in seconds (0 = none), as in v4agent.engine.deadline.Deadlines; "timeout.*" because
+    # "engine" is already a key of its own.
+    Setting("timeout.connect", float, 10.0, "Seconds to connect to the engine."),
+    Setting("timeout.first_byte", float, 300.0, "Seconds the engine may stay silent (no byte at all) before "
+            "the call is given up and retried."),
+    Setting("timeout.first_token", float, 900.0, "Seconds to wait for the first token of a reply; the "
+            "keep-alives of a queued request do not count."),
+    Setting("timeout.total", float, 3600.0, "Seconds one call may take in all, generation included."),
+    Setting("sandbox.mode", str, "auto", "Run commands in a bubblewrap sandbox: auto (when it works here), or off "
+            "(then every command, tests included, needs approval).", choices=("auto", "off")),
+    Setting("sandbox.network", bool, False, "Let sandboxed commands reach the network."),
+    Setting("sandbox.env", list, [], "Environment variables passed to commands on top of the allow-list "
+            "(never the engine's key or GITHUB_TOKEN)."),
+    Setting("sandbox.hide", list, [], "Paths hidden from commands, on top of the credential stores (~/.ssh, ...); "
+            "a relative path is under the home."),
+    Setting("sandbox.bwrap", str, "", "Path of bubblewrap; empty = bwrap on PATH."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -25,6 +25,8 @@ class ExitCode(IntEnum):
     INTERRUPTED = 5  # Ctrl-C; the session is saved and resumable
     ENGINE_UNREACHABLE = 6  # no API key, engine down, or auth refused; offline work was still done
     REVIEW_FINDINGS = 7  # review found issues at or above --fail-on
+    REVIEW_INCOMPLETE = 8  # the review did not happen: the model never reported its findings
+    SANDBOX_NOT_ENFORCED = 9  # `sandbox check`: a probe found a property not enforced, or no mechanism
 
 
 class V4AgentError(Exception):

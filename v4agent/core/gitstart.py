@@ -1,24 +1,24 @@
-"""Git safety for agent sessions: record the working tree at the start, diff against it, and put it back.
+"""Git safety for agent sessions: record the working tree at the start, diff against it, leave a created branch.
 
 At the start of a session the whole working tree (tracked and untracked, ignore rules applied) is written to a
 git tree object through a temporary index, and kept reachable under ``refs/v4agent/sessions/<id>``. The user's
-index, stash and branches are not touched. Restoring compares that tree with the current working tree and puts
-back every file that differs (deleting files the session created), then leaves a branch the session made.
+index, stash and branches are not touched. The start tree is what diffs and ``git_diff`` compare against; undo
+does not restore it wholesale (that would revert everything anyone changed since): it puts back only the files
+the session's checkpoints name (``core.checkpoints``), then ``leave_created_branch`` switches back from a branch
+the session made.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from v4agent.core.fsutil import atomic_write_bytes
 from v4agent.core.git import GitError, resolve_commit, run_git
 
-__all__ = ["GitStart", "capture_start", "changed_since", "diff_since", "dirty_paths", "restore_start",
+__all__ = ["GitStart", "capture_start", "changed_since", "diff_since", "dirty_paths", "leave_created_branch",
            "worktree_tree"]
 
 _AUTHOR = {"GIT_AUTHOR_NAME": "v4agent", "GIT_AUTHOR_EMAIL": "v4agent@localhost",
@@ -101,38 +101,22 @@ def changed_since(root: Path, tree: str) -> list[tuple[str, str]]:
     return [(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
 
 
-def restore_start(root: Path, start: GitStart, *, warn: Callable[[str], None] | None = None) -> list[str]:
-    """Put every file back as it was at the start; returns the paths touched.
+def leave_created_branch(root: Path, start: GitStart, *, warn: Callable[[str], None] | None = None) -> bool:
+    """Switch back from the branch the session created and delete it, if it gained no commits; True if done.
 
-    ``warn`` hears about what was deliberately left alone (a created branch that gained commits).
+    ``warn`` hears why a created branch was left in place (it has commits, or the switch failed).
     """
-    touched: list[str] = []
-    for status, rel in changed_since(root, start.tree):
-        path = root / rel
-        if status == "A":
-            if path.is_symlink() or path.is_file():
-                path.unlink()
-            touched.append(rel)
-            continue
-        _put_back(root, start.tree, rel, path)
-        touched.append(rel)
-    if start.created_branch and _branch(root) == start.created_branch and start.branch:
-        if resolve_commit(root, "HEAD") == start.head:
-            run_git(root, "switch", start.branch)
-            run_git(root, "branch", "-D", start.created_branch)
-        elif warn is not None:
+    if not (start.created_branch and _branch(root) == start.created_branch and start.branch):
+        return False
+    if resolve_commit(root, "HEAD") != start.head:
+        if warn is not None:
             warn(f"branch {start.created_branch} has new commits; left in place")
-    return touched
-
-
-def _put_back(root: Path, tree: str, rel: str, path: Path) -> None:
-    listing = run_git(root, "ls-tree", tree, "--", rel, text=True).split()
-    mode, sha = listing[0], listing[2]
-    data = run_git(root, "cat-file", "blob", sha)
-    if path.is_symlink():
-        path.unlink()
-    if mode == "120000":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(data.decode("utf-8"), path)
-    else:
-        atomic_write_bytes(path, data, mode=0o755 if mode == "100755" else 0o644)
+        return False
+    try:
+        run_git(root, "switch", start.branch)
+        run_git(root, "branch", "-D", start.created_branch)
+    except GitError as exc:
+        if warn is not None:
+            warn(f"branch {start.created_branch} left in place: {exc.reason}")
+        return False
+    return True

@@ -1,18 +1,22 @@
 """Live progress of an agent run on the terminal (stderr): tool calls, edit diffs, test results, status line.
 
 An observer of ``v4agent.agent.loop`` events. On a terminal the status line (context tokens, cache-hit %, cost) stays
-at the bottom in a rich Live region; elsewhere (CI, pipes) it is printed once per model call.
+at the bottom in a rich Live region, with a spinner, what the running call waits for ("waiting for the first
+token", "thinking", "streaming") and for how long; elsewhere (CI, pipes) it is printed once per model call, and
+a queued request or a retry is printed when it happens.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
+from rich.spinner import Spinner
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -21,6 +25,8 @@ from v4agent.accounting import Estimate
 from v4agent.agent.loop import CallDone, Event, Notice, Outcome, Streamed, ToolDone, ToolStarted
 from v4agent.agent.sessions.costs import cost_rows, cost_table
 from v4agent.agent.sessions.store import SessionData
+from v4agent.engine.phases import format_activity
+from v4agent.engine.types import Progress
 from v4agent.ui.console import stdout
 from v4agent.ui.tables import report_table
 
@@ -47,20 +53,26 @@ def _first_line(text: str, width: int = 140) -> str:
 class RefactorProgress:
     """Renders agent events; use as a context manager so the live region is closed on exit."""
 
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+    def __init__(self, console: Console, *, quiet: bool = False, sandbox: str = "") -> None:
         self.console = console
         self.quiet = quiet
+        self.sandbox = sandbox  # one word: sandboxed, sandboxed+net, unsandboxed
         self.prompt_tokens = 0
         self.hit_tokens = 0
         self.spent = 0.0
         self.context = 0
         self.turn = 0
         self.last_hit: float | None = None  # the last call's hit ratio; None: unknown (a cancelled stream)
+        self.phase = ""  # what the running call is doing; "" between calls
+        self.phase_detail = ""
+        self.call_started = 0.0
+        self._spinner = Spinner("dots", style="bold cyan")
         self._live: Live | None = None
 
     def __enter__(self) -> RefactorProgress:
         if self.console.is_terminal and not self.quiet:
-            self._live = Live(self._status(), console=self.console, transient=True, auto_refresh=False)
+            # Refreshed by rich's own thread, so the elapsed time moves while the engine blocks on the socket.
+            self._live = Live(self, console=self.console, transient=True, auto_refresh=True, refresh_per_second=4)
             self._live.__enter__()
         return self
 
@@ -71,16 +83,30 @@ class RefactorProgress:
             self._live = None
 
     def status_text(self) -> str:
-        """The status line: turn, context tokens, last and session cache-hit ratios, dollars spent."""
+        """The status line: turn, context tokens, last and session cache-hit ratios, dollars spent, the sandbox."""
         # The last call's ratio says whether the layout still hits; the session's lags behind it (the first
         # call of a session is all misses), so it comes second.
         last = "-" if self.last_hit is None else f"{100 * self.last_hit:.1f}%"
         session = f"{100 * self.hit_tokens / self.prompt_tokens:.1f}%" if self.prompt_tokens else "-"
         return (f"turn {self.turn} · context {self.context:,} tokens · cache hit {last} (session {session}) · "
-                f"${self.spent:.4f}")
+                f"${self.spent:.4f}" + (f" · {self.sandbox}" if self.sandbox else ""))
+
+    def activity_text(self, now: float | None = None) -> str:
+        """What the running call waits for and for how long; "" between calls."""
+        if not self.phase:
+            return ""
+        clock = time.monotonic() if now is None else now
+        return format_activity(self.phase, self.phase_detail, clock - self.call_started)
 
     def _status(self) -> Text:
         return Text(self.status_text(), style="bold cyan")
+
+    def __rich__(self) -> RenderableType:
+        activity = self.activity_text()
+        if not activity:
+            return self._status()
+        self._spinner.update(text=Text.assemble((self.status_text(), "bold cyan"), " · ", (activity, "cyan")))
+        return self._spinner
 
     def _print(self, *objects: object) -> None:
         if not self.quiet:
@@ -89,6 +115,8 @@ class RefactorProgress:
     def __call__(self, event: Event) -> None:
         """Show one agent-loop event and refresh the status line (streamed text is not shown)."""
         if isinstance(event, Streamed):
+            if isinstance(event.delta, Progress):
+                self._on_phase(event.delta.text, event.delta.detail)
             return
         if isinstance(event, CallDone):
             self._on_call(event)
@@ -99,9 +127,17 @@ class RefactorProgress:
         elif isinstance(event, Notice):
             self._print(Text(event.text, style="yellow"))
         if self._live is not None:
-            self._live.update(self._status(), refresh=True)
+            self._live.refresh()
+
+    def _on_phase(self, phase: str, detail: str) -> None:
+        if phase == "sending" or not self.phase:
+            self.call_started = time.monotonic()
+        self.phase, self.phase_detail = phase, detail
+        if self._live is None and phase in ("queued", "retrying"):  # no live line: say it once, as it happens
+            self._print(Text(self.activity_text(), style="yellow"))
 
     def _on_call(self, event: CallDone) -> None:
+        self.phase = self.phase_detail = ""
         self.turn = event.turn
         self.spent = event.spent_usd
         self.context = event.context_tokens
@@ -184,4 +220,4 @@ def render_report(session: SessionData, outcome: Outcome, tests: dict[str, Any],
     out.print(Text(f"{tests_line[0]} ({tests.get('command') or tests.get('ran', '')})", style=tests_line[1]))
     out.print(cost_table(session))
     out.print(f"session {session.session_id}; `v4agent sessions show {session.session_id}` for the per-call "
-              "cache table, `v4agent undo` to restore the starting state", markup=False, highlight=False)
+              "cache table, `v4agent undo` to undo its changes", markup=False, highlight=False)

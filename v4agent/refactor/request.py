@@ -30,10 +30,13 @@ class RefactorRequest:
     resume: str | None = None  # a session id
     budget: int | None = None  # pack tokens
     prime: str = "auto"  # one of PRIME_POLICIES
+    network: bool = False  # commands may reach the network (the sandbox blocks it otherwise)
+    commit: str | None = None  # "turn": a commit per turn that changed files; "end": one at the end
 
     def config_flags(self) -> dict[str, Any]:
         """The flags that override configuration keys (None values leave the configuration's)."""
         return {"engine": self.engine, "model": self.model, "base_url": self.base_url, "think": self.think,
                 "max_turns": self.max_turns, "max_cost": self.max_cost,
                 "approve": "yes" if self.yes else self.approve, "test_cmd": self.test_cmd,
-                "pack.budget": self.budget}
+                "pack.budget": self.budget,
+                "sandbox.network": True if self.network else None}

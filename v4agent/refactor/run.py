@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -23,7 +22,8 @@ from v4agent.accounting import (
     estimate_pack_cost,
     price_call,
 )
-from v4agent.agent.loop import Agent, Outcome
+from v4agent.agent.checkpoint import TurnRecorder
+from v4agent.agent.loop import Agent, Event, Outcome
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import (
     ASSUMED_UNIT_INTERVAL,
@@ -47,7 +47,6 @@ from v4agent.agent.setup import (
     Workspace,
     agent_config,
     cache_tracker,
-    configured_test_command,
     open_workspace,
     pack_repository,
     start_run,
@@ -60,10 +59,12 @@ from v4agent.core.signals import Terminated, stop_on_signals
 from v4agent.core.trust import UntrustedProject
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.prompts import load_prompt
+from v4agent.refactor.commits import Committer
 from v4agent.refactor.progress import RefactorProgress, render_report
 from v4agent.refactor.request import PRIME_POLICIES, RefactorRequest
+from v4agent.sandbox import is_contained, sandbox_label
 from v4agent.secrets.results import redact_diff, redact_output
-from v4agent.tools.approval import Answer, ApprovalRequest, Asker
+from v4agent.tools.approval import Answer, ApprovalRequest, Asker, gate_command
 from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
 from v4agent.tools.testrun import detect_test_command, run_test_command
 from v4agent.ui.console import error, stderr, stdout, warn
@@ -132,16 +133,27 @@ def _offline(workspace: Workspace, request: RefactorRequest, exc: EngineError) -
     return typer.Exit(ExitCode.ENGINE_UNREACHABLE)
 
 
-def _final_tests(root: Path, ctx_test_cmd: str | None, outcome: Outcome) -> dict[str, Any]:
-    """Whether the project's tests pass at the end; rerun only when the loop's last run is stale."""
+def _final_tests(ctx: ToolContext, outcome: Outcome) -> dict[str, Any]:
+    """Whether the project's tests pass at the end; rerun only when the loop's last run is stale.
+
+    The run goes through the same gate as the model's ``run_tests``: in the sandbox it needs no approval.
+    """
     if outcome.tests_ok is not None:
-        return {"status": "pass" if outcome.tests_ok else "fail", "command": ctx_test_cmd or "", "ran": "by the model"}
-    command = ctx_test_cmd or detect_test_command(root)
+        return {"status": "pass" if outcome.tests_ok else "fail", "command": ctx.test_cmd or "", "ran": "by the model"}
+    command = ctx.test_cmd or detect_test_command(ctx.repo_root)
     if command is None:
         return {"status": "none", "command": "", "ran": "no test command detected"}
+    allowed, reason = gate_command(ctx.approve, ApprovalRequest("shell", "tests", command), ctx.ask, ctx.always,
+                                   contained=is_contained(ctx.sandbox), project_tests=True)
+    if not allowed:
+        stderr.print(f"the tests were not run: {reason}", markup=False, highlight=False)
+        return {"status": "not run", "command": command, "ran": reason}
     stderr.print(f"running the tests: {command}", markup=False, highlight=False)
-    run = run_test_command(root, command, timeout_s=600)
-    return {"status": "pass" if run.passed else "fail", "command": command, "ran": "at the end",
+    run = run_test_command(ctx.repo_root, command, timeout_s=600, sandbox=ctx.sandbox)
+    if run.note:
+        stderr.print(f"the tests {run.note}", markup=False, highlight=False)
+    return {"status": "pass" if run.passed else "fail", "command": command,
+            "ran": f"at the end, {run.note}" if run.note else "at the end",
             "output_tail": redact_output(run.output)[0][-2000:]}
 
 
@@ -160,21 +172,44 @@ def _start_record(run: RunSetup, task: str, tools: list[dict[str, Any]], phash: 
     s = run.engine.settings
     return StartRecord(task=task, repo=str(run.root), engine=run.engine.name, base_url=run.engine.base_url,
                        model=s.model, think=s.think, max_tokens=s.max_tokens, tools=tuple(tools),
-                       prefix_hash=phash, git=git.to_json(), pack_tokens=pack_tokens)
+                       prefix_hash=phash, git=git.to_json(), pack_tokens=pack_tokens, undo="checkpoints")
 
 
-def _drive(run: RunSetup, as_json: bool, agent: Agent, writer: SessionWriter, git: GitStart, prime: bool) -> None:
+def _drive(run: RunSetup, request: RefactorRequest, agent: Agent, writer: SessionWriter, git: GitStart,
+           prime: bool, ctx: ToolContext) -> None:
     try:
-        _drive_inner(run, as_json, agent, writer, git, prime)
+        _drive_inner(run, request, agent, writer, git, prime, ctx)
     except KeyboardInterrupt:  # after the loop (final tests, report): the session is already saved
         raise Interrupted(f"interrupted; the session is saved: --resume {writer.session_id}") from None
 
 
-def _drive_inner(run: RunSetup, as_json: bool, agent: Agent, writer: SessionWriter, git: GitStart,
-                 prime: bool) -> None:
-    test_cmd = configured_test_command(run.config)
-    with RefactorProgress(stderr) as progress:
-        agent.observer = progress
+def _checkpointing(run: RunSetup, request: RefactorRequest, agent: Agent, writer: SessionWriter,
+                   progress: RefactorProgress) -> tuple[TurnRecorder, Committer | None]:
+    """Each turn's files recorded for undo (and committed with --commit), then the progress view."""
+    def say(line: str) -> None:
+        stderr.print(line, markup=False, highlight=False)
+
+    def warned(line: str) -> None:
+        warn(escape(line))
+
+    committer = Committer(run.root, writer, request.commit, request.task, say, warned) if request.commit else None
+    recorder = TurnRecorder(run.root, writer, warn=warned, on_checkpoint=committer.checkpoint if committer else None)
+
+    def observe(event: Event) -> None:
+        recorder.observe(event)
+        if committer is not None:
+            committer.observe(event)
+        progress(event)
+
+    agent.observer = observe
+    return recorder, committer
+
+
+def _drive_inner(run: RunSetup, request: RefactorRequest, agent: Agent, writer: SessionWriter, git: GitStart,
+                 prime: bool, ctx: ToolContext) -> None:
+    as_json = request.as_json
+    with RefactorProgress(stderr, sandbox=sandbox_label(ctx.sandbox)) as progress:
+        recorder, committer = _checkpointing(run, request, agent, writer, progress)
         if prime:
             try:
                 agent.prime()
@@ -186,7 +221,10 @@ def _drive_inner(run: RunSetup, as_json: bool, agent: Agent, writer: SessionWrit
                 writer.write(EndRecord("failed", str(exc), ""))
                 raise
         outcome = agent.run()
-    tests = _final_tests(run.root, test_cmd, outcome) if outcome.status == "finished" else {
+        recorder.end_turn()
+        if committer is not None:
+            committer.finish(recorder)
+    tests = _final_tests(ctx, outcome) if outcome.status == "finished" else {
         "status": "not run", "command": "", "ran": f"the run stopped: {outcome.status}"}
     code = _exit_code(outcome, tests)
     try:
@@ -273,7 +311,7 @@ def _run_refactor(request: RefactorRequest) -> None:
     if not do_prime:
         why = "primed by an earlier session" if primed_before else f"--prime {prime}"
         stderr.print(f"no priming call ({why})", style="dim")
-    _drive(run, request.as_json, agent, writer, git, prime=do_prime)
+    _drive(run, request, agent, writer, git, prime=do_prime, ctx=ctx)
 
 
 def _priming_pays(run: RunSetup, prefix_tokens: int) -> bool:
@@ -321,4 +359,4 @@ def _resume(run: RunSetup, session: SessionData, request: RefactorRequest, ask: 
     task = request.task
     agent.append(task_message(task) if task.strip() else resume_message())
     stderr.print(f"resuming session {session.session_id} ({session.turns} turns so far)", markup=False)
-    _drive(run, request.as_json, agent, writer, git, prime=False)
+    _drive(run, request, agent, writer, git, prime=False, ctx=ctx)

@@ -25,6 +25,7 @@ from v4agent.review.github import DEFAULT_API_URL, PullRef
 from v4agent.review.identity import LOGIN_RE
 
 BOT_LOGIN_ENV = "V4AGENT_REVIEW_BOT_LOGIN"
+DEPENDABOT_LOGIN = "dependabot[bot]"
 
 # Why a review inside Actions ignores the project file's other keys: said with the keys it ignored.
 UNTRUSTED_IN_CI = ("the repository's config is not trusted in CI (--github): the runner checked out the pull "
@@ -48,6 +49,24 @@ class PullRequestEvent:
     api_url: str
     token: str = field(repr=False)  # kept out of repr so it never lands in a log by accident
     bot_login: str = ""  # the account the token posts as, when set by hand; else asked of GitHub
+    from_fork: bool = False  # the head branch lives in another repository (or in one since deleted)
+    author: str = ""  # the pull request's author's login
+
+    @property
+    def without_secrets(self) -> str:
+        """Why this run may have no secrets and a read-only token, in words; empty when nothing says so.
+
+        On ``pull_request``, a run for a fork's pull request gets a read-only GITHUB_TOKEN and no secrets
+        (docs.github.com/actions/security-for-github-actions/security-guides/automatic-token-authentication
+        #permissions-for-the-github_token), and a run Dependabot triggered gets a read-only token and only
+        Dependabot's own secrets (docs.github.com/code-security/dependabot/troubleshooting-dependabot/
+        troubleshooting-dependabot-on-github-actions).
+        """
+        if self.author.lower() == DEPENDABOT_LOGIN:
+            return "a Dependabot pull request"
+        if self.from_fork:
+            return "a pull request from a fork"
+        return ""
 
 
 def _get(data: Mapping[str, Any], *keys: str) -> Any:
@@ -92,6 +111,11 @@ def read_event(environ: Mapping[str, str] | None = None) -> PullRequestEvent:
     bot_login = env.get(BOT_LOGIN_ENV, "").strip()
     if bot_login and not LOGIN_RE.match(bot_login):
         raise ActionsError(f"{BOT_LOGIN_ENV} must be a GitHub login (such as my-app[bot]), got {bot_login!r}")
+    head = pr.get("head") if isinstance(pr.get("head"), Mapping) else {}
+    base_repo = str(_get(pr, "base", "repo", "full_name") or repository)
+    # The payload's head.repo is null once the fork is deleted: still not this repository.
+    from_fork = "repo" in head and (not isinstance(head["repo"], Mapping)
+                                    or str(head["repo"].get("full_name") or "").lower() != base_repo.lower())
     return PullRequestEvent(
         pull=PullRef(owner, name, number),
         head_sha=head_sha,
@@ -102,4 +126,6 @@ def read_event(environ: Mapping[str, str] | None = None) -> PullRequestEvent:
         api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
         token=token,
         bot_login=bot_login,
+        from_fork=from_fork,
+        author=str(_get(pr, "user", "login") or ""),
     )

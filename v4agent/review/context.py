@@ -19,6 +19,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from v4agent.agent.request.layout import PACK_TRAILER
 from v4agent.engine.types import Message, ToolSchema
 from v4agent.review.findings import CATEGORIES, SEVERITIES, TOOL_NAME, findings_tool_schema
 from v4agent.secrets.redact import redact_secrets
@@ -120,7 +121,8 @@ def _fence(text: str) -> str:
 
 def pack_message(pack_text: str) -> Message:
     """The stable block's user message: byte-identical for every pull request on the same base."""
-    return {"role": "user", "content": "The repository at the base of the pull request:\n\n" + pack_text}
+    # Closed by a word, as the agent's pack is: the pull request joins this user turn (see PACK_TRAILER).
+    return {"role": "user", "content": "The repository at the base of the pull request:\n\n" + pack_text + PACK_TRAILER}
 
 
 def _untrusted_json(data: Mapping[str, str]) -> str:

@@ -28,6 +28,9 @@ _MAX_SUGGESTION = 20_000
 MARKER_PREFIX = "<!-- v4agent-review:fp="
 SUMMARY_MARKER = "<!-- v4agent-review:summary -->"
 _MARKER_RE = re.compile(r"<!-- v4agent-review:fp=([0-9a-f]{16}) -->")
+# Many fingerprints in one marker: a capped summary still records the findings it had no room to list, so a
+# re-run does not take them for new ones (17 characters each instead of 43).
+_MARKER_LIST_RE = re.compile(r"<!-- v4agent-review:fps=((?:[0-9a-f]{16},)*[0-9a-f]{16}) -->")
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,15 @@ def marker(fp: str) -> str:
     return f"{MARKER_PREFIX}{fp} -->"
 
 
+def marker_list(fps: Iterable[str]) -> str:
+    """One hidden HTML comment carrying several fingerprints; empty when there are none."""
+    joined = ",".join(fps)
+    return f"<!-- v4agent-review:fps={joined} -->" if joined else ""
+
+
 def markers_in(text: str) -> set[str]:
-    """Fingerprints carried by hidden markers in ``text``."""
-    return set(_MARKER_RE.findall(text or ""))
+    """Fingerprints carried by hidden markers in ``text`` (single markers and marker lists)."""
+    found = set(_MARKER_RE.findall(text or ""))
+    for listed in _MARKER_LIST_RE.findall(text or ""):
+        found.update(listed.split(","))
+    return found

@@ -25,10 +25,31 @@ DEFAULT_API_URL = "https://api.github.com"
 class GitHubError(V4AgentError):
     """A request failed; the message says what GitHub said and what to do."""
 
-    def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "",
+                 codes: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail  # GitHub's own message, for callers that tell refusals apart
+        self.codes = codes  # the ``code`` of each item of GitHub's ``errors[]`` (``too_large``, ``custom``...)
+
+    @property
+    def diff_too_large(self) -> bool:
+        """GitHub would not render the diff: 406 with ``code: too_large`` (above 300 files or 20,000 lines).
+
+        The answer as GitHub sends it: ``{"message": "Sorry, the diff exceeded the maximum number of files
+        (300). Consider using 'List pull requests files' API or locally cloning the repository instead.",
+        "errors": [{"resource": "PullRequest", "field": "diff", "code": "too_large"}], "status": "406"}``, or
+        "...maximum number of lines (20000)" (quoted in github.com/reviewdog/reviewdog/issues/1696 and
+        github.com/cpp-linter/cpp-linter-action/issues/249; the 300-file and 20,000-line limits:
+        docs.github.com/repositories/creating-and-managing-repositories/repository-limits).
+        """
+        return self.status == 406 and ("too_large" in self.codes or "exceeded the maximum" in self.detail)
+
+    @property
+    def not_permitted(self) -> bool:
+        """403 "Resource not accessible by integration" (an app's token, GITHUB_TOKEN included) or "... by
+        personal access token": the token's permissions do not cover this call, a read-only token's write."""
+        return self.status == 403 and "resource not accessible by" in self.detail.lower()
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,18 @@ def _github_message(response: httpx.Response) -> str:
         elif isinstance(err, dict):
             details.append(str(err.get("message") or ", ".join(f"{k}={v}" for k, v in err.items())))
     return f"{message} ({'; '.join(details)})" if details else message
+
+
+def _error_codes(response: httpx.Response) -> tuple[str, ...]:
+    """The ``code`` of each object in GitHub's ``errors[]``, when the body has them."""
+    try:
+        data = response.json()
+    except ValueError:
+        return ()
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list):
+        return ()
+    return tuple(str(e["code"]) for e in errors if isinstance(e, dict) and e.get("code"))
 
 
 _HINTS = {
@@ -189,7 +222,8 @@ class GitHubClient:
             hint = "rate limit still exceeded after retrying; try again later"
         detail = _github_message(response)
         text = f"GitHub answered {status} to {method} {path}: {detail}"
-        return GitHubError(f"{text}; {hint}" if hint else text, status=status, detail=detail)
+        return GitHubError(f"{text}; {hint}" if hint else text, status=status, detail=detail,
+                           codes=_error_codes(response))
 
     def paginate(self, path: str, *, per_page: int = 100) -> list[Any]:
         """Every item of a listing, following ``Link: <...>; rel="next"``."""
@@ -218,7 +252,7 @@ class GitHubClient:
         return data
 
     def get_pull_diff(self, pull: PullRef) -> str:
-        """The pull request's unified diff."""
+        """The pull request's unified diff; a GitHubError whose ``diff_too_large`` is set for a large one."""
         return self.request("GET", pull.path, accept="application/vnd.github.diff").text
 
     def list_review_comments(self, pull: PullRef) -> list[dict[str, Any]]:
@@ -239,4 +273,26 @@ class GitHubClient:
     def update_review(self, pull: PullRef, review_id: int, body: str) -> dict[str, Any]:
         """Replace the body of an existing review; returns GitHub's review object."""
         data: dict[str, Any] = self.request("PUT", f"{pull.path}/reviews/{review_id}", json_body={"body": body}).json()
+        return data
+
+    def dismiss_review(self, pull: PullRef, review_id: int, message: str) -> dict[str, Any]:
+        """Dismiss a review (its state becomes DISMISSED); ``message`` is required and shows on the timeline.
+
+        docs.github.com/rest/pulls/reviews#dismiss-a-review-for-a-pull-request: only an APPROVED or
+        CHANGES_REQUESTED review can be dismissed; on a protected branch that restricts dismissals, only
+        the people and apps it names may (else 403).
+        """
+        data: dict[str, Any] = self.request("PUT", f"{pull.path}/reviews/{review_id}/dismissals",
+                                            json_body={"message": message, "event": "DISMISS"}).json()
+        return data
+
+    def create_file_comment(self, pull: PullRef, *, commit_id: str, path: str, body: str) -> dict[str, Any]:
+        """A review comment on a whole file (``subject_type: file``); returns GitHub's comment object.
+
+        docs.github.com/rest/pulls/comments#create-a-review-comment-for-a-pull-request: ``line`` is
+        "Required unless using subject_type:file"; a review's own ``comments[]`` take no ``subject_type``,
+        so a file comment is a request of its own.
+        """
+        payload = {"commit_id": commit_id, "path": path, "body": body, "subject_type": "file"}
+        data: dict[str, Any] = self.request("POST", f"{pull.path}/comments", json_body=payload).json()
         return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +16,11 @@ from v4agent.core.git import repo_root
 from v4agent.core.signals import stop_on_signals
 from v4agent.engine.types import Engine, EngineError, EngineUnreachable
 from v4agent.review.actions import UNTRUSTED_IN_CI, PullRequestEvent, read_event
-from v4agent.review.findings import SEVERITIES, at_or_above
-from v4agent.review.github import GitHubClient
+from v4agent.review.findings import SEVERITIES, TOOL_NAME, at_or_above
+from v4agent.review.github import GitHubClient, GitHubError
+from v4agent.review.gitrefs import merge_base
+from v4agent.review.post import post_review
+from v4agent.review.pullinput import pull_input
 from v4agent.review.render import render
 from v4agent.review.report import ReviewReport
 from v4agent.review.run import (
@@ -25,7 +29,6 @@ from v4agent.review.run import (
     accounting_pricer,
     commit_messages,
     default_pack,
-    post_review,
     range_diff,
     resolve_commit,
     review,
@@ -41,6 +44,10 @@ _FORMATS = ("markdown", "json", "sarif")
 
 class ReviewFailed(V4AgentError):
     """The review itself could not be done (for example the base revision cannot be packed)."""
+
+
+class ReviewIncomplete(V4AgentError, exit_code=ExitCode.REVIEW_INCOMPLETE):
+    """The review did not happen (the model never reported its findings): no gate may pass it."""
 
 
 def _pack_options(config: Config) -> PackOptions:
@@ -70,17 +77,51 @@ def _check_choices(fmt: str, fail_on: str, request_changes: str, *, github: bool
         raise UsageError("--base REF is required (or --github inside a GitHub Actions run)")
 
 
-def _review_input(repo: Path, *, github: bool, base: str, head: str) -> tuple[ReviewInput, PullRequestEvent | None]:
-    """The change to review: the pull request of this Actions run, or BASE..HEAD of the local repository."""
-    if github:
-        event = read_event()
-        with GitHubClient(event.token, event.api_url) as client:
-            diff_text = client.get_pull_diff(event.pull)
-        return ReviewInput(repo, resolve_commit(repo, event.base_sha), resolve_commit(repo, event.head_sha),
-                           event.title, event.description, diff_text), event
+def _review_input(repo: Path, event: PullRequestEvent | None, *, base: str, head: str) -> ReviewInput:
+    """The change to review: the pull request of this Actions run, or BASE...HEAD of the local repository.
+
+    Either way its base is the merge base, where the diff starts: the repository is packed, and old lines
+    are read, there (``gitrefs.py``).
+    """
+    if event is not None:
+        got = pull_input(repo, event)
+        for note in got.notes:
+            stderr.print(escape(note))
+        return got.change
     base_sha, head_sha = resolve_commit(repo, base), resolve_commit(repo, head)
-    title, description = commit_messages(repo, base_sha, head_sha)
-    return ReviewInput(repo, base_sha, head_sha, title, description, range_diff(repo, base_sha, head_sha)), None
+    start = merge_base(repo, base_sha, head_sha, deepen=False)  # locally, nothing is fetched unasked
+    if start is None:
+        raise ReviewError(f"{base} and {head} share no history: nothing to diff from")
+    title, description = commit_messages(repo, start, head_sha)
+    return ReviewInput(repo, start, head_sha, title, description, range_diff(repo, start, head_sha))
+
+
+def _notice(title: str, message: str) -> None:
+    """Say why the run ends early, and in Actions also as a notice annotation on the run's summary page.
+
+    docs.github.com/actions/reference/workflows-and-actions/workflow-commands#setting-a-notice-message; the
+    data is escaped as the runner reads it (``%``, CR and LF; ``:`` and ``,`` in a property too).
+    """
+    stderr.print(escape(f"{title}: {message}"), soft_wrap=True)  # one line: a log search finds it whole
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        def data(text: str) -> str:
+            return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        prop = data(title).replace(":", "%3A").replace(",", "%2C")
+        print(f"::notice title={prop}::{data(message)}", flush=True)
+
+
+def _missing_key(config: Config, overrides: dict[str, Any]) -> bool:
+    """True when the engine needs an API key and none is set (this run got no secrets)."""
+    from v4agent.agent.engine_choice import LOCAL, engine_settings
+    from v4agent.engine.client import preset_named
+
+    if str(overrides.get("engine") or config.get("engine")) == LOCAL:
+        return False
+    try:
+        settings = engine_settings(config, overrides=overrides)
+        return preset_named(settings.engine).key_required and not settings.api_key
+    except EngineError:
+        return False  # a bad preset name: opening the engine reports it
 
 
 def _open_engine(config: Config, repo: Path, overrides: dict[str, Any]) -> Engine:
@@ -121,16 +162,37 @@ def run_review(
     config = load_config(repo, trust=False if github else None)
     if config.untrusted is not None:
         warn(escape(config.untrusted.warning(UNTRUSTED_IN_CI if github else "")))
+    overrides: dict[str, Any] = {"engine": engine, "model": model, "base_url": base_url}
 
-    inp, event = _review_input(repo, github=github, base=base, head=head)
+    event = read_event() if github else None
+    if event is not None and _missing_key(config, overrides):
+        why = (f"this is {event.without_secrets}, and GitHub passes no secrets to its `pull_request` run"
+               if event.without_secrets else "if this repository's own pull requests end here too, add a "
+               "DEEPSEEK_API_KEY repository secret; a fork's or Dependabot's get no secrets on `pull_request`")
+        _notice("v4agent review skipped",
+                f"the run has no model API key (DEEPSEEK_API_KEY), so nothing was reviewed or posted: {why}. "
+                "The README's pull_request_target recipe reviews such pull requests.")
+        return
+    inp = _review_input(repo, event, base=base, head=head)
     if not inp.diff_text.strip():
-        raise UsageError(f"nothing to review: no difference between {inp.base_sha[:12]} and {inp.head_sha[:12]}")
+        stderr.print(f"nothing to review: no difference between {inp.base_sha[:12]} and {inp.head_sha[:12]}")
+        return
 
-    llm = _open_engine(config, repo, {"engine": engine, "model": model, "base_url": base_url})
+    report = _run_model(inp, config, repo, overrides, prime=not no_prime)
+    if event is not None and not dry_run:
+        _post(event, inp.head_sha, report, request_changes)
+    _write(render(report, fmt), output)
+    if fail_on and any(at_or_above(p.finding.severity, fail_on) for p in report.placed):
+        raise typer.Exit(int(ExitCode.REVIEW_FINDINGS))
 
+
+def _run_model(inp: ReviewInput, config: Config, repo: Path, overrides: dict[str, Any], *,
+               prime: bool) -> ReviewReport:
+    """The review itself; ReviewIncomplete when the model never reported, since "no findings" would be a lie."""
+    llm = _open_engine(config, repo, overrides)
     stderr.print(f"reviewing {inp.head_sha[:12]} against {inp.base_sha[:12]} with {llm.settings.model}…")
     try:
-        report: ReviewReport = review(inp, llm, pack=default_pack(_pack_options(config)), prime=not no_prime,
+        report: ReviewReport = review(inp, llm, pack=default_pack(_pack_options(config)), prime=prime,
                                       price=accounting_pricer(llm, table=_price_table(config, repo), repo=repo,
                                                               session_id=f"review-{inp.head_sha[:12]}"))
     except ReviewError as exc:  # a usage error while reading the input, a failure once the review runs
@@ -141,24 +203,40 @@ def run_review(
             close()
     for message in report.warnings:
         warn(escape(message))  # they quote the model's text: never read it as markup
+    if not report.reported:
+        raise ReviewIncomplete(f"the review did not happen: the model never called {TOOL_NAME}, so there are no "
+                               "findings to trust (nothing was posted)",
+                               hint="run it again; if it keeps happening, try another --model")
+    return report
 
-    if event is not None and not dry_run:
-        with GitHubClient(event.token, event.api_url) as client:  # a GitHubError is a failure: exit 1
-            outcome = post_review(client, event.pull, inp.head_sha, report,
+
+def _post(event: PullRequestEvent, head_sha: str, report: ReviewReport, request_changes: str) -> None:
+    """Post the review; a token that may not write (a fork's or Dependabot's) ends with a notice, not a failure."""
+    try:
+        with GitHubClient(event.token, event.api_url) as client:  # any other GitHubError is a failure: exit 1
+            outcome = post_review(client, event.pull, head_sha, report,
                                   request_changes_at=None if request_changes == "never" else request_changes,
                                   bot_login=event.bot_login)
-        for message in outcome.warnings:
-            warn(escape(message))
-        stderr.print(f"posted {outcome.new_comments} new comment(s) ({outcome.already_posted} already there); "
-                     f"summary {'updated' if outcome.summary_updated else 'posted'}")
+    except GitHubError as exc:
+        if not exc.not_permitted:
+            raise
+        why = f" ({event.without_secrets})" if event.without_secrets else ""
+        _notice("v4agent review not posted",
+                f"the token may not write to this pull request{why}: GitHub answered \"{exc.detail}\". The review "
+                "is in this run's output only; give the workflow `permissions: pull-requests: write`.")
+        return
+    for message in outcome.warnings:
+        warn(escape(message))
+    stderr.print(f"posted {outcome.new_comments} new comment(s) ({outcome.already_posted} already there), "
+                 f"{outcome.file_comments} file comment(s); summary {'updated' if outcome.summary_updated else 'posted'}"
+                 + (f"; dismissed {len(outcome.dismissed)} earlier change request(s)" if outcome.dismissed else ""))
 
-    text = render(report, fmt)
-    if output is not None:
-        try:
-            write_output(output, text)
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    else:
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
         print(text, end="")
-    if fail_on and any(at_or_above(p.finding.severity, fail_on) for p in report.placed):
-        raise typer.Exit(int(ExitCode.REVIEW_FINDINGS))
+        return
+    try:
+        write_output(output, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from v4agent import __version__
-from v4agent.review.findings import CATEGORIES, SEVERITIES, SUMMARY_MARKER, marker
+from v4agent.review.bodies import BODY_BUDGET, body_size, clip
+from v4agent.review.findings import CATEGORIES, SEVERITIES, SUMMARY_MARKER, marker, marker_list
 from v4agent.review.report import PlacedFinding, ReviewReport
 from v4agent.review.sanitize import clean_line, clean_prose, clean_suggestion
 
@@ -15,6 +17,11 @@ SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 # GitHub code scanning ranks security results by this property (CVSS-like scale).
 _SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
+# The model's overall summary heads the review: a paragraph, not a place for a second report.
+_SUMMARY_PROSE_BUDGET = 6_000
+# At most this many cut-off fingerprints in the summary's marker list (17 characters each): more would crowd
+# out the findings themselves; beyond it (the least severe) a re-run takes them for new.
+_MAX_LISTED_MARKERS = 1_000
 
 
 def _fence(text: str) -> str:
@@ -35,22 +42,40 @@ def _posted_label(placed: PlacedFinding) -> str:
     return clean_line(_lines_label(placed))
 
 
-def comment_body(placed: PlacedFinding) -> str:
+def comment_body(placed: PlacedFinding, *, budget: int = BODY_BUDGET) -> str:
     """The body of one inline review comment, ending with its hidden fingerprint marker.
 
     Every piece of model text is sanitised (``sanitize.py``); the suggestion alone goes out verbatim, inside
-    a fence longer than any backtick run in it, so it cannot close the fence and write past it.
+    a fence longer than any backtick run in it, so it cannot close the fence and write past it. The body is
+    held under GitHub's limit (``bodies.py``): a suggestion that would not fit is left out whole, never cut.
     """
     f = placed.finding
-    parts = [f"**{f.severity}** · {f.category} — **{clean_line(f.title)}**", "", clean_prose(f.body)]
-    suggestion = clean_suggestion(f.suggestion)
+    head = [f"**{f.severity}** · {f.category} — **{clean_line(f.title)}**", ""]
+    return _finding_body(placed, head, budget)
+
+
+def file_comment_body(placed: PlacedFinding, *, budget: int = BODY_BUDGET) -> str:
+    """The body of a file-level comment: the lines it is about said in words, since it points at none."""
+    f = placed.finding
+    head = [f"**{f.severity}** · {f.category} — **{clean_line(f.title)}**", "",
+            f"`{_posted_label(placed)}` (outside the diff's hunks)", ""]
+    return _finding_body(placed, head, budget)
+
+
+def _finding_body(placed: PlacedFinding, head: list[str], budget: int) -> str:
+    tail = ["", marker(placed.fingerprint)]
+    room = budget - body_size("\n".join([*head, *tail])) - body_size("\n")  # and the break before the prose
+    prose = clip(clean_prose(placed.finding.body), max(0, room))
+    parts = [*head, prose]
+    suggestion = clean_suggestion(placed.finding.suggestion)
     if suggestion:
         text = suggestion if suggestion.endswith("\n") else suggestion + "\n"
         fence = _fence(text)
         label = f"{fence}suggestion" if placed.suggestion_block else f"Possible replacement:\n\n{fence}"
-        parts += ["", label, text.rstrip("\n"), fence]
-    parts += ["", marker(placed.fingerprint)]
-    return "\n".join(parts)
+        block = ["", label, text.rstrip("\n"), fence]
+        if body_size("\n".join([*parts, *block, *tail])) <= budget:
+            parts += block
+    return "\n".join([*parts, *tail])
 
 
 def _counts_line(report: ReviewReport) -> str:
@@ -82,23 +107,57 @@ def _outside_item(placed: PlacedFinding) -> list[str]:
     return lines
 
 
-def summary_body(report: ReviewReport, *, new_inline: int | None = None) -> str:
+def _remainder(count: int) -> str:
+    return f"… and {count} more finding(s): see the SARIF/JSON output."
+
+
+def _listed_items(listed: Sequence[PlacedFinding], used: int, budget: int) -> list[str]:
+    """As many findings' items as fit after ``used``, then the remainder line and the rest's fingerprints.
+
+    Findings come most severe first, so what a cut leaves out is the least severe. The cut-off ones still go
+    into one marker list, so a re-run knows it said them already (``findings.marker_list``).
+    """
+    out: list[str] = []
+    for index, placed in enumerate(listed):
+        item = "\n".join(_outside_item(placed))
+        rest = len(listed) - index - 1
+        # What must still fit after this item if the next one does not: the remainder line and a marker list.
+        reserve = 0 if rest == 0 else body_size(_remainder(rest)) + 17 * min(rest, _MAX_LISTED_MARKERS) + 40
+        if used + body_size(item) + body_size("\n") + reserve > budget:
+            skipped = listed[index:]
+            room = budget - used - body_size(_remainder(len(skipped))) - 40
+            fps = [p.fingerprint for p in skipped][: max(0, min(room // 17, _MAX_LISTED_MARKERS))]
+            return [*out, _remainder(len(skipped)), "", marker_list(fps)]
+        out.append(item)
+        used += body_size(item) + body_size("\n")  # and the line break that joins it
+    return out
+
+
+def summary_body(report: ReviewReport, *, new_inline: int | None = None, file_comments: Collection[str] = (),
+                 budget: int = BODY_BUDGET) -> str:
     """The review's summary (its body on GitHub): counts, figures, and the findings outside the diff.
 
-    It starts with a hidden marker so a re-run finds and edits it instead of adding another.
+    It starts with a hidden marker so a re-run finds and edits it instead of adding another. Findings whose
+    fingerprint is in ``file_comments`` are posted as file-level comments and only counted here. The body is
+    held under GitHub's limit: findings that do not fit are counted in a closing line that points to the
+    SARIF/JSON output, which lists every one.
     """
     lines = [SUMMARY_MARKER, "## v4agent review", ""]
     if report.summary:
-        lines += [clean_prose(report.summary), ""]
+        lines += [clip(clean_prose(report.summary), _SUMMARY_PROSE_BUDGET), ""]
     lines += [f"**Findings:** {_counts_line(report)}", "", f"**Usage:** {_figures_line(report)}", ""]
     inline = len(report.inline)
     note = f"{inline} as line comments" if new_inline is None else f"{inline} as line comments ({new_inline} new)"
+    as_files = [p for p in report.outside if p.fingerprint in file_comments]
+    listed = [p for p in report.outside if p.fingerprint not in file_comments]
+    if as_files:
+        note += f", {len(as_files)} as file comments"
     lines += [f"Reviewed `{report.head[:12]}` against `{report.base[:12]}`: {note}, "
-              f"{len(report.outside)} outside the diff (below).", ""]
-    if report.outside:
+              f"{len(listed)} outside the diff (below).", ""]
+    if listed:
         lines += ["### Outside the diff", ""]
-        for placed in report.outside:
-            lines += _outside_item(placed)
+        used = body_size("\n".join(lines)) + body_size("\n")
+        lines += _listed_items(listed, used, budget)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -23,6 +23,9 @@ class PlacedFinding:
     inline: bool  # True: a review comment on the diff; False: listed in the summary body
     suggestion_block: bool  # True: the suggestion replaces exactly the commented lines
     reason: str = ""  # why it is not inline
+    # Not inline, but on a file the pull request changes: GitHub takes a file-level comment there
+    # (``subject_type: file``), so the finding need not wait in the summary.
+    file_comment: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The finding's fields plus fingerprint, placement and, when not inline, why."""
@@ -73,6 +76,9 @@ class ReviewReport:
     summary: str = ""
     stats: ReviewStats = field(default_factory=ReviewStats)
     warnings: tuple[str, ...] = ()
+    # False when the model never reported its findings: "no findings" would then be a review that did not
+    # happen, and a gate must not pass it.
+    reported: bool = True
 
     @property
     def inline(self) -> tuple[PlacedFinding, ...]:
@@ -133,5 +139,6 @@ def place_findings(
             # A suggestion equal to the current lines would be a no-op "change": show none.
             and finding.suggestion.rstrip("\n").splitlines() != list(anchor)
         )
-        placed.append(PlacedFinding(finding, fp, hunk is not None, suggestion_block, reason))
+        on_changed_file = hunk is None and diff.file(finding.path) is not None
+        placed.append(PlacedFinding(finding, fp, hunk is not None, suggestion_block, reason, on_changed_file))
     return tuple(placed)

@@ -1,4 +1,4 @@
-"""Running a review: git facts in, one model call (after a priming call) out, one GitHub review posted.
+"""Running a review: git facts in, one model call (after a priming call) out, a report (posting: ``post.py``).
 
 I/O lives here; the decisions (layout, validation, placement, rendering) are the pure modules' job.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,21 +18,11 @@ from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.git import GitError, file_at_commit, run_git
 from v4agent.core.git import resolve_commit as resolve_git_commit
 from v4agent.engine.prime import prime_prefix
-from v4agent.engine.types import ChatReply, Engine, Usage
+from v4agent.engine.types import ChatReply, Engine, EngineError, Usage
 from v4agent.review.context import PullRequestContent, ReviewLayout, build_layout
-from v4agent.review.findings import (
-    SUMMARY_MARKER,
-    TOOL_NAME,
-    Finding,
-    at_or_above,
-    markers_in,
-    parse_findings_call,
-)
-from v4agent.review.github import GitHubClient, GitHubError, PullRef
+from v4agent.review.findings import TOOL_NAME, Finding, parse_findings_call
 from v4agent.review.hunks import parse_diff
-from v4agent.review.identity import BotIdentity, resolve_identity
-from v4agent.review.render import comment_body, summary_body
-from v4agent.review.report import PlacedFinding, ReviewReport, ReviewStats, place_findings
+from v4agent.review.report import ReviewReport, ReviewStats, place_findings
 from v4agent.secrets.results import redact_diff, redact_file
 from v4agent.secrets.scan import is_secret_path
 
@@ -123,6 +113,7 @@ class ModelRun:
     warnings: list[str] = field(default_factory=list)
     usages: list[Usage] = field(default_factory=list)  # as the server reported them
     estimated: list[Usage] = field(default_factory=list)  # calls without usage (a dropped priming stream)
+    reported: bool = False  # the model called the findings tool: without it there is no review to trust
 
 
 def _collect(reply: ChatReply, run: ModelRun) -> None:
@@ -150,9 +141,13 @@ def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> Mo
         elif primed.usage is not None:
             run.usages.append(primed.usage)
     reply = engine.complete(layout.messages, layout.tools)
+    if reply.incomplete:  # a reply cut at the output limit or stopped by the filter is no final review
+        raise EngineError(f"the review is not final: {reply.incomplete}", hint="nothing was posted; run it again"
+                          + (" with a larger max_tokens" if reply.truncated else ""))
     if reply.usage is not None:
         run.usages.append(reply.usage)
     _collect(reply, run)
+    run.reported = any(call.name == TOOL_NAME for call in reply.tool_calls)
     return run
 
 
@@ -252,104 +247,4 @@ def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True
     run = ask_model(engine, layout, prime=prime)
     placed = place_findings(run.findings, diff, head_files, base_files)
     return ReviewReport(inp.base_sha, inp.head_sha, placed, run.summary, _stats(engine, run, pack_tokens, price),
-                        tuple(run.warnings))
-
-
-# ---- posting ----------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PostOutcome:
-    """What posting did: the reviews created or updated, comment counts, the event used and warnings."""
-
-    review_id: int | None  # the review created this run (None if nothing new was posted)
-    summary_review_id: int | None
-    new_comments: int
-    already_posted: int
-    summary_updated: bool
-    event: str = ""
-    warnings: tuple[str, ...] = ()
-
-
-def _comment_payload(placed: PlacedFinding) -> dict[str, Any]:
-    f = placed.finding
-    payload: dict[str, Any] = {"path": f.path, "line": f.end_line, "side": f.side, "body": comment_body(placed)}
-    if f.start_line < f.end_line:
-        payload.update(start_line=f.start_line, start_side=f.side)
-    return payload
-
-
-def choose_event(findings: Sequence[PlacedFinding], request_changes_at: str | None) -> str:
-    """REQUEST_CHANGES when a new finding reaches the policy's severity, else COMMENT."""
-    if request_changes_at and any(at_or_above(p.finding.severity, request_changes_at) for p in findings):
-        return "REQUEST_CHANGES"
-    return "COMMENT"
-
-
-def _earlier_posts(client: GitHubClient, pull: PullRef, me: BotIdentity) -> tuple[set[str], dict[str, Any] | None]:
-    """The fingerprints the bot already posted and its latest summary review, read from its own posts only.
-
-    Anyone can write the bot's markers into a comment or review: a marker counts only when the bot's
-    identity wrote it, so another author can neither hide a finding nor have the bot edit their review.
-    """
-    posted: set[str] = set()
-    for comment in client.list_review_comments(pull):
-        if me.authored(comment):
-            posted |= markers_in(str(comment.get("body") or ""))
-    summary_review = None
-    for earlier in client.list_reviews(pull):
-        body = str(earlier.get("body") or "")
-        if me.authored(earlier) and body.startswith(SUMMARY_MARKER):
-            summary_review = earlier  # the latest one wins
-            posted |= markers_in(body)
-    return posted, summary_review
-
-
-def post_review(client: GitHubClient, pull: PullRef, commit_id: str, report: ReviewReport, *,
-                request_changes_at: str | None = "high", bot_login: str = "") -> PostOutcome:
-    """Post one review with the new line comments; edit the bot's earlier summary instead of adding another.
-
-    ``bot_login`` names the account the token posts as; empty, it is asked of GitHub (``identity.py``).
-    """
-    me = resolve_identity(client, bot_login)
-    posted, summary_review = _earlier_posts(client, pull, me)
-    new_inline = [p for p in report.inline if p.fingerprint not in posted]
-    new_any = [p for p in report.placed if p.fingerprint not in posted]
-    already = len(report.placed) - len(new_any)
-    event = choose_event(new_any, request_changes_at)
-    summary = summary_body(report, new_inline=len(new_inline))
-    warnings: list[str] = []
-    if summary_review is None:
-        created = _create(client, pull, commit_id, event, summary, new_inline, report, warnings)
-        return PostOutcome(created, created, len(new_inline), already, False, event, tuple(warnings))
-    review_id: int | None = None
-    if new_inline or (new_any and event == "REQUEST_CHANGES"):
-        note = (f"v4agent review of `{commit_id[:12]}`: {len(new_inline)} new line comment(s); "
-                "the summary review above is updated.")
-        review_id = _create(client, pull, commit_id, event, note, new_inline, report, warnings)
-    updated = False
-    if str(summary_review.get("body") or "") != summary:
-        client.update_review(pull, int(summary_review["id"]), summary)
-        updated = True
-    return PostOutcome(review_id, int(summary_review["id"]), len(new_inline), already, updated,
-                       event if review_id else "", tuple(warnings))
-
-
-def _create(client: GitHubClient, pull: PullRef, commit_id: str, event: str, body: str,
-            inline: Sequence[PlacedFinding], report: ReviewReport, warnings: list[str]) -> int:
-    try:
-        review_id = client.create_review(pull, commit_id=commit_id, event=event, body=body,
-                                         comments=[_comment_payload(p) for p in inline])["id"]
-        return int(review_id)
-    except GitHubError as exc:
-        if exc.status != 422 or not inline:
-            raise
-    # GitHub disagreed with our reading of the diff (e.g. a local diff that differs from the PR's):
-    # post nothing blind; move the line comments into the body and post once more.
-    warnings.append("GitHub rejected the line comments (422); they are listed in the review body instead")
-    moved = tuple(p if p not in inline else PlacedFinding(p.finding, p.fingerprint, False, False,
-                                                          "GitHub rejected the line") for p in report.placed)
-    fallback = summary_body(ReviewReport(report.base, report.head, moved, report.summary, report.stats,
-                                         report.warnings))
-    if SUMMARY_MARKER not in body:
-        fallback = fallback.replace(SUMMARY_MARKER + "\n", "", 1)
-    return int(client.create_review(pull, commit_id=commit_id, event=event, body=fallback, comments=[])["id"])
+                        tuple(run.warnings), reported=run.reported)

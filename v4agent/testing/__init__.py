@@ -1,6 +1,6 @@
 """Test support shipped with the package: the loopback DeepSeek stand-in (see ``standin``)."""
 
 from v4agent.testing.standin import CallRecord, Fault, StandIn
-from v4agent.testing.wire import ScriptedReply, ScriptedToolCall
+from v4agent.testing.wire import BalanceInfo, ScriptedReply, ScriptedToolCall
 
-__all__ = ["CallRecord", "Fault", "ScriptedReply", "ScriptedToolCall", "StandIn"]
+__all__ = ["BalanceInfo", "CallRecord", "Fault", "ScriptedReply", "ScriptedToolCall", "StandIn"]

@@ -1,10 +1,13 @@
-"""A loopback fake of GitHub's REST API for the pull-request review endpoints, strict about the contract.
+"""A loopback fake of GitHub's REST API for the pull-request review endpoints, as strict as GitHub and no stricter.
 
-It checks what GitHub checks (documented at docs.github.com "REST API endpoints for pull request reviews"):
-a User-Agent, the Authorization header, the method and path, required fields, the allowed values of
-``event`` and ``side``, that a comment's lines are inside the diff and a range inside one hunk (422 otherwise,
-with GitHub's wording), and it paginates listings with ``Link`` headers. Rate limits are produced on demand:
+It checks what GitHub checks: a User-Agent, the Authorization header, the method and path, and what the
+review endpoints check (``fake_github_pulls.py``); it paginates listings with ``Link`` headers, refuses the
+diff media type for a diff over GitHub's limits (406 ``too_large``, ``fake_github_diff.py``), and keeps each
+review's state, so a change request can be dismissed and stays dismissed. Rate limits are produced on demand:
 403 with ``x-ratelimit-remaining: 0`` / ``x-ratelimit-reset`` (primary) or ``retry-after`` (secondary).
+When GitHub's OpenAPI description is installed (``github_openapi.py``), every request body is checked
+against it (422 "Invalid request" otherwise, as GitHub answers) and so is every answer; an answer that breaks
+it is recorded in ``contract_violations`` and fails the ``with`` block that ran the fake.
 
 Every token acts as an account, and what it posts is authored by that account, so a test can have a second,
 hostile user post into the same pull request. The kind of token follows its prefix (github.blog/changelog/
@@ -13,10 +16,7 @@ hostile user post into the same pull request. The kind of token follows its pref
 refuses an installation token with 403 "Resource not accessible by integration"
 (docs.github.com/rest/users/users#get-the-authenticated-user; the body as GitHub sends it is quoted in
 actions/create-github-app-token#258). An installation posts as its app's bot account, ``user.type`` "Bot".
-Only a review's author may edit it here: the fake refuses anyone else (403), so an attempt fails loudly.
-
-Its diff reading is deliberately independent of ``v4agent.review.hunks`` (only the ``@@`` headers), so the
-client and the fake do not share a bug.
+A token made with ``can_write=False`` (a fork's read-only GITHUB_TOKEN) is refused every write.
 """
 
 from __future__ import annotations
@@ -26,70 +26,26 @@ import json
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-DOCS = "https://docs.github.com/rest/pulls/reviews"
+from v4agent.testing import fake_github_pulls as pulls
+from v4agent.testing.fake_github_diff import too_large
+from v4agent.testing.fake_github_objects import FakeAccount
+from v4agent.testing.fake_github_pulls import FakePull, Site
+from v4agent.testing.github_openapi import Contract, contract
+
+DOCS = pulls.DOCS
 USER_DOCS = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
+FILES_DOCS = "https://docs.github.com/rest/pulls/pulls#list-pull-requests-files"
 INSTALLATION_PREFIXES = ("ghs_",)
-_HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+_PULL_RE = re.compile(r"/repos/([^/]+)/([^/]+)/pulls/(\d+)(/comments|/reviews(?:/(\d+)(/dismissals)?)?)?")
+_WRITES = ("POST", "PUT", "PATCH", "DELETE")
+Reply = tuple[int, Any, dict[str, str]]
 
-
-def hunk_spans(diff_text: str) -> dict[str, list[tuple[tuple[int, int], tuple[int, int]]]]:
-    """path -> [((left_first, left_last), (right_first, right_last)), ...] from the ``@@`` headers."""
-    spans: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]] = {}
-    current: str | None = None
-    old: str | None = None
-    for line in diff_text.splitlines():
-        if line.startswith("diff --git "):
-            current = None
-            old = None
-        elif line.startswith("--- "):
-            old = line[4:].strip()
-            old = None if old == "/dev/null" else old.removeprefix("a/")
-        elif line.startswith("+++ "):
-            new = line[4:].strip()
-            current = old if new == "/dev/null" else new.removeprefix("b/")
-            spans.setdefault(current or "", [])
-        elif current is not None and (m := _HUNK_RE.match(line)):
-            a, b = int(m.group(1)), int(m.group(2) or "1")
-            c, d = int(m.group(3)), int(m.group(4) or "1")
-            spans[current].append(((a, a + b - 1), (c, c + d - 1)))
-    return spans
-
-
-@dataclass
-class FakePull:
-    """One pull request the fake serves, with the reviews and comments posted to it."""
-
-    owner: str
-    repo: str
-    number: int
-    head_sha: str
-    base_sha: str
-    diff: str
-    title: str = ""
-    body: str = ""
-    author: str = "octocat"
-    reviews: list[dict[str, Any]] = field(default_factory=list)
-    comments: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class FakeAccount:
-    """The account a token acts as: a user, or an app's bot account for an installation token."""
-
-    login: str
-    id: int
-    installation: bool
-
-    def user_json(self) -> dict[str, Any]:
-        """The ``user`` object GitHub puts on what this account posts."""
-        return {"login": self.login, "id": self.id, "type": "Bot" if self.installation else "User",
-                "site_admin": False}
+__all__ = ["FakeAccount", "FakeGitHub", "FakePull", "RecordedRequest"]
 
 
 @dataclass(frozen=True)
@@ -104,22 +60,32 @@ class RecordedRequest:
     status: int
 
 
+def _not_found() -> tuple[int, Any]:
+    return 404, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
+
+
 class FakeGitHub:
     """``with FakeGitHub(token=...) as gh: gh.add_pull(...); ... gh.api_url``.
 
     ``token`` acts as ``bot_login`` when it is an installation token, else as ``user_login``; ``add_token``
-    adds more accounts.
+    adds more accounts. ``openapi``: check against GitHub's OpenAPI description (None: when installed).
     """
 
     def __init__(self, token: str = "ghs_fake_token_0123456789", *, bot_login: str = "github-actions[bot]",
-                 user_login: str = "octo-reviewer") -> None:
+                 user_login: str = "octo-reviewer", can_write: bool = True, openapi: bool | None = None) -> None:
         self.token = token
         self.accounts: dict[str, FakeAccount] = {}
         self._account_ids = itertools.count(41898282)
         installation = token.startswith(INSTALLATION_PREFIXES)
-        self.bot_login = self.add_token(token, bot_login if installation else user_login).login
+        self.bot_login = self.add_token(token, bot_login if installation else user_login,
+                                        can_write=can_write).login
+        self.owner = FakeAccount("octo", 583231, installation=False)  # the repositories' owner
         self.pulls: dict[tuple[str, str, int], FakePull] = {}
         self.requests: list[RecordedRequest] = []
+        self.contract: Contract | None = contract() if openapi is None else (contract() if openapi else None)
+        if openapi and self.contract is None:
+            raise RuntimeError("GitHub's OpenAPI description is not installed (run tests/run.sh)")
+        self.contract_violations: list[str] = []
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
         self._limits: list[tuple[str, float]] = []  # ("primary", reset_in) or ("secondary", retry_after)
@@ -130,17 +96,18 @@ class FakeGitHub:
     # ---- set-up -------------------------------------------------------------------------------------
 
     def add_pull(self, owner: str, repo: str, number: int, *, diff: str, head_sha: str, base_sha: str,
-                 title: str = "", body: str = "", author: str = "octocat") -> FakePull:
+                 title: str = "", body: str = "", author: str = "octocat", from_fork: bool = False) -> FakePull:
         """Serve a pull request with this diff and these commits; returns it for the test to inspect."""
-        pull = FakePull(owner, repo, number, head_sha, base_sha, diff, title, body, author)
+        pull = FakePull(owner, repo, number, head_sha, base_sha, diff, title, body, author, from_fork)
         self.pulls[(owner, repo, number)] = pull
         return pull
 
-    def add_token(self, token: str, login: str, *, installation: bool | None = None) -> FakeAccount:
+    def add_token(self, token: str, login: str, *, installation: bool | None = None,
+                  can_write: bool = True) -> FakeAccount:
         """Accept ``token`` as ``login``; an installation token unless said otherwise when it starts ``ghs_``."""
         if installation is None:
             installation = token.startswith(INSTALLATION_PREFIXES)
-        account = FakeAccount(login, next(self._account_ids), installation)
+        account = FakeAccount(login, next(self._account_ids), installation, can_write)
         self.accounts[token] = account
         return account
 
@@ -160,6 +127,10 @@ class FakeGitHub:
     def posted_reviews(self) -> list[RecordedRequest]:
         """The reviews created with status 200, in order."""
         return [r for r in self.requests if r.method == "POST" and r.path.endswith("/reviews") and r.status == 200]
+
+    def writes(self) -> list[RecordedRequest]:
+        """Every write request that succeeded, in order."""
+        return [r for r in self.requests if r.method in _WRITES and r.status < 300]
 
     # ---- lifecycle ----------------------------------------------------------------------------------
 
@@ -184,12 +155,15 @@ class FakeGitHub:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if exc_type is None and self.contract_violations:
+            raise AssertionError("fake GitHub broke GitHub's OpenAPI description:\n" +
+                                 "\n".join(self.contract_violations[:20]))
 
     # ---- request handling ---------------------------------------------------------------------------
 
@@ -216,6 +190,8 @@ class FakeGitHub:
                 bad_json = True
         with self._lock:
             status, payload, headers = self._route(method, split.path, parse_qs(split.query), handler, body, bad_json)
+            if self.contract is not None:
+                self._check_answer(method, split.path, status, payload)
             self.requests.append(RecordedRequest(method, split.path, parse_qs(split.query),
                                                  {k.lower(): v for k, v in handler.headers.items()}, body, status))
         if isinstance(payload, str):
@@ -232,7 +208,12 @@ class FakeGitHub:
         handler.end_headers()
         handler.wfile.write(data)
 
-    def _gate(self, handler: BaseHTTPRequestHandler) -> FakeAccount | tuple[int, Any, dict[str, str]]:
+    def _check_answer(self, method: str, path: str, status: int, payload: Any) -> None:
+        assert self.contract is not None
+        if path == "/user" or _PULL_RE.fullmatch(path):
+            self.contract_violations += self.contract.response_problems(method, path, status, payload)
+
+    def _gate(self, handler: BaseHTTPRequestHandler) -> FakeAccount | Reply:
         """The account the request acts as, or the answer GitHub gives before routing (403, 401, limits)."""
         rate = self._rate_headers()
         if not handler.headers.get("User-Agent"):
@@ -259,7 +240,7 @@ class FakeGitHub:
         return account
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], handler: BaseHTTPRequestHandler,
-               body: Any, bad_json: bool) -> tuple[int, Any, dict[str, str]]:
+               body: Any, bad_json: bool) -> Reply:
         account = self._gate(handler)
         if not isinstance(account, FakeAccount):
             return account
@@ -270,41 +251,47 @@ class FakeGitHub:
             if account.installation:
                 return 403, {"message": "Resource not accessible by integration", "documentation_url": USER_DOCS,
                              "status": "403"}, rate
-            return 200, account.user_json(), rate
-        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/pulls/(\d+)(/comments|/reviews(?:/(\d+))?)?", path)
-        if m is None:
-            return 404, {"message": "Not Found", "documentation_url": DOCS}, rate
-        pull = self.pulls.get((m.group(1), m.group(2), int(m.group(3))))
-        if pull is None:
-            return 404, {"message": "Not Found", "documentation_url": DOCS}, rate
-        sub, review_id = m.group(4), m.group(5)
-        if sub is None and method == "GET":
-            accept = handler.headers.get("Accept") or ""
-            if "diff" in accept:
-                return 200, pull.diff, rate
-            return 200, self._pull_json(pull), rate
-        if sub == "/comments" and method == "GET":
-            return self._page(pull.comments, path, query, rate)
-        if sub == "/reviews" and method == "GET":
-            return self._page(pull.reviews, path, query, rate)
-        if sub == "/reviews" and method == "POST":
-            status, payload = self._create_review(pull, body, account)
-            return status, payload, rate
-        if sub and review_id and method == "PUT":
-            status, payload = self._update_review(pull, int(review_id), body, account)
-            return status, payload, rate
-        return 404, {"message": "Not Found", "documentation_url": DOCS}, rate
+            return 200, account.public_user_json(self.api_url), rate
+        m = _PULL_RE.fullmatch(path)
+        pull = None if m is None else self.pulls.get((m.group(1), m.group(2), int(m.group(3))))
+        if m is None or pull is None:
+            return (*_not_found(), rate)
+        if method in _WRITES and not account.can_write:
+            return (*pulls.refused(account), rate)
+        problems = [] if self.contract is None else self.contract.request_problems(method, path, body)
+        if problems:  # GitHub checks a body against the operation's schema before anything else
+            return 422, {"message": "Invalid request.\n\n" + "\n".join(problems), "documentation_url": DOCS,
+                         "status": "422"}, rate
+        sub, review_id, dismissal = m.group(4), m.group(5), m.group(6)
+        if sub in ("/comments", "/reviews") and method == "GET":
+            return self._page(pull.comments if sub == "/comments" else pull.reviews, path, query, rate)
+        return (*self._answer(method, pull, sub, review_id, dismissal, handler, body, account), rate)
 
-    def _pull_json(self, pull: FakePull) -> dict[str, Any]:
-        return {
-            "number": pull.number, "title": pull.title, "body": pull.body, "state": "open",
-            "user": {"login": pull.author},
-            "head": {"sha": pull.head_sha, "ref": "feature"},
-            "base": {"sha": pull.base_sha, "ref": "main"},
-        }
+    def _answer(self, method: str, pull: FakePull, sub: str | None, review_id: str | None, dismissal: str | None,
+                handler: BaseHTTPRequestHandler, body: Any, account: FakeAccount) -> tuple[int, Any]:
+        site = Site(self.api_url, lambda: next(self._ids))
+        if sub is None and method == "GET":
+            if "diff" in (handler.headers.get("Accept") or ""):
+                refusal = too_large(pull.diff)
+                if refusal is None:
+                    return 200, pull.diff
+                return 406, {"message": refusal, "errors": [{"resource": "PullRequest", "field": "diff",
+                                                             "code": "too_large"}],
+                             "documentation_url": FILES_DOCS, "status": "406"}
+            author = FakeAccount(pull.author, 1, installation=False).user_json(self.api_url)
+            return 200, pulls.pull_json(site, pull, author, self.owner.user_json(self.api_url))
+        if sub == "/reviews" and method == "POST":
+            return pulls.create_review(site, pull, body, account)
+        if sub == "/comments" and method == "POST":
+            return pulls.create_comment(site, pull, body, account)
+        if review_id and dismissal and method == "PUT":
+            return pulls.dismiss_review(pull, int(review_id), body, account)
+        if review_id and method == "PUT":
+            return pulls.update_review(pull, int(review_id), body, account)
+        return _not_found()
 
     def _page(self, items: list[dict[str, Any]], path: str, query: dict[str, list[str]],
-              rate: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+              rate: dict[str, str]) -> Reply:
         try:
             per_page = min(100, max(1, int(query.get("per_page", ["30"])[0])))
             page = max(1, int(query.get("page", ["1"])[0]))
@@ -324,105 +311,3 @@ class FakeGitHub:
         if links:
             headers["Link"] = ", ".join(links)
         return 200, chunk, headers
-
-    @staticmethod
-    def _unprocessable(*errors: str) -> tuple[int, dict[str, Any]]:
-        return 422, {"message": "Unprocessable Entity", "errors": list(errors), "documentation_url": DOCS,
-                     "status": "422"}
-
-    def _create_review(self, pull: FakePull, body: Any, account: FakeAccount) -> tuple[int, dict[str, Any]]:
-        if not isinstance(body, dict):
-            return 400, {"message": "Problems parsing JSON", "documentation_url": DOCS}
-        commit_id = body.get("commit_id")
-        if commit_id is not None and (not isinstance(commit_id, str) or not _SHA_RE.match(commit_id)):
-            return self._unprocessable("commit_id is not a valid SHA")
-        if commit_id is not None and commit_id != pull.head_sha:
-            return self._unprocessable("commit_id is not part of the pull request")
-        event = body.get("event")
-        if event is not None and event not in ("APPROVE", "REQUEST_CHANGES", "COMMENT"):
-            return self._unprocessable(f"Variable event of type PullRequestReviewEvent was provided invalid value: "
-                                       f"{event!r}")
-        text = body.get("body")
-        if text is not None and not isinstance(text, str):
-            return self._unprocessable("body is not a string")
-        if event in ("REQUEST_CHANGES", "COMMENT") and not text:
-            return self._unprocessable(f"Review body is required when event is {event}")
-        if event in ("REQUEST_CHANGES", "APPROVE") and pull.author == account.login:
-            return self._unprocessable("Can not request changes on your own pull request")
-        comments = body.get("comments", [])
-        if not isinstance(comments, list):
-            return self._unprocessable("comments is not an array")
-        spans = hunk_spans(pull.diff)
-        for number, comment in enumerate(comments):
-            problem = self._check_comment(comment, spans)
-            if problem:
-                return self._unprocessable(f"comments[{number}]: {problem}")
-        review_id = next(self._ids)
-        state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}.get(
-            event or "", "PENDING")
-        review = {
-            "id": review_id, "node_id": f"PRR_{review_id}", "user": account.user_json(),
-            "body": text or "", "state": state, "commit_id": commit_id or pull.head_sha,
-            "html_url": f"https://github.invalid/{pull.owner}/{pull.repo}/pull/{pull.number}#review-{review_id}",
-            "submitted_at": "2026-10-01T00:00:00Z",
-        }
-        pull.reviews.append(review)
-        for comment in comments:
-            comment_id = next(self._ids)
-            stored = {"id": comment_id, "pull_request_review_id": review_id, "user": review["user"],
-                      "commit_id": review["commit_id"], "path": comment["path"], "body": comment["body"],
-                      "line": comment["line"], "side": comment.get("side", "RIGHT"),
-                      "start_line": comment.get("start_line"),
-                      "start_side": comment.get("start_side") if comment.get("start_line") else None}
-            pull.comments.append(stored)
-        return 200, review
-
-    @staticmethod
-    def _check_comment(comment: Any, spans: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]]) -> str:
-        if not isinstance(comment, dict):
-            return "comment is not an object"
-        for key in ("path", "body"):
-            if not isinstance(comment.get(key), str) or not comment[key]:
-                return f"{key} is required"
-        if "position" in comment:
-            return "position is deprecated; use line and side"
-        line = comment.get("line")
-        if isinstance(line, bool) or not isinstance(line, int):
-            return "line is required and must be an integer"
-        side = comment.get("side", "RIGHT")
-        if side not in ("LEFT", "RIGHT"):
-            return f"side must be LEFT or RIGHT, got {side!r}"
-        if comment["path"] not in spans:
-            return "Path could not be resolved"
-        index = 1 if side == "RIGHT" else 0
-        hunks = [h[index] for h in spans[comment["path"]]]
-        hunk = next((h for h in hunks if h[0] <= line <= h[1]), None)
-        if hunk is None:
-            return "pull_request_review_thread.line must be part of the diff"
-        start = comment.get("start_line")
-        if start is not None:
-            if isinstance(start, bool) or not isinstance(start, int):
-                return "start_line must be an integer"
-            start_side = comment.get("start_side", side)
-            if start_side not in ("LEFT", "RIGHT"):
-                return f"start_side must be LEFT or RIGHT, got {start_side!r}"
-            if start >= line:
-                return "pull_request_review_thread.start_line must precede the end line"
-            if start_side != side or not hunk[0] <= start <= hunk[1]:
-                return "pull_request_review_thread.start_line must be part of the same hunk as the line."
-        elif "start_side" in comment:
-            return "start_side requires start_line"
-        return ""
-
-    def _update_review(self, pull: FakePull, review_id: int, body: Any,
-                       account: FakeAccount) -> tuple[int, dict[str, Any]]:
-        review = next((r for r in pull.reviews if r["id"] == review_id), None)
-        if review is None:
-            return 404, {"message": "Not Found", "documentation_url": DOCS}
-        if review["user"]["login"] != account.login:
-            message = "Resource not accessible by integration" if account.installation else "Forbidden"
-            return 403, {"message": message, "documentation_url": DOCS}
-        if not isinstance(body, dict) or not isinstance(body.get("body"), str) or not body["body"]:
-            return self._unprocessable("body is required")
-        review["body"] = body["body"]
-        return 200, review

@@ -7,14 +7,17 @@ import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol, cast
 
-from v4agent.testing.records import ApiError, CallRecord, Fault, ModelCache
+from v4agent.testing.records import ApiError, Billing, CallRecord, Fault
 from v4agent.testing.wire import (
     SSE_DONE,
     SSE_KEEPALIVE,
+    BalanceInfo,
     Mode,
     ReplyFrame,
     ReplyUsage,
     ScriptedReply,
+    balance_body,
+    concurrency_message,
     error_body,
     sse_event,
     stream_chunks,
@@ -30,6 +33,7 @@ class ChatService(Protocol):
     models: tuple[str, ...]
     chunk_chars: int
     chunk_delay: float
+    balance: tuple[BalanceInfo, ...]
 
     def prefix_cache_metrics(self) -> str:
         """The /metrics body: vLLM's prefix-cache counters, as Prometheus text."""
@@ -43,13 +47,13 @@ class ChatService(Protocol):
         """Take the next queued fault to inject, or None."""
         ...
 
-    def prepare_reply(self, body: dict[str, Any], record: CallRecord) -> tuple[ReplyFrame, ScriptedReply,
-                                                                          ReplyUsage, bytes, bytes, ModelCache]:
+    def prepare_reply(self, body: dict[str, Any],
+                      record: CallRecord) -> tuple[ReplyFrame, ScriptedReply, ReplyUsage, Billing]:
         """Validate a request and pick its reply, usage and cache hit, before anything is sent."""
         ...
 
-    def store_units(self, cache: ModelCache, tokens: bytes, output: bytes) -> None:
-        """Store a served request's cache units (``output`` empty when the reply was cut or cancelled)."""
+    def store_units(self, billing: Billing, *, answered: bool) -> None:
+        """Persist a served request's cache units (``answered`` False when the reply was cut or cancelled)."""
         ...
 
 
@@ -58,6 +62,30 @@ _WRITE_BYTES = 8192
 
 class _ClientGone(Exception):
     pass
+
+
+_ERROR_FAULTS = frozenset({"429", "500", "503", "402"})
+
+
+def _fault_error(fault: Fault) -> ApiError:
+    """The error an injected fault answers, in DeepSeek's wording.
+
+    429: the concurrency refusal, with no Retry-After ("No `Retry-After` or rate-limit headers": a client
+    probing for them found none, https://github.com/tarigelamin1997/jobfetcher/pull/42); its type and code are
+    not documented. 402 and 503: https://api-docs.deepseek.com/quick_start/error_codes.
+    """
+    if fault.kind == "429":
+        headers: dict[str, str] = {}
+        if fault.retry_after is not None:  # other OpenAI-compatible servers send one; DeepSeek does not
+            shown = str(int(fault.retry_after)) if float(fault.retry_after).is_integer() else f"{fault.retry_after:g}"
+            headers = {"Retry-After": shown, "retry-after-ms": str(int(fault.retry_after * 1000))}
+        return ApiError(429, concurrency_message(fault.concurrency, fault.limit), "rate_limit_error",
+                        "rate_limit_exceeded", headers)
+    if fault.kind == "402":
+        return ApiError(402, "Insufficient Balance", "unknown_error", "invalid_request_error")
+    if fault.kind == "503":
+        return ApiError(503, "Server overloaded, please try again later", "server_error", "server_overloaded")
+    return ApiError(500, "Internal server error (injected)", "server_error", "internal_error")
 
 
 class ChatHandler(BaseHTTPRequestHandler):
@@ -98,8 +126,8 @@ class ChatHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
-    def _send_error(self, err: ApiError, headers: dict[str, str] | None = None) -> None:
-        self._send_json(err.status, error_body(err.message, err.type_, err.code), headers)
+    def _send_error(self, err: ApiError) -> None:
+        self._send_json(err.status, error_body(err.message, err.type_, err.code), err.headers)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -126,17 +154,23 @@ class ChatHandler(BaseHTTPRequestHandler):
 
     # -- routes -----------------------------------------------------------------------------------------
     def do_GET(self) -> None:
-        """Answer the model list, or, in vllm mode, /health and /metrics without auth."""
+        """Answer the model list, DeepSeek's /user/balance, or, in vllm mode, /health and /metrics without auth."""
         path = self.path.split("?", 1)[0].rstrip("/")
         if self.standin.mode == "vllm" and path in ("/health", "/metrics"):  # vLLM serves these unauthenticated
             text = "" if path == "/health" else self.standin.prefix_cache_metrics()
             self._send_text(200, text)
             return
-        if path not in ("/models", "/v1/models"):
+        balance = self.standin.mode == "deepseek" and path in ("/user/balance", "/v1/user/balance")
+        if path not in ("/models", "/v1/models") and not balance:
             self._send_error(ApiError(404, f"no route for GET {path}", "not_found", None))
             return
         if not self._authorized():
             self._send_error(self._auth_error())
+            return
+        if balance:
+            infos = self.standin.balance
+            available = any(float(i.total_balance) > 0 for i in infos)
+            self._send_json(200, balance_body(infos, available))
             return
         owner = "deepseek" if self.standin.mode == "deepseek" else "vllm"
         data = [{"id": m, "object": "model", "owned_by": owner} for m in self.standin.models]
@@ -175,21 +209,11 @@ class ChatHandler(BaseHTTPRequestHandler):
         standin = self.standin
         if not self._authorized() or (fault and fault.kind == "401"):
             raise self._auth_error()
-        if fault and fault.kind == "429":
-            record.status = 429
-            retry = fault.retry_after if fault.retry_after is not None else 1.0
-            shown = str(int(retry)) if float(retry).is_integer() else f"{retry:g}"
-            err = ApiError(429, "Rate limit reached for requests", "rate_limit_error", "rate_limit_exceeded")
-            record.error = err.message
-            self._send_error(err, {"Retry-After": shown, "retry-after-ms": str(int(retry * 1000))})
-            return
-        if fault and fault.kind == "500":
-            raise ApiError(500, "Internal server error (injected)", "server_error", "internal_error")
-        if fault and fault.kind == "402":
-            raise ApiError(402, "Insufficient Balance", "unknown_error", "invalid_request_error")
+        if fault is not None and fault.kind in _ERROR_FAULTS:
+            raise _fault_error(fault)
         if parse_error:
             raise ApiError(400, parse_error)
-        frame, reply, usage, tokens, output, cache = standin.prepare_reply(record.request, record)
+        frame, reply, usage, billing = standin.prepare_reply(record.request, record)
         if fault and fault.kind == "slow_first_byte":
             time.sleep(fault.delay)
         keepalives = fault.count if fault and fault.kind == "keepalive" else 0
@@ -197,13 +221,12 @@ class ChatHandler(BaseHTTPRequestHandler):
         cut_after = fault.after if fault and fault.kind == "cut_stream" else None
         record.status = 200
         if record.stream:
-            self._stream(record, frame, reply, usage, tokens, output, cache, keepalives, gap, cut_after)
+            self._stream(record, frame, reply, usage, billing, keepalives, gap, cut_after)
         else:
-            self._whole(record, frame, reply, usage, tokens, output, cache, keepalives, gap, cut_after)
+            self._whole(frame, reply, usage, billing, keepalives, gap, cut_after)
 
-    def _whole(self, record: CallRecord, frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage,
-               tokens: bytes, output: bytes, cache: ModelCache, keepalives: int, gap: float,
-               cut_after: int | None) -> None:
+    def _whole(self, frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage, billing: Billing,
+               keepalives: int, gap: float, cut_after: int | None) -> None:
         data = json.dumps(whole_reply(frame, reply, usage), ensure_ascii=False).encode("utf-8")
         # DeepSeek keeps a queued non-streaming request alive with blank lines before the JSON body.
         padding = b"\n" * keepalives
@@ -217,20 +240,19 @@ class ChatHandler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(gap)
             if cut_after is not None:
-                self.standin.store_units(cache, tokens, b"")
+                self.standin.store_units(billing, answered=False)
                 self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
                 self.close_connection = True
                 return
-            self.standin.store_units(cache, tokens, output)
+            self.standin.store_units(billing, answered=True)
             self.wfile.write(data)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
             raise _ClientGone from exc
 
     def _stream(self, record: CallRecord, frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage,
-                tokens: bytes, output: bytes, cache: ModelCache, keepalives: int, gap: float,
-                cut_after: int | None) -> None:
+                billing: Billing, keepalives: int, gap: float, cut_after: int | None) -> None:
         standin = self.standin
         options = record.request.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -250,13 +272,13 @@ class ChatHandler(BaseHTTPRequestHandler):
             for number, payload in enumerate(chunks):
                 if cut_after is not None and number >= cut_after:
                     self._write_chunk(bytes(pending))
-                    standin.store_units(cache, tokens, b"")
+                    standin.store_units(billing, answered=False)
                     stored = True
                     self.close_connection = True  # no terminating chunk: the client sees a cut stream
                     return
                 if number == len(chunks) - 1:
                     # Bill before the last bytes go out, so a client that has read [DONE] sees the record.
-                    standin.store_units(cache, tokens, output)
+                    standin.store_units(billing, answered=True)
                     stored = True
                 pending += sse_event(payload)
                 if standin.chunk_delay or len(pending) >= _WRITE_BYTES:
@@ -266,5 +288,5 @@ class ChatHandler(BaseHTTPRequestHandler):
             self._write_chunk(bytes(pending) + SSE_DONE, last=True)
         except _ClientGone:
             if not stored:
-                standin.store_units(cache, tokens, b"")
+                standin.store_units(billing, answered=False)
             raise

@@ -20,9 +20,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from v4agent.agent.request.template import content_text
 from v4agent.core.fsutil import atomic_write_text
 from v4agent.testing.standin import StandIn
+from v4agent.testing.v4render import content_text
 from v4agent.testing.wire import ScriptedReply, ScriptedToolCall
 
 

@@ -9,20 +9,23 @@ A real HTTP/1.1 server on 127.0.0.1 (keep-alive; streams use chunked transfer en
 chat-completions wire format: whole JSON replies and SSE streams. Replies come from a script (consumed in order)
 and then from ``handler(request_json)`` if one is given; running out of both answers 500 with a clear message.
 
-The context cache is simulated with V4's unit rules (``v4agent.agent.request.cacheunits.UnitStore``) over the request rendered
-with the V4 tokenizer (``v4agent.agent.request.template``), one cache per (model, thinking, effort) since changing those
-starts a new cache. ``mode="vllm"`` matches in 16-token blocks instead and reports only
-``prompt_tokens_details.cached_tokens``. Every reply's usage also carries ``standin_theoretical_max_hit``.
+It follows DeepSeek's documentation strictly and on its own, sharing nothing with the client's beliefs: the
+request is rendered to tokens with the model's published encoder (``v4render``), billed by the documented cache
+rules (``v4cache``), checked by the documented rules (``v4rules``, each with its source), served under the model
+names valid on the request's date (``v4models``), and cut at ``max_tokens`` (``v4reply``). ``mode="vllm"``
+matches in KV blocks instead and reports only ``prompt_tokens_details.cached_tokens``. Every reply's usage also
+carries ``standin_theoretical_max_hit``. ``GET /user/balance`` answers ``balance``.
 
-Thinking mode (deepseek mode): on when ``thinking.type == "enabled"``; off when it is ``"disabled"``; when
-``thinking`` is absent it is on only if ``reasoning_effort`` is given. In thinking mode an earlier assistant turn
-with ``tool_calls`` but no ``reasoning_content`` is answered with DeepSeek's 400 — so scripted tool-call replies
-for thinking-mode sessions should carry some reasoning, as the real model's always do.
+Each cache is one (served model, thinking mode, effort, ``user_id``) since changing those starts a new cache
+(``user_id`` isolates KV cache: https://api-docs.deepseek.com/quick_start/rate_limit); whether ``max_tokens`` or
+``stream`` join that key is undocumented, so ``cache_identity`` names the body fields that do (none by default),
+and ``store_cancelled_input`` says whether a stream the client drops still stores its input unit.
 
-Faults (``server.faults``) are consumed one per chat request, in order: "429" (with ``Retry-After``), "500",
-"402" (insufficient balance), "401", "cut_stream" (close the socket after ``after`` chunks, no ``[DONE]``),
-"slow_first_byte" (wait ``delay`` s before answering), "keepalive" (``count`` SSE ``: keep-alive`` comments,
-or blank lines for a whole reply, ``delay`` s apart, before the reply). GET requests consume no fault.
+Faults (``server.faults``) are consumed one per chat request, in order: "429" (the concurrency message, no
+Retry-After), "500", "503", "402" (insufficient balance), "401", "cut_stream" (close the socket after ``after``
+chunks, no ``[DONE]``), "slow_first_byte" (wait ``delay`` s before answering), "keepalive" (``count`` SSE
+``: keep-alive`` comments, or blank lines for a whole reply, ``delay`` s apart, as a queued request gets them:
+https://api-docs.deepseek.com/quick_start/rate_limit). GET requests consume no fault.
 """
 
 from __future__ import annotations
@@ -31,33 +34,33 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from v4agent.agent.request.cacheunits import BlockStore, UnitStore, pack_tokens
-from v4agent.agent.request.template import render_output, render_request
 from v4agent.testing.http_handler import ChatHandler
-from v4agent.testing.records import ApiError, CallRecord, Fault, ModelCache
+from v4agent.testing.records import ApiError, Billing, CallRecord, Fault, ModelCache
+from v4agent.testing.v4cache import Blocks, DocUnits
+from v4agent.testing.v4models import ROUTES, ModelRoute, mapped_effort
+from v4agent.testing.v4render import PieceTokens
+from v4agent.testing.v4reply import DEEPSEEK_FINISH_REASONS, serve
+from v4agent.testing.v4rules import check_context, check_messages, check_model, check_parameters, thinking_of
 from v4agent.testing.wire import (
+    BalanceInfo,
     Mode,
     ReplyFrame,
     ReplyUsage,
     ScriptedReply,
     ScriptedToolCall,
-    reply_message,
     tool_call_ids,
 )
 from v4agent.tokens.tokenizer import Tokenizer, get_tokenizer
 
-__all__ = ["CallRecord", "Fault", "ScriptedReply", "ScriptedToolCall", "StandIn"]
+__all__ = ["BalanceInfo", "CallRecord", "Fault", "ScriptedReply", "ScriptedToolCall", "StandIn"]
 
 DEFAULT_MODELS = ("deepseek-v4-flash", "deepseek-v4-pro")
-# Older names the real API still accepts; served but not listed.
-ALIAS_MODELS = ("deepseek-flash", "deepseek-chat", "deepseek-reasoner")
 CONTEXT_WINDOW = 1_048_576
-MAX_OUTPUT = 393_216
-_ROLES = {"system", "user", "assistant", "tool", "developer"}
 
 
 class StandIn:
@@ -68,7 +71,10 @@ class StandIn:
                  mode: Mode = "deepseek", api_key: str | None = "sk-test", unit_interval: int | None = 4096,
                  chunk_chars: int = 7, chunk_delay: float = 0.0, block_size: int = 16,
                  models: Sequence[str] = DEFAULT_MODELS, context_window: int = CONTEXT_WINDOW,
-                 tokenizer: Tokenizer | None = None, port: int = 0, report_cached_tokens: bool = True) -> None:
+                 tokenizer: Tokenizer | None = None, port: int = 0, report_cached_tokens: bool = True,
+                 clock: Callable[[], datetime] | None = None, routes: Sequence[ModelRoute] = ROUTES,
+                 cache_identity: Sequence[str] = (), store_cancelled_input: bool = True,
+                 balance: Sequence[BalanceInfo] | None = None) -> None:
         if mode not in ("deepseek", "vllm"):
             raise ValueError("mode must be 'deepseek' or 'vllm'")
         self.replies: list[ScriptedReply] = list(replies or [])
@@ -83,10 +89,15 @@ class StandIn:
         self.context_window = context_window
         # vllm mode only: False leaves cached_tokens out of usage, so clients must read /metrics counters.
         self.report_cached_tokens = report_cached_tokens
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.routes = tuple(routes)
+        self.cache_identity = tuple(cache_identity)
+        self.store_cancelled_input = store_cancelled_input
+        self.balance = tuple(balance) if balance is not None else (BalanceInfo(),)
         self.faults: list[Fault] = []
         self.calls: list[CallRecord] = []
-        self.tokenizer = tokenizer or get_tokenizer("deepseek-v4")
-        self._caches: dict[tuple[str, bool, str], ModelCache] = {}
+        self.tokens = PieceTokens(tokenizer or get_tokenizer("deepseek-v4"))
+        self._caches: dict[tuple[Any, ...], ModelCache] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._port = port
@@ -159,14 +170,11 @@ class StandIn:
         with self._lock:
             return self.faults.pop(0) if self.faults else None
 
-    def _cache_for(self, key: tuple[str, bool, str]) -> ModelCache:
+    def _cache_for(self, key: tuple[Any, ...]) -> ModelCache:
         cache = self._caches.get(key)
         if cache is None:
-            if self.mode == "vllm":
-                cache = ModelCache(None, BlockStore(self.block_size))
-            else:
-                cache = ModelCache(UnitStore(self.unit_interval), None)
-            self._caches[key] = cache
+            store = Blocks(self.block_size) if self.mode == "vllm" else DocUnits(self.unit_interval)
+            cache = self._caches[key] = ModelCache(store)
         return cache
 
     def _next_reply(self, body: dict[str, Any]) -> ScriptedReply:
@@ -178,76 +186,66 @@ class StandIn:
                 reply = self.handler(body)
             except Exception as exc:  # a broken test handler must show up as a clear 500
                 raise ApiError(500, f"stand-in handler raised {type(exc).__name__}: {exc}",
-                                "server_error", "internal_error") from exc
+                               "server_error", "internal_error") from exc
             if not isinstance(reply, ScriptedReply):
                 raise ApiError(500, f"stand-in handler returned {type(reply).__name__}, not ScriptedReply",
-                                "server_error", "internal_error")
+                               "server_error", "internal_error")
             return reply
         raise ApiError(500, f"stand-in script exhausted: no scripted reply left for request "
-                             f"{len(self.calls)} and no handler", "server_error", "internal_error")
+                            f"{len(self.calls)} and no handler", "server_error", "internal_error")
 
-    def _thinking(self, body: dict[str, Any]) -> bool:
+    def _cache_key(self, body: dict[str, Any], served: str, thinking: bool) -> tuple[Any, ...]:
+        effort = mapped_effort(body.get("reasoning_effort")) if thinking else ""
         if self.mode == "vllm":
             kwargs = body.get("chat_template_kwargs")
-            return isinstance(kwargs, dict) and bool(kwargs.get("thinking") or kwargs.get("enable_thinking"))
-        thinking = body.get("thinking")
-        if isinstance(thinking, dict):
-            return thinking.get("type") == "enabled"
-        return "reasoning_effort" in body
+            effort = str(kwargs.get("reasoning_effort", "")) if isinstance(kwargs, dict) and thinking else ""
+        identity = tuple(repr(body.get(name)) for name in self.cache_identity)
+        return (served, thinking, effort, str(body.get("user_id") or ""), *identity)
 
-    def _validate(self, body: dict[str, Any], thinking: bool) -> None:
-        model = body.get("model")
-        if not isinstance(model, str) or model not in (*self.models, *ALIAS_MODELS):
-            raise ApiError(400, "Model Not Exist")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise ApiError(400, "messages must be a non-empty list of message objects")
-        for index, message in enumerate(messages):
-            if not isinstance(message, dict) or message.get("role") not in _ROLES:
-                raise ApiError(400, f"Invalid message at index {index}: unknown or missing role")
-            if (self.mode == "deepseek" and thinking and message.get("role") == "assistant"
-                    and message.get("tool_calls") and not isinstance(message.get("reasoning_content"), str)):
-                raise ApiError(400, f"Missing `reasoning_content` field in the assistant message at message "
-                                     f"index {index}. In thinking mode the reasoning_content of a tool-call "
-                                     f"turn must be passed back to the API.")
-        tools = body.get("tools", [])
-        if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
-            raise ApiError(400, "tools must be a list of tool objects")
-        max_tokens = body.get("max_tokens")
-        if max_tokens is not None and (not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_OUTPUT):
-            raise ApiError(400, f"Invalid max_tokens value, the valid range of max_tokens is [1, {MAX_OUTPUT}]")
+    def _render_effort(self, body: dict[str, Any], thinking: bool) -> str | None:
+        if not thinking:
+            return None
+        if self.mode == "vllm":
+            kwargs = body.get("chat_template_kwargs")
+            raw = kwargs.get("reasoning_effort") if isinstance(kwargs, dict) else None
+            return "max" if raw == "max" else "high"
+        return mapped_effort(body.get("reasoning_effort"))
 
-    def prepare_reply(self, body: dict[str, Any], record: CallRecord) -> tuple[ReplyFrame, ScriptedReply,
-                                                                          ReplyUsage, bytes, bytes, ModelCache]:
+    def prepare_reply(self, body: dict[str, Any],
+                      record: CallRecord) -> tuple[ReplyFrame, ScriptedReply, ReplyUsage, Billing]:
         """Validate a request, pick its reply, and work out its usage and cache hit, before sending."""
-        thinking = self._thinking(body)
-        self._validate(body, thinking)
-        rendered = render_request(body["messages"], body.get("tools") or [], self.tokenizer)
-        count = len(rendered.tokens)
-        record.prompt_tokens = count
-        if count > self.context_window:
-            raise ApiError(400, f"This model's maximum context length is {self.context_window} tokens. "
-                                 f"However, you requested {count} tokens in the messages. "
-                                 f"Please reduce the length of the messages.")
-        reply = self._next_reply(body)
+        route = check_model(body, self.mode, self.models, self.routes, self.clock())
+        thinking = thinking_of(body, self.mode, route)
+        record.thinking, record.served_by = thinking, route.served_by if route else str(body["model"])
+        check_messages(body, mode=self.mode, thinking=thinking)
+        record.sampling_ignored = check_parameters(body, thinking=thinking)
+        prompt = self.tokens.prompt(body["messages"], body.get("tools") or [], thinking=thinking,
+                                    effort=self._render_effort(body, thinking))
+        record.prompt_tokens, record.input_end = prompt.count, prompt.input_end
+        check_context(prompt.count, body.get("max_tokens"), self.context_window)
+        scripted = self._next_reply(body)
+        if self.mode == "deepseek" and scripted.finish_reason not in (None, *DEEPSEEK_FINISH_REASONS):
+            raise ApiError(500, f"stand-in script: {scripted.finish_reason!r} is not a DeepSeek finish reason",
+                           "server_error", "internal_error")
         number = next(self._ids)
-        effort = str(body.get("reasoning_effort", "")) if thinking else ""
+        ids = tool_call_ids(scripted, number)
+        served = serve(scripted, ids, thinking=thinking, max_tokens=body.get("max_tokens"), tokens=self.tokens)
         frame = ReplyFrame(id=f"standin-{number:06d}", model=str(body["model"]), created=int(time.time()),
-                           mode=self.mode, thinking=thinking, tool_ids=tool_call_ids(reply, number))
-        message = reply_message(reply, frame.tool_ids, thinking=thinking)
-        output = render_output(message, self.tokenizer)
-        reasoning_tokens = self.tokenizer.count(reply.reasoning) if reply.reasoning else 0
+                           mode=self.mode, thinking=thinking, tool_ids=ids, finish_reason=served.finish_reason)
         with self._lock:
-            cache = self._cache_for((frame.model, thinking, effort))
-            hit, best = cache.lookup(rendered.packed)
-        usage = ReplyUsage(count, len(output), reasoning_tokens, hit, best, self.report_cached_tokens)
-        record.cache_hit, record.cache_miss = hit, count - hit
-        record.output_tokens, record.reasoning_tokens, record.theoretical_max_hit = (
-            len(output), reasoning_tokens, best)
-        record.reply = dict(message)
-        return frame, reply, usage, rendered.packed, pack_tokens(output), cache
+            cache = self._cache_for(self._cache_key(body, record.served_by, thinking))
+            hit, best = cache.lookup(prompt.packed)
+        output = len(served.output) // 4
+        usage = ReplyUsage(prompt.count, output, served.reasoning_tokens, hit, best, self.report_cached_tokens)
+        record.cache_hit, record.cache_miss, record.theoretical_max_hit = hit, prompt.count - hit, best
+        record.output_tokens, record.reasoning_tokens = output, served.reasoning_tokens
+        record.reply, record.finish_reason = dict(served.message), served.finish_reason
+        return frame, served.reply, usage, Billing(cache, prompt.packed, prompt.input_end, served.output)
 
-    def store_units(self, cache: ModelCache, tokens: bytes, output: bytes) -> None:
-        """Bill-side effect of a served request: store its units (``output`` empty when cut or cancelled)."""
+    def store_units(self, billing: Billing, *, answered: bool) -> None:
+        """Bill-side effect of a served request: persist its units. ``answered`` False: the reply was cut or
+        the client went away, so only the input's units are kept (if ``store_cancelled_input``)."""
+        if not answered and not self.store_cancelled_input:
+            return
         with self._lock:
-            cache.store(tokens, output)
+            billing.cache.store.persist(billing.prompt, billing.input_end, billing.output if answered else None)

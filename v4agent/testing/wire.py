@@ -29,7 +29,7 @@ class ScriptedReply:
     content: str = ""
     reasoning: str = ""
     tool_calls: Sequence[ScriptedToolCall] = ()
-    finish_reason: str | None = None  # default: "tool_calls" when there are tool calls, else "stop"
+    finish_reason: str | None = None  # default: "tool_calls" or "stop", or "length" when cut at max_tokens
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,11 @@ class ReplyFrame:
     mode: Mode
     thinking: bool
     tool_ids: list[str] = field(default_factory=list)
+    finish_reason: str = ""  # as served (a reply cut at max_tokens ends at "length"); "" = the script's
+
+    def finish(self, reply: ScriptedReply) -> str:
+        """The finish reason to send for ``reply``."""
+        return self.finish_reason or finish_reason_of(reply)
 
 
 def finish_reason_of(reply: ScriptedReply) -> str:
@@ -107,7 +112,7 @@ def whole_reply(frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage) -> d
         "created": frame.created,
         "model": frame.model,
         "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": finish_reason_of(reply)}],
+                     "finish_reason": frame.finish(reply)}],
         "usage": usage.to_json(frame.mode),
         "system_fingerprint": "fp_standin",
     }
@@ -141,13 +146,23 @@ def stream_chunks(frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage, *,
     Reasoning deltas come before content deltas; each tool call opens with its index, id and name, then its
     arguments follow in ``chunk_chars`` pieces. Usage: DeepSeek puts it on the chunk carrying the finish
     reason; vLLM (like OpenAI) sends an extra chunk with empty ``choices``.
+
+    In thinking mode DeepSeek's first delta is ``{"role": "assistant", "content": null, "reasoning_content": ""}``
+    and answer deltas carry ``"reasoning_content": null``: the shape in the test fixtures of DeepSeek's own
+    harness (https://github.com/deepseek-ai/deepseek-harness, its chat-completions adapter tests).
     """
     size = max(1, chunk_chars)
-    chunks = [_chunk(frame, {"role": "assistant", "content": ""})]
+    deepseek_thinking = frame.thinking and frame.mode == "deepseek"
+    opening: dict[str, Any] = {"role": "assistant", "content": ""}
+    if deepseek_thinking:
+        opening = {"role": "assistant", "content": None, "reasoning_content": ""}
+    chunks = [_chunk(frame, opening)]
     for piece in _pieces(reply.reasoning, size):
         chunks.append(_chunk(frame, {"content": None, "reasoning_content": piece}))
     for piece in _pieces(reply.content, size):
-        chunks.append(_chunk(frame, {"content": piece}))
+        delta: dict[str, Any] = {"content": piece, "reasoning_content": None} if deepseek_thinking else {
+            "content": piece}
+        chunks.append(_chunk(frame, delta))
     for i, call in enumerate(reply.tool_calls):
         opening = {"index": i, "id": frame.tool_ids[i], "type": "function",
                    "function": {"name": call.name, "arguments": ""}}
@@ -155,7 +170,7 @@ def stream_chunks(frame: ReplyFrame, reply: ScriptedReply, usage: ReplyUsage, *,
         for piece in _pieces(call.arguments, size):
             chunks.append(_chunk(frame, {"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
     usage_json = usage.to_json(frame.mode) if include_usage else None
-    finish = finish_reason_of(reply)
+    finish = frame.finish(reply)
     if frame.mode == "deepseek":
         chunks.append(_chunk(frame, {"content": ""}, finish, usage_json))
     else:
@@ -177,3 +192,28 @@ SSE_KEEPALIVE = b": keep-alive\n\n"
 def error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
     """An OpenAI-style error body, as DeepSeek and vLLM send it."""
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def concurrency_message(current: int, limit: int) -> str:
+    """DeepSeek's 429 over the account's concurrency limit, verbatim as a client quoted it
+    (https://github.com/tarigelamin1997/jobfetcher/pull/42): a rate limit, although it names the balance."""
+    return (f"Your current concurrency is {current}, which exceeds your concurrency limit of {limit} based on "
+            f"your remaining balance. Please top up your balance to restore your concurrency.")
+
+
+@dataclass(frozen=True)
+class BalanceInfo:
+    """One currency's entry of ``GET /user/balance`` (amounts are strings, as documented)."""
+
+    currency: str = "USD"
+    total_balance: str = "10.00"
+    granted_balance: str = "0.00"
+    topped_up_balance: str = "10.00"
+
+
+def balance_body(infos: Sequence[BalanceInfo], available: bool = True) -> dict[str, Any]:
+    """The body of ``GET /user/balance`` (https://api-docs.deepseek.com/api/get-user-balance)."""
+    return {"is_available": available,
+            "balance_infos": [{"currency": i.currency, "total_balance": i.total_balance,
+                               "granted_balance": i.granted_balance, "topped_up_balance": i.topped_up_balance}
+                              for i in infos]}

@@ -200,8 +200,7 @@ def test_tiny_llama_session_cache_hits_tool_call_and_clean_stop(vllm_python: str
 
 
 def _agent_session_on(root_url: str, project: Path) -> None:
-    """Random weights answer without tool calls: the loop asks once more, then ends ("the model ended without
-    calling finish", exit 0 with no tests). What matters is the real session: two calls through the
+    """Random weights answer without tool calls, cut at the output limit. What matters is the real session: two calls through the
     launcher-started engine, priced as local, with the second call's hits from vLLM's real cached_tokens."""
     make_git_repo(project, {
         "app.py": "def greet(name):\n    return 'hi ' + name\n", ".gitignore": ".v4agent/\n",
@@ -210,8 +209,12 @@ def _agent_session_on(root_url: str, project: Path) -> None:
     trust_repository(project)  # engine and local.* apply only from a trusted project file
     result = run_cli("refactor", str(project), "make greet say hello", "--max-turns", "2", "--prime", "never",
                      "--json", timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout)["reason"] == "the model ended without calling finish"
+    # At 16 output tokens a random model's reply is almost always cut: the loop never takes a cut reply for an
+    # answer, asks it to go on, and stops at --max-turns (exit 4); should a reply end by itself in time, the
+    # loop asks once more and ends without finish (exit 0). Either way: two real calls.
+    outcomes = {0: "the model ended without calling finish", 4: "--max-turns 2 reached"}
+    assert result.returncode in outcomes, result.stderr[-3000:]
+    assert json.loads(result.stdout)["reason"] == outcomes[result.returncode]
     ledger = [json.loads(line) for line in (project / ".v4agent" / "ledger.jsonl").read_text().splitlines()]
     assert len(ledger) == 2
     assert {r["engine"] for r in ledger} == {"local"}

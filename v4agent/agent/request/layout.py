@@ -27,6 +27,11 @@ TASK_INDEX = 2  # message index of the task
 FIRST_TURN_INDEX = 3
 
 _PACK_HEADER = "The repository, packed at the start of this session:\n\n"
+# V4's encoder merges consecutive user messages (the task joins the pack's turn after a blank line), and BPE
+# groups punctuation with the newlines after it: a pack ending in "</files>\n" would tokenize differently once
+# the task follows, and the unit the priming request stored would never be hit. A closing word keeps the pack's
+# last token the same whatever follows it.
+PACK_TRAILER = "\n\nEnd of the packed repository"
 _TASK_HEADER = "Task:\n"
 _DELTA_HEADER = "Files changed since the repository was packed (outside your own edits):\n\n"
 _SUMMARY_HEADER = "Summary of the earlier part of this session (older turns were compacted):\n\n"
@@ -53,7 +58,7 @@ def system_message(system_prompt: str) -> Message:
 
 def pack_message(pack_text: str) -> Message:
     """The user message that carries the packed repository."""
-    return {"role": "user", "content": _PACK_HEADER + pack_text}
+    return {"role": "user", "content": _PACK_HEADER + pack_text + PACK_TRAILER}
 
 
 def task_message(task: str) -> Message:
@@ -143,6 +148,7 @@ class Conversation:
     def pack_text(self) -> str:
         """The packed repository text, without its message header."""
         content = str(self._messages[PACK_INDEX].get("content", ""))
+        content = content.removesuffix(PACK_TRAILER)
         return content[len(_PACK_HEADER):] if content.startswith(_PACK_HEADER) else content
 
     def task(self) -> str:

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from v4agent.core.checkpoints import FileChange
+
 if TYPE_CHECKING:  # annotations only: listing sessions need not load the accounting
     from v4agent.accounting.cost import CallCost
     from v4agent.engine.types import ToolSchema, Usage
 
 __all__ = [
-    "CallRecord", "ChatUndoRecord", "EndRecord", "EndTotals", "MessageRecord", "ResetRecord", "ResumeRecord",
-    "SessionRecord", "StartRecord", "SwitchRecord", "ToolRecord", "UndoRecord", "parse_record", "record_json",
+    "CallRecord", "ChatUndoRecord", "CheckpointRecord", "CommitRecord", "EndRecord", "EndTotals", "MessageRecord",
+    "ResetRecord", "ResumeRecord", "SessionRecord", "StartRecord", "SwitchRecord", "ToolRecord", "UndoRecord",
+    "parse_record", "record_json",
 ]
 
 
@@ -35,7 +38,7 @@ class StartRecord:
     TYPE: ClassVar[str] = "start"
     OPTIONAL: ClassVar[frozenset[str]] = frozenset(
         {"kind", "repo", "engine", "base_url", "model", "think", "max_tokens", "tools", "prefix_hash", "git",
-         "pack_tokens"})
+         "pack_tokens", "undo"})
 
     id: str = ""
     task: str = ""
@@ -50,6 +53,7 @@ class StartRecord:
     prefix_hash: str | None = None
     git: Mapping[str, Any] | None = None  # undo_cmd.GitStart.to_json()
     pack_tokens: int | None = None
+    undo: str | None = None  # "checkpoints": each turn records its files (absent: recorded before they existed)
     ts: str = field(default_factory=now_ts)
 
 
@@ -196,35 +200,78 @@ class ChatUndoRecord:
 
 @dataclass(frozen=True)
 class UndoRecord:
-    """`v4agent undo` restored the session's starting state."""
+    """`v4agent undo` or the chat's /rewind undid the turns after ``to_turn`` (0: the whole session).
+
+    ``closes``: those turns are done with, and later undos ignore them; an undo that left files alone (they
+    changed since) does not close, so running it again (with ``--force``) still knows what to restore.
+    """
 
     TYPE: ClassVar[str] = "undo"
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"to_turn", "skipped", "reverted", "saved", "closes"})
 
     paths: tuple[str, ...] = ()
+    to_turn: int = 0
+    skipped: tuple[str, ...] = ()
+    reverted: tuple[str, ...] = ()  # commits undone with `git revert`
+    saved: str = ""  # where the contents it replaced were saved
+    closes: bool = True
+    ts: str = field(default_factory=now_ts)
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """The files one turn changed: for each, the state it found and the state it left (blobs kept by ``ref``).
+
+    A later record for the same turn amends it (the chat's /undo of one edit): found stays the first one's.
+    """
+
+    TYPE: ClassVar[str] = "checkpoint"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+
+    turn: int
+    changes: tuple[FileChange, ...] = ()
+    ref: str = ""
+    tree: str = ""
+    ts: str = field(default_factory=now_ts)
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    """``refactor --commit`` committed these turns' changes as ``commit`` on ``branch``."""
+
+    TYPE: ClassVar[str] = "commit"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+
+    commit: str
+    turns: tuple[int, ...] = ()
+    branch: str = ""
+    subject: str = ""
     ts: str = field(default_factory=now_ts)
 
 
 SessionRecord = (StartRecord | MessageRecord | ResetRecord | CallRecord | ToolRecord | EndRecord | ResumeRecord
-                 | SwitchRecord | ChatUndoRecord | UndoRecord)
+                 | SwitchRecord | ChatUndoRecord | UndoRecord | CheckpointRecord | CommitRecord)
 _TYPES: dict[str, type[SessionRecord]] = {
     kind.TYPE: kind
     for kind in (StartRecord, MessageRecord, ResetRecord, CallRecord, ToolRecord, EndRecord, ResumeRecord,
-                 SwitchRecord, ChatUndoRecord, UndoRecord)
+                 SwitchRecord, ChatUndoRecord, UndoRecord, CheckpointRecord, CommitRecord)
 }
-_TUPLES = frozenset({"tools", "changed_paths", "paths"})  # stored as JSON arrays
+_TUPLES = frozenset({"tools", "changed_paths", "paths", "skipped", "reverted", "turns"})  # stored as JSON arrays
 
 
 def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, tuple):
+        return [item.to_json() if isinstance(item, FileChange) else item for item in value]
+    return value
 
 
 def record_json(record: SessionRecord) -> dict[str, Any]:
-    """The record as its JSON line holds it: type, ts, then the fields in order (absent optionals left out)."""
+    """The record as its JSON line holds it: type, ts, then the fields in order (optionals left out when None
+    or at their default, so a record written before a field existed reads and writes back the same)."""
     out: dict[str, Any] = {"type": record.TYPE, "ts": record.ts}
     for spec in fields(record):
         value = getattr(record, spec.name)
-        if spec.name == "ts" or (value is None and spec.name in record.OPTIONAL):
+        if spec.name == "ts" or (spec.name in record.OPTIONAL and (value is None or value == spec.default)):
             continue
         if isinstance(value, EndTotals):
             out.update({key.name: _plain(getattr(value, key.name)) for key in fields(value)})
@@ -243,6 +290,12 @@ def parse_record(raw: Mapping[str, Any]) -> SessionRecord | None:
     names = {spec.name for spec in fields(kind)}
     values: dict[str, Any] = {key: (tuple(value) if key in _TUPLES and isinstance(value, list) else value)
                               for key, value in raw.items() if key in names}
+    if kind is CheckpointRecord:
+        items = raw.get("changes") or ()
+        if not isinstance(items, list) or not all(isinstance(i, Mapping) and isinstance(i.get("path"), str)
+                                                  for i in items):
+            raise ValueError("a checkpoint record whose changes are not {path, found, left} objects")
+        values["changes"] = tuple(FileChange.from_json(item) for item in items)
     if kind is EndRecord and "turns" in raw:
         values["totals"] = EndTotals(raw["turns"], raw.get("spent_usd", 0.0), raw.get("tests_ok"),
                                      tuple(raw.get("changed_paths") or ()))

@@ -6,7 +6,12 @@ such as the pack, once per repository state in ``sessions/blobs/``: see ``sessio
 
 This module is the only code that reads or writes session files: the writer takes records, and every reader
 goes through one parser. The record types (``start``, ``message``, ``reset``, ``call``, ``tool``, ``end``,
-``resume``, ``switch``, ``chat_undo``, ``undo``) and their exact on-disk form are in ``records``.
+``resume``, ``switch``, ``chat_undo``, ``undo``, ``checkpoint``, ``commit``) and their exact on-disk form are in
+``records``.
+
+A damaged line (not JSON, or not a valid record) loses that line only: the session is still listed, shown and
+undoable, with ``unreadable_lines`` saying how many were lost (a lost message makes it unresumable: the prefix
+it would send is not the one it sent).
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import secrets as _random
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +28,8 @@ from v4agent.agent.sessions.blobs import BlobMissing, inline_contents, outline_c
 from v4agent.agent.sessions.records import (
     CallRecord,
     ChatUndoRecord,
+    CheckpointRecord,
+    CommitRecord,
     EndRecord,
     MessageRecord,
     ResetRecord,
@@ -100,24 +106,29 @@ def _parse_line(line: str) -> SessionRecord | None:
         raise ValueError(f"a {raw.get('type')} record without its fields ({exc})") from None
 
 
-def _read_records(path: Path) -> Iterator[SessionRecord]:
+def _read_records(path: Path) -> tuple[list[SessionRecord], int]:
+    """The file's records, and how many lines could not be read (a torn last line is not counted)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
         raise SessionError(f"cannot read session {path.name}: {exc.strerror or exc}") from None
+    records: list[SessionRecord] = []
+    bad = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = _parse_line(line)
         except json.JSONDecodeError:
-            if number == len(lines):
-                return  # the line in flight when the process died
-            raise SessionError(f"{path}: line {number} is not valid JSON") from None
-        except ValueError as exc:
-            raise SessionError(f"{path}: line {number} is not a valid record: {exc}") from None
+            if number != len(lines):  # the last one is the line in flight when the process died
+                bad += 1
+            continue
+        except ValueError:
+            bad += 1
+            continue
         if record is not None:
-            yield record
+            records.append(record)
+    return records, bad
 
 
 @dataclass
@@ -133,9 +144,14 @@ class SessionData:
     ends: list[EndRecord] = field(default_factory=list)
     settings_changes: list[ResumeRecord | SwitchRecord] = field(default_factory=list)
     chat_undos: list[ChatUndoRecord] = field(default_factory=list)
+    checkpoints: list[CheckpointRecord] = field(default_factory=list)  # live: not undone, one per turn, in order
+    commits: list[CommitRecord] = field(default_factory=list)  # of live turns
+    undos: list[UndoRecord] = field(default_factory=list)
     resets: int = 0
+    compacted: bool = False  # its conversation was summarized: turns before that are gone from it
     undone: bool = False
     damaged: str = ""  # why a stored message content could not be read back: listable, undoable, not resumable
+    unreadable_lines: int = 0  # lines lost to damage: the session is shown with a warning
 
     @property
     def task(self) -> str:
@@ -202,42 +218,83 @@ class SessionData:
         return found
 
 
+def _add_message(data: SessionData, record: MessageRecord) -> None:
+    index = int(record.index)
+    if index > len(data.messages):  # the records in between were lost
+        data.damaged = data.damaged or f"messages {len(data.messages)}-{index - 1} are unreadable"
+        data.messages.extend({"role": "user", "content": "[message lost]"} for _ in range(index - len(data.messages)))
+    elif index < len(data.messages):
+        data.damaged = data.damaged or f"message {index} recorded twice"
+        del data.messages[index:]
+    try:
+        data.messages.append(inline_contents(record.message, data.path.parent))
+    except BlobMissing as exc:
+        data.damaged = data.damaged or f"message {index}: {exc}"
+        data.messages.append({**record.message, "content": f"[content missing: {exc}]"})
+
+
+def _add_checkpoint(data: SessionData, record: CheckpointRecord) -> None:
+    """Append a turn's checkpoint, or amend the last one when it is the same turn (found stays the first)."""
+    data.undone = False
+    last = data.checkpoints[-1] if data.checkpoints else None
+    merged = {c.path: c for c in last.changes} if last is not None and last.turn == record.turn else {}
+    for change in record.changes:
+        before = merged.get(change.path)
+        merged[change.path] = replace(change, found=before.found) if before is not None else change
+    record = replace(record, changes=tuple(c for c in merged.values() if c.found != c.left))
+    if last is not None and last.turn == record.turn:
+        data.checkpoints[-1] = record
+    else:
+        data.checkpoints.append(record)
+
+
+def _add_undo(data: SessionData, record: UndoRecord) -> None:
+    data.undos.append(record)
+    if not record.closes:
+        return
+    data.checkpoints = [c for c in data.checkpoints if c.turn <= record.to_turn]
+    data.commits = [c for c in data.commits if all(t <= record.to_turn for t in c.turns)]
+    data.undone = record.to_turn == 0
+
+
+def _add(data: SessionData, record: SessionRecord) -> None:
+    if isinstance(record, MessageRecord):
+        _add_message(data, record)
+    elif isinstance(record, ResetRecord):
+        data.messages = []
+        data.resets += 1
+        data.compacted = data.compacted or record.reason == "compaction"
+        data.damaged = ""  # what a resume would send starts again here
+    elif isinstance(record, CallRecord):
+        data.calls.append(record)
+    elif isinstance(record, ToolRecord):
+        data.tools_run.append(record)
+    elif isinstance(record, EndRecord):
+        data.ends.append(record)
+    elif isinstance(record, ResumeRecord | SwitchRecord):
+        data.settings_changes.append(record)
+    elif isinstance(record, ChatUndoRecord):
+        data.chat_undos.append(record)
+    elif isinstance(record, UndoRecord):
+        _add_undo(data, record)
+    elif isinstance(record, CheckpointRecord):
+        _add_checkpoint(data, record)
+    elif isinstance(record, CommitRecord):
+        data.commits.append(record)
+
+
 def read_session(path: Path) -> SessionData:
-    """Read a session file back (``SessionError`` if it cannot be read or has no start record)."""
-    data: SessionData | None = None
-    for record in _read_records(path):
-        if isinstance(record, StartRecord):
-            data = SessionData(str(record.id or path.stem), path, record)
-            continue
-        if data is None:
-            raise SessionError(f"{path}: no start record")
-        if isinstance(record, MessageRecord):
-            index = int(record.index)
-            if index != len(data.messages):
-                raise SessionError(f"{path}: message {index} out of order (expected {len(data.messages)})")
-            try:
-                data.messages.append(inline_contents(record.message, path.parent))
-            except BlobMissing as exc:
-                data.damaged = data.damaged or f"message {index}: {exc}"
-                data.messages.append({**record.message, "content": f"[content missing: {exc}]"})
-        elif isinstance(record, ResetRecord):
-            data.messages = []
-            data.resets += 1
-            data.damaged = ""  # what a resume would send starts again here
-        elif isinstance(record, CallRecord):
-            data.calls.append(record)
-        elif isinstance(record, ToolRecord):
-            data.tools_run.append(record)
-        elif isinstance(record, EndRecord):
-            data.ends.append(record)
-        elif isinstance(record, ResumeRecord | SwitchRecord):
-            data.settings_changes.append(record)
-        elif isinstance(record, ChatUndoRecord):
-            data.chat_undos.append(record)
-        elif isinstance(record, UndoRecord):
-            data.undone = True
-    if data is None:
-        raise SessionError(f"{path}: empty session file")
+    """Read a session file back (``SessionError`` if it cannot be read or holds no readable record)."""
+    records, bad = _read_records(path)
+    if not records:
+        raise SessionError(f"{path}: empty session file" if not bad else f"{path}: no readable record")
+    first = records[0]
+    start = first if isinstance(first, StartRecord) else StartRecord(id=path.stem)
+    data = SessionData(str(start.id or path.stem), path, start, unreadable_lines=bad)
+    if not isinstance(first, StartRecord):
+        data.damaged = "its start record is unreadable"
+    for record in records[1:] if isinstance(first, StartRecord) else records:
+        _add(data, record)
     return data
 
 

@@ -19,13 +19,16 @@ def chat(
     resume: bool = typer.Option(False, "--resume",
                                 help="Continue a saved session: the latest, or the ID given after PATH."),
     budget: int | None = typer.Option(None, "--budget", help="Token budget of the packed repository."),
+    network: bool = typer.Option(False, "--network",
+                                 help="Let commands reach the network (the sandbox blocks it by default)."),
 ) -> None:
     """Chat with the model about the repository at PATH; it can read, search, edit and run commands."""
     from v4agent.chat.main import run_chat
     from v4agent.chat.request import ChatRequest
 
     run_chat(ChatRequest(targets=tuple(targets or ()), engine=engine, model=model, base_url=base_url, think=think,
-                         approve=approve, yes=yes, max_cost=max_cost, resume=resume, budget=budget))
+                         approve=approve, yes=yes, max_cost=max_cost, resume=resume, budget=budget,
+                         network=network))
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,9 @@ from v4agent.core.errors import ExitCode
 from v4agent.ui.console import error, stdout, warn
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from v4agent.accounting.ledger import LedgerRecord
     from v4agent.accounting.prices import PriceTable
     from v4agent.accounting.summary import Totals
 
@@ -149,9 +152,23 @@ def cost(
         warn(f"{total.hit_unknown_calls} call(s) had no cache report: their input was priced as misses")
     if total.unpriced_calls:
         warn(f"{total.unpriced_calls} call(s) had no price for their model and count as $0")
+    _pricing_notes(result.records, total)
 
 
-
+def _pricing_notes(records: Sequence[LedgerRecord], total: Totals) -> None:
+    """Say which calls were billed under another name than the requested one, and which were priced by the
+    requested name only because the response named no model the price table knows (a routing change between
+    what was asked and what served the call must not go unseen)."""
+    billed: dict[tuple[str, str], int] = {}
+    for r in records:
+        if r.billed_model and r.billed_model != r.model and not r.unpriced:
+            billed[(r.model, r.billed_model)] = billed.get((r.model, r.billed_model), 0) + 1
+    for (asked, priced_as), count in billed.items():
+        stdout.print(f"{count} call(s) to {asked} were priced as {priced_as} (what served them, or the dated "
+                     "routing in the price table)", markup=False, highlight=False)
+    if total.fallback_calls:
+        warn(f"{total.fallback_calls} call(s) were priced by the requested model name: the response named no "
+             "model the price table knows, so a routing change could misprice them")
 
 
 def register(app: typer.Typer) -> None:

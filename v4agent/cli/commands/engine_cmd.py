@@ -17,7 +17,8 @@ from v4agent.ui.console import stdout, warn
 if TYPE_CHECKING:
     from v4agent.engine.presets import Preset
 
-engine_app = typer.Typer(help="Engines: presets, reachability, capacity planning.", no_args_is_help=True)
+engine_app = typer.Typer(help="Engines: presets, reachability, balance, live checks, capacity planning.",
+                         no_args_is_help=True)
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -46,6 +47,27 @@ def _probe(base_url: str, key: str) -> str:
     return f"yes ({count} models)"
 
 
+def _balance(preset: Preset, base_url: str, key: str) -> str:
+    """The account balance where the provider has an endpoint for it (the DeepSeek API), else "n/a"."""
+    if preset.think_style != "deepseek":
+        return "n/a"
+    from v4agent.engine.balance import fetch_balance
+
+    found = fetch_balance(base_url, key, timeout=PROBE_TIMEOUT_S)
+    return found if isinstance(found, str) else found.summary()
+
+
+def _priming(base_url: str, model: str) -> tuple[str, str]:
+    """The priming method `engine check` measured for this endpoint, and advice to measure (again) if due."""
+    from datetime import UTC, datetime
+
+    from v4agent.engine.probe_state import load_priming, priming_advice
+
+    record = load_priming(base_url, model) if base_url and model else None
+    advice = priming_advice(record, datetime.now(UTC)) or ""
+    return (record.method if record is not None else "not measured"), advice
+
+
 def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
     from v4agent.engine.presets import api_key_for
 
@@ -54,15 +76,20 @@ def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
     key = api_key_for(preset, config, os.environ)
     configured = bool(base_url) and (bool(key) or not preset.key_required)
     why = "" if configured else ("no base_url" if not base_url else f"{preset.key_env} not set")
+    model = (config.get("model") if selected else "") or preset.default_model
+    priming, advice = _priming(base_url, model)
     return {
         "name": preset.name,
         "selected": selected,
         "base_url": base_url,
-        "default_model": (config.get("model") if selected else "") or preset.default_model,
+        "default_model": model,
         "key_env": preset.key_env,
         "configured": configured,
         "missing": why,
         "reachable": (_probe(base_url, key) if configured else "not probed") if probe else "not probed",
+        "balance": (_balance(preset, base_url, key) if configured else "not probed") if probe else "not probed",
+        "priming": priming,
+        "priming_advice": advice,
     }
 
 
@@ -70,9 +97,10 @@ def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
 def list_engines(
     path: Path = typer.Argument(Path("."), help="Project directory whose .v4agent.toml is merged."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    probe: bool = typer.Option(True, "--probe/--no-probe", help="Check reachability via GET /models."),
+    probe: bool = typer.Option(True, "--probe/--no-probe",
+                               help="Check reachability via GET /models, and the balance where there is one."),
 ) -> None:
-    """Show the engine presets, which are configured, and which answer on /models."""
+    """Show the engine presets, which are configured, which answer on /models, and the account balance."""
     from concurrent.futures import ThreadPoolExecutor
 
     from v4agent.engine.presets import all_presets  # here: every command imports this module (the group)
@@ -87,15 +115,19 @@ def list_engines(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = report_table("v4agent engines", ("engine", "base URL", "default model", "configured", "reachable"),
+    table = report_table("v4agent engines",
+                         ("engine", "base URL", "default model", "configured", "reachable", "balance"),
                          whole=("engine", "base URL", "default model"))
     for row in rows:
         name = f"{row['name']} *" if row["selected"] else str(row["name"])
         configured = "yes" if row["configured"] else f"no ({row['missing']})"
         table.add_row(name, str(row["base_url"]) or "-", str(row["default_model"]) or "-", configured,
-                      str(row["reachable"]))
+                      str(row["reachable"]), str(row["balance"]))
     stdout.print(table)
     stdout.print("* the engine selected by the configuration")
+    for row in rows:
+        if row["selected"] and row["configured"] and row["priming_advice"]:
+            stdout.print(f"{row['name']}: {row['priming_advice']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -33,15 +33,25 @@ def refactor(
         help="Priming call that caches the pack for later sessions: "
         "auto (when it pays for itself), always, never.",
     ),
+    network: bool = typer.Option(False, "--network",
+                                 help="Let commands reach the network (the sandbox blocks it by default)."),
+    commit: bool = typer.Option(False, "--commit", help="Commit each turn that changed files (message made from "
+                                "the turn); `v4agent undo` reverts the commits."),
+    commit_end: bool = typer.Option(False, "--commit-end", help="Commit once, at the end, everything the run "
+                                    "changed."),
 ) -> None:
     """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
+    from v4agent.core.errors import UsageError
     from v4agent.refactor.request import RefactorRequest
     from v4agent.refactor.run import run_refactor
 
+    if commit and commit_end:
+        raise UsageError("--commit and --commit-end: pick one (a commit per turn, or one at the end)")
     run_refactor(RefactorRequest(
         path=path, task=task, engine=engine, model=model, base_url=base_url, think=think, max_turns=max_turns,
         max_cost=max_cost, approve=approve, yes=yes, test_cmd=test_cmd, allow_dirty=allow_dirty, branch=branch,
-        as_json=as_json, resume=resume, budget=budget, prime=prime,
+        as_json=as_json, resume=resume, budget=budget, prime=prime, network=network,
+        commit="turn" if commit else "end" if commit_end else None,
     ))
 
 

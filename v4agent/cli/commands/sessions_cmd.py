@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from v4agent.core.errors import ExitCode
-from v4agent.ui.console import error, stdout
+from v4agent.ui.console import error, stdout, warn
 
 if TYPE_CHECKING:
     from v4agent.agent.sessions.store import SessionData
@@ -35,7 +35,7 @@ def _ratio(value: float | None) -> str:
 def _summary_json(s: SessionData) -> dict[str, Any]:
     return {"id": s.session_id, "task": s.task, "status": s.status, "turns": s.turns, "cost_usd": s.cost_usd,
             "saved_usd": s.saved_usd, "hit_ratio": s.hit_ratio, "model": s.start.model,
-            "started": s.start.ts, "undone": s.undone}
+            "started": s.start.ts, "undone": s.undone, "unreadable_lines": s.unreadable_lines}
 
 
 @sessions_app.callback()
@@ -62,9 +62,16 @@ def sessions(
                          numeric=("turns", "$", "cache hit"), whole=("id",))
     for s in found:
         task = s.task if len(s.task) <= 60 else s.task[:59] + "…"
-        status = s.status + (" (undone)" if s.undone else "")
+        status = s.status + (" (undone)" if s.undone else "") + (" (damaged)" if s.unreadable_lines else "")
         table.add_row(s.session_id, task, status, str(s.turns), f"{s.cost_usd:.4f}", _ratio(s.hit_ratio))
     stdout.print(table)
+    for s in found:
+        _warn_damage(s)
+
+
+def _warn_damage(s: SessionData) -> None:
+    if s.unreadable_lines:
+        warn(f"session {s.session_id}: {s.unreadable_lines} line(s) of its file are unreadable and were skipped")
 
 
 def call_rows(session: SessionData) -> list[dict[str, Any]]:
@@ -102,6 +109,7 @@ def show(
     if as_json or parent.get("json"):
         print(json.dumps({**_summary_json(session), "calls": rows}, indent=2))
         return
+    _warn_damage(session)
     stdout.print(Text.assemble(("task: ", "bold"), session.task))
     stdout.print(f"status: {session.status}; model {session.start.model}; "
                  f"cache hit {_ratio(session.hit_ratio)}", markup=False, highlight=False)
