@@ -4,7 +4,9 @@
 model did not change are copied from the file; changed lines are re-indented by the match's shift, with the
 file's indentation characters. Blank lines the model left out of ``old_text`` (and so, being unchanged
 context, out of ``new_text`` too) are put back into ``new_text`` where the file's blank-line runs say they
-belong, so the result keeps them. Pure: lists of lines in, lists of lines out.
+belong, so the result keeps them. Blank lines it added to ``old_text`` stand for no line of the file: the
+diff (``editdiff``) aligns non-blank lines first, and of a run of blank lines the file's own go to those
+the diff keeps. Pure: lists of lines in, lists of lines out.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from itertools import pairwise
+
+from v4agent.tools.editdiff import Opcode, opcodes
 
 __all__ = ["TABSIZE", "indent", "render_region", "spaces_for_tabs", "uses_tabs", "width"]
 
@@ -21,7 +25,6 @@ _SIMILAR_MAX_PAIRS = 2500  # bounded work: larger replaced blocks are not paired
 _LEADS_INTO_NEXT = ("#", "@", "//")  # comments and decorators belong to the line below them
 
 Mapping = tuple[tuple[int, int] | None, ...]  # per old line: the file lines (first, last) it stands for
-Opcode = tuple[str, int, int, int, int]
 
 
 def width(line: str) -> int:
@@ -221,11 +224,13 @@ def _with_inserts(
 # --- rendering -------------------------------------------------------------------------------------------
 
 
-def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, str]]) -> list[Opcode]:
+def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, str]], mapping: Mapping) -> list[Opcode]:
     """Slide each insertion down past blank lines, so blank lines end an inserted block (as git's diff does).
 
     Either placement is the same diff of old and new, but not of the file when the model dropped a blank
     line: keeping the blank lines of the old text with the text before the insertion keeps the file's own.
+    Not past a blank line the model added (standing for no line of the file): it would take the place of an
+    inserted one.
     """
     tags = [op[0] for op in ops]
     spans = [[op[1], op[2], op[3], op[4]] for op in ops]
@@ -233,7 +238,8 @@ def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, st
         if tags[k] != "insert" or tags[k - 1] != "equal" or tags[k + 1] != "equal":
             continue
         prev, ins, nxt = spans[k - 1], spans[k], spans[k + 1]
-        while nxt[1] > nxt[0] and new_keys[ins[2]] == (0, "") and new_keys[ins[2]] == new_keys[nxt[2]]:
+        while (nxt[1] > nxt[0] and new_keys[ins[2]] == (0, "") and new_keys[ins[2]] == new_keys[nxt[2]]
+               and mapping[nxt[0]] is not None):
             prev[1] += 1
             prev[3] += 1
             for i in range(4):
@@ -241,6 +247,36 @@ def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, st
             nxt[0] += 1
             nxt[2] += 1
     return [(t, sp[0], sp[1], sp[2], sp[3]) for t, sp in zip(tags, spans, strict=True) if t != "equal" or sp[1] > sp[0]]
+
+
+def _blanks_kept_first(mapping: Mapping, old: Sequence[str], ops: Sequence[Opcode]) -> Mapping:
+    """Within each run of blank old lines, give the file's blank lines to the lines the diff keeps.
+
+    A blank line the model added to ``old_text`` stands for no line of the file. Blank lines are all alike,
+    so which of a run's lines the diff keeps is arbitrary: the file's own go to the kept ones (the last of
+    them, as the match takes a run's first blank lines for the added ones), so that the file loses a blank
+    line only where ``new_text`` has fewer there than the file.
+    """
+    kept = {i for tag, i1, i2, _, _ in ops if tag == "equal" for i in range(i1, i2)}
+    out = list(mapping)
+    i = 0
+    while i < len(old):
+        j = i
+        while j < len(old) and not old[j].strip():
+            j += 1
+        run = range(i, j)
+        values = [m for m in (mapping[r] for r in run) if m is not None]
+        if values and len(values) < len(run):
+            keep = [r for r in run if r in kept]
+            drop = [r for r in run if r not in kept]
+            extra = max(0, len(values) - len(keep))
+            chosen = sorted(keep[len(keep) - min(len(keep), len(values)) :] + drop[len(drop) - extra :])
+            for r in run:
+                out[r] = None
+            for r, m in zip(chosen, values, strict=True):
+                out[r] = m
+        i = max(j, i + 1)
+    return tuple(out)
 
 
 def render_region(
@@ -263,8 +299,9 @@ def render_region(
     out: list[str] = []
     cursor = start
     new_keys = [_key(x) for x in new_lines]
-    ops = difflib.SequenceMatcher(None, [_key(x) for x in old_lines], new_keys, autojunk=False).get_opcodes()
-    for tag, i1, i2, j1, j2 in _slide_blank_inserts(ops, new_keys):
+    ops = _slide_blank_inserts(opcodes([_key(x) for x in old_lines], new_keys), new_keys, mapping)
+    mapping = _blanks_kept_first(mapping, old_lines, ops)
+    for tag, i1, i2, j1, j2 in ops:
         mapped = [m for m in mapping[i1:i2] if m is not None]
         if tag == "equal":
             if mapped:

@@ -4,13 +4,21 @@ Tiers, tried in order: exact substring; whitespace-tolerant (trailing blanks, ta
 lines dropped or added, a first line copied from its middle); indentation-relative (the block shifted as a
 whole); a bounded fuzzy match (difflib over windows of about the same number of lines, with a high threshold
 and a margin over the runner-up). Whatever the tier, an edit is applied only where exactly one place fits:
-two places that differ only in indentation make the edit ambiguous, because applying it in the wrong place
-is worse than asking the model to retry.
+two places that differ only in indentation or in blank lines make the edit ambiguous, and it is refused
+with both as candidates, because applying it in the wrong place is worse than asking the model to retry.
 
-Outside the exact tier, the replacement is laid out by ``editlayout``: lines the model did not change are
-copied from the file, not from ``old_text``, so the model's whitespace noise never leaks into unchanged lines,
-and blank lines it left out of both texts are put back. In the exact tier, tab indentation in ``new_text``
-becomes the file's spaces. Pure: strings in, strings out.
+Blank lines never place a match: the whitespace and indentation tiers match on non-blank lines alone, and
+the model's blank lines are mapped onto the file's around them afterwards, those the file lacks standing
+for nothing. An exact match is read line by line too where it matters: an ``old_text`` that opens with a
+newline found at the end of a non-empty line (a blank line the model added) is left to the whitespace tier,
+since taken literally it would join that line to the next, or stand for a blank line of the file's below.
+
+The places for the whitespace and indentation tiers are found by ``editstruct``. Outside the exact tier,
+the replacement is laid out by ``editlayout``: lines the model did not change are copied from the file, not
+from ``old_text``, so the model's whitespace noise never leaks into unchanged lines; blank lines it left out
+of both texts are put back; and a blank line it added to ``old_text`` is the first to go where ``new_text``
+has fewer, so the file loses its own only where ``new_text`` has fewer than the file. In the exact tier,
+tab indentation in ``new_text`` becomes the file's spaces. Pure: strings in, strings out.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from v4agent.tools.editlayout import render_region, spaces_for_tabs, width
+from v4agent.tools.editstruct import Match, structural_matches
 
 __all__ = ["Candidate", "EditOutcome", "apply_edit"]
 
@@ -53,19 +62,6 @@ class EditOutcome:
     candidates: tuple[Candidate, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Match:
-    start: int  # region [start, end) in file line indices
-    end: int
-    mapping: tuple[tuple[int, int] | None, ...]  # per old line: the file lines (first, last) it stands for
-    delta: int  # indentation width to add to the model's lines
-    partial_prefix: str | None  # what the model left off the first line, when it copied it from its middle
-    tier: str
-    score: float = 1.0
-    blanks_exact: bool = True  # blank lines of old_text and of the region correspond one to one
-    agree: float = 1.0  # share of old_text's non-blank lines found unchanged in the region
-
-
 # --- line helpers --------------------------------------------------------------------------------------------
 
 
@@ -83,7 +79,7 @@ def _join(lines: Sequence[str], trailing_newline: bool) -> str:
     return "\n".join(lines) + ("\n" if trailing_newline else "")
 
 
-def _body(line: str) -> str:
+def _strip(line: str) -> str:
     return line.strip()
 
 
@@ -92,119 +88,17 @@ def _preview(line: str) -> str:
     return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
 
 
-# --- structural matching (whitespace and indentation tiers) ------------------------------------------------
-
-
-def _structural_matches(file_lines: Sequence[str], old_lines: Sequence[str]) -> list[_Match]:
-    """Every place whose non-blank lines equal the old text's, line by line, after stripping.
-
-    The first old line may be a suffix of the file line (a model copying from the middle of a line). The
-    indentation difference must be the same on every compared line.
-    """
-    old_nb = [i for i, ln in enumerate(old_lines) if ln.strip()]
-    if not old_nb:
-        return []
-    file_nb = [i for i, ln in enumerate(file_lines) if ln.strip()]
-    file_bodies = [_body(file_lines[i]) for i in file_nb]
-    old_bodies = [_body(old_lines[i]) for i in old_nb]
-    n = len(old_nb)
-    # Anchor on the longest old line other than the first (which may be partial) to find starting points.
-    anchor = max(range(1, n), key=lambda t: len(old_bodies[t])) if n > 1 else 0
-    matches: list[_Match] = []
-    for k in range(len(file_nb) - n + 1):
-        if file_bodies[k + anchor] != old_bodies[anchor] and (anchor or n == 1):
-            continue
-        match = _check_window(file_lines, old_lines, file_nb, file_bodies, old_nb, old_bodies, k)
-        if match is not None:
-            matches.append(match)
-    return matches
-
-
-def _check_window(
-    file_lines: Sequence[str],
-    old_lines: Sequence[str],
-    file_nb: Sequence[int],
-    file_bodies: Sequence[str],
-    old_nb: Sequence[int],
-    old_bodies: Sequence[str],
-    k: int,
-) -> _Match | None:
-    n = len(old_nb)
-    partial_prefix: str | None = None
-    deltas: set[int] = set()
-    for t in range(n):
-        fb, ob = file_bodies[k + t], old_bodies[t]
-        if fb == ob:
-            deltas.add(width(file_lines[file_nb[k + t]]) - width(old_lines[old_nb[t]]))
-        elif t == 0 and fb.endswith(ob) and n > 1:
-            file_line = file_lines[file_nb[k]].rstrip()
-            partial_prefix = file_line[: len(file_line) - len(ob)]
-        else:
-            return None
-    if len(deltas) > 1:
-        return None
-    delta = deltas.pop() if deltas else 0
-    mapping: list[tuple[int, int] | None] = [None] * len(old_lines)
-    for t in range(n):
-        mapping[old_nb[t]] = (file_nb[k + t], file_nb[k + t])
-    blanks_exact = True
-    # Blank lines between two matched lines: one to one while both sides have some; the old text's last
-    # blank stands for the rest of the file's run (a model that dropped or added a blank line).
-    for t in range(n - 1):
-        old_gap = list(range(old_nb[t] + 1, old_nb[t + 1]))
-        file_gap = list(range(file_nb[k + t] + 1, file_nb[k + t + 1]))
-        if len(old_gap) != len(file_gap):
-            blanks_exact = False
-        if not old_gap or not file_gap:
-            continue
-        # Surplus blanks in old_text (a model's extra blank line) stand for nothing.
-        old_gap = old_gap[max(0, len(old_gap) - len(file_gap)) :]
-        common = len(old_gap) - 1
-        for x in range(common):
-            mapping[old_gap[x]] = (file_gap[x], file_gap[x])
-        mapping[old_gap[-1]] = (file_gap[common], file_gap[-1])
-    blanks_exact &= _map_edge_blanks(mapping, file_lines, old_nb, file_nb[k], file_nb[k + n - 1])
-    mapped = [m for m in mapping if m is not None]
-    return _Match(
-        start=min(a for a, _ in mapped),
-        end=max(b for _, b in mapped) + 1,
-        mapping=tuple(mapping),
-        delta=delta,
-        partial_prefix=partial_prefix,
-        tier="whitespace" if delta == 0 else "indent",
-        blanks_exact=blanks_exact,
-    )
-
-
-def _map_edge_blanks(mapping: list[tuple[int, int] | None], file_lines: Sequence[str], old_nb: Sequence[int],
-                     first: int, last: int) -> bool:
-    """Map old_text's leading and trailing blank lines onto the file's; False when the file lacks them."""
-    lead, trail = old_nb[0], len(mapping) - 1 - old_nb[-1]
-    exact = True
-    if lead and first - lead >= 0 and all(not file_lines[first - j].strip() for j in range(1, lead + 1)):
-        for j in range(lead):
-            mapping[j] = (first - lead + j, first - lead + j)
-    elif lead:
-        exact = False
-    if trail and last + trail < len(file_lines) and all(not file_lines[last + j].strip() for j in range(1, trail + 1)):
-        for j in range(1, trail + 1):
-            mapping[old_nb[-1] + j] = (last + j, last + j)
-    elif trail:
-        exact = False
-    return exact
-
-
 # --- fuzzy matching ------------------------------------------------------------------------------------------
 
 
-def _fuzzy_scores(file_lines: Sequence[str], old_lines: Sequence[str]) -> list[_Match]:
+def _fuzzy_scores(file_lines: Sequence[str], old_lines: Sequence[str]) -> list[Match]:
     """Scored windows over the file's non-blank lines, best first (bounded work: a cheap prefilter first)."""
     old_nb = [i for i, ln in enumerate(old_lines) if ln.strip()]
     file_nb = [i for i, ln in enumerate(file_lines) if ln.strip()]
     if not old_nb or not file_nb:
         return []
-    old_bodies = [_body(old_lines[i]) for i in old_nb]
-    file_bodies = [_body(file_lines[i]) for i in file_nb]
+    old_bodies = [_strip(old_lines[i]) for i in old_nb]
+    file_bodies = [_strip(file_lines[i]) for i in file_nb]
     old_set = set(old_bodies)
     n = len(old_nb)
     hits = [1 if b in old_set else 0 for b in file_bodies]
@@ -220,7 +114,7 @@ def _fuzzy_scores(file_lines: Sequence[str], old_lines: Sequence[str]) -> list[_
     old_text = "\n".join(old_bodies)
     scorer = difflib.SequenceMatcher(autojunk=False)
     scorer.set_seq2(old_text)
-    scored: list[_Match] = []
+    scored: list[Match] = []
     seen: set[tuple[int, int]] = set()
     for _, k, size in windows[: _FUZZY_MAX_WINDOWS * 3]:
         if (k, size) in seen:
@@ -239,9 +133,9 @@ def _fuzzy_scores(file_lines: Sequence[str], old_lines: Sequence[str]) -> list[_
 
 def _fuzzy_match(
     file_lines: Sequence[str], old_lines: Sequence[str], window: Sequence[int], old_nb: Sequence[int], score: float
-) -> _Match:
-    old_bodies = [_body(old_lines[i]) for i in old_nb]
-    win_bodies = [_body(file_lines[i]) for i in window]
+) -> Match:
+    old_bodies = [_strip(old_lines[i]) for i in old_nb]
+    win_bodies = [_strip(file_lines[i]) for i in window]
     mapping: list[tuple[int, int] | None] = [None] * len(old_lines)
     deltas: list[int] = []
     sm = difflib.SequenceMatcher(None, old_bodies, win_bodies, autojunk=False)
@@ -254,17 +148,17 @@ def _fuzzy_match(
     deltas.sort()
     delta = deltas[len(deltas) // 2] if deltas else 0
     agree = len(deltas) / max(len(old_nb), len(window))
-    return _Match(window[0], window[-1] + 1, tuple(mapping), delta, None, "fuzzy", score, agree=agree)
+    return Match(window[0], window[-1] + 1, tuple(mapping), delta, None, "fuzzy", score, agree=agree)
 
 
-def _overlaps(a: _Match, b: _Match) -> bool:
+def _overlaps(a: Match, b: Match) -> bool:
     return a.start < b.end and b.start < a.end
 
 
 # --- splicing ------------------------------------------------------------------------------------------------
 
 
-def _splice(content: str, matches: Sequence[_Match], old_lines: Sequence[str], new_lines: Sequence[str]) -> str:
+def _splice(content: str, matches: Sequence[Match], old_lines: Sequence[str], new_lines: Sequence[str]) -> str:
     file_lines, trailing = _split(content)
     result = list(file_lines)
     for m in sorted(matches, key=lambda m: -m.start):  # bottom-up keeps earlier indices valid
@@ -282,7 +176,26 @@ def _line_of(content: str, offset: int) -> int:
     return content.count("\n", 0, offset)
 
 
-def _candidates_from(file_lines: Sequence[str], matches: Sequence[_Match]) -> tuple[Candidate, ...]:
+def _takes_line_end(work: str, old: str, offset: int) -> bool:
+    """True when old_text opens with a newline that, found there, ends a non-empty line rather than being a
+    blank line of its own: the model's old_text opened with a blank line the file does not have there."""
+    return old.startswith("\n") and offset > 0 and work[offset - 1] != "\n"
+
+
+def _exact_offsets(work: str, old: str) -> list[int]:
+    """Where old_text occurs exactly; none when it opens with a blank line found at the end of a non-empty
+    line (see the module docstring)."""
+    offsets: list[int] = []
+    pos = work.find(old)
+    while pos >= 0:
+        offsets.append(pos)
+        pos = work.find(old, pos + len(old))
+    if any(_takes_line_end(work, old, p) for p in offsets):
+        return []
+    return offsets
+
+
+def _candidates_from(file_lines: Sequence[str], matches: Sequence[Match]) -> tuple[Candidate, ...]:
     return tuple(Candidate(m.start + 1, round(m.score, 3), _preview(file_lines[m.start])) for m in matches)
 
 
@@ -291,7 +204,7 @@ def _describe(cands: Sequence[Candidate]) -> str:
 
 
 def _closest(file_lines: Sequence[str], old_lines: Sequence[str], limit: int = 3) -> tuple[Candidate, ...]:
-    picked: list[_Match] = []
+    picked: list[Match] = []
     for m in _fuzzy_scores(file_lines, old_lines):
         if m.score >= 0.4 and not any(_overlaps(m, p) for p in picked):
             picked.append(m)
@@ -341,15 +254,10 @@ def _apply_lf(work: str, old: str, new: str, replace_all: bool) -> EditOutcome:
     file_lines, _ = _split(work)
     old_lines, _ = _split(old)
     new_lines, _ = _split(new)
-    structural = _structural_matches(file_lines, old_lines)
-    exact_count = work.count(old)
+    structural = structural_matches(file_lines, old_lines)
+    offsets = _exact_offsets(work, old)
 
-    if exact_count:
-        offsets: list[int] = []
-        pos = work.find(old)
-        while pos >= 0:
-            offsets.append(pos)
-            pos = work.find(old, pos + len(old))
+    if offsets:
         exact_lines = [_line_of(work, p) for p in offsets]
         if len(offsets) > 1 and not replace_all:
             exact_cands = [Candidate(ln + 1, 1.0, _preview(file_lines[ln])) for ln in exact_lines]

@@ -107,13 +107,10 @@ def test_vllm_usage_shape_reports_cached_tokens() -> None:
         assert second.usage.cache_miss == second.usage.prompt_tokens - second.usage.cache_hit
 
 
-CONCURRENCY_429 = pytest.mark.xfail(
-    strict=True, reason="client rule: DeepSeek's concurrency 429 names the balance but is a rate limit to retry "
-                        "(no Retry-After); the client still reads 'balance' as a 402")
 
 
 @pytest.mark.parametrize("fault", [
-    pytest.param(Fault("429"), marks=CONCURRENCY_429),
+    pytest.param(Fault("429")),
     Fault("500"), Fault("cut_stream", after=2),
     Fault("slow_first_byte", delay=0.2), Fault("keepalive", count=3, delay=0.05),
 ])

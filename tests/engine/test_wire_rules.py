@@ -280,7 +280,7 @@ def test_the_phases_of_a_call_reach_the_observer() -> None:
 
 def test_deadlines_come_from_the_configuration(tmp_path: Path) -> None:
     (tmp_path / ".v4agent.toml").write_text("[timeout]\nfirst_token = 120\ntotal = 0\n")
-    chosen = deadlines(load_config(tmp_path))
+    chosen = deadlines(load_config(tmp_path, trust=True))  # timeout.* apply from a trusted project file
     assert chosen.first_token_s == 120
     assert chosen.total_s is None  # 0 turns it off
     assert chosen.connect_s == Deadlines().connect_s

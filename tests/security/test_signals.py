@@ -29,7 +29,11 @@ INTERRUPTED = 5
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off", "COLUMNS": "160"}
+    # The command reports its pids to the test from outside the repository, which a sandbox forbids (and in
+    # its PID namespace they would not be the host's): these tests are about signals, so the sandbox is off
+    # (``--yes`` then runs the command unconfined); the sandbox's own kill of the whole tree is tested apart.
+    return {**os.environ, "DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off", "COLUMNS": "160",
+            "V4AGENT_SANDBOX_MODE": "off"}
 
 
 def _command(pids: Path, *, ignore_term: bool) -> str:

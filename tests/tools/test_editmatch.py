@@ -266,3 +266,69 @@ def test_exact_match_keeps_tabs_where_the_file_has_them_or_shows_no_style() -> N
     out = apply_edit(flat, "B = 2\n", "B = 2\nif A:\n\tB = 3\n")
     assert out.ok
     assert out.content == "A = 1\nB = 2\nif A:\n\tB = 3\n"
+
+
+# --- blank lines the model added: the match never slides, the file keeps its own ------------------------------
+
+
+def test_old_text_opening_with_a_blank_line_does_not_join_a_whitespace_line_to_the_next() -> None:
+    # Found exactly, "\nb = 2\n" starts at the end of the whitespace-only line: replacing it there glued that
+    # line's spaces to the next one ("    b = 3"). Read line by line, the blank line stands for that line.
+    out = apply_edit("x = 1\n    \nb = 2\n", "\nb = 2\n", "b = 3\n")
+    assert out.ok
+    assert out.content == "x = 1\nb = 3\n"
+
+
+def test_deleting_after_a_whitespace_line_never_edits_the_line_below() -> None:
+    # The wrong place: the line after old_text ("c = 3") came out indented by the whitespace line's spaces.
+    out = apply_edit("a = 1\n    \nb = 2\nc = 3\n", "\nb = 2\n", "")
+    assert out.ok
+    assert out.content == "a = 1\nc = 3\n"
+
+
+def test_old_text_opening_with_a_blank_line_the_file_lacks_is_applied_not_refused() -> None:
+    text = "a = 1\nb = 2\nc = 3\n"
+    out = apply_edit(text, "\nb = 2\n", "b = 3\n")  # taken literally, this joined "a = 1" and "b = 3"
+    assert out.ok
+    assert out.content == "a = 1\nb = 3\nc = 3\n"
+    assert out.lines == (2,)
+    both = apply_edit(text, "\nb = 2\n", "\nb = 3\n")  # added to both texts
+    assert both.ok
+    assert both.content == "a = 1\nb = 3\nc = 3\n"
+
+
+def test_blank_line_added_to_old_text_alone_leaves_the_files_blank_line() -> None:
+    out = apply_edit("a = 1\n\nb = 2\n", "a = 1\n\n\nb = 2\n", "a = 1\n\nc = 3\n")
+    assert out.ok
+    assert out.content == "a = 1\n\nc = 3\n"
+
+
+def test_blank_line_added_to_old_text_does_not_pull_lines_out_of_place() -> None:
+    text = "def t():\n    pm = P()\n    class H:\n        pass\n"
+    old = "def t():\n\n    pm = P()\n    class H:\n"
+    out = apply_edit(text, old, "def t():\n    pm = P()\n\n    class H:\n")
+    assert out.ok
+    assert out.content == "def t():\n    pm = P()\n\n    class H:\n        pass\n"
+
+
+def test_more_leading_blank_lines_than_the_file_has_still_match() -> None:
+    out = apply_edit("a = 1\n\nx = 2\ny = 3\n", "\n\nx = 2\n", "\nx = 4\n")
+    assert out.ok
+    assert out.content == "a = 1\n\nx = 4\ny = 3\n"
+
+
+def test_places_that_differ_only_in_blank_lines_are_refused_with_both() -> None:
+    text = "a = 1\n\nb = 2\nc = 0\na = 1\nb = 2\n"
+    out = apply_edit(text, "a = 1\n\nb = 2\n", "a = 1\n\nb = 5\n")  # found exactly once, but blanks prove nothing
+    assert not out.ok
+    assert out.content == text
+    assert [c.line for c in out.candidates] == [1, 5]
+
+
+def test_blank_line_closing_both_texts_pairs_with_the_last_one() -> None:
+    # Appending at the end of the file: the blank line the model added after old_text's last line is the one
+    # that closes new_text, not the first of the blank lines before the appended function.
+    text = "def a():\n    return 1\n"
+    out = apply_edit(text, "def a():\n    return 1\n\n", "def a():\n    return 1\n\n\ndef b():\n    return 2\n\n")
+    assert out.ok
+    assert out.content == "def a():\n    return 1\n\n\ndef b():\n    return 2\n"

@@ -15,7 +15,6 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.prompt import Confirm
 
 from v4agent.agent.loop import Outcome
 from v4agent.agent.sessions.lock import note_session, release_session_locks
@@ -30,11 +29,11 @@ from v4agent.chat.statusline import SessionFigures
 from v4agent.core.errors import ExitCode, Interrupted, UsageError, V4AgentError
 from v4agent.core.git import GitError, run_git
 from v4agent.core.signals import received, stop_on_signals
-from v4agent.core.trust import UntrustedProject
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.engine.types import EngineError, EngineUnreachable
 from v4agent.ui.console import stderr, warn
+from v4agent.ui.trustprompt import ask_trust_on_terminal
 
 _WHY_GIT = "the chat records the starting state so that /undo and `v4agent undo` can restore it"
 
@@ -51,15 +50,6 @@ def _targets(targets: tuple[str, ...], resume: bool) -> tuple[Path, str | None]:
         return Path("."), targets[0]
     return Path(targets[0] if targets else "."), None
 
-
-def _ask_trust(question: UntrustedProject) -> bool:
-    stderr.print(question.describe(), markup=False, highlight=False)
-    try:
-        return Confirm.ask("trust this repository's config?", default=False, console=stderr)
-    except EOFError:  # no answer is a no
-        return False
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted before the run started") from None
 
 
 def _pack_builder(workspace: Workspace, budget: int | None, engine: RemoteEngine) -> Any:
@@ -108,7 +98,7 @@ def _run_chat(request: ChatRequest) -> None:
     path, session_id = _targets(request.targets, request.resume)
     flags = request.config_flags()
     # SetupError, ConfigError, PriceTableError, SessionError: usage errors (exit 2), reported by the entry point
-    workspace = open_workspace(path, flags, why=_WHY_GIT, ask_trust=_ask_trust if sys.stdin.isatty() else None,
+    workspace = open_workspace(path, flags, why=_WHY_GIT, ask_trust=ask_trust_on_terminal if sys.stdin.isatty() else None,
                                warn=lambda line: warn(escape(line)))
     session = find_resumable(workspace.root, session_id) if request.resume else None
     try:

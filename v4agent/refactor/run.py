@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.prompt import Confirm, Prompt
+from rich.prompt import Prompt
 from rich.text import Text
 
 from v4agent.accounting import (
@@ -56,7 +56,6 @@ from v4agent.core.errors import ExitCode, Interrupted, UsageError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
 from v4agent.core.signals import Terminated, stop_on_signals
-from v4agent.core.trust import UntrustedProject
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.prompts import load_prompt
 from v4agent.refactor.commits import Committer
@@ -68,6 +67,7 @@ from v4agent.tools.approval import Answer, ApprovalRequest, Asker, gate_command
 from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
 from v4agent.tools.testrun import detect_test_command, run_test_command
 from v4agent.ui.console import error, stderr, stdout, warn
+from v4agent.ui.trustprompt import ask_trust_on_terminal
 from v4agent.ui.visible import hidden_note, visible_text
 
 if TYPE_CHECKING:
@@ -89,15 +89,6 @@ def _ask(request: ApprovalRequest) -> Answer:
     answer = Prompt.ask("allow?", choices=["yes", "no", "always"], default="no", console=stderr)
     return "always" if answer == "always" else "yes" if answer == "yes" else "no"
 
-
-def _ask_trust(question: UntrustedProject) -> bool:
-    stderr.print(question.describe(), markup=False, highlight=False)
-    try:
-        return Confirm.ask("trust this repository's config?", default=False, console=stderr)
-    except EOFError:  # no answer is a no
-        return False
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted before the run started") from None
 
 
 def _build_pack(workspace: Workspace, model: str, budget: int | None) -> Snapshot:
@@ -252,7 +243,7 @@ def run_refactor(request: RefactorRequest) -> None:
 def _run_refactor(request: RefactorRequest) -> None:
     flags = request.config_flags()
     # SetupError, ConfigError, PriceTableError and SessionError are usage errors (exit 2): the entry point says so.
-    workspace = open_workspace(request.path, flags, why=_WHY_GIT, ask_trust=_ask_trust if sys.stdin.isatty() else None,
+    workspace = open_workspace(request.path, flags, why=_WHY_GIT, ask_trust=ask_trust_on_terminal if sys.stdin.isatty() else None,
                                warn=lambda line: warn(escape(line)))
     if request.prime not in PRIME_POLICIES:
         raise UsageError(f"--prime must be auto, always or never, not {request.prime!r}")

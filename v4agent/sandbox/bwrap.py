@@ -52,12 +52,13 @@ def limited(command: str | Sequence[str], memory_bytes: int, file_bytes: int) ->
 
     bash(1), ulimit: -v is the address space (RLIMIT_AS) and -f the file size (RLIMIT_FSIZE), both in
     1024-byte units; -S -H set the soft and the hard limit, and a process cannot raise a hard limit again
-    (setrlimit(2): that takes CAP_SYS_RESOURCE, which the sandbox drops). A shell string gets the limits on its
-    own first line, so one bash runs it as before (line numbers in its messages unchanged); an argv is exec'd.
+    (setrlimit(2): that takes CAP_SYS_RESOURCE, which the sandbox drops). A shell string is handed, untouched,
+    to a bash exec'd after the limits, so what runs is exactly the string the user approved (its
+    ``$BASH_EXECUTION_STRING``, its line numbers); an argv is exec'd the same way.
     """
     ulimit = f"ulimit -S -H -v {memory_bytes // 1024} -f {file_bytes // 1024} || exit 125"
     if isinstance(command, str):
-        return ["/bin/bash", "-c", f"{ulimit}; {command}"]
+        return ["/bin/bash", "-c", f'{ulimit}; exec /bin/bash -c "$1"', "v4agent-sandbox", command]
     return ["/bin/bash", "-c", f'{ulimit}; exec "$@"', "v4agent-sandbox", *command]
 
 
