@@ -1,7 +1,8 @@
 """Kill -9 soak, bounded: a scripted session against the stand-in, killed at random points about 20 times.
 
 After every kill: no file torn, no stray file once a run got past its start, the ledger parseable with no call
-twice and none the session lacks, the session resumable, and undo (in a copy) back to the starting commit.
+twice and none the session lacks, the session resumable, and undo (planned with --dry-run after kills, run at each
+session's end) back to the starting commit.
 ``bench/soak_kill.py`` runs the same with 200 kills and prints the counts.
 """
 
