@@ -222,13 +222,6 @@ def _ambiguous(content: str, places: Sequence[Candidate], how: str) -> EditOutco
     return EditOutcome(False, content, "", message, candidates=tuple(places))
 
 
-def _drop_added_trailing_ws(file_lines: Sequence[str], new: str) -> str:
-    """Trailing blanks in new_text are a model's noise when the file has none anywhere."""
-    if any(ln != ln.rstrip() for ln in file_lines):
-        return new
-    return "\n".join(ln.rstrip() for ln in new.split("\n"))
-
-
 def _crlf(content: str) -> bool:
     return "\r\n" in content and content.count("\r\n") == content.count("\n")
 
@@ -276,7 +269,9 @@ def _apply_lf(work: str, old: str, new: str, replace_all: bool) -> EditOutcome:
             len(twins) > 1 or (len(twins) == 1 and not twins[0].start <= exact_lines[0] < twins[0].end)
         ):
             return _ambiguous(work, _candidates_from(file_lines, twins), "ignoring indentation")
-        new = spaces_for_tabs(file_lines, _drop_added_trailing_ws(file_lines, new))
+        # An exact match shows the model copied the file's whitespace faithfully: its trailing blanks are meant
+        # (only the whitespace-tolerant tiers treat them as noise, in the file's own layout).
+        new = spaces_for_tabs(file_lines, new)
         result = work.replace(old, new) if replace_all else work.replace(old, new, 1)
         starts = tuple(ln + 1 for ln in exact_lines)
         return EditOutcome(True, result, "exact", f"replaced {len(offsets)} exact match(es)", len(offsets), starts)

@@ -24,11 +24,12 @@ import contextlib
 import ctypes
 import errno
 import os
-import secrets
 import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from v4agent.core.tempfiles import write_temp
 
 __all__ = ["LinkInPath", "NotADir", "open_dir", "openat2_available", "opened_root", "read_at", "replace_at",
            "stat_at", "unlink_at"]
@@ -242,20 +243,12 @@ def read_at(dir_fd: int, name: str,
 def replace_at(dir_fd: int, name: str, data: bytes, mode: int) -> None:
     """Atomically put ``data`` at ``name`` in the directory with permission bits ``mode``.
 
-    The temp file is made with O_EXCL | O_NOFOLLOW in the held directory, fsync'd, renamed over ``name`` within
-    that directory, and the directory fsync'd: readers see the old or the new file, never a torn one.
+    The temp file is made in the held directory (unnamed while written where the filesystem allows, else with
+    O_EXCL | O_NOFOLLOW: ``core.tempfiles``), fsync'd, renamed over ``name`` within that directory, and the
+    directory fsync'd: readers see the old or the new file, never a torn one, and a kill leaves no temp file.
     """
-    tmp = f".{name}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+    tmp = write_temp(dir_fd, name, data, mode)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fchmod(fd, mode)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -221,8 +221,9 @@ def test_compaction_summarizes_on_the_cached_prefix_and_restarts_the_layout(tmp_
     with StandIn(handler=handler) as server:
         agent, writer = _agent(root, server)
         first_prompt = len(agent.tracker.render(agent.conversation.messages, agent.tools).tokens)
-        agent.config = AgentConfig(engine_name="deepseek", window=first_prompt + 700, max_output=100,
-                                   compact_margin=0, compact_min_gain=200)
+        # The margin holds the summary request itself: with none, it was sent past the window.
+        agent.config = AgentConfig(engine_name="deepseek", window=first_prompt + 1100, max_output=100,
+                                   compact_margin=400, compact_min_gain=200)
         outcome = agent.run()
         calls = list(server.calls)
     assert outcome.status == "finished", outcome.reason

@@ -53,7 +53,7 @@ class ToolChange:
 def _argument_path(arguments: str) -> str:
     try:
         raw = json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the decoder's depth (the tool refuses it)
         return ""
     path = raw.get("path") if isinstance(raw, dict) else None
     return _normal(path) if isinstance(path, str) and path.strip() else ""
@@ -67,7 +67,7 @@ def tool_label(name: str, arguments: str) -> str:
     """``edit_file app.py`` / ``shell: make fmt``: a tool call in a few words (for messages and commits)."""
     try:
         raw = json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):
         raw = {}
     if not isinstance(raw, dict):
         raw = {}

@@ -7,6 +7,9 @@ happens, so Ctrl-C leaves a resumable session.
 Stop conditions: the model calls ``finish``; ``max_turns`` calls made in this run; the next call would cross
 ``max_cost``; the same failing tool call repeated ``loop_limit`` times in a row; a reply stopped by the content
 filter, or ``finish.MAX_CUTS`` replies in a row cut at the output limit (``v4agent.agent.finish``); Ctrl-C.
+
+No request outgrows the window (``request.window``, rules in ``request.budget``): tool results are capped by
+tokens, and the request about to be sent is counted and compacted past the limit, resumed sessions included.
 """
 
 from __future__ import annotations
@@ -30,17 +33,17 @@ from v4agent.agent.events import (
     ToolStarted,
 )
 from v4agent.agent.finish import MAX_CUTS, continue_after_cut, filtered_reason, too_many_cuts
+from v4agent.agent.ledgersync import backfill_ledger
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import (
-    COMPACTION_REQUEST,
     INTERRUPTED_TOOL_RESULT,
     Conversation,
     Message,
     compacted_messages,
     delta_message,
-    plan_compaction,
     tool_message,
 )
+from v4agent.agent.request.window import UNSUMMARIZED, ContextFull, Window, provider_scale
 from v4agent.agent.sessions.records import CallRecord, EndRecord, EndTotals, ResetRecord, ToolRecord
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.core.signals import interrupt_reason
@@ -149,6 +152,9 @@ class Agent:
         self._tests_ok: bool | None = None
         self._fail_key: tuple[str, str] | None = None
         self._fail_streak = 0
+        self._pending_tokens = 0  # appended since the last call (tool results, delta blocks): not counted yet
+        self._scale = 1.0  # the provider's prompt count over ours, from the last call (its template is not ours)
+        self._ledger_synced = False
         self._cuts = 0  # replies in a row cut at the output limit
 
     # -- calls ---------------------------------------------------------------------------------------------
@@ -189,6 +195,8 @@ class Agent:
                                    billed_hit=usage.cache_hit if usage else None,
                                    billed_prompt=usage.prompt_tokens if usage else None)
         self.context_tokens = priced.prompt_tokens + priced.output_tokens
+        self._pending_tokens = 0
+        self._scale = provider_scale(usage.prompt_tokens if usage else None, len(rendered.tokens), self._scale)
         self._last_output = max(256, priced.output_tokens)
         self.writer.write(CallRecord.of(
             kind=kind, turn=self.turn, model=model, usage=priced, usage_known=usage is not None, cost=cost,
@@ -217,11 +225,14 @@ class Agent:
     def run(self) -> Outcome:
         """Call the engine and run tools until a stop condition; the end is saved to the session too."""
         try:
+            self._backfill_ledger()
             outcome = self._loop()
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP inside core.signals.stop_on_signals
             outcome = self._outcome("interrupted", interrupt_reason(exc))
         except BudgetExceeded as exc:
             outcome = self._outcome("limit", str(exc))
+        except ContextFull as exc:
+            outcome = self._outcome("failed", f"{exc} ({exc.hint})" if exc.hint else str(exc))
         except EngineError as exc:
             reason = f"engine error: {exc}" + (f" ({exc.hint})" if exc.hint else "")
             outcome = self._outcome("failed", reason)
@@ -236,6 +247,14 @@ class Agent:
         except OSError as exc:
             outcome.reason += f" (the session's end was not saved: {_describe_os_error(exc)})"
         return outcome
+
+    def _backfill_ledger(self) -> None:
+        """Once per run of a session: calls it recorded that the ledger missed (a kill between the appends)."""
+        if self._ledger_synced or self.meter.ledger is None:
+            return
+        self._ledger_synced = True
+        backfill_ledger(self.meter.ledger, self.writer.path, session_id=self.writer.session_id,
+                        engine=self.config.engine_name, table=self.table)
 
     def _outcome(self, status: Status, reason: str, summary: str = "") -> Outcome:
         return Outcome(status, reason, summary, self.turn, self.meter.spent_usd, self._tests_ok,
@@ -274,7 +293,7 @@ class Agent:
             stop: str | None = None
             for call in reply.tool_calls:
                 result = self._run_one(call.name, call.arguments)
-                self.append(tool_message(call.id, result.content))
+                self.append(tool_message(call.id, self._fit_result(call.name, result.content)))
                 if result.finished:
                     finished = result.summary or result.content
                 stop = stop or self._check_loop(call.name, call.arguments, result.ok)
@@ -330,28 +349,54 @@ class Agent:
             return
         self._reported_delta = self._reported_delta | paths
         self.append(delta_message(block.text))
+        self._pending_tokens += int(block.tokens)
         self._emit(Notice(f"appended the packer's delta block ({block.tokens} tokens, {len(block.paths)} files)"))
 
-    def _maybe_compact(self) -> None:
-        def base_tokens() -> int:  # what a compaction keeps: system prompt, pack, task (and the tools)
-            return len(self.tracker.render(self.conversation.messages[:3], self.tools).tokens)
+    # -- the window ------------------------------------------------------------------------------------------
 
-        plan = plan_compaction(self.context_tokens, window=self.config.window, max_output=self.config.max_output,
-                               base_tokens=base_tokens, margin=self.config.compact_margin,
-                               min_gain=self.config.compact_min_gain)
-        if plan.needed:
-            self.compact(plan.reason)
+    @property
+    def window(self) -> Window:
+        """The session's window as the limits stand now (``request.window``; ``request.budget`` states the rules)."""
+        c = self.config
+        return Window(self.tracker, self.tools, c.window, c.max_output, c.compact_margin, c.compact_min_gain,
+                      self._scale)
+
+    def _fit_result(self, name: str, content: str) -> str:
+        """The tool result as it enters the conversation: capped by tokens, the cap shrinking as the context fills."""
+        fitted, tokens = self.window.fit_result(content, self.context_tokens + self._pending_tokens,
+                                                command=runs_command(name))
+        self._pending_tokens += tokens
+        return fitted
+
+    def _maybe_compact(self) -> None:
+        """Compact when the request about to be sent is past the limit (it is counted, not guessed)."""
+        reason = self.window.compaction_reason(self.conversation.messages)
+        if reason is not None:
+            self.compact(reason)
+        self.window.ensure_sendable(self.conversation.messages)
 
     def compact(self, reason: str) -> None:
-        """Summarize the conversation so far and restart from [system, pack, task, summary] (also on demand)."""
+        """Summarize the conversation so far and restart from [system, pack, task, summary] (also on demand).
+
+        The summary request extends the conversation (it hits the whole cached prefix) unless it would not fit:
+        then its oldest tool payloads are stubbed, and with no way to fit no summary is asked for.
+        """
         self._emit(Notice(f"compacting: {reason}"))
-        context_before = self.context_tokens
-        # The summary request appends to the conversation, so it hits the whole cached prefix.
-        request = [*self.conversation.messages, {"role": "user", "content": COMPACTION_REQUEST}]
-        reply = self._call("compact", request)
-        summary = reply.content if reply is not None else ""
-        if reply is not None and reply.incomplete:
-            self._emit(Notice(f"the summary is incomplete: {reply.incomplete}"))
+        window = self.window
+        context_before = max(self.context_tokens, window.count(self.conversation.messages))
+        fitted = window.summary_request(self.conversation.messages)
+        if fitted.stubbed:
+            self._emit(Notice(f"the summary request left out {fitted.stubbed} old tool results or arguments to "
+                              f"fit the window ({fitted.tokens} tokens)"))
+        summary = UNSUMMARIZED
+        if fitted.fits:
+            reply = self._call("compact", fitted.messages)
+            summary = (reply.content if reply is not None else "") or summary
+            if reply is not None and reply.incomplete:
+                self._emit(Notice(f"the summary is incomplete: {reply.incomplete}"))
+        else:
+            self._emit(Notice("even without its tool results the conversation does not fit the window: "
+                              "compacting without a summary"))
         if self.snapshot is not None:
             self.snapshot = self.snapshot.rebase()  # re-pack once: later deltas are against the new render
             pack_text = str(self.snapshot.text)
@@ -363,6 +408,7 @@ class Agent:
         for index, message in enumerate(messages):
             self.writer.message(index, message)
         self.context_tokens = 0
+        self._pending_tokens = 0
 
 
 def _describe_os_error(exc: OSError) -> str:

@@ -22,6 +22,7 @@ from v4agent.agent.sessions.store import SessionData
 from v4agent.core.config import Config, load_config
 from v4agent.core.errors import UsageError
 from v4agent.core.git import repo_root
+from v4agent.core.tempfiles import sweep_repository
 from v4agent.core.trust import UntrustedProject, record_decision
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import all_presets, model_info
@@ -116,8 +117,10 @@ def _trusted_config(root: Path, flags: Mapping[str, Any], ask_trust: TrustAsker 
 
 def start_run(workspace: Workspace, *, session: SessionData | None = None,
               overrides: Mapping[str, Any] | None = None) -> RunSetup:
-    """Open the engine the configuration (and ``overrides``) name; raises EngineError with a hint."""
+    """Take the repository's session lock, sweep stale temp files, and open the engine the configuration (and
+    ``overrides``) name; raises EngineError with a hint."""
     hold_session_lock(workspace.root, session_id=session.session_id if session is not None else "")
+    sweep_repository(workspace.root)  # temp files a killed run left, before anything looks at the tree
     engine = open_model_engine(workspace.config, workspace.root, overrides=overrides)
     return RunSetup(workspace, engine, session)
 

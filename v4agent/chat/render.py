@@ -41,7 +41,7 @@ def short_args(arguments: str, width: int = _ARG_WIDTH) -> str:
     """Tool-call arguments on one line: ``key=value, ...``, cut at ``width``."""
     try:
         parsed = json.loads(arguments)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the decoder's depth: shown as sent
         parsed = None
     if isinstance(parsed, dict):
         text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in parsed.items())

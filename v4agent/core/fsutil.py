@@ -5,37 +5,38 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
+
+from v4agent.core.tempfiles import write_temp
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` so that readers see either the old or the new file, never a torn one.
 
     The temp file lives in the same directory (rename is only atomic within a filesystem), is fsync'd
-    before the rename, and the directory is fsync'd after it so the rename survives a crash. The path itself
-    is replaced: a symlink there becomes a file (what restoring a repository's file needs); for a file the
-    user names, use ``write_output``.
+    before the rename, and the directory is fsync'd after it so the rename survives a crash. It has no name
+    while written where the filesystem allows, and a kill leaves none behind (``core.tempfiles`` states the
+    rule). The path itself is replaced: a symlink there becomes a file (what restoring a repository's file
+    needs); for a file the user names, use ``write_output``.
     """
     path = Path(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     if mode is None and path.exists():
         mode = path.stat().st_mode & 0o7777
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    fsync_directory(directory)
+        tmp_name = write_temp(dir_fd, path.name, data, mode)
+        try:
+            os.replace(tmp_name, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name, dir_fd=dir_fd)
+            raise
+        with contextlib.suppress(OSError):  # a filesystem that refuses to fsync a directory is ignored
+            os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def write_output(path: Path, text: str) -> None:

@@ -40,7 +40,7 @@ def _short_args(arguments: str) -> str:
         parsed = json.loads(arguments)
         text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in parsed.items()) \
             if isinstance(parsed, dict) else arguments
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the decoder's depth: shown as sent
         text = arguments
     text = " ".join(text.split())
     return text if len(text) <= _ARG_WIDTH else text[: _ARG_WIDTH - 1] + "…"

@@ -205,7 +205,7 @@ def parse_findings_call(arguments: str) -> ParsedFindings:
     """Validate one ``report_findings`` call's raw JSON arguments; drops bad items with a warning each."""
     try:
         payload = json.loads(arguments)
-    except (json.JSONDecodeError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:  # not JSON, or nested past the decoder's depth
         return ParsedFindings((), "", (f"{TOOL_NAME}: arguments are not valid JSON ({exc}); call ignored",))
     if not isinstance(payload, dict) or not isinstance(payload.get("findings"), list):
         return ParsedFindings((), "", (f"{TOOL_NAME}: arguments lack a 'findings' list; call ignored",))

@@ -134,7 +134,7 @@ def _parameters(arguments: Any) -> str:
     else:
         try:
             parsed = json.loads(arguments) if isinstance(arguments, str) else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the decoder's depth: one string
             parsed = None
     if not isinstance(parsed, Mapping):
         parsed = {"arguments": arguments if isinstance(arguments, str) else _to_json(arguments)}
