@@ -14,29 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.review.test_github import BASE, DIFF, HEAD, TOKEN
 from v4agent.review.github import GitHubClient, GitHubError, PullRef
 from v4agent.testing.fake_github import FakeGitHub
 from v4agent.testing.github_openapi import PACKAGE, PACKAGE_VERSION, contract
 
-TOKEN = "ghs_fake_token_0123456789"
 USER = "ghp_maintainer_token_0123456789"
-HEAD, OLD_HEAD, BASE = "a" * 40, "d" * 40, "b" * 40
-DIFF = """\
-diff --git a/src/app.py b/src/app.py
-index 1111111..2222222 100644
---- a/src/app.py
-+++ b/src/app.py
-@@ -10,4 +10,5 @@ def main():
-     a = 1
--    b = 2
-+    b = 3
-+    c = 4
-     return a
-@@ -40,2 +41,2 @@ def other():
--    x = 0
-+    x = 1
-     return x
-"""
+OLD_HEAD = "d" * 40
 OLD_DIFF = DIFF.replace("+    c = 4\n", "").replace("@@ -10,4 +10,5 @@", "@@ -10,4 +10,4 @@")
 REVIEWS = "/repos/octo/demo/pulls/7/reviews"
 

@@ -163,10 +163,9 @@ class EndRecord:
 
 
 @dataclass(frozen=True)
-class ResumeRecord:
-    """The session was resumed, with these engine settings."""
+class _SettingsRecord:
+    """Engine settings a session ran with from this line on (the shape of resume and switch lines)."""
 
-    TYPE: ClassVar[str] = "resume"
     OPTIONAL: ClassVar[frozenset[str]] = frozenset()
 
     model: str
@@ -175,15 +174,17 @@ class ResumeRecord:
 
 
 @dataclass(frozen=True)
-class SwitchRecord:
+class ResumeRecord(_SettingsRecord):
+    """The session was resumed, with these engine settings."""
+
+    TYPE: ClassVar[str] = "resume"
+
+
+@dataclass(frozen=True)
+class SwitchRecord(_SettingsRecord):
     """The chat switched model or thinking effort."""
 
     TYPE: ClassVar[str] = "switch"
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
-
-    model: str
-    think: str
-    ts: str = field(default_factory=now_ts)
 
 
 @dataclass(frozen=True)
