@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 USER_CONFIG_NAME = "config.toml"
+REVIEW_TABLE = "review"
 
 
 class ConfigError(V4AgentError, exit_code=ExitCode.USAGE):
@@ -282,6 +283,8 @@ def parse_config_bytes(data: bytes, path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     out: dict[str, Any] = {}
+    # ``[review]`` holds the review bot's rules, read from a pull request's base commit by review/rules.py.
+    table.pop(REVIEW_TABLE, None)
     for key, raw in _flatten(table).items():
         setting = _BY_KEY.get(key)
         if setting is None:

@@ -1,6 +1,6 @@
 """The review request's layout, built for V4's prefix cache.
 
-    [system] [tools: report_findings] [user: the repository packed at BASE]   <- the stable block
+    [system + review rules] [tools: report_findings] [user: the repository packed at BASE]   <- the stable block
     [user: title, description, diff, touched files at HEAD]                  <- this pull request
 
 The first request of a run ends exactly at the pack message (the priming request), so the stable block is
@@ -170,10 +170,19 @@ def pull_request_message(pr: PullRequestContent) -> Message:
     return {"role": "user", "content": "\n".join(parts)}
 
 
-def build_layout(pack_text: str, pr: PullRequestContent) -> ReviewLayout:
-    """The review request for one pull request: system prompt, packed base, then the pull request."""
+def system_message(rules_text: str = "") -> Message:
+    """The system prompt, then the repository's review rules (``rules.py``): both trusted, both stable."""
+    return {"role": "system", "content": SYSTEM_PROMPT + ("\n" + rules_text if rules_text else "")}
+
+
+def build_layout(pack_text: str, pr: PullRequestContent, rules_text: str = "") -> ReviewLayout:
+    """The review request for one pull request: system prompt and review rules, packed base, then the pull request.
+
+    The rules come from the base commit, so they sit in the stable block with the pack: every pull request on
+    the same base sends them byte for byte.
+    """
     messages = (
-        {"role": "system", "content": SYSTEM_PROMPT},
+        system_message(rules_text),
         pack_message(pack_text),
         pull_request_message(pr),
     )

@@ -296,3 +296,31 @@ class GitHubClient:
         payload = {"commit_id": commit_id, "path": path, "body": body, "subject_type": "file"}
         data: dict[str, Any] = self.request("POST", f"{pull.path}/comments", json_body=payload).json()
         return data
+
+    def list_comment_reactions(self, pull: PullRef, comment_id: int, content: str = "") -> list[dict[str, Any]]:
+        """The reactions to one review comment, all pages; ``content`` (``-1``...) keeps one kind only.
+
+        docs.github.com/rest/reactions/reactions#list-reactions-for-a-pull-request-review-comment
+        """
+        path = f"/repos/{pull.owner}/{pull.repo}/pulls/comments/{comment_id}/reactions"
+        return self.paginate(path + (f"?content={content}" if content else ""))
+
+    def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """One GraphQL query; its ``data``. GitHubError when GitHub answers ``errors`` (which it does with 200).
+
+        docs.github.com/graphql/guides/forming-calls-with-graphql: ``POST /graphql`` with ``query`` and
+        ``variables``; GitHub Enterprise Server serves it at ``/api/graphql`` beside ``/api/v3``.
+        """
+        url = str(self._http.base_url).rstrip("/")
+        url = url[: -len("/v3")] + "/graphql" if url.endswith("/api/v3") else url + "/graphql"
+        answer = self.request("POST", url, json_body={"query": query, "variables": variables}).json()
+        if not isinstance(answer, dict):
+            raise GitHubError(f"GitHub's GraphQL answer is a {type(answer).__name__}, not an object")
+        errors = answer.get("errors")
+        if errors:
+            messages = "; ".join(str(e.get("message") if isinstance(e, dict) else e) for e in errors)[:500]
+            raise GitHubError(f"GitHub's GraphQL API answered: {messages}", status=200, detail=messages)
+        data = answer.get("data")
+        if not isinstance(data, dict):
+            raise GitHubError("GitHub's GraphQL answer has no data")
+        return data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +20,12 @@ from v4agent.review.actions import UNTRUSTED_IN_CI, PullRequestEvent, read_event
 from v4agent.review.findings import SEVERITIES, TOOL_NAME, at_or_above
 from v4agent.review.github import GitHubClient, GitHubError
 from v4agent.review.gitrefs import merge_base
+from v4agent.review.memory import recall, without_settled
 from v4agent.review.post import post_review
 from v4agent.review.pullinput import pull_input
 from v4agent.review.render import render
 from v4agent.review.report import ReviewReport
+from v4agent.review.rules import ReviewRules, filter_diff, read_rules
 from v4agent.review.run import (
     ReviewError,
     ReviewInput,
@@ -174,11 +177,15 @@ def run_review(
                 "The README's pull_request_target recipe reviews such pull requests.")
         return
     inp = _review_input(repo, event, base=base, head=head)
+    inp, rules = _with_rules(inp)
     if not inp.diff_text.strip():
-        stderr.print(f"nothing to review: no difference between {inp.base_sha[:12]} and {inp.head_sha[:12]}")
+        stderr.print(f"nothing to review: no difference between {inp.base_sha[:12]} and {inp.head_sha[:12]}"
+                     + (" in the files the review rules let through" if rules.include or rules.exclude else ""))
         return
 
-    report = _run_model(inp, config, repo, overrides, prime=not no_prime)
+    report = _run_model(inp, config, repo, overrides, prime=not no_prime, rules=rules)
+    if event is not None:
+        report = _recall(event, report)
     if event is not None and not dry_run:
         _post(event, inp.head_sha, report, request_changes)
     _write(render(report, fmt), output)
@@ -186,15 +193,43 @@ def run_review(
         raise typer.Exit(int(ExitCode.REVIEW_FINDINGS))
 
 
+def _with_rules(inp: ReviewInput) -> tuple[ReviewInput, ReviewRules]:
+    """The repository's review rules, read at the merge base (never the pull request's tree), and the input
+    without the files they exclude."""
+    rules = read_rules(inp.repo, inp.base_sha)
+    for note in rules.notes:
+        warn(escape(note))
+    diff_text, excluded = filter_diff(inp.diff_text, rules)
+    if excluded:
+        shown = ", ".join(excluded[:10]) + (f" and {len(excluded) - 10} more" if len(excluded) > 10 else "")
+        stderr.print(escape(f"review rules at {inp.base_sha[:12]}: not reviewing {len(excluded)} excluded "
+                            f"file(s): {shown}"))
+    return replace(inp, diff_text=diff_text), rules
+
+
+def _recall(event: PullRequestEvent, report: ReviewReport) -> ReviewReport:
+    """The report less the findings people already settled on this pull request (``memory.py``)."""
+    if not report.placed:
+        return report
+    try:
+        with GitHubClient(event.token, event.api_url) as client:
+            memory = recall(client, event.pull, event.bot_login, wanted=[p.fingerprint for p in report.placed])
+    except GitHubError as exc:  # no memory is no reason to lose the review: the fingerprints still dedupe
+        warn(escape(f"could not read what people said on earlier findings ({exc}); every finding is kept"))
+        return report
+    return without_settled(report, memory)
+
+
 def _run_model(inp: ReviewInput, config: Config, repo: Path, overrides: dict[str, Any], *,
-               prime: bool) -> ReviewReport:
+               prime: bool, rules: ReviewRules) -> ReviewReport:
     """The review itself; ReviewIncomplete when the model never reported, since "no findings" would be a lie."""
     llm = _open_engine(config, repo, overrides)
     stderr.print(f"reviewing {inp.head_sha[:12]} against {inp.base_sha[:12]} with {llm.settings.model}…")
     try:
         report: ReviewReport = review(inp, llm, pack=default_pack(_pack_options(config)), prime=prime,
                                       price=accounting_pricer(llm, table=_price_table(config, repo), repo=repo,
-                                                              session_id=f"review-{inp.head_sha[:12]}"))
+                                                              session_id=f"review-{inp.head_sha[:12]}"),
+                                      rules=rules)
     except ReviewError as exc:  # a usage error while reading the input, a failure once the review runs
         raise ReviewFailed(str(exc), hint=exc.hint) from None
     finally:  # DiffError (exit 2) and EngineError (6 if unreachable, else 1) propagate

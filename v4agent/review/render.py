@@ -154,11 +154,31 @@ def summary_body(report: ReviewReport, *, new_inline: int | None = None, file_co
         note += f", {len(as_files)} as file comments"
     lines += [f"Reviewed `{report.head[:12]}` against `{report.base[:12]}`: {note}, "
               f"{len(listed)} outside the diff (below).", ""]
+    if report.skipped:
+        lines += [skipped_line(report), ""]
     if listed:
         lines += ["### Outside the diff", ""]
         used = body_size("\n".join(lines)) + body_size("\n")
         lines += _listed_items(listed, used, budget)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+_MAX_SKIPPED_LISTED = 20
+
+
+def skipped_line(report: ReviewReport) -> str:
+    """How many earlier findings this run did not raise again, and why, with the first few named."""
+    reasons: dict[str, int] = {}
+    for item in report.skipped:
+        reasons[item.reason] = reasons.get(item.reason, 0) + 1
+    why = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+    lines = [f"**Not raised again:** {len(report.skipped)} earlier finding(s) that people settled ({why}):"]
+    for item in report.skipped[:_MAX_SKIPPED_LISTED]:
+        by = f" by @{clean_line(item.by)}" if item.by else ""
+        lines.append(f"- `{_posted_label(item.placed)}` {clean_line(item.placed.finding.title)} ({item.reason}{by})")
+    if len(report.skipped) > _MAX_SKIPPED_LISTED:
+        lines.append(f"- … and {len(report.skipped) - _MAX_SKIPPED_LISTED} more")
+    return "\n".join(lines)
 
 
 def render_markdown(report: ReviewReport) -> str:
@@ -176,6 +196,8 @@ def render_markdown(report: ReviewReport) -> str:
             lines += ["Suggested replacement:", "", fence, f.suggestion.rstrip("\n"), fence, ""]
     if not report.placed:
         lines += ["No findings.", ""]
+    if report.skipped:
+        lines += [skipped_line(report), ""]
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -190,6 +212,7 @@ def render_json(report: ReviewReport) -> str:
         "counts": report.counts(),
         "stats": report.stats.to_json(),
         "findings": [p.to_json() for p in report.placed],
+        "skipped": [item.to_json() for item in report.skipped],
         "warnings": list(report.warnings),
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"

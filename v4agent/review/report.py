@@ -37,6 +37,19 @@ class PlacedFinding:
 
 
 @dataclass(frozen=True)
+class SkippedFinding:
+    """A finding not raised again: a person settled its thread on an earlier run (``memory.py``)."""
+
+    placed: PlacedFinding
+    reason: str  # "resolved", "won't fix", "thumbs-down" or "answered"
+    by: str = ""  # who settled it, when GitHub says
+
+    def to_json(self) -> dict[str, Any]:
+        """The finding's JSON with why it was skipped and by whom."""
+        return {**self.placed.to_json(), "skipped_because": self.reason, "settled_by": self.by}
+
+
+@dataclass(frozen=True)
 class ReviewStats:
     """The run's figures: model, calls, tokens, cache hits, pack size and cost."""
 
@@ -79,6 +92,8 @@ class ReviewReport:
     # False when the model never reported its findings: "no findings" would then be a review that did not
     # happen, and a gate must not pass it.
     reported: bool = True
+    # Findings of this run that people settled on an earlier one: not posted, gated or counted again.
+    skipped: tuple[SkippedFinding, ...] = ()
 
     @property
     def inline(self) -> tuple[PlacedFinding, ...]:

@@ -23,6 +23,7 @@ from v4agent.review.context import PullRequestContent, ReviewLayout, build_layou
 from v4agent.review.findings import TOOL_NAME, Finding, parse_findings_call
 from v4agent.review.hunks import parse_diff
 from v4agent.review.report import ReviewReport, ReviewStats, place_findings
+from v4agent.review.rules import ReviewRules
 from v4agent.secrets.results import redact_diff, redact_file
 from v4agent.secrets.scan import is_secret_path
 
@@ -218,8 +219,9 @@ class ReviewInput:
 
 
 def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True,
-           price: Callable[[str, Usage], Any] | None = None) -> ReviewReport:
-    """Review one change end to end (no posting)."""
+           price: Callable[[str, Usage], Any] | None = None, rules: ReviewRules | None = None) -> ReviewReport:
+    """Review one change end to end (no posting); ``rules``: the repository's review rules (``rules.py``)."""
+    rules = rules or ReviewRules()
     diff = parse_diff(inp.diff_text)
     head_files: dict[str, str] = {}
     base_files: dict[str, str] = {}
@@ -243,8 +245,12 @@ def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True
     shown_files = {path: redact_file(path, text)[0] for path, text in head_files.items() if not is_secret_path(path)}
     omitted += [f"{path} (a secret file: not shown)" for path in head_files if is_secret_path(path)]
     layout = build_layout(pack_text, PullRequestContent(inp.title, inp.description, redact_diff(inp.diff_text)[0],
-                                                        shown_files, tuple(omitted)))
+                                                        shown_files, tuple(omitted)), rules.text())
     run = ask_model(engine, layout, prime=prime)
-    placed = place_findings(run.findings, diff, head_files, base_files)
+    kept = [f for f in run.findings if rules.reviewed(f.path)]
+    if len(kept) < len(run.findings):
+        run.warnings.append(f"review rules: {len(run.findings) - len(kept)} finding(s) on files the rules exclude "
+                            "were dropped")
+    placed = place_findings(kept, diff, head_files, base_files)
     return ReviewReport(inp.base_sha, inp.head_sha, placed, run.summary, _stats(engine, run, pack_tokens, price),
                         tuple(run.warnings), reported=run.reported)
