@@ -26,6 +26,22 @@ if [ ! -s "$OPENAPI_DIR/api.github.com.json" ]; then
   fi
   rm -rf "$tmp"
 fi
+# GitHub's GraphQL schema (npm's @octokit/graphql-schema), pinned the same way: fake GitHub validates every
+# GraphQL query against it, and tests/review/test_fake_graphql.py checks the fake's modelled part against it.
+GQL_DIR="${V4AGENT_TEST_CACHE:-$HOME/.cache/v4agent-tests}/github-graphql-schema/15.26.1"
+GQL_SHA512="sha512-RFDC2MpRBd4AxSRvUeBIVeBU7ojN/SxDfALUd7iVYOSeEK3gZaqR2MGOysj4Zh2xj2RY5fQAUT+Oqq7hWTraMA=="
+if [ ! -s "$GQL_DIR/schema.graphql" ]; then
+  echo "== GitHub's GraphQL schema"
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && npm pack --silent @octokit/graphql-schema@15.26.1 >/dev/null) \
+     && [ "$(.venv/bin/python -c 'import base64, hashlib, sys; print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tmp/octokit-graphql-schema-15.26.1.tgz")" = "$GQL_SHA512" ] \
+     && tar -xzf "$tmp/octokit-graphql-schema-15.26.1.tgz" -C "$tmp" package/schema.graphql; then
+    mkdir -p "$GQL_DIR" && mv "$tmp/package/schema.graphql" "$GQL_DIR/"
+  else
+    echo "could not install @octokit/graphql-schema 15.26.1: tests/review/test_fake_graphql.py will fail under CI" >&2
+  fi
+  rm -rf "$tmp"
+fi
 echo "== ruff"
 ruff check .
 echo "== mypy"

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from v4agent.testing import fake_github_pulls as pulls
+from v4agent.testing import fake_github_threads as threads
 from v4agent.testing.fake_github_diff import too_large
 from v4agent.testing.fake_github_objects import FakeAccount
 from v4agent.testing.fake_github_pulls import FakePull, Site
@@ -42,6 +43,8 @@ USER_DOCS = "https://docs.github.com/rest/users/users#get-the-authenticated-user
 FILES_DOCS = "https://docs.github.com/rest/pulls/pulls#list-pull-requests-files"
 INSTALLATION_PREFIXES = ("ghs_",)
 _PULL_RE = re.compile(r"/repos/([^/]+)/([^/]+)/pulls/(\d+)(/comments|/reviews(?:/(\d+)(/dismissals)?)?)?")
+_REPLY_RE = re.compile(r"/repos/([^/]+)/([^/]+)/pulls/(\d+)/comments/(\d+)/replies")
+_REACTIONS_RE = re.compile(r"/repos/([^/]+)/([^/]+)/pulls/comments/(\d+)/reactions")
 _WRITES = ("POST", "PUT", "PATCH", "DELETE")
 Reply = tuple[int, Any, dict[str, str]]
 
@@ -210,7 +213,7 @@ class FakeGitHub:
 
     def _check_answer(self, method: str, path: str, status: int, payload: Any) -> None:
         assert self.contract is not None
-        if path == "/user" or _PULL_RE.fullmatch(path):
+        if path == "/user" or any(rule.fullmatch(path) for rule in (_PULL_RE, _REPLY_RE, _REACTIONS_RE)):
             self.contract_violations += self.contract.response_problems(method, path, status, payload)
 
     def _gate(self, handler: BaseHTTPRequestHandler) -> FakeAccount | Reply:
@@ -252,6 +255,10 @@ class FakeGitHub:
                 return 403, {"message": "Resource not accessible by integration", "documentation_url": USER_DOCS,
                              "status": "403"}, rate
             return 200, account.public_user_json(self.api_url), rate
+        if path == "/graphql" and method == "POST":  # answered 200 whatever it says (fake_github_graphql.py)
+            return 200, threads.execute_graphql(self.pulls, body, account), rate
+        if _REPLY_RE.fullmatch(path) or _REACTIONS_RE.fullmatch(path):
+            return self._thread_answer(method, path, query, body, account, rate)
         m = _PULL_RE.fullmatch(path)
         pull = None if m is None else self.pulls.get((m.group(1), m.group(2), int(m.group(3))))
         if m is None or pull is None:
@@ -290,6 +297,38 @@ class FakeGitHub:
             return pulls.update_review(pull, int(review_id), body, account)
         return _not_found()
 
+    def _thread_answer(self, method: str, path: str, query: dict[str, list[str]], body: Any,
+                       account: FakeAccount, rate: dict[str, str]) -> Reply:
+        """Replies and reactions (``fake_github_threads.py``)."""
+        site = Site(self.api_url, lambda: next(self._ids))
+        if method in _WRITES and not account.can_write:
+            return (*pulls.refused(account), rate)
+        problems = [] if self.contract is None else self.contract.request_problems(method, path, body)
+        if problems:
+            return 422, {"message": "Invalid request.\n\n" + "\n".join(problems), "documentation_url": DOCS,
+                         "status": "422"}, rate
+        reply = _REPLY_RE.fullmatch(path)
+        if reply is not None:
+            pull = self.pulls.get((reply.group(1), reply.group(2), int(reply.group(3))))
+            if pull is None or method != "POST":
+                return (*_not_found(), rate)
+            return (*threads.create_reply(site, pull, int(reply.group(4)), body, account), rate)
+        m = _REACTIONS_RE.fullmatch(path)
+        assert m is not None
+        comment_id = int(m.group(3))
+        pull = next((p for (o, r, _), p in self.pulls.items() if (o, r) == (m.group(1), m.group(2))
+                     and any(c["id"] == comment_id for c in p.comments)), None)
+        if pull is None:
+            return (*_not_found(), rate)
+        if method == "POST":
+            return (*threads.create_reaction(site, pull, comment_id, body, account), rate)
+        if method != "GET":
+            return (*_not_found(), rate)
+        found = threads.reactions_of(pull, comment_id, query.get("content", [None])[0])
+        if isinstance(found, str):
+            return 422, {"message": found, "documentation_url": threads.REACTIONS_DOCS, "status": "422"}, rate
+        return self._page(found, path, query, rate)
+
     def _page(self, items: list[dict[str, Any]], path: str, query: dict[str, list[str]],
               rate: dict[str, str]) -> Reply:
         try:
@@ -300,13 +339,15 @@ class FakeGitHub:
         last = max(1, -(-len(items) // per_page))
         chunk = items[(page - 1) * per_page: page * per_page]
         links = []
-        url = f"{self.api_url}{path}"
+        # A filter the listing was asked with (``content`` of the reactions) stays in every page's link.
+        kept = "".join(f"{key}={values[0]}&" for key, values in query.items() if key not in ("per_page", "page"))
+        url = f"{self.api_url}{path}?{kept}"
         if page < last:
-            links += [f'<{url}?per_page={per_page}&page={page + 1}>; rel="next"',
-                      f'<{url}?per_page={per_page}&page={last}>; rel="last"']
+            links += [f'<{url}per_page={per_page}&page={page + 1}>; rel="next"',
+                      f'<{url}per_page={per_page}&page={last}>; rel="last"']
         if page > 1:
-            links += [f'<{url}?per_page={per_page}&page={page - 1}>; rel="prev"',
-                      f'<{url}?per_page={per_page}&page=1>; rel="first"']
+            links += [f'<{url}per_page={per_page}&page={page - 1}>; rel="prev"',
+                      f'<{url}per_page={per_page}&page=1>; rel="first"']
         headers = dict(rate)
         if links:
             headers["Link"] = ", ".join(links)

@@ -61,6 +61,8 @@ class FakePull:
     comments: list[dict[str, Any]] = field(default_factory=list)
     diffs: dict[str, str] = field(default_factory=dict)  # commit -> the pull request's diff at that commit
     dismissals: dict[int, str] = field(default_factory=dict)  # review id -> the dismissal's message
+    resolved: dict[int, str] = field(default_factory=dict)  # a thread's first comment id -> who resolved it
+    reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # comment id -> its reactions
 
     def __post_init__(self) -> None:
         self.diffs.setdefault(self.head_sha, self.diff)
