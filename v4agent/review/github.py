@@ -225,10 +225,11 @@ class GitHubClient:
         return GitHubError(f"{text}; {hint}" if hint else text, status=status, detail=detail,
                            codes=_error_codes(response))
 
-    def paginate(self, path: str, *, per_page: int = 100) -> list[Any]:
-        """Every item of a listing, following ``Link: <...>; rel="next"``."""
+    def paginate(self, path: str, *, per_page: int = 100, params: dict[str, Any] | None = None) -> list[Any]:
+        """Every item of a listing, following ``Link: <...>; rel="next"``; ``params`` filter the first page (the
+        next pages' links carry them)."""
         items: list[Any] = []
-        response = self.request("GET", path, params={"per_page": per_page})
+        response = self.request("GET", path, params={**(params or {}), "per_page": per_page})
         while True:
             page = response.json()
             if not isinstance(page, list):
@@ -303,7 +304,7 @@ class GitHubClient:
         docs.github.com/rest/reactions/reactions#list-reactions-for-a-pull-request-review-comment
         """
         path = f"/repos/{pull.owner}/{pull.repo}/pulls/comments/{comment_id}/reactions"
-        return self.paginate(path + (f"?content={content}" if content else ""))
+        return self.paginate(path, params={"content": content} if content else None)
 
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """One GraphQL query; its ``data``. GitHubError when GitHub answers ``errors`` (which it does with 200).
