@@ -34,7 +34,6 @@ from v4agent.review.report import ReviewReport, SkippedFinding
 RESOLVED, WONT_FIX, THUMBS_DOWN, ANSWERED = "resolved", "won't fix", "thumbs-down", "answered"
 _ORDER = (RESOLVED, WONT_FIX, THUMBS_DOWN, ANSWERED)  # the reason shown when several apply
 _WONT_FIX_RE = re.compile(r"\b(?:won['’]?t[\s-]?fix|wontfix|not\s+a\s+bug)\b", re.IGNORECASE)
-_PAGE = 100  # GitHub's largest page for a connection
 
 THREADS_QUERY = """\
 query($owner: String!, $name: String!, $number: Int!, $after: String) {

@@ -20,8 +20,9 @@ one base, so it is byte-identical, in a fixed order, whatever the pull request t
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,9 @@ class ReviewRules:
         return "\n".join(parts).rstrip("\n") + "\n"
 
 
-def _spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec:
+@lru_cache(maxsize=16)
+def _spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    """The compiled patterns (once per rule set: a large pull request asks for every file)."""
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
@@ -111,7 +114,7 @@ def _strings(value: Any, key: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ReviewRulesError(f"{where}: [review] {key} must be a list of patterns (strings), got {value!r}")
     try:
-        _spec(value)
+        _spec(tuple(value))
     except (ValueError, TypeError) as exc:
         raise ReviewRulesError(f"{where}: [review] {key}: bad pattern: {exc}") from None
     return tuple(value)
