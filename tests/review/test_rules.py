@@ -172,6 +172,7 @@ def test_local_review_follows_the_bases_rules_and_its_stable_block_does_not_chan
         second = run_cli("review", str(root), "--base", "main", "--head", two, "--base-url", server.base_url,
                          env={"DEEPSEEK_API_KEY": "sk-test"}, timeout=300)
         priming_two, _ = _system_and_review(server)
+        bills = [(len(c.request["messages"]), c.prompt_tokens, c.cache_hit) for c in server.calls]
     assert first.returncode == 0, first.stderr[-3000:]
     assert second.returncode == 0, second.stderr[-3000:]
     system = json.loads(sent_one)[0]["content"]
@@ -186,6 +187,11 @@ def test_local_review_follows_the_bases_rules_and_its_stable_block_does_not_chan
     # The stable block (system prompt with the rules, tools, pack) is byte-identical for both pull requests.
     assert len(priming_two) == 2
     assert priming_two[0] == priming_two[1] == priming_one[0]
+    # The stand-in bills by DeepSeek's unit rules: the second pull request's calls hit the whole stable block the
+    # first one stored (all but the few tokens the chat template adds after the last message).
+    (_, block, _), _, (_, _, prime_hit), (_, _, review_hit) = bills
+    assert prime_hit >= block - 8
+    assert review_hit >= block - 8
 
 
 def test_a_change_touching_only_excluded_files_is_nothing_to_review(tmp_path: Path) -> None:
