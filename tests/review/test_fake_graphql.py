@@ -179,3 +179,12 @@ def test_a_reply_joins_its_thread_and_a_read_only_token_may_not_resolve(gh: Fake
                    {"id": thread["id"]}, token="ghs_readonly_0123456789")
     assert refused["errors"][0]["type"] == "FORBIDDEN"
     assert pull.resolved == {}
+
+
+def test_graphql_queries_are_not_spaced_out_like_writes(gh: FakeGitHub) -> None:
+    slept: list[float] = []
+    query = "{ %s }" % (PR % "number")
+    with GitHubClient(TOKEN, gh.api_url, write_interval_s=5.0, sleep=slept.append) as client:
+        assert client.graphql(query, {}) == {"repository": {"pullRequest": {"number": 7}}}
+        client.graphql(query, {})
+    assert slept == []

@@ -185,9 +185,11 @@ class GitHubClient:
         return None
 
     def request(self, method: str, path: str, *, json_body: Any = None, params: dict[str, Any] | None = None,
-                accept: str | None = None) -> httpx.Response:
-        """One API call with rate-limit handling; raises GitHubError for any non-2xx answer."""
-        writing = method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+                accept: str | None = None, write: bool | None = None) -> httpx.Response:
+        """One API call with rate-limit handling; raises GitHubError for any non-2xx answer.
+
+        ``write``: whether the call creates content (spaced out); by default, any POST, PUT, PATCH or DELETE."""
+        writing = method.upper() in ("POST", "PUT", "PATCH", "DELETE") if write is None else write
         if self._exhausted_until is not None:
             self._wait(self._exhausted_until - self._clock(), "rate limit exhausted")
             self._exhausted_until = None
@@ -314,7 +316,8 @@ class GitHubClient:
         """
         url = str(self._http.base_url).rstrip("/")
         url = url[: -len("/v3")] + "/graphql" if url.endswith("/api/v3") else url + "/graphql"
-        answer = self.request("POST", url, json_body={"query": query, "variables": variables}).json()
+        # A query creates nothing: it is not spaced out like a write.
+        answer = self.request("POST", url, json_body={"query": query, "variables": variables}, write=False).json()
         if not isinstance(answer, dict):
             raise GitHubError(f"GitHub's GraphQL answer is a {type(answer).__name__}, not an object")
         errors = answer.get("errors")
