@@ -17,6 +17,9 @@ refuses an installation token with 403 "Resource not accessible by integration"
 (docs.github.com/rest/users/users#get-the-authenticated-user; the body as GitHub sends it is quoted in
 actions/create-github-app-token#258). An installation posts as its app's bot account, ``user.type`` "Bot".
 A token made with ``can_write=False`` (a fork's read-only GITHUB_TOKEN) is refused every write.
+
+Review threads (replies, reactions, resolution) are ``fake_github_threads.py``'s; ``POST /graphql`` answers
+the part of GitHub's GraphQL schema ``fake_github_graphql.py`` models, validated against GitHub's own.
 """
 
 from __future__ import annotations
