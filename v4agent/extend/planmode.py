@@ -8,12 +8,13 @@ in a message appended to the conversation, so every request stays an exact exten
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from v4agent.tools.tool import ToolResult
 
-__all__ = ["PLAN_OFF_NOTE", "PLAN_ON_NOTE", "READ_ONLY_TOOLS", "ModeGate", "accepted_plan_message"]
+__all__ = ["PLAN_OFF_NOTE", "PLAN_ON_NOTE", "READ_ONLY_TOOLS", "ModeGate", "accepted_plan_message", "plan_mode_in"]
 
 # ``finish`` delivers the plan. MCP tools a server marks read-only join through ``ModeGate.also_read_only``.
 READ_ONLY_TOOLS = frozenset({"read_file", "list_files", "grep", "git_diff", "finish"})
@@ -54,3 +55,15 @@ class ModeGate:
         allowed = ", ".join(sorted((READ_ONLY_TOOLS - {"finish"}) | self.also_read_only))
         return ToolResult(f"{name}: refused: plan mode is on, so nothing may be changed or run yet; only "
                           f"{allowed} work. Finish the plan; the user switches plan mode off.", False)
+
+
+def plan_mode_in(messages: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a recorded conversation was left in plan mode: its last mode note says on (a resumed chat)."""
+    for message in reversed(messages):
+        content = message.get("content")
+        if message.get("role") != "user" or not isinstance(content, str):
+            continue
+        on, off = content.rfind(PLAN_ON_NOTE), content.rfind(PLAN_OFF_NOTE)
+        if on >= 0 or off >= 0:
+            return on > off
+    return False
