@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -32,7 +33,7 @@ def _call(name: str, **args: Any) -> ScriptedToolCall:
 
 def _assert_extensions(calls: list[Any]) -> None:
     """Each request is the previous one plus what came after it: same tools, earlier messages byte-identical."""
-    for before, after in zip(calls, calls[1:], strict=False):
+    for before, after in itertools.pairwise(calls):
         assert after.request["tools"] == before.request["tools"]
         prev = before.request["messages"]
         assert json.dumps(after.request["messages"][: len(prev)]) == json.dumps(prev)

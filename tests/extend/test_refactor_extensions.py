@@ -6,6 +6,7 @@ the evidence (what reached the model, and that each request extends the one befo
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -127,7 +128,7 @@ def test_user_command_from_the_config_directory(tmp_path: Path) -> None:
 
 def _assert_extensions(calls: list[Any]) -> None:
     """Each request is the previous one plus what came after it: same tools, earlier messages byte-identical."""
-    for before, after in zip(calls, calls[1:], strict=False):
+    for before, after in itertools.pairwise(calls):
         assert after.request["tools"] == before.request["tools"]
         prev = before.request["messages"]
         assert json.dumps(after.request["messages"][: len(prev)]) == json.dumps(prev)
