@@ -177,3 +177,55 @@ def test_plan_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
     assert "Step 1: edit app.py" in done.stdout
     assert (root / "app.py").read_text() == SAMPLE["app.py"]
     assert "no changes" in done.stdout
+
+
+def test_stream_json_lines_parse_and_follow_the_schema(tmp_path: Path) -> None:
+    import jsonschema
+
+    from tests.conftest import REPO_ROOT
+
+    schema = json.loads((REPO_ROOT / "docs" / "stream-json.schema.json").read_text())
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    replies = [
+        ScriptedReply(content="ready"),  # priming
+        ScriptedReply(content="Looking.", tool_calls=[_call("edit_file", path="app.py", old_text="return 1",
+                                                            new_text="return 2")]),
+        ScriptedReply(tool_calls=[_call("finish", summary="f returns 2")]),
+    ]
+    with StandIn(replies=replies) as server:
+        done = run_cli("refactor", str(root), "make f return 2", "--base-url", server.base_url, "--prime", "always",
+                       "--yes", "--format", "stream-json", "--test-cmd", "true", env=_env(), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    for line in lines:
+        jsonschema.validate(line, schema)
+    types = [line["type"] for line in lines]
+    assert types[0] == "start"
+    assert types[-1] == "end"
+    start, end = lines[0], lines[-1]
+    assert start["front"] == "refactor"
+    assert start["pack"]["tokens"] > 0
+    assert [i["path"] for i in start["instructions"]] == ["AGENTS.md", "pkg/sub/CLAUDE.md"]
+    calls = [line for line in lines if line["type"] == "call"]
+    assert [c["kind"] for c in calls] == ["prime", "turn", "turn"]
+    assert calls[-1]["billed_hit"] >= calls[-1]["expected_hit"] - 64  # expected vs billed, side by side
+    assert [t for t in types if t.startswith("tool_")][:2] == ["tool_start", "tool_result"]
+    assert any(line["type"] == "text" and line["text"] for line in lines)
+    assert end["status"] == "finished"
+    assert end["tests"]["status"] == "pass"
+    assert "+    return 2" in end["diff"]
+    assert end["cost"]
+
+
+def test_json_is_unchanged_and_format_json_is_its_alias(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    with StandIn(replies=[ScriptedReply(tool_calls=[_call("finish", summary="x")])] * 2) as server:
+        done = run_cli("refactor", str(root), "t", "--base-url", server.base_url, "--prime", "never",
+                       "--format", "json", env=_env(), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert "plan" not in report
+    assert report["status"] == "finished"
+    bad = run_cli("refactor", str(root), "t", "--format", "yaml", env=_env())
+    assert bad.returncode == 2
+    assert "--format must be text, json or stream-json" in bad.stderr

@@ -181,8 +181,8 @@ def load_instructions(root: Path, *, trusted: bool, config_dir: Path | None = No
     return Instructions(tuple(files), trusted, tuple(skipped))
 
 
-_RECORDED = re.compile(rf"^{re.escape(_FENCE_OPEN)}(?P<label>.*)>>>\n(?P<body>.*?)\n{re.escape(_FENCE_CLOSE)}"
-                       r"(?P<path>.*)>>>$", re.MULTILINE | re.DOTALL)
+_RECORDED = re.compile(rf"^{re.escape(_FENCE_OPEN)}(?P<label>[^\n]*)>>>\n(?P<body>.*?)\n"
+                       rf"{re.escape(_FENCE_CLOSE)}(?P<path>[^\n]*)>>>$", re.MULTILINE | re.DOTALL)
 
 
 def recorded_instructions(system_text: str) -> list[tuple[str, str]]:
