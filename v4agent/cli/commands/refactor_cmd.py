@@ -59,6 +59,9 @@ def refactor(
         raise UsageError(f"--format must be text, json or stream-json, not {output_format!r}")
     if plan and plan_then_act:
         raise UsageError("--plan and --plan-then-act: pick one (--plan stops at the plan)")
+    if resume is not None and (command or plan or plan_then_act):
+        raise UsageError("--command, --plan and --plan-then-act start a new session; with --resume give the "
+                         "next instruction as TASK")
     run_refactor(RefactorRequest(
         path=path, task=task, engine=engine, model=model, base_url=base_url, think=think, max_turns=max_turns,
         max_cost=max_cost, approve=approve, yes=yes, test_cmd=test_cmd, allow_dirty=allow_dirty, branch=branch,
