@@ -13,6 +13,7 @@ MCP servers and hooks (the rest of the issue's scenario) are another helper's pa
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -80,7 +81,7 @@ def main() -> None:
     extensions = all(
         b.request["tools"] == a.request["tools"]
         and json.dumps(b.request["messages"][: len(a.request["messages"])]) == json.dumps(a.request["messages"])
-        for a, b in zip(calls, calls[1:], strict=False))
+        for a, b in itertools.pairwise(calls))
     later = calls[1:]
     billed = sum(c.cache_hit for c in later)
     ideal = sum(c.theoretical_max_hit for c in later)
