@@ -103,7 +103,9 @@ def test_custom_command_expands_in_a_trusted_repository_only(tmp_path: Path) -> 
     assert "not trusted" in refused.stderr
     assert "no custom command 'fixit'" in refused.stderr
     assert "Traceback" not in refused.stderr
-    trust_repository(root)
+    trusted = run_cli("trust", str(root), env=_env())  # the CLI trusts a repository with only command files
+    assert trusted.returncode == 0, trusted.stderr
+    assert ".v4agent/commands/fixit.md (a custom command prompt)" in trusted.stdout
     with StandIn(replies=[ScriptedReply(tool_calls=[_call("finish", summary="done")])]) as server:
         done = run_cli("refactor", str(root), "the parser bug", "--command", "fixit", "--base-url",
                        server.base_url, "--prime", "never", "--json", env=_env(), timeout=300)
