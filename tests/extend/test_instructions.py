@@ -74,3 +74,11 @@ def test_a_large_file_is_cut_with_a_note(tmp_path: Path) -> None:
     assert loaded.files[0].size == 70_000
     assert len(loaded.files[0].text) == 64 * 1024
     assert loaded.files[0].note == "cut at 64 KiB"
+
+
+def test_the_files_together_stay_under_the_total_cap(tmp_path: Path) -> None:
+    files = {f"d{i}/AGENTS.md": "y" * 60_000 for i in range(6)}
+    root = make_git_repo(tmp_path / "r", files)
+    loaded = load_instructions(root, trusted=True, config_dir=tmp_path / "cfg")
+    assert len(loaded.files) == 4  # 4 x 60,000 bytes fit in 256 KiB; the fifth would not
+    assert sum("passed 256 KiB" in line for line in loaded.skipped) == 2

@@ -40,6 +40,8 @@ __all__ = [
 
 INSTRUCTION_NAMES = ("AGENTS.md", "CLAUDE.md")  # per directory, the first one present is read
 MAX_NESTED = 64  # nested files beyond this many are left out, with a note
+# All files together: the block sits outside the pack's token budget, so it must stay small beside the window.
+MAX_TOTAL_BYTES = 256 * 1024
 Source = Literal["user", "project"]
 
 _FENCE_OPEN = "<<<instructions "
@@ -169,12 +171,17 @@ def load_instructions(root: Path, *, trusted: bool, config_dir: Path | None = No
         skipped.append(f"{len(paths) - MAX_NESTED - 1} more nested instruction files left out (at most "
                        f"{MAX_NESTED})")
         paths = paths[: MAX_NESTED + 1]
+    total = sum(len(f.text.encode()) for f in files)
     for rel in paths:
         scope = rel.rpartition("/")[0]
         try:
             read = read_repository_text(root, rel)
         except OSError as exc:
             skipped.append(f"{rel}: not read ({exc.strerror or exc})")
+            continue
+        total += len(read.text.encode())
+        if total > MAX_TOTAL_BYTES:
+            skipped.append(f"{rel}: left out, the instruction files together passed {MAX_TOTAL_BYTES // 1024} KiB")
             continue
         files.append(InstructionFile(rel, "project", scope + "/" if scope else "", read.text, read.size,
                                      _note(read.cut, read.redacted)))
