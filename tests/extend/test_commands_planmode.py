@@ -65,3 +65,16 @@ def test_a_resumed_conversation_knows_its_mode() -> None:
     on = [{"role": "user", "content": PLAN_ON_NOTE + "\n\nplan it"}]
     assert plan_mode_in(on)
     assert not plan_mode_in([*on, {"role": "assistant", "content": "x"}, {"role": "user", "content": PLAN_OFF_NOTE}])
+
+
+def test_the_completer_offers_custom_commands_after_the_builtins() -> None:
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from v4agent.chat.completer import ChatCompleter
+
+    completer = ChatCompleter(list, [("/explain", "Explain it"), ("/plan", "a custom one shadowed by the built-in")])
+    found = [c.text for c in completer.get_completions(Document("/"), CompleteEvent())]
+    assert "/explain" in found
+    assert found.count("/plan") == 1
+    assert [c.text for c in completer.get_completions(Document("/exp"), CompleteEvent())] == ["/explain"]

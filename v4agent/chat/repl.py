@@ -120,7 +120,7 @@ def run_tty(app: ChatApp, list_paths: Callable[[], Sequence[str]]) -> None:
     """The interactive loop on a terminal; returns when the user leaves."""
     session: PromptSession[str] = PromptSession(
         history=FileHistory(str(history_path(app.env.root))),
-        completer=ChatCompleter(list_paths),
+        completer=ChatCompleter(list_paths, [(f"/{c.name}", c.description) for c in app.env.commands.commands]),
         complete_while_typing=False,
         multiline=True,
         key_bindings=key_bindings(),
