@@ -21,7 +21,8 @@ from v4agent.agent.sessions.store import SessionError, find_resumable, list_sess
 from v4agent.agent.undoplan import describe_step
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, Undone, resume_overrides
 from v4agent.chat.costs import miss_cost, miss_warning
-from v4agent.chat.slash import SlashCommand, SlashError, help_lines, parse_slash
+from v4agent.chat.extensions import show_commands, show_memory, switch_plan
+from v4agent.chat.slash import COMMANDS, SlashCommand, SlashError, help_lines, parse_slash
 from v4agent.core.errors import UsageError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import diff_since
@@ -90,6 +91,17 @@ class ChatApp:
         for key, text in KEYS_HELP:
             table.add_row(Text(key, style="bold cyan"), text)
         self.renderer.show(table)
+        show_commands(self)
+
+    def is_builtin(self, head: str) -> bool:
+        """Whether ``head`` (``/name``) is a built-in command: built-ins win over custom commands."""
+        return head in {spec.name for spec in COMMANDS} or head in ("/quit", "/q", "/?")
+
+    def _cmd_memory(self, _cmd: SlashCommand) -> None:
+        show_memory(self)
+
+    def _cmd_plan(self, cmd: SlashCommand) -> None:
+        switch_plan(self, cmd.args[0] if cmd.args else "")
 
     def _cmd_cost(self, _cmd: SlashCommand) -> None:
         session = read_session(self.chat.writer.path)

@@ -18,9 +18,11 @@ class ChatCompleter(Completer):
     ``list_paths`` is called lazily and its result cached; the chat passes the packer's file list.
     """
 
-    def __init__(self, list_paths: Callable[[], Sequence[str]]) -> None:
+    def __init__(self, list_paths: Callable[[], Sequence[str]],
+                 custom: Sequence[tuple[str, str]] = ()) -> None:
         self._list_paths = list_paths
         self._paths: Sequence[str] | None = None
+        self._custom = custom  # (``/name``, description) of the custom commands
 
     def _all_paths(self) -> Sequence[str]:
         if self._paths is None:
@@ -35,6 +37,10 @@ class ChatCompleter(Completer):
             for command in COMMANDS:
                 if command.name.startswith(text):
                     yield Completion(command.name, start_position=-len(text), display_meta=command.help)
+            builtin = {command.name for command in COMMANDS}
+            for name, description in self._custom:
+                if name.startswith(text) and name not in builtin:
+                    yield Completion(name, start_position=-len(text), display_meta=description)
             return
         word = words[-1]
         head = words[0] if text.startswith("/") else ""

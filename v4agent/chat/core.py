@@ -36,6 +36,7 @@ from v4agent.agent.sessions.records import (
 )
 from v4agent.agent.sessions.store import SessionData, SessionWriter, new_session_id, read_session
 from v4agent.agent.setup import agent_config, cache_tracker, configured_test_command, sandbox_policy
+from v4agent.agent.streamjson import StreamWriter
 from v4agent.agent.undoapply import BackupDir, apply_steps
 from v4agent.agent.undoplan import FileStep, plan_changes, plan_session
 from v4agent.chat.render import ChatRenderer
@@ -47,6 +48,9 @@ from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
+from v4agent.extend.commands import CommandSet
+from v4agent.extend.instructions import Instructions, with_instructions
+from v4agent.extend.planmode import ModeGate, plan_mode_in
 from v4agent.prompts import load_prompt
 from v4agent.sandbox import sandbox_label
 from v4agent.tools.approval import Asker
@@ -76,6 +80,9 @@ class ChatEnv:
     ask: Asker | None  # approvals; None without a terminal
     confirm: Confirm  # "proceed?" before a cache-breaking action
     flags: dict[str, Any] = field(default_factory=dict)  # engine overrides from the command line
+    instructions: Instructions = field(default_factory=Instructions)  # read once per chat process
+    commands: CommandSet = field(default_factory=CommandSet)  # custom commands, `/name args`
+    stream: StreamWriter | None = None  # --format stream-json: every event as a JSON line
 
 
 @dataclass(frozen=True)
@@ -127,8 +134,10 @@ class ChatSession:
                                       env.config.get("max_cost"), context_tokens, spent,
                                       sandbox=sandbox_label(self.ctx.sandbox))
         env.renderer.figures = self.figures  # the status line follows the current session
-        self.agent = Agent(engine=engine, conversation=conversation, tools=tools,
-                           run_tool=lambda name, arguments: run_tool(self.ctx, name, arguments), writer=writer,
+        # Plan mode is enforced here, never by changing the tools sent (they are part of the cached prefix).
+        self.gate = ModeGate(lambda name, arguments: run_tool(self.ctx, name, arguments),
+                             plan=plan_mode_in(conversation.messages))
+        self.agent = Agent(engine=engine, conversation=conversation, tools=tools, run_tool=self.gate, writer=writer,
                            table=env.table, config=agent_config(env.config, engine, text_ends_turn=True), tracker=tracker,
                            system_prompt=conversation.messages[0]["content"], snapshot=snapshot,
                            observer=self._observe, spent_usd=spent, ledger=Ledger(env.root))
@@ -150,7 +159,8 @@ class ChatSession:
     def start(cls, env: ChatEnv, engine: RemoteEngine, snapshot: Any) -> ChatSession:
         """A new session over ``snapshot`` (the packed repository)."""
         tools = tool_schemas()
-        conversation = Conversation.start(load_prompt("system.md"), str(snapshot.text), CHAT_TASK)
+        system = with_instructions(load_prompt("system.md"), env.instructions)  # before the pack: stable
+        conversation = Conversation.start(system, str(snapshot.text), CHAT_TASK)
         s = engine.settings
         sid = new_session_id()
         git = capture_start(env.root, sid)
@@ -219,6 +229,8 @@ class ChatSession:
         self.turn_starts[self.user_turn] = index
 
     def _observe(self, event: Event) -> None:
+        if self.env.stream is not None:
+            self.env.stream(event)
         if isinstance(event, ToolStarted) and changes_files(event.name):
             self.env.renderer.pause()  # hashing the files takes a moment: finish the streamed text first
         self.recorder.observe(event, turn=self.user_turn)

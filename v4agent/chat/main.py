@@ -20,8 +20,10 @@ from v4agent.agent.loop import Outcome
 from v4agent.agent.sessions.lock import note_session, release_session_locks
 from v4agent.agent.sessions.store import find_resumable
 from v4agent.agent.setup import Workspace, open_workspace, pack_repository, start_run
+from v4agent.agent.streamjson import StreamWriter
 from v4agent.chat.actions import ChatApp
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
+from v4agent.chat.extensions import load_chat_extensions, stream_end, stream_start
 from v4agent.chat.render import ChatRenderer
 from v4agent.chat.repl import make_asker, make_confirm, run_piped, run_tty
 from v4agent.chat.request import ChatRequest
@@ -96,6 +98,8 @@ def run_chat(request: ChatRequest) -> None:
 
 def _run_chat(request: ChatRequest) -> None:
     path, session_id = _targets(request.targets, request.resume)
+    if request.stream and sys.stdin.isatty():
+        raise UsageError("--format stream-json is for a chat from a pipe (each input line a turn)")
     flags = request.config_flags()
     # SetupError, ConfigError, PriceTableError, SessionError: usage errors (exit 2), reported by the entry point
     workspace = open_workspace(path, flags, why=_WHY_GIT, ask_trust=ask_trust_on_terminal if sys.stdin.isatty() else None,
@@ -109,12 +113,17 @@ def _run_chat(request: ChatRequest) -> None:
     root = workspace.root
 
     tty = sys.stdin.isatty() and sys.stdout.isatty()
+    # stream-json: stdout carries only the JSON lines; the readable chat goes to stderr.
     console = Console(highlight=False) if tty else Console(highlight=False, force_terminal=False, no_color=True,
-                                                           width=120, soft_wrap=True)
+                                                           width=120, soft_wrap=True, stderr=request.stream)
     figures = SessionFigures(eng.name, eng.settings.model, model_info(eng.settings.model).context_window)
-    renderer = ChatRenderer(console, figures, plain=not tty, show_thinking=tty)
+    renderer = ChatRenderer(console, figures, plain=not tty, show_thinking=tty,
+                            out=sys.stderr if request.stream else None)
+    instructions, commands = load_chat_extensions(root, warn=lambda line: warn(escape(line)))
     env = ChatEnv(root, workspace.config, workspace.table, renderer, ask=make_asker(renderer) if tty else None,
-                  confirm=make_confirm(renderer) if tty else (lambda _question: True), flags=flags)
+                  confirm=make_confirm(renderer) if tty else (lambda _question: True), flags=flags,
+                  instructions=instructions, commands=commands,
+                  stream=StreamWriter(sys.stdout) if request.stream else None)
     build_pack = _pack_builder(workspace, request.budget, eng)
     try:
         if session is not None:
@@ -129,6 +138,7 @@ def _run_chat(request: ChatRequest) -> None:
     note_session(root, chat_session.session_id)
     app = ChatApp(env, chat_session, build_pack)
     _banner(app, session is not None)
+    stream_start(app, resumed=session is not None)
     failed: Outcome | None = None
     try:
         if tty:
@@ -141,6 +151,8 @@ def _run_chat(request: ChatRequest) -> None:
         stderr.print(f"session {sid} saved; continue it with: v4agent chat --resume {sid}", markup=False,
                      highlight=False, soft_wrap=True)
     stopped = received()
+    code = ExitCode.INTERRUPTED if stopped else _exit_code(failed) if failed is not None else ExitCode.OK
+    stream_end(app, failed, int(code))
     if stopped:
         raise Interrupted(f"stopped by {stopped}")
     if failed is not None:

@@ -23,6 +23,7 @@ from v4agent.agent.sessions.lock import note_session
 from v4agent.agent.sessions.records import EndRecord
 from v4agent.chat.actions import ChatApp
 from v4agent.chat.completer import ChatCompleter
+from v4agent.chat.extensions import stream_turn, turn_for
 from v4agent.chat.render import ChatRenderer, approval_panel
 from v4agent.chat.slash import is_slash
 from v4agent.chat.statusline import format_status
@@ -111,6 +112,7 @@ def _turn(app: ChatApp, text: str) -> Outcome:
             with contextlib.suppress(OSError):
                 app.chat.writer.write(EndRecord("interrupted", outcome.reason))
     _report(app, outcome)
+    stream_turn(app, outcome)
     return outcome
 
 
@@ -118,7 +120,7 @@ def run_tty(app: ChatApp, list_paths: Callable[[], Sequence[str]]) -> None:
     """The interactive loop on a terminal; returns when the user leaves."""
     session: PromptSession[str] = PromptSession(
         history=FileHistory(str(history_path(app.env.root))),
-        completer=ChatCompleter(list_paths),
+        completer=ChatCompleter(list_paths, [(f"/{c.name}", c.description) for c in app.env.commands.commands]),
         complete_while_typing=False,
         multiline=True,
         key_bindings=key_bindings(),
@@ -142,6 +144,10 @@ def run_tty(app: ChatApp, list_paths: Callable[[], Sequence[str]]) -> None:
         interrupts = 0
         if not line.strip():
             continue
+        text = turn_for(app, line) if is_slash(line) else None  # a custom command, or an accepted plan
+        if text is not None:
+            _turn(app, text)
+            continue
         if is_slash(line):
             if not app.dispatch(line.strip()):
                 return
@@ -157,11 +163,12 @@ def run_piped(app: ChatApp, lines: Iterable[str], status: Callable[[str], None])
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue
-        if is_slash(line):
+        text = turn_for(app, line) if is_slash(line) else None  # a custom command, or an accepted plan
+        if text is None and is_slash(line):
             if not app.dispatch(line.strip()) or received():
                 break
             continue
-        outcome = _turn(app, line)
+        outcome = _turn(app, text if text is not None else line)
         if outcome.status != "finished" and worst is None:
             worst = outcome
         if received():  # SIGTERM or SIGHUP cancelled the turn: the chat ends there

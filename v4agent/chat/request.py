@@ -21,6 +21,7 @@ class ChatRequest:
     resume: bool = False
     budget: int | None = None  # pack tokens
     network: bool = False  # commands may reach the network (the sandbox blocks it otherwise)
+    stream: bool = False  # --format stream-json (from a pipe): events as JSON lines on stdout
 
     def config_flags(self) -> dict[str, Any]:
         """The flags that override configuration keys (None values leave the configuration's)."""

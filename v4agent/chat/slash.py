@@ -41,6 +41,9 @@ COMMANDS: tuple[SlashSpec, ...] = (
     SlashSpec("/compact", "/compact", "Summarize older turns to free context (reuses the cached prefix)."),
     SlashSpec("/clear", "/clear", "Start a fresh conversation on the same packed repository (the prefix stays cached)."),
     SlashSpec("/sessions", "/sessions", "List saved sessions of this repository."),
+    SlashSpec("/memory", "/memory", "The instruction files loaded (AGENTS.md, CLAUDE.md, yours): paths, sizes, tokens."),
+    SlashSpec("/plan", "/plan [on|off|accept|discard]", "Plan mode: read-only tools and a plan first (the cache "
+              "stays intact); accept carries the plan out.", max_args=1, choices=("on", "off", "accept", "discard")),
     SlashSpec("/resume", "/resume ID", "Continue a saved session.", min_args=1, max_args=1),
     SlashSpec("/exit", "/exit", "Save the session and leave (also Ctrl-D)."),
 )

@@ -24,6 +24,9 @@ PROJECT_CONFIG_NAME = ".v4agent.toml"
 # Every repository file that can change what v4agent does with the user's keys and machine; a file added
 # here changes every repository's fingerprint, so each is asked about again.
 TRUST_FILES: tuple[str, ...] = (PROJECT_CONFIG_NAME,)
+# Directories whose ``*.md`` files are trust-relevant too (custom command prompts, ``v4agent.extend.commands``).
+# Absent, they add nothing, so a repository without them keeps its fingerprint.
+TRUST_DIRS: tuple[str, ...] = (".v4agent/commands",)
 STORE_NAME = "trust.json"
 _STORE_VERSION = 1
 
@@ -116,7 +119,20 @@ def read_trust_files(root: Path) -> TrustFiles:
     for name in TRUST_FILES:
         path = Path(root) / name
         found.append((name, path.read_bytes() if path.is_file() else None))
+    for directory in TRUST_DIRS:
+        found += _markdown_files(Path(root), directory)
     return TrustFiles(Path(root), tuple(found))
+
+
+def _markdown_files(root: Path, directory: str) -> list[tuple[str, bytes | None]]:
+    """The regular ``*.md`` files of ``directory`` (no component a link: such a directory is never loaded)."""
+    path = root
+    for part in directory.split("/"):
+        path = path / part
+        if path.is_symlink() or not path.is_dir():
+            return []
+    return [(f"{directory}/{entry.name}", entry.read_bytes()) for entry in sorted(path.iterdir())
+            if entry.name.endswith(".md") and not entry.is_symlink() and entry.is_file()]
 
 
 @dataclass(frozen=True)

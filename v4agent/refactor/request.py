@@ -32,6 +32,10 @@ class RefactorRequest:
     prime: str = "auto"  # one of PRIME_POLICIES
     network: bool = False  # commands may reach the network (the sandbox blocks it otherwise)
     commit: str | None = None  # "turn": a commit per turn that changed files; "end": one at the end
+    command: str | None = None  # a custom command's name: the task is its prompt, with ``task`` as $ARGUMENTS
+    plan: bool = False  # plan mode: read-only tools, the run ends with a plan
+    plan_then_act: bool = False  # plan first, then (the plan accepted) carry it out in the same session
+    stream: bool = False  # --format stream-json: one JSON object per line on stdout
 
     def config_flags(self) -> dict[str, Any]:
         """The flags that override configuration keys (None values leave the configuration's)."""

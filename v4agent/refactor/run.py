@@ -53,14 +53,18 @@ from v4agent.agent.setup import (
     start_run,
     tool_context,
 )
+from v4agent.agent.streamjson import StreamWriter
 from v4agent.core.errors import ExitCode, Interrupted, UsageError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
 from v4agent.core.signals import Terminated, stop_on_signals
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
+from v4agent.extend.instructions import with_instructions
+from v4agent.extend.planmode import ModeGate
 from v4agent.prompts import load_prompt
 from v4agent.refactor.commits import Committer
-from v4agent.refactor.progress import RefactorProgress, render_report
+from v4agent.refactor.extensions import carry_out_plan, open_extensions, open_stream, start_plan
+from v4agent.refactor.progress import RefactorProgress, render_report, report_json
 from v4agent.refactor.request import PRIME_POLICIES, RefactorRequest
 from v4agent.sandbox import is_contained, sandbox_label
 from v4agent.secrets.results import redact_diff, redact_output
@@ -109,12 +113,16 @@ def _offline(workspace: Workspace, request: RefactorRequest, exc: EngineError) -
     snapshot = _build_pack(workspace, model, request.budget)
     estimates = estimate_pack_cost(workspace.table, snapshot.token_count, datetime.now(UTC))
     hint = exc.hint or "set DEEPSEEK_API_KEY, or pass --engine/--base-url for another server"
-    if request.as_json:
-        print(json.dumps({
+    if request.as_json or request.stream:
+        report = {
             "status": "engine_unreachable", "error": str(exc), "hint": hint, "pack_tokens": snapshot.token_count,
             "files": len(snapshot.files), "estimates": [e.__dict__ for e in estimates],
             "exit_code": int(ExitCode.ENGINE_UNREACHABLE),
-        }, indent=2))
+        }
+        if request.stream:
+            StreamWriter(sys.stdout).end(report)
+        else:
+            print(json.dumps(report, indent=2))
     else:
         from v4agent.refactor.progress import estimate_table
 
@@ -168,15 +176,15 @@ def _start_record(run: RunSetup, task: str, tools: list[dict[str, Any]], phash: 
 
 
 def _drive(run: RunSetup, request: RefactorRequest, agent: Agent, writer: SessionWriter, git: GitStart,
-           prime: bool, ctx: ToolContext) -> None:
+           prime: bool, ctx: ToolContext, stream: StreamWriter | None = None) -> None:
     try:
-        _drive_inner(run, request, agent, writer, git, prime, ctx)
+        _drive_inner(run, request, agent, writer, git, prime, ctx, stream)
     except KeyboardInterrupt:  # after the loop (final tests, report): the session is already saved
         raise Interrupted(f"interrupted; the session is saved: --resume {writer.session_id}") from None
 
 
 def _checkpointing(run: RunSetup, request: RefactorRequest, agent: Agent, writer: SessionWriter,
-                   progress: RefactorProgress) -> tuple[TurnRecorder, Committer | None]:
+                   progress: RefactorProgress, stream: StreamWriter | None) -> tuple[TurnRecorder, Committer | None]:
     """Each turn's files recorded for undo (and committed with --commit), then the progress view."""
     def say(line: str) -> None:
         stderr.print(line, markup=False, highlight=False)
@@ -192,16 +200,20 @@ def _checkpointing(run: RunSetup, request: RefactorRequest, agent: Agent, writer
         if committer is not None:
             committer.observe(event)
         progress(event)
+        if stream is not None:
+            stream(event)
 
     agent.observer = observe
     return recorder, committer
 
 
 def _drive_inner(run: RunSetup, request: RefactorRequest, agent: Agent, writer: SessionWriter, git: GitStart,
-                 prime: bool, ctx: ToolContext) -> None:
+                 prime: bool, ctx: ToolContext, stream: StreamWriter | None) -> None:
     as_json = request.as_json
+    gate = agent.run_tool if isinstance(agent.run_tool, ModeGate) else None
+    plan = ""
     with RefactorProgress(stderr, sandbox=sandbox_label(ctx.sandbox)) as progress:
-        recorder, committer = _checkpointing(run, request, agent, writer, progress)
+        recorder, committer = _checkpointing(run, request, agent, writer, progress, stream)
         if prime:
             try:
                 agent.prime()
@@ -213,11 +225,15 @@ def _drive_inner(run: RunSetup, request: RefactorRequest, agent: Agent, writer: 
                 writer.write(EndRecord("failed", str(exc), ""))
                 raise
         outcome = agent.run()
+        if gate is not None and gate.plan:
+            outcome, plan = carry_out_plan(agent, gate, outcome, act=request.plan_then_act)
         recorder.end_turn()
         if committer is not None:
             committer.finish(recorder)
-    tests = _final_tests(ctx, outcome) if outcome.status == "finished" else {
-        "status": "not run", "command": "", "ran": f"the run stopped: {outcome.status}"}
+    plan_only = bool(plan) and not request.plan_then_act
+    tests = _final_tests(ctx, outcome) if outcome.status == "finished" and not plan_only else {
+        "status": "not run", "command": "",
+        "ran": "plan mode: nothing changed" if plan_only else f"the run stopped: {outcome.status}"}
     code = _exit_code(outcome, tests)
     try:
         diff = redact_diff(diff_since(run.root, git.tree))[0]  # stdout is often a CI log: no secret goes there
@@ -225,7 +241,14 @@ def _drive_inner(run: RunSetup, request: RefactorRequest, agent: Agent, writer: 
         diff = f"(diff unavailable: {exc})"
     from v4agent.agent.sessions.store import read_session
 
-    render_report(read_session(writer.path), outcome, tests, diff, int(code), as_json=as_json)
+    session = read_session(writer.path)
+    extra = {"plan": plan} if plan else {}
+    if stream is not None:
+        stream.end({**report_json(session, outcome, tests, diff, int(code)), **extra})
+    elif as_json and extra:
+        print(json.dumps({**report_json(session, outcome, tests, diff, int(code)), **extra}, indent=2))
+    else:
+        render_report(session, outcome, tests, diff, int(code), as_json=as_json)
     raise typer.Exit(code)
 
 
@@ -248,7 +271,7 @@ def _run_refactor(request: RefactorRequest) -> None:
                                warn=lambda line: warn(escape(line)))
     if request.prime not in PRIME_POLICIES:
         raise UsageError(f"--prime must be auto, always or never, not {request.prime!r}")
-    if request.resume is None and not request.task.strip():
+    if request.resume is None and not request.task.strip() and not request.command:
         raise UsageError('give a task: v4agent refactor PATH "what to do"')
     root = workspace.root
     session = find_resumable(root, request.resume) if request.resume is not None else None
@@ -271,11 +294,13 @@ def _run_refactor(request: RefactorRequest) -> None:
         shown = ", ".join(dirty[:8]) + (f" and {len(dirty) - 8} more" if len(dirty) > 8 else "")
         raise UsageError(f"the working tree has uncommitted changes ({shown}); commit or stash them, or pass "
                          "--allow-dirty")
+    ext = open_extensions(request, root, warn=lambda line: warn(escape(line)))
     stderr.print("packing the repository…", style="dim")
     snapshot = _build_pack(workspace, eng.settings.model, request.budget)
-    system_prompt = load_prompt("system.md")
+    # The instruction files join the system message: the stable block before the pack, recorded with it.
+    system_prompt = with_instructions(load_prompt("system.md"), ext.instructions)
     tools = tool_schemas()
-    conversation = Conversation.start(system_prompt, snapshot.text, request.task)
+    conversation = Conversation.start(system_prompt, snapshot.text, ext.task)
     phash = prefix_hash(conversation.messages[:2], tools, eng.settings.model, eng.settings.think)
     primed_before = recent_prefix_seen(root, phash)
     from v4agent.agent.sessions.store import new_session_id
@@ -287,7 +312,7 @@ def _run_refactor(request: RefactorRequest) -> None:
     except GitError as exc:
         raise UsageError(str(exc)) from None
     ctx = tool_context(workspace, ask=ask, start_commit=git.commit)
-    writer = SessionWriter.create(root, _start_record(run, request.task, tools, phash, git, snapshot.token_count),
+    writer = SessionWriter.create(root, _start_record(run, ext.task, tools, phash, git, snapshot.token_count),
                                   sid)
     for index, message in enumerate(conversation.messages):
         writer.message(index, message)
@@ -297,13 +322,17 @@ def _run_refactor(request: RefactorRequest) -> None:
     if primed_before:
         tracker.seed(conversation.messages[:2], tools)
     agent = _agent(run, conversation, tools, ctx, writer, tracker, system_prompt, snapshot, 0.0)
+    stream = open_stream(request, run, sid, ext.instructions, system_prompt,
+                           {"tokens": snapshot.token_count, "files": len(snapshot.files)}, resumed=False)
+    if ext.plan:
+        start_plan(agent)
     prime = request.prime
     do_prime = not primed_before and (prime == "always" or (prime == "auto" and _priming_pays(
         run, len(tracker.render(conversation.messages[:2], tools).tokens))))
     if not do_prime:
         why = "primed by an earlier session" if primed_before else f"--prime {prime}"
         stderr.print(f"no priming call ({why})", style="dim")
-    _drive(run, request, agent, writer, git, prime=do_prime, ctx=ctx)
+    _drive(run, request, agent, writer, git, prime=do_prime, ctx=ctx, stream=stream)
 
 
 def _priming_pays(run: RunSetup, prefix_tokens: int) -> bool:
@@ -320,7 +349,7 @@ def _agent(run: RunSetup, conversation: Conversation, tools: list[dict[str, Any]
            writer: SessionWriter, tracker: CacheTracker, system_prompt: str, snapshot: Snapshot | None,
            spent: float) -> Agent:
     return Agent(engine=run.engine, conversation=conversation, tools=tools,
-                 run_tool=lambda name, arguments: run_tool(ctx, name, arguments), writer=writer,
+                 run_tool=ModeGate(lambda name, arguments: run_tool(ctx, name, arguments)), writer=writer,
                  table=run.table, config=agent_config(run.config, run.engine), tracker=tracker, system_prompt=system_prompt,
                  snapshot=snapshot, spent_usd=spent, ledger=Ledger(run.root))
 
@@ -346,9 +375,14 @@ def _resume(run: RunSetup, session: SessionData, request: RefactorRequest, ask: 
     last_assistant = max((i for i, m in enumerate(conversation.messages) if m.get("role") == "assistant"), default=1)
     tracker.seed(conversation.messages[: last_assistant + 1], tools)
     ctx = tool_context(run.workspace, ask=ask, start_commit=git.commit)
-    agent = _agent(run, conversation, tools, ctx, writer, tracker, load_prompt("system.md"), None, session.cost_usd)
+    # The system message as recorded (with the instruction files read when the session started): a compaction
+    # rebuilds the prefix from it, so the files' later content never enters a resumed session.
+    system_text = str(conversation.messages[0].get("content", ""))
+    agent = _agent(run, conversation, tools, ctx, writer, tracker, system_text, None, session.cost_usd)
+    stream = open_stream(request, run, session.session_id, None, system_text,
+                           {"tokens": int(session.start.pack_tokens or 0), "files": None}, resumed=True)
     agent.close_dangling()
     task = request.task
     agent.append(task_message(task) if task.strip() else resume_message())
     stderr.print(f"resuming session {session.session_id} ({session.turns} turns so far)", markup=False)
-    _drive(run, request, agent, writer, git, prime=False, ctx=ctx)
+    _drive(run, request, agent, writer, git, prime=False, ctx=ctx, stream=stream)

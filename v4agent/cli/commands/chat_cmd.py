@@ -21,14 +21,21 @@ def chat(
     budget: int | None = typer.Option(None, "--budget", help="Token budget of the packed repository."),
     network: bool = typer.Option(False, "--network",
                                  help="Let commands reach the network (the sandbox blocks it by default)."),
+    output_format: str = typer.Option("text", "--format", "--output-format",
+                                      help="Output from a pipe: text, or stream-json (one JSON object per line on "
+                                      "stdout; docs/stream-json.md)."),
 ) -> None:
     """Chat with the model about the repository at PATH; it can read, search, edit and run commands."""
     from v4agent.chat.main import run_chat
     from v4agent.chat.request import ChatRequest
+    from v4agent.core.errors import UsageError
+
+    if output_format not in ("text", "stream-json"):
+        raise UsageError(f"--format must be text or stream-json, not {output_format!r}")
 
     run_chat(ChatRequest(targets=tuple(targets or ()), engine=engine, model=model, base_url=base_url, think=think,
                          approve=approve, yes=yes, max_cost=max_cost, resume=resume, budget=budget,
-                         network=network))
+                         network=network, stream=output_format == "stream-json"))
 
 
 def register(app: typer.Typer) -> None:

@@ -39,6 +39,14 @@ def refactor(
                                 "the turn); `v4agent undo` reverts the commits."),
     commit_end: bool = typer.Option(False, "--commit-end", help="Commit once, at the end, everything the run "
                                     "changed."),
+    command: str | None = typer.Option(None, "--command", help="Run the custom command NAME (.v4agent/commands/"
+                                       "NAME.md when trusted, or <config>/commands/NAME.md); TASK is its $ARGUMENTS."),
+    plan: bool = typer.Option(False, "--plan", help="Plan mode: read-only tools; print the model's plan and stop."),
+    plan_then_act: bool = typer.Option(False, "--plan-then-act", help="Plan first (read-only), then carry out the "
+                                       "plan (accepted, edited or discarded on a terminal)."),
+    output_format: str = typer.Option("text", "--format", "--output-format",
+                                      help="Output: text, json (same as --json) or stream-json (one JSON object "
+                                      "per line; docs/stream-json.md)."),
 ) -> None:
     """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
     from v4agent.core.errors import UsageError
@@ -47,11 +55,19 @@ def refactor(
 
     if commit and commit_end:
         raise UsageError("--commit and --commit-end: pick one (a commit per turn, or one at the end)")
+    if output_format not in ("text", "json", "stream-json"):
+        raise UsageError(f"--format must be text, json or stream-json, not {output_format!r}")
+    if plan and plan_then_act:
+        raise UsageError("--plan and --plan-then-act: pick one (--plan stops at the plan)")
+    if resume is not None and (command or plan or plan_then_act):
+        raise UsageError("--command, --plan and --plan-then-act start a new session; with --resume give the "
+                         "next instruction as TASK")
     run_refactor(RefactorRequest(
         path=path, task=task, engine=engine, model=model, base_url=base_url, think=think, max_turns=max_turns,
         max_cost=max_cost, approve=approve, yes=yes, test_cmd=test_cmd, allow_dirty=allow_dirty, branch=branch,
-        as_json=as_json, resume=resume, budget=budget, prime=prime, network=network,
+        as_json=as_json or output_format == "json", resume=resume, budget=budget, prime=prime, network=network,
         commit="turn" if commit else "end" if commit_end else None,
+        command=command, plan=plan, plan_then_act=plan_then_act, stream=output_format == "stream-json",
     ))
 
 

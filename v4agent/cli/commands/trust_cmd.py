@@ -83,13 +83,17 @@ def trust(
     root = _root(path)
     files = read_trust_files(root)
     data = files.get(PROJECT_CONFIG_NAME)
-    if data is None:
+    others = [name for name, content in files.contents if content is not None and name != PROJECT_CONFIG_NAME]
+    if data is None and not others:
         _say(f"{root} has no {PROJECT_CONFIG_NAME}: nothing to trust")
         return
-    _show_file(root, data)
+    if data is not None:
+        _show_file(root, data)
+    for name in others:  # custom command prompts (.v4agent/commands/*.md): read them before trusting
+        _say(f"{root / name} (a custom command prompt)")
     entry = record_decision(root, files.fingerprint, trusted=True)
-    _say(f"trusted {root} (sha256 {entry.fingerprint[:12]}); once {PROJECT_CONFIG_NAME} changes it is not "
-         "trusted until you run `v4agent trust` again")
+    _say(f"trusted {root} (sha256 {entry.fingerprint[:12]}); once {PROJECT_CONFIG_NAME} or a command file "
+         "changes it is not trusted until you run `v4agent trust` again")
 
 
 def untrust(
