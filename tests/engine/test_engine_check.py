@@ -198,6 +198,9 @@ def test_engine_check_against_real_vllm(request: pytest.FixtureRequest, tmp_path
                        env={"XDG_STATE_HOME": str(tmp_path / "state")}, timeout=600)
     report = json.loads(done.stdout)
     checks = {c["name"]: c for c in report["checks"]}
+    # The table, for the closing note of the issue (shown with pytest -s).
+    print("\n" + "\n".join(f"| {c['name']} | {c['status']} | {c['detail']} |" for c in report["checks"]))
+    print(f"priming: {report['priming']}; cost_usd: {report['cost_usd']}; requests: {report['requests']}")
     # A forced call with a schema makes even random weights produce a valid call.
     assert checks["tool call"]["status"] == "pass"
     assert checks["streaming"]["status"] == "pass"

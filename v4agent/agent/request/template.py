@@ -118,10 +118,15 @@ def _label_bounds(run: Sequence[Piece], tokenizer: Tokenizer, start: int, end: i
     tools; merged user turns) is split by the parts' own token counts, clamped to the run (labels only)."""
     if len({p.label for p in run}) == 1:
         return [Segment(run[0].label, start, end)]
+    # The longest piece (the pack, in a turn that merges the task into it) is never tokenized again on its
+    # own: its share is what the others leave.
+    longest = max(range(len(run)), key=lambda i: len(run[i].text))
+    sizes = [0 if i == longest else len(_MEMO.tokens(tokenizer, p.text)[0]) for i, p in enumerate(run)]
+    sizes[longest] = max(0, end - start - sum(sizes))
     out: list[Segment] = []
     at = start
-    for index, piece in enumerate(run):
-        stop = end if index == len(run) - 1 else min(end, at + len(_MEMO.tokens(tokenizer, piece.text)[0]))
+    for index, (piece, size) in enumerate(zip(run, sizes, strict=True)):
+        stop = end if index == len(run) - 1 else min(end, at + size)
         out.append(Segment(piece.label, at, stop))
         at = stop
     return out
