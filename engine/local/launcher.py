@@ -145,14 +145,16 @@ class EngineProcess:
 
 
 def start_engine(argv: Sequence[str], *, host: str, port: int, log_path: Path,
-                 env: Mapping[str, str] | None = None, cwd: Path | None = None) -> EngineProcess:
-    """Start ``argv`` (which must make the server listen on host:port) in its own process group."""
+                 env: Mapping[str, str] | None = None, cwd: Path | None = None, inherit: bool = True) -> EngineProcess:
+    """Start ``argv`` (which must make the server listen on host:port) in its own process group.
+
+    ``inherit`` False: ``env`` is the whole environment (the caller filtered it); else it adds to ours."""
     if port_in_use(host, port):
         raise EngineStartError(
             f"port {port} on {host} is already in use; the engine cannot listen there",
             hint=f"attach to what runs there with --attach http://{host}:{port}, or choose another --port")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    full_env = dict(os.environ)
+    full_env = dict(os.environ) if inherit else {}
     full_env.update(env or {})
     log = log_path.open("ab")
     try:

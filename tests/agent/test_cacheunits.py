@@ -87,9 +87,10 @@ def test_render_appending_messages_extends_tokens_exactly() -> None:
     reply = {"role": "assistant", "content": "", "reasoning_content": "look first",
              "tool_calls": [{"id": "c1", "type": "function",
                              "function": {"name": "read_file", "arguments": "{\"path\": \"a.py\"}"}}]}
-    output = render_output(reply, tok)
+    output = [*first.suffix, *render_output(reply, tok)]  # the generation marker, then what the model wrote
     second = render_request([*msgs, reply, {"role": "tool", "tool_call_id": "c1", "content": "x = 1"}], tools, tok)
     assert second.tokens[: len(first.tokens) + len(output)] == first.tokens + output
+    assert len(first.suffix) == 2  # <｜Assistant｜><think>
     assert first_divergence(first, second) is None
     assert second.segments[-1].label == "message 3 (tool)"
     assert second.segments[-1].end == len(second.tokens)

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import make_git_repo
 from v4agent.accounting import load_price_table, price_call
 from v4agent.agent.loop import Agent, AgentConfig, Outcome
-from v4agent.agent.request.cachediag import CacheTracker, tolerance
+from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import Conversation, prefix_hash
 from v4agent.agent.sessions.records import ResetRecord, StartRecord
 from v4agent.agent.sessions.store import (
@@ -52,7 +52,7 @@ def _agent(root: Path, server: StandIn, *, task: str = "inspect the code", max_t
     agent = Agent(engine=engine, conversation=conv, tools=tools,
                   run_tool=lambda n, a: run_tool(ctx, n, a), writer=writer, table=load_price_table(),
                   config=AgentConfig(engine_name="deepseek", max_turns=max_turns, max_cost=max_cost),
-                  tracker=CacheTracker(get_tokenizer("deepseek-v4")), system_prompt="SYSTEM PROMPT")
+                  tracker=CacheTracker(get_tokenizer("deepseek-v4"), thinking=False), system_prompt="SYSTEM PROMPT")
     return agent, writer
 
 
@@ -98,12 +98,14 @@ def test_thirty_turn_session_is_append_only_and_hits_its_theoretical_max(tmp_pat
     # Stored byte-identically (key order included), so --resume sends the very same prefix.
     assert json.dumps(session.messages[: len(sent["messages"])]) == json.dumps(sent["messages"])
     assert json.dumps(session.tools) == json.dumps(sent["tools"])
-    # Expected hits (our mirror of the unit rules, scaled from our template's token counts to the billed
-    # ones) agree with what the stand-in billed by the published encoder, call by call after the first turn
-    # (see test_first_turn_hits_the_primed_pack_in_full).
-    for call, record in list(zip(session.calls, server.calls, strict=True))[2:]:
-        assert abs(call.diag["expected_billed"] - record.cache_hit) <= tolerance(record.prompt_tokens, 64)
+    # The client renders each request as the published encoder does (tools and their instructions included),
+    # so its prompt count is the billed one to the token, and its mirror of the unit rules expects exactly the
+    # billed hit, call by call: the documented tolerance is 0.
+    for call, record in zip(session.calls, server.calls, strict=True):
+        assert call.diag["input_tokens"] == record.prompt_tokens
+        assert call.diag["expected_billed"] == record.cache_hit
         assert not call.diag["breaks"]
+    assert len(session.calls) == 31  # the priming call and 30 turns, every one with tools
     # The session cost is the stand-in's usage priced (the prime call's output was cut, so turns only).
     table = load_price_table()
     for call, record in zip(session.calls[1:], server.calls[1:], strict=True):

@@ -4,6 +4,8 @@ stored priming method the agent's priming reads, and the balance `engine list` s
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -194,10 +196,20 @@ def test_engine_check_against_real_vllm(request: pytest.FixtureRequest, tmp_path
                      "--enable-prompt-tokens-details")
     with start_local_engine(config, repo) as handle:  # type: ignore[arg-type]
         done = run_cli("engine", "check", str(repo), "--engine", "vllm", "--base-url", handle.base_url,
-                       "--model", handle.model, "--settle", "0", "--json",
+                       "--model", handle.model, "--settle", "0", "--json", "--record", str(tmp_path / "rec"),
                        env={"XDG_STATE_HOME": str(tmp_path / "state")}, timeout=600)
     report = json.loads(done.stdout)
+    assert len(list((tmp_path / "rec").iterdir())) == report["requests"]
+    if os.environ.get("UPDATE_PROBE_FIXTURES"):  # refresh the recording tests/engine/test_probe_replay.py replays
+        fixture = Path(__file__).parent / "fixtures" / "vllm_cpu_probe"
+        shutil.rmtree(fixture, ignore_errors=True)
+        shutil.copytree(tmp_path / "rec", fixture / "exchanges")
+        kept = {k: report[k] for k in ("engine", "model", "passed", "checks", "priming", "requests")}
+        (fixture / "report.json").write_text(json.dumps(kept, indent=2, ensure_ascii=False) + "\n")
     checks = {c["name"]: c for c in report["checks"]}
+    # The table, for the closing note of the issue (shown with pytest -s).
+    print("\n" + "\n".join(f"| {c['name']} | {c['status']} | {c['detail']} |" for c in report["checks"]))
+    print(f"priming: {report['priming']}; cost_usd: {report['cost_usd']}; requests: {report['requests']}")
     # A forced call with a schema makes even random weights produce a valid call.
     assert checks["tool call"]["status"] == "pass"
     assert checks["streaming"]["status"] == "pass"

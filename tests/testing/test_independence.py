@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from v4agent.agent.request import cacheunits, template
+from v4agent.agent.request import cacheunits, encoder
 from v4agent.agent.request.cachediag import CacheTracker, CallDiag
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import get_preset
@@ -59,17 +59,33 @@ def test_a_wrong_unit_interval_in_the_client_is_caught() -> None:
     assert "changed" in [b.kind for b in diags[1].breaks]
 
 
-def test_the_client_template_keeping_past_reasoning_is_caught() -> None:
-    # The client's template keeps the reasoning of earlier turns; V4's encoder drops it in thinking mode
-    # without tools, so the previous output is no longer a prefix and only the previous input hits. The
-    # client scales its expectation to the billed prompt, which shrank by the dropped reasoning, so what it
-    # sees missing is the answer: a long one makes the drop show.
+def _reasoning_turns(reply: ScriptedReply) -> list[list[dict[str, Any]]]:
+    first = [{"role": "system", "content": BIG}, {"role": "user", "content": "one"}]
+    return [first, [*first, reply_message(reply), {"role": "user", "content": "two"}]]
+
+
+def test_the_client_renders_dropped_reasoning_as_the_encoder_does() -> None:
+    # Thinking without tools: V4's encoder drops the reasoning of turns before the last user message, so the
+    # previous output is no longer a prefix and only the previous input hits. The client renders the same
+    # prompt, so it expects exactly that hit, and counts exactly the billed prompt.
     reply = ScriptedReply(content="The answer, explained. " * 60, reasoning="I weigh one option, then another. " * 80)
     with StandIn(handler=lambda body: reply, unit_interval=None) as server:
-        first = [{"role": "system", "content": BIG}, {"role": "user", "content": "one"}]
-        second = [*first, reply_message(reply), {"role": "user", "content": "two"}]
-        diags = _session(server, CacheTracker(get_tokenizer("deepseek-v4"), interval=None), [first, second],
+        diags = _session(server, CacheTracker(get_tokenizer("deepseek-v4"), interval=None), _reasoning_turns(reply),
                          think="high")
+    assert server.calls[1].cache_hit == server.calls[0].input_end
+    assert [(d.input_tokens, d.expected_billed) for d in diags] == [(c.prompt_tokens, c.cache_hit)
+                                                                   for c in server.calls]
+    assert not diags[1].breaks
+
+
+def test_a_client_wrong_about_the_thinking_mode_is_caught() -> None:
+    # A deliberately wrong client belief: it renders the session as chat (no reasoning kept, "</think>" after
+    # each user turn) while the model thinks. It then expects the whole previous request and answer to hit;
+    # the stand-in bills only the previous input, and the client reports a provider drop.
+    reply = ScriptedReply(content="The answer, explained. " * 60, reasoning="I weigh one option, then another. " * 80)
+    with StandIn(handler=lambda body: reply, unit_interval=None) as server:
+        wrong = CacheTracker(get_tokenizer("deepseek-v4"), interval=None, thinking=False)
+        diags = _session(server, wrong, _reasoning_turns(reply), think="high")
     assert server.calls[1].cache_hit == server.calls[0].input_end
     assert [b.kind for b in diags[1].breaks] == ["provider"]
     assert diags[1].breaks[0].lost_tokens > 64
@@ -87,7 +103,7 @@ def test_patching_the_client_rules_does_not_move_the_bill(monkeypatch: pytest.Mo
 
     before = bill()
     monkeypatch.setattr(cacheunits.UnitStore, "lookup", lambda self, tokens: 0)
-    monkeypatch.setattr(template, "tools_text", lambda tools: "")
-    monkeypatch.setattr(template, "BOS", "")
+    monkeypatch.setattr(encoder, "tools_block", lambda tools: "")
+    monkeypatch.setattr(encoder, "BOS", "")
     assert bill() == before
     assert before[1] > 0

@@ -18,6 +18,7 @@ from v4agent.engine.deadline import Deadlines
 from v4agent.engine.models import check_model, server_models
 from v4agent.engine.presets import api_key_for
 from v4agent.engine.types import RequestSettings, ThinkLevel
+from v4agent.sandbox import SandboxPolicy, make_policy
 
 LOCAL = "local"
 
@@ -88,10 +89,19 @@ def open_remote_engine(config: Config | None, *, overrides: Mapping[str, Any] | 
     return open_engine(settings)
 
 
+def local_sandbox(config: Config, repo_root: Path) -> SandboxPolicy:
+    """The sandbox of the local engine's interpreter probe: the configured ``sandbox.*`` keys (no network)."""
+    never = [str(config.get("api_key_env"))] if config.get("api_key_env") else []
+    return make_policy(repo_root, mode="off" if config.get("sandbox.mode") == "off" else "auto",
+                       bwrap=str(config.get("sandbox.bwrap") or ""), env=config.get("sandbox.env"),
+                       hide=config.get("sandbox.hide"), never_env=never)
+
+
 def open_model_engine(config: Config, repo_root: Path, *, overrides: Mapping[str, Any] | None = None) -> RemoteEngine:
     """The engine named by ``overrides``/config: a preset's RemoteEngine, or a started/attached LocalEngine.
 
     Raises ``EngineError`` subclasses (``EngineUnreachable``, ``LocalEngineError``, start-up errors) with hints.
+    The local engine's ``local.python`` probe runs in the sandbox (``local_sandbox``).
     """
     over = dict(overrides or {})
     name = str(over.get("engine") or config.get("engine"))
@@ -100,7 +110,7 @@ def open_model_engine(config: Config, repo_root: Path, *, overrides: Mapping[str
     from v4agent.engine.local.client import LocalEngine  # the vLLM runtime loads only for a local engine
     from v4agent.engine.local.runtime import start_local_engine
 
-    handle = start_local_engine(config, repo_root)
+    handle = start_local_engine(config, repo_root, sandbox=local_sandbox(config, Path(repo_root).resolve()))
     try:
         local = {**over, **handle.client_overrides()}
         # A local window is whatever the plan fits: leave most of it to the prompt.

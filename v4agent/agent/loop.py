@@ -172,7 +172,7 @@ class Agent:
         expected = self.tracker.expected(rendered)
         model = self.engine.settings.model
         if kind != "prime":
-            self.meter.check(model, prompt_tokens=len(rendered.tokens), expected_hit=expected,
+            self.meter.check(model, prompt_tokens=rendered.prompt_tokens, expected_hit=expected,
                              expected_output=self._last_output)
         started = time.monotonic()
         self._emit(Streamed(Progress("status", "sending")))  # the UI shows what it waits for until the reply starts
@@ -184,8 +184,8 @@ class Agent:
             reply = self.engine.complete(messages, self.tools, on_delta=self._on_delta, max_tokens=max_tokens)
         duration = time.monotonic() - started
         usage = reply.usage if reply is not None else None
-        priced = usage or Usage(len(rendered.tokens), 1, cache_hit=expected,
-                                cache_miss=len(rendered.tokens) - expected)  # a cancelled stream has no usage
+        priced = usage or Usage(rendered.prompt_tokens, 1, cache_hit=expected,
+                                cache_miss=rendered.prompt_tokens - expected)  # a cancelled stream has no usage
         # Priced by what served the call, as the response names it, at the response's own time.
         charge = self.meter.charge(model, priced, turn=self.turn, duration_s=duration,
                                    at=reply.served_at if reply is not None else None,
@@ -196,7 +196,7 @@ class Agent:
                                    billed_prompt=usage.prompt_tokens if usage else None)
         self.context_tokens = priced.prompt_tokens + priced.output_tokens
         self._pending_tokens = 0
-        self._scale = provider_scale(usage.prompt_tokens if usage else None, len(rendered.tokens), self._scale)
+        self._scale = provider_scale(usage.prompt_tokens if usage else None, rendered.prompt_tokens, self._scale)
         self._last_output = max(256, priced.output_tokens)
         self.writer.write(CallRecord.of(
             kind=kind, turn=self.turn, model=model, usage=priced, usage_known=usage is not None, cost=cost,

@@ -24,8 +24,9 @@ from v4agent.core.errors import UsageError
 from v4agent.core.git import repo_root
 from v4agent.core.tempfiles import sweep_repository
 from v4agent.core.trust import UntrustedProject, record_decision
-from v4agent.engine.client import RemoteEngine
+from v4agent.engine.client import RemoteEngine, thinks
 from v4agent.engine.presets import all_presets, model_info
+from v4agent.engine.types import Engine
 from v4agent.sandbox import SandboxPolicy, containment, make_policy
 from v4agent.tokens.tokenizer import get_tokenizer
 from v4agent.tools.approval import Asker
@@ -125,10 +126,21 @@ def start_run(workspace: Workspace, *, session: SessionData | None = None,
     return RunSetup(workspace, engine, session)
 
 
+def render_mode(engine: Engine) -> tuple[bool, str | None]:
+    """Whether ``engine``'s requests run in thinking mode, and the effort V4's encoder renders (only DeepSeek's
+    ``reasoning_effort: max`` shows in the prompt; vLLM's V4 tokenizer is sent no effort and renders "high")."""
+    preset = getattr(engine, "preset", None)
+    style = preset.think_style if preset is not None else "deepseek"
+    thinking = thinks(style, engine.settings.think)
+    return thinking, "max" if thinking and style == "deepseek" and engine.settings.think == "max" else None
+
+
 def cache_tracker(engine: RemoteEngine) -> CacheTracker:
-    """A fresh mirror of the provider's prefix cache for ``engine``'s cache granularity."""
+    """A fresh mirror of the provider's prefix cache for ``engine``'s cache granularity and thinking mode."""
+    thinking, effort = render_mode(engine)
     # DeepSeek stores prefixes in 64-token units; vLLM's prefix cache works in 16-token blocks.
-    return CacheTracker(get_tokenizer("deepseek-v4"), block=16 if engine.preset.think_style != "deepseek" else 64)
+    return CacheTracker(get_tokenizer("deepseek-v4"), block=16 if engine.preset.think_style != "deepseek" else 64,
+                        thinking=thinking, effort=effort)
 
 
 def agent_config(config: Config, engine: RemoteEngine, *, text_ends_turn: bool = False) -> AgentConfig:

@@ -328,7 +328,7 @@ def _run_refactor(request: RefactorRequest) -> None:
         start_plan(agent)
     prime = request.prime
     do_prime = not primed_before and (prime == "always" or (prime == "auto" and _priming_pays(
-        run, len(tracker.render(conversation.messages[:2], tools).tokens))))
+        run, tracker.render(conversation.messages[:2], tools).prompt_tokens)))
     if not do_prime:
         why = "primed by an earlier session" if primed_before else f"--prime {prime}"
         stderr.print(f"no priming call ({why})", style="dim")

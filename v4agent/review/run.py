@@ -138,7 +138,7 @@ def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> Mo
     if prime:
         primed = prime_prefix(engine, layout.priming_messages, layout.tools)
         if primed is None:
-            run.estimated.append(_prime_estimate(layout))
+            run.estimated.append(_prime_estimate(engine, layout))
         elif primed.usage is not None:
             run.usages.append(primed.usage)
     reply = engine.complete(layout.messages, layout.tools)
@@ -152,14 +152,17 @@ def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> Mo
     return run
 
 
-def _prime_estimate(layout: ReviewLayout) -> Usage:
-    """A dropped priming stream reports no usage: its input counted with the V4 tokenizer, hits unknown (priced
-    as misses and flagged, never invented)."""
+def _prime_estimate(engine: Engine, layout: ReviewLayout) -> Usage:
+    """A dropped priming stream reports no usage: its prompt counted as V4's encoder renders it (what DeepSeek
+    bills), hits unknown (priced as misses and flagged, never invented)."""
     from v4agent.agent.request.template import render_request
+    from v4agent.agent.setup import render_mode
     from v4agent.tokens.tokenizer import get_tokenizer
 
-    rendered = render_request(list(layout.priming_messages), list(layout.tools), get_tokenizer("deepseek-v4"))
-    return Usage(prompt_tokens=len(rendered.tokens), output_tokens=1)
+    thinking, effort = render_mode(engine)
+    rendered = render_request(list(layout.priming_messages), list(layout.tools), get_tokenizer("deepseek-v4"),
+                              thinking=thinking, effort=effort)
+    return Usage(prompt_tokens=rendered.prompt_tokens, output_tokens=1)
 
 
 def _stats(engine: Engine, run: ModelRun, pack_tokens: int, price: Callable[[str, Usage], Any] | None) -> ReviewStats:

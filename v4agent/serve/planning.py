@@ -151,6 +151,7 @@ def run_serve(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, opt
 
 
 def _serve(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, options: ServeOptions) -> None:
+    from v4agent.agent.engine_choice import local_sandbox
     from v4agent.engine.local.runtime import start_local_engine
 
     # A real start detects its GPUs: the --gpu default (h100) names none, so only a chosen GPU is passed on.
@@ -167,7 +168,7 @@ def _serve(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, option
         warn(escape(config.untrusted.warning()))
     stderr.print(f"starting the local engine for {model} (log under {path / '.v4agent' / 'engine'})…")
     try:
-        handle = start_local_engine(config, path.resolve())
+        handle = start_local_engine(config, path.resolve(), sandbox=local_sandbox(config, path.resolve()))
     except EngineError as exc:  # whatever stops the engine from starting, the command's answer is "unreachable"
         raise EngineUnreachable(str(exc), hint=exc.hint) from None
     stdout.print(f"engine ready at {handle.base_url} (model {handle.model}); Ctrl-C stops it", markup=False)

@@ -95,9 +95,10 @@ def clip_middle(text: str, cap: int, tokenizer: Tokenizer, *, hint: str = "use r
     return clipped
 
 
-def request_tokens(messages: Sequence[Message], tools: Sequence[ToolSchema], tokenizer: Tokenizer) -> int:
-    """The request's length in V4 tokens, as rendered for the provider (segments are memoized)."""
-    return len(render_request(messages, tools, tokenizer).tokens)
+def request_tokens(messages: Sequence[Message], tools: Sequence[ToolSchema], tokenizer: Tokenizer, *,
+                   thinking: bool = True, effort: str | None = None) -> int:
+    """The request's length in V4 tokens, as the provider counts it (runs are memoized)."""
+    return render_request(messages, tools, tokenizer, thinking=thinking, effort=effort).prompt_tokens
 
 
 @dataclass(frozen=True)
@@ -169,12 +170,12 @@ def _replaced(message: Message, payload: _Payload, stub: str) -> Message:
 
 
 def fit_request(messages: Sequence[Message], tools: Sequence[ToolSchema], tokenizer: Tokenizer,
-                limit: int) -> FitResult:
+                limit: int, *, thinking: bool = True, effort: str | None = None) -> FitResult:
     """``messages`` with old turn payloads stubbed, oldest first, until the request holds at most ``limit``
     tokens: tool results and tool-call arguments first, then any other turn content (see the module doc).
     ``fits`` is False when even every stub leaves it over: the system prompt, pack and task are too big."""
     out = [dict(m) for m in messages]
-    total = request_tokens(out, tools, tokenizer)
+    total = request_tokens(out, tools, tokenizer, thinking=thinking, effort=effort)
     if total <= limit:
         return FitResult(out, 0, total, True)
     stubbed = 0
@@ -195,6 +196,6 @@ def fit_request(messages: Sequence[Message], tools: Sequence[ToolSchema], tokeni
             stubbed += 1
             total -= saved
             if total <= limit:  # the estimate says it fits: render to be sure
-                total = request_tokens(out, tools, tokenizer)
-    total = request_tokens(out, tools, tokenizer)
+                total = request_tokens(out, tools, tokenizer, thinking=thinking, effort=effort)
+    total = request_tokens(out, tools, tokenizer, thinking=thinking, effort=effort)
     return FitResult(out, stubbed, total, total <= limit)

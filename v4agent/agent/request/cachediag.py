@@ -1,9 +1,10 @@
 """Cache diagnostics (pure): the hit each call should get beside the hit the provider billed.
 
-Before a call the request is rendered to V4 tokens (``chatrender``) and looked up in a mirror of the provider's
-cache units (``cacheunits.UnitStore``): that is the expected hit. After the call the billed hit is compared with
-it. Local token counts differ slightly from the server's (its chat template is not ours to the token), so the
-expected hit is scaled by the ratio of the billed prompt size to the local one before comparing.
+Before a call the request is rendered to V4 tokens (``template``, by the published V4 encoder) and looked up in
+a mirror of the provider's cache units (``cacheunits.UnitStore``): that is the expected hit. After the call the
+billed hit is compared with it. The rendering counts what DeepSeek bills to the token; another engine's chat
+template may not (vLLM serving another model), so the expected hit is scaled by the ratio of the billed prompt
+size to the local one before comparing (1 against DeepSeek).
 
 A cache break is reported when the request did not extend the previous one (a layout change: the first segment
 that changed is named, e.g. "pack" or "turn 3 (tool)"), or when the provider billed less than expected by more
@@ -42,7 +43,7 @@ class CacheBreak:
 class CallDiag:
     """One call's cache diagnosis: expected, billed and best possible hit, and the breaks found."""
 
-    input_tokens: int  # local rendering of the request
+    input_tokens: int  # local rendering of the request: the whole prompt, as the provider bills it
     expected_hit: int  # in local tokens
     expected_billed: int  # expected, scaled to the provider's token count
     billed_hit: int | None
@@ -83,7 +84,7 @@ def compare(
     block: int = 64,
 ) -> CallDiag:
     """Diagnose one call from its rendering, the previous one's, and what the provider billed."""
-    local = len(cur.tokens)
+    local = cur.prompt_tokens
     scale = (billed_prompt / local) if billed_prompt and local else 1.0
     expected_billed = min(round(expected_hit * scale), billed_prompt or round(expected_hit * scale))
     breaks: list[CacheBreak] = []
@@ -112,16 +113,19 @@ def compare(
 class CacheTracker:
     """Mirrors the provider's cache units over one session's calls (no I/O; the tokenizer is passed in)."""
 
-    def __init__(self, tokenizer: Tokenizer, *, interval: int | None = 4096, block: int = 64) -> None:
+    def __init__(self, tokenizer: Tokenizer, *, interval: int | None = 4096, block: int = 64,
+                 thinking: bool = True, effort: str | None = None) -> None:
         self.tokenizer = tokenizer
         self.block = block
+        self.thinking = thinking  # the session's mode and effort: the encoder renders by them
+        self.effort = effort
         self._units = UnitStore(interval)
         self._history = PrefixHistory()
         self._prev: RenderedRequest | None = None
 
     def render(self, messages: Sequence[Message], tools: Sequence[ToolSchema]) -> RenderedRequest:
         """The request rendered to tokens, with its segments labelled."""
-        return render_request(messages, tools, self.tokenizer)
+        return render_request(messages, tools, self.tokenizer, thinking=self.thinking, effort=self.effort)
 
     def seed(self, messages: Sequence[Message], tools: Sequence[ToolSchema]) -> int:
         """Record a prefix stored by an earlier session (a primed pack); returns its token length."""
@@ -155,7 +159,9 @@ class CacheTracker:
             expected_hit=self.expected(rendered), billed_hit=billed_hit, billed_prompt=billed_prompt,
             theoretical_max=self.theoretical_max(rendered), block=self.block,
         )
-        output = pack_tokens(render_output(reply_message, self.tokenizer)) if reply_message is not None else b""
+        # The output follows the generation marker that ended the input: both extend the stored sequence.
+        output = b"" if reply_message is None else pack_tokens(
+            [*rendered.suffix, *render_output(reply_message, self.tokenizer, thinking=self.thinking)])
         self._units.store(_packed(rendered), output)
         self._history.add(_packed(rendered), output)
         self._prev = rendered

@@ -1,20 +1,23 @@
-"""Render a chat-completions request to V4 tokens, segment by segment.
+"""Render a chat-completions request to DeepSeek V4 tokens, labelled by the request part each token came from.
 
-The layout follows DeepSeek's chat template closely enough for cache accounting: BOS, the first system message,
-the tool schemas, then each message wrapped in its role markers. Each segment is tokenized on its own and the
-token lists are concatenated, so appending a message extends the token list exactly (what the real server's
-prefix cache sees for an append-only conversation). The trailing assistant-generation marker is *not* part of
-the input: an assistant message's segment starts with it, and ``render_output`` of a reply equals the segment
-that the same message gets when it is sent back, so input+output is a prefix of the next request.
+The text is the published V4 encoder's (``encoder.py``, which cites it): tools with their instructions on the
+system message, tool results folded into user turns, DSML tool calls, the thinking markers. Tokens are what the
+server's tokenizer makes of that text: it splits the special tokens out before BPE, so the prompt is tokenized
+in runs (each special token alone, the text between them as one run) and the runs' tokens concatenate to the
+prompt's. So the count equals the provider's ``prompt_tokens`` for the same request, tools included.
 
-Per-segment token lists are memoized by content hash, so a long session over a large pack tokenizes only the
-segments that are new.
+A request is its input (``tokens``) and the generation marker that ends it (``suffix``: ``<｜Assistant｜><think>``
+after a user turn). The provider stores a cache unit at the end of the input, before the marker
+(https://api-docs.deepseek.com/guides/kv_cache: "the end position of the user input"), and another after the
+output, which follows the marker; so ``suffix`` + ``render_output`` of a reply is what the same reply adds when
+it is sent back, and input + suffix + output is a prefix of the next request.
+
+Runs are memoized by content hash, so a long session over a large pack tokenizes only the runs that are new.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -22,23 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from v4agent.agent.request.cacheunits import common_prefix_len, pack_tokens
+from v4agent.agent.request.encoder import Piece, assistant_pieces, content_text, prompt_pieces
 from v4agent.tokens.tokenizer import Tokenizer
 
-BOS = "<｜begin▁of▁sentence｜>"
-EOS = "<｜end▁of▁sentence｜>"
-USER = "<｜User｜>"
-ASSISTANT = "<｜Assistant｜>"
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
-CALLS_BEGIN = "<｜tool▁calls▁begin｜>"
-CALLS_END = "<｜tool▁calls▁end｜>"
-CALL_BEGIN = "<｜tool▁call▁begin｜>"
-CALL_END = "<｜tool▁call▁end｜>"
-TOOL_SEP = "<｜tool▁sep｜>"
-OUTPUT_BEGIN = "<｜tool▁output▁begin｜>"
-OUTPUT_END = "<｜tool▁output▁end｜>"
-SYS_BEGIN = "<｜begin▁sys｜>"
-SYS_END = "<｜end▁sys｜>"
+__all__ = [
+    "RenderedRequest", "Segment", "content_text", "first_divergence", "memo_misses", "render_output",
+    "render_request",
+]
 
 _MEMO_LIMIT = 8192
 
@@ -56,9 +49,15 @@ class Segment:
 class RenderedRequest:
     """A request rendered to V4 tokens, split into labelled segments (system, tools, each message)."""
 
-    tokens: list[int]
+    tokens: list[int]  # the input, up to the generation marker
     segments: list[Segment]
     packed: bytes = b""  # the same tokens as int32 bytes (``cacheunits.pack_tokens``), for fast compares
+    suffix: tuple[int, ...] = ()  # the generation marker that ends the prompt (none when it ends on a reply)
+
+    @property
+    def prompt_tokens(self) -> int:
+        """The whole prompt's length: what the provider bills as ``prompt_tokens``."""
+        return len(self.tokens) + len(self.suffix)
 
     def segment_at(self, offset: int) -> Segment | None:
         """The segment that holds token ``offset``, or None past the end."""
@@ -103,99 +102,72 @@ def memo_misses() -> int:
     return _MEMO.misses
 
 
-def content_text(content: Any) -> str:
-    """A message's content as text: a string, None, or a list of OpenAI content parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts: list[str] = []
-        for part in content:
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                parts.append(str(part["text"]))
-            elif isinstance(part, str):
-                parts.append(part)
-        return "".join(parts)
-    return str(content)
+def _runs(pieces: Sequence[Piece]) -> list[list[Piece]]:
+    """Pieces grouped as the tokenizer sees them: each special token alone, the text between them as one run."""
+    runs: list[list[Piece]] = []
+    for piece in pieces:
+        if piece.special or not runs or runs[-1][-1].special:
+            runs.append([piece])
+        else:
+            runs[-1].append(piece)
+    return [run for run in runs if any(p.text for p in run)]
 
 
-def _tool_calls_text(tool_calls: Any) -> str:
-    if not isinstance(tool_calls, list) or not tool_calls:
-        return ""
-    pieces = [CALLS_BEGIN]
-    for call in tool_calls:
-        fn = call.get("function", {}) if isinstance(call, Mapping) else {}
-        kind = call.get("type", "function") if isinstance(call, Mapping) else "function"
-        name = fn.get("name", "") if isinstance(fn, Mapping) else ""
-        arguments = fn.get("arguments", "") if isinstance(fn, Mapping) else ""
-        if not isinstance(arguments, str):
-            arguments = json.dumps(arguments, ensure_ascii=False)
-        pieces.append(f"{CALL_BEGIN}{kind}{TOOL_SEP}{name}\n```json\n{arguments}\n```{CALL_END}")
-    pieces.append(CALLS_END)
-    return "".join(pieces)
+def _label_bounds(run: Sequence[Piece], tokenizer: Tokenizer, start: int, end: int) -> list[Segment]:
+    """Where each label's part of a run ends: a run that holds several request parts (the system prompt and the
+    tools; merged user turns) is split by the parts' own token counts, clamped to the run (labels only)."""
+    if len({p.label for p in run}) == 1:
+        return [Segment(run[0].label, start, end)]
+    # The longest piece (the pack, in a turn that merges the task into it) is never tokenized again on its
+    # own: its share is what the others leave.
+    longest = max(range(len(run)), key=lambda i: len(run[i].text))
+    sizes = [0 if i == longest else len(_MEMO.tokens(tokenizer, p.text)[0]) for i, p in enumerate(run)]
+    sizes[longest] = max(0, end - start - sum(sizes))
+    out: list[Segment] = []
+    at = start
+    for index, (piece, size) in enumerate(zip(run, sizes, strict=True)):
+        stop = end if index == len(run) - 1 else min(end, at + size)
+        out.append(Segment(piece.label, at, stop))
+        at = stop
+    return out
 
 
-def assistant_text(message: Mapping[str, Any]) -> str:
-    """An assistant message as the model generated it (and as it is stored when sent back)."""
-    reasoning = message.get("reasoning_content")
-    think = f"{THINK_OPEN}{reasoning}{THINK_CLOSE}" if isinstance(reasoning, str) and reasoning else ""
-    return (f"{ASSISTANT}{think}{content_text(message.get('content'))}"
-            f"{_tool_calls_text(message.get('tool_calls'))}{EOS}")
-
-
-def _message_text(message: Mapping[str, Any], first_system: bool) -> str:
-    role = message.get("role")
-    text = content_text(message.get("content"))
-    if role == "system":
-        return text if first_system else f"{SYS_BEGIN}{text}{SYS_END}"
-    if role == "user":
-        return f"{USER}{text}"
-    if role == "assistant":
-        return assistant_text(message)
-    if role == "tool":
-        return f"{OUTPUT_BEGIN}{text}{OUTPUT_END}"
-    return f"{SYS_BEGIN}{role}: {text}{SYS_END}"
-
-
-def tools_text(tools: Sequence[Mapping[str, Any]]) -> str:
-    """Tool schemas exactly as sent (key order kept: a client that reorders keys breaks the cache)."""
-    lines = [json.dumps(tool, ensure_ascii=False, separators=(",", ":")) for tool in tools]
-    return "\n\n## Tools\n" + "\n".join(lines) + "\n"
-
-
-def render_request(messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
-                   tokenizer: Tokenizer) -> RenderedRequest:
-    """Tokens and labelled segments of a request's input (no trailing generation marker)."""
-    texts: list[tuple[str, str]] = []
-    rest = list(enumerate(messages))
-    if rest and rest[0][1].get("role") == "system":
-        texts.append(("system", _message_text(rest[0][1], first_system=True)))
-        rest = rest[1:]
-    if tools:
-        texts.append(("tools", tools_text(tools)))
-    for index, message in rest:
-        texts.append((f"message {index} ({message.get('role')})", _message_text(message, first_system=False)))
-    if texts:
-        label, text = texts[0]
-        texts[0] = (label, BOS + text)
-    else:
-        texts.append(("bos", BOS))
+def _tokenize(pieces: Sequence[Piece], tokenizer: Tokenizer) -> tuple[list[int], bytes, list[Segment]]:
     tokens: list[int] = []
     packed: list[bytes] = []
     segments: list[Segment] = []
-    for label, text in texts:
+    for run in _runs(pieces):
+        ids, raw = _MEMO.tokens(tokenizer, "".join(p.text for p in run))
         start = len(tokens)
-        ids, raw = _MEMO.tokens(tokenizer, text)
         tokens.extend(ids)
         packed.append(raw)
-        segments.append(Segment(label, start, len(tokens)))
-    return RenderedRequest(tokens, segments, b"".join(packed))
+        for seg in _label_bounds(run, tokenizer, start, len(tokens)):
+            if segments and segments[-1].label == seg.label and segments[-1].end == seg.start:
+                segments[-1] = Segment(seg.label, segments[-1].start, seg.end)
+            elif seg.end > seg.start:
+                segments.append(seg)
+    return tokens, b"".join(packed), segments
 
 
-def render_output(reply_message: Mapping[str, Any], tokenizer: Tokenizer) -> list[int]:
-    """Tokens the model generated for ``reply_message``; equal to that message's segment when sent back."""
-    return list(_MEMO.tokens(tokenizer, assistant_text(reply_message))[0])
+def render_request(messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
+                   tokenizer: Tokenizer, *, thinking: bool = True, effort: str | None = None) -> RenderedRequest:
+    """The request's input tokens with labelled segments, and its generation marker.
+
+    ``thinking``: whether the request runs in thinking mode (DeepSeek's default when the request does not say,
+    https://api-docs.deepseek.com/guides/thinking_mode); ``effort``: the effort the model runs at.
+    """
+    body, suffix = prompt_pieces(messages, tools, thinking=thinking, effort=effort)
+    tokens, packed, segments = _tokenize(body, tokenizer)
+    marker, _, _ = _tokenize(suffix, tokenizer)
+    return RenderedRequest(tokens, segments, packed, tuple(marker))
+
+
+def render_output(reply_message: Mapping[str, Any], tokenizer: Tokenizer, *, thinking: bool = True,
+                  finished: bool = True) -> list[int]:
+    """Tokens the model generated for ``reply_message`` after the generation marker: equal to what the same
+    message adds, after the marker, when it is sent back (``finished`` False: cut short, no EOS)."""
+    pieces = assistant_pieces(reply_message, "output", thinking=thinking, keep_reasoning=True, finished=finished)
+    return _tokenize(pieces, tokenizer)[0]
 
 
 def first_divergence(prev: RenderedRequest, cur: RenderedRequest) -> tuple[str, int] | None:

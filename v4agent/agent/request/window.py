@@ -66,7 +66,7 @@ class Window:
 
     def count(self, messages: Sequence[Message]) -> int:
         """What ``messages`` will count as at the provider."""
-        return round(len(self.tracker.render(messages, self.tools).tokens) * self.scale)
+        return round(self.tracker.render(messages, self.tools).prompt_tokens * self.scale)
 
     def fit_result(self, content: str, used: int, *, command: bool) -> tuple[str, int]:
         """A tool result as it may enter a context already holding ``used`` tokens, and its size in tokens."""
@@ -102,4 +102,5 @@ class Window:
     def summary_request(self, messages: Sequence[Message]) -> FitResult:
         """The compaction's summary request: the conversation and the question, stubbed to fit when needed."""
         request = [*messages, {"role": "user", "content": COMPACTION_REQUEST}]
-        return fit_request(request, self.tools, self.tracker.tokenizer, int(self.hard_limit / self.scale))
+        return fit_request(request, self.tools, self.tracker.tokenizer, int(self.hard_limit / self.scale),
+                           thinking=self.tracker.thinking, effort=self.tracker.effort)

@@ -134,8 +134,19 @@ def _report(snap: Snapshot, config: Config, root: Path) -> dict[str, Any]:
                    "language": f.language, "redactions": f.redactions, "link_target": f.link_target}
                   for f in snap.files],
         "skipped": [{"path": s.path, "reason": s.reason} for s in snap.skipped],
-        "estimates": [e.__dict__ for e in _estimates(config, root, snap.token_count)],
+        **_with_balance(config, _estimates(config, root, snap.token_count)),
     }
+
+
+def _with_balance(config: Config, estimates: list[Any]) -> dict[str, Any]:
+    """The estimates, and the balance line where the configured engine has a balance endpoint and a key."""
+    from v4agent.cli.commands.balance_fit import balance_fit
+
+    out: dict[str, Any] = {"estimates": [e.__dict__ for e in estimates]}
+    line = balance_fit(config, estimates)
+    if line is not None:
+        out["balance"] = line
+    return out
 
 
 def _more(table: Any, shown: int, total: int) -> None:
@@ -194,6 +205,9 @@ def _print_stats(console: Console, snap: Snapshot, config: Config, root: Path) -
             period = "all day" if e.all_day else "peak" if e.peak else "off-peak"
             cost.add_row(e.model, period, _usd(e.first_call_usd), _usd(e.cached_followup_usd))
         console.print(cost)
+        balance = _with_balance(config, estimates).get("balance")
+        if balance:
+            console.print(balance, markup=False, highlight=False)
 
 
 def _usd(value: float) -> str:
