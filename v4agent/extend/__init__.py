@@ -1,0 +1,1 @@
+"""Extensions a user brings from other agents: MCP servers, hooks (and instruction files, custom commands)."""
