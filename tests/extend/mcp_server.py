@@ -12,6 +12,7 @@ import sys
 import time
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 
 NAME = os.environ.get("TEST_MCP_NAME", "demo")
 server = MCPServer(NAME)
@@ -89,9 +90,10 @@ def write(path: str, text: str) -> str:
 
 
 @server.tool()
-async def grow() -> str:
+async def grow(ctx: Context) -> str:  # type: ignore[type-arg]
     """Add a tool and tell the client its tool list changed."""
     server.add_tool(lambda: "new", name="late_tool", description="Added mid-session.")
+    await ctx.notify_tools_changed()
     return "grown"
 
 

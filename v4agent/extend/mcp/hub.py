@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
 import mcp_types as types
 from mcp import Client
 from mcp.client.stdio import get_default_environment
@@ -223,7 +224,10 @@ class McpHub:
                 conn.listed = await self._list(conn.client)
                 ready.set_result(None)
                 assert self._stop is not None
-                await self._stop.wait()
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._watch, conn, conn.client)
+                    await self._stop.wait()
+                    group.cancel_scope.cancel()
         except BaseException as exc:  # any failure of one server is that server's notice
             if not ready.done():
                 conn.error = _describe(exc) + conn.stderr_tail()
@@ -266,6 +270,15 @@ class McpHub:
         how = sync.enter_context(launch(policy, argv, cwd=self.root, environ={**os.environ, **dict(spec.env)}))
         stack.push_async_callback(close_in_thread, sync)
         return stdio_transport(how.argv, env=how.env, cwd=self.root, errlog=conn.errlog, pass_fds=how.pass_fds)
+
+    @staticmethod
+    async def _watch(conn: _Conn, client: Client) -> None:
+        """Note a changed tool list: a 2026-07-28 server tells it on a ``subscriptions/listen`` stream (an older
+        one sends ``notifications/tools/list_changed`` to the message handler)."""
+        with contextlib.suppress(Exception):
+            async with client.listen(tools_list_changed=True) as events:
+                async for _event in events:
+                    conn.changed = True
 
     @staticmethod
     async def _list(client: Client) -> list[Any]:
