@@ -4,6 +4,7 @@ the one before (tools identical, messages a prefix), so the billed cache hits st
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import sys
@@ -100,7 +101,7 @@ def test_two_mcp_servers_and_hooks_keep_every_request_an_extension(tmp_path: Pat
     assert mcp_names == sorted(mcp_names)
     assert {"mcp__local__add", "mcp__web__echo", "mcp__web__add"} <= set(mcp_names)
     assert names[: len(names) - len(mcp_names)] == sorted(n for n in names if not n.startswith("mcp__"))
-    for prev, cur in zip(calls, calls[1:], strict=False):
+    for prev, cur in itertools.pairwise(calls):
         assert json.dumps(cur.request["tools"]) == json.dumps(prev.request["tools"])
         prev_json = json.dumps(prev.request["messages"], ensure_ascii=False)[:-1]
         assert json.dumps(cur.request["messages"], ensure_ascii=False).startswith(prev_json)

@@ -30,8 +30,9 @@ from v4agent.core.trust import (
 )
 
 __all__ = [
-    "PROJECT_CONFIG_NAME", "PROJECT_SAFE_KEYS", "SETTINGS", "USER_CONFIG_NAME", "Config", "ConfigError", "Resolved",
-    "Setting", "UntrustedProject", "coerce", "display_value", "load_config", "mask_secret", "parse_config_bytes",
+    "EXTENSION_TABLES", "PROJECT_CONFIG_NAME", "PROJECT_SAFE_KEYS", "SETTINGS", "USER_CONFIG_NAME", "Config",
+    "ConfigError", "Resolved", "Setting", "UntrustedProject", "coerce", "display_value", "extension_settings",
+    "load_config", "mask_secret", "parse_config_bytes",
     "read_config_file", "user_config_path",
 ]
 
@@ -307,7 +308,7 @@ def display_value(key: str, value: Any) -> str:
     return mask_secret(value) if _BY_KEY[key].secret else _display(value)
 
 
-def _extension_settings(files: TrustFiles) -> tuple[tuple[str, str], ...]:
+def extension_settings(files: TrustFiles) -> tuple[tuple[str, str], ...]:
     """The project's MCP servers and hooks, as (key, what it names) for the trust question; () when none."""
     found: list[tuple[str, str]] = []
     data = files.get(PROJECT_CONFIG_NAME)
@@ -337,7 +338,7 @@ def _project_layer(config: Config, root: Path, env: Mapping[str, str], trust: bo
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     data = files.get(PROJECT_CONFIG_NAME)
     values = parse_config_bytes(data, path) if data is not None else {}
-    extensions = _extension_settings(files)
+    extensions = extension_settings(files)
     if data is None and not extensions:
         return
     held = [key for key in values if key not in PROJECT_SAFE_KEYS] + [key for key, _shown in extensions]

@@ -11,11 +11,13 @@ from v4agent.core.config import (
     PROJECT_SAFE_KEYS,
     SETTINGS,
     display_value,
+    extension_settings,
     parse_config_bytes,
 )
 from v4agent.core.errors import UsageError
 from v4agent.core.git import repo_root
 from v4agent.core.trust import (
+    TRUST_FILES,
     TrustEntry,
     load_store,
     read_trust_files,
@@ -83,10 +85,13 @@ def trust(
     root = _root(path)
     files = read_trust_files(root)
     data = files.get(PROJECT_CONFIG_NAME)
-    if data is None:
-        _say(f"{root} has no {PROJECT_CONFIG_NAME}: nothing to trust")
+    if not files.present:
+        _say(f"{root} has no {' or '.join(TRUST_FILES)}: nothing to trust")
         return
-    _show_file(root, data)
+    if data is not None:
+        _show_file(root, data)
+    for key, what in extension_settings(files):  # MCP servers and hooks: commands that run once trusted
+        _say(f"  {key}: {what}   (applies only when trusted)")
     entry = record_decision(root, files.fingerprint, trusted=True)
     _say(f"trusted {root} (sha256 {entry.fingerprint[:12]}); once {PROJECT_CONFIG_NAME} changes it is not "
          "trusted until you run `v4agent trust` again")
