@@ -16,6 +16,7 @@ from v4agent.engine.types import ToolSchema
 from v4agent.extend.hooks import Hooks, load_hooks
 from v4agent.extend.mcp.hub import McpHub
 from v4agent.extend.mcp.load import load_servers
+from v4agent.extend.mcp.tools import PREFIX as MCP_PREFIX
 from v4agent.tools.approval import ApprovalRequest, decide
 from v4agent.tools.tool import ToolContext, ToolResult
 
@@ -73,8 +74,12 @@ class Extensions:
                 blocked = self.hooks.pre_tool(name, arguments)
                 if blocked is not None:
                     return ToolResult(f"{name}: blocked by a PreToolUse hook: {blocked}", False)
-            result = self._call_mcp(name, arguments) if self.hub is not None and self.hub.owns(name) \
-                else builtin(name, arguments)
+            if self.hub is not None and self.hub.owns(name):
+                result = self._call_mcp(name, arguments)
+            elif name.startswith(MCP_PREFIX):  # a resumed session's tool whose server is not here now
+                result = ToolResult(f"{name}: its MCP server is not available in this session", False)
+            else:
+                result = builtin(name, arguments)
             if self.hooks.active:
                 said = self.hooks.post_tool(name, arguments, result)
                 if said:
