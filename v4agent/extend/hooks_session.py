@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from v4agent.engine.types import ToolSchema
 from v4agent.extend.hooks import Hooks, load_hooks
-from v4agent.extend.mcp.hub import McpHub
 from v4agent.extend.mcp.load import load_servers
 from v4agent.extend.mcp.tools import PREFIX as MCP_PREFIX
 from v4agent.tools.approval import ApprovalRequest, decide
 from v4agent.tools.tool import ToolContext, ToolResult
+
+if TYPE_CHECKING:
+    from v4agent.extend.mcp.hub import McpHub
 
 __all__ = ["Extensions", "Runner"]
 
@@ -46,8 +49,14 @@ class Extensions:
             for line in setup.warnings:
                 notice(line)
             if setup.servers:
+                from v4agent.extend.mcp.hub import McpHub  # the SDK costs start-up time: loaded when used
+
                 hub = McpHub(setup.servers, root=root, sandbox=ctx.sandbox, notice=notice)
-                hub.start()
+                try:
+                    hub.start()
+                except BaseException:  # Ctrl-C while the servers start: none of them may outlive us
+                    hub.close()
+                    raise
         specs, warnings = load_hooks(root, project_trusted=project_trusted, environ=environ)
         for line in warnings:
             notice(line)
