@@ -8,6 +8,7 @@ file, the key and what is wrong. A repository's own file is applied in full only
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -324,8 +325,14 @@ def extension_settings(files: TrustFiles) -> tuple[tuple[str, str], ...]:
     if isinstance(hooks, dict) and hooks:
         found.append(("hooks", ", ".join(sorted(map(str, hooks)))))
     for name in EXTENSION_FILES:
-        if files.get(name) is not None:
-            found.append((name, "MCP servers" if name == ".mcp.json" else "present"))
+        raw = files.get(name)
+        if raw is not None:
+            try:
+                servers = json.loads(raw.decode("utf-8")).get("mcpServers")
+            except (UnicodeDecodeError, ValueError, AttributeError):
+                servers = None
+            named = ", ".join(sorted(map(str, servers))) if isinstance(servers, dict) else "unreadable"
+            found.append((name, f"MCP servers: {named}"))
     return tuple(found)
 
 

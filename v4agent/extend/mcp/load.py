@@ -16,6 +16,7 @@ from typing import Any
 
 from v4agent.core.config import PROJECT_CONFIG_NAME, user_config_path
 from v4agent.extend.mcp.config import MCP_JSON, McpServerSpec, Scope, parse_servers
+from v4agent.sandbox.policy import ALWAYS_NEVER_ENV
 
 __all__ = ["McpSetup", "config_tables", "load_servers"]
 
@@ -75,8 +76,10 @@ def load_servers(root: Path | None, *, project_trusted: bool,
     warnings += said
     sources = [user]
     if root is not None and project_trusted:
-        own, said = _toml_servers(root / PROJECT_CONFIG_NAME, "project", env)
-        shared, said_json = _json_servers(root / MCP_JSON, env)
+        # A repository's entry never expands the engine's key or GitHub's tokens (into a header to its own URL).
+        held = {name: value for name, value in env.items() if name not in ALWAYS_NEVER_ENV}
+        own, said = _toml_servers(root / PROJECT_CONFIG_NAME, "project", held)
+        shared, said_json = _json_servers(root / MCP_JSON, held)
         warnings += said + said_json
         sources += [own, shared]
     for specs in sources:
