@@ -125,3 +125,29 @@ def test_two_mcp_servers_and_hooks_keep_every_request_an_extension(tmp_path: Pat
     while alive_with(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert alive_with(marker) == []
+
+
+def test_a_resumed_session_keeps_its_tools_and_restarts_its_servers(tmp_path: Path) -> None:
+    import os
+
+    root = make_git_repo(tmp_path / "repo", {"README.md": "hello\n"})
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "v4agent"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text(
+        f'[mcp.servers.local]\ncommand = "{sys.executable}"\nargs = ["{SERVER}"]\napprove = "allow"\n')
+    env = {"DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off"}
+    script = [ScriptedReply(tool_calls=[_call("mcp__local__add", a=1, b=1)]),
+              ScriptedReply(tool_calls=[_call("mcp__local__add", a=2, b=2)]),
+              ScriptedReply(tool_calls=[_call("finish", summary="done")])]
+    with StandIn(replies=script) as server:
+        first = run_cli("refactor", str(root), "add things", "--base-url", server.base_url, "--json", "--prime",
+                        "never", "--max-turns", "1", env=env, timeout=300)
+        assert first.returncode == 4, first.stderr[-2000:]  # the turn limit: resumable
+        sid = json.loads(first.stdout)["session_id"]
+        resumed = run_cli("refactor", str(root), "--resume", sid, "--base-url", server.base_url, "--json",
+                          env=env, timeout=300)
+        calls = list(server.calls)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.dumps(calls[-1].request["tools"]) == json.dumps(calls[0].request["tools"])
+    results = [m["content"] for m in calls[-1].request["messages"] if m["role"] == "tool"]
+    assert results == ["2", "4"]

@@ -78,7 +78,8 @@ def trust(
     path: Path = typer.Argument(Path("."), help="The repository (default: the one holding the current directory)."),
     list_all: bool = typer.Option(False, "--list", help="List the repositories decided on, and stop."),
 ) -> None:
-    """Trust the repository's .v4agent.toml as it is now, so every key in it applies; a change asks again."""
+    """Trust the repository's .v4agent.toml and .mcp.json as they are now (every key, its MCP servers and hooks
+    apply); a change asks again."""
     if list_all:
         _list()
         return
