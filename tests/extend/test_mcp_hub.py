@@ -87,6 +87,29 @@ def test_failures_are_notices_and_error_results(tmp_path: Path) -> None:
         assert not hub.call("mcp__nope__x", "{}").ok
 
 
+def test_a_server_that_is_down_offers_its_last_tools_so_the_prefix_stays(tmp_path: Path) -> None:
+    from tests.extend.conftest import http_server
+
+    proc, url = http_server("web")
+    spec = McpServerSpec("web", "http", "user", "test", url=url)
+    try:
+        with _hub(tmp_path, spec) as hub:
+            before = json.dumps(hub.schemas())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    notices: list[str] = []
+    with _hub(tmp_path, spec, notices=notices) as hub:
+        assert json.dumps(hub.schemas()) == before  # the same bytes: the next session's cache still hits
+        (status,) = hub.statuses
+        assert not status.ok
+        assert "from an earlier session" in status.error
+        down = hub.call("mcp__web__echo", '{"text": "x"}')
+        assert not down.ok
+        assert "not available" in down.content
+    assert any("from an earlier session" in n for n in notices)
+
+
 def test_a_slow_call_times_out_without_hanging_the_session(tmp_path: Path) -> None:
     with _hub(tmp_path, _stdio("s"), call_timeout_s=1) as hub:
         started = time.monotonic()

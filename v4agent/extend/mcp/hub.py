@@ -32,6 +32,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from v4agent import __version__
 from v4agent.engine.types import ToolSchema
 from v4agent.extend.mcp.config import McpServerSpec
+from v4agent.extend.mcp.listings import cache_dir, load_listing, save_listing
 from v4agent.extend.mcp.tools import McpTool, call_arguments, finished_result, render_tool, result_text
 from v4agent.extend.mcp.transport import close_in_thread, stdio_transport
 from v4agent.sandbox import SandboxPolicy, containment, launch
@@ -94,12 +95,13 @@ class McpHub:
 
     def __init__(self, specs: Sequence[McpServerSpec], *, root: Path, sandbox: SandboxPolicy | None,
                  notice: Callable[[str], None] | None = None, start_timeout_s: float = START_TIMEOUT_S,
-                 call_timeout_s: float = CALL_TIMEOUT_S) -> None:
+                 call_timeout_s: float = CALL_TIMEOUT_S, listings: Path | None = None) -> None:
         self.root = Path(root)
         self.sandbox = sandbox
         self.notice = notice or (lambda line: None)
         self.start_timeout_s = start_timeout_s
         self.call_timeout_s = call_timeout_s
+        self.listings = listings if listings is not None else cache_dir()
         self._conns = {spec.name: _Conn(spec) for spec in specs}
         self._tools: dict[str, McpTool] = {}
         self.statuses: tuple[ServerStatus, ...] = ()
@@ -307,12 +309,18 @@ class McpHub:
     # -- freezing ---------------------------------------------------------------------------------------------
 
     def _freeze(self, conn: _Conn) -> ServerStatus:
-        if conn.error or conn.client is None:
-            return ServerStatus(conn.spec, (), conn.error or "it stopped while starting")
+        error = conn.error or ("" if conn.client is not None else "it stopped while starting")
+        listed = conn.listed
+        if error:
+            listed = load_listing(self.listings, conn.spec)
+            if listed:
+                error += f"; its {len(listed)} tools from an earlier session are offered, and answer errors"
+        else:
+            save_listing(self.listings, conn.spec, listed)
         names: list[str] = []
         left_out: list[str] = []
-        for listed in conn.listed:
-            tool = render_tool(conn.spec.name, listed)
+        for item in listed:
+            tool = render_tool(conn.spec.name, item)
             if isinstance(tool, str):
                 left_out.append(tool)
             elif tool.qualified in self._tools:
@@ -320,7 +328,7 @@ class McpHub:
             else:
                 self._tools[tool.qualified] = tool
                 names.append(tool.qualified)
-        return ServerStatus(conn.spec, tuple(sorted(names)), left_out=tuple(left_out))
+        return ServerStatus(conn.spec, tuple(sorted(names)), error, tuple(left_out))
 
     def _report_change(self, conn: _Conn) -> None:
         if conn.changed and conn.spec.name not in self._reported_changes:
