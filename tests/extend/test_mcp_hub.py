@@ -68,7 +68,9 @@ def test_results_are_redacted_and_capped(tmp_path: Path) -> None:
 def test_failures_are_notices_and_error_results(tmp_path: Path) -> None:
     notices: list[str] = []
     missing = McpServerSpec("gone", "stdio", "user", "test", command=str(tmp_path / "no-such-server"))
-    silent = McpServerSpec("mute", "stdio", "user", "test", command="/bin/sleep", args=("60",))
+    mute_marker = f"--v4agent-mute-{secrets.token_hex(6)}"
+    silent = McpServerSpec("mute", "stdio", "user", "test", command="/bin/sh",
+                           args=("-c", "sleep 60; true", mute_marker))
     nohttp = McpServerSpec("down", "http", "user", "test", url="http://127.0.0.1:9/mcp")
     with _hub(tmp_path, missing, silent, nohttp, _stdio("live"), notices=notices, start_timeout_s=5) as hub:
         status = {s.spec.name: s for s in hub.statuses}
@@ -85,6 +87,7 @@ def test_failures_are_notices_and_error_results(tmp_path: Path) -> None:
         assert not after.ok
         assert "not available" in after.content
         assert not hub.call("mcp__nope__x", "{}").ok
+        assert alive_with(mute_marker) == []  # a server that never answered was stopped at the start's end
 
 
 def test_a_server_that_is_down_offers_its_last_tools_so_the_prefix_stays(tmp_path: Path) -> None:

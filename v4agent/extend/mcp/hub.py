@@ -14,6 +14,7 @@ import copy
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -71,6 +72,7 @@ class _Conn:
         self.dead = ""  # why calls now fail: the server stopped
         self.listed: list[Any] = []
         self.changed = False
+        self.finished: Future[None] = Future()  # set when its task has left the transport (process stopped)
         self.errlog: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - open for the server's life, closed by the hub
 
     def stderr_tail(self) -> str:
@@ -125,13 +127,18 @@ class McpHub:
         readies = []
         for conn in self._conns.values():
             ready: Future[None] = Future()
-            readies.append((conn, ready))
-            self._tasks.append(asyncio.run_coroutine_threadsafe(self._serve(conn, ready), loop))
-        for conn, ready in readies:
+            task = asyncio.run_coroutine_threadsafe(self._serve(conn, ready), loop)
+            readies.append((conn, ready, task))
+            self._tasks.append(task)
+        deadline = time.monotonic() + self.start_timeout_s
+        for conn, ready, task in readies:
             try:
-                ready.result(timeout=self.start_timeout_s)
+                ready.result(timeout=max(0.0, deadline - time.monotonic()))
             except FutureTimeout:
                 conn.error = f"did not start within {self.start_timeout_s:g}s{conn.stderr_tail()}"
+                task.cancel()  # its process is stopped as the cancelled task leaves the transport
+                with contextlib.suppress(Exception):
+                    conn.finished.result(timeout=10.0)
         self.statuses = tuple(self._freeze(conn) for conn in self._conns.values())
         for status in self.statuses:
             if status.error:
@@ -148,9 +155,13 @@ class McpHub:
         self._loop = None
         if self._stop is not None:
             loop.call_soon_threadsafe(self._stop.set)
-        for task in self._tasks:
+        for conn, task in zip(self._conns.values(), self._tasks, strict=True):
             with contextlib.suppress(Exception):
-                task.result(timeout=15.0)
+                conn.finished.result(timeout=15.0)
+            if not conn.finished.done():  # stuck past its shutdown: cancelling it still runs the transport's stop
+                task.cancel()
+                with contextlib.suppress(Exception):
+                    conn.finished.result(timeout=10.0)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=5.0)
@@ -232,7 +243,7 @@ class McpHub:
                     group.cancel_scope.cancel()
         except BaseException as exc:  # any failure of one server is that server's notice
             if not ready.done():
-                conn.error = _describe(exc) + conn.stderr_tail()
+                conn.error = conn.error or _describe(exc) + conn.stderr_tail()
             elif not conn.dead:
                 conn.dead = f"it stopped: {_describe(exc)}"
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -241,6 +252,7 @@ class McpHub:
             conn.client = None
             if not ready.done():
                 ready.set_result(None)
+            conn.finished.set_result(None)
 
     def _client(self, conn: _Conn, stack: AsyncExitStack) -> Client:
         spec = conn.spec
