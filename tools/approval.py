@@ -22,14 +22,14 @@ __all__ = ["Answer", "ApprovalRequest", "Asker", "Policy", "decide", "gate_comma
 
 Policy = Literal["ask", "edits", "yes"]
 Answer = Literal["yes", "no", "always"]
-Kind = Literal["shell", "edit"]
+Kind = Literal["shell", "edit", "mcp"]  # mcp: a call to an MCP server's tool, asked about like a command
 
 
 @dataclass(frozen=True)
 class ApprovalRequest:
     """What a tool asks approval for, with the one-line summary and diff shown to the user."""
 
-    kind: Kind  # "shell" or "edit"
+    kind: Kind  # "shell", "edit" or "mcp"
     tool: str  # the tool asking: "shell", "run_tests", "edit_file", ...
     summary: str  # one line: the command, or "edit_file src/x.py"
     detail: str = ""  # the diff of an edit, when there is one

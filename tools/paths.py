@@ -33,6 +33,7 @@ from v4agent.core.errors import V4AgentError
 from v4agent.core.git import GitError, run_git
 from v4agent.core.pathtext import display_path
 from v4agent.core.state import STATE_DIR_NAME
+from v4agent.core.trust import TRUST_FILES
 from v4agent.secrets.scan import is_secret_path
 from v4agent.tools.safeopen import LinkInPath, NotADir, open_dir, read_at, stat_at
 
@@ -108,6 +109,8 @@ def _write_refusal(root: Path, rel: str) -> str | None:
     if parts == [PROJECT_CONFIG_NAME]:
         return (f"{shown!r} is the project's v4agent configuration; tools do not change it (the user edits it "
                 "by hand)")
+    if len(parts) == 1 and parts[0] in {_folded(name) for name in TRUST_FILES}:
+        return f"{shown!r} names commands v4agent runs (MCP servers); tools do not change it (the user does)"
     config_dir = user_config_path().parent
     where = root / rel
     for protected in {config_dir, Path(os.path.realpath(config_dir))}:

@@ -81,6 +81,18 @@ class DeltaSource(Protocol):
         ...
 
 
+class StopGate(Protocol):
+    """The session's hooks as the loop consults them (``v4agent.extend``): Stop, and a hook's ``continue: false``."""
+
+    def stop(self, message: str, *, active: bool) -> str | None:
+        """A reason for the model to go on instead of ending; None lets the run end."""
+        ...
+
+    def halted(self) -> str | None:
+        """Why a hook stopped the session, or None."""
+        ...
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """The loop's limits and policies: turns, spend, context window, compaction thresholds, priming mode."""
@@ -130,6 +142,7 @@ class Agent:
         observer: Observer | None = None,
         spent_usd: float = 0.0,
         ledger: Ledger | None = None,
+        gate: StopGate | None = None,
     ) -> None:
         self.engine = engine
         self.conversation = conversation
@@ -156,6 +169,8 @@ class Agent:
         self._scale = 1.0  # the provider's prompt count over ours, from the last call (its template is not ours)
         self._ledger_synced = False
         self._cuts = 0  # replies in a row cut at the output limit
+        self.gate = gate
+        self._stop_active = False  # the model goes on because a Stop hook said so
 
     # -- calls ---------------------------------------------------------------------------------------------
 
@@ -281,28 +296,52 @@ class Agent:
             self._cuts = 0
             self.append(reply.as_message())
             if not reply.tool_calls:
-                if self.config.text_ends_turn:
-                    return self._outcome("finished", "answered", reply.content)
-                text_only += 1
-                if text_only >= 2:
-                    return self._outcome("finished", "the model ended without calling finish", reply.content)
-                self.append({"role": "user", "content": _NUDGE})
-                continue
-            text_only = 0
-            finished: str | None = None
-            stop: str | None = None
-            for call in reply.tool_calls:
-                result = self._run_one(call.name, call.arguments)
-                self.append(tool_message(call.id, self._fit_result(call.name, result.content)))
-                if result.finished:
-                    finished = result.summary or result.content
-                stop = stop or self._check_loop(call.name, call.arguments, result.ok)
-            if any(runs_command(c.name) for c in reply.tool_calls):  # may change files the model did not edit
-                self._append_delta()
-            if finished is not None:
-                return self._outcome("finished", "the model called finish", finished)
-            if stop is not None:
-                return self._outcome("failed", stop)
+                text_only, ended = self._after_text(reply.content, text_only)
+            else:
+                text_only, ended = 0, self._run_calls(reply)
+            if ended is not None:
+                return ended
+
+    def _after_text(self, content: str, text_only: int) -> tuple[int, Outcome | None]:
+        """A reply without tool calls: the chat's answer, a nudge, or (the second in a row) the end."""
+        if self.config.text_ends_turn:
+            return 0, None if self._go_on(content) else self._outcome("finished", "answered", content)
+        text_only += 1
+        if text_only < 2:
+            self.append({"role": "user", "content": _NUDGE})
+            return text_only, None
+        if self._go_on(content):
+            return 0, None
+        return text_only, self._outcome("finished", "the model ended without calling finish", content)
+
+    def _run_calls(self, reply: ChatReply) -> Outcome | None:
+        """Run one reply's tool calls and append their results; the outcome when the run ends here."""
+        finished: str | None = None
+        stop: str | None = None
+        for call in reply.tool_calls:
+            result = self._run_one(call.name, call.arguments)
+            self.append(tool_message(call.id, self._fit_result(call.name, result.content)))
+            if result.finished:
+                finished = result.summary or result.content
+            stop = stop or self._check_loop(call.name, call.arguments, result.ok)
+        if any(runs_command(c.name) for c in reply.tool_calls):  # may change files the model did not edit
+            self._append_delta()
+        halted = self.gate.halted() if self.gate is not None else None
+        if halted:
+            return self._outcome("limit", f"a hook stopped the session: {halted}", finished or "")
+        if finished is not None:
+            return None if self._go_on(finished) else self._outcome("finished", "the model called finish", finished)
+        return self._outcome("failed", stop) if stop is not None else None
+
+    def _go_on(self, message: str) -> bool:
+        """Ask the Stop hooks before ending; when one objects, its reason goes to the model and the run goes on."""
+        reason = self.gate.stop(message, active=self._stop_active) if self.gate is not None else None
+        self._stop_active = reason is not None
+        if reason is None:
+            return False
+        self.append({"role": "user", "content": f"A Stop hook did not let you stop yet: {reason}"})
+        self._emit(Notice(f"a Stop hook kept the session going: {reason}"))
+        return True
 
     def _continue_after_cut(self, reply: ChatReply) -> Outcome | None:
         max_tokens = self.engine.settings.max_tokens

@@ -187,6 +187,7 @@ class ChatApp:
     def _cmd_clear(self, _cmd: SlashCommand) -> None:
         old = self.chat.session_id
         snapshot = self.chat.snapshot if self.chat.snapshot is not None else self.build_pack(self.focus, self.dropped)
+        self.chat.close("clear")
         self.chat = ChatSession.start(self.env, self.chat.engine, snapshot)
         self.say(f"new session {self.chat.session_id} on the same pack (session {old} is saved; /resume {old})")
 
@@ -196,6 +197,7 @@ class ChatApp:
             self.say("that is the current session")
             return
         engine = self.chat.open_engine(**resume_overrides(session, self.env.config, self.env.flags))
+        self.chat.close()
         self.chat = ChatSession.resume(self.env, session, engine)
         self.say(f"resumed session {session.session_id} ({session.turns} model calls so far)")
 

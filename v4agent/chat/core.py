@@ -49,6 +49,7 @@ from v4agent.core.gitstart import GitStart, capture_start
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.extend.commands import CommandSet
+from v4agent.extend.hooks_session import Extensions
 from v4agent.extend.instructions import Instructions, with_instructions
 from v4agent.extend.planmode import ModeGate, plan_mode_in
 from v4agent.prompts import load_prompt
@@ -107,6 +108,19 @@ class Rewound:
     expected_hit: int  # of those, what the mirrored cache expects to hit on the next request
 
 
+def _open_extensions(env: ChatEnv, writer: SessionWriter | None, sid: str = "") -> Extensions:
+    """The session's MCP servers and hooks (a repository's only when trusted); stopped by ``ChatSession.close``."""
+    ctx = ToolContext(env.root, approve=env.config.get("approve"), ask=env.ask,
+                      sandbox=sandbox_policy(env.root, env.config, warn_missing=False))
+    ext = Extensions.open(ctx, project_trusted=env.config.untrusted is None,
+                          notice=lambda line: env.renderer.note(line, style="yellow"))
+    if writer is not None:
+        ext.bind(writer.session_id, writer.path)
+    elif sid:
+        ext.bind(sid, "")
+    return ext
+
+
 def resume_overrides(session: SessionData, config: Config, flags: dict[str, Any]) -> dict[str, Any]:
     """Engine settings that keep a resumed session's cache key: its own, unless the user overrides them."""
     keys = ("engine", "model", "think", "base_url", "max_tokens")
@@ -120,7 +134,8 @@ class ChatSession:
 
     def __init__(self, env: ChatEnv, engine: RemoteEngine, conversation: Conversation, writer: SessionWriter,
                  git: GitStart, tools: list[dict[str, Any]], tracker: CacheTracker, *, snapshot: Any = None,
-                 spent: float = 0.0, context_tokens: int = 0) -> None:
+                 spent: float = 0.0, context_tokens: int = 0, ext: Extensions | None = None,
+                 start_source: str = "") -> None:
         self.env = env
         self.engine = engine
         self.writer = writer
@@ -134,10 +149,14 @@ class ChatSession:
                                       env.config.get("max_cost"), context_tokens, spent,
                                       sandbox=sandbox_label(self.ctx.sandbox))
         env.renderer.figures = self.figures  # the status line follows the current session
+        self.ext = ext or _open_extensions(env, writer)
+        self.ext.ctx = self.ctx  # MCP calls are approved like the session's other tools ("always" included)
+        self._start_source = start_source  # SessionStart runs with the first message
         # Plan mode is enforced here, never by changing the tools sent (they are part of the cached prefix).
-        self.gate = ModeGate(lambda name, arguments: run_tool(self.ctx, name, arguments),
+        self.gate = ModeGate(self.ext.runner(lambda name, arguments: run_tool(self.ctx, name, arguments)),
                              plan=plan_mode_in(conversation.messages))
-        self.agent = Agent(engine=engine, conversation=conversation, tools=tools, run_tool=self.gate, writer=writer,
+        self.agent = Agent(engine=engine, conversation=conversation, tools=tools, run_tool=self.gate,
+                           gate=self.ext, writer=writer,
                            table=env.table, config=agent_config(env.config, engine, text_ends_turn=True), tracker=tracker,
                            system_prompt=conversation.messages[0]["content"], snapshot=snapshot,
                            observer=self._observe, spent_usd=spent, ledger=Ledger(env.root))
@@ -147,6 +166,10 @@ class ChatSession:
         self._indexed = conversation  # the conversation those indexes are of (a compaction replaces it)
         self.rewound: Rewound | None = None  # until the next call reports the hit it got
         self.pending_note = ""  # told to the model with the next message (an undo it did not see)
+
+    def close(self, reason: str = "other") -> None:
+        """The session is left (another replaces it, or the chat ends): SessionEnd, MCP servers stopped."""
+        self.ext.close(reason)
 
     @property
     def session_id(self) -> str:
@@ -158,11 +181,12 @@ class ChatSession:
     @classmethod
     def start(cls, env: ChatEnv, engine: RemoteEngine, snapshot: Any) -> ChatSession:
         """A new session over ``snapshot`` (the packed repository)."""
-        tools = tool_schemas()
+        sid = new_session_id()
+        ext = _open_extensions(env, None, sid)
+        tools = tool_schemas() + ext.schemas()  # frozen for the session: MCP tools after the built-ins
         system = with_instructions(load_prompt("system.md"), env.instructions)  # before the pack: stable
         conversation = Conversation.start(system, str(snapshot.text), CHAT_TASK)
         s = engine.settings
-        sid = new_session_id()
         git = capture_start(env.root, sid)
         start = StartRecord(task="(chat)", kind="chat", repo=str(env.root), engine=engine.name,
                             base_url=engine.base_url, model=s.model, think=s.think, max_tokens=s.max_tokens,
@@ -172,8 +196,9 @@ class ChatSession:
         writer = SessionWriter.create(env.root, start, sid)
         for index, message in enumerate(conversation.messages):
             writer.message(index, message)
+        ext.bind(sid, writer.path)
         return cls(env, engine, conversation, writer, git, tools, cache_tracker(engine), snapshot=snapshot,
-                   context_tokens=int(snapshot.token_count))
+                   context_tokens=int(snapshot.token_count), ext=ext, start_source="startup")
 
     @classmethod
     def resume(cls, env: ChatEnv, session: SessionData, engine: RemoteEngine) -> ChatSession:
@@ -191,7 +216,8 @@ class ChatSession:
         last = session.calls[-1] if session.calls else None
         context = int(last.prompt_tokens or 0) + int(last.output_tokens or 0) if last is not None else 0
         chat = cls(env, engine, conversation, writer, GitStart.from_json(raw_git), tools, tracker,
-                   spent=session.cost_usd, context_tokens=context or int(session.start.pack_tokens or 0))
+                   spent=session.cost_usd, context_tokens=context or int(session.start.pack_tokens or 0),
+                   start_source="resume")
         totals = session.token_totals()
         chat.figures.prompt_tokens, chat.figures.hit_tokens = totals["prompt"], totals["hit"]
         chat.figures.hits_known = any(c.cache_hit is not None for c in session.calls)
@@ -205,6 +231,11 @@ class ChatSession:
 
     def send(self, text: str) -> Outcome:
         """Run one user message through the loop. Ctrl-C inside comes back as an ``interrupted`` outcome."""
+        hooked, refusal = self.ext.prompt_context(text, source=self._start_source)
+        self._start_source = ""
+        if hooked is None:
+            return Outcome("failed", f"a UserPromptSubmit hook refused the message: {refusal}")
+        text = hooked
         self.user_turn += 1
         self.agent.close_dangling()
         content = text if not self.pending_note else f"{self.pending_note}\n\n{text}"

@@ -147,6 +147,7 @@ def _run_chat(request: ChatRequest) -> None:
             failed = run_piped(app, sys.stdin, lambda line: stderr.print(line, markup=False, highlight=False, soft_wrap=True))
     finally:
         renderer.end_turn()
+        app.chat.close("prompt_input_exit")  # SessionEnd; the MCP servers stop
         sid = app.chat.session_id
         stderr.print(f"session {sid} saved; continue it with: v4agent chat --resume {sid}", markup=False,
                      highlight=False, soft_wrap=True)

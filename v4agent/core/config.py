@@ -8,6 +8,7 @@ file, the key and what is wrong. A repository's own file is applied in full only
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -17,7 +18,9 @@ from typing import Any
 
 from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.trust import (
+    EXTENSION_FILES,
     PROJECT_CONFIG_NAME,
+    TrustFiles,
     TrustStatus,
     UntrustedProject,
     decide,
@@ -28,13 +31,17 @@ from v4agent.core.trust import (
 )
 
 __all__ = [
-    "PROJECT_CONFIG_NAME", "PROJECT_SAFE_KEYS", "SETTINGS", "USER_CONFIG_NAME", "Config", "ConfigError", "Resolved",
-    "Setting", "UntrustedProject", "coerce", "display_value", "load_config", "mask_secret", "parse_config_bytes",
+    "EXTENSION_TABLES", "PROJECT_CONFIG_NAME", "PROJECT_SAFE_KEYS", "SETTINGS", "USER_CONFIG_NAME", "Config",
+    "ConfigError", "Resolved", "Setting", "UntrustedProject", "coerce", "display_value", "extension_settings",
+    "load_config", "mask_secret", "parse_config_bytes",
     "read_config_file", "user_config_path",
 ]
 
 USER_CONFIG_NAME = "config.toml"
 REVIEW_TABLE = "review"
+# Tables read by the extensions (``v4agent.extend``), not settings: ``[mcp.servers.NAME]`` and ``[[hooks.EVENT]]``.
+# In a project file they are code the repository chose, so they need trust like the keys below.
+EXTENSION_TABLES = ("mcp", "hooks")
 
 
 class ConfigError(V4AgentError, exit_code=ExitCode.USAGE):
@@ -285,7 +292,8 @@ def parse_config_bytes(data: bytes, path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     # ``[review]`` holds the review bot's rules, read from a pull request's base commit by review/rules.py.
     table.pop(REVIEW_TABLE, None)
-    for key, raw in _flatten(table).items():
+    settings = {key: value for key, value in table.items() if key not in EXTENSION_TABLES}
+    for key, raw in _flatten(settings).items():
         setting = _BY_KEY.get(key)
         if setting is None:
             known = ", ".join(sorted(_BY_KEY))
@@ -304,6 +312,33 @@ def display_value(key: str, value: Any) -> str:
     return mask_secret(value) if _BY_KEY[key].secret else _display(value)
 
 
+def extension_settings(files: TrustFiles) -> tuple[tuple[str, str], ...]:
+    """The project's MCP servers and hooks, as (key, what it names) for the trust question; () when none."""
+    found: list[tuple[str, str]] = []
+    data = files.get(PROJECT_CONFIG_NAME)
+    try:
+        table = tomllib.loads(data.decode("utf-8")) if data is not None else {}
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        table = {}  # parse_config_bytes has already said what is wrong with it
+    mcp = table.get("mcp")
+    servers = mcp.get("servers") if isinstance(mcp, dict) else None
+    if isinstance(servers, dict) and servers:
+        found.append(("mcp.servers", ", ".join(sorted(map(str, servers)))))
+    hooks = table.get("hooks")
+    if isinstance(hooks, dict) and hooks:
+        found.append(("hooks", ", ".join(sorted(map(str, hooks)))))
+    for name in EXTENSION_FILES:
+        raw = files.get(name)
+        if raw is not None:
+            try:
+                servers = json.loads(raw.decode("utf-8")).get("mcpServers")
+            except (UnicodeDecodeError, ValueError, AttributeError):
+                servers = None
+            named = ", ".join(sorted(map(str, servers))) if isinstance(servers, dict) else "unreadable"
+            found.append((name, f"MCP servers: {named}"))
+    return tuple(found)
+
+
 def _project_layer(config: Config, root: Path, env: Mapping[str, str], trust: bool | None) -> None:
     """Apply the project file: in full when trusted, else only ``PROJECT_SAFE_KEYS`` (the rest is recorded)."""
     path = root / PROJECT_CONFIG_NAME
@@ -312,10 +347,11 @@ def _project_layer(config: Config, root: Path, env: Mapping[str, str], trust: bo
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     data = files.get(PROJECT_CONFIG_NAME)
-    if data is None:
+    values = parse_config_bytes(data, path) if data is not None else {}
+    extensions = extension_settings(files)
+    if data is None and not extensions:
         return
-    values = parse_config_bytes(data, path)
-    held = [key for key in values if key not in PROJECT_SAFE_KEYS]
+    held = [key for key in values if key not in PROJECT_SAFE_KEYS] + [key for key, _shown in extensions]
     status: TrustStatus | None = None
     if held and trust is None:  # only a file that needs trust costs a look at the store
         status = decide(load_store(env), repository_key(root), files.fingerprint)
@@ -325,7 +361,9 @@ def _project_layer(config: Config, root: Path, env: Mapping[str, str], trust: bo
             config.values[key] = Resolved(value, str(path))
     if not applies:
         settings = tuple((s.key, display_value(s.key, values[s.key])) for s in SETTINGS if s.key in held)
-        config.untrusted = UntrustedProject(str(path), str(root), files.fingerprint, settings, status)
+        settings += extensions
+        shown = path if data is not None else Path(root) / EXTENSION_FILES[0]
+        config.untrusted = UntrustedProject(str(shown), str(root), files.fingerprint, settings, status)
 
 
 def load_config(

@@ -23,7 +23,9 @@ from v4agent.core.fsutil import atomic_write_text
 PROJECT_CONFIG_NAME = ".v4agent.toml"
 # Every repository file that can change what v4agent does with the user's keys and machine; a file added
 # here changes every repository's fingerprint, so each is asked about again.
-TRUST_FILES: tuple[str, ...] = (PROJECT_CONFIG_NAME,)
+# ``.mcp.json``: the MCP servers other agents read from a repository's root (their commands run here).
+EXTENSION_FILES: tuple[str, ...] = (".mcp.json",)
+TRUST_FILES: tuple[str, ...] = (PROJECT_CONFIG_NAME, *EXTENSION_FILES)
 # Directories whose ``*.md`` files are trust-relevant too (custom command prompts, ``v4agent.extend.commands``).
 # Absent, they add nothing, so a repository without them keeps its fingerprint.
 TRUST_DIRS: tuple[str, ...] = (".v4agent/commands",)

@@ -7,6 +7,7 @@ final report (diff, summary, tests, cost) to stdout, or one JSON document with -
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -59,6 +60,7 @@ from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
 from v4agent.core.signals import Terminated, stop_on_signals
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
+from v4agent.extend.hooks_session import Extensions
 from v4agent.extend.instructions import with_instructions
 from v4agent.extend.planmode import ModeGate
 from v4agent.prompts import load_prompt
@@ -83,7 +85,7 @@ _WHY_GIT = "refactor records the starting commit so that `v4agent undo` can rest
 
 def _ask(request: ApprovalRequest) -> Answer:
     """Ask on the terminal; the command (or path and diff) is shown whole, its escapes written out."""
-    what = "run" if request.kind == "shell" else "make this edit"
+    what = {"shell": "run", "mcp": "call an MCP tool"}.get(request.kind, "make this edit")
     stderr.print(Text.assemble((request.tool, "bold"), f" wants to {what}:"), highlight=False)
     stderr.print(visible_text(request.summary), highlight=False, soft_wrap=True)
     note = hidden_note(request.summary, request.detail)
@@ -258,13 +260,31 @@ def run_refactor(request: RefactorRequest) -> None:
     SIGTERM and SIGHUP stop it like Ctrl-C (the session saved, exit 5); it holds the repository's session lock.
     """
     try:
-        with stop_on_signals():
-            _run_refactor(request)
+        with stop_on_signals(), contextlib.ExitStack() as cleanup:  # the session's MCP servers stop on the way out
+            _run_refactor(request, cleanup)
     finally:
         release_session_locks()
 
 
-def _run_refactor(request: RefactorRequest) -> None:
+def _open_extensions(workspace: Workspace, ctx: ToolContext, sid: str, cleanup: contextlib.ExitStack) -> Extensions:
+    """The session's MCP servers and hooks (a repository's only when trusted), closed when the command ends."""
+    ext = Extensions.open(ctx, project_trusted=workspace.config.untrusted is None,
+                          notice=lambda line: warn(escape(line)))
+    cleanup.callback(ext.close)
+    from v4agent.agent.sessions.store import sessions_dir
+
+    ext.bind(sid, sessions_dir(workspace.root, create=False) / f"{sid}.jsonl")
+    return ext
+
+
+def _hooked_prompt(ext: Extensions, task: str, source: str) -> str:
+    prompt, refusal = ext.prompt_context(task, source=source)
+    if prompt is None:
+        raise UsageError(f"a UserPromptSubmit hook refused the task: {refusal}")
+    return prompt
+
+
+def _run_refactor(request: RefactorRequest, cleanup: contextlib.ExitStack) -> None:
     flags = request.config_flags()
     # SetupError, ConfigError, PriceTableError and SessionError are usage errors (exit 2): the entry point says so.
     workspace = open_workspace(request.path, flags, why=_WHY_GIT, ask_trust=ask_trust_on_terminal if sys.stdin.isatty() else None,
@@ -287,32 +307,35 @@ def _run_refactor(request: RefactorRequest) -> None:
     eng = run.engine
     ask = _ask if sys.stdin.isatty() else None
     if session is not None:
-        _resume(run, session, request, ask)
+        _resume(run, session, request, ask, cleanup)
         return
     dirty = [p for p in dirty_paths(root) if not p.startswith(".v4agent/")]
     if dirty and not request.allow_dirty:
         shown = ", ".join(dirty[:8]) + (f" and {len(dirty) - 8} more" if len(dirty) > 8 else "")
         raise UsageError(f"the working tree has uncommitted changes ({shown}); commit or stash them, or pass "
                          "--allow-dirty")
-    ext = open_extensions(request, root, warn=lambda line: warn(escape(line)))
+    rx = open_extensions(request, root, warn=lambda line: warn(escape(line)))
     stderr.print("packing the repository…", style="dim")
     snapshot = _build_pack(workspace, eng.settings.model, request.budget)
     # The instruction files join the system message: the stable block before the pack, recorded with it.
-    system_prompt = with_instructions(load_prompt("system.md"), ext.instructions)
-    tools = tool_schemas()
-    conversation = Conversation.start(system_prompt, snapshot.text, ext.task)
-    phash = prefix_hash(conversation.messages[:2], tools, eng.settings.model, eng.settings.think)
-    primed_before = recent_prefix_seen(root, phash)
+    system_prompt = with_instructions(load_prompt("system.md"), rx.instructions)
     from v4agent.agent.sessions.store import new_session_id
 
     sid = new_session_id()
+    ctx = tool_context(workspace, ask=ask)
+    ext = _open_extensions(workspace, ctx, sid, cleanup)
+    task = _hooked_prompt(ext, rx.task, "startup")
+    tools = tool_schemas() + ext.schemas()  # frozen for the session: MCP tools listed once, after the built-ins
+    conversation = Conversation.start(system_prompt, snapshot.text, task)
+    phash = prefix_hash(conversation.messages[:2], tools, eng.settings.model, eng.settings.think)
+    primed_before = recent_prefix_seen(root, phash)
     note_session(root, sid)
     try:
         git = capture_start(root, sid, new_branch=request.branch)
     except GitError as exc:
         raise UsageError(str(exc)) from None
-    ctx = tool_context(workspace, ask=ask, start_commit=git.commit)
-    writer = SessionWriter.create(root, _start_record(run, ext.task, tools, phash, git, snapshot.token_count),
+    ctx.start_commit = git.commit
+    writer = SessionWriter.create(root, _start_record(run, rx.task, tools, phash, git, snapshot.token_count),
                                   sid)
     for index, message in enumerate(conversation.messages):
         writer.message(index, message)
@@ -321,10 +344,10 @@ def _run_refactor(request: RefactorRequest) -> None:
     tracker = cache_tracker(eng)
     if primed_before:
         tracker.seed(conversation.messages[:2], tools)
-    agent = _agent(run, conversation, tools, ctx, writer, tracker, system_prompt, snapshot, 0.0)
-    stream = open_stream(request, run, sid, ext.instructions, system_prompt,
-                           {"tokens": snapshot.token_count, "files": len(snapshot.files)}, resumed=False)
-    if ext.plan:
+    agent = _agent(run, conversation, tools, ctx, writer, tracker, system_prompt, snapshot, 0.0, ext)
+    stream = open_stream(request, run, sid, rx.instructions, system_prompt,
+                         {"tokens": snapshot.token_count, "files": len(snapshot.files)}, resumed=False)
+    if rx.plan:
         start_plan(agent)
     prime = request.prime
     do_prime = not primed_before and (prime == "always" or (prime == "auto" and _priming_pays(
@@ -347,14 +370,16 @@ def _priming_pays(run: RunSetup, prefix_tokens: int) -> bool:
 
 def _agent(run: RunSetup, conversation: Conversation, tools: list[dict[str, Any]], ctx: ToolContext,
            writer: SessionWriter, tracker: CacheTracker, system_prompt: str, snapshot: Snapshot | None,
-           spent: float) -> Agent:
+           spent: float, ext: Extensions) -> Agent:
     return Agent(engine=run.engine, conversation=conversation, tools=tools,
-                 run_tool=ModeGate(lambda name, arguments: run_tool(ctx, name, arguments)), writer=writer,
+                 run_tool=ModeGate(ext.runner(lambda name, arguments: run_tool(ctx, name, arguments))),
+                 writer=writer,
                  table=run.table, config=agent_config(run.config, run.engine), tracker=tracker, system_prompt=system_prompt,
-                 snapshot=snapshot, spent_usd=spent, ledger=Ledger(run.root))
+                 snapshot=snapshot, spent_usd=spent, ledger=Ledger(run.root), gate=ext)
 
 
-def _resume(run: RunSetup, session: SessionData, request: RefactorRequest, ask: Asker | None) -> None:
+def _resume(run: RunSetup, session: SessionData, request: RefactorRequest, ask: Asker | None,
+            cleanup: contextlib.ExitStack) -> None:
     raw_git = session.start.git
     if not isinstance(raw_git, dict) or len(session.messages) < 3:
         raise UsageError(f"session {session.session_id} cannot be resumed (no start state)")
@@ -378,11 +403,12 @@ def _resume(run: RunSetup, session: SessionData, request: RefactorRequest, ask: 
     # The system message as recorded (with the instruction files read when the session started): a compaction
     # rebuilds the prefix from it, so the files' later content never enters a resumed session.
     system_text = str(conversation.messages[0].get("content", ""))
-    agent = _agent(run, conversation, tools, ctx, writer, tracker, system_text, None, session.cost_usd)
+    ext = _open_extensions(run.workspace, ctx, session.session_id, cleanup)  # the tools stay those sent before
+    agent = _agent(run, conversation, tools, ctx, writer, tracker, system_text, None, session.cost_usd, ext)
     stream = open_stream(request, run, session.session_id, None, system_text,
-                           {"tokens": int(session.start.pack_tokens or 0), "files": None}, resumed=True)
+                         {"tokens": int(session.start.pack_tokens or 0), "files": None}, resumed=True)
     agent.close_dangling()
-    task = request.task
+    task = _hooked_prompt(ext, request.task, "resume") if request.task.strip() else ""
     agent.append(task_message(task) if task.strip() else resume_message())
     stderr.print(f"resuming session {session.session_id} ({session.turns} turns so far)", markup=False)
     _drive(run, request, agent, writer, git, prime=False, ctx=ctx, stream=stream)

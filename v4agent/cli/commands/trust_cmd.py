@@ -11,11 +11,13 @@ from v4agent.core.config import (
     PROJECT_SAFE_KEYS,
     SETTINGS,
     display_value,
+    extension_settings,
     parse_config_bytes,
 )
 from v4agent.core.errors import UsageError
 from v4agent.core.git import repo_root
 from v4agent.core.trust import (
+    TRUST_FILES,
     TrustEntry,
     load_store,
     read_trust_files,
@@ -76,19 +78,22 @@ def trust(
     path: Path = typer.Argument(Path("."), help="The repository (default: the one holding the current directory)."),
     list_all: bool = typer.Option(False, "--list", help="List the repositories decided on, and stop."),
 ) -> None:
-    """Trust the repository's .v4agent.toml as it is now, so every key in it applies; a change asks again."""
+    """Trust the repository's .v4agent.toml and .mcp.json as they are now (every key, its MCP servers and hooks
+    apply); a change asks again."""
     if list_all:
         _list()
         return
     root = _root(path)
     files = read_trust_files(root)
     data = files.get(PROJECT_CONFIG_NAME)
-    others = [name for name, content in files.contents if content is not None and name != PROJECT_CONFIG_NAME]
-    if data is None and not others:
-        _say(f"{root} has no {PROJECT_CONFIG_NAME}: nothing to trust")
+    others = [name for name, content in files.contents if content is not None and name not in TRUST_FILES]
+    if not files.present and not others:
+        _say(f"{root} has no {' or '.join(TRUST_FILES)}: nothing to trust")
         return
     if data is not None:
         _show_file(root, data)
+    for key, what in extension_settings(files):  # MCP servers and hooks: commands that run once trusted
+        _say(f"  {key}: {what}   (applies only when trusted)")
     for name in others:  # custom command prompts (.v4agent/commands/*.md): read them before trusting
         _say(f"{root / name} (a custom command prompt)")
     entry = record_decision(root, files.fingerprint, trusted=True)
