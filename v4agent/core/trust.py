@@ -70,9 +70,14 @@ class TrustFiles:
 
     @property
     def fingerprint(self) -> str:
-        """A SHA-256 over every file's name and content (an absent file differs from an empty one)."""
+        """A SHA-256 over every file's name and content (an absent file differs from an empty one).
+
+        Files added to ``TRUST_FILES`` after the first (the extension files) count only when present, so a
+        repository without them keeps the fingerprint its owner already trusted."""
         digest = hashlib.sha256()
         for name, data in self.contents:
+            if data is None and name != PROJECT_CONFIG_NAME:
+                continue
             digest.update(name.encode("utf-8") + b"\0")
             digest.update(b"-" if data is None else b"+" + str(len(data)).encode("ascii") + b"\0" + data)
         return digest.hexdigest()
