@@ -222,6 +222,16 @@ def _ambiguous(content: str, places: Sequence[Candidate], how: str) -> EditOutco
     return EditOutcome(False, content, "", message, candidates=tuple(places))
 
 
+def _full_lines_first(matches: list[Match], old_lines: Sequence[str]) -> list[Match]:
+    """Drop places that need old_text's first line to be a line's tail when others take it whole and it opens
+    with indentation: copied with its indentation, it was copied from the start of a line (``async def f(``
+    is no twin of ``    def f(``)."""
+    first = next((ln for ln in old_lines if ln.strip()), "")
+    if first[:1] not in (" ", "\t") or all(m.partial_prefix is not None for m in matches):
+        return matches
+    return [m for m in matches if m.partial_prefix is None]
+
+
 def _crlf(content: str) -> bool:
     return "\r\n" in content and content.count("\r\n") == content.count("\n")
 
@@ -254,7 +264,7 @@ def _apply_lf(work: str, old: str, new: str, replace_all: bool) -> EditOutcome:
     file_lines, _ = _split(work)
     old_lines, _ = _split(old)
     new_lines, _ = _split(new)
-    structural = structural_matches(file_lines, old_lines)
+    structural = _full_lines_first(structural_matches(file_lines, old_lines), old_lines)
     offsets = _exact_offsets(work, old)
 
     if offsets:
