@@ -21,7 +21,10 @@ the wrong place (the file changed outside the lines the hunk's old side covers a
 them; target 0); applied there but not byte-exact (mangled); refused; and the same corpus through exact
 matching alone (one unique occurrence, plain replace) for comparison. A hunk whose clean old side occurs
 more than once in its file is ambiguous: refusing it is right, so it is counted apart (ambig) and left
-out of the percentages (target: >= 99.5% applied exactly).
+out of the percentages (target: >= 99.5% applied exactly). Where the noise leaves old_text exact at the
+hunk's own place (trailing blanks on added lines only, a blank line added where the file has one), the text
+is a real request, not noise: exact matches keep new_text byte for byte, so it is judged against the literal
+replacement, and the run prints how many were judged so, per kind.
 """
 
 from __future__ import annotations
@@ -144,6 +147,20 @@ def expected_result(edit: Edit) -> str:
     old, new = edit.sides()
     lines = edit.parent_text.split("\n")
     return "\n".join(lines[: edit.start] + new + lines[edit.start + len(old) :])
+
+
+def literal_request(edit: Edit, old: str, new: str, clean: tuple[str, str]) -> str | None:
+    """The literal replacement when the noise left old_text exact, once, at the hunk's own place, else None.
+
+    Such an old_text is no longer noisy: trailing blanks that fell on added lines only, or a blank line added
+    where the file has one of its own. An exact match keeps new_text byte for byte (issue #22), so the model's
+    text is then a real request and is judged by what it literally asks; these are counted apart ("literal").
+    """
+    text = edit.parent_text
+    if (old, new) == clean or text.count(old) != 1:
+        return None
+    at = len("\n".join(text.split("\n")[: edit.start])) + (1 if edit.start else 0)
+    return text.replace(old, new, 1) if text.find(old) == at else None
 
 
 # --- noise ---------------------------------------------------------------------------------------------------
@@ -348,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     per_project = {name: _tally() for _, name in repos}
     total = _tally()
     shown: Counter[tuple[str, str]] = Counter()
+    literals: Counter[str] = Counter()
     spent, calls = 0.0, 0
     for edit in edits:
         want = expected_result(edit)
@@ -358,11 +376,14 @@ def main(argv: list[str] | None = None) -> int:
             if sent is None:
                 continue
             old, new = sent
+            literal = literal_request(edit, old, new, clean) if clean is not None else None
+            judged = want if literal is None else literal
+            literals[noise] += literal is not None
             t0 = time.perf_counter()
-            verdict, where = run_matcher(edit, old, new, want)
+            verdict, where = run_matcher(edit, old, new, judged)
             spent += time.perf_counter() - t0
             calls += 1
-            base = run_exact(edit, old, new, want)
+            base = run_exact(edit, old, new, judged)
             if ambiguous:  # the clean old side is found more than once: refusing is the right answer
                 verdict, base = (v.replace("refused", "ambiguous") for v in (verdict, base))
             for t in (per_noise[noise], per_project[edit.project], total):
@@ -374,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"(edited at line {where})\n{old!r}\n=> {new!r}")
     print()
     _table("noise", {n: per_noise[n] for n in NOISES}, total)
+    if literals:
+        print("judged literally (the noise left old_text exact at the hunk's place, so an exact match that keeps "
+              "new_text byte for byte is right): " + ", ".join(f"{n} {literals[n]}" for n in NOISES if literals[n]))
+        print()
     _table("project", per_project, total)
     print(f"targets: applied exactly >= {TARGET_APPLIED}% (got {applied(total['matcher']):.2f}%), "
           f"wrong place = 0 (got {total['matcher']['wrong_place']})")
