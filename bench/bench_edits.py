@@ -157,10 +157,21 @@ def literal_request(edit: Edit, old: str, new: str, clean: tuple[str, str]) -> s
     text is then a real request and is judged by what it literally asks; these are counted apart ("literal").
     """
     text = edit.parent_text
-    if (old, new) == clean or text.count(old) != 1:
+    if (old, new) == clean or text.count(old) != 1 or _bodies(new) != _bodies(clean[1]):
+        return None  # only trailing blanks and blank lines are kept byte for byte (leading tabs take the file's)
+    at = text.find(old)
+    if at > 0 and text[at - 1] != "\n":
         return None
-    at = len("\n".join(text.split("\n")[: edit.start])) + (1 if edit.start else 0)
-    return text.replace(old, new, 1) if text.find(old) == at else None
+    here = text.count("\n", 0, at) + _first_body(old)
+    return text.replace(old, new, 1) if here == edit.start + _first_body(clean[0]) else None
+
+
+def _bodies(text: str) -> list[str]:
+    return [ln.rstrip() for ln in text.split("\n") if ln.strip()]
+
+
+def _first_body(text: str) -> int:
+    return next((k for k, ln in enumerate(text.split("\n")) if ln.strip()), 0)
 
 
 # --- noise ---------------------------------------------------------------------------------------------------
