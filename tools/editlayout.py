@@ -279,6 +279,30 @@ def _blanks_kept_first(mapping: Mapping, old: Sequence[str], ops: Sequence[Opcod
     return tuple(out)
 
 
+def _trailing(line: str) -> str:
+    return line[len(line.rstrip()) :]
+
+
+def _retrailed(file_lines: Sequence[str], mapping: Mapping, old: Sequence[str], new: Sequence[str],
+               ops: Sequence[Opcode]) -> dict[int, str]:
+    """File lines whose trailing blanks the model removed on purpose: it copied them exactly, or emptied a
+    line of blanks; trailing blanks it adds are noise, as everywhere outside the exact tier."""
+    out: dict[int, str] = {}
+    for tag, i1, i2, j1, j2 in ops:
+        if tag != "equal":
+            continue
+        for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+            m = mapping[i]
+            if m is None or m[0] != m[1]:
+                continue
+            here = file_lines[m[0]]
+            if not _trailing(here) or _trailing(new[j]) == _trailing(old[i]):
+                continue
+            if _trailing(old[i]) == _trailing(here) or (not here.strip() and old[i] and not new[j]):
+                out[m[0]] = here.rstrip() + _trailing(new[j])
+    return out
+
+
 def render_region(
     file_lines: Sequence[str],
     region: tuple[int, int],
@@ -301,6 +325,7 @@ def render_region(
     new_keys = [_key(x) for x in new_lines]
     ops = _slide_blank_inserts(opcodes([_key(x) for x in old_lines], new_keys), new_keys, mapping)
     mapping = _blanks_kept_first(mapping, old_lines, ops)
+    retrailed = _retrailed(file_lines, mapping, old_lines, new_lines, ops)
     for tag, i1, i2, j1, j2 in ops:
         mapped = [m for m in mapping[i1:i2] if m is not None]
         if tag == "equal":
@@ -309,7 +334,7 @@ def render_region(
                 # Blank lines left out of old_text that restore_blanks could not place stay with the text above.
                 while top < end and top not in covered and not file_lines[top].strip():
                     top += 1
-                out.extend(file_lines[cursor:top])
+                out.extend(retrailed.get(f, file_lines[f]) for f in range(cursor, top))
                 cursor = max(cursor, top)
             continue
         if mapped:
