@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from v4agent.tools.editlayout import render_region, spaces_for_tabs, width
+from v4agent.tools.editmatch_blanks import drop_added_blanks
 from v4agent.tools.editstruct import Match, structural_matches
 
 __all__ = ["Candidate", "EditOutcome", "apply_edit"]
@@ -162,7 +163,8 @@ def _splice(content: str, matches: Sequence[Match], old_lines: Sequence[str], ne
     file_lines, trailing = _split(content)
     result = list(file_lines)
     for m in sorted(matches, key=lambda m: -m.start):  # bottom-up keeps earlier indices valid
-        lines = render_region(file_lines, (m.start, m.end), m.mapping, m.delta, m.partial_prefix, old_lines, new_lines)
+        mapping, olds = drop_added_blanks(m.mapping, old_lines, new_lines) if m.tier != "fuzzy" else (m.mapping, old_lines)
+        lines = render_region(file_lines, (m.start, m.end), mapping, m.delta, m.partial_prefix, olds, new_lines)
         result[m.start : m.end] = lines
     if not result:
         return ""
