@@ -319,9 +319,10 @@ def other_reading(edit: Edit, old: str, new: str, result: str) -> bool:
         if not any(ln.strip() for ln in o):
             continue
         candidate = "\n".join(o)
-        if text.count(candidate) == 1 and (text.find(candidate) == 0 or text[text.find(candidate) - 1] == "\n"):
-            if text.replace(candidate, "\n".join(n), 1) == result:
-                return True
+        at = text.find(candidate)
+        if (text.count(candidate) == 1 and (at == 0 or text[at - 1] == "\n")
+                and text.replace(candidate, "\n".join(n), 1) == result):
+            return True
     return False
 
 

@@ -9,16 +9,23 @@ with both as candidates, because applying it in the wrong place is worse than as
 
 Blank lines never place a match: the whitespace and indentation tiers match on non-blank lines alone, and
 the model's blank lines are mapped onto the file's around them afterwards, those the file lacks standing
-for nothing. An exact match is read line by line too where it matters: an ``old_text`` that opens with a
-newline found at the end of a non-empty line (a blank line the model added) is left to the whitespace tier,
-since taken literally it would join that line to the next, or stand for a blank line of the file's below.
+for nothing; ``editmatch_blanks`` says which of those the model added to ``old_text`` alone (then
+``new_text``'s blank lines there all stand) rather than to both texts. A place that needs ``old_text``'s first
+line to be a line's tail is no twin of a whole-line match when that first line opens with indentation: copied
+with its indentation, it was copied from the start of a line. An exact match is read line by line too where
+it matters: an ``old_text`` that opens with a newline found at the end of a non-empty line (a blank line the
+model added) is left to the whitespace tier, since taken literally it would join that line to the next, or
+stand for a blank line of the file's below.
 
 The places for the whitespace and indentation tiers are found by ``editstruct``. Outside the exact tier,
 the replacement is laid out by ``editlayout``: lines the model did not change are copied from the file, not
 from ``old_text``, so the model's whitespace noise never leaks into unchanged lines; blank lines it left out
 of both texts are put back; and a blank line it added to ``old_text`` is the first to go where ``new_text``
-has fewer, so the file loses its own only where ``new_text`` has fewer than the file. In the exact tier,
-tab indentation in ``new_text`` becomes the file's spaces. Pure: strings in, strings out.
+has fewer, so the file loses its own only where ``new_text`` has fewer than the file. Trailing blanks in
+``new_text`` are noise there, except where the model copied a line's trailing blanks exactly and removed them.
+In the exact tier, ``new_text`` is kept byte for byte, but for tab indentation, which becomes the file's
+spaces. An ambiguous edit's refusal names every place by line number, with the line above each, so the model
+can copy a line that tells them apart. Pure: strings in, strings out.
 """
 
 from __future__ import annotations
@@ -217,11 +224,22 @@ def _closest(file_lines: Sequence[str], old_lines: Sequence[str], limit: int = 3
 
 def _ambiguous(content: str, places: Sequence[Candidate], how: str) -> EditOutcome:
     lines = ", ".join(str(c.line) for c in places)
+    file_lines, _ = _split(content)
+    shown = "\n".join(
+        f"  line {c.line}: {c.preview}  (line above it: {_above(file_lines, c.line - 1)})" for c in places
+    )
     message = (
-        f"old_text matches {len(places)} places ({how}) at lines {lines}; include more surrounding lines so "
-        f"it matches exactly one place, or set replace_all to change every one.\n{_describe(places)}"
+        f"old_text matches {len(places)} places ({how}) at lines {lines}. Nothing was changed: copy old_text "
+        "again from the place you mean, exactly as read_file shows it, with one more line above or below that "
+        f"differs between these places, or set replace_all to change every one.\n{shown}"
     )
     return EditOutcome(False, content, "", message, candidates=tuple(places))
+
+
+def _above(file_lines: Sequence[str], index: int) -> str:
+    """The nearest non-blank line above ``index``, shortened, for telling candidates apart."""
+    line = next((file_lines[k] for k in range(index - 1, -1, -1) if file_lines[k].strip()), None)
+    return "start of file" if line is None else repr(_preview(line))
 
 
 def _full_lines_first(matches: list[Match], old_lines: Sequence[str]) -> list[Match]:

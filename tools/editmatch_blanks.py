@@ -41,9 +41,9 @@ def _added_to_both(old: Sequence[str], new: Sequence[str], image: dict[int, int]
     below = min((k for k in nonblank if k > i), default=None)
     if above is None:  # old_text opens with blank lines: does new_text open with as many?
         return _run(new, -1, 1) >= (below if below is not None else len(old))
-    if below is not None and above in image and below in image:
-        if all(not new[j].strip() for j in range(image[above] + 1, image[below])):
-            return True  # blank lines only between two unchanged lines: editlayout counts them
+    if (below is not None and above in image and below in image
+            and all(not new[j].strip() for j in range(image[above] + 1, image[below]))):
+        return True  # blank lines only between two unchanged lines: editlayout counts them
     if above not in image:  # the line above changed: only at the end does the counting rule stand
         return below is None
     run = (below if below is not None else len(old)) - above - 1
