@@ -286,9 +286,9 @@ def _changed_span(before: list[str], after: list[str], prefix_first: bool) -> tu
     return p, len(before) - s
 
 
-def _hypotheses(old: list[str], new: list[str]) -> Generator[tuple[list[str], list[str]], None, None]:
+def _hypotheses(text: str, old: list[str], new: list[str]) -> Generator[tuple[list[str], list[str]], None, None]:
     """The (old, new) line lists of the real edits that this bench's blank-line and trailing-blank noise
-    could have turned into ``old``/``new``: the noise kinds run backwards."""
+    could have turned into ``old``/``new``: the noise kinds run backwards (``text``: the file)."""
     def without(lines: list[str], k: int) -> list[str]:
         return lines[:k] + lines[k + 1 :]
 
@@ -302,9 +302,9 @@ def _hypotheses(old: list[str], new: list[str]) -> Generator[tuple[list[str], li
                 i and j and old[i - 1].strip() and old[i - 1] == new[j - 1]
             ):
                 yield without(old, i), without(new, j)
-    for i in range(1, len(old) + 1):  # drop_blank: a blank context line dropped from both
-        for j in range(1, len(new) + 1):
-            if old[i - 1].strip() and old[i - 1] == new[j - 1]:
+    for i in range(1, len(old)):  # drop_blank: a blank context line dropped from both, wherever it sat
+        if "\n".join([*old[:i], "", *old[i:]]) in text:  # in new_text, among the lines the edit added
+            for j in range(len(new) + 1):
                 yield [*old[:i], "", *old[i:]], [*new[:j], "", *new[j:]]
     if any(ln != ln.rstrip() for ln in new):  # trailing_ws: blanks the model added to the lines it wrote
         yield old, [ln.rstrip() for ln in new]
@@ -315,7 +315,7 @@ def other_reading(edit: Edit, old: str, new: str, result: str) -> bool:
     for with these very texts: the request is ambiguous and the matcher took the other reading."""
     text = edit.parent_text
     olds, news = old.split("\n"), new.split("\n")
-    for o, n in _hypotheses(olds, news):
+    for o, n in _hypotheses(text, olds, news):
         if not any(ln.strip() for ln in o):
             continue
         candidate = "\n".join(o)
