@@ -289,26 +289,30 @@ def _apply_lf(work: str, old: str, new: str, replace_all: bool) -> EditOutcome:
 
     if offsets:
         exact_lines = [_line_of(work, p) for p in offsets]
-        if len(offsets) > 1 and not replace_all:
+        # An exact match shows the model copied the file's whitespace faithfully: its trailing blanks are meant
+        # (only the whitespace-tolerant tiers treat them as noise, in the file's own layout).
+        exact_new = spaces_for_tabs(file_lines, new)
+        at = [work[:p] + exact_new + work[p + len(old) :] for p in offsets]
+        if len(offsets) > 1 and not replace_all and len(set(at)) > 1:
             exact_cands = [Candidate(ln + 1, 1.0, _preview(file_lines[ln])) for ln in exact_lines]
             return _ambiguous(work, exact_cands, "exactly")
         # A unique exact match still loses to an indentation-shifted twin: the model may have shifted it.
-        # Blank lines are not evidence enough either: a model drops and adds them.
+        # Blank lines are not evidence enough either: a model drops and adds them. Places whose replacement
+        # gives the very same file are one answer, not two.
         twins = structural
         if len(offsets) == 1 and not replace_all and (
             len(twins) > 1 or (len(twins) == 1 and not twins[0].start <= exact_lines[0] < twins[0].end)
-        ):
+        ) and {at[0], *(_splice(work, [m], old_lines, new_lines) for m in twins)} != {at[0]}:
             return _ambiguous(work, _candidates_from(file_lines, twins), "ignoring indentation")
-        # An exact match shows the model copied the file's whitespace faithfully: its trailing blanks are meant
-        # (only the whitespace-tolerant tiers treat them as noise, in the file's own layout).
-        new = spaces_for_tabs(file_lines, new)
-        result = work.replace(old, new) if replace_all else work.replace(old, new, 1)
+        result = work.replace(old, exact_new) if replace_all else at[0]
         starts = tuple(ln + 1 for ln in exact_lines)
         return EditOutcome(True, result, "exact", f"replaced {len(offsets)} exact match(es)", len(offsets), starts)
 
     if structural:
         if len(structural) > 1 and not replace_all:
-            return _ambiguous(work, _candidates_from(file_lines, structural), "ignoring whitespace and indentation")
+            if len({_splice(work, [m], old_lines, new_lines) for m in structural}) > 1:
+                return _ambiguous(work, _candidates_from(file_lines, structural), "ignoring whitespace and indentation")
+            structural = structural[:1]  # every place gives the very same file
         tier = "indent" if any(m.tier == "indent" for m in structural) else "whitespace"
         result = _splice(work, structural, old_lines, new_lines)
         starts = tuple(m.start + 1 for m in structural)

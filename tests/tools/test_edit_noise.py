@@ -140,3 +140,20 @@ def test_a_blank_line_added_to_a_block_that_sits_twice_at_two_indentations_is_re
     assert out.content == text
     assert "lines 1, 7" in out.message
     assert [c.line for c in out.candidates] == [1, 7]
+
+
+# --- places that give the very same file are one answer ------------------------------------------------------
+
+
+def test_places_whose_replacement_gives_the_same_file_are_not_ambiguous() -> None:
+    out = apply_edit("x\nx\nx\n", "x\nx\n", "x\nx\nx\n")
+    assert out.ok, out.message
+    assert out.content == "x\nx\nx\nx\n"
+
+
+def test_places_whose_replacement_differs_stay_ambiguous() -> None:
+    text = "a\nx\nx\nb\n"
+    out = apply_edit(text, "x\n", "x\n# c\n")
+    assert not out.ok
+    assert out.content == text
+    assert "lines 2, 3" in out.message
