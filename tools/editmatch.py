@@ -205,7 +205,9 @@ def _exact_offsets(work: str, old: str) -> list[int]:
 
 
 def _candidates_from(file_lines: Sequence[str], matches: Sequence[Match]) -> tuple[Candidate, ...]:
-    return tuple(Candidate(m.start + 1, round(m.score, 3), _preview(file_lines[m.start])) for m in matches)
+    """One candidate per place, named by its first non-blank line (a blank line tells the model nothing)."""
+    firsts = [next((k for k in range(m.start, m.end) if file_lines[k].strip()), m.start) for m in matches]
+    return tuple(Candidate(k + 1, round(m.score, 3), _preview(file_lines[k])) for k, m in zip(firsts, matches, strict=True))
 
 
 def _describe(cands: Sequence[Candidate]) -> str:
