@@ -25,6 +25,14 @@ out of the percentages (target: >= 99.5% applied exactly). Where the noise leave
 hunk's own place (trailing blanks on added lines only, a blank line added where the file has one), the text
 is a real request, not noise: exact matches keep new_text byte for byte, so it is judged against the literal
 replacement, and the run prints how many were judged so, per kind.
+
+Some requests are ambiguous in themselves, and two more columns show them apart, never hidden inside
+"exact %" (which keeps its definition): ambig~, hunks whose clean old side fits more than one place once
+whitespace and indentation are set aside, which the matcher refuses (naming every place; a shifted copy of
+one is the text of the other); other, results that are not the commit's but exactly what another real edit
+would ask for with the very same old_text and new_text under this bench's noise (run backwards: a blank line
+added to old_text alone or to both, a blank context line dropped, trailing blanks added), so no matcher can
+tell which was meant. "fair %" counts both as right; the target line reports the strict figure first.
 """
 
 from __future__ import annotations
