@@ -22,7 +22,8 @@ __all__ = ["TABSIZE", "indent", "render_region", "spaces_for_tabs", "uses_tabs",
 TABSIZE = 4
 _SIMILAR = 0.6  # two lines this alike are one line the model changed, not two unrelated ones
 _SIMILAR_MAX_PAIRS = 2500  # bounded work: larger replaced blocks are not paired line by line
-_LEADS_INTO_NEXT = ("#", "@", "//")  # comments and decorators belong to the line below them
+_LEADS_INTO_NEXT = ("#", "@", "//")
+_CONTINUES = ("(", "[", "{", ",", "\\")  # a line ending so goes on in the next one  # comments and decorators belong to the line below them
 
 Mapping = tuple[tuple[int, int] | None, ...]  # per old line: the file lines (first, last) it stands for
 
@@ -116,6 +117,15 @@ def _step(above: str | None, below: str | None) -> int:
     return (change > 0) - (change < 0)
 
 
+def _inside(above: str | None) -> int:
+    """1 when a blank line below ``above`` would split a statement: a line that leaves a bracket open or
+    continues, or a decorator, which belongs to the line below it."""
+    if above is None:
+        return 0
+    text = above.split("#", 1)[0].rstrip() if not above.lstrip().startswith("#") else ""
+    return int(text.endswith(_CONTINUES) or above.lstrip().startswith("@"))
+
+
 def _place(new: Sequence[str], span: tuple[int, int], dropped: int, runs: tuple[int, int], step: int | None) -> int:
     """Where, between new lines ``ja`` and ``jb``, the dropped blank lines go.
 
@@ -130,7 +140,7 @@ def _place(new: Sequence[str], span: tuple[int, int], dropped: int, runs: tuple[
     first = next((ln.strip() for ln in inner if ln.strip()), "")
     prefer_late = not first.startswith(_LEADS_INTO_NEXT)
     nonblank = [j for j in range(len(new)) if new[j].strip()]
-    best: tuple[int, int, int] | None = None
+    best: tuple[int, int, int, int] | None = None
     best_p = 0
     for p in range(len(inner) + 1):
         cand = [*inner[:p], *([""] * dropped), *inner[p:]]
@@ -140,7 +150,7 @@ def _place(new: Sequence[str], span: tuple[int, int], dropped: int, runs: tuple[
         at = ja + 1 + p
         above = next((new[j] for j in reversed(nonblank) if j < at), None)
         below = next((new[j] for j in nonblank if j >= at), None)
-        rank = (cost, int(step is not None and _step(above, below) != step), -p if prefer_late else p)
+        rank = (_inside(above), cost, int(step is not None and _step(above, below) != step), -p if prefer_late else p)
         if best is None or rank < best:
             best, best_p = rank, p
     return ja + 1 + best_p
@@ -279,6 +289,30 @@ def _blanks_kept_first(mapping: Mapping, old: Sequence[str], ops: Sequence[Opcod
     return tuple(out)
 
 
+def _trailing(line: str) -> str:
+    return line[len(line.rstrip()) :]
+
+
+def _retrailed(file_lines: Sequence[str], mapping: Mapping, old: Sequence[str], new: Sequence[str],
+               ops: Sequence[Opcode]) -> dict[int, str]:
+    """File lines whose trailing blanks the model removed on purpose: it copied them exactly, or emptied a
+    line of blanks; trailing blanks it adds are noise, as everywhere outside the exact tier."""
+    out: dict[int, str] = {}
+    for tag, i1, i2, j1, j2 in ops:
+        if tag != "equal":
+            continue
+        for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+            m = mapping[i]
+            if m is None or m[0] != m[1]:
+                continue
+            here = file_lines[m[0]]
+            if not _trailing(here) or _trailing(new[j]) == _trailing(old[i]):
+                continue
+            if _trailing(old[i]) == _trailing(here) or (not here.strip() and old[i] and not new[j]):
+                out[m[0]] = here.rstrip() + _trailing(new[j])
+    return out
+
+
 def render_region(
     file_lines: Sequence[str],
     region: tuple[int, int],
@@ -301,6 +335,7 @@ def render_region(
     new_keys = [_key(x) for x in new_lines]
     ops = _slide_blank_inserts(opcodes([_key(x) for x in old_lines], new_keys), new_keys, mapping)
     mapping = _blanks_kept_first(mapping, old_lines, ops)
+    retrailed = _retrailed(file_lines, mapping, old_lines, new_lines, ops)
     for tag, i1, i2, j1, j2 in ops:
         mapped = [m for m in mapping[i1:i2] if m is not None]
         if tag == "equal":
@@ -309,7 +344,7 @@ def render_region(
                 # Blank lines left out of old_text that restore_blanks could not place stay with the text above.
                 while top < end and top not in covered and not file_lines[top].strip():
                     top += 1
-                out.extend(file_lines[cursor:top])
+                out.extend(retrailed.get(f, file_lines[f]) for f in range(cursor, top))
                 cursor = max(cursor, top)
             continue
         if mapped:

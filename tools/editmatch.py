@@ -9,16 +9,23 @@ with both as candidates, because applying it in the wrong place is worse than as
 
 Blank lines never place a match: the whitespace and indentation tiers match on non-blank lines alone, and
 the model's blank lines are mapped onto the file's around them afterwards, those the file lacks standing
-for nothing. An exact match is read line by line too where it matters: an ``old_text`` that opens with a
-newline found at the end of a non-empty line (a blank line the model added) is left to the whitespace tier,
-since taken literally it would join that line to the next, or stand for a blank line of the file's below.
+for nothing; ``editmatch_blanks`` says which of those the model added to ``old_text`` alone (then
+``new_text``'s blank lines there all stand) rather than to both texts. A place that needs ``old_text``'s first
+line to be a line's tail is no twin of a whole-line match when that first line opens with indentation: copied
+with its indentation, it was copied from the start of a line. An exact match is read line by line too where
+it matters: an ``old_text`` that opens with a newline found at the end of a non-empty line (a blank line the
+model added) is left to the whitespace tier, since taken literally it would join that line to the next, or
+stand for a blank line of the file's below.
 
 The places for the whitespace and indentation tiers are found by ``editstruct``. Outside the exact tier,
 the replacement is laid out by ``editlayout``: lines the model did not change are copied from the file, not
 from ``old_text``, so the model's whitespace noise never leaks into unchanged lines; blank lines it left out
 of both texts are put back; and a blank line it added to ``old_text`` is the first to go where ``new_text``
-has fewer, so the file loses its own only where ``new_text`` has fewer than the file. In the exact tier,
-tab indentation in ``new_text`` becomes the file's spaces. Pure: strings in, strings out.
+has fewer, so the file loses its own only where ``new_text`` has fewer than the file. Trailing blanks in
+``new_text`` are noise there, except where the model copied a line's trailing blanks exactly and removed them.
+In the exact tier, ``new_text`` is kept byte for byte, but for tab indentation, which becomes the file's
+spaces. An ambiguous edit's refusal names every place by line number, with the line above each, so the model
+can copy a line that tells them apart. Pure: strings in, strings out.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from v4agent.tools.editlayout import render_region, spaces_for_tabs, width
+from v4agent.tools.editmatch_blanks import drop_added_blanks
 from v4agent.tools.editstruct import Match, structural_matches
 
 __all__ = ["Candidate", "EditOutcome", "apply_edit"]
@@ -162,7 +170,8 @@ def _splice(content: str, matches: Sequence[Match], old_lines: Sequence[str], ne
     file_lines, trailing = _split(content)
     result = list(file_lines)
     for m in sorted(matches, key=lambda m: -m.start):  # bottom-up keeps earlier indices valid
-        lines = render_region(file_lines, (m.start, m.end), m.mapping, m.delta, m.partial_prefix, old_lines, new_lines)
+        mapping, olds = drop_added_blanks(m.mapping, old_lines, new_lines) if m.tier != "fuzzy" else (m.mapping, old_lines)
+        lines = render_region(file_lines, (m.start, m.end), mapping, m.delta, m.partial_prefix, olds, new_lines)
         result[m.start : m.end] = lines
     if not result:
         return ""
@@ -196,7 +205,9 @@ def _exact_offsets(work: str, old: str) -> list[int]:
 
 
 def _candidates_from(file_lines: Sequence[str], matches: Sequence[Match]) -> tuple[Candidate, ...]:
-    return tuple(Candidate(m.start + 1, round(m.score, 3), _preview(file_lines[m.start])) for m in matches)
+    """One candidate per place, named by its first non-blank line (a blank line tells the model nothing)."""
+    firsts = [next((k for k in range(m.start, m.end) if file_lines[k].strip()), m.start) for m in matches]
+    return tuple(Candidate(k + 1, round(m.score, 3), _preview(file_lines[k])) for k, m in zip(firsts, matches, strict=True))
 
 
 def _describe(cands: Sequence[Candidate]) -> str:
@@ -215,11 +226,32 @@ def _closest(file_lines: Sequence[str], old_lines: Sequence[str], limit: int = 3
 
 def _ambiguous(content: str, places: Sequence[Candidate], how: str) -> EditOutcome:
     lines = ", ".join(str(c.line) for c in places)
+    file_lines, _ = _split(content)
+    shown = "\n".join(
+        f"  line {c.line}: {c.preview}  (line above it: {_above(file_lines, c.line - 1)})" for c in places
+    )
     message = (
-        f"old_text matches {len(places)} places ({how}) at lines {lines}; include more surrounding lines so "
-        f"it matches exactly one place, or set replace_all to change every one.\n{_describe(places)}"
+        f"old_text matches {len(places)} places ({how}) at lines {lines}. Nothing was changed: copy old_text "
+        "again from the place you mean, exactly as read_file shows it, with one more line above or below that "
+        f"differs between these places, or set replace_all to change every one.\n{shown}"
     )
     return EditOutcome(False, content, "", message, candidates=tuple(places))
+
+
+def _above(file_lines: Sequence[str], index: int) -> str:
+    """The nearest non-blank line above ``index``, shortened, for telling candidates apart."""
+    line = next((file_lines[k] for k in range(index - 1, -1, -1) if file_lines[k].strip()), None)
+    return "start of file" if line is None else repr(_preview(line))
+
+
+def _full_lines_first(matches: list[Match], old_lines: Sequence[str]) -> list[Match]:
+    """Drop places that need old_text's first line to be a line's tail when others take it whole and it opens
+    with indentation: copied with its indentation, it was copied from the start of a line (``async def f(``
+    is no twin of ``    def f(``)."""
+    first = next((ln for ln in old_lines if ln.strip()), "")
+    if first[:1] not in (" ", "\t") or all(m.partial_prefix is not None for m in matches):
+        return matches
+    return [m for m in matches if m.partial_prefix is None]
 
 
 def _crlf(content: str) -> bool:
@@ -254,31 +286,35 @@ def _apply_lf(work: str, old: str, new: str, replace_all: bool) -> EditOutcome:
     file_lines, _ = _split(work)
     old_lines, _ = _split(old)
     new_lines, _ = _split(new)
-    structural = structural_matches(file_lines, old_lines)
+    structural = _full_lines_first(structural_matches(file_lines, old_lines), old_lines)
     offsets = _exact_offsets(work, old)
 
     if offsets:
         exact_lines = [_line_of(work, p) for p in offsets]
-        if len(offsets) > 1 and not replace_all:
+        # An exact match shows the model copied the file's whitespace faithfully: its trailing blanks are meant
+        # (only the whitespace-tolerant tiers treat them as noise, in the file's own layout).
+        exact_new = spaces_for_tabs(file_lines, new)
+        at = [work[:p] + exact_new + work[p + len(old) :] for p in offsets]
+        if len(offsets) > 1 and not replace_all and len(set(at)) > 1:
             exact_cands = [Candidate(ln + 1, 1.0, _preview(file_lines[ln])) for ln in exact_lines]
             return _ambiguous(work, exact_cands, "exactly")
         # A unique exact match still loses to an indentation-shifted twin: the model may have shifted it.
-        # Blank lines are not evidence enough either: a model drops and adds them.
+        # Blank lines are not evidence enough either: a model drops and adds them. Places whose replacement
+        # gives the very same file are one answer, not two.
         twins = structural
         if len(offsets) == 1 and not replace_all and (
             len(twins) > 1 or (len(twins) == 1 and not twins[0].start <= exact_lines[0] < twins[0].end)
-        ):
+        ) and {at[0], *(_splice(work, [m], old_lines, new_lines) for m in twins)} != {at[0]}:
             return _ambiguous(work, _candidates_from(file_lines, twins), "ignoring indentation")
-        # An exact match shows the model copied the file's whitespace faithfully: its trailing blanks are meant
-        # (only the whitespace-tolerant tiers treat them as noise, in the file's own layout).
-        new = spaces_for_tabs(file_lines, new)
-        result = work.replace(old, new) if replace_all else work.replace(old, new, 1)
+        result = work.replace(old, exact_new) if replace_all else at[0]
         starts = tuple(ln + 1 for ln in exact_lines)
         return EditOutcome(True, result, "exact", f"replaced {len(offsets)} exact match(es)", len(offsets), starts)
 
     if structural:
         if len(structural) > 1 and not replace_all:
-            return _ambiguous(work, _candidates_from(file_lines, structural), "ignoring whitespace and indentation")
+            if len({_splice(work, [m], old_lines, new_lines) for m in structural}) > 1:
+                return _ambiguous(work, _candidates_from(file_lines, structural), "ignoring whitespace and indentation")
+            structural = structural[:1]  # every place gives the very same file
         tier = "indent" if any(m.tier == "indent" for m in structural) else "whitespace"
         result = _splice(work, structural, old_lines, new_lines)
         starts = tuple(m.start + 1 for m in structural)

@@ -1,0 +1,64 @@
+"""Which blank lines of ``old_text`` the model added to it alone, as opposed to both texts.
+
+``editstruct`` leaves a blank line of ``old_text`` that the file lacks mapped to nothing (surplus). Where
+``new_text`` has a blank line at the same spot, either the model added it to both texts (then the one in
+``new_text`` is noise too) or to ``old_text`` alone (then the one in ``new_text`` is meant). The counts tell
+them apart: a blank line added to both texts shows in ``new_text`` right after the same unchanged line, so
+the run of blank lines there is at least as long as ``old_text``'s. Where it is shorter, the surplus blank
+lines are taken out of ``old_text`` before the replacement is laid out, so ``new_text``'s blank lines all
+stand. Gaps made of blank lines only, between two unchanged lines, are left to ``editlayout``'s counting
+rule. Pure: lines in, lines out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from v4agent.tools.editdiff import BLANK, Key, opcodes
+from v4agent.tools.editlayout import width
+
+__all__ = ["drop_added_blanks"]
+
+Mapping = tuple[tuple[int, int] | None, ...]
+
+
+def _key(line: str) -> Key:
+    return (width(line), line.strip()) if line.strip() else BLANK
+
+
+def _run(lines: Sequence[str], at: int, step: int) -> int:
+    """How many blank lines follow line ``at`` going by ``step`` (``at`` may be -1: from the start)."""
+    count = 0
+    while 0 <= at + step * (count + 1) < len(lines) and not lines[at + step * (count + 1)].strip():
+        count += 1
+    return count
+
+
+def _added_to_both(old: Sequence[str], new: Sequence[str], image: dict[int, int], i: int) -> bool:
+    """Whether surplus blank line ``i`` of ``old`` has its twin in ``new`` (or is left to the counting rule)."""
+    nonblank = [k for k, ln in enumerate(old) if ln.strip()]
+    above = max((k for k in nonblank if k < i), default=None)
+    below = min((k for k in nonblank if k > i), default=None)
+    if above is None:  # old_text opens with blank lines: does new_text open with as many?
+        return _run(new, -1, 1) >= (below if below is not None else len(old))
+    if (below is not None and above in image and below in image
+            and all(not new[j].strip() for j in range(image[above] + 1, image[below]))):
+        return True  # blank lines only between two unchanged lines: editlayout counts them
+    if above not in image:  # the line above changed: only at the end does the counting rule stand
+        return below is None
+    run = (below if below is not None else len(old)) - above - 1
+    return _run(new, image[above], 1) >= run
+
+
+def drop_added_blanks(mapping: Mapping, old: Sequence[str], new: Sequence[str]) -> tuple[Mapping, list[str]]:
+    """``mapping`` and ``old`` without the surplus blank lines the model added to ``old_text`` alone."""
+    surplus = [i for i, ln in enumerate(old) if not ln.strip() and mapping[i] is None]
+    if not surplus:
+        return mapping, list(old)
+    image: dict[int, int] = {}
+    for tag, i1, i2, j1, j2 in opcodes([_key(x) for x in old], [_key(x) for x in new]):
+        if tag == "equal":
+            image.update(zip(range(i1, i2), range(j1, j2), strict=True))
+    drop = {i for i in surplus if not _added_to_both(old, new, image, i)}
+    keep = [i for i in range(len(old)) if i not in drop]
+    return tuple(mapping[i] for i in keep), [old[i] for i in keep]
