@@ -25,7 +25,8 @@ def _argv(the_plan, **options: object) -> list[str]:  # type: ignore[no-untyped-
 
 def test_table_is_dated_and_cites_sources() -> None:
     recipes = load_recipes()
-    assert recipes.meta["checked"] and "github.com/vllm-project/recipes" in recipes.meta["recipes_url"]
+    assert recipes.meta["checked"]
+    assert "github.com/vllm-project/recipes" in recipes.meta["recipes_url"]
     for checkpoint in recipes.checkpoints.values():
         assert checkpoint.source, checkpoint.name
     defaults = {c.name for c in recipes.checkpoints.values() if c.recipe_default}
@@ -61,7 +62,8 @@ def test_gpus_vllm_cannot_run_v4_on_are_refused_with_the_nearest_option(gpu: str
 def test_unsupported_gpu_refusal_through_the_cli_exits_1_without_a_traceback() -> None:
     result = run_cli("engine", "plan", "--model", "deepseek-v4-flash", "--gpu", "rtx4090", "--nodes", "2")
     assert result.returncode == 1
-    assert "vLLM cannot run" in result.stdout and "Traceback" not in result.stderr
+    assert "vLLM cannot run" in result.stdout
+    assert "Traceback" not in result.stderr
 
 
 def test_h100_runs_but_the_plan_says_no_v4_recipe_uses_it() -> None:
@@ -104,8 +106,10 @@ def test_flash_0731_drafts_with_dspark_and_its_trailing_blocks_are_not_mtp_layer
     assert kv_footprint(spec, include_mtp=True).per_token == kv_footprint(spec).per_token
     with_draft = _plan("deepseek-v4-flash-0731", "h200", mtp=True)
     joined = " ".join(_argv(with_draft))
-    assert '"method":"dspark"' in joined and '"method":"mtp"' not in joined
-    assert with_draft.layout is not None and _plan("deepseek-v4-flash-0731", "h200").layout is not None
+    assert '"method":"dspark"' in joined
+    assert '"method":"mtp"' not in joined
+    assert with_draft.layout is not None
+    assert _plan("deepseek-v4-flash-0731", "h200").layout is not None
     assert with_draft.layout.block_bytes == _plan("deepseek-v4-flash-0731", "h200").layout.block_bytes
 
 
@@ -120,7 +124,8 @@ def test_mtp_speculative_tokens_follow_the_recipe(model: str, gpu: str, tokens: 
 def test_bf16_kv_on_hopper_is_planned_as_the_fp8_ds_mla_vllm_stores() -> None:
     bf16 = _plan("deepseek-v4-flash", "h200", kv_dtype="bf16")
     fp8 = _plan("deepseek-v4-flash", "h200")
-    assert bf16.runtime is not None and bf16.runtime.kv_cache_dtype == "fp8_ds_mla"
+    assert bf16.runtime is not None
+    assert bf16.runtime.kv_cache_dtype == "fp8_ds_mla"
     assert bf16.kv.per_token == fp8.kv.per_token
     assert any("fp8_ds_mla" in w for w in bf16.warnings)
     assert "--kv-cache-dtype fp8" in " ".join(_argv(bf16))
@@ -146,11 +151,14 @@ def test_pro_on_hopper_takes_the_recipes_settings_where_the_user_left_them_open(
     the_plan = _plan("deepseek-v4-pro", "h200")
     assert (the_plan.target_context, the_plan.request.utilization, the_plan.request.max_num_seqs) == (200000, 0.95, 16)
     joined = " ".join(_argv(the_plan))
-    assert "--max-model-len 200000" in joined and "--gpu-memory-utilization 0.95" in joined
-    assert "--max-num-seqs 16" in joined and '"cudagraph_mode": "FULL_DECODE_ONLY"' in joined
+    assert "--max-model-len 200000" in joined
+    assert "--gpu-memory-utilization 0.95" in joined
+    assert "--max-num-seqs 16" in joined
+    assert '"cudagraph_mode": "FULL_DECODE_ONLY"' in joined
     assert joined.count("--compilation-config") == 1
     mine = _plan("deepseek-v4-pro", "h200", context=65536, gpu_memory_utilization=0.9)
-    assert "--max-model-len 65536" in " ".join(_argv(mine)) and "--gpu-memory-utilization 0.9 " in " ".join(_argv(mine))
+    assert "--max-model-len 65536" in " ".join(_argv(mine))
+    assert "--gpu-memory-utilization 0.9 " in " ".join(_argv(mine))
 
 
 def test_think_max_needs_384k_and_the_plan_says_so() -> None:
@@ -164,4 +172,5 @@ def test_flags_merge_last_wins_in_place() -> None:
     assert merged == ["vllm", "serve", "m", "--a", "2", "--flag", "--b", '{"x": 1}']
     the_plan = _plan("deepseek-v4-flash", "h200")
     argv = _argv(the_plan, extra=("--max-model-len", "4096"))
-    assert argv.count("--max-model-len") == 1 and argv[argv.index("--max-model-len") + 1] == "4096"
+    assert argv.count("--max-model-len") == 1
+    assert argv[argv.index("--max-model-len") + 1] == "4096"
