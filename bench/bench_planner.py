@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 
 from v4agent.engine.local.hardware import GIB, make_hardware
+from v4agent.engine.local.kvcompare import compare_rows
 from v4agent.engine.local.kvmodel import kv_footprint, weight_bytes
 from v4agent.engine.local.modelspec import load_model_spec
-from v4agent.engine.local.planner import compare_rows, plan
+from v4agent.engine.local.planner import plan
 
 ONE_M = 1 << 20
 

@@ -15,6 +15,7 @@ one uniform page per block, which the bytes-per-token model with block round-up 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Literal
 
 from v4agent.core.errors import ExitCode, V4AgentError
@@ -298,6 +299,12 @@ def plan(spec: ModelSpec, hw: Hardware, req: PlanRequest | None = None) -> Plan:
     return replace(chosen, assumptions=(*chosen.assumptions, note))
 
 
+@lru_cache(maxsize=1)
+def _known_memory() -> dict[str, float]:
+    """GiB per GPU of the shipped table (for a refusal's nearest supported GPU)."""
+    return {name: gpu.memory_gib for name, gpu in load_gpu_table().items()}
+
+
 _PLANNED_FLAGS = {"--max-model-len": "context", "--gpu-memory-utilization": "gpu_memory_utilization",
                   "--max-num-seqs": "max_num_seqs"}
 
@@ -326,8 +333,7 @@ def _plan_once(spec: ModelSpec, hw: Hardware, req: PlanRequest) -> Plan:
     if not 0 < req.utilization <= 1:
         raise PlanError("--gpu-memory-utilization must be in (0, 1]")
     recipes = load_recipes()
-    res = resolve(spec, hw.gpu, req.kv_dtype, req.indexer_dtype, recipes,
-                  {n: g.memory_gib for n, g in load_gpu_table().items()})
+    res = resolve(spec, hw.gpu, req.kv_dtype, req.indexer_dtype, recipes, _known_memory())
     family = recipes.families.get(res.family, {})
     sparse = spec.is_v4 or bool(spec.index_head_dim)
     block = req.block_size or int(family.get("block_size", 256 if spec.is_v4 else 64 if sparse else 16))
@@ -355,48 +361,6 @@ def _plan_once(spec: ModelSpec, hw: Hardware, req: PlanRequest) -> Plan:
     others = tuple({"mode": p.parallelism.mode, "fits": p.fits, "max_context_tokens": p.max_context_tokens,
                     "max_concurrent_sequences": p.max_concurrent_sequences} for p in plans if p is not best)
     return replace(best, alternatives=others)
-
-
-@dataclass(frozen=True)
-class KvComparison:
-    """One sequence's cache entries for two models at the same length, each at its own KV and indexer dtypes."""
-
-    tokens: int
-    kv_dtype: str
-    bytes_a: float
-    bytes_b: float
-    indexer_a: str = "fp8"
-    indexer_b: str = "fp8"
-
-    @property
-    def ratio(self) -> float:
-        """KV of model a as a fraction of model b's, for one sequence of ``tokens``."""
-        return self.bytes_a / self.bytes_b
-
-
-def compare_kv(a: ModelSpec, b: ModelSpec, tokens: int = 1 << 20, kv_dtype: str = "bf16", *,
-               indexer_a: str = "fp8", indexer_b: str = "fp8") -> KvComparison:
-    """One sequence's cache entries for two models at the same length (the seeds compare at 1M tokens):
-    compressed rows, indexer keys and sliding-window rows, without the transient fp32 compressor state, as
-    DeepSeek's figure counts them."""
-    return KvComparison(tokens, kv_dtype,
-                        kv_footprint(a, kv_dtype, indexer_dtype=indexer_a).entries_for(tokens),
-                        kv_footprint(b, kv_dtype, indexer_dtype=indexer_b).entries_for(tokens), indexer_a, indexer_b)
-
-
-# The comparison rows `engine plan --compare` prints: (label, KV dtype, this model's indexer, the other's).
-# DeepSeek's "10% / 7% of V3.2" (and "9.5x-13.7x smaller") is V4 in FP8 with MXFP4 indexer keys against V3.2
-# in FP8 with its fp8 indexer.
-COMPARISON_ROWS: tuple[tuple[str, str, str, str], ...] = (
-    ("fp8+mxfp4", "fp8", "mxfp4", "fp8"),
-    ("fp8", "fp8", "fp8", "fp8"),
-    ("bf16", "bf16", "fp8", "fp8"),
-)
-
-
-def compare_rows(a: ModelSpec, b: ModelSpec, tokens: int = 1 << 20) -> dict[str, KvComparison]:
-    """Every comparison row, by label."""
-    return {label: compare_kv(a, b, tokens, kv, indexer_a=ia, indexer_b=ib) for label, kv, ia, ib in COMPARISON_ROWS}
 
 
 def minimum_gpus(spec: ModelSpec, hw: Hardware, req: PlanRequest | None = None, *, max_nodes: int = 64) -> Plan | None:

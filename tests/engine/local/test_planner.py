@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from v4agent.engine.local.hardware import GIB, HardwareError, make_hardware
+from v4agent.engine.local.kvcompare import compare_kv, compare_rows
 from v4agent.engine.local.kvmodel import kv_footprint, weight_bytes
 from v4agent.engine.local.modelspec import (
     ModelSpecError,
@@ -16,7 +17,7 @@ from v4agent.engine.local.modelspec import (
     parse_config,
     to_layer_types,
 )
-from v4agent.engine.local.planner import PlanError, PlanRequest, compare_kv, compare_rows, minimum_gpus, plan
+from v4agent.engine.local.planner import PlanError, PlanRequest, minimum_gpus, plan
 from v4agent.engine.local.vllm_cmd import LaunchOptions, build_commands
 
 ONE_M = 1 << 20
