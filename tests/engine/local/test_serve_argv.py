@@ -99,3 +99,25 @@ def test_serve_dry_run_of_an_unsupported_gpu_exits_1_with_the_reason(tmp_path: P
     assert result.returncode == 1, result.stderr
     assert "vLLM cannot run" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_detected_gpus_are_matched_to_the_table_and_counted() -> None:
+    from v4agent.engine.local.runtime import hardware_for
+
+    eight = [("NVIDIA H200", 139.8)] * 8
+    hw = hardware_for(None, None, None, 1, eight)
+    assert (hw.gpu.name, hw.gpus_per_node, hw.gpu.memory_gib) == ("h200", 8, 139.8)
+    assert hardware_for(None, None, 4, 1, eight).gpus_per_node == 4  # --gpus without --gpu is honoured
+    assert hardware_for(None, None, None, 1, [("NVIDIA H100 NVL", 93.0)]).gpu.name == "h100-nvl"
+    named = hardware_for("b200", None, None, 1, eight)  # a named GPU plans from the table, as the dry run does
+    assert (named.gpu.name, named.gpus_per_node) == ("b200", 8)
+    assert hardware_for(None, None, None, 1, []).gpu.name == "h100"
+
+
+def test_the_launcher_is_the_vllm_script_beside_the_interpreter(fake_python: Path, tmp_path: Path) -> None:
+    from v4agent.engine.local.runtime import launcher_for
+
+    assert launcher_for(str(fake_python)) == (str(fake_python.parent / "vllm"),)
+    lone = tmp_path / "lone" / "python"
+    lone.parent.mkdir()
+    assert launcher_for(str(lone)) == (str(lone), "-m", "vllm.entrypoints.cli.main")
