@@ -23,7 +23,7 @@ from v4agent.engine.local.launcher import free_port
 _FAKE_VLLM = '''#!{python}
 import json, os, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
-with open(os.environ["FAKE_VLLM_ARGV"], "w") as out:
+with open(os.path.join(os.path.dirname(sys.argv[0]), "argv.json"), "w") as out:  # the server's env is filtered
     json.dump(sys.argv, out)
 port = int(sys.argv[sys.argv.index("--port") + 1])
 class Health(BaseHTTPRequestHandler):
@@ -67,8 +67,8 @@ def test_serve_starts_exactly_what_the_dry_run_prints(fake_python: Path, tmp_pat
     printed = _dry_run_argv(dry.stdout)
     assert printed[:2] == [str(fake_python.parent / "vllm"), "serve"]
 
-    record = tmp_path / "argv.json"
-    env = dict(os.environ, FAKE_VLLM_ARGV=str(record), COLUMNS="160")
+    record = fake_python.parent / "argv.json"
+    env = dict(os.environ, COLUMNS="160")
     cli = subprocess.Popen([sys.executable, "-m", "v4agent", "engine", "serve", *common], cwd=REPO_ROOT, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
