@@ -4,8 +4,10 @@ Dtype assumptions (stated in every plan):
 - V4 compressed and sliding-window entries are one latent row of ``head_dim``. bf16: 2 bytes per element.
   fp8 (vLLM's V4 format): the non-RoPE part in fp8, the RoPE part in bf16, one ue8m0 scale byte per 64
   fp8 elements, padded to 8 bytes: 448 + 128 + 8 = 584 bytes for head_dim 512.
-- The CSA indexer keeps one key row of ``index_head_dim`` per compressed entry: bf16 2 bytes per element;
-  fp8 1 byte per element plus one fp32 scale.
+- The CSA indexer keeps one key row of ``index_head_dim`` per compressed entry, whatever the KV dtype: vLLM
+  stores fp8 (1 byte per element plus one fp32 scale: 132 B) or, on Blackwell, MXFP4 (half a byte per element
+  plus one ue8m0 scale byte per 32: 68 B). There is no bf16 indexer cache in vLLM; "bf16" indexer keys
+  (256 B) exist here only to reproduce the arithmetic of vLLM's V4 announcement.
 - MLA (V3/V3.2): one row of ``kv_lora_rank + qk_rope_head_dim``: bf16 2 bytes per element; fp8 in vLLM's
   sparse-MLA format: the latent in fp8, one fp32 scale per 128 latent elements, RoPE in bf16 (656 bytes).
 - Standard attention: K and V for every KV head, dtype bytes per element.
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from v4agent.engine.local.modelspec import LayerKind, ModelSpec
 
 KV_DTYPES = ("fp8", "bf16")
+INDEXER_DTYPES = ("fp8", "mxfp4", "bf16")  # bf16: the announcement's arithmetic only, never what vLLM stores
 
 _BYTES_PER_PARAM = {
     "fp4": 0.5 + 1 / 32,
@@ -45,12 +48,16 @@ def latent_entry_bytes(spec: ModelSpec, kv_dtype: str) -> int:
     return _round_up(nope + spec.rope_dim * 2 + scales, 8)
 
 
-def indexer_entry_bytes(spec: ModelSpec, kv_dtype: str) -> int:
+def indexer_entry_bytes(spec: ModelSpec, indexer_dtype: str = "fp8") -> int:
     """Bytes of one sparse-attention indexer key (0 for a model without an indexer)."""
-    _check_dtype(kv_dtype)
-    if spec.index_head_dim == 0:
+    if indexer_dtype not in INDEXER_DTYPES:
+        raise ValueError(f"unknown indexer dtype {indexer_dtype!r}; use one of {', '.join(INDEXER_DTYPES)}")
+    dim = spec.index_head_dim
+    if dim == 0:
         return 0
-    return spec.index_head_dim * 2 if kv_dtype == "bf16" else spec.index_head_dim + 4
+    if indexer_dtype == "mxfp4":
+        return dim // 2 + -(-dim // 32)
+    return dim * 2 if indexer_dtype == "bf16" else dim + 4
 
 
 def mla_entry_bytes(spec: ModelSpec, kv_dtype: str) -> int:
@@ -73,6 +80,7 @@ class LayerKv:
     ratio: int
     per_token: float  # marginal bytes per token of context
     per_sequence: int  # bytes held per sequence whatever its length (sliding window, compressor state)
+    window: int = 0  # the sliding-window rows within per_sequence (the rest is fp32 compressor state)
 
 
 def _paged(entry: int, ratio: int, block_size: int | None, kv_dtype: str) -> float:
@@ -84,12 +92,13 @@ def _paged(entry: int, ratio: int, block_size: int | None, kv_dtype: str) -> flo
     return _round_up(max(block_size // ratio, 1) * entry, align) / block_size
 
 
-def layer_kv(spec: ModelSpec, kind: LayerKind, ratio: int, kv_dtype: str, block_size: int | None = None) -> LayerKv:
+def layer_kv(spec: ModelSpec, kind: LayerKind, ratio: int, kv_dtype: str, block_size: int | None = None,
+             indexer_dtype: str = "fp8") -> LayerKv:
     """Bytes for one layer. CSA/HCA store one latent row per ``ratio`` tokens (CSA adds the indexer key);
     every V4 layer keeps the last ``sliding_window`` raw rows; compressing layers keep ``ratio`` tokens of
     fp32 compressor state (kv + score), CSA twice as many tokens twice as wide (overlapping windows)."""
     if kind == "mla":
-        per = mla_entry_bytes(spec, kv_dtype) + indexer_entry_bytes(spec, kv_dtype)
+        per = mla_entry_bytes(spec, kv_dtype) + indexer_entry_bytes(spec, indexer_dtype)
         return LayerKv(kind, 1, float(per), 0)
     if kind == "full":
         bytes_per = 2 if kv_dtype == "bf16" else 1
@@ -97,15 +106,15 @@ def layer_kv(spec: ModelSpec, kind: LayerKind, ratio: int, kv_dtype: str, block_
     entry = latent_entry_bytes(spec, kv_dtype)
     window = spec.sliding_window * entry
     if kind == "sliding":
-        return LayerKv(kind, 0, 0.0, window)
+        return LayerKv(kind, 0, 0.0, window, window)
     per_token = _paged(entry, ratio, block_size, kv_dtype)
     # CSA's compression windows overlap: it keeps 2 x ratio tokens of state, each twice as wide.
     coff = 2 if kind == "csa" else 1
     state = coff * ratio * 2 * coff * spec.head_dim * 4
     if kind == "csa":
-        per_token += _paged(indexer_entry_bytes(spec, kv_dtype), ratio, block_size, kv_dtype)
+        per_token += _paged(indexer_entry_bytes(spec, indexer_dtype), ratio, block_size, kv_dtype)
         state += coff * ratio * 2 * coff * spec.index_head_dim * 4  # the indexer's own compressor
-    return LayerKv(kind, ratio, per_token, window + state)
+    return LayerKv(kind, ratio, per_token, window + state, window)
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,7 @@ class KvFootprint:
 
     layers: tuple[LayerKv, ...]  # main layers, then MTP layers when included
     kv_dtype: str
+    indexer_dtype: str = "fp8"
 
     @property
     def per_token(self) -> float:
@@ -130,6 +140,11 @@ class KvFootprint:
         blocks of its shared pool, is ``kvpages.PagedLayout.bytes_per_sequence`` (the planner's capacity)."""
         return self.per_token * tokens + self.per_sequence
 
+    def entries_for(self, tokens: int) -> float:
+        """Cache entries one sequence of ``tokens`` stores: compressed rows, indexer keys and sliding-window rows,
+        without the fp32 compressor state (transient, and left out of DeepSeek's published comparison)."""
+        return self.per_token * tokens + sum(layer.window for layer in self.layers)
+
     def by_kind(self) -> dict[str, dict[str, float]]:
         """{kind: {"layers": n, "per_token_per_layer": bytes, "per_token": bytes, "per_sequence": bytes}}."""
         out: dict[str, dict[str, float]] = {}
@@ -143,13 +158,14 @@ class KvFootprint:
 
 
 def kv_footprint(spec: ModelSpec, kv_dtype: str = "fp8", *, include_mtp: bool = False,
-                 block_size: int | None = None) -> KvFootprint:
+                 block_size: int | None = None, indexer_dtype: str = "fp8") -> KvFootprint:
     """All layers' KV. ``block_size`` adds vLLM's page padding of compressed caches (none: exact bytes)."""
     pairs = list(zip(spec.layer_kinds, spec.compress_ratios, strict=True))
-    if include_mtp:
+    if include_mtp and spec.draft_kv_layers:
         pairs += list(zip(spec.mtp_kinds, spec.mtp_ratios, strict=True))
-    layers = [layer_kv(spec, kind, ratio, kv_dtype, block_size if spec.is_v4 else None) for kind, ratio in pairs]
-    return KvFootprint(tuple(layers), kv_dtype)
+    layers = [layer_kv(spec, kind, ratio, kv_dtype, block_size if spec.is_v4 else None, indexer_dtype)
+              for kind, ratio in pairs]
+    return KvFootprint(tuple(layers), kv_dtype, indexer_dtype)
 
 
 @dataclass(frozen=True)
@@ -218,18 +234,18 @@ def weight_bytes(spec: ModelSpec) -> WeightBytes:
     return WeightBytes(experts=experts, dense=dense, mtp=mtp)
 
 
-def dtype_assumptions(spec: ModelSpec, kv_dtype: str) -> list[str]:
+def dtype_assumptions(spec: ModelSpec, kv_dtype: str, indexer_dtype: str = "fp8") -> list[str]:
     """Plain sentences for the plan's output: what each figure assumes."""
     q = spec.quantization
     lines = [f"weights: {q.weight_dtype} dense layers, {q.expert_dtype} routed experts, bf16 embeddings "
              "(estimated from config.json parameter counts)"]
     if spec.is_v4:
         lines.append(f"KV: {kv_dtype} latent rows of {spec.head_dim} ({latent_entry_bytes(spec, kv_dtype)} bytes), "
-                     f"indexer keys {indexer_entry_bytes(spec, kv_dtype)} bytes, "
+                     f"{indexer_dtype} indexer keys {indexer_entry_bytes(spec, indexer_dtype)} bytes, "
                      f"sliding window {spec.sliding_window} raw rows per layer, compressor state in fp32")
     elif spec.is_mla:
         lines.append(f"KV: {kv_dtype} MLA rows ({mla_entry_bytes(spec, kv_dtype)} bytes)"
-                     + (f" + indexer keys ({indexer_entry_bytes(spec, kv_dtype)} bytes)" if spec.index_head_dim else ""))
+                     + (f" + {indexer_dtype} indexer keys ({indexer_entry_bytes(spec, indexer_dtype)} bytes)" if spec.index_head_dim else ""))
     else:
         lines.append(f"KV: {kv_dtype} K and V for {spec.num_kv_heads} KV heads of {spec.head_dim}")
     return lines

@@ -131,7 +131,8 @@ class Capacity:
     bytes_per_sequence: int
 
 
-def layer_caches(spec: ModelSpec, ratio: int, kv_dtype: str, block_size: int) -> list[CacheSpec]:
+def layer_caches(spec: ModelSpec, ratio: int, kv_dtype: str, block_size: int,
+                 indexer_dtype: str = "fp8") -> list[CacheSpec]:
     """The caches one V4 layer registers (in vLLM's order): every layer its sliding-window rows; a
     compressing layer its compressed rows and compressor state; CSA also the indexer keys and their state."""
     align = 576 if kv_dtype == "fp8" else 512  # fp8_ds_mla packing stride; natural pages otherwise
@@ -139,7 +140,7 @@ def layer_caches(spec: ModelSpec, ratio: int, kv_dtype: str, block_size: int) ->
     caches: list[CacheSpec] = []
     csa = ratio > 1 and ratio <= 16
     if csa:
-        keys = max(block_size // ratio, 1) * indexer_entry_bytes(spec, kv_dtype)
+        keys = max(block_size // ratio, 1) * indexer_entry_bytes(spec, indexer_dtype)
         caches.append(CacheSpec("indexer", block_size, _round_up(keys, align)))
         state = _STATE_BLOCK[True] * 2 * 2 * spec.index_head_dim * _FP32  # (kv + score) x overlapping
         caches.append(CacheSpec("indexer-state", _STATE_BLOCK[True], _round_up(state, align), 2 * ratio))
@@ -200,10 +201,11 @@ def group_caches(caches: list[CacheSpec]) -> PagedLayout:
     return PagedLayout(tuple(groups))
 
 
-def paged_layout(spec: ModelSpec, kv_dtype: str, block_size: int, *, include_mtp: bool = False) -> PagedLayout:
+def paged_layout(spec: ModelSpec, kv_dtype: str, block_size: int, *, include_mtp: bool = False,
+                 indexer_dtype: str = "fp8") -> PagedLayout:
     """The groups vLLM forms for a V4 model's caches (MTP layers' caches too when they are loaded)."""
-    ratios = list(spec.compress_ratios) + (list(spec.mtp_ratios) if include_mtp else [])
-    caches = [c for ratio in ratios for c in layer_caches(spec, ratio, kv_dtype, block_size)]
+    ratios = list(spec.compress_ratios) + (list(spec.mtp_ratios) if include_mtp and spec.draft_kv_layers else [])
+    caches = [c for ratio in ratios for c in layer_caches(spec, ratio, kv_dtype, block_size, indexer_dtype)]
     return group_caches(caches)
 
 

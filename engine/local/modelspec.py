@@ -16,24 +16,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from v4agent.core.errors import ExitCode, V4AgentError
+from v4agent.engine.local.recipes import load_recipes
 
 LayerKind = Literal["sliding", "csa", "hca", "mla", "full"]
 
-# Names users type for the shipped configs (package data, copied byte-exact from the published files).
-BUILTIN_MODELS: dict[str, str] = {
-    "deepseek-v4-flash": "DeepSeek-V4-Flash.config.json",
-    "deepseek-v4-flash-0731": "DeepSeek-V4-Flash-0731.config.json",
-    "deepseek-v4-pro": "DeepSeek-V4-Pro.config.json",
-    "deepseek-v3.2": "DeepSeek-V3.2.config.json",
-}
-
-# Hugging Face repository of each shipped config: the vLLM command serves these.
-HF_REPOS: dict[str, str] = {
-    "deepseek-v4-flash": "deepseek-ai/DeepSeek-V4-Flash",
-    "deepseek-v4-flash-0731": "deepseek-ai/DeepSeek-V4-Flash-0731",
-    "deepseek-v4-pro": "deepseek-ai/DeepSeek-V4-Pro",
-    "deepseek-v3.2": "deepseek-ai/DeepSeek-V3.2",
-}
+# Names users type for the published checkpoints, from the dated recipe table (v4agent/data/vllm_recipes.toml):
+# the shipped config of each (package data, copied byte-exact from the published files) and the Hugging Face
+# repository the vLLM command serves.
+_CHECKPOINTS = load_recipes().checkpoints
+BUILTIN_MODELS: dict[str, str] = {name: c.config for name, c in _CHECKPOINTS.items() if c.config}
+HF_REPOS: dict[str, str] = {name: c.repo for name, c in _CHECKPOINTS.items()}
 
 # transformers' layer_types names -> our kinds.
 _LAYER_TYPE_NAMES: dict[str, LayerKind] = {
@@ -98,11 +90,20 @@ class ModelSpec:
     tie_word_embeddings: bool
     max_position_embeddings: int
     quantization: Quantization
+    # The draft head speculative decoding uses: "mtp" (MTP blocks run as full layers with their own KV),
+    # "dspark" (0731/0813: a DSpark module drafting from the target's hidden states; the trailing
+    # compress_ratios entries are its blocks, not MTP layers, and keep no KV of their own), or "none".
+    draft: str = "mtp"
 
     @property
     def is_v4(self) -> bool:
         """True for DeepSeek V4's hybrid attention (sliding, CSA and HCA layers)."""
         return any(kind in ("sliding", "csa", "hca") for kind in self.layer_kinds)
+
+    @property
+    def draft_kv_layers(self) -> bool:
+        """True when the draft blocks are MTP layers with a KV cache of their own."""
+        return self.draft == "mtp" and bool(self.mtp_ratios)
 
     @property
     def is_mla(self) -> bool:
@@ -120,6 +121,11 @@ class ModelSpec:
 def builtin_config_path(name: str) -> Path:
     """Path of a shipped config; raises ModelSpecError naming the known models."""
     filename = BUILTIN_MODELS.get(name.lower())
+    if filename is None and name.lower() in HF_REPOS:
+        repo = HF_REPOS[name.lower()]
+        raise ModelSpecError(f"no config.json is shipped for {name} yet",
+                             hint=f"download config.json from https://huggingface.co/{repo} and pass its path "
+                                  "as --model (with --weights " + repo + ")")
     if filename is None:
         known = ", ".join(sorted(BUILTIN_MODELS))
         raise ModelSpecError(f"unknown model {name!r}; known: {known}, or give a path to a config.json")
@@ -128,7 +134,7 @@ def builtin_config_path(name: str) -> Path:
 
 def load_model_spec(model: str) -> ModelSpec:
     """A shipped model name, a config.json path, or a model directory containing config.json."""
-    if model.lower() in BUILTIN_MODELS:
+    if model.lower() in HF_REPOS:
         path = builtin_config_path(model)
         name = model.lower()
     else:
@@ -295,7 +301,16 @@ def parse_config(raw: Mapping[str, Any], *, name: str = "model") -> ModelSpec:
         tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
         max_position_embeddings=_int(raw, "max_position_embeddings", 4096),
         quantization=_quantization(raw),
+        draft=_draft(raw, mtp_ratios),
     )
+
+
+def _draft(raw: Mapping[str, Any], mtp_ratios: Sequence[int]) -> str:
+    # A DSpark checkpoint carries a dspark_* block in config.json (vLLM recipes, DeepSeek-V4-Flash.yaml:
+    # "their config.json carries no dspark_* block" for the MTP-only preview checkpoints).
+    if any(str(key).startswith("dspark_") for key in raw):
+        return "dspark"
+    return "mtp" if mtp_ratios else "none"
 
 
 def to_layer_types(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from v4agent.core.state import state_path
-from v4agent.engine.local.hardware import GpuModel, Hardware, make_hardware
+from v4agent.engine.local.hardware import GpuModel, Hardware, load_gpu_table, make_hardware
 from v4agent.engine.local.isolation import engine_environment, probe_interpreter
 from v4agent.engine.local.kvreport import kv_capacity_note
 from v4agent.engine.local.launcher import (
@@ -32,7 +32,7 @@ from v4agent.engine.local.launcher import (
 )
 from v4agent.engine.local.modelspec import HF_REPOS, ModelSpecError, load_model_spec
 from v4agent.engine.local.planner import Plan, PlanError, PlanRequest, minimum_gpus, plan
-from v4agent.engine.local.vllm_cmd import LaunchOptions, build_commands
+from v4agent.engine.local.vllm_cmd import LaunchOptions, NodeCommand, build_commands
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.sandbox import SandboxPolicy, make_policy
 
@@ -189,7 +189,109 @@ def _needed(spec_name: str, hw: Hardware, req: PlanRequest) -> str:
             f"run `v4agent engine plan --model {spec_name} --gpu {hw.gpu.name}` for details)")
 
 
+@dataclass(frozen=True)
+class LaunchPlan:
+    """What ``start_local_engine`` runs: the argv (from the one builder, ``vllm_cmd.build_commands``, or the
+    CPU fallback), its environment, and the plan behind it. ``engine serve --dry-run`` prints this argv."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    host: str
+    port: int
+    served: str
+    plan: Plan | None
+    command: NodeCommand | None = None  # the GPU command as the builder made it (argv == command.argv)
+    launcher: tuple[str, ...] = ()
+    python: str = ""
+
+
+def launcher_for(python: str | None) -> tuple[str, ...]:
+    """How to run ``vllm serve``: the ``vllm`` script beside the named interpreter, else that interpreter's
+    ``-m vllm.entrypoints.cli.main`` (what the script runs). No interpreter named: the script beside the one
+    running v4agent (the local extra installs it there), else ``vllm`` on PATH."""
+    if python:
+        script = Path(python).parent / "vllm"
+        return (str(script),) if script.is_file() else (python, "-m", "vllm.entrypoints.cli.main")
+    beside = Path(sys.executable).parent / "vllm"
+    return (str(beside),) if beside.is_file() else ("vllm",)
+
+
+def launcher_available(launcher: tuple[str, ...], python: str, *, policy: SandboxPolicy | None = None,
+                       cwd: Path | None = None) -> bool:
+    """True when the launcher can run: its script exists (or is on PATH; nothing is run to check), or its
+    interpreter imports vLLM (probed in the sandbox of ``policy``)."""
+    if len(launcher) == 1:
+        return shutil.which(launcher[0]) is not None
+    return vllm_available(python, policy=policy, cwd=cwd)
+
+
+def hardware_for(gpu: str | None, gpu_mem: float | None, gpus: int | None, nodes: int,
+                 detected: list[tuple[str, float]]) -> Hardware:
+    """The GPUs to plan for: the named model (the table's memory, as a dry run on any machine shows), else the
+    GPUs nvidia-smi reports here (matched to the table by name, the smallest memory), else 8 x h100."""
+    if gpu or gpu_mem is not None or not detected:
+        return make_hardware(gpu or "h100", gpu_mem, gpus or 8, nodes)
+    count = gpus or len(detected)
+    memory = min(mem for _, mem in detected[:count])
+    name = detected[0][0].lower().replace(" ", "-")
+    table = load_gpu_table()
+    known = next((key for key in sorted(table, key=len, reverse=True) if key in name), None)
+    model = GpuModel(known, memory, "detected") if known else GpuModel(detected[0][0], memory, "detected")
+    return Hardware(model, count, nodes)
+
+
+def plan_launch(config: Any, *, request: PlanRequest | None = None, hardware: Hardware | None = None,
+                model_name: str | None = None) -> LaunchPlan:
+    """Plan the local engine and build its command, starting nothing. Raises LocalEngineError when the plan
+    cannot run (no GPU, does not fit, bad model)."""
+    named_python = str(config.get("local.python") or "")
+    python = named_python or sys.executable
+    model = str(config.get("local.model"))
+    device = str(config.get("local.device"))
+    try:
+        spec = load_model_spec(model)
+    except ModelSpecError as exc:
+        raise LocalEngineError(str(exc), hint=exc.hint or "set local.model to deepseek-v4-flash, deepseek-v4-pro "
+                                                          "or a model dir") from None
+    req = request or PlanRequest(context=config.get("local.context"),
+                                 max_num_batched_tokens=config.get("local.max_num_batched_tokens"))
+    served = model_name or HF_REPOS.get(model.lower(), spec.name)
+    weights = str(config.get("local.weights") or HF_REPOS.get(model.lower(), model))
+    port = int(config.get("local.port") or free_port())
+    host = "127.0.0.1"
+    extra = tuple(str(a) for a in config.get("local.vllm_args"))
+    env: dict[str, str] = {}
+    if device == "cpu":
+        env["VLLM_CPU_KVCACHE_SPACE"] = f"{float(config.get('local.cpu_kv_gib')):g}"
+        if Path(weights).exists():
+            env["HF_HUB_OFFLINE"] = "1"
+        argv = cpu_argv(python, weights, host, port, served, req.context or spec.max_position_embeddings, extra)
+        return LaunchPlan(tuple(argv), env, host, port, served, None, None, (), python)
+    if hardware is None:
+        detected = detect_gpus()
+        if not detected:
+            hw = make_hardware(str(config.get("local.gpu") or "h100"), None, 8)
+            raise LocalEngineError(
+                "no NVIDIA GPU found (nvidia-smi is missing or lists none); the local engine needs GPUs",
+                hint=f"{model} needs at least {_needed(model, hw, req)}; or use the DeepSeek API (--engine deepseek)")
+        hardware = hardware_for(str(config.get("local.gpu") or "") or None, None,
+                                int(config.get("local.gpus") or 0) or None, 1, detected)
+    launcher = launcher_for(named_python or None)
+    the_plan, command = _gpu_command(spec, model, hardware, req, launcher, weights, served, host, port, extra)
+    return LaunchPlan(command.argv, env, host, port, served, the_plan, command, launcher, python)
+
+
+def cpu_argv(python: str, weights: str, host: str, port: int, served: str, context: int,
+             extra: tuple[str, ...]) -> list[str]:
+    """vLLM's CPU build (vllm-cpu): the documented fallback. Its OpenAI server module is started directly, with
+    no GPU plan and no recipe flags (CPU runs small test models; DeepSeek V4's sparse kernels need a GPU)."""
+    return [python, "-m", "vllm.entrypoints.openai.api_server", "--model", weights, "--host", host,
+            "--port", str(port), "--served-model-name", served, "--max-model-len", str(context),
+            "--enable-prefix-caching", "--enable-prompt-tokens-details", *extra]
+
+
 def start_local_engine(config: Any, repo_root: Path, *, model_name: str | None = None,
+                       request: PlanRequest | None = None, hardware: Hardware | None = None,
                        sandbox: SandboxPolicy | None = None) -> LocalEngineHandle:
     """Attach (``local.attach``) or plan and start a local vLLM; raises LocalEngineError/EngineStartError.
 
@@ -199,48 +301,37 @@ def start_local_engine(config: Any, repo_root: Path, *, model_name: str | None =
     """
     if config.get("local.attach"):
         return attach(str(config.get("local.attach")))
-    python = str(config.get("local.python") or sys.executable)
-    model = str(config.get("local.model"))
-    device = str(config.get("local.device"))
-    try:
-        spec = load_model_spec(model)
-    except ModelSpecError as exc:
-        raise LocalEngineError(str(exc), hint="set local.model to deepseek-v4-flash, deepseek-v4-pro or a model dir") \
-            from None
-    req = PlanRequest(context=config.get("local.context"),
-                      max_num_batched_tokens=config.get("local.max_num_batched_tokens"))
-    served = model_name or HF_REPOS.get(model.lower(), spec.name)
-    weights = str(config.get("local.weights") or HF_REPOS.get(model.lower(), model))
-    policy = sandbox or make_policy(Path(repo_root).resolve())
-    if not vllm_available(python, policy=policy, cwd=Path(repo_root)):
+    named = str(config.get("local.python") or "")
+    python = named or sys.executable
+    root = Path(repo_root)
+    policy = sandbox or make_policy(root.resolve())
+    cpu = str(config.get("local.device")) == "cpu"
+    available = (vllm_available(python, policy=policy, cwd=root) if cpu else
+                 launcher_available(launcher_for(named or None), python, policy=policy, cwd=root))
+    if not available:
         raise LocalEngineError(f"vLLM is not installed in {python}", hint=INSTALL_HINT)
-    port = int(config.get("local.port") or free_port())
-    host = "127.0.0.1"
-    extra = tuple(str(a) for a in config.get("local.vllm_args"))
-    env: dict[str, str] = {}
-    the_plan: Plan | None = None
-    if device == "cpu":
-        context = req.context or spec.max_position_embeddings
-        argv = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", weights, "--host", host,
-                "--port", str(port), "--served-model-name", served, "--max-model-len", str(context),
-                "--enable-prefix-caching", "--enable-prompt-tokens-details", *extra]
-        env["VLLM_CPU_KVCACHE_SPACE"] = f"{float(config.get('local.cpu_kv_gib')):g}"
-        if Path(weights).exists():
-            env["HF_HUB_OFFLINE"] = "1"
-    else:
-        the_plan, argv = _gpu_command(config, spec, model, req, python, weights, served, host, port, extra)
-    log_path = state_path(Path(repo_root), "engine", f"vllm-{port}.log")
+    launch = plan_launch(config, request=request, hardware=hardware, model_name=model_name)
+    return run_launch(launch, repo_root, float(config.get("local.startup_timeout")), policy)
+
+
+def run_launch(launch: LaunchPlan, repo_root: Path, timeout_s: float,
+               policy: SandboxPolicy | None = None) -> LocalEngineHandle:
+    """Start exactly ``launch.argv`` (with the allow-listed environment of ``policy``), wait for /health, and
+    note vLLM's KV capacity beside the plan's."""
+    log_path = state_path(Path(repo_root), "engine", f"vllm-{launch.port}.log")
+    policy = policy or make_policy(Path(repo_root).resolve())
     base = engine_environment(os.environ, extra=policy.env, never=policy.never_env)
-    process = start_engine(argv, host=host, port=port, log_path=log_path, env={**base, **env}, cwd=Path(repo_root),
-                           inherit=False)
+    process = start_engine(launch.argv, host=launch.host, port=launch.port, log_path=log_path,
+                           env={**base, **launch.env}, cwd=Path(repo_root), inherit=False)
     try:
-        took = process.wait_healthy(float(config.get("local.startup_timeout")))
+        took = process.wait_healthy(timeout_s)
     except BaseException:
         process.stop()
         raise
-    handle = LocalEngineHandle(base_url=f"http://{host}:{port}/v1", model=served, root_url=process.root_url,
-                               process=process, plan=the_plan, log_path=log_path, startup_s=took)
-    note = _kv_note(log_path, the_plan)
+    handle = LocalEngineHandle(base_url=f"http://{launch.host}:{launch.port}/v1", model=launch.served,
+                               root_url=process.root_url, process=process, plan=launch.plan, log_path=log_path,
+                               startup_s=took)
+    note = _kv_note(log_path, launch.plan)
     if note:
         handle.notes.append(note)
     return handle
@@ -257,31 +348,20 @@ def _kv_note(log_path: Path, the_plan: Plan | None) -> str | None:
     return kv_capacity_note(text, layout, in_flight)
 
 
-def _gpu_command(config: Any, spec: Any, model: str, req: PlanRequest, python: str, weights: str, served: str,
-                 host: str, port: int, extra: tuple[str, ...]) -> tuple[Plan, list[str]]:
-    gpus = detect_gpus()
-    if not gpus:
-        gpu_name = str(config.get("local.gpu") or "h100")
-        hw = make_hardware(gpu_name, None, 8)
-        raise LocalEngineError(
-            "no NVIDIA GPU found (nvidia-smi is missing or lists none); the local engine needs GPUs",
-            hint=f"{model} needs at least {_needed(model, hw, req)}; or use the DeepSeek API (--engine deepseek)")
-    count = int(config.get("local.gpus") or len(gpus))
-    name = str(config.get("local.gpu") or "")
-    gpu_mem = min(mem for _, mem in gpus[:count])
-    hw = Hardware(GpuModel(name or gpus[0][0], gpu_mem, "detected"), count, 1) if not name else \
-        make_hardware(name, gpu_mem, count)
+def _gpu_command(spec: Any, model: str, hw: Hardware, req: PlanRequest, launcher: tuple[str, ...], weights: str,
+                 served: str, host: str, port: int, extra: tuple[str, ...]) -> tuple[Plan, NodeCommand]:
     try:
         chosen = plan(spec, hw, req)
     except PlanError as exc:
-        raise LocalEngineError(str(exc), hint="change local.context") from None
+        raise LocalEngineError(str(exc), hint=exc.hint or "change local.context") from None
     if not chosen.fits:
         raise LocalEngineError(
             f"{model} does not fit on {hw.describe()}: " + "; ".join(chosen.problems),
             hint=f"it needs at least {_needed(model, hw, req)}")
-    options = LaunchOptions(model_ref=weights, host=host, port=port, served_name=served, python=python, extra=extra)
+    options = LaunchOptions(model_ref=weights, host=host, port=port, served_name=served,
+                            launcher=launcher, extra=extra)
     try:
         commands = build_commands(chosen, options)
     except ValueError as exc:
         raise EngineStartError(str(exc)) from None
-    return chosen, list(commands[0].argv)
+    return chosen, commands[0]

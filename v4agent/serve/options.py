@@ -11,9 +11,9 @@ class PlanTarget:
     """The model and the GPUs to plan it for, as the command line names them."""
 
     model: str = "deepseek-v4-flash"  # a known name or a config.json path
-    gpu: str = "h100"  # a GPU model of the GPU table
+    gpu: str | None = "h100"  # a GPU model of the GPU table; None (serve): the GPUs detected, else h100
     gpu_mem: float | None = None  # GiB per GPU, instead of the table's figure
-    gpus: int = 8  # per node
+    gpus: int | None = 8  # per node; None (serve): as many as detected, else 8
     nodes: int = 1
     gpus_file: Path | None = None  # more GPU models (same shape as gpus.toml)
 
@@ -24,7 +24,7 @@ class LaunchFlags:
 
     executor: str = "mp"  # mp or ray
     master_addr: str = "HEAD_NODE_IP"
-    port: int = 0  # 0: a free one when serving, 8000 in printed commands
+    port: int = 0  # 0: vLLM's 8000 (plan and serve alike)
     weights: str | None = None  # what vLLM loads; None = the model's Hugging Face repo
     vllm_args: tuple[str, ...] = ()
 

@@ -6,6 +6,7 @@ one of these commands runs (every v4agent command imports the command modules to
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -17,9 +18,10 @@ from rich.table import Table
 
 from v4agent.core.config import load_config
 from v4agent.core.errors import ExitCode, UsageError
-from v4agent.engine.local.hardware import GIB, load_gpu_table, make_hardware
+from v4agent.engine.local.hardware import GIB, Hardware, load_gpu_table, make_hardware
+from v4agent.engine.local.kvcompare import compare_rows
 from v4agent.engine.local.modelspec import HF_REPOS, ModelSpec, load_model_spec
-from v4agent.engine.local.planner import MODES, Plan, PlanRequest, compare_kv, minimum_gpus, plan
+from v4agent.engine.local.planner import MODES, Plan, PlanRequest, minimum_gpus, plan
 from v4agent.engine.local.vllm_cmd import LaunchOptions, NodeCommand, build_commands, render_commands
 from v4agent.engine.types import EngineError, EngineUnreachable
 from v4agent.serve.options import LaunchFlags, PlanTarget, ServeOptions
@@ -40,7 +42,7 @@ def _make_plan(target: PlanTarget, request: PlanRequest) -> tuple[ModelSpec, Pla
     # ModelSpecError, HardwareError and PlanError are usage errors (exit 2): they propagate to the entry point.
     spec = load_model_spec(target.model)
     table = load_gpu_table(target.gpus_file)
-    hw = make_hardware(target.gpu, target.gpu_mem, target.gpus, target.nodes, table=table)
+    hw = make_hardware(target.gpu, target.gpu_mem, target.gpus or 8, target.nodes, table=table)
     return spec, plan(spec, hw, request)
 
 
@@ -67,8 +69,9 @@ def _plan_json(spec: ModelSpec, the_plan: Plan, commands: list[NodeCommand], com
         tokens = 1 << 20
         out["comparison"] = {
             "against": other.name, "tokens": tokens,
-            **{dtype: {"kv_bytes": (c := compare_kv(spec, other, tokens, dtype)).bytes_a,
-                       "other_kv_bytes": c.bytes_b, "ratio": round(c.ratio, 4)} for dtype in ("bf16", "fp8")},
+            **{label: {"kv_dtype": c.kv_dtype, "indexer_dtype": c.indexer_a, "other_indexer_dtype": c.indexer_b,
+                       "kv_bytes": c.bytes_a, "other_kv_bytes": c.bytes_b, "ratio": round(c.ratio, 6)}
+               for label, c in compare_rows(spec, other, tokens).items()},
         }
     return out
 
@@ -95,13 +98,20 @@ def _print_plan(data: dict[str, Any], the_plan: Plan) -> None:
     table.add_row("parallelism", f"TP {par['tensor_parallel_size']}, DP {par['data_parallel_size']}, "
                                  f"PP {par['pipeline_parallel_size']}, EP {par['expert_parallel_size']} "
                                  f"({par['mode']})")
+    runtime = data.get("runtime")
+    if runtime:
+        table.add_row("vLLM runs", f"{runtime['attention_backend']}, KV {runtime['kv_cache_dtype']}, "
+                                   f"indexer {runtime['indexer_dtype'] or '-'}")
     if "comparison" in data:
         comp = data["comparison"]
-        table.add_row(f"KV vs {comp['against']} at 1M", f"{comp['bf16']['ratio']:.1%} (bf16), "
-                                                         f"{comp['fp8']['ratio']:.1%} (fp8)")
+        table.add_row(f"KV vs {comp['against']} at 1M",
+                      f"{comp['fp8+mxfp4']['ratio']:.2%} (fp8 + mxfp4 indexer, DeepSeek's figure), "
+                      f"{comp['fp8']['ratio']:.2%} (fp8), {comp['bf16']['ratio']:.2%} (bf16)")
     stdout.print(table)
     for problem in data["problems"]:
-        stdout.print(f"[red]does not fit:[/] {problem}")
+        stdout.print(f"[red]does not fit:[/] {escape(problem)}")
+    for line in data.get("warnings", []):
+        stdout.print(f"[yellow]warning:[/] {escape(line)}")
     for line in data["assumptions"]:
         stdout.print(f"[dim]assumes {line}[/]")
 
@@ -133,9 +143,44 @@ def run_plan(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, *, c
         raise typer.Exit(ExitCode.FAILED)
 
 
+def _serve_config(target: PlanTarget, launch: LaunchFlags, options: ServeOptions) -> Any:
+    flags: dict[str, Any] = {"local.model": target.model, "local.port": launch.port or 8000,
+                             "local.weights": launch.weights, "local.python": options.python,
+                             "local.device": options.device, "local.vllm_args": list(launch.vllm_args) or None,
+                             "local.attach": options.attach, "local.startup_timeout": options.timeout}
+    config = load_config(options.repo.resolve(), flags={k: v for k, v in flags.items() if v is not None})
+    if config.untrusted is not None:
+        warn(escape(config.untrusted.warning()))
+    return config
+
+
+def _serve_hardware(target: PlanTarget, options: ServeOptions) -> Hardware | None:
+    """The GPUs `serve` plans for, the same in a dry run and a real start: the named GPU, else those detected
+    here, else 8 x h100. None for the CPU build (no GPU plan)."""
+    from v4agent.engine.local.runtime import detect_gpus, hardware_for
+
+    if options.device == "cpu":
+        return None
+    named = target.gpu or target.gpu_mem is not None
+    table = load_gpu_table(target.gpus_file)
+    if target.gpu and target.gpu.lower() not in table and target.gpu_mem is None:
+        make_hardware(target.gpu, None, 1, table=table)  # raises the unknown-GPU usage error
+    return hardware_for(target.gpu, target.gpu_mem, target.gpus, target.nodes, [] if named else detect_gpus())
+
+
 def run_serve(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, options: ServeOptions) -> None:
-    """`engine serve`: see its help."""
-    if options.dry_run:
+    """`engine serve`: see its help. The dry run prints the argv a real start runs (one builder for both)."""
+    from v4agent.engine.local.runtime import LocalEngineError, plan_launch
+
+    _check_request(request)
+    if options.attach and not options.dry_run:
+        _serve(_serve_config(target, launch, options), None, None, options)
+        return
+    hardware = _serve_hardware(target, options)
+    if target.nodes > 1:
+        if not options.dry_run:
+            raise UsageError("engine serve starts one node; a multi-node plan runs a command on every node",
+                             hint="run it with --dry-run and start each node's command there")
         spec, the_plan = _make_plan(target, request)
         data = _plan_json(spec, the_plan, [], None)
         _print_plan(data, the_plan)
@@ -143,32 +188,59 @@ def run_serve(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, opt
             _maybe_needed(spec, the_plan)
             raise typer.Exit(ExitCode.FAILED)
         print(render_commands(build_commands(the_plan, _launch_options(target, launch))), end="")
-        if target.nodes > 1:
-            print(f"# then: v4agent ... --engine local with local.attach = http://{launch.master_addr}:"
-                  f"{launch.port or 8000}")
+        print(f"# then: v4agent ... --engine local with local.attach = http://{launch.master_addr}:"
+              f"{launch.port or 8000}")
         return
-    _serve(target, request, launch, options)
-
-
-def _serve(target: PlanTarget, request: PlanRequest, launch: LaunchFlags, options: ServeOptions) -> None:
-    from v4agent.agent.engine_choice import local_sandbox
-    from v4agent.engine.local.runtime import start_local_engine
-
-    # A real start detects its GPUs: the --gpu default (h100) names none, so only a chosen GPU is passed on.
-    gpu = target.gpu if target.gpu != "h100" else None
-    path, model = options.repo, target.model
-    flags: dict[str, Any] = {"local.model": model, "local.gpu": gpu, "local.context": request.context,
-                             "local.max_num_batched_tokens": request.max_num_batched_tokens,
-                             "local.port": launch.port or None, "local.weights": launch.weights,
-                             "local.python": options.python, "local.device": options.device,
-                             "local.vllm_args": list(launch.vllm_args) or None, "local.attach": options.attach,
-                             "local.startup_timeout": options.timeout, "local.gpus": target.gpus if gpu else None}
-    config = load_config(path.resolve(), flags={k: v for k, v in flags.items() if v is not None})
-    if config.untrusted is not None:
-        warn(escape(config.untrusted.warning()))
-    stderr.print(f"starting the local engine for {model} (log under {path / '.v4agent' / 'engine'})…")
+    config = _serve_config(target, launch, options)
     try:
-        handle = start_local_engine(config, path.resolve(), sandbox=local_sandbox(config, path.resolve()))
+        plan_or_cpu = plan_launch(config, request=request, hardware=hardware)
+    except LocalEngineError as exc:
+        if options.dry_run and hardware is not None:  # show the plan that does not fit, and what would
+            spec, the_plan = _make_plan(target, request)
+            _print_plan(_plan_json(spec, the_plan, [], None), the_plan)
+            _maybe_needed(spec, the_plan)
+            raise typer.Exit(ExitCode.FAILED) from None
+        raise EngineUnreachable(str(exc), hint=exc.hint) from None
+    if options.dry_run:
+        if plan_or_cpu.plan is not None:
+            spec = load_model_spec(target.model)
+            _print_plan(_plan_json(spec, plan_or_cpu.plan, [], None), plan_or_cpu.plan)
+        if plan_or_cpu.command is not None:
+            print(render_commands([plan_or_cpu.command]), end="")
+        else:
+            print("# vLLM's CPU build (fallback: its OpenAI server module; no GPU plan)\n" +
+                  " ".join(f"{k}={v}" for k, v in plan_or_cpu.env.items()) + " " + shlex.join(plan_or_cpu.argv))
+        return
+    _serve(config, plan_or_cpu, request, options)
+
+
+def _check_request(request: PlanRequest) -> None:
+    if request.kv_dtype not in ("fp8", "bf16"):
+        raise UsageError(f"--kv-dtype must be fp8 or bf16, got {request.kv_dtype!r}")
+    if request.mode not in ("auto", *MODES):
+        raise UsageError(f"--mode must be one of auto, {', '.join(MODES)}; got {request.mode!r}")
+
+
+def _serve(config: Any, launch: Any, request: PlanRequest | None, options: ServeOptions) -> None:
+    from v4agent.agent.engine_choice import local_sandbox
+    from v4agent.engine.local.runtime import attach, launcher_available, run_launch, vllm_available
+
+    del request
+    path = options.repo
+    root = path.resolve()
+    try:
+        if launch is None:
+            handle = attach(str(config.get("local.attach")))
+        else:
+            policy = local_sandbox(config, root)  # the local.python probe runs sandboxed, the server filtered
+            usable = (launcher_available(launch.launcher, launch.python, policy=policy, cwd=root)
+                      if launch.command is not None else vllm_available(launch.python, policy=policy, cwd=root))
+            if not usable:
+                raise EngineUnreachable(f"vLLM is not installed ({' '.join(launch.launcher) or launch.python} "
+                                        "cannot run it)",
+                                        hint="pip install 'v4agent[local]', or name its interpreter with --python")
+            stderr.print(f"starting the local engine (log under {path / '.v4agent' / 'engine'})…")
+            handle = run_launch(launch, root, float(config.get("local.startup_timeout")), policy)
     except EngineError as exc:  # whatever stops the engine from starting, the command's answer is "unreachable"
         raise EngineUnreachable(str(exc), hint=exc.hint) from None
     stdout.print(f"engine ready at {handle.base_url} (model {handle.model}); Ctrl-C stops it", markup=False)

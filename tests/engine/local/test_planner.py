@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from v4agent.engine.local.hardware import GIB, HardwareError, make_hardware
+from v4agent.engine.local.kvcompare import compare_kv, compare_rows
 from v4agent.engine.local.kvmodel import kv_footprint, weight_bytes
 from v4agent.engine.local.modelspec import (
     ModelSpecError,
@@ -16,7 +17,7 @@ from v4agent.engine.local.modelspec import (
     parse_config,
     to_layer_types,
 )
-from v4agent.engine.local.planner import PlanError, PlanRequest, compare_kv, minimum_gpus, plan
+from v4agent.engine.local.planner import PlanError, PlanRequest, minimum_gpus, plan
 from v4agent.engine.local.vllm_cmd import LaunchOptions, build_commands
 
 ONE_M = 1 << 20
@@ -41,19 +42,25 @@ def test_layouts_read_from_config() -> None:
 
 
 def test_kv_bytes_per_token_hand_computed() -> None:
-    # bf16: a V4 latent row is 512 x 2 = 1024 B, an indexer key 128 x 2 = 256 B.
-    # Pro: 30 CSA x (1024 + 256) / 4 + 31 HCA x 1024 / 128 = 9600 + 248.
-    assert kv_footprint(load_model_spec("deepseek-v4-pro"), "bf16").per_token == 9848
+    # bf16: a V4 latent row is 512 x 2 = 1024 B; vLLM's indexer keys stay fp8 (128 + 4 = 132 B): no bf16 indexer.
+    # Pro: 30 CSA x (1024 + 132) / 4 + 31 HCA x 1024 / 128 = 8670 + 248.
+    assert kv_footprint(load_model_spec("deepseek-v4-pro"), "bf16").per_token == 8918
+    # The announcement's arithmetic (bf16 indexer keys, 256 B): 30 x (1024 + 256) / 4 + 248.
+    assert kv_footprint(load_model_spec("deepseek-v4-pro"), "bf16", indexer_dtype="bf16").per_token == 9848
+    # MXFP4 indexer keys (Blackwell): 64 B of e2m1 + 4 ue8m0 scales = 68 B. Flash: 21 x (584 + 68) / 4 + 20 x 4.5625.
+    assert kv_footprint(load_model_spec("deepseek-v4-flash"), "fp8", indexer_dtype="mxfp4").per_token == \
+        21 * 163 + 20 * 4.5625
     # fp8 (vLLM's format): 584 B rows, 132 B indexer keys. Flash: 21 x (584 + 132) / 4 + 20 x 584 / 128.
     assert kv_footprint(load_model_spec("deepseek-v4-flash"), "fp8").per_token == 21 * 179 + 20 * 4.5625
     # V3.2 (MLA): 61 x ((512 + 64) x 2 + 128 x 2) in bf16; 61 x (656 + 132) in fp8.
     v32 = load_model_spec("deepseek-v3.2")
-    assert kv_footprint(v32, "bf16").per_token == 61 * 1408
+    assert kv_footprint(v32, "bf16", indexer_dtype="bf16").per_token == 61 * 1408
+    assert kv_footprint(v32, "bf16").per_token == 61 * (1152 + 132)
     assert kv_footprint(v32, "fp8").per_token == 61 * 788
 
 
 def test_fixed_per_sequence_terms_hand_computed() -> None:
-    pro = kv_footprint(load_model_spec("deepseek-v4-pro"), "bf16")
+    pro = kv_footprint(load_model_spec("deepseek-v4-pro"), "bf16", indexer_dtype="bf16")
     window = 61 * 128 * 1024  # the last 128 raw rows in every layer
     csa_state = 30 * (8 * 2 * 2 * 512 * 4 + 8 * 2 * 2 * 128 * 4)  # 2x4 tokens of 2x(kv+score) fp32 state + indexer's
     hca_state = 31 * (128 * 2 * 512 * 4)
@@ -61,22 +68,34 @@ def test_fixed_per_sequence_terms_hand_computed() -> None:
 
 
 def test_published_kv_figures_at_1m_tokens() -> None:
-    # vLLM's V4 announcement: 9.62 GiB per 1M-token sequence for V4-Pro in bf16, 83.9 GiB for V3.2's stack.
-    pro = kv_footprint(load_model_spec("deepseek-v4-pro"), "bf16").bytes_for(ONE_M) / GIB
-    v32 = kv_footprint(load_model_spec("deepseek-v3.2"), "bf16").bytes_for(ONE_M) / GIB
+    # vLLM's V4 announcement: 9.62 GiB per 1M-token sequence for V4-Pro in bf16, 83.9 GiB for V3.2's stack
+    # (its arithmetic counts bf16 indexer keys, which no vLLM cache stores).
+    pro = kv_footprint(load_model_spec("deepseek-v4-pro"), "bf16", indexer_dtype="bf16").bytes_for(ONE_M) / GIB
+    v32 = kv_footprint(load_model_spec("deepseek-v3.2"), "bf16", indexer_dtype="bf16").bytes_for(ONE_M) / GIB
     assert pro == pytest.approx(9.62, rel=0.005)
     assert v32 == pytest.approx(83.9, rel=0.001)
 
 
-@pytest.mark.parametrize("dtype", ["bf16", "fp8"])
-def test_seed_ratios_against_v32(dtype: str) -> None:
-    # Seeds: at 1M tokens V4-Pro needs ~10% of V3.2's KV cache, V4-Flash ~7%; "within a few points".
+def test_deepseeks_published_ratios_reproduce_within_a_tenth_of_a_point() -> None:
+    # DeepSeek: at 1M tokens V4-Pro needs 10% of V3.2's KV cache, V4-Flash 7% ("9.5x-13.7x smaller"): V4 in FP8
+    # with MXFP4 indexer keys against V3.2 in FP8 with fp8 keys, cache entries without the compressor state.
     v32 = load_model_spec("deepseek-v3.2")
-    pro = compare_kv(load_model_spec("deepseek-v4-pro"), v32, ONE_M, dtype).ratio
-    flash = compare_kv(load_model_spec("deepseek-v4-flash"), v32, ONE_M, dtype).ratio
-    assert abs(pro - 0.10) < 0.03, pro
-    assert abs(flash - 0.07) < 0.03, flash
-    assert flash < pro
+    pro = compare_kv(load_model_spec("deepseek-v4-pro"), v32, ONE_M, "fp8", indexer_a="mxfp4").ratio
+    flash = compare_kv(load_model_spec("deepseek-v4-flash"), v32, ONE_M, "fp8", indexer_a="mxfp4").ratio
+    assert abs(pro * 100 - 10.48) < 0.1, pro
+    assert abs(flash * 100 - 7.32) < 0.1, flash
+    assert 1 / pro == pytest.approx(9.5, abs=0.1)
+    assert 1 / flash == pytest.approx(13.7, abs=0.1)
+
+
+@pytest.mark.parametrize(("label", "pro_pct", "flash_pct"), [("fp8+mxfp4", 10.48, 7.32), ("fp8", 11.47, 8.02),
+                                                             ("bf16", 11.40, 7.96)])
+def test_every_comparison_row_pinned(label: str, pro_pct: float, flash_pct: float) -> None:
+    v32 = load_model_spec("deepseek-v3.2")
+    pro = compare_rows(load_model_spec("deepseek-v4-pro"), v32)[label].ratio * 100
+    flash = compare_rows(load_model_spec("deepseek-v4-flash"), v32)[label].ratio * 100
+    assert abs(pro - pro_pct) < 0.1, pro
+    assert abs(flash - flash_pct) < 0.1, flash
 
 
 @pytest.mark.parametrize(("name", "disk_gb"), [("deepseek-v4-flash", 159.6), ("deepseek-v4-flash-0731", 166.9),
