@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
+import click
 import typer
 from rich.markup import escape
 
 from v4agent import __version__
-from v4agent.cli import quickexit
+from v4agent.cli import examples, quickexit, shorthand, stdio
 from v4agent.cli.commands import (
     chat_cmd,
     config_cmd,
     cost_cmd,
+    demo_cmd,
     engine_check_cmd,
     engine_cmd,
     engine_plan_cmd,
@@ -33,6 +37,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -46,29 +51,68 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
-    """Pack a repository into one cache-friendly context and let DeepSeek V4 work on it."""
+    """Pack a repository into one cache-friendly context and let DeepSeek V4 work on it.
+
+    Run bare `v4agent` inside a repository to chat about it; `v4agent "TASK"` is `v4agent refactor . "TASK"`.
+    """
 
 
 # Listed in `--help` in this order: the main jobs first. engine_plan_cmd adds to the group engine_cmd creates.
-for _module in (refactor_cmd, chat_cmd, review_cmd, pack_cmd, cost_cmd, undo_cmd, sessions_cmd, engine_cmd,
-                engine_plan_cmd, engine_check_cmd, config_cmd, trust_cmd, sandbox_cmd, init_cmd, mcp_cmd):
+for _module in (refactor_cmd, chat_cmd, review_cmd, pack_cmd, demo_cmd, cost_cmd, undo_cmd, sessions_cmd,
+                engine_cmd, engine_plan_cmd, engine_check_cmd, config_cmd, trust_cmd, sandbox_cmd, init_cmd, mcp_cmd):
     _module.register(app)
+examples.attach(app)
+
+
+def command_names() -> list[str]:
+    """The top-level command and group names."""
+    names = [c.name or "" for c in app.registered_commands] + [g.name or "" for g in app.registered_groups]
+    return [n for n in names if n]
+
+
+def _click_error(exc: click.ClickException) -> int:
+    """A parse error in the one error format: `error: ...` and a `hint:` naming the help to read."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "v4agent"
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError) and ctx is not None:
+        print(ctx.get_help())
+        return int(ExitCode.USAGE)
+    error(escape(f"{exc.format_message()}\nhint: `{where} --help` lists the arguments and options"))
+    return int(ExitCode.USAGE) if isinstance(exc, click.UsageError) else int(ExitCode.FAILED)
+
+
+def _run(args: list[str]) -> int:
+    try:
+        status = app(args=args, prog_name="v4agent", standalone_mode=False)
+    except V4AgentError as exc:
+        error(escape(describe(exc)))  # messages quote paths and TOML keys: "[...]" is text, not rich markup
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        return _click_error(exc)
+    except click.exceptions.Abort:  # EOF at a prompt
+        error("aborted")
+        return int(ExitCode.FAILED)
+    except OSError as exc:  # a full disk or a vanished directory under a command: a message, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        error(escape(f"{exc.strerror or exc}{where}"))
+        return int(ExitCode.FAILED)
+    return status if isinstance(status, int) else 0
 
 
 def main() -> None:
     """The entry point: run the command; errors become one message (and a hint) on stderr and an exit status."""
+    stdio.guard()
     try:
-        app()
+        args = shorthand.expand(sys.argv[1:], command_names())
+    except V4AgentError as exc:
+        error(escape(describe(exc)))
+        raise SystemExit(int(exc.exit_code)) from None
+    try:
+        status = _run(args)
     except SystemExit as exc:
         if quickexit.requested():
             quickexit.leave(exc.code)
         raise
-    except V4AgentError as exc:
-        error(escape(describe(exc)))  # messages quote paths and TOML keys: "[...]" is text, not rich markup
-        if quickexit.requested():
-            quickexit.leave(int(exc.exit_code))
-        raise SystemExit(int(exc.exit_code)) from None
-    except OSError as exc:  # a full disk or a vanished directory under a command: a message, not a traceback
-        where = f": {exc.filename}" if exc.filename else ""
-        error(f"{exc.strerror or exc}{where}")
-        raise SystemExit(ExitCode.FAILED) from None
+    if quickexit.requested():
+        quickexit.leave(status)
+    raise SystemExit(status)

@@ -1,0 +1,73 @@
+"""The examples every `--help` page ends with, one place for all commands (so they stay alike)."""
+
+from __future__ import annotations
+
+import typer
+from rich.markup import escape
+
+__all__ = ["EXAMPLES", "attach"]
+
+# command path (words after `v4agent`) -> example command lines
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": ('v4agent                                 # chat about the repository you are in',
+         'v4agent "add type hints to utils.py"    # the same as: v4agent refactor . "..."',
+         "v4agent demo                            # the whole flow offline, no key needed"),
+    "refactor": ('v4agent refactor . "add a docstring to every public function in app.py"',
+                 'v4agent refactor ~/src/shop "fix the failing test" --max-cost 0.50 --yes',
+                 "v4agent refactor . --resume            # continue the latest session",
+                 'v4agent refactor . "rename Foo to Bar" --format json > report.json'),
+    "chat": ("v4agent chat", "v4agent chat ~/src/shop --think off",
+             "v4agent chat --resume                  # continue the latest session, earlier turns reprinted"),
+    "review": ("v4agent review . --base main", "v4agent review --base origin/main --format sarif -o review.sarif",
+               "v4agent review --github --fail-on high  # inside a GitHub Actions run"),
+    "pack": ("v4agent pack . -o pack.xml --stats", "v4agent pack . --budget 200k --focus src/auth | less",
+             "v4agent pack . -o pack.xml --format json > report.json"),
+    "cost": ("v4agent cost", "v4agent cost --by day", "v4agent cost --prices"),
+    "undo": ("v4agent undo              # the latest session", "v4agent undo . --session ID --dry-run"),
+    "sessions": ("v4agent sessions", "v4agent sessions ~/src/shop --json"),
+    "sessions show": ("v4agent sessions show ID", "v4agent sessions show ID --transcript"),
+    "sessions prune": ("v4agent sessions prune --older-than 7 --dry-run",),
+    "engine": ("v4agent engine list", "v4agent engine check", "v4agent engine plan --gpu h100"),
+    "engine list": ("v4agent engine list", "v4agent engine list --no-probe --json"),
+    "engine plan": ("v4agent engine plan --gpu h100 --gpus 8",),
+    "engine serve": ("v4agent engine serve",),
+    "engine check": ("v4agent engine check",),
+    "config": ("v4agent config show", "v4agent config show ~/src/shop --json"),
+    "config show": ("v4agent config show", "v4agent config show ~/src/shop --json"),
+    "trust": ("v4agent trust", "v4agent trust --list"),
+    "untrust": ("v4agent untrust ~/src/shop",),
+    "sandbox": ("v4agent sandbox check",),
+    "sandbox check": ("v4agent sandbox check",),
+    "demo": ("v4agent demo", "v4agent demo --keep   # keep the sample repository to look at"),
+}
+
+
+def epilog(path: str) -> str | None:
+    """The `Examples:` block for a command path; paragraphs, since typer joins single lines into one."""
+    lines = EXAMPLES.get(path)
+    if not lines:
+        return None
+    return "Examples:\n\n" + "\n\n".join(f"  {escape(line)}" for line in lines)
+
+
+def _attach(app: typer.Typer, prefix: str) -> None:
+    for command in app.registered_commands:
+        name = command.name or (command.callback.__name__ if command.callback else "")
+        path = f"{prefix} {name}".strip()
+        if command.epilog is None:
+            command.epilog = epilog(path)
+    for group in app.registered_groups:
+        path = f"{prefix} {group.name}".strip()
+        sub = group.typer_instance
+        if sub is None:
+            continue
+        if sub.info.epilog is None and group.epilog is None:
+            group.epilog = epilog(path)
+        _attach(sub, path)
+
+
+def attach(app: typer.Typer) -> None:
+    """Give every command and group of ``app`` (and the app itself) its examples, where it has none."""
+    if app.info.epilog is None:
+        app.info.epilog = epilog("")
+    _attach(app, "")
