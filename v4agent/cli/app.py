@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from rich.markup import escape
 
@@ -70,15 +69,25 @@ def command_names() -> list[str]:
     return [n for n in names if n]
 
 
-def _click_error(exc: click.ClickException) -> int:
+def _base(name: str) -> type[Exception]:
+    """click's exception class ``name``, from wherever this typer takes click (0.28 vendors its own copy)."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+_CLICK_ERROR = _base("ClickException")
+_USAGE_ERROR = _base("UsageError")
+_NO_ARGS: type[Exception] | None = getattr(sys.modules[_USAGE_ERROR.__module__], "NoArgsIsHelpError", None)
+
+
+def _click_error(exc: Exception) -> int:
     """A parse error in the one error format: `error: ...` and a `hint:` naming the help to read."""
     ctx = getattr(exc, "ctx", None)
     where = ctx.command_path if ctx is not None else "v4agent"
-    if isinstance(exc, click.exceptions.NoArgsIsHelpError) and ctx is not None:
-        print(ctx.get_help())
+    if _NO_ARGS is not None and isinstance(exc, _NO_ARGS):  # a group given no command: typer printed its help
         return int(ExitCode.USAGE)
-    error(escape(f"{exc.format_message()}\nhint: `{where} --help` lists the arguments and options"))
-    return int(ExitCode.USAGE) if isinstance(exc, click.UsageError) else int(ExitCode.FAILED)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    error(escape(f"{message}\nhint: `{where} --help` lists the arguments and options"))
+    return int(ExitCode.USAGE) if isinstance(exc, _USAGE_ERROR) else int(ExitCode.FAILED)
 
 
 def _run(args: list[str]) -> int:
@@ -87,9 +96,9 @@ def _run(args: list[str]) -> int:
     except V4AgentError as exc:
         error(escape(describe(exc)))  # messages quote paths and TOML keys: "[...]" is text, not rich markup
         return int(exc.exit_code)
-    except click.ClickException as exc:
+    except _CLICK_ERROR as exc:
         return _click_error(exc)
-    except click.exceptions.Abort:  # EOF at a prompt
+    except typer.Abort:  # EOF at a prompt
         error("aborted")
         return int(ExitCode.FAILED)
     except OSError as exc:  # a full disk or a vanished directory under a command: a message, not a traceback

@@ -75,7 +75,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api_key", str, "", "API key (normally taken from DEEPSEEK_API_KEY).", secret=True,
             extra_env=("DEEPSEEK_API_KEY",)),
     Setting("think", str, "high", "Thinking effort.", choices=("off", "low", "high", "max")),
-    Setting("max_cost", float, None, "Stop before a call would push the session past this many USD.", nullable=True),
+    # A cap by default, so a first run cannot spend much by surprise (refactor and chat; review has no cap).
+    Setting("max_cost", float, 1.0, "Stop before a call would push the session past this many USD; none = no cap.",
+            nullable=True),
     Setting("max_turns", int, 60, "Stop after this many model calls in one task."),
     Setting("approve", str, "ask", "Approval policy for shell commands and edits.", choices=("ask", "edits", "yes")),
     Setting("test_cmd", str, "", "Test command; empty means detect it from the project."),

@@ -131,7 +131,7 @@ def _offline(workspace: Workspace, request: RefactorRequest, exc: EngineError) -
         stdout.print(f"Packed {len(snapshot.files)} files into {snapshot.token_count:,} tokens.")
         stdout.print(estimate_table(estimates))
     error(f"{exc}")
-    stderr.print(f"To run the agent: {hint}", markup=False, highlight=False)
+    stderr.print(f"hint: {hint}", markup=False, highlight=False)
     return typer.Exit(ExitCode.ENGINE_UNREACHABLE)
 
 
@@ -294,7 +294,7 @@ def _run_refactor(request: RefactorRequest, cleanup: contextlib.ExitStack) -> No
     if request.resume is None and not request.task.strip() and not request.command:
         raise UsageError('give a task: v4agent refactor PATH "what to do"')
     root = workspace.root
-    session = find_resumable(root, request.resume) if request.resume is not None else None
+    session = find_resumable(root, request.resume or None) if request.resume is not None else None
     overrides: dict[str, Any] = {}
     if session is not None:  # the session's own settings, unless overridden: they are the cache key
         overrides = resumed_settings(session, workspace.config, flags, ("engine", "model", "think", "base_url"))

@@ -25,15 +25,23 @@ def _ignored_note(config: Config, key: str) -> str | None:
 @config_app.command("show")
 def show(
     path: Path = typer.Argument(Path("."), help="Project directory whose .v4agent.toml is merged."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    fmt: str | None = typer.Option(None, "--format", help="text (default) or json."),
+    as_json: bool = typer.Option(False, "--json", help="Short for --format json."),
 ) -> None:
     """Print every setting, its value (secrets masked) and where it came from."""
     from rich.markup import escape
     from rich.table import Table  # here: every command imports this module to register `config`
 
+    from v4agent.core.errors import UsageError
+
+    if not path.is_dir():
+        raise UsageError(f"no such directory: {path}" if not path.exists() else f"not a directory: {path}",
+                         hint="give the project directory whose .v4agent.toml to merge (default: .)")
     config = load_config(path.resolve())
     rows = config.rows()
-    if as_json:
+    from v4agent.cli.options import output_format
+
+    if output_format(fmt, as_json, ("text", "json"), "text") == "json":
         out = []
         for key, value, source in rows:
             row = {"key": key, "value": value, "source": source}

@@ -23,27 +23,27 @@ _ROWS = 25  # rows per --stats table before "... and N more"
 
 
 def _parse_budget(text: str | None) -> tuple[bool, int | None]:
-    """(given, value): "none" means unlimited; digits (with _ or ,) a token count."""
-    if text is None:
-        return False, None
-    if text.strip().lower() in ("none", "unlimited"):
-        return True, None
-    cleaned = text.strip().replace("_", "").replace(",", "")
-    if cleaned.lower().endswith("k") and cleaned[:-1].isdigit():
-        return True, int(cleaned[:-1]) * 1000
-    if cleaned.lower().endswith("m") and cleaned[:-1].isdigit():
-        return True, int(cleaned[:-1]) * 1_000_000
-    if not cleaned.isdigit():
-        raise typer.BadParameter(f"expected a number of tokens or 'none', got {text!r}", param_hint="--budget")
-    return True, int(cleaned)
+    """(given, value): "none" means unlimited; digits (with _ or ,, or a k/m suffix) a token count."""
+    from v4agent.cli.options import parse_budget
+
+    budget = parse_budget(text)
+    return budget.given, budget.tokens
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def pack_command(
     path: Path = typer.Argument(Path("."), help="The repository (or directory) to pack."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write the pack here instead of stdout."),
-    fmt: str | None = typer.Option(None, "--format", help="xml (default) or markdown."),
+    fmt: str | None = typer.Option(None, "--format", help="xml (default) or markdown: the pack's text; json: a "
+                                   "JSON report (with the xml text unless -o is given)."),
     stats: bool = typer.Option(False, "--stats", help="Show what was packed, skipped and degraded, and the cost."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON report (with the text unless -o is given)."),
+    as_json: bool = typer.Option(False, "--json", help="Short for --format json."),
     budget: str | None = typer.Option(None, "--budget", help="Token budget, or 'none' for everything. "
                                       "Default: the model's window less pack.reserve."),
     tokenizer: str | None = typer.Option(None, "--tokenizer", help="deepseek-v4 (default), o200k or cl100k."),
@@ -60,16 +60,25 @@ def pack_command(
     from v4agent.pack.fromconfig import pack_options_from_config
     from v4agent.ui.console import stderr, warn
 
+    from v4agent.cli import stdio
+
+    if fmt == "json":  # `--format json` is `--json`; `--json --format markdown` still picks the pack's text format
+        as_json, fmt = True, None
     if fmt is not None and fmt not in ("xml", "markdown"):
-        raise UsageError(f"unknown format {fmt!r}; choose xml or markdown")
+        raise UsageError(f"--format: unknown format {fmt!r}; choose xml, markdown or json")
+    chosen = fmt or "xml"
     given, budget_value = _parse_budget(budget)
+    if output is None and stdio.closed("stdout"):
+        raise UsageError("standard output is closed: nowhere to write the pack", hint="write it to a file: -o FILE")
+    # On a terminal a pack is a megabyte of text nobody reads there: show what it holds and where to write it.
+    show_only = output is None and not as_json and _stdout_is_terminal()
     if not path.exists():
         raise UsageError(f"no such directory: {path}")
     if not path.is_dir():
         raise UsageError(f"not a directory: {path} (pack a repository or a folder, not a single file)")
     config = load_config(path, flags={"pack.tokenizer": tokenizer})  # ConfigError, PackError: exit 2 (main)
     options = pack_options_from_config(
-        config, budget=budget_value, unlimited=given and budget_value is None, fmt=fmt or "xml",
+        config, budget=budget_value, unlimited=given and budget_value is None, fmt=chosen,
         include=include, exclude=exclude, focus=focus,
     )
     snapshot = Snapshot.build(path, options, progress=True, track_changes=False)  # one shot: no delta
@@ -91,6 +100,14 @@ def pack_command(
             report["text"] = snapshot.text
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return
+    if show_only:
+        from v4agent.ui.console import stdout
+
+        _print_stats(stdout, snapshot, config, path)
+        stdout.print(f"packed {_files(len(snapshot.files))} into {snapshot.token_count:,} tokens; not printed on a "
+                     f"terminal: write it with -o pack.xml, or pipe it (v4agent pack {path} | less)",
+                     markup=False, highlight=False)
+        return
     if output is None:
         sys.stdout.write(snapshot.text)
         sys.stdout.flush()
@@ -99,8 +116,12 @@ def pack_command(
 
         _print_stats(stdout if output is not None else stderr, snapshot, config, path)
     elif output is not None:
-        stderr.print(f"packed {len(snapshot.files)} files into {snapshot.token_count:,} tokens -> {output}",
+        stderr.print(f"packed {_files(len(snapshot.files))} into {snapshot.token_count:,} tokens -> {output}",
                      markup=False, highlight=False)
+
+
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
 
 
 def _estimates(config: Config, root: Path, tokens: int) -> list[Any]:
