@@ -93,6 +93,17 @@ def _row(preset: Preset, config: Config, probe: bool) -> dict[str, str | bool]:
     }
 
 
+def _local_row(config: Config) -> dict[str, str | bool]:
+    """`--engine local`: vLLM started by v4agent on this machine (no preset: `engine plan` sizes it)."""
+    return {
+        "name": "local", "selected": config.get("engine") == "local",
+        "base_url": str(config.get("local.attach") or "(started by v4agent)"),
+        "default_model": str(config.get("local.model")), "key_env": "", "configured": True, "missing": "",
+        "reachable": "not probed", "balance": "n/a",
+        "priming": "not measured", "priming_advice": "",
+    }
+
+
 @engine_app.command("list")
 def list_engines(
     path: Path = typer.Argument(Path("."), help="Project directory whose .v4agent.toml is merged."),
@@ -112,6 +123,7 @@ def list_engines(
     presets = all_presets()
     with ThreadPoolExecutor(max_workers=len(presets)) as pool:
         rows = list(pool.map(lambda p: _row(p, config, probe), presets))
+    rows.append(_local_row(config))
     if as_json:
         print(json.dumps(rows, indent=2))
         return

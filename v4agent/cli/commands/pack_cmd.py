@@ -55,27 +55,19 @@ def pack_command(
     from v4agent.cli import quickexit
 
     quickexit.request()  # nothing here needs a finaliser: the exit skips freeing the build's objects
+    from v4agent.cli import stdio
     from v4agent.core.config import load_config
     from v4agent.pack import Snapshot
     from v4agent.pack.fromconfig import pack_options_from_config
     from v4agent.ui.console import stderr, warn
 
-    from v4agent.cli import stdio
-
-    if fmt == "json":  # `--format json` is `--json`; `--json --format markdown` still picks the pack's text format
-        as_json, fmt = True, None
-    if fmt is not None and fmt not in ("xml", "markdown"):
-        raise UsageError(f"--format: unknown format {fmt!r}; choose xml, markdown or json")
-    chosen = fmt or "xml"
+    chosen, as_json = _formats(fmt, as_json)
     given, budget_value = _parse_budget(budget)
     if output is None and stdio.closed("stdout"):
         raise UsageError("standard output is closed: nowhere to write the pack", hint="write it to a file: -o FILE")
     # On a terminal a pack is a megabyte of text nobody reads there: show what it holds and where to write it.
     show_only = output is None and not as_json and _stdout_is_terminal()
-    if not path.exists():
-        raise UsageError(f"no such directory: {path}")
-    if not path.is_dir():
-        raise UsageError(f"not a directory: {path} (pack a repository or a folder, not a single file)")
+    _check_directory(path)
     config = load_config(path, flags={"pack.tokenizer": tokenizer})  # ConfigError, PackError: exit 2 (main)
     options = pack_options_from_config(
         config, budget=budget_value, unlimited=given and budget_value is None, fmt=chosen,
@@ -118,6 +110,22 @@ def pack_command(
     elif output is not None:
         stderr.print(f"packed {_files(len(snapshot.files))} into {snapshot.token_count:,} tokens -> {output}",
                      markup=False, highlight=False)
+
+
+def _formats(fmt: str | None, as_json: bool) -> tuple[str, bool]:
+    """(the pack's text format, whether to print the JSON report)."""
+    if fmt == "json":  # `--format json` is `--json`; `--json --format markdown` still picks the pack's text format
+        return "xml", True
+    if fmt is not None and fmt not in ("xml", "markdown"):
+        raise UsageError(f"--format: unknown format {fmt!r}; choose xml, markdown or json")
+    return fmt or "xml", as_json
+
+
+def _check_directory(path: Path) -> None:
+    if not path.exists():
+        raise UsageError(f"no such directory: {path}")
+    if not path.is_dir():
+        raise UsageError(f"not a directory: {path} (pack a repository or a folder, not a single file)")
 
 
 def _files(count: int) -> str:

@@ -25,8 +25,8 @@ def review_command(
         "--request-changes-on",
         help="Post REQUEST_CHANGES when a new finding reaches this severity ('never' to always COMMENT).",
     ),
-    no_prime: bool = typer.Option(
-        False, "--no-prime", help="Skip the priming call that caches the packed base."
+    prime: bool = typer.Option(
+        True, "--prime/--no-prime", help="Send the priming call that caches the packed base (--no-prime skips it)."
     ),
     engine: str | None = typer.Option(None, "--engine", help="Engine preset."),
     model: str | None = typer.Option(None, "--model", help="Model name."),
@@ -47,7 +47,7 @@ def review_command(
         dry_run=dry_run,
         fail_on=fail_on,
         request_changes=request_changes,
-        no_prime=no_prime,
+        no_prime=not prime,
         engine=engine,
         model=model,
         base_url=base_url,

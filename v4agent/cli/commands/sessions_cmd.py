@@ -41,7 +41,7 @@ def _summary_json(s: SessionData) -> dict[str, Any]:
 @sessions_app.callback()
 def sessions(
     ctx: typer.Context,
-    path: Path = typer.Option(Path("."), "--path", "-C", help="The repository."),
+    path: Path = typer.Option(Path("."), "--path", "-C", help="The repository (`v4agent sessions DIR` also works)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List sessions: task, status, turns, cost and cache-hit ratio (latest last)."""
@@ -93,8 +93,11 @@ def call_rows(session: SessionData) -> list[dict[str, Any]]:
 def show(
     ctx: typer.Context,
     session_id: str = typer.Argument(..., help="Session id (or a unique prefix)."),
-    path: Path | None = typer.Option(None, "--path", "-C", help="The repository."),
+    repo: Path | None = typer.Argument(None, help="The repository (default: .)."),
+    path: Path | None = typer.Option(None, "--path", "-C", hidden=True, help="The repository (older spelling)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    transcript: bool = typer.Option(False, "--transcript", help="Show the conversation: messages, tool calls, "
+                                    "results and diffs."),
 ) -> None:
     """Per-call table: expected vs billed cache hits, cost, and each cache break with its cause."""
     from rich.text import Text
@@ -103,8 +106,19 @@ def show(
     from v4agent.ui.tables import report_table
 
     parent = ctx.obj or {}
-    root = _root(path or parent.get("path") or Path("."))
+    root = _root(repo or path or parent.get("path") or Path("."))
     session = find_session(root, session_id)
+    if transcript:
+        from v4agent.ui.transcript import transcript_lines
+
+        if as_json or parent.get("json"):
+            print(json.dumps({**_summary_json(session), "messages": session.messages}, indent=2,
+                             ensure_ascii=False))
+            return
+        _warn_damage(session)
+        for line in transcript_lines(session.messages):
+            stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+        return
     rows = call_rows(session)
     if as_json or parent.get("json"):
         print(json.dumps({**_summary_json(session), "calls": rows}, indent=2))
