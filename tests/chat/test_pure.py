@@ -122,7 +122,7 @@ def test_plain_renderer_streams_text_tools_and_diffs() -> None:
     renderer.end_turn()
     renderer.answer("summary shown only when nothing streamed")
     text = out.getvalue()
-    assert text.startswith("(thought for 11 characters; /think on shows it)\nHello.\n")
+    assert text.startswith("(thought for 11 characters; /think show shows it)\nHello.\n")
     assert '> edit_file path="a.py"\n  ok: edited a.py\n-x\n+y\n' in text
     assert "  failed: shell: refused: no\n" in text
     assert "compacting: big\n" in text

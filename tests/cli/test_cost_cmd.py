@@ -101,7 +101,7 @@ def test_engine_list_shows_configured_and_reachable(tmp_path: Path) -> None:
         out = run_cli("engine", "list", str(tmp_path), "--json")
     assert out.returncode == 0, out.stderr
     rows = {row["name"]: row for row in json.loads(out.stdout)}
-    assert set(rows) == {"deepseek", "vllm", "sglang", "nim", "openai-compatible"}
+    assert set(rows) == {"deepseek", "vllm", "sglang", "nim", "openai-compatible", "local"}
     assert rows["vllm"]["selected"]
     assert rows["vllm"]["reachable"].startswith("yes (")
     assert rows["deepseek"]["configured"] is False

@@ -1,4 +1,4 @@
-"""The composite action, the example workflow and the README's pull_request_target recipe, checked offline.
+"""The composite action, the example workflow and the pull_request_target recipe of docs/review.md, checked offline.
 
 Each file is validated against SchemaStore's schema for its kind (``github-action``, ``github-workflow``), as
 ``check-jsonschema`` vendors them (its ``--builtin-schema vendor.*``; a test dependency, so CI has it with no
@@ -47,7 +47,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _recipe(tmp_path: Path) -> Path:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "review.md").read_text(encoding="utf-8")  # moved from the README (issue 27)
     blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "pull_request_target" in b]
     assert len(blocks) == 1
     path = tmp_path / "recipe.yml"

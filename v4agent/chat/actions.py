@@ -239,10 +239,10 @@ class ChatApp:
             self.say(f"thinking effort {engine.settings.think}; thinking text {shown}")
             return
         level = cmd.args[0]
-        if level in ("on", "off"):
-            self.renderer.show_thinking = level == "on"
-            self.say(f"thinking text {'shown' if level == 'on' else 'hidden'} (the effort stays "
-                     f"{engine.settings.think}; /think low|high|max changes it)")
+        if level in ("show", "hide", "on"):  # "off" is an effort, as in `--think off`; "on" is the older "show"
+            self.renderer.show_thinking = level != "hide"
+            self.say(f"thinking text {'hidden' if level == 'hide' else 'shown'} (the effort stays "
+                     f"{engine.settings.think}; /think off|low|high|max changes it)")
             return
         if level == engine.settings.think:
             self.say(f"the thinking effort is already {level}")

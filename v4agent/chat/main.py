@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from v4agent.agent.loop import Outcome
+from v4agent.agent.sessions.empty import discard_if_empty
 from v4agent.agent.sessions.lock import note_session, release_session_locks
-from v4agent.agent.sessions.store import find_resumable
+from v4agent.agent.sessions.store import SessionData, find_resumable
 from v4agent.agent.setup import Workspace, open_workspace, pack_repository, start_run
 from v4agent.agent.streamjson import StreamWriter
 from v4agent.chat.actions import ChatApp
@@ -83,6 +84,17 @@ def _banner(app: ChatApp, resumed: bool) -> None:
             f"context {chat.figures.context_tokens:,} tokens · /help for commands, Ctrl-D to exit", "bold")
 
 
+def _reprint(app: ChatApp, session: SessionData, turns: int = 3) -> None:
+    """The last turns of a resumed session, dimmed, so the conversation picks up where it was."""
+    from v4agent.ui.transcript import recent_turns, transcript_lines
+
+    earlier = recent_turns(session.messages, turns)
+    if earlier:
+        app.say(f"(the last {turns} turns of the session, at most)", "dim")
+        for line in transcript_lines(earlier, max_lines=12):
+            app.say(line, "dim")
+
+
 def run_chat(request: ChatRequest) -> None:
     """Chat with the model about the repository at PATH; it can read, search, edit and run commands.
 
@@ -139,6 +151,8 @@ def _run_chat(request: ChatRequest) -> None:
     app = ChatApp(env, chat_session, build_pack)
     _banner(app, session is not None)
     stream_start(app, resumed=session is not None)
+    if session is not None and not request.stream:  # stdout is the JSON stream there
+        _reprint(app, session)
     failed: Outcome | None = None
     try:
         if tty:
@@ -149,8 +163,11 @@ def _run_chat(request: ChatRequest) -> None:
         renderer.end_turn()
         app.chat.close("prompt_input_exit")  # SessionEnd; the MCP servers stop
         sid = app.chat.session_id
-        stderr.print(f"session {sid} saved; continue it with: v4agent chat --resume {sid}", markup=False,
-                     highlight=False, soft_wrap=True)
+        if session is None and discard_if_empty(app.chat.writer.path):
+            stderr.print("no turn was sent: nothing saved", markup=False, highlight=False)
+        else:
+            stderr.print(f"session {sid} saved; continue it with: v4agent chat --resume {sid}", markup=False,
+                         highlight=False, soft_wrap=True)
     stopped = received()
     code = ExitCode.INTERRUPTED if stopped else _exit_code(failed) if failed is not None else ExitCode.OK
     stream_end(app, failed, int(code))

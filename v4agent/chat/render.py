@@ -182,7 +182,7 @@ class ChatRenderer:
             self._stream = None
             self._stream_kind = ""
         if self._hidden_thinking:
-            self.note(f"(thought for {self._hidden_thinking:,} characters; /think on shows it)")
+            self.note(f"(thought for {self._hidden_thinking:,} characters; /think show shows it)")
             self._hidden_thinking = 0
         if self._plain_open:
             self.out.write("\n")

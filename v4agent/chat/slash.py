@@ -36,8 +36,9 @@ COMMANDS: tuple[SlashSpec, ...] = (
     SlashSpec("/drop", "/drop PATH...", "Drop files from the packed context (rebuilds the prefix: one cache miss).",
               min_args=1, max_args=None),
     SlashSpec("/model", "/model [NAME]", "Show or switch the model (a new model starts a new cache).", max_args=1),
-    SlashSpec("/think", "/think on|off|low|high|max", "Show or hide thinking text, or change the effort (new cache).",
-              max_args=1, choices=("on", "off", "low", "high", "max")),
+    SlashSpec("/think", "/think off|low|high|max|show|hide", "Change the thinking effort as --think does (new "
+              "cache), or show or hide the thinking text.",
+              max_args=1, choices=("off", "low", "high", "max", "show", "hide", "on")),
     SlashSpec("/compact", "/compact", "Summarize older turns to free context (reuses the cached prefix)."),
     SlashSpec("/clear", "/clear", "Start a fresh conversation on the same packed repository (the prefix stays cached)."),
     SlashSpec("/sessions", "/sessions", "List saved sessions of this repository."),

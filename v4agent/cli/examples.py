@@ -9,9 +9,9 @@ __all__ = ["EXAMPLES", "attach"]
 
 # command path (words after `v4agent`) -> example command lines
 EXAMPLES: dict[str, tuple[str, ...]] = {
-    "": ('v4agent                                 # chat about the repository you are in',
-         'v4agent "add type hints to utils.py"    # the same as: v4agent refactor . "..."',
-         "v4agent demo                            # the whole flow offline, no key needed"),
+    "": ("v4agent                        # chat about this repository",
+         'v4agent "add type hints"       # = v4agent refactor . "..."',
+         "v4agent demo                   # the whole flow offline, no key"),
     "refactor": ('v4agent refactor . "add a docstring to every public function in app.py"',
                  'v4agent refactor ~/src/shop "fix the failing test" --max-cost 0.50 --yes',
                  "v4agent refactor . --resume            # continue the latest session",

@@ -72,6 +72,8 @@ def expand(args: Sequence[str], commands: Sequence[str], *, cwd: Path | None = N
     here = cwd or Path.cwd()
     check = is_dir or (lambda p: (here / p).is_dir())
     words = list(args)
+    if not commands:  # an app without named commands (a single-command app): nothing to expand
+        return words
     if not words:
         return ["chat", "."] if in_git_repository(here) else ["--help"]
     at = _command_index(words)

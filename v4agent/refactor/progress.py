@@ -30,6 +30,7 @@ from v4agent.engine.phases import format_activity
 from v4agent.engine.types import Progress
 from v4agent.ui.console import stdout
 from v4agent.ui.tables import report_table
+from v4agent.ui.testfailures import Failure, failures, last_test_output
 
 _ARG_WIDTH = 110
 _DIFF_LINES = 60
@@ -187,10 +188,27 @@ def estimate_table(estimates: Sequence[Estimate]) -> Table:
     return table
 
 
+def status_text(status: str, reason: str, tests: dict[str, Any]) -> str:
+    """`finished (tests failing)`, `finished (the model called finish)`; a reason that already names the status
+    (`interrupted (Ctrl-C); ...`) is not repeated after it."""
+    if status == "finished" and tests.get("status") == "fail":
+        return "finished (tests failing)"
+    if not reason:
+        return status
+    return reason if reason.startswith(status) else f"{status} ({reason})"
+
+
+def _failing(session: SessionData, tests: dict[str, Any]) -> list[Failure]:
+    """The failing tests named in the end-of-run test output, or in the model's last run_tests result."""
+    return failures(str(tests.get("output_tail") or "") or last_test_output(session.messages))
+
+
 def report_json(session: SessionData, outcome: Outcome, tests: dict[str, Any], diff: str,
                 exit_code: int) -> dict[str, Any]:
     """The run's outcome, tests, diff and costs as one dict: what ``render_report`` prints as JSON."""
     totals = cost_rows(session)
+    if tests.get("status") == "fail":
+        tests = {**tests, "failures": [f.__dict__ for f in _failing(session, tests)]}
     return {
         "session_id": session.session_id, "status": outcome.status, "reason": outcome.reason,
         "summary": outcome.summary, "turns": session.turns, "tests": tests, "diff": diff,
@@ -213,12 +231,15 @@ def render_report(session: SessionData, outcome: Outcome, tests: dict[str, Any],
         out.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
     else:
         out.print("no changes")
-    out.print(Text.assemble(("status: ", "bold"), f"{outcome.status} ({outcome.reason})"))
+    out.print(Text.assemble(("status: ", "bold"), status_text(outcome.status, outcome.reason, tests)))
     if outcome.summary:
         out.print(Text.assemble(("summary: ", "bold"), outcome.summary))
     tests_line = {"pass": ("tests pass", "green"), "fail": ("tests FAIL", "red")}.get(
         str(tests["status"]), (f"tests: {tests['status']}", "yellow"))
     out.print(Text(f"{tests_line[0]} ({tests.get('command') or tests.get('ran', '')})", style=tests_line[1]))
+    if tests.get("status") == "fail":
+        for failure in _failing(session, tests):
+            out.print(Text.assemble(("  ✗ ", "red"), failure.name, ("  " + failure.excerpt, "dim")))
     out.print(cost_table(session))
     out.print(f"session {session.session_id}; `v4agent sessions show {session.session_id}` for the per-call "
               "cache table, `v4agent undo` to undo its changes", markup=False, highlight=False)

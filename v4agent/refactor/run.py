@@ -135,6 +135,9 @@ def _offline(workspace: Workspace, request: RefactorRequest, exc: EngineError) -
     return typer.Exit(ExitCode.ENGINE_UNREACHABLE)
 
 
+TESTS_FAILING = "tests failing"  # the end reason of a finished session whose tests fail
+
+
 def _final_tests(ctx: ToolContext, outcome: Outcome) -> dict[str, Any]:
     """Whether the project's tests pass at the end; rerun only when the loop's last run is stale.
 
@@ -237,6 +240,8 @@ def _drive_inner(run: RunSetup, request: RefactorRequest, agent: Agent, writer: 
         "status": "not run", "command": "",
         "ran": "plan mode: nothing changed" if plan_only else f"the run stopped: {outcome.status}"}
     code = _exit_code(outcome, tests)
+    if outcome.status == "finished" and tests["status"] == "fail":  # `v4agent sessions`: finished (tests failing)
+        writer.write(EndRecord("finished", TESTS_FAILING, outcome.summary))
     try:
         diff = redact_diff(diff_since(run.root, git.tree))[0]  # stdout is often a CI log: no secret goes there
     except GitError as exc:
@@ -355,7 +360,15 @@ def _run_refactor(request: RefactorRequest, cleanup: contextlib.ExitStack) -> No
     if not do_prime:
         why = "primed by an earlier session" if primed_before else f"--prime {prime}"
         stderr.print(f"no priming call ({why})", style="dim")
-    _drive(run, request, agent, writer, git, prime=do_prime, ctx=ctx, stream=stream)
+    try:
+        _drive(run, request, agent, writer, git, prime=do_prime, ctx=ctx, stream=stream)
+    except typer.Exit:
+        raise  # the report named the session
+    except BaseException:  # a start that failed before its first call leaves no empty session behind
+        from v4agent.agent.sessions.empty import discard_if_empty
+
+        discard_if_empty(writer.path)
+        raise
 
 
 def _priming_pays(run: RunSetup, prefix_tokens: int) -> bool:

@@ -8,10 +8,10 @@ named, not printed; every other text is shown up to ``max_lines`` lines.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["transcript_lines"]
+__all__ = ["recent_turns", "transcript_lines"]
 
 _PACK_CHARS = 20_000  # a user message this long is the packed repository, not something a person typed
 
@@ -76,3 +76,15 @@ def transcript_lines(messages: Iterable[Mapping[str, Any]], *, max_lines: int = 
             out.append(f"{role}:")
             out.extend(_clip(text, max_lines, "  "))
     return out
+
+
+def _typed(message: Mapping[str, Any]) -> bool:
+    return message.get("role") == "user" and len(_text(message.get("content"))) < _PACK_CHARS
+
+
+def recent_turns(messages: Sequence[Mapping[str, Any]], turns: int) -> list[Mapping[str, Any]]:
+    """The messages of the last ``turns`` turns: from the ``turns``-th last message a person typed to the end."""
+    starts = [i for i, message in enumerate(messages) if _typed(message)]
+    if not starts or turns <= 0:
+        return []
+    return list(messages[starts[-min(turns, len(starts))]:])

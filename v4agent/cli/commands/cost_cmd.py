@@ -102,13 +102,17 @@ def _show_prices(table: PriceTable, now: datetime, as_json: bool) -> None:
 
 def cost(
     path: Path = typer.Argument(Path("."), help="Project directory (its .v4agent/ledger.jsonl is read)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    fmt: str | None = typer.Option(None, "--format", help="text (default) or json."),
+    as_json: bool = typer.Option(False, "--json", help="Short for --format json."),
     since: str | None = typer.Option(None, "--since", help="Only calls at or after this date (UTC)."),
     by: str = typer.Option("session", "--by", help="Group by session, day or model."),
     prices: bool = typer.Option(False, "--prices", help="Show the price table and whether now is peak."),
     now_text: str | None = typer.Option(None, "--now", hidden=True, help="Pretend it is this time (UTC)."),
 ) -> None:
     """Report spend, cache-hit ratio and money saved by the cache, from the project's ledger."""
+    from v4agent.cli.options import output_format
+
+    as_json = output_format(fmt, as_json, ("text", "json"), "text") == "json"
     from v4agent.accounting.ledger import Ledger
     from v4agent.accounting.summary import group_totals, summarize
     from v4agent.ui.tables import report_table

@@ -107,14 +107,18 @@ def _local_row(config: Config) -> dict[str, str | bool]:
 @engine_app.command("list")
 def list_engines(
     path: Path = typer.Argument(Path("."), help="Project directory whose .v4agent.toml is merged."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    fmt: str | None = typer.Option(None, "--format", help="text (default) or json."),
+    as_json: bool = typer.Option(False, "--json", help="Short for --format json."),
     probe: bool = typer.Option(True, "--probe/--no-probe",
                                help="Check reachability via GET /models, and the balance where there is one."),
 ) -> None:
     """Show the engine presets, which are configured, which answer on /models, and the account balance."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from v4agent.cli.options import output_format
     from v4agent.engine.presets import all_presets  # here: every command imports this module (the group)
+
+    as_json = output_format(fmt, as_json, ("text", "json"), "text") == "json"
     from v4agent.ui.tables import report_table
 
     config = load_config(path.resolve())

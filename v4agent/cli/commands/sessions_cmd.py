@@ -28,6 +28,12 @@ def _root(path: Path) -> Path:
     return path.resolve()
 
 
+def _status(s: SessionData) -> str:
+    """The session's status; a refactor that finished with its tests failing says so."""
+    failing = s.status == "finished" and bool(s.ends) and s.ends[-1].reason == "tests failing"
+    return "finished (tests failing)" if failing else s.status
+
+
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
@@ -35,6 +41,7 @@ def _ratio(value: float | None) -> str:
 def _summary_json(s: SessionData) -> dict[str, Any]:
     return {"id": s.session_id, "task": s.task, "status": s.status, "turns": s.turns, "cost_usd": s.cost_usd,
             "saved_usd": s.saved_usd, "hit_ratio": s.hit_ratio, "model": s.start.model,
+            "tests_failing": _status(s) == "finished (tests failing)",
             "started": s.start.ts, "undone": s.undone, "unreadable_lines": s.unreadable_lines}
 
 
@@ -42,12 +49,15 @@ def _summary_json(s: SessionData) -> dict[str, Any]:
 def sessions(
     ctx: typer.Context,
     path: Path = typer.Option(Path("."), "--path", "-C", help="The repository (`v4agent sessions DIR` also works)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    fmt: str | None = typer.Option(None, "--format", help="text (default) or json."),
+    as_json: bool = typer.Option(False, "--json", help="Short for --format json."),
 ) -> None:
     """List sessions: task, status, turns, cost and cache-hit ratio (latest last)."""
     from v4agent.agent.sessions.store import list_sessions
+    from v4agent.cli.options import output_format
     from v4agent.ui.tables import report_table
 
+    as_json = output_format(fmt, as_json, ("text", "json"), "text") == "json"
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"path": path, "json": as_json}
         return
@@ -62,7 +72,7 @@ def sessions(
                          numeric=("turns", "$", "cache hit"), whole=("id",))
     for s in found:
         task = s.task if len(s.task) <= 60 else s.task[:59] + "…"
-        status = s.status + (" (undone)" if s.undone else "") + (" (damaged)" if s.unreadable_lines else "")
+        status = _status(s) + (" (undone)" if s.undone else "") + (" (damaged)" if s.unreadable_lines else "")
         table.add_row(s.session_id, task, status, str(s.turns), f"{s.cost_usd:.4f}", _ratio(s.hit_ratio))
     stdout.print(table)
     for s in found:
@@ -95,7 +105,8 @@ def show(
     session_id: str = typer.Argument(..., help="Session id (or a unique prefix)."),
     repo: Path | None = typer.Argument(None, help="The repository (default: .)."),
     path: Path | None = typer.Option(None, "--path", "-C", hidden=True, help="The repository (older spelling)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    fmt: str | None = typer.Option(None, "--format", help="text (default) or json."),
+    as_json: bool = typer.Option(False, "--json", help="Short for --format json."),
     transcript: bool = typer.Option(False, "--transcript", help="Show the conversation: messages, tool calls, "
                                     "results and diffs."),
 ) -> None:
@@ -103,8 +114,10 @@ def show(
     from rich.text import Text
 
     from v4agent.agent.sessions.store import find_session
+    from v4agent.cli.options import output_format
     from v4agent.ui.tables import report_table
 
+    as_json = output_format(fmt, as_json, ("text", "json"), "text") == "json"
     parent = ctx.obj or {}
     root = _root(repo or path or parent.get("path") or Path("."))
     session = find_session(root, session_id)
@@ -125,7 +138,7 @@ def show(
         return
     _warn_damage(session)
     stdout.print(Text.assemble(("task: ", "bold"), session.task))
-    stdout.print(f"status: {session.status}; model {session.start.model}; "
+    stdout.print(f"status: {_status(session)}; model {session.start.model}; "
                  f"cache hit {_ratio(session.hit_ratio)}", markup=False, highlight=False)
     table = report_table("calls", ("#", "kind", "turn", "prompt", "expected hit", "billed hit", "output", "$",
                                    "cache break"),
