@@ -33,7 +33,7 @@ def _call(name: str, **args: Any) -> ScriptedToolCall:
 def test_failing_tests_are_named_and_the_session_says_so(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", SAMPLE)
     replies = [ScriptedReply(content="Running the tests.", tool_calls=[_call("run_tests")]),
-               ScriptedReply(tool_calls=[_call("finish", summary="Looked; left it.")])]
+               ScriptedReply(tool_calls=[_call("finish", summary="Looked; left it.")])] * 2
     with StandIn(replies=replies) as server:
         done = run_cli("refactor", str(root), "look at add", "--base-url", server.base_url, "--yes",
                        "--prime", "never", "--test-cmd", TEST_CMD, env=_env(), timeout=300)
@@ -42,17 +42,19 @@ def test_failing_tests_are_named_and_the_session_says_so(tmp_path: Path) -> None
     assert done.returncode == 3, done.stderr[-2000:]
     assert "status: finished (tests failing)" in done.stdout
     assert "✗ tests.test_calc.AddTest.test_add  AssertionError: -1 != 5" in done.stdout
+    assert as_json.returncode == 3, as_json.stderr[-2000:]
     report = json.loads(as_json.stdout)
     assert report["tests"]["failures"] == [{"name": "tests.test_calc.AddTest.test_add",
                                             "excerpt": "AssertionError: -1 != 5"}]
     listed = run_cli("sessions", str(root))
     assert listed.stdout.count("finished (tests failing)") == 2
-    sid = list_sessions(root)[0].session_id
+    sid = list_sessions(root)[0].session_id  # the first, "look at add"
     shown = run_cli("sessions", "show", sid, str(root), "--transcript")
     assert shown.returncode == 0, shown.stderr
     out = shown.stdout
     assert "[system prompt," in out
-    assert "you:\n  look at add" in out
+    assert "[the packed repository," in out
+    assert "you:\n  Task:\n  look at add" in out
     assert "model:\n  Running the tests." in out
     assert "  ▶ run_tests" in out
     assert "AssertionError: -1 != 5" in out  # the tool result

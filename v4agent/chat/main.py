@@ -86,9 +86,10 @@ def _banner(app: ChatApp, resumed: bool) -> None:
 
 def _reprint(app: ChatApp, session: SessionData, turns: int = 3) -> None:
     """The last turns of a resumed session, dimmed, so the conversation picks up where it was."""
+    from v4agent.agent.request.layout import PACK_INDEX
     from v4agent.ui.transcript import recent_turns, transcript_lines
 
-    earlier = recent_turns(session.messages, turns)
+    earlier = recent_turns(session.messages, turns, pack_indexes={PACK_INDEX})
     if earlier:
         app.say(f"(the last {turns} turns of the session, at most)", "dim")
         for line in transcript_lines(earlier, max_lines=12):

@@ -50,6 +50,11 @@ def epilog(path: str) -> str | None:
     return "Examples:\n\n" + "\n\n".join(f"  {escape(line)}" for line in lines)
 
 
+def _unset(value: object) -> bool:
+    """typer marks a group setting nobody gave with a ``DefaultPlaceholder``."""
+    return value is None or type(value).__name__ == "DefaultPlaceholder"
+
+
 def _attach(app: typer.Typer, prefix: str) -> None:
     for command in app.registered_commands:
         name = command.name or (command.callback.__name__ if command.callback else "")
@@ -61,13 +66,13 @@ def _attach(app: typer.Typer, prefix: str) -> None:
         sub = group.typer_instance
         if sub is None:
             continue
-        if sub.info.epilog is None and group.epilog is None:
+        if _unset(group.epilog) and _unset(sub.info.epilog):  # add_typer's value wins over the others
             group.epilog = epilog(path)
         _attach(sub, path)
 
 
 def attach(app: typer.Typer) -> None:
     """Give every command and group of ``app`` (and the app itself) its examples, where it has none."""
-    if app.info.epilog is None:
+    if _unset(app.info.epilog):
         app.info.epilog = epilog("")
     _attach(app, "")

@@ -1,19 +1,17 @@
 """A session's conversation as plain text: who said what, which tools ran with which arguments, what came back.
 
 Pure: ``transcript_lines`` takes the stored messages (the OpenAI chat format the sessions keep) and returns
-lines; the command prints them. The packed repository (a very long user message) and the system prompt are
-named, not printed; every other text is shown up to ``max_lines`` lines.
+lines; the command prints them. The packed repository (the messages at ``pack_indexes``) and the system prompt
+are named, not printed; every other text is shown up to ``max_lines`` lines.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["recent_turns", "transcript_lines"]
-
-_PACK_CHARS = 20_000  # a user message this long is the packed repository, not something a person typed
 
 
 def _text(content: Any) -> str:
@@ -46,15 +44,16 @@ def _arguments(raw: Any) -> str:
     return ", ".join(parts)
 
 
-def transcript_lines(messages: Iterable[Mapping[str, Any]], *, max_lines: int = 40) -> list[str]:
+def transcript_lines(messages: Iterable[Mapping[str, Any]], *, max_lines: int = 40,
+                     pack_indexes: Collection[int] = ()) -> list[str]:
     """The conversation, one block per message (see the module docstring)."""
     out: list[str] = []
-    for message in messages:
+    for index, message in enumerate(messages):
         role = message.get("role")
         text = _text(message.get("content"))
         if role == "system":
             out.append(f"[system prompt, {len(text):,} characters]")
-        elif role == "user" and len(text) >= _PACK_CHARS:
+        elif index in pack_indexes:
             out.append(f"[the packed repository, {len(text):,} characters]")
         elif role == "user":
             out.append("you:")
@@ -78,13 +77,10 @@ def transcript_lines(messages: Iterable[Mapping[str, Any]], *, max_lines: int = 
     return out
 
 
-def _typed(message: Mapping[str, Any]) -> bool:
-    return message.get("role") == "user" and len(_text(message.get("content"))) < _PACK_CHARS
-
-
-def recent_turns(messages: Sequence[Mapping[str, Any]], turns: int) -> list[Mapping[str, Any]]:
-    """The messages of the last ``turns`` turns: from the ``turns``-th last message a person typed to the end."""
-    starts = [i for i, message in enumerate(messages) if _typed(message)]
+def recent_turns(messages: Sequence[Mapping[str, Any]], turns: int,
+                 pack_indexes: Collection[int] = ()) -> list[Mapping[str, Any]]:
+    """The messages of the last ``turns`` turns: from the ``turns``-th last user message (not the pack) on."""
+    starts = [i for i, message in enumerate(messages) if message.get("role") == "user" and i not in pack_indexes]
     if not starts or turns <= 0:
         return []
     return list(messages[starts[-min(turns, len(starts))]:])

@@ -129,7 +129,9 @@ def show(
                              ensure_ascii=False))
             return
         _warn_damage(session)
-        for line in transcript_lines(session.messages):
+        from v4agent.agent.request.layout import PACK_INDEX
+
+        for line in transcript_lines(session.messages, pack_indexes={PACK_INDEX}):
             stdout.print(line, markup=False, highlight=False, soft_wrap=True)
         return
     rows = call_rows(session)
