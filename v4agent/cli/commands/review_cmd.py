@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+FORMATS = ("markdown", "json", "sarif")  # `--json` is short for `--format json`
+
 
 def review_command(
     path: Path = typer.Argument(Path("."), help="A directory inside the git repository to review."),
@@ -14,7 +16,8 @@ def review_command(
     github: bool = typer.Option(
         False, "--github", help="Review the pull request of this GitHub Actions run and post."
     ),
-    fmt: str = typer.Option("markdown", "--format", help="Output format: markdown, json or sarif."),
+    fmt: str | None = typer.Option(None, "--format", help="Output format: " + ", ".join(FORMATS) + " (default markdown)."),
+    as_json: bool = typer.Option(False, "--json", help="Short for --format json."),
     output: Path | None = typer.Option(
         None, "-o", "--output", help="Write the report to FILE instead of stdout."
     ),
@@ -35,6 +38,7 @@ def review_command(
     ),
 ) -> None:
     """Review a change with DeepSeek V4: the repository at BASE is the cached prefix, the diff the question."""
+    from v4agent.cli.options import output_format
     from v4agent.review.main import run_review
 
     run_review(
@@ -42,7 +46,7 @@ def review_command(
         base=base,
         head=head,
         github=github,
-        fmt=fmt,
+        fmt=output_format(fmt, as_json, FORMATS, "markdown"),
         output=output,
         dry_run=dry_run,
         fail_on=fail_on,
