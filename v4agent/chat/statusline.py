@@ -47,7 +47,7 @@ def format_status(figures: StatusFigures) -> str:
     ]
     if figures.sandbox:
         parts.insert(1, figures.sandbox)
-    if figures.max_cost_usd is not None:
+    if figures.max_cost_usd is not None and figures.max_cost_usd != float("inf"):  # `--max-cost none`: no cap
         parts.append(f"budget left ${max(figures.max_cost_usd - figures.cost_usd, 0.0):.4f}")
     return "  │  ".join(parts)
 
