@@ -53,7 +53,7 @@ def test_completer_commands_choices_and_paths() -> None:
         return [c.text for c in completer.get_completions(Document(text), CompleteEvent())]
 
     assert complete("/th") == ["/think"]
-    assert complete("/think h") == ["high"]
+    assert complete("/think h") == ["high", "hide"]
     assert complete("/add src/") == ["src/app.py", "src/util.py"]
     assert complete("look at @READ") == ["README.md"]
 

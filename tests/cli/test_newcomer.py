@@ -116,7 +116,7 @@ def test_a_task_without_a_command_is_a_refactor_or_the_command_to_run(tmp_path: 
     root = make_git_repo(tmp_path / "repo", SAMPLE)
     task = run_cli("fix the bug in app.py", cwd=root)
     assert task.returncode == 6  # refactor . "fix the bug in app.py": packed, then no key
-    assert "Packed 1 file" in task.stdout
+    assert "Packed 1 file into" in task.stdout  # and "1 file", not "1 files"
     typo = run_cli("pakc", cwd=root)
     assert typo.returncode == 2
     assert "did you mean `v4agent pack`" in typo.stderr
@@ -151,3 +151,37 @@ def test_sessions_takes_the_repository_first(tmp_path: Path) -> None:
         done = run_cli(*command)
         assert done.returncode == 0, done.stderr
         assert "no sessions yet" in done.stdout
+
+
+def _on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run `v4agent ARGS` with a pty as its stdin, stdout and stderr; (status, everything it wrote)."""
+    import pty
+
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), COLUMNS="160", TERM="dumb")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: exec at once
+        os.chdir(cwd)
+        os.execve(sys.executable, [sys.executable, "-m", "v4agent", *args], env)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_pack_on_a_terminal_shows_stats_and_where_to_write_not_the_pack(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", {**SAMPLE, "big.py": "x = 1\n" * 5000})
+    status, screen = _on_a_terminal(["pack", "."], root)
+    assert status == 0, screen
+    assert "x = 1" not in screen  # not the pack text
+    assert "Tokens per language" in screen
+    assert "packed 2 files into" in screen
+    assert "write it with -o pack.xml, or pipe it" in screen
+    piped = run_cli("pack", ".", cwd=root)
+    assert piped.stdout.count("x = 1") == 5000  # piped: the pack itself, unchanged

@@ -100,6 +100,6 @@ def test_the_first_command_in_a_fresh_venv_without_a_key(tmp_path: Path) -> None
     assert re.search(r"Packed [\d,]+ files into [\d,]+ tokens\.", done.stdout)  # it still packs
     assert "pre-flight estimate for this pack" in done.stdout  # the cost of the pack for each model
     assert "hint: export DEEPSEEK_API_KEY=" in done.stderr  # what to set
-    where = subprocess.run([str(clone / ".venv/bin/python"), "-c", "import v4agent; print(v4agent.__file__)"],
+    where = subprocess.run([str(clone / ".venv/bin/python"), "-I", "-c", "import v4agent; print(v4agent.__file__)"],
                            capture_output=True, text=True, env=env, cwd=tmp_path).stdout
     assert where.startswith(str(clone))  # the clone's own editable install ran, not this checkout

@@ -20,6 +20,12 @@ class Estimate:
     cached_followup_usd: float  # the same pack again, all hits (the follow-up's new tokens not included)
     price_entry: str
     all_day: bool = False
+    requested_as: tuple[str, ...] = ()  # the model names billed as ``model`` (the entry's aliases)
+
+    @property
+    def label(self) -> str:
+        """The model as a table row names it: the billed name, and the names a request may use for it."""
+        return f"{self.model} (= {', '.join(self.requested_as)})" if self.requested_as else self.model
 
 
 def estimate_pack_cost(
@@ -42,6 +48,7 @@ def estimate_pack_cost(
                 cached_followup_usd=_total(again, rates),
                 price_entry=entry.id,
                 all_day=not entry.has_peak_rule,
+                requested_as=tuple(sorted(name for name, billed in entry.aliases.items() if billed == model)),
             ))
     return out
 

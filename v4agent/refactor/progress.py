@@ -180,7 +180,7 @@ def estimate_table(estimates: Sequence[Estimate]) -> Table:
                          numeric=("first call $", "follow-up $"), whole=("model",))
     for e in estimates:
         hours = "all day" if e.all_day else ("peak" if e.peak else "off-peak")
-        table.add_row(e.model, hours, f"{e.first_call_usd:.4f}", f"{e.cached_followup_usd:.4f}")
+        table.add_row(e.label, hours, f"{e.first_call_usd:.4f}", f"{e.cached_followup_usd:.4f}")
     entries = sorted({e.price_entry for e in estimates})
     table.caption = ("first call: the pack as cache misses; follow-up: the same prefix as cache hits\n"
                      f"priced by: {'; '.join(entries)}")

@@ -128,7 +128,8 @@ def _offline(workspace: Workspace, request: RefactorRequest, exc: EngineError) -
     else:
         from v4agent.refactor.progress import estimate_table
 
-        stdout.print(f"Packed {len(snapshot.files)} files into {snapshot.token_count:,} tokens.")
+        count = len(snapshot.files)
+        stdout.print(f"Packed {count} file{'' if count == 1 else 's'} into {snapshot.token_count:,} tokens.")
         stdout.print(estimate_table(estimates))
     error(f"{exc}")
     stderr.print(f"hint: {hint}", markup=False, highlight=False)

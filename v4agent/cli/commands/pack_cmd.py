@@ -98,7 +98,7 @@ def pack_command(
         _print_stats(stdout, snapshot, config, path)
         stdout.print(f"packed {_files(len(snapshot.files))} into {snapshot.token_count:,} tokens; not printed on a "
                      f"terminal: write it with -o pack.xml, or pipe it (v4agent pack {path} | less)",
-                     markup=False, highlight=False)
+                     markup=False, highlight=False, soft_wrap=True)
         return
     if output is None:
         sys.stdout.write(snapshot.text)
@@ -232,7 +232,7 @@ def _print_stats(console: Console, snap: Snapshot, config: Config, root: Path) -
             cost.add_column(col)
         for e in estimates:
             period = "all day" if e.all_day else "peak" if e.peak else "off-peak"
-            cost.add_row(e.model, period, _usd(e.first_call_usd), _usd(e.cached_followup_usd))
+            cost.add_row(e.label, period, _usd(e.first_call_usd), _usd(e.cached_followup_usd))
         console.print(cost)
         balance = _with_balance(config, estimates).get("balance")
         if balance:
