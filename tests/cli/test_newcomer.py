@@ -185,3 +185,15 @@ def test_pack_on_a_terminal_shows_stats_and_where_to_write_not_the_pack(tmp_path
     assert "write it with -o pack.xml, or pipe it" in screen
     piped = run_cli("pack", ".", cwd=root)
     assert piped.stdout.count("x = 1") == 5000  # piped: the pack itself, unchanged
+
+
+def test_the_repository_comes_first_and_old_spellings_still_work(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    for command in (("sessions", "prune", str(root), "--dry-run"), ("sessions", "prune", "-C", str(root))):
+        done = run_cli(*command)
+        assert done.returncode == 0, done.stderr
+        assert "no sessions yet" in done.stdout
+    for command in (("engine", "serve", str(root), "--dry-run"), ("engine", "serve", "--repo", str(root), "--dry-run")):
+        planned = run_cli(*command)
+        assert planned.returncode == 0, planned.stderr
+        assert "vllm serve" in planned.stdout

@@ -257,7 +257,10 @@ def coerce(setting: Setting, raw: Any, where: str) -> Any:
         if setting.choices and value not in setting.choices:
             raise _Bad(f"must be one of {', '.join(setting.choices)}; got {value!r}")
     except _Bad as exc:
-        raise ConfigError(f"{where}: key '{setting.key}': {exc}") from None
+        if where.startswith("flag "):  # the option as typed, not the setting behind it
+            raise ConfigError(f"{where[5:]}: {exc}", hint="the command's `-h` lists its options and what they accept") from None
+        raise ConfigError(f"{where}: key '{setting.key}': {exc}",
+                          hint="`v4agent config show` lists every setting and where it came from") from None
     return value
 
 

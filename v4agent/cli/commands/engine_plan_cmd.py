@@ -58,6 +58,7 @@ def plan_command(
 
 
 def serve_command(
+    repo: Path = typer.Argument(Path("."), help="Repository whose .v4agent/ holds the engine log (default: .)."),
     model: str = typer.Option("deepseek-v4-flash", "--model", "-m", help=_MODEL_HELP),
     gpu: str = typer.Option(None, "--gpu", help="GPU model (default: the GPUs nvidia-smi reports, else h100)."),
     gpu_mem: float = typer.Option(None, "--gpu-mem", help="GiB per GPU."),
@@ -83,7 +84,7 @@ def serve_command(
     attach: str = typer.Option(None, "--attach", help="Use the engine already running at this URL."),
     timeout: int = typer.Option(None, "--startup-timeout", help="Seconds to wait for /health."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and the exact commands; start nothing."),
-    path: Path = typer.Option(Path("."), "--repo", help="Repository whose .v4agent/ holds the engine log."),
+    path: Path | None = typer.Option(None, "--repo", hidden=True, help="The repository (older spelling)."),
 ) -> None:
     """Start DeepSeek V4 on vLLM (planned for the GPUs here), wait for /health, stop it on Ctrl-C."""
     from v4agent.engine.local.planner import PlanRequest
@@ -94,7 +95,7 @@ def serve_command(
                           gpu_memory_utilization=utilization, max_num_batched_tokens=batched),
               LaunchFlags(executor=executor, master_addr=master_addr, port=port, weights=weights,
                           vllm_args=tuple(vllm_arg)),
-              ServeOptions(python=python, device=device, attach=attach, timeout=timeout, dry_run=dry_run, repo=path))
+              ServeOptions(python=python, device=device, attach=attach, timeout=timeout, dry_run=dry_run, repo=path or repo))
 
 
 def register(app: typer.Typer) -> None:

@@ -162,7 +162,8 @@ def prune(
     ctx: typer.Context,
     older_than: float = typer.Option(30.0, "--older-than", help="Delete sessions last written more than this "
                                      "many days ago (the newest is always kept)."),
-    path: Path | None = typer.Option(None, "--path", "-C", help="The repository."),
+    repo: Path | None = typer.Argument(None, help="The repository (default: .)."),
+    path: Path | None = typer.Option(None, "--path", "-C", hidden=True, help="The repository (older spelling)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be deleted."),
 ) -> None:
     """Delete old sessions and the stored packs no kept session uses (the cost ledger stays)."""
@@ -175,7 +176,7 @@ def prune(
         error("--older-than must be 0 or more days")
         raise typer.Exit(ExitCode.USAGE)
     parent = ctx.obj or {}
-    directory = sessions_dir(_root(path or parent.get("path") or Path(".")), create=False)
+    directory = sessions_dir(_root(repo or path or parent.get("path") or Path(".")), create=False)
     if not directory.is_dir():
         stdout.print("no sessions yet")
         return
