@@ -41,7 +41,7 @@ def test_one_output_switch_with_json_as_its_alias() -> None:
     assert output_format("JSON", False, ("text", "json"), "text") == "json"
     with pytest.raises(UsageError, match="pick one"):
         output_format("text", True, ("text", "json"), "text")
-    with pytest.raises(UsageError, match="choose text, json"):
+    with pytest.raises(UsageError, match="--format must be text or json, not 'yaml'"):
         output_format("yaml", False, ("text", "json"), "text")
 
 

@@ -13,6 +13,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
          'v4agent "add type hints"       # = v4agent refactor . "..."',
          "v4agent demo                   # the whole flow offline, no key"),
     "refactor": ('v4agent refactor . "add a docstring to every public function in app.py"',
+                 'v4agent refactor . "split the parser module" --plan   # read-only: print a plan',
                  'v4agent refactor ~/src/shop "fix the failing test" --max-cost 0.50 --yes',
                  "v4agent refactor . --resume            # continue the latest session",
                  'v4agent refactor . "rename Foo to Bar" --format json > report.json'),
@@ -38,6 +39,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "untrust": ("v4agent untrust ~/src/shop",),
     "sandbox": ("v4agent sandbox check",),
     "sandbox check": ("v4agent sandbox check",),
+    "init": ("v4agent init", "v4agent init ~/src/shop"),
     "demo": ("v4agent demo", "v4agent demo --keep   # keep the sample repository to look at"),
 }
 

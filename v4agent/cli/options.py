@@ -77,7 +77,8 @@ def output_format(fmt: str | None, as_json: bool, choices: Sequence[str], defaul
         fmt = "json"
     chosen = default if fmt is None else fmt.strip().lower()
     if chosen not in choices:
-        raise UsageError(f"--format: unknown format {fmt!r}; choose {', '.join(choices)}")
+        named = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+        raise UsageError(f"--format must be {named}, not {fmt!r}")
     return chosen
 
 
