@@ -91,7 +91,7 @@ def test_budget_none_and_max_cost_none_are_accepted_everywhere(tmp_path: Path) -
 
 def test_dash_h_and_examples_on_every_help_page() -> None:
     pages = [(), ("refactor",), ("chat",), ("review",), ("pack",), ("demo",), ("cost",), ("undo",), ("sessions",),
-             ("sessions", "show"), ("init",), ("engine",), ("engine", "list"), ("config", "show"), ("trust",), ("sandbox",)]
+             ("sessions", "show"), ("init",), ("mcp",), ("engine",), ("engine", "list"), ("config", "show"), ("trust",), ("sandbox",)]
     for words in pages:
         done = run_cli(*words, "-h")
         assert done.returncode == 0, (words, done.stderr)

@@ -39,6 +39,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "untrust": ("v4agent untrust ~/src/shop",),
     "sandbox": ("v4agent sandbox check",),
     "sandbox check": ("v4agent sandbox check",),
+    "mcp": ("v4agent mcp list", "v4agent mcp add files -- npx -y @modelcontextprotocol/server-filesystem .",
+            "v4agent mcp test"),
+    "mcp list": ("v4agent mcp list", "v4agent mcp list --path ~/src/shop"),
+    "mcp add": ("v4agent mcp add files -- npx -y @modelcontextprotocol/server-filesystem .",
+                "v4agent mcp add docs --transport http https://example.com/mcp"),
+    "mcp remove": ("v4agent mcp remove files",),
+    "mcp test": ("v4agent mcp test", "v4agent mcp test files"),
     "init": ("v4agent init", "v4agent init ~/src/shop"),
     "demo": ("v4agent demo", "v4agent demo --keep   # keep the sample repository to look at"),
 }
