@@ -328,3 +328,13 @@ class GitHubClient:
         if not isinstance(data, dict):
             raise GitHubError("GitHub's GraphQL answer has no data")
         return data
+
+    def reply_to_comment(self, pull: PullRef, comment_id: int, body: str) -> dict[str, Any]:
+        """A reply in a review comment's thread; returns GitHub's comment object.
+
+        docs.github.com/rest/pulls/comments#create-a-reply-for-a-review-comment: ``comment_id`` must be a
+        top-level review comment ("Replies to replies are not supported"); the body is the only field.
+        """
+        data: dict[str, Any] = self.request("POST", f"{pull.path}/comments/{comment_id}/replies",
+                                            json_body={"body": body}).json()
+        return data

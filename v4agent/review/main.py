@@ -17,9 +17,20 @@ from v4agent.core.git import repo_root
 from v4agent.core.signals import stop_on_signals
 from v4agent.engine.types import Engine, EngineError, EngineUnreachable
 from v4agent.review.actions import UNTRUSTED_IN_CI, PullRequestEvent, read_event
+from v4agent.review.consensus import MAX_SAMPLES, consensus_asker
 from v4agent.review.findings import SEVERITIES, TOOL_NAME, at_or_above
 from v4agent.review.github import GitHubClient, GitHubError
 from v4agent.review.gitrefs import merge_base
+from v4agent.review.incremental import (
+    EarlierComment,
+    Plan,
+    Prior,
+    focus_layout,
+    mark_fixed,
+    open_prior,
+    plan_review,
+    settle,
+)
 from v4agent.review.memory import recall, without_settled
 from v4agent.review.post import post_review
 from v4agent.review.pullinput import pull_input
@@ -78,6 +89,14 @@ def _check_choices(fmt: str, fail_on: str, request_changes: str, *, github: bool
             raise UsageError(f"{name} must be one of {', '.join((*SEVERITIES, *extra))}, got {value!r}")
     if not github and not base:
         raise UsageError("--base REF is required (or --github inside a GitHub Actions run)")
+
+
+def _check_samples(samples: int, agree: int) -> None:
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise UsageError(f"--samples must be between 1 and {MAX_SAMPLES}, got {samples}")
+    if not 1 <= agree <= samples:
+        raise UsageError(f"--agree must be between 1 and --samples ({samples}), got {agree}",
+                         hint="--agree M posts the findings at least M of the --samples K reviews report")
 
 
 def _review_input(repo: Path, event: PullRequestEvent | None, *, base: str, head: str) -> ReviewInput:
@@ -153,9 +172,13 @@ def run_review(
     engine: str | None,
     model: str | None,
     base_url: str | None,
+    samples: int = 1,
+    agree: int = 1,
+    full: bool = False,
 ) -> None:
     """Review a change with DeepSeek V4: the repository at BASE is the cached prefix, the diff the question."""
     _check_choices(fmt, fail_on, request_changes, github=github, base=base)
+    _check_samples(samples, agree)
     # Reading the input: ReviewError, ConfigError and ActionsError are usage errors (exit 2), GitHubError a
     # failure (exit 1); the entry point prints them.
     repo = repo_root(path.resolve())
@@ -183,11 +206,19 @@ def run_review(
                      + (" in the files the review rules let through" if rules.include or rules.exclude else ""))
         return
 
-    report = _run_model(inp, config, repo, overrides, prime=not no_prime, rules=rules)
-    if event is not None:
+    prior, plan = Prior(), Plan()
+    if event is not None:  # a re-run reviews what changed since the head it last reviewed (incremental.py)
+        prior = open_prior(event.token, event.api_url, event.pull, event.bot_login)
+        plan = plan_review(repo, prior.last_head, inp.head_sha, full=full)
+        if plan.note:
+            stderr.print(escape(plan.note))
+    report = _run_model(inp, config, repo, overrides, prime=not no_prime, rules=rules, plan=plan, samples=samples,
+                        agree=agree)
+    report, fixed = settle(report, prior, plan, repo)
+    if event is not None:  # after settle: an earlier finding people settled is not carried either
         report = _recall(event, report)
     if event is not None and not dry_run:
-        _post(event, inp.head_sha, report, request_changes)
+        _post(event, inp.head_sha, report, request_changes, fixed)
     _write(render(report, fmt), output)
     if fail_on and any(at_or_above(p.finding.severity, fail_on) for p in report.placed):
         raise typer.Exit(int(ExitCode.REVIEW_FINDINGS))
@@ -221,7 +252,7 @@ def _recall(event: PullRequestEvent, report: ReviewReport) -> ReviewReport:
 
 
 def _run_model(inp: ReviewInput, config: Config, repo: Path, overrides: dict[str, Any], *,
-               prime: bool, rules: ReviewRules) -> ReviewReport:
+               prime: bool, rules: ReviewRules, plan: Plan, samples: int, agree: int) -> ReviewReport:
     """The review itself; ReviewIncomplete when the model never reported, since "no findings" would be a lie."""
     llm = _open_engine(config, repo, overrides)
     stderr.print(f"reviewing {inp.head_sha[:12]} against {inp.base_sha[:12]} with {llm.settings.model}…")
@@ -229,7 +260,9 @@ def _run_model(inp: ReviewInput, config: Config, repo: Path, overrides: dict[str
         report: ReviewReport = review(inp, llm, pack=default_pack(_pack_options(config)), prime=prime,
                                       price=accounting_pricer(llm, table=_price_table(config, repo), repo=repo,
                                                               session_id=f"review-{inp.head_sha[:12]}"),
-                                      rules=rules)
+                                      rules=rules,
+                                      adjust=(lambda layout: focus_layout(layout, plan)) if plan.incremental else None,
+                                      ask=consensus_asker(samples, agree) if samples > 1 else None)
     except ReviewError as exc:  # a usage error while reading the input, a failure once the review runs
         raise ReviewFailed(str(exc), hint=exc.hint) from None
     finally:  # DiffError (exit 2) and EngineError (6 if unreachable, else 1) propagate
@@ -245,13 +278,15 @@ def _run_model(inp: ReviewInput, config: Config, repo: Path, overrides: dict[str
     return report
 
 
-def _post(event: PullRequestEvent, head_sha: str, report: ReviewReport, request_changes: str) -> None:
+def _post(event: PullRequestEvent, head_sha: str, report: ReviewReport, request_changes: str,
+          fixed: list[EarlierComment]) -> None:
     """Post the review; a token that may not write (a fork's or Dependabot's) ends with a notice, not a failure."""
     try:
         with GitHubClient(event.token, event.api_url) as client:  # any other GitHubError is a failure: exit 1
             outcome = post_review(client, event.pull, head_sha, report,
                                   request_changes_at=None if request_changes == "never" else request_changes,
                                   bot_login=event.bot_login)
+            marked = mark_fixed(client, event.pull, head_sha, fixed)
     except GitHubError as exc:
         if not exc.not_permitted:
             raise
@@ -264,7 +299,8 @@ def _post(event: PullRequestEvent, head_sha: str, report: ReviewReport, request_
         warn(escape(message))
     stderr.print(f"posted {outcome.new_comments} new comment(s) ({outcome.already_posted} already there), "
                  f"{outcome.file_comments} file comment(s); summary {'updated' if outcome.summary_updated else 'posted'}"
-                 + (f"; dismissed {len(outcome.dismissed)} earlier change request(s)" if outcome.dismissed else ""))
+                 + (f"; dismissed {len(outcome.dismissed)} earlier change request(s)" if outcome.dismissed else "")
+                 + (f"; marked {marked} earlier comment(s) fixed" if marked else ""))
 
 
 def _write(text: str, output: Path | None) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from v4agent.review.findings import SUMMARY_MARKER, at_or_above, markers_in
 from v4agent.review.github import GitHubClient, GitHubError, PullRef
 from v4agent.review.identity import BotIdentity, resolve_identity
+from v4agent.review.incremental import with_head
 from v4agent.review.render import comment_body, file_comment_body, summary_body
 from v4agent.review.report import PlacedFinding, ReviewReport
 
@@ -152,7 +153,7 @@ def post_review(client: GitHubClient, pull: PullRef, commit_id: str, report: Rev
     warnings: list[str] = []
     filed = _post_file_comments(client, pull, commit_id, report, earlier, warnings)
     as_files = filed | {p.fingerprint for p in report.outside if p.file_comment and p.fingerprint in earlier.commented}
-    summary = summary_body(report, new_inline=len(new_inline), file_comments=as_files)
+    summary = with_head(summary_body(report, new_inline=len(new_inline), file_comments=as_files), commit_id)
     review_id: int | None = None
     summary_id: int | None = None
     updated = False

@@ -132,15 +132,20 @@ def _collect(reply: ChatReply, run: ModelRun) -> None:
         run.summary = run.summary or parsed.summary
 
 
-def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> ModelRun:
-    """The priming call (ends exactly at the pack; same settings, stream dropped at once), then the review call."""
+def prime_run(engine: Engine, layout: ReviewLayout) -> ModelRun:
+    """The priming call alone (ends exactly at the pack; same settings, stream dropped at once)."""
     run = ModelRun()
-    if prime:
-        primed = prime_prefix(engine, layout.priming_messages, layout.tools)
-        if primed is None:
-            run.estimated.append(_prime_estimate(engine, layout))
-        elif primed.usage is not None:
-            run.usages.append(primed.usage)
+    primed = prime_prefix(engine, layout.priming_messages, layout.tools)
+    if primed is None:
+        run.estimated.append(_prime_estimate(engine, layout))
+    elif primed.usage is not None:
+        run.usages.append(primed.usage)
+    return run
+
+
+def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> ModelRun:
+    """The priming call (``prime_run``), then the review call."""
+    run = prime_run(engine, layout) if prime else ModelRun()
     reply = engine.complete(layout.messages, layout.tools)
     if reply.incomplete:  # a reply cut at the output limit or stopped by the filter is no final review
         raise EngineError(f"the review is not final: {reply.incomplete}", hint="nothing was posted; run it again"
@@ -221,9 +226,16 @@ class ReviewInput:
     diff_text: str
 
 
+Asker = Callable[[Engine, ReviewLayout, bool], ModelRun]  # (engine, layout, prime) -> the calls' result
+
+
 def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True,
-           price: Callable[[str, Usage], Any] | None = None, rules: ReviewRules | None = None) -> ReviewReport:
-    """Review one change end to end (no posting); ``rules``: the repository's review rules (``rules.py``)."""
+           price: Callable[[str, Usage], Any] | None = None, rules: ReviewRules | None = None,
+           adjust: Callable[[ReviewLayout], ReviewLayout] | None = None, ask: Asker | None = None) -> ReviewReport:
+    """Review one change end to end (no posting); ``rules``: the repository's review rules (``rules.py``).
+
+    ``adjust`` may append to the request after its cached prefix (the focus of an incremental review); ``ask``
+    replaces the one review call (consensus samples: ``consensus.py``)."""
     rules = rules or ReviewRules()
     diff = parse_diff(inp.diff_text)
     head_files: dict[str, str] = {}
@@ -249,7 +261,9 @@ def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True
     omitted += [f"{path} (a secret file: not shown)" for path in head_files if is_secret_path(path)]
     layout = build_layout(pack_text, PullRequestContent(inp.title, inp.description, redact_diff(inp.diff_text)[0],
                                                         shown_files, tuple(omitted)), rules.text())
-    run = ask_model(engine, layout, prime=prime)
+    if adjust is not None:
+        layout = adjust(layout)
+    run = ask(engine, layout, prime) if ask is not None else ask_model(engine, layout, prime=prime)
     kept = [f for f in run.findings if rules.reviewed(f.path)]
     if len(kept) < len(run.findings):
         run.warnings.append(f"review rules: {len(run.findings) - len(kept)} finding(s) on files the rules exclude "

@@ -31,6 +31,13 @@ def review_command(
     prime: bool = typer.Option(
         True, "--prime/--no-prime", help="Send the priming call that caches the packed base (--no-prime skips it)."
     ),
+    samples: int = typer.Option(
+        1, "--samples", help="Run K review samples on the cached prefix (consensus; each is billed)."
+    ),
+    agree: int = typer.Option(1, "--agree", help="Post the findings at least M of the samples report."),
+    full: bool = typer.Option(
+        False, "--full", help="With --github: review the whole pull request, not only what changed since the last review."
+    ),
     engine: str | None = typer.Option(None, "--engine", help="Engine preset."),
     model: str | None = typer.Option(None, "--model", help="Model name."),
     base_url: str | None = typer.Option(
@@ -55,6 +62,9 @@ def review_command(
         engine=engine,
         model=model,
         base_url=base_url,
+        samples=samples,
+        agree=agree,
+        full=full,
     )
 
 
