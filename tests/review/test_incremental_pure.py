@@ -129,7 +129,8 @@ def test_a_merge_counts_every_call_and_needs_m_reporting_samples() -> None:
 
     primed = ModelRun(usages=[Usage(prompt_tokens=8, output_tokens=1)])
     merged = merge(primed, [run([_f("a.py", 1, 1)]), run([], reported=False), run([_f("a.py", 1, 1)])], 2)
-    assert len(merged.usages) == 4 and merged.reported
+    assert len(merged.usages) == 4
+    assert merged.reported
     assert [f.path for f in merged.findings] == ["a.py"]
     assert "1 of 3 samples did not report" in merged.warnings[-1]
     assert not merge(primed, [run([]), run([], reported=False), run([], reported=False)], 2).reported

@@ -86,7 +86,8 @@ def test_a_push_is_reviewed_incrementally_keeping_open_findings_and_marking_fixe
     assert f"Incremental review: the changes since the last reviewed head `{head1[:12]}`" in second.stderr
     # The request keeps the whole pull request and adds the increment, marked as the focus.
     whole, focus = asked.split(FOCUS)
-    assert "+    return a // b" in whole and "app/util.py" in whole
+    assert "+    return a // b" in whole
+    assert "app/util.py" in whole
     assert f"reviewed before at commit {head1}" in focus
     assert "-    return int(raw)\n+    return int(raw) if raw.isdigit() else 0" in focus
     assert "a // b" not in focus  # the first push's change is context, not focus
@@ -105,7 +106,8 @@ def test_a_push_is_reviewed_incrementally_keeping_open_findings_and_marking_fixe
     assert states[bots_review] == "CHANGES_REQUESTED"
     assert reviewed_head(summary) == head2
     assert "1 earlier comment(s) marked fixed" in summary2
-    assert "Incremental review" in summary2 and "1 earlier finding(s) on unchanged lines still apply" in summary2
+    assert "Incremental review" in summary2
+    assert "1 earlier finding(s) on unchanged lines still apply" in summary2
     assert "**Findings:** 0 critical · 1 high · 1 medium" in summary  # div (kept) and mod; util.py's is gone
 
 
