@@ -134,3 +134,20 @@ def test_on_github_only_agreed_findings_are_posted_and_the_summary_shows_each_ag
     assert sorted(comments, key=str) == [("file", None), ("file", None), ("line", 2)]
     assert "3/3 · high · `app/calc.py:2` Division by zero" in summary
     assert "1/3 · info · `app/calc.py:10` Missing docstring" in summary
+
+
+def test_without_a_priming_call_the_first_sample_stores_the_prefix_for_the_others(tmp_path: Path) -> None:
+    big = "".join(f"def g{n}(a, b):\n    return a * b + {n}\n\n\n" for n in range(900))  # a pack past 8k tokens
+    root = make_git_repo(tmp_path / "shop", {"app/calc.py": CALC, "app/big.py": big})
+    git(root, "checkout", "-q", "-b", "pr")
+    commit(root, {"app/calc.py": CALC.replace("return a + b + 0", "return a / b")}, "Divide")
+    with StandIn(handler=Sampler(0.05)) as server:
+        result = run_cli("review", str(root), "--base", "main", "--head", "pr", "--base-url", server.base_url,
+                         "--samples", "3", "--no-prime", env={"DEEPSEEK_API_KEY": "sk-test"}, timeout=300)
+        calls = list(server.calls)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(calls) == 3
+    assert calls[0].cache_hit == 0
+    assert _SAMPLE.search(calls[0].request["messages"][-1]["content"]).group(1) == "1"  # type: ignore[union-attr]
+    for later in calls[1:]:  # DeepSeek's fixed-interval units of the first sample's request
+        assert later.cache_hit >= 8192, later.cache_hit

@@ -119,7 +119,11 @@ def consensus_asker(samples: int, agree: int) -> Asker:
         _with_limiter(engine, samples)
         with ThreadPoolExecutor(max_workers=samples, thread_name_prefix="review-sample") as pool:
             futures = [pool.submit(ask_model, engine, sample_layout(layout, i, samples), prime=False)
-                       for i in range(samples)]
+                       for i in range(1 if not prime else samples)]
+            if not prime:  # no priming call: the first sample stores the prefix, then the others hit it
+                futures[0].exception()
+                futures += [pool.submit(ask_model, engine, sample_layout(layout, i, samples), prime=False)
+                            for i in range(1, samples)]
             errors = [f.exception() for f in futures]  # waits for every sample: none is left running
         failed = next((e for e in errors if e is not None), None)
         if failed is not None:

@@ -189,8 +189,9 @@ def _create(client: GitHubClient, pull: PullRef, commit_id: str, event: str, bod
     warnings.append("GitHub rejected the line comments (422); they are listed in the review body instead")
     moved = tuple(p if p not in inline else PlacedFinding(p.finding, p.fingerprint, False, False,
                                                           "GitHub rejected the line") for p in report.placed)
-    fallback = summary_body(ReviewReport(report.base, report.head, moved, report.summary, report.stats,
-                                         report.warnings, skipped=report.skipped), file_comments=as_files)
+    fallback = with_head(summary_body(ReviewReport(report.base, report.head, moved, report.summary, report.stats,
+                                                   report.warnings, skipped=report.skipped),
+                                      file_comments=as_files), commit_id)
     if SUMMARY_MARKER not in body:
         fallback = fallback.replace(SUMMARY_MARKER + "\n", "", 1)
     return int(client.create_review(pull, commit_id=commit_id, event=event, body=fallback, comments=[])["id"])
