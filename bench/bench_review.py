@@ -50,9 +50,34 @@ TOKEN = "ghs_bench_actions_token_0123456789"
 BASE_S, MISS_PER_S, HIT_PER_S, OUT_PER_S = 0.5, 5_000.0, 500_000.0, 50.0
 
 
+def priming(messages: list[dict[str, Any]]) -> bool:
+    """True for the priming request: it ends at the pack, before the pull request's message."""
+    return "# Pull request to review" not in str(messages[-1].get("content") or "")
+
+
 def latency(record: CallRecord) -> float:
-    """The stated latency model for one call, from what the stand-in billed."""
-    return BASE_S + record.cache_miss / MISS_PER_S + record.cache_hit / HIT_PER_S + record.output_tokens / OUT_PER_S
+    """The stated latency model for one call, from what the stand-in billed.
+
+    The client drops a priming call's stream at its first piece: it waits for the prefill, not the output.
+    """
+    out = 0 if priming(record.request["messages"]) else record.output_tokens
+    return BASE_S + record.cache_miss / MISS_PER_S + record.cache_hit / HIT_PER_S + out / OUT_PER_S
+
+
+def billed_usd(record: CallRecord) -> float:
+    """What the call costs as the stand-in billed it (hits at the hit price; a dropped priming stream's output
+    as one token), priced with the shipped table now. The CLI's own figure prices a dropped priming stream's
+    whole input as misses, since such a stream reports no usage."""
+    from datetime import UTC, datetime
+
+    from v4agent.accounting.cost import price_call
+    from v4agent.accounting.prices import load_price_table
+    from v4agent.engine.types import Usage
+
+    out = 1 if priming(record.request["messages"]) else record.output_tokens
+    usage = Usage(record.prompt_tokens, out, cache_hit=record.cache_hit, cache_miss=record.cache_miss)
+    return price_call(load_price_table(), str(record.request["model"]), usage, datetime.now(UTC),
+                      served_model=record.served_by).total_usd
 
 
 class LatencyStandIn(StandIn):
@@ -74,7 +99,7 @@ class LatencyStandIn(StandIn):
 
 def scripted_review(body: dict[str, Any]) -> ScriptedReply:
     """The model: a token for the priming call; reasoning and five findings on the first new files otherwise."""
-    if body.get("max_tokens") == 1:
+    if body.get("max_tokens") == 1 or priming(body["messages"]):
         return ScriptedReply(content="k")
     text = body["messages"][-1]["content"]
     paths = [line[4:].strip() for line in text.splitlines() if line.startswith("### ")][:5]
@@ -144,6 +169,7 @@ class Run:
     price_entry: str
     model_s: float  # the latency model's share (sum over calls; concurrent calls overlap in the wall time)
     standin_s: float  # the stand-in's own rendering and counting, inside the wall time
+    billed_usd: float  # the stand-in's bill, priced
     detail: str  # per call: hit/miss/output tokens
 
 
@@ -168,7 +194,7 @@ def review(repo: Path, server: LatencyStandIn, gh: FakeGitHub, number: int, head
     calls = server.calls[before:]
     return Run(label, wall, float(stats["cost_usd"] or 0.0), int(stats["calls"]), int(stats["prompt_tokens"]),
                int(stats["cache_hit_tokens"] or 0), int(stats["pack_tokens"]), str(stats["price_entry"]),
-               sum(latency(c) for c in calls), server.overhead_s - overhead,
+               sum(latency(c) for c in calls), server.overhead_s - overhead, sum(billed_usd(c) for c in calls),
                "; ".join(f"{c.cache_hit:,} hit + {c.cache_miss:,} miss -> {c.output_tokens:,} out" for c in calls))
 
 
@@ -201,7 +227,9 @@ def main() -> None:
         with LatencyStandIn(handler=scripted_review) as server, FakeGitHub(token=TOKEN) as gh:
             gh.add_pull("octo", "django", 2, diff=diff(repo, base, small), head_sha=small, base_sha=base)
             pull = gh.add_pull("octo", "django", 1, diff=big, head_sha=head1, base_sha=base)
+            gh.add_pull("octo", "django", 5, diff=diff(repo, base, small), head_sha=small, base_sha=base)
             warm = review(repo, server, gh, 2, small, base, work, "warm-up: a 1-file PR, cold prefix", budget=budget)
+            small_one = review(repo, server, gh, 5, small, base, work, "1-file PR, warm prefix", budget=budget)
             first = review(repo, server, gh, 1, head1, base, work, "large PR, first run", budget=budget)
             pull.push(head2, diff(repo, base, head2))
             rerun = review(repo, server, gh, 1, head2, base, work, "large PR, re-run after a 10-file push",
@@ -210,17 +238,23 @@ def main() -> None:
         with LatencyStandIn(handler=scripted_review) as server, FakeGitHub(token=TOKEN) as gh:
             gh.add_pull("octo", "django", 2, diff=diff(repo, base, small), head_sha=small, base_sha=base)
             gh.add_pull("octo", "django", 1, diff=big, head_sha=head1, base_sha=base)
+            gh.add_pull("octo", "django", 5, diff=diff(repo, base, small), head_sha=small, base_sha=base)
             review(repo, server, gh, 2, small, base, work, "warm-up again", budget=budget)
+            small_three = review(repo, server, gh, 5, small, base, work, "1-file PR, warm prefix, --samples 3 --agree 2",
+                                 "--samples", "3", "--agree", "2", budget=budget)
             three = review(repo, server, gh, 1, head1, base, work, "large PR, first run, --samples 3 --agree 2",
                            "--samples", "3", "--agree", "2", budget=budget)
-        runs = [warm, first, rerun, three]
+        runs = [warm, small_one, small_three, first, rerun, three]
         one = first
     print()
-    print(f"{'run':<48} {'wall s':>7} {'model s':>7} {'stand-in s':>10} {'calls':>5} {'cost $':>8}")
+    print(f"{'run':<48} {'wall s':>7} {'model s':>7} {'stand-in s':>10} {'calls':>5} {'CLI $':>8} {'billed $':>8}")
     for r in runs:
-        print(f"{r.label:<48} {r.wall_s:>7.1f} {r.model_s:>7.1f} {r.standin_s:>10.1f} {r.calls:>5} {r.cost_usd:>8.4f}")
+        print(f"{r.label:<48} {r.wall_s:>7.1f} {r.model_s:>7.1f} {r.standin_s:>10.1f} {r.calls:>5} {r.cost_usd:>8.4f} "
+              f"{r.billed_usd:>8.4f}")
         print(f"    calls: {r.detail}")
     added = (three.cost_usd - one.cost_usd) / 2
+    billed_added = (three.billed_usd - one.billed_usd) / 2
+    small_added = (small_three.billed_usd - small_one.billed_usd) / 2
     print()
     print(f"latency model: {BASE_S} s + miss/{MISS_PER_S:,.0f} + hit/{HIT_PER_S:,.0f} + output/{OUT_PER_S:.0f} "
           "tokens per s, per call")
@@ -229,6 +263,10 @@ def main() -> None:
           f"{rerun.wall_s:.1f} s / ${rerun.cost_usd:.4f}; --samples 3 ${three.cost_usd:.4f} against "
           f"${one.cost_usd:.4f} for one sample: ${added:.4f} added per sample "
           f"({100.0 * added / one.cost_usd:.0f}% of a one-sample review)")
+    print(f"as billed: first run ${first.billed_usd:.4f}, re-run ${rerun.billed_usd:.4f}, --samples 3 "
+          f"${three.billed_usd:.4f}: ${billed_added:.4f} added per sample "
+          f"({100.0 * billed_added / one.billed_usd:.0f}%); a 1-file PR: ${small_one.billed_usd:.4f} for one sample, "
+          f"${small_added:.4f} added per sample ({100.0 * small_added / small_one.billed_usd:.0f}%)")
 
 
 if __name__ == "__main__":
