@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from v4agent.core.git import GitError, run_git
-from v4agent.review.context import ReviewLayout
+from v4agent.review.context import ReviewLayout, redact_diff
 from v4agent.review.findings import SEVERITIES, SUMMARY_MARKER, Finding, Severity, markers_in
 from v4agent.review.github import GitHubClient, PullRef
 from v4agent.review.gitrefs import ensure_commit
@@ -170,7 +170,10 @@ def plan_review(repo: Path, last_head: str | None, head: str, *, full: bool = Fa
         return Plan()
     if full:
         return Plan(note=f"Full review (asked for); the last review was of `{last_head[:12]}`.")
-    if not ensure_commit(repo, last_head) or not _is_ancestor(repo, last_head, head):
+    if not ensure_commit(repo, last_head):
+        return Plan(note=f"Full review: the last reviewed head `{last_head[:12]}` is not in the clone and could "
+                         "not be fetched (a force-push GitHub no longer serves, or a shallow checkout).")
+    if not _is_ancestor(repo, last_head, head):
         return Plan(note=f"Full review: the last reviewed head `{last_head[:12]}` is not an ancestor of "
                          f"`{head[:12]}` (the branch was force-pushed or rebased).")
     increment = _diff(repo, last_head, head)
@@ -180,15 +183,13 @@ def plan_review(repo: Path, last_head: str | None, head: str, *, full: bool = Fa
                                       f"`{last_head[:12]}`, with the whole pull request as context.")
 
 
-def focus_layout(layout: ReviewLayout, plan: Plan, fence_for: str = "diff") -> ReviewLayout:
+def focus_layout(layout: ReviewLayout, plan: Plan) -> ReviewLayout:
     """The request with the increment appended to the pull request's message, marked as the focus.
 
     Only the last message changes: the cached prefix (system prompt, tools, pack) stays byte for byte.
     """
     if not plan.incremental or plan.since is None:
         return layout
-    from v4agent.review.context import redact_diff
-
     diff = redact_diff(plan.increment).rstrip("\n")
     longest = max((len(m) for m in re.findall(r"`+", diff)), default=0)
     fence = "`" * max(3, longest + 1)
@@ -199,7 +200,7 @@ def focus_layout(layout: ReviewLayout, plan: Plan, fence_for: str = "diff") -> R
         "and problems elsewhere in the pull request only when these changes cause them; earlier findings on "
         "unchanged lines were already reported and are kept. Line numbers are those of the new file at the "
         "head, as in the diff above.", "",
-        f"{fence}{fence_for}", diff, fence, "",
+        f"{fence}diff", diff, fence, "",
     ])
     last = dict(layout.messages[-1])
     content = str(last.get("content") or "")
