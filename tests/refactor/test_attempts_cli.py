@@ -115,12 +115,15 @@ def test_best_of_three_applies_the_judges_passing_pick(tmp_path: Path) -> None:
               _text(c.request["messages"][-1])]
     assert len(firsts) == 3
     for call in firsts:
-        assert call.cache_hit is not None and call.cache_hit >= 0.99 * prefix, (call.cache_hit, prefix)
+        assert call.cache_hit is not None
+        assert call.cache_hit >= 0.99 * prefix, (call.cache_hit, prefix)
     judge = [c for c in calls if "Pick the one" in _text(c.request["messages"][-1])]
-    assert len(judge) == 1 and (judge[0].cache_hit or 0) >= 0.99 * prefix
+    assert len(judge) == 1
+    assert (judge[0].cache_hit or 0) >= 0.99 * prefix
     for attempt in report["attempts"]:
         assert attempt["first_hit_tokens"] >= 0.99 * prefix
-        assert attempt["turns"] == 3 and attempt["cost_usd"] > 0
+        assert attempt["turns"] == 3
+        assert attempt["cost_usd"] > 0
     assert report["total_usd"] > report["one_attempt_usd"] > 0
     # Every attempt is an ordinary session with its own file; the others stay inspectable.
     sessions = sorted(p.stem for p in (root / ".v4agent" / "sessions").glob("*.jsonl"))
@@ -155,14 +158,17 @@ def test_a_persons_edit_during_the_run_is_never_overwritten(tmp_path: Path) -> N
     assert done.returncode == 1, done.stderr[-3000:]
     report = json.loads(done.stdout)
     sel = report["selection"]
-    assert sel["chosen"] == 2 and not sel["applied"]
+    assert sel["chosen"] == 2
+    assert not sel["applied"]
     assert "calc/core.py changed since the run started" in sel["apply_note"]
     assert (root / "calc/core.py").read_text() == mine  # the person's edit stands
     kept = root / ".v4agent" / "attempts" / report["group"] / "2.diff"
-    assert kept.is_file() and "Return the sum of a and b." in kept.read_text()
+    assert kept.is_file()
+    assert "Return the sum of a and b." in kept.read_text()
     # Applying it by hand later is refused the same way, and still changes nothing.
     again = run_cli("attempts", "apply", report["group"], "2", "--path", str(root), env=_env())
-    assert again.returncode == 1 and "changed since the run started" in again.stderr
+    assert again.returncode == 1
+    assert "changed since the run started" in again.stderr
     assert (root / "calc/core.py").read_text() == mine
 
 
@@ -185,4 +191,55 @@ def test_bad_flags_are_usage_errors(tmp_path: Path) -> None:
         assert done.returncode == 2, (extra, done.stderr)
         assert "Traceback" not in done.stderr
     missing = run_cli("attempts", "show", "nope", "--path", str(root), env=_env())
-    assert missing.returncode == 2 and "no attempts run nope" in missing.stderr
+    assert missing.returncode == 2
+    assert "no attempts run nope" in missing.stderr
+
+
+def test_sigterm_stops_every_attempt_leaves_sessions_resumable_and_removes_worktrees(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    release = threading.Event()
+    model = Model()
+
+    def handler(body: dict[str, Any]) -> ScriptedReply:
+        reply = model(body)
+        if model.seen and model.seen[-1].endswith(":1"):
+            release.wait(30)  # hold each attempt's second call until the signal was sent
+        return reply
+
+    with StandIn(handler=handler) as server:
+        args = ["refactor", str(root), "improve add_numbers", "--attempts", "3", "--strategies", "broken;doc;types",
+                "--base-url", server.base_url, "--yes", "--json", "--test-cmd", TEST_CMD, "--prime", "always"]
+        proc = subprocess.Popen([sys.executable, "-m", "v4agent", *args], env={**os.environ, **_env()},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while sum(s.endswith(":1") for s in list(model.seen)) < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            release.set()
+            _out, err = proc.communicate(timeout=120)
+        finally:
+            release.set()
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 5, err[-3000:]
+    assert "Traceback" not in err
+    groups = list((root / ".v4agent" / "attempts").iterdir())
+    assert len(groups) == 1
+    manifest = json.loads((groups[0] / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert not any((groups[0] / str(n)).exists() for n in (1, 2, 3))
+    assert len(_git(root, "worktree", "list", "--porcelain").split("worktree ")) == 2
+    assert _git(root, "status", "--porcelain", "--untracked-files=all") == ""  # the user's tree untouched
+    for attempt in manifest["attempts"]:
+        assert attempt["status"] == "interrupted"
+        lines = (root / ".v4agent" / "sessions" / f"{attempt['session_id']}.jsonl").read_text().splitlines()
+        end = json.loads(lines[-1])
+        assert end["type"] == "end"
+        assert end["status"] == "interrupted"
+    assert "return a - b" in (groups[0] / "1.diff").read_text()  # the work done so far is kept

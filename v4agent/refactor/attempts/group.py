@@ -37,7 +37,7 @@ from v4agent.prompts import load_prompt
 from v4agent.refactor.attempts import manifest as store
 from v4agent.refactor.attempts.choose import choose_and_apply
 from v4agent.refactor.attempts.manifest import AttemptResult, GroupRecord
-from v4agent.refactor.attempts.one import Attempt, finish_attempt, open_attempt, result_of
+from v4agent.refactor.attempts.one import Attempt, finish_attempt, open_attempt
 from v4agent.refactor.attempts.plan import (
     SELECTIONS,
     AttemptSpec,
@@ -209,8 +209,7 @@ class _FanOut:
             else:
                 outcome = attempt.agent.run()
             diff_file = group_dir(root, self.group) / f"{attempt.spec.number}.diff"
-            result = finish_attempt(attempt, outcome, self.git.tree, diff_file) if not self.stop.is_set() else \
-                result_of(attempt.spec, attempt.writer.path, outcome, "not run", (), diff_file)
+            result = finish_attempt(attempt, outcome, self.git.tree, diff_file, run_tests=not self.stop.is_set())
             with lock:
                 results[attempt.spec.number] = result
             _say(f"attempt {attempt.spec.number}: {result.status}, tests {result.tests}, ${result.cost_usd:.4f}")

@@ -102,9 +102,11 @@ def _final_tests(ctx: ToolContext, outcome: Outcome) -> str:
     return "pass" if result.passed else "fail"
 
 
-def finish_attempt(attempt: Attempt, outcome: Outcome, start_tree: str, diff_file: Path) -> AttemptResult:
-    """The attempt's end as the manifest records it; its diff written beside the manifest."""
-    tests = _final_tests(attempt.ctx, outcome)
+def finish_attempt(attempt: Attempt, outcome: Outcome, start_tree: str, diff_file: Path, *,
+                   run_tests: bool = True) -> AttemptResult:
+    """The attempt's end as the manifest records it; its diff written beside the manifest (also when it was
+    stopped: the worktree goes, the work so far stays)."""
+    tests = _final_tests(attempt.ctx, outcome) if run_tests else "not run"
     try:
         diff = worktree_diff(attempt.worktree, start_tree)
         names = run_git(attempt.worktree, "diff", "--name-only", "--no-renames", "-z", start_tree,
