@@ -37,7 +37,7 @@ from v4agent.testing.records import CallRecord
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pack import prepare_corpus  # noqa: E402  (the bench folder is not a package)
+from bench_pack import prepare_corpus
 
 PREFILL_S_PER_MISS_TOKEN = 20e-6  # 50K prompt tokens per second of prefill
 DECODE_S_PER_OUTPUT_TOKEN = 0.02  # 50 output tokens per second
@@ -71,7 +71,7 @@ def _model(body: dict[str, Any]) -> ScriptedReply:
     marker = _text(messages[2]).rsplit("Strategy for this attempt: ", 1)[-1].strip()[:40]
     thought = "I will make the change in one edit and then stop. " * 8  # ~100 output tokens to decode
     if not any(m.get("role") == "assistant" for m in messages):
-        edit = {"path": TARGET, "old_text": '"""', "new_text": f'"""{marker} ', "replace_all": False}
+        edit = {"path": TARGET, "old_text": "import re\n", "new_text": f"import re  # {marker}\n"}
         return ScriptedReply(content=thought, tool_calls=[ScriptedToolCall("edit_file", json.dumps(edit))])
     return ScriptedReply(content=thought, tool_calls=[ScriptedToolCall("finish", json.dumps({"summary": "done"}))])
 
@@ -99,7 +99,7 @@ def run_once(corpus: Path, count: int, budget: int, tmp: Path) -> dict[str, Any]
         wall = time.monotonic() - started
         calls = list(server.calls)
     if done.returncode != 0:
-        raise SystemExit(f"N={count} failed ({done.returncode}): {done.stderr[-3000:]}")
+        raise SystemExit(f"N={count} failed ({done.returncode}): {done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     primes = [c for c in calls if len(c.request["messages"]) == 2]
     pack = primes[0].input_end if primes else 0
     firsts = [c for c in calls if len(c.request["messages"]) == 3 and "Pick the one" not in

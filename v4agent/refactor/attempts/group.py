@@ -46,7 +46,7 @@ from v4agent.refactor.attempts.plan import (
     plan_attempts,
 )
 from v4agent.refactor.attempts.report import print_report
-from v4agent.refactor.attempts.worktrees import add_worktree, group_dir, remove_worktree
+from v4agent.refactor.attempts.worktrees import add_worktree, discard_worktree, group_dir
 from v4agent.refactor.extensions import open_extensions
 from v4agent.refactor.request import RefactorRequest
 from v4agent.tools.registry import tool_schemas
@@ -140,7 +140,8 @@ def _run(request: RefactorRequest, attempts: AttemptsRequest) -> None:
     limiter = ConcurrencyLimiter(initial=limit, maximum=max(limit, DEFAULT_LIMIT))
     fan = _FanOut(run, git, start, base, tools, system_prompt, limiter, group)
     try:
-        record = fan.run(record, specs, limit, prime=request.prime != "never" and not recent_prefix_seen(root, phash))
+        seen = recent_prefix_seen(root, phash)
+        record = fan.run(record, specs, limit, prime=request.prime != "never" and not seen, seen=seen)
         record = choose_and_apply(run, record, base[:2], tools, select)
     finally:
         fan.cleanup(keep=attempts.keep_worktrees)
@@ -159,6 +160,8 @@ class _FanOut:
         self.tools, self.system_prompt, self.limiter, self.group = tools, system_prompt, limiter, group
         self.stop = threading.Event()
         self.worktrees: list[Path] = []
+        self._lock = threading.Lock()
+        self._made: list[Future[None]] = []
         self.engines: list[RemoteEngine] = []
 
     def _engine(self, spec: AttemptSpec) -> RemoteEngine:
@@ -172,28 +175,40 @@ class _FanOut:
         engine.limiter = self.limiter
         return engine
 
-    def _open(self, spec: AttemptSpec) -> Attempt:
-        worktree = add_worktree(self.run_setup.root, self.group, spec.number, self.git.commit)
-        self.worktrees.append(worktree)
+    def _open(self, spec: AttemptSpec, *, primed: bool) -> Attempt:
+        worktree = group_dir(self.run_setup.root, self.group) / str(spec.number)  # made by _checkout
         task = attempt_task(str(self.base[2]["content"]), spec)
         messages = [*self.base[:2], {**self.base[2], "content": task}]
         return open_attempt(self.run_setup, spec, worktree, self._engine(spec), self.start, f"{self.group}-{spec.number}",
-                            messages, self.tools, self.system_prompt, self.stop, _say)
+                            messages, self.tools, self.system_prompt, self.stop, _say, primed=primed)
 
-    def run(self, record: GroupRecord, specs: list[AttemptSpec], parallel: int, *, prime: bool) -> GroupRecord:
+    def _checkout(self, number: int) -> None:
+        """Make attempt ``number``'s worktree (in a thread: checkouts run beside each other and the priming)."""
+        path = add_worktree(self.run_setup.root, self.group, number, self.git.commit)
+        with self._lock:
+            self.worktrees.append(path)
+
+    def run(self, record: GroupRecord, specs: list[AttemptSpec], parallel: int, *, prime: bool,
+            seen: bool) -> GroupRecord:
         """Prime (attempt 1's session makes the call), then run every attempt, at most ``parallel`` at once."""
         root = self.run_setup.root
-        opened = [self._open(spec) for spec in specs]
+        # Attempt 1 makes the priming call, so its tracker learns the prefix from it; the others start primed.
+        opened = [self._open(spec, primed=seen or (prime and spec.number > 1)) for spec in specs]
         record = replace(record, attempts=tuple(
             AttemptResult(a.spec.number, a.spec.temperature, a.spec.strategy, a.writer.session_id, "running")
             for a in opened))
         store.save(root, record)
+        checkouts = ThreadPoolExecutor(max_workers=min(4, len(opened)), thread_name_prefix="checkout")
+        made = {a.spec.number: checkouts.submit(self._checkout, a.spec.number) for a in opened}
+        self._made = list(made.values())
+        checkouts.shutdown(wait=False)
         if prime:
             try:
                 opened[0].agent.prime()
             except KeyboardInterrupt:
                 for a in opened:
                     a.writer.write(EndRecord("interrupted", "interrupted while priming", ""))
+                wait(list(made.values()))
                 return replace(record, status="interrupted")
             calls = [c for c in _calls(opened[0]) if c.kind == "prime"]
             record = replace(record, prime_cost_usd=sum(c.cost_usd for c in calls))
@@ -202,6 +217,7 @@ class _FanOut:
         results: dict[int, AttemptResult] = {}
 
         def work(attempt: Attempt) -> None:
+            made[attempt.spec.number].result()  # its worktree, checked out meanwhile
             if self.stop.is_set():
                 outcome = Outcome("interrupted", "stopped before it started; resume with --resume", "", 0, 0.0, None,
                                   [])
@@ -222,6 +238,9 @@ class _FanOut:
                     done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                     for future in done:
                         future.result()
+                except Exception:
+                    self.stop.set()  # an attempt's machinery failed (not its model): stop the others, then say so
+                    raise
                 except KeyboardInterrupt:
                     interrupted = True
                     self.stop.set()
@@ -232,13 +251,14 @@ class _FanOut:
 
     def cleanup(self, *, keep: bool) -> None:
         """Remove the worktrees (unless kept) and close the engines opened for the attempts."""
+        wait(self._made)  # a checkout still running would leave a worktree behind
         for engine in self.engines:
             engine.close()
         if keep:
             _say(f"worktrees kept under {group_dir(self.run_setup.root, self.group)}")
             return
         for path in self.worktrees:
-            remove_worktree(self.run_setup.root, path)
+            discard_worktree(self.run_setup.root, path)
 
 
 def _calls(attempt: Attempt) -> list[Any]:

@@ -52,7 +52,7 @@ class Attempt:
 
 def open_attempt(run: RunSetup, spec: AttemptSpec, worktree: Path, engine: RemoteEngine, start: StartRecord,
                  session_id: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                 system_prompt: str, stop: threading.Event, say: Say) -> Attempt:
+                 system_prompt: str, stop: threading.Event, say: Say, *, primed: bool) -> Attempt:
     """The attempt's session file (its own start record and messages) and agent, ready to run."""
     writer = SessionWriter.create(run.root, replace(start, repo=str(worktree), task=str(messages[2]["content"])),
                                   session_id)
@@ -80,7 +80,8 @@ def open_attempt(run: RunSetup, spec: AttemptSpec, worktree: Path, engine: Remot
             say(f"attempt {spec.number}: {event.name}")
 
     tracker = cache_tracker(engine)
-    tracker.seed(messages[:2], tools)  # primed before the fan-out
+    if primed:  # by attempt 1's priming call before the fan-out (that call records it in its own tracker)
+        tracker.seed(messages[:2], tools)
     agent = Agent(engine=engine, conversation=Conversation(list(messages)), tools=tools,
                   run_tool=ModeGate(tool), writer=writer, table=run.table, config=agent_config(run.config, engine),
                   tracker=tracker, system_prompt=system_prompt, observer=observe, ledger=Ledger(run.root))

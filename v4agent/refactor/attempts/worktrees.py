@@ -6,7 +6,9 @@ never moves a branch of the user's. Removing one also prunes git's record of it.
 
 from __future__ import annotations
 
+import secrets
 import shutil
+import subprocess
 from pathlib import Path
 
 from v4agent.core.git import GitError, run_git
@@ -38,6 +40,23 @@ def remove_worktree(root: Path, path: Path) -> None:
     except GitError:
         shutil.rmtree(path, ignore_errors=True)
     run_git(root, "worktree", "prune", ok=None)
+
+
+def discard_worktree(root: Path, path: Path) -> None:
+    """Take an attempt's worktree away at once: renamed aside, git's record pruned, the files deleted by a
+    detached ``rm`` that outlives the command (a large checkout takes seconds to delete)."""
+    trash = path.parent / f".trash-{path.name}-{secrets.token_hex(4)}"
+    try:
+        path.rename(trash)
+    except OSError:
+        remove_worktree(root, path)
+        return
+    run_git(root, "worktree", "prune", ok=None)
+    try:
+        subprocess.Popen(["rm", "-rf", "--", str(trash)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def worktree_diff(path: Path, tree: str) -> str:
