@@ -68,7 +68,8 @@ def _model(body: dict[str, Any]) -> ScriptedReply:
         return ScriptedReply(content="ready")
     if "Pick the one change" in _text(messages[-1]):
         return ScriptedReply(content='{"choice": 1, "reason": "smallest change"}')
-    marker = _text(messages[2]).rsplit("Strategy for this attempt: ", 1)[-1].strip()[:40]
+    task = _text(messages[2])
+    marker = task.rsplit("Strategy for this attempt: ", 1)[-1].strip()[:40] if "Strategy for" in task else "single"
     thought = "I will make the change in one edit and then stop. " * 8  # ~100 output tokens to decode
     if not any(m.get("role") == "assistant" for m in messages):
         edit = {"path": TARGET, "old_text": "import re\n", "new_text": f"import re  # {marker}\n"}

@@ -243,3 +243,21 @@ def test_sigterm_stops_every_attempt_leaves_sessions_resumable_and_removes_workt
         assert end["type"] == "end"
         assert end["status"] == "interrupted"
     assert "return a - b" in (groups[0] / "1.diff").read_text()  # the work done so far is kept
+    # The run resumes: each attempt continues its own session in a fresh worktree holding its work so far.
+    with StandIn(handler=Model(judge_pick=2)) as server:
+        resumed = run_cli("attempts", "resume", groups[0].name, "--path", str(root), "--base-url", server.base_url,
+                          "--yes", "--json", "--test-cmd", TEST_CMD, env=_env(), timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    report = json.loads(resumed.stdout)
+    assert [a["tests"] for a in report["attempts"]] == ["fail", "pass", "pass"]
+    assert report["selection"]["chosen"] == 2
+    assert report["selection"]["applied"]
+    assert (root / "calc/core.py").read_text() == SAMPLE["calc/core.py"].replace(*GOOD)
+    assert not any((groups[0] / str(n)).exists() for n in (1, 2, 3))
+    for attempt in report["attempts"]:
+        session = (root / ".v4agent" / "sessions" / f"{attempt['session_id']}.jsonl").read_text()
+        assert '"type":"resume"' in session.replace(" ", "")
+    again = run_cli("attempts", "resume", groups[0].name, "--path", str(root), "--base-url", "http://127.0.0.1:9",
+                    env=_env())
+    assert again.returncode == 2
+    assert "was not interrupted" in again.stderr

@@ -88,6 +88,29 @@ def apply(run: str = typer.Argument(..., help="The attempts run id."),
     print(f"attempt {number}: {result.note}")
 
 
+@attempts_app.command("resume")
+def resume(run: str = typer.Argument(..., help="The attempts run id."),
+           path: Path = typer.Option(Path("."), "--path", help="The repository."),
+           engine: str | None = typer.Option(None, "--engine", help="Engine preset (deepseek, vllm, ...)."),
+           model: str | None = typer.Option(None, "--model", help="Model name."),
+           base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL."),
+           approve: str | None = typer.Option(None, "--approve", help="Approval policy: ask, edits, yes."),
+           yes: bool = typer.Option(False, "--yes", "-y", help="Short for --approve yes."),
+           test_cmd: str | None = typer.Option(None, "--test-cmd", help="The project's test command."),
+           parallel: int | None = typer.Option(None, "--parallel", help="How many attempts run at once."),
+           select: str = typer.Option("judge", "--select", help="tests, judge or ask."),
+           keep_worktrees: bool = typer.Option(False, "--keep-worktrees", help="Keep the worktrees."),
+           as_json: bool = typer.Option(False, "--json", help="Print the final report as JSON.")) -> None:
+    """Continue an interrupted run: each unfinished attempt where it stopped, then the selection."""
+    from v4agent.refactor.attempts.group import AttemptsRequest
+    from v4agent.refactor.attempts.resume import resume_attempts
+    from v4agent.refactor.request import RefactorRequest
+
+    request = RefactorRequest(path=path, engine=engine, model=model, base_url=base_url, approve=approve, yes=yes,
+                              test_cmd=test_cmd, as_json=as_json)
+    resume_attempts(request, run, AttemptsRequest(0, parallel, (), select, keep_worktrees))
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``attempts`` command group to ``app``."""
     app.add_typer(attempts_app, name="attempts")

@@ -15,9 +15,10 @@ from typing import Any
 from v4agent.accounting import Ledger
 from v4agent.agent.events import CallDone, Event, ToolStarted
 from v4agent.agent.loop import Agent, Outcome
-from v4agent.agent.request.layout import Conversation
-from v4agent.agent.sessions.records import StartRecord
-from v4agent.agent.sessions.store import SessionWriter, read_session
+from v4agent.agent.request.cachediag import CacheTracker
+from v4agent.agent.request.layout import Conversation, resume_message
+from v4agent.agent.sessions.records import ResumeRecord, StartRecord
+from v4agent.agent.sessions.store import SessionData, SessionWriter, read_session
 from v4agent.agent.setup import RunSetup, agent_config, cache_tracker, configured_test_command, sandbox_policy
 from v4agent.core.fsutil import atomic_write_text
 from v4agent.core.git import GitError, run_git
@@ -58,6 +59,33 @@ def open_attempt(run: RunSetup, spec: AttemptSpec, worktree: Path, engine: Remot
                                   session_id)
     for index, message in enumerate(messages):
         writer.message(index, message)
+    tracker = cache_tracker(engine)
+    if primed:  # by attempt 1's priming call before the fan-out (that call records it in its own tracker)
+        tracker.seed(messages[:2], tools)
+    return _attempt(run, spec, worktree, engine, writer, Conversation(list(messages)), tools, tracker, start,
+                    system_prompt, stop, say)
+
+
+def resume_attempt(run: RunSetup, spec: AttemptSpec, worktree: Path, engine: RemoteEngine, session: SessionData,
+                   stop: threading.Event, say: Say) -> Attempt:
+    """An interrupted attempt's session, continued where it stopped (its worktree holds its work so far)."""
+    writer = SessionWriter(session.path)
+    writer.write(ResumeRecord(engine.settings.model, engine.settings.think))
+    conversation = Conversation(session.messages)
+    tools = session.tools  # exactly as sent before: part of the cached prefix
+    tracker = cache_tracker(engine)
+    last = max((i for i, m in enumerate(conversation.messages) if m.get("role") == "assistant"), default=1)
+    tracker.seed(conversation.messages[: last + 1], tools)
+    attempt = _attempt(run, spec, worktree, engine, writer, conversation, tools, tracker, session.start,
+                       str(conversation.messages[0].get("content", "")), stop, say, spent=session.cost_usd)
+    attempt.agent.close_dangling()
+    attempt.agent.append(resume_message())
+    return attempt
+
+
+def _attempt(run: RunSetup, spec: AttemptSpec, worktree: Path, engine: RemoteEngine, writer: SessionWriter,
+             conversation: Conversation, tools: list[dict[str, Any]], tracker: CacheTracker, start: StartRecord,
+             system_prompt: str, stop: threading.Event, say: Say, spent: float = 0.0) -> Attempt:
     approve = run.config.get("approve")
     ctx = ToolContext(worktree, approve=approve, ask=None, test_cmd=configured_test_command(run.config),
                       start_commit=str(start.git.get("commit", "")) if isinstance(start.git, dict) else None,
@@ -79,12 +107,9 @@ def open_attempt(run: RunSetup, spec: AttemptSpec, worktree: Path, engine: Remot
         elif isinstance(event, ToolStarted):
             say(f"attempt {spec.number}: {event.name}")
 
-    tracker = cache_tracker(engine)
-    if primed:  # by attempt 1's priming call before the fan-out (that call records it in its own tracker)
-        tracker.seed(messages[:2], tools)
-    agent = Agent(engine=engine, conversation=Conversation(list(messages)), tools=tools,
-                  run_tool=ModeGate(tool), writer=writer, table=run.table, config=agent_config(run.config, engine),
-                  tracker=tracker, system_prompt=system_prompt, observer=observe, ledger=Ledger(run.root))
+    agent = Agent(engine=engine, conversation=conversation, tools=tools, run_tool=ModeGate(tool), writer=writer,
+                  table=run.table, config=agent_config(run.config, engine), tracker=tracker,
+                  system_prompt=system_prompt, observer=observe, spent_usd=spent, ledger=Ledger(run.root))
     return Attempt(spec, worktree, engine, writer, agent, ctx)
 
 

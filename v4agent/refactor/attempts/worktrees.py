@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 from v4agent.core.git import GitError, run_git
@@ -26,10 +27,16 @@ def group_dir(root: Path, group: str, *, create: bool = True) -> Path:
     return path
 
 
+_ADD = threading.Lock()  # `git worktree add` reads the other worktrees' records: concurrent adds race
+
+
 def add_worktree(root: Path, group: str, number: int, commit: str) -> Path:
-    """A detached worktree of ``commit`` for attempt ``number``."""
+    """A detached worktree of ``commit`` for attempt ``number``; safe to call from several threads (the
+    registration is serialized, the checkout of the files, the slow part, is not)."""
     path = group_dir(root, group) / str(number)
-    run_git(root, "worktree", "add", "--detach", "--force", str(path), commit)
+    with _ADD:
+        run_git(root, "worktree", "add", "--detach", "--force", "--no-checkout", str(path), commit)
+    run_git(path, "reset", "--hard", "--quiet", commit)
     return path
 
 
