@@ -106,7 +106,7 @@ def run_once(corpus: Path, count: int, budget: int, tmp: Path) -> dict[str, Any]
     firsts = [c for c in calls if len(c.request["messages"]) == 3 and "Pick the one" not in
               _text(c.request["messages"][-1])]
     hits = sorted((c.cache_hit or 0) / pack for c in firsts) if pack else []
-    return {"n": count, "wall_s": wall, "usd": _usd(calls), "calls": len(calls), "prefix_tokens": pack,
+    return {"n": count, "wall_s": wall, "load": os.getloadavg()[0], "usd": _usd(calls), "calls": len(calls), "prefix_tokens": pack,
             "first_call_hit_min": hits[0] if hits else 0.0}
 
 
@@ -127,7 +127,8 @@ def main() -> None:
             rows.append(row)
             print(f"N={row['n']}: prefix {row['prefix_tokens']:,} tokens, {row['calls']} calls, cost "
                   f"${row['usd']:.4f}, wall {row['wall_s']:.1f} s, lowest first-call hit "
-                  f"{100 * row['first_call_hit_min']:.2f}%", flush=True)
+                  f"{100 * row['first_call_hit_min']:.2f}% (load average {row['load']:.1f} on {os.cpu_count()} cores)",
+                  flush=True)
     one = next((r for r in rows if r["n"] == 1), None)
     if one is None:
         return

@@ -65,7 +65,10 @@ def show(run: str = typer.Argument(..., help="The attempts run id."),
         stdout.print(Text(sel.apply_note))
     if number is not None:
         diff = group_dir(root, run) / record.attempt(number).diff_file
-        print(diff.read_text(encoding="utf-8", errors="replace") if diff.is_file() else "(diff pruned)")
+        from v4agent.secrets.results import redact_diff
+
+        print(redact_diff(diff.read_text(encoding="utf-8", errors="replace"))[0] if diff.is_file() else
+              "(diff pruned)")
 
 
 @attempts_app.command("apply")
@@ -86,6 +89,24 @@ def apply(run: str = typer.Argument(..., help="The attempts run id."),
         error(result.note)
         raise typer.Exit(int(ExitCode.FAILED))
     print(f"attempt {number}: {result.note}")
+
+
+@attempts_app.command("prune")
+def prune(run: str = typer.Argument(..., help="The attempts run id."),
+          path: Path = typer.Option(Path("."), "--path", help="The repository.")) -> None:
+    """Delete RUN's manifest and diffs (its sessions stay, like any session, until `sessions prune`)."""
+    import shutil
+
+    from v4agent.refactor.attempts.manifest import load
+    from v4agent.refactor.attempts.worktrees import group_dir
+
+    root = _root(path)
+    record = load(root, run)  # refuses an unknown run id before anything is deleted
+    if record.status == "running":
+        raise UsageError(f"attempts run {run} is still running (or was killed without a trace): not pruned",
+                         hint="`v4agent attempts resume` finishes a killed run")
+    shutil.rmtree(group_dir(root, run, create=False))
+    print(f"pruned attempts run {run}")
 
 
 @attempts_app.command("resume")

@@ -61,6 +61,11 @@ class FanOut:
         return engine
 
     def _checkout(self, number: int, diff_file: Path | None) -> None:
+        kept = self.worktree(number)
+        if (kept / ".git").is_file() and (diff_file is None or not diff_file.is_file()):
+            with self._lock:  # a run killed outright left its worktree, the work in it: resume there
+                self.worktrees.append(kept)
+            return
         path = add_worktree(self.run_setup.root, self.group, number, self.start_commit)
         with self._lock:
             self.worktrees.append(path)

@@ -12,6 +12,7 @@ from rich.text import Text
 from v4agent.core.errors import ExitCode
 from v4agent.refactor.attempts.manifest import GroupRecord
 from v4agent.refactor.attempts.worktrees import group_dir
+from v4agent.secrets.results import redact_diff
 from v4agent.ui.console import stdout
 
 
@@ -53,7 +54,8 @@ def print_report(root: Path, record: GroupRecord, *, as_json: bool) -> None:
     chosen_diff = ""
     if sel.chosen:
         path = group_dir(root, record.group) / record.attempt(sel.chosen).diff_file
-        chosen_diff = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        # stdout is often a CI log: no secret goes there (the diff file itself stays whole, like a session)
+        chosen_diff = redact_diff(path.read_text(encoding="utf-8", errors="replace"))[0] if path.is_file() else ""
     code = exit_code(record)
     if as_json:
         print(json.dumps(report_json(record, chosen_diff), indent=2))

@@ -54,7 +54,8 @@ def _resume(request: RefactorRequest, group: str, attempts: AttemptsRequest) -> 
                                warn=lambda line: warn(escape(line)))
     root = workspace.root
     record = store.load(root, group)
-    if record.status != "interrupted":
+    # "running": the run was killed outright (start_run below refuses if its process still holds the lock).
+    if record.status not in ("interrupted", "running"):
         raise UsageError(f"attempts run {group} was not interrupted ({record.status}): nothing to resume",
                          hint=f"`v4agent attempts show {group}`; `v4agent attempts apply {group} N`")
     todo = [a for a in record.attempts if a.status in _UNFINISHED]

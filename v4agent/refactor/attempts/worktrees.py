@@ -34,6 +34,8 @@ def add_worktree(root: Path, group: str, number: int, commit: str) -> Path:
     """A detached worktree of ``commit`` for attempt ``number``; safe to call from several threads (the
     registration is serialized, the checkout of the files, the slow part, is not)."""
     path = group_dir(root, group) / str(number)
+    if path.exists():  # left by a run that was killed outright
+        discard_worktree(root, path)
     with _ADD:
         run_git(root, "worktree", "add", "--detach", "--force", "--no-checkout", str(path), commit)
     run_git(path, "reset", "--hard", "--quiet", commit)
