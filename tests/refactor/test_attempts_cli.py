@@ -243,6 +243,11 @@ def test_sigterm_stops_every_attempt_leaves_sessions_resumable_and_removes_workt
         assert end["type"] == "end"
         assert end["status"] == "interrupted"
     assert "return a - b" in (groups[0] / "1.diff").read_text()  # the work done so far is kept
+    # One attempt alone is not resumed into the user's tree: the run is.
+    alone = run_cli("refactor", str(root), "--resume", manifest["attempts"][0]["session_id"], "--base-url",
+                    "http://127.0.0.1:9", "--yes", env=_env())
+    assert alone.returncode == 2
+    assert "v4agent attempts resume" in alone.stderr
     # The run resumes: each attempt continues its own session in a fresh worktree holding its work so far.
     with StandIn(handler=Model(judge_pick=2)) as server:
         resumed = run_cli("attempts", "resume", groups[0].name, "--path", str(root), "--base-url", server.base_url,
