@@ -266,3 +266,26 @@ def test_sigterm_stops_every_attempt_leaves_sessions_resumable_and_removes_workt
                     env=_env())
     assert again.returncode == 2
     assert "was not interrupted" in again.stderr
+
+
+def test_429s_during_the_fan_out_slow_the_group_instead_of_failing_it(tmp_path: Path) -> None:
+    from v4agent.testing.records import Fault
+
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    model = Model(judge_pick=2)
+    holder: list[StandIn] = []
+
+    def handler(body: dict[str, Any]) -> ScriptedReply:
+        if len(body["messages"]) == 2:  # once primed, the attempts' parallel first calls meet 429s
+            holder[0].faults.extend([Fault("429"), Fault("429"), Fault("429")])
+        return model(body)
+
+    with StandIn(handler=handler) as server:
+        holder.append(server)
+        done = _run(root, server)
+        refused = [c for c in server.calls if c.status == 429]
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(refused) == 3
+    report = json.loads(done.stdout)
+    assert [a["status"] for a in report["attempts"]] == ["finished"] * 3
+    assert report["selection"]["applied"]
