@@ -10,6 +10,7 @@ from rich.markup import escape
 from v4agent import __version__
 from v4agent.cli import examples, quickexit, shorthand, stdio
 from v4agent.cli.commands import (
+    attempts_cmd,
     chat_cmd,
     config_cmd,
     cost_cmd,
@@ -60,6 +61,7 @@ def _root(
 for _module in (refactor_cmd, chat_cmd, review_cmd, pack_cmd, demo_cmd, cost_cmd, undo_cmd, sessions_cmd,
                 engine_cmd, engine_plan_cmd, engine_check_cmd, config_cmd, trust_cmd, sandbox_cmd, init_cmd, mcp_cmd):
     _module.register(app)
+attempts_cmd.register(app)  # best-of-N runs of `refactor --attempts N`
 examples.attach(app)
 
 

@@ -16,7 +16,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                  'v4agent refactor . "split the parser module" --plan   # read-only: print a plan',
                  'v4agent refactor ~/src/shop "fix the failing test" --max-cost 0.50 --yes',
                  "v4agent refactor . --resume            # continue the latest session",
-                 'v4agent refactor . "rename Foo to Bar" --format json > report.json'),
+                 'v4agent refactor . "rename Foo to Bar" --format json > report.json',
+                 'v4agent refactor . "fix the flaky test" --attempts 4 --strategies "smallest fix;rewrite the helper"'),
     "chat": ("v4agent chat", "v4agent chat ~/src/shop --think off",
              "v4agent chat --resume                  # continue the latest session, earlier turns reprinted"),
     "review": ("v4agent review . --base main", "v4agent review --base origin/main --format sarif -o review.sarif",
@@ -47,6 +48,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "mcp remove": ("v4agent mcp remove files",),
     "mcp test": ("v4agent mcp test", "v4agent mcp test files"),
     "init": ("v4agent init", "v4agent init ~/src/shop"),
+    "attempts": ("v4agent attempts list", "v4agent attempts show RUN --diff 2", "v4agent attempts apply RUN 2"),
+    "attempts list": ("v4agent attempts list", "v4agent attempts list --path ~/src/shop"),
+    "attempts show": ("v4agent attempts show RUN", "v4agent attempts show RUN --diff 3 --json"),
+    "attempts apply": ("v4agent attempts apply RUN 3",),
+    "attempts resume": ("v4agent attempts resume RUN --yes",),
+    "attempts prune": ("v4agent attempts prune RUN",),
     "demo": ("v4agent demo", "v4agent demo --keep   # keep the sample repository to look at"),
 }
 

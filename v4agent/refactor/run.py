@@ -395,6 +395,9 @@ def _agent(run: RunSetup, conversation: Conversation, tools: list[dict[str, Any]
 def _resume(run: RunSetup, session: SessionData, request: RefactorRequest, ask: Asker | None,
             cleanup: contextlib.ExitStack) -> None:
     raw_git = session.start.git
+    if session.start.undo == "attempt":  # its work lives in a worktree, not in this tree
+        raise UsageError(f"session {session.session_id} is one attempt of a best-of-N run; resume the run with "
+                         f"`v4agent attempts resume {session.session_id.rsplit('-', 1)[0]}`")
     if not isinstance(raw_git, dict) or len(session.messages) < 3:
         raise UsageError(f"session {session.session_id} cannot be resumed (no start state)")
     git = GitStart.from_json(raw_git)

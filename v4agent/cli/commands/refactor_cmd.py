@@ -56,6 +56,14 @@ def refactor(
     output_format: str | None = typer.Option(None, "--format", "--output-format",
                                              help="Output: text (default), json (same as --json) or stream-json "
                                              "(one JSON object per line; docs/stream-json.md)."),
+    attempts: int = typer.Option(1, "--attempts", help="Best of N: N attempts in parallel worktrees, all from one "
+                                 "primed pack; one is chosen (--select) and applied."),
+    parallel: int | None = typer.Option(None, "--parallel", help="With --attempts: how many run at once "
+                                        "(default: the engine's concurrency limit)."),
+    strategies: str | None = typer.Option(None, "--strategies", help='With --attempts: a short hint per attempt, '
+                                          '"a;b;c".'),
+    select: str = typer.Option("judge", "--select", help="With --attempts: tests, judge or ask."),
+    keep_worktrees: bool = typer.Option(False, "--keep-worktrees", help="With --attempts: keep the worktrees."),
 ) -> None:
     """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
     from v4agent.cli.options import output_format as pick_format
@@ -85,6 +93,13 @@ def refactor(
         command=command, plan=plan, plan_then_act=plan_then_act, stream=chosen == "stream-json",
     )
     check_engine_settings(path, request.config_flags())  # a bad setting is a usage error before any work
+    if attempts != 1 or parallel is not None or strategies is not None:
+        from v4agent.refactor.attempts.group import AttemptsRequest, run_attempts
+        from v4agent.refactor.attempts.plan import parse_strategies
+
+        run_attempts(request, AttemptsRequest(attempts, parallel, tuple(parse_strategies(strategies)), select,
+                                              keep_worktrees))
+        return
     run_refactor(request)
 
 
