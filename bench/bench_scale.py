@@ -248,9 +248,8 @@ def chat_startup(repo: Path) -> list[float | str]:
                 if line.startswith("v4agent chat"):
                     seen = time.perf_counter() - start
                     break
-            proc.stdin.close()
-            try:
-                _, err = proc.communicate(timeout=120)
+            try:  # EOF on stdin ends the piped chat
+                _, err = proc.communicate(input="", timeout=120)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 _, err = proc.communicate()
