@@ -51,7 +51,7 @@ def test_under_the_limit_the_repository_is_watched(tmp_path: Path, notices: list
 def test_past_the_limit_no_watch_same_delta_one_notice(tmp_path: Path, notices: list[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     root = make_git_repo(tmp_path / "repo", TREE)
-    monkeypatch.setattr(watch_module, "watch_limit", lambda: 7)  # 4 directories > half of 7
+    monkeypatch.setattr(watch_module, "watch_limit", lambda: 5)  # 4 directories > three quarters of 5
     first = Snapshot.build(root, PackOptions())
     second = Snapshot.build(root, PackOptions())
     assert first._watch is None

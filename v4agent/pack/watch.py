@@ -4,9 +4,9 @@
 file and directory of the repository, which in a large one takes longer than the rest of a delta.
 Anything that breaks the mapping from watch to directory (a watched directory moved, the event queue
 overflowing) loses track for good, and the caller checks everything again, as it does where inotify is not
-available (not Linux, or the watch limit reached). A repository with more directories than half the per-user
-watch limit (``fs.inotify.max_user_watches``; the other half is left to editors and other watchers) is not
-watched at all, and the process says so once: a partial watch would miss changes.
+available (not Linux, or the watch limit reached). A repository with more directories than three quarters
+of the per-user watch limit (``fs.inotify.max_user_watches``; a quarter is left to editors and other
+watchers) is not watched at all, and the process says so once: a partial watch would miss changes.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def _say_once(key: str, message: str) -> None:
 def _over_limit(dirs: int, limit: int | None) -> None:
     shown = f"{limit:,}" if limit is not None else "reached"
     _say_once("limit", f"the repository has {dirs:,} directories, more than v4agent takes of the inotify watch "
-              f"limit ({shown}, fs.inotify.max_user_watches; it uses at most half): each change check reads "
-              "every file's status instead (slower per turn). Raise it with: sudo sysctl "
+              f"limit ({shown}, fs.inotify.max_user_watches; it uses at most three quarters): each change check "
+              "reads every file's status instead (slower per turn). Raise it with: sudo sysctl "
               "fs.inotify.max_user_watches=524288")
 
 # inotify(7) event bits (the kernel's ABI): what changes a directory's entries or a file's content or metadata.
@@ -72,7 +72,7 @@ class DirWatch:
         if not sys.platform.startswith("linux"):
             return None
         limit = watch_limit()
-        if limit is not None and len(dirs) > limit // 2:
+        if limit is not None and len(dirs) > limit * 3 // 4:
             _over_limit(len(dirs), limit)
             return None
         try:
