@@ -14,10 +14,10 @@ prompt reads its first line); it is run twice, and the second (warm token cache,
 
 Corpus: sdists from PyPI (``pip download --no-deps --no-binary :all:`` of the pinned packages below, the
 Django one shared with bench_pack.py), extracted with ``tar --no-same-owner`` under
-~/.cache/v4agent-bench/scale/src/. The sdists hold about 22k unique files; a corpus of N files takes them in
-order and, past the end, the same files again under ``copy1/``, ``copy2/``... (duplicated real code: ranking
-and symbol work are the same per file; the token cache dedups by content, so a *cold* pack above 22k files
-counts fewer distinct files than it reads - the bench says so in its output). Each size is one git
+~/.cache/v4agent-bench/scale/src/. The sdists hold 23,807 unique files (510 MB at 30k); a corpus of N files takes them in
+order and, past the end, the same files again under ``copy1/``, ``copy2/``... (duplicated real code, said in
+the "files (unique)" row; the fact and token caches key on path and blob, so a cold pack still works every
+copy as its own file, but the OS page cache and the copies' identical symbols make it a little kinder). Each size is one git
 repository (one commit), prepared once under ~/.cache/v4agent-bench/scale/repo-N and reused.
 """
 
