@@ -10,11 +10,12 @@ with the inotify watch and without it (``Snapshot.close()`` ends the watch, so `
 the agent loop's own work per call on the pack (render + expected hit + record: first call, later calls),
 and ``v4agent chat`` start-up: the chat runs against the stand-in server (v4agent.testing) with stdin a pipe,
 and start-up is the time from spawn to its banner line on stdout (the banner is printed just before the
-prompt reads its first line); it is run twice, and the second (warm token cache, warm page cache) counts.
+prompt reads its first line); it is run twice, and the second (warm token cache, page cache and .pyc files)
+counts.
 
 Corpus: sdists from PyPI (``pip download --no-deps --no-binary :all:`` of the pinned packages below, the
 Django one shared with bench_pack.py), extracted with ``tar --no-same-owner`` under
-~/.cache/v4agent-bench/scale/src/. The sdists hold 23,807 unique files (510 MB at 30k); a corpus of N files takes them in
+~/.cache/v4agent-bench/scale/src/. The sdists hold 23,807 unique files (about 500 MB in the 30k corpus); a corpus of N files takes them in
 order and, past the end, the same files again under ``copy1/``, ``copy2/``... (duplicated real code, said in
 the "files (unique)" row; the fact and token caches key on path and blob, so a cold pack still works every
 copy as its own file, but the OS page cache and the copies' identical symbols make it a little kinder). Each size is one git
@@ -232,8 +233,10 @@ def chat_startup(repo: Path) -> list[float | str]:
     """Seconds from spawn to the chat's banner (stdin a pipe, the stand-in server as engine), run twice."""
     from v4agent.testing.standin import StandIn
 
-    env = {**os.environ, "DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off",
-           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    # Bytecode allowed: an installed v4agent has its .pyc files; the first run writes them, the warm run uses them.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off",
+                "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     results: list[float | str] = []
     with StandIn(replies=[]) as server:
         for _ in range(2):
