@@ -134,6 +134,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
         tokens = 0
         if mode == "full":
             parts.append(pack.full_piece(item))
+            item.raw = None  # emitted: its piece holds the text now (a whole-tree pack would hold it twice)
             tokens = full[e.path]
             mode = "redacted" if redactions else "full"
         elif mode == "skeleton":

@@ -4,16 +4,48 @@
 file and directory of the repository, which in a large one takes longer than the rest of a delta.
 Anything that breaks the mapping from watch to directory (a watched directory moved, the event queue
 overflowing) loses track for good, and the caller checks everything again, as it does where inotify is not
-available (not Linux, or the watch limit reached).
+available (not Linux, or the watch limit reached). A repository with more directories than three quarters
+of the per-user watch limit (``fs.inotify.max_user_watches``; a quarter is left to editors and other
+watchers) is not watched at all, and the process says so once: a partial watch would miss changes.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DirWatch"]
+from v4agent.ui.console import warn
+
+__all__ = ["DirWatch", "watch_limit"]
+
+_LIMIT_FILE = Path("/proc/sys/fs/inotify/max_user_watches")
+_said: set[str] = set()  # notices already given in this process
+report: Callable[[str], None] = warn  # where the once-per-process notice goes (a seam for tests)
+
+
+def watch_limit() -> int | None:
+    """The per-user inotify watch limit (inotify(7): /proc/sys/fs/inotify/max_user_watches); None: unknown."""
+    try:
+        return int(_LIMIT_FILE.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _say_once(key: str, message: str) -> None:
+    if key not in _said:
+        _said.add(key)
+        report(message)
+
+
+def _over_limit(dirs: int, limit: int | None) -> None:
+    shown = f"{limit:,}" if limit is not None else "reached"
+    _say_once("limit", f"the repository has {dirs:,} directories, more than v4agent takes of the inotify watch "
+              f"limit ({shown}, fs.inotify.max_user_watches; it uses at most three quarters): each change check "
+              "reads every file's status instead (slower per turn). Raise it with: sudo sysctl "
+              "fs.inotify.max_user_watches=524288")
 
 # inotify(7) event bits (the kernel's ABI): what changes a directory's entries or a file's content or metadata.
 _MODIFY, _ATTRIB, _CLOSE_WRITE = 0x2, 0x4, 0x8
@@ -39,6 +71,10 @@ class DirWatch:
         """Watch these (relative, absolute) directories; None where inotify is unavailable or refuses one."""
         if not sys.platform.startswith("linux"):
             return None
+        limit = watch_limit()
+        if limit is not None and len(dirs) > limit * 3 // 4:
+            _over_limit(len(dirs), limit)
+            return None
         try:
             from inotify_simple import INotify
         except ImportError:
@@ -51,8 +87,10 @@ class DirWatch:
         try:
             for rel, full in dirs:
                 watched[notify.add_watch(full, _WATCH)] = rel
-        except OSError:  # the watch limit (ENOSPC), or a directory gone or unreadable already
+        except OSError as exc:  # the watch limit (ENOSPC: other watchers took it), or a directory gone already
             notify.close()
+            if exc.errno == errno.ENOSPC:
+                _over_limit(len(dirs), limit)
             return None
         return cls(notify, watched)
 
