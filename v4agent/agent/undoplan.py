@@ -4,6 +4,10 @@ Only files the session's checkpoints name are ever looked at. For each, the targ
 undone turn found, and the file is safe to put back only while it is still exactly what the last turn left:
 anything else means someone changed it since, and it is left alone (``--force`` saves it, then restores).
 Committed turns are undone by ``git revert`` of their commits, newest first. ``classify`` is the rule, pure.
+
+A command cut off by a kill leaves its turn's ``running`` tree (the working tree as it started) and no record
+of what it changed: every path that differs from that tree now may be its change or a person's, so each is
+listed with the tree's state as the target and left alone unless ``--force`` (which saves it first).
 """
 
 from __future__ import annotations
@@ -19,17 +23,22 @@ from v4agent.core.checkpoints import (
     FileChange,
     FileState,
     current_states,
+    diff_names,
     tree_states,
     unsafe_reason,
 )
 from v4agent.core.git import GitError, run_git
 from v4agent.core.gitcommits import is_ancestor
+from v4agent.core.gitstart import worktree_tree
 from v4agent.core.pathtext import display_path
 
-__all__ = ["FileStep", "RevertStep", "UndoPlan", "classify", "describe_plan", "describe_step", "plan_changes",
+__all__ = ["INTERRUPTED", "FileStep", "RevertStep", "UndoPlan", "classify", "describe_plan", "describe_step", "plan_changes",
            "plan_session"]
 
 Action = Literal["restore", "delete", "recreate", "none", "keep"]
+
+# What a command cut off mid-run left: never recorded, so never equal to what is there now.
+INTERRUPTED = FileState("", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,13 @@ def classify(path: str, target: FileState, left: FileState, current: FileState) 
     action = _action(target, current)
     if current == left:
         return FileStep(path, action, target, current, safe=True)
-    why = ("recorded before per-file checkpoints; --force saves it and restores the session's start"
-           if left == UNKNOWN else "changed since the session; --force saves it first, then restores it")
+    if left == UNKNOWN:
+        why = "recorded before per-file checkpoints; --force saves it and restores the session's start"
+    elif left == INTERRUPTED:
+        why = ("changed since a command of the session was cut off (its change cannot be told from yours); "
+               "--force saves it first, then restores it")
+    else:
+        why = "changed since the session; --force saves it first, then restores it"
     return FileStep(path, action, target, current, safe=False, forceable=True, why=why)
 
 
@@ -174,9 +188,27 @@ def plan_session(root: Path, session: SessionData, to_turn: int = 0) -> UndoPlan
     if session.start.undo is None and not session.checkpoints and not session.commits:
         return UndoPlan(session.session_id, 0, (), _legacy(root, session), legacy=True)
     reverts, problems, committed = _reverts(root, session, to_turn)
-    files = plan_changes(root, [c.changes for c in later if c.turn not in committed])
+    changesets: list[Sequence[FileChange]] = []
+    for record in later:
+        if record.turn in committed:
+            continue
+        changesets.append(record.changes)
+        if record.running:
+            changesets.append(_cut_off(root, record.running, problems))
+    files = plan_changes(root, changesets)
     return UndoPlan(session.session_id, to_turn, tuple(c.turn for c in later), files, tuple(reverts),
                     tuple(problems))
+
+
+def _cut_off(root: Path, tree: str, problems: list[str]) -> list[FileChange]:
+    """The paths a command cut off mid-run may have changed: all that differ from the tree it started from."""
+    try:
+        paths = [p for p in diff_names(root, tree, worktree_tree(root)) if not unsafe_reason(p)]
+        found = tree_states(root, tree, paths)
+    except GitError as exc:
+        problems.append(f"a command of the session was cut off and the tree it started from is unreadable ({exc})")
+        return []
+    return [FileChange(p, found[p], INTERRUPTED) for p in paths]
 
 
 _VERBS = {"restore": "restore", "delete": "delete", "recreate": "recreate", "none": "already", "keep": "left alone"}
