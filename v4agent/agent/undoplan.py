@@ -196,8 +196,8 @@ def plan_session(root: Path, session: SessionData, to_turn: int = 0) -> UndoPlan
         if record.running:
             changesets.append(_cut_off(root, record.running, problems))
     files = plan_changes(root, changesets)
-    return UndoPlan(session.session_id, to_turn, tuple(c.turn for c in later), files, tuple(reverts),
-                    tuple(problems))
+    turns = tuple(c.turn for c in later if c.changes or c.running)  # a command that changed nothing: no turn
+    return UndoPlan(session.session_id, to_turn, turns, files, tuple(reverts), tuple(problems))
 
 
 def _cut_off(root: Path, tree: str, problems: list[str]) -> list[FileChange]:

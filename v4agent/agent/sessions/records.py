@@ -295,7 +295,8 @@ def parse_record(raw: Mapping[str, Any]) -> SessionRecord | None:
     values: dict[str, Any] = {key: (tuple(value) if key in _TUPLES and isinstance(value, list) else value)
                               for key, value in raw.items() if key in names}
     if kind is CheckpointRecord:
-        items = raw.get("changes") or ()
+        items = raw.get("changes")
+        items = [] if items is None else items  # [] is a record too: a command started before any change
         if not isinstance(items, list) or not all(isinstance(i, Mapping) and isinstance(i.get("path"), str)
                                                   for i in items):
             raise ValueError("a checkpoint record whose changes are not {path, found, left} objects")
