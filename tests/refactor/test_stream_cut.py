@@ -54,6 +54,7 @@ def test_a_cut_stream_is_retried_and_both_calls_are_in_the_ledger(tmp_path: Path
     assert 0 < cut.output_tokens < whole.output_tokens  # what arrived, counted: part of the reply
     assert cut.prompt_tokens > 0
 
+    assert session.turns == 2  # the cut attempt is a call, not a turn
     ledger = [r for r in Ledger(root).read() if r.session_id == session.session_id]
     assert len(ledger) == len(session.calls) == 3
     estimated = [r for r in ledger if r.estimated]
