@@ -173,3 +173,28 @@ def test_a_command_that_ended_is_recorded_and_settled(tmp_path: Path) -> None:
 def test_interrupted_is_never_a_state_on_disk() -> None:
     assert not INTERRUPTED.exists
     assert not INTERRUPTED.restorable
+
+
+def test_killed_before_a_later_write_landed_undo_still_restores_the_start(tmp_path: Path) -> None:
+    """The soak's case: turn 1 changed a.py; turn 2's write to it was recorded, then the kill came before it
+    landed. The file holds turn 1's result, not what turn 2's record says it left: both are the session's."""
+    root, writer, recorder = _setup(tmp_path)
+    first = _args(path="a.py", content="x = 3\n")
+    _started(recorder, "write_file", first)
+    recorder.observe(ToolDone(1, "write_file", first, run_tool(ToolContext(root, approve="yes"), "write_file", first)))
+    recorder.end_turn()
+    assert read_session(writer.path).checkpoints[-1].pending is None  # settled once the tool ended
+    _started(recorder, "write_file", _args(path="a.py", content="x = 9\n"), turn=2)  # then: SIGKILL, no write
+    assert read_session(writer.path).checkpoints[-1].pending == {
+        "path": "a.py", "before": current_states(root, ["a.py"])["a.py"].to_json()}
+    assert _plan(root, writer) == ["  restore    a.py"]
+    apply_plan(root, plan_session(root, read_session(writer.path)), force=False)
+    assert (root / "a.py").read_text() == START["a.py"]
+
+
+def test_a_pending_record_never_vouches_for_a_persons_content(tmp_path: Path) -> None:
+    root, writer, recorder = _setup(tmp_path)
+    _started(recorder, "edit_file", _args(path="a.py", old_text="x = 1", new_text="x = 2"))  # killed before it ran
+    (root / "a.py").write_text("x = 1\nmine = 1\n")
+    [line] = _plan(root, writer)
+    assert line.startswith("  left alone a.py: changed since the session")

@@ -3,12 +3,13 @@
 The front ends pass the loop's ``ToolStarted``/``ToolDone`` events through a ``TurnRecorder``. The record comes
 *before* the change: as an edit tool starts, the file it names is hashed into git's object store, the content the
 call will write is worked out with the tool's own steps (``tools/editplan.py``) and hashed too, and the turn's
-``CheckpointRecord`` saying "found X, will leave Y" is appended and fsynced (blobs and ref fsynced by git) before
-the tool runs. As a command (shell, tests) starts, the working tree is written to a tree and that tree is
+``CheckpointRecord`` saying "found X, will leave Y", marked ``pending`` with the file's state just before the
+call, is appended and fsynced (blobs and ref fsynced by git) before the tool runs; a small record after it
+clears the mark. As a command (shell, tests) starts, the working tree is written to a tree and that tree is
 recorded as the turn's ``running`` state. After the call, the paths it really changed are hashed again and the
 record is amended where it differs (a failed call cancels its planned change; a command's differing paths
 become its changes and ``running`` is cleared). So a kill at any instant leaves a record undo can act on: a file
-is either still what the session found, or what the record says it left; a command cut off leaves ``running``,
+is what the record says it left or, while it is pending, what it held just before the call; a command cut off leaves ``running``,
 whose changes undo cannot tell from a person's and leaves alone unless ``--force``. Each record amends the
 last one of its turn; its blobs are kept alive by a checkpoint ref (``core.checkpoints``). Only what the tools
 did is recorded: a file the user edits meanwhile is not the session's, and undo will never touch it.
@@ -169,7 +170,10 @@ class TurnRecorder:
             return
         turn_found = self._found.get(plan.rel, found)
         written = [c for c in self._turn_changes() if c.path != plan.rel] + [FileChange(plan.rel, turn_found, left)]
-        self._write(self.turn, written)
+        # ``before``: the file just before this call (the turn's last left, if it changed it already): while the
+        # record is pending, undo takes that state as the session's too (the write may never have landed).
+        before = self._left.get(plan.rel, found)
+        self._write(self.turn, written, pending={"path": plan.rel, "before": before.to_json()})
         self._intent = _Intent(plan.rel, turn_found, tuple(written))
 
     def _command_starts(self, tree: str) -> None:
@@ -203,7 +207,8 @@ class TurnRecorder:
         if intent is not None and intent.path not in self._left:
             written.append(FileChange(intent.path, intent.found, intent.found))  # the planned change never came
         if intent is not None and not command and tuple(written) == intent.written:
-            return  # it did exactly what the record written before it says
+            self._settle()  # it did exactly what the record written before it says
+            return
         self._write(self.turn, written)
         if command:
             try:  # settled: the record above names what the command changed
@@ -250,14 +255,21 @@ class TurnRecorder:
             merged[change.path] = FileChange(change.path, before.found if before else change.found, change.left)
         return self._write(turn, list(merged.values()))
 
-    def _write(self, turn: int, changes: list[FileChange], *, running: str = "") -> CheckpointRecord:
+    def _settle(self) -> None:
+        """Clear the pending mark of the turn's record: a record that amends it with nothing but that."""
+        record = replace(self.records[self.turn], pending=None)
+        self.writer.write(replace(record, changes=()))  # the store merges it into the turn's last record
+        self.records[self.turn] = record
+
+    def _write(self, turn: int, changes: list[FileChange], *, running: str = "",
+               pending: dict[str, str] | None = None) -> CheckpointRecord:
         ref, tree = checkpoint_ref(self.writer.session_id, turn), ""
         try:
             tree = write_checkpoint(self.root, ref, changes)
         except GitError as exc:  # the record still says what to restore; only the gc protection is missing
             self._failed("a checkpoint ref", exc)
             ref = ""
-        record = CheckpointRecord(turn, tuple(changes), ref, tree, running)
+        record = CheckpointRecord(turn, tuple(changes), ref, tree, running, pending)
         self.writer.write(record)
         self.records[turn] = record
         return record

@@ -5,7 +5,9 @@ undone turn found, and the file is safe to put back only while it is still exact
 anything else means someone changed it since, and it is left alone (``--force`` saves it, then restores).
 Committed turns are undone by ``git revert`` of their commits, newest first. ``classify`` is the rule, pure.
 
-A command cut off by a kill leaves its turn's ``running`` tree (the working tree as it started) and no record
+A file tool killed between its record and its end leaves that record ``pending``: the file may hold what the
+record says it left, or still what it held just before the tool (the write never landed); both are the
+session's. A command cut off by a kill leaves its turn's ``running`` tree (the working tree as it started) and no record
 of what it changed: every path that differs from that tree now may be its change or a person's, so each is
 listed with the tree's state as the target and left alone unless ``--force`` (which saves it first).
 """
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from v4agent.agent.sessions.records import CheckpointRecord
 from v4agent.agent.sessions.store import SessionData
 from v4agent.core.checkpoints import (
     UNKNOWN,
@@ -95,8 +98,12 @@ def _action(target: FileState, current: FileState) -> Action:
     return "recreate" if not current.exists else "restore"
 
 
-def classify(path: str, target: FileState, left: FileState, current: FileState) -> FileStep:
-    """The rule for one file: put back ``target`` only if ``current`` is still what the session ``left`` (pure)."""
+def classify(path: str, target: FileState, left: FileState, current: FileState,
+             also: FileState | None = None) -> FileStep:
+    """The rule for one file: put back ``target`` only if ``current`` is still what the session ``left`` (pure).
+
+    ``also``: a second state the session may have left, the file just before a tool whose record was written
+    but whose end never was (killed in between: its write may or may not have landed)."""
     why = unsafe_reason(path)
     if why:
         return FileStep(path, "keep", target, current, safe=False, why=f"refused: {why}")
@@ -110,7 +117,7 @@ def classify(path: str, target: FileState, left: FileState, current: FileState) 
     if current.mode == "other":
         return FileStep(path, "keep", target, current, safe=False, why="now a directory or a special file")
     action = _action(target, current)
-    if current == left:
+    if current == left or (also is not None and current == also and left != INTERRUPTED):
         return FileStep(path, action, target, current, safe=True)
     if left == UNKNOWN:
         why = "recorded before per-file checkpoints; --force saves it and restores the session's start"
@@ -132,12 +139,32 @@ def _targets(changesets: Sequence[Sequence[FileChange]]) -> dict[str, tuple[File
     return out
 
 
-def plan_changes(root: Path, changesets: Sequence[Sequence[FileChange]]) -> tuple[FileStep, ...]:
-    """The file steps that undo these change sets (oldest first), against the working tree now."""
+def plan_changes(root: Path, changesets: Sequence[Sequence[FileChange]],
+                 also: Mapping[str, FileState] | None = None) -> tuple[FileStep, ...]:
+    """The file steps that undo these change sets (oldest first), against the working tree now (``also``: per
+    path, a second state the session may have left: see ``classify``)."""
     targets = _targets(changesets)
     safe = [p for p in targets if not unsafe_reason(p)]
     current = current_states(root, safe)
-    return tuple(classify(p, found, left, current.get(p, UNKNOWN)) for p, (found, left) in targets.items())
+    also = also or {}
+    return tuple(classify(p, found, left, current.get(p, UNKNOWN), also.get(p))
+                 for p, (found, left) in targets.items())
+
+
+def _pending_before(records: Sequence[CheckpointRecord]) -> dict[str, FileState]:
+    """Per path whose last record is still pending (its tool's end never recorded): the state before the tool."""
+    last: dict[str, CheckpointRecord] = {}
+    for record in records:
+        for change in record.changes:
+            last[change.path] = record
+    out: dict[str, FileState] = {}
+    for path, record in last.items():
+        pending = record.pending
+        if isinstance(pending, Mapping) and pending.get("path") == path:
+            before = FileState.from_json(pending.get("before"))
+            if before.restorable:  # anything unreadable stays unknown: never taken as the session's
+                out[path] = before
+    return out
 
 
 def _subject(root: Path, commit: str) -> str:
@@ -189,13 +216,12 @@ def plan_session(root: Path, session: SessionData, to_turn: int = 0) -> UndoPlan
         return UndoPlan(session.session_id, 0, (), _legacy(root, session), legacy=True)
     reverts, problems, committed = _reverts(root, session, to_turn)
     changesets: list[Sequence[FileChange]] = []
-    for record in later:
-        if record.turn in committed:
-            continue
+    undone = [record for record in later if record.turn not in committed]
+    for record in undone:
         changesets.append(record.changes)
         if record.running:
             changesets.append(_cut_off(root, record.running, problems))
-    files = plan_changes(root, changesets)
+    files = plan_changes(root, changesets, _pending_before(undone))
     turns = tuple(c.turn for c in later if c.changes or c.running)  # a command that changed nothing: no turn
     return UndoPlan(session.session_id, to_turn, turns, files, tuple(reverts), tuple(problems))
 

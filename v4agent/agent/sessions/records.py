@@ -224,18 +224,22 @@ class CheckpointRecord:
     """The files one turn changed: for each, the state it found and the state it left (blobs kept by ``ref``).
 
     A later record for the same turn amends it (the chat's /undo of one edit): found stays the first one's.
-    A record is written before each tool call that changes files too (the change it is about to make, or the
-    tree a command starts from, ``running``), so a kill between a change and its record loses nothing.
+    A record is written before each tool call that changes files too (the change it is about to make, marked
+    ``pending``, or the tree a command starts from, ``running``), so a kill between a change and its record
+    loses nothing.
     """
 
     TYPE: ClassVar[str] = "checkpoint"
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"running"})
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"running", "pending"})
 
     turn: int
     changes: tuple[FileChange, ...] = ()
     ref: str = ""
     tree: str = ""
     running: str = ""  # the working tree's git tree as a command of this turn started ("" once it ended)
+    # The change of a file tool about to run: {"path", "before"} (the file's state just before it); cleared by
+    # the record after it. While set, the path's ``left`` is what the tool will write, and may not have landed.
+    pending: Mapping[str, str] | None = None
     ts: str = field(default_factory=now_ts)
 
 
