@@ -357,7 +357,9 @@ def soak(workdir: Path, *, kills: int, seed: int, undo_every: int, finish_every:
             if count and (count % finish_every == 0 or count >= kills) and count != finished:
                 finished = count
                 runner.finish_session()
-                say(f"{count} kills, {runner.counts.failures} failed checks")
+                c = runner.counts  # the running figures, so a soak stopped early still reports them
+                say(f"{count} kills, {c.kills_in_session} in a session, {c.sessions} sessions, "
+                    f"{c.undo_checked} undo checks, {c.undo_unclean} undo unclean, {c.failures} failed checks")
     return runner.counts
 
 

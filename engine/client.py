@@ -36,6 +36,7 @@ from v4agent.engine.types import (
     Progress,
     ReplyInterrupted,
     RequestSettings,
+    StreamRestart,
     ThinkLevel,
     ToolSchema,
 )
@@ -64,9 +65,14 @@ class EngineSettings:
 
 
 class StreamCut(EngineError):
-    """The stream ended before its finish; retryable only if nothing final was shown yet."""
+    """The stream ended before its finish; retried within the policy (``partial``: what had arrived, if any)."""
 
     kind = "stream_cut"
+
+    def __init__(self, message: str, *, partial: ChatReply | None = None, hint: str = "",
+                 retryable: bool = True) -> None:
+        super().__init__(message, hint=hint, retryable=retryable)
+        self.partial = partial
 
 
 def thinks(style: str, think: ThinkLevel) -> bool:
@@ -218,13 +224,21 @@ class RemoteEngine:
         """Send one chat request (streamed or whole, per the settings), with retries; return the reply.
 
         ``on_delta`` also gets ``Progress("status", phase)`` as the call goes from waiting to streaming, and before
-        each retry. A reply the service interrupted (``insufficient_system_resource``) is tried again.
+        each retry. A reply the service interrupted (``insufficient_system_resource``) is tried again, and so is a
+        stream cut mid-reply, even after part of it was shown: ``on_delta`` then gets a ``StreamRestart`` (what
+        was shown is superseded; its ``partial`` is what arrived, for an estimated ledger line), and the retried
+        attempt streams the whole reply again. The retry policy and each attempt's deadlines bound it all.
         """
         request = self.build_request(messages, tools, max_tokens=max_tokens)
         once = self._stream_once if self.settings.stream else self._whole_once
 
         def attempt(number: int) -> ChatReply:
-            reply = self._limited(once, request, on_delta)
+            try:
+                reply = self._limited(once, request, on_delta)
+            except StreamCut as exc:
+                if exc.partial is not None and on_delta is not None:
+                    on_delta(StreamRestart("status", "restarted", detail=str(exc), partial=exc.partial))
+                raise
             if reply.finish_reason == FINISH_NO_RESOURCE:
                 raise ReplyInterrupted(f"the service interrupted the reply ({FINISH_NO_RESOURCE})", retryable=True)
             return replace(reply, timings={**reply.timings, "attempts": float(number)}, thinking=self.thinking)
@@ -282,7 +296,6 @@ class RemoteEngine:
     def _stream_once(self, request: dict[str, Any], on_delta: DeltaSink | None) -> ChatReply:
         clock = CallClock(self.deadlines)
         assembler = StreamAssembler()
-        shown_final = False  # content or tool calls already passed on: a retry would show them twice
         phase: Phase = "waiting"
         with contextlib.closing(self._post(request)) as response:
             _status(on_delta, phase)
@@ -299,22 +312,30 @@ class RemoteEngine:
                             elif phase != "streaming":
                                 phase = _report(on_delta, "streaming")
                             on_delta(delta)
-                            shown_final = shown_final or delta.kind != "reasoning"
                 for _ in lines:  # drain the tail after [DONE] so the connection goes back to the pool
                     pass
             except _TRANSPORT_ERRORS as exc:
-                raise self._cut(_lost(exc, self.deadlines, "the stream was cut"), shown_final) from exc
+                raise _cut(_lost(exc, self.deadlines, "the stream was cut"), assembler, clock) from exc
         if not assembler.finished:
-            raise self._cut("the stream ended before the reply finished", shown_final)
+            raise _cut("the stream ended before the reply finished", assembler, clock)
         timings = {"total_s": clock.elapsed(), "first_byte_s": clock.first_token_s or 0.0}
         return assembler.reply(timings)
 
-    @staticmethod
-    def _cut(message: str, shown_final: bool) -> StreamCut:
-        if shown_final:
-            return StreamCut(message + " after part of the answer was shown; not retried",
-                             hint="run the request again", retryable=False)
-        return StreamCut(message, retryable=True)
+
+def _cut(message: str, assembler: StreamAssembler, clock: CallClock) -> StreamCut:
+    """A cut stream, retryable: what it had sent is superseded by the next attempt, never joined to it.
+
+    A cut after the server had sent a chunk carries what arrived (``partial``): the server had read the prompt
+    and generated that much, so the call is recorded as billed, with estimated usage. DeepSeek's documentation
+    says nothing on billing a stream the connection dropped (checked: api-docs.deepseek.com pricing and error
+    pages as stored, Dec 2026); providers that do document it bill it (novita.ai/docs/guides/llm-billing: a
+    client disconnect, 499, is "Charged"), and users report that DeepSeek retries after a cut cost more tokens
+    (github.com/esengine/DeepSeek-Reasonix/issues/3375). So it is counted, as an estimate, flagged.
+    """
+    if not assembler.chunks:
+        return StreamCut(message)
+    partial = assembler.reply({"total_s": clock.elapsed(), "first_byte_s": clock.first_token_s or 0.0})
+    return StreamCut(message + " after part of the reply arrived", partial=partial)
 
 
 def _status(on_delta: DeltaSink | None, phase: Phase, detail: str = "") -> None:

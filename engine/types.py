@@ -20,7 +20,7 @@ ThinkLevel = Literal["off", "low", "high", "max"]
 # sending (the caller's mark that a call starts: nothing back yet), waiting (the reply started, no token yet), queued (the server sends keep-alive
 # comments while the request waits), thinking (reasoning streams), streaming (answer or tool calls stream),
 # retrying (the attempt failed; ``detail`` says why and when the next one starts).
-Phase = Literal["sending", "waiting", "queued", "thinking", "streaming", "retrying"]
+Phase = Literal["sending", "waiting", "queued", "thinking", "streaming", "retrying", "restarted"]
 
 # Finish reasons DeepSeek documents (https://api-docs.deepseek.com/api/create-chat-completion): "length" means
 # the output limit cut the reply, "content_filter" that the service's filter removed content, and
@@ -82,6 +82,15 @@ class Progress(Delta):
     how long until it). A subclass, so that the deltas of the reply itself stay as cheap to make as they were."""
 
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class StreamRestart(Progress):
+    """Phase ``restarted``: a stream was cut after part of its reply arrived, so what was shown of it is superseded
+    (the call is asked again within the retry policy). ``partial`` is what arrived: the caller bills it as an
+    estimate, since a cut stream never sends its usage."""
+
+    partial: ChatReply | None = None
 
 
 @dataclass(frozen=True)

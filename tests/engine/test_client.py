@@ -17,6 +17,7 @@ from v4agent.engine.types import (
     EngineError,
     EngineUnreachable,
     RequestSettings,
+    StreamRestart,
     ThinkLevel,
 )
 from v4agent.testing import Fault, ScriptedReply, ScriptedToolCall, StandIn
@@ -157,15 +158,47 @@ def test_wrong_key_is_refused_with_a_hint(server: StandIn) -> None:
     assert "key" in info.value.hint
 
 
-def test_stream_cut_after_answer_was_shown_is_not_retried() -> None:
-    with StandIn(handler=lambda body: ScriptedReply(content="a long answer " * 20), chunk_chars=3) as server:
+def test_stream_cut_after_answer_was_shown_is_retried_and_the_shown_part_superseded() -> None:
+    answer = "a long answer " * 20
+    with StandIn(handler=lambda body: ScriptedReply(content=answer), chunk_chars=3) as server:
         server.faults.append(Fault("cut_stream", after=5))
-        shown: list[str] = []
-        with pytest.raises(EngineError, match="not retried") as info:
-            engine_for(server).complete([{"role": "user", "content": "hi"}], on_delta=lambda d: shown.append(d.text))
-        assert shown
-        assert "stream was cut" in str(info.value)
-        assert len(server.calls) == 1
+        seen: list[Delta] = []
+        reply = engine_for(server).complete([{"role": "user", "content": "hi"}], on_delta=seen.append)
+        assert len(server.calls) == 2  # asked again
+    assert reply.content == answer  # the whole answer, from the second attempt alone
+    assert reply.timings["attempts"] == 2
+    restarts = [d for d in seen if isinstance(d, StreamRestart)]
+    assert len(restarts) == 1
+    restart = restarts[0]
+    assert restart.text == "restarted"
+    assert "stream" in restart.detail
+    assert restart.partial is not None
+    shown_before = "".join(d.text for d in seen[:seen.index(restart)] if d.kind == "content")
+    assert shown_before
+    assert restart.partial.content == shown_before  # what arrived is what was shown: the estimate counts it
+    assert answer.startswith(shown_before)
+    shown_after = "".join(d.text for d in seen[seen.index(restart):] if d.kind == "content")
+    assert shown_after == answer  # the retry streams the whole answer again: nothing is joined to the cut part
+
+
+def test_stream_cut_every_time_gives_up_within_the_policy() -> None:
+    with StandIn(handler=lambda body: ScriptedReply(content="a long answer " * 20), chunk_chars=3) as server:
+        server.faults.extend(Fault("cut_stream", after=5) for _ in range(FAST.max_attempts))
+        seen: list[Delta] = []
+        with pytest.raises(EngineError, match="gave up") as info:
+            engine_for(server).complete([{"role": "user", "content": "hi"}], on_delta=seen.append)
+        assert len(server.calls) == FAST.max_attempts
+    assert "stream was cut" in str(info.value)
+    assert sum(isinstance(d, StreamRestart) for d in seen) == FAST.max_attempts  # every billed attempt reported
+
+
+def test_stream_cut_before_any_chunk_reports_no_partial() -> None:
+    with StandIn(handler=lambda body: ScriptedReply(content="answer"), chunk_chars=3) as server:
+        server.faults.append(Fault("cut_stream", after=0))
+        seen: list[Delta] = []
+        reply = engine_for(server).complete([{"role": "user", "content": "hi"}], on_delta=seen.append)
+    assert reply.content == "answer"
+    assert not any(isinstance(d, StreamRestart) for d in seen)
 
 
 def test_connection_refused_gives_up_as_unreachable() -> None:

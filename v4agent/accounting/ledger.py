@@ -48,6 +48,9 @@ class LedgerRecord:
     served_model: str = ""  # the model the response named ("" for none, and in lines older than the field)
     billed_model: str = ""  # the name the rates belong to, after routing and aliases
     by_fallback: bool = False  # priced by the requested name: the response named no model the table prices
+    # The server's usage never arrived (a stream cut mid-reply): prompt tokens counted from the request as the
+    # client rendered it, output from what arrived. Billed or not is the provider's call; it is never left out.
+    estimated: bool = False
 
     @property
     def at(self) -> datetime:
@@ -80,8 +83,10 @@ def make_record(
     at: datetime,
     cost: CallCost,
     duration_s: float = 0.0,
+    estimated: bool = False,
 ) -> LedgerRecord:
-    """The ledger record for a call already priced as ``cost``; unreported hits stay None."""
+    """The ledger record for a call already priced as ``cost``; unreported hits stay None (``estimated``: the
+    usage is the client's count, the server never sent one)."""
     hit, miss, unknown = split_prompt(usage)
     return LedgerRecord(
         ts=as_utc(at).isoformat(),
@@ -107,6 +112,7 @@ def make_record(
         served_model=cost.served_model,
         billed_model=cost.billed_model,
         by_fallback=cost.by_fallback,
+        estimated=estimated,
     )
 
 
@@ -194,4 +200,5 @@ def _well_typed(record: LedgerRecord) -> bool:
             and all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in maybe_ints)
             and all(isinstance(v, int | float) and not isinstance(v, bool) for v in floats)
             and isinstance(record.session_id, str) and isinstance(record.price_entry, str)
-            and isinstance(record.served_model, str) and isinstance(record.billed_model, str))
+            and isinstance(record.served_model, str) and isinstance(record.billed_model, str)
+            and isinstance(record.estimated, bool))

@@ -27,6 +27,7 @@ class Totals:
     hit_unknown_calls: int = 0
     unpriced_calls: int = 0
     fallback_calls: int = 0  # priced by the requested model name: the response named no priced model
+    estimated_calls: int = 0  # usage counted by the client: the server's never arrived (a cut stream)
 
     @property
     def hit_ratio(self) -> float | None:
@@ -46,6 +47,7 @@ class Totals:
 def summarize(records: Iterable[LedgerRecord]) -> Totals:
     """Sum the records into one ``Totals``; calls with unreported hits count apart from the hit/miss split."""
     calls = prompt = hit = miss = unknown_tokens = output = reasoning = unknown_calls = unpriced = fallback = 0
+    estimated = 0
     hit_usd = miss_usd = output_usd = total = saved = 0.0
     for r in records:
         calls += 1
@@ -60,13 +62,14 @@ def summarize(records: Iterable[LedgerRecord]) -> Totals:
             miss += r.cache_miss if r.cache_miss is not None else r.prompt_tokens - r.cache_hit
         unpriced += r.unpriced
         fallback += r.by_fallback and not r.unpriced
+        estimated += r.estimated
         hit_usd += r.hit_usd
         miss_usd += r.miss_usd
         output_usd += r.output_usd
         total += r.total_usd
         saved += r.saved_usd
     return Totals(calls, prompt, hit, miss, unknown_tokens, output, reasoning, hit_usd, miss_usd, output_usd,
-                  total, saved, unknown_calls, unpriced, fallback)
+                  total, saved, unknown_calls, unpriced, fallback, estimated)
 
 
 GROUP_KEYS: dict[str, Callable[[LedgerRecord], str]] = {

@@ -1,13 +1,18 @@
 """Turn checkpoints of a running session: per file a tool call changed, the state it found and the state it left.
 
-The front ends pass the loop's ``ToolStarted``/``ToolDone`` events through a ``TurnRecorder``. Before an edit
-tool runs, the file it names is hashed into git's object store; after it, the paths it reports changed are
-hashed again. A command (shell, tests) may change any file, so the working tree is written to a tree before and
-after it, and the paths that differ are what it changed. After every call that changed something, the turn's
-``CheckpointRecord`` (found: before its first change; left: after its last) is written to the session file,
-each one amending the last, so a crash loses no change; its blobs are kept alive by a checkpoint ref
-(``core.checkpoints``). Only what the tools did is recorded: a file the user edits meanwhile is not the
-session's, and undo will never touch it.
+The front ends pass the loop's ``ToolStarted``/``ToolDone`` events through a ``TurnRecorder``. The record comes
+*before* the change: as an edit tool starts, the file it names is hashed into git's object store, the content the
+call will write is worked out with the tool's own steps (``tools/editplan.py``) and hashed too, and the turn's
+``CheckpointRecord`` saying "found X, will leave Y", marked ``pending`` with the file's state just before the
+call, is appended and fsynced (blobs and ref fsynced by git) before the tool runs; a small record after it
+clears the mark. As a command (shell, tests) starts, the working tree is written to a tree and that tree is
+recorded as the turn's ``running`` state. After the call, the paths it really changed are hashed again and the
+record is amended where it differs (a failed call cancels its planned change; a command's differing paths
+become its changes and ``running`` is cleared). So a kill at any instant leaves a record undo can act on: a file
+is what the record says it left or, while it is pending, what it held just before the call; a command cut off leaves ``running``,
+whose changes undo cannot tell from a person's and leaves alone unless ``--force``. Each record amends the
+last one of its turn; its blobs are kept alive by a checkpoint ref (``core.checkpoints``). Only what the tools
+did is recorded: a file the user edits meanwhile is not the session's, and undo will never touch it.
 """
 
 from __future__ import annotations
@@ -29,14 +34,17 @@ from v4agent.core.checkpoints import (
     checkpoint_ref,
     current_states,
     diff_names,
+    durable_git_env,
+    state_of_bytes,
     tree_states,
     write_checkpoint,
 )
-from v4agent.core.git import GitError
+from v4agent.core.git import GitError, run_git
 from v4agent.core.gitstart import worktree_tree
+from v4agent.tools.editplan import planned_write
 from v4agent.tools.registry import edits_files, runs_command
 
-__all__ = ["ToolChange", "TurnRecorder"]
+__all__ = ["ToolChange", "TurnRecorder", "running_ref"]
 
 _RECORD_ERRORS = (GitError, OSError, UnsafePath)
 
@@ -48,6 +56,20 @@ class ToolChange:
     turn: int
     label: str  # "edit_file app.py" for messages and commit bodies
     changes: tuple[FileChange, ...]
+
+
+def running_ref(session_id: str) -> str:
+    """The ref that keeps the tree a session's running command started from (its undo target) alive."""
+    return f"{checkpoint_ref(session_id, 0).rsplit('/', 1)[0]}/running"
+
+
+@dataclass(frozen=True)
+class _Intent:
+    """The change an edit tool was about to make, as recorded before it ran."""
+
+    path: str
+    found: FileState  # the turn's found state of the path (what undo puts back)
+    written: tuple[FileChange, ...]  # the whole record written before the call
 
 
 def _argument_path(arguments: str) -> str:
@@ -95,6 +117,7 @@ class TurnRecorder:
         self._pending: list[ToolChange] = []
         self._pre: dict[str, FileState] = {}
         self._before_tree = ""
+        self._intent: _Intent | None = None
         self._warned = False
 
     def _failed(self, what: str, exc: Exception) -> None:
@@ -119,33 +142,79 @@ class TurnRecorder:
             self.turn = turn
 
     def _started(self, name: str, arguments: str) -> None:
-        self._pre, self._before_tree = {}, ""
+        self._pre, self._before_tree, self._intent = {}, "", None
         try:
             if edits_files(name):
                 rel = _argument_path(arguments)
                 if rel:
                     self._pre = current_states(self.root, [rel], write=True)  # the content is about to be replaced
+                self._intend(name, arguments)
             elif runs_command(name):
                 self._before_tree = worktree_tree(self.root)
+                self._command_starts(self._before_tree)
         except _RECORD_ERRORS as exc:
             self._failed(f"the files before {name}", exc)
 
+    def _turn_changes(self) -> list[FileChange]:
+        return [FileChange(p, self._found[p], s) for p, s in self._left.items()]
+
+    def _intend(self, name: str, arguments: str) -> None:
+        """Record, durably, the change the call is about to make (none when it would fail or change nothing)."""
+        plan = planned_write(self.root, name, arguments)
+        if plan is None:
+            return
+        found = self._pre[plan.rel] if plan.rel in self._pre else current_states(self.root, [plan.rel],
+                                                                                  write=True)[plan.rel]
+        left = state_of_bytes(self.root, plan.rel, plan.data, plan.mode)
+        if left == found:
+            return
+        turn_found = self._found.get(plan.rel, found)
+        written = [c for c in self._turn_changes() if c.path != plan.rel] + [FileChange(plan.rel, turn_found, left)]
+        # ``before``: the file just before this call (the turn's last left, if it changed it already): while the
+        # record is pending, undo takes that state as the session's too (the write may never have landed).
+        before = self._left.get(plan.rel, found)
+        self._write(self.turn, written, pending={"path": plan.rel, "before": before.to_json()})
+        self._intent = _Intent(plan.rel, turn_found, tuple(written))
+
+    def _command_starts(self, tree: str) -> None:
+        """Record, durably, the tree a command starts from: what undo puts back if the command is cut off."""
+        try:
+            run_git(self.root, "update-ref", "-m", "v4agent running command", running_ref(self.writer.session_id),
+                    tree, env=durable_git_env())
+        except GitError as exc:  # the record still names the tree; only its gc protection is missing
+            self._failed("a checkpoint ref", exc)
+        self._write(self.turn, self._turn_changes(), running=tree)
+
     def _done(self, name: str, arguments: str, result: ToolOutcome) -> None:
+        intent, command = self._intent, bool(self._before_tree)
+        self._intent = None
         try:
             found, left = self._states(name, result)
         except _RECORD_ERRORS as exc:
             self._failed(f"what {name} changed", exc)
             return
         changes = tuple(FileChange(p, found[p], left[p]) for p in left if found[p] != left[p])
-        if not changes:
+        if not changes and intent is None and not command:
             return
         for change in changes:
             self._found.setdefault(change.path, change.found)
             self._left[change.path] = change.left
-        self._pending.append(ToolChange(self.turn, tool_label(name, arguments), changes))
+        if changes:
+            self._pending.append(ToolChange(self.turn, tool_label(name, arguments), changes))
         # Durable now (the turn may never end cleanly). Every path the turn touched is written, one changed back
         # included: a record amends the last one per path, so a path left out would keep its old state.
-        self._write(self.turn, [FileChange(p, self._found[p], s) for p, s in self._left.items()])
+        written = self._turn_changes()
+        if intent is not None and intent.path not in self._left:
+            written.append(FileChange(intent.path, intent.found, intent.found))  # the planned change never came
+        if intent is not None and not command and tuple(written) == intent.written:
+            self._settle()  # it did exactly what the record written before it says
+            return
+        self._write(self.turn, written)
+        if command:
+            try:  # settled: the record above names what the command changed
+                run_git(self.root, "update-ref", "-d", running_ref(self.writer.session_id))
+            except GitError as exc:
+                self._failed("a checkpoint ref", exc)
 
     def _states(self, name: str, result: ToolOutcome) -> tuple[dict[str, FileState], dict[str, FileState]]:
         if edits_files(name) and result.changed_paths:
@@ -186,14 +255,21 @@ class TurnRecorder:
             merged[change.path] = FileChange(change.path, before.found if before else change.found, change.left)
         return self._write(turn, list(merged.values()))
 
-    def _write(self, turn: int, changes: list[FileChange]) -> CheckpointRecord:
+    def _settle(self) -> None:
+        """Clear the pending mark of the turn's record: a record that amends it with nothing but that."""
+        record = replace(self.records[self.turn], pending=None)
+        self.writer.write(replace(record, changes=()))  # the store merges it into the turn's last record
+        self.records[self.turn] = record
+
+    def _write(self, turn: int, changes: list[FileChange], *, running: str = "",
+               pending: dict[str, str] | None = None) -> CheckpointRecord:
         ref, tree = checkpoint_ref(self.writer.session_id, turn), ""
         try:
             tree = write_checkpoint(self.root, ref, changes)
         except GitError as exc:  # the record still says what to restore; only the gc protection is missing
             self._failed("a checkpoint ref", exc)
             ref = ""
-        record = CheckpointRecord(turn, tuple(changes), ref, tree)
+        record = CheckpointRecord(turn, tuple(changes), ref, tree, running, pending)
         self.writer.write(record)
         self.records[turn] = record
         return record

@@ -11,8 +11,8 @@ from v4agent.agent.request.cachediag import CallDiag
 from v4agent.engine.types import Delta, Usage
 
 __all__ = [
-    "CallDone", "CallKind", "Event", "Notice", "Observer", "Streamed", "ToolDone", "ToolOutcome", "ToolRunner",
-    "ToolStarted",
+    "CallDone", "CallKind", "Event", "Notice", "Observer", "StreamRestarted", "Streamed", "ToolDone", "ToolOutcome",
+    "ToolRunner", "ToolStarted",
 ]
 
 CallKind = Literal["prime", "turn", "compact"]
@@ -102,5 +102,17 @@ class Streamed:
     delta: Delta
 
 
-Event = CallDone | ToolStarted | ToolDone | Notice | Streamed
+@dataclass(frozen=True)
+class StreamRestarted:
+    """Event: the reply's stream was cut after ``shown_chars`` of it were shown; what was shown is superseded and
+    the call is asked again (within the retry policy). The cut attempt is in the ledger as an estimate, ``cost``."""
+
+    turn: int
+    reason: str
+    shown_chars: int
+    cost: CallCost
+    spent_usd: float
+
+
+Event = CallDone | ToolStarted | ToolDone | Notice | Streamed | StreamRestarted
 Observer = Callable[[Event], None]

@@ -47,6 +47,7 @@ def backfill_ledger(ledger: Ledger, session_path: Path, *, session_id: str, engi
                        total_usd=call.cost_usd, saved_usd=call.saved_usd,
                        price_entry=call.price_entry or looked_up.price_entry)
         ledger.append(make_record(session_id=session_id, turn=call.turn, engine=engine, model=call.model,
-                                  usage=usage, at=at, cost=cost, duration_s=call.duration_s))
+                                  usage=usage, at=at, cost=cost, duration_s=call.duration_s,
+                                  estimated=not call.usage_known))
         added += 1
     return added

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from v4agent.accounting import BudgetExceeded, Ledger, Meter, PriceTable
+from v4agent.agent.cutcall import cut_usage, shown_chars
 from v4agent.agent.events import (
     CallDone,
     CallKind,
@@ -27,6 +28,7 @@ from v4agent.agent.events import (
     Notice,
     Observer,
     Streamed,
+    StreamRestarted,
     ToolDone,
     ToolOutcome,
     ToolRunner,
@@ -55,6 +57,7 @@ from v4agent.engine.types import (
     EngineError,
     EngineUnreachable,
     Progress,
+    StreamRestart,
     ToolSchema,
     Usage,
 )
@@ -171,6 +174,8 @@ class Agent:
         self._cuts = 0  # replies in a row cut at the output limit
         self.gate = gate
         self._stop_active = False  # the model goes on because a Stop hook said so
+        self._calling: tuple[CallKind, int, int, float] = ("turn", 0, 0, 0.0)  # the call in flight: kind, prompt,
+        # expected hit, start (of its latest attempt)
 
     # -- calls ---------------------------------------------------------------------------------------------
 
@@ -190,6 +195,7 @@ class Agent:
             self.meter.check(model, prompt_tokens=rendered.prompt_tokens, expected_hit=expected,
                              expected_output=self._last_output)
         started = time.monotonic()
+        self._calling = (kind, rendered.prompt_tokens, expected, started)  # a cut attempt is billed by these
         self._emit(Streamed(Progress("status", "sending")))  # the UI shows what it waits for until the reply starts
         reply: ChatReply | None
         if kind == "prime" and self.config.prime_mode == "cancel":
@@ -224,7 +230,28 @@ class Agent:
         return reply
 
     def _on_delta(self, delta: Delta) -> None:
+        if isinstance(delta, StreamRestart):
+            self._cut_attempt(delta)
+            return
         self._emit(Streamed(delta))
+
+    def _cut_attempt(self, restart: StreamRestart) -> None:
+        """A stream cut after part of its reply arrived: in the session and the ledger as a call (an estimate)."""
+        if restart.partial is None:
+            return
+        kind, prompt_tokens, expected, started = self._calling
+        usage, estimated = cut_usage(restart.partial, prompt_tokens=prompt_tokens, expected_hit=expected,
+                                     tokenizer=self.tracker.tokenizer)
+        model, duration = self.engine.settings.model, time.monotonic() - started
+        charge = self.meter.charge(model, usage, turn=self.turn, duration_s=duration, estimated=estimated,
+                                   served_model=restart.partial.model)
+        self.writer.write(CallRecord.of(kind=kind, turn=self.turn, model=model, usage=usage,
+                                        usage_known=not estimated, cost=charge.cost, duration_s=duration,
+                                        finish_reason="cut", diag={}))
+        self.meter.log(charge)  # after the session record, as every call
+        self._calling = (kind, prompt_tokens, expected, time.monotonic())
+        self._emit(StreamRestarted(self.turn, restart.detail, shown_chars(restart.partial), charge.cost,
+                                   self.meter.spent_usd))
 
     # -- public ----------------------------------------------------------------------------------------------
 

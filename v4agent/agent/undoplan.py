@@ -4,6 +4,12 @@ Only files the session's checkpoints name are ever looked at. For each, the targ
 undone turn found, and the file is safe to put back only while it is still exactly what the last turn left:
 anything else means someone changed it since, and it is left alone (``--force`` saves it, then restores).
 Committed turns are undone by ``git revert`` of their commits, newest first. ``classify`` is the rule, pure.
+
+A file tool killed between its record and its end leaves that record ``pending``: the file may hold what the
+record says it left, or still what it held just before the tool (the write never landed); both are the
+session's. A command cut off by a kill leaves its turn's ``running`` tree (the working tree as it started) and no record
+of what it changed: every path that differs from that tree now may be its change or a person's, so each is
+listed with the tree's state as the target and left alone unless ``--force`` (which saves it first).
 """
 
 from __future__ import annotations
@@ -13,23 +19,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from v4agent.agent.sessions.records import CheckpointRecord
 from v4agent.agent.sessions.store import SessionData
 from v4agent.core.checkpoints import (
     UNKNOWN,
     FileChange,
     FileState,
     current_states,
+    diff_names,
     tree_states,
     unsafe_reason,
 )
 from v4agent.core.git import GitError, run_git
 from v4agent.core.gitcommits import is_ancestor
+from v4agent.core.gitstart import worktree_tree
 from v4agent.core.pathtext import display_path
 
-__all__ = ["FileStep", "RevertStep", "UndoPlan", "classify", "describe_plan", "describe_step", "plan_changes",
+__all__ = ["INTERRUPTED", "FileStep", "RevertStep", "UndoPlan", "classify", "describe_plan", "describe_step", "plan_changes",
            "plan_session"]
 
 Action = Literal["restore", "delete", "recreate", "none", "keep"]
+
+# What a command cut off mid-run left: never recorded, so never equal to what is there now.
+INTERRUPTED = FileState("", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -86,8 +98,12 @@ def _action(target: FileState, current: FileState) -> Action:
     return "recreate" if not current.exists else "restore"
 
 
-def classify(path: str, target: FileState, left: FileState, current: FileState) -> FileStep:
-    """The rule for one file: put back ``target`` only if ``current`` is still what the session ``left`` (pure)."""
+def classify(path: str, target: FileState, left: FileState, current: FileState,
+             also: FileState | None = None) -> FileStep:
+    """The rule for one file: put back ``target`` only if ``current`` is still what the session ``left`` (pure).
+
+    ``also``: a second state the session may have left, the file just before a tool whose record was written
+    but whose end never was (killed in between: its write may or may not have landed)."""
     why = unsafe_reason(path)
     if why:
         return FileStep(path, "keep", target, current, safe=False, why=f"refused: {why}")
@@ -101,10 +117,15 @@ def classify(path: str, target: FileState, left: FileState, current: FileState) 
     if current.mode == "other":
         return FileStep(path, "keep", target, current, safe=False, why="now a directory or a special file")
     action = _action(target, current)
-    if current == left:
+    if current == left or (also is not None and current == also and left != INTERRUPTED):
         return FileStep(path, action, target, current, safe=True)
-    why = ("recorded before per-file checkpoints; --force saves it and restores the session's start"
-           if left == UNKNOWN else "changed since the session; --force saves it first, then restores it")
+    if left == UNKNOWN:
+        why = "recorded before per-file checkpoints; --force saves it and restores the session's start"
+    elif left == INTERRUPTED:
+        why = ("changed since a command of the session was cut off (its change cannot be told from yours); "
+               "--force saves it first, then restores it")
+    else:
+        why = "changed since the session; --force saves it first, then restores it"
     return FileStep(path, action, target, current, safe=False, forceable=True, why=why)
 
 
@@ -118,12 +139,32 @@ def _targets(changesets: Sequence[Sequence[FileChange]]) -> dict[str, tuple[File
     return out
 
 
-def plan_changes(root: Path, changesets: Sequence[Sequence[FileChange]]) -> tuple[FileStep, ...]:
-    """The file steps that undo these change sets (oldest first), against the working tree now."""
+def plan_changes(root: Path, changesets: Sequence[Sequence[FileChange]],
+                 also: Mapping[str, FileState] | None = None) -> tuple[FileStep, ...]:
+    """The file steps that undo these change sets (oldest first), against the working tree now (``also``: per
+    path, a second state the session may have left: see ``classify``)."""
     targets = _targets(changesets)
     safe = [p for p in targets if not unsafe_reason(p)]
     current = current_states(root, safe)
-    return tuple(classify(p, found, left, current.get(p, UNKNOWN)) for p, (found, left) in targets.items())
+    also = also or {}
+    return tuple(classify(p, found, left, current.get(p, UNKNOWN), also.get(p))
+                 for p, (found, left) in targets.items())
+
+
+def _pending_before(records: Sequence[CheckpointRecord]) -> dict[str, FileState]:
+    """Per path whose last record is still pending (its tool's end never recorded): the state before the tool."""
+    last: dict[str, CheckpointRecord] = {}
+    for record in records:
+        for change in record.changes:
+            last[change.path] = record
+    out: dict[str, FileState] = {}
+    for path, record in last.items():
+        pending = record.pending
+        if isinstance(pending, Mapping) and pending.get("path") == path:
+            before = FileState.from_json(pending.get("before"))
+            if before.restorable:  # anything unreadable stays unknown: never taken as the session's
+                out[path] = before
+    return out
 
 
 def _subject(root: Path, commit: str) -> str:
@@ -174,9 +215,26 @@ def plan_session(root: Path, session: SessionData, to_turn: int = 0) -> UndoPlan
     if session.start.undo is None and not session.checkpoints and not session.commits:
         return UndoPlan(session.session_id, 0, (), _legacy(root, session), legacy=True)
     reverts, problems, committed = _reverts(root, session, to_turn)
-    files = plan_changes(root, [c.changes for c in later if c.turn not in committed])
-    return UndoPlan(session.session_id, to_turn, tuple(c.turn for c in later), files, tuple(reverts),
-                    tuple(problems))
+    changesets: list[Sequence[FileChange]] = []
+    undone = [record for record in later if record.turn not in committed]
+    for record in undone:
+        changesets.append(record.changes)
+        if record.running:
+            changesets.append(_cut_off(root, record.running, problems))
+    files = plan_changes(root, changesets, _pending_before(undone))
+    turns = tuple(c.turn for c in later if c.changes or c.running)  # a command that changed nothing: no turn
+    return UndoPlan(session.session_id, to_turn, turns, files, tuple(reverts), tuple(problems))
+
+
+def _cut_off(root: Path, tree: str, problems: list[str]) -> list[FileChange]:
+    """The paths a command cut off mid-run may have changed: all that differ from the tree it started from."""
+    try:
+        paths = [p for p in diff_names(root, tree, worktree_tree(root)) if not unsafe_reason(p)]
+        found = tree_states(root, tree, paths)
+    except GitError as exc:
+        problems.append(f"a command of the session was cut off and the tree it started from is unreadable ({exc})")
+        return []
+    return [FileChange(p, found[p], INTERRUPTED) for p in paths]
 
 
 _VERBS = {"restore": "restore", "delete": "delete", "recreate": "recreate", "none": "already", "keep": "left alone"}

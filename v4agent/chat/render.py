@@ -22,7 +22,7 @@ from rich.spinner import Spinner
 from rich.syntax import Syntax
 from rich.text import Text
 
-from v4agent.agent.events import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
+from v4agent.agent.events import CallDone, Event, Notice, Streamed, StreamRestarted, ToolDone, ToolStarted
 from v4agent.chat.statusline import SessionFigures
 from v4agent.engine.types import Progress
 from v4agent.tools.approval import ApprovalRequest
@@ -239,6 +239,10 @@ class ChatRenderer:
             self._tool_done(event)
         elif isinstance(event, Notice):
             self.note(event.text, style="yellow")
+        elif isinstance(event, StreamRestarted):
+            self._answered = False  # the answer starts again below
+            self.note(f"[the stream was cut; the {event.shown_chars:,} characters above are superseded: the reply "
+                      "is asked again]", style="yellow")
 
     # -- waiting -------------------------------------------------------------------------------------------
 

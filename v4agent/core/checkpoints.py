@@ -25,8 +25,8 @@ from v4agent.core.git import GitError, run_git
 
 __all__ = [
     "ABSENT", "CHECKPOINT_REFS", "UNKNOWN", "FileChange", "FileState", "UnsafePath", "blob_missing",
-    "checkpoint_ref", "current_states", "diff_names", "restore_state", "safe_parent", "tree_states",
-    "unsafe_reason", "write_checkpoint",
+    "checkpoint_ref", "current_states", "diff_names", "durable_git_env", "restore_state", "safe_parent",
+    "state_of_bytes", "tree_states", "unsafe_reason", "write_checkpoint",
 ]
 
 CHECKPOINT_REFS = "refs/v4agent/checkpoints"
@@ -132,8 +132,30 @@ def safe_parent(root: Path, rel: str) -> Path:
     return root / rel
 
 
+def durable_git_env() -> dict[str, str]:
+    """Git configuration, by environment, that fsyncs the objects and refs a command writes (git >= 2.36).
+
+    An undo record names blobs: they must be on disk before the tool whose change they describe runs. Added
+    after any ``GIT_CONFIG_COUNT`` entries the caller's environment already has.
+    """
+    try:
+        first = max(0, int(os.environ.get("GIT_CONFIG_COUNT", "0")))
+    except ValueError:
+        first = 0
+    pairs = (("core.fsync", "loose-object,reference"), ("core.fsyncMethod", "fsync"))
+    env = {"GIT_CONFIG_COUNT": str(first + len(pairs))}
+    for number, (key, value) in enumerate(pairs, first):
+        env[f"GIT_CONFIG_KEY_{number}"] = key
+        env[f"GIT_CONFIG_VALUE_{number}"] = value
+    return env
+
+
 def _hash_args(write: bool) -> tuple[str, ...]:
     return ("hash-object", "-w") if write else ("hash-object",)
+
+
+def _hash_env(write: bool) -> dict[str, str] | None:
+    return durable_git_env() if write else None
 
 
 def _link_state(root: Path, path: Path, write: bool) -> FileState:
@@ -141,7 +163,8 @@ def _link_state(root: Path, path: Path, write: bool) -> FileState:
     with tempfile.TemporaryDirectory(prefix="v4agent-link-") as tmp:
         holder = Path(tmp) / "target"
         holder.write_bytes(os.fsencode(os.readlink(path)))
-        sha = run_git(root, *_hash_args(write), "--no-filters", "--", str(holder), text=True).strip()
+        sha = run_git(root, *_hash_args(write), "--no-filters", "--", str(holder), text=True,
+                      env=_hash_env(write)).strip()
     return FileState(sha, "120000")
 
 
@@ -171,7 +194,8 @@ def current_states(root: Path, paths: Iterable[str], *, write: bool = False) -> 
     for start in range(0, len(regular), _CHUNK):
         chunk = regular[start:start + _CHUNK]
         # Hashed by name from the root, so the path's attributes pick the clean filters, as `git add` does.
-        shas = run_git(root, *_hash_args(write), "--", *(rel for rel, _ in chunk), text=True).split()
+        shas = run_git(root, *_hash_args(write), "--", *(rel for rel, _ in chunk), text=True,
+                       env=_hash_env(write)).split()
         for (rel, mode), sha in zip(chunk, shas, strict=True):
             states[rel] = FileState(sha, mode)
     return states
@@ -206,14 +230,27 @@ def write_checkpoint(root: Path, ref: str, changes: Sequence[FileChange]) -> str
                for side, state in (("found", change.found), ("left", change.left))
                if state.exists and state.restorable]
     with tempfile.TemporaryDirectory(prefix="v4agent-index-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), **durable_git_env()}
         run_git(root, "read-tree", "--empty", env=env)
         for start in range(0, len(entries), _CHUNK):
             args = [arg for entry in entries[start:start + _CHUNK] for arg in ("--cacheinfo", entry)]
             run_git(root, "update-index", "--add", *args, env=env)
         tree = run_git(root, "write-tree", env=env, text=True).strip()
-    run_git(root, "update-ref", "-m", "v4agent checkpoint", ref, tree)
+    run_git(root, "update-ref", "-m", "v4agent checkpoint", ref, tree, env=durable_git_env())
     return tree
+
+
+def state_of_bytes(root: Path, rel: str, data: bytes | None, mode: int) -> FileState:
+    """The state ``rel`` will have holding ``data`` (None: absent), its blob stored (durably) as ``git add`` would."""
+    if data is None:
+        return ABSENT
+    with tempfile.TemporaryDirectory(prefix="v4agent-blob-") as tmp:
+        holder = Path(tmp) / "content"
+        holder.write_bytes(data)
+        # --path: the clean filters of the file's own path, as when current_states hashes it by name.
+        sha = run_git(root, "hash-object", "-w", f"--path={rel}", "--", str(holder), text=True,
+                      env=durable_git_env()).strip()
+    return FileState(sha, "100755" if mode & 0o100 else "100644")
 
 
 def restore_state(root: Path, rel: str, state: FileState) -> None:

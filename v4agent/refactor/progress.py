@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from v4agent.accounting import Estimate
-from v4agent.agent.events import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
+from v4agent.agent.events import CallDone, Event, Notice, Streamed, StreamRestarted, ToolDone, ToolStarted
 from v4agent.agent.loop import Outcome
 from v4agent.agent.sessions.costs import cost_rows, cost_table
 from v4agent.agent.sessions.store import SessionData
@@ -128,6 +128,11 @@ class RefactorProgress:
             self._on_tool(event)
         elif isinstance(event, Notice):
             self._print(Text(event.text, style="yellow"))
+        elif isinstance(event, StreamRestarted):
+            self.spent = event.spent_usd
+            self._print(Text(f"↻ the reply's stream was cut after {event.shown_chars:,} characters; what came is "
+                             f"superseded and the call is asked again (the cut call: ~${event.cost.total_usd:.4f}, "
+                             "an estimate in the ledger)", style="yellow"))
         if self._live is not None:
             self._live.refresh()
 

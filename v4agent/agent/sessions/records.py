@@ -224,15 +224,22 @@ class CheckpointRecord:
     """The files one turn changed: for each, the state it found and the state it left (blobs kept by ``ref``).
 
     A later record for the same turn amends it (the chat's /undo of one edit): found stays the first one's.
+    A record is written before each tool call that changes files too (the change it is about to make, marked
+    ``pending``, or the tree a command starts from, ``running``), so a kill between a change and its record
+    loses nothing.
     """
 
     TYPE: ClassVar[str] = "checkpoint"
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"running", "pending"})
 
     turn: int
     changes: tuple[FileChange, ...] = ()
     ref: str = ""
     tree: str = ""
+    running: str = ""  # the working tree's git tree as a command of this turn started ("" once it ended)
+    # The change of a file tool about to run: {"path", "before"} (the file's state just before it); cleared by
+    # the record after it. While set, the path's ``left`` is what the tool will write, and may not have landed.
+    pending: Mapping[str, str] | None = None
     ts: str = field(default_factory=now_ts)
 
 
@@ -292,7 +299,8 @@ def parse_record(raw: Mapping[str, Any]) -> SessionRecord | None:
     values: dict[str, Any] = {key: (tuple(value) if key in _TUPLES and isinstance(value, list) else value)
                               for key, value in raw.items() if key in names}
     if kind is CheckpointRecord:
-        items = raw.get("changes") or ()
+        items = raw.get("changes")
+        items = [] if items is None else items  # [] is a record too: a command started before any change
         if not isinstance(items, list) or not all(isinstance(i, Mapping) and isinstance(i.get("path"), str)
                                                   for i in items):
             raise ValueError("a checkpoint record whose changes are not {path, found, left} objects")

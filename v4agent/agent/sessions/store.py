@@ -178,7 +178,7 @@ class SessionData:
     @property
     def turns(self) -> int:
         """How many turn calls the session made (priming and compaction calls not counted)."""
-        return sum(1 for c in self.calls if c.kind == "turn")
+        return sum(1 for c in self.calls if c.kind == "turn" and c.finish_reason != "cut")  # a cut attempt: retried
 
     @property
     def cost_usd(self) -> float:

@@ -156,6 +156,9 @@ def cost(
         warn(f"{total.hit_unknown_calls} call(s) had no cache report: their input was priced as misses")
     if total.unpriced_calls:
         warn(f"{total.unpriced_calls} call(s) had no price for their model and count as $0")
+    if total.estimated_calls:
+        warn(f"{total.estimated_calls} call(s) are estimates: the server's usage never arrived (a stream cut "
+             "mid-reply), so their tokens are the client's own count (\"estimated\" in the ledger)")
     _pricing_notes(result.records, total)
 
 
