@@ -1,0 +1,153 @@
+"""Subagents end to end: the real CLI against the stand-in, a scripted model that delegates with ``task``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import make_git_repo, run_cli
+from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
+
+SUBAGENT_MARK = "(You are now a subagent"
+SAMPLE = {
+    "calc/__init__.py": "",
+    "calc/core.py": 'def add_numbers(a, b):\n    """Add two numbers."""\n    return a + b\n',
+    "calc/api.py": "from calc.core import add_numbers\n\n\ndef total(values):\n    out = 0\n"
+                   "    for v in values:\n        out = add_numbers(out, v)\n    return out\n",
+    "README.md": "# calc\n\nA tiny calculator.\n" + "Some words about adding numbers. " * 200 + "\n",
+}
+
+
+def _call(name: str, **args: Any) -> ScriptedToolCall:
+    return ScriptedToolCall(name, json.dumps(args))
+
+
+class Model:
+    """A scripted model that answers by the conversation it is sent: the main agent or one of its subagents."""
+
+    def __init__(self, *, delay: float = 0.4) -> None:
+        self.delay = delay
+        self.active = 0
+        self.most_active = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, body: dict[str, Any]) -> ScriptedReply:
+        messages = body["messages"]
+        fork = next((i for i, m in enumerate(messages)
+                     if m["role"] == "user" and str(m.get("content", "")).startswith(SUBAGENT_MARK)), None)
+        if fork is None:
+            return self._main(messages)
+        with self._lock:
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        try:
+            time.sleep(self.delay)  # long enough for the other subagent's request to arrive meanwhile
+            return self._sub(str(messages[fork]["content"]), sum(m["role"] == "assistant" for m in messages[fork:]))
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def _main(self, messages: list[dict[str, Any]]) -> ScriptedReply:
+        if len(messages) == 2:
+            return ScriptedReply(content="ready")  # the priming call
+        step = sum(m["role"] == "assistant" for m in messages)
+        if step == 0:
+            return ScriptedReply(tool_calls=[
+                _call("task", description="find adders", prompt="Where is add_numbers defined and used?"),
+                _call("task", description="find totals", prompt="What does total do?"),
+            ])
+        return ScriptedReply(tool_calls=[_call("finish", summary="Explored through two subagents.")])
+
+    def _sub(self, task: str, step: int) -> ScriptedReply:
+        if "Task: find adders" in task:
+            script = [
+                ScriptedReply(tool_calls=[_call("read_file", path="calc/core.py")]),
+                ScriptedReply(tool_calls=[_call("write_file", path="calc/core.py", content="oops\n")]),
+                ScriptedReply(tool_calls=[_call("shell", command="touch pwned")]),
+                ScriptedReply(tool_calls=[_call("finish", summary="add_numbers: defined in calc/core.py:1, "
+                                                                  "used in calc/api.py:7.")]),
+            ]
+        else:
+            script = [
+                ScriptedReply(tool_calls=[_call("grep", pattern="def total")]),
+                ScriptedReply(tool_calls=[_call("finish", summary="total sums a list with add_numbers.")]),
+            ]
+        return script[min(step, len(script) - 1)]
+
+
+def _env() -> dict[str, str]:
+    return {"DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off"}
+
+
+def _session(root: Path) -> list[dict[str, Any]]:
+    directory = root / ".v4agent" / "sessions"
+    [path] = sorted(directory.glob("*.jsonl"))
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_subagents_fork_the_cached_conversation_in_parallel_and_only_read(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    model = Model()
+    with StandIn(handler=model) as server:
+        done = run_cli("refactor", str(root), "explain how totals are computed", "--base-url", server.base_url,
+                       "--yes", "--json", "--prime", "always", env=_env(), timeout=300)
+        calls = list(server.calls)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["status"] == "finished"
+    assert model.most_active >= 2  # the two task calls of one reply ran at the same time
+
+    # Subagents cannot write: the write and the command were tool errors, and nothing changed.
+    assert (root / "calc/core.py").read_text() == SAMPLE["calc/core.py"]
+    assert not (root / "pwned").exists()
+    assert subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=all"],
+                          capture_output=True, text=True, check=True).stdout.strip() == ""
+    sub_requests = [c for c in calls if any(str(m.get("content", "")).startswith(SUBAGENT_MARK)
+                                            for m in c.request["messages"])]
+    refused = [m["content"] for c in sub_requests for m in c.request["messages"] if m["role"] == "tool"
+               and "refused: a subagent may only read" in str(m["content"])]
+    assert sorted({text.split(":")[0] for text in refused}) == ["shell", "write_file"]
+
+    # The first request of each subagent is the main request's messages plus the task, and hits the cache
+    # up to the fork point (the stand-in's bill).
+    mains = [c for c in calls if c not in sub_requests]
+    fork_call = mains[1]  # [prime, the turn that asked for the tasks, the turn after]
+    firsts = [c for c in sub_requests if sum(m["role"] == "assistant" for m in c.request["messages"]) == 0]
+    assert len(firsts) == 2
+    for first in firsts:
+        assert first.request["messages"][:-1] == fork_call.request["messages"]
+        assert first.cache_hit >= 0.99 * fork_call.input_end, (first.cache_hit, fork_call.input_end)
+
+    # The main context grows only by the two summaries.
+    after = mains[2].request["messages"]
+    assert after[:len(fork_call.request["messages"])] == fork_call.request["messages"]
+    grown = after[len(fork_call.request["messages"]):]
+    assert [m["role"] for m in grown] == ["assistant", "tool", "tool"]
+    assert grown[1]["content"].endswith("add_numbers: defined in calc/core.py:1, used in calc/api.py:7.")
+    assert grown[2]["content"].endswith("total sums a list with add_numbers.")
+    assert "def add_numbers" not in grown[1]["content"]  # the subagent's read stayed in the subagent
+
+    # Costs are nested in the session and shown in the report; the ledger has the subagents' calls.
+    records = _session(root)
+    subtasks = [r for r in records if r["type"] == "subtask"]
+    assert [(s["description"], s["status"]) for s in subtasks] == [("find adders", "finished"),
+                                                                     ("find totals", "finished")]
+    assert [s["turns"] for s in subtasks] == [4, 2]
+    by_kind = {row["kind"]: row for row in report["cost_by_kind"]}
+    assert by_kind["subagent"]["calls"] == 6
+    assert by_kind["subagent"]["cost_usd"] > 0
+    assert abs(by_kind["total"]["cost_usd"] - sum(r["cost_usd"] for r in by_kind.values()
+                                                  if r["kind"] != "total")) < 1e-9
+    assert abs(sum(s["cost_usd"] for s in subtasks) - by_kind["subagent"]["cost_usd"]) < 1e-9
+    ledger = [json.loads(line) for line in (root / ".v4agent" / "ledger.jsonl").read_text().splitlines()]
+    parent = records[0]["id"]
+    sub_lines = [r for r in ledger if r["session_id"].startswith(parent + ".sub-")]
+    assert len(sub_lines) == 6
+    shown = run_cli("cost", str(root), "--json")
+    assert shown.returncode == 0, shown.stderr
+    groups = json.loads(shown.stdout)
+    assert groups["with_subagents"][parent]["calls"] == len(ledger)
