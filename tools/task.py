@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from v4agent.engine.types import ToolSchema
-from v4agent.tools.edit import ToolFailure
 from v4agent.tools.registry import TOOLS, Tool, ToolContext, ToolResult, _schema, tool_schemas
 
 __all__ = ["TASK_TOOL", "TASK_TOOL_NAME", "offers_task", "session_tool_schemas"]
@@ -22,7 +21,7 @@ TASK_TOOL_NAME = "task"
 
 
 def _no_runner(ctx: ToolContext, a: dict[str, Any]) -> ToolResult:
-    raise ToolFailure("subagents are not available in this session; do the exploration yourself")
+    return ToolResult("task: subagents are not available in this session; do the exploration yourself", False)
 
 
 TASK_TOOL = Tool(

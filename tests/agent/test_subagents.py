@@ -151,3 +151,52 @@ def test_subagents_fork_the_cached_conversation_in_parallel_and_only_read(tmp_pa
     assert shown.returncode == 0, shown.stderr
     groups = json.loads(shown.stdout)
     assert groups["with_subagents"][parent]["calls"] == len(ledger)
+
+
+class LimitModel:
+    """A main agent that delegates one task whose subagent never finishes, then a malformed task call."""
+
+    def __call__(self, body: dict[str, Any]) -> ScriptedReply:
+        messages = body["messages"]
+        if any(str(m.get("content", "")).startswith(SUBAGENT_MARK) for m in messages):
+            return ScriptedReply(tool_calls=[_call("list_files")])  # keeps looking: stopped by its turn limit
+        step = sum(m["role"] == "assistant" for m in messages)
+        if step == 0:
+            return ScriptedReply(tool_calls=[_call("task", description="wander", prompt="Look around.")])
+        if step == 1:
+            return ScriptedReply(tool_calls=[_call("task", description="", prompt="no name")])
+        return ScriptedReply(tool_calls=[_call("finish", summary="done")])
+
+
+def test_subagent_limits_bad_arguments_and_the_off_switch(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    env = {**_env(), "V4AGENT_SUBAGENTS_MAX_TURNS": "2"}
+    with StandIn(handler=LimitModel()) as server:
+        done = run_cli("refactor", str(root), "look", "--base-url", server.base_url, "--yes", "--json",
+                       "--prime", "never", env=env, timeout=300)
+        calls = list(server.calls)
+    assert done.returncode == 0, done.stderr[-3000:]
+    subs = [c for c in calls if any(str(m.get("content", "")).startswith(SUBAGENT_MARK) for m in c.request["messages"])]
+    assert len(subs) == 2  # subagents.max_turns
+    last = calls[-1].request["messages"]
+    results = [m["content"] for m in last if m["role"] == "tool"]
+    assert "[subagent 'wander': limit, 2 call(s)" in results[-2]
+    assert "The subagent ended without a summary" in results[-2]
+    assert results[-1].startswith("task: bad arguments: description is empty")
+    [subtask] = [r for r in _session(root) if r["type"] == "subtask"]
+    assert (subtask["status"], subtask["turns"]) == ("limit", 2)
+    sub_file = root / ".v4agent" / "sessions" / "subagents" / f"{subtask['session']}.jsonl"
+    assert sub_file.is_file()
+    sessions = run_cli("sessions", "-C", str(root), "--json")  # the subagent's file is not a session of its own
+    assert sessions.returncode == 0, sessions.stderr
+    assert subtask["session"] not in sessions.stdout
+
+    # subagents.enabled = false: the tool list never has task.
+    other = make_git_repo(tmp_path / "other", SAMPLE)
+    finish = ScriptedReply(tool_calls=[_call("finish", summary="ok")])
+    with StandIn(replies=[finish]) as server:
+        off = run_cli("refactor", str(other), "look", "--base-url", server.base_url, "--yes", "--json", "--prime",
+                      "never", env={**_env(), "V4AGENT_SUBAGENTS_ENABLED": "false"}, timeout=300)
+        sent = server.calls[0].request
+    assert off.returncode == 0, off.stderr[-3000:]
+    assert "task" not in [t["function"]["name"] for t in sent["tools"]]
