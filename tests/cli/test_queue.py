@@ -126,3 +126,25 @@ def test_bad_when_and_bad_ids_are_clear_errors(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert "no held job" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_review_is_held_and_a_table_without_off_peak_is_refused(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", FILES)
+    state = tmp_path / "state"
+    held = run_cli("review", str(root), "--base", "HEAD", "--when", "off-peak", env=_env(state))
+    assert held.returncode == 0, held.stderr
+    assert "held review job" in held.stdout
+    [job] = _jobs(state)
+    assert job["command"] == "review"
+    assert job["argv"] == ["review", str(root), "--base", "HEAD"]
+
+    prices = tmp_path / "flat.toml"  # a user's price file: one rate all day from 2026-11-01 on
+    prices.write_text('[[entry]]\nid = "flat"\nengine = "deepseek"\nstart = 2026-11-01T00:00:00Z\n'
+                      'source = "test"\nmodels.deepseek-v4-flash = { hit = 0.01, miss = 0.1, output = 0.2 }\n'
+                      'models.deepseek-flash = { hit = 0.01, miss = 0.1, output = 0.2 }\n')
+    refused = run_cli("refactor", str(root), "x", "--when", "off-peak",
+                      env={**_env(state), "V4AGENT_PRICES_FILE": str(prices)})
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "no off-peak window" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert len(_jobs(state)) == 1  # nothing was held
