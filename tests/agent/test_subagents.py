@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -200,3 +203,34 @@ def test_subagent_limits_bad_arguments_and_the_off_switch(tmp_path: Path) -> Non
         sent = server.calls[0].request
     assert off.returncode == 0, off.stderr[-3000:]
     assert "task" not in [t["function"]["name"] for t in sent["tools"]]
+
+
+def test_ctrl_c_stops_the_subagents_and_leaves_the_session_resumable(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", SAMPLE)
+    arrived = threading.Event()
+    slow = Model(delay=0.0)
+
+    def model(body: dict[str, Any]) -> ScriptedReply:
+        if any(str(m.get("content", "")).startswith(SUBAGENT_MARK) for m in body["messages"]):
+            arrived.set()
+            time.sleep(1.5)  # the subagents' first replies are slow: Ctrl-C lands while they wait
+        return slow(body)
+
+    with StandIn(handler=model) as server:
+        proc = subprocess.Popen([sys.executable, "-m", "v4agent", "refactor", str(root), "look", "--base-url",
+                                 server.base_url, "--yes", "--prime", "never"],
+                                env={**os.environ, **_env()}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        assert arrived.wait(120)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 5, err[-3000:]
+    records = _session(root)
+    assert records[-1]["type"] == "end"
+    assert records[-1]["status"] == "interrupted"
+    sub_files = sorted((root / ".v4agent" / "sessions" / "subagents").glob("*.jsonl"))
+    assert len(sub_files) == 2
+    for path in sub_files:
+        ends = [json.loads(line) for line in path.read_text().splitlines() if '"type":"end"' in line]
+        assert [e["status"] for e in ends] == ["interrupted"]
+    assert (root / "calc/core.py").read_text() == SAMPLE["calc/core.py"]

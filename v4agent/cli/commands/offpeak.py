@@ -98,12 +98,17 @@ def _first_request_tokens(workspace: Any, *, model: str, task: str, budget: int 
     from v4agent.agent.request.layout import Conversation
     from v4agent.agent.request.template import render_request
     from v4agent.agent.setup import pack_repository
+    from v4agent.extend import repository_trusted
+    from v4agent.extend.instructions import load_instructions, with_instructions
     from v4agent.prompts import load_prompt
     from v4agent.tokens.tokenizer import get_tokenizer
     from v4agent.tools.task import session_tool_schemas
 
     snapshot = pack_repository(workspace, model=model, budget=budget)
-    conversation = Conversation.start(load_prompt("system.md"), snapshot.text, task)
+    # The system prompt as refactor sends it: the instruction files join it (framed by trust).
+    instructions = load_instructions(workspace.root, trusted=repository_trusted(workspace.root))
+    system_prompt = with_instructions(load_prompt("system.md"), instructions)
+    conversation = Conversation.start(system_prompt, snapshot.text, task)
     tools = session_tool_schemas(subagents=bool(workspace.config.get("subagents.enabled")))
     rendered = render_request(conversation.messages, tools, get_tokenizer("deepseek-v4"), thinking=think != "off",
                               effort="max" if think == "max" else None)
