@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import make_git_repo, run_cli
+from v4agent.agent.subagent import read_only_runner
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
+from v4agent.tools.tool import ToolResult
 
 SUBAGENT_MARK = "(You are now a subagent"
 SAMPLE = {
@@ -234,3 +236,20 @@ def test_ctrl_c_stops_the_subagents_and_leaves_the_session_resumable(tmp_path: P
         ends = [json.loads(line) for line in path.read_text().splitlines() if '"type":"end"' in line]
         assert [e["status"] for e in ends] == ["interrupted"]
     assert (root / "calc/core.py").read_text() == SAMPLE["calc/core.py"]
+
+
+def test_read_only_runner_lets_only_reads_and_read_only_mcp_tools_through() -> None:
+    ran: list[str] = []
+
+    def runner(name: str, arguments: str) -> ToolResult:
+        ran.append(name)
+        return ToolResult("ran", True)
+
+    gate = read_only_runner(runner, frozenset({"mcp__docs__lookup"}))
+    for name in ("read_file", "grep", "list_files", "git_diff", "finish", "mcp__docs__lookup"):
+        assert gate(name, "{}").ok
+    for name in ("write_file", "edit_file", "delete_file", "shell", "run_tests", "task", "mcp__docs__write"):
+        refused = gate(name, "{}")
+        assert not refused.ok
+        assert "refused: a subagent may only read" in refused.content
+    assert ran == ["read_file", "grep", "list_files", "git_diff", "finish", "mcp__docs__lookup"]
