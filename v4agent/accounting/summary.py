@@ -80,6 +80,22 @@ GROUP_KEYS: dict[str, Callable[[LedgerRecord], str]] = {
 }
 
 
+SUBAGENT_MARK = ".sub-"  # a subagent's ledger id: its parent's id, this mark, its place (v4agent.agent.subagent)
+
+
+def parent_session(session_id: str) -> str:
+    """The session a ledger id belongs to: a subagent's parent, else the id itself."""
+    return session_id.split(SUBAGENT_MARK, 1)[0]
+
+
+def nested_session_totals(records: Iterable[LedgerRecord]) -> dict[str, Totals]:
+    """Totals per session with its subagents' calls included, in order of first appearance."""
+    groups: dict[str, list[LedgerRecord]] = {}
+    for record in records:
+        groups.setdefault(parent_session(record.session_id), []).append(record)
+    return {key: summarize(items) for key, items in groups.items()}
+
+
 def group_totals(records: Iterable[LedgerRecord], by: str) -> dict[str, Totals]:
     """Totals per group, groups in order of first appearance (the ledger is chronological)."""
     key_of = GROUP_KEYS[by]

@@ -15,7 +15,7 @@ tokens, and the request about to be sent is counted and compacted past the limit
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -58,6 +58,7 @@ from v4agent.engine.types import (
     EngineUnreachable,
     Progress,
     StreamRestart,
+    ToolCall,
     ToolSchema,
     Usage,
 )
@@ -176,6 +177,9 @@ class Agent:
         self._stop_active = False  # the model goes on because a Stop hook said so
         self._calling: tuple[CallKind, int, int, float] = ("turn", 0, 0, 0.0)  # the call in flight: kind, prompt,
         # expected hit, start (of its latest attempt)
+        # Sees each reply's tool calls, with the request that got the reply, before they run (subagents
+        # start their task calls there, in parallel).
+        self.before_tools: Callable[[Sequence[ToolCall], list[Message]], None] | None = None
 
     # -- calls ---------------------------------------------------------------------------------------------
 
@@ -345,6 +349,8 @@ class Agent:
         """Run one reply's tool calls and append their results; the outcome when the run ends here."""
         finished: str | None = None
         stop: str | None = None
+        if self.before_tools is not None:
+            self.before_tools(reply.tool_calls, self.conversation.messages[:-1])  # the request just sent
         for call in reply.tool_calls:
             result = self._run_one(call.name, call.arguments)
             self.append(tool_message(call.id, self._fit_result(call.name, result.content)))

@@ -37,6 +37,7 @@ from v4agent.agent.sessions.records import (
 from v4agent.agent.sessions.store import SessionData, SessionWriter, new_session_id, read_session
 from v4agent.agent.setup import agent_config, cache_tracker, configured_test_command, sandbox_policy
 from v4agent.agent.streamjson import StreamWriter
+from v4agent.agent.subagents import read_only_mcp, with_subagents
 from v4agent.agent.undoapply import BackupDir, apply_steps
 from v4agent.agent.undoplan import FileStep, plan_changes, plan_session
 from v4agent.chat.render import ChatRenderer
@@ -51,11 +52,12 @@ from v4agent.engine.presets import model_info
 from v4agent.extend.commands import CommandSet
 from v4agent.extend.hooks_session import Extensions
 from v4agent.extend.instructions import Instructions, with_instructions
-from v4agent.extend.planmode import ModeGate, plan_mode_in
+from v4agent.extend.planmode import plan_mode_in
 from v4agent.prompts import load_prompt
 from v4agent.sandbox import sandbox_label
 from v4agent.tools.approval import Asker
-from v4agent.tools.registry import ToolContext, changes_files, run_tool, tool_schemas
+from v4agent.tools.registry import ToolContext, changes_files, run_tool
+from v4agent.tools.task import session_tool_schemas
 
 CHAT_TASK = (
     "Interactive chat with a developer about this repository. Their messages follow, one per turn. Answer "
@@ -153,13 +155,17 @@ class ChatSession:
         self.ext.ctx = self.ctx  # MCP calls are approved like the session's other tools ("always" included)
         self._start_source = start_source  # SessionStart runs with the first message
         # Plan mode is enforced here, never by changing the tools sent (they are part of the cached prefix).
-        self.gate = ModeGate(self.ext.runner(lambda name, arguments: run_tool(self.ctx, name, arguments)),
-                             plan=plan_mode_in(conversation.messages))
+        self.gate, subagents = with_subagents(
+            self.ext.runner(lambda name, arguments: run_tool(self.ctx, name, arguments)), tools, env.config,
+            lambda: cache_tracker(engine), also_read_only=read_only_mcp(self.ext))
+        self.gate.plan = plan_mode_in(conversation.messages)
         self.agent = Agent(engine=engine, conversation=conversation, tools=tools, run_tool=self.gate,
                            gate=self.ext, writer=writer,
                            table=env.table, config=agent_config(env.config, engine, text_ends_turn=True), tracker=tracker,
                            system_prompt=conversation.messages[0]["content"], snapshot=snapshot,
                            observer=self._observe, spent_usd=spent, ledger=Ledger(env.root))
+        if subagents is not None:
+            subagents.attach(self.agent)
         self.user_turn = 0
         self.recorder = TurnRecorder(env.root, writer, warn=lambda line: env.renderer.note(line, style="yellow"))
         self.turn_starts: dict[int, int] = {}  # user turn -> index of its message in the current conversation
@@ -183,7 +189,8 @@ class ChatSession:
         """A new session over ``snapshot`` (the packed repository)."""
         sid = new_session_id()
         ext = _open_extensions(env, None, sid)
-        tools = tool_schemas() + ext.schemas()  # frozen for the session: MCP tools after the built-ins
+        # refactor's built-ins (task among them when subagents are on), then the MCP tools: frozen for the session
+        tools = session_tool_schemas(subagents=bool(env.config.get("subagents.enabled"))) + ext.schemas()
         system = with_instructions(load_prompt("system.md"), env.instructions)  # before the pack: stable
         conversation = Conversation.start(system, str(snapshot.text), CHAT_TASK)
         s = engine.settings

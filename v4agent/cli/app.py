@@ -21,6 +21,7 @@ from v4agent.cli.commands import (
     init_cmd,
     mcp_cmd,
     pack_cmd,
+    queue_cmd,
     refactor_cmd,
     review_cmd,
     sandbox_cmd,
@@ -59,7 +60,8 @@ def _root(
 
 # Listed in `--help` in this order: the main jobs first. engine_plan_cmd adds to the group engine_cmd creates.
 for _module in (refactor_cmd, chat_cmd, review_cmd, pack_cmd, demo_cmd, cost_cmd, undo_cmd, sessions_cmd,
-                engine_cmd, engine_plan_cmd, engine_check_cmd, config_cmd, trust_cmd, sandbox_cmd, init_cmd, mcp_cmd):
+                engine_cmd, engine_plan_cmd, engine_check_cmd, config_cmd, trust_cmd, sandbox_cmd, init_cmd, mcp_cmd,
+                queue_cmd):
     _module.register(app)
 attempts_cmd.register(app)  # best-of-N runs of `refactor --attempts N`
 examples.attach(app)

@@ -118,6 +118,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("timeout.first_token", float, 900.0, "Seconds to wait for the first token of a reply; the "
             "keep-alives of a queued request do not count."),
     Setting("timeout.total", float, 3600.0, "Seconds one call may take in all, generation included."),
+    Setting("subagents.enabled", bool, True, "Offer the model the task tool: read-only subagents forked from the "
+            "cached conversation (decided when a session starts; its tool list never changes)."),
+    Setting("subagents.max_turns", int, 12, "Model calls one subagent may make."),
+    Setting("subagents.max_cost", float, 0.5, "USD one subagent may spend (none = only the session's max_cost).",
+            nullable=True),
+    Setting("subagents.parallel", int, 4, "Subagents of one reply that run at once."),
     Setting("sandbox.mode", str, "auto", "Run commands in a bubblewrap sandbox: auto (when it works here), or off "
             "(then every command, tests included, needs approval).", choices=("auto", "off")),
     Setting("sandbox.network", bool, False, "Let sandboxed commands reach the network."),

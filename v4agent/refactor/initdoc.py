@@ -34,16 +34,17 @@ from v4agent.agent.setup import (
     start_run,
     tool_context,
 )
+from v4agent.agent.subagents import with_subagents
 from v4agent.core.errors import ExitCode, UsageError, V4AgentError
 from v4agent.core.signals import stop_on_signals
 from v4agent.core.tempfiles import write_temp
 from v4agent.engine.types import EngineError, EngineUnreachable
 from v4agent.extend import repository_trusted
 from v4agent.extend.instructions import load_instructions, with_instructions
-from v4agent.extend.planmode import ModeGate
 from v4agent.prompts import load_prompt
-from v4agent.tools.registry import run_tool, tool_schemas
+from v4agent.tools.registry import run_tool
 from v4agent.tools.safeopen import opened_root
+from v4agent.tools.task import session_tool_schemas
 from v4agent.ui.console import stderr, stdout, warn
 from v4agent.ui.trustprompt import ask_trust_on_terminal
 
@@ -143,7 +144,7 @@ def _run_init(request: InitRequest) -> None:
     except PackError as exc:
         raise UsageError(f"cannot pack {root}: {exc}") from None
     system = with_instructions(load_prompt("system.md"), instructions)
-    tools = tool_schemas()
+    tools = session_tool_schemas(subagents=bool(run.config.get("subagents.enabled")))  # refactor's: one cache
     conversation = Conversation.start(system, snapshot.text, INIT_TASK)
     sid = new_session_id()
     start = StartRecord(task="(init: draft AGENTS.md)", kind="init", repo=str(root), engine=run.engine.name,
@@ -154,10 +155,14 @@ def _run_init(request: InitRequest) -> None:
     for index, message in enumerate(conversation.messages):
         writer.message(index, message)
     ctx = tool_context(workspace, ask=None)
-    agent = Agent(engine=run.engine, conversation=conversation, tools=tools,
-                  run_tool=ModeGate(lambda name, arguments: run_tool(ctx, name, arguments), plan=True),
-                  writer=writer, table=run.table, config=agent_config(run.config, run.engine, text_ends_turn=True),
+    gate, subagents = with_subagents(lambda name, arguments: run_tool(ctx, name, arguments), tools, run.config,
+                                     lambda: cache_tracker(run.engine))
+    gate.plan = True
+    agent = Agent(engine=run.engine, conversation=conversation, tools=tools, run_tool=gate, writer=writer,
+                  table=run.table, config=agent_config(run.config, run.engine, text_ends_turn=True),
                   tracker=cache_tracker(run.engine), system_prompt=system, snapshot=None, ledger=Ledger(root))
+    if subagents is not None:
+        subagents.attach(agent)
     outcome = agent.run()
     _finish(root, outcome, sid)
 

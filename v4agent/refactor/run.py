@@ -55,6 +55,7 @@ from v4agent.agent.setup import (
     tool_context,
 )
 from v4agent.agent.streamjson import StreamWriter
+from v4agent.agent.subagents import read_only_mcp, with_subagents
 from v4agent.core.errors import ExitCode, Interrupted, UsageError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
@@ -71,7 +72,8 @@ from v4agent.refactor.request import PRIME_POLICIES, RefactorRequest
 from v4agent.sandbox import is_contained, sandbox_label
 from v4agent.secrets.results import redact_diff, redact_output
 from v4agent.tools.approval import Answer, ApprovalRequest, Asker, gate_command
-from v4agent.tools.registry import ToolContext, run_tool, tool_schemas
+from v4agent.tools.registry import ToolContext, run_tool
+from v4agent.tools.task import session_tool_schemas
 from v4agent.tools.testrun import detect_test_command, run_test_command
 from v4agent.ui.console import error, stderr, stdout, warn
 from v4agent.ui.trustprompt import ask_trust_on_terminal
@@ -331,7 +333,8 @@ def _run_refactor(request: RefactorRequest, cleanup: contextlib.ExitStack) -> No
     ctx = tool_context(workspace, ask=ask)
     ext = _open_extensions(workspace, ctx, sid, cleanup)
     task = _hooked_prompt(ext, rx.task, "startup")
-    tools = tool_schemas() + ext.schemas()  # frozen for the session: MCP tools listed once, after the built-ins
+    tools = session_tool_schemas(subagents=bool(run.config.get("subagents.enabled"))) + ext.schemas()  # frozen for
+    # the session: the built-ins (task among them when subagents are on), then the MCP tools, listed once
     conversation = Conversation.start(system_prompt, snapshot.text, task)
     phash = prefix_hash(conversation.messages[:2], tools, eng.settings.model, eng.settings.think)
     primed_before = recent_prefix_seen(root, phash)
@@ -385,11 +388,15 @@ def _priming_pays(run: RunSetup, prefix_tokens: int) -> bool:
 def _agent(run: RunSetup, conversation: Conversation, tools: list[dict[str, Any]], ctx: ToolContext,
            writer: SessionWriter, tracker: CacheTracker, system_prompt: str, snapshot: Snapshot | None,
            spent: float, ext: Extensions) -> Agent:
-    return Agent(engine=run.engine, conversation=conversation, tools=tools,
-                 run_tool=ModeGate(ext.runner(lambda name, arguments: run_tool(ctx, name, arguments))),
-                 writer=writer,
-                 table=run.table, config=agent_config(run.config, run.engine), tracker=tracker, system_prompt=system_prompt,
-                 snapshot=snapshot, spent_usd=spent, ledger=Ledger(run.root), gate=ext)
+    runner, subagents = with_subagents(ext.runner(lambda name, arguments: run_tool(ctx, name, arguments)), tools,
+                                       run.config, lambda: cache_tracker(run.engine),
+                                       also_read_only=read_only_mcp(ext))
+    agent = Agent(engine=run.engine, conversation=conversation, tools=tools, run_tool=runner, writer=writer,
+                  table=run.table, config=agent_config(run.config, run.engine), tracker=tracker,
+                  system_prompt=system_prompt, snapshot=snapshot, spent_usd=spent, ledger=Ledger(run.root), gate=ext)
+    if subagents is not None:
+        subagents.attach(agent)
+    return agent
 
 
 def _resume(run: RunSetup, session: SessionData, request: RefactorRequest, ask: Asker | None,

@@ -27,7 +27,17 @@ def cost_rows(session: SessionData) -> list[dict[str, Any]]:
             row["reasoning"] += int(call.reasoning_tokens or 0)
             row["cost_usd"] = round(row["cost_usd"] + float(call.cost_usd or 0.0), 10)
             row["saved_usd"] = round(row["saved_usd"] + float(call.saved_usd or 0.0), 10)
-    order = ["prime", "turn", "compact", "total"]
+    for task in session.subtasks:  # subagents' calls, nested under the parent: one row for all of them
+        for key in ("subagent", "total"):
+            row = rows.setdefault(key, {"kind": key, "calls": 0, "prompt": 0, "hit": 0, "miss": 0, "output": 0,
+                                        "reasoning": 0, "cost_usd": 0.0, "saved_usd": 0.0})
+            row["calls"] += int(task.turns or 0)
+            row["prompt"] += int(task.prompt_tokens or 0)
+            row["hit"] += int(task.cache_hit or 0)
+            row["miss"] += int(task.prompt_tokens or 0) - int(task.cache_hit or 0)
+            row["output"] += int(task.output_tokens or 0)
+            row["cost_usd"] = round(row["cost_usd"] + float(task.cost_usd or 0.0), 10)
+    order = ["prime", "turn", "compact", "subagent", "total"]
     return [rows[k] for k in order if k in rows]
 
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # annotations only: listing sessions need not load the accoun
 
 __all__ = [
     "CallRecord", "ChatUndoRecord", "CheckpointRecord", "CommitRecord", "EndRecord", "EndTotals", "MessageRecord",
-    "ResetRecord", "ResumeRecord", "SessionRecord", "StartRecord", "SwitchRecord", "ToolRecord", "UndoRecord",
+    "ResetRecord", "ResumeRecord", "SessionRecord", "StartRecord", "SubtaskRecord", "SwitchRecord", "ToolRecord",
+    "UndoRecord",
     "parse_record", "record_json",
 ]
 
@@ -257,12 +258,36 @@ class CommitRecord:
     ts: str = field(default_factory=now_ts)
 
 
+@dataclass(frozen=True)
+class SubtaskRecord:
+    """A subagent the ``task`` tool ran at ``turn``: its id, its end and its spend (its calls are in its own
+    file under ``subagents/``; its ledger lines carry its id)."""
+
+    TYPE: ClassVar[str] = "subtask"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+
+    turn: int
+    index: int = 0
+    description: str = ""
+    session: str = ""
+    status: str = ""
+    turns: int = 0
+    cost_usd: float = 0.0
+    prompt_tokens: int = 0
+    cache_hit: int = 0
+    output_tokens: int = 0
+    first_prompt: int = 0  # its first request: the forked prefix plus the task
+    first_hit: int = 0
+    fork_tokens: int = 0
+    ts: str = field(default_factory=now_ts)
+
+
 SessionRecord = (StartRecord | MessageRecord | ResetRecord | CallRecord | ToolRecord | EndRecord | ResumeRecord
-                 | SwitchRecord | ChatUndoRecord | UndoRecord | CheckpointRecord | CommitRecord)
+                 | SwitchRecord | ChatUndoRecord | UndoRecord | CheckpointRecord | CommitRecord | SubtaskRecord)
 _TYPES: dict[str, type[SessionRecord]] = {
     kind.TYPE: kind
     for kind in (StartRecord, MessageRecord, ResetRecord, CallRecord, ToolRecord, EndRecord, ResumeRecord,
-                 SwitchRecord, ChatUndoRecord, UndoRecord, CheckpointRecord, CommitRecord)
+                 SwitchRecord, ChatUndoRecord, UndoRecord, CheckpointRecord, CommitRecord, SubtaskRecord)
 }
 _TUPLES = frozenset({"tools", "changed_paths", "paths", "skipped", "reverted", "turns"})  # stored as JSON arrays
 

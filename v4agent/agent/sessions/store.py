@@ -36,6 +36,7 @@ from v4agent.agent.sessions.records import (
     ResumeRecord,
     SessionRecord,
     StartRecord,
+    SubtaskRecord,
     SwitchRecord,
     ToolRecord,
     UndoRecord,
@@ -147,6 +148,7 @@ class SessionData:
     checkpoints: list[CheckpointRecord] = field(default_factory=list)  # live: not undone, one per turn, in order
     commits: list[CommitRecord] = field(default_factory=list)  # of live turns
     undos: list[UndoRecord] = field(default_factory=list)
+    subtasks: list[SubtaskRecord] = field(default_factory=list)  # subagents the task tool ran (costs nested)
     resets: int = 0
     compacted: bool = False  # its conversation was summarized: turns before that are gone from it
     undone: bool = False
@@ -182,8 +184,9 @@ class SessionData:
 
     @property
     def cost_usd(self) -> float:
-        """The session's total cost over all its calls, in USD."""
-        return float(sum(float(c.cost_usd or 0.0) for c in self.calls))
+        """The session's total cost over all its calls and its subagents' calls, in USD."""
+        return float(sum(float(c.cost_usd or 0.0) for c in self.calls)
+                     + sum(float(t.cost_usd or 0.0) for t in self.subtasks))
 
     @property
     def saved_usd(self) -> float:
@@ -281,6 +284,8 @@ def _add(data: SessionData, record: SessionRecord) -> None:
         _add_checkpoint(data, record)
     elif isinstance(record, CommitRecord):
         data.commits.append(record)
+    elif isinstance(record, SubtaskRecord):
+        data.subtasks.append(record)
 
 
 def read_session(path: Path) -> SessionData:

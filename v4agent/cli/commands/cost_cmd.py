@@ -114,7 +114,7 @@ def cost(
 
     as_json = output_format(fmt, as_json, ("text", "json"), "text") == "json"
     from v4agent.accounting.ledger import Ledger
-    from v4agent.accounting.summary import group_totals, summarize
+    from v4agent.accounting.summary import group_totals, nested_session_totals, summarize
     from v4agent.ui.tables import report_table
 
     root = path.resolve()
@@ -139,7 +139,9 @@ def cost(
     groups = group_totals(result.records, by)
     total = summarize(result.records)
     if as_json:
-        print(json.dumps({"by": by, "groups": {k: v.to_dict() for k, v in groups.items()},
+        nested = ({"with_subagents": {k: v.to_dict() for k, v in nested_session_totals(result.records).items()}}
+                  if by == "session" else {})
+        print(json.dumps({"by": by, "groups": {k: v.to_dict() for k, v in groups.items()}, **nested,
                           "total": total.to_dict(), "skipped_lines": result.skipped}, indent=2))
         return
     if not result.records:
@@ -148,7 +150,7 @@ def cost(
     numbers = ("calls", "hit", "miss", "output", "reason", "hit %", "cost", "saved")
     grid = report_table(f"v4agent cost by {by}", (by, *numbers), numeric=numbers, whole=(by,))
     for key, t in [*groups.items(), ("total", total)]:
-        grid.add_row(key, str(t.calls), f"{t.cache_hit:,}", f"{t.cache_miss + t.unknown_hit_tokens:,}",
+        grid.add_row(_nested_label(key) if by == "session" else key, str(t.calls), f"{t.cache_hit:,}", f"{t.cache_miss + t.unknown_hit_tokens:,}",
                      f"{t.output_tokens:,}", f"{t.reasoning_tokens:,}", _ratio(t), _usd(t.total_usd),
                      _usd(t.saved_usd), end_section=key == list(groups)[-1])
     stdout.print(grid)
@@ -160,6 +162,14 @@ def cost(
         warn(f"{total.estimated_calls} call(s) are estimates: the server's usage never arrived (a stream cut "
              "mid-reply), so their tokens are the client's own count (\"estimated\" in the ledger)")
     _pricing_notes(result.records, total)
+
+
+def _nested_label(session_id: str) -> str:
+    """A subagent's row is shown under its parent's (the ledger is in time order, so it follows it)."""
+    from v4agent.accounting.summary import SUBAGENT_MARK
+
+    parent, mark, place = session_id.partition(SUBAGENT_MARK)
+    return f"  ↳ subagent {place}" if mark else parent
 
 
 def _pricing_notes(records: Sequence[LedgerRecord], total: Totals) -> None:

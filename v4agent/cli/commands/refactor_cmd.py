@@ -64,6 +64,8 @@ def refactor(
                                           '"a;b;c".'),
     select: str = typer.Option("judge", "--select", help="With --attempts: tests, judge or ask."),
     keep_worktrees: bool = typer.Option(False, "--keep-worktrees", help="With --attempts: keep the worktrees."),
+    when: str = typer.Option("now", "--when", help="now, or off-peak: quote the first request at both prices "
+                             "and hold the job until the price table's next off-peak window (`v4agent queue`)."),
 ) -> None:
     """Let the model carry out TASK on the repository at PATH, with tools, tests and a cost report."""
     from v4agent.cli.options import output_format as pick_format
@@ -84,6 +86,14 @@ def refactor(
     if not task and session is None and not path.is_dir():
         raise UsageError(f"{str(path)!r} is not a directory", hint=f"to run it as a task in this repository: "
                          f"v4agent refactor . {str(path)!r}")
+    from v4agent.cli.commands.offpeak import check_when, hold_off_peak
+
+    if check_when(when):
+        if session is not None:
+            raise UsageError("--when off-peak holds a new session; resume a session now, without --when")
+        hold_off_peak("refactor", path, task=task, budget=parse_budget(budget).tokens,
+                      flags={"engine": engine, "model": model, "base_url": base_url, "think": think})
+        return
     request = RefactorRequest(
         path=path, task=task, engine=engine, model=model, base_url=base_url, think=think, max_turns=max_turns,
         max_cost=parse_max_cost(max_cost), approve=approve, yes=yes, test_cmd=test_cmd, allow_dirty=allow_dirty,

@@ -43,11 +43,18 @@ def review_command(
     base_url: str | None = typer.Option(
         None, "--base-url", help="Base URL of an OpenAI-compatible endpoint."
     ),
+    when: str = typer.Option("now", "--when", help="now, or off-peak: quote the first request at both prices "
+                             "and hold the review until the next off-peak window (`v4agent queue`)."),
 ) -> None:
     """Review a change with DeepSeek V4: the repository at BASE is the cached prefix, the diff the question."""
+    from v4agent.cli.commands.offpeak import check_when, hold_off_peak
     from v4agent.cli.options import output_format
     from v4agent.review.main import run_review
 
+    if check_when(when):
+        hold_off_peak("review", path, task=f"review {base or 'the base'}..{head}",
+                      flags={"engine": engine, "model": model, "base_url": base_url})
+        return
     run_review(
         path,
         base=base,
