@@ -67,3 +67,24 @@ def test_a_cut_stream_is_retried_and_both_calls_are_in_the_ledger(tmp_path: Path
     assert json.loads(shown.stdout)["total"]["estimated_calls"] == 1
     table = run_cli("cost", str(root))
     assert "1 call(s) are estimates" in table.stderr
+
+
+def test_stream_json_says_the_cut_text_is_superseded(tmp_path: Path) -> None:
+    jsonschema = __import__("pytest").importorskip("jsonschema")
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "stream-json.schema.json").read_text())
+    root = make_git_repo(tmp_path / "repo", {"README.md": "demo\n"})
+    with StandIn(handler=_script, chunk_chars=4) as server:
+        server.faults.append(Fault("cut_stream", after=6))
+        done = run_cli("refactor", str(root), "create hello.txt", "--base-url", server.base_url, "--yes",
+                       "--prime", "never", "--format", "stream-json",
+                       env={"DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off"}, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    for line in lines:
+        jsonschema.validate(line, schema)
+    kinds = [line["type"] for line in lines]
+    restart = kinds.index("stream_restart")
+    assert "text" in kinds[:restart]  # part of the reply had reached the reader before the cut
+    event = lines[restart]
+    assert event["estimated"] is True and event["shown_chars"] > 0 and event["cost_usd"] > 0
+    assert kinds[-1] == "end"

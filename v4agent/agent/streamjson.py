@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from v4agent.agent.events import CallDone, Event, Notice, Streamed, ToolDone, ToolStarted
+from v4agent.agent.events import CallDone, Event, Notice, Streamed, StreamRestarted, ToolDone, ToolStarted
 from v4agent.engine.types import Progress
 
 __all__ = ["STREAM_VERSION", "StreamWriter", "event_json"]
@@ -53,6 +53,10 @@ def event_json(event: Event, *, deltas: bool = True) -> dict[str, Any] | None:
                 "changed_paths": list(event.result.changed_paths), "content": content, "content_cut": cut}
     if isinstance(event, Notice):
         return {"type": "notice", "text": event.text}
+    if isinstance(event, StreamRestarted):  # the text lines of this turn so far are superseded
+        return {"type": "stream_restart", "turn": event.turn, "reason": event.reason,
+                "shown_chars": event.shown_chars, "cost_usd": event.cost.total_usd, "estimated": True,
+                "spent_usd": event.spent_usd}
     if isinstance(event, Streamed):
         delta = event.delta
         if not deltas or isinstance(delta, Progress) or delta.kind not in ("content", "reasoning") or not delta.text:
