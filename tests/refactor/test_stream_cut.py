@@ -86,5 +86,7 @@ def test_stream_json_says_the_cut_text_is_superseded(tmp_path: Path) -> None:
     restart = kinds.index("stream_restart")
     assert "text" in kinds[:restart]  # part of the reply had reached the reader before the cut
     event = lines[restart]
-    assert event["estimated"] is True and event["shown_chars"] > 0 and event["cost_usd"] > 0
+    assert event["estimated"] is True
+    assert event["shown_chars"] > 0
+    assert event["cost_usd"] > 0
     assert kinds[-1] == "end"
