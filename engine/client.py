@@ -87,7 +87,11 @@ def think_params(style: str, think: ThinkLevel) -> dict[str, Any]:
             return {"thinking": {"type": "disabled"}}
         return {"thinking": {"type": "enabled"}, "reasoning_effort": think}
     if style == "chat_template_kwargs":
-        return {"chat_template_kwargs": {"thinking": think != "off"}}
+        if think == "off":
+            return {"chat_template_kwargs": {"thinking": False}}
+        # vLLM's DeepSeek-V4 template takes the effort beside the switch; "max" is Think Max (vllm-project/recipes,
+        # models/deepseek-ai/DeepSeek-V4-Flash.yaml, "OpenAI Client Example", commit 8959cf64).
+        return {"chat_template_kwargs": {"thinking": True, "reasoning_effort": think}}
     return {}
 
 

@@ -84,7 +84,8 @@ def test_tool_calls_over_many_chunks_with_reasoning_sent_back() -> None:
 @pytest.mark.parametrize(("preset", "think", "expected"), [
     ("deepseek", "off", {"thinking": {"type": "disabled"}}),
     ("deepseek", "max", {"thinking": {"type": "enabled"}, "reasoning_effort": "max"}),
-    ("vllm", "low", {"chat_template_kwargs": {"thinking": True}}),
+    ("vllm", "low", {"chat_template_kwargs": {"thinking": True, "reasoning_effort": "low"}}),
+    ("vllm", "max", {"chat_template_kwargs": {"thinking": True, "reasoning_effort": "max"}}),  # Think Max
     ("vllm", "off", {"chat_template_kwargs": {"thinking": False}}),
 ])
 def test_think_mapping_reaches_the_wire(preset: str, think: ThinkLevel, expected: dict[str, Any]) -> None:

@@ -112,7 +112,7 @@ def test_engine_check_on_a_vllm_style_endpoint(tmp_path: Path) -> None:
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["reasoning passback required"]["detail"].startswith("not required")
     assert report["priming"]["method"] == "cancel"
-    assert body["chat_template_kwargs"] == {"thinking": True}
+    assert body["chat_template_kwargs"] == {"thinking": True, "reasoning_effort": "low"}
     assert report["cost_usd"] == 0  # a local engine is priced at its GPU hours, none set here
 
 
