@@ -28,6 +28,11 @@ def test_attempts_vary_their_temperature_and_cycle_the_hints() -> None:
     assert default_parallel(2, 8) == 2
 
 
+def test_max_cost_is_shared_by_the_attempts_of_a_run() -> None:
+    assert {s.group_size for s in plan_attempts(3, [])} == {3}  # each attempt may spend a third of --max-cost
+    assert plan_attempts(1, [])[0].group_size == 1
+
+
 @pytest.mark.parametrize("count", [0, -1, 17])
 def test_attempt_counts_out_of_range_are_usage_errors(count: int) -> None:
     with pytest.raises(UsageError):

@@ -107,8 +107,11 @@ def _attempt(run: RunSetup, spec: AttemptSpec, worktree: Path, engine: RemoteEng
         elif isinstance(event, ToolStarted):
             say(f"attempt {spec.number}: {event.name}")
 
+    config = agent_config(run.config, engine)
+    if config.max_cost is not None and spec.group_size > 1:  # the cap is the run's: each attempt gets its share
+        config = replace(config, max_cost=config.max_cost / spec.group_size)
     agent = Agent(engine=engine, conversation=conversation, tools=tools, run_tool=ModeGate(tool), writer=writer,
-                  table=run.table, config=agent_config(run.config, engine), tracker=tracker,
+                  table=run.table, config=config, tracker=tracker,
                   system_prompt=system_prompt, observer=observe, spent_usd=spent, ledger=Ledger(run.root))
     return Attempt(spec, worktree, engine, writer, agent, ctx)
 

@@ -23,6 +23,7 @@ class AttemptSpec:
     number: int
     temperature: float | None
     strategy: str = ""
+    group_size: int = 1  # attempts in the run: ``--max-cost`` is shared among them
 
     def to_json(self) -> dict[str, object]:
         """The settings as the group manifest records them."""
@@ -39,7 +40,7 @@ def plan_attempts(count: int, strategies: list[str]) -> list[AttemptSpec]:
     if not 1 <= count <= MAX_ATTEMPTS:
         raise UsageError(f"--attempts must be between 1 and {MAX_ATTEMPTS}, not {count}")
     return [AttemptSpec(n + 1, _TEMPERATURES[n % len(_TEMPERATURES)],
-                        strategies[n % len(strategies)] if strategies else "") for n in range(count)]
+                        strategies[n % len(strategies)] if strategies else "", count) for n in range(count)]
 
 
 def attempt_task(task: str, spec: AttemptSpec) -> str:

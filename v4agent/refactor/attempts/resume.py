@@ -73,7 +73,7 @@ def _resume(request: RefactorRequest, group: str, attempts: AttemptsRequest) -> 
         fan.start_checkouts([a.number for a in todo], {a.number: base / a.diff_file for a in todo if a.diff_file})
         opened = [resume_attempt(run, spec, fan.worktree(spec.number), fan.engine(spec), sessions[spec.number],
                                  fan.stop, say)
-                  for spec in (AttemptSpec(a.number, a.temperature, a.strategy) for a in todo)]
+                  for spec in (AttemptSpec(a.number, a.temperature, a.strategy, len(record.attempts)) for a in todo)]
         say(f"resuming {len(opened)} of {len(record.attempts)} attempts of run {group}")
         record = fan.drive(replace(record, status="running"), opened, limit, lambda attempt: attempt.agent.run())
         first = sessions.get(todo[0].number) if todo else find_resumable(root, record.attempts[0].session_id)
