@@ -260,7 +260,9 @@ def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True
     shown_files = {path: redact_file(path, text)[0] for path, text in head_files.items() if not is_secret_path(path)}
     omitted += [f"{path} (a secret file: not shown)" for path in head_files if is_secret_path(path)]
     layout = build_layout(pack_text, PullRequestContent(inp.title, inp.description, redact_diff(inp.diff_text)[0],
-                                                        shown_files, tuple(omitted)), rules.text())
+                                                        shown_files, tuple(omitted),
+                                                        frozenset(c.path for c in diff if c.status == "added")),
+                          rules.text())
     if adjust is not None:
         layout = adjust(layout)
     run = ask(engine, layout, prime) if ask is not None else ask_model(engine, layout, prime=prime)
