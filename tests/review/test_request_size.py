@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import make_git_repo
+from tests.conftest import make_git_repo, run_cli
 from v4agent.engine.client import EngineSettings, open_engine
 from v4agent.review.run import ReviewInput, default_pack, range_diff, review
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
@@ -52,3 +52,60 @@ def test_an_added_file_is_sent_once_a_modified_one_whole_at_head(tmp_path: Path)
     assert "Added by this pull request" in last and "app/new.py" in last
     assert "### app/old.py" in last and "v29 = 29" in last  # a modified file keeps its whole text at head
     assert "### app/new.py" not in last
+
+
+SMALL_MODEL = "deepseek-v4-window-test"  # not in the model data: the client gives it a conservative 131,072 window
+SMALL_WINDOW = 131_072
+
+
+def _big_repo(tmp_path: Path, files: int) -> tuple[Path, dict[str, str]]:
+    """A repository of about 150k tokens, and a pull request touching ``files`` of its small modules."""
+    filler = {f"lib/pkg_{n}/mod_{i}.py": "\n".join(
+        f"def fn_{n}_{i}_{k}(value, scale={k}):\n    return [v * scale for v in value if v > {k + i}]"
+        for k in range(40)) + "\n" for n in range(10) for i in range(10)}
+    small = {f"src/part_{j}.py": "\n".join(f"setting_{j}_{k} = {k}" for k in range(6)) + "\n" for j in range(files)}
+    root = make_git_repo(tmp_path / "big", {**filler, **small})
+    changed = {path: text.replace("= 2\n", "= 20\n").replace("= 4\n", "= 40\n") + "extra_line = True\n"
+               for path, text in small.items()}
+    return root, changed
+
+
+def test_a_pull_request_that_overflows_the_default_budget_is_reviewed_within_the_window(tmp_path: Path) -> None:
+    root, changed = _big_repo(tmp_path, 400)
+    _branch(root, changed)
+    env = {"DEEPSEEK_API_KEY": "sk-test", "V4AGENT_PACK_RESERVE": "8192"}  # default pack budget: 122,880 tokens
+    with StandIn(handler=_handler, models=(SMALL_MODEL,), context_window=SMALL_WINDOW) as server:
+        result = run_cli("review", str(root), "--base", "main", "--head", "pr", "--base-url", server.base_url,
+                         "--model", SMALL_MODEL, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert "request budget: 131,072-token window" in result.stderr
+        calls = list(server.calls)
+    assert len(calls) == 2  # the priming call and the review, both accepted by a stand-in that rejects overflow
+    review_call = calls[-1]
+    assert review_call.prompt_tokens + review_call.request["max_tokens"] <= SMALL_WINDOW
+    last = review_call.request["messages"][-1]["content"]
+    assert last.count("diff --git ") == 400  # the whole pull request was sent
+    assert review_call.prompt_tokens > 90_000  # and the pack filled what the pull request left
+
+
+def test_a_pull_request_too_large_for_the_window_leaves_out_head_text_then_fails_clearly(tmp_path: Path) -> None:
+    from v4agent.review.context import PullRequestContent
+    from v4agent.review.fit import LEFT_OUT, RequestTooLarge, encoder_counter, fit_request
+
+    engine = open_engine(EngineSettings(base_url="http://127.0.0.1:9", api_key="sk-test", model="deepseek-v4-flash"))
+    count, size = encoder_counter(engine)
+    big = "\n".join(f"row_{k} = {k}" for k in range(3000))
+    small = "x = 1\n"
+    diff = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 0\n+x = 1\n"
+    pr = PullRequestContent("t", "", diff, {"big.py": big, "a.py": small})
+    fit = fit_request(pr, "", window=24_000, output=8_000, count=count, size=size)
+    assert fit.left_out == ("big.py",) and "a.py" in fit.pr.head_files  # the largest file's text went first
+    assert f"big.py ({LEFT_OUT})" in fit.pr.omitted
+    assert fit.pack_budget + fit.pr_tokens + 8_000 <= 24_000
+    huge = PullRequestContent("t", "", diff + "\n".join(f"+line_{k} = {k}" for k in range(20_000)), {})
+    try:
+        fit_request(huge, "", window=40_000, output=8_000, count=count, size=size)
+    except RequestTooLarge as exc:
+        assert "too large for the model's 40,000-token window" in str(exc)
+    else:
+        raise AssertionError("an unfittable diff must fail")
