@@ -119,7 +119,8 @@ def parse_threads(data: Mapping[str, Any]) -> tuple[list[Thread], str | None]:
             is_bot = author.get("__typename") == "Bot" or login.lower().endswith("[bot]")
             comments.append(ThreadComment(number, login, is_bot, str(item.get("body") or "")))
         # docs.github.com/graphql/reference/objects#pullrequestreviewthread: resolvedBy is a nullable User.
-        resolver = node.get("resolvedBy") if isinstance(node.get("resolvedBy"), Mapping) else {}
+        raw = node.get("resolvedBy")
+        resolver: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         by = str(resolver.get("login") or "")
         by_bot = resolver.get("__typename") == "Bot" or by.lower().endswith("[bot]")
         threads.append(Thread(bool(node.get("isResolved")), tuple(comments), by, by_bot))
