@@ -110,3 +110,49 @@ def test_a_pull_request_too_large_for_the_window_leaves_out_head_text_then_fails
     huge = PullRequestContent("t", "", diff + "\n".join(f"+line_{k} = {k}" for k in range(20_000)), {})
     with pytest.raises(RequestTooLarge, match="too large for the model's 40,000-token window"):
         fit_request(huge, "", window=40_000, output=8_000, count=count, size=size)
+
+
+def test_a_warm_reviews_dropped_priming_call_is_priced_near_the_bill(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from v4agent.accounting import load_price_table
+    from v4agent.accounting.cost import price_call
+    from v4agent.engine.types import Usage
+
+    filler = {f"lib/mod_{i}.py": "\n".join(f"def f_{i}_{k}(x):\n    return x * {k} + {i}" for k in range(60)) + "\n"
+              for i in range(25)}
+    root = make_git_repo(tmp_path / "warm", {**filler, "app/one.py": "A = 1\n"})
+    _branch(root, {"app/one.py": "A = 2\n"})
+    env = {"DEEPSEEK_API_KEY": "sk-test"}
+    with StandIn(handler=_handler) as server:
+        for _ in range(2):  # the first run warms the cache; the second is the warm review priced here
+            result = run_cli("review", str(root), "--base", "main", "--head", "pr", "--base-url", server.base_url,
+                             env=env)
+            assert result.returncode == 0, result.stderr
+        calls = list(server.calls)
+    assert len(calls) == 4
+    ledger = [json.loads(line) for line in (root / ".v4agent" / "ledger.jsonl").read_text().splitlines()]
+    warm_prime, warm_review = calls[2], calls[3]
+    assert warm_prime.cache_hit > 0.9 * warm_prime.prompt_tokens  # the stand-in billed the priming mostly as hits
+    # The cold run's priming is unknown (all misses, flagged); the warm run's is estimated from what run 1 saw.
+    assert (ledger[0]["hit_unknown"], ledger[0]["estimated"]) == (True, True)
+    assert (ledger[2]["hit_unknown"], ledger[2]["estimated"]) == (False, True)
+    assert ledger[3]["estimated"] is False
+    table, now = load_price_table(), datetime.now(UTC)
+
+    def bill(usage: Usage) -> float:
+        return price_call(table, "deepseek-v4-flash", usage, now).total_usd
+
+    billed = sum(bill(Usage(c.prompt_tokens, c.output_tokens, c.cache_hit, c.cache_miss)) for c in (warm_prime,
+                                                                                                   warm_review))
+    ours = ledger[2]["total_usd"] + ledger[3]["total_usd"]
+    # Stated tolerance: 2% of the stand-in's bill, plus the output the stand-in generated for the priming stream
+    # after the client cut it (the client counts 1 token: what it saw before the cut; the rest is not knowable).
+    unseen_output = bill(Usage(0, max(0, warm_prime.output_tokens - 1)))
+    assert abs(ours - billed) <= 0.02 * billed + unseen_output, (ours, billed, unseen_output)
+    input_ours = ledger[2]["hit_usd"] + ledger[2]["miss_usd"]
+    input_billed = bill(Usage(warm_prime.prompt_tokens, 0, warm_prime.cache_hit, warm_prime.cache_miss))
+    assert abs(input_ours - input_billed) <= 0.01 * input_billed  # the priming's input: within 1%
+    all_miss = bill(Usage(warm_prime.prompt_tokens, 1)) + bill(Usage(warm_review.prompt_tokens, warm_review.output_tokens,
+                                                                     warm_review.cache_hit, warm_review.cache_miss))
+    assert all_miss > 3 * billed  # what pricing the dropped stream as all misses said before

@@ -48,6 +48,7 @@ class LedgerRecord:
     served_model: str = ""  # the model the response named ("" for none, and in lines older than the field)
     billed_model: str = ""  # the name the rates belong to, after routing and aliases
     by_fallback: bool = False  # priced by the requested name: the response named no model the table prices
+    estimated: bool = False  # the token counts are the client's estimate (the call reported no usage)
 
     @property
     def at(self) -> datetime:
@@ -107,6 +108,7 @@ def make_record(
         served_model=cost.served_model,
         billed_model=cost.billed_model,
         by_fallback=cost.by_fallback,
+        estimated=usage.estimated,
     )
 
 

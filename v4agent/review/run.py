@@ -163,7 +163,7 @@ def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> Mo
 
 def _prime_estimate(engine: Engine, layout: ReviewLayout) -> Usage:
     """A dropped priming stream reports no usage: its prompt counted as V4's encoder renders it (what DeepSeek
-    bills), hits unknown (priced as misses and flagged, never invented)."""
+    bills), hits unknown here (``review`` fills in those a recent call of the same prefix reported: ``primed.py``)."""
     from v4agent.agent.request.template import render_request
     from v4agent.agent.setup import render_mode
     from v4agent.tokens.tokenizer import get_tokenizer
@@ -171,7 +171,21 @@ def _prime_estimate(engine: Engine, layout: ReviewLayout) -> Usage:
     thinking, effort = render_mode(engine)
     rendered = render_request(list(layout.priming_messages), list(layout.tools), get_tokenizer("deepseek-v4"),
                               thinking=thinking, effort=effort)
-    return Usage(prompt_tokens=rendered.prompt_tokens, output_tokens=1)
+    return Usage(prompt_tokens=rendered.prompt_tokens, output_tokens=1, estimated=True)
+
+
+def _price_priming_by_cache(repo: Path, engine: Engine, layout: ReviewLayout, run: ModelRun) -> None:
+    """Estimate a dropped priming call's hits from what an earlier run's calls reported for the same prefix, then
+    record what this run's calls report (each extends the priming request, so its hits are the prefix's)."""
+    from v4agent.review import primed
+
+    key = primed.prefix_key(engine, layout.priming_messages, layout.tools)
+    if run.estimated:
+        hit = primed.known_hit(repo, key)
+        run.estimated = [primed.with_known_hit(u, hit) for u in run.estimated]
+    reported = [u.cache_hit for u in run.usages if u.cache_hit is not None and not u.estimated]
+    if reported and max(reported) > 0:
+        primed.remember(repo, key, max(reported))
 
 
 def _stats(engine: Engine, run: ModelRun, pack_tokens: int, price: Callable[[str, Usage], Any] | None) -> ReviewStats:
@@ -295,6 +309,8 @@ def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True
     if adjust is not None:
         layout = adjust(layout)
     run = ask(engine, layout, prime) if ask is not None else ask_model(engine, layout, prime=prime)
+    if prime:
+        _price_priming_by_cache(inp.repo, engine, layout, run)
     kept = [f for f in run.findings if rules.reviewed(f.path)]
     if len(kept) < len(run.findings):
         run.warnings.append(f"review rules: {len(run.findings) - len(kept)} finding(s) on files the rules exclude "
