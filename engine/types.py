@@ -50,6 +50,7 @@ class Usage:
     cache_hit: int | None = None
     cache_miss: int | None = None
     reasoning_tokens: int = 0
+    estimated: bool = False  # counted by the client for a call the server reported no usage of, not billed figures
 
     @property
     def hit_known(self) -> bool:

@@ -42,7 +42,7 @@ def _c(number: int, author: str = "alice", body: str = "ok", *, bot: bool = Fals
 def test_each_way_a_person_settles_a_thread() -> None:
     own = {1: {"fa"}, 2: {"fb"}, 3: {"fc"}, 4: {"fd"}, 5: {"fe"}, 6: {"ff"}}
     threads = [
-        Thread(True, (_c(1, "github-actions", bot=True),)),
+        Thread(True, (_c(1, "github-actions", bot=True),), "dave"),
         Thread(False, (_c(2, "github-actions", bot=True), _c(20, body="Won’t fix: it is intended."))),
         Thread(False, (_c(3, "github-actions", bot=True),)),
         Thread(False, (_c(4, "github-actions", bot=True), _c(40, body="Deferred to #12, thanks."))),
@@ -51,28 +51,43 @@ def test_each_way_a_person_settles_a_thread() -> None:
         Thread(True, (_c(7, "mallory"), _c(70, body="won't fix"))),  # a thread the bot did not open
     ]
     got = settled(threads, own, {3: "carol"})
-    assert got == {"fa": Settled(RESOLVED), "fb": Settled(WONT_FIX, "alice"), "fc": Settled(THUMBS_DOWN, "carol"),
+    assert got == {"fa": Settled(RESOLVED, "dave"), "fb": Settled(WONT_FIX, "alice"), "fc": Settled(THUMBS_DOWN, "carol"),
                    "fd": Settled(ANSWERED, "alice")}  # a bot's "wontfix" and a ghost's reply settle nothing
 
 
 def test_the_strongest_reason_is_shown_and_every_fingerprint_of_the_comment_is_settled() -> None:
-    threads = [Thread(True, (_c(1, bot=True), _c(10, body="WONTFIX"), _c(11, body="see above")))]
-    assert settled(threads, {1: {"fa", "fb"}}, {1: "bob"}) == {"fa": Settled(RESOLVED), "fb": Settled(RESOLVED)}
+    threads = [Thread(True, (_c(1, bot=True), _c(10, body="WONTFIX"), _c(11, body="see above")), "bob")]
+    assert settled(threads, {1: {"fa", "fb"}}, {1: "bob"}) == {"fa": Settled(RESOLVED, "bob"),
+                                                                 "fb": Settled(RESOLVED, "bob")}
     threads = [Thread(False, (_c(1, bot=True), _c(10, body="ok"), _c(11, body="Not a bug.")))]
     assert settled(threads, {1: {"fa"}}, {}) == {"fa": Settled(WONT_FIX, "alice")}
+
+
+def test_only_a_resolution_a_person_made_settles_a_finding() -> None:
+    own = {n: {f"f{n}"} for n in range(1, 7)}
+    threads = [
+        Thread(True, (_c(1, bot=True),), "alice"),  # a person resolved it
+        Thread(True, (_c(2, bot=True),), ""),  # GitHub names no User (an app's bot account resolved it)
+        Thread(True, (_c(3, bot=True),), "review-bot"),  # the bot itself, acting with a person's token
+        Thread(True, (_c(4, bot=True),), "REVIEW-BOT"),  # logins ignore case
+        Thread(True, (_c(5, bot=True),), "some-app", True),  # a Bot, if GitHub ever typed one there
+        Thread(False, (_c(6, bot=True),), "alice"),  # unresolved again after a person resolved it
+    ]
+    assert settled(threads, own, {}, "review-bot") == {"f1": Settled(RESOLVED, "alice")}
+    assert settled(threads[2:3], own, {}, "github-actions[bot]") == {"f3": Settled(RESOLVED, "review-bot")}
 
 
 def test_a_graphql_answer_is_read_with_its_next_cursor() -> None:
     data = {"repository": {"pullRequest": {"reviewThreads": {
         "pageInfo": {"hasNextPage": True, "endCursor": "Y3Vyc29y"},
-        "nodes": [{"isResolved": True, "comments": {"nodes": [
+        "nodes": [{"isResolved": True, "resolvedBy": {"__typename": "User", "login": "bob"}, "comments": {"nodes": [
             {"author": {"__typename": "Bot", "login": "github-actions"}, "body": "b", "fullDatabaseId": "1001"},
             {"author": None, "body": "gone", "fullDatabaseId": "1002"},
             {"author": {"__typename": "User", "login": "alice"}, "body": "x", "fullDatabaseId": None}]}}]}}}}
     threads, after = parse_threads(data)
     assert after == "Y3Vyc29y"
     assert threads == [Thread(True, (ThreadComment(1001, "github-actions", True, "b"),
-                                     ThreadComment(1002, "", False, "gone")))]
+                                     ThreadComment(1002, "", False, "gone")), "bob")]
     last = {"repository": {"pullRequest": {"reviewThreads": {"pageInfo": {"hasNextPage": False,
                                                                            "endCursor": "x"}, "nodes": []}}}}
     assert parse_threads(last) == ([], None)
@@ -193,3 +208,33 @@ def test_a_review_without_earlier_comments_asks_github_nothing_about_threads(tmp
         graphql = [r for r in gh.requests if r.path == "/graphql"]
     assert result.returncode == 0, result.stderr[-3000:]
     assert graphql == []
+
+
+def test_a_thread_the_bot_resolved_does_not_silence_its_finding_one_a_person_resolved_does(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "shop", {"app/calc.py": CALC})
+    base = git(root, "rev-parse", "HEAD")
+    git(root, "checkout", "-q", "-b", "pr")
+    head = commit(root, {"app/calc.py": CALC + "V3 = 3\nV4 = 4\n"}, "Values")
+    chosen = [finding("app/calc.py", 3, severity="high", title="Finding A"),
+              finding("app/calc.py", 4, severity="high", title="Finding B")]
+    out = tmp_path / "second.json"
+    with StandIn(handler=reporting(lambda text: chosen)) as server, FakeGitHub(token=TOKEN) as gh:
+        gh.add_token(ALICE, "alice")
+        pull = gh.add_pull("octo", "shop", 1, diff=range_diff(root, base, head), head_sha=head, base_sha=base)
+        env = actions_env(event_file(tmp_path / "e.json", 1, head, base), gh.api_url)
+        first = review(root, server, env, "--fail-on", "high")
+        assert first.returncode == ExitCode.REVIEW_FINDINGS, first.stderr[-3000:]
+        ids = {c["line"]: c["id"] for c in pull.comments}
+        _resolve(gh, TOKEN, ids[3])  # A: the bot's own installation token resolved it
+        _resolve(gh, ALICE, ids[4])  # B: a person did
+        threads = _as(gh, ALICE, "POST", "/graphql", {"query": """
+            query { repository(owner: "octo", name: "shop") { pullRequest(number: 1) {
+              reviewThreads(first: 50) { nodes { isResolved resolvedBy { __typename login } } } } } }"""})
+        second = review(root, server, env, "--fail-on", "high", "--format", "json", "-o", str(out))
+    nodes = threads["data"]["repository"]["pullRequest"]["reviewThreads"]["nodes"]
+    assert sorted((n["isResolved"], str(n["resolvedBy"])) for n in nodes) == [
+        (True, "None"), (True, str({"__typename": "User", "login": "alice"}))]
+    assert second.returncode == ExitCode.REVIEW_FINDINGS, second.stderr[-3000:]  # A still gates
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert [f["title"] for f in report["findings"]] == ["Finding A"]
+    assert {s["title"]: s["skipped_because"] for s in report["skipped"]} == {"Finding B": "resolved"}

@@ -112,7 +112,7 @@ def make_record(
         served_model=cost.served_model,
         billed_model=cost.billed_model,
         by_fallback=cost.by_fallback,
-        estimated=estimated,
+        estimated=estimated or usage.estimated,
     )
 
 

@@ -66,6 +66,9 @@ class PullRequestContent:
     diff: str
     head_files: Mapping[str, str]  # path -> text at head, for the files the diff touches
     omitted: Sequence[str] = ()  # "path (reason)" for touched files not included
+    # Files the pull request adds: the diff already holds their whole text, every line numbered by its
+    # "@@ -0,0 +1,N @@" hunk, so the at-head section names them instead of sending their text a second time.
+    added: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -161,9 +164,15 @@ def pull_request_message(pr: PullRequestContent) -> Message:
         "",
     ]
     for path in sorted(pr.head_files):
+        if path in pr.added:
+            continue
         text = _SECRET_OMITTED if is_secret_path(path) else redact(pr.head_files[path], path)
         file_fence = _fence(text)
         parts += [f"### {_path_label(path)}", "", file_fence, text.rstrip("\n"), file_fence, ""]
+    added = sorted(p for p in pr.head_files if p in pr.added)
+    if added:
+        parts += ["Added by this pull request (their whole text is in the diff above, new-file line N is the N-th "
+                  "line of its hunk): " + "; ".join(_path_label(p) for p in added), ""]
     if pr.omitted:
         parts += ["Not included: " + "; ".join(_path_label(item) for item in pr.omitted), ""]
     parts += [f"Now review the pull request and report your findings with one `{TOOL_NAME}` call."]

@@ -262,7 +262,8 @@ def _run_model(inp: ReviewInput, config: Config, repo: Path, overrides: dict[str
                                                               session_id=f"review-{inp.head_sha[:12]}"),
                                       rules=rules,
                                       adjust=(lambda layout: focus_layout(layout, plan)) if plan.incremental else None,
-                                      ask=consensus_asker(samples, agree) if samples > 1 else None)
+                                      ask=consensus_asker(samples, agree) if samples > 1 else None,
+                                      window=_window(llm), say=lambda note: stderr.print(escape(note)))
     except ReviewError as exc:  # a usage error while reading the input, a failure once the review runs
         raise ReviewFailed(str(exc), hint=exc.hint) from None
     finally:  # DiffError (exit 2) and EngineError (6 if unreachable, else 1) propagate
@@ -276,6 +277,13 @@ def _run_model(inp: ReviewInput, config: Config, repo: Path, overrides: dict[str
                                "findings to trust (nothing was posted)",
                                hint="run it again; if it keeps happening, try another --model")
     return report
+
+
+def _window(llm: Engine) -> int:
+    """The model's context window, from the dated model data (a conservative one for a model it lacks)."""
+    from v4agent.engine.presets import model_info
+
+    return model_info(llm.settings.model).context_window
 
 
 def _post(event: PullRequestEvent, head_sha: str, report: ReviewReport, request_changes: str,

@@ -6,7 +6,8 @@ settled: a later run of the same pull request that finds it again (the same fing
 neither posts, lists, gates nor requests changes on it, and its summary says how many were skipped and why.
 
 Thread state is read the way GitHub exposes it:
-- ``reviewThreads`` of ``repository.pullRequest`` over GraphQL: ``isResolved`` and each comment's author and
+- ``reviewThreads`` of ``repository.pullRequest`` over GraphQL: ``isResolved``, ``resolvedBy`` (a ``User``,
+  null when nobody a User resolved it) and each comment's author and
   ``fullDatabaseId`` (docs.github.com/graphql/reference/objects#pullrequestreviewthread). ``databaseId`` is
   deprecated there in favour of ``fullDatabaseId``, a BigInt sent as a string (GitHub's published schema,
   as npm's @octokit/graphql-schema ships it).
@@ -15,7 +16,10 @@ Thread state is read the way GitHub exposes it:
 
 A thread is the bot's when its first comment is one the bot's identity wrote (``identity.py``, by the REST
 comment's author, never by its text); the fingerprints are read from that comment. Bots' replies and
-reactions (``__typename`` Bot, or a ``[bot]`` login) never settle a finding. The decisions are pure
+reactions (``__typename`` Bot, or a ``[bot]`` login) never settle a finding, and neither does a resolution
+that no person made: the bot resolves its own threads when it sees a finding fixed (``incremental.py``), and
+a finding it raises again after that must be posted again, so a resolved thread settles its finding only when
+``resolvedBy`` is a person other than the bot's own login. The decisions are pure
 (``settled``, ``without_settled``); ``recall`` does the I/O.
 """
 
@@ -43,6 +47,7 @@ query($owner: String!, $name: String!, $number: Int!, $after: String) {
         pageInfo { hasNextPage endCursor }
         nodes {
           isResolved
+          resolvedBy { __typename login }
           comments(first: 100) {
             nodes { author { __typename login } body fullDatabaseId }
           }
@@ -66,10 +71,12 @@ class ThreadComment:
 
 @dataclass(frozen=True)
 class Thread:
-    """A review thread: whether it is resolved, and its comments, first (the one that opened it) first."""
+    """A review thread: whether it is resolved and by whom, and its comments, first (the one that opened it) first."""
 
     resolved: bool
     comments: tuple[ThreadComment, ...]
+    resolved_by: str = ""  # the login of the User who resolved it; "" when GitHub names none
+    resolved_by_bot: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,16 +118,31 @@ def parse_threads(data: Mapping[str, Any]) -> tuple[list[Thread], str | None]:
             login = str(author.get("login") or "")
             is_bot = author.get("__typename") == "Bot" or login.lower().endswith("[bot]")
             comments.append(ThreadComment(number, login, is_bot, str(item.get("body") or "")))
-        threads.append(Thread(bool(node.get("isResolved")), tuple(comments)))
+        # docs.github.com/graphql/reference/objects#pullrequestreviewthread: resolvedBy is a nullable User.
+        raw = node.get("resolvedBy")
+        resolver: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        by = str(resolver.get("login") or "")
+        by_bot = resolver.get("__typename") == "Bot" or by.lower().endswith("[bot]")
+        threads.append(Thread(bool(node.get("isResolved")), tuple(comments), by, by_bot))
     info = connection.get("pageInfo") or {}
     cursor = info.get("endCursor") if info.get("hasNextPage") else None
     return threads, cursor if isinstance(cursor, str) and cursor else None
 
 
+def resolved_by_person(thread: Thread, bot_login: str = "") -> bool:
+    """Whether a person resolved ``thread``: not a bot, not the bot's own login (REST's, maybe with "[bot]",
+    against GraphQL's, without it), and not nobody (a resolution GitHub attributes to no User)."""
+    if not thread.resolved or not thread.resolved_by or thread.resolved_by_bot:
+        return False
+    own = bot_login.lower().removesuffix("[bot]")
+    return not own or thread.resolved_by.lower() != own
+
+
 def settled(threads: Iterable[Thread], own: Mapping[int, set[str]],
-            thumbs_down: Mapping[int, str]) -> dict[str, Settled]:
+            thumbs_down: Mapping[int, str], bot_login: str = "") -> dict[str, Settled]:
     """Fingerprint -> why it is settled. ``own``: the bot's comments (REST id -> fingerprints in them);
-    ``thumbs_down``: comment id -> who gave a thumbs-down, for the bot's comments that have one."""
+    ``thumbs_down``: comment id -> who gave a thumbs-down, for the bot's comments that have one;
+    ``bot_login``: the bot's own login, whose resolutions settle nothing."""
     out: dict[str, Settled] = {}
     for thread in threads:
         if not thread.comments or thread.comments[0].id not in own:
@@ -128,8 +150,8 @@ def settled(threads: Iterable[Thread], own: Mapping[int, set[str]],
         first = thread.comments[0]
         people = [c for c in thread.comments[1:] if c.author and not c.author_is_bot and c.id not in own]
         found: list[Settled] = []
-        if thread.resolved:
-            found.append(Settled(RESOLVED))
+        if resolved_by_person(thread, bot_login):
+            found.append(Settled(RESOLVED, thread.resolved_by))
         found += [Settled(WONT_FIX, c.author) for c in thread.comments[1:]
                   if c.id not in own and _WONT_FIX_RE.search(c.body) and (c.author and not c.author_is_bot)]
         if first.id in thumbs_down:
@@ -198,9 +220,9 @@ def recall(client: GitHubClient, pull: PullRef, bot_login: str = "",
     thumbs: dict[int, str] = {}
     for thread in threads:
         first = thread.comments[0].id if thread.comments else None
-        if first not in own or thread.resolved or (looked is not None and not own[first] & looked):
-            continue  # a resolved thread is settled already: spare the request
+        if first not in own or resolved_by_person(thread, me.login) or (looked is not None and not own[first] & looked):
+            continue  # a thread a person resolved is settled already: spare the request
         who = _thumbs_down_by(client, pull, first)
         if who is not None:
             thumbs[first] = who
-    return Memory(settled(threads, own, thumbs))
+    return Memory(settled(threads, own, thumbs, me.login))

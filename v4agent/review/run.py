@@ -28,7 +28,7 @@ from v4agent.secrets.results import redact_diff, redact_file
 from v4agent.secrets.scan import is_secret_path
 
 MAX_HEAD_FILE_BYTES = 400_000
-PackFn = Callable[[Path], tuple[str, int]]  # directory -> (pack text, its token count)
+PackFn = Callable[..., tuple[str, int]]  # (directory, budget=None) -> (pack text, its token count)
 
 
 class ReviewError(V4AgentError, exit_code=ExitCode.USAGE):
@@ -90,12 +90,16 @@ def base_tree(repo: Path, commit: str) -> Iterator[Path]:
 def default_pack(options: Any = None) -> PackFn:
     """The real packer over a directory (``v4agent.pack.Snapshot``)."""
 
-    def pack(directory: Path) -> tuple[str, int]:
+    def pack(directory: Path, budget: int | None = None) -> tuple[str, int]:
+        from dataclasses import replace as with_budget
+
         from v4agent.pack import PackError, PackOptions, Snapshot
 
+        chosen = options if options is not None else PackOptions()
+        if budget is not None:  # what the pull request leaves of the window (fit.py); a smaller set budget wins
+            chosen = with_budget(chosen, budget=min(chosen.budget or budget, budget))
         try:
-            snapshot = Snapshot.build(directory, options if options is not None else PackOptions(),
-                                      track_changes=False)  # text only: no delta, no watch
+            snapshot = Snapshot.build(directory, chosen, track_changes=False)  # text only: no delta, no watch
         except PackError as exc:
             raise ReviewError(f"cannot pack the base revision: {exc}") from None
         return snapshot.text, snapshot.token_count
@@ -159,7 +163,7 @@ def ask_model(engine: Engine, layout: ReviewLayout, *, prime: bool = True) -> Mo
 
 def _prime_estimate(engine: Engine, layout: ReviewLayout) -> Usage:
     """A dropped priming stream reports no usage: its prompt counted as V4's encoder renders it (what DeepSeek
-    bills), hits unknown (priced as misses and flagged, never invented)."""
+    bills), hits unknown here (``review`` fills in those a recent call of the same prefix reported: ``primed.py``)."""
     from v4agent.agent.request.template import render_request
     from v4agent.agent.setup import render_mode
     from v4agent.tokens.tokenizer import get_tokenizer
@@ -167,7 +171,21 @@ def _prime_estimate(engine: Engine, layout: ReviewLayout) -> Usage:
     thinking, effort = render_mode(engine)
     rendered = render_request(list(layout.priming_messages), list(layout.tools), get_tokenizer("deepseek-v4"),
                               thinking=thinking, effort=effort)
-    return Usage(prompt_tokens=rendered.prompt_tokens, output_tokens=1)
+    return Usage(prompt_tokens=rendered.prompt_tokens, output_tokens=1, estimated=True)
+
+
+def _price_priming_by_cache(repo: Path, engine: Engine, layout: ReviewLayout, run: ModelRun) -> None:
+    """Estimate a dropped priming call's hits from what an earlier run's calls reported for the same prefix, then
+    record what this run's calls report (each extends the priming request, so its hits are the prefix's)."""
+    from v4agent.review import primed
+
+    key = primed.prefix_key(engine, layout.priming_messages, layout.tools)
+    if run.estimated:
+        hit = primed.known_hit(repo, key)
+        run.estimated = [primed.with_known_hit(u, hit) for u in run.estimated]
+    reported = [u.cache_hit for u in run.usages if u.cache_hit is not None and not u.estimated]
+    if reported and max(reported) > 0:
+        primed.remember(repo, key, max(reported))
 
 
 def _stats(engine: Engine, run: ModelRun, pack_tokens: int, price: Callable[[str, Usage], Any] | None) -> ReviewStats:
@@ -226,16 +244,39 @@ class ReviewInput:
     diff_text: str
 
 
+def _fit(engine: Engine, pr: PullRequestContent, rules_text: str, window: int,
+         adjust: Callable[[ReviewLayout], ReviewLayout] | None, say: Callable[[str], None]) -> tuple[PullRequestContent, int]:
+    """The pull request as it fits ``window`` and the pack budget it leaves (``fit.py``), said on ``say``."""
+    from v4agent.review.fit import RequestTooLarge, encoder_counter, fit_request
+
+    output = int(getattr(engine.settings, "max_tokens", 0) or 0)
+    count, size = encoder_counter(engine)
+    try:
+        fit = fit_request(pr, rules_text, window=window, output=output, count=count, size=size, adjust=adjust)
+    except RequestTooLarge as exc:
+        raise ReviewError(str(exc), hint="review it in parts (--base/--head on a narrower range), or exclude "
+                                         "generated files with the [review] rules") from None
+    if fit.left_out:
+        shown = ", ".join(fit.left_out[:5]) + (f" and {len(fit.left_out) - 5} more" if len(fit.left_out) > 5 else "")
+        say(f"the pull request does not fit the {window:,}-token window whole: left out the full text at head of "
+            f"{len(fit.left_out)} changed file(s), largest first ({shown}); their diff is still reviewed")
+    say(f"request budget: {window:,}-token window = {fit.pr_tokens:,} for the pull request and the stable block + "
+        f"{output:,} for the answer + {fit.pack_budget:,} at most for the repository")
+    return fit.pr, fit.pack_budget
+
+
 Asker = Callable[[Engine, ReviewLayout, bool], ModelRun]  # (engine, layout, prime) -> the calls' result
 
 
 def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True,
            price: Callable[[str, Usage], Any] | None = None, rules: ReviewRules | None = None,
-           adjust: Callable[[ReviewLayout], ReviewLayout] | None = None, ask: Asker | None = None) -> ReviewReport:
+           adjust: Callable[[ReviewLayout], ReviewLayout] | None = None, ask: Asker | None = None,
+           window: int | None = None, say: Callable[[str], None] | None = None) -> ReviewReport:
     """Review one change end to end (no posting); ``rules``: the repository's review rules (``rules.py``).
 
     ``adjust`` may append to the request after its cached prefix (the focus of an incremental review); ``ask``
-    replaces the one review call (consensus samples: ``consensus.py``)."""
+    replaces the one review call (consensus samples: ``consensus.py``). With ``window``, the pull request is
+    counted first and the pack gets what it leaves of that window (``fit.py``); ``say`` hears how."""
     rules = rules or ReviewRules()
     diff = parse_diff(inp.diff_text)
     head_files: dict[str, str] = {}
@@ -253,17 +294,23 @@ def review(inp: ReviewInput, engine: Engine, *, pack: PackFn, prime: bool = True
             base_text = file_at(inp.repo, inp.base_sha, old)
             if base_text is not None:
                 base_files[old] = base_text
-    with base_tree(inp.repo, inp.base_sha) as tree:
-        pack_text, pack_tokens = pack(tree)
     # The model sees the change with secret values replaced (the placeholders still show where one was
     # committed); findings are placed against the real text, whose lines the redaction leaves in place.
     shown_files = {path: redact_file(path, text)[0] for path, text in head_files.items() if not is_secret_path(path)}
     omitted += [f"{path} (a secret file: not shown)" for path in head_files if is_secret_path(path)]
-    layout = build_layout(pack_text, PullRequestContent(inp.title, inp.description, redact_diff(inp.diff_text)[0],
-                                                        shown_files, tuple(omitted)), rules.text())
+    pr = PullRequestContent(inp.title, inp.description, redact_diff(inp.diff_text)[0], shown_files, tuple(omitted),
+                            frozenset(c.path for c in diff if c.status == "added"))
+    budget: int | None = None
+    if window is not None:
+        pr, budget = _fit(engine, pr, rules.text(), window, adjust, say or (lambda _: None))
+    with base_tree(inp.repo, inp.base_sha) as tree:
+        pack_text, pack_tokens = pack(tree) if budget is None else pack(tree, budget=budget)
+    layout = build_layout(pack_text, pr, rules.text())
     if adjust is not None:
         layout = adjust(layout)
     run = ask(engine, layout, prime) if ask is not None else ask_model(engine, layout, prime=prime)
+    if prime:
+        _price_priming_by_cache(inp.repo, engine, layout, run)
     kept = [f for f in run.findings if rules.reviewed(f.path)]
     if len(kept) < len(run.findings):
         run.warnings.append(f"review rules: {len(run.findings) - len(kept)} finding(s) on files the rules exclude "

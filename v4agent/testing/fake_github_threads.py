@@ -107,8 +107,13 @@ def thread_node(pull: FakePull, root: Mapping[str, Any]) -> dict[str, Any]:
         return [_comment_node(c) for c in pull.comments
                 if c["id"] == root["id"] or c.get("in_reply_to_id") == root["id"]]
     resolver = pull.resolved.get(root["id"])
+    # resolvedBy is typed User in GitHub's schema (docs.github.com/graphql/reference/objects#
+    # pullrequestreviewthread, "resolvedBy: User"): an app's bot account is a Bot, not a User, so a thread an
+    # installation token resolved names nobody there.
+    by_app = resolver is not None and resolver.lower().endswith("[bot]")
     return {"id": f"PRRT_{root['id']}", "isResolved": resolver is not None, "isOutdated": False,
-            "path": root["path"], "resolvedBy": None if resolver is None else {"login": resolver},
+            "path": root["path"],
+            "resolvedBy": None if resolver is None or by_app else {"__typename": "User", "login": resolver},
             "comments": paged(members, "comments")}
 
 
