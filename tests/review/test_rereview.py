@@ -91,7 +91,9 @@ def test_a_push_is_reviewed_incrementally_keeping_open_findings_and_marking_fixe
     assert f"reviewed before at commit {head1}" in focus
     assert "-    return int(raw)\n+    return int(raw) if raw.isdigit() else 0" in focus
     assert "a // b" not in focus  # the first push's change is context, not focus
-    assert "marked 1 earlier comment(s) fixed" in second.stderr
+    assert "marked 1 earlier comment(s) fixed and resolved 1 of their threads" in second.stderr
+    # The fixed comment's thread is resolved by the bot, which memory never takes for a person's settling.
+    assert set(pull.resolved) == {pull.comments[1]["id"]}
     # One new comment (mod), one reply (util.py's line changed); the open finding is not posted again.
     util_comment = pull.comments[1]["id"]
     assert [(p, line, reply) for p, line, reply, _ in comments_after_second] == [

@@ -36,6 +36,7 @@ from v4agent.review.post import post_review
 from v4agent.review.pullinput import pull_input
 from v4agent.review.render import render
 from v4agent.review.report import ReviewReport
+from v4agent.review.resolve import resolve_fixed
 from v4agent.review.rules import ReviewRules, filter_diff, read_rules
 from v4agent.review.run import (
     ReviewError,
@@ -295,6 +296,7 @@ def _post(event: PullRequestEvent, head_sha: str, report: ReviewReport, request_
                                   request_changes_at=None if request_changes == "never" else request_changes,
                                   bot_login=event.bot_login)
             marked = mark_fixed(client, event.pull, head_sha, fixed)
+            resolved = resolve_fixed(client, event.pull, fixed)
     except GitHubError as exc:
         if not exc.not_permitted:
             raise
@@ -308,7 +310,8 @@ def _post(event: PullRequestEvent, head_sha: str, report: ReviewReport, request_
     stderr.print(f"posted {outcome.new_comments} new comment(s) ({outcome.already_posted} already there), "
                  f"{outcome.file_comments} file comment(s); summary {'updated' if outcome.summary_updated else 'posted'}"
                  + (f"; dismissed {len(outcome.dismissed)} earlier change request(s)" if outcome.dismissed else "")
-                 + (f"; marked {marked} earlier comment(s) fixed" if marked else ""))
+                 + (f"; marked {marked} earlier comment(s) fixed" if marked else "")
+                 + (f" and resolved {resolved} of their threads" if resolved else ""))
 
 
 def _write(text: str, output: Path | None) -> None:

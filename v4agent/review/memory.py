@@ -46,6 +46,7 @@ query($owner: String!, $name: String!, $number: Int!, $after: String) {
       reviewThreads(first: 100, after: $after) {
         pageInfo { hasNextPage endCursor }
         nodes {
+          id
           isResolved
           resolvedBy { __typename login }
           comments(first: 100) {
@@ -77,6 +78,7 @@ class Thread:
     comments: tuple[ThreadComment, ...]
     resolved_by: str = ""  # the login of the User who resolved it; "" when GitHub names none
     resolved_by_bot: bool = False
+    node_id: str = ""  # the thread's GraphQL id (what resolveReviewThread takes)
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def parse_threads(data: Mapping[str, Any]) -> tuple[list[Thread], str | None]:
         resolver: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         by = str(resolver.get("login") or "")
         by_bot = resolver.get("__typename") == "Bot" or by.lower().endswith("[bot]")
-        threads.append(Thread(bool(node.get("isResolved")), tuple(comments), by, by_bot))
+        threads.append(Thread(bool(node.get("isResolved")), tuple(comments), by, by_bot, str(node.get("id") or "")))
     info = connection.get("pageInfo") or {}
     cursor = info.get("endCursor") if info.get("hasNextPage") else None
     return threads, cursor if isinstance(cursor, str) and cursor else None
@@ -175,7 +177,8 @@ def without_settled(report: ReviewReport, memory: Memory) -> ReviewReport:
     return replace(report, placed=kept, skipped=report.skipped + skipped)
 
 
-def _threads(client: GitHubClient, pull: PullRef) -> list[Thread]:
+def read_threads(client: GitHubClient, pull: PullRef) -> list[Thread]:
+    """Every review thread of ``pull`` (THREADS_QUERY, page by page)."""
     threads: list[Thread] = []
     cursor: str | None = None
     for _ in range(1_000):  # 100,000 threads: past any real pull request
@@ -215,7 +218,7 @@ def recall(client: GitHubClient, pull: PullRef, bot_login: str = "",
             own[int(comment["id"])] = fps
     if not own:
         return Memory({})  # the bot never commented here: nothing to remember
-    threads = _threads(client, pull)
+    threads = read_threads(client, pull)
     looked = set(wanted) if wanted is not None else None
     thumbs: dict[int, str] = {}
     for thread in threads:
