@@ -253,3 +253,22 @@ def test_read_only_runner_lets_only_reads_and_read_only_mcp_tools_through() -> N
         assert not refused.ok
         assert "refused: a subagent may only read" in refused.content
     assert ran == ["read_file", "grep", "list_files", "git_diff", "finish", "mcp__docs__lookup"]
+
+
+def test_plan_mode_lets_read_only_mcp_tools_run_with_or_without_subagents() -> None:
+    from v4agent.agent.subagents import with_subagents
+    from v4agent.core.config import load_config
+    from v4agent.tools.registry import tool_schemas
+    from v4agent.tools.task import session_tool_schemas
+
+    def runner(name: str, arguments: str) -> ToolResult:
+        return ToolResult("ran", True)
+
+    config = load_config(None, environ={})
+    for tools in (tool_schemas(), session_tool_schemas(subagents=True)):
+        gate, _ = with_subagents(runner, tools, config, lambda: None,  # type: ignore[arg-type,return-value]
+                                 also_read_only=frozenset({"mcp__docs__lookup"}))
+        gate.plan = True
+        assert gate("mcp__docs__lookup", "{}").ok  # the server marks it read-only (readOnlyHint)
+        assert not gate("mcp__docs__write", "{}").ok
+        assert not gate("write_file", "{}").ok

@@ -50,12 +50,12 @@ def with_subagents(runner: Callable[[str, str], ToolResult], tools: Sequence[Too
                    new_tracker: Callable[[], CacheTracker], *,
                    also_read_only: frozenset[str] = frozenset()) -> tuple[ModeGate, Subagents | None]:
     """A session's tool runner: plan mode's gate, over the task runner when the session's tools offer task
-    (``task`` only looks, so plan mode lets it run). ``also_read_only``: tools subagents may run besides the
-    built-in read-only ones (MCP tools marked read-only)."""
+    (``task`` only looks, so plan mode lets it run). ``also_read_only``: tools that plan mode and subagents let
+    run besides the built-in read-only ones (MCP tools their server marks read-only)."""
     if not offers_task(tools):
-        return ModeGate(runner), None
+        return ModeGate(runner, also_read_only=set(also_read_only)), None
     subagents = Subagents(runner, limits_from(config), new_tracker, also_read_only)
-    return ModeGate(subagents, also_read_only={TASK_TOOL_NAME}), subagents
+    return ModeGate(subagents, also_read_only={TASK_TOOL_NAME, *also_read_only}), subagents
 
 
 class Subagents:
