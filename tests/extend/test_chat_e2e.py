@@ -33,11 +33,8 @@ def _reply(request: dict[str, Any]) -> ScriptedReply:
     return ScriptedReply(content=f"done: {last['content'][:40]}")
 
 
-@needs_sandbox
-def test_twenty_turns_with_mcp_and_hooks_stay_cache_exact(tmp_path: Path) -> None:
-    root = make_git_repo(tmp_path / "repo", {"README.md": "hello\n"})
-    marker = f"--v4agent-chat-{secrets.token_hex(6)}"
-    web, url = http_server("web")
+def _configure(marker: str, url: str) -> None:
+    """Two MCP servers (stdio, HTTP) and two hooks in the user's config."""
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "v4agent"
     config.mkdir(parents=True, exist_ok=True)
     (config / "config.toml").write_text(f"""
@@ -58,6 +55,14 @@ hooks = [{{ type = "command", command = "echo 'hook: mind the style guide'" }}]
 matcher = "mcp__.*"
 hooks = [{{ type = "command", command = "cat >> mcp-calls.jsonl; echo >> mcp-calls.jsonl" }}]
 """)
+
+
+@needs_sandbox
+def test_twenty_turns_with_mcp_and_hooks_stay_cache_exact(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", {"README.md": "hello\n"})
+    marker = f"--v4agent-chat-{secrets.token_hex(6)}"
+    web, url = http_server("web")
+    _configure(marker, url)
     lines = "".join(f"question {i}\n" for i in range(1, TURNS + 1))
     try:
         with StandIn(handler=_reply) as server:
@@ -89,3 +94,40 @@ hooks = [{{ type = "command", command = "cat >> mcp-calls.jsonl; echo >> mcp-cal
     while alive_with(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert alive_with(marker) == []
+
+
+@needs_sandbox
+def test_a_plan_mode_switch_among_mcp_and_hooks_keeps_every_request_an_extension(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", {"README.md": "hello\n"})
+    marker = f"--v4agent-chat-{secrets.token_hex(6)}"
+    web, url = http_server("web")
+    _configure(marker, url)
+    plan_on, plan_off = 9, 13  # questions 9..12 are asked in plan mode
+    lines = ""
+    for i in range(1, TURNS + 1):
+        lines += "/plan on\n" if i == plan_on else "/plan off\n" if i == plan_off else ""
+        lines += f"question {i}\n"
+    try:
+        with StandIn(handler=_reply) as server:
+            done = run_cli("chat", str(root), "--base-url", server.base_url, input_text=lines, timeout=600,
+                           env={"DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off"})
+            calls = list(server.calls)
+    finally:
+        web.terminate()
+        web.wait(timeout=10)
+    assert done.returncode == 0, done.stderr[-3000:]
+    turns = [c for c in calls if len(c.request["messages"]) > 2]
+    assert len(turns) == 2 * TURNS
+    for prev, cur in itertools.pairwise(turns):  # the switch travels in a message: tools and prefix unchanged
+        assert json.dumps(cur.request["tools"]) == json.dumps(prev.request["tools"])
+        prev_json = json.dumps(prev.request["messages"], ensure_ascii=False)[:-1]
+        assert json.dumps(cur.request["messages"], ensure_ascii=False).startswith(prev_json)
+    assert sum(c.cache_hit for c in turns) >= 0.99 * sum(c.theoretical_max_hit for c in turns)
+    messages = turns[-1].request["messages"]
+    results = [m["content"] for m in messages if m["role"] == "tool"]
+    refused = [r for r in results if "refused: plan mode is on" in r]
+    assert len(refused) == plan_off - plan_on  # neither MCP server marks its tools read-only
+    assert not any("refused" in r for r in results[-3:])  # every tool works again after /plan off
+    users = [m["content"] for m in messages if m["role"] == "user"]
+    assert sum("Plan mode is on" in u for u in users) == 1
+    assert sum("Plan mode is off" in u for u in users) == 1
