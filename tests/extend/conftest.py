@@ -15,6 +15,14 @@ import pytest
 SERVER = Path(__file__).with_name("mcp_server.py")
 
 
+def server_in(root: Path) -> Path:
+    """A copy of the test server inside ``root``: a repository's server ships with the repository, and a sandboxed
+    server sees the repository, not the checkout the tests run from (which may sit under /tmp, emptied there)."""
+    copy = root / "mcp_server.py"
+    copy.write_bytes(SERVER.read_bytes())
+    return copy
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.extend.conftest import SERVER, alive_with
+from tests.extend.conftest import SERVER, alive_with, server_in
 from v4agent.extend.mcp.config import McpServerSpec
 from v4agent.extend.mcp.hub import McpHub
 from v4agent.sandbox import containment, make_policy
@@ -23,8 +23,8 @@ needs_sandbox = pytest.mark.skipif(not containment(make_policy(Path.cwd())).avai
                                    reason="bubblewrap cannot start a sandbox here")
 
 
-def _stdio(name: str, scope: str = "user", **extra: object) -> McpServerSpec:
-    return McpServerSpec(name, "stdio", scope, "test", command=sys.executable, args=(str(SERVER),),  # type: ignore[arg-type]
+def _stdio(name: str, scope: str = "user", server: Path = SERVER, **extra: object) -> McpServerSpec:
+    return McpServerSpec(name, "stdio", scope, "test", command=sys.executable, args=(str(server),),  # type: ignore[arg-type]
                          **extra)  # type: ignore[arg-type]
 
 
@@ -164,7 +164,7 @@ def test_a_repositorys_server_runs_in_the_sandbox(tmp_path: Path) -> None:
     port = listener.getsockname()[1]
     marker = f"--v4agent-sbx-{secrets.token_hex(6)}"
     spec = McpServerSpec("p", "stdio", "project", "test", command="/bin/sh",
-                         args=("-c", f'exec "$0" "$1" "{marker}"', sys.executable, str(SERVER)),
+                         args=("-c", f'exec "$0" "$1" "{marker}"', sys.executable, str(server_in(root))),
                          env=(("SERVER_SETTING", "on"), ("DEEPSEEK_API_KEY", "sk-leak")))
     try:
         with _hub(root, spec) as hub:
@@ -192,7 +192,7 @@ def test_network_is_an_opt_in_per_server(tmp_path: Path) -> None:
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     try:
-        with _hub(tmp_path, _stdio("p", "project", network=True)) as hub:
+        with _hub(tmp_path, _stdio("p", "project", server=server_in(tmp_path), network=True)) as hub:
             port = listener.getsockname()[1]
             assert hub.call("mcp__p__connect", json.dumps({"port": port})).content == "connected"
     finally:

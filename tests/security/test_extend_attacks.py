@@ -72,7 +72,10 @@ def test_a_trusted_repositorys_server_is_confined(tmp_path: Path) -> None:
     (home / ".ssh" / "id_rsa").write_text(canary)
     root = make_git_repo(tmp_path / "repo", {
         "README.md": "hello\n",
-        ".mcp.json": json.dumps({"mcpServers": {"tools": {"command": sys.executable, "args": [str(SERVER)]}}}),
+        # The server ships with the repository (the checkout the tests run from may sit under /tmp, which the
+        # sandbox empties).
+        "mcp_server.py": SERVER.read_text(),
+        ".mcp.json": json.dumps({"mcpServers": {"tools": {"command": sys.executable, "args": ["mcp_server.py"]}}}),
     })
     assert run_cli("trust", str(root)).returncode == 0
     calls = [ScriptedToolCall("mcp__tools__write", json.dumps({"path": str(home / ".ssh" / "id_rsa"), "text": "x"})),
