@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def test_the_meter_writes_the_flag_and_the_summary_counts_it(tmp_path: Path) -> 
     ledger = Ledger(tmp_path)
     meter = Meter(load_price_table(), engine="deepseek", ledger=ledger, session_id="s")
     usage = Usage(1000, 50, cache_hit=600, cache_miss=400)
-    meter.log(meter.charge("deepseek-v4-flash", usage, turn=1, at=AT, estimated=True))
+    meter.log(meter.charge("deepseek-v4-flash", replace(usage, estimated=True), turn=1, at=AT))
     meter.log(meter.charge("deepseek-v4-flash", usage, turn=1, at=AT))
     first, second = ledger.read()
     assert first.estimated
@@ -46,8 +47,8 @@ def test_a_line_without_the_flag_reads_as_not_estimated_and_a_bad_flag_is_skippe
 def test_cut_usage_counts_what_arrived() -> None:
     tokenizer = get_tokenizer("deepseek-v4")
     partial = ChatReply("Hello there, I will", "thinking about it", (ToolCall("c0", "write_file", '{"pa'),), "", None)
-    usage, estimated = cut_usage(partial, prompt_tokens=5000, expected_hit=4096, tokenizer=tokenizer)
-    assert estimated
+    usage = cut_usage(partial, prompt_tokens=5000, expected_hit=4096, tokenizer=tokenizer)
+    assert usage.estimated
     assert (usage.prompt_tokens, usage.cache_hit, usage.cache_miss) == (5000, 4096, 904)
     parts = [tokenizer.count(t) for t in ("thinking about it", "Hello there, I will", 'write_file{"pa')]
     assert usage.output_tokens == sum(parts)
@@ -59,6 +60,7 @@ def test_cut_usage_takes_the_servers_when_it_came_and_never_hits_more_than_the_p
     tokenizer = get_tokenizer("deepseek-v4")
     served = Usage(900, 3, cache_hit=0, cache_miss=900)
     assert cut_usage(ChatReply("a", "", (), "", served), prompt_tokens=5, expected_hit=0,
-                     tokenizer=tokenizer) == (served, False)
-    usage, _ = cut_usage(ChatReply("a", "", (), "", None), prompt_tokens=10, expected_hit=50, tokenizer=tokenizer)
+                     tokenizer=tokenizer) == served
+    assert not served.estimated
+    usage = cut_usage(ChatReply("a", "", (), "", None), prompt_tokens=10, expected_hit=50, tokenizer=tokenizer)
     assert (usage.cache_hit, usage.cache_miss) == (10, 0)

@@ -57,13 +57,8 @@ hooks = [{{ type = "command", command = "cat >> mcp-calls.jsonl; echo >> mcp-cal
 """)
 
 
-@needs_sandbox
-def test_twenty_turns_with_mcp_and_hooks_stay_cache_exact(tmp_path: Path) -> None:
-    root = make_git_repo(tmp_path / "repo", {"README.md": "hello\n"})
-    marker = f"--v4agent-chat-{secrets.token_hex(6)}"
-    web, url = http_server("web")
-    _configure(marker, url)
-    lines = "".join(f"question {i}\n" for i in range(1, TURNS + 1))
+def _chat_turns(root: Path, web: Any, lines: str) -> list[Any]:
+    """Pipe ``lines`` into `v4agent chat` against the stand-in; the calls after the opening one (stops ``web``)."""
     try:
         with StandIn(handler=_reply) as server:
             done = run_cli("chat", str(root), "--base-url", server.base_url, input_text=lines, timeout=600,
@@ -75,11 +70,27 @@ def test_twenty_turns_with_mcp_and_hooks_stay_cache_exact(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr[-3000:]
     turns = [c for c in calls if len(c.request["messages"]) > 2]
     assert len(turns) == 2 * TURNS
+    return turns
+
+
+def _assert_exact_extensions(turns: list[Any]) -> None:
+    """Every request extends the one before byte for byte, and the billed hits are >= 99% of the ideal."""
     for prev, cur in itertools.pairwise(turns):
         assert json.dumps(cur.request["tools"]) == json.dumps(prev.request["tools"])
         prev_json = json.dumps(prev.request["messages"], ensure_ascii=False)[:-1]
         assert json.dumps(cur.request["messages"], ensure_ascii=False).startswith(prev_json)
     assert sum(c.cache_hit for c in turns) >= 0.99 * sum(c.theoretical_max_hit for c in turns)
+
+
+@needs_sandbox
+def test_twenty_turns_with_mcp_and_hooks_stay_cache_exact(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", {"README.md": "hello\n"})
+    marker = f"--v4agent-chat-{secrets.token_hex(6)}"
+    web, url = http_server("web")
+    _configure(marker, url)
+    lines = "".join(f"question {i}\n" for i in range(1, TURNS + 1))
+    turns = _chat_turns(root, web, lines)
+    _assert_exact_extensions(turns)
     messages = turns[-1].request["messages"]
     users = [m["content"] for m in messages if m["role"] == "user"][1:]
     assert all(u.endswith("hook: mind the style guide") for u in users[1:])
@@ -107,22 +118,8 @@ def test_a_plan_mode_switch_among_mcp_and_hooks_keeps_every_request_an_extension
     for i in range(1, TURNS + 1):
         lines += "/plan on\n" if i == plan_on else "/plan off\n" if i == plan_off else ""
         lines += f"question {i}\n"
-    try:
-        with StandIn(handler=_reply) as server:
-            done = run_cli("chat", str(root), "--base-url", server.base_url, input_text=lines, timeout=600,
-                           env={"DEEPSEEK_API_KEY": "sk-test", "V4AGENT_THINK": "off"})
-            calls = list(server.calls)
-    finally:
-        web.terminate()
-        web.wait(timeout=10)
-    assert done.returncode == 0, done.stderr[-3000:]
-    turns = [c for c in calls if len(c.request["messages"]) > 2]
-    assert len(turns) == 2 * TURNS
-    for prev, cur in itertools.pairwise(turns):  # the switch travels in a message: tools and prefix unchanged
-        assert json.dumps(cur.request["tools"]) == json.dumps(prev.request["tools"])
-        prev_json = json.dumps(prev.request["messages"], ensure_ascii=False)[:-1]
-        assert json.dumps(cur.request["messages"], ensure_ascii=False).startswith(prev_json)
-    assert sum(c.cache_hit for c in turns) >= 0.99 * sum(c.theoretical_max_hit for c in turns)
+    turns = _chat_turns(root, web, lines)
+    _assert_exact_extensions(turns)  # a plan switch travels in a message: tools and prefix unchanged
     messages = turns[-1].request["messages"]
     results = [m["content"] for m in messages if m["role"] == "tool"]
     refused = [r for r in results if "refused: plan mode is on" in r]

@@ -83,10 +83,9 @@ def make_record(
     at: datetime,
     cost: CallCost,
     duration_s: float = 0.0,
-    estimated: bool = False,
 ) -> LedgerRecord:
-    """The ledger record for a call already priced as ``cost``; unreported hits stay None (``estimated``: the
-    usage is the client's count, the server never sent one)."""
+    """The ledger record for a call already priced as ``cost``; unreported hits stay None; a ``usage`` flagged
+    ``estimated`` (the client's count: the server never sent one) makes an estimated line."""
     hit, miss, unknown = split_prompt(usage)
     return LedgerRecord(
         ts=as_utc(at).isoformat(),
@@ -112,7 +111,7 @@ def make_record(
         served_model=cost.served_model,
         billed_model=cost.billed_model,
         by_fallback=cost.by_fallback,
-        estimated=estimated or usage.estimated,
+        estimated=usage.estimated,
     )
 
 

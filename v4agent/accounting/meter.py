@@ -28,7 +28,6 @@ class Charge:
     cost: CallCost
     at: datetime
     duration_s: float
-    estimated: bool = False  # the usage is the client's count: the server's never arrived
 
 
 class Meter:
@@ -54,17 +53,17 @@ class Meter:
                                 expected_output=expected_output, at=at or datetime.now(UTC))
 
     def charge(self, model: str, usage: Usage, *, turn: int, duration_s: float = 0.0,
-               at: datetime | None = None, served_model: str = "", estimated: bool = False) -> Charge:
+               at: datetime | None = None, served_model: str = "") -> Charge:
         """Price a finished call and add it to the spend (the ledger line is written by ``log``).
 
         ``model`` is the requested name, ``served_model`` the one the response named: the call is priced by
-        what served it where the price table knows that name; ``estimated``: ``usage`` is the client's own count
-        (the server's never arrived), and the ledger line says so."""
+        what served it where the price table knows that name. A ``usage`` flagged ``estimated`` (the client's own
+        count: the server's never arrived) is priced the same, and its ledger line says so."""
         when = at or datetime.now(UTC)
         cost = price_call(self.table, model, usage, when, engine=self.engine, duration_s=duration_s,
                           served_model=served_model)
         self.guard.add(cost.total_usd)
-        return Charge(model, turn, usage, cost, when, duration_s, estimated)
+        return Charge(model, turn, usage, cost, when, duration_s)
 
     def log(self, charge: Charge) -> None:
         """Append the call to the project's cost ledger (`v4agent cost`), when there is one."""
@@ -72,7 +71,7 @@ class Meter:
             return
         self.ledger.append(make_record(session_id=self.session_id, turn=charge.turn, engine=self.engine,
                                        model=charge.model, usage=charge.usage, at=charge.at, cost=charge.cost,
-                                       duration_s=charge.duration_s, estimated=charge.estimated))
+                                       duration_s=charge.duration_s))
 
     def record(self, model: str, usage: Usage, *, turn: int, duration_s: float = 0.0,
                at: datetime | None = None, served_model: str = "") -> CallCost:

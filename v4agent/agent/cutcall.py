@@ -16,15 +16,15 @@ from v4agent.tokens.tokenizer import Tokenizer
 __all__ = ["cut_usage", "shown_chars"]
 
 
-def cut_usage(partial: ChatReply, *, prompt_tokens: int, expected_hit: int, tokenizer: Tokenizer) -> tuple[Usage, bool]:
-    """(usage, estimated): the server's usage if it came before the cut, else the client's count of it."""
+def cut_usage(partial: ChatReply, *, prompt_tokens: int, expected_hit: int, tokenizer: Tokenizer) -> Usage:
+    """The server's usage if it came before the cut, else the client's count of it (flagged ``estimated``)."""
     if partial.usage is not None:
-        return partial.usage, False
+        return partial.usage
     tools = "".join(call.name + call.arguments for call in partial.tool_calls)
     reasoning, content, tool = tokenizer.count_many([partial.reasoning, partial.content, tools])
     hit = max(0, min(expected_hit, prompt_tokens))
     return Usage(prompt_tokens, reasoning + content + tool, cache_hit=hit, cache_miss=prompt_tokens - hit,
-                 reasoning_tokens=reasoning), True
+                 reasoning_tokens=reasoning, estimated=True)
 
 
 def shown_chars(partial: ChatReply) -> int:

@@ -28,7 +28,8 @@ def _key(turn: int, prompt: int, output: int, hit: int | None) -> _Key:
 
 
 def _usage(call: CallRecord) -> Usage:
-    return Usage(call.prompt_tokens, call.output_tokens, call.cache_hit, call.cache_miss, call.reasoning_tokens)
+    return Usage(call.prompt_tokens, call.output_tokens, call.cache_hit, call.cache_miss, call.reasoning_tokens,
+                 estimated=not call.usage_known)
 
 
 def backfill_ledger(ledger: Ledger, session_path: Path, *, session_id: str, engine: str, table: PriceTable) -> int:
@@ -47,7 +48,6 @@ def backfill_ledger(ledger: Ledger, session_path: Path, *, session_id: str, engi
                        total_usd=call.cost_usd, saved_usd=call.saved_usd,
                        price_entry=call.price_entry or looked_up.price_entry)
         ledger.append(make_record(session_id=session_id, turn=call.turn, engine=engine, model=call.model,
-                                  usage=usage, at=at, cost=cost, duration_s=call.duration_s,
-                                  estimated=not call.usage_known))
+                                  usage=usage, at=at, cost=cost, duration_s=call.duration_s))
         added += 1
     return added

@@ -185,13 +185,13 @@ class Agent:
         if restart.partial is None:
             return
         kind, prompt_tokens, expected, started = self._calling
-        usage, estimated = cut_usage(restart.partial, prompt_tokens=prompt_tokens, expected_hit=expected,
+        usage = cut_usage(restart.partial, prompt_tokens=prompt_tokens, expected_hit=expected,
                                      tokenizer=self.tracker.tokenizer)
         model, duration = self.engine.settings.model, time.monotonic() - started
-        charge = self.meter.charge(model, usage, turn=self.turn, duration_s=duration, estimated=estimated,
+        charge = self.meter.charge(model, usage, turn=self.turn, duration_s=duration,
                                    served_model=restart.partial.model)
         self.writer.write(CallRecord.of(kind=kind, turn=self.turn, model=model, usage=usage,
-                                        usage_known=not estimated, cost=charge.cost, duration_s=duration,
+                                        usage_known=not usage.estimated, cost=charge.cost, duration_s=duration,
                                         finish_reason="cut", diag={}))
         self.meter.log(charge)  # after the session record, as every call
         self._calling = (kind, prompt_tokens, expected, time.monotonic())
