@@ -24,7 +24,9 @@ from v4agent.engine.deadline import CallClock, Deadlines
 from v4agent.engine.limiter import ConcurrencyLimiter
 from v4agent.engine.presets import Preset, UnknownPreset, get_preset, model_info
 from v4agent.engine.retry import Failure, RetryPolicy, classify, run_with_retry
+from v4agent.engine.statuserrors import status_error
 from v4agent.engine.stream import StreamAssembler, iter_sse_data, reply_from_completion
+from v4agent.engine.thinking import think_params, thinks
 from v4agent.engine.types import (
     FINISH_NO_RESOURCE,
     ChatReply,
@@ -42,7 +44,7 @@ from v4agent.engine.types import (
 )
 
 if TYPE_CHECKING:
-    import openai
+    pass
 
 _TRANSPORT_ERRORS = (httpx2.TransportError, httpx.TransportError, ConnectionError)
 _TIMEOUTS = (httpx2.TimeoutException, httpx.TimeoutException, TimeoutError)
@@ -73,53 +75,6 @@ class StreamCut(EngineError):
                  retryable: bool = True) -> None:
         super().__init__(message, hint=hint, retryable=retryable)
         self.partial = partial
-
-
-def thinks(style: str, think: ThinkLevel) -> bool:
-    """Whether requests of this engine style and effort run in thinking mode (unknown styles: only if asked)."""
-    return think != "off" and style != "none"
-
-
-def think_params(style: str, think: ThinkLevel) -> dict[str, Any]:
-    """The request fields that select thinking for an engine style (merged into the body)."""
-    if style == "deepseek":
-        if think == "off":
-            return {"thinking": {"type": "disabled"}}
-        return {"thinking": {"type": "enabled"}, "reasoning_effort": think}
-    if style == "chat_template_kwargs":
-        if think == "off":
-            return {"chat_template_kwargs": {"thinking": False}}
-        # vLLM's DeepSeek-V4 template takes the effort beside the switch; "max" is Think Max (vllm-project/recipes,
-        # models/deepseek-ai/DeepSeek-V4-Flash.yaml, "OpenAI Client Example", commit 8959cf64).
-        return {"chat_template_kwargs": {"thinking": True, "reasoning_effort": think}}
-    return {}
-
-
-def _status_error_classes() -> dict[int, type[openai.APIStatusError]]:
-    import openai  # imported on first use: it costs about a second at CLI start-up
-
-    return {
-        400: openai.BadRequestError, 401: openai.AuthenticationError, 403: openai.PermissionDeniedError,
-        404: openai.NotFoundError, 409: openai.ConflictError, 422: openai.UnprocessableEntityError,
-        429: openai.RateLimitError,
-    }
-
-
-def status_error(response: httpx2.Response) -> openai.APIStatusError:
-    """The SDK's exception for an HTTP error reply (the same classes its own requests raise)."""
-    import openai
-
-    try:
-        body: Any = json.loads(response.content)
-    except ValueError:
-        body = response.text or None
-    error = body.get("error") if isinstance(body, dict) else None
-    message = str(error.get("message")) if isinstance(error, dict) and error.get("message") else (
-        f"Error code: {response.status_code} - {body}")
-    cls = _status_error_classes().get(response.status_code)
-    if cls is None:
-        cls = openai.InternalServerError if response.status_code >= 500 else openai.APIStatusError
-    return cls(message, response=response, body=body)
 
 
 class RemoteEngine:

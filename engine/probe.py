@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from v4agent.engine.client import think_params
 from v4agent.engine.presets import ThinkStyle
 from v4agent.engine.probe_wire import Exchange, Wire
+from v4agent.engine.thinking import think_params
 from v4agent.engine.types import ThinkLevel
 from v4agent.engine.usage import normalize_usage
 

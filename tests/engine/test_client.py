@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from v4agent.engine.client import EngineSettings, RemoteEngine, open_engine, think_params
+from v4agent.engine.client import EngineSettings, RemoteEngine, open_engine
 from v4agent.engine.presets import get_preset, model_info
 from v4agent.engine.retry import RetryPolicy
+from v4agent.engine.thinking import think_params
 from v4agent.engine.types import (
     Delta,
     EngineBudgetError,

@@ -24,8 +24,9 @@ from v4agent.core.errors import UsageError
 from v4agent.core.git import repo_root
 from v4agent.core.tempfiles import sweep_repository
 from v4agent.core.trust import UntrustedProject, record_decision
-from v4agent.engine.client import RemoteEngine, thinks
+from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import all_presets, model_info
+from v4agent.engine.thinking import thinks
 from v4agent.engine.types import Engine
 from v4agent.sandbox import SandboxPolicy, containment, make_policy
 from v4agent.tokens.tokenizer import get_tokenizer
