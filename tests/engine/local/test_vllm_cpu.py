@@ -25,7 +25,7 @@ from v4agent.core.config import load_config
 from v4agent.core.procgroup import group_alive
 from v4agent.core.trust import trust_repository
 from v4agent.engine.local.kvmodel import kv_footprint
-from v4agent.engine.local.kvpages import cpu_in_flight_tokens, paged_layout
+from v4agent.engine.local.kvpages import cpu_in_flight_tokens, layer_caches, paged_layout
 from v4agent.engine.local.launcher import EngineStartError, port_in_use
 from v4agent.engine.local.modelspec import load_model_spec
 from v4agent.engine.local.runtime import (
@@ -282,9 +282,16 @@ from vllm.v1.attention.backends.utils import (get_supported_kv_cache_layouts, re
 from vllm.v1.core.kv_cache_utils import get_kv_cache_configs, get_max_concurrency_for_kv_cache_config
 from vllm.v1.worker.cpu_model_runner import _torch_cuda_wrapper
 model, memory, lengths = sys.argv[1], int(sys.argv[2]), [int(x) for x in sys.argv[3].split(",")]
+indexer = sys.argv[4] if len(sys.argv) > 4 else "auto"
+if indexer == "mxfp4":
+    # vLLM allows the MXFP4 indexer cache only on sm_10x (vllm/v1/attention/backends/mla/indexer.py,
+    # dsa_indexer_uses_fp4); nothing runs here, so the gate is opened to build the layers and size their pages.
+    from vllm.platforms import current_platform
+    type(current_platform).is_device_capability_family = classmethod(lambda cls, *a, **k: True)
 def config(length):
     return EngineArgs(model=model, load_format="dummy", enforce_eager=True, max_model_len=length,
-                      trust_remote_code=True).create_engine_config()
+                      trust_remote_code=True,
+                      attention_config={"indexer_kv_dtype": indexer}).create_engine_config()
 cfg = config(lengths[0])
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
@@ -304,7 +311,8 @@ with set_current_vllm_config(cfg), _torch_cuda_wrapper():
         out[length] = {"concurrency": get_max_concurrency_for_kv_cache_config(one, kvc),
                        "in_flight": one.max_in_flight_tokens, "groups": len(kvc.kv_cache_groups)}
 print("RESULT " + json.dumps({"by_length": out, "cache_dtype": cfg.cache_config.cache_dtype,
-                              "block_size": cfg.cache_config.block_size, "layers": sorted(specs)}))
+                              "block_size": cfg.cache_config.block_size, "layers": sorted(specs),
+                              "pages": {n: [sp.block_size, sp.page_size_bytes] for n, sp in specs.items()}}))
 """
 
 
@@ -366,6 +374,52 @@ def test_cut_down_v4_flash_kv_capacity_equals_vllms_allocator(vllm_python: str, 
     planned = paged_layout(load_model_spec(str(directory)), "fp8", 256).capacity(memory, length,
                                                                                  cpu_in_flight_tokens(length))
     assert abs(planned.sequences - got["concurrency"]) / got["concurrency"] < 0.005, (planned, got)
+
+
+# vLLM's cache names for each role the planner models (vllm/models/deepseek_v4/attention.py).
+_ROLE_BY_SUFFIX = (("attn.indexer.compressor.state_cache", "indexer-state"), ("attn.indexer.k_cache", "indexer"),
+                   ("attn.compressor.state_cache", "state"), ("attn.swa_cache", "swa"), ("attn", "compressed"))
+
+
+def _vllm_pages(pages: dict[str, list[int]]) -> list[tuple[str, int, int]]:
+    roles = []
+    for name, (block, page) in pages.items():
+        role = next(r for suffix, r in _ROLE_BY_SUFFIX if name.endswith(suffix))
+        roles.append((role, block, page))
+    return sorted(roles)
+
+
+@pytest.mark.parametrize("indexer", ["fp8", "mxfp4"])
+def test_every_v4_cache_page_and_the_capacity_equal_vllms_allocator(vllm_python: str, tmp_path: Path,
+                                                                    indexer: str) -> None:
+    # Each cache of each layer (compressed rows, sliding window, compressor states, indexer keys in fp8 at 132 B
+    # or MXFP4 at 68 B a key) as vLLM sizes its page, and the pool's concurrency at two lengths.
+    directory = _tiny_v4(tmp_path / "tiny-v4")
+    script = tmp_path / "kv_accounting.py"
+    script.write_text(_VLLM_KV_ACCOUNTING)
+    memory, lengths = 4 << 30, (4096, 65536)
+    done = subprocess.run([vllm_python, str(script), str(directory), str(memory), ",".join(map(str, lengths)),
+                           "auto" if indexer == "fp8" else indexer],
+                          capture_output=True, text=True, timeout=600, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, done.stderr[-3000:]
+    result = json.loads(line[len("RESULT "):])
+    spec = load_model_spec(str(directory))
+    planned = sorted((c.role, c.block_size, c.page_bytes) for ratio in spec.compress_ratios
+                     for c in layer_caches(spec, ratio, "fp8", 256, indexer))
+    assert planned == _vllm_pages(result["pages"])
+    layout = paged_layout(spec, "fp8", 256, indexer_dtype=indexer)
+    for length in lengths:
+        got = result["by_length"][str(length)]
+        plan = layout.capacity(memory, length, cpu_in_flight_tokens(length))
+        assert abs(plan.sequences - got["concurrency"]) / got["concurrency"] < 0.005, (length, plan, got)
+
+
+def test_vllm_has_no_bf16_indexer_cache(vllm_python: str) -> None:
+    # The planner keeps a bf16 indexer only for the announcement's arithmetic; vLLM stores fp8 or MXFP4 keys.
+    probe = "from vllm.v1.attention.backends.mla.indexer import DSA_INDEXER_KV_DTYPES as D; print(','.join(D))"
+    done = subprocess.run([vllm_python, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip().split(",") == ["fp8", "mxfp4"], done.stderr[-2000:]
 
 
 _AVX512_BF16 = "import sys, torch; sys.exit(0 if torch.cpu._is_avx512_bf16_supported() else 3)"
