@@ -3,9 +3,11 @@
     python bench/soak_kill.py [--kills 200] [--seed 1] [--undo-every 1] [--finish-every 10]
 
 A scripted model writes, edits and deletes a few files over a dozen turns. Each run (the first fresh, the rest
-``--resume`` of the same session) is killed with SIGKILL (its whole process group: git children included) after
-a random delay drawn over the length of an unkilled run, so kills land in start-up, packing, model calls, file
-writes, and the session and ledger appends alike. After each kill:
+``--resume`` of the same session) is killed with SIGKILL (its whole process group: git children included) at a
+random point: one kill in five in start-up, the rest after the run's first model call, spread over the rest of an
+unkilled run (stretched by how much slower this run's start-up was than the calibration run's, so a loaded
+machine does not push every kill into start-up). Kills land in start-up, packing, model calls, file writes, and
+the session and ledger appends alike. After each kill:
 
 - **torn**: a file the script writes holds something other than one of the versions the script gave it;
 - **stray**: an untracked file that is not one of the script's (a temp file of an atomic write); counted right
@@ -196,13 +198,23 @@ class Soak:
 
     def kill_once(self) -> None:
         """One run killed after a random delay, then the checks."""
-        # Most kills land after start-up, where files, the session and the ledger are written.
-        low = 0.0 if self.rng.random() < 0.2 else self.first_call_s * 0.8
-        delay = self.rng.uniform(low, self.run_seconds * 1.05)
         resuming = self.session_id is not None
+        calls = len(self.server.calls)
         proc = self._start()
+        started = time.monotonic()
+        if self.rng.random() < 0.2:  # a kill in start-up (discovery, packing, session creation)
+            deadline = started + self.rng.uniform(0.0, self.first_call_s * 1.05)
+        else:
+            # Most kills land after start-up, where files, the session and the ledger are written. Start-up is
+            # slower on a loaded machine than in the calibration run, so wait for this run's first model call
+            # and spread the kill over the rest of the run, stretched by the same slowdown.
+            while len(self.server.calls) == calls and proc.poll() is None and time.monotonic() - started < 600:
+                time.sleep(0.01)
+            slowdown = max(1.0, (time.monotonic() - started) / max(self.first_call_s, 0.05))
+            rest = max(self.run_seconds - self.first_call_s, 0.5) * slowdown
+            deadline = time.monotonic() + self.rng.uniform(0.0, rest * 1.05)
         try:
-            proc.wait(timeout=delay)
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             finished = True
         except subprocess.TimeoutExpired:
             finished = False
