@@ -11,9 +11,11 @@ from rich.text import Text
 
 from v4agent.core.errors import ExitCode
 from v4agent.refactor.attempts.manifest import GroupRecord
+from v4agent.refactor.attempts.stream import AttemptStream
 from v4agent.refactor.attempts.worktrees import group_dir
 from v4agent.secrets.results import redact_diff
 from v4agent.ui.console import stdout
+from v4agent.ui.visible import visible
 
 
 def exit_code(record: GroupRecord) -> ExitCode:
@@ -46,8 +48,21 @@ def report_json(record: GroupRecord, diff: str) -> dict[str, object]:
     return {**record.to_json(), "exit_code": int(exit_code(record)), "diff": diff}
 
 
-def print_report(root: Path, record: GroupRecord, *, as_json: bool) -> None:
-    """Print the report and end the command with its exit status."""
+def subagent_lines(record: GroupRecord) -> list[str]:
+    """Each attempt's subagents, one line each under the turn that spawned it."""
+    lines: list[str] = []
+    for a in record.attempts:
+        for row in a.subagents:
+            ratio = "-" if row.get("hit_ratio") is None else f"{100 * float(row['hit_ratio']):.1f}%"
+            lines.append(f"attempt {a.number}, turn {row.get('turn')}: subagent {row.get('description')!r}: "
+                         f"{row.get('status')}, {row.get('turns')} call(s), "
+                         f"{int(row.get('prompt_tokens') or 0):,} prompt tokens, cache hit {ratio}, "
+                         f"${float(row.get('cost_usd') or 0.0):.4f}")
+    return lines
+
+
+def print_report(root: Path, record: GroupRecord, *, as_json: bool, stream: AttemptStream | None = None) -> None:
+    """Print the report (or the stream's last line) and end the command with its exit status."""
     import typer
 
     sel = record.selection
@@ -57,10 +72,15 @@ def print_report(root: Path, record: GroupRecord, *, as_json: bool) -> None:
         # stdout is often a CI log: no secret goes there (the diff file itself stays whole, like a session)
         chosen_diff = redact_diff(path.read_text(encoding="utf-8", errors="replace"))[0] if path.is_file() else ""
     code = exit_code(record)
+    if stream is not None:
+        stream.end(report_json(record, chosen_diff))
+        raise typer.Exit(int(code))
     if as_json:
         print(json.dumps(report_json(record, chosen_diff), indent=2))
         raise typer.Exit(int(code))
     stdout.print(attempts_table(record))
+    for line in subagent_lines(record):
+        stdout.print(Text(f"  {visible(line)}"))
     if sel.chosen:
         stdout.print(Text(f"chosen: attempt {sel.chosen} ({sel.method}): {sel.reason}"))
         stdout.print(Text(f"applied: {sel.apply_note}" if sel.applied else sel.apply_note,
