@@ -11,7 +11,7 @@ from typing import Any
 
 from v4agent.agent.sessions.records import SubtaskRecord
 
-__all__ = ["subagent_rows"]
+__all__ = ["subagent_line", "subagent_rows"]
 
 
 def subagent_rows(subtasks: Iterable[SubtaskRecord]) -> list[dict[str, Any]]:
@@ -30,3 +30,11 @@ def subagent_rows(subtasks: Iterable[SubtaskRecord]) -> list[dict[str, Any]]:
             "cost_usd": round(float(task.cost_usd or 0.0), 8),
         })
     return rows
+
+
+def subagent_line(row: dict[str, Any]) -> str:
+    """One row as a report line: ``turn 2: subagent 'find x': finished, 3 call(s), 41,200 prompt tokens, ...``."""
+    ratio = "-" if row.get("hit_ratio") is None else f"{100 * float(row['hit_ratio']):.1f}%"
+    return (f"turn {row.get('turn')}: subagent {row.get('description')!r}: {row.get('status')}, "
+            f"{row.get('turns')} call(s), {int(row.get('prompt_tokens') or 0):,} prompt tokens, cache hit {ratio}, "
+            f"${float(row.get('cost_usd') or 0.0):.4f}")

@@ -48,7 +48,7 @@ def show(run: str = typer.Argument(..., help="The attempts run id."),
     from rich.text import Text
 
     from v4agent.refactor.attempts.manifest import load
-    from v4agent.refactor.attempts.report import attempts_table
+    from v4agent.refactor.attempts.report import attempts_table, subagent_lines
     from v4agent.refactor.attempts.worktrees import group_dir
     from v4agent.ui.console import stdout
 
@@ -58,6 +58,8 @@ def show(run: str = typer.Argument(..., help="The attempts run id."),
         print(json.dumps(record.to_json(), indent=2))
         return
     stdout.print(attempts_table(record))
+    for line in subagent_lines(record):
+        stdout.print(Text(f"  {line}"))
     sel = record.selection
     stdout.print(Text(f"chosen: attempt {sel.chosen} ({sel.method}): {sel.reason}" if sel.chosen else
                       f"nothing chosen: {sel.reason}"))

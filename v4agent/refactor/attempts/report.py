@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from v4agent.agent.subagent_rows import subagent_line
 from v4agent.core.errors import ExitCode
 from v4agent.refactor.attempts.manifest import GroupRecord
 from v4agent.refactor.attempts.stream import AttemptStream
@@ -52,12 +53,7 @@ def subagent_lines(record: GroupRecord) -> list[str]:
     """Each attempt's subagents, one line each under the turn that spawned it."""
     lines: list[str] = []
     for a in record.attempts:
-        for row in a.subagents:
-            ratio = "-" if row.get("hit_ratio") is None else f"{100 * float(row['hit_ratio']):.1f}%"
-            lines.append(f"attempt {a.number}, turn {row.get('turn')}: subagent {row.get('description')!r}: "
-                         f"{row.get('status')}, {row.get('turns')} call(s), "
-                         f"{int(row.get('prompt_tokens') or 0):,} prompt tokens, cache hit {ratio}, "
-                         f"${float(row.get('cost_usd') or 0.0):.4f}")
+        lines.extend(f"attempt {a.number}, {subagent_line(row)}" for row in a.subagents)
     return lines
 
 
