@@ -50,10 +50,10 @@ def report_json(record: GroupRecord, diff: str) -> dict[str, object]:
 
 
 def subagent_lines(record: GroupRecord) -> list[str]:
-    """Each attempt's subagents, one line each under the turn that spawned it."""
+    """Each attempt's subagents, one line each under the turn that spawned it (control characters escaped)."""
     lines: list[str] = []
     for a in record.attempts:
-        lines.extend(f"attempt {a.number}, {subagent_line(row)}" for row in a.subagents)
+        lines.extend(visible(f"attempt {a.number}, {subagent_line(row)}") for row in a.subagents)
     return lines
 
 
@@ -76,7 +76,7 @@ def print_report(root: Path, record: GroupRecord, *, as_json: bool, stream: Atte
         raise typer.Exit(int(code))
     stdout.print(attempts_table(record))
     for line in subagent_lines(record):
-        stdout.print(Text(f"  {visible(line)}"))
+        stdout.print(Text(f"  {line}"))
     if sel.chosen:
         stdout.print(Text(f"chosen: attempt {sel.chosen} ({sel.method}): {sel.reason}"))
         stdout.print(Text(f"applied: {sel.apply_note}" if sel.applied else sel.apply_note,
