@@ -5,7 +5,7 @@ Sessions accumulate: each is small, but every repository state a session packed 
 
 A session goes as one unit with what it owns: its subagents' files (``sessions/subagents/<id>.sub-*.jsonl``),
 and for the attempts of one best-of-N run (``<run>-<n>.jsonl``, recorded with ``undo: "attempt"``) every
-attempt's session together with the run's directory (``.v4agent/attempts/<run>/``: manifest, diffs, and any
+attempt's session and the run's applies (``<run>-apply*.jsonl``) together with the run's directory (``.v4agent/attempts/<run>/``: manifest, diffs, and any
 worktree left behind, unregistered from git). A unit's age is its newest file's; the newest unit is always kept
 (``undo`` works on it), and a blob goes only when no kept file names it (subagent files included).
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from v4agent.core.git import GitError, run_git
 __all__ = ["PrunePlan", "apply_prune", "plan_prune", "stale_sessions"]
 
 ATTEMPTS_DIR = "attempts"  # ``.v4agent/attempts/<run>``: the best-of-N runs' manifests and diffs (refactor)
+_APPLY = re.compile(r"-apply\d*$")
 SUBAGENTS_DIR = "subagents"  # as ``agent.subagent`` writes them (named here: that module imports this package)
 
 
@@ -76,11 +78,18 @@ def _units(sessions_dir: Path) -> list[_Unit]:
     for sub in subs:
         owned.setdefault(sub.name.split(".sub-", 1)[0], []).append(sub)
     runs: dict[str, list[Path]] = {}
-    units: list[_Unit] = []
+    alone: list[Path] = []
     for path in sorted(sessions_dir.glob("*.jsonl")):
         run = _attempt_run(path)
         if run is not None:
             runs.setdefault(run, []).append(path)
+        else:
+            alone.append(path)
+    units: list[_Unit] = []
+    for path in alone:
+        run = _APPLY.sub("", path.stem)  # ``<run>-apply``, ``-apply2``: the run's diff applied, undoable
+        if run != path.stem and run in runs:
+            runs[run].append(path)
         else:
             units.append(_Unit(path, (path,), tuple(owned.pop(path.stem, ())), None))
     for run, paths in sorted(runs.items()):
