@@ -58,8 +58,10 @@ def test_prune_takes_subagents_and_attempts_with_their_parent_and_keeps_the_rest
     run_dir = root / ".v4agent" / "attempts" / run["group"]
     assert (run_dir / "1" / ".git").is_file()  # a worktree kept on disk and in git's list
     old_files = {sessions / f"{old}.jsonl", *sessions.glob(f"subagents/{old}.sub-*.jsonl"),
-                 *(sessions / f"{a['session_id']}.jsonl" for a in run["attempts"]), *_files(run_dir)}
+                 *(sessions / f"{a['session_id']}.jsonl" for a in run["attempts"]), *_files(run_dir),
+                 *sessions.glob(f"{run['group']}-apply*.jsonl")}  # the chosen diff's apply, undoable until pruned
     assert len(list(sessions.glob(f"subagents/{old}.sub-*.jsonl"))) == 2
+    assert len(list(sessions.glob(f"{run['group']}-apply*.jsonl"))) == 1
     _age(sorted(old_files), 60)
     subprocess.run(["git", "-C", str(root), "checkout", "--", "."], check=True)
     with StandIn(handler=SubModel(delay=0.05)) as server:
@@ -71,7 +73,7 @@ def test_prune_takes_subagents_and_attempts_with_their_parent_and_keeps_the_rest
 
     pruned = run_cli("sessions", "prune", str(root), "--older-than", "30", env=ENV)
     assert pruned.returncode == 0, pruned.stderr
-    assert "deleted 3 session(s)" in pruned.stdout
+    assert "deleted 4 session(s)" in pruned.stdout  # the old one, two attempts, the apply
     assert "with them 2 subagent file(s) and 1 attempts run(s)" in pruned.stdout
 
     # Nothing of the pruned ones is left: sessions, subagent files, the run's directory and git's worktrees.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -92,10 +93,13 @@ def _units(sessions_dir: Path) -> list[_Unit]:
             runs[run].append(path)
         else:
             units.append(_Unit(path, (path,), tuple(owned.pop(path.stem, ())), None))
+    attempts = sessions_dir.parent / ATTEMPTS_DIR
+    linked = attempts.is_symlink()  # a repository may ship one: nothing is ever deleted through it
     for run, paths in sorted(runs.items()):
-        run_dir = sessions_dir.parent / ATTEMPTS_DIR / run
+        run_dir = attempts / run
         mine = tuple(sub for p in paths for sub in owned.pop(p.stem, ()))
-        units.append(_Unit(paths[0], tuple(paths), mine, run_dir if run_dir.is_dir() else None))
+        owns = not linked and (run_dir.is_symlink() or run_dir.is_dir())
+        units.append(_Unit(paths[0], tuple(paths), mine, run_dir if owns else None))
     # Subagent files whose parent is already gone: each its own unit, pruned by its own age.
     units.extend(_Unit(sub, (), (sub,), None) for rest in owned.values() for sub in rest)
     return units
@@ -114,7 +118,12 @@ def _size(path: Path) -> int:
             return path.lstat().st_size
         except OSError:
             return 0
-    return sum(p.lstat().st_size for p in path.rglob("*") if not p.is_dir() or p.is_symlink())
+    total = 0
+    for folder, _dirs, names in os.walk(path):  # links are not followed
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += (Path(folder) / name).lstat().st_size
+    return total
 
 
 def plan_prune(sessions_dir: Path, *, now: float, older_than_s: float) -> PrunePlan:
@@ -135,10 +144,12 @@ def plan_prune(sessions_dir: Path, *, now: float, older_than_s: float) -> PruneP
 
 
 def _remove_run(run_dir: Path) -> None:
-    """An attempts run's directory: any worktree in it unregistered from git first, then the files."""
+    """An attempts run's directory: any worktree in it unregistered from git first, then the files (a link is
+    removed as a link, never followed)."""
     repo = run_dir.parent.parent.parent  # <repo>/.v4agent/attempts/<run>
-    if run_dir.is_symlink():
-        run_dir.unlink(missing_ok=True)
+    if run_dir.is_symlink() or run_dir.parent.is_symlink():
+        if run_dir.is_symlink() and not run_dir.parent.is_symlink():
+            run_dir.unlink(missing_ok=True)
         return
     for child in sorted(run_dir.iterdir()) if run_dir.is_dir() else []:
         if child.is_dir() and not child.is_symlink() and (child / ".git").is_file():
