@@ -81,10 +81,13 @@ class StreamWriter:
         self.lines += 1
 
     def start(self, *, session_id: str, front: str, settings: Mapping[str, Any], pack: Mapping[str, Any],
-              instructions: list[dict[str, Any]], mode: str, resumed: bool) -> None:
-        """The first line: the session, its settings, the pack and the instruction files loaded."""
+              instructions: list[dict[str, Any]], mode: str, resumed: bool,
+              extra: Mapping[str, Any] | None = None) -> None:
+        """The first line: the session, its settings, the pack and the instruction files loaded (and ``extra``:
+        fields a front end adds, such as a best-of-N run's attempt count)."""
         self.emit("start", {"session_id": session_id, "front": front, "resumed": resumed, "mode": mode,
-                            "settings": dict(settings), "pack": dict(pack), "instructions": instructions})
+                            "settings": dict(settings), "pack": dict(pack), "instructions": instructions,
+                            **(extra or {})})
 
     def end(self, report: Mapping[str, Any]) -> None:
         """The last line: status, summary, tests, diff and cost (the fields of the ``--json`` report)."""

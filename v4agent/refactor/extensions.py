@@ -91,7 +91,8 @@ def carry_out_plan(agent: Agent, gate: ModeGate, outcome: Outcome, *, act: bool)
 
 
 def open_stream(request: RefactorRequest, run: RunSetup, sid: str, instructions: Instructions | None,
-                  system_text: str, pack: dict[str, Any], *, resumed: bool) -> StreamWriter | None:
+                  system_text: str, pack: dict[str, Any], *, resumed: bool,
+                  extra: dict[str, Any] | None = None) -> StreamWriter | None:
     """With --format stream-json: the writer, after its first line (the session, settings, pack, instructions)."""
     if not request.stream:
         return None
@@ -103,5 +104,5 @@ def open_stream(request: RefactorRequest, run: RunSetup, sid: str, instructions:
     mode = "plan-then-act" if request.plan_then_act else "plan" if request.plan else "act"
     rows = instruction_rows(instructions, system_text, get_tokenizer("deepseek-v4").count)
     stream.start(session_id=sid, front="refactor", settings=settings, pack=pack, instructions=rows, mode=mode,
-                 resumed=resumed)
+                 resumed=resumed, extra=extra)
     return stream

@@ -26,11 +26,13 @@ from v4agent.agent.events import CallDone, Event, Notice, Streamed, StreamRestar
 from v4agent.agent.loop import Outcome
 from v4agent.agent.sessions.costs import cost_rows, cost_table
 from v4agent.agent.sessions.store import SessionData
+from v4agent.agent.subagent_rows import subagent_line, subagent_rows
 from v4agent.engine.phases import format_activity
 from v4agent.engine.types import Progress
 from v4agent.ui.console import stdout
 from v4agent.ui.tables import report_table
 from v4agent.ui.testfailures import Failure, failures, last_test_output
+from v4agent.ui.visible import visible
 
 _ARG_WIDTH = 110
 _DIFF_LINES = 60
@@ -221,6 +223,7 @@ def report_json(session: SessionData, outcome: Outcome, tests: dict[str, Any], d
         "hit_ratio": session.hit_ratio,
         "price_entries": sorted({str(c.price_entry) for c in session.calls}),
         "cache_breaks": [b for c in session.calls for b in (c.diag or {}).get("breaks", [])],
+        "subagents": subagent_rows(session.subtasks),
         "exit_code": exit_code,
     }
 
@@ -245,6 +248,11 @@ def render_report(session: SessionData, outcome: Outcome, tests: dict[str, Any],
     if tests.get("status") == "fail":
         for failure in _failing(session, tests):
             out.print(Text.assemble(("  ✗ ", "red"), failure.name, ("  " + failure.excerpt, "dim")))
+    rows = subagent_rows(session.subtasks)
+    if rows:
+        out.print(Text("subagents (under the turn that spawned each):", style="bold"))
+        for row in rows:
+            out.print(Text(f"  {visible(subagent_line(row))}"))
     out.print(cost_table(session))
     out.print(f"session {session.session_id}; `v4agent sessions show {session.session_id}` for the per-call "
               "cache table, `v4agent undo` to undo its changes", markup=False, highlight=False)

@@ -23,9 +23,7 @@ from v4agent.accounting import (
     estimate_pack_cost,
     price_call,
 )
-from v4agent.agent.checkpoint import TurnRecorder
-from v4agent.agent.events import Event
-from v4agent.agent.loop import Agent, Outcome
+from v4agent.agent.loop import Agent
 from v4agent.agent.request.cachediag import CacheTracker
 from v4agent.agent.request.layout import (
     ASSUMED_UNIT_INTERVAL,
@@ -37,7 +35,7 @@ from v4agent.agent.request.layout import (
 )
 from v4agent.agent.resume import resumed_settings
 from v4agent.agent.sessions.lock import note_session, release_session_locks
-from v4agent.agent.sessions.records import EndRecord, ResumeRecord, StartRecord
+from v4agent.agent.sessions.records import ResumeRecord, StartRecord
 from v4agent.agent.sessions.store import (
     SessionData,
     SessionWriter,
@@ -58,23 +56,18 @@ from v4agent.agent.streamjson import StreamWriter
 from v4agent.agent.subagents import read_only_mcp, with_subagents
 from v4agent.core.errors import ExitCode, Interrupted, UsageError
 from v4agent.core.git import GitError
-from v4agent.core.gitstart import GitStart, capture_start, diff_since, dirty_paths
-from v4agent.core.signals import Terminated, stop_on_signals
+from v4agent.core.gitstart import GitStart, capture_start, dirty_paths
+from v4agent.core.signals import stop_on_signals
 from v4agent.engine.types import EngineError, EngineUnreachable, Usage
 from v4agent.extend.hooks_session import Extensions
 from v4agent.extend.instructions import with_instructions
-from v4agent.extend.planmode import ModeGate
 from v4agent.prompts import load_prompt
-from v4agent.refactor.commits import Committer
-from v4agent.refactor.extensions import carry_out_plan, open_extensions, open_stream, start_plan
-from v4agent.refactor.progress import RefactorProgress, render_report, report_json
+from v4agent.refactor.drive import drive
+from v4agent.refactor.extensions import open_extensions, open_stream, start_plan
 from v4agent.refactor.request import PRIME_POLICIES, RefactorRequest
-from v4agent.sandbox import is_contained, sandbox_label
-from v4agent.secrets.results import redact_diff, redact_output
-from v4agent.tools.approval import Answer, ApprovalRequest, Asker, gate_command
+from v4agent.tools.approval import Answer, ApprovalRequest, Asker
 from v4agent.tools.registry import ToolContext, run_tool
 from v4agent.tools.task import session_tool_schemas
-from v4agent.tools.testrun import detect_test_command, run_test_command
 from v4agent.ui.console import error, stderr, stdout, warn
 from v4agent.ui.trustprompt import ask_trust_on_terminal
 from v4agent.ui.visible import hidden_note, visible_text
@@ -138,128 +131,12 @@ def _offline(workspace: Workspace, request: RefactorRequest, exc: EngineError) -
     return typer.Exit(ExitCode.ENGINE_UNREACHABLE)
 
 
-TESTS_FAILING = "tests failing"  # the end reason of a finished session whose tests fail
-
-
-def _final_tests(ctx: ToolContext, outcome: Outcome) -> dict[str, Any]:
-    """Whether the project's tests pass at the end; rerun only when the loop's last run is stale.
-
-    The run goes through the same gate as the model's ``run_tests``: in the sandbox it needs no approval.
-    """
-    if outcome.tests_ok is not None:
-        return {"status": "pass" if outcome.tests_ok else "fail", "command": ctx.test_cmd or "", "ran": "by the model"}
-    command = ctx.test_cmd or detect_test_command(ctx.repo_root)
-    if command is None:
-        return {"status": "none", "command": "", "ran": "no test command detected"}
-    allowed, reason = gate_command(ctx.approve, ApprovalRequest("shell", "tests", command), ctx.ask, ctx.always,
-                                   contained=is_contained(ctx.sandbox), project_tests=True)
-    if not allowed:
-        stderr.print(f"the tests were not run: {reason}", markup=False, highlight=False)
-        return {"status": "not run", "command": command, "ran": reason}
-    stderr.print(f"running the tests: {command}", markup=False, highlight=False)
-    run = run_test_command(ctx.repo_root, command, timeout_s=600, sandbox=ctx.sandbox)
-    if run.note:
-        stderr.print(f"the tests {run.note}", markup=False, highlight=False)
-    return {"status": "pass" if run.passed else "fail", "command": command,
-            "ran": f"at the end, {run.note}" if run.note else "at the end",
-            "output_tail": redact_output(run.output)[0][-2000:]}
-
-
-def _exit_code(outcome: Outcome, tests: dict[str, Any]) -> ExitCode:
-    if outcome.status == "interrupted":
-        return ExitCode.INTERRUPTED
-    if outcome.status == "limit":
-        return ExitCode.LIMIT_REACHED
-    if outcome.status == "failed":
-        return ExitCode.ENGINE_UNREACHABLE if outcome.engine_unreachable else ExitCode.FAILED
-    return ExitCode.TESTS_FAILING if tests["status"] == "fail" else ExitCode.OK
-
-
 def _start_record(run: RunSetup, task: str, tools: list[dict[str, Any]], phash: str, git: GitStart,
                   pack_tokens: int) -> StartRecord:
     s = run.engine.settings
     return StartRecord(task=task, repo=str(run.root), engine=run.engine.name, base_url=run.engine.base_url,
                        model=s.model, think=s.think, max_tokens=s.max_tokens, tools=tuple(tools),
                        prefix_hash=phash, git=git.to_json(), pack_tokens=pack_tokens, undo="checkpoints")
-
-
-def _drive(run: RunSetup, request: RefactorRequest, agent: Agent, writer: SessionWriter, git: GitStart,
-           prime: bool, ctx: ToolContext, stream: StreamWriter | None = None) -> None:
-    try:
-        _drive_inner(run, request, agent, writer, git, prime, ctx, stream)
-    except KeyboardInterrupt:  # after the loop (final tests, report): the session is already saved
-        raise Interrupted(f"interrupted; the session is saved: --resume {writer.session_id}") from None
-
-
-def _checkpointing(run: RunSetup, request: RefactorRequest, agent: Agent, writer: SessionWriter,
-                   progress: RefactorProgress, stream: StreamWriter | None) -> tuple[TurnRecorder, Committer | None]:
-    """Each turn's files recorded for undo (and committed with --commit), then the progress view."""
-    def say(line: str) -> None:
-        stderr.print(line, markup=False, highlight=False)
-
-    def warned(line: str) -> None:
-        warn(escape(line))
-
-    committer = Committer(run.root, writer, request.commit, request.task, say, warned) if request.commit else None
-    recorder = TurnRecorder(run.root, writer, warn=warned, on_checkpoint=committer.checkpoint if committer else None)
-
-    def observe(event: Event) -> None:
-        recorder.observe(event)
-        if committer is not None:
-            committer.observe(event)
-        progress(event)
-        if stream is not None:
-            stream(event)
-
-    agent.observer = observe
-    return recorder, committer
-
-
-def _drive_inner(run: RunSetup, request: RefactorRequest, agent: Agent, writer: SessionWriter, git: GitStart,
-                 prime: bool, ctx: ToolContext, stream: StreamWriter | None) -> None:
-    as_json = request.as_json
-    gate = agent.run_tool if isinstance(agent.run_tool, ModeGate) else None
-    plan = ""
-    with RefactorProgress(stderr, sandbox=sandbox_label(ctx.sandbox)) as progress:
-        recorder, committer = _checkpointing(run, request, agent, writer, progress, stream)
-        if prime:
-            try:
-                agent.prime()
-            except KeyboardInterrupt as exc:
-                by = f" ({exc.signame})" if isinstance(exc, Terminated) else ""
-                writer.write(EndRecord("interrupted", f"interrupted while priming{by}", ""))
-                raise Interrupted(f"interrupted; resume with --resume {writer.session_id}") from None
-            except EngineError as exc:  # recorded, then reported by the entry point: 6 if unreachable, else 1
-                writer.write(EndRecord("failed", str(exc), ""))
-                raise
-        outcome = agent.run()
-        if gate is not None and gate.plan:
-            outcome, plan = carry_out_plan(agent, gate, outcome, act=request.plan_then_act)
-        recorder.end_turn()
-        if committer is not None:
-            committer.finish(recorder)
-    plan_only = bool(plan) and not request.plan_then_act
-    tests = _final_tests(ctx, outcome) if outcome.status == "finished" and not plan_only else {
-        "status": "not run", "command": "",
-        "ran": "plan mode: nothing changed" if plan_only else f"the run stopped: {outcome.status}"}
-    code = _exit_code(outcome, tests)
-    if outcome.status == "finished" and tests["status"] == "fail":  # `v4agent sessions`: finished (tests failing)
-        writer.write(EndRecord("finished", TESTS_FAILING, outcome.summary))
-    try:
-        diff = redact_diff(diff_since(run.root, git.tree))[0]  # stdout is often a CI log: no secret goes there
-    except GitError as exc:
-        diff = f"(diff unavailable: {exc})"
-    from v4agent.agent.sessions.store import read_session
-
-    session = read_session(writer.path)
-    extra = {"plan": plan} if plan else {}
-    if stream is not None:
-        stream.end({**report_json(session, outcome, tests, diff, int(code)), **extra})
-    elif as_json and extra:
-        print(json.dumps({**report_json(session, outcome, tests, diff, int(code)), **extra}, indent=2))
-    else:
-        render_report(session, outcome, tests, diff, int(code), as_json=as_json)
-    raise typer.Exit(code)
 
 
 def run_refactor(request: RefactorRequest) -> None:
@@ -365,7 +242,7 @@ def _run_refactor(request: RefactorRequest, cleanup: contextlib.ExitStack) -> No
         why = "primed by an earlier session" if primed_before else f"--prime {prime}"
         stderr.print(f"no priming call ({why})", style="dim")
     try:
-        _drive(run, request, agent, writer, git, prime=do_prime, ctx=ctx, stream=stream)
+        drive(run, request, agent, writer, git, prime=do_prime, ctx=ctx, stream=stream)
     except typer.Exit:
         raise  # the report named the session
     except BaseException:  # a start that failed before its first call leaves no empty session behind
@@ -435,4 +312,4 @@ def _resume(run: RunSetup, session: SessionData, request: RefactorRequest, ask: 
     task = _hooked_prompt(ext, request.task, "resume") if request.task.strip() else ""
     agent.append(task_message(task) if task.strip() else resume_message())
     stderr.print(f"resuming session {session.session_id} ({session.turns} turns so far)", markup=False)
-    _drive(run, request, agent, writer, git, prime=False, ctx=ctx, stream=stream)
+    drive(run, request, agent, writer, git, prime=False, ctx=ctx, stream=stream)

@@ -48,7 +48,7 @@ def show(run: str = typer.Argument(..., help="The attempts run id."),
     from rich.text import Text
 
     from v4agent.refactor.attempts.manifest import load
-    from v4agent.refactor.attempts.report import attempts_table
+    from v4agent.refactor.attempts.report import attempts_table, subagent_lines
     from v4agent.refactor.attempts.worktrees import group_dir
     from v4agent.ui.console import stdout
 
@@ -58,6 +58,8 @@ def show(run: str = typer.Argument(..., help="The attempts run id."),
         print(json.dumps(record.to_json(), indent=2))
         return
     stdout.print(attempts_table(record))
+    for line in subagent_lines(record):
+        stdout.print(Text(f"  {line}"))
     sel = record.selection
     stdout.print(Text(f"chosen: attempt {sel.chosen} ({sel.method}): {sel.reason}" if sel.chosen else
                       f"nothing chosen: {sel.reason}"))
@@ -76,15 +78,13 @@ def apply(run: str = typer.Argument(..., help="The attempts run id."),
           number: int = typer.Argument(..., help="The attempt whose diff to apply."),
           path: Path = typer.Option(Path("."), "--path", help="The repository.")) -> None:
     """Apply attempt NUMBER's diff to the tree, unless a file it touches changed since the run started."""
-    from v4agent.refactor.attempts.applydiff import apply_diff
+    from v4agent.refactor.attempts.applyrecord import apply_recorded
     from v4agent.refactor.attempts.manifest import load
-    from v4agent.refactor.attempts.worktrees import group_dir
     from v4agent.ui.console import error
 
     root = _root(path)
     record = load(root, run)
-    attempt = record.attempt(number)
-    result = apply_diff(root, record.start_tree, group_dir(root, run) / attempt.diff_file)
+    result = apply_recorded(root, record, number)  # recorded as a session change: `v4agent undo` takes it back
     if not result.applied:
         error(result.note)
         raise typer.Exit(int(ExitCode.FAILED))

@@ -184,8 +184,10 @@ def prune(
     if not dry_run:
         apply_prune(plan)
     verb = "would delete" if dry_run else "deleted"
+    owned = f"; with them {len(plan.subagents)} subagent file(s) and {len(plan.attempt_runs)} attempts run(s)" \
+        if plan.subagents or plan.attempt_runs else ""
     stdout.print(f"{verb} {len(plan.sessions)} session(s) and {len(plan.blobs)} stored content(s), "
-                 f"{plan.freed_bytes / 1e6:.1f} MB", markup=False, highlight=False)
+                 f"{plan.freed_bytes / 1e6:.1f} MB{owned}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from rich.table import Table
 from v4agent.accounting import Ledger, Meter
 from v4agent.agent.setup import RunSetup
 from v4agent.engine.types import EngineError
-from v4agent.refactor.attempts.applydiff import apply_diff
+from v4agent.refactor.attempts.applyrecord import apply_recorded
 from v4agent.refactor.attempts.manifest import AttemptResult, GroupRecord, Selection
 from v4agent.refactor.attempts.select import by_tests, candidates, judge_message, parse_verdict
 from v4agent.refactor.attempts.worktrees import group_dir
@@ -92,7 +92,6 @@ def choose_and_apply(run: RunSetup, record: GroupRecord, prefix: list[dict[str, 
     else:
         selection = _judge(run, record, pool, prefix, tools)
     if selection.chosen:
-        picked = record.attempt(selection.chosen)
-        result = apply_diff(run.root, record.start_tree, group_dir(run.root, record.group) / picked.diff_file)
+        result = apply_recorded(run.root, record, selection.chosen)  # undoable like any session's change
         selection = replace(selection, applied=result.applied, apply_note=result.note)
     return replace(record, selection=selection)

@@ -23,6 +23,7 @@ from v4agent.engine.limiter import ConcurrencyLimiter
 from v4agent.refactor.attempts.manifest import AttemptResult, GroupRecord
 from v4agent.refactor.attempts.one import Attempt, finish_attempt
 from v4agent.refactor.attempts.plan import AttemptSpec
+from v4agent.refactor.attempts.stream import AttemptStream
 from v4agent.refactor.attempts.worktrees import add_worktree, discard_worktree, group_dir
 from v4agent.ui.console import stderr
 
@@ -36,8 +37,9 @@ class FanOut:
     """The attempts of one run: worktrees, engines, threads, and the stop flag they share."""
 
     def __init__(self, run: RunSetup, group: str, start_tree: str, start_commit: str,
-                 limiter: ConcurrencyLimiter) -> None:
+                 limiter: ConcurrencyLimiter, *, trusted: bool = False) -> None:
         self.run_setup, self.group, self.start_tree, self.start_commit = run, group, start_tree, start_commit
+        self.trusted = trusted  # the repository's hooks and MCP servers load in each worktree only when trusted
         self.limiter = limiter
         self.stop = threading.Event()
         self.worktrees: list[Path] = []
@@ -83,7 +85,7 @@ class FanOut:
         wait(list(self._made.values()))
 
     def drive(self, record: GroupRecord, attempts: list[Attempt], parallel: int,
-              start: Callable[[Attempt], Outcome]) -> GroupRecord:
+              start: Callable[[Attempt], Outcome], stream: AttemptStream | None = None) -> GroupRecord:
         """Run ``start`` for every attempt, at most ``parallel`` at once; the record with their results."""
         root = self.run_setup.root
         results: dict[int, AttemptResult] = {}
@@ -95,12 +97,18 @@ class FanOut:
                                   "", attempt.agent.turn, attempt.agent.meter.spent_usd, None, [])
                 attempt.writer.write(EndRecord(outcome.status, outcome.reason, ""))
             else:
-                outcome = start(attempt)
+                try:
+                    attempt.open_extensions(trusted=self.trusted, say=say)
+                    outcome = start(attempt)
+                finally:
+                    attempt.close_extensions()
             diff_file = group_dir(root, self.group) / f"{attempt.spec.number}.diff"
             result = finish_attempt(attempt, outcome, self.start_tree, diff_file, run_tests=not self.stop.is_set())
             with self._lock:
                 results[attempt.spec.number] = result
             say(f"attempt {attempt.spec.number}: {result.status}, tests {result.tests}, ${result.cost_usd:.4f}")
+            if stream is not None:
+                stream.attempt_end(result)
 
         interrupted = False
         with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="attempt") as pool:

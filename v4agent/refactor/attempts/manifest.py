@@ -38,6 +38,7 @@ class AttemptResult:
     cost_usd: float = 0.0
     changed_files: tuple[str, ...] = ()
     diff_file: str = ""
+    subagents: tuple[dict[str, Any], ...] = ()  # its task calls (agent.subagent_rows), under their turns
 
     @property
     def hit_ratio(self) -> float | None:
@@ -115,7 +116,8 @@ def load(root: Path, group: str) -> GroupRecord:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         attempts = tuple(AttemptResult(**{k: v for k, v in a.items() if k != "hit_ratio"} |
-                                       {"changed_files": tuple(a.get("changed_files", ()))})
+                                       {"changed_files": tuple(a.get("changed_files", ())),
+                                        "subagents": tuple(a.get("subagents", ()))})
                          for a in raw["attempts"])
         return GroupRecord(group=raw["group"], task=raw["task"], start_tree=raw["start_tree"],
                            start_commit=raw["start_commit"], prime_cost_usd=float(raw["prime_cost_usd"]),

@@ -9,11 +9,14 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from v4agent.agent.subagent_rows import subagent_line
 from v4agent.core.errors import ExitCode
 from v4agent.refactor.attempts.manifest import GroupRecord
+from v4agent.refactor.attempts.stream import AttemptStream
 from v4agent.refactor.attempts.worktrees import group_dir
 from v4agent.secrets.results import redact_diff
 from v4agent.ui.console import stdout
+from v4agent.ui.visible import visible
 
 
 def exit_code(record: GroupRecord) -> ExitCode:
@@ -46,8 +49,16 @@ def report_json(record: GroupRecord, diff: str) -> dict[str, object]:
     return {**record.to_json(), "exit_code": int(exit_code(record)), "diff": diff}
 
 
-def print_report(root: Path, record: GroupRecord, *, as_json: bool) -> None:
-    """Print the report and end the command with its exit status."""
+def subagent_lines(record: GroupRecord) -> list[str]:
+    """Each attempt's subagents, one line each under the turn that spawned it (control characters escaped)."""
+    lines: list[str] = []
+    for a in record.attempts:
+        lines.extend(visible(f"attempt {a.number}, {subagent_line(row)}") for row in a.subagents)
+    return lines
+
+
+def print_report(root: Path, record: GroupRecord, *, as_json: bool, stream: AttemptStream | None = None) -> None:
+    """Print the report (or the stream's last line) and end the command with its exit status."""
     import typer
 
     sel = record.selection
@@ -57,10 +68,15 @@ def print_report(root: Path, record: GroupRecord, *, as_json: bool) -> None:
         # stdout is often a CI log: no secret goes there (the diff file itself stays whole, like a session)
         chosen_diff = redact_diff(path.read_text(encoding="utf-8", errors="replace"))[0] if path.is_file() else ""
     code = exit_code(record)
+    if stream is not None:
+        stream.end(report_json(record, chosen_diff))
+        raise typer.Exit(int(code))
     if as_json:
         print(json.dumps(report_json(record, chosen_diff), indent=2))
         raise typer.Exit(int(code))
     stdout.print(attempts_table(record))
+    for line in subagent_lines(record):
+        stdout.print(Text(f"  {line}"))
     if sel.chosen:
         stdout.print(Text(f"chosen: attempt {sel.chosen} ({sel.method}): {sel.reason}"))
         stdout.print(Text(f"applied: {sel.apply_note}" if sel.applied else sel.apply_note,

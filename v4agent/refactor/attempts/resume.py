@@ -67,7 +67,8 @@ def _resume(request: RefactorRequest, group: str, attempts: AttemptsRequest) -> 
     note_session(root, group)
     limit = attempts.parallel or default_parallel(DEFAULT_LIMIT, max(1, len(todo)))
     fan = FanOut(run, group, record.start_tree, record.start_commit,
-                 ConcurrencyLimiter(initial=limit, maximum=max(limit, DEFAULT_LIMIT)))
+                 ConcurrencyLimiter(initial=limit, maximum=max(limit, DEFAULT_LIMIT)),
+                 trusted=workspace.config.untrusted is None)
     base = group_dir(root, group)
     try:
         fan.start_checkouts([a.number for a in todo], {a.number: base / a.diff_file for a in todo if a.diff_file})
