@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -92,18 +93,44 @@ def _sweep() -> None:
         time.sleep(0.0005)
 
 
-def _empty(folder: str) -> None:
-    """Remove what is in ``folder``, though a hook may have left directories without permissions."""
+def _mount_points() -> frozenset[str] | None:
+    """Where something is mounted in this sandbox; None when that cannot be read (then nothing is emptied).
+
+    proc(5), /proc/self/mountinfo: the fifth field is the mount point, with space, tab, newline and backslash
+    written as octal escapes.
+    """
+    try:
+        with open("/proc/self/mountinfo", "rb") as info:
+            lines = info.read().splitlines()
+    except OSError:
+        return None
+    points = set()
+    for line in lines:
+        fields = line.split(b" ")
+        if len(fields) > 4:
+            raw = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8) & 0xFF]), fields[4])
+            points.add(os.fsdecode(raw))
+    return frozenset(points) if points else None
+
+
+def _empty(folder: str, mounts: frozenset[str]) -> None:
+    """Remove what a hook left in ``folder``, never a mount inside it: the repository, the interpreter or a
+    hidden path may be bound below /tmp, and their files are not the hook's to lose (nor ours to delete)."""
     try:
         names = os.listdir(folder)
     except OSError:
         return
     for name in names:
         path = os.path.join(folder, name)
+        if path in mounts:
+            continue
         try:
-            if stat.S_ISDIR(os.lstat(path).st_mode):
+            mode = os.lstat(path).st_mode  # lstat: a link is removed, never followed
+            if stat.S_ISDIR(mode) and any(m.startswith(path + "/") for m in mounts):
+                _empty(path, mounts)  # a directory bubblewrap made to hold a mount: only its other entries go
+            elif stat.S_ISDIR(mode):
+                os.chmod(path, 0o700)
                 for top, dirs, _files in os.walk(path):
-                    os.chmod(top, 0o700)
                     for sub in dirs:
                         with contextlib.suppress(OSError):
                             os.chmod(os.path.join(top, sub), 0o700)
@@ -217,6 +244,7 @@ def main(scratch: list[str]) -> None:
     """Serve requests on stdin until it closes; after each hook, no process and no scratch file of it is left."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    mounts = _mount_points()
     _send(1, {"ready": os.getpid()})
     while (request := _receive(0)) is not None:
         try:
@@ -224,8 +252,8 @@ def main(scratch: list[str]) -> None:
         except Exception as exc:  # never leave v4agent waiting: a broken request is answered as an error
             answer = {"error": f"failed in the hook runner: {type(exc).__name__}: {exc}"}
         _sweep()
-        for folder in scratch:
-            _empty(folder)
+        for folder in scratch if mounts is not None else ():
+            _empty(folder, mounts)
         _send(1, answer)
 
 
