@@ -252,8 +252,9 @@ def main(scratch: list[str]) -> None:
         except Exception as exc:  # never leave v4agent waiting: a broken request is answered as an error
             answer = {"error": f"failed in the hook runner: {type(exc).__name__}: {exc}"}
         _sweep()
-        for folder in scratch if mounts is not None else ():
-            _empty(folder, mounts)
+        if mounts is not None:
+            for folder in scratch:
+                _empty(folder, mounts)
         _send(1, answer)
 
 
