@@ -17,7 +17,7 @@ from v4agent.extend.hooks_gate import gate_call, new_arguments
 from v4agent.extend.hooks_run import HookOutcome, HookRun, parse_outcome
 from v4agent.sandbox import containment, make_policy
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
-from v4agent.tools.approval import ApprovalRequest, Answer
+from v4agent.tools.approval import Answer, ApprovalRequest
 from v4agent.tools.tool import ToolContext
 
 needs_sandbox = pytest.mark.skipif(not containment(make_policy(Path.cwd())).available,

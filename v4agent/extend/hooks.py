@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,7 @@ class Hooks:
     _contained: bool | None = None
     _runners: dict[str, HookRunner] = field(default_factory=dict, repr=False)
     _no_runner: set[str] = field(default_factory=set, repr=False)  # sources whose runner could not start
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # subagents fire from threads
 
     def __post_init__(self) -> None:
         if self.policy is None:
@@ -102,9 +104,10 @@ class Hooks:
     def _run(self, hook: HookSpec, payload: Mapping[str, Any]) -> HookRun:
         assert self.policy is not None
         if self.use_runner and hook.scope not in self._no_runner and self._confined():
-            runner = self._runners.get(hook.scope)
-            if runner is None:
-                runner = self._runners[hook.scope] = HookRunner(hook.scope, self.policy, self.root, self.environ)
+            with self._lock:
+                runner = self._runners.get(hook.scope)
+                if runner is None:
+                    runner = self._runners[hook.scope] = HookRunner(hook.scope, self.policy, self.root, self.environ)
             try:
                 return runner.run(hook, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
             except RunnerDied as exc:
@@ -115,7 +118,8 @@ class Hooks:
 
     def close(self) -> None:
         """Stop the hook runners (and every process of their sandboxes); the session's hooks are over."""
-        runners, self._runners = list(self._runners.values()), {}
+        with self._lock:
+            runners, self._runners = list(self._runners.values()), {}
         for runner in runners:
             runner.stop()
 

@@ -120,22 +120,27 @@ class HookRunner:
                 self._send(request)
                 answer = self._receive(started + hook.timeout_s + _GRACE_S)
             except RunnerDied as exc:
-                self.stop()
+                self.stop(kill=True)
                 return HookRun(-1, "", "", False, time.monotonic() - started,
                                error=f"failed: its sandboxed hook runner stopped while it ran ({exc}); the next hook "
                                      "starts a new one")
-            except BaseException:  # Ctrl-C mid-hook: the runner's state is unknown, so it goes
-                self.stop()
+            except BaseException:  # Ctrl-C mid-hook: the runner's state is unknown, so it goes at once
+                self.stop(kill=True)
                 raise
             return _hook_run(answer, time.monotonic() - started)
 
-    def stop(self) -> None:
-        """Stop the runner and its sandbox (every process in it) and remove its private directory; idempotent."""
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the runner and its sandbox (every process in it) and remove its private directory; idempotent.
+
+        ``kill``: at once, not after the hook it may still be running (it died, hangs, or the user pressed Ctrl-C).
+        """
         proc, stack = self._proc, self._stack
         self._proc, self._stack = None, None
         with contextlib.suppress(Exception):
             atexit.unregister(self.stop)
         if proc is not None:
+            if kill:
+                proc.kill()  # bubblewrap's --die-with-parent ends the sandbox with it
             if proc.stdin is not None:
                 with contextlib.suppress(OSError):
                     proc.stdin.close()  # end of requests: the runner exits, and bubblewrap with it
