@@ -195,3 +195,26 @@ def test_decisions_end_to_end_through_the_cli(tmp_path: Path) -> None:
     sid = json.loads(done.stdout)["session_id"]
     recorded = next((root / ".v4agent").rglob(f"{sid}*.jsonl")).read_text()
     assert "PreToolUse hook changed the input to:" in recorded  # and kept in the session
+
+
+def test_without_a_sandbox_a_hooks_allow_does_not_skip_the_question(tmp_path: Path) -> None:
+    from v4agent.extend.hooks import Hooks
+    from v4agent.extend.hooks_config import HookSpec
+    from v4agent.extend.hooks_session import Extensions
+    from v4agent.tools.registry import run_tool
+
+    allow = json.dumps({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}})
+    notices: list[str] = []
+    ctx = _ctx(tmp_path, mode="off")  # no sandbox, no terminal: every command needs approval
+    hooks = Hooks([HookSpec("PreToolUse", "Bash", f"echo '{allow}'", 10, "user", "test")], tmp_path,
+                  policy=ctx.sandbox, notice=notices.append)
+    ext = Extensions(ctx, None, hooks)
+    run = ext.runner(lambda name, arguments: run_tool(ctx, name, arguments))
+    try:
+        result = run("shell", json.dumps({"command": "touch ran.txt"}))
+    finally:
+        ext.close()
+    assert not result.ok
+    assert "needs approval" in result.content
+    assert not (tmp_path / "ran.txt").exists()
+    assert any("outside the sandbox" in n for n in notices)

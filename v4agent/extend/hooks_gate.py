@@ -31,7 +31,7 @@ from typing import Any
 
 from v4agent.extend.hooks_run import HookOutcome
 from v4agent.tools.approval import ApprovalRequest, Kind, decide
-from v4agent.tools.registry import edits_files
+from v4agent.tools.registry import edits_files, runs_command
 from v4agent.tools.tool import ToolContext
 
 __all__ = ["Gate", "gate_call", "new_arguments"]
@@ -122,13 +122,14 @@ def gate_call(ctx: ToolContext, name: str, arguments: str, outcome: HookOutcome,
     if outcome.context:
         notes.append(f"[PreToolUse hook] {outcome.context}")
     note = "\n".join(notes)
+    asks_approval = mcp or edits_files(name) or runs_command(name)  # only these have a question to skip
     if outcome.decision == "ask":
         approved, refused = _ask(ctx, name, arguments, outcome, _kind(name, mcp), notice)
         if refused:
             return Gate(refused=refused)
-        return Gate(None, arguments, approved, note)
+        return Gate(None, arguments, approved and asks_approval, note)
     if outcome.decision == "allow" and not confined:
         notice(f"a PreToolUse hook allowed {name} without a question, but it would run outside the sandbox: "
                "the approval policy decides instead")
         return Gate(None, arguments, False, note)
-    return Gate(None, arguments, outcome.decision == "allow", note)
+    return Gate(None, arguments, outcome.decision == "allow" and asks_approval, note)
