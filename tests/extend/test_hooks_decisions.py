@@ -218,3 +218,38 @@ def test_without_a_sandbox_a_hooks_allow_does_not_skip_the_question(tmp_path: Pa
     assert "needs approval" in result.content
     assert not (tmp_path / "ran.txt").exists()
     assert any("outside the sandbox" in n for n in notices)
+
+
+ASK = """echo '{"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "ask", \
+"permissionDecisionReason": "it writes outside src"}}'"""
+
+
+@needs_sandbox
+def test_ask_on_a_terminal_asks_even_under_yes(tmp_path: Path) -> None:
+    import pexpect
+
+    root = make_git_repo(tmp_path / "repo", {"README.md": "hello\n"})
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "v4agent"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text(
+        f'[[hooks.PreToolUse]]\nmatcher = "Bash"\nhooks = [{{ type = "command", command = {json.dumps(ASK)} }}]\n')
+    script = [ScriptedReply(tool_calls=[_call("shell", command="echo first > first.txt")]),
+              ScriptedReply(tool_calls=[_call("shell", command="echo second > second.txt")]),
+              ScriptedReply(tool_calls=[_call("finish", summary="done")])]
+    env = dict(os.environ, DEEPSEEK_API_KEY="sk-test", V4AGENT_THINK="off", COLUMNS="120")
+    with StandIn(replies=script) as server:
+        child = pexpect.spawn(sys.executable, ["-m", "v4agent", "refactor", str(root), "write two files",
+                                               "--base-url", server.base_url, "--prime", "never", "--yes",
+                                               "--test-cmd", "true"], env=env, dimensions=(40, 120),
+                              encoding="utf-8", timeout=120)
+        for answer in ("yes", "no"):
+            child.expect("it writes outside src")
+            child.expect("allow\\?")
+            child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.close()
+        calls = list(server.calls)
+    results = [m["content"] for m in calls[-1].request["messages"] if m["role"] == "tool"]
+    assert (root / "first.txt").exists()  # yes: it ran, with no second question
+    assert not (root / "second.txt").exists()  # no: refused although --yes
+    assert "declined it at a PreToolUse hook's request" in results[1]
