@@ -127,6 +127,8 @@ class HookRunner:
             except BaseException:  # Ctrl-C mid-hook: the runner's state is unknown, so it goes at once
                 self.stop(kill=True)
                 raise
+            if answer.get("retire") is True:  # it could not clean up after this hook: its sandbox goes
+                self.stop(kill=True)
             return _hook_run(answer, time.monotonic() - started)
 
     def stop(self, *, kill: bool = False) -> None:

@@ -3,7 +3,8 @@
 Its source is handed to ``python -I -S -c`` (the checkout may sit under /tmp, which the sandbox empties), so it
 imports the standard library only. It talks to v4agent over its stdin and stdout: frames of a 4-byte big-endian
 length and a JSON object. It answers ``{"ready": pid}`` once, then, for each request ``{"argv", "env", "cwd",
-"stdin" (base64), "timeout", "cap"}``, one ``{"rc", "stdout", "stderr" (base64), "timed_out", "error"}``.
+"stdin" (base64), "timeout", "cap"}``, one ``{"rc", "stdout", "stderr" (base64), "timed_out", "error"}``, with
+``"retire": true`` when it could not clean up after the hook and exits (ending its sandbox).
 
 What a sandbox per hook gave for free, it does by hand after every hook, so one hook cannot reach the next:
 - every other process of its PID namespace is killed (a hook's ``setsid`` daemon included: the namespace holds
@@ -71,8 +72,9 @@ def _strays() -> list[int]:
     return [int(n) for n in os.listdir("/proc") if n.isdigit() and int(n) not in (1, own)]
 
 
-def _sweep() -> None:
-    """Kill what the last hook left running, and wait until it is gone (a zombie counts as gone)."""
+def _sweep() -> bool:
+    """Kill what the last hook left running and wait until it is gone (a zombie counts as gone); False when some
+    of it outlasted the wait (a fork loop): then this sandbox ends, with everything in it."""
     deadline = time.monotonic() + _DRAIN_S
     while True:
         left = []
@@ -88,8 +90,10 @@ def _sweep() -> None:
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0] > 0:
                 pass
-        if not left or time.monotonic() > deadline:
-            return
+        if not left:
+            return True
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.0005)
 
 
@@ -251,7 +255,9 @@ def main(scratch: list[str]) -> None:
             answer = _run(request)
         except Exception as exc:  # never leave v4agent waiting: a broken request is answered as an error
             answer = {"error": f"failed in the hook runner: {type(exc).__name__}: {exc}"}
-        _sweep()
+        if not _sweep():
+            _send(1, {**answer, "retire": True})  # v4agent starts a new runner for the next hook
+            return
         if mounts is not None:
             for folder in scratch:
                 _empty(folder, mounts)
