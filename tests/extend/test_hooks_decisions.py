@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_git_repo, run_cli
+from tests.extend.conftest import alive_with
 from v4agent.extend.hooks_gate import gate_call, new_arguments
 from v4agent.extend.hooks_run import HookOutcome, HookRun, parse_outcome
 from v4agent.sandbox import containment, make_policy
@@ -195,6 +196,7 @@ def test_decisions_end_to_end_through_the_cli(tmp_path: Path) -> None:
     sid = json.loads(done.stdout)["session_id"]
     recorded = next((root / ".v4agent").rglob(f"{sid}*.jsonl")).read_text()
     assert "PreToolUse hook changed the input to:" in recorded  # and kept in the session
+    assert alive_with(f"v4agent-hook-runner:user:{root.resolve()}") == []  # the runner ended with the session
 
 
 def test_without_a_sandbox_a_hooks_allow_does_not_skip_the_question(tmp_path: Path) -> None:
