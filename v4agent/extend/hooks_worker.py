@@ -185,6 +185,7 @@ class _Streams:
         exited = False
         for key, _ in self.sel.select(timeout):
             if key.data == "exit":
+                self.sel.unregister(key.fd)  # once is enough: it stays readable
                 exited = True
             elif key.data == "out":
                 try:
