@@ -167,3 +167,26 @@ def test_where_a_runner_cannot_start_each_hook_gets_a_sandbox_of_its_own(tmp_pat
     assert len(notices) == 1  # said once; the fallback is kept for the session
     assert "could not start" in notices[0]
     hooks.close()
+
+
+def test_a_credential_store_made_mid_session_is_hidden_from_the_next_hook(tmp_path: Path) -> None:
+    store = Path.home() / f".v4agent-test-store-{secrets.token_hex(4)}"
+    root = tmp_path / "repo"
+    root.mkdir()
+    notices: list[str] = []
+    hooks = Hooks([_spec(f"cat {store}/key > seen.txt 2>/dev/null; true")], root,
+                  policy=make_policy(root, hide=[str(store)]), notice=notices.append)
+    try:
+        hooks.pre_tool("shell", "{}")
+        store.mkdir()
+        (store / "key").write_text("canary-key\n")
+        hooks.pre_tool("shell", "{}")
+        assert "canary-key" not in (root / "seen.txt").read_text()
+        assert hooks._runners["project"].starts == 2  # a new sandbox, with the new store hidden
+        hooks.pre_tool("shell", "{}")
+        assert hooks._runners["project"].starts == 2  # and kept while nothing changes
+    finally:
+        hooks.close()
+        (store / "key").unlink(missing_ok=True)
+        if store.exists():
+            store.rmdir()

@@ -28,6 +28,7 @@ from typing import Any
 from v4agent.extend.hooks_config import HookSpec
 from v4agent.extend.hooks_run import HookRun, hook_environ, hook_policy
 from v4agent.sandbox import SandboxPolicy, launch
+from v4agent.sandbox.mounts import MountPlan, resolve_mounts
 
 __all__ = ["HookRunner", "RunnerDied"]
 
@@ -59,6 +60,7 @@ class HookRunner:
         self._stack: contextlib.ExitStack | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._env: dict[str, str] = {}
+        self._plan: MountPlan | None = None
         self.starts = 0
 
     @property
@@ -74,6 +76,7 @@ class HookRunner:
     def start(self) -> str:
         """Start the runner; '' when it answered, else why not (then it is stopped again)."""
         stack = contextlib.ExitStack()
+        self._plan = resolve_mounts(self.policy)
         argv = [sys.executable, "-I", "-S", "-c", _WORKER.read_text(encoding="utf-8"), json.dumps(_SCRATCH), self.label]
         try:
             how = stack.enter_context(launch(self.policy, argv, cwd=self.root, environ=self.environ))
@@ -107,7 +110,9 @@ class HookRunner:
         back to a sandbox of its own for that hook).
         """
         with self._lock:
-            if not self.running:
+            # A sandbox's mounts are fixed when it starts; a per-command sandbox hides a credential store made
+            # during the session from the next command on (``sandbox.mounts``), and so does a new runner.
+            if not self.running or resolve_mounts(self.policy) != self._plan:
                 self.stop()
                 problem = self.start()
                 if problem:
