@@ -10,15 +10,20 @@ Commands (``gate_command``, the one rule for every command v4agent runs): the pr
 needs no approval while the sandbox contains it, so a headless run still tests its work; every other command
 follows the policy above. With no sandbox, every command does, the test command included, and ``yes`` then
 means running it unsandboxed.
+
+``preapproved()``: within it, this thread's questions are answered yes: the one call a PreToolUse hook allowed
+(only where it runs confined: ``v4agent.extend.hooks_gate`` decides) or the user confirmed at a hook's ask.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Answer", "ApprovalRequest", "Asker", "Policy", "decide", "gate_command"]
+__all__ = ["Answer", "ApprovalRequest", "Asker", "Kind", "Policy", "decide", "gate_command", "preapproved"]
 
 Policy = Literal["ask", "edits", "yes"]
 Answer = Literal["yes", "no", "always"]
@@ -36,11 +41,22 @@ class ApprovalRequest:
 
 
 Asker = Callable[[ApprovalRequest], Answer]
+_PREAPPROVED: ContextVar[bool] = ContextVar("v4agent_preapproved", default=False)  # per thread: never leaks
+
+
+@contextlib.contextmanager
+def preapproved() -> Iterator[None]:
+    """Within: every approval question of this thread is answered yes (one tool call's, see the module)."""
+    token = _PREAPPROVED.set(True)
+    try:
+        yield
+    finally:
+        _PREAPPROVED.reset(token)
 
 
 def decide(policy: str, request: ApprovalRequest, ask: Asker | None, always: set[str]) -> tuple[bool, str]:
     """(allowed, reason when refused). ``always`` is the session's set of kinds approved for good."""
-    if policy == "yes" or request.kind in always:
+    if policy == "yes" or request.kind in always or _PREAPPROVED.get():
         return True, ""
     if request.kind == "edit" and policy == "edits":
         return True, ""

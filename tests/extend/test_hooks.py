@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,10 +69,21 @@ def test_answers_follow_the_protocol() -> None:
     assert "ghp_a1B2" not in leaked.feedback  # stderr reaches the model redacted
 
 
+_OPEN: list[Hooks] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_hooks() -> Iterator[None]:
+    yield  # each test's hook runners stop with it, as a session's do at its end
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def _hooks(root: Path, specs: list[HookSpec], notices: list[str]) -> Hooks:
     hooks = Hooks(specs, root, policy=make_policy(root), notice=notices.append, session_id="s1",
                   transcript_path=str(root / ".v4agent" / "sessions" / "s1.jsonl"))
     hooks.environ = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "DEEPSEEK_API_KEY": "sk-canary"}
+    _OPEN.append(hooks)
     return hooks
 
 

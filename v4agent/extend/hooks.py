@@ -1,14 +1,17 @@
 """The session's hooks: loaded from the config files, run at each event, their answers turned into decisions.
 
 User hooks always load; a repository's only when the user trusts it, and only where the sandbox contains
-them. Every hook runs in the sandbox (``hooks_run``), one after another in the order configured. A hook that
-fails, times out or cannot start is reported through ``notice`` and the session goes on.
+them. Every hook runs in the sandbox, one after another in the order configured: in its source's hook runner
+(``hooks_runner``: one sandbox per source, started at the first hook, stopped by ``close``), or, where a runner
+cannot start, in a sandbox of its own (``hooks_run``). A hook that fails, times out or cannot start is
+reported through ``notice`` and the session goes on.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +19,8 @@ from typing import Any
 
 from v4agent.core.config import PROJECT_CONFIG_NAME, user_config_path
 from v4agent.extend.hooks_config import CLAUDE_NAMES, HookSpec, matches, parse_hooks
-from v4agent.extend.hooks_run import HookOutcome, parse_outcome, run_hook
+from v4agent.extend.hooks_run import HookOutcome, HookRun, parse_outcome, run_hook
+from v4agent.extend.hooks_runner import HookRunner, RunnerDied
 from v4agent.extend.mcp.load import config_tables
 from v4agent.sandbox import SandboxPolicy, containment, make_policy
 from v4agent.tools.tool import ToolResult
@@ -73,7 +77,11 @@ class Hooks:
     approve: str = "ask"
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     halt: str = ""  # a hook's continue: false, until the session acts on it
+    use_runner: bool = True  # False: every hook in a sandbox of its own (the fallback, and the bench's baseline)
     _contained: bool | None = None
+    _runners: dict[str, HookRunner] = field(default_factory=dict, repr=False)
+    _no_runner: set[str] = field(default_factory=set, repr=False)  # sources whose runner could not start
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # subagents fire from threads
 
     def __post_init__(self) -> None:
         if self.policy is None:
@@ -84,13 +92,36 @@ class Hooks:
         """Whether any hook is configured."""
         return bool(self.specs)
 
-    def _runnable(self, hook: HookSpec) -> bool:
-        if hook.scope == "user":
-            return True
+    def _confined(self) -> bool:
         if self._contained is None:
             assert self.policy is not None
             self._contained = containment(self.policy).available
         return self._contained
+
+    def _runnable(self, hook: HookSpec) -> bool:
+        return hook.scope == "user" or self._confined()
+
+    def _run(self, hook: HookSpec, payload: Mapping[str, Any]) -> HookRun:
+        assert self.policy is not None
+        if self.use_runner and hook.scope not in self._no_runner and self._confined():
+            with self._lock:
+                runner = self._runners.get(hook.scope)
+                if runner is None:
+                    runner = self._runners[hook.scope] = HookRunner(hook.scope, self.policy, self.root, self.environ)
+            try:
+                return runner.run(hook, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+            except RunnerDied as exc:
+                self._no_runner.add(hook.scope)
+                self.notice(f"{hook.source}: hooks run in a sandbox each, slower: the hook runner could not "
+                            f"start ({exc})")
+        return run_hook(hook, payload, root=self.root, policy=self.policy, environ=self.environ)
+
+    def close(self) -> None:
+        """Stop the hook runners (and every process of their sandboxes); the session's hooks are over."""
+        with self._lock:
+            runners, self._runners = list(self._runners.values()), {}
+        for runner in runners:
+            runner.stop()
 
     def fire(self, event: str, fields: Mapping[str, Any], *names: str) -> HookOutcome:
         """Run every hook of ``event`` whose matcher selects one of ``names``; their merged outcome."""
@@ -106,9 +137,7 @@ class Hooks:
                 self.notice(f"{event} hook {hook.command!r} from {hook.source} was not run: a repository's hooks "
                             "run only in the sandbox, and there is none here")
                 continue
-            assert self.policy is not None
-            run = run_hook(hook, payload, root=self.root, policy=self.policy, environ=self.environ)
-            result = parse_outcome(event, run, hook.command)
+            result = parse_outcome(event, self._run(hook, payload), hook.command)
             for line in (result.error, result.message):
                 if line:
                     self.notice(line)
@@ -131,10 +160,14 @@ class Hooks:
         """UserPromptSubmit: ``block`` refuses the prompt (``message`` says why); ``context`` goes with it."""
         return self.fire("UserPromptSubmit", {"prompt": prompt})
 
+    def pre_tool_outcome(self, name: str, arguments: str) -> HookOutcome:
+        """PreToolUse: the hooks' merged answer (block, decision, new input, context); ``hooks_gate`` acts on it."""
+        fields = {"tool_name": name, "tool_input": _tool_input(self.root, arguments)}
+        return self.fire("PreToolUse", fields, *_names(name))
+
     def pre_tool(self, name: str, arguments: str) -> str | None:
         """PreToolUse: why the call is blocked, for the model; None lets it run."""
-        fields = {"tool_name": name, "tool_input": _tool_input(self.root, arguments)}
-        outcome = self.fire("PreToolUse", fields, *_names(name))
+        outcome = self.pre_tool_outcome(name, arguments)
         return (outcome.feedback or "blocked by a PreToolUse hook") if outcome.block else None
 
     def post_tool(self, name: str, arguments: str, result: ToolResult) -> str:

@@ -3,11 +3,12 @@
 The front ends open one ``Extensions`` per session: ``schemas()`` go after the built-in tool schemas (frozen
 for the session: the prompt cache depends on them), ``runner()`` wraps the built-in runner (PreToolUse, the
 call, PostToolUse), the agent loop asks ``stop()`` before it ends and ``halted()`` after each turn's tools,
-and ``close()`` runs SessionEnd and stops the servers.
+and ``close()`` runs SessionEnd and stops the servers and the hook runners.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -15,9 +16,12 @@ from typing import TYPE_CHECKING
 
 from v4agent.engine.types import ToolSchema
 from v4agent.extend.hooks import Hooks, load_hooks
+from v4agent.extend.hooks_gate import gate_call
 from v4agent.extend.mcp.load import load_servers
 from v4agent.extend.mcp.tools import PREFIX as MCP_PREFIX
-from v4agent.tools.approval import ApprovalRequest, decide
+from v4agent.sandbox import is_contained
+from v4agent.tools.approval import ApprovalRequest, decide, preapproved
+from v4agent.tools.registry import runs_command
 from v4agent.tools.tool import ToolContext, ToolResult
 
 if TYPE_CHECKING:
@@ -79,22 +83,39 @@ class Extensions:
     def runner(self, builtin: Runner) -> Runner:
         """``builtin`` with the MCP tools beside it and the tool hooks around both."""
         def run(name: str, arguments: str) -> ToolResult:
+            approved, note = False, ""
             if self.hooks.active:
-                blocked = self.hooks.pre_tool(name, arguments)
-                if blocked is not None:
-                    return ToolResult(f"{name}: blocked by a PreToolUse hook: {blocked}", False)
-            if self.hub is not None and self.hub.owns(name):
-                result = self._call_mcp(name, arguments)
-            elif name.startswith(MCP_PREFIX):  # a resumed session's tool whose server is not here now
-                result = ToolResult(f"{name}: its MCP server is not available in this session", False)
-            else:
-                result = builtin(name, arguments)
+                mcp = self.hub is not None and self.hub.owns(name)
+                gate = gate_call(self.ctx, name, arguments, self.hooks.pre_tool_outcome(name, arguments),
+                                 confined=self._confined(name, mcp), mcp=mcp, notice=self.hooks.notice)
+                if gate.refused is not None:
+                    return ToolResult(gate.refused, False)
+                arguments, approved, note = gate.arguments, gate.preapproved, gate.note
+            with preapproved() if approved else contextlib.nullcontext():
+                result = self._call(builtin, name, arguments)
+            if note:
+                result = replace(result, content=f"{note}\n{result.content}")
             if self.hooks.active:
                 said = self.hooks.post_tool(name, arguments, result)
                 if said:
                     result = replace(result, content=f"{result.content}\n[PostToolUse hook] {said}")
             return result
         return run
+
+    def _call(self, builtin: Runner, name: str, arguments: str) -> ToolResult:
+        if self.hub is not None and self.hub.owns(name):
+            return self._call_mcp(name, arguments)
+        if name.startswith(MCP_PREFIX):  # a resumed session's tool whose server is not here now
+            return ToolResult(f"{name}: its MCP server is not available in this session", False)
+        return builtin(name, arguments)
+
+    def _confined(self, name: str, mcp: bool) -> bool:
+        """Whether the call runs confined, so a hook's allow may skip its question (``hooks_gate``)."""
+        if mcp:
+            assert self.hub is not None
+            spec = self.hub.spec_of(name)
+            return spec is not None and spec.sandboxed and is_contained(self.ctx.sandbox)
+        return not runs_command(name) or is_contained(self.ctx.sandbox)
 
     def _call_mcp(self, name: str, arguments: str) -> ToolResult:
         assert self.hub is not None
@@ -144,6 +165,7 @@ class Extensions:
             if self.hooks.active:
                 self.hooks.session_end(reason)
         finally:
+            self.hooks.close()
             if self.hub is not None:
                 self.hub.close()
 
