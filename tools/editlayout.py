@@ -259,34 +259,36 @@ def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, st
     return [(t, sp[0], sp[1], sp[2], sp[3]) for t, sp in zip(tags, spans, strict=True) if t != "equal" or sp[1] > sp[0]]
 
 
-def _blanks_kept_first(mapping: Mapping, old: Sequence[str], ops: Sequence[Opcode]) -> Mapping:
+def _blanks_kept_first(mapping: Mapping, old: Sequence[str], ops: Sequence[Opcode]) -> tuple[Mapping, list[str]]:
     """Within each run of blank old lines, give the file's blank lines to the lines the diff keeps.
 
     A blank line the model added to ``old_text`` stands for no line of the file. Blank lines are all alike,
     so which of a run's lines the diff keeps is arbitrary: the file's own go to the kept ones (the last of
     them, as the match takes a run's first blank lines for the added ones), so that the file loses a blank
-    line only where ``new_text`` has fewer there than the file.
+    line only where ``new_text`` has fewer there than the file. Each file line moves with the text the model
+    copied for it (a whitespace-only line it emptied on purpose stays emptied).
     """
     kept = {i for tag, i1, i2, _, _ in ops if tag == "equal" for i in range(i1, i2)}
     out = list(mapping)
+    texts = list(old)
     i = 0
     while i < len(old):
         j = i
         while j < len(old) and not old[j].strip():
             j += 1
         run = range(i, j)
-        values = [m for m in (mapping[r] for r in run) if m is not None]
+        values = [(mapping[r], old[r]) for r in run if mapping[r] is not None]
         if values and len(values) < len(run):
             keep = [r for r in run if r in kept]
             drop = [r for r in run if r not in kept]
             extra = max(0, len(values) - len(keep))
             chosen = sorted(keep[len(keep) - min(len(keep), len(values)) :] + drop[len(drop) - extra :])
+            placed = iter(values)
+            spare = iter([old[r] for r in run if mapping[r] is None])
             for r in run:
-                out[r] = None
-            for r, m in zip(chosen, values, strict=True):
-                out[r] = m
+                out[r], texts[r] = next(placed) if r in chosen else (None, next(spare))
         i = max(j, i + 1)
-    return tuple(out)
+    return tuple(out), texts
 
 
 def _trailing(line: str) -> str:
@@ -296,7 +298,8 @@ def _trailing(line: str) -> str:
 def _retrailed(file_lines: Sequence[str], mapping: Mapping, old: Sequence[str], new: Sequence[str],
                ops: Sequence[Opcode]) -> dict[int, str]:
     """File lines whose trailing blanks the model removed on purpose: it copied them exactly, or emptied a
-    line of blanks; trailing blanks it adds are noise, as everywhere outside the exact tier."""
+    line of blanks, and sent other blanks (or none) in ``new_text``. Trailing blanks it adds are noise, as
+    everywhere outside the exact tier: a line whose blanks it changed loses them."""
     out: dict[int, str] = {}
     for tag, i1, i2, j1, j2 in ops:
         if tag != "equal":
@@ -309,7 +312,7 @@ def _retrailed(file_lines: Sequence[str], mapping: Mapping, old: Sequence[str], 
             if not _trailing(here) or _trailing(new[j]) == _trailing(old[i]):
                 continue
             if _trailing(old[i]) == _trailing(here) or (not here.strip() and old[i] and not new[j]):
-                out[m[0]] = here.rstrip() + _trailing(new[j])
+                out[m[0]] = here.rstrip()
     return out
 
 
@@ -325,6 +328,8 @@ def render_region(
     """The lines that replace ``file_lines[start:end]``: unchanged lines from the file, changed ones re-indented
     by ``delta`` columns; ``mapping`` says which file lines each old line stands for."""
     start, end = region
+    # A model that added no trailing blanks to the lines it copied meant those on the lines it wrote.
+    clean_copy = not any(ln != ln.rstrip() for ln in old_lines)
     mapping, old_lines, new_lines = restore_blanks(file_lines, mapping, old_lines, new_lines)
     lines = file_lines[start:end]
     tabs = uses_tabs(lines) if any(ln[:1] in (" ", "\t") for ln in lines) else uses_tabs(file_lines)
@@ -334,7 +339,7 @@ def render_region(
     cursor = start
     new_keys = [_key(x) for x in new_lines]
     ops = _slide_blank_inserts(opcodes([_key(x) for x in old_lines], new_keys), new_keys, mapping)
-    mapping = _blanks_kept_first(mapping, old_lines, ops)
+    mapping, old_lines = _blanks_kept_first(mapping, old_lines, ops)
     retrailed = _retrailed(file_lines, mapping, old_lines, new_lines, ops)
     for tag, i1, i2, j1, j2 in ops:
         mapped = [m for m in mapping[i1:i2] if m is not None]
@@ -353,11 +358,11 @@ def render_region(
         for j in range(j1, j2):
             line = new_lines[j]
             if not line.strip():
-                out.append("")
+                out.append("" if not clean_copy else line if tabs else line.expandtabs(TABSIZE))
             elif j == 0 and i1 == 0 and partial_prefix is not None:
                 out.append(partial_prefix + line.strip())
             else:
-                text = line.rstrip() if not keep_trailing else line.rstrip("\r")
+                text = line.rstrip() if not (keep_trailing or clean_copy) else line.rstrip("\r")
                 out.append(indent(width(line) + delta, tabs) + text.lstrip())
     out.extend(file_lines[cursor:end])
     return out
