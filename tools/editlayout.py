@@ -16,22 +16,16 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from v4agent.tools.editdiff import Opcode, opcodes
+from v4agent.tools.editkind import TABSIZE, kind, width
 
 __all__ = ["TABSIZE", "indent", "render_region", "spaces_for_tabs", "uses_tabs", "width"]
 
-TABSIZE = 4
 _SIMILAR = 0.6  # two lines this alike are one line the model changed, not two unrelated ones
 _SIMILAR_MAX_PAIRS = 2500  # bounded work: larger replaced blocks are not paired line by line
 _LEADS_INTO_NEXT = ("#", "@", "//")
 _CONTINUES = ("(", "[", "{", ",", "\\")  # a line ending so goes on in the next one  # comments and decorators belong to the line below them
 
 Mapping = tuple[tuple[int, int] | None, ...]  # per old line: the file lines (first, last) it stands for
-
-
-def width(line: str) -> int:
-    """Columns of a line's leading whitespace, tabs expanded."""
-    stripped = line.lstrip()
-    return len(line[: len(line) - len(stripped)].expandtabs(TABSIZE))
 
 
 def uses_tabs(lines: Sequence[str]) -> bool:
@@ -131,14 +125,18 @@ def _place(new: Sequence[str], span: tuple[int, int], dropped: int, runs: tuple[
 
     First the spot whose blank runs after the line above and before the line below come closest to the
     file's; then, for a lone blank line, one where the code dedents or not as it did across the file's gap;
-    last, inserted lines stay with the line above, unless they open with a comment or decorator, which
-    belong to the line below.
+    last, inserted lines stay with the neighbour whose kind they share (``editkind``), else with the line
+    above, unless they open with a comment or decorator, which belong to the line below.
     """
     ja, jb = span
     run_a, run_b = runs
     inner = list(new[ja + 1 : jb])
     first = next((ln.strip() for ln in inner if ln.strip()), "")
     prefer_late = not first.startswith(_LEADS_INTO_NEXT)
+    written = [ln for ln in inner if ln.strip()]
+    if written:  # inserted lines of the kind of one neighbour and not the other's go with that one
+        with_above, with_below = kind(written[0]) == kind(new[ja]), kind(written[-1]) == kind(new[jb])
+        prefer_late = with_above if with_above != with_below else prefer_late
     nonblank = [j for j in range(len(new)) if new[j].strip()]
     best: tuple[int, int, int, int] | None = None
     best_p = 0

@@ -170,7 +170,7 @@ def _splice(content: str, matches: Sequence[Match], old_lines: Sequence[str], ne
     file_lines, trailing = _split(content)
     result = list(file_lines)
     for m in sorted(matches, key=lambda m: -m.start):  # bottom-up keeps earlier indices valid
-        mapping, olds = drop_added_blanks(m.mapping, old_lines, new_lines) if m.tier != "fuzzy" else (m.mapping, old_lines)
+        mapping, olds = drop_added_blanks(m.mapping, old_lines, new_lines, file_lines) if m.tier != "fuzzy" else (m.mapping, old_lines)
         lines = render_region(file_lines, (m.start, m.end), mapping, m.delta, m.partial_prefix, olds, new_lines)
         result[m.start : m.end] = lines
     if not result:

@@ -76,3 +76,74 @@ def test_a_line_tail_copied_with_the_files_indentation_is_still_two_readings() -
     out = apply_edit(_CLIENTS, "def get(\n        self,\n        url: str,\n", "def get(\n        self,\n        url: int,\n")
     assert not out.ok
     assert [c.line for c in out.candidates] == [2, 10]
+
+
+# --- blank lines the model added: to old_text alone, or to both texts ------------------------------------------
+
+
+def test_an_import_written_below_an_import_after_a_blank_line_added_to_both_texts() -> None:
+    # psf/requests 561e4b6889 src/requests/auth.py, extra_blank: the commit adds ``from typing`` right below
+    # ``from base64``; the model added a blank line after that line in both texts.
+    text = "import warnings\nfrom base64 import b64encode\n\nfrom ._internal_utils import to_native_string\n"
+    out = apply_edit(text, "from base64 import b64encode\n\n\nfrom ._internal_utils import to_native_string\n",
+                     "from base64 import b64encode\n\nfrom typing import Any\n\nfrom ._internal_utils import to_native_string\n")
+    assert out.ok, out.message
+    assert out.content == ("import warnings\nfrom base64 import b64encode\nfrom typing import Any\n\n"
+                           "from ._internal_utils import to_native_string\n")
+
+
+def test_a_line_of_another_kind_keeps_the_blank_line_above_it() -> None:
+    # psf/requests 2a6f290b requests/cookies.py-like, old_blank: a package import after the standard library's
+    # keeps the blank line the model wrote above it (added to old_text alone).
+    text = "import copy\nimport time\n\nimport calendar\n"
+    out = apply_edit(text, "import time\n\n\nimport calendar\n", "import time\n\nfrom ._internal_utils import x\n")
+    assert out.ok, out.message
+    assert out.content == "import copy\nimport time\n\nfrom ._internal_utils import x\n"
+
+
+def test_a_run_of_blank_lines_longer_than_the_file_has_at_that_indentation_was_noise() -> None:
+    # python-attrs/attrs 5bab46de tests/test_validators.py, extra_blank: a method written after another, two
+    # blank lines above it in new_text where the class only ever has one.
+    text = ("class TestV:\n    def test_a(self):\n        v(None)\n\n\nclass TestW:\n    def test_c(self):\n"
+            "        pass\n")
+    out = apply_edit(text, "        v(None)\n\n\n\nclass TestW:\n",
+                     "        v(None)\n\n\n    def test_b(self):\n        pass\n\n\nclass TestW:\n")
+    assert out.ok, out.message
+    assert out.content == ("class TestV:\n    def test_a(self):\n        v(None)\n\n    def test_b(self):\n        pass\n"
+                           "\n\nclass TestW:\n    def test_c(self):\n        pass\n")
+
+
+# --- blank lines the model left out ------------------------------------------------------------------------------
+
+
+def test_a_dropped_blank_line_goes_back_above_an_import_of_the_group_below() -> None:
+    # psf/requests 6f66281a1d src/requests/models.py, drop_blank: the commit adds ``from . import`` at the head
+    # of the package's own imports; the model left out the blank line above them.
+    text = ("from urllib3.util import parse_url\n\nfrom ._internal_utils import to_native_string\n"
+            "from .auth import HTTPBasicAuth\n")
+    out = apply_edit(text, "from urllib3.util import parse_url\nfrom ._internal_utils import to_native_string\n",
+                     "from urllib3.util import parse_url\nfrom . import _types as _t\n"
+                     "from ._internal_utils import to_native_string\n")
+    assert out.ok, out.message
+    assert out.content == ("from urllib3.util import parse_url\n\nfrom . import _types as _t\n"
+                           "from ._internal_utils import to_native_string\nfrom .auth import HTTPBasicAuth\n")
+
+
+def test_a_dropped_blank_line_stays_below_the_future_import() -> None:
+    # encode/httpx 41597adffa httpx/_models.py, drop_blank: ``import codecs`` joins the standard library's
+    # imports, not ``from __future__``.
+    text = "from __future__ import annotations\n\nimport datetime\nimport json\n"
+    out = apply_edit(text, "from __future__ import annotations\nimport datetime\n",
+                     "from __future__ import annotations\nimport codecs\nimport datetime\n")
+    assert out.ok, out.message
+    assert out.content == "from __future__ import annotations\n\nimport codecs\nimport datetime\nimport json\n"
+
+
+def test_a_dropped_blank_line_goes_back_above_a_field_written_among_fields() -> None:
+    # psf/requests 1190afd14f src/requests/models.py, drop_blank: an annotated field added above the others,
+    # below the class docstring and its blank line.
+    text = 'class P:\n    """Doc."""\n\n    method: str | None\n    url: str | None\n'
+    out = apply_edit(text, '    """Doc."""\n    method: str | None\n',
+                     '    """Doc."""\n    hooks: dict[str, list[int]]\n    method: str | None\n')
+    assert out.ok, out.message
+    assert out.content == 'class P:\n    """Doc."""\n\n    hooks: dict[str, list[int]]\n    method: str | None\n    url: str | None\n'
