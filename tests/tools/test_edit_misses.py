@@ -147,3 +147,12 @@ def test_a_dropped_blank_line_goes_back_above_a_field_written_among_fields() -> 
                      '    """Doc."""\n    hooks: dict[str, list[int]]\n    method: str | None\n')
     assert out.ok, out.message
     assert out.content == 'class P:\n    """Doc."""\n\n    hooks: dict[str, list[int]]\n    method: str | None\n    url: str | None\n'
+
+
+def test_a_whitespace_only_line_copied_exactly_stands_for_the_files_beside_an_added_blank_line() -> None:
+    # Textualize/rich 60e813379b rich/box.py, old_blank: the model added a blank line below the docstring's
+    # whitespace-only line, which the commit empties.
+    text = '    def get_top(self):\n        """Get the top.\n        \n        Args:\n        """\n'
+    out = apply_edit(text, '        """Get the top.\n        \n\n        Args:\n', '        """Get the top.\n\n        Args:\n')
+    assert out.ok, out.message
+    assert out.content == '    def get_top(self):\n        """Get the top.\n\n        Args:\n        """\n'
