@@ -38,6 +38,7 @@ tell which was meant. "fair %" counts both as right; the target line reports the
 from __future__ import annotations
 
 import argparse
+import difflib
 import random
 import re
 import shlex
@@ -366,6 +367,15 @@ def run_matcher(edit: Edit, old: str, new: str, want: str) -> tuple[str, int | N
     return verdict, where
 
 
+def explain(edit: Edit, old: str, new: str, want: str) -> str:
+    """Why a shown failure failed: the matcher's refusal, or how its result differs from the one wanted."""
+    outcome = apply_edit(edit.parent_text, old, new)
+    if not outcome.ok:
+        return "refused: " + outcome.message
+    diff = difflib.unified_diff(want.split("\n"), outcome.content.split("\n"), "wanted", "got", n=1, lineterm="")
+    return f"tier {outcome.tier}: " + outcome.message + "\n" + "\n".join(diff)
+
+
 def run_exact(edit: Edit, old: str, new: str, want: str) -> str:
     text = edit.parent_text
     return classify(text.replace(old, new, 1) if text.count(old) == 1 else None, edit, want)
@@ -430,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edits", type=int, default=600, help="real hunks to extract per repository (default 600)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--glob", default="*.py", help="files whose hunks are used (default *.py)")
-    parser.add_argument("--show-failures", type=int, default=0, help="print this many failures per kind and verdict")
+    parser.add_argument("--show-failures", type=int, default=0,
+                        help="print this many failures per kind and verdict, each with the refusal or the diff")
     args = parser.parse_args(argv)
     repos = _repos(args)
     if not repos:
@@ -479,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
             if verdict not in ("exact", "ambiguous", "ambiguous_ws") and shown[noise, verdict] < args.show_failures:
                 shown[noise, verdict] += 1
                 print(f"--- {verdict} [{noise}] {edit.project} {edit.commit[:10]} {edit.path}:{edit.start + 1} "
-                      f"(edited at line {where})\n{old!r}\n=> {new!r}")
+                      f"(edited at line {where})\n{old!r}\n=> {new!r}\n{explain(edit, old, new, judged)}")
     print()
     _table("noise", {n: per_noise[n] for n in NOISES}, total)
     if literals:

@@ -156,3 +156,15 @@ def test_a_whitespace_only_line_copied_exactly_stands_for_the_files_beside_an_ad
     out = apply_edit(text, '        """Get the top.\n        \n\n        Args:\n', '        """Get the top.\n\n        Args:\n')
     assert out.ok, out.message
     assert out.content == '    def get_top(self):\n        """Get the top.\n\n        Args:\n        """\n'
+
+
+def test_a_written_block_that_ends_like_the_line_above_it_is_laid_out_after_that_line() -> None:
+    # Textualize/rich 59b1aca63b tests/test_text.py, extra_blank: the commit writes a test whose body ends in
+    # ``    ]``, as the line above the spot does; the model added a blank line after that line in both texts.
+    # The diff pairs the common head first (as git does), so the added blank line is the one after it.
+    text = "def test_a():\n    x = [\n        1,\n    ]\n\n\ndef test_c():\n    pass\n"
+    out = apply_edit(text, "    ]\n\n\n\ndef test_c():\n",
+                     "    ]\n\n\n\ndef test_b():\n    y = [\n        2,\n    ]\n\n\ndef test_c():\n")
+    assert out.ok, out.message
+    assert out.content == ("def test_a():\n    x = [\n        1,\n    ]\n\n\ndef test_b():\n    y = [\n        2,\n    ]\n\n\n"
+                           "def test_c():\n    pass\n")
