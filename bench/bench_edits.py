@@ -354,8 +354,8 @@ def _holds(text: str, at: int, candidate: str, o: list[str], n: list[str], check
     if check == "top":
         return at == 0 or bool(text[: at - 1].rsplit("\n", 1)[-1].strip())
     if check == "bottom":
-        end = at + len(candidate)
-        return end >= len(text) or bool(text[end:].split("\n", 1)[0].strip())
+        # As _added_blank reads the file: what follows its last newline counts as a blank line.
+        return bool(text[at + len(candidate) :].split("\n", 1)[0].strip())
     if check:  # a blank line at (i, j) that some shortest diff of o and n keeps: a context line
         i, j = (int(v) for v in check.split(","))
         return _lcs(o[:i], n[:j]) + 1 + _lcs(o[i + 1 :], n[j + 1 :]) == _lcs(o, n)

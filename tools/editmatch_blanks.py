@@ -52,14 +52,17 @@ def _most_blanks_above(file_lines: Sequence[str], indent: int) -> int:
 
 
 def _added_to_both(
-    old: Sequence[str], new: Sequence[str], image: dict[int, int], i: int, file_lines: Sequence[str]
+    old: Sequence[str], new: Sequence[str], image: dict[int, int], i: int, file_lines: Sequence[str], at_end: bool
 ) -> bool:
-    """Whether surplus blank line ``i`` of ``old`` has its twin in ``new`` (or is left to the counting rule)."""
+    """Whether surplus blank line ``i`` of ``old`` has its twin in ``new`` (or is left to the counting rule);
+    ``at_end``: old_text's last line is the file's last but blank ones."""
     nonblank = [k for k, ln in enumerate(old) if ln.strip()]
     above = max((k for k in nonblank if k < i), default=None)
     below = min((k for k in nonblank if k > i), default=None)
     if above is None:  # old_text opens with blank lines: does new_text open with as many?
         return _run(new, -1, 1) >= (below if below is not None else len(old))
+    if below is None and at_end and _run(new, len(new), -1) >= len(old) - above - 1:
+        return True  # blank lines closing both texts at the file's end, which takes none: noise in both
     if (below is not None and above in image and below in image
             and all(not new[j].strip() for j in range(image[above] + 1, image[below]))):
         return True  # blank lines only between two unchanged lines: editlayout counts them
@@ -91,6 +94,8 @@ def drop_added_blanks(
     for tag, i1, i2, j1, j2 in opcodes([_key(x) for x in old], [_key(x) for x in new]):
         if tag == "equal":
             image.update(zip(range(i1, i2), range(j1, j2), strict=True))
-    drop = {i for i in surplus if not _added_to_both(old, new, image, i, file_lines)}
+    last = max((m[1] for m in mapping if m is not None), default=len(file_lines))
+    at_end = bool(file_lines) and all(not ln.strip() for ln in file_lines[last + 1 :])
+    drop = {i for i in surplus if not _added_to_both(old, new, image, i, file_lines, at_end)}
     keep = [i for i in range(len(old)) if i not in drop]
     return tuple(mapping[i] for i in keep), [old[i] for i in keep]

@@ -56,3 +56,9 @@ def test_a_blank_line_put_back_is_a_reading_only_where_it_can_be_a_context_line(
     # Put back at old line 2 and new line 0, the blank line cannot be a context line of a shortest diff.
     assert not _holds(text, 0, text, ["a", "b", "", "c", ""], ["", "a", "b", "c", ""], "2,0")
     assert _holds(text, 0, text, ["a", "b", "", "c", ""], ["a", "b", "", "x", "c", ""], "2,2")
+
+
+def test_the_end_of_the_file_counts_as_a_blank_line_below_old_text_as_the_noise_reads_it() -> None:
+    text = "x = 1\ny = 2\n"
+    assert not _holds(text, 0, text, ["x = 1", "y = 2", ""], ["x = 1", "y = 3", "", ""], "bottom")
+    assert _holds(text, 0, "x = 1\n", ["x = 1", ""], ["x = 0", ""], "bottom")

@@ -168,3 +168,13 @@ def test_a_written_block_that_ends_like_the_line_above_it_is_laid_out_after_that
     assert out.ok, out.message
     assert out.content == ("def test_a():\n    x = [\n        1,\n    ]\n\n\ndef test_b():\n    y = [\n        2,\n    ]\n\n\n"
                            "def test_c():\n    pass\n")
+
+
+def test_a_blank_line_closing_both_texts_at_the_end_of_the_file_is_noise_in_both() -> None:
+    # encode/httpx 392dbe45 httpx/_decoders.py, blank_end: the commit appends two lines at the end of the file;
+    # the model added a blank line at the end of both texts, which the file's end does not take.
+    text = 'if brotli is None:\n    DECODERS.pop("br")\n'
+    out = apply_edit(text, 'if brotli is None:\n    DECODERS.pop("br")\n\n',
+                     'if brotli is None:\n    DECODERS.pop("br")\nif zstd is None:\n    DECODERS.pop("zstd")\n\n')
+    assert out.ok, out.message
+    assert out.content == 'if brotli is None:\n    DECODERS.pop("br")\nif zstd is None:\n    DECODERS.pop("zstd")\n'
