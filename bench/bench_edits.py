@@ -38,6 +38,7 @@ tell which was meant. "fair %" counts both as right; the target line reports the
 from __future__ import annotations
 
 import argparse
+import difflib
 import random
 import re
 import shlex
@@ -294,28 +295,71 @@ def _changed_span(before: list[str], after: list[str], prefix_first: bool) -> tu
     return p, len(before) - s
 
 
-def _hypotheses(text: str, old: list[str], new: list[str]) -> Generator[tuple[list[str], list[str]], None, None]:
+Hypothesis = tuple[list[str], list[str], str]  # (old, new, what the place must show: "", "top", "bottom", "i,j")
+
+
+def _hypotheses(text: str, old: list[str], new: list[str]) -> Generator[Hypothesis, None, None]:
     """The (old, new) line lists of the real edits that this bench's blank-line and trailing-blank noise
-    could have turned into ``old``/``new``: the noise kinds run backwards (``text``: the file)."""
+    could have turned into ``old``/``new``: the noise kinds run backwards (``text``: the file). The third item
+    names what the place must show for the noise to apply there: "top" or "bottom", no blank line of the
+    file's next to old_text's first or last line (old_blank_edge adds one only there); "i,j", that the blank
+    line put back at old line i and new line j is a context line of the edit (drop_blank drops only those)."""
     def without(lines: list[str], k: int) -> list[str]:
         return lines[:k] + lines[k + 1 :]
 
     blank_old = [i for i, ln in enumerate(old) if not ln.strip()]
     blank_new = [j for j, ln in enumerate(new) if not ln.strip()]
     for i in blank_old:  # old_blank, old_blank_edge: a blank line added to old_text alone
-        yield without(old, i), new
+        yield without(old, i), new, _edge(old, i)
     for i in blank_old:  # extra_blank, blank_start, blank_end: one added to both, after the same line
         for j in blank_new:
             if (i == j == 0) or (i == len(old) - 1 and j == len(new) - 1) or (
                 i and j and old[i - 1].strip() and old[i - 1] == new[j - 1]
             ):
-                yield without(old, i), without(new, j)
+                yield without(old, i), without(new, j), ""
     for i in range(1, len(old)):  # drop_blank: a blank context line dropped from both, wherever it sat
         if "\n".join([*old[:i], "", *old[i:]]) in text:  # in new_text, among the lines the edit added
             for j in range(len(new) + 1):
-                yield [*old[:i], "", *old[i:]], [*new[:j], "", *new[j:]]
+                yield [*old[:i], "", *old[i:]], [*new[:j], "", *new[j:]], f"{i},{j}"
     if any(ln != ln.rstrip() for ln in new):  # trailing_ws: blanks the model added to the lines it wrote
-        yield old, [ln.rstrip() for ln in new]
+        yield old, [ln.rstrip() for ln in new], ""
+
+
+def _edge(old: list[str], i: int) -> str:
+    """Whether taking blank line ``i`` out of ``old`` (its last item: what follows the final newline) leaves
+    old_text opening or closing on a non-blank line, so that only old_blank_edge could have added it."""
+    lines = old[:-1] if old and old[-1] == "" else old
+    nonblank = [k for k, ln in enumerate(lines) if ln.strip()]
+    if not nonblank:
+        return ""
+    if i < nonblank[0] and nonblank[0] == 1:
+        return "top"
+    if i > nonblank[-1] and nonblank[-1] == len(lines) - 2:
+        return "bottom"
+    return ""
+
+
+def _lcs(a: list[str], b: list[str]) -> int:
+    """The length of a longest common subsequence of two short lists of lines."""
+    row = [0] * (len(b) + 1)
+    for x in a:
+        prev, row = row, [0]
+        for k, y in enumerate(b):
+            row.append(prev[k] + 1 if x == y else max(prev[k + 1], row[k]))
+    return row[-1]
+
+
+def _holds(text: str, at: int, candidate: str, o: list[str], n: list[str], check: str) -> bool:
+    """Whether the place of ``candidate`` (at offset ``at``) shows what hypothesis (o, n) needs (_hypotheses)."""
+    if check == "top":
+        return at == 0 or bool(text[: at - 1].rsplit("\n", 1)[-1].strip())
+    if check == "bottom":
+        # As _added_blank reads the file: what follows its last newline counts as a blank line.
+        return bool(text[at + len(candidate) :].split("\n", 1)[0].strip())
+    if check:  # a blank line at (i, j) that some shortest diff of o and n keeps: a context line
+        i, j = (int(v) for v in check.split(","))
+        return _lcs(o[:i], n[:j]) + 1 + _lcs(o[i + 1 :], n[j + 1 :]) == _lcs(o, n)
+    return True
 
 
 def other_reading(edit: Edit, old: str, new: str, result: str) -> bool:
@@ -323,13 +367,13 @@ def other_reading(edit: Edit, old: str, new: str, result: str) -> bool:
     for with these very texts: the request is ambiguous and the matcher took the other reading."""
     text = edit.parent_text
     olds, news = old.split("\n"), new.split("\n")
-    for o, n in _hypotheses(text, olds, news):
+    for o, n, check in _hypotheses(text, olds, news):
         if not any(ln.strip() for ln in o):
             continue
         candidate = "\n".join(o)
         at = text.find(candidate)
         if (text.count(candidate) == 1 and (at == 0 or text[at - 1] == "\n")
-                and text.replace(candidate, "\n".join(n), 1) == result):
+                and text.replace(candidate, "\n".join(n), 1) == result and _holds(text, at, candidate, o, n, check)):
             return True
     return False
 
@@ -364,6 +408,15 @@ def run_matcher(edit: Edit, old: str, new: str, want: str) -> tuple[str, int | N
     if verdict == "mangled" and other_reading(edit, old, new, outcome.content):
         verdict = "other_reading"
     return verdict, where
+
+
+def explain(edit: Edit, old: str, new: str, want: str) -> str:
+    """Why a shown failure failed: the matcher's refusal, or how its result differs from the one wanted."""
+    outcome = apply_edit(edit.parent_text, old, new)
+    if not outcome.ok:
+        return "refused: " + outcome.message
+    diff = difflib.unified_diff(want.split("\n"), outcome.content.split("\n"), "wanted", "got", n=1, lineterm="")
+    return f"tier {outcome.tier}: " + outcome.message + "\n" + "\n".join(diff)
 
 
 def run_exact(edit: Edit, old: str, new: str, want: str) -> str:
@@ -430,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edits", type=int, default=600, help="real hunks to extract per repository (default 600)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--glob", default="*.py", help="files whose hunks are used (default *.py)")
-    parser.add_argument("--show-failures", type=int, default=0, help="print this many failures per kind and verdict")
+    parser.add_argument("--show-failures", type=int, default=0,
+                        help="print this many failures per kind and verdict, each with the refusal or the diff")
     args = parser.parse_args(argv)
     repos = _repos(args)
     if not repos:
@@ -479,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
             if verdict not in ("exact", "ambiguous", "ambiguous_ws") and shown[noise, verdict] < args.show_failures:
                 shown[noise, verdict] += 1
                 print(f"--- {verdict} [{noise}] {edit.project} {edit.commit[:10]} {edit.path}:{edit.start + 1} "
-                      f"(edited at line {where})\n{old!r}\n=> {new!r}")
+                      f"(edited at line {where})\n{old!r}\n=> {new!r}\n{explain(edit, old, new, judged)}")
     print()
     _table("noise", {n: per_noise[n] for n in NOISES}, total)
     if literals:

@@ -34,10 +34,8 @@ def opcodes(old: Sequence[Key], new: Sequence[Key]) -> list[Opcode]:
         old_hi, new_hi = len(old), len(new)
     old_nb = [i for i in range(old_lo, old_hi) if old[i] != BLANK]
     new_nb = [j for j in range(new_lo, new_hi) if new[j] != BLANK]
-    anchors: list[tuple[int, int]] = []
-    matcher = difflib.SequenceMatcher(None, [old[i] for i in old_nb], [new[j] for j in new_nb], autojunk=False)
-    for a, b, size in matcher.get_matching_blocks():
-        anchors.extend((old_nb[a + t], new_nb[b + t]) for t in range(size))
+    anchors = _anchors([old[i] for i in old_nb], [new[j] for j in new_nb])
+    anchors = [(old_nb[a], new_nb[b]) for a, b in anchors]
     ops = _blank_gap((0, old_lo, 0, new_lo))
     prev_i, prev_j = old_lo - 1, new_lo - 1
     for i, j in [*anchors, (old_hi, new_hi)]:
@@ -51,6 +49,23 @@ def opcodes(old: Sequence[Key], new: Sequence[Key]) -> list[Opcode]:
         prev_i, prev_j = i, j
     ops.extend(_blank_gap((old_hi, len(old), new_hi, len(new))))
     return _merged(ops)
+
+
+def _anchors(old: Sequence[Key], new: Sequence[Key]) -> list[tuple[int, int]]:
+    """Pairs of equal lines: the common head and tail first (as git's diff takes them), then difflib's
+    longest blocks in between (which alone would pair a line with a later copy of it that the model wrote)."""
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    pairs = [(t, t) for t in range(head)]
+    matcher = difflib.SequenceMatcher(None, old[head : len(old) - tail], new[head : len(new) - tail], autojunk=False)
+    for a, b, size in matcher.get_matching_blocks():
+        pairs.extend((head + a + t, head + b + t) for t in range(size))
+    pairs.extend((len(old) - tail + t, len(new) - tail + t) for t in range(tail))
+    return pairs
 
 
 def _edges(keys: Sequence[Key]) -> tuple[int, int]:

@@ -16,22 +16,16 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from v4agent.tools.editdiff import Opcode, opcodes
+from v4agent.tools.editkind import TABSIZE, kind, width
 
 __all__ = ["TABSIZE", "indent", "render_region", "spaces_for_tabs", "uses_tabs", "width"]
 
-TABSIZE = 4
 _SIMILAR = 0.6  # two lines this alike are one line the model changed, not two unrelated ones
 _SIMILAR_MAX_PAIRS = 2500  # bounded work: larger replaced blocks are not paired line by line
 _LEADS_INTO_NEXT = ("#", "@", "//")
 _CONTINUES = ("(", "[", "{", ",", "\\")  # a line ending so goes on in the next one  # comments and decorators belong to the line below them
 
 Mapping = tuple[tuple[int, int] | None, ...]  # per old line: the file lines (first, last) it stands for
-
-
-def width(line: str) -> int:
-    """Columns of a line's leading whitespace, tabs expanded."""
-    stripped = line.lstrip()
-    return len(line[: len(line) - len(stripped)].expandtabs(TABSIZE))
 
 
 def uses_tabs(lines: Sequence[str]) -> bool:
@@ -131,14 +125,18 @@ def _place(new: Sequence[str], span: tuple[int, int], dropped: int, runs: tuple[
 
     First the spot whose blank runs after the line above and before the line below come closest to the
     file's; then, for a lone blank line, one where the code dedents or not as it did across the file's gap;
-    last, inserted lines stay with the line above, unless they open with a comment or decorator, which
-    belong to the line below.
+    last, inserted lines stay with the neighbour whose kind they share (``editkind``), else with the line
+    above, unless they open with a comment or decorator, which belong to the line below.
     """
     ja, jb = span
     run_a, run_b = runs
     inner = list(new[ja + 1 : jb])
     first = next((ln.strip() for ln in inner if ln.strip()), "")
     prefer_late = not first.startswith(_LEADS_INTO_NEXT)
+    written = [ln for ln in inner if ln.strip()]
+    if written:  # inserted lines of the kind of one neighbour and not the other's go with that one
+        with_above, with_below = kind(written[0]) == kind(new[ja]), kind(written[-1]) == kind(new[jb])
+        prefer_late = with_above if with_above != with_below else prefer_late
     nonblank = [j for j in range(len(new)) if new[j].strip()]
     best: tuple[int, int, int, int] | None = None
     best_p = 0
@@ -259,34 +257,36 @@ def _slide_blank_inserts(ops: Sequence[Opcode], new_keys: Sequence[tuple[int, st
     return [(t, sp[0], sp[1], sp[2], sp[3]) for t, sp in zip(tags, spans, strict=True) if t != "equal" or sp[1] > sp[0]]
 
 
-def _blanks_kept_first(mapping: Mapping, old: Sequence[str], ops: Sequence[Opcode]) -> Mapping:
+def _blanks_kept_first(mapping: Mapping, old: Sequence[str], ops: Sequence[Opcode]) -> tuple[Mapping, list[str]]:
     """Within each run of blank old lines, give the file's blank lines to the lines the diff keeps.
 
     A blank line the model added to ``old_text`` stands for no line of the file. Blank lines are all alike,
     so which of a run's lines the diff keeps is arbitrary: the file's own go to the kept ones (the last of
     them, as the match takes a run's first blank lines for the added ones), so that the file loses a blank
-    line only where ``new_text`` has fewer there than the file.
+    line only where ``new_text`` has fewer there than the file. Each file line moves with the text the model
+    copied for it (a whitespace-only line it emptied on purpose stays emptied).
     """
     kept = {i for tag, i1, i2, _, _ in ops if tag == "equal" for i in range(i1, i2)}
     out = list(mapping)
+    texts = list(old)
     i = 0
     while i < len(old):
         j = i
         while j < len(old) and not old[j].strip():
             j += 1
         run = range(i, j)
-        values = [m for m in (mapping[r] for r in run) if m is not None]
+        values = [(mapping[r], old[r]) for r in run if mapping[r] is not None]
         if values and len(values) < len(run):
             keep = [r for r in run if r in kept]
             drop = [r for r in run if r not in kept]
             extra = max(0, len(values) - len(keep))
             chosen = sorted(keep[len(keep) - min(len(keep), len(values)) :] + drop[len(drop) - extra :])
+            placed = iter(values)
+            spare = iter([old[r] for r in run if mapping[r] is None])
             for r in run:
-                out[r] = None
-            for r, m in zip(chosen, values, strict=True):
-                out[r] = m
+                out[r], texts[r] = next(placed) if r in chosen else (None, next(spare))
         i = max(j, i + 1)
-    return tuple(out)
+    return tuple(out), texts
 
 
 def _trailing(line: str) -> str:
@@ -296,7 +296,8 @@ def _trailing(line: str) -> str:
 def _retrailed(file_lines: Sequence[str], mapping: Mapping, old: Sequence[str], new: Sequence[str],
                ops: Sequence[Opcode]) -> dict[int, str]:
     """File lines whose trailing blanks the model removed on purpose: it copied them exactly, or emptied a
-    line of blanks; trailing blanks it adds are noise, as everywhere outside the exact tier."""
+    line of blanks, and sent other blanks (or none) in ``new_text``. Trailing blanks it adds are noise, as
+    everywhere outside the exact tier: a line whose blanks it changed loses them."""
     out: dict[int, str] = {}
     for tag, i1, i2, j1, j2 in ops:
         if tag != "equal":
@@ -309,7 +310,7 @@ def _retrailed(file_lines: Sequence[str], mapping: Mapping, old: Sequence[str], 
             if not _trailing(here) or _trailing(new[j]) == _trailing(old[i]):
                 continue
             if _trailing(old[i]) == _trailing(here) or (not here.strip() and old[i] and not new[j]):
-                out[m[0]] = here.rstrip() + _trailing(new[j])
+                out[m[0]] = here.rstrip()
     return out
 
 
@@ -325,6 +326,8 @@ def render_region(
     """The lines that replace ``file_lines[start:end]``: unchanged lines from the file, changed ones re-indented
     by ``delta`` columns; ``mapping`` says which file lines each old line stands for."""
     start, end = region
+    # A model that added no trailing blanks to the lines it copied meant those on the lines it wrote.
+    clean_copy = not any(ln != ln.rstrip() for ln in old_lines)
     mapping, old_lines, new_lines = restore_blanks(file_lines, mapping, old_lines, new_lines)
     lines = file_lines[start:end]
     tabs = uses_tabs(lines) if any(ln[:1] in (" ", "\t") for ln in lines) else uses_tabs(file_lines)
@@ -334,7 +337,7 @@ def render_region(
     cursor = start
     new_keys = [_key(x) for x in new_lines]
     ops = _slide_blank_inserts(opcodes([_key(x) for x in old_lines], new_keys), new_keys, mapping)
-    mapping = _blanks_kept_first(mapping, old_lines, ops)
+    mapping, old_lines = _blanks_kept_first(mapping, old_lines, ops)
     retrailed = _retrailed(file_lines, mapping, old_lines, new_lines, ops)
     for tag, i1, i2, j1, j2 in ops:
         mapped = [m for m in mapping[i1:i2] if m is not None]
@@ -353,11 +356,11 @@ def render_region(
         for j in range(j1, j2):
             line = new_lines[j]
             if not line.strip():
-                out.append("")
+                out.append("" if not clean_copy else line if tabs else line.expandtabs(TABSIZE))
             elif j == 0 and i1 == 0 and partial_prefix is not None:
                 out.append(partial_prefix + line.strip())
             else:
-                text = line.rstrip() if not keep_trailing else line.rstrip("\r")
+                text = line.rstrip() if not (keep_trailing or clean_copy) else line.rstrip("\r")
                 out.append(indent(width(line) + delta, tabs) + text.lstrip())
     out.extend(file_lines[cursor:end])
     return out

@@ -170,7 +170,7 @@ def _splice(content: str, matches: Sequence[Match], old_lines: Sequence[str], ne
     file_lines, trailing = _split(content)
     result = list(file_lines)
     for m in sorted(matches, key=lambda m: -m.start):  # bottom-up keeps earlier indices valid
-        mapping, olds = drop_added_blanks(m.mapping, old_lines, new_lines) if m.tier != "fuzzy" else (m.mapping, old_lines)
+        mapping, olds = drop_added_blanks(m.mapping, old_lines, new_lines, file_lines) if m.tier != "fuzzy" else (m.mapping, old_lines)
         lines = render_region(file_lines, (m.start, m.end), mapping, m.delta, m.partial_prefix, olds, new_lines)
         result[m.start : m.end] = lines
     if not result:
@@ -247,11 +247,15 @@ def _above(file_lines: Sequence[str], index: int) -> str:
 def _full_lines_first(matches: list[Match], old_lines: Sequence[str]) -> list[Match]:
     """Drop places that need old_text's first line to be a line's tail when others take it whole and it opens
     with indentation: copied with its indentation, it was copied from the start of a line (``async def f(``
-    is no twin of ``    def f(``)."""
-    first = next((ln for ln in old_lines if ln.strip()), "")
-    if first[:1] not in (" ", "\t") or all(m.partial_prefix is not None for m in matches):
+    is no twin of ``    def f(``). Nor does a tail whose other lines need shifting twin a whole-line match:
+    text copied from the middle of a line goes on with the file's own indentation, so that place needs two
+    slips of the model where the other needs one."""
+    if all(m.partial_prefix is not None for m in matches):
         return matches
-    return [m for m in matches if m.partial_prefix is None]
+    first = next((ln for ln in old_lines if ln.strip()), "")
+    if first[:1] in (" ", "\t"):
+        return [m for m in matches if m.partial_prefix is None]
+    return [m for m in matches if m.partial_prefix is None or m.delta == 0]
 
 
 def _crlf(content: str) -> bool:

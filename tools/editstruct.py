@@ -98,8 +98,13 @@ def _check_window(
             blanks_exact = False
         if not old_gap or not file_gap:
             continue
-        # Surplus blanks in old_text (a model's extra blank line) stand for nothing.
-        old_gap = old_gap[max(0, len(old_gap) - len(file_gap)) :]
+        # Surplus blanks in old_text (a model's extra blank line) stand for nothing: the first ones, but for
+        # a whitespace-only line copied exactly, which stands for the file's.
+        if len(old_gap) > len(file_gap):
+            copied = {file_lines[f] for f in file_gap if file_lines[f]}
+            ranked = sorted(old_gap, key=lambda x: old_lines[x] in copied)  # stable: the first ones go
+            surplus = set(ranked[: len(old_gap) - len(file_gap)])
+            old_gap = [x for x in old_gap if x not in surplus]
         common = len(old_gap) - 1
         for x in range(common):
             mapping[old_gap[x]] = (file_gap[x], file_gap[x])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.bench_edits import Edit, literal_request, other_reading, places_ignoring_whitespace
+from bench.bench_edits import Edit, _holds, literal_request, other_reading, places_ignoring_whitespace
 
 FILE = "import os\n\nx = 1\ny = 2\n"
 
@@ -39,3 +39,26 @@ def test_other_reading_is_a_result_another_real_edit_would_ask_for_with_the_same
     # ... read as one added to both texts, it adds z = 0 after the blank line; a third result is no reading.
     assert other_reading(edit, old, new, "x = 1\n\nz = 0\n\ny = 2\n")
     assert not other_reading(edit, old, new, "x = 1\nz = 0\ny = 2\n")
+
+
+def test_a_blank_line_added_to_old_text_alone_at_its_end_is_no_reading_where_the_file_has_one_there() -> None:
+    # old_blank_edge adds a blank line below old_text only where the file has none: here it has one, so the
+    # only reading of the texts is a blank line added to both (blank_end).
+    text = "x = 1\ny = 2\n\nz = 3\n"
+    edit = _edit(text, 0, ((" ", "x = 1"), ("-", "y = 2"), ("+", "y = 3")))
+    old, new = "x = 1\ny = 2\n\n", "x = 1\ny = 3\n\n"
+    assert other_reading(edit, old, new, "x = 1\ny = 3\n\nz = 3\n")
+    assert not other_reading(edit, old, new, "x = 1\ny = 3\n\n\nz = 3\n")
+
+
+def test_a_blank_line_put_back_is_a_reading_only_where_it_can_be_a_context_line() -> None:
+    text = "a\nb\n\nc\n"
+    # Put back at old line 2 and new line 0, the blank line cannot be a context line of a shortest diff.
+    assert not _holds(text, 0, text, ["a", "b", "", "c", ""], ["", "a", "b", "c", ""], "2,0")
+    assert _holds(text, 0, text, ["a", "b", "", "c", ""], ["a", "b", "", "x", "c", ""], "2,2")
+
+
+def test_the_end_of_the_file_counts_as_a_blank_line_below_old_text_as_the_noise_reads_it() -> None:
+    text = "x = 1\ny = 2\n"
+    assert not _holds(text, 0, text, ["x = 1", "y = 2", ""], ["x = 1", "y = 3", "", ""], "bottom")
+    assert _holds(text, 0, "x = 1\n", ["x = 1", ""], ["x = 0", ""], "bottom")

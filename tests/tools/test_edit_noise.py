@@ -42,9 +42,11 @@ def test_drop_added_blanks_leaves_a_gap_of_blank_lines_to_the_counting_rule() ->
 def test_drop_added_blanks_takes_out_the_surplus_line_next_to_a_change() -> None:
     old = ["a = 1", "", "", "b = 2"]
     mapping = ((0, 0), None, (1, 1), (2, 2))
-    kept_mapping, kept = drop_added_blanks(mapping, old, ["a = 1", "", "c = 3", "", "b = 2"])
+    kept_mapping, kept = drop_added_blanks(mapping, old, ["a = 1", "", "def c():", "", "b = 2"])
     assert kept == ["a = 1", "", "b = 2"]
     assert kept_mapping == ((0, 0), (1, 1), (2, 2))
+    # A written line of the same kind as the one above goes right below it: that blank line was noise too.
+    assert drop_added_blanks(mapping, old, ["a = 1", "", "c = 3", "", "b = 2"]) == (mapping, old)
 
 
 # --- trailing blanks -----------------------------------------------------------------------------------------
