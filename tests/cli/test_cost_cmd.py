@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 from v4agent.accounting import Ledger, load_price_table
+from v4agent.accounting.estimate import estimate_pack_cost
 from v4agent.core.trust import trust_repository
 from v4agent.engine.types import Usage
 from v4agent.testing import StandIn
@@ -43,7 +44,8 @@ def test_cost_json_by_session_day_model(tmp_path: Path) -> None:
     assert data["skipped_lines"] == 1
     assert "unreadable ledger line" in out.stderr
     by_model = json.loads(run_cli("cost", str(tmp_path), "--json", "--by", "model").stdout)["groups"]
-    assert set(by_model) == {"deepseek/deepseek-v4-pro", "deepseek/deepseek-v4-flash"}
+    # one row per billed model: deepseek-v4-flash was billed as deepseek-flash on 2026-09-12 (the dated alias)
+    assert set(by_model) == {"deepseek/deepseek-v4-pro", "deepseek/deepseek-flash"}
     by_day = json.loads(run_cli("cost", str(tmp_path), "--json", "--by", "day", "--since", "2026-09-12").stdout)
     assert list(by_day["groups"]) == ["2026-09-12"]
 
@@ -111,3 +113,24 @@ def test_engine_list_shows_configured_and_reachable(tmp_path: Path) -> None:
     table = run_cli("engine", "list", str(tmp_path), "--no-probe")
     assert table.returncode == 0
     assert "vllm *" in table.stdout
+
+
+def test_cost_by_model_names_each_billed_model_with_its_aliases_as_the_preflight_table_does(tmp_path: Path) -> None:
+    ledger, table = Ledger(tmp_path), load_price_table()
+    before, after = datetime(2026, 9, 1, 2, 0, tzinfo=UTC), datetime(2026, 9, 12, 2, 0, tzinfo=UTC)
+    for at in (before, after, after):  # the same requested name, billed under two names as the data dates them
+        ledger.record_call(table, session_id="s", turn=1, engine="deepseek", model="deepseek-v4-flash",
+                           usage=Usage(1_000, 10, cache_hit=0, cache_miss=1_000), at=at)
+    entry = table.entry_at(after)
+    assert entry is not None
+    billed = entry.resolve("deepseek-v4-flash")
+    assert billed != "deepseek-v4-flash"  # the data routes it (a name taken from the data, never a constant)
+    preflight = next(e.label for e in estimate_pack_cost(table, 1_000, after) if e.model == billed)
+    assert "(= " in preflight
+    out = run_cli("cost", str(tmp_path), "--by", "model")
+    assert out.returncode == 0, out.stderr
+    rows = [line.split("  ")[0] for line in out.stdout.splitlines() if line.startswith("deepseek/")]
+    assert rows == ["deepseek/deepseek-v4-flash", f"deepseek/{preflight}"]  # one row per model
+    data = json.loads(run_cli("cost", str(tmp_path), "--by", "model", "--json").stdout)
+    assert data["groups"][f"deepseek/{billed}"]["calls"] == 2
+    assert f"{billed} (= {', '.join(data['aliases'][f'deepseek/{billed}'])})" == preflight

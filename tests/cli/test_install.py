@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,7 @@ def test_regular_install_in_fresh_venv(tmp_path: Path) -> None:
         "files=[p.name for p in r.files('v4agent.prompts').iterdir() if not p.name.endswith('.py')];"
         "assert files, 'no prompts'; print('ok', sorted(files)[0])"
     )
-    out = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # a checkout on the path would shadow it
+    out = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok")

@@ -29,6 +29,7 @@ from v4agent.refactor.commits import Committer
 from v4agent.refactor.extensions import carry_out_plan
 from v4agent.refactor.progress import RefactorProgress, render_report, report_json
 from v4agent.refactor.request import RefactorRequest
+from v4agent.refactor.unbilled import drop_unbilled
 from v4agent.sandbox import is_contained, sandbox_label
 from v4agent.secrets.results import redact_diff, redact_output
 from v4agent.tools.approval import ApprovalRequest, gate_command
@@ -146,13 +147,15 @@ def _drive_inner(run: RunSetup, request: RefactorRequest, agent: Agent, writer: 
     from v4agent.agent.sessions.store import read_session
 
     session = read_session(writer.path)
+    # the first call failed (a refused key, a 500, no connection): nothing billed, so no session is kept
+    kept = not (outcome.status == "failed" and drop_unbilled(run.root, writer.path, git))
     extra = {"plan": plan} if plan else {}
     if stream is not None:
-        stream.end({**report_json(session, outcome, tests, diff, int(code)), **extra})
+        stream.end({**report_json(session, outcome, tests, diff, int(code), kept=kept), **extra})
     elif as_json and extra:
-        print(json.dumps({**report_json(session, outcome, tests, diff, int(code)), **extra}, indent=2))
+        print(json.dumps({**report_json(session, outcome, tests, diff, int(code), kept=kept), **extra}, indent=2))
     else:
-        render_report(session, outcome, tests, diff, int(code), as_json=as_json)
+        render_report(session, outcome, tests, diff, int(code), as_json=as_json, kept=kept)
     raise typer.Exit(code)
 
 

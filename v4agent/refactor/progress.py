@@ -211,13 +211,16 @@ def _failing(session: SessionData, tests: dict[str, Any]) -> list[Failure]:
 
 
 def report_json(session: SessionData, outcome: Outcome, tests: dict[str, Any], diff: str,
-                exit_code: int) -> dict[str, Any]:
-    """The run's outcome, tests, diff and costs as one dict: what ``render_report`` prints as JSON."""
+                exit_code: int, *, kept: bool = True) -> dict[str, Any]:
+    """The run's outcome, tests, diff and costs as one dict: what ``render_report`` prints as JSON.
+
+    ``kept`` False: no call was billed and the session was not kept (its id is null).
+    """
     totals = cost_rows(session)
     if tests.get("status") == "fail":
         tests = {**tests, "failures": [f.__dict__ for f in _failing(session, tests)]}
     return {
-        "session_id": session.session_id, "status": outcome.status, "reason": outcome.reason,
+        "session_id": session.session_id if kept else None, "status": outcome.status, "reason": outcome.reason,
         "summary": outcome.summary, "turns": session.turns, "tests": tests, "diff": diff,
         "changed_files": outcome.changed_paths, "cost": totals[-1] if totals else {}, "cost_by_kind": totals,
         "hit_ratio": session.hit_ratio,
@@ -229,10 +232,10 @@ def report_json(session: SessionData, outcome: Outcome, tests: dict[str, Any], d
 
 
 def render_report(session: SessionData, outcome: Outcome, tests: dict[str, Any], diff: str, exit_code: int,
-                  *, as_json: bool) -> None:
+                  *, as_json: bool, kept: bool = True) -> None:
     """The end of a refactor run: the diff, the model's summary, the tests, the cost table (or JSON)."""
     if as_json:
-        print(json.dumps(report_json(session, outcome, tests, diff, exit_code), indent=2))
+        print(json.dumps(report_json(session, outcome, tests, diff, exit_code, kept=kept), indent=2))
         return
     out = stdout
     if diff.strip():
@@ -248,6 +251,9 @@ def render_report(session: SessionData, outcome: Outcome, tests: dict[str, Any],
     if tests.get("status") == "fail":
         for failure in _failing(session, tests):
             out.print(Text.assemble(("  ✗ ", "red"), failure.name, ("  " + failure.excerpt, "dim")))
+    if not kept:
+        out.print("no call was billed: no session was kept ($0.00)", markup=False, highlight=False)
+        return
     rows = subagent_rows(session.subtasks)
     if rows:
         out.print(Text("subagents (under the turn that spawned each):", style="bold"))

@@ -65,6 +65,7 @@ from v4agent.prompts import load_prompt
 from v4agent.refactor.drive import drive
 from v4agent.refactor.extensions import open_extensions, open_stream, start_plan
 from v4agent.refactor.request import PRIME_POLICIES, RefactorRequest
+from v4agent.refactor.unbilled import drop_unbilled
 from v4agent.tools.approval import Answer, ApprovalRequest, Asker
 from v4agent.tools.registry import ToolContext, run_tool
 from v4agent.tools.task import session_tool_schemas
@@ -246,9 +247,7 @@ def _run_refactor(request: RefactorRequest, cleanup: contextlib.ExitStack) -> No
     except typer.Exit:
         raise  # the report named the session
     except BaseException:  # a start that failed before its first call leaves no empty session behind
-        from v4agent.agent.sessions.empty import discard_if_empty
-
-        discard_if_empty(writer.path)
+        drop_unbilled(root, writer.path, git)
         raise
 
 

@@ -136,12 +136,14 @@ def cost(
     result = Ledger(root).read_all(since=since_at)
     if result.skipped:
         warn(f"skipped {result.skipped} unreadable ledger line(s) (a call cut off by a crash?)")
-    groups = group_totals(result.records, by)
+    groups = group_totals(result.records, by) if by != "model" else by_billed_model(result.records)
+    aliases = model_aliases(table, result.records) if by == "model" else {}
     total = summarize(result.records)
     if as_json:
         nested = ({"with_subagents": {k: v.to_dict() for k, v in nested_session_totals(result.records).items()}}
                   if by == "session" else {})
-        print(json.dumps({"by": by, "groups": {k: v.to_dict() for k, v in groups.items()}, **nested,
+        named = {"aliases": {k: list(v) for k, v in aliases.items()}} if by == "model" else {}
+        print(json.dumps({"by": by, "groups": {k: v.to_dict() for k, v in groups.items()}, **nested, **named,
                           "total": total.to_dict(), "skipped_lines": result.skipped}, indent=2))
         return
     if not result.records:
@@ -150,7 +152,8 @@ def cost(
     numbers = ("calls", "hit", "miss", "output", "reason", "hit %", "cost", "saved")
     grid = report_table(f"v4agent cost by {by}", (by, *numbers), numeric=numbers, whole=(by,))
     for key, t in [*groups.items(), ("total", total)]:
-        grid.add_row(_nested_label(key) if by == "session" else key, str(t.calls), f"{t.cache_hit:,}", f"{t.cache_miss + t.unknown_hit_tokens:,}",
+        label = _nested_label(key) if by == "session" else model_label(key, aliases.get(key, ()))
+        grid.add_row(label, str(t.calls), f"{t.cache_hit:,}", f"{t.cache_miss + t.unknown_hit_tokens:,}",
                      f"{t.output_tokens:,}", f"{t.reasoning_tokens:,}", _ratio(t), _usd(t.total_usd),
                      _usd(t.saved_usd), end_section=key == list(groups)[-1])
     stdout.print(grid)
@@ -162,6 +165,41 @@ def cost(
         warn(f"{total.estimated_calls} call(s) are estimates: the server's usage never arrived (a stream cut "
              "mid-reply), so their tokens are the client's own count (\"estimated\" in the ledger)")
     _pricing_notes(result.records, total)
+
+
+def _billed_key(record: LedgerRecord) -> str:
+    return f"{record.engine}/{record.billed_model or record.model}"  # older lines have no billed name
+
+
+def by_billed_model(records: Sequence[LedgerRecord]) -> dict[str, Totals]:
+    """Totals per billed model (``engine/name``, aliases followed as priced), in order of first appearance."""
+    from v4agent.accounting.summary import summarize
+
+    groups: dict[str, list[LedgerRecord]] = {}
+    for record in records:
+        groups.setdefault(_billed_key(record), []).append(record)
+    return {key: summarize(items) for key, items in groups.items()}
+
+
+def model_aliases(table: PriceTable, records: Sequence[LedgerRecord]) -> dict[str, tuple[str, ...]]:
+    """Per billed model, the other names the price entries that priced its calls bill as it (from the data)."""
+    by_id = {e.id: e for e in table.entries}
+    names: dict[str, set[str]] = {}
+    for record in records:
+        key = _billed_key(record)
+        billed = key.partition("/")[2]
+        entry = by_id.get(record.price_entry) or table.entry_at(record.at, record.engine)
+        found = names.setdefault(key, set())
+        if entry is not None:
+            found.update(name for name, target in entry.aliases.items() if target == billed and name != billed)
+        if record.model != billed:
+            found.add(record.model)  # requested under another name (routing, or an alias since removed)
+    return {key: tuple(sorted(found)) for key, found in names.items()}
+
+
+def model_label(key: str, aliases: Sequence[str]) -> str:
+    """A model row as the pre-flight table names it: the billed name, then the names billed as it."""
+    return f"{key} (= {', '.join(aliases)})" if aliases else key
 
 
 def _nested_label(session_id: str) -> str:

@@ -59,14 +59,23 @@ def make_sample(root: Path) -> Path:
     return repo
 
 
-def _start_standin(work: Path, key: str) -> tuple[subprocess.Popen[str], str]:
+def _launch_standin(work: Path, key: str) -> subprocess.Popen[str]:
+    """Start the stand-in; it prints its base URL once it listens (``_standin_url`` reads it)."""
     from v4agent.cli.demo_sample import replies
 
     script = work / "script.json"
     script.write_text(json.dumps(replies(), indent=1), encoding="utf-8")
-    server = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "v4agent.testing.serve", "--script", str(script), "--echo", "--api-key", key],
         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+
+
+def _start_standin(work: Path, key: str) -> tuple[subprocess.Popen[str], str]:
+    server = _launch_standin(work, key)
+    return server, _standin_url(server)
+
+
+def _standin_url(server: subprocess.Popen[str]) -> str:
     assert server.stdout is not None
     line = server.stdout.readline().strip()  # the base URL, once it listens
     if not line.startswith("http://127.0.0.1:"):
@@ -75,7 +84,7 @@ def _start_standin(work: Path, key: str) -> tuple[subprocess.Popen[str], str]:
         server.wait()
         raise DemoError("the stand-in model server did not start", hint=f"run `{sys.executable} -m "
                         "v4agent.testing.serve --echo` to see why")
-    return server, line
+    return line
 
 
 def _child_env(work: Path, key: str) -> dict[str, str]:
@@ -106,9 +115,10 @@ def demo(
     work = Path(tempfile.mkdtemp(prefix="v4agent-demo-"))
     server: subprocess.Popen[str] | None = None
     try:
-        repo = make_sample(work)
         key = "sk-demo-" + secrets.token_hex(8)
-        server, base_url = _start_standin(work, key)
+        server = _launch_standin(work, key)  # it boots while the sample repository is written
+        repo = make_sample(work)
+        base_url = _standin_url(server)
         env = _child_env(work, key)
         common = ("--engine", "deepseek", "--base-url", base_url, "--model", "deepseek-v4-flash", "--think", "off")
         _say(f"a sample repository with one bug: {repo}\n      a scripted stand-in model at {base_url} "
@@ -138,6 +148,9 @@ def demo(
                 server.wait()
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
+    from v4agent.cli import quickexit
+
+    quickexit.request()  # the children are done and the server stopped: nothing here needs a finaliser
 
 
 def register(app: typer.Typer) -> None:
