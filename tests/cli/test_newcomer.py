@@ -145,6 +145,22 @@ def test_engine_list_includes_local(tmp_path: Path) -> None:
     assert '"name": "local"' in listed.stdout
 
 
+def test_engine_list_names_the_billed_model_beside_the_default(tmp_path: Path) -> None:
+    # The same billed name the pre-flight and `cost --by model` tables lead with, from the dated price table.
+    from datetime import UTC, datetime
+
+    from v4agent.accounting.prices import load_price_table
+
+    entry = load_price_table().entry_at(datetime.now(UTC), "deepseek")
+    assert entry is not None
+    listed = run_cli("engine", "list", str(tmp_path), "--no-probe", env={"COLUMNS": "250"})
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("deepseek"))
+    default = "deepseek-v4-flash"
+    expected = default if entry.resolve(default) == default else f"{default} (billed as {entry.resolve(default)})"
+    assert expected in row
+
+
 def test_sessions_takes_the_repository_first(tmp_path: Path) -> None:
     root = make_git_repo(tmp_path / "repo", SAMPLE)
     for command in (("sessions", str(root)), ("sessions", "-C", str(root))):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from v4agent.core.config import Config, load_config
+from v4agent.core.errors import V4AgentError
 from v4agent.ui.console import stdout, warn
 
 if TYPE_CHECKING:
@@ -104,6 +106,26 @@ def _local_row(config: Config) -> dict[str, str | bool]:
     }
 
 
+def _billed_names(config: Config) -> Callable[[str, str], str]:
+    """A model's billed name on an engine now, from the dated price table (itself where nothing prices it)."""
+    from datetime import UTC, datetime
+
+    from v4agent.accounting.prices import load_price_table
+
+    prices_file = str(config.get("prices_file") or "")
+    try:
+        table = load_price_table(Path(prices_file) if prices_file else None)
+    except V4AgentError:
+        return lambda engine, model: model
+    now = datetime.now(UTC)
+
+    def billed(engine: str, model: str) -> str:
+        entry = table.entry_at(now, engine)
+        return entry.resolve(model) if entry is not None else model
+
+    return billed
+
+
 @engine_app.command("list")
 def list_engines(
     path: Path = typer.Argument(Path("."), help="Project directory whose .v4agent.toml is merged."),
@@ -134,10 +156,15 @@ def list_engines(
     table = report_table("v4agent engines",
                          ("engine", "base URL", "default model", "configured", "reachable", "balance"),
                          whole=("engine", "base URL", "default model"))
+    billed = _billed_names(config)
     for row in rows:
         name = f"{row['name']} *" if row["selected"] else str(row["name"])
         configured = "yes" if row["configured"] else f"no ({row['missing']})"
-        table.add_row(name, str(row["base_url"]) or "-", str(row["default_model"]) or "-", configured,
+        model = str(row["default_model"]) or "-"
+        billed_as = billed(str(row["name"]), model)
+        if billed_as != model:  # the name the pre-flight and `cost --by model` tables put first
+            model = f"{model} (billed as {billed_as})"
+        table.add_row(name, str(row["base_url"]) or "-", model, configured,
                       str(row["reachable"]), str(row["balance"]))
     stdout.print(table)
     stdout.print("* the engine selected by the configuration")
