@@ -142,16 +142,16 @@ def _discover_git(root: Path) -> Discovery:
             found.skipped.append((path, "git submodule (not packed)"))
             continue
         dirty = changed.get(path)
+        blob = sha if (sha and not dirty) else None  # for a file: what git knows of its content
         info = infos.get(path)
-        entry = _stat_entry(root, path) if info is None else _entry_of(root, path, info)
+        if info is not None:
+            entry: Entry | str | None = _entry_of(root, path, info, blob, dirty is not None)
+        elif isinstance(entry := _stat_entry(root, path), Entry):  # untracked, or its lstat failed above
+            entry = _with(entry, blob=blob if entry.kind == "file" else None, uncommitted=dirty is not None)
         if not isinstance(entry, Entry):
             if entry is not None:
                 found.skipped.append((path, entry))
             continue
-        if sha and not dirty and entry.kind == "file":
-            entry = _with(entry, blob=sha, uncommitted=dirty is not None)
-        elif dirty is not None:
-            entry = _with(entry, blob=None, uncommitted=True)
         found.entries.append(entry)
     return found
 
@@ -286,15 +286,16 @@ def _stat_entry(root: Path, path: str) -> Entry | str | None:
     return _entry_of(root, path, info)
 
 
-def _entry_of(root: Path, path: str, info: os.stat_result) -> Entry | str:
-    """The entry of a path with this lstat result, or the reason it is skipped."""
+def _entry_of(root: Path, path: str, info: os.stat_result, blob: str | None = None,
+              uncommitted: bool = False) -> Entry | str:
+    """The entry of a path with this lstat result (``blob``: a file's known content), or why it is skipped."""
     if stat.S_ISREG(info.st_mode):
-        return Entry(path, "file", info.st_size, info.st_mtime_ns)
+        return Entry(path, "file", info.st_size, info.st_mtime_ns, blob, uncommitted)
     if stat.S_ISLNK(info.st_mode):
         target = _link_target(root, root / path)
         if target is None:
             return "symlink pointing outside the repository (not followed)"
-        return Entry(path, "link", info.st_size, info.st_mtime_ns, link_target=target)
+        return Entry(path, "link", info.st_size, info.st_mtime_ns, None, uncommitted, target)
     return "not a regular file"
 
 
