@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -170,3 +171,63 @@ def test_no_memo_outside_git(tmp_path: Path) -> None:
     (root / "src" / "a.py").write_text("A = 1\n")
     Snapshot.build(root, PackOptions(budget=None), track_changes=False)
     assert _memos(root) == []
+
+
+def _modules() -> dict[str, str]:
+    return {f"pkg/mod{i}.py": "".join(f"def f{i}_{k}(x):\n    return f{(i + 1) % 30}_{k}(x) + {i}\n" for k in range(20))
+            for i in range(30)}
+
+
+def _cold(root: Path, options: PackOptions) -> Snapshot:
+    """A build with no state at all (fact cache, ranking and memo gone)."""
+    shutil.rmtree(root / ".v4agent", ignore_errors=True)
+    return Snapshot.build(root, options, track_changes=False)
+
+
+def test_an_edit_that_keeps_every_symbol_keeps_the_ranking_and_equals_a_cold_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from v4agent.pack.rank import pagerank
+
+    root = make_git_repo(tmp_path / "repo", _modules())
+    options = PackOptions(budget=3000)
+    Snapshot.build(root, options, track_changes=False)
+    ranked: list[int] = []
+    real = pagerank.rank_files
+
+    def counting(*args: object, **kwargs: object) -> dict[str, float]:
+        ranked.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pagerank, "rank_files", counting)
+    mod3 = root / "pkg" / "mod3.py"
+    mod3.write_text(mod3.read_text().replace("+ 3\n", "+ 333\n"))  # bodies only: the same names
+    warm = Snapshot.build(root, options, track_changes=False)
+    assert ranked == []  # the last ranking was reused
+    assert {f.mode for f in warm.files} & {"skeleton", "path"}  # the ranking decided what degraded
+    _same(warm, _cold(root, options))
+
+    ranked.clear()
+    (root / "pkg" / "mod4.py").write_text("def brand_new(x):\n    return f1_0(x)\n")  # other symbols
+    again = Snapshot.build(root, options, track_changes=False)
+    assert ranked == [1]
+    _same(again, _cold(root, options))
+
+
+def test_a_new_or_removed_file_ranks_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from v4agent.pack.rank import pagerank
+
+    root = make_git_repo(tmp_path / "repo", _modules())
+    options = PackOptions(budget=3000)
+    Snapshot.build(root, options, track_changes=False)
+    ranked: list[int] = []
+    real = pagerank.rank_files
+    monkeypatch.setattr(pagerank, "rank_files", lambda *a, **k: ranked.append(1) or real(*a, **k))
+    (root / "pkg" / "extra.py").write_text("def extra():\n    return f2_0(1)\n")
+    added = Snapshot.build(root, options, track_changes=False)
+    assert ranked == [1]
+    _same(added, _cold(root, options))
+    (root / "pkg" / "extra.py").unlink()
+    (root / "pkg" / "mod7.py").unlink()
+    removed = Snapshot.build(root, options, track_changes=False)
+    assert len(ranked) >= 2
+    _same(removed, _cold(root, options))

@@ -19,9 +19,10 @@ import contextlib
 import hashlib
 import importlib.metadata
 import json
+import operator
 import os
 import secrets
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 from v4agent.core.fsutil import atomic_write_bytes
@@ -57,6 +58,9 @@ def _code_fingerprint() -> str:
 
 
 _CODE: str | None = None
+# Records as rows, in field order (not dataclasses.astuple: it deep-copies every value, seconds at 100k files).
+_FILE_ROW = operator.attrgetter(*(f.name for f in fields(PackedFile)))
+_SKIP_ROW = operator.attrgetter(*(f.name for f in fields(SkippedFile)))
 _SALT_FILE = "pack-memo.salt"
 
 
@@ -150,6 +154,6 @@ class PackMemo:
         if self._path is None:
             return
         raw = {"key": key, "text": memo.text, "token_count": memo.token_count,
-               "files": [astuple(f) for f in memo.files], "skipped": [astuple(s) for s in memo.skipped]}
+               "files": list(map(_FILE_ROW, memo.files)), "skipped": list(map(_SKIP_ROW, memo.skipped))}
         with contextlib.suppress(OSError):
             atomic_write_bytes(self._path, json.dumps(raw, separators=(",", ":")).encode("ascii"))
