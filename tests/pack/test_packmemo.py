@@ -231,3 +231,26 @@ def test_a_new_or_removed_file_ranks_again(tmp_path: Path, monkeypatch: pytest.M
     removed = Snapshot.build(root, options, track_changes=False)
     assert len(ranked) >= 2
     _same(removed, _cold(root, options))
+
+
+def test_an_uncommitted_file_over_the_size_limit_is_keyed_by_its_size_not_read(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_git_repo(tmp_path / "repo", FILES)
+    big = root / "data.bin"
+    big.write_bytes(b"x" * 5000)
+    options = PackOptions(budget=None, max_file_bytes=1000)
+    first = Snapshot.build(root, options, track_changes=False)
+    assert any(s.path == "data.bin" and "size limit" in s.reason for s in first.skipped)
+    from v4agent.pack.work import packmemo
+
+    def no_hash(data: bytes) -> str:
+        raise AssertionError(f"read {len(data)} bytes")
+
+    monkeypatch.setattr(packmemo, "git_blob_sha", no_hash)  # the key must not read it
+    builds = _NoBuild(monkeypatch)
+    _same(Snapshot.build(root, options, track_changes=False), first)
+    assert builds.calls == 0
+    big.write_bytes(b"y" * 6000)  # another size: another key
+    monkeypatch.undo()
+    again = Snapshot.build(root, options, track_changes=False)
+    assert any(s.path == "data.bin" and "6,000" in s.reason for s in again.skipped)

@@ -120,7 +120,9 @@ class PackMemo:
         root = str(found.root)
         for e in found.entries:
             blob = e.blob
-            if blob is None and e.kind == "file":
+            if blob is None and e.kind == "file" and e.size > self._options.max_file_bytes:
+                blob = ""  # skipped by its size, which the key holds: never read (an untracked dataset, say)
+            elif blob is None and e.kind == "file":
                 try:
                     with open(os.path.join(root, e.path), "rb") as handle:
                         blob = git_blob_sha(handle.read())
