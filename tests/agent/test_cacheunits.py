@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from v4agent.agent.request.cacheunits import BlockStore, UnitStore, common_prefix_len, theoretical_max_hit
 from v4agent.agent.request.template import first_divergence, memo_misses, render_output, render_request
-from v4agent.tokens.tokenizer import get_tokenizer
+from v4agent.tokens.tokenizer import Tokenizer, get_tokenizer
 
 
 def _seq(start: int, n: int) -> list[int]:
@@ -131,3 +133,35 @@ def test_common_prefix_len_matches_a_plain_loop() -> None:
         expected = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
         assert common_prefix_len(a, b) == expected
         assert common_prefix_len(tuple(a), b) == expected
+
+
+def test_a_long_unchanged_message_is_not_hashed_again_and_renders_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pack's text, the same object call after call, is found by identity; an equal text that is another
+    object (or a changed one) goes through the content memo and renders exactly the same tokens."""
+    from v4agent.agent.request import template
+
+    tok = get_tokenizer("deepseek-v4")
+    pack = "def g(x):\n    return x + 1\n" * 4000  # > 64K characters
+    msgs: list[dict[str, object]] = [{"role": "system", "content": "s"}, {"role": "user", "content": pack},
+                                      {"role": "user", "content": "task"}]
+    first = render_request(msgs, [], tok)
+    hashed: list[int] = []
+    real = template._MEMO.tokens
+
+    def spy(tokenizer: Tokenizer, text: str) -> tuple[tuple[int, ...], bytes]:
+        hashed.append(len(text))
+        return real(tokenizer, text)
+
+    monkeypatch.setattr(template._MEMO, "tokens", spy)
+    msgs[2] = {"role": "user", "content": "".join(["ta", "sk"])}  # a new object for the small part, as each call
+    again = render_request(msgs, [], tok)
+    assert again.tokens == first.tokens
+    assert again.segments == first.segments
+    assert max(hashed, default=0) < len(pack)  # the pack's run came from the identity entry
+    copy = "".join(["def g(x):\n    return x + 1\n"] * 4000)  # equal text, another object
+    assert copy is not pack
+    msgs[1] = {"role": "user", "content": copy}
+    assert render_request(msgs, [], tok).tokens == first.tokens
+    assert max(hashed) >= len(pack)  # looked up by content this time
+    msgs[1] = {"role": "user", "content": copy[:-1] + "2"}
+    assert render_request(msgs, [], tok).tokens != first.tokens

@@ -19,7 +19,7 @@ SECRET = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
 
 
 def test_fact_keys_keep_the_bytes_the_cache_stored_before_the_kinds_had_names() -> None:
-    assert {kind.value for kind in FactKind} == {"a", "k", "r", "s", "y"}
+    assert {kind.value for kind in FactKind} == {"a", "b", "k", "r", "s", "y"}
     for kind in FactKind:
         assert fact_key(kind, "src/m.py", "abc") == f"{kind.value}\0src/m.py\0abc"
     assert fact_key(FactKind.RANKING, "", "d1") == "r\0\0d1"

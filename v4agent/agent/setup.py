@@ -118,11 +118,13 @@ def _trusted_config(root: Path, flags: Mapping[str, Any], ask_trust: TrustAsker 
 
 
 def start_run(workspace: Workspace, *, session: SessionData | None = None,
-              overrides: Mapping[str, Any] | None = None) -> RunSetup:
+              overrides: Mapping[str, Any] | None = None, sweep: bool = True) -> RunSetup:
     """Take the repository's session lock, sweep stale temp files, and open the engine the configuration (and
-    ``overrides``) name; raises EngineError with a hint."""
+    ``overrides``) name; raises EngineError with a hint. ``sweep=False``: the caller sweeps (``sweep_repository``)
+    before anything of it looks at the tree (a chat: on the thread that packs)."""
     hold_session_lock(workspace.root, session_id=session.session_id if session is not None else "")
-    sweep_repository(workspace.root)  # temp files a killed run left, before anything looks at the tree
+    if sweep:
+        sweep_repository(workspace.root)  # temp files a killed run left, before anything looks at the tree
     engine = open_model_engine(workspace.config, workspace.root, overrides=overrides)
     return RunSetup(workspace, engine, session)
 

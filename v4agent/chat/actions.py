@@ -23,6 +23,7 @@ from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, Undone, resume_o
 from v4agent.chat.costs import miss_cost, miss_warning
 from v4agent.chat.extensions import show_commands, show_memory, switch_plan
 from v4agent.chat.slash import COMMANDS, SlashCommand, SlashError, help_lines, parse_slash
+from v4agent.chat.startup import PendingStart
 from v4agent.core.errors import UsageError
 from v4agent.core.git import GitError
 from v4agent.core.gitstart import diff_since
@@ -48,12 +49,32 @@ PackBuilder = Callable[[tuple[str, ...], tuple[str, ...]], Any]
 class ChatApp:
     """The current session plus what replaces it (/clear, /resume)."""
 
-    def __init__(self, env: ChatEnv, chat: ChatSession, build_pack: PackBuilder) -> None:
+    def __init__(self, env: ChatEnv, chat: ChatSession | PendingStart, build_pack: PackBuilder) -> None:
         self.env = env
-        self.chat = chat
+        self._chat = chat if isinstance(chat, ChatSession) else None
+        self._pending = chat if isinstance(chat, PendingStart) else None  # made while the person types
         self.build_pack = build_pack
         self.focus: tuple[str, ...] = ()
         self.dropped: tuple[str, ...] = ()
+
+    @property
+    def chat(self) -> ChatSession:
+        """The current session (the first use waits for a new chat's start: its pack)."""
+        if self._chat is None:
+            assert self._pending is not None
+            self._chat = self._pending.wait(lambda line: self.say(line, "dim"))
+            self._pending = None
+        return self._chat
+
+    @chat.setter
+    def chat(self, session: ChatSession) -> None:
+        self._chat, self._pending = session, None
+
+    def leave(self) -> ChatSession | None:
+        """The session as the chat ends; None when the person left before its start made one."""
+        if self._chat is None and self._pending is not None:
+            self._chat, self._pending = self._pending.leave(), None
+        return self._chat
 
     @property
     def renderer(self) -> Any:

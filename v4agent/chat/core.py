@@ -185,9 +185,9 @@ class ChatSession:
     # -- starting ----------------------------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, env: ChatEnv, engine: RemoteEngine, snapshot: Any) -> ChatSession:
-        """A new session over ``snapshot`` (the packed repository)."""
-        sid = new_session_id()
+    def start(cls, env: ChatEnv, engine: RemoteEngine, snapshot: Any, *, sid: str = "") -> ChatSession:
+        """A new session over ``snapshot`` (the packed repository), with id ``sid`` (else a new one)."""
+        sid = sid or new_session_id()
         ext = _open_extensions(env, None, sid)
         # refactor's built-ins (task among them when subagents are on), then the MCP tools: frozen for the session
         tools = session_tool_schemas(subagents=bool(env.config.get("subagents.enabled"))) + ext.schemas()

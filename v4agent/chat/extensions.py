@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from v4agent.chat.core import ChatEnv, ChatSession
 
 __all__ = [
-    "ACCEPT_PLAN", "load_chat_extensions", "memory_rows", "show_commands", "show_memory", "stream_end",
+    "ACCEPT_PLAN", "load_chat_extensions", "load_chat_instructions", "memory_rows", "show_commands", "show_memory", "stream_end",
     "stream_start", "stream_turn", "switch_plan", "turn_for",
 ]
 
@@ -138,16 +138,24 @@ def stream_turn(app: ChatApp, outcome: Outcome) -> None:
                                  "answer": outcome.summary, "spent_usd": outcome.spent_usd})
 
 
-def load_chat_extensions(root: Path, warn: Callable[[str], None]) -> tuple[Instructions, CommandSet]:
-    """The instruction files and custom commands of a chat process, read once; notes go to ``warn``."""
+def load_chat_extensions(root: Path, warn: Callable[[str], None], *,
+                         with_instructions: bool = True) -> tuple[Instructions, CommandSet]:
+    """The instruction files and custom commands of a chat process, read once; notes go to ``warn``.
+    ``with_instructions=False``: the commands only (a new chat reads its instructions with its pack)."""
     trusted = repository_trusted(root)
-    instructions = load_instructions(root, trusted=trusted)
+    instructions = load_chat_instructions(root, warn, trusted=trusted) if with_instructions else Instructions()
     commands = load_commands(root, trusted=trusted)
-    for line in instructions.skipped:
-        warn(f"instruction file skipped: {line}")
     for line in commands.notes:
         warn(line)
     return instructions, commands
+
+
+def load_chat_instructions(root: Path, warn: Callable[[str], None], *, trusted: bool | None = None) -> Instructions:
+    """The repository's and the user's instruction files (listing them walks the tree: at 100k files, seconds)."""
+    instructions = load_instructions(root, trusted=repository_trusted(root) if trusted is None else trusted)
+    for line in instructions.skipped:
+        warn(f"instruction file skipped: {line}")
+    return instructions
 
 
 def stream_start(app: ChatApp, *, resumed: bool) -> None:

@@ -8,7 +8,10 @@ its cache prefix is intact.
 
 from __future__ import annotations
 
+import importlib
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +22,21 @@ from rich.markup import escape
 from v4agent.agent.loop import Outcome
 from v4agent.agent.sessions.empty import discard_if_empty
 from v4agent.agent.sessions.lock import note_session, release_session_locks
-from v4agent.agent.sessions.store import SessionData, find_resumable
+from v4agent.agent.sessions.store import SessionData, find_resumable, new_session_id
 from v4agent.agent.setup import Workspace, open_workspace, pack_repository, start_run
 from v4agent.agent.streamjson import StreamWriter
 from v4agent.chat.actions import ChatApp
 from v4agent.chat.core import ChatEnv, ChatSession, PackFailed, resume_overrides
-from v4agent.chat.extensions import load_chat_extensions, stream_end, stream_start
+from v4agent.chat.extensions import load_chat_extensions, load_chat_instructions, stream_end, stream_start
 from v4agent.chat.render import ChatRenderer
 from v4agent.chat.repl import make_asker, make_confirm, run_piped, run_tty
 from v4agent.chat.request import ChatRequest
+from v4agent.chat.startup import PendingStart
 from v4agent.chat.statusline import SessionFigures
 from v4agent.core.errors import ExitCode, Interrupted, UsageError, V4AgentError
 from v4agent.core.git import GitError, run_git
 from v4agent.core.signals import received, stop_on_signals
+from v4agent.core.tempfiles import sweep_repository
 from v4agent.engine.client import RemoteEngine
 from v4agent.engine.presets import model_info
 from v4agent.engine.types import EngineError, EngineUnreachable
@@ -76,12 +81,36 @@ def _repo_paths(root: Path) -> list[str]:
         return []
 
 
-def _banner(app: ChatApp, resumed: bool) -> None:
-    chat = app.chat
-    s = chat.engine.settings
+def _banner(app: ChatApp, first: ChatSession | PendingStart, engine: RemoteEngine, resumed: bool) -> None:
+    s = engine.settings
     what = "resumed session" if resumed else "session"
-    app.say(f"v4agent chat · {what} {chat.session_id} · {chat.engine.name}:{s.model} (think {s.think}) · "
-            f"context {chat.figures.context_tokens:,} tokens · /help for commands, Ctrl-D to exit", "bold")
+    context = (f"context {first.figures.context_tokens:,} tokens" if isinstance(first, ChatSession) else
+               "packing the repository meanwhile")
+    app.say(f"v4agent chat · {what} {first.session_id} · {engine.name}:{s.model} (think {s.think}) · "
+            f"{context} · /help for commands, Ctrl-D to exit", "bold")
+
+
+def _import_sdk_meanwhile() -> None:
+    """The engine's SDK (openai: about a second of imports) loads on a thread while this one waits on git for the
+    workspace; the engine's own import then finds it loaded (or waits for the rest of it)."""
+    threading.Thread(target=importlib.import_module, args=("openai",), name="import-sdk", daemon=True).start()
+
+
+def _start_meanwhile(env: ChatEnv, engine: RemoteEngine, build_pack: Any) -> PendingStart:
+    """A new session made on a thread while the person types (``startup.py``): what walks the whole tree (the
+    temp-file sweep, the instruction files' listing, the pack) happens there, in that order."""
+    sid = new_session_id()
+
+    def make(left: Callable[[], bool]) -> ChatSession | None:
+        try:
+            sweep_repository(env.root)  # before anything looks at the tree (start_run left it to here)
+            env.instructions = load_chat_instructions(env.root, warn=lambda line: warn(escape(line)))
+            snapshot = build_pack((), ())
+            return None if left() else ChatSession.start(env, engine, snapshot, sid=sid)
+        except (GitError, OSError) as exc:  # as when made before the prompt (PackFailed: exit 2)
+            raise V4AgentError(str(exc)) from None
+
+    return PendingStart(sid, make).start()
 
 
 def _reprint(app: ChatApp, session: SessionData, turns: int = 3) -> None:
@@ -110,6 +139,7 @@ def run_chat(request: ChatRequest) -> None:
 
 
 def _run_chat(request: ChatRequest) -> None:
+    _import_sdk_meanwhile()
     path, session_id = _targets(request.targets, request.resume)
     if request.stream and sys.stdin.isatty():
         raise UsageError("--format stream-json is for a chat from a pipe (each input line a turn)")
@@ -118,8 +148,9 @@ def _run_chat(request: ChatRequest) -> None:
     workspace = open_workspace(path, flags, why=_WHY_GIT, ask_trust=ask_trust_on_terminal if sys.stdin.isatty() else None,
                                warn=lambda line: warn(escape(line)))
     session = find_resumable(workspace.root, session_id) if request.resume else None
+    later = session is None and not request.stream  # a new chat: the prompt first, the tree's walks meanwhile
     try:
-        eng = start_run(workspace, session=session,
+        eng = start_run(workspace, session=session, sweep=not later,
                         overrides=resume_overrides(session, workspace.config, flags) if session is not None else None).engine
     except EngineError as exc:  # a chat without its engine cannot start, whatever the cause: exit 6
         raise EngineUnreachable(str(exc), hint=exc.hint) from None
@@ -132,25 +163,29 @@ def _run_chat(request: ChatRequest) -> None:
     figures = SessionFigures(eng.name, eng.settings.model, model_info(eng.settings.model).context_window)
     renderer = ChatRenderer(console, figures, plain=not tty, show_thinking=tty,
                             out=sys.stderr if request.stream else None)
-    instructions, commands = load_chat_extensions(root, warn=lambda line: warn(escape(line)))
+    instructions, commands = load_chat_extensions(root, warn=lambda line: warn(escape(line)),
+                                                  with_instructions=not later)
     env = ChatEnv(root, workspace.config, workspace.table, renderer, ask=make_asker(renderer) if tty else None,
                   confirm=make_confirm(renderer) if tty else (lambda _question: True), flags=flags,
                   instructions=instructions, commands=commands,
                   stream=StreamWriter(sys.stdout) if request.stream else None)
     build_pack = _pack_builder(workspace, request.budget, eng)
+    first: ChatSession | PendingStart
     try:
         if session is not None:
-            chat_session = ChatSession.resume(env, session, eng)
-        else:
+            first = ChatSession.resume(env, session, eng)
+        elif not later:  # the stream's first line carries the pack's figures: packed before it
             stderr.print("packing the repository…", style="dim")
-            chat_session = ChatSession.start(env, eng, build_pack((), ()))
+            first = ChatSession.start(env, eng, build_pack((), ()))
+        else:  # the prompt shows now; the first message waits for the pack
+            first = _start_meanwhile(env, eng, build_pack)
     except (GitError, OSError) as exc:  # PackFailed propagates: exit 2
         raise V4AgentError(str(exc)) from None
     except KeyboardInterrupt:
         raise Interrupted("interrupted") from None
-    note_session(root, chat_session.session_id)
-    app = ChatApp(env, chat_session, build_pack)
-    _banner(app, session is not None)
+    note_session(root, first.session_id)
+    app = ChatApp(env, first, build_pack)
+    _banner(app, first, eng, session is not None)
     stream_start(app, resumed=session is not None)
     if session is not None and not request.stream:  # stdout is the JSON stream there
         _reprint(app, session)
@@ -162,9 +197,11 @@ def _run_chat(request: ChatRequest) -> None:
             failed = run_piped(app, sys.stdin, lambda line: stderr.print(line, markup=False, highlight=False, soft_wrap=True))
     finally:
         renderer.end_turn()
-        app.chat.close("prompt_input_exit")  # SessionEnd; the MCP servers stop
-        sid = app.chat.session_id
-        if session is None and discard_if_empty(app.chat.writer.path):
+        last = app.leave()  # None: left before the first session was made (the start's error raises here)
+        if last is not None:
+            last.close("prompt_input_exit")  # SessionEnd; the MCP servers stop
+        sid = last.session_id if last is not None else ""
+        if last is None or (session is None and discard_if_empty(last.writer.path)):
             stderr.print("no turn was sent: nothing saved", markup=False, highlight=False)
         else:
             stderr.print(f"session {sid} saved; continue it with: v4agent chat --resume {sid}", markup=False,

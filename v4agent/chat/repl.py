@@ -102,7 +102,12 @@ def _report(app: ChatApp, outcome: Outcome) -> None:
 
 
 def _turn(app: ChatApp, text: str) -> Outcome:
-    note_session(app.env.root, app.chat.session_id)  # /clear and /resume change it
+    try:
+        chat = app.chat  # a new chat's first message waits here for its pack
+    except KeyboardInterrupt as exc:
+        app.say("not sent: the repository is still being packed (send it again, or Ctrl-D to leave)", "yellow")
+        return Outcome("interrupted", interrupt_reason(exc))
+    note_session(app.env.root, chat.session_id)  # /clear and /resume change it
     try:
         outcome = app.chat.send(text)
     except KeyboardInterrupt as exc:  # between the loop's own handlers (rendering, the session file)
@@ -124,7 +129,7 @@ def run_tty(app: ChatApp, list_paths: Callable[[], Sequence[str]]) -> None:
         complete_while_typing=False,
         multiline=True,
         key_bindings=key_bindings(),
-        bottom_toolbar=lambda: " " + format_status(app.chat.figures.status()),
+        bottom_toolbar=lambda: " " + format_status(app.renderer.figures.status()),  # never waits for the pack
         prompt_continuation=lambda width, line, soft: "." * (width - 1) + " ",
     )
     interrupts = 0

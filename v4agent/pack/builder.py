@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from v4agent.core.git import resolve_commit
 from v4agent.pack.fit.budget import LAZY_FACTOR, estimate_tokens, fit_budget, fit_from_top, likely_requests
 from v4agent.pack.options import PackOptions
 from v4agent.pack.records import PackedFile, SkippedFile
@@ -12,6 +13,7 @@ from v4agent.pack.render import TreeEntry, render_file, render_footer, render_he
 from v4agent.pack.select.discover import Discovery, Entry, check_root, discover
 from v4agent.pack.work.counting import load_tokenizer, progress_bar
 from v4agent.pack.work.factcache import FactCache
+from v4agent.pack.work.packmemo import Memo, PackMemo
 from v4agent.pack.work.packrun import PIECE_OVERHEAD, SKELETON_AHEAD, PackRun
 from v4agent.tokens.tokenizer import TOKENIZER_NAMES
 
@@ -41,12 +43,27 @@ def build_pack(root: Path, options: PackOptions, *, progress: bool = False) -> B
         load_tokenizer(options.tokenizer)  # raises the clear error; a known one loads only when something is counted
     cache = FactCache.open(root)  # before discovery: creating .v4agent/ must not look like a change later
     try:
-        found = discover(root)
+        memo = PackMemo(root, options)
+        keyed: list[tuple[str, Memo | None]] = []
+
+        def history_needed(found: Discovery) -> bool:  # not when the memo has this very build
+            key = memo.key(found, resolve_commit(found.root, "HEAD") or "")
+            if key is not None:
+                keyed.append((key[0], memo.load(*key)))
+            return not keyed or keyed[0][1] is None
+
+        found = discover(root, history_needed=history_needed)
+        if keyed and (hit := keyed[0][1]) is not None:
+            return Built(found.root, found.is_git, hit.text, hit.token_count, hit.files, hit.skipped,
+                         found.entries, hit.blobs)
         pack = PackRun(found.root, options, cache)
         try:
-            return _build(found, pack, progress)
+            built = _build(found, pack, progress)
         finally:
             pack.close()
+        if keyed:
+            memo.save(keyed[0][0], Memo(built.text, built.token_count, built.files, built.skipped, built.blobs))
+        return built
     finally:
         cache.close()
 

@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 _MEMO_LIMIT = 8192
+_SAME_MIN = 1 << 16  # characters: runs this long are also found by the identity of their texts (no hashing)
+_SAME_LIMIT = 32
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class _Memo:
         self._data: OrderedDict[tuple[str, bytes], tuple[tuple[int, ...], bytes]] = OrderedDict()
         self._lock = threading.Lock()
         self.misses = 0
+        self._same: OrderedDict[tuple[str, tuple[int | str, ...]],
+                                tuple[tuple[str, ...], tuple[tuple[int, ...], bytes]]] = OrderedDict()
 
     def tokens(self, tokenizer: Tokenizer, text: str) -> tuple[tuple[int, ...], bytes]:
         """The text's tokens, and the same packed as int32 bytes."""
@@ -92,6 +96,26 @@ class _Memo:
             while len(self._data) > self._limit:
                 self._data.popitem(last=False)
         return encoded
+
+    def run_tokens(self, tokenizer: Tokenizer, texts: Sequence[str]) -> tuple[tuple[int, ...], bytes]:
+        """The tokens of the texts joined. A long run whose texts are the very objects of an earlier call (the
+        pack's message, unchanged for the session) skips joining, encoding and hashing megabytes on each call:
+        strings are immutable, so the same objects are the same text (the entry holds them, so no id is
+        reused while it lives)."""
+        big = tuple(t for t in texts if len(t) >= _SAME_MIN)  # named by identity; the small ones by value
+        if not big:
+            return self.tokens(tokenizer, "".join(texts))
+        key = (tokenizer.name, tuple(id(t) if len(t) >= _SAME_MIN else t for t in texts))
+        with self._lock:
+            held = self._same.get(key)
+        if held is not None and all(a is b for a, b in zip(held[0], big, strict=True)):
+            return held[1]
+        found = self.tokens(tokenizer, "".join(texts))
+        with self._lock:
+            self._same[key] = (big, found)
+            while len(self._same) > _SAME_LIMIT:
+                self._same.popitem(last=False)
+        return found
 
 
 _MEMO = _Memo(_MEMO_LIMIT)
@@ -137,7 +161,7 @@ def _tokenize(pieces: Sequence[Piece], tokenizer: Tokenizer) -> tuple[list[int],
     packed: list[bytes] = []
     segments: list[Segment] = []
     for run in _runs(pieces):
-        ids, raw = _MEMO.tokens(tokenizer, "".join(p.text for p in run))
+        ids, raw = _MEMO.run_tokens(tokenizer, [p.text for p in run])
         start = len(tokens)
         tokens.extend(ids)
         packed.append(raw)

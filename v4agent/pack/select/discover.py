@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,14 +86,17 @@ def check_root(root: Path) -> Path:
     return root.resolve()
 
 
-def discover(root: Path, *, with_history: bool = True) -> Discovery:
-    """List the files under ``root`` (a directory); raises PackError for a path that is not a directory."""
+def discover(root: Path, *, with_history: bool = True,
+             history_needed: Callable[[Discovery], bool] | None = None) -> Discovery:
+    """List the files under ``root`` (a directory); raises PackError for a path that is not a directory.
+    ``history_needed``, asked once the files are listed: False leaves ``age`` empty (the caller has what the
+    history would order already)."""
     root = check_root(root)
     if _is_git_worktree(root):
         history = _start_history(root) if with_history else None  # git walks the log meanwhile
         try:
             found = _discover_git(root)
-            if history is not None:
+            if history is not None and (history_needed is None or history_needed(found)):
                 found.age = _read_history(history, {e.path for e in found.entries})
         finally:
             if history is not None:
@@ -119,9 +122,11 @@ def _discover_git(root: Path) -> Discovery:
         staged[name.decode("utf-8", "surrogateescape")] = (mode, sha)
     changed: dict[str, bool] = {}  # path -> True when the working tree differs from the index
     prefix = _git(root, "rev-parse", "--show-prefix").decode("utf-8", "surrogateescape").strip()
-    # The indexed files are stat'ed while git status walks the working tree (on the other core).
+    # The indexed files are stat'ed while git status walks the working tree (on the other core): one C-level
+    # map of lstat, the entries made once git has said which files differ (one object per file, not two).
     with popen_git(root, "status", "-z", "--porcelain", "--untracked-files=all", "--no-renames", "--", ".") as proc:
-        known = {path: _stat_entry(root, path) for path, (mode, _) in staged.items() if mode != "160000"}
+        indexed = [path for path, (mode, _) in staged.items() if mode != "160000"]
+        infos = dict(zip(indexed, _lstat_all(str(root), indexed), strict=True))
         status, error = proc.communicate()
     if proc.returncode != 0:
         raise PackError(f"git status failed in {root}: {error.decode('utf-8', 'replace').strip()}")
@@ -136,15 +141,34 @@ def _discover_git(root: Path) -> Discovery:
         if mode == "160000":
             found.skipped.append((path, "git submodule (not packed)"))
             continue
-        entry = known[path] if path in known else _stat_entry(root, path)
+        dirty = changed.get(path)
+        blob = sha if (sha and not dirty) else None  # for a file: what git knows of its content
+        info = infos.get(path)
+        if info is not None:
+            entry: Entry | str | None = _entry_of(root, path, info, blob, dirty is not None)
+        elif isinstance(entry := _stat_entry(root, path), Entry):  # untracked, or its lstat failed above
+            entry = _with(entry, blob=blob if entry.kind == "file" else None, uncommitted=dirty is not None)
         if not isinstance(entry, Entry):
             if entry is not None:
                 found.skipped.append((path, entry))
             continue
-        dirty = changed.get(path)
-        blob = sha if (sha and not dirty and entry.kind == "file") else None
-        found.entries.append(_with(entry, blob=blob, uncommitted=dirty is not None))
+        found.entries.append(entry)
     return found
+
+
+def _lstat_all(root: str, paths: list[str]) -> list[os.stat_result | None]:
+    """Each path's lstat (None where it fails: ``_stat_entry`` then says why); one C-level map when none fails."""
+    full = [f"{root}/{path}" for path in paths]
+    try:
+        return list(map(os.lstat, full))
+    except OSError:
+        out: list[os.stat_result | None] = []
+        for one in full:
+            try:
+                out.append(os.lstat(one))
+            except OSError:
+                out.append(None)
+        return out
 
 
 def _with(entry: Entry, *, blob: str | None, uncommitted: bool) -> Entry:
@@ -259,14 +283,20 @@ def _stat_entry(root: Path, path: str) -> Entry | str | None:
         return None  # deleted in the working tree: not part of the current state
     except OSError as exc:
         return f"cannot stat: {exc.strerror or exc}"
+    return _entry_of(root, path, info)
+
+
+def _entry_of(root: Path, path: str, info: os.stat_result, blob: str | None = None,
+              uncommitted: bool = False) -> Entry | str:
+    """The entry of a path with this lstat result (``blob``: a file's known content), or why it is skipped."""
+    if stat.S_ISREG(info.st_mode):
+        return Entry(path, "file", info.st_size, info.st_mtime_ns, blob, uncommitted)
     if stat.S_ISLNK(info.st_mode):
         target = _link_target(root, root / path)
         if target is None:
             return "symlink pointing outside the repository (not followed)"
-        return Entry(path, "link", info.st_size, info.st_mtime_ns, link_target=target)
-    if not stat.S_ISREG(info.st_mode):
-        return "not a regular file"
-    return Entry(path, "file", info.st_size, info.st_mtime_ns)
+        return Entry(path, "link", info.st_size, info.st_mtime_ns, None, uncommitted, target)
+    return "not a regular file"
 
 
 def _link_target(root: Path, link: Path) -> str | None:

@@ -62,6 +62,7 @@ class FactKind(StrEnum):
     ANALYSIS = "a"  # ``Analysis`` JSON: the skip reason and whether --include may override it
     SKELETON = "k"  # the skeleton's text as JSON (null: the file has none)
     RANKING = "r"  # the ranked paths, lowest first, as JSON; keyed by a digest, not a path
+    RANKED_FROM = "b"  # the last ranking's inputs (its digest, each file's blob), keyed by the focus
     SCAN = "s"  # the secret scan's findings as JSON
     SYMBOLS = "y"  # ``FileSymbols`` JSON
 

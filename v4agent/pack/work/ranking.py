@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # imported where used: tree-sitter and numpy load only when a
 
 __all__ = ["Ranking"]
 
+_REUSE_AT_MOST = 256  # changed code files checked against the last ranking; past that, ranking afresh is as cheap
+
 
 class Ranking:
     """Ranks one build's files. A parse done for the ranking also gives the file's skeleton edits: they are kept
@@ -40,9 +42,59 @@ class Ranking:
         if cached is not None:
             order: list[str] = json.loads(cached)
             return order
-        order = self._rank(items)
+        focus = json.dumps(self._focus)
+        reused = self._same_symbols(items, focus)
+        order = reused if reused is not None else self._rank(items)
         self._cache.put_fact(FactKind.RANKING, "", blob, json.dumps(order, separators=(",", ":")))
+        basis = {"digest": blob, "blobs": {it.path: it.blob for it in items}}
+        self._cache.put_fact(FactKind.RANKED_FROM, "", focus, json.dumps(basis, separators=(",", ":")))
         return order
+
+    def _same_symbols(self, items: list[Item], focus: str) -> list[str] | None:
+        """The last ranking with this focus, when it is exactly this one's: the same files, and every file whose
+        content changed since has the same symbols as then (the rank is a function of the paths, their symbols
+        and the focus alone: an edit inside a function body leaves it as it was). None: rank afresh."""
+        from v4agent.pack.rank.symbols import FileSymbols
+
+        try:
+            basis = json.loads(self._cache.fact(FactKind.RANKED_FROM, "", focus) or "null")
+            then: dict[str, str] = basis["blobs"]
+            order_text = self._cache.fact(FactKind.RANKING, "", str(basis["digest"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+        if order_text is None or len(then) != len(items):
+            return None
+        changed: list[tuple[Item, str]] = []
+        for it in items:
+            was = then.get(it.path)
+            if was is None:
+                return None  # another set of files: another graph
+            if was != it.blob and it.lang:  # a file without a language has no symbols, whatever its text
+                changed.append((it, was))
+                if len(changed) > _REUSE_AT_MOST:
+                    return None
+        for it, was in changed:
+            before = self._cache.fact(FactKind.SYMBOLS, it.path, was)
+            if before is None or FileSymbols.from_json(before) != self._symbols_now(it):
+                return None
+        for path, (_found, edits) in self.surveyed.items():  # as _rank would: kept for the skeletons
+            self.edits[path] = edits
+        self.surveyed.clear()
+        order: list[str] = json.loads(order_text)
+        return order
+
+    def _symbols_now(self, item: Item) -> FileSymbols:
+        """One file's symbols: from the survey, the cache, or parsed here."""
+        from v4agent.pack.rank.symbols import FileSymbols
+        from v4agent.pack.work.pool import facts_of
+
+        surveyed = self.surveyed.get(item.path)
+        if surveyed is not None:
+            return surveyed[0]
+        cached = self._cache.fact(FactKind.SYMBOLS, item.path, item.blob)
+        if cached is not None:
+            return FileSymbols.from_json(cached)
+        return self._took_facts(item, self._workers.pool.map(facts_of, [(item.path, self._reader.raw(item))])[0])
 
     def _rank(self, items: list[Item]) -> list[str]:
         from v4agent.pack.rank.pagerank import rank_files
