@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,7 +45,7 @@ from v4agent.engine.types import (
 )
 
 if TYPE_CHECKING:
-    pass
+    import openai
 
 _TRANSPORT_ERRORS = (httpx2.TransportError, httpx.TransportError, ConnectionError)
 _TIMEOUTS = (httpx2.TimeoutException, httpx.TimeoutException, TimeoutError)
@@ -77,6 +78,35 @@ class StreamCut(EngineError):
         self.partial = partial
 
 
+@dataclass(frozen=True)
+class _Wire:
+    """The SDK client, its connection pool, and the URL and headers every call posts with."""
+
+    client: openai.OpenAI
+    http: httpx2.Client
+    url: str
+    headers: dict[str, str]
+
+
+def _open_wire(base_url: str, api_key: str, deadlines: Deadlines) -> _Wire:
+    d = deadlines
+    http = httpx2.Client(timeout=httpx2.Timeout(connect=d.connect_s, read=d.read_timeout(), write=60.0, pool=60.0))
+    import openai  # on first use: importing the SDK is slow, and CLI start-up should not pay for it
+
+    client = openai.OpenAI(
+        base_url=base_url,
+        api_key=api_key or "not-needed",  # local servers often take none; the SDK insists on one
+        max_retries=0,
+        http_client=http,
+    )
+    # Built once: the SDK's URL join and identifying headers, plus the key (never logged).
+    headers = {k: v for k, v in client.default_headers.items() if isinstance(v, str)}
+    headers.update({"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return _Wire(client, http, str(client.base_url).rstrip("/") + "/chat/completions", headers)
+
+
 class RemoteEngine:
     """``engine.types.Engine`` over HTTP. One instance per session: its settings are the cache key."""
 
@@ -103,27 +133,22 @@ class RemoteEngine:
         self.limiter = limiter  # shared by engines that run in parallel on one account
         self.thinking = thinks(preset.think_style, settings.think)
         self._sleep = sleep
-        d = self.deadlines
-        self._http = httpx2.Client(
-            timeout=httpx2.Timeout(connect=d.connect_s, read=d.read_timeout(), write=60.0, pool=60.0))
-        import openai  # on first use: importing the SDK is slow, and CLI start-up should not pay for it
+        self._api_key = api_key
+        self._wire: _Wire | None = None  # made at the first call: building the SDK client costs start-up time
+        self._wire_lock = threading.Lock()
 
-        self._client = openai.OpenAI(
-            base_url=base_url,
-            api_key=api_key or "not-needed",  # local servers often take none; the SDK insists on one
-            max_retries=0,
-            http_client=self._http,
-        )
-        # Built once: the SDK's URL join and identifying headers, plus the key (never logged).
-        self._url = str(self._client.base_url).rstrip("/") + "/chat/completions"
-        self._headers = {k: v for k, v in self._client.default_headers.items() if isinstance(v, str)}
-        self._headers.update({"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+    def _connection(self) -> _Wire:
+        with self._wire_lock:
+            if self._wire is None:
+                self._wire = _open_wire(self.base_url, self._api_key, self.deadlines)
+            return self._wire
 
     def close(self) -> None:
-        """Close the SDK client and the HTTP connection pool under it."""
-        self._client.close()
+        """Close the SDK client and the HTTP connection pool under it (if a call ever opened them)."""
+        with self._wire_lock:
+            if self._wire is not None:
+                self._wire.client.close()
+                self._wire = None
 
     def build_request(
         self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, max_tokens: int | None = None
@@ -157,9 +182,10 @@ class RemoteEngine:
         import openai  # already loaded by __init__; a local name keeps the module import light
 
         body = json.dumps(request, ensure_ascii=False).encode("utf-8")
-        http_request = self._http.build_request("POST", self._url, content=body, headers=self._headers)
+        wire = self._connection()
+        http_request = wire.http.build_request("POST", wire.url, content=body, headers=wire.headers)
         try:
-            response = self._http.send(http_request, stream=True)
+            response = wire.http.send(http_request, stream=True)
         except httpx2.TimeoutException as exc:
             raise openai.APITimeoutError(request=http_request) from exc
         except httpx2.TransportError as exc:
