@@ -55,6 +55,7 @@ ANSWERED = {
                          "      c: Plain | Other[Hidden], d: mod.Member[Inner] | Last) -> mod.Kind:\n    pass\n"
                          "pair: Pair[[Aaa, mod.Bbb], Ccc[Ddd] | Eee] = None\n"
                          "many: list[Xxx] | Yyy[Zzz] | Www | None = None\n",
+    "ellipsis before a keyword": "if value is ... and other_name:\n    pass\nstub = ... if flag else None\n",
     "floats": "x = 1.e5 + 2.5e10 + obj.e5_attr\n",
     "keyword suffixes": "metaclass = None\nx = metaclass if metaclass else undef\n",
     "backslash": "total = first_value + \\\n    second_value.attr\n",

@@ -61,7 +61,8 @@ _PARAMETER_TYPE_TEXT = re.compile(r"([^,)=]*)(?=[,)=])")
 # then the annotation read forwards from the colon up to "=" or the line's end.
 _LINE_NAME_COLON_REVERSED = re.compile(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
 _ANNOTATION_TEXT = re.compile(r"([^\n=]*)(?=\n|=(?!=))")
-_DOT_AT_LINE_END = re.compile(r"[\w)\]][ \t]*\.[ \t]*\n")
+_DOT_AT_LINE_END = re.compile(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
+_WORD_OR_BRACKET_CLOSE = _WORD | {")", "]"}
 _NUMBER_DOT = re.compile(r"\d\.[ \t]*([A-Za-z_]\w*)")
 _SOFT_KEYWORD = re.compile(r"(?:match|case|type)[ \t]")
 _TYPE_ALIAS = re.compile(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
@@ -149,16 +150,21 @@ def _definitions(code: str) -> set[str]:
 
 def _attributes(code: str) -> set[str]:
     """``x.NAME``; a float such as ``1.e5`` is no attribute access."""
-    if _DOT_AT_LINE_END.search(code):  # ``x.\n    NAME`` inside brackets
-        raise Unmodelled("a member access across lines")
+    for match in _DOT_AT_LINE_END.finditer(code):  # ``x.\n    NAME`` inside brackets (``...\n`` is no access)
+        before = match.start()
+        while code[before - 1] in " \t":
+            before -= 1
+        if code[before - 1] in _WORD_OR_BRACKET_CLOSE:
+            raise Unmodelled("a member access across lines")
+    # A keyword after a dot is no member: ``... and x`` (an attribute can never be one).
     if not _NUMBER_DOT.search(code):
-        return set(_ATTRIBUTE.findall(code))
+        return set(_ATTRIBUTE.findall(code)) - _KEYWORDS
     names = Counter(_ATTRIBUTE.findall(code))
     for match in _NUMBER_DOT.finditer(code):
         end = match.start() + 1
         if _word_before(code, end)[0].isdigit():
             names[match.group(1)] -= 1
-    return {name for name, count in names.items() if count > 0}
+    return {name for name, count in names.items() if count > 0} - _KEYWORDS
 
 
 def _calls(code: str, backwards: str) -> set[str]:
