@@ -5,7 +5,8 @@
 
 Prints, per size side by side, each figure beside the issue's target: cold and warm pack to the default
 1M budget (wall, CPU and peak RSS of a child process: ``os.wait4`` rusage, so the RSS is the pack's own),
-the whole-tree o200k pack (cold) beside repomix 1.14.0 on the same tree, ``Snapshot.delta()`` after one edit
+the whole-tree o200k pack (cold, streamed to a file as ``pack --budget none -o FILE`` does) beside repomix 1.14.0
+on the same tree, ``Snapshot.delta()`` after one edit
 with the inotify watch and without it (``Snapshot.close()`` ends the watch, so ``delta`` lstat's every file),
 the agent loop's own work per call on the pack (render + expected hit + record: first call, later calls),
 and ``v4agent chat`` start-up: the chat runs against the stand-in server (v4agent.testing) with stdin a pipe,
@@ -119,7 +120,14 @@ def _case_pack(repo: Path, tokenizer: str, whole: bool) -> dict[str, object]:
 
     budget = None if whole else default_budget(repo)
     start = time.perf_counter()
-    snap = Snapshot.build(repo, PackOptions(tokenizer=tokenizer, budget=budget), track_changes=False)
+    if whole:  # as `v4agent pack --budget none -o FILE` does (and repomix -o): streamed to the file
+        from v4agent.core.fsutil import OutputStream
+
+        with tempfile.TemporaryDirectory() as tmp, OutputStream(Path(tmp) / "pack.xml") as out:
+            snap = Snapshot.build(repo, PackOptions(tokenizer=tokenizer, budget=budget), track_changes=False,
+                                  sink=out.write)
+    else:
+        snap = Snapshot.build(repo, PackOptions(tokenizer=tokenizer, budget=budget), track_changes=False)
     return {"build_s": time.perf_counter() - start, "tokens": snap.token_count, "files": len(snap.files),
             "skipped": len(snap.skipped), "budget": budget}
 
