@@ -11,12 +11,11 @@ of the file's bytes, so where it was computed never changes the pack.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from v4agent.pack.rank.symbols import FileSymbols, language_for
+from v4agent.pack.rank.symbols import language_for
 from v4agent.pack.records import SkippedFile
 from v4agent.pack.select.analyze import Analysis, ReadFailure, analyze, read_bytes
 from v4agent.pack.select.classify import matches_globs
@@ -98,17 +97,10 @@ def survey(todo: list[Entry], advance: Callable[[int], None], *, cache: BuildCac
         cache.put_fact(FactKind.ANALYSIS, e.path, blob, analysis.to_json())
         known[e.path] = Item(e, blob, analysis, language_for(e.path))
         if parsed is not None:
-            (found, edits), symbols_json = parsed
-            facts[e.path] = _interned(found), edits
+            facts[e.path], symbols_json = parsed
             cache.put_fact(FactKind.SYMBOLS, e.path, blob, symbols_json)
     items = [item for e in todo if (item := known.get(e.path)) is not None]
     return SurveyResult(items, facts, unreadable)
-
-
-def _interned(symbols: FileSymbols) -> FileSymbols:
-    """The symbols with each name held once in this process (every file's copy came through its own pipe): a
-    name recurs in many files, and a 100k-file ranking holds them all at once."""
-    return FileSymbols(tuple(map(sys.intern, symbols.defines)), tuple(map(sys.intern, symbols.references)))
 
 
 def _as_done(pending: Pending[Surveyed], advance: Callable[[int], None]) -> Iterator[Surveyed]:
