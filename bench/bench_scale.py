@@ -382,6 +382,7 @@ def profile_cold(repo: Path, top: int) -> None:
     clear_state(repo)
     # CPU time, not wall: on a shared machine the wall clock mostly measures the other sessions.
     prof = cProfile.Profile(time.process_time)
+    os.register_at_fork(after_in_child=prof.disable)  # the workers run unprofiled (their CPU is counted apart)
     start = time.process_time()
     prof.enable()
     info = _case_pack(repo, "deepseek-v4", False)
