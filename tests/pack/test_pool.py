@@ -392,3 +392,26 @@ def test_a_surveyed_pack_honours_include_and_the_secret_policy(tmp_path: Path, m
     assert "web/lib.js" in {f.path for f in parallel.files}
     assert ("pkg/mod03.py" in {s.path for s in parallel.skipped}) == (secrets == "skip")
     assert SECRET not in parallel.text
+
+
+def _slow_lengths(jobs: Sequence[str]) -> list[int]:
+    import time
+
+    time.sleep(0.02)
+    return [len(job) for job in jobs]
+
+
+def test_submit_waits_while_the_workers_hold_enough_work() -> None:
+    """A producer faster than the workers (a whole-tree pack's reads) waits: the executor never holds more than a
+    few tasks, each with its texts, per worker."""
+    pool = FilePool(workers=2)
+    if not pool.parallel:
+        pytest.skip("needs fork and two workers")
+    try:
+        sent = []
+        for i in range(40):
+            sent.append(pool.submit(_slow_lengths, ["x" * i, "y"]))
+            assert len(pool._in_flight) <= pool_module._IN_FLIGHT * pool.workers
+        assert [p.result() for p in sent] == [[i, 1] for i in range(40)]
+    finally:
+        pool.close()

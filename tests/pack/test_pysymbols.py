@@ -47,6 +47,15 @@ ANSWERED = {
                                   "if (Cond):\n    pass\ngen(Item for Item in things)\nlong_args(a, (b, c), [d], Last)\n",
     "annotations": "def typed(a: Alpha, *rest: Beta, b: Gamma = None, **kw: Delta) -> Result:\n    local: Local = 1\n"
                    "    other: 'Quoted' = 2\n",
+    "generic annotations": "def f(a: list[Item], b: Dict[str, Optional[Thing]] = None, *c: Tuple[Aaa, ...]) -> "
+                           "Callable[[Bbb, Ccc], Ddd]:\n    local: Mapping[str, 'Quoted'] = {}\n"
+                           "TABLE: Final[Literal['a', 0, True]] = x\nobj.field: List[Member] = []\n",
+    "member annotation": "def f(a: models.Item) -> None:\n    pass\n",
+    "union annotations": "value: Alpha | None = None\ndef f(a: list[Item | None], b: list[Left] | Right | None,\n"
+                         "      c: Plain | Other[Hidden], d: mod.Member[Inner] | Last) -> mod.Kind:\n    pass\n"
+                         "pair: Pair[[Aaa, mod.Bbb], Ccc[Ddd] | Eee] = None\n"
+                         "many: list[Xxx] | Yyy[Zzz] | Www | None = None\n",
+    "ellipsis before a keyword": "if value is ... and other_name:\n    pass\nstub = ... if flag else None\n",
     "floats": "x = 1.e5 + 2.5e10 + obj.e5_attr\n",
     "keyword suffixes": "metaclass = None\nx = metaclass if metaclass else undef\n",
     "backslash": "total = first_value + \\\n    second_value.attr\n",
@@ -60,8 +69,10 @@ UNANSWERED = {
     "match statement": "match command:\n    case Point(x=0):\n        pass\n",
     "type alias": "type Vector = list[float]\n",
     "type parameters": "def first[T](xs: T) -> T:\n    return xs\n",
-    "generic annotation": "def f(a: list[Item]) -> None:\n    pass\n",
-    "union annotation": "value: Alpha | None = None\n",
+    "spaced generic": "value: Mapping [str, Item] = {}\n",
+    "call in an annotation": "value: make_type() = None\n",
+    "member access across lines": "total = (\n    source.\n    attribute_name\n)\n",
+    "line starting with a bracket": "marker = pytest.mark.integration\n\n(LATEST,) = Enum(0, 0)\n",
     "quotes in f-string field": "msg = f\"{data['key_name']}\"\n",
     "unclosed string": "text = 'no end\n",
     "non-ASCII name": "café_name = 1\n",

@@ -157,3 +157,19 @@ def test_the_agents_tokenizer_encodes_with_it(real: Tokenizer) -> None:
     tok = get_tokenizer("deepseek-v4")
     text = "<｜begin▁of▁sentence｜>" + (REPO / "README.md").read_text(encoding="utf-8") + "<think>x</think>"
     assert tok.encode(text) == _ids(real, [text])[0]
+
+
+@pytest.mark.parametrize("span", [1, 37, 4096])
+def test_long_texts_counted_in_spans_stay_exact(real: Tokenizer, monkeypatch: pytest.MonkeyPatch, span: int) -> None:
+    """A long text is split into pieces a span at a time (bounded memory): the cuts never change a count."""
+    import v4agent.tokens.fastcount as fastcount
+
+    monkeypatch.setattr(fastcount, "_SPAN", span)
+    rng = random.Random(span)
+    ascii_only = [c for c in _ALPHABET if c.isascii() and c not in "\x0b\x0c\x00\x1c\x1f\x7f"]
+    texts = ["\n".join("".join(rng.choice(ascii_only) for _ in range(rng.randint(0, 40))) for _ in range(300))
+             for _ in range(20)]
+    texts.append((REPO / "v4agent" / "tokens" / "fastcount.py").read_text(encoding="utf-8") * 3)
+    counter = PieceCounter(real)
+    assert counter.count_many(texts) == _expected(real, texts)
+    assert [counter.encode(t) for t in texts] == [real.encode(t, add_special_tokens=False).ids for t in texts]

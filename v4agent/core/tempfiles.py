@@ -28,7 +28,7 @@ from pathlib import Path
 
 from v4agent.core.git import GitError, run_git
 
-__all__ = ["TEMP_PATTERN", "is_stale", "sweep", "sweep_repository", "temp_name", "write_temp"]
+__all__ = ["TEMP_PATTERN", "StreamedTemp", "is_stale", "sweep", "sweep_repository", "temp_name", "write_temp"]
 
 TEMP_PATTERN = re.compile(r"\A\.(?P<target>.+)\.(?P<pid>[0-9]{1,10})-[0-9a-f]{8}\.tmp\Z", re.DOTALL)
 _NAME_MAX = 255
@@ -58,10 +58,10 @@ def _fill(fd: int, data: bytes, mode: int | None) -> None:
     os.fsync(fd)
 
 
-def _open_unnamed(dir_fd: int) -> int | None:
+def _open_unnamed(dir_fd: int, access: int = os.O_WRONLY) -> int | None:
     """An unnamed file in the directory (``O_TMPFILE``), or None where the filesystem has no such thing."""
     try:
-        return os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+        return os.open(".", os.O_TMPFILE | access | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
     except OSError as exc:
         # open(2) names EOPNOTSUPP (the filesystem), EISDIR (a kernel without O_TMPFILE reads it as O_DIRECTORY)
         # and EINVAL; a sandbox may refuse it otherwise. A full or read-only disk is the same for a named file.
@@ -110,6 +110,68 @@ def write_temp(dir_fd: int, target: str, data: bytes, mode: int | None = None) -
             os.unlink(name, dir_fd=dir_fd)
         raise
     return name
+
+
+class StreamedTemp:
+    """``write_temp`` for data that comes in pieces (a pack streamed file by file): unnamed while written where
+    the system allows, given its temp name by ``finish`` for the caller's rename; ``abort`` leaves nothing."""
+
+    def __init__(self, dir_fd: int, target: str) -> None:
+        self._dir_fd, self.name = dir_fd, temp_name(target)
+        fd = _open_unnamed(dir_fd, os.O_RDWR) if _link_works else None  # read back should the link fail
+        self._unnamed = fd is not None
+        self.fd = fd if fd is not None else _open_named(dir_fd, self.name)
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``."""
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def finish(self, mode: int | None = None) -> str:
+        """fsync the file (permission bits ``mode`` when given, else 0600), name it, close it; returns the name."""
+        if mode is not None:
+            os.fchmod(self.fd, mode)
+        os.fsync(self.fd)
+        if self._unnamed and not _link(self.fd, self._dir_fd, self.name):
+            self._copy_to_named(mode)  # no /proc here: the bytes already written go into a named file
+        self._unnamed = False
+        os.close(self.fd)
+        self.fd = -1
+        return self.name
+
+    def abort(self) -> None:
+        """Close and remove the temp file (an unnamed one vanishes with its descriptor)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if not self._unnamed:
+            with contextlib.suppress(OSError):
+                os.unlink(self.name, dir_fd=self._dir_fd)
+
+    def _copy_to_named(self, mode: int | None) -> None:
+        named = _open_named(self._dir_fd, self.name)
+        try:
+            try:
+                offset = 0
+                while chunk := os.pread(self.fd, 1 << 20, offset):
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(named, view):]
+                    offset += len(chunk)
+                if mode is not None:
+                    os.fchmod(named, mode)
+                os.fsync(named)
+            finally:
+                os.close(named)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(self.name, dir_fd=self._dir_fd)
+            raise
+
+
+def _open_named(dir_fd: int, name: str) -> int:
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
 
 
 # --- stale ones ----------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,8 @@ _UNKNOWN_AGE = 1 << 40  # never seen in history (shallow clone): treated as olde
 
 @dataclass
 class Built:
-    """One built pack: its text and what went into it (the snapshot's raw material)."""
+    """One built pack: its text (empty when it was streamed to a sink) and what went into it (the snapshot's raw
+    material)."""
 
     root: Path
     is_git: bool
@@ -36,8 +38,12 @@ class Built:
     blobs: dict[str, str] = field(default_factory=dict)
 
 
-def build_pack(root: Path, options: PackOptions, *, progress: bool = False) -> Built:
-    """Pack the repository at ``root`` within the options' budget (``progress``: a bar on stderr)."""
+def build_pack(root: Path, options: PackOptions, *, progress: bool = False,
+               sink: Callable[[str], object] | None = None) -> Built:
+    """Pack the repository at ``root`` within the options' budget (``progress``: a bar on stderr). With a
+    ``sink`` the text goes to it piece by piece, in order, instead of into ``Built.text`` (which is then empty):
+    memory then does not grow with the pack. Nothing is written to it when the pack holds no file (the empty pack's
+    text is then in ``Built.text`` as usual)."""
     root = check_root(root)
     if options.tokenizer not in TOKENIZER_NAMES:
         load_tokenizer(options.tokenizer)  # raises the clear error; a known one loads only when something is counted
@@ -54,21 +60,25 @@ def build_pack(root: Path, options: PackOptions, *, progress: bool = False) -> B
 
         found = discover(root, history_needed=history_needed)
         if keyed and (hit := keyed[0][1]) is not None:
-            return Built(found.root, found.is_git, hit.text, hit.token_count, hit.files, hit.skipped,
+            text = hit.text
+            if sink is not None and hit.files:  # streamed as a fresh build would be (an empty pack stays in text)
+                sink(text)
+                text = ""
+            return Built(found.root, found.is_git, text, hit.token_count, hit.files, hit.skipped,
                          found.entries, hit.blobs)
         pack = PackRun(found.root, options, cache)
         try:
-            built = _build(found, pack, progress)
+            built = _build(found, pack, progress, sink)
         finally:
             pack.close()
-        if keyed:
+        if keyed and (sink is None or not built.files):  # a streamed pack's text was never held here
             memo.save(keyed[0][0], Memo(built.text, built.token_count, built.files, built.skipped, built.blobs))
         return built
     finally:
         cache.close()
 
 
-def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
+def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str], object] | None) -> Built:
     options = pack.options
     pack.skipped += [SkippedFile(p, r) for p, r in found.skipped]
     files_in = [e for e in found.entries if e.kind == "file"]
@@ -138,7 +148,10 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
         ascending = visiting(pack.ascending(items)) if over else []
         modes = fit_budget(fixed, full, ascending, options.budget, skeleton_cost)
 
-    parts = [header, tree]
+    parts: list[str] = []
+    emit = parts.append if sink is None or not ordered else sink  # streamed: no piece is kept here
+    emit(header)
+    emit(tree)
     files: list[PackedFile] = []
     total = fixed
     for e in ordered:
@@ -150,16 +163,16 @@ def _build(found: Discovery, pack: PackRun, progress: bool) -> Built:
         redactions = 0 if mode == "path" else len(pack.findings(item))  # values replaced in the text
         tokens = 0
         if mode == "full":
-            parts.append(pack.full_piece(item))
+            emit(pack.full_piece(item))
             item.raw = None  # emitted: its piece holds the text now (a whole-tree pack would hold it twice)
             tokens = full[e.path]
             mode = "redacted" if redactions else "full"
         elif mode == "skeleton":
             text, tokens = skeletons[e.path] or ("", 0)
-            parts.append(render_file(e.path, text, "skeleton", options.fmt, item.lang or ""))
+            emit(render_file(e.path, text, "skeleton", options.fmt, item.lang or ""))
         total += tokens
         files.append(PackedFile(e.path, mode, tokens, full[e.path], e.size, item.lang, redactions))
-    parts.append(footer)
+    emit(footer)
     blobs = {it.path: it.blob for it in items}
     return Built(found.root, found.is_git, "".join(parts), total, files, sorted(pack.skipped, key=_skip_key),
                  found.entries, blobs)

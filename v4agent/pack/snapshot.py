@@ -60,11 +60,14 @@ class Snapshot:
 
     @classmethod
     def build(cls, repo_root: Path, options: PackOptions, *, progress: bool = False,
-              track_changes: bool = True) -> Snapshot:
+              track_changes: bool = True, sink: Callable[[str], object] | None = None) -> Snapshot:
         """Render the repository at ``repo_root``; raises PackError (clear message) for bad input.
-        ``track_changes=False`` skips recording what ``delta`` compares against (a one-shot pack)."""
+        ``track_changes=False`` skips recording what ``delta`` compares against (a one-shot pack). A ``sink``
+        (one-shot packs only) gets the text piece by piece and ``text`` stays empty (see ``build_pack``)."""
         options.validate()
-        built: Built = build_pack(Path(repo_root), options, progress=progress)
+        if sink is not None and track_changes:
+            raise ValueError("a streamed pack is a one-shot pack: pass track_changes=False")
+        built: Built = build_pack(Path(repo_root), options, progress=progress, sink=sink)
         snap = cls(built.root, options, built.text, built.token_count, built.files, built.skipped, built.is_git)
         if not track_changes:
             return snap

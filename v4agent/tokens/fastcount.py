@@ -56,6 +56,7 @@ _OTHER_CHAR = re.compile(r"[^\t\n\r -~]")  # what the reduction does not cover
 _LINE_START = re.compile(r"\n(?=[!-~])")  # a piece boundary: its end is where a region may start
 _BYTE_LEVEL = str.maketrans({" ": "\u0120", "\n": "\u010a", "\t": "\u0109", "\r": "\u010d"})  # GPT-2 byte map
 _MEMO_LIMIT = 1 << 20  # distinct pieces remembered (~100 MB at most); the memo restarts past it
+_SPAN = 1 << 18  # characters split into pieces at a time: a long text (a 100k-file tree) is not one huge list
 
 
 class PieceCounter:
@@ -126,6 +127,16 @@ class PieceCounter:
         return [len(ids) for ids in self._encode_ids(texts)]
 
     def _ids_ascii(self, text: str) -> list[int]:
+        if len(text) > _SPAN:
+            return list(chain.from_iterable(self._ids_ascii_span(text[a:b]) for a, b in _spans(text)))
+        return self._ids_ascii_span(text)
+
+    def _count_ascii(self, text: str) -> int:
+        if len(text) > _SPAN:
+            return sum(self._count_ascii_span(text[a:b]) for a, b in _spans(text))
+        return self._count_ascii_span(text)
+
+    def _ids_ascii_span(self, text: str) -> list[int]:
         memo = self._ids_memo
         pieces = _ASCII_PIECES.findall(text)
         with self._memo_lock:
@@ -136,7 +147,7 @@ class PieceCounter:
                 found = list(map(memo.__getitem__, pieces))
         return list(chain.from_iterable(found))
 
-    def _count_ascii(self, text: str) -> int:
+    def _count_ascii_span(self, text: str) -> int:
         memo = self._memo
         pieces = _ASCII_PIECES.findall(text)
         with self._memo_lock:
@@ -152,6 +163,19 @@ class PieceCounter:
             memo.clear()
         for piece in set(pieces).difference(memo):
             memo[piece] = value(self._tokenize(piece.translate(_BYTE_LEVEL)))
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """``text`` cut at line starts (never inside a piece) into spans of about ``_SPAN`` characters."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        cut = _LINE_START.search(text, start + _SPAN) if start + _SPAN < len(text) else None
+        if cut is None:
+            out.append((start, len(text)))
+            return out
+        out.append((start, cut.end()))
+        start = cut.end()
 
 
 def _regions(text: str) -> list[tuple[int, int, bool]]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from v4agent.core.config import Config
+    from v4agent.pack.options import PackOptions
     from v4agent.pack.snapshot import Snapshot
 
 _ROWS = 25  # rows per --stats table before "... and N more"
@@ -73,13 +74,15 @@ def pack_command(
         config, budget=budget_value, unlimited=given and budget_value is None, fmt=chosen,
         include=include, exclude=exclude, focus=focus,
     )
-    snapshot = Snapshot.build(path, options, progress=True, track_changes=False)  # one shot: no delta
+    streamed = not as_json and not show_only  # the text goes out file by file as it is built: flat memory
+    snapshot = (_build_streamed(path, options, output) if streamed
+                else Snapshot.build(path, options, progress=True, track_changes=False))  # one shot: no delta
     if not snapshot.files:
         reason = "no files" if not snapshot.skipped else f"every file was skipped ({len(snapshot.skipped)})"
         raise V4AgentError(f"nothing to pack in {path}: {reason}")
     if not snapshot.is_git and not as_json:
         warn(f"{path} is not a git repository: walked it with its .gitignore rules, in path order")
-    if output is not None:
+    if output is not None and not streamed:
         from v4agent.core.fsutil import write_output
 
         try:
@@ -100,9 +103,6 @@ def pack_command(
                      f"terminal: write it with -o pack.xml, or pipe it (v4agent pack {path} | less)",
                      markup=False, highlight=False, soft_wrap=True)
         return
-    if output is None:
-        sys.stdout.write(snapshot.text)
-        sys.stdout.flush()
     if stats:
         from v4agent.ui.console import stdout
 
@@ -110,6 +110,45 @@ def pack_command(
     elif output is not None:
         stderr.print(f"packed {_files(len(snapshot.files))} into {snapshot.token_count:,} tokens -> {output}",
                      markup=False, highlight=False)
+
+
+class _OutputFailed(Exception):
+    """Writing the streamed pack to its file failed (the build stops; the file keeps its old content)."""
+
+
+def _build_streamed(path: Path, options: PackOptions, output: Path | None) -> Snapshot:
+    """Build the pack, writing it to ``output`` (atomically, once complete) or stdout piece by piece."""
+    from v4agent.core.fsutil import OutputStream
+    from v4agent.pack import Snapshot
+
+    if output is None:
+        snapshot = Snapshot.build(path, options, progress=True, track_changes=False, sink=sys.stdout.write)
+        sys.stdout.flush()
+        return snapshot
+    stream = OutputStream(output)
+
+    def write(text: str) -> None:
+        try:
+            stream.write(text)
+        except OSError as exc:
+            raise _OutputFailed(exc) from exc
+
+    try:
+        snapshot = Snapshot.build(path, options, progress=True, track_changes=False, sink=write)
+    except BaseException as exc:
+        stream.discard()  # the file, if any, keeps its old content
+        if isinstance(exc, _OutputFailed) and isinstance(exc.__cause__, OSError):
+            raise UsageError(f"cannot write {output}: {exc.__cause__.strerror or exc.__cause__}") from None
+        raise
+    try:
+        if snapshot.files:
+            stream.commit()
+        else:
+            stream.discard()  # nothing to pack (the caller says so): an existing file stays as it was
+    except OSError as exc:
+        stream.discard()
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return snapshot
 
 
 def _formats(fmt: str | None, as_json: bool) -> tuple[str, bool]:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 
 import numpy as np
+import numpy.typing as npt
 
 from v4agent.pack.rank.symbols import FileSymbols, language_for
 
@@ -29,7 +30,8 @@ _MAX_ITERATIONS = 100
 # L1 change per iteration; 1e-6 already leaves the order of the top few hundred files settled.
 _TOLERANCE = 1e-6
 
-_Edges = tuple[list[int], list[int], list[float]]  # sources, destinations, weights
+# sources, destinations, weights (by source, then destination)
+_Edges = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]]
 
 
 def rank_files(symbols: Mapping[str, FileSymbols], focus: Sequence[str] = ()) -> dict[str, float]:
@@ -119,27 +121,49 @@ def _graph(paths: list[str], symbols: Mapping[str, FileSymbols]) -> tuple[_Edges
             ref_src.append(node)
             ref_id.append(k)
     if not ref_src:
-        return ([], [], []), [0.0] * n
-    # Every (reference, definer) pair in reference order, then one edge per (source, destination).
-    first, last = np.asarray(starts[:-1], dtype=np.intp), np.asarray(starts[1:], dtype=np.intp)
+        return _no_edges(n)
+    # Every (reference, definer) pair in reference order, then one edge per (source, destination). Arrays, never
+    # Python lists, past this point, each dropped once used: at 100k files there are millions of edges.
     chosen = np.asarray(ref_id, dtype=np.intp)
-    sizes = last[chosen] - first[chosen]
-    from_node = np.repeat(np.asarray(ref_src, dtype=np.intp), sizes)
-    offsets = np.arange(int(sizes.sum()), dtype=np.intp) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    to_node = np.asarray(targets, dtype=np.intp)[np.repeat(first[chosen], sizes) + offsets]
+    del ref_id
+    first = np.asarray(starts[:-1], dtype=np.intp)[chosen]
+    sizes = np.asarray(starts[1:], dtype=np.intp)[chosen] - first
     weight = np.repeat(np.asarray(shares, dtype=np.float64)[chosen], sizes)
+    del chosen
+    # Node ids and positions in 32 bits where they fit (half the memory of the pair arrays; the same values).
+    small = np.int32 if max(n, len(targets), int(sizes.sum())) < 2**31 else np.intp
+    from_node = np.repeat(np.asarray(ref_src, dtype=small), sizes)
+    del ref_src
+    ends = np.cumsum(sizes)
+    picks = np.repeat((first - (ends - sizes)).astype(small), sizes)
+    picks += np.arange(int(ends[-1]), dtype=small)
+    del first, sizes, ends
+    to_node = np.asarray(targets, dtype=small)[picks]
+    del picks
     keep = from_node != to_node
-    keys: np.ndarray[tuple[int], np.dtype[np.intp]] = from_node[keep] * n + to_node[keep]
+    keys: np.ndarray[tuple[int], np.dtype[np.intp]] = from_node[keep].astype(np.intp) * n + to_node[keep]
+    del from_node, to_node
+    weight = weight[keep]
+    del keep
     pairs, where = np.unique(keys, return_inverse=True)
-    summed = np.bincount(where, weights=weight[keep], minlength=len(pairs))  # sequential adds, in order
-    sources, destinations = (pairs // n).tolist(), (pairs % n).tolist()
-    weights = summed.tolist()
+    del keys
+    # Sequential adds, in order (float64 already: with weights, bincount sums in float64).
+    summed = np.bincount(where, weights=weight, minlength=len(pairs)).astype(np.float64, copy=False)
+    del where, weight
+    sources = pairs // n
+    destinations = pairs % n
+    del pairs
     out_weight = [0.0] * n
-    bounds = np.searchsorted(pairs // n, np.arange(n + 1)).tolist()
+    bounds = np.searchsorted(sources, np.arange(n + 1)).tolist()
     for node in range(n):
         if bounds[node] < bounds[node + 1]:
-            out_weight[node] = math.fsum(weights[bounds[node]:bounds[node + 1]])
-    return (sources, destinations, weights), out_weight
+            out_weight[node] = math.fsum(summed[bounds[node]:bounds[node + 1]].tolist())
+    return (sources, destinations, summed), out_weight
+
+
+def _no_edges(n: int) -> tuple[_Edges, list[float]]:
+    empty = np.zeros(0, dtype=np.intp)
+    return (empty, empty, np.zeros(0, dtype=np.float64)), [0.0] * n
 
 
 _FAMILIES = {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}

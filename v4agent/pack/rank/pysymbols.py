@@ -16,6 +16,7 @@ import keyword
 import re
 from collections import Counter
 
+from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotation
 from v4agent.pack.rank.pycode import Unmodelled, code_only
 
 __all__ = ["python_names"]
@@ -50,9 +51,8 @@ _FROM_NAME_AT_END = re.compile(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
 _ARGUMENT_FIRST = re.compile(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
 _ARGUMENT_NEXT = re.compile(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
 _BRACKET = re.compile(r"[()\[\]{}]")
-# Annotations: only a bare name (or a string) is modelled; tree-sitter reads anything else with its own type
-# grammar (unions, generics, members), so such a file is parsed.
-_ANNOTATION = r"[ \t\n]*(?:([A-Za-z_]\w*)|( 0 ))[ \t\n]*"
+# Annotations: bare names, strings and generics of them are modelled (``pyannotations``); tree-sitter reads
+# anything else with its own type grammar (unions, members), so such a file is parsed.
 _RETURN_TYPE = re.compile(r"->[ \t\n]*([^:]*):")
 # "(NAME:" or ", *NAME:" read backwards from the colon; the annotation is then read forwards from the colon.
 _PARAMETER_COLON_REVERSED = re.compile(r":(?<!=:)[ \t\n]*\w*[A-Za-z_](?:[ \t]*\*\*?)?[ \t\n]*[(,]")
@@ -61,7 +61,8 @@ _PARAMETER_TYPE_TEXT = re.compile(r"([^,)=]*)(?=[,)=])")
 # then the annotation read forwards from the colon up to "=" or the line's end.
 _LINE_NAME_COLON_REVERSED = re.compile(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
 _ANNOTATION_TEXT = re.compile(r"([^\n=]*)(?=\n|=(?!=))")
-_BARE = re.compile(_ANNOTATION)
+_DOT_AT_LINE_END = re.compile(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
+_WORD_OR_BRACKET_CLOSE = _WORD | {")", "]"}
 _NUMBER_DOT = re.compile(r"\d\.[ \t]*([A-Za-z_]\w*)")
 _SOFT_KEYWORD = re.compile(r"(?:match|case|type)[ \t]")
 _TYPE_ALIAS = re.compile(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
@@ -85,7 +86,8 @@ def _names(text: str) -> tuple[set[str], set[str]]:
     backwards = code[::-1]  # several patterns are found faster read backwards (they then start with a literal)
     references = imported | _attributes(code) | _calls(code, backwards) | _arguments(code, backwards)
     references |= _after_keyword(code, _EXCEPT) | _after_keyword(code, _RAISE) | _raised_from(code)
-    references |= {name for a in _RETURN_TYPE.findall(code) if (name := _bare_annotation(a))}
+    for annotation in _RETURN_TYPE.findall(code):
+        references |= annotation_names(annotation)
     references |= _parameter_types(code, backwards)
     defines |= _at_depth_zero(code, backwards, references)
     return defines, references
@@ -146,24 +148,23 @@ def _definitions(code: str) -> set[str]:
     return (set(_DEF.findall(code)) | set(_CLASS.findall(code))) - _KEYWORDS
 
 
-def _bare_annotation(annotation: str) -> str:
-    """The name an annotation is (empty for a string); not modelled when it is anything else."""
-    match = _BARE.fullmatch(annotation)
-    if match is None:
-        raise Unmodelled("an annotation other than a bare name")
-    return match.group(1) or ""
-
-
 def _attributes(code: str) -> set[str]:
     """``x.NAME``; a float such as ``1.e5`` is no attribute access."""
+    for match in _DOT_AT_LINE_END.finditer(code):  # ``x.\n    NAME`` inside brackets (``...\n`` is no access)
+        before = match.start()
+        while code[before - 1] in " \t":
+            before -= 1
+        if code[before - 1] in _WORD_OR_BRACKET_CLOSE:
+            raise Unmodelled("a member access across lines")
+    # A keyword after a dot is no member: ``... and x`` (an attribute can never be one).
     if not _NUMBER_DOT.search(code):
-        return set(_ATTRIBUTE.findall(code))
+        return set(_ATTRIBUTE.findall(code)) - _KEYWORDS
     names = Counter(_ATTRIBUTE.findall(code))
     for match in _NUMBER_DOT.finditer(code):
         end = match.start() + 1
         if _word_before(code, end)[0].isdigit():
             names[match.group(1)] -= 1
-    return {name for name, count in names.items() if count > 0}
+    return {name for name, count in names.items() if count > 0} - _KEYWORDS
 
 
 def _calls(code: str, backwards: str) -> set[str]:
@@ -211,13 +212,17 @@ def _is_call_paren(code: str, paren: int) -> bool:
     while end > 0 and code[end - 1] in _SPACE:
         end -= 1
     before = code[end - 1]
-    if before in ")]}":
+    word = ""
+    if before in _WORD:
+        word = _word_before(code, end)
+        if word in _KEYWORDS or word[0].isdigit():
+            return False
+    elif before not in ")]}":
+        return False
+    if "\n" in code[end:paren]:  # a call inside brackets, or a new statement (``(a,) = ...``): not told apart here
+        raise Unmodelled("a line starting with a bracket")
+    if not word:
         return True
-    if before not in _WORD:
-        return False
-    word = _word_before(code, end)
-    if word in _KEYWORDS or word[0].isdigit():
-        return False
     start = end - len(word)
     return not code[max(0, start - 8):start].rstrip(" \t").endswith("def")
 
@@ -281,16 +286,16 @@ def _parameter_types(code: str, backwards: str) -> set[str]:
     size = len(code)
     found = []
     for match in _PARAMETER_COLON_REVERSED.finditer(backwards):
-        annotation = _PARAMETER_TYPE_TEXT.match(code, size - match.start())
+        start = size - match.start()
+        annotation = _PARAMETER_TYPE_TEXT.match(code, start)
         if annotation is not None:  # (the position after the "(" or ",", the annotation)
-            found.append((size - match.end() + 1, annotation.group(1)))
+            found.append((size - match.end() + 1, balanced_annotation(code, start, annotation.group(1))))
     names: set[str] = set()
     walker = _Walker(code, backwards)
     for position, annotation_text in sorted(found):
         paren = walker.enclosing(position)
         if paren >= 0 and code[paren] == "(" and _word_before_paren_follows_def(code, paren):
-            names.add(_bare_annotation(annotation_text))
-    names.discard("")
+            names |= annotation_names(annotation_text)
     return names
 
 
@@ -335,6 +340,6 @@ def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
                 defines.add(name)
             elif kind == "refer":
                 references.add(name)
-            elif bare := _bare_annotation(name):
-                references.add(bare)
+            else:
+                references |= annotation_names(name)
     return defines

@@ -29,6 +29,7 @@ _PRODUCERS = (
     "v4agent.pack.render",
     "v4agent.pack.fit.skeleton",
     "v4agent.pack.work.codefacts",
+    "v4agent.pack.rank.pyannotations",
     "v4agent.pack.rank.pycode",
     "v4agent.pack.rank.pysymbols",
     "v4agent.pack.rank.symbols",

@@ -69,6 +69,8 @@ class Intake:
             if item is not None and self.keep(item):
                 items.append(item)
                 self._counter.send_ahead(item)
+                if self._workers.counts_ahead:  # its text went to a worker: read again where it is emitted,
+                    item.raw = None  # so the texts held here stay a few batches, not the whole tree
         self._counter.flush()
         return items, {}
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from typing import Any, Generic, TypeVar
 
 from v4agent.pack.fit.skeleton import (
@@ -37,6 +38,7 @@ T = TypeVar("T")
 _MIN_PARALLEL = 16  # fewer files than this: inline (a fork and the pickling are not paid back)
 _CHUNK = 32  # files per task at most: small enough that both workers finish together
 _GUIDED_TAIL = 48  # a guided chunk is at least 1/(this x workers) of the whole batch
+_IN_FLIGHT = 4  # per worker: ``submit`` waits while this many of its tasks (and their texts) are not done
 
 
 def facts_of(jobs: Sequence[tuple[str, str]]) -> list[CodeFacts]:
@@ -145,6 +147,7 @@ class FilePool:
         self.workers = _workers() if workers is None else workers
         self.min_parallel = _MIN_PARALLEL if min_parallel is None else min_parallel
         self._executor: Executor | None = None
+        self._in_flight: deque[Future[Any]] = deque()
 
     def map(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> list[T]:
         """``fn`` over ``jobs`` (tuples that start with a path and a text), results in input order."""
@@ -192,8 +195,19 @@ class FilePool:
         return self._executor is not None
 
     def submit(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> Pending[T]:
-        """``fn(jobs)`` started on a worker now (needs ``parallel``); the caller goes on with other work."""
-        return Pending([self._start().submit(fn, jobs)])
+        """``fn(jobs)`` started on a worker now (needs ``parallel``); the caller goes on with other work. A
+        caller that produces faster than the workers consume waits here: the executor would otherwise hold
+        every job it was given (a whole tree's texts, for a whole-tree pack) until a worker takes it."""
+        executor = self._start()
+        in_flight = self._in_flight
+        while in_flight and in_flight[0].done():
+            in_flight.popleft()
+        while len(in_flight) >= _IN_FLIGHT * self.workers:
+            wait(in_flight, return_when=FIRST_COMPLETED)
+            self._in_flight = in_flight = deque(f for f in in_flight if not f.done())
+        future = executor.submit(fn, jobs)
+        in_flight.append(future)
+        return Pending([future])
 
     def start(self) -> None:
         """Fork the workers now (before this process starts any thread, e.g. a progress bar's)."""
@@ -220,3 +234,4 @@ class FilePool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        self._in_flight.clear()
