@@ -261,3 +261,22 @@ def test_only_the_latest_memos_are_kept(tmp_path: Path) -> None:
     for budget in range(100_000, 100_007):
         Snapshot.build(root, PackOptions(budget=budget), track_changes=False)
     assert len(_memos(root)) == 4
+
+
+def test_a_streamed_build_and_a_memo_hit_into_a_sink_give_the_same_bytes(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_git_repo(tmp_path / "repo", FILES)
+    options = PackOptions(budget=None)
+    streamed: list[str] = []
+    first = builder_module.build_pack(root, options, sink=streamed.append)
+    assert first.text == ""
+    assert not _memos(root)
+    whole = builder_module.build_pack(root, options)  # memoised now
+    assert whole.text == "".join(streamed)
+    builds = _NoBuild(monkeypatch)
+    again: list[str] = []
+    hit = builder_module.build_pack(root, options, sink=again.append)
+    assert builds.calls == 0
+    assert hit.text == ""
+    assert "".join(again) == whole.text
+    assert hit.files == whole.files
