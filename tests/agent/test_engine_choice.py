@@ -31,7 +31,7 @@ def test_open_engine_from_config(server: StandIn, monkeypatch: pytest.MonkeyPatc
     assert engine.complete([{"role": "user", "content": "hi"}]).content == "ok, done"
     # the DeepSeek key is never handed to another engine's server
     local = open_remote_engine(load_config(None), overrides={"engine": "vllm", "base_url": server.base_url})
-    assert local._client.api_key != "sk-test"
+    assert "sk-test" not in local._connection().headers.get("Authorization", "")  # the header every call sends
     with pytest.raises(EngineError, match="unknown engine 'nope'"):
         open_remote_engine(load_config(None), overrides={"engine": "nope"})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -148,3 +148,11 @@ def test_review_is_held_and_a_table_without_off_peak_is_refused(tmp_path: Path) 
     assert "no off-peak window" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert len(_jobs(state)) == 1  # nothing was held
+
+
+def test_jobs_held_within_one_second_list_oldest_first(tmp_path: Path) -> None:
+    queue = JobQueue(tmp_path / "q")
+    moment = datetime(2026, 12, 6, 10, 0, 0, tzinfo=UTC)
+    made = [queue.add(command="refactor", argv=["refactor", ".", f"task {n}"], cwd=tmp_path, repo=tmp_path,
+                      not_before=moment, quote={}, now=moment + timedelta(microseconds=n)) for n in range(12)]
+    assert [job.id for job in queue.jobs()] == [job.id for job in made]

@@ -89,7 +89,7 @@ class JobQueue:
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         job = Job(id=f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}", command=command, argv=tuple(argv),
                   cwd=str(cwd), repo=str(repo), not_before=not_before.astimezone(UTC).isoformat(),
-                  created=moment.isoformat(timespec="seconds"), quote=dict(quote))
+                  created=moment.isoformat(timespec="microseconds"), quote=dict(quote))
         self.directory.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.directory / f"{job.id}.json", job.to_json())
         return job
@@ -107,7 +107,8 @@ class JobQueue:
                 out.append(_parse(path, state))
             except QueueError:
                 continue
-        return out
+        # Two jobs held within one second share the id's time part: order by when each was made.
+        return sorted(out, key=lambda job: (job.created, job.id))
 
     def find(self, prefix: str) -> Job:
         """The one job whose id starts with ``prefix``."""
