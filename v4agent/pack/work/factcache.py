@@ -35,6 +35,7 @@ _PRODUCERS = (
     "v4agent.pack.rank.symbols",
     "v4agent.pack.select.analyze",
     "v4agent.pack.select.classify",
+    "v4agent.secrets.paths",
     "v4agent.secrets.redact",
     "v4agent.secrets.scan",
     "v4agent.secrets.values",
