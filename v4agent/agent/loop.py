@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from v4agent.accounting import BudgetExceeded, Ledger, Meter, PriceTable
+from v4agent.agent.compaction import compact_conversation
 from v4agent.agent.cutcall import cut_usage, shown_chars
 from v4agent.agent.events import (
     CallDone,
@@ -40,11 +41,10 @@ from v4agent.agent.request.layout import (
     INTERRUPTED_TOOL_RESULT,
     Conversation,
     Message,
-    compacted_messages,
     delta_message,
     tool_message,
 )
-from v4agent.agent.request.window import UNSUMMARIZED, ContextFull, Window, provider_scale
+from v4agent.agent.request.window import ContextFull, Window, provider_scale
 from v4agent.agent.sessions.records import CallRecord, EndRecord, EndTotals, ResetRecord, ToolRecord
 from v4agent.agent.sessions.store import SessionWriter
 from v4agent.core.signals import interrupt_reason
@@ -389,36 +389,17 @@ class Agent:
         self.window.ensure_sendable(self.conversation.messages)
 
     def compact(self, reason: str) -> None:
-        """Summarize the conversation so far and restart from [system, pack, task, summary] (also on demand).
-
-        The summary request extends the conversation (it hits the whole cached prefix) unless it would not fit:
-        then its oldest tool payloads are stubbed, and with no way to fit no summary is asked for.
-        """
+        """Summarize the conversation so far and restart from [system, pack, task, summary] (also on demand)."""
         self._emit(Notice(f"compacting: {reason}"))
         window = self.window
         context_before = max(self.context_tokens, window.count(self.conversation.messages))
-        fitted = window.summary_request(self.conversation.messages)
-        if fitted.stubbed:
-            self._emit(Notice(f"the summary request left out {fitted.stubbed} old tool results or arguments to "
-                              f"fit the window ({fitted.tokens} tokens)"))
-        summary = UNSUMMARIZED
-        if fitted.fits:
-            reply = self._call("compact", fitted.messages)
-            summary = (reply.content if reply is not None else "") or summary
-            if reply is not None and reply.incomplete:
-                self._emit(Notice(f"the summary is incomplete: {reply.incomplete}"))
-        else:
-            self._emit(Notice("even without its tool results the conversation does not fit the window: "
-                              "compacting without a summary"))
-        if self.snapshot is not None:
-            self.snapshot = self.snapshot.rebase()  # re-pack once: later deltas are against the new render
-            pack_text = str(self.snapshot.text)
-        else:
-            pack_text = self.conversation.pack_text()
-        messages = compacted_messages(self.system_prompt, pack_text, self.conversation.task(), summary)
-        self.conversation = Conversation(messages)
+        done = compact_conversation(window, self.conversation, self.system_prompt, self.snapshot,
+                                    lambda messages: self._call("compact", list(messages)))
+        for notice in done.notices:
+            self._emit(Notice(notice))
+        self.snapshot, self.conversation = done.snapshot, done.conversation
         self.writer.write(ResetRecord("compaction", context_before))
-        for index, message in enumerate(messages):
+        for index, message in enumerate(self.conversation.messages):
             self.writer.message(index, message)
         self.context_tokens = 0
         self._pending_tokens = 0
