@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -199,5 +200,5 @@ def test_indented_line_starts_are_exact_cut_points(real: Tokenizer, seed: int) -
     # The rule itself, against the real tokenizer alone: cut at every line start, the parts' counts add up.
     for text in texts:
         cuts = [0, *(m.end() for m in _LINE_START.finditer(text)), len(text)]
-        parts = [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+        parts = [text[a:b] for a, b in pairwise(cuts)]
         assert sum(_expected(real, parts)) == _expected(real, [text])[0], text

@@ -276,13 +276,23 @@ class FileSymbols:
         return cls(tuple(defines), tuple(references))
 
 
+_LANGUAGE_MEMO: dict[str, str | None] = {}  # by path: one build asks about each file several times
+_LANGUAGE_MEMO_LIMIT = 1 << 18  # paths remembered; the memo restarts past it
+
+
 def language_for(rel_path: str) -> str | None:
     """The tree-sitter language name for a path, or None when no grammar is wired up for it."""
+    try:
+        return _LANGUAGE_MEMO[rel_path]
+    except KeyError:
+        pass
     name = rel_path.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    if name in _FILENAMES:
-        return _FILENAMES[name]
     dot = name.rfind(".")
-    return _EXTENSIONS.get(name[dot:]) if dot > 0 else None
+    lang = _FILENAMES[name] if name in _FILENAMES else _EXTENSIONS.get(name[dot:]) if dot > 0 else None
+    if len(_LANGUAGE_MEMO) >= _LANGUAGE_MEMO_LIMIT:
+        _LANGUAGE_MEMO.clear()
+    _LANGUAGE_MEMO[rel_path] = lang
+    return lang
 
 
 @cache
