@@ -215,3 +215,17 @@ def test_the_graph_has_the_same_bits_as_the_rule_one_reference_at_a_time(seed: i
     assert list(got) == sorted(expected)
     assert got == expected  # exact floats: the same adds in the same order
     assert out_weight == [math.fsum(w for (s, _), w in expected.items() if s == i) for i in range(len(paths))]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_quick_convergence_check_agrees_with_the_exact_sum(seed: int) -> None:
+    import numpy as np
+
+    rng = random.Random(seed)
+    for _ in range(300):
+        terms = np.asarray([rng.random() * 10.0 ** -rng.randint(5, 12) for _ in range(rng.randint(0, 3000))])
+        exact = math.fsum(terms.tolist())
+        # Limits at, just around and far from the exact sum: the answer is always fsum's.
+        for limit in (exact, math.nextafter(exact, 0.0), math.nextafter(exact, 1.0), exact * (1 + 1e-7),
+                      exact * (1 - 1e-7), exact * 2, exact / 2, 1e-6):
+            assert rank_module._below(terms, limit) == (exact < limit)

@@ -198,6 +198,19 @@ def _restart(paths: list[str], symbols: Mapping[str, FileSymbols], focus: Sequen
     ]
 
 
+# A float sum of n non-negative terms is within n * 2**-53 of the exact sum, relatively (a loose bound for
+# numpy's pairwise sum): far above the limit by it, the exact sum is above it too.
+_SUM_SLACK = 1e-6
+
+
+def _below(terms: npt.NDArray[np.float64], limit: float) -> bool:
+    """Whether the exactly rounded sum of these non-negative terms (``math.fsum``) is below ``limit``: decided by
+    numpy's quick sum where it is clearly not (most iterations), else by the exact sum."""
+    if len(terms) * 2.0**-53 < _SUM_SLACK and float(terms.sum()) > limit * (1 + _SUM_SLACK):
+        return False
+    return math.fsum(terms.tolist()) < limit
+
+
 def _pagerank(edges: _Edges, out_weight: list[float], restart: list[float]) -> list[float]:
     """Power iteration. Every step is an exactly rounded element-wise operation or an ordered sum (bincount adds
     the edges in their given order, fsum is exact), so the scores are the same bits on any machine."""
@@ -215,8 +228,8 @@ def _pagerank(edges: _Edges, out_weight: list[float], restart: list[float]) -> l
         # Mass at files with no outgoing links (and the damping remainder) restarts per `restart`.
         base = (1 - DAMPING) + DAMPING * math.fsum(ranks[dangling].tolist())
         new = base * start + np.bincount(destinations, weights=flow[sources] * weights, minlength=n)
-        delta = math.fsum(np.abs(new - ranks).tolist())
+        converged = _below(np.abs(new - ranks), _TOLERANCE)
         ranks = new
-        if delta < _TOLERANCE:
+        if converged:
             break
     return [float(r) for r in ranks.tolist()]

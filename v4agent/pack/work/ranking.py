@@ -103,7 +103,7 @@ class Ranking:
 
         coded = [it for it in items if it.lang]
         self._cache.prefetch(FactKind.SYMBOLS, coded)
-        symbols = {it.path: FileSymbols() for it in items}
+        symbols = dict.fromkeys([it.path for it in items], FileSymbols())  # one empty record, shared
         todo: list[Item] = []
         for it in coded:
             surveyed = self.surveyed.pop(it.path, None)
