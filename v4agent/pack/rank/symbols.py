@@ -379,9 +379,15 @@ def symbols_from_captures(captures: Mapping[str, Sequence[Node]], source: bytes)
 
 def symbols_from_names(defined: set[str], referenced: set[str]) -> FileSymbols:
     """The symbols from the names captured as definitions and references: short, dunder and noise names out."""
-    defines = {n for n in defined if _meaningful(n)}
-    references = {n for n in referenced if _meaningful(n) and n not in _NOISE}
+    defines = _meaningful_of(defined)
+    references = _meaningful_of(referenced.difference(_NOISE))
     return FileSymbols(tuple(sorted(defines)), tuple(sorted(references)))
+
+
+def _meaningful_of(names: set[str]) -> set[str]:
+    """The names ``_meaningful`` keeps, its test inlined (a worker runs it on every name of every file)."""
+    return {n for n in names if len(n) > 2 and (n[:2] != "__" or n[-2:] != "__")
+            and (n.isidentifier() or n.rstrip("!?=").isidentifier())}
 
 
 def _meaningful(name: str) -> bool:
