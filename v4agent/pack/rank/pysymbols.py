@@ -64,7 +64,10 @@ _ANNOTATION_TEXT = re.compile(r"([^\n=]*)(?=\n|=(?!=))")
 _DOT_AT_LINE_END = re.compile(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
 _WORD_OR_BRACKET_CLOSE = _WORD | {")", "]"}
 _NUMBER_DOT = re.compile(r"\d\.[ \t]*([A-Za-z_]\w*)")
-_SOFT_KEYWORD = re.compile(r"(?:match|case|type)[ \t]")
+# Where this finds nothing, _NUMBER_DOT finds nothing either (each of its matches has a dot like this): it starts
+# with a literal, so a file without such a dot is passed over fast.
+_DOT_AFTER_DIGIT = re.compile(r"\.(?<=\d\.)[ \t]*[A-Za-z_]")
+_SOFT_KEYWORDS = tuple(re.compile(word + r"[ \t]") for word in ("match", "case", "type"))  # literal: fast to find
 _TYPE_ALIAS = re.compile(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
 
 
@@ -103,7 +106,7 @@ def _code_only(text: str) -> str:
     if "\\" in code or "except*" in code:
         raise Unmodelled("backslash or except*")
     line_end = -1
-    for match in _SOFT_KEYWORD.finditer(code):
+    for match in _soft_keywords(code):
         start = match.start()
         if start < line_end:  # only a line's first word can start a statement: this line is done
             continue
@@ -115,6 +118,18 @@ def _code_only(text: str) -> str:
         if (line.endswith(":") and not line.startswith("type")) or _TYPE_ALIAS.match(line):
             raise Unmodelled("soft keyword statement")
     return code
+
+
+def _soft_keywords(code: str) -> list[re.Match[str]]:
+    """Where "match", "case" or "type" and a space or tab stand, in order: what one alternation would find (no two
+    such matches can overlap: each ends in a blank, which none of the words holds), three literal searches."""
+    found = [m for pattern in _SOFT_KEYWORDS for m in pattern.finditer(code)]
+    found.sort(key=_start)
+    return found
+
+
+def _start(match: re.Match[str]) -> int:
+    return match.start()
 
 
 def _without_imports(code: str) -> tuple[str, set[str]]:
@@ -157,7 +172,7 @@ def _attributes(code: str) -> set[str]:
         if code[before - 1] in _WORD_OR_BRACKET_CLOSE:
             raise Unmodelled("a member access across lines")
     # A keyword after a dot is no member: ``... and x`` (an attribute can never be one).
-    if not _NUMBER_DOT.search(code):
+    if not _DOT_AFTER_DIGIT.search(code) or not _NUMBER_DOT.search(code):
         return set(_ATTRIBUTE.findall(code)) - _KEYWORDS
     names = Counter(_ATTRIBUTE.findall(code))
     for match in _NUMBER_DOT.finditer(code):
