@@ -91,6 +91,8 @@ class FactCache:
         self._new_facts: dict[str, str] = {}
         if path is not None:
             self._db = self._connect(path)
+        # No fact stored when opened (a cold cache): nothing to look up, so no key is built or queried.
+        self._none_stored = self._db is None or not self._any_fact(self._db)
 
     @classmethod
     def open(cls, repo_root: Path) -> FactCache:
@@ -118,6 +120,13 @@ class FactCache:
         except sqlite3.Error:
             return None
 
+    @staticmethod
+    def _any_fact(db: sqlite3.Connection) -> bool:
+        try:
+            return db.execute("SELECT 1 FROM facts LIMIT 1").fetchone() is not None
+        except sqlite3.Error:
+            return True  # unknown: look up as usual
+
     # --- counts: small, loaded whole on first use ------------------------------------------------------
 
     def _all_counts(self) -> dict[str, int]:
@@ -141,6 +150,8 @@ class FactCache:
 
     def prefetch(self, keys: Iterable[str]) -> None:
         """Load these facts in a few queries (one per file would cost a round trip each)."""
+        if self._none_stored:
+            return
         missing = [k for k in keys if k not in self._facts and k not in self._absent]
         if self._db is None or not missing:
             return
@@ -153,7 +164,7 @@ class FactCache:
 
     def fact(self, key: str) -> str | None:
         """The stored fact, or None."""
-        if key not in self._facts:
+        if key not in self._facts and not self._none_stored:
             self.prefetch([key])
         return self._facts.get(key)
 
