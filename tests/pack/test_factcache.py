@@ -21,3 +21,10 @@ def test_a_cold_cache_answers_this_runs_facts_and_the_next_run_finds_them(tmp_pa
     assert warm.fact(key) == "stored"
     assert warm.fact(other) is None
     warm.close()
+
+
+def test_fact_keys_are_the_letter_path_and_blob() -> None:
+    for kind in FactKind:
+        key = fact_key(kind, "dir/a b.py", "f" * 40)
+        assert key == f"{kind.value}\0dir/a b.py\0{'f' * 40}"
+        assert type(key) is str

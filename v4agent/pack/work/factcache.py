@@ -75,7 +75,9 @@ def count_key(tokenizer: str, fmt: str, mode: str, path: str, blob: str) -> str:
 
 def fact_key(kind: FactKind, path: str, blob: str) -> str:
     """The ``facts`` key of one kind of fact about one file's content."""
-    return f"{kind}\0{path}\0{blob}"  # a StrEnum formats as its letter: the same bytes as a plain "a"
+    # A StrEnum's text is its letter: the same bytes as a plain "a" (joined, not formatted: a cold pack at 100k
+    # files builds a quarter million keys).
+    return "\0".join((kind, path, blob))
 
 
 class FactCache:
