@@ -140,8 +140,12 @@ def _without_imports(code: str) -> tuple[str, set[str]]:
         return code, set()
     names: set[str] = set()
     found = 0
+    kept: list[str] = []  # the code between the from-imports: what _FROM_IMPORT.sub("\n", code) gives, joined
+    at = 0
     for match in _FROM_IMPORT.finditer(code):
         found += 1
+        kept += (code[at:match.start()], "\n")
+        at = match.end()
         if match.group(1).strip() == "__future__":
             continue
         for part in match.group(2).strip("() \t\n").split(","):
@@ -151,7 +155,8 @@ def _without_imports(code: str) -> tuple[str, set[str]]:
     found += len(_IMPORT.findall(code))
     if found != statements:
         raise Unmodelled("an import that does not start its line")
-    return _IMPORT.sub("\n", _FROM_IMPORT.sub("\n", code)), names
+    kept.append(code[at:])
+    return _IMPORT.sub("\n", "".join(kept)), names
 
 
 def _definitions(code: str) -> set[str]:
