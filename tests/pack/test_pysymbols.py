@@ -202,3 +202,45 @@ def test_code_only_blanks_strings_and_comments_and_keeps_f_string_fields() -> No
     assert code_only("z = rb'''multi\nline'''\n") == "z = rb 0 \n"
     with pytest.raises(Unmodelled):
         code_only("w = f\"{d['k']}\"\n")
+
+
+def _adversarial_code(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    bits = ["match", "case", "type", "typecase", "matchtype", " ", "\t", "\n", ".", "1", "0.", "1.e5", "a2.b", "x",
+            "_", "(", ")", ":", "=", "casematch ", "1 .real", "2.\treal", "3..a"]
+    return ["".join(rng.choice(bits) for _ in range(rng.randint(0, 60))) for _ in range(2000)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_quick_searches_find_what_the_one_pattern_finds(seed: int) -> None:
+    import re
+
+    from v4agent.pack.rank import pysymbols
+
+    alternation = re.compile(r"(?:match|case|type)[ \t]")
+    for code in _adversarial_code(seed):
+        found = [(m.start(), m.group()) for m in pysymbols._soft_keywords(code)]
+        assert found == [(m.start(), m.group()) for m in alternation.finditer(code)]
+        # The quick test may say "maybe" where the full one says no, never "no" where it says yes.
+        if pysymbols._NUMBER_DOT.search(code):
+            assert pysymbols._DOT_AFTER_DIGIT.search(code)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_imports_cut_out_in_one_pass_as_two_substitutions_would(seed: int) -> None:
+    from v4agent.pack.rank import pysymbols
+    from v4agent.pack.rank.pycode import Unmodelled
+
+    rng = random.Random(seed)
+    lines = ["from a import b", "from . import (c,\n  d)", "from __future__ import annotations", "import os",
+             "  import sys", "x = 1", "from x import *", "fromage = 2", "importer()", "from a.b import c as d",
+             "def f():\n    from y import z", "", "print(x)"]
+    for _ in range(500):
+        code = "\n" + "\n".join(rng.choice(lines) for _ in range(rng.randint(0, 12))) + "\n"
+        try:
+            got = pysymbols._without_imports(code)
+        except Unmodelled:
+            continue
+        if got[1] or "import" in code:
+            expected = pysymbols._IMPORT.sub("\n", pysymbols._FROM_IMPORT.sub("\n", code))
+            assert got[0] == expected

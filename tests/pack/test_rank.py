@@ -176,3 +176,56 @@ def test_the_graph_is_the_same_bits_as_plain_loops(seed: int, monkeypatch: pytes
     paths = sorted(symbols)
     edges, out_weight = rank_module._graph(paths, symbols)
     assert (tuple(a.tolist() for a in edges), out_weight) == _graph_by_loops(paths, symbols)
+
+
+def _graph_by_reference(paths: list[str], symbols: dict[str, FileSymbols]) -> dict[tuple[int, int], float]:
+    """The graph's rule, one reference at a time: each linking name adds its share to every (source, definer)
+    edge, in the source's reference order."""
+    families = [rank_module._family(p) for p in paths]
+    definers: dict[tuple[str, str], list[int]] = {}
+    for i, p in enumerate(paths):
+        for name in symbols[p].defines:
+            definers.setdefault((families[i], name), []).append(i)
+    n, edges = len(paths), {}
+    for i, p in enumerate(paths):
+        for name in symbols[p].references:
+            found = definers.get((families[i], name))
+            if not found or len(found) > rank_module._MAX_DEFINERS:
+                continue
+            for j in found:
+                if j != i:
+                    edges[i, j] = edges.get((i, j), 0.0) + math.log(1.0 + n / len(found)) / len(found)
+    return edges
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_graph_has_the_same_bits_as_the_rule_one_reference_at_a_time(seed: int) -> None:
+    rng = random.Random(seed)
+    names = [f"n{k}" for k in range(60)] + ["common"]
+    exts = [".py", ".js", ".ts", ".c", ".h", ".go", ".txt"]
+    symbols: dict[str, FileSymbols] = {}
+    for i in range(300):
+        defines = tuple(rng.choice(names) for _ in range(rng.randint(0, 6))) + (("common",) if i % 2 else ())
+        references = tuple(rng.choice(names) for _ in range(rng.randint(0, 30)))  # repeats, in no order
+        symbols[f"d{i % 7}/f{i:03}{rng.choice(exts)}"] = FileSymbols(defines, references)
+    paths = sorted(symbols)
+    (sources, destinations, weights), out_weight = rank_module._graph(paths, symbols)
+    expected = _graph_by_reference(paths, symbols)
+    got = dict(zip(zip(sources.tolist(), destinations.tolist(), strict=True), weights.tolist(), strict=True))
+    assert list(got) == sorted(expected)
+    assert got == expected  # exact floats: the same adds in the same order
+    assert out_weight == [math.fsum(w for (s, _), w in expected.items() if s == i) for i in range(len(paths))]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_quick_convergence_check_agrees_with_the_exact_sum(seed: int) -> None:
+    import numpy as np
+
+    rng = random.Random(seed)
+    for _ in range(300):
+        terms = np.asarray([rng.random() * 10.0 ** -rng.randint(5, 12) for _ in range(rng.randint(0, 3000))])
+        exact = math.fsum(terms.tolist())
+        # Limits at, just around and far from the exact sum: the answer is always fsum's.
+        for limit in (exact, math.nextafter(exact, 0.0), math.nextafter(exact, 1.0), exact * (1 + 1e-7),
+                      exact * (1 - 1e-7), exact * 2, exact / 2, 1e-6):
+            assert rank_module._below(terms, limit) == (exact < limit)

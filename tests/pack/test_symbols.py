@@ -193,3 +193,14 @@ def test_json_round_trip() -> None:
 def test_deterministic() -> None:
     text = SAMPLES["web/app.js"][0]
     assert extract_symbols("web/app.js", text) == extract_symbols("web/app.js", text)
+
+
+def test_the_bulk_name_filter_keeps_what_the_one_name_rule_keeps() -> None:
+    import itertools
+
+    from v4agent.pack.rank.symbols import _meaningful, _meaningful_of
+
+    pieces = ["_", "__", "a", "Ab", "x1", "1", "é", "!", "?", "=", "-", ".", "::", "$", " "]
+    names = {"".join(p) for k in range(1, 5) for p in itertools.product(pieces, repeat=k)}
+    assert len(names) > 10_000
+    assert _meaningful_of(names) == {n for n in names if _meaningful(n)}

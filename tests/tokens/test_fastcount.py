@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from tokenizers import Tokenizer, pre_tokenizers
 
-from v4agent.tokens.fastcount import PieceCounter, _regions
+from v4agent.tokens.fastcount import _LINE_START, PieceCounter, _regions
 from v4agent.tokens.tokenizer import deepseek_v4_tokenizer_path, get_tokenizer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,13 +63,13 @@ def test_counts_equal_the_real_tokenizer_on_random_text(real: Tokenizer, seed: i
 
 
 def test_regions_cover_the_text_and_isolate_other_characters() -> None:
-    text = "import os\nname = 'café'\n    x = 1\nprint(x)\n  ü\nend\n"
+    text = "import os\nname = 'café'\n    x = 1\nprint(x)\n  ü\n\n  \nend\n"
     regions = _regions(text)
-    # A region starts only where a line starts with a printable ASCII character ("    x" and "  ü" do not);
-    # two regions that meet are one.
-    assert [text[a:b] for a, b, _ in regions] == ["import os\n", "name = 'café'\n    x = 1\nprint(x)\n  ü\n",
-                                                  "end\n"]
-    assert [plain for _, _, plain in regions] == [True, False, True]
+    # A region starts only where a line starts with spaces or tabs then a printable ASCII character ("  ü" and
+    # the blank lines do not: the line break before them may not end a piece); two regions that meet are one.
+    assert [text[a:b] for a, b, _ in regions] == ["import os\n", "name = 'café'\n", "    x = 1\n",
+                                                  "print(x)\n  ü\n\n  \n", "end\n"]
+    assert [plain for _, _, plain in regions] == [True, False, True, False, True]
     assert _regions("x = 1\n") == [(0, 6, True)]
     assert "".join(text[a:b] for a, b, _ in regions) == text
 
@@ -173,3 +174,31 @@ def test_long_texts_counted_in_spans_stay_exact(real: Tokenizer, monkeypatch: py
     counter = PieceCounter(real)
     assert counter.count_many(texts) == _expected(real, texts)
     assert [counter.encode(t) for t in texts] == [real.encode(t, add_special_tokens=False).ids for t in texts]
+
+
+# Indented lines (a directory tree, nested code) around what could join a piece across a line start: whitespace
+# runs holding line breaks, Unicode spaces, punctuation runs ending in line breaks, digits, tabs, CR.
+_INDENT_ALPHABET = ["\n", "\n  ", "\n    ", "\n\t", "\n \t ", "\r\n  ", "\n\n  ", "\n  \n", " \n  ", "\t\n ",
+                    "\u3000\n ", "\x85\n ", "\u00a0\n  ", "\u2028 ", "\x0b\n ", "\n \x0c", ".\n  ", ":\n\n ", "(\n ",
+                    "/", "x", "ab", "é", "中", "1", "12345", " ", "  ", "-", "_", "<think>", "😀", "\u0301", "->"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_indented_line_starts_are_exact_cut_points(real: Tokenizer, seed: int) -> None:
+    rng = random.Random(seed)
+    texts = ["".join(rng.choice(_INDENT_ALPHABET) for _ in range(rng.randint(0, 200))) for _ in range(300)]
+    # A tree: indented names, one with a character the reduction does not cover (its own region then).
+    for _ in range(40):
+        lines = ["  " * rng.randint(0, 6) + "".join(rng.choice("abz_.-/0 ") for _ in range(rng.randint(1, 12)))
+                 for _ in range(60)]
+        lines[rng.randrange(60)] += rng.choice(["é", "中文", "\u00a0", "😀", "\x85"])
+        texts.append("\n".join(lines) + "\n")
+    counter = PieceCounter(real)
+    assert counter.count_many(texts) == _expected(real, texts)
+    assert [counter.encode(t) for t in texts[:80]] == [real.encode(t, add_special_tokens=False).ids
+                                                       for t in texts[:80]]
+    # The rule itself, against the real tokenizer alone: cut at every line start, the parts' counts add up.
+    for text in texts:
+        cuts = [0, *(m.end() for m in _LINE_START.finditer(text)), len(text)]
+        parts = [text[a:b] for a, b in pairwise(cuts)]
+        assert sum(_expected(real, parts)) == _expected(real, [text])[0], text

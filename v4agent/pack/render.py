@@ -90,26 +90,44 @@ def render_header(fmt: str) -> str:
 
 def render_tree(entries: Sequence[TreeEntry], fmt: str) -> str:
     """The directory tree of every packed path (sorted by components), then the opening of the files section."""
+    # Sorted by components: "/" read as NUL, below any character a name can hold, sorts as a list of components.
+    ordered = sorted(entries, key=_component_key)
+    # Names are escaped for display one at a time only when some name needs it (display_path is the identity else).
+    joined = "/".join(e.path + "/" + (e.link_target or "") for e in ordered)
+    show = display_path if display_path(joined) != joined else _as_is
     lines: list[str] = []
     previous: list[str] = []
-    for entry in sorted(entries, key=lambda e: e.path.split("/")):
-        parts = entry.path.split("/")
-        dirs = parts[:-1]
-        common = 0
-        while common < min(len(dirs), len(previous)) and dirs[common] == previous[common]:
-            common += 1
-        for depth in range(common, len(dirs)):
-            lines.append("  " * depth + display_path(dirs[depth]) + "/")
-        name = display_path(parts[-1])
+    seen_dir: str | None = None  # the last entry's directory, with its "/": a file beside it adds only its name
+    indent = ""
+    for entry in ordered:
+        path = entry.path
+        cut = path.rfind("/")
+        if path[:cut + 1] != seen_dir:
+            seen_dir = path[:cut + 1]
+            dirs = path[:cut].split("/") if cut >= 0 else []
+            common = 0
+            while common < min(len(dirs), len(previous)) and dirs[common] == previous[common]:
+                common += 1
+            for depth in range(common, len(dirs)):
+                lines.append("  " * depth + show(dirs[depth]) + "/")
+            previous, indent = dirs, "  " * len(dirs)
+        name = show(path[cut + 1:])
         if entry.link_target is not None:
-            name += " -> " + display_path(entry.link_target)
-        lines.append("  " * len(dirs) + name)
-        previous = dirs
+            name += " -> " + show(entry.link_target)
+        lines.append(indent + name)
     tree = "\n".join(lines) + ("\n" if lines else "")
     if fmt == "xml":
         return f"<directory_structure>\n{tree}</directory_structure>\n<files>\n"
     fence = _fence(tree)
     return f"## File tree\n\n{fence}\n{tree}{fence}\n\n"
+
+
+def _component_key(entry: TreeEntry) -> str:
+    return entry.path.replace("/", "\0")
+
+
+def _as_is(name: str) -> str:
+    return name
 
 
 def render_file(path: str, text: str, mode: str, fmt: str, lang: str = "") -> str:

@@ -3,8 +3,8 @@
 A V4 encode spends most of its time in the pre-tokenizer (three Unicode regex splits run by Oniguruma), not in
 BPE. On printable ASCII plus tabs and line breaks (what most code is) those three splits reduce to the one
 regex below, and a piece's BPE depends only on the piece, so counts are memoised per distinct piece: pieces
-recur all the time in code. A text is cut at line starts (a piece never crosses "\\n" followed by a printable
-ASCII character); regions holding any other character go to the real tokenizer, and so does a text holding an
+recur all the time in code. A text is cut at line starts (a piece never crosses "\\n" followed by spaces or
+tabs then a printable ASCII character); regions holding any other character go to the real tokenizer, and so does a text holding an
 ASCII added token such as ``<think>``. The reduction holds for the pre-tokenizer it was derived from: at load the
 tokenizer's pre-tokenizer, normalizer, model and added tokens are compared with it, and any difference turns the
 fast path off (counts then come from ``tokenizers`` alone; exact either way).
@@ -53,7 +53,12 @@ _ASCII_PIECES = re.compile(
     r"|[ \t\r\n]+"
 )
 _OTHER_CHAR = re.compile(r"[^\t\n\r -~]")  # what the reduction does not cover
-_LINE_START = re.compile(r"\n(?=[!-~])")  # a piece boundary: its end is where a region may start
+# A piece boundary: its end is where a region may start. After a "\n" that only spaces or tabs separate from a
+# printable ASCII character, no piece of the full text continues: the alternatives that can hold a line break
+# ( ?[\p{P}\p{S}]+[\r\n]* and \s*[\r\n]+, the latter tried before \s+ at any start in a whitespace run) end at
+# the run's last line break, which this one is; the others hold none, and no pattern looks behind. So indented
+# lines (a directory tree's) are cut points too.
+_LINE_START = re.compile(r"\n(?=[ \t]*[!-~])")
 _BYTE_LEVEL = str.maketrans({" ": "\u0120", "\n": "\u010a", "\t": "\u0109", "\r": "\u010d"})  # GPT-2 byte map
 _MEMO_LIMIT = 1 << 20  # distinct pieces remembered (~100 MB at most); the memo restarts past it
 _SPAN = 1 << 18  # characters split into pieces at a time: a long text (a 100k-file tree) is not one huge list

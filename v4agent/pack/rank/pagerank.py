@@ -13,6 +13,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
+from itertools import chain, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -94,33 +95,43 @@ def _graph(paths: list[str], symbols: Mapping[str, FileSymbols]) -> tuple[_Edges
         for name in symbols[path].defines:
             by_name[name].append(i)
     n = len(paths)
-    # Each referenced name that links (defined in at most _MAX_DEFINERS files) gets an id, its definers a run in
-    # one flat list, and an IDF-like share: a name defined once is a strong link, one defined in many a weak one.
-    ids: dict[tuple[str, str], int] = {}
+    # Each name that links (defined in at most _MAX_DEFINERS files of its family) gets an id, its definers a run
+    # in one flat list, and an IDF-like share: a name defined once is a strong link, one defined in many a weak
+    # one. The share depends only on how many files define the name: one value per count.
+    by_count = [0.0] + [math.log(1.0 + n / c) / c for c in range(1, _MAX_DEFINERS + 1)]
     starts: list[int] = [0]
     targets: list[int] = []
-    shares: list[float] = []
-    ref_src: list[int] = []
-    ref_id: list[int] = []
-    for node, path in enumerate(paths):
-        family = families[node]
+    share_of: list[float] = []
+    ref_src_parts: list[npt.NDArray[np.intp]] = []
+    ref_id_parts: list[npt.NDArray[np.intp]] = []
+    nodes_of: dict[str, list[int]] = defaultdict(list)
+    for node, family in enumerate(families):
+        nodes_of[family].append(node)
+    for family, nodes in nodes_of.items():
         linked = definers.get(family)
         if not linked:
             continue
-        for name in symbols[path].references:
-            key = (family, name)
-            k = ids.get(key)
-            if k is None:
-                found = linked.get(name)
-                if found is None or len(found) > _MAX_DEFINERS:
-                    continue
-                k = ids[key] = len(shares)
+        ids: dict[str, int] = {}
+        for name, found in linked.items():
+            if len(found) <= _MAX_DEFINERS:
+                ids[name] = len(share_of)
                 targets += found
                 starts.append(len(targets))
-                shares.append(math.log(1.0 + n / len(found)) / len(found))
-            ref_src.append(node)
-            ref_id.append(k)
-    if not ref_src:
+                share_of.append(by_count[len(found)])
+        # Every reference of these files in order (a file's own order is what the edge sums keep), looked up at
+        # C speed; -1 for a name that does not link.
+        refs = [symbols[paths[node]].references for node in nodes]
+        found_ids = np.fromiter(map(ids.get, chain.from_iterable(refs), repeat(-1)), dtype=np.intp,
+                                count=sum(map(len, refs)))
+        src = np.repeat(np.asarray(nodes, dtype=np.intp), [len(r) for r in refs])
+        links = found_ids >= 0
+        ref_src_parts.append(src[links])
+        ref_id_parts.append(found_ids[links])
+    ref_src = np.concatenate(ref_src_parts) if ref_src_parts else np.zeros(0, dtype=np.intp)
+    ref_id = np.concatenate(ref_id_parts) if ref_id_parts else np.zeros(0, dtype=np.intp)
+    shares = share_of
+    del ref_src_parts, ref_id_parts
+    if not len(ref_src):
         return _no_edges(n)
     # Every (reference, definer) pair in reference order, then one edge per (source, destination). Arrays, never
     # Python lists, past this point, each dropped once used: at 100k files there are millions of edges.
@@ -187,6 +198,19 @@ def _restart(paths: list[str], symbols: Mapping[str, FileSymbols], focus: Sequen
     ]
 
 
+# A float sum of n non-negative terms is within n * 2**-53 of the exact sum, relatively (a loose bound for
+# numpy's pairwise sum): far above the limit by it, the exact sum is above it too.
+_SUM_SLACK = 1e-6
+
+
+def _below(terms: npt.NDArray[np.float64], limit: float) -> bool:
+    """Whether the exactly rounded sum of these non-negative terms (``math.fsum``) is below ``limit``: decided by
+    numpy's quick sum where it is clearly not (most iterations), else by the exact sum."""
+    if len(terms) * 2.0**-53 < _SUM_SLACK and float(terms.sum()) > limit * (1 + _SUM_SLACK):
+        return False
+    return math.fsum(terms.tolist()) < limit
+
+
 def _pagerank(edges: _Edges, out_weight: list[float], restart: list[float]) -> list[float]:
     """Power iteration. Every step is an exactly rounded element-wise operation or an ordered sum (bincount adds
     the edges in their given order, fsum is exact), so the scores are the same bits on any machine."""
@@ -204,8 +228,8 @@ def _pagerank(edges: _Edges, out_weight: list[float], restart: list[float]) -> l
         # Mass at files with no outgoing links (and the damping remainder) restarts per `restart`.
         base = (1 - DAMPING) + DAMPING * math.fsum(ranks[dangling].tolist())
         new = base * start + np.bincount(destinations, weights=flow[sources] * weights, minlength=n)
-        delta = math.fsum(np.abs(new - ranks).tolist())
+        converged = _below(np.abs(new - ranks), _TOLERANCE)
         ranks = new
-        if delta < _TOLERANCE:
+        if converged:
             break
     return [float(r) for r in ranks.tolist()]

@@ -64,7 +64,10 @@ _ANNOTATION_TEXT = re.compile(r"([^\n=]*)(?=\n|=(?!=))")
 _DOT_AT_LINE_END = re.compile(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
 _WORD_OR_BRACKET_CLOSE = _WORD | {")", "]"}
 _NUMBER_DOT = re.compile(r"\d\.[ \t]*([A-Za-z_]\w*)")
-_SOFT_KEYWORD = re.compile(r"(?:match|case|type)[ \t]")
+# Where this finds nothing, _NUMBER_DOT finds nothing either (each of its matches has a dot like this): it starts
+# with a literal, so a file without such a dot is passed over fast.
+_DOT_AFTER_DIGIT = re.compile(r"\.(?<=\d\.)[ \t]*[A-Za-z_]")
+_SOFT_KEYWORDS = tuple(re.compile(word + r"[ \t]") for word in ("match", "case", "type"))  # literal: fast to find
 _TYPE_ALIAS = re.compile(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
 
 
@@ -103,7 +106,7 @@ def _code_only(text: str) -> str:
     if "\\" in code or "except*" in code:
         raise Unmodelled("backslash or except*")
     line_end = -1
-    for match in _SOFT_KEYWORD.finditer(code):
+    for match in _soft_keywords(code):
         start = match.start()
         if start < line_end:  # only a line's first word can start a statement: this line is done
             continue
@@ -117,6 +120,18 @@ def _code_only(text: str) -> str:
     return code
 
 
+def _soft_keywords(code: str) -> list[re.Match[str]]:
+    """Where "match", "case" or "type" and a space or tab stand, in order: what one alternation would find (no two
+    such matches can overlap: each ends in a blank, which none of the words holds), three literal searches."""
+    found = [m for pattern in _SOFT_KEYWORDS for m in pattern.finditer(code)]
+    found.sort(key=_start)
+    return found
+
+
+def _start(match: re.Match[str]) -> int:
+    return match.start()
+
+
 def _without_imports(code: str) -> tuple[str, set[str]]:
     """The code without its import statements, and the names ``from ... import`` brings in."""
     statements = sum(1 for m in _IMPORT_WORD.finditer(code)
@@ -125,8 +140,12 @@ def _without_imports(code: str) -> tuple[str, set[str]]:
         return code, set()
     names: set[str] = set()
     found = 0
+    kept: list[str] = []  # the code between the from-imports: what _FROM_IMPORT.sub("\n", code) gives, joined
+    at = 0
     for match in _FROM_IMPORT.finditer(code):
         found += 1
+        kept += (code[at:match.start()], "\n")
+        at = match.end()
         if match.group(1).strip() == "__future__":
             continue
         for part in match.group(2).strip("() \t\n").split(","):
@@ -136,7 +155,8 @@ def _without_imports(code: str) -> tuple[str, set[str]]:
     found += len(_IMPORT.findall(code))
     if found != statements:
         raise Unmodelled("an import that does not start its line")
-    return _IMPORT.sub("\n", _FROM_IMPORT.sub("\n", code)), names
+    kept.append(code[at:])
+    return _IMPORT.sub("\n", "".join(kept)), names
 
 
 def _definitions(code: str) -> set[str]:
@@ -157,7 +177,7 @@ def _attributes(code: str) -> set[str]:
         if code[before - 1] in _WORD_OR_BRACKET_CLOSE:
             raise Unmodelled("a member access across lines")
     # A keyword after a dot is no member: ``... and x`` (an attribute can never be one).
-    if not _NUMBER_DOT.search(code):
+    if not _DOT_AFTER_DIGIT.search(code) or not _NUMBER_DOT.search(code):
         return set(_ATTRIBUTE.findall(code)) - _KEYWORDS
     names = Counter(_ATTRIBUTE.findall(code))
     for match in _NUMBER_DOT.finditer(code):
@@ -333,7 +353,9 @@ def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     defines: set[str] = set()
     depth, at = 0, 0
     for position, kind, name in queries:
-        depth += sum(code.count(c, at, position) for c in "([{") - sum(code.count(c, at, position) for c in ")]}")
+        count = code.count  # spelled out: this runs for every module-level name of every file
+        depth += (count("(", at, position) + count("[", at, position) + count("{", at, position)
+                  - count(")", at, position) - count("]", at, position) - count("}", at, position))
         at = position
         if depth == 0:
             if kind == "define":

@@ -276,13 +276,23 @@ class FileSymbols:
         return cls(tuple(defines), tuple(references))
 
 
+_LANGUAGE_MEMO: dict[str, str | None] = {}  # by path: one build asks about each file several times
+_LANGUAGE_MEMO_LIMIT = 1 << 18  # paths remembered; the memo restarts past it
+
+
 def language_for(rel_path: str) -> str | None:
     """The tree-sitter language name for a path, or None when no grammar is wired up for it."""
+    try:
+        return _LANGUAGE_MEMO[rel_path]
+    except KeyError:
+        pass
     name = rel_path.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    if name in _FILENAMES:
-        return _FILENAMES[name]
     dot = name.rfind(".")
-    return _EXTENSIONS.get(name[dot:]) if dot > 0 else None
+    lang = _FILENAMES[name] if name in _FILENAMES else _EXTENSIONS.get(name[dot:]) if dot > 0 else None
+    if len(_LANGUAGE_MEMO) >= _LANGUAGE_MEMO_LIMIT:
+        _LANGUAGE_MEMO.clear()
+    _LANGUAGE_MEMO[rel_path] = lang
+    return lang
 
 
 @cache
@@ -369,9 +379,15 @@ def symbols_from_captures(captures: Mapping[str, Sequence[Node]], source: bytes)
 
 def symbols_from_names(defined: set[str], referenced: set[str]) -> FileSymbols:
     """The symbols from the names captured as definitions and references: short, dunder and noise names out."""
-    defines = {n for n in defined if _meaningful(n)}
-    references = {n for n in referenced if _meaningful(n) and n not in _NOISE}
+    defines = _meaningful_of(defined)
+    references = _meaningful_of(referenced.difference(_NOISE))
     return FileSymbols(tuple(sorted(defines)), tuple(sorted(references)))
+
+
+def _meaningful_of(names: set[str]) -> set[str]:
+    """The names ``_meaningful`` keeps, its test inlined (a worker runs it on every name of every file)."""
+    return {n for n in names if len(n) > 2 and (n[:2] != "__" or n[-2:] != "__")
+            and (n.isidentifier() or n.rstrip("!?=").isidentifier())}
 
 
 def _meaningful(name: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import TypeVar
 
 import pathspec
 
@@ -24,6 +25,7 @@ _VENDOR_DIRS = frozenset({"node_modules", "vendor", "third_party", "thirdparty",
                           ".ruff_cache", ".gradle", ".idea"})  # fmt: skip
 _MINIFIABLE = (".js", ".mjs", ".cjs", ".css")
 _SNIFF_BYTES = 8192
+_V = TypeVar("_V")
 # How a pack's text begins (``render._HEADER``): an earlier pack written into the repository is not source.
 _PACK_OUTPUT_STARTS = ("This is a packed copy of a software repository:",
                        "# Packed repository\n\nThis is a packed copy of a software repository:")
@@ -44,19 +46,58 @@ def path_skip_reason(path: str, include: Sequence[str] = (), exclude: Sequence[s
     lockfile/generated/vendored classes, never the secret class."""
     if matches_globs(path, exclude):
         return "excluded by --exclude"
-    if is_secret_path(path):
+    cut = path.rfind("/")
+    if _secret_by_name(path, cut):
         return "secret file (by name)"
     if matches_globs(path, include):
         return None
-    parts = path.split("/")
-    name = parts[-1].lower()
-    if name in _LOCKFILES:
-        return "lockfile"
-    if name.endswith(_GENERATED_SUFFIXES):
-        return "generated or minified (by name)"
-    if any(part in _VENDOR_DIRS for part in parts[:-1]):
+    by_name = _name_reason(path[cut + 1:])
+    if by_name is not None:
+        return by_name
+    if cut >= 0 and _vendored(path[:cut]):
         return "vendored or tool directory"
     return None
+
+
+# Memos of the parts of ``path_skip_reason`` (pure, asked once per file per build: at 100k files the name and
+# directory rules cost more than the rest of the classification). Each restarts past _MEMO_LIMIT entries.
+_MEMO_LIMIT = 1 << 16
+_SECRET_MEMO: dict[str, bool] = {}  # by the path's last two components: all ``is_secret_path`` looks at
+_NAME_MEMO: dict[str, str | None] = {}  # by file name
+_DIR_MEMO: dict[str, bool] = {}  # by directory
+
+
+def _remember(memo: dict[str, _V], key: str, value: _V) -> _V:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+def _secret_by_name(path: str, cut: int) -> bool:
+    if "\\" in path:  # ``is_secret_path`` reads a backslash as a separator: no tail of "/" alone is enough
+        return is_secret_path(path)
+    tail = path[path.rfind("/", 0, cut) + 1:] if cut > 0 else path
+    found = _SECRET_MEMO.get(tail)
+    return _remember(_SECRET_MEMO, tail, is_secret_path(tail)) if found is None else found
+
+
+def _name_reason(name: str) -> str | None:
+    try:
+        return _NAME_MEMO[name]
+    except KeyError:
+        pass
+    lower = name.lower()
+    reason = ("lockfile" if lower in _LOCKFILES else
+              "generated or minified (by name)" if lower.endswith(_GENERATED_SUFFIXES) else None)
+    return _remember(_NAME_MEMO, name, reason)
+
+
+def _vendored(directory: str) -> bool:
+    found = _DIR_MEMO.get(directory)
+    if found is None:
+        found = _remember(_DIR_MEMO, directory, any(part in _VENDOR_DIRS for part in directory.split("/")))
+    return found
 
 
 def sniff_bytes(head: bytes) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from v4agent.pack.options import PackError
@@ -23,11 +23,10 @@ class Item:
     analysis: Analysis
     lang: str | None
     raw: str | None = None  # decoded text, when read (loaded lazily otherwise)
+    path: str = field(init=False)  # the entry's path, relative to the pack root (read ~10 times per file a build)
 
-    @property
-    def path(self) -> str:
-        """The path relative to the pack root."""
-        return self.entry.path
+    def __post_init__(self) -> None:
+        self.path = self.entry.path
 
 
 class FileReader:

@@ -33,9 +33,9 @@ class Ranking:
 
     def ascending(self, items: list[Item]) -> list[str]:
         """Paths from lowest to highest rank (symbol-reference PageRank with the focus boost), cached."""
-        digest = hashlib.sha1(usedforsecurity=False)
-        for it in sorted(items, key=lambda it: it.path):
-            digest.update(f"{it.path}\0{it.blob}\0".encode("utf-8", "surrogatepass"))
+        digest = hashlib.sha1(usedforsecurity=False)  # fed in one piece: the same digest as file by file
+        by_path = sorted(items, key=_path_of)
+        digest.update("".join([f"{it.path}\0{it.blob}\0" for it in by_path]).encode("utf-8", "surrogatepass"))
         digest.update(json.dumps(self._focus).encode())
         blob = digest.hexdigest()  # the ranking depends only on the contents and the focus
         cached = self._cache.fact(FactKind.RANKING, "", blob)
@@ -103,7 +103,7 @@ class Ranking:
 
         coded = [it for it in items if it.lang]
         self._cache.prefetch(FactKind.SYMBOLS, coded)
-        symbols = {it.path: FileSymbols() for it in items}
+        symbols = dict.fromkeys([it.path for it in items], FileSymbols())  # one empty record, shared
         todo: list[Item] = []
         for it in coded:
             surveyed = self.surveyed.pop(it.path, None)
@@ -126,3 +126,7 @@ class Ranking:
         found, self.edits[item.path] = facts
         self._cache.put_fact(FactKind.SYMBOLS, item.path, item.blob, found.dumps())
         return found
+
+
+def _path_of(item: Item) -> str:
+    return item.path

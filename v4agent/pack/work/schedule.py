@@ -6,6 +6,7 @@ pack, only how long it takes.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from v4agent.pack.fit.budget import LAZY_FACTOR
@@ -58,10 +59,9 @@ class Workers:
         if budget is None or sum(e.size for e in entries) // 4 <= LAZY_FACTOR * budget or not self.pool.parallel:
             return
         opts, store = self._options, self._cache.store
-        sample = [fact_key(FactKind.SYMBOLS, e.path, e.blob) for e in entries
-                  if e.blob and language_for(e.path) and e.size <= opts.max_file_bytes
-                  and path_skip_reason(e.path, opts.include, opts.exclude) is None]
-        sample = sample[:_SAMPLE]
+        sample = list(islice((fact_key(FactKind.SYMBOLS, e.path, e.blob) for e in entries  # the first few only
+                              if e.blob and language_for(e.path) and e.size <= opts.max_file_bytes
+                              and path_skip_reason(e.path, opts.include, opts.exclude) is None), _SAMPLE))
         store.prefetch(sample)
         if sample and all(store.fact(k) is not None for k in sample):
             return  # a warm cache: no workers to start

@@ -76,9 +76,11 @@ def survey(todo: list[Entry], advance: Callable[[int], None], *, cache: BuildCac
     known: dict[str, Item] = {}
     sent: list[Entry] = []
     for e in todo:
-        lang, blob = language_for(e.path), e.blob
+        blob = e.blob
         cached = cache.fact(FactKind.ANALYSIS, e.path, blob) if blob else None
-        if blob and cached is not None and (lang is None or cache.fact(FactKind.SYMBOLS, e.path, blob)):
+        if cached is None or not blob:  # (a cold cache: every file, so nothing more is looked up for it here)
+            sent.append(e)
+        elif (lang := language_for(e.path)) is None or cache.fact(FactKind.SYMBOLS, e.path, blob):
             known[e.path] = Item(e, blob, Analysis.from_json(cached), lang)
         else:
             sent.append(e)
