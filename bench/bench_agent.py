@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -45,6 +46,33 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def scripted_turns(conversation: Any, tracker: Any, tools: Any, read: str,
+                   turns: int) -> tuple[list[float], int, list[int]]:
+    """The loop's own work per call over ``turns`` scripted calls (each reads ``read`` with a tool): the time of
+    each call's render + expected hit + record, the last request's tokens, and the first request's ids."""
+    from v4agent.agent.request.layout import tool_message
+
+    first_ids: list[int] = []
+    timings: list[float] = []
+    tokens = 0
+    for turn in range(1, turns + 1):
+        messages = conversation.messages
+        start = time.perf_counter()
+        rendered = tracker.render(messages, tools)
+        tracker.expected(rendered)
+        call_id = f"call_{turn}"
+        reply = {"role": "assistant", "content": "", "reasoning_content": "Read the next part.",
+                 "tool_calls": [{"id": call_id, "type": "function",
+                                 "function": {"name": "read_file", "arguments": json.dumps({"path": "x.py"})}}]}
+        tracker.record(rendered, messages, reply, billed_hit=None, billed_prompt=None)
+        timings.append(time.perf_counter() - start)
+        tokens = len(rendered.tokens)
+        first_ids = first_ids or list(rendered.tokens)
+        conversation.append(reply)
+        conversation.append(tool_message(call_id, f"turn {turn}\n{read}"))
+    return timings, tokens, first_ids
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, help="a Django 5.2 git repository (default: prepared and cached)")
@@ -52,7 +80,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from v4agent.agent.request.cachediag import CacheTracker
-    from v4agent.agent.request.layout import Conversation, tool_message
+    from v4agent.agent.request.layout import Conversation
     from v4agent.core.config import load_config
     from v4agent.pack import Snapshot
     from v4agent.pack.fromconfig import pack_options_from_config
@@ -70,24 +98,7 @@ def main() -> int:
     rss_before = _rss_mib()
     read = (corpus / "django" / "utils" / "text.py").read_text(encoding="utf-8")[:20_000]
 
-    first_ids: list[int] = []
-    timings: list[float] = []
-    tokens = 0
-    for turn in range(1, args.turns + 1):
-        messages = conversation.messages
-        start = time.perf_counter()
-        rendered = tracker.render(messages, tools)
-        tracker.expected(rendered)
-        call_id = f"call_{turn}"
-        reply = {"role": "assistant", "content": "", "reasoning_content": "Read the next part.",
-                 "tool_calls": [{"id": call_id, "type": "function",
-                                 "function": {"name": "read_file", "arguments": json.dumps({"path": "x.py"})}}]}
-        tracker.record(rendered, messages, reply, billed_hit=None, billed_prompt=None)
-        timings.append(time.perf_counter() - start)
-        tokens = len(rendered.tokens)
-        first_ids = first_ids or list(rendered.tokens)
-        conversation.append(reply)
-        conversation.append(tool_message(call_id, f"turn {turn}\n{read}"))
+    timings, tokens, first_ids = scripted_turns(conversation, tracker, tools, read, args.turns)
     peak = _rss_mib()
 
     # The anchor encodes the first request's exact text (its ids decoded back: byte-level BPE round-trips).

@@ -40,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_agent import scripted_turns
 from bench_pack import CACHE, GIB, Run, clear_state, default_budget, prepare_repomix, run_child, tracked_files
 
 SCALE = CACHE / "scale"
@@ -164,7 +165,7 @@ def _case_delta(repo: Path) -> dict[str, object]:
 def _case_agent(repo: Path, turns: int = 5) -> dict[str, object]:
     """The loop's own work per call (bench_agent.py's scripted turns) on the corpus's default-budget pack."""
     from v4agent.agent.request.cachediag import CacheTracker
-    from v4agent.agent.request.layout import Conversation, tool_message
+    from v4agent.agent.request.layout import Conversation
     from v4agent.core.config import load_config
     from v4agent.pack import Snapshot
     from v4agent.pack.fromconfig import pack_options_from_config
@@ -178,22 +179,7 @@ def _case_agent(repo: Path, turns: int = 5) -> dict[str, object]:
     tracker = CacheTracker(get_tokenizer("deepseek-v4"))
     tools = tool_schemas()
     read = _edit_target(repo).read_text(encoding="utf-8", errors="replace")[:20_000]
-    timings: list[float] = []
-    tokens = 0
-    for turn in range(1, turns + 1):
-        messages = conversation.messages
-        start = time.perf_counter()
-        rendered = tracker.render(messages, tools)
-        tracker.expected(rendered)
-        call_id = f"call_{turn}"
-        reply = {"role": "assistant", "content": "", "reasoning_content": "Read the next part.",
-                 "tool_calls": [{"id": call_id, "type": "function",
-                                 "function": {"name": "read_file", "arguments": json.dumps({"path": "x.py"})}}]}
-        tracker.record(rendered, messages, reply, billed_hit=None, billed_prompt=None)
-        timings.append(time.perf_counter() - start)
-        tokens = len(rendered.tokens)
-        conversation.append(reply)
-        conversation.append(tool_message(call_id, f"turn {turn}\n{read}"))
+    timings, tokens, _ = scripted_turns(conversation, tracker, tools, read, turns)
     later = timings[1:]
     return {"build_s": timings[0], "first_s": timings[0], "later_s": sum(later) / len(later), "tokens": tokens}
 
