@@ -106,15 +106,14 @@ def _local_row(config: Config) -> dict[str, str | bool]:
     }
 
 
-def _billed_names(config: Config) -> Callable[[str, str], str]:
+def _billed_names(config: Config, root: Path) -> Callable[[str, str], str]:
     """A model's billed name on an engine now, from the dated price table (itself where nothing prices it)."""
     from datetime import UTC, datetime
 
-    from v4agent.accounting.prices import load_price_table
+    from v4agent.accounting.prices import price_table_for
 
-    prices_file = str(config.get("prices_file") or "")
     try:
-        table = load_price_table(Path(prices_file) if prices_file else None)
+        table = price_table_for(config, root)
     except V4AgentError:
         return lambda engine, model: model
     now = datetime.now(UTC)
@@ -156,7 +155,7 @@ def list_engines(
     table = report_table("v4agent engines",
                          ("engine", "base URL", "default model", "configured", "reachable", "balance"),
                          whole=("engine", "base URL", "default model"))
-    billed = _billed_names(config)
+    billed = _billed_names(config, path.resolve())
     for row in rows:
         name = f"{row['name']} *" if row["selected"] else str(row["name"])
         configured = "yes" if row["configured"] else f"no ({row['missing']})"
