@@ -313,8 +313,12 @@ def test_a_surveyed_build_leaves_a_warm_cache(tmp_path: Path, monkeypatch: pytes
 
 def test_far_over_the_budget_the_tree_is_counted_while_the_workers_start(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """The header and file tree are counted after the fit's likely work went to the workers (guessed from their
-    size until then), not on the path between the ranking and the fit."""
+    """Ranked here, the header and file tree are counted after the fit's likely work went to the workers (guessed
+    from their size until then), not on the path between the ranking and the fit (ranked on a worker, they are
+    counted meanwhile: test_rank_on_worker)."""
+    from v4agent.pack.work.ranking import Ranking
+
+    monkeypatch.setattr(Ranking, "start", lambda self, items, idle: None)
     root = make_git_repo(tmp_path / "repo", _sources(40))
     events: list[str] = []
     count_texts, start_scans = packrun_module.PackRun.count_texts, packrun_module.PackRun.start_scans

@@ -87,6 +87,11 @@ def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str]
     pack.plan_counts_ahead(files_in)
     with progress_bar(progress, len(files_in)) as advance:
         items = pack.analyse(files_in, advance)
+    # Pieces' sizes before any counting: far over the budget, only what can appear is tokenized.
+    piece_bytes = {it.path: it.entry.size + PIECE_OVERHEAD + 2 * len(it.path) for it in items}
+    pieces_guess = sum(estimate_tokens(n) for n in piece_bytes.values())
+    if options.budget is not None and pieces_guess > LAZY_FACTOR * options.budget:
+        pack.start_ranking(items)  # far over the budget even without the tree: ranked while the tree is made
 
     def order_key(e: Entry) -> tuple[bool, int, str]:
         if e.uncommitted:  # changing now: last, by path (their history says nothing about the next edit)
@@ -119,11 +124,11 @@ def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str]
         position.update((p, i) for i, p in enumerate(order))
         return order
 
-    # Pieces' sizes before any counting: far over the budget, only what can appear is tokenized.
-    piece_bytes = {it.path: it.entry.size + PIECE_OVERHEAD + 2 * len(it.path) for it in items}
     fixed_guess = estimate_tokens(sum(len(t) for t in fixed_texts))
-    estimated = fixed_guess + sum(estimate_tokens(n) for n in piece_bytes.values())
+    estimated = fixed_guess + pieces_guess
     if options.budget is not None and estimated > LAZY_FACTOR * options.budget:
+        # Counted while a worker ranks, where one does; else once the fit's likely work went to the workers.
+        fixed = sum(pack.count_texts(fixed_texts)) if pack.ranking.started else -1
         descending = pack.ascending(items)[::-1]
         pack.count_on_workers()
 
@@ -136,7 +141,8 @@ def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str]
         likely_full, likely_skeletons = likely_requests(fixed_guess, descending, options.budget, piece_bytes)
         pack.start_scans([by_path[p] for p in likely_full])
         pack.skeletons.start([by_path[p] for p in likely_skeletons])
-        fixed = sum(pack.count_texts(fixed_texts))  # here, while the workers start on those
+        if fixed < 0:
+            fixed = sum(pack.count_texts(fixed_texts))
         modes, exact = fit_from_top(fixed, descending, options.budget, piece_bytes,
                                     lambda paths: pack.counts("full", [by_path[p] for p in paths], pack.full_piece),
                                     skeleton_batch)

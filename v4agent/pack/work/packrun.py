@@ -62,6 +62,11 @@ class PackRun:
         items, self.ranking.surveyed = self.intake.analyse(entries, advance)
         return items
 
+    def start_ranking(self, items: list[Item]) -> None:
+        """Start ranking these files on a worker, where the survey ran there (``ascending`` waits for it)."""
+        idle = not (len(self.scans) + len(self.counter) + len(self.skeletons))
+        self.ranking.start(items, idle)
+
     def ascending(self, items: list[Item]) -> list[str]:
         """Paths from lowest to highest rank."""
         return self.ranking.ascending(items)
