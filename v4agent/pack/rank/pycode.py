@@ -18,6 +18,7 @@ _TOKEN = re.compile(
     re.S,
 )
 _PREFIX_LETTERS = "rRbBuUfF"
+_BRACE = re.compile(r"[{}]")
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -43,7 +44,8 @@ def code_only(text: str) -> str:
 
 
 def _f_string(text: str, start: int, token: str) -> str | None:
-    """What stands in for the string token at ``start`` when it is an f-string: its expressions, bracketed."""
+    """What stands in for the string token at ``start`` when it is an f-string: its expressions, bracketed, each
+    reduced to its code in turn (the strings inside a field blanked, nested f-strings replaced)."""
     k = start
     while k > 0 and start - k < 2 and text[k - 1] in _PREFIX_LETTERS:
         k -= 1
@@ -55,37 +57,78 @@ def _f_string(text: str, start: int, token: str) -> str | None:
     quote = 3 if token[:3] in ("'''", '"""') and len(token) >= 6 else 1
     expressions: list[str] = []
     _interpolations(token[quote:-quote], expressions)
-    if any(c in e for e in expressions for c in "'\"#\\"):
-        raise Unmodelled("quotes inside an f-string's braces")
     return " [" + ",".join(expressions) + "] " if expressions else " 0 "
 
 
 def _interpolations(body: str, out: list[str]) -> None:
     """Append the expressions of the ``{...}`` fields in an f-string's body (nested format specs included)."""
     at = 0
-    while (at := body.find("{", at)) >= 0:
-        if body.startswith("{{", at):  # an escaped brace
+    while (brace := _BRACE.search(body, at)) is not None:
+        at = brace.start()
+        if body.startswith(("{{", "}}"), at):  # an escaped brace
             at += 2
-            continue
-        depth, end = 1, at + 1
-        while end < len(body) and depth:
-            depth += (body[end] in "{[(") - (body[end] in "}])")
-            end += 1
-        if depth:
+        elif body[at] == "}":
+            raise Unmodelled("a lone '}' in an f-string")  # Python rejects it
+        else:
+            at = _field(body, at, out)
+
+
+def _field(body: str, at: int, out: list[str]) -> int:
+    """Append the expressions of the field opening at ``body[at]`` (a "{"); return the position after its "}".
+
+    The expression ends at a ":" or "!" (not "!=") outside brackets and strings, or at the closing "}"; its own
+    strings are skipped whole (Python 3.8-3.11 and tree-sitter-python alike: a quote inside them cannot be the
+    f-string's own, which ended the token). A format spec is literal text up to "}" with nested fields (the
+    tree-sitter-python grammar's ``format_specifier``: ``[^{}\\n]+`` or an interpolation,
+    https://github.com/tree-sitter/tree-sitter-python/blob/master/grammar.js)."""
+    end, depth, size = at + 1, 0, len(body)
+    while True:
+        if end >= size:
             raise Unmodelled("unbalanced f-string field")
-        field = body[at + 1:end - 1]
-        cut, depth = len(field), 0
-        for i, c in enumerate(field):
-            depth += (c in "([{") - (c in ")]}")
-            if depth == 0 and (c == ":" or (c == "!" and field[i + 1:i + 2] != "=")):
-                cut = i
+        c = body[end]
+        if c in "'\"":
+            string = _TOKEN.match(body, end)
+            if string is None:
+                raise Unmodelled("unclosed string in an f-string field")
+            end = string.end()
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            if not depth:
                 break
-        expression = field[:cut].rstrip()
-        if expression.endswith("=") and not expression.endswith(("==", "!=", "<=", ">=")):
-            expression = expression[:-1]  # the self-documenting form, f"{x=}"
-        if "lambda" in expression or not expression.strip():
-            raise Unmodelled("odd f-string field")
-        out.append(expression)
-        if "{" in field[cut:]:
-            _interpolations(field[cut:], out)
-        at = end
+            depth -= 1
+        elif not depth and (c == ":" or (c == "!" and body[end + 1:end + 2] != "=")):
+            break
+        end += 1
+    if body[end] in ")]":
+        raise Unmodelled("unbalanced f-string field")
+    expression = body[at + 1:end].rstrip()
+    if any(c in expression for c in "#\\") or "lambda" in expression:
+        raise Unmodelled("odd f-string field")  # Python before 3.12 rejects both; a lambda's ":" ends the field
+    if expression.endswith("=") and not expression.endswith(("==", "!=", "<=", ">=")):
+        expression = expression[:-1]  # the self-documenting form, f"{x=}"
+    if not expression.strip():
+        raise Unmodelled("odd f-string field")
+    out.append(code_only(expression) if "'" in expression or '"' in expression else expression)
+    if body[end] == "!":  # a conversion: !r, !s or !a
+        if body[end + 1:end + 2] not in ("r", "s", "a") or body[end + 2:end + 3] not in (":", "}"):
+            raise Unmodelled("odd f-string conversion")
+        end += 2
+    if body[end] == ":":
+        if body.startswith("=", end + 1):  # ":=" reads as a walrus to a lexer, as a spec "=..." to Python
+            raise Unmodelled("odd f-string format spec")
+        end += 1
+        while True:
+            if end >= size or body[end] == "\n":
+                raise Unmodelled("unbalanced f-string field")
+            c = body[end]
+            if c == "}":
+                break
+            if c == "{":
+                if body.startswith("{{", end):
+                    raise Unmodelled("odd f-string format spec")
+                end = _field(body, end, out)
+            else:
+                end += 1
+    return end + 1
