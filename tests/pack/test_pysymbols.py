@@ -60,6 +60,12 @@ ANSWERED = {
     "keyword suffixes": "metaclass = None\nx = metaclass if metaclass else undef\n",
     "backslash": "total = first_value + \\\n    second_value.attr\n",
     "too short and dunders": "def __init__(self): pass\nab = 1\nx.y\n",
+    "quotes in f-string fields": "msg = f\"{data['key_name']} {', '.join(Items)} {row['column']!r}\"\n"
+                                 "spec = f'{value:\"^10} {other:{\">\" if wide else \"<\"}{Width}}'\n"
+                                 "debug = f'{table[\"k\"] = } {\"{\".join(parts)} {\":\".join(Parts)}'\n",
+    "nested f-strings": "msg = f\"{lookup('a', f'{inner_call(Arg)}')!s:>{width_of('x')}}\"\n"
+                        "tri = f'''{mapping[\"a\"] + other['b']} {f\"{deep['k']}\"}'''\n"
+                        "d = f\"{ {'k': Value}['k'] } {'a' if cond else b'zz'} {rb'x' + r'y'}\"\n",
 }
 
 # Each holds a construct the rules leave to the parse.
@@ -73,7 +79,15 @@ UNANSWERED = {
     "call in an annotation": "value: make_type() = None\n",
     "member access across lines": "total = (\n    source.\n    attribute_name\n)\n",
     "line starting with a bracket": "marker = pytest.mark.integration\n\n(LATEST,) = Enum(0, 0)\n",
-    "quotes in f-string field": "msg = f\"{data['key_name']}\"\n",
+    "backslash in an f-string field": "msg = f\"{'\\n'.join(lines)}\"\n",
+    "hash in an f-string field": "msg = f\"{'#'.join(lines)}\"\n",
+    "same quotes nested (3.12)": "msg = f\"{data[\"key_name\"]}\"\n",
+    "lambda in an f-string field": "msg = f\"{(lambda: 'x')()}\"\n",
+    "odd f-string conversion": "msg = f\"{value!x}\"\n",
+    "walrus-like f-string spec": "msg = f\"{value:=10}\"\n",
+    "lone brace in an f-string": "msg = f\"{{'k': value}\"\n",
+    "escaped brace in a format spec": "msg = f\"{value:{{}}}\"\n",
+    "newline in a format spec": "msg = f'''{value:\n>10}'''\n",
     "unclosed string": "text = 'no end\n",
     "non-ASCII name": "café_name = 1\n",
     "import after a colon": "try: import fast_json\nexcept ImportError: pass\n",
@@ -118,6 +132,12 @@ def test_what_the_rules_find() -> None:
     assert found is not None
     assert {"Model", "Form", "Arg2", "Last"} <= set(found.references)
     assert "Other" not in found.references
+    found = _fast(ANSWERED["quotes in f-string fields"])
+    assert found is not None
+    assert {"Items", "Parts"} <= set(found.references)
+    found = _fast(ANSWERED["nested f-strings"])
+    assert found is not None
+    assert {"Arg", "inner_call", "lookup", "width_of"} <= set(found.references)
     found = _fast(ANSWERED["floats"])
     assert found is not None
     assert "e5_attr" in found.references
@@ -200,8 +220,44 @@ def test_code_only_blanks_strings_and_comments_and_keeps_f_string_fields() -> No
     assert code_only('x = "a#b"  # note\n') == "x =  0   \n"
     assert code_only("y = f'{obj.name!r:>{width}} {{literal}}'\n") == "y = f [obj.name,width] \n"
     assert code_only("z = rb'''multi\nline'''\n") == "z = rb 0 \n"
+    assert code_only("w = f\"{d['k']!r:>{w('x')}}\"\n") == "w = f [d[ 0 ],w( 0 )] \n"
+    assert code_only("v = f\"{g('a', f'{h(b)}')}\"\n") == "v = f [g( 0 , f [h(b)] )] \n"
     with pytest.raises(Unmodelled):
-        code_only("w = f\"{d['k']}\"\n")
+        code_only("w = f\"{d['#']}\"\n")
+
+
+def _random_f_string(rng: random.Random) -> str:
+    atoms = ["Name", "obj.attr_x", "call_me(Arg)", "'s'", '"d"', "'{'", "'}'", "':'", "'!'", "'='", "x['key']",
+             "d.get('a', Other)", "', '.join(Items)", "b'by'", "r'raw'", "f'{inner_fn(Zz)}'", " {'k': Value} ",
+             "[Aaa, Bbb]", "(Ccc)", "'#'", "'\\n'", "lambda: 1", "a if b else 'c'", "Xx != Yy", "'''tri'''",
+             "'a' 'b'", "'", "{", "}", ":", "!r", "="]
+    specs = ["", ":>10", ":{width_fn(W)}", ":'^{Qq}", "!r", "!r:>{'3'}", "=", "=!r", ":%Y-%m", ":{{", ":(", "!x",
+             ":=5", ":\n"]
+    parts = []
+    for _ in range(rng.randint(1, 4)):
+        field = "{" + " + ".join(rng.choice(atoms) for _ in range(rng.randint(1, 3))) + rng.choice(specs) + "}"
+        parts.append(rng.choice(["text ", "{{", "}}", field, field, " "]))
+    quote = rng.choice(['"', "'", '"""', "'''"])
+    return rng.choice(["f", "F", "rf", "fR"]) + quote + "".join(parts) + quote
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_random_f_strings_match_the_parse(seed: int) -> None:
+    """Random fields with strings, nested f-strings, conversions and specs: wherever the result is valid Python
+    (3.11 here) and the rules answer, they agree with the parse."""
+    rng = random.Random(seed)
+    answered = 0
+    for _ in range(1500):
+        text = f"value_x = {_random_f_string(rng)}\nother_y = call_fn(Abc)\n"
+        try:
+            compile(text, "<random>", "exec")
+        except SyntaxError:
+            continue
+        fast = _fast(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _by_parse(text), text
+    assert answered >= 100
 
 
 def _adversarial_code(seed: int) -> list[str]:

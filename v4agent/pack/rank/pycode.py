@@ -1,8 +1,8 @@
 """Python source reduced to its code (pure): comments dropped, each string literal replaced by `` 0 ``, each
 f-string by its fields' expressions (`` [a, b.c] ``), so that regular expressions over the result see only code.
 
-Used by ``pysymbols``; what it does not model (quotes inside an f-string's braces, an odd string prefix) raises
-``Unmodelled``, and the caller parses the file instead.
+Used by ``pysymbols``; what it does not model (a backslash or "#" inside an f-string's braces, the same quotes
+nested as Python 3.12 allows, an odd string prefix) raises ``Unmodelled``, and the caller parses the file instead.
 """
 
 from __future__ import annotations
@@ -74,14 +74,23 @@ def _interpolations(body: str, out: list[str]) -> None:
 
 
 def _field(body: str, at: int, out: list[str]) -> int:
-    """Append the expressions of the field opening at ``body[at]`` (a "{"); return the position after its "}".
+    """Append the expressions of the field opening at ``body[at]`` (a "{"); return the position after its "}"."""
+    end = _expression_end(body, at + 1)
+    out.append(_field_expression(body[at + 1:end]))
+    if body[end] == "!":  # a conversion: !r, !s or !a
+        if body[end + 1:end + 2] not in ("r", "s", "a") or body[end + 2:end + 3] not in (":", "}"):
+            raise Unmodelled("odd f-string conversion")
+        end += 2
+    if body[end] == ":":
+        end = _format_spec_end(body, end + 1, out)
+    return end + 1
 
-    The expression ends at a ":" or "!" (not "!=") outside brackets and strings, or at the closing "}"; its own
-    strings are skipped whole (Python 3.8-3.11 and tree-sitter-python alike: a quote inside them cannot be the
-    f-string's own, which ended the token). A format spec is literal text up to "}" with nested fields (the
-    tree-sitter-python grammar's ``format_specifier``: ``[^{}\\n]+`` or an interpolation,
-    https://github.com/tree-sitter/tree-sitter-python/blob/master/grammar.js)."""
-    end, depth, size = at + 1, 0, len(body)
+
+def _expression_end(body: str, at: int) -> int:
+    """Where the field expression starting at ``at`` ends: at a ":" or "!" (not "!=") outside brackets and
+    strings, or at the field's "}". Its own strings are skipped whole (Python 3.8-3.11 and tree-sitter-python
+    alike: a quote in them cannot be the f-string's own, which would have ended the token)."""
+    end, depth, size = at, 0, len(body)
     while True:
         if end >= size:
             raise Unmodelled("unbalanced f-string field")
@@ -96,39 +105,38 @@ def _field(body: str, at: int, out: list[str]) -> int:
             depth += 1
         elif c in ")]}":
             if not depth:
-                break
+                if c != "}":
+                    raise Unmodelled("unbalanced f-string field")
+                return end
             depth -= 1
         elif not depth and (c == ":" or (c == "!" and body[end + 1:end + 2] != "=")):
-            break
+            return end
         end += 1
-    if body[end] in ")]":
-        raise Unmodelled("unbalanced f-string field")
-    expression = body[at + 1:end].rstrip()
+
+
+def _field_expression(text: str) -> str:
+    """A field's expression reduced to its code (its strings blanked, its f-strings replaced in turn)."""
+    expression = text.rstrip()
     if any(c in expression for c in "#\\") or "lambda" in expression:
         raise Unmodelled("odd f-string field")  # Python before 3.12 rejects both; a lambda's ":" ends the field
     if expression.endswith("=") and not expression.endswith(("==", "!=", "<=", ">=")):
         expression = expression[:-1]  # the self-documenting form, f"{x=}"
     if not expression.strip():
         raise Unmodelled("odd f-string field")
-    out.append(code_only(expression) if "'" in expression or '"' in expression else expression)
-    if body[end] == "!":  # a conversion: !r, !s or !a
-        if body[end + 1:end + 2] not in ("r", "s", "a") or body[end + 2:end + 3] not in (":", "}"):
-            raise Unmodelled("odd f-string conversion")
-        end += 2
-    if body[end] == ":":
-        if body.startswith("=", end + 1):  # ":=" reads as a walrus to a lexer, as a spec "=..." to Python
+    return code_only(expression) if "'" in expression or '"' in expression else expression
+
+
+def _format_spec_end(body: str, at: int, out: list[str]) -> int:
+    """The position of the "}" ending the format spec starting at ``at``; appends its nested fields' expressions.
+    A spec is literal text but for its fields (tree-sitter-python's ``format_specifier``: ``[^{}\\n]+`` or an
+    interpolation; https://github.com/tree-sitter/tree-sitter-python/blob/master/grammar.js)."""
+    if body.startswith("=", at):  # ":=" reads as a walrus to a lexer, as a spec "=..." to Python
+        raise Unmodelled("odd f-string format spec")
+    end, size = at, len(body)
+    while True:
+        if end >= size or body[end] == "\n" or body.startswith("{{", end):
             raise Unmodelled("odd f-string format spec")
-        end += 1
-        while True:
-            if end >= size or body[end] == "\n":
-                raise Unmodelled("unbalanced f-string field")
-            c = body[end]
-            if c == "}":
-                break
-            if c == "{":
-                if body.startswith("{{", end):
-                    raise Unmodelled("odd f-string format spec")
-                end = _field(body, end, out)
-            else:
-                end += 1
-    return end + 1
+        c = body[end]
+        if c == "}":
+            return end
+        end = _field(body, end, out) if c == "{" else end + 1
