@@ -32,11 +32,11 @@ _WALK_BUDGET = 8
 # on the (few) matches instead.
 # An identifier ending in "def" or "class" followed by a name can only be followed by a keyword (``metaclass if``),
 # so dropping keywords from what these find leaves exactly the declared names.
-_DEF = re.compile(r"def[ \t]+([A-Za-z_]\w*)")
-_CLASS = re.compile(r"class[ \t]+([A-Za-z_]\w*)")
-_DEF_PAREN = re.compile(r"def[ \t]+([A-Za-z_]\w*)[ \t]*\(")
-_CLASS_PAREN = re.compile(r"class[ \t]+([A-Za-z_]\w*)[ \t]*\(")
-_TYPE_PARAMETERS = (re.compile(r"def[ \t]+[A-Za-z_]\w*[ \t]*\["), re.compile(r"class[ \t]+[A-Za-z_]\w*[ \t]*\["))
+# One search each for "def" and "class": the bracket after the name, if any, tells a parameter list or bases ("(")
+# from type parameters ("[", not modelled). A name never holds a blank, so no match of "def NAME (" or
+# "def NAME [" can start inside another match: these find what separate searches for each shape would.
+_DEF = re.compile(r"def[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
+_CLASS = re.compile(r"class[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
 _MODULE_NAME = re.compile(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
 _CHAINED = re.compile(r"\n[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
 _ATTRIBUTE = re.compile(r"\.[ \t]*([A-Za-z_]\w*)")
@@ -85,9 +85,9 @@ def _names(text: str) -> tuple[set[str], set[str]]:
     code, imported = _without_imports(code)
     if [code.count(c) for c in "([{"] != [code.count(c) for c in ")]}"]:
         raise Unmodelled("unbalanced brackets")
-    defines = _definitions(code)
+    defines, declared = _definitions(code)
     backwards = code[::-1]  # several patterns are found faster read backwards (they then start with a literal)
-    references = imported | _attributes(code) | _calls(code, backwards) | _arguments(code, backwards)
+    references = imported | _attributes(code) | _calls(backwards, declared) | _arguments(code, backwards)
     references |= _after_keyword(code, _EXCEPT) | _after_keyword(code, _RAISE) | _raised_from(code)
     for annotation in _RETURN_TYPE.findall(code):
         references |= annotation_names(annotation)
@@ -159,13 +159,15 @@ def _without_imports(code: str) -> tuple[str, set[str]]:
     return _IMPORT.sub("\n", "".join(kept)), names
 
 
-def _definitions(code: str) -> set[str]:
-    """Function and class names (module-level assignments are added by ``_at_depth_zero``)."""
-    if any(pattern.search(code) for pattern in _TYPE_PARAMETERS):
-        raise Unmodelled("type parameters")
+def _definitions(code: str) -> tuple[set[str], list[str]]:
+    """Function and class names (module-level assignments are added by ``_at_depth_zero``), and each name
+    declared as ``def NAME(`` or ``class NAME(`` (once per declaration: ``_calls`` tells them from calls)."""
     if _CHAINED.search(code):
         raise Unmodelled("chained assignment")
-    return (set(_DEF.findall(code)) | set(_CLASS.findall(code))) - _KEYWORDS
+    found = _DEF.findall(code) + _CLASS.findall(code)
+    if any(bracket == "[" for _, bracket in found):
+        raise Unmodelled("type parameters")
+    return {name for name, _ in found} - _KEYWORDS, [name for name, bracket in found if bracket]
 
 
 def _attributes(code: str) -> set[str]:
@@ -187,14 +189,15 @@ def _attributes(code: str) -> set[str]:
     return {name for name, count in names.items() if count > 0} - _KEYWORDS
 
 
-def _calls(code: str, backwards: str) -> set[str]:
-    """Names called as ``NAME(`` (names called as ``x.NAME(`` come along; they are attribute references anyway)."""
+def _calls(backwards: str, declared: list[str]) -> set[str]:
+    """Names called as ``NAME(`` (names called as ``x.NAME(`` come along; they are attribute references anyway);
+    ``declared``: the names of ``def NAME(`` and ``class NAME(``, which look like calls."""
     called = Counter(_CALLED_REVERSED.findall(backwards))
     if not called:
         return set()
     names = set("\n".join(called)[::-1].split("\n")) - _KEYWORDS  # each name read forwards again
     # "def NAME(" and "class NAME(" look like calls; a name is called only if it appears so more often.
-    for name, count in Counter(_DEF_PAREN.findall(code) + _CLASS_PAREN.findall(code)).items():
+    for name, count in Counter(declared).items():
         if called[name[::-1]] <= count:
             names.discard(name)
     return {name for name in names if not name[0].isdigit()}
