@@ -40,6 +40,8 @@ _CLASS = re.compile(r"class[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
 _MODULE_NAME = re.compile(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
 _CHAINED = re.compile(r"\n[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
 _ATTRIBUTE = re.compile(r"\.[ \t]*([A-Za-z_]\w*)")
+# ".NAME", or "" for a dot ending its line: one search finds both (neither holds a dot, so neither hides the other).
+_ATTRIBUTE_OR_LINE_END = re.compile(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
 _CALLED_REVERSED = re.compile(r"\([ \t]*(\w+)")  # "NAME (" read backwards
 _FROM_IMPORT = re.compile(r"\n[ \t]*from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
 _IMPORT = re.compile(r"\n[ \t]*import[ \t]+[^\n]*")
@@ -81,10 +83,9 @@ def python_names(text: str) -> tuple[set[str], set[str]] | None:
 
 
 def _names(text: str) -> tuple[set[str], set[str]]:
-    code = _code_only(text.replace("\r\n", "\n"))
+    # (A search for one character is far faster than one for two, whose last character here is a common "\n".)
+    code = _code_only(text.replace("\r\n", "\n") if "\r" in text else text)
     code, imported = _without_imports(code)
-    if [code.count(c) for c in "([{"] != [code.count(c) for c in ")]}"]:
-        raise Unmodelled("unbalanced brackets")
     defines, declared = _definitions(code)
     backwards = code[::-1]  # several patterns are found faster read backwards (they then start with a literal)
     references = imported | _attributes(code) | _calls(backwards, declared) | _arguments(code, backwards)
@@ -92,7 +93,7 @@ def _names(text: str) -> tuple[set[str], set[str]]:
     for annotation in _RETURN_TYPE.findall(code):
         references |= annotation_names(annotation)
     references |= _parameter_types(code, backwards)
-    defines |= _at_depth_zero(code, backwards, references)
+    defines |= _at_depth_zero(code, backwards, references)  # (raises for unbalanced brackets)
     return defines, references
 
 
@@ -102,7 +103,8 @@ def _code_only(text: str) -> str:
     code = "\n" + code_only(text) + "\n"
     if not code.isascii() or any(c in code for c in "'\";\r\f"):
         raise Unmodelled("unclosed string, semicolon, form feed or a non-ASCII name")
-    code = code.replace("\\\n", " ")
+    if "\\" in code:
+        code = code.replace("\\\n", " ")
     if "\\" in code or "except*" in code:
         raise Unmodelled("backslash or except*")
     line_end = -1
@@ -172,21 +174,28 @@ def _definitions(code: str) -> tuple[set[str], list[str]]:
 
 def _attributes(code: str) -> set[str]:
     """``x.NAME``; a float such as ``1.e5`` is no attribute access."""
+    found = _ATTRIBUTE_OR_LINE_END.findall(code)
+    if "" in found:
+        _no_member_across_lines(code)
+    # A keyword after a dot is no member: ``... and x`` (an attribute can never be one).
+    if not _DOT_AFTER_DIGIT.search(code) or not _NUMBER_DOT.search(code):
+        return set(found) - _KEYWORDS - {""}
+    names = Counter(found)
+    del names[""]
+    for match in _NUMBER_DOT.finditer(code):
+        end = match.start() + 1
+        if _word_before(code, end)[0].isdigit():
+            names[match.group(1)] -= 1
+    return {name for name, count in names.items() if count > 0} - _KEYWORDS
+
+
+def _no_member_across_lines(code: str) -> None:
     for match in _DOT_AT_LINE_END.finditer(code):  # ``x.\n    NAME`` inside brackets (``...\n`` is no access)
         before = match.start()
         while code[before - 1] in " \t":
             before -= 1
         if code[before - 1] in _WORD_OR_BRACKET_CLOSE:
             raise Unmodelled("a member access across lines")
-    # A keyword after a dot is no member: ``... and x`` (an attribute can never be one).
-    if not _DOT_AFTER_DIGIT.search(code) or not _NUMBER_DOT.search(code):
-        return set(_ATTRIBUTE.findall(code)) - _KEYWORDS
-    names = Counter(_ATTRIBUTE.findall(code))
-    for match in _NUMBER_DOT.finditer(code):
-        end = match.start() + 1
-        if _word_before(code, end)[0].isdigit():
-            names[match.group(1)] -= 1
-    return {name for name, count in names.items() if count > 0} - _KEYWORDS
 
 
 def _calls(backwards: str, declared: list[str]) -> set[str]:
@@ -347,24 +356,29 @@ def _variable_annotations(code: str, backwards: str) -> list[tuple[int, str, str
 
 def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     """Module-level ``NAME = ...`` / ``NAME: T`` definitions; adds decorators ``@NAME`` and variable annotations
-    ``x: NAME`` (outside brackets) to ``references``. Returns the definitions."""
+    ``x: NAME`` (outside brackets) to ``references``. Returns the definitions; raises ``Unmodelled`` when the
+    code's brackets of some kind do not add up (the counts taken for the depths, carried to the end: one pass)."""
     queries: list[tuple[int, str, str]] = []  # position, kind, name
     queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
     queries += [(m.start(), "refer", m.group(1)) for m in _DECORATOR.finditer(code)]
     queries += _variable_annotations(code, backwards)
     queries.sort()
     defines: set[str] = set()
-    depth, at = 0, 0
+    count = code.count  # spelled out below: this runs for every module-level name of every file
+    round_, square, curly, at = 0, 0, 0, 0  # opened less closed, by kind, before ``at``
     for position, kind, name in queries:
-        count = code.count  # spelled out: this runs for every module-level name of every file
-        depth += (count("(", at, position) + count("[", at, position) + count("{", at, position)
-                  - count(")", at, position) - count("]", at, position) - count("}", at, position))
+        round_ += count("(", at, position) - count(")", at, position)
+        square += count("[", at, position) - count("]", at, position)
+        curly += count("{", at, position) - count("}", at, position)
         at = position
-        if depth == 0:
+        if round_ + square + curly == 0:
             if kind == "define":
                 defines.add(name)
             elif kind == "refer":
                 references.add(name)
             else:
                 references |= annotation_names(name)
+    if (round_ + count("(", at) - count(")", at) or square + count("[", at) - count("]", at)
+            or curly + count("{", at) - count("}", at)):
+        raise Unmodelled("unbalanced brackets")
     return defines
