@@ -17,7 +17,9 @@ _TOKEN = re.compile(
     r"""|'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\"""",
     re.S,
 )
+_TOKENS = re.compile(f"({_TOKEN.pattern})", re.S)  # the same, captured: split keeps them
 _PREFIX_LETTERS = "rRbBuUfF"
+_F_OR_R = frozenset("fFrR")  # what a string's prefix ends in when it may be an f-string
 _BRACE = re.compile(r"[{}]")
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -29,30 +31,24 @@ class Unmodelled(Exception):
 def code_only(text: str) -> str:
     """``text`` with comments removed, every string replaced by `` 0 `` and every f-string by its expressions. An
     unclosed string is left as it is (its quote stays in the result)."""
-
-    def replace(match: re.Match[str]) -> str:
-        start = match.start()
-        if text[start] == "#":
-            return ""
-        if start and text[start - 1] in "fFrR":
-            expressions = _f_string(text, start, match.group())
-            if expressions is not None:
-                return expressions
-        return " 0 "
-
-    return _TOKEN.sub(replace, text)
+    parts = _TOKENS.split(text)  # code, token, code, token, ..., code: no call per token (files hold many)
+    parts[1::2] = ["" if token[0] == "#" else _f_string(before, token) if before[-1:] in _F_OR_R else " 0 "
+                   for before, token in zip(parts[:-1:2], parts[1::2], strict=True)]
+    return "".join(parts)
 
 
-def _f_string(text: str, start: int, token: str) -> str | None:
-    """What stands in for the string token at ``start`` when it is an f-string: its expressions, bracketed, each
-    reduced to its code in turn (the strings inside a field blanked, nested f-strings replaced)."""
-    k = start
-    while k > 0 and start - k < 2 and text[k - 1] in _PREFIX_LETTERS:
+def _f_string(before: str, token: str) -> str:
+    """What stands in for the string ``token`` that follows the code ``before``: if an f-string, its
+    expressions, bracketed, each reduced to its code in turn (the strings inside a field blanked, nested
+    f-strings replaced); else `` 0 ``. (The letters of a prefix never reach back past ``before``: a token before
+    it ends in a quote, or its line.)"""
+    k = len(before)
+    while k > 0 and len(before) - k < 2 and before[k - 1] in _PREFIX_LETTERS:
         k -= 1
-    letters = text[k:start]
+    letters = before[k:]
     if "f" not in letters and "F" not in letters:
-        return None
-    if k > 0 and text[k - 1] in _WORD:
+        return " 0 "
+    if k > 0 and before[k - 1] in _WORD:
         raise Unmodelled("odd string prefix")
     quote = 3 if token[:3] in ("'''", '"""') and len(token) >= 6 else 1
     expressions: list[str] = []
