@@ -284,19 +284,33 @@ def test_the_quick_searches_find_what_the_one_pattern_finds(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_imports_cut_out_in_one_pass_as_two_substitutions_would(seed: int) -> None:
+    import re
+
     from v4agent.pack.rank import pysymbols
     from v4agent.pack.rank.pycode import Unmodelled
 
+    # What the statements are: from a line's start (blanks allowed) to the keyword's pattern's end.
+    from_import = re.compile(r"\n[ \t]*from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
+    plain_import = re.compile(r"\n[ \t]*import[ \t]+[^\n]*")
     rng = random.Random(seed)
     lines = ["from a import b", "from . import (c,\n  d)", "from __future__ import annotations", "import os",
              "  import sys", "x = 1", "from x import *", "fromage = 2", "importer()", "from a.b import c as d",
-             "def f():\n    from y import z", "", "print(x)"]
-    for _ in range(500):
+             "def f():\n    from y import z", "", "print(x)", "\tfrom t import (u)  import v", "reimport w",
+             "yield from gen import_x", "raise E from err", "x = 1 ; import y", "  from m import (n,\nimport o)",
+             "\t import  p", "from q import r  from s import t"]
+    checked = 0
+    for _ in range(2000):
         code = "\n" + "\n".join(rng.choice(lines) for _ in range(rng.randint(0, 12))) + "\n"
         try:
             got = pysymbols._without_imports(code)
         except Unmodelled:
+            assert len(from_import.findall(code)) + len(plain_import.findall(code)) != sum(
+                1 for m in re.finditer(r"\bimport\b", code))
             continue
+        checked += 1
         if got[1] or "import" in code:
-            expected = pysymbols._IMPORT.sub("\n", pysymbols._FROM_IMPORT.sub("\n", code))
+            expected = plain_import.sub("\n", from_import.sub("\n", code))
             assert got[0] == expected
+            assert len(from_import.findall(code)) + len(plain_import.findall(code)) == sum(
+                1 for m in re.finditer(r"\bimport\b", code))
+    assert checked >= 200

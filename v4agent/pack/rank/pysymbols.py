@@ -43,8 +43,10 @@ _ATTRIBUTE = re.compile(r"\.[ \t]*([A-Za-z_]\w*)")
 # ".NAME", or "" for a dot ending its line: one search finds both (neither holds a dot, so neither hides the other).
 _ATTRIBUTE_OR_LINE_END = re.compile(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
 _CALLED_REVERSED = re.compile(r"\([ \t]*(\w+)")  # "NAME (" read backwards
-_FROM_IMPORT = re.compile(r"\n[ \t]*from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
-_IMPORT = re.compile(r"\n[ \t]*import[ \t]+[^\n]*")
+# Import statements: these from the keyword on; ``_at_line_start`` checks that only blanks stand before it on its
+# line (a pattern starting with "\n" would have the engine stop at every line).
+_FROM_IMPORT = re.compile(r"from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
+_IMPORT = re.compile(r"import[ \t]+[^\n]*")
 _IMPORT_WORD = re.compile(r"import")
 _DECORATOR = re.compile(r"\n[ \t]*@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")
 _EXCEPT = re.compile(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
@@ -135,30 +137,59 @@ def _start(match: re.Match[str]) -> int:
 
 
 def _without_imports(code: str) -> tuple[str, set[str]]:
-    """The code without its import statements, and the names ``from ... import`` brings in."""
+    """The code without its import statements (each line emptied), and the names ``from ... import`` brings in."""
     statements = sum(1 for m in _IMPORT_WORD.finditer(code)
                      if code[m.start() - 1] not in _WORD and code[m.end()] not in _WORD)
     if not statements:
         return code, set()
     names: set[str] = set()
-    found = 0
-    kept: list[str] = []  # the code between the from-imports: what _FROM_IMPORT.sub("\n", code) gives, joined
-    at = 0
-    for match in _FROM_IMPORT.finditer(code):
-        found += 1
-        kept += (code[at:match.start()], "\n")
-        at = match.end()
+    from_imports = _at_line_start(code, _FROM_IMPORT)
+    imports = _at_line_start(code, _IMPORT)
+    if len(from_imports) + len(imports) != statements:
+        raise Unmodelled("an import that does not start its line")
+    for match in from_imports:
         if match.group(1).strip() == "__future__":
             continue
         for part in match.group(2).strip("() \t\n").split(","):
             words = part.split()
             if words and words[0] != "*":
                 names.add(words[0])
-    found += len(_IMPORT.findall(code))
-    if found != statements:
-        raise Unmodelled("an import that does not start its line")
+    if from_imports:
+        code = _emptied(code, from_imports)
+        imports = _at_line_start(code, _IMPORT)
+    return _emptied(code, imports), names
+
+
+def _at_line_start(code: str, pattern: re.Pattern[str]) -> list[re.Match[str]]:
+    """The matches, left to right and not overlapping, that ``"\\n[ \\t]*" + pattern`` would find (each from
+    its keyword on): a match with more than blanks before it on its line is passed over, and the search goes on
+    from its next character, as that pattern's would."""
+    found = []
+    at = 0
+    while (match := pattern.search(code, at)) is not None:
+        line = start = match.start()
+        while line > 0 and code[line - 1] in " \t":
+            line -= 1
+        if line > 0 and code[line - 1] == "\n":
+            found.append(match)
+            at = match.end()
+        else:
+            at = start + 1
+    return found
+
+
+def _emptied(code: str, matches: list[re.Match[str]]) -> str:
+    """``code`` with each match and the blanks before it taken out (its line's "\\n" kept)."""
+    kept: list[str] = []
+    at = 0
+    for match in matches:
+        line = match.start()
+        while code[line - 1] in " \t":
+            line -= 1
+        kept.append(code[at:line])
+        at = match.end()
     kept.append(code[at:])
-    return _IMPORT.sub("\n", "".join(kept)), names
+    return "".join(kept)
 
 
 def _definitions(code: str) -> tuple[set[str], list[str]]:
