@@ -48,7 +48,7 @@ _CALLED_REVERSED = re.compile(r"\([ \t]*(\w+)")  # "NAME (" read backwards
 _FROM_IMPORT = re.compile(r"from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
 _IMPORT = re.compile(r"import[ \t]+[^\n]*")
 _IMPORT_WORD = re.compile(r"import")
-_DECORATOR = re.compile(r"\n[ \t]*@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")
+_DECORATOR = re.compile(r"@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")  # starting its line (``_at_line_start``)
 _EXCEPT = re.compile(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
 _RAISE = re.compile(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
 _FROM_NAME_AT_END = re.compile(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
@@ -391,7 +391,7 @@ def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     code's brackets of some kind do not add up (the counts taken for the depths, carried to the end: one pass)."""
     queries: list[tuple[int, str, str]] = []  # position, kind, name
     queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
-    queries += [(m.start(), "refer", m.group(1)) for m in _DECORATOR.finditer(code)]
+    queries += [(m.start(), "refer", m.group(1)) for m in _at_line_start(code, _DECORATOR)]
     queries += _variable_annotations(code, backwards)
     queries.sort()
     defines: set[str] = set()
