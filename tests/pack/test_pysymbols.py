@@ -63,6 +63,9 @@ ANSWERED = {
     "quotes in f-string fields": "msg = f\"{data['key_name']} {', '.join(Items)} {row['column']!r}\"\n"
                                  "spec = f'{value:\"^10} {other:{\">\" if wide else \"<\"}{Width}}'\n"
                                  "debug = f'{table[\"k\"] = } {\"{\".join(parts)} {\":\".join(Parts)}'\n",
+    "names passed again": "register(Model, Form)\nvalue = [\n(first, Form), (b, Model)]\nwrap(x, Form, None)\n"
+                          "def f(a: Item, b: Item, c: Other): pass\ndef g(x: Item, y: Other) -> None: pass\n"
+                          "call(Item, x, Other)\n",
     "nested f-strings": "msg = f\"{lookup('a', f'{inner_call(Arg)}')!s:>{width_of('x')}}\"\n"
                         "tri = f'''{mapping[\"a\"] + other['b']} {f\"{deep['k']}\"}'''\n"
                         "d = f\"{ {'k': Value}['k'] } {'a' if cond else b'zz'} {rb'x' + r'y'}\"\n",
@@ -88,6 +91,8 @@ UNANSWERED = {
     "lone brace in an f-string": "msg = f\"{{'k': value}\"\n",
     "escaped brace in a format spec": "msg = f\"{value:{{}}}\"\n",
     "newline in a format spec": "msg = f'''{value:\n>10}'''\n",
+    "a name passed again in a line starting with a bracket": "register(Model, Form)\nvalue = other\n"
+                                                             "(first, Form) = pair\n",
     "unclosed string": "text = 'no end\n",
     "non-ASCII name": "café_name = 1\n",
     "import after a colon": "try: import fast_json\nexcept ImportError: pass\n",

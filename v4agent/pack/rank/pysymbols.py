@@ -55,6 +55,7 @@ _FROM_NAME_AT_END = re.compile(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
 _ARGUMENT_FIRST = re.compile(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
 _ARGUMENT_NEXT = re.compile(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
 _BRACKET = re.compile(r"[()\[\]{}]")
+_PAREN_STARTING_LINE_REVERSED = re.compile(r"\([ \t]*\n")  # "\n", blanks, "(" read backwards
 # Annotations: bare names, strings and generics of them are modelled (``pyannotations``); tree-sitter reads
 # anything else with its own type grammar (unions, members), so such a file is parsed.
 _RETURN_TYPE = re.compile(r"->[ \t\n]*([^:]*):")
@@ -337,11 +338,28 @@ def _arguments(code: str, backwards: str) -> set[str]:
     """Capitalised names passed bare as arguments: ``f(Name)``, ``class C(Base, Mixin)``."""
     names = {m.group(1) for m in _ARGUMENT_FIRST.finditer(code) if _is_call_paren(code, m.start())}
     walker = _Walker(code, backwards)
+    may_raise: bool | None = None  # whether asking about some "(" would raise (known once needed)
     for match in _ARGUMENT_NEXT.finditer(code):
+        if match.group(1) in names:  # (most are: None, True, a class passed again and again)
+            if may_raise is None:
+                may_raise = _some_call_paren_raises(code, backwards)
+            if not may_raise:  # then the answer cannot change: no need to look for the paren
+                continue
         paren = walker.enclosing(match.start())
         if paren >= 0 and code[paren] == "(" and _is_call_paren(code, paren):
             names.add(match.group(1))
     return names
+
+
+def _some_call_paren_raises(code: str, backwards: str) -> bool:
+    """Whether ``_is_call_paren`` raises for some "(" of ``code`` (it can only for one that starts a line)."""
+    last = len(code) - 1
+    for match in _PAREN_STARTING_LINE_REVERSED.finditer(backwards):
+        try:
+            _is_call_paren(code, last - match.start())
+        except Unmodelled:
+            return True
+    return False
 
 
 def _parameter_types(code: str, backwards: str) -> set[str]:
@@ -354,11 +372,15 @@ def _parameter_types(code: str, backwards: str) -> set[str]:
         if annotation is not None:  # (the position after the "(" or ",", the annotation)
             found.append((size - match.end() + 1, balanced_annotation(code, start, annotation.group(1))))
     names: set[str] = set()
+    read: set[str] = set()  # annotations read already: reading one again adds nothing (and cannot raise)
     walker = _Walker(code, backwards)
     for position, annotation_text in sorted(found):
+        if annotation_text in read:
+            continue
         paren = walker.enclosing(position)
         if paren >= 0 and code[paren] == "(" and _word_before_paren_follows_def(code, paren):
             names |= annotation_names(annotation_text)
+            read.add(annotation_text)
     return names
 
 
