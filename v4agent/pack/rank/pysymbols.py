@@ -21,6 +21,12 @@ from v4agent.pack.rank.pycode import Unmodelled, code_only
 
 __all__ = ["python_names"]
 
+
+def _ascii(pattern: str) -> re.Pattern[str]:
+    """The patterns read code already checked to be ASCII: there ``\\w`` in ASCII mode finds the same, faster."""
+    return re.compile(pattern, re.ASCII)
+
+
 _KEYWORDS = frozenset(keyword.kwlist)
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _WORD_OR_DOT = _WORD | {"."}
@@ -35,45 +41,45 @@ _WALK_BUDGET = 8
 # One search each for "def" and "class": the bracket after the name, if any, tells a parameter list or bases ("(")
 # from type parameters ("[", not modelled). A name never holds a blank, so no match of "def NAME (" or
 # "def NAME [" can start inside another match: these find what separate searches for each shape would.
-_DEF = re.compile(r"def[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
-_CLASS = re.compile(r"class[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
-_MODULE_NAME = re.compile(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
-_CHAINED = re.compile(r"\n[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
-_ATTRIBUTE = re.compile(r"\.[ \t]*([A-Za-z_]\w*)")
+_DEF = _ascii(r"def[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
+_CLASS = _ascii(r"class[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
+_MODULE_NAME = _ascii(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
+_CHAINED = _ascii(r"\n[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
+_ATTRIBUTE = _ascii(r"\.[ \t]*([A-Za-z_]\w*)")
 # ".NAME", or "" for a dot ending its line: one search finds both (neither holds a dot, so neither hides the other).
-_ATTRIBUTE_OR_LINE_END = re.compile(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
-_CALLED_REVERSED = re.compile(r"\([ \t]*(\w+)")  # "NAME (" read backwards
+_ATTRIBUTE_OR_LINE_END = _ascii(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
+_CALLED_REVERSED = _ascii(r"\([ \t]*(\w+)")  # "NAME (" read backwards
 # Import statements: these from the keyword on; ``_at_line_start`` checks that only blanks stand before it on its
 # line (a pattern starting with "\n" would have the engine stop at every line).
-_FROM_IMPORT = re.compile(r"from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
-_IMPORT = re.compile(r"import[ \t]+[^\n]*")
-_IMPORT_WORD = re.compile(r"import")
-_DECORATOR = re.compile(r"@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")  # starting its line (``_at_line_start``)
-_EXCEPT = re.compile(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
-_RAISE = re.compile(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
-_FROM_NAME_AT_END = re.compile(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
-_ARGUMENT_FIRST = re.compile(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
-_ARGUMENT_NEXT = re.compile(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
-_BRACKET = re.compile(r"[()\[\]{}]")
-_PAREN_STARTING_LINE_REVERSED = re.compile(r"\([ \t]*\n")  # "\n", blanks, "(" read backwards
+_FROM_IMPORT = _ascii(r"from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
+_IMPORT = _ascii(r"import[ \t]+[^\n]*")
+_IMPORT_WORD = _ascii(r"import")
+_DECORATOR = _ascii(r"@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")  # starting its line (``_at_line_start``)
+_EXCEPT = _ascii(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
+_RAISE = _ascii(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
+_FROM_NAME_AT_END = _ascii(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
+_ARGUMENT_FIRST = _ascii(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
+_ARGUMENT_NEXT = _ascii(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
+_BRACKET = _ascii(r"[()\[\]{}]")
+_PAREN_STARTING_LINE_REVERSED = _ascii(r"\([ \t]*\n")  # "\n", blanks, "(" read backwards
 # Annotations: bare names, strings and generics of them are modelled (``pyannotations``); tree-sitter reads
 # anything else with its own type grammar (unions, members), so such a file is parsed.
-_RETURN_TYPE = re.compile(r"->[ \t\n]*([^:]*):")
+_RETURN_TYPE = _ascii(r"->[ \t\n]*([^:]*):")
 # "(NAME:" or ", *NAME:" read backwards from the colon; the annotation is then read forwards from the colon.
-_PARAMETER_COLON_REVERSED = re.compile(r":(?<!=:)[ \t\n]*\w*[A-Za-z_](?:[ \t]*\*\*?)?[ \t\n]*[(,]")
-_PARAMETER_TYPE_TEXT = re.compile(r"([^,)=]*)(?=[,)=])")
+_PARAMETER_COLON_REVERSED = _ascii(r":(?<!=:)[ \t\n]*\w*[A-Za-z_](?:[ \t]*\*\*?)?[ \t\n]*[(,]")
+_PARAMETER_TYPE_TEXT = _ascii(r"([^,)=]*)(?=[,)=])")
 # "NAME:" starting a line, read backwards from the colon (so the engine skips ahead to colons): the name's start,
 # then the annotation read forwards from the colon up to "=" or the line's end.
-_LINE_NAME_COLON_REVERSED = re.compile(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
-_ANNOTATION_TEXT = re.compile(r"([^\n=]*)(?=\n|=(?!=))")
-_DOT_AT_LINE_END = re.compile(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
+_LINE_NAME_COLON_REVERSED = _ascii(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
+_ANNOTATION_TEXT = _ascii(r"([^\n=]*)(?=\n|=(?!=))")
+_DOT_AT_LINE_END = _ascii(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
 _WORD_OR_BRACKET_CLOSE = _WORD | {")", "]"}
-_NUMBER_DOT = re.compile(r"\d\.[ \t]*([A-Za-z_]\w*)")
+_NUMBER_DOT = _ascii(r"\d\.[ \t]*([A-Za-z_]\w*)")
 # Where this finds nothing, _NUMBER_DOT finds nothing either (each of its matches has a dot like this): it starts
 # with a literal, so a file without such a dot is passed over fast.
-_DOT_AFTER_DIGIT = re.compile(r"\.(?<=\d\.)[ \t]*[A-Za-z_]")
-_SOFT_KEYWORDS = tuple(re.compile(word + r"[ \t]") for word in ("match", "case", "type"))  # literal: fast to find
-_TYPE_ALIAS = re.compile(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
+_DOT_AFTER_DIGIT = _ascii(r"\.(?<=\d\.)[ \t]*[A-Za-z_]")
+_SOFT_KEYWORDS = tuple(_ascii(word + r"[ \t]") for word in ("match", "case", "type"))  # literal: fast to find
+_TYPE_ALIAS = _ascii(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
 
 
 def python_names(text: str) -> tuple[set[str], set[str]] | None:
