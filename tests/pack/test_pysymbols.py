@@ -291,8 +291,8 @@ def test_the_quick_searches_find_what_the_one_pattern_finds(seed: int) -> None:
 def test_imports_cut_out_in_one_pass_as_two_substitutions_would(seed: int) -> None:
     import re
 
-    from v4agent.pack.rank import pysymbols
     from v4agent.pack.rank.pycode import Unmodelled
+    from v4agent.pack.rank.pyimports import without_imports
 
     # What the statements are: from a line's start (blanks allowed) to the keyword's pattern's end.
     from_import = re.compile(r"\n[ \t]*from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
@@ -307,7 +307,7 @@ def test_imports_cut_out_in_one_pass_as_two_substitutions_would(seed: int) -> No
     for _ in range(2000):
         code = "\n" + "\n".join(rng.choice(lines) for _ in range(rng.randint(0, 12))) + "\n"
         try:
-            got = pysymbols._without_imports(code)
+            got = without_imports(code)
         except Unmodelled:
             assert len(from_import.findall(code)) + len(plain_import.findall(code)) != sum(
                 1 for m in re.finditer(r"\bimport\b", code))

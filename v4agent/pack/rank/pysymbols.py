@@ -18,6 +18,7 @@ from collections import Counter
 
 from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotation
 from v4agent.pack.rank.pycode import Unmodelled, code_only
+from v4agent.pack.rank.pyimports import at_line_start, without_imports
 
 __all__ = ["python_names"]
 
@@ -48,12 +49,7 @@ _CHAINED = _ascii(r"\n[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
 # ".NAME", or "" for a dot ending its line: one search finds both (neither holds a dot, so neither hides the other).
 _ATTRIBUTE_OR_LINE_END = _ascii(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
 _CALLED_REVERSED = _ascii(r"\([ \t]*(\w+)")  # "NAME (" read backwards
-# Import statements: these from the keyword on; ``_at_line_start`` checks that only blanks stand before it on its
-# line (a pattern starting with "\n" would have the engine stop at every line).
-_FROM_IMPORT = _ascii(r"from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
-_IMPORT = _ascii(r"import[ \t]+[^\n]*")
-_IMPORT_WORD = _ascii(r"import")
-_DECORATOR = _ascii(r"@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")  # starting its line (``_at_line_start``)
+_DECORATOR = _ascii(r"@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")  # starting its line (``at_line_start``)
 _EXCEPT = _ascii(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
 _RAISE = _ascii(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
 _FROM_NAME_AT_END = _ascii(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
@@ -93,7 +89,7 @@ def python_names(text: str) -> tuple[set[str], set[str]] | None:
 def _names(text: str) -> tuple[set[str], set[str]]:
     # (A search for one character is far faster than one for two, whose last character here is a common "\n".)
     code = _code_only(text.replace("\r\n", "\n") if "\r" in text else text)
-    code, imported = _without_imports(code)
+    code, imported = without_imports(code)
     defines, declared = _definitions(code)
     backwards = code[::-1]  # several patterns are found faster read backwards (they then start with a literal)
     references = imported | _attributes(code) | _calls(backwards, declared) | _arguments(code, backwards)
@@ -140,62 +136,6 @@ def _soft_keywords(code: str) -> list[re.Match[str]]:
 
 def _start(match: re.Match[str]) -> int:
     return match.start()
-
-
-def _without_imports(code: str) -> tuple[str, set[str]]:
-    """The code without its import statements (each line emptied), and the names ``from ... import`` brings in."""
-    statements = sum(1 for m in _IMPORT_WORD.finditer(code)
-                     if code[m.start() - 1] not in _WORD and code[m.end()] not in _WORD)
-    if not statements:
-        return code, set()
-    names: set[str] = set()
-    from_imports = _at_line_start(code, _FROM_IMPORT)
-    imports = _at_line_start(code, _IMPORT)
-    if len(from_imports) + len(imports) != statements:
-        raise Unmodelled("an import that does not start its line")
-    for match in from_imports:
-        if match.group(1).strip() == "__future__":
-            continue
-        for part in match.group(2).strip("() \t\n").split(","):
-            words = part.split()
-            if words and words[0] != "*":
-                names.add(words[0])
-    if from_imports:
-        code = _emptied(code, from_imports)
-        imports = _at_line_start(code, _IMPORT)
-    return _emptied(code, imports), names
-
-
-def _at_line_start(code: str, pattern: re.Pattern[str]) -> list[re.Match[str]]:
-    """The matches, left to right and not overlapping, that ``"\\n[ \\t]*" + pattern`` would find (each from
-    its keyword on): a match with more than blanks before it on its line is passed over, and the search goes on
-    from its next character, as that pattern's would."""
-    found = []
-    at = 0
-    while (match := pattern.search(code, at)) is not None:
-        line = start = match.start()
-        while line > 0 and code[line - 1] in " \t":
-            line -= 1
-        if line > 0 and code[line - 1] == "\n":
-            found.append(match)
-            at = match.end()
-        else:
-            at = start + 1
-    return found
-
-
-def _emptied(code: str, matches: list[re.Match[str]]) -> str:
-    """``code`` with each match and the blanks before it taken out (its line's "\\n" kept)."""
-    kept: list[str] = []
-    at = 0
-    for match in matches:
-        line = match.start()
-        while code[line - 1] in " \t":
-            line -= 1
-        kept.append(code[at:line])
-        at = match.end()
-    kept.append(code[at:])
-    return "".join(kept)
 
 
 def _definitions(code: str) -> tuple[set[str], list[str]]:
@@ -418,7 +358,7 @@ def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     code's brackets of some kind do not add up (the counts taken for the depths, carried to the end: one pass)."""
     queries: list[tuple[int, str, str]] = []  # position, kind, name
     queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
-    queries += [(m.start(), "refer", m.group(1)) for m in _at_line_start(code, _DECORATOR)]
+    queries += [(m.start(), "refer", m.group(1)) for m in at_line_start(code, _DECORATOR)]
     queries += _variable_annotations(code, backwards)
     queries.sort()
     defines: set[str] = set()
