@@ -93,6 +93,8 @@ UNANSWERED = {
     "newline in a format spec": "msg = f'''{value:\n>10}'''\n",
     "a name passed again in a line starting with a bracket": "register(Model, Form)\nvalue = other\n"
                                                              "(first, Form) = pair\n",
+    "a name passed first again in a line starting with a bracket": "register(Model)\nvalue = other\n"
+                                                                   "(Model, b) = pair\n",
     "unclosed string": "text = 'no end\n",
     "non-ASCII name": "café_name = 1\n",
     "import after a colon": "try: import fast_json\nexcept ImportError: pass\n",

@@ -281,14 +281,22 @@ class _Walker:
 
 def _arguments(code: str, backwards: str) -> set[str]:
     """Capitalised names passed bare as arguments: ``f(Name)``, ``class C(Base, Mixin)``."""
-    names = {m.group(1) for m in _ARGUMENT_FIRST.finditer(code) if _is_call_paren(code, m.start())}
-    walker = _Walker(code, backwards)
+    names: set[str] = set()
     may_raise: bool | None = None  # whether asking about some "(" would raise (known once needed)
-    for match in _ARGUMENT_NEXT.finditer(code):
+    for match in _ARGUMENT_FIRST.finditer(code):
         if match.group(1) in names:  # (most are: None, True, a class passed again and again)
             if may_raise is None:
                 may_raise = _some_call_paren_raises(code, backwards)
-            if not may_raise:  # then the answer cannot change: no need to look for the paren
+            if not may_raise:  # then the answer cannot change: no need to ask about the paren
+                continue
+        if _is_call_paren(code, match.start()):
+            names.add(match.group(1))
+    walker = _Walker(code, backwards)
+    for match in _ARGUMENT_NEXT.finditer(code):
+        if match.group(1) in names:
+            if may_raise is None:
+                may_raise = _some_call_paren_raises(code, backwards)
+            if not may_raise:  # (nor to look for it)
                 continue
         paren = walker.enclosing(match.start())
         if paren >= 0 and code[paren] == "(" and _is_call_paren(code, paren):
