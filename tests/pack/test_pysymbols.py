@@ -63,6 +63,9 @@ ANSWERED = {
     "quotes in f-string fields": "msg = f\"{data['key_name']} {', '.join(Items)} {row['column']!r}\"\n"
                                  "spec = f'{value:\"^10} {other:{\">\" if wide else \"<\"}{Width}}'\n"
                                  "debug = f'{table[\"k\"] = } {\"{\".join(parts)} {\":\".join(Parts)}'\n",
+    "member access across lines": "total = (\n    source.\n    attribute_name\n)\nlisted = [first.\n  second_name.\n"
+                                  "  third_name, call_it().\n\n   method_name(Arg), table[1].\n   field_name]\n"
+                                  "mapping = {key: value.\n  value_attr for key in keys}\n",
     "names passed again": "register(Model, Form)\nvalue = [\n(first, Form), (b, Model)]\nwrap(x, Form, None)\n"
                           "def f(a: Item, b: Item, c: Other): pass\ndef g(x: Item, y: Other) -> None: pass\n"
                           "call(Item, x, Other)\n",
@@ -80,7 +83,10 @@ UNANSWERED = {
     "type parameters": "def first[T](xs: T) -> T:\n    return xs\n",
     "spaced generic": "value: Mapping [str, Item] = {}\n",
     "call in an annotation": "value: make_type() = None\n",
-    "member access across lines": "total = (\n    source.\n    attribute_name\n)\n",
+    "member access across lines outside brackets": "total = source.\nattribute_name\n",
+    "member of a number across lines": "total = (1.\n    real_part)\n",
+    "member of a keyword across lines": "total = (None.\n    real_part)\n",
+    "keyword as a member across lines": "total = (source.\n    if_not)\nother = (source.\n    if)\n",
     "line starting with a bracket": "marker = pytest.mark.integration\n\n(LATEST,) = Enum(0, 0)\n",
     "backslash in an f-string field": "msg = f\"{'\\n'.join(lines)}\"\n",
     "hash in an f-string field": "msg = f\"{'#'.join(lines)}\"\n",
@@ -145,6 +151,10 @@ def test_what_the_rules_find() -> None:
     found = _fast(ANSWERED["nested f-strings"])
     assert found is not None
     assert {"Arg", "inner_call", "lookup", "width_of"} <= set(found.references)
+    found = _fast(ANSWERED["member access across lines"])
+    assert found is not None
+    assert {"attribute_name", "second_name", "third_name", "method_name", "field_name", "value_attr"} <= set(
+        found.references)
     found = _fast(ANSWERED["floats"])
     assert found is not None
     assert "e5_attr" in found.references

@@ -68,6 +68,7 @@ _PARAMETER_TYPE_TEXT = _ascii(r"([^,)=]*)(?=[,)=])")
 _LINE_NAME_COLON_REVERSED = _ascii(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
 _ANNOTATION_TEXT = _ascii(r"([^\n=]*)(?=\n|=(?!=))")
 _DOT_AT_LINE_END = _ascii(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
+_NAME_ON_A_LATER_LINE = _ascii(r"[ \t\n]*([A-Za-z_]\w*)")
 _WORD_OR_BRACKET_CLOSE = _WORD | {")", "]"}
 _NUMBER_DOT = _ascii(r"\d\.[ \t]*([A-Za-z_]\w*)")
 # Where this finds nothing, _NUMBER_DOT finds nothing either (each of its matches has a dot like this): it starts
@@ -92,7 +93,7 @@ def _names(text: str) -> tuple[set[str], set[str]]:
     code, imported = without_imports(code)
     defines, declared = _definitions(code)
     backwards = code[::-1]  # several patterns are found faster read backwards (they then start with a literal)
-    references = imported | _attributes(code) | _calls(backwards, declared) | _arguments(code, backwards)
+    references = imported | _attributes(code, backwards) | _calls(backwards, declared) | _arguments(code, backwards)
     references |= _after_keyword(code, _EXCEPT) | _after_keyword(code, _RAISE) | _raised_from(code)
     for annotation in _RETURN_TYPE.findall(code):
         references |= annotation_names(annotation)
@@ -149,11 +150,11 @@ def _definitions(code: str) -> tuple[set[str], list[str]]:
     return {name for name, _ in found} - _KEYWORDS, [name for name, bracket in found if bracket]
 
 
-def _attributes(code: str) -> set[str]:
-    """``x.NAME``; a float such as ``1.e5`` is no attribute access."""
+def _attributes(code: str, backwards: str) -> set[str]:
+    """``x.NAME``, also across lines inside brackets; a float such as ``1.e5`` is no attribute access."""
     found = _ATTRIBUTE_OR_LINE_END.findall(code)
     if "" in found:
-        _no_member_across_lines(code)
+        found += _members_across_lines(code, backwards)
     # A keyword after a dot is no member: ``... and x`` (an attribute can never be one).
     if not _DOT_AFTER_DIGIT.search(code) or not _NUMBER_DOT.search(code):
         return set(found) - _KEYWORDS - {""}
@@ -166,13 +167,24 @@ def _attributes(code: str) -> set[str]:
     return {name for name, count in names.items() if count > 0} - _KEYWORDS
 
 
-def _no_member_across_lines(code: str) -> None:
-    for match in _DOT_AT_LINE_END.finditer(code):  # ``x.\n    NAME`` inside brackets (``...\n`` is no access)
+def _members_across_lines(code: str, backwards: str) -> list[str]:
+    """The names of ``x.\\n    NAME`` inside brackets (``...\\n`` is no access); raises for what else has a name or
+    a closing bracket before a dot ending its line."""
+    names = []
+    walker = _Walker(code, backwards)
+    for match in _DOT_AT_LINE_END.finditer(code):
         before = match.start()
         while code[before - 1] in " \t":
             before -= 1
-        if code[before - 1] in _WORD_OR_BRACKET_CLOSE:
+        if code[before - 1] not in _WORD_OR_BRACKET_CLOSE:
+            continue
+        word = _word_before(code, before)
+        name = _NAME_ON_A_LATER_LINE.match(code, match.end())
+        if (name is None or name.group(1) in _KEYWORDS or word[:1].isdigit() or word in _KEYWORDS
+                or walker.enclosing(match.start()) < 0):  # a number, a keyword, or no bracket to go on in
             raise Unmodelled("a member access across lines")
+        names.append(name.group(1))
+    return names
 
 
 def _calls(backwards: str, declared: list[str]) -> set[str]:
