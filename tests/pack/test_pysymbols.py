@@ -66,6 +66,9 @@ ANSWERED = {
     "member access across lines": "total = (\n    source.\n    attribute_name\n)\nlisted = [first.\n  second_name.\n"
                                   "  third_name, call_it().\n\n   method_name(Arg), table[1].\n   field_name]\n"
                                   "mapping = {key: value.\n  value_attr for key in keys}\n",
+    "lines starting with a bracket": "marker = pytest.mark.integration\n\n(LATEST,) = Enum(0, 0)\nregister(Model)\n"
+                                     "value = other\n(Model, Form) = pair\nclass Kind(Base):\n    y = zz\n"
+                                     "    (Ccc, Ddd) = call_it(Eee)\n",
     "names passed again": "register(Model, Form)\nvalue = [\n(first, Form), (b, Model)]\nwrap(x, Form, None)\n"
                           "def f(a: Item, b: Item, c: Other): pass\ndef g(x: Item, y: Other) -> None: pass\n"
                           "call(Item, x, Other)\n",
@@ -87,7 +90,7 @@ UNANSWERED = {
     "member of a number across lines": "total = (1.\n    real_part)\n",
     "member of a keyword across lines": "total = (None.\n    real_part)\n",
     "keyword as a member across lines": "total = (source.\n    if_not)\nother = (source.\n    if)\n",
-    "line starting with a bracket": "marker = pytest.mark.integration\n\n(LATEST,) = Enum(0, 0)\n",
+    "call across lines inside brackets": "items = [factory\n    (Arg), other]\n",
     "backslash in an f-string field": "msg = f\"{'\\n'.join(lines)}\"\n",
     "hash in an f-string field": "msg = f\"{'#'.join(lines)}\"\n",
     "same quotes nested (3.12)": "msg = f\"{data[\"key_name\"]}\"\n",
@@ -97,10 +100,8 @@ UNANSWERED = {
     "lone brace in an f-string": "msg = f\"{{'k': value}\"\n",
     "escaped brace in a format spec": "msg = f\"{value:{{}}}\"\n",
     "newline in a format spec": "msg = f'''{value:\n>10}'''\n",
-    "a name passed again in a line starting with a bracket": "register(Model, Form)\nvalue = other\n"
-                                                             "(first, Form) = pair\n",
-    "a name passed first again in a line starting with a bracket": "register(Model)\nvalue = other\n"
-                                                                   "(Model, b) = pair\n",
+    "a name passed again in a call across lines": "register(Model, Form)\nvalue = [other\n(first, Form)]\n",
+    "a name passed first again in a call across lines": "register(Model)\nvalue = [other\n(Model, b)]\n",
     "unclosed string": "text = 'no end\n",
     "non-ASCII name": "café_name = 1\n",
     "import after a colon": "try: import fast_json\nexcept ImportError: pass\n",

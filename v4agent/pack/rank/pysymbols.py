@@ -15,6 +15,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections import Counter
+from itertools import repeat
 
 from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotation
 from v4agent.pack.rank.pycode import Unmodelled, code_only
@@ -240,8 +241,12 @@ def _is_call_paren(code: str, paren: int) -> bool:
             return False
     elif before not in ")]}":
         return False
-    if "\n" in code[end:paren]:  # a call inside brackets, or a new statement (``(a,) = ...``): not told apart here
-        raise Unmodelled("a line starting with a bracket")
+    if "\n" in code[end:paren]:  # a new statement (``(a,) = ...``) outside brackets, a call inside
+        depth = sum(map(code.count, "([{", repeat(0), repeat(paren))) - sum(
+            map(code.count, ")]}", repeat(0), repeat(paren)))
+        if depth:  # (a call whose name ends a line is not found by ``_calls``)
+            raise Unmodelled("a line starting with a bracket")
+        return False
     if not word:
         return True
     start = end - len(word)
