@@ -81,6 +81,9 @@ ANSWERED = {
 UNANSWERED = {
     "semicolon": "first_name = 1; second_name = 2\n",
     "chained assignment": "aaa = bbb = ccc = 1\n",
+    "chained assignment to a tuple": "aaa, bbb = ccc = 1, 2\n",
+    "chained assignment to a member": "foo.bar = bazz = 1\n",
+    "chained assignment to an item": "foo[0] = bazz = 1\n",
     "match statement": "match command:\n    case Point(x=0):\n        pass\n",
     "type alias": "type Vector = list[float]\n",
     "type parameters": "def first[T](xs: T) -> T:\n    return xs\n",

@@ -46,7 +46,8 @@ _WALK_BUDGET = 8
 _DEF = _ascii(r"def[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
 _CLASS = _ascii(r"class[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
 _MODULE_NAME = _ascii(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
-_CHAINED = _ascii(r"\n[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
+# A module-level statement "TARGETS = NAME = ...": tree-sitter captures NAME too, not always the first targets.
+_CHAINED = _ascii(r"\n(?![ \t])[^\n=]+=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
 # ".NAME", or "" for a dot ending its line: one search finds both (neither holds a dot, so neither hides the other).
 _ATTRIBUTE_OR_LINE_END = _ascii(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
 _CALLED_REVERSED = _ascii(r"\([ \t]*(\w+)")  # "NAME (" read backwards
