@@ -31,6 +31,7 @@ _PRODUCERS = (
     "v4agent.pack.work.codefacts",
     "v4agent.pack.rank.pyannotations",
     "v4agent.pack.rank.pycode",
+    "v4agent.pack.rank.pyimports",
     "v4agent.pack.rank.pysymbols",
     "v4agent.pack.rank.symbols",
     "v4agent.pack.select.analyze",
