@@ -18,6 +18,7 @@ from collections import Counter
 from itertools import repeat
 
 from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotation
+from v4agent.pack.rank.pybrackets import Walker
 from v4agent.pack.rank.pycode import Unmodelled, code_only
 from v4agent.pack.rank.pyimports import at_line_start, without_imports
 
@@ -33,8 +34,6 @@ _KEYWORDS = frozenset(keyword.kwlist)
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _WORD_OR_DOT = _WORD | {"."}
 _SPACE = " \t\n"
-# Characters searched per file when finding enclosing brackets, as a multiple of the file's size; beyond: parse.
-_WALK_BUDGET = 8
 
 # Every pattern below starts with a literal, so the regex engine skips ahead fast; word boundaries are checked
 # on the (few) matches instead.
@@ -57,7 +56,6 @@ _RAISE = _ascii(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
 _FROM_NAME_AT_END = _ascii(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
 _ARGUMENT_FIRST = _ascii(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
 _ARGUMENT_NEXT = _ascii(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
-_BRACKET = _ascii(r"[()\[\]{}]")
 _PAREN_STARTING_LINE_REVERSED = _ascii(r"\([ \t]*\n")  # "\n", blanks, "(" read backwards
 # Annotations: bare names, strings and generics of them are modelled (``pyannotations``); tree-sitter reads
 # anything else with its own type grammar (unions, members), so such a file is parsed.
@@ -173,7 +171,7 @@ def _members_across_lines(code: str, backwards: str) -> list[str]:
     """The names of ``x.\\n    NAME`` inside brackets (``...\\n`` is no access); raises for what else has a name or
     a closing bracket before a dot ending its line."""
     names = []
-    walker = _Walker(code, backwards)
+    walker = Walker(code, backwards)
     for match in _DOT_AT_LINE_END.finditer(code):
         before = match.start()
         while code[before - 1] in " \t":
@@ -254,49 +252,6 @@ def _is_call_paren(code: str, paren: int) -> bool:
     return not code[max(0, start - 8):start].rstrip(" \t").endswith("def")
 
 
-class _Walker:
-    """Finds the bracket enclosing a position by walking left over balanced groups (in the reversed code).
-
-    Asked in increasing order, a walk that passes the previous position at depth zero reuses its answer, and the
-    search stops there, so a long flat list costs one pass, not one per item. The characters searched are
-    bounded per file all the same; past that the file is parsed instead."""
-
-    def __init__(self, code: str, backwards: str) -> None:
-        self._backwards, self._size = backwards, len(code)
-        self._budget = _WALK_BUDGET * len(code) + 4096
-        self._last, self._last_answer = -1, -1
-
-    def enclosing(self, position: int) -> int:
-        """The position of the bracket enclosing ``position`` (-1: none); positions must increase."""
-        backwards, size = self._backwards, self._size
-        depth, at, answer = 0, size - position, -1
-        window_end = size - 1 - self._last if 0 <= self._last < position else size
-        while True:
-            found = _BRACKET.search(backwards, at, window_end)
-            if found is None:
-                self._budget -= window_end - at
-                if window_end == size:
-                    break
-                if depth == 0:  # passed the previous position with nothing open: the same group
-                    answer = self._last_answer
-                    break
-                at, window_end = window_end, size
-                continue
-            self._budget -= found.end() - at
-            if self._budget < 0:
-                raise Unmodelled("too much to walk over")
-            if found.group() in ")]}":
-                depth += 1
-            elif depth:
-                depth -= 1
-            else:
-                answer = size - 1 - found.start()
-                break
-            at = found.end()
-        self._last, self._last_answer = position, answer
-        return answer
-
-
 def _arguments(code: str, backwards: str) -> set[str]:
     """Capitalised names passed bare as arguments: ``f(Name)``, ``class C(Base, Mixin)``."""
     names: set[str] = set()
@@ -309,7 +264,7 @@ def _arguments(code: str, backwards: str) -> set[str]:
                 continue
         if _is_call_paren(code, match.start()):
             names.add(match.group(1))
-    walker = _Walker(code, backwards)
+    walker = Walker(code, backwards)
     for match in _ARGUMENT_NEXT.finditer(code):
         if match.group(1) in names:
             if may_raise is None:
@@ -344,7 +299,7 @@ def _parameter_types(code: str, backwards: str) -> set[str]:
             found.append((size - match.end() + 1, balanced_annotation(code, start, annotation.group(1))))
     names: set[str] = set()
     read: set[str] = set()  # annotations read already: reading one again adds nothing (and cannot raise)
-    walker = _Walker(code, backwards)
+    walker = Walker(code, backwards)
     for position, annotation_text in sorted(found):
         if annotation_text in read:
             continue

@@ -30,6 +30,7 @@ _PRODUCERS = (
     "v4agent.pack.fit.skeleton",
     "v4agent.pack.work.codefacts",
     "v4agent.pack.rank.pyannotations",
+    "v4agent.pack.rank.pybrackets",
     "v4agent.pack.rank.pycode",
     "v4agent.pack.rank.pyimports",
     "v4agent.pack.rank.pysymbols",
