@@ -5,7 +5,7 @@ them all with tree-sitter and walking the trees was most of the cold pack's CPU 
 same patterns are evaluated by regular expressions over the code with its strings and comments blanked out: the
 module-level, one-line shapes of Python that the patterns match (``def NAME``, ``NAME(``, ``.NAME``, ``NAME: T``,
 ...) are easy to see in text once strings and comments are gone. Where a file holds a construct these rules do
-not model (a semicolon, a ``match`` statement, quotes inside an f-string's braces, chained assignments, ...), the
+not model (a semicolon, a ``match`` statement, a backslash inside an f-string's braces, chained assignments, ...), the
 answer is None and the caller parses. The test suite holds the two to the same sets, file by file, on every
 Python file of the installed packages and on hand-made edge cases.
 """
@@ -15,60 +15,67 @@ from __future__ import annotations
 import keyword
 import re
 from collections import Counter
+from itertools import repeat
 
 from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotation
+from v4agent.pack.rank.pybrackets import Walker
 from v4agent.pack.rank.pycode import Unmodelled, code_only
+from v4agent.pack.rank.pyimports import at_line_start, without_imports
 
 __all__ = ["python_names"]
+
+
+def _ascii(pattern: str) -> re.Pattern[str]:
+    """The patterns read code already checked to be ASCII: there ``\\w`` in ASCII mode finds the same, faster."""
+    return re.compile(pattern, re.ASCII)
+
 
 _KEYWORDS = frozenset(keyword.kwlist)
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _WORD_OR_DOT = _WORD | {"."}
 _SPACE = " \t\n"
-# Characters searched per file when finding enclosing brackets, as a multiple of the file's size; beyond: parse.
-_WALK_BUDGET = 8
 
 # Every pattern below starts with a literal, so the regex engine skips ahead fast; word boundaries are checked
 # on the (few) matches instead.
 # An identifier ending in "def" or "class" followed by a name can only be followed by a keyword (``metaclass if``),
 # so dropping keywords from what these find leaves exactly the declared names.
-_DEF = re.compile(r"def[ \t]+([A-Za-z_]\w*)")
-_CLASS = re.compile(r"class[ \t]+([A-Za-z_]\w*)")
-_DEF_PAREN = re.compile(r"def[ \t]+([A-Za-z_]\w*)[ \t]*\(")
-_CLASS_PAREN = re.compile(r"class[ \t]+([A-Za-z_]\w*)[ \t]*\(")
-_TYPE_PARAMETERS = (re.compile(r"def[ \t]+[A-Za-z_]\w*[ \t]*\["), re.compile(r"class[ \t]+[A-Za-z_]\w*[ \t]*\["))
-_MODULE_NAME = re.compile(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
-_CHAINED = re.compile(r"\n[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
-_ATTRIBUTE = re.compile(r"\.[ \t]*([A-Za-z_]\w*)")
-_CALLED_REVERSED = re.compile(r"\([ \t]*(\w+)")  # "NAME (" read backwards
-_FROM_IMPORT = re.compile(r"\n[ \t]*from[ \t]+([.\w \t]*?)[ \t]import\b[ \t]*(\([^)]*\)|[^\n]*)")
-_IMPORT = re.compile(r"\n[ \t]*import[ \t]+[^\n]*")
-_IMPORT_WORD = re.compile(r"import")
-_DECORATOR = re.compile(r"\n[ \t]*@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")
-_EXCEPT = re.compile(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
-_RAISE = re.compile(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
-_FROM_NAME_AT_END = re.compile(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
-_ARGUMENT_FIRST = re.compile(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
-_ARGUMENT_NEXT = re.compile(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
-_BRACKET = re.compile(r"[()\[\]{}]")
+# One search each for "def" and "class": the bracket after the name, if any, tells a parameter list or bases ("(")
+# from type parameters ("[", not modelled). A name never holds a blank, so no match of "def NAME (" or
+# "def NAME [" can start inside another match: these find what separate searches for each shape would.
+_DEF = _ascii(r"def[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
+_CLASS = _ascii(r"class[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
+_MODULE_NAME = _ascii(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
+# A module-level statement "TARGETS = NAME = ...": tree-sitter captures NAME too, not always the first targets.
+_CHAINED = _ascii(r"\n(?![ \t])[^\n=]+=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
+# ".NAME", or "" for a dot ending its line: one search finds both (neither holds a dot, so neither hides the other).
+_ATTRIBUTE_OR_LINE_END = _ascii(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
+_CALLED_REVERSED = _ascii(r"\([ \t]*(\w+)")  # "NAME (" read backwards
+_DECORATOR = _ascii(r"@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")  # starting its line (``at_line_start``)
+_EXCEPT = _ascii(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
+_RAISE = _ascii(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
+_FROM_NAME_AT_END = _ascii(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
+_ARGUMENT_FIRST = _ascii(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
+_ARGUMENT_NEXT = _ascii(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
+_PAREN_STARTING_LINE_REVERSED = _ascii(r"\([ \t]*\n")  # "\n", blanks, "(" read backwards
 # Annotations: bare names, strings and generics of them are modelled (``pyannotations``); tree-sitter reads
 # anything else with its own type grammar (unions, members), so such a file is parsed.
-_RETURN_TYPE = re.compile(r"->[ \t\n]*([^:]*):")
+_RETURN_TYPE = _ascii(r"->[ \t\n]*([^:]*):")
 # "(NAME:" or ", *NAME:" read backwards from the colon; the annotation is then read forwards from the colon.
-_PARAMETER_COLON_REVERSED = re.compile(r":(?<!=:)[ \t\n]*\w*[A-Za-z_](?:[ \t]*\*\*?)?[ \t\n]*[(,]")
-_PARAMETER_TYPE_TEXT = re.compile(r"([^,)=]*)(?=[,)=])")
+_PARAMETER_COLON_REVERSED = _ascii(r":(?<!=:)[ \t\n]*\w*[A-Za-z_](?:[ \t]*\*\*?)?[ \t\n]*[(,]")
+_PARAMETER_TYPE_TEXT = _ascii(r"([^,)=]*)(?=[,)=])")
 # "NAME:" starting a line, read backwards from the colon (so the engine skips ahead to colons): the name's start,
 # then the annotation read forwards from the colon up to "=" or the line's end.
-_LINE_NAME_COLON_REVERSED = re.compile(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
-_ANNOTATION_TEXT = re.compile(r"([^\n=]*)(?=\n|=(?!=))")
-_DOT_AT_LINE_END = re.compile(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
+_LINE_NAME_COLON_REVERSED = _ascii(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
+_ANNOTATION_TEXT = _ascii(r"([^\n=]*)(?=\n|=(?!=))")
+_DOT_AT_LINE_END = _ascii(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
+_NAME_ON_A_LATER_LINE = _ascii(r"[ \t\n]*([A-Za-z_]\w*)")
 _WORD_OR_BRACKET_CLOSE = _WORD | {")", "]"}
-_NUMBER_DOT = re.compile(r"\d\.[ \t]*([A-Za-z_]\w*)")
+_NUMBER_DOT = _ascii(r"\d\.[ \t]*([A-Za-z_]\w*)")
 # Where this finds nothing, _NUMBER_DOT finds nothing either (each of its matches has a dot like this): it starts
 # with a literal, so a file without such a dot is passed over fast.
-_DOT_AFTER_DIGIT = re.compile(r"\.(?<=\d\.)[ \t]*[A-Za-z_]")
-_SOFT_KEYWORDS = tuple(re.compile(word + r"[ \t]") for word in ("match", "case", "type"))  # literal: fast to find
-_TYPE_ALIAS = re.compile(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
+_DOT_AFTER_DIGIT = _ascii(r"\.(?<=\d\.)[ \t]*[A-Za-z_]")
+_SOFT_KEYWORDS = tuple(_ascii(word + r"[ \t]") for word in ("match", "case", "type"))  # literal: fast to find
+_TYPE_ALIAS = _ascii(r"type[ \t]+[A-Za-z_]\w*[ \t]*[=\[]")
 
 
 def python_names(text: str) -> tuple[set[str], set[str]] | None:
@@ -81,18 +88,17 @@ def python_names(text: str) -> tuple[set[str], set[str]] | None:
 
 
 def _names(text: str) -> tuple[set[str], set[str]]:
-    code = _code_only(text.replace("\r\n", "\n"))
-    code, imported = _without_imports(code)
-    if [code.count(c) for c in "([{"] != [code.count(c) for c in ")]}"]:
-        raise Unmodelled("unbalanced brackets")
-    defines = _definitions(code)
+    # (A search for one character is far faster than one for two, whose last character here is a common "\n".)
+    code = _code_only(text.replace("\r\n", "\n") if "\r" in text else text)
+    code, imported = without_imports(code)
+    defines, declared = _definitions(code)
     backwards = code[::-1]  # several patterns are found faster read backwards (they then start with a literal)
-    references = imported | _attributes(code) | _calls(code, backwards) | _arguments(code, backwards)
+    references = imported | _attributes(code, backwards) | _calls(backwards, declared) | _arguments(code, backwards)
     references |= _after_keyword(code, _EXCEPT) | _after_keyword(code, _RAISE) | _raised_from(code)
     for annotation in _RETURN_TYPE.findall(code):
         references |= annotation_names(annotation)
     references |= _parameter_types(code, backwards)
-    defines |= _at_depth_zero(code, backwards, references)
+    defines |= _at_depth_zero(code, backwards, references)  # (raises for unbalanced brackets)
     return defines, references
 
 
@@ -102,7 +108,8 @@ def _code_only(text: str) -> str:
     code = "\n" + code_only(text) + "\n"
     if not code.isascii() or any(c in code for c in "'\";\r\f"):
         raise Unmodelled("unclosed string, semicolon, form feed or a non-ASCII name")
-    code = code.replace("\\\n", " ")
+    if "\\" in code:
+        code = code.replace("\\\n", " ")
     if "\\" in code or "except*" in code:
         raise Unmodelled("backslash or except*")
     line_end = -1
@@ -132,54 +139,27 @@ def _start(match: re.Match[str]) -> int:
     return match.start()
 
 
-def _without_imports(code: str) -> tuple[str, set[str]]:
-    """The code without its import statements, and the names ``from ... import`` brings in."""
-    statements = sum(1 for m in _IMPORT_WORD.finditer(code)
-                     if code[m.start() - 1] not in _WORD and code[m.end()] not in _WORD)
-    if not statements:
-        return code, set()
-    names: set[str] = set()
-    found = 0
-    kept: list[str] = []  # the code between the from-imports: what _FROM_IMPORT.sub("\n", code) gives, joined
-    at = 0
-    for match in _FROM_IMPORT.finditer(code):
-        found += 1
-        kept += (code[at:match.start()], "\n")
-        at = match.end()
-        if match.group(1).strip() == "__future__":
-            continue
-        for part in match.group(2).strip("() \t\n").split(","):
-            words = part.split()
-            if words and words[0] != "*":
-                names.add(words[0])
-    found += len(_IMPORT.findall(code))
-    if found != statements:
-        raise Unmodelled("an import that does not start its line")
-    kept.append(code[at:])
-    return _IMPORT.sub("\n", "".join(kept)), names
-
-
-def _definitions(code: str) -> set[str]:
-    """Function and class names (module-level assignments are added by ``_at_depth_zero``)."""
-    if any(pattern.search(code) for pattern in _TYPE_PARAMETERS):
-        raise Unmodelled("type parameters")
+def _definitions(code: str) -> tuple[set[str], list[str]]:
+    """Function and class names (module-level assignments are added by ``_at_depth_zero``), and each name
+    declared as ``def NAME(`` or ``class NAME(`` (once per declaration: ``_calls`` tells them from calls)."""
     if _CHAINED.search(code):
         raise Unmodelled("chained assignment")
-    return (set(_DEF.findall(code)) | set(_CLASS.findall(code))) - _KEYWORDS
+    found = _DEF.findall(code) + _CLASS.findall(code)
+    if any(bracket == "[" for _, bracket in found):
+        raise Unmodelled("type parameters")
+    return {name for name, _ in found} - _KEYWORDS, [name for name, bracket in found if bracket]
 
 
-def _attributes(code: str) -> set[str]:
-    """``x.NAME``; a float such as ``1.e5`` is no attribute access."""
-    for match in _DOT_AT_LINE_END.finditer(code):  # ``x.\n    NAME`` inside brackets (``...\n`` is no access)
-        before = match.start()
-        while code[before - 1] in " \t":
-            before -= 1
-        if code[before - 1] in _WORD_OR_BRACKET_CLOSE:
-            raise Unmodelled("a member access across lines")
+def _attributes(code: str, backwards: str) -> set[str]:
+    """``x.NAME``, also across lines inside brackets; a float such as ``1.e5`` is no attribute access."""
+    found = _ATTRIBUTE_OR_LINE_END.findall(code)
+    if "" in found:
+        found += _members_across_lines(code, backwards)
     # A keyword after a dot is no member: ``... and x`` (an attribute can never be one).
     if not _DOT_AFTER_DIGIT.search(code) or not _NUMBER_DOT.search(code):
-        return set(_ATTRIBUTE.findall(code)) - _KEYWORDS
-    names = Counter(_ATTRIBUTE.findall(code))
+        return set(found) - _KEYWORDS - {""}
+    names = Counter(found)
+    del names[""]
     for match in _NUMBER_DOT.finditer(code):
         end = match.start() + 1
         if _word_before(code, end)[0].isdigit():
@@ -187,14 +167,35 @@ def _attributes(code: str) -> set[str]:
     return {name for name, count in names.items() if count > 0} - _KEYWORDS
 
 
-def _calls(code: str, backwards: str) -> set[str]:
-    """Names called as ``NAME(`` (names called as ``x.NAME(`` come along; they are attribute references anyway)."""
+def _members_across_lines(code: str, backwards: str) -> list[str]:
+    """The names of ``x.\\n    NAME`` inside brackets (``...\\n`` is no access); raises for what else has a name or
+    a closing bracket before a dot ending its line."""
+    names = []
+    walker = Walker(code, backwards)
+    for match in _DOT_AT_LINE_END.finditer(code):
+        before = match.start()
+        while code[before - 1] in " \t":
+            before -= 1
+        if code[before - 1] not in _WORD_OR_BRACKET_CLOSE:
+            continue
+        word = _word_before(code, before)
+        name = _NAME_ON_A_LATER_LINE.match(code, match.end())
+        if (name is None or name.group(1) in _KEYWORDS or word[:1].isdigit() or word in _KEYWORDS
+                or walker.enclosing(match.start()) < 0):  # a number, a keyword, or no bracket to go on in
+            raise Unmodelled("a member access across lines")
+        names.append(name.group(1))
+    return names
+
+
+def _calls(backwards: str, declared: list[str]) -> set[str]:
+    """Names called as ``NAME(`` (names called as ``x.NAME(`` come along; they are attribute references anyway);
+    ``declared``: the names of ``def NAME(`` and ``class NAME(``, which look like calls."""
     called = Counter(_CALLED_REVERSED.findall(backwards))
     if not called:
         return set()
     names = set("\n".join(called)[::-1].split("\n")) - _KEYWORDS  # each name read forwards again
     # "def NAME(" and "class NAME(" look like calls; a name is called only if it appears so more often.
-    for name, count in Counter(_DEF_PAREN.findall(code) + _CLASS_PAREN.findall(code)).items():
+    for name, count in Counter(declared).items():
         if called[name[::-1]] <= count:
             names.discard(name)
     return {name for name in names if not name[0].isdigit()}
@@ -239,66 +240,52 @@ def _is_call_paren(code: str, paren: int) -> bool:
             return False
     elif before not in ")]}":
         return False
-    if "\n" in code[end:paren]:  # a call inside brackets, or a new statement (``(a,) = ...``): not told apart here
-        raise Unmodelled("a line starting with a bracket")
+    if "\n" in code[end:paren]:  # a new statement (``(a,) = ...``) outside brackets, a call inside
+        depth = sum(map(code.count, "([{", repeat(0), repeat(paren))) - sum(
+            map(code.count, ")]}", repeat(0), repeat(paren)))
+        if depth:  # (a call whose name ends a line is not found by ``_calls``)
+            raise Unmodelled("a line starting with a bracket")
+        return False
     if not word:
         return True
     start = end - len(word)
     return not code[max(0, start - 8):start].rstrip(" \t").endswith("def")
 
 
-class _Walker:
-    """Finds the bracket enclosing a position by walking left over balanced groups (in the reversed code).
-
-    Asked in increasing order, a walk that passes the previous position at depth zero reuses its answer, and the
-    search stops there, so a long flat list costs one pass, not one per item. The characters searched are
-    bounded per file all the same; past that the file is parsed instead."""
-
-    def __init__(self, code: str, backwards: str) -> None:
-        self._backwards, self._size = backwards, len(code)
-        self._budget = _WALK_BUDGET * len(code) + 4096
-        self._last, self._last_answer = -1, -1
-
-    def enclosing(self, position: int) -> int:
-        """The position of the bracket enclosing ``position`` (-1: none); positions must increase."""
-        backwards, size = self._backwards, self._size
-        depth, at, answer = 0, size - position, -1
-        window_end = size - 1 - self._last if 0 <= self._last < position else size
-        while True:
-            found = _BRACKET.search(backwards, at, window_end)
-            if found is None:
-                self._budget -= window_end - at
-                if window_end == size:
-                    break
-                if depth == 0:  # passed the previous position with nothing open: the same group
-                    answer = self._last_answer
-                    break
-                at, window_end = window_end, size
-                continue
-            self._budget -= found.end() - at
-            if self._budget < 0:
-                raise Unmodelled("too much to walk over")
-            if found.group() in ")]}":
-                depth += 1
-            elif depth:
-                depth -= 1
-            else:
-                answer = size - 1 - found.start()
-                break
-            at = found.end()
-        self._last, self._last_answer = position, answer
-        return answer
-
-
 def _arguments(code: str, backwards: str) -> set[str]:
     """Capitalised names passed bare as arguments: ``f(Name)``, ``class C(Base, Mixin)``."""
-    names = {m.group(1) for m in _ARGUMENT_FIRST.finditer(code) if _is_call_paren(code, m.start())}
-    walker = _Walker(code, backwards)
+    names: set[str] = set()
+    may_raise: bool | None = None  # whether asking about some "(" would raise (known once needed)
+    for match in _ARGUMENT_FIRST.finditer(code):
+        if match.group(1) in names:  # (most are: None, True, a class passed again and again)
+            if may_raise is None:
+                may_raise = _some_call_paren_raises(code, backwards)
+            if not may_raise:  # then the answer cannot change: no need to ask about the paren
+                continue
+        if _is_call_paren(code, match.start()):
+            names.add(match.group(1))
+    walker = Walker(code, backwards)
     for match in _ARGUMENT_NEXT.finditer(code):
+        if match.group(1) in names:
+            if may_raise is None:
+                may_raise = _some_call_paren_raises(code, backwards)
+            if not may_raise:  # (nor to look for it)
+                continue
         paren = walker.enclosing(match.start())
         if paren >= 0 and code[paren] == "(" and _is_call_paren(code, paren):
             names.add(match.group(1))
     return names
+
+
+def _some_call_paren_raises(code: str, backwards: str) -> bool:
+    """Whether ``_is_call_paren`` raises for some "(" of ``code`` (it can only for one that starts a line)."""
+    last = len(code) - 1
+    for match in _PAREN_STARTING_LINE_REVERSED.finditer(backwards):
+        try:
+            _is_call_paren(code, last - match.start())
+        except Unmodelled:
+            return True
+    return False
 
 
 def _parameter_types(code: str, backwards: str) -> set[str]:
@@ -311,11 +298,15 @@ def _parameter_types(code: str, backwards: str) -> set[str]:
         if annotation is not None:  # (the position after the "(" or ",", the annotation)
             found.append((size - match.end() + 1, balanced_annotation(code, start, annotation.group(1))))
     names: set[str] = set()
-    walker = _Walker(code, backwards)
+    read: set[str] = set()  # annotations read already: reading one again adds nothing (and cannot raise)
+    walker = Walker(code, backwards)
     for position, annotation_text in sorted(found):
+        if annotation_text in read:
+            continue
         paren = walker.enclosing(position)
         if paren >= 0 and code[paren] == "(" and _word_before_paren_follows_def(code, paren):
             names |= annotation_names(annotation_text)
+            read.add(annotation_text)
     return names
 
 
@@ -344,24 +335,29 @@ def _variable_annotations(code: str, backwards: str) -> list[tuple[int, str, str
 
 def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     """Module-level ``NAME = ...`` / ``NAME: T`` definitions; adds decorators ``@NAME`` and variable annotations
-    ``x: NAME`` (outside brackets) to ``references``. Returns the definitions."""
+    ``x: NAME`` (outside brackets) to ``references``. Returns the definitions; raises ``Unmodelled`` when the
+    code's brackets of some kind do not add up (the counts taken for the depths, carried to the end: one pass)."""
     queries: list[tuple[int, str, str]] = []  # position, kind, name
     queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
-    queries += [(m.start(), "refer", m.group(1)) for m in _DECORATOR.finditer(code)]
+    queries += [(m.start(), "refer", m.group(1)) for m in at_line_start(code, _DECORATOR)]
     queries += _variable_annotations(code, backwards)
     queries.sort()
     defines: set[str] = set()
-    depth, at = 0, 0
+    count = code.count  # spelled out below: this runs for every module-level name of every file
+    round_, square, curly, at = 0, 0, 0, 0  # opened less closed, by kind, before ``at``
     for position, kind, name in queries:
-        count = code.count  # spelled out: this runs for every module-level name of every file
-        depth += (count("(", at, position) + count("[", at, position) + count("{", at, position)
-                  - count(")", at, position) - count("]", at, position) - count("}", at, position))
+        round_ += count("(", at, position) - count(")", at, position)
+        square += count("[", at, position) - count("]", at, position)
+        curly += count("{", at, position) - count("}", at, position)
         at = position
-        if depth == 0:
+        if round_ + square + curly == 0:
             if kind == "define":
                 defines.add(name)
             elif kind == "refer":
                 references.add(name)
             else:
                 references |= annotation_names(name)
+    if (round_ + count("(", at) - count(")", at) or square + count("[", at) - count("]", at)
+            or curly + count("{", at) - count("}", at)):
+        raise Unmodelled("unbalanced brackets")
     return defines
