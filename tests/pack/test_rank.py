@@ -229,3 +229,16 @@ def test_the_quick_convergence_check_agrees_with_the_exact_sum(seed: int) -> Non
         for limit in (exact, math.nextafter(exact, 0.0), math.nextafter(exact, 1.0), exact * (1 + 1e-7),
                       exact * (1 - 1e-7), exact * 2, exact / 2, 1e-6):
             assert rank_module._below(terms, limit) == (exact < limit)
+
+
+@pytest.mark.parametrize("high", [50, 1 << 20, 1 << 45])  # the last: no room to pack the position, a stable argsort
+def test_grouping_is_a_stable_sort_whatever_the_key_size(high: int) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(high)
+    keys = rng.integers(0, high, size=5000).astype(np.intp)
+    keys[::7] = keys[0]  # many equal keys: their order must be kept
+    distinct, where, order = rank_module._grouped(keys)
+    assert order.tolist() == np.argsort(keys, kind="stable").tolist()
+    assert distinct.tolist() == np.unique(keys).tolist()
+    assert distinct[where].tolist() == keys[order].tolist()

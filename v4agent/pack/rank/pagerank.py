@@ -156,11 +156,11 @@ def _graph(paths: list[str], symbols: Mapping[str, FileSymbols]) -> tuple[_Edges
     del from_node, to_node
     weight = weight[keep]
     del keep
-    pairs, where = np.unique(keys, return_inverse=True)
+    pairs, where, order = _grouped(keys)
     del keys
-    # Sequential adds, in order (float64 already: with weights, bincount sums in float64).
-    summed = np.bincount(where, weights=weight, minlength=len(pairs)).astype(np.float64, copy=False)
-    del where, weight
+    # Sequential adds, each pair's in reference order (float64 already: with weights, bincount sums in float64).
+    summed = np.bincount(where, weights=weight[order], minlength=len(pairs)).astype(np.float64, copy=False)
+    del where, weight, order
     sources = pairs // n
     destinations = pairs % n
     del pairs
@@ -170,6 +170,28 @@ def _graph(paths: list[str], symbols: Mapping[str, FileSymbols]) -> tuple[_Edges
         if bounds[node] < bounds[node + 1]:
             out_weight[node] = math.fsum(summed[bounds[node]:bounds[node + 1]].tolist())
     return (sources, destinations, summed), out_weight
+
+
+def _grouped(keys: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The distinct keys ascending, and a stable sort of ``keys``: the order (positions into ``keys``, equal keys
+    in their given order) and each sorted key's index among the distinct ones."""
+    index_bits = max(1, (len(keys) - 1).bit_length())
+    if int(keys.max()).bit_length() + index_bits <= 62:
+        # Key and position in one integer, all distinct: a plain sort (vectorised, far faster than a stable argsort)
+        # gives the stable order.
+        packed = (keys << index_bits) | np.arange(len(keys), dtype=np.intp)
+        packed.sort()
+        order = packed & ((1 << index_bits) - 1)
+        ordered = packed >> index_bits
+        del packed
+    else:
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+    starts = np.empty(len(ordered), dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    where = np.cumsum(starts) - 1
+    return ordered[starts], where, order
 
 
 def _no_edges(n: int) -> tuple[_Edges, list[float]]:
