@@ -89,58 +89,48 @@ def _graph(paths: list[str], symbols: Mapping[str, FileSymbols]) -> tuple[_Edges
     bits whichever way it is computed)."""
     # Names only link files of one language family (a Python call does not reach a JS function).
     families = [_family(p) for p in paths]
-    definers: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    for i, path in enumerate(paths):
-        by_name = definers[families[i]]
-        for name in symbols[path].defines:
-            by_name[name].append(i)
     n = len(paths)
     # Each name that links (defined in at most _MAX_DEFINERS files of its family) gets an id, its definers a run
-    # in one flat list, and an IDF-like share: a name defined once is a strong link, one defined in many a weak
+    # in one flat array, and an IDF-like share: a name defined once is a strong link, one defined in many a weak
     # one. The share depends only on how many files define the name: one value per count.
-    by_count = [0.0] + [math.log(1.0 + n / c) / c for c in range(1, _MAX_DEFINERS + 1)]
-    starts: list[int] = [0]
-    targets: list[int] = []
-    share_of: list[float] = []
-    ref_src_parts: list[npt.NDArray[np.intp]] = []
-    ref_id_parts: list[npt.NDArray[np.intp]] = []
+    by_count = np.asarray([0.0] + [math.log(1.0 + n / c) / c for c in range(1, _MAX_DEFINERS + 1)])
     nodes_of: dict[str, list[int]] = defaultdict(list)
     for node, family in enumerate(families):
         nodes_of[family].append(node)
-    for family, nodes in nodes_of.items():
-        linked = definers.get(family)
-        if not linked:
+    runs: list[_Runs] = []
+    ref_src_parts: list[npt.NDArray[np.intp]] = []
+    ref_id_parts: list[npt.NDArray[np.intp]] = []
+    linked_so_far = targets_so_far = 0
+    for nodes in nodes_of.values():
+        family_runs = _definer_runs(nodes, [symbols[paths[node]].defines for node in nodes], by_count)
+        if family_runs is None:
             continue
-        ids: dict[str, int] = {}
-        for name, found in linked.items():
-            if len(found) <= _MAX_DEFINERS:
-                ids[name] = len(share_of)
-                targets += found
-                starts.append(len(targets))
-                share_of.append(by_count[len(found)])
+        index, link_id, found_runs = family_runs
+        runs.append((found_runs[0] + targets_so_far, *found_runs[1:]))
         # Every reference of these files in order (a file's own order is what the edge sums keep), looked up at
         # C speed; -1 for a name that does not link.
         refs = [symbols[paths[node]].references for node in nodes]
-        found_ids = np.fromiter(map(ids.get, chain.from_iterable(refs), repeat(-1)), dtype=np.intp,
-                                count=sum(map(len, refs)))
+        name_ids = np.fromiter(map(index.get, chain.from_iterable(refs), repeat(len(index))), dtype=np.intp,
+                               count=sum(map(len, refs)))
+        found_ids = link_id[name_ids]
         src = np.repeat(np.asarray(nodes, dtype=np.intp), [len(r) for r in refs])
         links = found_ids >= 0
         ref_src_parts.append(src[links])
-        ref_id_parts.append(found_ids[links])
-    ref_src = np.concatenate(ref_src_parts) if ref_src_parts else np.zeros(0, dtype=np.intp)
-    ref_id = np.concatenate(ref_id_parts) if ref_id_parts else np.zeros(0, dtype=np.intp)
-    shares = share_of
-    del ref_src_parts, ref_id_parts
-    if not len(ref_src):
+        ref_id_parts.append(found_ids[links] + linked_so_far)
+        linked_so_far += len(found_runs[0])
+        targets_so_far += len(found_runs[3])
+    if not ref_src_parts or not sum(map(len, ref_src_parts)):
         return _no_edges(n)
+    ref_src = np.concatenate(ref_src_parts)
+    chosen = np.concatenate(ref_id_parts)
+    del ref_src_parts, ref_id_parts
+    run_first, run_size, run_share, targets = (np.concatenate([r[k] for r in runs]) for k in range(4))
     # Every (reference, definer) pair in reference order, then one edge per (source, destination). Arrays, never
     # Python lists, past this point, each dropped once used: at 100k files there are millions of edges.
-    chosen = np.asarray(ref_id, dtype=np.intp)
-    del ref_id
-    first = np.asarray(starts[:-1], dtype=np.intp)[chosen]
-    sizes = np.asarray(starts[1:], dtype=np.intp)[chosen] - first
-    weight = np.repeat(np.asarray(shares, dtype=np.float64)[chosen], sizes)
-    del chosen
+    first = run_first[chosen]
+    sizes = run_size[chosen]
+    weight = np.repeat(run_share[chosen], sizes)
+    del chosen, run_first, run_size, run_share
     # Node ids and positions in 32 bits where they fit (half the memory of the pair arrays; the same values).
     small = np.int32 if max(n, len(targets), int(sizes.sum())) < 2**31 else np.intp
     from_node = np.repeat(np.asarray(ref_src, dtype=small), sizes)
@@ -149,11 +139,14 @@ def _graph(paths: list[str], symbols: Mapping[str, FileSymbols]) -> tuple[_Edges
     picks = np.repeat((first - (ends - sizes)).astype(small), sizes)
     picks += np.arange(int(ends[-1]), dtype=small)
     del first, sizes, ends
-    to_node = np.asarray(targets, dtype=small)[picks]
-    del picks
+    to_node = targets.astype(small)[picks]
+    del picks, targets
     keep = from_node != to_node
-    keys: np.ndarray[tuple[int], np.dtype[np.intp]] = from_node[keep].astype(np.intp) * n + to_node[keep]
+    keys: npt.NDArray[np.intp] = from_node.astype(np.intp)
+    keys *= n
+    keys += to_node
     del from_node, to_node
+    keys = keys[keep]
     weight = weight[keep]
     del keep
     pairs, where, order = _grouped(keys)
@@ -170,6 +163,34 @@ def _graph(paths: list[str], symbols: Mapping[str, FileSymbols]) -> tuple[_Edges
         if bounds[node] < bounds[node + 1]:
             out_weight[node] = math.fsum(summed[bounds[node]:bounds[node + 1]].tolist())
     return (sources, destinations, summed), out_weight
+
+
+# Per family: each linking name's first position in its run of definers, the run's length, the name's share, and
+# the definers (file ids) of every linking name, run after run.
+_Runs = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64], npt.NDArray[np.intp]]
+
+
+def _definer_runs(nodes: list[int], defines: list[tuple[str, ...]],
+                  by_count: npt.NDArray[np.float64]) -> tuple[dict[str, int], npt.NDArray[np.intp], _Runs] | None:
+    """One family's names: an id per name defined (first definition first), each id's link id (-1: defined in
+    too many files to link; one more entry, -1, for a name no file defines), and the runs of the linking names'
+    definers in file order. None when the family defines nothing."""
+    total = sum(map(len, defines))
+    if not total:
+        return None
+    flat = chain.from_iterable(defines)
+    index = dict(zip(dict.fromkeys(chain.from_iterable(defines)), range(total), strict=False))
+    name_ids = np.fromiter(map(index.__getitem__, flat), dtype=np.intp, count=total)
+    owners = np.repeat(np.asarray(nodes, dtype=np.intp), [len(d) for d in defines])
+    counts = np.bincount(name_ids, minlength=len(index))  # definers per name, as listed (a repeat counts twice)
+    _, _, order = _grouped(name_ids)  # by name id, each name's definers in file order
+    linking = counts <= _MAX_DEFINERS
+    link_id = np.full(len(index) + 1, -1, dtype=np.intp)
+    link_id[:-1][linking] = np.arange(int(linking.sum()), dtype=np.intp)
+    run_size = counts[linking].astype(np.intp)
+    run_first = np.cumsum(run_size) - run_size
+    targets = owners[order][linking[name_ids[order]]]
+    return index, link_id, (run_first, run_size, by_count[run_size], targets)
 
 
 def _grouped(keys: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
