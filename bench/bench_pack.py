@@ -229,8 +229,9 @@ class Run:
     error: str = ""
 
 
-def run_child(argv: list[str], cwd: Path | None = None) -> Run:
-    """Run one process; wall time, CPU time and peak RSS from its own rusage (os.wait4)."""
+def run_child(argv: list[str], cwd: Path | None = None, error_of: Callable[[list[str]], str] | None = None) -> Run:
+    """Run one process; wall time, CPU time and peak RSS from its own rusage (os.wait4). A failure's error is
+    the last line of its stderr, or what ``error_of`` picks from its lines."""
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
@@ -244,8 +245,13 @@ def run_child(argv: list[str], cwd: Path | None = None) -> Run:
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if lines:
         info = json.loads(lines[-1])
-    error = "" if proc.returncode == 0 else (err.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+    lines = err.strip().splitlines()
+    error = "" if proc.returncode == 0 else (error_of or _last)(lines) or f"exit {proc.returncode}"
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, info, error)
+
+
+def _last(lines: list[str]) -> str:
+    return lines[-1] if lines else ""
 
 
 def run_case(case: str, repo: Path, repeat: int, *, cold: bool) -> Run:

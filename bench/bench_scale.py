@@ -214,6 +214,12 @@ def best_of(repeat: int, run: Callable[[], Run], *, before: Callable[[], None] =
 
 # ---------------------------------------------------------------- repomix and chat (parent side)
 
+def _repomix_error(lines: list[str]) -> str:
+    """repomix's own reason ("✖ ..." after "✖ Error during packing"), else its last line."""
+    said = [ln.strip("✖ ") for ln in lines if ln.startswith("✖") and "Error during packing" not in ln]
+    return said[-1] if said else (lines[-1] if lines else "")
+
+
 def run_repomix(repo: Path, timeout_s: int) -> Run:
     try:
         cmd = prepare_repomix()
@@ -222,7 +228,7 @@ def run_repomix(repo: Path, timeout_s: int) -> Run:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "repomix.xml"
         run = run_child(["timeout", "-s", "KILL", str(timeout_s), *cmd, "--style", "xml", "-o", str(out), "."],
-                        cwd=repo)
+                        cwd=repo, error_of=_repomix_error)
         if run.error and run.wall_s >= timeout_s - 1:
             run.error = f"killed at the {timeout_s} s limit"
         elif not run.error:
