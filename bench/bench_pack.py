@@ -229,12 +229,18 @@ class Run:
     error: str = ""
 
 
+# Bytecode allowed: an installed v4agent has its .pyc files (pip writes them), so the first child writes them and
+# the others load them, as a user's runs do; with PYTHONDONTWRITEBYTECODE set, every child would compile every
+# module again.
+_BYTECODE_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_child(argv: list[str], cwd: Path | None = None, error_of: Callable[[list[str]], str] | None = None) -> Run:
     """Run one process; wall time, CPU time and peak RSS from its own rusage (os.wait4). A failure's error is
     the last line of its stderr, or what ``error_of`` picks from its lines."""
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=_BYTECODE_ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
