@@ -260,38 +260,44 @@ def _last(lines: list[str]) -> str:
     return lines[-1] if lines else ""
 
 
-def run_case(case: str, repo: Path, repeat: int, *, cold: bool) -> Run:
-    """Best (least wall time) of ``repeat`` runs; a cold run starts with no ``.v4agent/`` state."""
+def best_of(repeat: int, run: Callable[[], Run], *, before: Callable[[], None] = lambda: None) -> Run:
+    """The run with the least wall time of ``repeat`` (``before`` each: a cold run clears the state); the first
+    error ends it. On a shared machine the least is the one the other sessions disturbed least."""
     best: Run | None = None
     for _ in range(repeat):
-        if cold:
-            clear_state(repo)
-        with tempfile.TemporaryDirectory() as tmp:
-            run = run_child([sys.executable, __file__, "--child", case, "--corpus", str(repo),
-                             "--out", str(Path(tmp) / "pack.txt")])
-        if run.error:
-            return run
-        if best is None or run.wall_s < best.wall_s:
-            best = run
+        before()
+        one = run()
+        if one.error:
+            return one
+        if best is None or one.wall_s < best.wall_s:
+            best = one
     assert best is not None
     return best
 
 
+def run_case(case: str, repo: Path, repeat: int, *, cold: bool) -> Run:
+    """Best (least wall time) of ``repeat`` runs; a cold run starts with no ``.v4agent/`` state."""
+
+    def one() -> Run:
+        with tempfile.TemporaryDirectory() as tmp:
+            return run_child([sys.executable, __file__, "--child", case, "--corpus", str(repo),
+                              "--out", str(Path(tmp) / "pack.txt")])
+
+    return best_of(repeat, one, before=(lambda: clear_state(repo)) if cold else (lambda: None))
+
+
 def run_repomix(repo: Path, repeat: int) -> Run:
     cmd = prepare_repomix()
-    best: Run | None = None
-    for _ in range(repeat):
+
+    def one() -> Run:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "repomix.xml"
             run = run_child([*cmd, "--style", "xml", "-o", str(out), "."], cwd=repo)
             if not run.error:
                 run.info = {"bytes": out.stat().st_size}
-        if run.error:
-            return run
-        if best is None or run.wall_s < best.wall_s:
-            best = run
-    assert best is not None
-    return best
+        return run
+
+    return best_of(repeat, one)
 
 
 # ---------------------------------------------------------------- the table

@@ -34,13 +34,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_agent import scripted_turns
-from bench_pack import CACHE, GIB, Run, clear_state, default_budget, prepare_repomix, run_child, tracked_files
+from bench_pack import (
+    CACHE,
+    GIB,
+    Run,
+    best_of,
+    clear_state,
+    default_budget,
+    prepare_repomix,
+    run_child,
+    tracked_files,
+)
 from scale_probes import chat_startup, profile_cold
 
 SCALE = CACHE / "scale"
@@ -195,21 +204,6 @@ _CHILD = {
 
 def child(case: str, repo: Path) -> Run:
     return run_child([sys.executable, __file__, "--child", case, "--corpus", str(repo)])
-
-
-def best_of(repeat: int, run: Callable[[], Run], *, before: Callable[[], None] = lambda: None) -> Run:
-    """The run with the least wall time of ``repeat`` (``before`` each: a cold run clears the state); the first
-    error ends it. On a shared machine the least is the one the other sessions disturbed least."""
-    best: Run | None = None
-    for _ in range(repeat):
-        before()
-        one = run()
-        if one.error:
-            return one
-        if best is None or one.wall_s < best.wall_s:
-            best = one
-    assert best is not None
-    return best
 
 
 # ---------------------------------------------------------------- repomix and chat (parent side)

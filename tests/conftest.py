@@ -36,6 +36,10 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     )
 
 
+# git with a fixed identity and no signing, whatever the host's configuration says
+GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-c", "commit.gpgsign=false"]
+
+
 def make_git_repo(root: Path, files: dict[str, str]) -> Path:
     """Create a git repository with ``files`` committed in one commit."""
     root.mkdir(parents=True, exist_ok=True)
@@ -43,8 +47,7 @@ def make_git_repo(root: Path, files: dict[str, str]) -> Path:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-c", "commit.gpgsign=false"]
-    subprocess.run([*git, "init", "-q", "-b", "main", str(root)], check=True)
-    subprocess.run([*git, "-C", str(root), "add", "-A"], check=True)
-    subprocess.run([*git, "-C", str(root), "commit", "-q", "-m", "initial"], check=True)
+    subprocess.run([*GIT, "init", "-q", "-b", "main", str(root)], check=True)
+    subprocess.run([*GIT, "-C", str(root), "add", "-A"], check=True)
+    subprocess.run([*GIT, "-C", str(root), "commit", "-q", "-m", "initial"], check=True)
     return root

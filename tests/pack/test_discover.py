@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_git_repo
+from tests.conftest import GIT, make_git_repo
 from v4agent.pack import PackError, PackOptions, Snapshot
-
-GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-c", "commit.gpgsign=false"]
 
 
 def _skips(snap: Snapshot) -> dict[str, str]:

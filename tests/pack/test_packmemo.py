@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_git_repo
+from tests.conftest import GIT, make_git_repo
 from v4agent.pack import PackOptions, Snapshot
 from v4agent.pack import builder as builder_module
-
-GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-c", "commit.gpgsign=false"]
 
 FILES = {
     "src/app.py": "from src.util import helper\n\n\ndef main():\n    return helper(2)\n",

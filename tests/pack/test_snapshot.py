@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_git_repo
+from tests.conftest import GIT, make_git_repo
 from tests.secrets.test_scan import CASES
 from v4agent.pack import PackOptions, Snapshot
 from v4agent.tokens.tokenizer import get_tokenizer
-
-GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-c", "commit.gpgsign=false"]
 
 # Text that stresses piece boundaries: leading blank lines and indentation, no final newline, CRLF, digits, CJK.
 AWKWARD = {

@@ -8,10 +8,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import run_cli
+from tests.conftest import GIT, run_cli
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
-GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-c", "commit.gpgsign=false"]
 TOKEN = "ghs_actions_token_0123456789"  # a workflow's GITHUB_TOKEN: an installation token
 
 

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_git_repo, run_cli
+from tests.conftest import GIT, make_git_repo, run_cli
 from v4agent.engine.client import EngineSettings, open_engine
 from v4agent.review.run import ReviewInput, default_pack, range_diff, review
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
-GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-c", "commit.gpgsign=false"]
 NO_FINDINGS = json.dumps({"findings": [], "summary": "Nothing."})
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.conftest import make_git_repo, run_cli
+from tests.conftest import GIT, make_git_repo, run_cli
 from v4agent.core.errors import ExitCode
 from v4agent.engine.client import EngineSettings, open_engine
 from v4agent.review.github import GitHubClient, PullRef
@@ -21,7 +21,6 @@ from v4agent.testing.fake_github import FakeGitHub
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 
 TOKEN = "ghs_review_test_token_123456"
-GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-c", "commit.gpgsign=false"]
 
 CALC_BASE = [
     '"""Arithmetic helpers."""', "", "", "def add(a, b):", "    return a + b", "", "",

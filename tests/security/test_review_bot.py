@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import make_git_repo, run_cli
+from tests.conftest import GIT, make_git_repo, run_cli
 from v4agent.engine.client import EngineSettings, open_engine
 from v4agent.review.actions import ActionsError, read_event
 from v4agent.review.findings import SUMMARY_MARKER, marker, markers_in
@@ -33,7 +33,6 @@ ACTIONS_TOKEN = "ghs_actions_token_0123456789"  # a workflow's GITHUB_TOKEN: an 
 BOT_PAT = "ghp_review_bot_token_0123456789"  # a bot run with a user's personal access token
 MALLORY_PAT = "ghp_mallory_token_0123456789"  # the hostile second user
 PULL = PullRef("octo", "shop", 7)
-GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-c", "commit.gpgsign=false"]
 
 BASE_CALC = "def div(a, b):\n    return a / b\n\n\ndef mul(a, b):\n    return a * b\n"
 HEAD_CALC = "def div(a, b):\n    if b == 0:\n        return 0\n    return a / b\n\n\ndef mul(a, b):\n    return a * b\n"

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_git_repo, run_cli
+from tests.conftest import GIT, make_git_repo, run_cli
 from v4agent.core.trust import trust_repository, trust_status
 from v4agent.testing.fake_github import FakeGitHub
 from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
@@ -28,7 +28,6 @@ from v4agent.testing.standin import ScriptedReply, ScriptedToolCall, StandIn
 KEY = "sk-test"
 GITHUB_CANARY = "ghs_canary_token_never_leaves_0123"
 SAMPLE = {"app.py": "def greet(name):\n    return 'hi ' + name\n", ".gitignore": ".v4agent/\n"}
-GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=Test", "-c", "commit.gpgsign=false"]
 
 
 class Listener:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import keyword
 import re
+from collections.abc import Callable
 
 from v4agent.pack.rank.pycode import Unmodelled
 
@@ -116,13 +117,19 @@ def _operand(tokens: list[str], at: int, names: set[str], *, nested: bool) -> tu
 
 def _arguments(tokens: list[str], at: int, names: set[str]) -> int:
     """A generic's arguments from ``at`` (after its ``[``) to past its ``]``: each a type."""
+    return _listed(tokens, at, lambda start: _type(tokens, start, names, nested=True), "an odd generic argument")
+
+
+def _listed(tokens: list[str], at: int, item: Callable[[int], int], odd: str) -> int:
+    """Items (``item`` reads one from a position, returning its end) separated by commas from ``at`` to past the
+    ``]`` closing them; ``odd``: the reason when something else separates them."""
     while True:
-        at = _type(tokens, at, names, nested=True)
+        at = item(at)
         separator = _at(tokens, at)
         if separator == "]":
             return at + 1
         if separator != ",":
-            raise Unmodelled("an odd generic argument")
+            raise Unmodelled(odd)
         at += 1
 
 
@@ -146,13 +153,11 @@ def _expression_operand(tokens: list[str], at: int) -> int:
 
 def _expressions(tokens: list[str], at: int) -> int:
     """Expressions (operands joined by ``|``) separated by commas from ``at`` to past the ``]`` closing them."""
-    while True:
-        at = _expression_operand(tokens, at)
-        while _at(tokens, at) == "|":
-            at = _expression_operand(tokens, at + 1)
-        separator = _at(tokens, at)
-        if separator == "]":
-            return at + 1
-        if separator != ",":
-            raise Unmodelled("an odd expression list in an annotation")
-        at += 1
+    return _listed(tokens, at, lambda start: _union_of_operands(tokens, start), "an odd expression list in an annotation")
+
+
+def _union_of_operands(tokens: list[str], at: int) -> int:
+    at = _expression_operand(tokens, at)
+    while _at(tokens, at) == "|":
+        at = _expression_operand(tokens, at + 1)
+    return at
