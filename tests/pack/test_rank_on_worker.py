@@ -87,3 +87,34 @@ def test_a_cached_ranking_starts_no_worker(tmp_path: Path, monkeypatch: pytest.M
     assert in_main == []
     assert started == [False]
     assert [f.path for f in again.files] == [f.path for f in first.files]
+
+
+def test_a_ranking_that_still_holds_is_found_once_and_ranks_nowhere(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file edited inside a comment (new contents, the same symbols): the survey runs again, the last
+    ranking holds, and the pack is the one a fresh ranking gives."""
+    if not FilePool().parallel:
+        pytest.skip("the survey runs on workers: needs two cores and fork")
+    root = make_git_repo(tmp_path / "one", _sources(60))
+    Snapshot.build(root, PackOptions(budget=1500), track_changes=False)
+    for path in root.joinpath("pkg").glob("*.py"):
+        path.write_text(path.read_text() + "# touched\n")
+    fresh = tmp_path / "two"
+    shutil.copytree(root, fresh, ignore=shutil.ignore_patterns(".v4agent"))
+    reuses: list[int] = []
+    same_symbols = ranking_module.Ranking._same_symbols
+
+    def counting(self: ranking_module.Ranking, items: list[Item], focus: str) -> list[str] | None:
+        found = same_symbols(self, items, focus)
+        reuses.append(found is not None)
+        return found
+
+    monkeypatch.setattr(ranking_module.Ranking, "_same_symbols", counting)
+    in_main = _recording_ranks(monkeypatch)
+    reused = Snapshot.build(root, PackOptions(budget=1500), track_changes=False)
+    assert reuses == [True]  # asked by ``start`` only: ``ascending`` took its answer
+    assert in_main == []
+    reuses.clear()
+    monkeypatch.setattr(ranking_module.Ranking, "start", lambda self, items, idle: None)
+    assert Snapshot.build(fresh, PackOptions(budget=1500), track_changes=False).text == reused.text
+    assert in_main == [os.getpid()]

@@ -40,7 +40,9 @@ class Ranking:
         self._cache, self._reader, self._workers, self._focus = cache, reader, workers, focus
         self.surveyed: dict[str, CodeFacts] = {}  # symbols and skeleton edits from the survey, until ranked
         self.edits: dict[str, list[SkeletonEdit] | None] = {}
-        self._started: tuple[str, Pending[list[str]]] | None = None  # (digest, the worker's order) once started
+        # Found by ``start`` for the digest it names: the order (the last ranking holds), or a worker ranking
+        self._ahead: tuple[str, list[str] | Pending[list[str]]] | None = None
+        self._digested: tuple[list[Item], str] | None = None  # the digest of the last list of items asked about
 
     def start(self, items: list[Item], idle: bool) -> None:
         """Right after a survey on the workers (``idle``: nothing else is on them), when a fresh ranking is
@@ -48,13 +50,15 @@ class Ranking:
         the fit's counts), and start the PageRank on one of them; ``ascending`` then waits for it. Otherwise
         nothing starts, and ``ascending`` ranks as usual."""
         workers = self._workers
-        if not (idle and workers.symbols_ahead and workers.pool.started) or workers.counts_ahead or self._started:
+        if not (idle and workers.symbols_ahead and workers.pool.started) or workers.counts_ahead or self._ahead:
             return
-        digest = _digest(items, self._focus)
+        digest = self._digest_of(items)
         if self._cache.fact(FactKind.RANKING, "", digest) is not None:
             return
-        if self._same_symbols(items, json.dumps(self._focus)) is not None:
-            return  # the last ranking holds: ``ascending`` finds it again (cheaply: a few files to compare)
+        reused = self._same_symbols(items, json.dumps(self._focus))
+        if reused is not None:  # the last ranking holds
+            self._ahead = digest, reused
+            return
         symbols = self._symbols_at_hand(items)
         if symbols is None:
             return
@@ -63,34 +67,39 @@ class Ranking:
             workers.count_from_now(idle=True)
         finally:
             del _INHERITED[digest]
-        self._started = digest, workers.pool.submit(_ranked_inherited, [digest])
+        self._ahead = digest, workers.pool.submit(_ranked_inherited, [digest])
 
     @property
     def started(self) -> bool:
         """Whether a worker ranks these files now (``start``)."""
-        return self._started is not None
+        return self._ahead is not None and not isinstance(self._ahead[1], list)
 
     def ascending(self, items: list[Item]) -> list[str]:
         """Paths from lowest to highest rank (symbol-reference PageRank with the focus boost), cached."""
-        blob = _digest(items, self._focus)  # the ranking depends only on the contents and the focus
+        blob = self._digest_of(items)  # the ranking depends only on the contents and the focus
         cached = self._cache.fact(FactKind.RANKING, "", blob)
         if cached is not None:
             order: list[str] = json.loads(cached)
             return order
         focus = json.dumps(self._focus)
-        basis = {"digest": blob, "blobs": {it.path: it.blob for it in items}}
-        if self._started is not None and self._started[0] == blob:
-            self._cache.store.flush()  # the survey's facts written while the worker ranks
-            basis_json = json.dumps(basis, separators=(",", ":"))
-            order = self._started[1].result()[0]
-        else:
+        ahead, self._ahead = self._ahead, None
+        found = ahead[1] if ahead is not None and ahead[0] == blob else None
+        self._cache.store.flush()  # what is new so far (the survey's facts), written while a worker ranks
+        basis_json = json.dumps({"digest": blob, "blobs": {it.path: it.blob for it in items}}, separators=(",", ":"))
+        if found is None:
             reused = self._same_symbols(items, focus)
             order = reused if reused is not None else self._rank(items)
-            basis_json = json.dumps(basis, separators=(",", ":"))
-        self._started = None
+        else:
+            order = found if isinstance(found, list) else found.result()[0]
         self._cache.put_fact(FactKind.RANKING, "", blob, json.dumps(order, separators=(",", ":")))
         self._cache.put_fact(FactKind.RANKED_FROM, "", focus, basis_json)
         return order
+
+    def _digest_of(self, items: list[Item]) -> str:
+        """``_digest`` of these items, computed once for the list ``start`` and ``ascending`` are both given."""
+        if self._digested is None or self._digested[0] is not items:
+            self._digested = items, _digest(items, self._focus)
+        return self._digested[1]
 
     def _same_symbols(self, items: list[Item], focus: str) -> list[str] | None:
         """The last ranking with this focus, when it is exactly this one's: the same files, and every file whose
