@@ -242,3 +242,9 @@ def test_grouping_is_a_stable_sort_whatever_the_key_size(high: int) -> None:
     assert order.tolist() == np.argsort(keys, kind="stable").tolist()
     assert distinct.tolist() == np.unique(keys).tolist()
     assert distinct[where].tolist() == keys[order].tolist()
+
+
+def test_a_file_that_only_refers_to_its_own_names_links_nothing() -> None:
+    scores = rank_module.rank_files({"a.py": FileSymbols(("foo_bar",), ("foo_bar",)), "b.py": FileSymbols()})
+    assert list(scores) == ["a.py", "b.py"]
+    assert scores["a.py"] == scores["b.py"] == 0.5

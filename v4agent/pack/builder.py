@@ -128,7 +128,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str]
     estimated = fixed_guess + pieces_guess
     if options.budget is not None and estimated > LAZY_FACTOR * options.budget:
         # Counted while a worker ranks, where one does; else once the fit's likely work went to the workers.
-        fixed = sum(pack.count_texts(fixed_texts)) if pack.ranking.started else -1
+        fixed = sum(pack.count_texts(fixed_texts)) if pack.ranking.started else None
         descending = pack.ascending(items)[::-1]
         pack.count_on_workers()
 
@@ -141,7 +141,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str]
         likely_full, likely_skeletons = likely_requests(fixed_guess, descending, options.budget, piece_bytes)
         pack.start_scans([by_path[p] for p in likely_full])
         pack.skeletons.start([by_path[p] for p in likely_skeletons])
-        if fixed < 0:
+        if fixed is None:
             fixed = sum(pack.count_texts(fixed_texts))
         modes, exact = fit_from_top(fixed, descending, options.budget, piece_bytes,
                                     lambda paths: pack.counts("full", [by_path[p] for p in paths], pack.full_piece),

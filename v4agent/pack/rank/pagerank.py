@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
-from itertools import chain, repeat
+from itertools import chain, count, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -179,7 +179,7 @@ def _definer_runs(nodes: list[int], defines: list[tuple[str, ...]],
     if not total:
         return None
     flat = chain.from_iterable(defines)
-    index = dict(zip(dict.fromkeys(chain.from_iterable(defines)), range(total), strict=False))
+    index = dict(zip(dict.fromkeys(chain.from_iterable(defines)), count()))
     name_ids = np.fromiter(map(index.__getitem__, flat), dtype=np.intp, count=total)
     owners = np.repeat(np.asarray(nodes, dtype=np.intp), [len(d) for d in defines])
     counts = np.bincount(name_ids, minlength=len(index))  # definers per name, as listed (a repeat counts twice)
@@ -197,7 +197,7 @@ def _grouped(keys: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp], npt.NDAr
     """The distinct keys ascending, and a stable sort of ``keys``: the order (positions into ``keys``, equal keys
     in their given order) and each sorted key's index among the distinct ones."""
     index_bits = max(1, (len(keys) - 1).bit_length())
-    if int(keys.max()).bit_length() + index_bits <= 62:
+    if int(keys.max(initial=0)).bit_length() + index_bits <= 62:  # (no keys: every link was a file's own)
         # Key and position in one integer, all distinct: a plain sort (vectorised, far faster than a stable argsort)
         # gives the stable order.
         packed = (keys << index_bits) | np.arange(len(keys), dtype=np.intp)

@@ -64,8 +64,7 @@ class PackRun:
 
     def start_ranking(self, items: list[Item]) -> None:
         """Start ranking these files on a worker, where the survey ran there (``ascending`` waits for it)."""
-        idle = not (len(self.scans) + len(self.counter) + len(self.skeletons))
-        self.ranking.start(items, idle)
+        self.ranking.start(items, self._workers_idle())
 
     def ascending(self, items: list[Item]) -> list[str]:
         """Paths from lowest to highest rank."""
@@ -73,8 +72,11 @@ class PackRun:
 
     def count_on_workers(self) -> None:
         """Far over the budget, after the ranking: the workers count from now on, once nothing is left on them."""
-        idle = not (len(self.scans) + len(self.counter) + len(self.skeletons))
-        self.workers.count_from_now(idle)
+        self.workers.count_from_now(self._workers_idle())
+
+    def _workers_idle(self) -> bool:
+        """Whether nothing sent to the workers waits to be taken (they may be forked again)."""
+        return not (len(self.scans) + len(self.counter) + len(self.skeletons))
 
     def start_scans(self, items: Sequence[Item]) -> None:
         """Start these files' secret scans (and full counts, when the workers count) on the workers, when they
