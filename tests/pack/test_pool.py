@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -10,8 +11,9 @@ from typing import TypeVar
 
 import pytest
 
-from tests.conftest import make_git_repo
+from tests.conftest import GIT, make_git_repo
 from v4agent.pack import PackOptions, Snapshot
+from v4agent.pack.builder import build_pack
 from v4agent.pack.rank.symbols import language_for
 from v4agent.pack.render import render_file
 from v4agent.pack.select.analyze import Analysis, emitted_text
@@ -93,10 +95,10 @@ def test_pack_is_the_same_with_and_without_workers(tmp_path: Path, monkeypatch: 
     after_rank: list[str] = []  # what the fit sent: with the workers forked again, they count too
     def spying(method: Callable[..., Pending[T]]) -> Callable[..., Pending[T]]:
         def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
-                jobs: Sequence[tuple[str, str]]) -> Pending[T]:
+                jobs: Sequence[tuple[str, str]], **size: int) -> Pending[T]:
             if isinstance(fn, partial):
                 after_rank.append(f"{fn.func.__name__}:{fn.keywords['tokenizer']}")
-            return method(self, fn, jobs)
+            return method(self, fn, jobs, **size)
         return spy
 
     monkeypatch.setattr(FilePool, "send", spying(FilePool.send))
@@ -164,9 +166,9 @@ def test_whole_pack_counted_ahead_on_workers_is_the_same(tmp_path: Path, monkeyp
     submit = FilePool.submit
 
     def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
-            batch: Sequence[tuple[str, str]]) -> Pending[T]:
+            batch: Sequence[tuple[str, str]], size: int = 0) -> Pending[T]:
         jobs.extend(getattr(fn, "func", fn).__name__ for _ in batch)
-        return submit(self, fn, batch)
+        return submit(self, fn, batch, size)
 
     monkeypatch.setattr(FilePool, "submit", spy)
     parallel = Snapshot.build(root, options)
@@ -181,6 +183,44 @@ def test_whole_pack_counted_ahead_on_workers_is_the_same(tmp_path: Path, monkeyp
     assert parallel.token_count == get_tokenizer(tokenizer).count(parallel.text)
     assert SECRET not in parallel.text
     assert sum(f.redactions for f in parallel.files) == 80
+
+
+def test_a_whole_tree_pack_counts_in_the_order_it_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files with a history (the most recently changed written last) and one changed now (after them): a
+    whole-tree pack sends them
+    to be counted in the order it writes them, so writing follows the counts; the pack, its records and its
+    blobs (in discovery order) are the same as the one built without workers."""
+    root = make_git_repo(tmp_path / "one", _sources(40))
+    for n in (7, 23, 3):  # each commit makes its file the newest
+        path = root / f"pkg/mod{n:02}.py"
+        path.write_text(path.read_text() + f"# touched {n}\n")
+        subprocess.run([*GIT, "-C", str(root), "commit", "-qam", f"touch {n}"], check=True)
+    (root / "pkg/mod11.py").write_text("def changed():\n    return 1\n")
+    copy = tmp_path / "two"
+    shutil.copytree(root, copy)
+    options = PackOptions(tokenizer="o200k", budget=None)
+    monkeypatch.setattr(schedule_module, "COUNT_AHEAD_BYTES", 1)
+    counted: list[str] = []
+    submit = FilePool.submit
+
+    def spy(self: FilePool, fn: Callable[[Sequence[tuple[str, str]]], list[T]],
+            batch: Sequence[tuple[str, str]], size: int = 0) -> Pending[T]:
+        if getattr(fn, "func", fn) is counted_pieces:
+            counted.extend(job[0] for job in batch)
+        return submit(self, fn, batch, size)
+
+    monkeypatch.setattr(FilePool, "submit", spy)
+    parallel = build_pack(root, options)
+    written = [f.path for f in parallel.files]
+    assert written[-4:] == ["pkg/mod07.py", "pkg/mod23.py", "pkg/mod03.py", "pkg/mod11.py"]
+    if FilePool().parallel:
+        assert counted == written
+    monkeypatch.setattr(pool_module, "_workers", lambda: 1)
+    inline = build_pack(copy, options)
+    assert parallel.text == inline.text
+    assert parallel.files == inline.files
+    assert parallel.skipped == inline.skipped
+    assert list(parallel.blobs) == list(inline.blobs) == sorted(written)
 
 
 def test_workers_start_with_the_secret_scanner_ready(tmp_path: Path) -> None:
@@ -403,6 +443,26 @@ def _slow_lengths(jobs: Sequence[str]) -> list[int]:
 
     time.sleep(0.02)
     return [len(job) for job in jobs]
+
+
+def test_submit_waits_while_the_workers_hold_enough_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tasks whose texts' size is given are bounded by bytes, not by count: many small ones may be in flight
+    (the main process reads on ahead), never more than the bound's worth of text."""
+    pool = FilePool(workers=2)
+    if not pool.parallel:
+        pytest.skip("needs fork and two workers")
+    monkeypatch.setattr(pool_module, "_IN_FLIGHT_BYTES", 1000)
+    try:
+        sent, most = [], 0
+        for i in range(40):
+            sent.append(pool.submit(_slow_lengths, ["x" * 48, str(i)], size=50))
+            held = sum(n for _, n in pool._in_flight)
+            assert held <= 1000
+            most = max(most, len(pool._in_flight))
+        assert most > pool_module._IN_FLIGHT * pool.workers  # more tasks than the count bound allows
+        assert [p.result() for p in sent] == [[48, len(str(i))] for i in range(40)]
+    finally:
+        pool.close()
 
 
 def test_submit_waits_while_the_workers_hold_enough_work() -> None:

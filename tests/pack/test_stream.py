@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_git_repo, run_cli
-from v4agent.pack import PackOptions, Snapshot
+from v4agent.pack import PackError, PackOptions, Snapshot
+from v4agent.pack.work import pool as pool_module
+from v4agent.tokens import tiktoken_offline
+from v4agent.tokens import tokenizer as tokenizer_module
 
 _LINE = "value = compute(alpha, beta, gamma)  # a plain line of code\n"
 _KEY = "AKIA" + "Z7QX3PLM2R8TWN4B"  # an AWS access key id: redacted in the text
@@ -66,7 +69,11 @@ def test_a_streamed_pack_is_one_shot(tmp_path: Path) -> None:
         Snapshot.build(repo, PackOptions(tokenizer="o200k"), sink=print)
 
 
-def test_a_streamed_whole_tree_pack_holds_a_few_files_not_the_tree(tmp_path: Path) -> None:
+def test_a_streamed_whole_tree_pack_holds_a_few_files_not_the_tree(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the pack holds is bounded by the texts the workers may hold ahead (tens of MB in use), not by the
+    tree: with that bound far below this tree's size, the peak is too."""
+    monkeypatch.setattr(pool_module, "_IN_FLIGHT_BYTES", 1 << 20)
     repo = _repo(tmp_path / "repo", 120, 1400)  # ~10 MB
     options = PackOptions(tokenizer="o200k", budget=None)
     Snapshot.build(repo, options, track_changes=False, sink=lambda _t: None)  # warm imports (not the counts)
@@ -119,3 +126,22 @@ def test_an_unwritable_output_is_a_clear_error_and_an_empty_pack_keeps_the_old_f
     assert done.returncode != 0
     assert "nothing to pack" in done.stderr
     assert old.read_text() == "old pack\n"
+
+
+def test_a_tokenizer_that_cannot_load_stops_a_cold_whole_tree_pack_with_a_clear_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold whole-tree pack loads its tokenizer while it discovers the files: a failure there is reported by the
+    build, as the error it would be without that head start."""
+    repo = make_git_repo(tmp_path / "repo", {"a.py": "x = 1\n"})
+
+    def missing(name: str) -> Path:
+        raise tiktoken_offline.TiktokenDataError("the rank file is gone")
+
+    monkeypatch.setattr(tiktoken_offline, "rank_file_path", missing)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "no-cache"))
+    tokenizer_module._load.cache_clear()
+    try:
+        with pytest.raises(PackError, match="cannot load the cl100k tokenizer: the rank file is gone"):
+            Snapshot.build(repo, PackOptions(tokenizer="cl100k", budget=None), track_changes=False, sink=print)
+    finally:
+        tokenizer_module._load.cache_clear()

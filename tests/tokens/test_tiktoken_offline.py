@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import marshal
 import os
 import socket
 import subprocess
@@ -14,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from v4agent.tokens import tiktoken_offline
-from v4agent.tokens.tiktoken_offline import TiktokenDataError, build_encoding, parse_ranks, read_rank_file
+from v4agent.tokens.tiktoken_offline import (
+    TiktokenDataError,
+    build_encoding,
+    load_ranks,
+    parse_ranks,
+    read_rank_file,
+)
 
 # Where tiktoken's own constructors fetch the files (tiktoken_ext/openai_public.py); its cache key is sha1(url).
 _OFFICIAL_URLS = {
@@ -133,6 +140,45 @@ def test_parse_ranks() -> None:
         parse_ranks(b"YQ== 0\nYg==\n")
     with pytest.raises(TiktokenDataError, match="malformed"):
         parse_ranks(b"YQ== zero\n")
+
+
+def test_ranks_are_parsed_once_then_read_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    official = parse_ranks(read_rank_file("cl100k"))
+    first = load_ranks("cl100k", tmp_path)
+    assert first == official
+    [stored] = tmp_path.iterdir()
+    assert stored.name.startswith("cl100k_base-223921b76ee99bde-py")
+
+    def no_parse(data: bytes) -> dict[bytes, int]:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(tiktoken_offline, "parse_ranks", no_parse)
+    assert load_ranks("cl100k", tmp_path) == official
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "not-a-dict"])
+def test_a_damaged_cached_copy_is_parsed_again_and_replaced(tmp_path: Path, damage: str) -> None:
+    official = load_ranks("cl100k", tmp_path)
+    [stored] = tmp_path.iterdir()
+    data = bytearray(stored.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 1
+    elif damage == "truncate":
+        del data[len(data) // 2:]
+    elif damage == "empty":
+        data.clear()
+    else:  # a valid digest over something that is not the ranks
+        payload = marshal.dumps([1, 2, 3])
+        data = bytearray(hashlib.sha256(payload).digest() + payload)
+    stored.write_bytes(bytes(data))
+    assert load_ranks("cl100k", tmp_path) == official
+    assert marshal.loads(stored.read_bytes()[32:]) == official  # replaced by a good copy
+
+
+def test_ranks_load_where_the_cache_cannot_be_written(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    assert load_ranks("cl100k", blocked / "tiktoken") == parse_ranks(read_rank_file("cl100k"))
 
 
 def test_unknown_encoding_is_a_clear_error() -> None:

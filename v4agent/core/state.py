@@ -1,4 +1,4 @@
-"""The project's state directory, ``.v4agent/`` at the repository root.
+"""The project's state directory, ``.v4agent/`` at the repository root (and the user's cache directory).
 
 It holds the token cache, sessions and the cost ledger. A ``.gitignore`` inside it keeps it out of git
 without touching the user's own ignore files.
@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 from v4agent.core.errors import ExitCode, V4AgentError
 from v4agent.core.pathtext import display_path
 
-__all__ = ["STATE_DIR_NAME", "StateDirRefused", "state_dir", "state_path"]
+__all__ = ["STATE_DIR_NAME", "StateDirRefused", "state_dir", "state_path", "user_cache_dir"]
 
 STATE_DIR_NAME = ".v4agent"
 _GITIGNORE = "# Created by v4agent: local state (token cache, sessions, ledger) stays out of git.\n*\n"
@@ -92,3 +93,11 @@ def state_path(repo_root: Path, *parts: str, create: bool = True) -> Path:
                 path.mkdir()
             _check(path, directory=True)
     return path
+
+
+def user_cache_dir(*parts: str, environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CACHE_HOME/v4agent/<parts>`` (``~/.cache`` when unset): what can be rebuilt at any time, per user
+    (not created here)."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or str(Path.home())) / ".cache")
+    return Path(base, "v4agent", *parts)

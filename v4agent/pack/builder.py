@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,9 +14,10 @@ from v4agent.pack.render import TreeEntry, render_file, render_footer, render_he
 from v4agent.pack.select.discover import Discovery, Entry, check_root, discover
 from v4agent.pack.work.counting import load_tokenizer, progress_bar
 from v4agent.pack.work.factcache import FactCache
+from v4agent.pack.work.item import Item
 from v4agent.pack.work.packmemo import Memo, PackMemo
 from v4agent.pack.work.packrun import PIECE_OVERHEAD, SKELETON_AHEAD, PackRun
-from v4agent.tokens.tokenizer import TOKENIZER_NAMES
+from v4agent.tokens.tokenizer import TOKENIZER_NAMES, preload_tokenizer
 
 __all__ = ["Built", "build_pack"]
 
@@ -48,6 +49,10 @@ def build_pack(root: Path, options: PackOptions, *, progress: bool = False,
     if options.tokenizer not in TOKENIZER_NAMES:
         load_tokenizer(options.tokenizer)  # raises the clear error; a known one loads only when something is counted
     cache = FactCache.open(root)  # before discovery: creating .v4agent/ must not look like a change later
+    if options.budget is None and cache.cold:  # every file will be counted and scanned: made ready meanwhile
+        from v4agent.secrets.scan import prepare_scanner
+
+        preload_tokenizer(options.tokenizer, prepare_scanner)
     try:
         memo = PackMemo(root, options)
         keyed: list[tuple[str, Memo | None]] = []
@@ -83,20 +88,22 @@ def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str]
     pack.skipped += [SkippedFile(p, r) for p, r in found.skipped]
     files_in = [e for e in found.entries if e.kind == "file"]
     links = [e for e in found.entries if e.kind == "link"]
-    pack.plan_symbols_ahead(files_in)
-    pack.plan_counts_ahead(files_in)
-    with progress_bar(progress, len(files_in)) as advance:
-        items = pack.analyse(files_in, advance)
-    # Pieces' sizes before any counting: far over the budget, only what can appear is tokenized.
-    piece_bytes = {it.path: it.entry.size + PIECE_OVERHEAD + 2 * len(it.path) for it in items}
-    pieces_guess = sum(estimate_tokens(n) for n in piece_bytes.values())
-    if options.budget is not None and pieces_guess > LAZY_FACTOR * options.budget:
-        pack.start_ranking(items)  # far over the budget even without the tree: ranked while the tree is made
 
     def order_key(e: Entry) -> tuple[bool, int, str]:
         if e.uncommitted:  # changing now: last, by path (their history says nothing about the next edit)
             return True, 0, e.path
         return False, -found.age.get(e.path, _UNKNOWN_AGE if found.is_git else 0), e.path
+
+    pack.plan_symbols_ahead(files_in)
+    pack.plan_counts_ahead(files_in)
+    with progress_bar(progress, len(files_in)) as advance:
+        # Every file whole: analysed (and counted) in the order they are written, which then follows the counts.
+        items = pack.analyse(sorted(files_in, key=order_key) if options.budget is None else files_in, advance)
+    # Pieces' sizes before any counting: far over the budget, only what can appear is tokenized.
+    piece_bytes = {it.path: it.entry.size + PIECE_OVERHEAD + 2 * len(it.path) for it in items}
+    pieces_guess = sum(estimate_tokens(n) for n in piece_bytes.values())
+    if options.budget is not None and pieces_guess > LAZY_FACTOR * options.budget:
+        pack.start_ranking(items)  # far over the budget even without the tree: ranked while the tree is made
 
     by_path = {it.path: it for it in items}
     ordered = sorted([it.entry for it in items] + links, key=order_key)
@@ -105,6 +112,7 @@ def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str]
     footer = render_footer(options.fmt)
     fixed_texts = [header, tree, footer]
 
+    arriving: Iterator[dict[str, int]] = iter(())  # counts in the written order, when they follow the writing
     skeletons: dict[str, tuple[str, int] | None] = {}
     visit: list[str] = []  # the order the fit asks for skeletons in: the next few are built with the one asked
     position: dict[str, int] = {}
@@ -147,10 +155,14 @@ def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str]
                                     lambda paths: pack.counts("full", [by_path[p] for p in paths], pack.full_piece),
                                     skeleton_batch)
         full = {p: exact.get(p, estimate_tokens(n)) for p, n in piece_bytes.items()}  # estimate: never counted
+    elif options.budget is None:  # every file whole, no fit: each piece is written once its count is back
+        fixed = sum(pack.count_texts(fixed_texts))
+        modes, full = dict.fromkeys(by_path, "full"), {}
+        arriving = pack.counts_in_order([it for e in ordered if (it := by_path.get(e.path)) is not None])
     else:
         fixed = sum(pack.count_texts(fixed_texts))
         full = pack.counts("full", items, pack.full_piece)
-        over = options.budget is not None and fixed + sum(full.values()) > options.budget
+        over = fixed + sum(full.values()) > options.budget
         ascending = visiting(pack.ascending(items)) if over else []
         modes = fit_budget(fixed, full, ascending, options.budget, skeleton_cost)
 
@@ -158,14 +170,38 @@ def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str]
     emit = parts.append if sink is None or not ordered else sink  # streamed: no piece is kept here
     emit(header)
     emit(tree)
+    tokens, files = _write_files(pack, ordered, by_path, _Fit(modes, full, arriving, skeletons), emit)
+    emit(footer)
+    blobs = {e.path: by_path[e.path].blob for e in files_in if e.path in by_path}  # in discovery order
+    return Built(found.root, found.is_git, "".join(parts), fixed + tokens, files,
+                 sorted(pack.skipped, key=_skip_key), found.entries, blobs)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """The fit's outcome: each file's mode and full count (``later`` yields counts still to come, in the written
+    order), and the skeletons it built (text, tokens)."""
+
+    modes: dict[str, str]
+    full: dict[str, int]
+    later: Iterator[dict[str, int]]
+    skeletons: dict[str, tuple[str, int] | None]
+
+
+def _write_files(pack: PackRun, ordered: list[Entry], by_path: dict[str, Item], fit: _Fit,
+                 emit: Callable[[str], object]) -> tuple[int, list[PackedFile]]:
+    """Write each file's piece in order; returns their tokens and what went in."""
+    fmt, full = pack.options.fmt, fit.full
     files: list[PackedFile] = []
-    total = fixed
+    total = 0
     for e in ordered:
         item = by_path.get(e.path)
         if item is None:
             files.append(PackedFile(e.path, "path", 0, 0, 0, None, 0, e.link_target))
             continue
-        mode = modes[e.path]
+        mode = fit.modes[e.path]
+        if e.path not in full:
+            full.update(next(fit.later))
         redactions = 0 if mode == "path" else len(pack.findings(item))  # values replaced in the text
         tokens = 0
         if mode == "full":
@@ -174,14 +210,11 @@ def _build(found: Discovery, pack: PackRun, progress: bool, sink: Callable[[str]
             tokens = full[e.path]
             mode = "redacted" if redactions else "full"
         elif mode == "skeleton":
-            text, tokens = skeletons[e.path] or ("", 0)
-            emit(render_file(e.path, text, "skeleton", options.fmt, item.lang or ""))
+            text, tokens = fit.skeletons[e.path] or ("", 0)
+            emit(render_file(e.path, text, "skeleton", fmt, item.lang or ""))
         total += tokens
         files.append(PackedFile(e.path, mode, tokens, full[e.path], e.size, item.lang, redactions))
-    emit(footer)
-    blobs = {it.path: it.blob for it in items}
-    return Built(found.root, found.is_git, "".join(parts), total, files, sorted(pack.skipped, key=_skip_key),
-                 found.entries, blobs)
+    return total, files
 
 
 def _skip_key(s: SkippedFile) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from v4agent.core.fsutil import atomic_write_text
+from v4agent.core.state import user_cache_dir
 from v4agent.extend.mcp.config import McpServerSpec
 
 __all__ = ["cache_dir", "load_listing", "save_listing"]
@@ -26,9 +26,7 @@ _VERSION = 1
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``$XDG_CACHE_HOME/v4agent/mcp-tools`` (or ``~/.cache/...``)."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".cache")
-    return Path(base) / "v4agent" / "mcp-tools"
+    return user_cache_dir("mcp-tools", environ=environ)
 
 
 def _key(spec: McpServerSpec) -> str:

@@ -99,6 +99,11 @@ class FactCache:
         # No fact stored when opened (a cold cache): nothing to look up, so no key is built or queried.
         self._none_stored = self._db is None or not self._any_fact(self._db)
 
+    @property
+    def cold(self) -> bool:
+        """Whether no fact was stored when it was opened (a first build: everything is counted)."""
+        return self._none_stored
+
     @classmethod
     def open(cls, repo_root: Path) -> FactCache:
         """The repository's cache (in memory when ``.v4agent/cache`` cannot be created)."""

@@ -3,7 +3,7 @@ calls on them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from v4agent.pack.options import PackOptions
@@ -25,6 +25,7 @@ __all__ = ["PIECE_OVERHEAD", "SKELETON_AHEAD", "PackRun"]
 
 PIECE_OVERHEAD = 40  # bytes a file's delimiters add around its text, besides the path
 SKELETON_AHEAD = 32  # skeletons built and counted together, in the order the fit will ask for them
+_IN_ORDER_RUN = 32  # full counts taken together when they are taken in the written order
 
 
 class PackRun:
@@ -93,6 +94,12 @@ class PackRun:
     def counts(self, mode: str, items: Sequence[Item], piece: Callable[[Item], str]) -> dict[str, int]:
         """Tokens of each item's ``mode`` piece, as ``piece`` renders it."""
         return self.counter.counts(mode, items, piece)
+
+    def counts_in_order(self, items: Sequence[Item]) -> Iterator[dict[str, int]]:
+        """The items' full-piece counts, a few files at a time in order, each run as soon as it is counted (so a
+        whole-tree pack writes the first files while the workers still count the last)."""
+        for start in range(0, len(items), _IN_ORDER_RUN):
+            yield self.counter.counts("full", items[start:start + _IN_ORDER_RUN], self.full_piece)
 
     def full_piece(self, item: Item) -> str:
         """The file's full piece as the pack emits it."""

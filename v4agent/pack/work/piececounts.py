@@ -136,7 +136,7 @@ class PieceCounts:
         return partial(counted_pieces, tokenizer=self.tokenizer.name, fmt=self.fmt)
 
     def _submit(self, jobs: list[PieceJob]) -> Pending[_Counted]:
-        return self._workers.pool.submit(self._count_job(), jobs)
+        return self._workers.pool.submit(self._count_job(), jobs, size=sum(len(text) for _, text, _ in jobs))
 
 
 def _chunks_of(pairs: list[tuple[str, Item]]) -> Iterator[tuple[int, int]]:

@@ -39,6 +39,9 @@ _MIN_PARALLEL = 16  # fewer files than this: inline (a fork and the pickling are
 _CHUNK = 32  # files per task at most: small enough that both workers finish together
 _GUIDED_TAIL = 48  # a guided chunk is at least 1/(this x workers) of the whole batch
 _IN_FLIGHT = 4  # per worker: ``submit`` waits while this many of its tasks (and their texts) are not done
+# ... or, for tasks whose texts' size is given, while this many bytes of them are: the main process then reads
+# a whole mid-sized tree ahead of the workers' counting and is free to write the pack while they finish.
+_IN_FLIGHT_BYTES = 1 << 26
 
 
 def facts_of(jobs: Sequence[tuple[str, str]]) -> list[CodeFacts]:
@@ -147,7 +150,7 @@ class FilePool:
         self.workers = _workers() if workers is None else workers
         self.min_parallel = _MIN_PARALLEL if min_parallel is None else min_parallel
         self._executor: Executor | None = None
-        self._in_flight: deque[Future[Any]] = deque()
+        self._in_flight: deque[tuple[Future[Any], int]] = deque()  # each task not known done, and its size
 
     def map(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> list[T]:
         """``fn`` over ``jobs`` (tuples that start with a path and a text), results in input order."""
@@ -194,20 +197,27 @@ class FilePool:
         """Whether the workers run already (work sent ahead then costs no fork)."""
         return self._executor is not None
 
-    def submit(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any]) -> Pending[T]:
+    def submit(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any], size: int = 0) -> Pending[T]:
         """``fn(jobs)`` started on a worker now (needs ``parallel``); the caller goes on with other work. A
-        caller that produces faster than the workers consume waits here: the executor would otherwise hold
-        every job it was given (a whole tree's texts, for a whole-tree pack) until a worker takes it."""
+        caller that produces faster than the workers consume waits here (``size``: the bytes of text the jobs
+        hold, else they are counted as tasks): the executor would otherwise hold every job it was given (a whole
+        tree's texts, for a whole-tree pack) until a worker takes it."""
         executor = self._start()
         in_flight = self._in_flight
-        while in_flight and in_flight[0].done():
+        while in_flight and in_flight[0][0].done():
             in_flight.popleft()
-        while len(in_flight) >= _IN_FLIGHT * self.workers:
-            wait(in_flight, return_when=FIRST_COMPLETED)
-            self._in_flight = in_flight = deque(f for f in in_flight if not f.done())
+        while in_flight and self._full(size):
+            wait([f for f, _ in in_flight], return_when=FIRST_COMPLETED)
+            self._in_flight = in_flight = deque((f, n) for f, n in in_flight if not f.done())
         future = executor.submit(fn, jobs)
-        in_flight.append(future)
+        in_flight.append((future, size))
         return Pending([future])
+
+    def _full(self, size: int) -> bool:
+        """Whether a task of ``size`` bytes (0: unknown) must wait for one in flight to finish."""
+        if size:
+            return sum(n for _, n in self._in_flight) + size > _IN_FLIGHT_BYTES
+        return len(self._in_flight) >= _IN_FLIGHT * self.workers
 
     def start(self) -> None:
         """Fork the workers now (before this process starts any thread, e.g. a progress bar's)."""
