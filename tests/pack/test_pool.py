@@ -24,6 +24,7 @@ from v4agent.pack.work.item import Item
 from v4agent.pack.work.pool import (
     FilePool,
     Pending,
+    WorkerLost,
     counted_pieces,
     counted_skeletons_of,
     facts_of,
@@ -479,3 +480,46 @@ def test_submit_waits_while_the_workers_hold_enough_work() -> None:
         assert [p.result() for p in sent] == [[i, 1] for i in range(40)]
     finally:
         pool.close()
+
+
+def _die_in_a_worker(jobs: Sequence[object], **_: object) -> list[object]:
+    """A worker killed mid-task (as the system's out-of-memory killer does)."""
+    import multiprocessing
+    import os
+    import signal
+
+    if multiprocessing.parent_process() is not None:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return [None for _ in jobs]
+
+
+def test_a_worker_killed_mid_task_is_a_clear_error() -> None:
+    pool = FilePool(workers=2)
+    if not pool.parallel:
+        pytest.skip("needs fork and two workers")
+    try:
+        with pytest.raises(WorkerLost, match="ended while it worked") as lost:
+            pool.send(_die_in_a_worker, list(range(40))).result()
+        assert "--exclude" in lost.value.hint
+        with pytest.raises(WorkerLost):  # the pool is broken: the next task says so too
+            pool.submit(_slow_lengths, ["x"]).result()
+    finally:
+        pool.close()
+    pool.start()  # a new pool starts after close
+    try:
+        assert pool.send(_slow_lengths, ["ab"] * 20).result() == [2] * 20
+    finally:
+        pool.close()
+
+
+def test_a_pack_whose_worker_is_killed_stops_with_a_clear_error(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    if not FilePool().parallel:
+        pytest.skip("needs fork and two workers")
+    root = make_git_repo(tmp_path / "one", _sources(40))
+    monkeypatch.setattr(schedule_module, "COUNT_AHEAD_BYTES", 1)
+    monkeypatch.setattr(pool_module, "counted_pieces", _die_in_a_worker)
+    with pytest.raises(WorkerLost, match="worker process of the pack ended"):
+        Snapshot.build(root, PackOptions(tokenizer="o200k", budget=None), track_changes=False)
+    monkeypatch.undo()
+    assert Snapshot.build(root, PackOptions(tokenizer="o200k", budget=None), track_changes=False).files

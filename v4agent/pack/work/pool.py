@@ -14,8 +14,10 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
+from v4agent.core.errors import V4AgentError
 from v4agent.pack.fit.skeleton import (
     SkeletonEdit,
     apply_skeleton,
@@ -30,8 +32,8 @@ from v4agent.pack.work.codefacts import CodeFacts, ranking_facts
 from v4agent.secrets.redact import redaction_edits
 from v4agent.secrets.scan import SecretFinding, scan_secrets
 
-__all__ = ["FilePool", "Pending", "PieceJob", "SkeletonJob", "counted_pieces", "counted_skeletons_of", "facts_of",
-           "scans_of", "skeletons_of"]
+__all__ = ["FilePool", "Pending", "PieceJob", "SkeletonJob", "WorkerLost", "counted_pieces", "counted_skeletons_of",
+           "facts_of", "scans_of", "skeletons_of"]
 
 T = TypeVar("T")
 
@@ -118,6 +120,32 @@ def _workers() -> int:
         return os.cpu_count() or 1
 
 
+class WorkerLost(V4AgentError, RuntimeError):
+    """A worker process ended in the middle of the pack (killed by a signal: the system out of memory, say)."""
+
+
+def _lost() -> WorkerLost:
+    return WorkerLost("a worker process of the pack ended while it worked (killed by a signal; the system may "
+                      "have run out of memory)",
+                      hint="run it again; if it happens again, pack less at once (--exclude some directories) or "
+                           "free some memory")
+
+
+def _outcome(future: Future[list[T]]) -> list[T]:
+    """The future's results; a worker that died gives a clear error, not the executor's traceback."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise _lost() from None
+
+
+def _submitted(executor: Executor, fn: Callable[..., list[T]], jobs: Sequence[Any]) -> Future[list[T]]:
+    try:
+        return executor.submit(fn, jobs)
+    except BrokenProcessPool:  # a worker died since the last task was sent
+        raise _lost() from None
+
+
 class Pending(Generic[T]):
     """Results of one batch sent to the pool (``result`` waits for them, in input order)."""
 
@@ -131,14 +159,14 @@ class Pending(Generic[T]):
             yield self._done
             return
         for future in self._futures:
-            yield future.result()
+            yield _outcome(future)
 
     def result(self) -> list[T]:
         """All the results in input order, waiting for any still running."""
         if self._done is None:
             out: list[T] = []
             for future in self._futures:
-                out += future.result()
+                out += _outcome(future)
             self._done, self._futures = out, []
         return self._done
 
@@ -163,7 +191,7 @@ class FilePool:
             return Pending(done=fn(jobs))
         executor = self._start()
         size = max(1, min(_CHUNK, -(-len(jobs) // (2 * self.workers))))
-        return Pending([executor.submit(fn, jobs[i:i + size]) for i in range(0, len(jobs), size)])
+        return Pending([_submitted(executor, fn, jobs[i:i + size]) for i in range(0, len(jobs), size)])
 
     def send_guided(self, fn: Callable[[Sequence[Any]], list[T]], jobs: Sequence[Any],
                     weights: Sequence[int]) -> Pending[T]:
@@ -182,7 +210,7 @@ class FilePool:
             while end < len(jobs) and (taken < target or end == start):
                 taken += weights[end]
                 end += 1
-            futures.append(executor.submit(fn, jobs[start:end]))
+            futures.append(_submitted(executor, fn, jobs[start:end]))
             left -= taken
             start = end
         return Pending(futures)
@@ -209,7 +237,7 @@ class FilePool:
         while in_flight and self._full(size):
             wait([f for f, _ in in_flight], return_when=FIRST_COMPLETED)
             self._in_flight = in_flight = deque((f, n) for f, n in in_flight if not f.done())
-        future = executor.submit(fn, jobs)
+        future = _submitted(executor, fn, jobs)
         in_flight.append((future, size))
         return Pending([future])
 
