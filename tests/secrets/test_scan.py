@@ -144,6 +144,31 @@ def test_prefilter_loses_nothing() -> None:
         assert reference <= fast, (path, reference - fast)
 
 
+def _lines_one_union_hits(text: str, quoted: bool) -> list[tuple[int, bytes]]:
+    """The candidate lines as one RE2 pattern of every hint marks them (the prefilter before it was split)."""
+    import re2
+
+    from v4agent.secrets import scan as s
+
+    union = re2.compile("|".join(f"(?:{hint})" for hint, _ in s._hints(quoted)).encode("latin-1"),
+                        options=s._re2_options())
+    lines = text.encode("utf-8", "surrogatepass").split(b"\n")
+    return [(i, line) for i, line in enumerate(lines) if union.search(line) is not None]
+
+
+def test_the_split_prefilter_marks_the_lines_one_union_marks() -> None:
+    from pathlib import Path
+
+    from v4agent.secrets import scan as s
+
+    texts = [text for _, text, _ in CASES]
+    texts += [path.read_text(encoding="utf-8") for path in sorted(Path(s.__file__).parents[1].rglob("*.py"))]
+    texts.append("\n".join(texts[:len(CASES)]) + "\n\n password = 'x'\n")  # hits on the first and last lines
+    for quoted in (False, True):
+        for text in texts:
+            assert list(s._candidate_lines(text, quoted)) == _lines_one_union_hits(text, quoted)
+
+
 def test_config_settings_with_numeric_or_literal_values_are_not_secrets() -> None:
     # Real model configs say "token_id": 128799; tool configs say max_tokens = 8192 (found redacted in a real pack).
     text = '{\n  "dspark_noise_token_id": 128799,\n  "max_tokens": 8192,\n  "use_token": true\n}\n'
