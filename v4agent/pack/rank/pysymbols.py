@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from itertools import repeat
 
-from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotation
+from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotation, balanced_line_annotation
 from v4agent.pack.rank.pybrackets import Walker
 from v4agent.pack.rank.pycode import Unmodelled, code_only
 from v4agent.pack.rank.pyimports import at_line_start, without_imports
@@ -328,8 +328,9 @@ def _variable_annotations(code: str, backwards: str) -> list[tuple[int, str, str
             continue
         colon = size - 1 - match.start()
         annotation = _ANNOTATION_TEXT.match(code, colon + 1)
-        if annotation is not None:
-            found.append((size - match.end() + 1, "annotation", annotation.group(1)))
+        # (None: an "==" comes first, which the parse may read in more than one way: Unmodelled if used)
+        text = "==" if annotation is None else balanced_line_annotation(code, colon + 1, annotation.group(1))
+        found.append((size - match.end() + 1, "annotation", text))
     return found
 
 
