@@ -168,21 +168,27 @@ def _attributes(code: str, backwards: str) -> set[str]:
 
 
 def _members_across_lines(code: str, backwards: str) -> list[str]:
-    """The names of ``x.\\n    NAME`` inside brackets (``...\\n`` is no access); raises for what else has a name or
-    a closing bracket before a dot ending its line."""
+    """The names of ``x.\\n    NAME`` inside brackets (``...\\n`` is no access; nor is ``1.\\n`` ending a statement,
+    a float); raises for what else has a name or a closing bracket before a dot ending its line."""
     names = []
     walker = Walker(code, backwards)
     for match in _DOT_AT_LINE_END.finditer(code):
-        before = match.start()
+        dot = before = match.start()
         while code[before - 1] in " \t":
             before -= 1
         if code[before - 1] not in _WORD_OR_BRACKET_CLOSE:
             continue
         word = _word_before(code, before)
+        inside = walker.enclosing(dot) >= 0
+        # A number with blanks before the dot (a blanked string's " 0 " among them) has a member; with none, digits
+        # and the dot are a float ("3."), which outside brackets ends its statement.
+        if word[:1].isdigit() and before == dot:
+            if inside or not word.isdigit() or code[before - len(word) - 1] in _WORD_OR_DOT:
+                raise Unmodelled("a member access across lines")
+            continue
         name = _NAME_ON_A_LATER_LINE.match(code, match.end())
-        if (name is None or name.group(1) in _KEYWORDS or word[:1].isdigit() or word in _KEYWORDS
-                or walker.enclosing(match.start()) < 0):  # a number, a keyword, or no bracket to go on in
-            raise Unmodelled("a member access across lines")
+        if name is None or name.group(1) in _KEYWORDS or word in _KEYWORDS or not inside:
+            raise Unmodelled("a member access across lines")  # a keyword, or no bracket to go on in
         names.append(name.group(1))
     return names
 
