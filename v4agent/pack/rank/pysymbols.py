@@ -47,6 +47,9 @@ _CLASS = _ascii(r"class[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
 _MODULE_NAME = _ascii(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
 # A module-level statement "TARGETS = NAME = ...": tree-sitter captures NAME too, not always the first targets.
 _CHAINED = _ascii(r"\n(?![ \t])[^\n=]+=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
+# Of those, "NAME = SECOND = ...", modelled: the parse captures the first two targets where they are names (the
+# statement's assignment and the one to its right, not those further right), so SECOND too unless dotted.
+_CHAINED_NAMES = _ascii(r"\n([A-Za-z_]\w*)[ \t]*=[ \t]*([A-Za-z_][\w.]*)[ \t]*=(?!=)")
 # ".NAME", or "" for a dot ending its line: one search finds both (neither holds a dot, so neither hides the other).
 _ATTRIBUTE_OR_LINE_END = _ascii(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
 _CALLED_REVERSED = _ascii(r"\([ \t]*(\w+)")  # "NAME (" read backwards
@@ -142,8 +145,6 @@ def _start(match: re.Match[str]) -> int:
 def _definitions(code: str) -> tuple[set[str], list[str]]:
     """Function and class names (module-level assignments are added by ``_at_depth_zero``), and each name
     declared as ``def NAME(`` or ``class NAME(`` (once per declaration: ``_calls`` tells them from calls)."""
-    if _CHAINED.search(code):
-        raise Unmodelled("chained assignment")
     found = _DEF.findall(code) + _CLASS.findall(code)
     if any(bracket == "[" for _, bracket in found):
         raise Unmodelled("type parameters")
@@ -340,6 +341,19 @@ def _variable_annotations(code: str, backwards: str) -> list[tuple[int, str, str
     return found
 
 
+def _chained_targets(code: str) -> list[tuple[int, str, str]]:
+    """``NAME = SECOND = ...`` statements starting a line: (position of the line's start, "second target", SECOND)
+    where SECOND is a name (a dotted one is captured as a member); raises for other targets so chained."""
+    found = []
+    for match in _CHAINED.finditer(code):
+        names = _CHAINED_NAMES.match(code, match.start())
+        if names is None or not _KEYWORDS.isdisjoint(names.groups()):
+            raise Unmodelled("chained assignment")
+        if "." not in names.group(2):
+            found.append((match.start(), "second target", names.group(2)))
+    return found
+
+
 def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     """Module-level ``NAME = ...`` / ``NAME: T`` definitions; adds decorators ``@NAME`` and variable annotations
     ``x: NAME`` (outside brackets) to ``references``. Returns the definitions; raises ``Unmodelled`` when the
@@ -348,6 +362,8 @@ def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
     queries += [(m.start(), "refer", m.group(1)) for m in at_line_start(code, _DECORATOR)]
     queries += _variable_annotations(code, backwards)
+    if _CHAINED.search(code):  # (rare: the search fails fast)
+        queries += _chained_targets(code)
     queries.sort()
     defines: set[str] = set()
     count = code.count  # spelled out below: this runs for every module-level name of every file
@@ -358,12 +374,14 @@ def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
         curly += count("{", at, position) - count("}", at, position)
         at = position
         if round_ + square + curly == 0:
-            if kind == "define":
+            if kind == "define" or kind == "second target":
                 defines.add(name)
             elif kind == "refer":
                 references.add(name)
             else:
                 references |= annotation_names(name)
+        elif kind == "second target":  # a statement inside brackets: no Python the rules know
+            raise Unmodelled("chained assignment")
     if (round_ + count("(", at) - count(")", at) or square + count("[", at) - count("]", at)
             or curly + count("{", at) - count("}", at)):
         raise Unmodelled("unbalanced brackets")
