@@ -75,13 +75,29 @@ ANSWERED = {
     "nested f-strings": "msg = f\"{lookup('a', f'{inner_call(Arg)}')!s:>{width_of('x')}}\"\n"
                         "tri = f'''{mapping[\"a\"] + other['b']} {f\"{deep['k']}\"}'''\n"
                         "d = f\"{ {'k': Value}['k'] } {'a' if cond else b'zz'} {rb'x' + r'y'}\"\n",
+    "annotations across lines": "class Holder:\n    options: ClassVar[\n        list[Aaa] | Bbb\n    ] = [\n        (1, 2),\n"
+                                "    ]\n    other: Foo[\n        Ccc\n    ] | Ddd\n"
+                                "def f(a: tuple[\n    Eee,\n    Fff | None,\n]) -> None:\n    pass\n",
+    "annotations in parentheses": "xxx: (Aaa) | Bbb\nyyy: (\n    Ccc\n    | Ddd\n) = None\n"
+                                  "def f(a: tuple[()] = (), b: (Eee, Fff) = 1, c: Ggg[(Hhh)] = 2) -> (Iii, Jjj):\n"
+                                  "    pass\nzzz: list[Kkk] | (Lll) | Mmm\nwww: (list[Nnn])[Ooo] = 3\n",
+    "empty lists and trailing commas in annotations": "xxx: Callable[[], Aaa]\nyyy: Callable[[Bbb,], Ccc] = f\n"
+                                                      "def f(a: tuple[Ddd, Eee,], b: mod.Fff[Ggg,]) -> dict[Hhh, Iii,]:"
+                                                      "\n    pass\n",
+    "members of numbers and strings across lines": "xxx = ('abc' .\n    render_it(Aaa))\nyyy = (1 .\n    real_part)\n"
+                                                   "zzz = [2.5 .\n  imag_part, 'x'.\n  join_all(parts)]\n",
+    "floats ending a statement": "def f():\n    return 3.\n\nvalue = 1.\nother_name = 2\nthird = (value ==\n  2.)\n",
+    "chained assignments": "aaa = bbb = ccc = 1\nddd = eee.fff = ggg = 2\nhhh = iii = yield_it\nclass Foo:\n"
+                           "    jjj = kkk = 3\nlll = mmm == nnn\n",
 }
 
 # Each holds a construct the rules leave to the parse.
 UNANSWERED = {
     "semicolon": "first_name = 1; second_name = 2\n",
-    "chained assignment": "aaa = bbb = ccc = 1\n",
     "chained assignment to a tuple": "aaa, bbb = ccc = 1, 2\n",
+    "chained assignment after an annotation": "aaa: int = bbb = 1\n",
+    "chained assignment to a keyword": "aaa = async = 1\n",
+    "chained assignment inside brackets": "foo(\naaa = bbb = 1)\n",
     "chained assignment to a member": "foo.bar = bazz = 1\n",
     "chained assignment to an item": "foo[0] = bazz = 1\n",
     "match statement": "match command:\n    case Point(x=0):\n        pass\n",
@@ -89,6 +105,15 @@ UNANSWERED = {
     "type parameters": "def first[T](xs: T) -> T:\n    return xs\n",
     "spaced generic": "value: Mapping [str, Item] = {}\n",
     "call in an annotation": "value: make_type() = None\n",
+    "call in a parenthesized annotation": "value: (make_type(Item)) = None\n",
+    "list annotation": "value: [Item] = []\n",
+    "empty subscript in an annotation": "value: mod.Item[] = None\n",
+    "lone comma in parentheses in an annotation": "value: (,) = None\n",
+    "annotation compared": "value: Foo[Item] == Other\n",
+    "annotation across lines compared": "value: Foo[\n    Item] == Other\n",
+    "float with two dots ending a line": "total = 1.5.\nnext_one = 2\n",
+    "hexadecimal number and a dot ending a line": "total = 0x1.\nnext_one = 2\n",
+    "float ending a line inside brackets": "total = [1.\n    real_part]\n",
     "member access across lines outside brackets": "total = source.\nattribute_name\n",
     "member of a number across lines": "total = (1.\n    real_part)\n",
     "member of a keyword across lines": "total = (None.\n    real_part)\n",
@@ -163,6 +188,23 @@ def test_what_the_rules_find() -> None:
     assert found is not None
     assert "e5_attr" in found.references
     assert "e5" not in found.references
+    found = _fast(ANSWERED["annotations across lines"])
+    assert found is not None
+    assert {"Aaa", "Bbb", "Ccc", "Ddd", "Eee"} <= set(found.references)
+    assert "Fff" not in found.references  # "Fff | None": an expression, no type
+    found = _fast(ANSWERED["annotations in parentheses"])
+    assert found is not None
+    assert "Kkk" in found.references
+    assert not {"Aaa", "Bbb", "Ccc", "Eee", "Hhh", "Iii", "Lll", "Mmm", "Nnn"} & set(found.references)
+    found = _fast(ANSWERED["empty lists and trailing commas in annotations"])
+    assert found is not None
+    assert {"Aaa", "Ccc", "Ddd", "Eee", "Fff", "Hhh", "Iii"} <= set(found.references)
+    found = _fast(ANSWERED["members of numbers and strings across lines"])
+    assert found is not None
+    assert {"render_it", "real_part", "imag_part", "join_all"} <= set(found.references)
+    found = _fast(ANSWERED["chained assignments"])
+    assert found is not None
+    assert set(found.defines) == {"aaa", "bbb", "ddd", "hhh", "iii", "lll", "Foo"}
 
 
 def _python_files_of_installed_packages(limit: int) -> list[Path]:
@@ -335,3 +377,42 @@ def test_imports_cut_out_in_one_pass_as_two_substitutions_would(seed: int) -> No
             assert len(from_import.findall(code)) + len(plain_import.findall(code)) == sum(
                 1 for m in re.finditer(r"\bimport\b", code))
     assert checked >= 200
+
+
+def _random_type(rng: random.Random, depth: int = 0) -> str:
+    """A random annotation: names, members, strings, numbers, generics, lists, parentheses and unions, its brackets'
+    items perhaps across lines and followed by a comma."""
+    atoms = ["Aaa", "Bbb", "Ccc", "mod.Ddd", "None", "'Eee'", "...", "0", "()", "[]", "Fff.Ggg[Hhh]"]
+    shape = rng.choice(["atom", "atom", "generic", "list", "parens", "union"] if depth < 3 else ["atom"])
+    if shape == "atom":
+        return rng.choice(atoms)
+    if shape == "union":
+        return f"{_random_type(rng, depth + 1)} | {_random_type(rng, depth + 1)}"
+    items = [_random_type(rng, depth + 1) for _ in range(rng.randint(0 if shape != "generic" else 1, 3))]
+    separator = rng.choice([", ", ",\n    "])
+    body = separator.join(items) + rng.choice(["", ","] if items else [""])
+    if shape == "generic":
+        return rng.choice(["Iii", "Jjj", "mod.Kkk", "Lll "]) + "[" + body + "]"
+    return "[" + body + "]" if shape == "list" else "(" + body + ")"
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_random_annotations_match_the_parse(seed: int) -> None:
+    """Random annotations of variables (module and class level), parameters and return types: wherever the text is
+    valid Python and the rules answer, they agree with the parse."""
+    rng = random.Random(seed)
+    answered = 0
+    for _ in range(600):
+        first, second, third = (_random_type(rng) for _ in range(3))
+        text = rng.choice([f"value_x: {first} = 1\n", f"value_x: {first}\n", f"class Holder:\n    field_x: {first}\n",
+                           f"def func(arg: {first}, *rest: {second}) -> {third}:\n    pass\n"])
+        text += "other_name = call_it(Zzz)\n"
+        try:
+            compile(text, "<random>", "exec")
+        except SyntaxError:
+            continue
+        fast = _fast(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _by_parse(text), text
+    assert answered >= 150

@@ -302,18 +302,21 @@ def _parameter_types(code: str, backwards: str) -> set[str]:
     for match in _PARAMETER_COLON_REVERSED.finditer(backwards):
         start = size - match.start()
         annotation = _PARAMETER_TYPE_TEXT.match(code, start)
-        if annotation is not None:  # (the position after the "(" or ",", the annotation)
-            found.append((size - match.end() + 1, balanced_annotation(code, start, annotation.group(1))))
+        if annotation is not None:  # (the position after the "(" or ",", where the annotation starts, its text)
+            found.append((size - match.end() + 1, start, annotation.group(1)))
     names: set[str] = set()
-    read: set[str] = set()  # annotations read already: reading one again adds nothing (and cannot raise)
+    # Annotations read already: reading one again adds nothing (and cannot raise). Each was read whole, so a text
+    # found again is whole too (its bracket, if any, closes within it): the same annotation.
+    read: set[str] = set()
     walker = Walker(code, backwards)
-    for position, annotation_text in sorted(found):
-        if annotation_text in read:
+    for position, start, text in sorted(found):
+        if text in read:
             continue
         paren = walker.enclosing(position)
         if paren >= 0 and code[paren] == "(" and _word_before_paren_follows_def(code, paren):
-            names |= annotation_names(annotation_text)
-            read.add(annotation_text)
+            whole = balanced_annotation(code, start, text)  # (only here: most colons found are no parameter's)
+            names |= annotation_names(whole)
+            read.add(whole)
     return names
 
 
@@ -336,22 +339,33 @@ def _variable_annotations(code: str, backwards: str) -> list[tuple[int, str, str
         colon = size - 1 - match.start()
         annotation = _ANNOTATION_TEXT.match(code, colon + 1)
         # (None: an "==" comes first, which the parse may read in more than one way: Unmodelled if used)
-        text = "==" if annotation is None else balanced_line_annotation(code, colon + 1, annotation.group(1))
+        if annotation is None:
+            text = "=="
+        else:
+            text = annotation.group(1)
+            if "[" in text or "(" in text:  # (the check spelled out: it runs for every such line)
+                text = balanced_line_annotation(code, colon + 1, text)
         found.append((size - match.end() + 1, "annotation", text))
     return found
 
 
 def _chained_targets(code: str) -> list[tuple[int, str, str]]:
-    """``NAME = SECOND = ...`` statements starting a line: (position of the line's start, "second target", SECOND)
-    where SECOND is a name (a dotted one is captured as a member); raises for other targets so chained."""
+    """``NAME = SECOND = ...`` statements starting a line: (position of the line's start, "define", SECOND) where
+    SECOND is a name (a dotted one is captured as a member); raises for other targets so chained, and for such a
+    line inside brackets (no Python the rules know)."""
     found = []
     for match in _CHAINED.finditer(code):
         names = _CHAINED_NAMES.match(code, match.start())
-        if names is None or not _KEYWORDS.isdisjoint(names.groups()):
+        if names is None or not _KEYWORDS.isdisjoint(names.groups()) or _depth(code, match.start()):
             raise Unmodelled("chained assignment")
         if "." not in names.group(2):
-            found.append((match.start(), "second target", names.group(2)))
+            found.append((match.start(), "define", names.group(2)))
     return found
+
+
+def _depth(code: str, end: int) -> int:
+    """How many brackets are open at ``end``."""
+    return sum(code.count(c, 0, end) for c in "([{") - sum(code.count(c, 0, end) for c in ")]}")
 
 
 def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
@@ -374,14 +388,12 @@ def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
         curly += count("{", at, position) - count("}", at, position)
         at = position
         if round_ + square + curly == 0:
-            if kind == "define" or kind == "second target":
+            if kind == "define":
                 defines.add(name)
             elif kind == "refer":
                 references.add(name)
             else:
                 references |= annotation_names(name)
-        elif kind == "second target":  # a statement inside brackets: no Python the rules know
-            raise Unmodelled("chained assignment")
     if (round_ + count("(", at) - count(")", at) or square + count("[", at) - count("]", at)
             or curly + count("{", at) - count("}", at)):
         raise Unmodelled("unbalanced brackets")
