@@ -87,13 +87,24 @@ ANSWERED = {
     "members of numbers and strings across lines": "xxx = ('abc' .\n    render_it(Aaa))\nyyy = (1 .\n    real_part)\n"
                                                    "zzz = [2.5 .\n  imag_part, 'x'.\n  join_all(parts)]\n",
     "floats ending a statement": "def f():\n    return 3.\n\nvalue = 1.\nother_name = 2\nthird = (value ==\n  2.)\n",
+    "semicolons": "first_name = 1; second_name = fn(Aaa);  (Bbb, ccc) = 2;\nif cond: ddd = 1; eee = 2\n"
+                  "def fff(): ggg = 1; hhh = 2\nclass Iii: jjj = 1; kkk = 2\nelse_x = 1 ; raise Lll; import os; "
+                  "from mod import Mmm\ntry: nnn = 1; ooo = 2\nexcept Ppp: qqq = 3; rrr = 4\n"
+                  "for sss in ttt: uuu = 1; vvv = 2\n\nasync def www(): xxx = 1; yyy = 2\n"
+                  "def zzz():\n    aaa = 1; bbb = 2\n",
+    "annotations after a compound statement's colon": "if cond: hhh: Iii = 2\nclass Foo: jjj: Kkk\n"
+                                                      "def fff(aaa) -> Bbb: ccc: Ddd = 1\nxxx = yyy[1:zzz:2]\n"
+                                                      "while cond: self.www: Eee = 3\n",
     "chained assignments": "aaa = bbb = ccc = 1\nddd = eee.fff = ggg = 2\nhhh = iii = yield_it\nclass Foo:\n"
                            "    jjj = kkk = 3\nlll = mmm == nnn\n",
 }
 
 # Each holds a construct the rules leave to the parse.
 UNANSWERED = {
-    "semicolon": "first_name = 1; second_name = 2\n",
+    "semicolon inside brackets": "first_name = [1; 2]\n",
+    "semicolon on a line that brackets opened before": "first_name = call_it(\n    1); second_name = 2\n",
+    "two semicolons": "first_name = 1;; second_name = 2\n",
+    "semicolon starting a line": "; first_name = 1\n",
     "chained assignment to a tuple": "aaa, bbb = ccc = 1, 2\n",
     "chained assignment after an annotation": "aaa: int = bbb = 1\n",
     "chained assignment to a keyword": "aaa = async = 1\n",
@@ -202,6 +213,13 @@ def test_what_the_rules_find() -> None:
     found = _fast(ANSWERED["members of numbers and strings across lines"])
     assert found is not None
     assert {"render_it", "real_part", "imag_part", "join_all"} <= set(found.references)
+    found = _fast(ANSWERED["annotations after a compound statement's colon"])
+    assert found is not None
+    assert {"Iii", "Kkk", "Ddd", "Eee"} <= set(found.references)
+    found = _fast(ANSWERED["semicolons"])
+    assert found is not None
+    assert set(found.defines) == {"first_name", "second_name", "fff", "Iii", "else_x", "www", "zzz"}
+    assert {"Aaa", "Lll", "Mmm", "Ppp"} <= set(found.references)
     found = _fast(ANSWERED["chained assignments"])
     assert found is not None
     assert set(found.defines) == {"aaa", "bbb", "ddd", "hhh", "iii", "lll", "Foo"}
@@ -255,7 +273,7 @@ def test_every_entry_point_agrees() -> None:
     symbols, edits = ranking_facts("pkg/mod.py", text)
     assert symbols == expected
     assert edits is None
-    unanswered = UNANSWERED["semicolon"]
+    unanswered = UNANSWERED["type parameters"]
     assert ranking_facts("a.py", unanswered)[1] is not None  # parsed: the edits come with it
     assert symbols_without_parse("javascript", "function f() {}") is None
 
@@ -416,3 +434,30 @@ def test_random_annotations_match_the_parse(seed: int) -> None:
             answered += 1
             assert fast == _by_parse(text), text
     assert answered >= 150
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_random_statements_joined_by_semicolons_match_the_parse(seed: int) -> None:
+    """Simple statements joined by semicolons, at the module's level, after a compound statement's colon and in a
+    function's body: wherever the text is valid Python and the rules answer, they agree with the parse."""
+    rng = random.Random(seed)
+    heads = ["", "", "if cond: ", "def fn(): ", "class Cls: ", "for xx in yy: ", "while cond: ", "with ctx: "]
+    simple = ["aaa = 1", "bbb = fn(Ccc)", "raise Ddd", "import os", "from mod import Eee", "(Fff, ggg) = 1",
+              "hhh: Iii = 2", "jjj = kkk = 3", "pass", "lll.mmm = Nnn", "ooo", "return", "ppp = [Qqq,\n  Rrr]"]
+    answered = 0
+    for _ in range(400):
+        lines = []
+        for _ in range(rng.randint(1, 4)):
+            statements = rng.choice(["; ", ";", " ; "]).join(rng.choice(simple) for _ in range(rng.randint(1, 3)))
+            line = rng.choice(heads) + statements + rng.choice(["", ";"])
+            lines.append(("def body():\n    " + line) if rng.random() < 0.2 else line)
+        text = "\n".join(lines) + "\n"
+        try:
+            compile(text, "<random>", "exec")
+        except SyntaxError:
+            continue
+        fast = _fast(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _by_parse(text), text
+    assert answered >= 100

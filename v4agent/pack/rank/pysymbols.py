@@ -21,6 +21,7 @@ from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotatio
 from v4agent.pack.rank.pybrackets import Walker
 from v4agent.pack.rank.pycode import Unmodelled, code_only
 from v4agent.pack.rank.pyimports import at_line_start, without_imports
+from v4agent.pack.rank.pystatements import split_statements
 
 __all__ = ["python_names"]
 
@@ -66,9 +67,12 @@ _RETURN_TYPE = _ascii(r"->[ \t\n]*([^:]*):")
 # "(NAME:" or ", *NAME:" read backwards from the colon; the annotation is then read forwards from the colon.
 _PARAMETER_COLON_REVERSED = _ascii(r":(?<!=:)[ \t\n]*\w*[A-Za-z_](?:[ \t]*\*\*?)?[ \t\n]*[(,]")
 _PARAMETER_TYPE_TEXT = _ascii(r"([^,)=]*)(?=[,)=])")
-# "NAME:" starting a line, read backwards from the colon (so the engine skips ahead to colons): the name's start,
-# then the annotation read forwards from the colon up to "=" or the line's end.
-_LINE_NAME_COLON_REVERSED = _ascii(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
+# "NAME:" starting a line or following a colon (``if c: x: T = v``), read backwards from the colon (so the engine
+# skips ahead to colons): the name's start, then the annotation read forwards from the colon up to "=" or the
+# line's end. (Inside brackets such a match is a slice or a dictionary's: skipped for its depth.) The name is the
+# whole run of word characters and dots (what follows it must be a blank, "\n" or ":"), so no backtracking is needed
+# into it: possessive, with its (forward) first character checked after.
+_LINE_NAME_COLON_REVERSED = _ascii(r":(?<!=:)[ \t]*+([\w.]*+)(?<=[A-Za-z_])[ \t]*+[\n:]")
 _ANNOTATION_TEXT = _ascii(r"([^\n=]*)(?=\n|=(?!=))")
 _DOT_AT_LINE_END = _ascii(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
 _NAME_ON_A_LATER_LINE = _ascii(r"[ \t\n]*([A-Za-z_]\w*)")
@@ -109,12 +113,17 @@ def _code_only(text: str) -> str:
     """The code (see ``pycode.code_only``) between newlines, with line continuations joined; raises ``Unmodelled``
     for what these rules do not model."""
     code = "\n" + code_only(text) + "\n"
+    semicolons = False
     if not code.isascii() or any(c in code for c in "'\";\r\f"):
-        raise Unmodelled("unclosed string, semicolon, form feed or a non-ASCII name")
+        if not code.isascii() or any(c in code for c in "'\"\r\f"):
+            raise Unmodelled("unclosed string, form feed or a non-ASCII name")
+        semicolons = True
     if "\\" in code:
         code = code.replace("\\\n", " ")
     if "\\" in code or "except*" in code:
         raise Unmodelled("backslash or except*")
+    if semicolons:
+        code = split_statements(code)
     line_end = -1
     for match in _soft_keywords(code):
         start = match.start()
