@@ -1,5 +1,5 @@
-"""Statements joined by semicolons put on lines of their own (pure), for ``pysymbols``, whose rules read a line's
-start as a statement's.
+"""Statement shapes for ``pysymbols`` (pure): statements joined by semicolons put on lines of their own (its rules
+read a line's start as a statement's), and the names a chained assignment defines.
 
 tree-sitter-python reads ``a; b`` as sibling statements (``_simple_statements``: simple statements separated by
 ";", https://github.com/tree-sitter/tree-sitter-python/blob/master/grammar.js), so ``x = 1; y = 2`` at the top
@@ -11,11 +11,12 @@ brackets, or on a line that brackets opened before, is no Python these rules kno
 
 from __future__ import annotations
 
+import keyword
 import re
 
 from v4agent.pack.rank.pycode import Unmodelled
 
-__all__ = ["split_statements"]
+__all__ = ["chained_targets", "split_statements"]
 
 _SEMICOLON = re.compile(r";[ \t]*")
 _FIRST_WORD = re.compile(r"[A-Za-z_]\w*", re.ASCII)
@@ -23,6 +24,12 @@ _FIRST_WORD = re.compile(r"[A-Za-z_]\w*", re.ASCII)
 _COMPOUND = frozenset({"if", "elif", "else", "for", "while", "with", "try", "except", "finally", "def", "class",
                        "async"})
 _MAX_SEMICOLONS = 2000  # each costs a count of brackets over its line; beyond: parse
+# A module-level statement "TARGETS = NAME = ...": tree-sitter captures NAME too, not always the first targets.
+_CHAINED = re.compile(r"\n(?![ \t])[^\n=]+=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)", re.ASCII)
+# Of those, "NAME = SECOND = ...", modelled: the parse captures the first two targets where they are names (the
+# statement's assignment and the one to its right, not those further right), so SECOND too unless dotted.
+_CHAINED_NAMES = re.compile(r"\n([A-Za-z_]\w*)[ \t]*=[ \t]*([A-Za-z_][\w.]*)[ \t]*=(?!=)", re.ASCII)
+_KEYWORDS = frozenset(keyword.kwlist)
 
 
 def split_statements(code: str) -> str:
@@ -57,3 +64,17 @@ def _opened(code: str, start: int, end: int) -> int:
     count = code.count
     return (count("(", start, end) + count("[", start, end) + count("{", start, end)
             - count(")", start, end) - count("]", start, end) - count("}", start, end))
+
+
+def chained_targets(code: str) -> list[tuple[int, str, str]]:
+    """``NAME = SECOND = ...`` statements starting a line: (position of the line's start, "define", SECOND) where
+    SECOND is a name (a dotted one is captured as a member); raises for other targets so chained, and for such a
+    line inside brackets (no Python the rules know)."""
+    found = []
+    for match in _CHAINED.finditer(code):
+        names = _CHAINED_NAMES.match(code, match.start())
+        if names is None or not _KEYWORDS.isdisjoint(names.groups()) or _opened(code, 0, match.start()):
+            raise Unmodelled("chained assignment")
+        if "." not in names.group(2):
+            found.append((match.start(), "define", names.group(2)))
+    return found

@@ -4,9 +4,10 @@ A cold pack far over its budget needs every Python file's definitions and refere
 them all with tree-sitter and walking the trees was most of the cold pack's CPU time. Here the
 same patterns are evaluated by regular expressions over the code with its strings and comments blanked out: the
 module-level, one-line shapes of Python that the patterns match (``def NAME``, ``NAME(``, ``.NAME``, ``NAME: T``,
-...) are easy to see in text once strings and comments are gone. Where a file holds a construct these rules do
-not model (a semicolon, a ``match`` statement, a backslash inside an f-string's braces, chained assignments, ...), the
-answer is None and the caller parses. The test suite holds the two to the same sets, file by file, on every
+...) are easy to see in text once strings and comments are gone (statements joined by semicolons first put on lines
+of their own, ``pystatements``). Where a file holds a construct these rules do not model (a ``match`` statement, a
+backslash inside an f-string's braces, chained assignments to a member or a tuple, ...), the answer is None and the
+caller parses. The test suite holds the two to the same sets, file by file, on every
 Python file of the installed packages and on hand-made edge cases.
 """
 
@@ -21,7 +22,7 @@ from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotatio
 from v4agent.pack.rank.pybrackets import Walker
 from v4agent.pack.rank.pycode import Unmodelled, code_only
 from v4agent.pack.rank.pyimports import at_line_start, without_imports
-from v4agent.pack.rank.pystatements import split_statements
+from v4agent.pack.rank.pystatements import chained_targets, split_statements
 
 __all__ = ["python_names"]
 
@@ -46,11 +47,6 @@ _SPACE = " \t\n"
 _DEF = _ascii(r"def[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
 _CLASS = _ascii(r"class[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
 _MODULE_NAME = _ascii(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
-# A module-level statement "TARGETS = NAME = ...": tree-sitter captures NAME too, not always the first targets.
-_CHAINED = _ascii(r"\n(?![ \t])[^\n=]+=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
-# Of those, "NAME = SECOND = ...", modelled: the parse captures the first two targets where they are names (the
-# statement's assignment and the one to its right, not those further right), so SECOND too unless dotted.
-_CHAINED_NAMES = _ascii(r"\n([A-Za-z_]\w*)[ \t]*=[ \t]*([A-Za-z_][\w.]*)[ \t]*=(?!=)")
 # ".NAME", or "" for a dot ending its line: one search finds both (neither holds a dot, so neither hides the other).
 _ATTRIBUTE_OR_LINE_END = _ascii(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
 _CALLED_REVERSED = _ascii(r"\([ \t]*(\w+)")  # "NAME (" read backwards
@@ -358,25 +354,6 @@ def _variable_annotations(code: str, backwards: str) -> list[tuple[int, str, str
     return found
 
 
-def _chained_targets(code: str) -> list[tuple[int, str, str]]:
-    """``NAME = SECOND = ...`` statements starting a line: (position of the line's start, "define", SECOND) where
-    SECOND is a name (a dotted one is captured as a member); raises for other targets so chained, and for such a
-    line inside brackets (no Python the rules know)."""
-    found = []
-    for match in _CHAINED.finditer(code):
-        names = _CHAINED_NAMES.match(code, match.start())
-        if names is None or not _KEYWORDS.isdisjoint(names.groups()) or _depth(code, match.start()):
-            raise Unmodelled("chained assignment")
-        if "." not in names.group(2):
-            found.append((match.start(), "define", names.group(2)))
-    return found
-
-
-def _depth(code: str, end: int) -> int:
-    """How many brackets are open at ``end``."""
-    return sum(code.count(c, 0, end) for c in "([{") - sum(code.count(c, 0, end) for c in ")]}")
-
-
 def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     """Module-level ``NAME = ...`` / ``NAME: T`` definitions; adds decorators ``@NAME`` and variable annotations
     ``x: NAME`` (outside brackets) to ``references``. Returns the definitions; raises ``Unmodelled`` when the
@@ -385,8 +362,7 @@ def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
     queries += [(m.start(), "refer", m.group(1)) for m in at_line_start(code, _DECORATOR)]
     queries += _variable_annotations(code, backwards)
-    if _CHAINED.search(code):  # (rare: the search fails fast)
-        queries += _chained_targets(code)
+    queries += chained_targets(code)
     queries.sort()
     defines: set[str] = set()
     count = code.count  # spelled out below: this runs for every module-level name of every file
