@@ -95,6 +95,12 @@ ANSWERED = {
     "annotations after a compound statement's colon": "if cond: hhh: Iii = 2\nclass Foo: jjj: Kkk\n"
                                                       "def fff(aaa) -> Bbb: ccc: Ddd = 1\nxxx = yyy[1:zzz:2]\n"
                                                       "while cond: self.www: Eee = 3\n",
+    "match statements": "match self.action:\n    case ErrorAction.WARNING:\n        pass\n"
+                        "    case Mapping() if depth < check_it(Arg):\n        pass\n"
+                        "    case Point(xx=Aaa, yy=zz.Bbb): ccc = Ddd()\n    case [Eee, Fff.ggg] | {'k': Hhh}:\n"
+                        "        return Iii(Jjj)\n    case _ as default:\n        match inner(Kkk):\n"
+                        "            case Lll(\n                Mmm,\n            ) if nnn(\n                Ooo):\n"
+                        "                pass\nafter_all = 1\nmatch = case = 2\nmatch.run_it(case)\n",
     "chained assignments": "aaa = bbb = ccc = 1\nddd = eee.fff = ggg = 2\nhhh = iii = yield_it\nclass Foo:\n"
                            "    jjj = kkk = 3\nlll = mmm == nnn\n",
 }
@@ -111,7 +117,14 @@ UNANSWERED = {
     "chained assignment inside brackets": "foo(\naaa = bbb = 1)\n",
     "chained assignment to a member": "foo.bar = bazz = 1\n",
     "chained assignment to an item": "foo[0] = bazz = 1\n",
-    "match statement": "match command:\n    case Point(x=0):\n        pass\n",
+    "match subject across lines": "match (command,\n       other):\n    case Point(xx=0): pass\n",
+    "match subject across lines after a call": "match parse_it(\n       other):\n    case Point(xx=0): pass\n",
+    "case outside a match statement": "if cond:\n    case Point(xx=0):\n        pass\n",
+    "match block holding more than cases": "match command:\n    case 1:\n        pass\n    other_name = 2\n",
+    "match without cases": "match command:\n    pass\n",
+    "odd case pattern": "match command:\n    case aaa < bbb:\n        pass\n",
+    "case pattern across lines outside brackets": "match command:\n    case aaa\n    :\n        pass\n",
+    "match subject with a colon": "match {key_name: Value}:\n    case _:\n        pass\n",
     "type alias": "type Vector = list[float]\n",
     "type parameters": "def first[T](xs: T) -> T:\n    return xs\n",
     "spaced generic": "value: Mapping [str, Item] = {}\n",
@@ -216,6 +229,13 @@ def test_what_the_rules_find() -> None:
     found = _fast(ANSWERED["annotations after a compound statement's colon"])
     assert found is not None
     assert {"Iii", "Kkk", "Ddd", "Eee"} <= set(found.references)
+    found = _fast(ANSWERED["match statements"])
+    assert found is not None
+    assert {"action", "check_it", "Arg", "Ddd", "Iii", "Jjj", "inner", "Kkk", "nnn", "Ooo", "run_it"} <= set(
+        found.references)
+    assert not {"ErrorAction", "WARNING", "Mapping", "Point", "Aaa", "Bbb", "Eee", "ggg", "Hhh", "Lll", "Mmm"} & set(
+        found.references)
+    assert set(found.defines) == {"after_all", "match", "case"}
     found = _fast(ANSWERED["semicolons"])
     assert found is not None
     assert set(found.defines) == {"first_name", "second_name", "fff", "Iii", "else_x", "www", "zzz"}
@@ -451,6 +471,54 @@ def test_random_statements_joined_by_semicolons_match_the_parse(seed: int) -> No
             statements = rng.choice(["; ", ";", " ; "]).join(rng.choice(simple) for _ in range(rng.randint(1, 3)))
             line = rng.choice(heads) + statements + rng.choice(["", ";"])
             lines.append(("def body():\n    " + line) if rng.random() < 0.2 else line)
+        text = "\n".join(lines) + "\n"
+        try:
+            compile(text, "<random>", "exec")
+        except SyntaxError:
+            continue
+        fast = _fast(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _by_parse(text), text
+    assert answered >= 100
+
+
+def _random_pattern(rng: random.Random, depth: int = 0) -> str:
+    atoms = ["_", "0", "-1", "'s'", "None", "Aaa.Bbb", "ccc", "Ddd()", "1 + 2j"]
+    shape = rng.choice(["atom", "atom", "class", "list", "tuple", "dict", "union", "as"] if depth < 2 else ["atom"])
+    if shape == "atom":
+        return rng.choice(atoms)
+    inner = [_random_pattern(rng, depth + 1) for _ in range(rng.randint(1, 2))]
+    separator = rng.choice([", ", ",\n        "])
+    if shape == "class":
+        return rng.choice(["Eee", "mod.Fff"]) + "(" + separator.join(inner + ["kw_x=Ggg"][:rng.randint(0, 1)]) + ")"
+    if shape == "list":
+        return "[" + separator.join(inner + ["*rest"][:rng.randint(0, 1)]) + "]"
+    if shape == "tuple":
+        return "(" + separator.join(inner) + ",)"
+    if shape == "dict":
+        return "{'k': " + inner[0] + ", **others}"
+    if shape == "union":
+        return " | ".join([*inner, "Hhh.Iii"])
+    return inner[0] + " as bound_name"
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_random_match_statements_match_the_parse(seed: int) -> None:
+    """Match statements with random subjects, patterns, guards and bodies (on the case's line or below, nested):
+    wherever the text is valid Python and the rules answer, they agree with the parse."""
+    rng = random.Random(seed)
+    subjects = ["command", "self.action", "call_it(Arg)", "aaa, Bbb", "(xxx, yyy)", "items[0]"]
+    bodies = ["pass", "return Jjj(Kkk)", "value_x = Lll.mmm", "raise Nnn"]
+    answered = 0
+    for _ in range(300):
+        lines = ["def func():", "    match " + rng.choice(subjects) + ":"]
+        for _ in range(rng.randint(1, 3)):
+            guard = rng.choice(["", "", " if check_it(Ooo)", " if ppp and\\\n qqq"])
+            head = "        case " + _random_pattern(rng) + guard + ":"
+            body = rng.choice(bodies)
+            lines += [head + " " + body] if rng.random() < 0.3 else [head, "            " + body]
+        lines.append(rng.choice(["    return 1", "after_x = Rrr()", "match = 2"]))
         text = "\n".join(lines) + "\n"
         try:
             compile(text, "<random>", "exec")

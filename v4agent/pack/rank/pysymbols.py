@@ -22,6 +22,7 @@ from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotatio
 from v4agent.pack.rank.pybrackets import Walker
 from v4agent.pack.rank.pycode import Unmodelled, code_only
 from v4agent.pack.rank.pyimports import at_line_start, without_imports
+from v4agent.pack.rank.pymatch import match_statements
 from v4agent.pack.rank.pystatements import chained_targets, split_statements
 
 __all__ = ["python_names"]
@@ -121,6 +122,7 @@ def _code_only(text: str) -> str:
     if semicolons:
         code = split_statements(code)
     line_end = -1
+    statements: dict[str, list[int]] = {"match": [], "case": []}
     for match in _soft_keywords(code):
         start = match.start()
         if start < line_end:  # only a line's first word can start a statement: this line is done
@@ -130,8 +132,16 @@ def _code_only(text: str) -> str:
         if code[line_start:start].strip(" \t"):
             continue
         line = code[start:line_end].rstrip()
-        if (line.endswith(":") and not line.startswith("type")) or _TYPE_ALIAS.match(line):
+        if _TYPE_ALIAS.match(line):
             raise Unmodelled("soft keyword statement")
+        if line.endswith(":") and not line.startswith("type"):
+            statements[line[:4] if line.startswith("case") else "match"].append(start)
+        elif line.startswith("case") and ":" in line and not line[4:].lstrip(" \t").startswith("="):
+            statements["case"].append(start)  # a case with its body on its line: must be a match statement's
+        elif line.startswith("match") and line[5:].lstrip(" \t")[:1] in ("(", "[", "{"):
+            raise Unmodelled("soft keyword statement")  # perhaps a subject across lines
+    if statements["match"] or statements["case"]:
+        code = match_statements(code, statements["match"], statements["case"])
     return code
 
 
