@@ -5,9 +5,9 @@ them all with tree-sitter and walking the trees was most of the cold pack's CPU 
 same patterns are evaluated by regular expressions over the code with its strings and comments blanked out: the
 module-level, one-line shapes of Python that the patterns match (``def NAME``, ``NAME(``, ``.NAME``, ``NAME: T``,
 ...) are easy to see in text once strings and comments are gone (statements joined by semicolons first put on lines
-of their own, ``pystatements``). Where a file holds a construct these rules do not model (a ``match`` statement, a
-backslash inside an f-string's braces, chained assignments to a member or a tuple, ...), the answer is None and the
-caller parses. The test suite holds the two to the same sets, file by file, on every
+of their own, ``pystatements``; match statements rewritten as plain code, ``pymatch``). Where a file holds a
+construct these rules do not model (a ``type`` alias, a backslash inside an f-string's braces, chained assignments
+to a member or a tuple, ...), the answer is None and the caller parses. The test suite holds the two to the same sets, file by file, on every
 Python file of the installed packages and on hand-made edge cases.
 """
 
