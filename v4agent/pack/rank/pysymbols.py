@@ -39,7 +39,8 @@ _WORD_OR_DOT = _WORD | {"."}
 _SPACE = " \t\n"
 
 # Every pattern below starts with a literal, so the regex engine skips ahead fast; word boundaries are checked
-# on the (few) matches instead.
+# on the (few) matches instead. A run of word characters or blanks followed by what cannot continue it is matched
+# possessively (``*+``): giving characters back could never make the rest match, and trying costs time.
 # An identifier ending in "def" or "class" followed by a name can only be followed by a keyword (``metaclass if``),
 # so dropping keywords from what these find leaves exactly the declared names.
 # One search each for "def" and "class": the bracket after the name, if any, tells a parameter list or bases ("(")
@@ -47,16 +48,16 @@ _SPACE = " \t\n"
 # "def NAME [" can start inside another match: these find what separate searches for each shape would.
 _DEF = _ascii(r"def[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
 _CLASS = _ascii(r"class[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
-_MODULE_NAME = _ascii(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
+_MODULE_NAME = _ascii(r"\n([A-Za-z_]\w*+)[ \t]*+(?:=(?!=)|:)")
 # ".NAME", or "" for a dot ending its line: one search finds both (neither holds a dot, so neither hides the other).
 _ATTRIBUTE_OR_LINE_END = _ascii(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
 _CALLED_REVERSED = _ascii(r"\([ \t]*(\w+)")  # "NAME (" read backwards
 _DECORATOR = _ascii(r"@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")  # starting its line (``at_line_start``)
-_EXCEPT = _ascii(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
+_EXCEPT = _ascii(r"except[ \t]++([A-Za-z_]\w*+)[ \t]*+:")
 _RAISE = _ascii(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
 _FROM_NAME_AT_END = _ascii(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
-_ARGUMENT_FIRST = _ascii(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
-_ARGUMENT_NEXT = _ascii(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
+_ARGUMENT_FIRST = _ascii(r"\([ \t\n]*+([A-Z]\w*+)[ \t\n]*+(?=[,)])")
+_ARGUMENT_NEXT = _ascii(r",[ \t\n]*+([A-Z]\w*+)[ \t\n]*+(?=[,)])")
 _PAREN_STARTING_LINE_REVERSED = _ascii(r"\([ \t]*\n")  # "\n", blanks, "(" read backwards
 # Annotations: bare names, strings and generics of them are modelled (``pyannotations``); tree-sitter reads
 # anything else with its own type grammar (unions, members), so such a file is parsed.
