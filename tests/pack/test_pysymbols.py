@@ -75,20 +75,69 @@ ANSWERED = {
     "nested f-strings": "msg = f\"{lookup('a', f'{inner_call(Arg)}')!s:>{width_of('x')}}\"\n"
                         "tri = f'''{mapping[\"a\"] + other['b']} {f\"{deep['k']}\"}'''\n"
                         "d = f\"{ {'k': Value}['k'] } {'a' if cond else b'zz'} {rb'x' + r'y'}\"\n",
+    "annotations across lines": "class Holder:\n    options: ClassVar[\n        list[Aaa] | Bbb\n    ] = [\n        (1, 2),\n"
+                                "    ]\n    other: Foo[\n        Ccc\n    ] | Ddd\n"
+                                "def f(a: tuple[\n    Eee,\n    Fff | None,\n]) -> None:\n    pass\n",
+    "annotations in parentheses": "xxx: (Aaa) | Bbb\nyyy: (\n    Ccc\n    | Ddd\n) = None\n"
+                                  "def f(a: tuple[()] = (), b: (Eee, Fff) = 1, c: Ggg[(Hhh)] = 2) -> (Iii, Jjj):\n"
+                                  "    pass\nzzz: list[Kkk] | (Lll) | Mmm\nwww: (list[Nnn])[Ooo] = 3\n",
+    "empty lists and trailing commas in annotations": "xxx: Callable[[], Aaa]\nyyy: Callable[[Bbb,], Ccc] = f\n"
+                                                      "def f(a: tuple[Ddd, Eee,], b: mod.Fff[Ggg,]) -> dict[Hhh, Iii,]:"
+                                                      "\n    pass\n",
+    "members of numbers and strings across lines": "xxx = ('abc' .\n    render_it(Aaa))\nyyy = (1 .\n    real_part)\n"
+                                                   "zzz = [2.5 .\n  imag_part, 'x'.\n  join_all(parts)]\n",
+    "floats ending a statement": "def f():\n    return 3.\n\nvalue = 1.\nother_name = 2\nthird = (value ==\n  2.)\n",
+    "semicolons": "first_name = 1; second_name = fn(Aaa);  (Bbb, ccc) = 2;\nif cond: ddd = 1; eee = 2\n"
+                  "def fff(): ggg = 1; hhh = 2\nclass Iii: jjj = 1; kkk = 2\nelse_x = 1 ; raise Lll; import os; "
+                  "from mod import Mmm\ntry: nnn = 1; ooo = 2\nexcept Ppp: qqq = 3; rrr = 4\n"
+                  "for sss in ttt: uuu = 1; vvv = 2\n\nasync def www(): xxx = 1; yyy = 2\n"
+                  "def zzz():\n    aaa = 1; bbb = 2\n",
+    "annotations after a compound statement's colon": "if cond: hhh: Iii = 2\nclass Foo: jjj: Kkk\n"
+                                                      "def fff(aaa) -> Bbb: ccc: Ddd = 1\nxxx = yyy[1:zzz:2]\n"
+                                                      "while cond: self.www: Eee = 3\n",
+    "match statements": "match self.action:\n    case ErrorAction.WARNING:\n        pass\n"
+                        "    case Mapping() if depth < check_it(Arg):\n        pass\n"
+                        "    case Point(xx=Aaa, yy=zz.Bbb): ccc = Ddd()\n    case [Eee, Fff.ggg] | {'k': Hhh}:\n"
+                        "        return Iii(Jjj)\n    case _ as default:\n        match inner(Kkk):\n"
+                        "            case Lll(\n                Mmm,\n            ) if nnn(\n                Ooo):\n"
+                        "                pass\nafter_all = 1\nmatch = case = 2\nmatch.run_it(case)\n",
+    "chained assignments": "aaa = bbb = ccc = 1\nddd = eee.fff = ggg = 2\nhhh = iii = yield_it\nclass Foo:\n"
+                           "    jjj = kkk = 3\nlll = mmm == nnn\n",
 }
 
 # Each holds a construct the rules leave to the parse.
 UNANSWERED = {
-    "semicolon": "first_name = 1; second_name = 2\n",
-    "chained assignment": "aaa = bbb = ccc = 1\n",
+    "semicolon inside brackets": "first_name = [1; 2]\n",
+    "semicolon on a line that brackets opened before": "first_name = call_it(\n    1); second_name = 2\n",
+    "two semicolons": "first_name = 1;; second_name = 2\n",
+    "semicolon starting a line": "; first_name = 1\n",
     "chained assignment to a tuple": "aaa, bbb = ccc = 1, 2\n",
+    "chained assignment after an annotation": "aaa: int = bbb = 1\n",
+    "chained assignment to a keyword": "aaa = async = 1\n",
+    "chained assignment inside brackets": "foo(\naaa = bbb = 1)\n",
     "chained assignment to a member": "foo.bar = bazz = 1\n",
     "chained assignment to an item": "foo[0] = bazz = 1\n",
-    "match statement": "match command:\n    case Point(x=0):\n        pass\n",
+    "match subject across lines": "match (command,\n       other):\n    case Point(xx=0): pass\n",
+    "match subject across lines after a call": "match parse_it(\n       other):\n    case Point(xx=0): pass\n",
+    "case outside a match statement": "if cond:\n    case Point(xx=0):\n        pass\n",
+    "match block holding more than cases": "match command:\n    case 1:\n        pass\n    other_name = 2\n",
+    "match without cases": "match command:\n    pass\n",
+    "odd case pattern": "match command:\n    case aaa < bbb:\n        pass\n",
+    "case pattern across lines outside brackets": "match command:\n    case aaa\n    :\n        pass\n",
+    "match subject with a colon": "match {key_name: Value}:\n    case _:\n        pass\n",
     "type alias": "type Vector = list[float]\n",
     "type parameters": "def first[T](xs: T) -> T:\n    return xs\n",
     "spaced generic": "value: Mapping [str, Item] = {}\n",
     "call in an annotation": "value: make_type() = None\n",
+    "call in a parenthesized annotation": "value: (make_type(Item)) = None\n",
+    "list annotation": "value: [Item] = []\n",
+    "empty subscript in an annotation": "value: mod.Item[] = None\n",
+    "lone comma in parentheses in an annotation": "value: (,) = None\n",
+    "annotation compared": "value: Foo[Item] == Other\n",
+    "annotation across lines compared": "value: Foo[\n    Item] == Other\n",
+    "float with two dots ending a line": "total = 1.5.\nnext_one = 2\n",
+    "hexadecimal number and a dot ending a line": "total = 0x1.\nnext_one = 2\n",
+    "float ending a line inside brackets": "total = [1.\n    real_part]\n",
     "member access across lines outside brackets": "total = source.\nattribute_name\n",
     "member of a number across lines": "total = (1.\n    real_part)\n",
     "member of a keyword across lines": "total = (None.\n    real_part)\n",
@@ -163,6 +212,37 @@ def test_what_the_rules_find() -> None:
     assert found is not None
     assert "e5_attr" in found.references
     assert "e5" not in found.references
+    found = _fast(ANSWERED["annotations across lines"])
+    assert found is not None
+    assert {"Aaa", "Bbb", "Ccc", "Ddd", "Eee"} <= set(found.references)
+    assert "Fff" not in found.references  # "Fff | None": an expression, no type
+    found = _fast(ANSWERED["annotations in parentheses"])
+    assert found is not None
+    assert "Kkk" in found.references
+    assert not {"Aaa", "Bbb", "Ccc", "Eee", "Hhh", "Iii", "Lll", "Mmm", "Nnn"} & set(found.references)
+    found = _fast(ANSWERED["empty lists and trailing commas in annotations"])
+    assert found is not None
+    assert {"Aaa", "Ccc", "Ddd", "Eee", "Fff", "Hhh", "Iii"} <= set(found.references)
+    found = _fast(ANSWERED["members of numbers and strings across lines"])
+    assert found is not None
+    assert {"render_it", "real_part", "imag_part", "join_all"} <= set(found.references)
+    found = _fast(ANSWERED["annotations after a compound statement's colon"])
+    assert found is not None
+    assert {"Iii", "Kkk", "Ddd", "Eee"} <= set(found.references)
+    found = _fast(ANSWERED["match statements"])
+    assert found is not None
+    assert {"action", "check_it", "Arg", "Ddd", "Iii", "Jjj", "inner", "Kkk", "nnn", "Ooo", "run_it"} <= set(
+        found.references)
+    assert not {"ErrorAction", "WARNING", "Mapping", "Point", "Aaa", "Bbb", "Eee", "ggg", "Hhh", "Lll", "Mmm"} & set(
+        found.references)
+    assert set(found.defines) == {"after_all", "match", "case"}
+    found = _fast(ANSWERED["semicolons"])
+    assert found is not None
+    assert set(found.defines) == {"first_name", "second_name", "fff", "Iii", "else_x", "www", "zzz"}
+    assert {"Aaa", "Lll", "Mmm", "Ppp"} <= set(found.references)
+    found = _fast(ANSWERED["chained assignments"])
+    assert found is not None
+    assert set(found.defines) == {"aaa", "bbb", "ddd", "hhh", "iii", "lll", "Foo"}
 
 
 def _python_files_of_installed_packages(limit: int) -> list[Path]:
@@ -213,7 +293,7 @@ def test_every_entry_point_agrees() -> None:
     symbols, edits = ranking_facts("pkg/mod.py", text)
     assert symbols == expected
     assert edits is None
-    unanswered = UNANSWERED["semicolon"]
+    unanswered = UNANSWERED["type parameters"]
     assert ranking_facts("a.py", unanswered)[1] is not None  # parsed: the edits come with it
     assert symbols_without_parse("javascript", "function f() {}") is None
 
@@ -335,3 +415,117 @@ def test_imports_cut_out_in_one_pass_as_two_substitutions_would(seed: int) -> No
             assert len(from_import.findall(code)) + len(plain_import.findall(code)) == sum(
                 1 for m in re.finditer(r"\bimport\b", code))
     assert checked >= 200
+
+
+def _random_type(rng: random.Random, depth: int = 0) -> str:
+    """A random annotation: names, members, strings, numbers, generics, lists, parentheses and unions, its brackets'
+    items perhaps across lines and followed by a comma."""
+    atoms = ["Aaa", "Bbb", "Ccc", "mod.Ddd", "None", "'Eee'", "...", "0", "()", "[]", "Fff.Ggg[Hhh]"]
+    shape = rng.choice(["atom", "atom", "generic", "list", "parens", "union"] if depth < 3 else ["atom"])
+    if shape == "atom":
+        return rng.choice(atoms)
+    if shape == "union":
+        return f"{_random_type(rng, depth + 1)} | {_random_type(rng, depth + 1)}"
+    items = [_random_type(rng, depth + 1) for _ in range(rng.randint(0 if shape != "generic" else 1, 3))]
+    separator = rng.choice([", ", ",\n    "])
+    body = separator.join(items) + rng.choice(["", ","] if items else [""])
+    if shape == "generic":
+        return rng.choice(["Iii", "Jjj", "mod.Kkk", "Lll "]) + "[" + body + "]"
+    return "[" + body + "]" if shape == "list" else "(" + body + ")"
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_random_annotations_match_the_parse(seed: int) -> None:
+    """Random annotations of variables (module and class level), parameters and return types: wherever the text is
+    valid Python and the rules answer, they agree with the parse."""
+    rng = random.Random(seed)
+    answered = 0
+    for _ in range(600):
+        first, second, third = (_random_type(rng) for _ in range(3))
+        text = rng.choice([f"value_x: {first} = 1\n", f"value_x: {first}\n", f"class Holder:\n    field_x: {first}\n",
+                           f"def func(arg: {first}, *rest: {second}) -> {third}:\n    pass\n"])
+        text += "other_name = call_it(Zzz)\n"
+        try:
+            compile(text, "<random>", "exec")
+        except SyntaxError:
+            continue
+        fast = _fast(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _by_parse(text), text
+    assert answered >= 150
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_random_statements_joined_by_semicolons_match_the_parse(seed: int) -> None:
+    """Simple statements joined by semicolons, at the module's level, after a compound statement's colon and in a
+    function's body: wherever the text is valid Python and the rules answer, they agree with the parse."""
+    rng = random.Random(seed)
+    heads = ["", "", "if cond: ", "def fn(): ", "class Cls: ", "for xx in yy: ", "while cond: ", "with ctx: "]
+    simple = ["aaa = 1", "bbb = fn(Ccc)", "raise Ddd", "import os", "from mod import Eee", "(Fff, ggg) = 1",
+              "hhh: Iii = 2", "jjj = kkk = 3", "pass", "lll.mmm = Nnn", "ooo", "return", "ppp = [Qqq,\n  Rrr]"]
+    answered = 0
+    for _ in range(400):
+        lines = []
+        for _ in range(rng.randint(1, 4)):
+            statements = rng.choice(["; ", ";", " ; "]).join(rng.choice(simple) for _ in range(rng.randint(1, 3)))
+            line = rng.choice(heads) + statements + rng.choice(["", ";"])
+            lines.append(("def body():\n    " + line) if rng.random() < 0.2 else line)
+        text = "\n".join(lines) + "\n"
+        try:
+            compile(text, "<random>", "exec")
+        except SyntaxError:
+            continue
+        fast = _fast(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _by_parse(text), text
+    assert answered >= 100
+
+
+def _random_pattern(rng: random.Random, depth: int = 0) -> str:
+    atoms = ["_", "0", "-1", "'s'", "None", "Aaa.Bbb", "ccc", "Ddd()", "1 + 2j"]
+    shape = rng.choice(["atom", "atom", "class", "list", "tuple", "dict", "union", "as"] if depth < 2 else ["atom"])
+    if shape == "atom":
+        return rng.choice(atoms)
+    inner = [_random_pattern(rng, depth + 1) for _ in range(rng.randint(1, 2))]
+    separator = rng.choice([", ", ",\n        "])
+    if shape == "class":
+        return rng.choice(["Eee", "mod.Fff"]) + "(" + separator.join(inner + ["kw_x=Ggg"][:rng.randint(0, 1)]) + ")"
+    if shape == "list":
+        return "[" + separator.join(inner + ["*rest"][:rng.randint(0, 1)]) + "]"
+    if shape == "tuple":
+        return "(" + separator.join(inner) + ",)"
+    if shape == "dict":
+        return "{'k': " + inner[0] + ", **others}"
+    if shape == "union":
+        return " | ".join([*inner, "Hhh.Iii"])
+    return inner[0] + " as bound_name"
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_random_match_statements_match_the_parse(seed: int) -> None:
+    """Match statements with random subjects, patterns, guards and bodies (on the case's line or below, nested):
+    wherever the text is valid Python and the rules answer, they agree with the parse."""
+    rng = random.Random(seed)
+    subjects = ["command", "self.action", "call_it(Arg)", "aaa, Bbb", "(xxx, yyy)", "items[0]"]
+    bodies = ["pass", "return Jjj(Kkk)", "value_x = Lll.mmm", "raise Nnn"]
+    answered = 0
+    for _ in range(300):
+        lines = ["def func():", "    match " + rng.choice(subjects) + ":"]
+        for _ in range(rng.randint(1, 3)):
+            guard = rng.choice(["", "", " if check_it(Ooo)", " if ppp and\\\n qqq"])
+            head = "        case " + _random_pattern(rng) + guard + ":"
+            body = rng.choice(bodies)
+            lines += [head + " " + body] if rng.random() < 0.3 else [head, "            " + body]
+        lines.append(rng.choice(["    return 1", "after_x = Rrr()", "match = 2"]))
+        text = "\n".join(lines) + "\n"
+        try:
+            compile(text, "<random>", "exec")
+        except SyntaxError:
+            continue
+        fast = _fast(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _by_parse(text), text
+    assert answered >= 100

@@ -5,6 +5,8 @@ Found without a parse, for ``pysymbols``, following the grammar's reading of a `
 - ``Name[arg, ...]`` is a ``generic_type``: its own name is no ``type``'s child (not captured), each argument is
   a ``type`` again (``...`` and a list argument, ``Callable[[A, B], C]``, capture nothing);
 - ``a.B`` and ``a.B[...]`` are plain expressions (attribute, subscript): nothing inside is a ``type``;
+- a parenthesized expression or tuple, ``(A | B)``, ``()``, is an expression too: nothing inside is a ``type``;
+- a comma list may end in a comma (``tuple[A, B,]``), and a list may be empty (``Callable[[], R]``);
 - ``X | Y`` is a ``union_type`` of X and the type Y when X is a generic (``list[A] | B``: A and B;
   ``list[A] | B | C``: A only, ``B | C`` being one type), and otherwise a ``binary_operator`` of expressions,
   capturing nothing (``A | B[C]``).
@@ -21,7 +23,7 @@ from collections.abc import Callable
 
 from v4agent.pack.rank.pycode import Unmodelled
 
-__all__ = ["annotation_names", "balanced_annotation"]
+__all__ = ["annotation_names", "balanced_annotation", "balanced_line_annotation"]
 
 # Annotations come from code already checked to be ASCII, where "\w" is [A-Za-z0-9_]: spelled so, it is read
 # faster (no Unicode tables).
@@ -29,6 +31,7 @@ _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|\.\.\.|\S")  # on code with 
 _SPACED_GENERIC = re.compile(r"[A-Za-z0-9_][ \t\n]+\[")
 _ODD_KEYWORDS = frozenset(keyword.kwlist) - {"None", "True", "False"}
 _STOPS = re.compile(r"[\[\](){},=]")
+_LINE_STOPS = re.compile(r"[\[\](){}\n=]")
 
 
 @functools.lru_cache(maxsize=4096)  # the same few annotations recur in file after file (str, int, None, ...)
@@ -50,21 +53,37 @@ def annotation_names(text: str) -> frozenset[str]:
 def balanced_annotation(code: str, start: int, text: str) -> str:
     """A parameter's annotation from ``start``: ``text`` (what a simple scan to ``,``, ``)`` or ``=`` found),
     or, when that opened a bracket, the text up to the stop after its close."""
-    if "[" not in text:
+    if "[" not in text and "(" not in text:
         return text
+    return _balanced(code, start, _STOPS, ",=")
+
+
+def balanced_line_annotation(code: str, start: int, text: str) -> str:
+    """A variable's annotation from ``start``: ``text`` (what a simple scan to the line's end or ``=`` found), or,
+    when that opened a bracket, the text up to the line's end or ``=`` after its close (a bracket goes on across
+    lines)."""
+    if "[" not in text and "(" not in text:
+        return text
+    return _balanced(code, start, _LINE_STOPS, "\n=")
+
+
+def _balanced(code: str, start: int, stops: re.Pattern[str], ends: str) -> str:
+    """The text from ``start`` to the first of ``ends`` outside brackets, or to a ")" closing none (a parameter
+    list's); a text that cannot be read ends in the bracket that makes it so (``Unmodelled`` when used)."""
     depth = 0
-    for match in _STOPS.finditer(code, start):
+    for match in stops.finditer(code, start):
         char = match.group()
-        if char == "[":
+        if char in "[(":
             depth += 1
-        elif char == "]":
+        elif char in "])":
+            if depth == 0:  # a ")" ends the parameter list; else unbalanced
+                return code[start:match.start() if char == ")" and "," in ends else match.end()]
             depth -= 1
-            if depth < 0:  # unbalanced: the text ends here (Unmodelled when used)
-                return code[start:match.end()]
-        elif depth == 0 and char in ",)=":
-            return code[start:match.start()]
-        elif char in "(){}":  # a bracket these rules do not read: the text ends in it (Unmodelled when used)
+        elif char in "{}":  # a bracket these rules do not read (nor would its kind be checked)
             return code[start:match.end()]
+        elif depth == 0:  # (in a line, "==" is no assignment: the text ends in it, Unmodelled when used)
+            double = char == "=" and "\n" in ends and code.startswith("==", match.start())
+            return code[start:match.end() if double else match.start()]
     return code[start:]
 
 
@@ -111,7 +130,9 @@ def _operand(tokens: list[str], at: int, names: set[str], *, nested: bool) -> tu
     if token.isdigit() or (nested and token == "..."):
         return at + 1, False
     if nested and token == "[":  # a list argument: expressions
-        return _expressions(tokens, at + 1), False
+        return _list(tokens, at + 1), False
+    if token == "(":  # a parenthesized expression or a tuple: expressions
+        return _expression_operand(tokens, at), False
     raise Unmodelled("an annotation these rules do not read")
 
 
@@ -120,27 +141,32 @@ def _arguments(tokens: list[str], at: int, names: set[str]) -> int:
     return _listed(tokens, at, lambda start: _type(tokens, start, names, nested=True), "an odd generic argument")
 
 
-def _listed(tokens: list[str], at: int, item: Callable[[int], int], odd: str) -> int:
-    """Items (``item`` reads one from a position, returning its end) separated by commas from ``at`` to past the
-    ``]`` closing them; ``odd``: the reason when something else separates them."""
+def _listed(tokens: list[str], at: int, item: Callable[[int], int], odd: str, close: str = "]") -> int:
+    """Items (``item`` reads one from a position, returning its end) separated by commas, the last perhaps followed
+    by one, from ``at`` to past the ``close`` ending them; ``odd``: the reason when something else separates them."""
     while True:
         at = item(at)
         separator = _at(tokens, at)
-        if separator == "]":
+        if separator == close:
             return at + 1
         if separator != ",":
             raise Unmodelled(odd)
         at += 1
+        if _at(tokens, at) == close:
+            return at + 1
 
 
 def _expression_operand(tokens: list[str], at: int) -> int:
     """A name, number, string or ``...`` with any ``.name`` and ``[...]`` after it, or a list; returns its end."""
     token = _at(tokens, at)
     if token == "[":
-        return _expressions(tokens, at + 1)
-    if not (_is_name(token) or token.isdigit() or token == "..."):
+        return _list(tokens, at + 1)
+    if token == "(":
+        at = _parenthesized(tokens, at + 1)
+    elif _is_name(token) or token.isdigit() or token == "...":
+        at += 1
+    else:
         raise Unmodelled("an odd expression in an annotation")
-    at += 1
     while (trailer := _at(tokens, at)) in (".", "["):
         if trailer == ".":
             if not _is_name(_at(tokens, at + 1)):
@@ -151,9 +177,21 @@ def _expression_operand(tokens: list[str], at: int) -> int:
     return at
 
 
-def _expressions(tokens: list[str], at: int) -> int:
-    """Expressions (operands joined by ``|``) separated by commas from ``at`` to past the ``]`` closing them."""
-    return _listed(tokens, at, lambda start: _union_of_operands(tokens, start), "an odd expression list in an annotation")
+def _expressions(tokens: list[str], at: int, close: str = "]") -> int:
+    """Expressions (operands joined by ``|``) separated by commas from ``at`` to past the ``close`` ending them."""
+    return _listed(tokens, at, lambda start: _union_of_operands(tokens, start), "an odd expression list in an annotation",
+                   close)
+
+
+def _list(tokens: list[str], at: int) -> int:
+    """A list's expressions from ``at`` (after its ``[``), perhaps none, to past its ``]``."""
+    return at + 1 if _at(tokens, at) == "]" else _expressions(tokens, at)
+
+
+def _parenthesized(tokens: list[str], at: int) -> int:
+    """A parenthesized expression's or a tuple's expressions from ``at`` (after its ``(``), perhaps none, to past
+    its ``)``."""
+    return at + 1 if _at(tokens, at) == ")" else _expressions(tokens, at, ")")
 
 
 def _union_of_operands(tokens: list[str], at: int) -> int:

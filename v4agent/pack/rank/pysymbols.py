@@ -4,9 +4,10 @@ A cold pack far over its budget needs every Python file's definitions and refere
 them all with tree-sitter and walking the trees was most of the cold pack's CPU time. Here the
 same patterns are evaluated by regular expressions over the code with its strings and comments blanked out: the
 module-level, one-line shapes of Python that the patterns match (``def NAME``, ``NAME(``, ``.NAME``, ``NAME: T``,
-...) are easy to see in text once strings and comments are gone. Where a file holds a construct these rules do
-not model (a semicolon, a ``match`` statement, a backslash inside an f-string's braces, chained assignments, ...), the
-answer is None and the caller parses. The test suite holds the two to the same sets, file by file, on every
+...) are easy to see in text once strings and comments are gone (statements joined by semicolons first put on lines
+of their own, ``pystatements``; match statements rewritten as plain code, ``pymatch``). Where a file holds a
+construct these rules do not model (a ``type`` alias, a backslash inside an f-string's braces, chained assignments
+to a member or a tuple, ...), the answer is None and the caller parses. The test suite holds the two to the same sets, file by file, on every
 Python file of the installed packages and on hand-made edge cases.
 """
 
@@ -17,10 +18,12 @@ import re
 from collections import Counter
 from itertools import repeat
 
-from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotation
+from v4agent.pack.rank.pyannotations import annotation_names, balanced_annotation, balanced_line_annotation
 from v4agent.pack.rank.pybrackets import Walker
 from v4agent.pack.rank.pycode import Unmodelled, code_only
 from v4agent.pack.rank.pyimports import at_line_start, without_imports
+from v4agent.pack.rank.pymatch import match_statements
+from v4agent.pack.rank.pystatements import chained_targets, split_statements
 
 __all__ = ["python_names"]
 
@@ -36,7 +39,8 @@ _WORD_OR_DOT = _WORD | {"."}
 _SPACE = " \t\n"
 
 # Every pattern below starts with a literal, so the regex engine skips ahead fast; word boundaries are checked
-# on the (few) matches instead.
+# on the (few) matches instead. A run of word characters or blanks followed by what cannot continue it is matched
+# possessively (``*+``): giving characters back could never make the rest match, and trying costs time.
 # An identifier ending in "def" or "class" followed by a name can only be followed by a keyword (``metaclass if``),
 # so dropping keywords from what these find leaves exactly the declared names.
 # One search each for "def" and "class": the bracket after the name, if any, tells a parameter list or bases ("(")
@@ -44,18 +48,16 @@ _SPACE = " \t\n"
 # "def NAME [" can start inside another match: these find what separate searches for each shape would.
 _DEF = _ascii(r"def[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
 _CLASS = _ascii(r"class[ \t]+([A-Za-z_]\w*)[ \t]*([(\[]?)")
-_MODULE_NAME = _ascii(r"\n([A-Za-z_]\w*)[ \t]*(?:=(?!=)|:)")
-# A module-level statement "TARGETS = NAME = ...": tree-sitter captures NAME too, not always the first targets.
-_CHAINED = _ascii(r"\n(?![ \t])[^\n=]+=[ \t]*[A-Za-z_][\w.]*[ \t]*=(?!=)")
+_MODULE_NAME = _ascii(r"\n([A-Za-z_]\w*+)[ \t]*+(?:=(?!=)|:)")
 # ".NAME", or "" for a dot ending its line: one search finds both (neither holds a dot, so neither hides the other).
 _ATTRIBUTE_OR_LINE_END = _ascii(r"\.[ \t]*(?:([A-Za-z_]\w*)|\n)")
 _CALLED_REVERSED = _ascii(r"\([ \t]*(\w+)")  # "NAME (" read backwards
 _DECORATOR = _ascii(r"@[ \t]*([A-Za-z_]\w*)[ \t]*(?=\n)")  # starting its line (``at_line_start``)
-_EXCEPT = _ascii(r"except[ \t]+([A-Za-z_]\w*)[ \t]*:")
+_EXCEPT = _ascii(r"except[ \t]++([A-Za-z_]\w*+)[ \t]*+:")
 _RAISE = _ascii(r"raise[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n|from\b)")
 _FROM_NAME_AT_END = _ascii(r"from[ \t]+([A-Za-z_]\w*)[ \t]*(?=\n)")
-_ARGUMENT_FIRST = _ascii(r"\([ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
-_ARGUMENT_NEXT = _ascii(r",[ \t\n]*([A-Z]\w*)[ \t\n]*(?=[,)])")
+_ARGUMENT_FIRST = _ascii(r"\([ \t\n]*+([A-Z]\w*+)[ \t\n]*+(?=[,)])")
+_ARGUMENT_NEXT = _ascii(r",[ \t\n]*+([A-Z]\w*+)[ \t\n]*+(?=[,)])")
 _PAREN_STARTING_LINE_REVERSED = _ascii(r"\([ \t]*\n")  # "\n", blanks, "(" read backwards
 # Annotations: bare names, strings and generics of them are modelled (``pyannotations``); tree-sitter reads
 # anything else with its own type grammar (unions, members), so such a file is parsed.
@@ -63,9 +65,12 @@ _RETURN_TYPE = _ascii(r"->[ \t\n]*([^:]*):")
 # "(NAME:" or ", *NAME:" read backwards from the colon; the annotation is then read forwards from the colon.
 _PARAMETER_COLON_REVERSED = _ascii(r":(?<!=:)[ \t\n]*\w*[A-Za-z_](?:[ \t]*\*\*?)?[ \t\n]*[(,]")
 _PARAMETER_TYPE_TEXT = _ascii(r"([^,)=]*)(?=[,)=])")
-# "NAME:" starting a line, read backwards from the colon (so the engine skips ahead to colons): the name's start,
-# then the annotation read forwards from the colon up to "=" or the line's end.
-_LINE_NAME_COLON_REVERSED = _ascii(r":(?<!=:)[ \t]*([\w.]*[A-Za-z_])[ \t]*\n")
+# "NAME:" starting a line or following a colon (``if c: x: T = v``), read backwards from the colon (so the engine
+# skips ahead to colons): the name's start, then the annotation read forwards from the colon up to "=" or the
+# line's end. (Inside brackets such a match is a slice or a dictionary's: skipped for its depth.) The name is the
+# whole run of word characters and dots (what follows it must be a blank, "\n" or ":"), so no backtracking is needed
+# into it: possessive, with its (forward) first character checked after.
+_LINE_NAME_COLON_REVERSED = _ascii(r":(?<!=:)[ \t]*+([\w.]*+)(?<=[A-Za-z_])[ \t]*+[\n:]")
 _ANNOTATION_TEXT = _ascii(r"([^\n=]*)(?=\n|=(?!=))")
 _DOT_AT_LINE_END = _ascii(r"\.[ \t]*\n")  # starts with a literal: the engine skips ahead fast
 _NAME_ON_A_LATER_LINE = _ascii(r"[ \t\n]*([A-Za-z_]\w*)")
@@ -106,13 +111,19 @@ def _code_only(text: str) -> str:
     """The code (see ``pycode.code_only``) between newlines, with line continuations joined; raises ``Unmodelled``
     for what these rules do not model."""
     code = "\n" + code_only(text) + "\n"
+    semicolons = False
     if not code.isascii() or any(c in code for c in "'\";\r\f"):
-        raise Unmodelled("unclosed string, semicolon, form feed or a non-ASCII name")
+        if not code.isascii() or any(c in code for c in "'\"\r\f"):
+            raise Unmodelled("unclosed string, form feed or a non-ASCII name")
+        semicolons = True
     if "\\" in code:
         code = code.replace("\\\n", " ")
     if "\\" in code or "except*" in code:
         raise Unmodelled("backslash or except*")
+    if semicolons:
+        code = split_statements(code)
     line_end = -1
+    statements: dict[str, list[int]] = {"match": [], "case": []}
     for match in _soft_keywords(code):
         start = match.start()
         if start < line_end:  # only a line's first word can start a statement: this line is done
@@ -122,8 +133,16 @@ def _code_only(text: str) -> str:
         if code[line_start:start].strip(" \t"):
             continue
         line = code[start:line_end].rstrip()
-        if (line.endswith(":") and not line.startswith("type")) or _TYPE_ALIAS.match(line):
+        if _TYPE_ALIAS.match(line):
             raise Unmodelled("soft keyword statement")
+        if line.endswith(":") and not line.startswith("type"):
+            statements[line[:4] if line.startswith("case") else "match"].append(start)
+        elif line.startswith("case") and ":" in line and not line[4:].lstrip(" \t").startswith("="):
+            statements["case"].append(start)  # a case with its body on its line: must be a match statement's
+        elif line.startswith("match") and line[5:].lstrip(" \t")[:1] in ("(", "[", "{"):
+            raise Unmodelled("soft keyword statement")  # perhaps a subject across lines
+    if statements["match"] or statements["case"]:
+        code = match_statements(code, statements["match"], statements["case"])
     return code
 
 
@@ -142,8 +161,6 @@ def _start(match: re.Match[str]) -> int:
 def _definitions(code: str) -> tuple[set[str], list[str]]:
     """Function and class names (module-level assignments are added by ``_at_depth_zero``), and each name
     declared as ``def NAME(`` or ``class NAME(`` (once per declaration: ``_calls`` tells them from calls)."""
-    if _CHAINED.search(code):
-        raise Unmodelled("chained assignment")
     found = _DEF.findall(code) + _CLASS.findall(code)
     if any(bracket == "[" for _, bracket in found):
         raise Unmodelled("type parameters")
@@ -168,21 +185,27 @@ def _attributes(code: str, backwards: str) -> set[str]:
 
 
 def _members_across_lines(code: str, backwards: str) -> list[str]:
-    """The names of ``x.\\n    NAME`` inside brackets (``...\\n`` is no access); raises for what else has a name or
-    a closing bracket before a dot ending its line."""
+    """The names of ``x.\\n    NAME`` inside brackets (``...\\n`` is no access; nor is ``1.\\n`` ending a statement,
+    a float); raises for what else has a name or a closing bracket before a dot ending its line."""
     names = []
     walker = Walker(code, backwards)
     for match in _DOT_AT_LINE_END.finditer(code):
-        before = match.start()
+        dot = before = match.start()
         while code[before - 1] in " \t":
             before -= 1
         if code[before - 1] not in _WORD_OR_BRACKET_CLOSE:
             continue
         word = _word_before(code, before)
+        inside = walker.enclosing(dot) >= 0
+        # A number with blanks before the dot (a blanked string's " 0 " among them) has a member; with none, digits
+        # and the dot are a float ("3."), which outside brackets ends its statement.
+        if word[:1].isdigit() and before == dot:
+            if inside or not word.isdigit() or code[before - len(word) - 1] in _WORD_OR_DOT:
+                raise Unmodelled("a member access across lines")
+            continue
         name = _NAME_ON_A_LATER_LINE.match(code, match.end())
-        if (name is None or name.group(1) in _KEYWORDS or word[:1].isdigit() or word in _KEYWORDS
-                or walker.enclosing(match.start()) < 0):  # a number, a keyword, or no bracket to go on in
-            raise Unmodelled("a member access across lines")
+        if name is None or name.group(1) in _KEYWORDS or word in _KEYWORDS or not inside:
+            raise Unmodelled("a member access across lines")  # a keyword, or no bracket to go on in
         names.append(name.group(1))
     return names
 
@@ -295,18 +318,21 @@ def _parameter_types(code: str, backwards: str) -> set[str]:
     for match in _PARAMETER_COLON_REVERSED.finditer(backwards):
         start = size - match.start()
         annotation = _PARAMETER_TYPE_TEXT.match(code, start)
-        if annotation is not None:  # (the position after the "(" or ",", the annotation)
-            found.append((size - match.end() + 1, balanced_annotation(code, start, annotation.group(1))))
+        if annotation is not None:  # (the position after the "(" or ",", where the annotation starts, its text)
+            found.append((size - match.end() + 1, start, annotation.group(1)))
     names: set[str] = set()
-    read: set[str] = set()  # annotations read already: reading one again adds nothing (and cannot raise)
+    # Annotations read already: reading one again adds nothing (and cannot raise). Each was read whole, so a text
+    # found again is whole too (its bracket, if any, closes within it): the same annotation.
+    read: set[str] = set()
     walker = Walker(code, backwards)
-    for position, annotation_text in sorted(found):
-        if annotation_text in read:
+    for position, start, text in sorted(found):
+        if text in read:
             continue
         paren = walker.enclosing(position)
         if paren >= 0 and code[paren] == "(" and _word_before_paren_follows_def(code, paren):
-            names |= annotation_names(annotation_text)
-            read.add(annotation_text)
+            whole = balanced_annotation(code, start, text)  # (only here: most colons found are no parameter's)
+            names |= annotation_names(whole)
+            read.add(whole)
     return names
 
 
@@ -328,8 +354,14 @@ def _variable_annotations(code: str, backwards: str) -> list[tuple[int, str, str
             continue
         colon = size - 1 - match.start()
         annotation = _ANNOTATION_TEXT.match(code, colon + 1)
-        if annotation is not None:
-            found.append((size - match.end() + 1, "annotation", annotation.group(1)))
+        # (None: an "==" comes first, which the parse may read in more than one way: Unmodelled if used)
+        if annotation is None:
+            text = "=="
+        else:
+            text = annotation.group(1)
+            if "[" in text or "(" in text:  # (the check spelled out: it runs for every such line)
+                text = balanced_line_annotation(code, colon + 1, text)
+        found.append((size - match.end() + 1, "annotation", text))
     return found
 
 
@@ -341,6 +373,7 @@ def _at_depth_zero(code: str, backwards: str, references: set[str]) -> set[str]:
     queries += [(m.start(), "define", m.group(1)) for m in _MODULE_NAME.finditer(code) if m.group(1) not in _KEYWORDS]
     queries += [(m.start(), "refer", m.group(1)) for m in at_line_start(code, _DECORATOR)]
     queries += _variable_annotations(code, backwards)
+    queries += chained_targets(code)
     queries.sort()
     defines: set[str] = set()
     count = code.count  # spelled out below: this runs for every module-level name of every file

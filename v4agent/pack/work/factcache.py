@@ -33,6 +33,8 @@ _PRODUCERS = (
     "v4agent.pack.rank.pybrackets",
     "v4agent.pack.rank.pycode",
     "v4agent.pack.rank.pyimports",
+    "v4agent.pack.rank.pymatch",
+    "v4agent.pack.rank.pystatements",
     "v4agent.pack.rank.pysymbols",
     "v4agent.pack.rank.symbols",
     "v4agent.pack.select.analyze",
