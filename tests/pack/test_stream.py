@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import make_git_repo, run_cli
 from v4agent.pack import PackError, PackOptions, Snapshot
 from v4agent.pack.work import pool as pool_module
+from v4agent.pack.work import schedule as schedule_module
 from v4agent.tokens import tiktoken_offline
 from v4agent.tokens import tokenizer as tokenizer_module
 
@@ -145,3 +146,22 @@ def test_a_tokenizer_that_cannot_load_stops_a_cold_whole_tree_pack_with_a_clear_
             Snapshot.build(repo, PackOptions(tokenizer="cl100k", budget=None), track_changes=False, sink=print)
     finally:
         tokenizer_module._load.cache_clear()
+
+
+def test_a_file_edited_while_a_whole_tree_pack_is_written_stops_it(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writing now overlaps the counting: a file edited after it was read and counted, before it is written,
+    is still caught (its content is checked against the blob it was counted as), never written stale or mixed."""
+    monkeypatch.setattr(schedule_module, "COUNT_AHEAD_BYTES", 1)  # the workers count, as in a large tree
+    repo = _repo(tmp_path / "repo", 60, 200)
+    last = repo / "pkg3/m59.py"  # written among the last (one commit: the files are written in path order)
+    written: list[str] = []
+
+    def sink(text: str) -> None:
+        if not written:
+            last.write_text(last.read_text() + "# edited meanwhile\n")
+        written.append(text)
+
+    with pytest.raises(PackError, match=r"pkg3/m59\.py changed while it was being packed"):
+        Snapshot.build(repo, PackOptions(tokenizer="o200k", budget=None), track_changes=False, sink=sink)
+    assert not any("edited meanwhile" in piece for piece in written)
