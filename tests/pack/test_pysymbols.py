@@ -26,6 +26,19 @@ def _fast(text: str) -> FileSymbols | None:
     return None if found is None else symbols_from_names(*found)
 
 
+def _agrees_if_answered(text: str) -> bool:
+    """For a random text: whether it is valid Python the rules answer (then their answer is the parse's)."""
+    try:
+        compile(text, "<random>", "exec")
+    except SyntaxError:
+        return False
+    fast = _fast(text)
+    if fast is None:
+        return False
+    assert fast == _by_parse(text), text
+    return True
+
+
 # Each answered by the rules (not None) and compared with the parse; several also pin what is found.
 ANSWERED = {
     "defs": "def alpha_one(x):\n    return x\n\nasync def beta_two():\n    pass\n\nclass Gamma(Base, Mixin):\n    pass\n",
@@ -350,14 +363,7 @@ def test_random_f_strings_match_the_parse(seed: int) -> None:
     answered = 0
     for _ in range(1500):
         text = f"value_x = {_random_f_string(rng)}\nother_y = call_fn(Abc)\n"
-        try:
-            compile(text, "<random>", "exec")
-        except SyntaxError:
-            continue
-        fast = _fast(text)
-        if fast is not None:
-            answered += 1
-            assert fast == _by_parse(text), text
+        answered += _agrees_if_answered(text)
     assert answered >= 100
 
 
@@ -445,14 +451,7 @@ def test_random_annotations_match_the_parse(seed: int) -> None:
         text = rng.choice([f"value_x: {first} = 1\n", f"value_x: {first}\n", f"class Holder:\n    field_x: {first}\n",
                            f"def func(arg: {first}, *rest: {second}) -> {third}:\n    pass\n"])
         text += "other_name = call_it(Zzz)\n"
-        try:
-            compile(text, "<random>", "exec")
-        except SyntaxError:
-            continue
-        fast = _fast(text)
-        if fast is not None:
-            answered += 1
-            assert fast == _by_parse(text), text
+        answered += _agrees_if_answered(text)
     assert answered >= 150
 
 
@@ -472,14 +471,7 @@ def test_random_statements_joined_by_semicolons_match_the_parse(seed: int) -> No
             line = rng.choice(heads) + statements + rng.choice(["", ";"])
             lines.append(("def body():\n    " + line) if rng.random() < 0.2 else line)
         text = "\n".join(lines) + "\n"
-        try:
-            compile(text, "<random>", "exec")
-        except SyntaxError:
-            continue
-        fast = _fast(text)
-        if fast is not None:
-            answered += 1
-            assert fast == _by_parse(text), text
+        answered += _agrees_if_answered(text)
     assert answered >= 100
 
 
@@ -520,12 +512,5 @@ def test_random_match_statements_match_the_parse(seed: int) -> None:
             lines += [head + " " + body] if rng.random() < 0.3 else [head, "            " + body]
         lines.append(rng.choice(["    return 1", "after_x = Rrr()", "match = 2"]))
         text = "\n".join(lines) + "\n"
-        try:
-            compile(text, "<random>", "exec")
-        except SyntaxError:
-            continue
-        fast = _fast(text)
-        if fast is not None:
-            answered += 1
-            assert fast == _by_parse(text), text
+        answered += _agrees_if_answered(text)
     assert answered >= 100

@@ -1,5 +1,6 @@
-"""The bracket enclosing a position of Python code reduced by ``pycode`` (pure), for ``pysymbols``: whether a
-bare argument sits in a call's parentheses, a parameter in a ``def``'s."""
+"""Brackets in Python code reduced by ``pycode`` (pure), for ``pysymbols``: the bracket enclosing a position
+(whether a bare argument sits in a call's parentheses, a parameter in a ``def``'s), and how many a span leaves
+open."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 
 from v4agent.pack.rank.pycode import Unmodelled
 
-__all__ = ["Walker"]
+__all__ = ["Walker", "opened"]
 
 # Characters searched per file when finding enclosing brackets, as a multiple of the file's size; beyond: parse.
 _WALK_BUDGET = 8
@@ -55,3 +56,10 @@ class Walker:
             at = found.end()
         self._last, self._last_answer = position, answer
         return answer
+
+
+def opened(code: str, start: int, end: int) -> int:
+    """Brackets opened less those closed in ``code[start:end]``."""
+    count = code.count
+    return (count("(", start, end) + count("[", start, end) + count("{", start, end)
+            - count(")", start, end) - count("]", start, end) - count("}", start, end))

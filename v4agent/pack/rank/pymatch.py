@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from v4agent.pack.rank.pybrackets import opened
 from v4agent.pack.rank.pycode import Unmodelled
 
 __all__ = ["match_statements"]
@@ -32,7 +33,7 @@ def match_statements(code: str, matches: list[int], cases: list[int]) -> str:
         line = code.rfind("\n", 0, start) + 1
         end = code.find("\n", start)
         subject = code[start + len("match"):end].rstrip(" \t")[:-1]
-        if _opened(code, 0, line) or _opened(code, start, end) or not subject.strip() or ":" in subject:
+        if opened(code, 0, line) or opened(code, start, end) or not subject.strip() or ":" in subject:
             raise Unmodelled("an odd match statement")
         edits.append((start, start + len("match"), "while"))
         for case in _case_lines(code, end, start - line):
@@ -76,7 +77,7 @@ def _case_lines(code: str, end: int, indent: int) -> list[int]:
                     found.append(at + width)
                 elif width < block_indent:
                     raise Unmodelled("an odd indentation in a match block")
-        depth += _opened(code, at, next_end)
+        depth += opened(code, at, next_end)
         at = next_end + 1
     if not found:
         raise Unmodelled("a match statement without cases")
@@ -105,9 +106,3 @@ def _case_edit(code: str, case: int) -> tuple[int, int, str]:
             break
     raise Unmodelled("an odd case pattern")
 
-
-def _opened(code: str, start: int, end: int) -> int:
-    """Brackets opened less those closed in ``code[start:end]``."""
-    count = code.count
-    return (count("(", start, end) + count("[", start, end) + count("{", start, end)
-            - count(")", start, end) - count("]", start, end) - count("}", start, end))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import keyword
 import re
 
+from v4agent.pack.rank.pybrackets import opened
 from v4agent.pack.rank.pycode import Unmodelled
 
 __all__ = ["chained_targets", "split_statements"]
@@ -44,9 +45,9 @@ def split_statements(code: str) -> str:
     for match in matches:
         semicolon = match.start()
         line = code.rfind("\n", 0, semicolon) + 1
-        depth += _opened(code, counted, line)
+        depth += opened(code, counted, line)
         counted = line
-        if depth or _opened(code, line, semicolon):
+        if depth or opened(code, line, semicolon):
             raise Unmodelled("a semicolon inside brackets")
         if semicolon == at or not code[line:semicolon].strip(" \t"):
             raise Unmodelled("a semicolon after no statement")
@@ -59,12 +60,6 @@ def split_statements(code: str) -> str:
     return "".join(parts)
 
 
-def _opened(code: str, start: int, end: int) -> int:
-    """Brackets opened less those closed in ``code[start:end]``."""
-    count = code.count
-    return (count("(", start, end) + count("[", start, end) + count("{", start, end)
-            - count(")", start, end) - count("]", start, end) - count("}", start, end))
-
 
 def chained_targets(code: str) -> list[tuple[int, str, str]]:
     """``NAME = SECOND = ...`` statements starting a line: (position of the line's start, "define", SECOND) where
@@ -73,7 +68,7 @@ def chained_targets(code: str) -> list[tuple[int, str, str]]:
     found = []
     for match in _CHAINED.finditer(code):
         names = _CHAINED_NAMES.match(code, match.start())
-        if names is None or not _KEYWORDS.isdisjoint(names.groups()) or _opened(code, 0, match.start()):
+        if names is None or not _KEYWORDS.isdisjoint(names.groups()) or opened(code, 0, match.start()):
             raise Unmodelled("chained assignment")
         if "." not in names.group(2):
             found.append((match.start(), "define", names.group(2)))
